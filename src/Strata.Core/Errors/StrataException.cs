@@ -95,6 +95,9 @@ public static class ErrorCodes
     /// <summary>A value outside the range of its type (an integer beyond int64).</summary>
     public const string DataOutOfRange = "data.out_of_range";
 
+    /// <summary>A null where the schema forbids one.</summary>
+    public const string DataNull = "data.null_not_allowed";
+
     /// <summary>Bytes that are not valid UTF-8.</summary>
     public const string DataEncoding = "data.encoding";
 

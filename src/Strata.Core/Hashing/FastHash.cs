@@ -21,6 +21,7 @@ internal static class FastHash
     }
 
     /// <summary>Hashes bytes with a seed.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static ulong Hash(ReadOnlySpan<byte> data, ulong seed)
     {
         var length = data.Length;

@@ -36,7 +36,7 @@ internal sealed class Utf8StringTable
     public ReadOnlySpan<byte> this[int code] => _data.AsSpan(_offsets[code], _offsets[code + 1] - _offsets[code]);
 
     /// <summary>The code of <paramref name="value"/>, adding it if new.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
     public int GetOrAdd(ReadOnlySpan<byte> value)
     {
         var hash = FastHash.Hash(value, _seed);
@@ -59,7 +59,38 @@ internal sealed class Utf8StringTable
         }
     }
 
+    /// <summary>
+    /// The code of <paramref name="value"/>, adding it if new, or -1 when it is new and not valid UTF-8. Validating only
+    /// new values costs in proportion to the distinct values, not the rows.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
+    public int GetOrAddValidUtf8(ReadOnlySpan<byte> value)
+    {
+        var hash = FastHash.Hash(value, _seed);
+        var slot = (int)hash & _mask;
+        while (true)
+        {
+            var entry = _slots[slot];
+            if (entry == 0)
+            {
+                return System.Text.Unicode.Utf8.IsValid(value) ? Add(value, hash, slot) : -1;
+            }
+
+            var code = entry - 1;
+            if (_hashes[code] == hash && value.SequenceEqual(this[code]))
+            {
+                return code;
+            }
+
+            slot = (slot + 1) & _mask;
+        }
+    }
+
+    /// <summary>Total bytes of all values.</summary>
+    public int ByteCount => _dataLength;
+
     /// <summary>Finds the code of a value without adding it.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public bool TryGet(ReadOnlySpan<byte> value, out int code)
     {
         var hash = FastHash.Hash(value, _seed);
@@ -86,10 +117,10 @@ internal sealed class Utf8StringTable
     private int Add(ReadOnlySpan<byte> value, ulong hash, int slot)
     {
         var code = Count;
-        if (code + 1 >= _offsets.Length)
+        if (code == _hashes.Length)
         {
-            Array.Resize(ref _offsets, _offsets.Length * 2);
             Array.Resize(ref _hashes, _hashes.Length * 2);
+            Array.Resize(ref _offsets, _hashes.Length + 1);
         }
 
         if (_dataLength + value.Length > _data.Length)

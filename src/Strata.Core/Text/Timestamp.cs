@@ -77,6 +77,7 @@ public static class Timestamp
     /// nine digits (truncated to microseconds) and a zone (<c>Z</c>, <c>±HH:MM</c>, <c>±HHMM</c>, <c>±HH</c>). Text without a
     /// zone is read as UTC. Rejects impossible dates such as 2001-02-29.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static bool TryParse(ReadOnlySpan<byte> s, out long micros)
     {
         micros = 0;
