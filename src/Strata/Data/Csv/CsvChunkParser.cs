@@ -49,7 +49,11 @@ internal sealed class CsvChunkParser
         var poisoned = ParseInto(data, firstLine, builders, counters, out var rows);
         if (poisoned is not null)
         {
+            // Second pass: counts start again, the conflicts that caused it are kept for the report.
             Dispose(builders);
+            var conflicts = counters.Conflicts;
+            counters = new ChunkCounters();
+            counters.Conflicts.AddRange(conflicts);
             var again = new ColumnPlan[plans.Length];
             for (var i = 0; i < plans.Length; i++)
             {

@@ -105,6 +105,21 @@ internal sealed class ColumnChunkBuilder : IDisposable
         return AppendStatus.Ok;
     }
 
+    /// <summary>Appends <paramref name="count"/> nulls (a JSON key first seen after earlier rows).</summary>
+    public AppendStatus AppendNulls(int count)
+    {
+        for (var i = 0; i < count; i++)
+        {
+            var status = AppendNull();
+            if (status != AppendStatus.Ok)
+            {
+                return status;
+            }
+        }
+
+        return AppendStatus.Ok;
+    }
+
     /// <summary>Appends a non-null value given as text of a class (CSV text, JSON number, JSON string, JSON bool).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
     public AppendStatus Append(ReadOnlySpan<byte> text, TextClass cls)
