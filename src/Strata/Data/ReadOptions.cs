@@ -114,6 +114,11 @@ public sealed class ReadReport
     /// <summary>Values whose invalid UTF-8 was replaced.</summary>
     public long ReplacedUtf8 { get; internal set; }
 
+    /// <summary>Per column: how many values did not fit the declared type (and became null), and the first one with its line.</summary>
+    public IReadOnlyDictionary<string, BadValueSummary> BadValuesByColumn => _badValues;
+
+    private readonly Dictionary<string, BadValueSummary> _badValues = new(StringComparer.Ordinal);
+
     /// <summary>The first warnings (type conflicts that made a column string, handled problems), with their locations.</summary>
     public IReadOnlyList<string> Warnings => _warnings;
 
@@ -141,6 +146,13 @@ public sealed class ReadReport
         FilledRows += counters.FilledRows;
         NulledValues += counters.NulledValues;
         ReplacedUtf8 += counters.ReplacedUtf8;
+        foreach (var (column, summary) in counters.BadValues)
+        {
+            _badValues[column] = _badValues.TryGetValue(column, out var before)
+                ? before with { Count = before.Count + summary.Count }
+                : summary;
+        }
+
         foreach (var (column, message) in counters.Conflicts)
         {
             if (ConflictColumns.Add(column))
@@ -155,6 +167,9 @@ public sealed class ReadReport
         }
     }
 }
+
+/// <summary>Values of one column that did not fit its declared type: how many, and the first (line and value, PII withheld).</summary>
+public sealed record BadValueSummary(long Count, long FirstLine, string FirstValue);
 
 /// <summary>A table and the report of the read that produced it.</summary>
 public sealed record ReadResult(Table Table, ReadReport Report);
@@ -171,6 +186,17 @@ internal sealed class ChunkCounters
     public long ReplacedUtf8 { get; set; }
 
     public List<string> Warnings { get; } = [];
+
+    /// <summary>Values nulled by <see cref="BadValueHandling.Null"/>, per column, with the first example.</summary>
+    public Dictionary<string, BadValueSummary> BadValues { get; } = new(StringComparer.Ordinal);
+
+    public void Nulled(string column, long line, string shownValue)
+    {
+        NulledValues++;
+        BadValues[column] = BadValues.TryGetValue(column, out var before)
+            ? before with { Count = before.Count + 1 }
+            : new BadValueSummary(1, line, shownValue);
+    }
 
     /// <summary>The first value per column that forced it to string, in this chunk.</summary>
     public List<(string Column, string Message)> Conflicts { get; } = [];

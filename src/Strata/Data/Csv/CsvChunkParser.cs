@@ -295,7 +295,7 @@ internal sealed class CsvChunkParser
                     throw Error(ErrorCodes.DataNull, $"cannot read {Show(value, field)} as {TypeOf(field)}, and the column is not nullable", recordLine, field);
                 }
 
-                counters.NulledValues++;
+                counters.Nulled(_names[field], line, Show(value, field));
                 break;
             case AppendStatus.NotOfType:
                 throw Error(ErrorCodes.DataType, $"cannot read {Show(value, field)} as {TypeOf(field)}", line, field);

@@ -192,7 +192,7 @@ internal sealed class JsonLinesChunkParser(string input, JsonLinesReadOptions op
                     throw Error(ErrorCodes.DataNull, $"cannot read {TextValues.Show(value, state.Plan(column).Pii)} as {state.Plan(column).Declared!.Type.Name()}, and the column is not nullable", line, name);
                 }
 
-                state.Counters.NulledValues++;
+                state.Counters.Nulled(name, line, TextValues.Show(value, state.Plan(column).Pii));
                 return;
             case AppendStatus.NotOfType:
                 throw Error(ErrorCodes.DataType, $"cannot read {TextValues.Show(value, state.Plan(column).Pii)} as {state.Plan(column).Declared!.Type.Name()}", line, name);

@@ -1,0 +1,38 @@
+using System.CommandLine;
+using Spectre.Console;
+
+namespace Strata.Cli.Commands;
+
+/// <summary>
+/// The command groups of the strata still being built. Each explains in --help what it will do; running one says
+/// plainly that this build does not have it yet (exit code 2) instead of pretending.
+/// </summary>
+internal static class StratumGroups
+{
+    private static readonly (string Name, string Description, string Stratum)[] Groups =
+    [
+        ("features", "Feature store: entities, feature views, point-in-time-correct training sets, online store, materialization, push", "Features"),
+        ("train", "Train models: histogram gradient boosting and linear learners, metrics, tuning, XGBoost import", "Learning"),
+        ("models", "Model registry: versions, aliases (champion, challenger), approvals, lineage", "Registry"),
+        ("serve", "Serve models over HTTP: native API and Open Inference Protocol v2, hot swap, canary and shadow traffic", "Serving"),
+        ("monitor", "Monitor endpoints: data, prediction and concept drift, alert rules, retraining triggers", "Monitoring"),
+        ("pipelines", "Reproducible training pipelines with step caching, tuning, an evaluation gate and promotion", "Pipelines"),
+        ("auth", "Identity and access: API keys, per-project roles, audit log", "Security"),
+    ];
+
+    public static IEnumerable<Command> Build(GlobalOptions globals)
+    {
+        foreach (var (name, description, stratum) in Groups)
+        {
+            var command = new Command(name, $"{description}. (Not in this build yet: arrives with the {stratum} stratum.)");
+            command.SetAction(parse =>
+            {
+                var context = new CliContext(parse, globals, parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error);
+                context.Error.MarkupLineInterpolated($"[yellow]`strata {name}` is not available in this build yet:[/] the {stratum} stratum is still being built.");
+                context.Error.MarkupLine("Available now: [bold]strata data[/] (profile, schema, validate, convert, head). See [bold]strata --help[/].");
+                return ExitCodes.Usage;
+            });
+            yield return command;
+        }
+    }
+}

@@ -1,0 +1,76 @@
+using System.CommandLine;
+using Strata.Cli.Commands;
+
+namespace Strata.Cli;
+
+/// <summary>Builds the `strata` command tree and turns every outcome into a documented exit code.</summary>
+internal static class StrataCli
+{
+    public static async Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr)
+    {
+        var globals = new GlobalOptions();
+        var root = Build(globals);
+        var parse = root.Parse(args);
+        if (parse.Errors.Count > 0)
+        {
+            foreach (var error in parse.Errors)
+            {
+                await stderr.WriteLineAsync($"error: {error.Message}").ConfigureAwait(false);
+            }
+
+            await stderr.WriteLineAsync("Run with --help to see the commands and options.").ConfigureAwait(false);
+            return ExitCodes.Usage;
+        }
+
+        var config = new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false };
+        try
+        {
+            return await parse.InvokeAsync(config).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            await stderr.WriteLineAsync("stopped (Ctrl-C)").ConfigureAwait(false);
+            return ExitCodes.Cancelled;
+        }
+        catch (StrataException e) when (e.IsCallerError)
+        {
+            await stderr.WriteLineAsync($"error: {e.Message}").ConfigureAwait(false);
+            return ExitCodes.BadInput;
+        }
+        catch (StrataException e)
+        {
+            await stderr.WriteLineAsync($"error [{e.Code}]: {e.Message}").ConfigureAwait(false);
+            return ExitCodes.InternalError;
+        }
+        catch (IOException e)
+        {
+            await stderr.WriteLineAsync($"error: {e.Message}").ConfigureAwait(false);
+            return ExitCodes.BadInput;
+        }
+        catch (UnauthorizedAccessException e)
+        {
+            await stderr.WriteLineAsync($"error: {e.Message}").ConfigureAwait(false);
+            return ExitCodes.BadInput;
+        }
+    }
+
+    public static RootCommand Build(GlobalOptions globals)
+    {
+        var root = new RootCommand(
+            "Strata: a self-hosted machine-learning platform for .NET.\n" +
+            "Data → Features → Learning → Registry → Serving → Monitoring, in one process on your machine.")
+        {
+            globals.Json,
+            globals.Home,
+            globals.NoColor,
+        };
+
+        root.Add(DataCommands.Build(globals));
+        foreach (var group in StratumGroups.Build(globals))
+        {
+            root.Add(group);
+        }
+
+        return root;
+    }
+}
