@@ -15,6 +15,7 @@ internal sealed class Utf8StringTable
     private int _dataLength;
     private int[] _offsets; // _offsets[code] is the start of value `code`; _offsets[Count] is the end of the last one.
     private ulong[] _hashes;
+    private ulong[] _packed; // for values of at most 7 bytes: the bytes and the length in one word, else ulong.MaxValue
     private int[] _slots; // code + 1, or 0 for an empty slot
     private int _mask;
     private readonly ulong _seed;
@@ -25,6 +26,7 @@ internal sealed class Utf8StringTable
         _data = new byte[capacity * 8];
         _offsets = new int[capacity + 1];
         _hashes = new ulong[capacity];
+        _packed = new ulong[capacity];
         var slots = (int)BitOperations.RoundUpToPowerOf2((uint)capacity * 2);
         _slots = new int[slots];
         _mask = slots - 1;
@@ -39,6 +41,11 @@ internal sealed class Utf8StringTable
     [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
     public int GetOrAdd(ReadOnlySpan<byte> value)
     {
+        if (value.Length <= 7)
+        {
+            return GetOrAddShort(value, validate: false);
+        }
+
         var hash = FastHash.Hash(value, _seed);
         var slot = (int)hash & _mask;
         while (true)
@@ -66,6 +73,11 @@ internal sealed class Utf8StringTable
     [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
     public int GetOrAddValidUtf8(ReadOnlySpan<byte> value)
     {
+        if (value.Length <= 7)
+        {
+            return GetOrAddShort(value, validate: true);
+        }
+
         var hash = FastHash.Hash(value, _seed);
         var slot = (int)hash & _mask;
         while (true)
@@ -86,6 +98,51 @@ internal sealed class Utf8StringTable
         }
     }
 
+    /// <summary>
+    /// Short values (codes, categories: most of a typical column) pack into one word with their length, so a probe is a
+    /// single comparison instead of a hash of bytes and a byte-wise compare.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private int GetOrAddShort(ReadOnlySpan<byte> value, bool validate)
+    {
+        var packed = Pack(value);
+        var hash = FastHash.Hash(packed, _seed);
+        var slot = (int)hash & _mask;
+        while (true)
+        {
+            var entry = _slots[slot];
+            if (entry == 0)
+            {
+                if (validate && !System.Text.Unicode.Utf8.IsValid(value))
+                {
+                    return -1;
+                }
+
+                return Add(value, hash, slot);
+            }
+
+            var code = entry - 1;
+            if (_packed[code] == packed)
+            {
+                return code;
+            }
+
+            slot = (slot + 1) & _mask;
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ulong Pack(ReadOnlySpan<byte> value)
+    {
+        ulong packed = 0;
+        for (var i = 0; i < value.Length; i++)
+        {
+            packed |= (ulong)value[i] << (i * 8);
+        }
+
+        return packed | ((ulong)value.Length << 56);
+    }
+
     /// <summary>Total bytes of all values.</summary>
     public int ByteCount => _dataLength;
 
@@ -93,6 +150,29 @@ internal sealed class Utf8StringTable
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public bool TryGet(ReadOnlySpan<byte> value, out int code)
     {
+        if (value.Length <= 7)
+        {
+            var packed = Pack(value);
+            var shortSlot = (int)FastHash.Hash(packed, _seed) & _mask;
+            while (true)
+            {
+                var entry = _slots[shortSlot];
+                if (entry == 0)
+                {
+                    code = -1;
+                    return false;
+                }
+
+                code = entry - 1;
+                if (_packed[code] == packed)
+                {
+                    return true;
+                }
+
+                shortSlot = (shortSlot + 1) & _mask;
+            }
+        }
+
         var hash = FastHash.Hash(value, _seed);
         var slot = (int)hash & _mask;
         while (true)
@@ -120,6 +200,7 @@ internal sealed class Utf8StringTable
         if (code == _hashes.Length)
         {
             Array.Resize(ref _hashes, _hashes.Length * 2);
+            Array.Resize(ref _packed, _hashes.Length);
             Array.Resize(ref _offsets, _hashes.Length + 1);
         }
 
@@ -132,6 +213,7 @@ internal sealed class Utf8StringTable
         _dataLength += value.Length;
         _offsets[code + 1] = _dataLength;
         _hashes[code] = hash;
+        _packed[code] = value.Length <= 7 ? Pack(value) : ulong.MaxValue;
         _slots[slot] = code + 1;
         Count = code + 1;
 

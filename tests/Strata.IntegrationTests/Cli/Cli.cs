@@ -1,0 +1,45 @@
+using System.Diagnostics;
+using System.Text;
+using Strata.Cli;
+using Strata.Testing;
+
+namespace Strata.IntegrationTests.Cli;
+
+/// <summary>Runs the `strata` command in-process (fast) or as a real process (signals, real consoles).</summary>
+internal static class Cli
+{
+    public sealed record Result(int ExitCode, string Out, string Error);
+
+    public static async Task<Result> RunAsync(params string[] args)
+    {
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+        var code = await StrataCli.RunAsync(args, stdout, stderr);
+        return new Result(code, stdout.ToString(), stderr.ToString());
+    }
+
+    /// <summary>The built CLI assembly, run with `dotnet` as a child process.</summary>
+    public static Process Start(string workingDirectory, IEnumerable<string> args, bool redirectInput = false)
+    {
+        var dll = Path.Combine(AppContext.BaseDirectory, "Strata.Cli.dll");
+        var info = new ProcessStartInfo("dotnet")
+        {
+            WorkingDirectory = workingDirectory,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = redirectInput,
+            UseShellExecute = false,
+            StandardOutputEncoding = Encoding.UTF8,
+            StandardErrorEncoding = Encoding.UTF8,
+        };
+        info.ArgumentList.Add(dll);
+        foreach (var a in args)
+        {
+            info.ArgumentList.Add(a);
+        }
+
+        return Process.Start(info) ?? throw new InvalidOperationException("could not start the CLI");
+    }
+
+    public static string Sample => SharedData.InRepository("samples", "flights", "flights-2001-sample.csv.gz");
+}
