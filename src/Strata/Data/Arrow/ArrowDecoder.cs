@@ -58,25 +58,34 @@ internal sealed class ArrowDecoder
         dictionary.Append(batch.Strings(count, column.Kind == ArrowKind.LargeUtf8), validity, batch);
     }
 
-    /// <summary>Decodes a record batch into a table.</summary>
+    /// <summary>The number of rows a record batch message declares (checked).</summary>
+    public int RowCount(ArrowMessage message) => new BatchReader(message.Header, message, _input, null).Length;
+
+    /// <summary>Decodes a record batch into a table of its own.</summary>
     public Table ReadRecordBatch(ArrowMessage message)
+    {
+        var sink = new TableSink(this, RowCount(message));
+        ReadRecordBatch(message, sink, 0);
+        return sink.Build();
+    }
+
+    /// <summary>Decodes a record batch into rows [<paramref name="at"/>, at + its rows) of <paramref name="sink"/>.</summary>
+    public void ReadRecordBatch(ArrowMessage message, TableSink sink, int at)
     {
         var header = message.Header;
         CheckCompression(header, new DataLocation(_input, ByteOffset: message.BodyOffset));
         var batch = new BatchReader(header, message, _input, null);
         var rows = batch.Length;
-        var columns = new Column[_columns.Length];
+        if (at < 0 || rows > sink.RowCount - at)
+        {
+            throw batch.Error($"the batch has {rows} rows, not the {sink.RowCount - at} its header promised");
+        }
+
         for (var i = 0; i < _columns.Length; i++)
         {
             batch.Field = _columns[i].Field.Name;
-            columns[i] = ReadColumn(_columns[i], batch, rows);
-            if (!_columns[i].Field.Nullable && columns[i].HasNulls)
-            {
-                throw batch.Error($"the field is not nullable but holds {columns[i].NullCount} null(s)");
-            }
+            ReadColumn(_columns[i], batch, rows, sink, i, at);
         }
-
-        return new Table(Schema, columns);
     }
 
     private void CheckCompression(FlatTable recordBatch, DataLocation location)
@@ -91,114 +100,151 @@ internal sealed class ArrowDecoder
         }
     }
 
-    private Column ReadColumn(ArrowColumn column, BatchReader batch, int rows)
+    private void ReadColumn(ArrowColumn column, BatchReader batch, int rows, TableSink sink, int index, int at)
     {
         batch.NextNode(rows, out var nullCount);
         var validity = batch.Validity(rows, nullCount, out var nulls);
-        if (column.DictionaryId is { } id)
-        {
-            return ReadDictionaryColumn(column, id, batch, rows, validity, nulls);
-        }
-
+        var values = sink.Values[index];
         switch (column.Kind)
         {
+            case ArrowKind.Utf8 or ArrowKind.LargeUtf8 when column.DictionaryId is { } id:
+                ReadDictionaryCodes(column, id, batch, rows, ((int[])values).AsSpan(at, rows), ref validity, ref nulls, sink, index);
+                break;
+            case ArrowKind.Utf8 or ArrowKind.LargeUtf8:
+                ReadPlainStrings(batch.Strings(rows, column.Kind == ArrowKind.LargeUtf8), validity, ((int[])values).AsSpan(at, rows), sink.PlainStrings(index), batch);
+                break;
             case ArrowKind.Bool:
             {
                 var bits = batch.NextBuffer();
                 batch.CheckLength(bits, Bitmap.ByteLength(rows), "values");
-                var values = GC.AllocateUninitializedArray<bool>(rows);
-                ArrowBits.Unpack(bits, values);
-                return Finish(DataType.Bool, values, validity, nulls);
+                ArrowBits.Unpack(bits, ((bool[])values).AsSpan(at, rows));
+                break;
             }
 
             case ArrowKind.Int:
-                return ReadInt(column, batch, rows, validity, nulls);
+                ReadInt(column, batch, rows, values, at, validity);
+                break;
             case ArrowKind.Float when column.BitWidth == 16:
+                TensorPrimitives.ConvertToSingle(batch.Fixed<Half>(rows), ((float[])values).AsSpan(at, rows));
+                break;
+            case ArrowKind.Float when column.BitWidth == 32:
+                batch.Fixed<float>(rows).CopyTo(((float[])values).AsSpan(at, rows));
+                break;
+            case ArrowKind.Float:
+                batch.Fixed<double>(rows).CopyTo(((double[])values).AsSpan(at, rows));
+                break;
+            case ArrowKind.Timestamp:
             {
-                var values = new float[rows];
-                TensorPrimitives.ConvertToSingle(batch.Fixed<Half>(rows), values);
-                return Finish(DataType.Float32, values, validity, nulls);
+                var target = ((long[])values).AsSpan(at, rows);
+                batch.Fixed<long>(rows).CopyTo(target);
+                ConvertTimestamps(target, column.Unit, batch, validity);
+                break;
             }
 
-            case ArrowKind.Float when column.BitWidth == 32:
-                return Finish(DataType.Float32, batch.Fixed<float>(rows).ToArray(), validity, nulls);
-            case ArrowKind.Float:
-                return Finish(DataType.Float64, batch.Fixed<double>(rows).ToArray(), validity, nulls);
-            case ArrowKind.Timestamp:
-                return ReadTimestamp(batch.Fixed<long>(rows).ToArray(), column.Unit, batch, validity, nulls);
             case ArrowKind.Date when column.Unit == DateUnit.Day:
             {
+                var target = ((long[])values).AsSpan(at, rows);
                 var days = batch.Fixed<int>(rows);
-                var values = new long[rows];
-                for (var i = 0; i < values.Length; i++)
+                for (var i = 0; i < target.Length; i++)
                 {
-                    values[i] = days[i];
+                    target[i] = days[i];
                 }
 
-                return ReadTimestamp(values, TimeUnit.Second, batch, validity, nulls, Timestamp.MicrosPerDay);
+                ConvertTimestamps(target, TimeUnit.Second, batch, validity, Timestamp.MicrosPerDay);
+                break;
             }
 
             case ArrowKind.Date:
-                return ReadTimestamp(batch.Fixed<long>(rows).ToArray(), TimeUnit.Millisecond, batch, validity, nulls);
-            case ArrowKind.Utf8 or ArrowKind.LargeUtf8:
-                return ReadPlainStrings(batch.Strings(rows, column.Kind == ArrowKind.LargeUtf8), validity, nulls, batch);
+            {
+                var target = ((long[])values).AsSpan(at, rows);
+                batch.Fixed<long>(rows).CopyTo(target);
+                ConvertTimestamps(target, TimeUnit.Millisecond, batch, validity);
+                break;
+            }
 
             default:
                 throw new InvalidOperationException($"unexpected kind {column.Kind}");
         }
+
+        if (validity is not null)
+        {
+            if (!column.Field.Nullable)
+            {
+                throw batch.Error($"the field is not nullable but holds {nulls} null(s)");
+            }
+
+            ZeroNulls(values, at, rows, validity);
+        }
+
+        sink.AddValidity(index, at, rows, validity, nulls);
     }
 
-    private static Column ReadInt(ArrowColumn column, BatchReader batch, int rows, byte[]? validity, int nulls)
+    private static void ZeroNulls(Array values, int at, int rows, byte[] validity)
+    {
+        switch (values)
+        {
+            case bool[] b: ArrowBits.ZeroNulls(b.AsSpan(at, rows), validity); break;
+            case int[] i: ArrowBits.ZeroNulls(i.AsSpan(at, rows), validity); break;
+            case long[] l: ArrowBits.ZeroNulls(l.AsSpan(at, rows), validity); break;
+            case float[] f: ArrowBits.ZeroNulls(f.AsSpan(at, rows), validity); break;
+            case double[] d: ArrowBits.ZeroNulls(d.AsSpan(at, rows), validity); break;
+        }
+    }
+
+    private static void ReadInt(ArrowColumn column, BatchReader batch, int rows, Array values, int at, byte[]? validity)
     {
         switch (column.BitWidth, column.Signed)
         {
             case (32, true):
-                return Finish(DataType.Int32, batch.Fixed<int>(rows).ToArray(), validity, nulls);
+                batch.Fixed<int>(rows).CopyTo(((int[])values).AsSpan(at, rows));
+                break;
             case (64, true):
-                return Finish(DataType.Int64, batch.Fixed<long>(rows).ToArray(), validity, nulls);
+                batch.Fixed<long>(rows).CopyTo(((long[])values).AsSpan(at, rows));
+                break;
             case (64, false):
             {
-                var values = batch.Fixed<long>(rows).ToArray();
+                var target = ((long[])values).AsSpan(at, rows);
+                batch.Fixed<long>(rows).CopyTo(target);
                 if (validity is not null)
                 {
-                    ArrowBits.ZeroNulls<long>(values, validity);
+                    ArrowBits.ZeroNulls(target, validity);
                 }
 
                 // NOTE: a uint64 above long.MaxValue reads as negative here; valid rows must all fit int64.
-                if (values.Length > 0 && TensorPrimitives.Min<long>(values) < 0)
+                if (target.Length > 0 && TensorPrimitives.Min<long>(target) < 0)
                 {
-                    var row = Array.FindIndex(values, v => v < 0);
+                    var row = target.IndexOfAnyInRange(long.MinValue, -1);
                     throw new DataFormatException(
-                        ErrorCodes.DataOutOfRange, $"row {row} holds uint64 {(ulong)values[row]}, beyond int64", batch.Location);
+                        ErrorCodes.DataOutOfRange, $"row {row} holds uint64 {(ulong)target[row]}, beyond int64", batch.Location);
                 }
 
-                return Finish(DataType.Int64, values, validity, nulls);
+                break;
             }
 
             case (32, false):
             {
+                var target = ((long[])values).AsSpan(at, rows);
                 var source = batch.Fixed<uint>(rows);
-                var values = new long[rows];
-                for (var i = 0; i < values.Length; i++)
+                for (var i = 0; i < target.Length; i++)
                 {
-                    values[i] = source[i];
+                    target[i] = source[i];
                 }
 
-                return Finish(DataType.Int64, values, validity, nulls);
+                break;
             }
 
             default:
             {
-                var values = new int[rows];
+                var target = ((int[])values).AsSpan(at, rows);
                 switch (column.BitWidth, column.Signed)
                 {
-                    case (8, true): Widen(batch.Fixed<sbyte>(rows), values); break;
-                    case (8, false): Widen(batch.Fixed<byte>(rows), values); break;
-                    case (16, true): Widen(batch.Fixed<short>(rows), values); break;
-                    default: Widen(batch.Fixed<ushort>(rows), values); break;
+                    case (8, true): Widen(batch.Fixed<sbyte>(rows), target); break;
+                    case (8, false): Widen(batch.Fixed<byte>(rows), target); break;
+                    case (16, true): Widen(batch.Fixed<short>(rows), target); break;
+                    default: Widen(batch.Fixed<ushort>(rows), target); break;
                 }
 
-                return Finish(DataType.Int32, values, validity, nulls);
+                break;
             }
         }
     }
@@ -206,17 +252,17 @@ internal sealed class ArrowDecoder
     private static void Widen<T>(ReadOnlySpan<T> source, Span<int> destination)
         where T : unmanaged, IBinaryInteger<T> => TensorPrimitives.ConvertTruncating(source, destination);
 
-    /// <summary>Converts Arrow time units to UTC microseconds, refusing values outside years 1..9999.</summary>
-    private static Column<long> ReadTimestamp(long[] values, short unit, BatchReader batch, byte[]? validity, int nulls, long? factorOverride = null)
+    /// <summary>Converts Arrow time units to UTC microseconds in place, refusing values outside years 1..9999.</summary>
+    private static void ConvertTimestamps(Span<long> values, short unit, BatchReader batch, byte[]? validity, long? factorOverride = null)
     {
         if (validity is not null)
         {
-            ArrowBits.ZeroNulls<long>(values, validity);
+            ArrowBits.ZeroNulls(values, validity);
         }
 
         if (values.Length == 0)
         {
-            return new Column<long>(DataType.Timestamp, values, 0, 0);
+            return;
         }
 
         var (multiply, divide) = factorOverride is { } f
@@ -230,11 +276,11 @@ internal sealed class ArrowDecoder
             };
 
         // Check the extremes once; after that the conversion cannot overflow. Nanoseconds always fit (years 1677..2262).
-        var min = TensorPrimitives.Min<long>(values);
-        var max = TensorPrimitives.Max<long>(values);
-        if (divide == 1 && (min < Timestamp.MinValue / multiply || max > Timestamp.MaxValue / multiply))
+        var low = Timestamp.MinValue / multiply;
+        var high = Timestamp.MaxValue / multiply;
+        if (divide == 1 && (TensorPrimitives.Min<long>(values) < low || TensorPrimitives.Max<long>(values) > high))
         {
-            var row = Array.FindIndex(values, v => v < Timestamp.MinValue / multiply || v > Timestamp.MaxValue / multiply);
+            var row = values.IndexOfAnyExceptInRange(low, high);
             throw new DataFormatException(
                 ErrorCodes.DataOutOfRange, $"row {row} holds timestamp {values[row]} (unit {unit}), outside years 1..9999", batch.Location);
         }
@@ -251,30 +297,15 @@ internal sealed class ArrowDecoder
                 values[i] = Math.DivRem(values[i], divide, out var rem) - (rem < 0 ? 1 : 0);
             }
         }
-
-        return new Column<long>(DataType.Timestamp, values, 0, values.Length, validity, 0, validity is null ? 0 : nulls);
     }
 
-    private static Column<T> Finish<T>(DataType type, T[] values, byte[]? validity, int nulls)
-        where T : unmanaged
+    private static void ReadPlainStrings(Utf8Values values, byte[]? validity, Span<int> codes, Utf8StringTable table, BatchReader batch)
     {
-        if (validity is not null)
-        {
-            ArrowBits.ZeroNulls<T>(values, validity);
-        }
-
-        return new Column<T>(type, values, 0, values.Length, validity, 0, validity is null ? 0 : nulls);
-    }
-
-    private static StringColumn ReadPlainStrings(Utf8Values values, byte[]? validity, int nulls, BatchReader batch)
-    {
-        var rows = values.Count;
-        var table = new Utf8StringTable();
-        var codes = new int[rows];
-        for (var i = 0; i < rows; i++)
+        for (var i = 0; i < codes.Length; i++)
         {
             if (validity is not null && !Bitmap.Get(validity, i))
             {
+                codes[i] = 0;
                 continue;
             }
 
@@ -288,27 +319,31 @@ internal sealed class ArrowDecoder
                 throw new DataFormatException(ErrorCodes.DataEncoding, $"row {i} is not valid UTF-8", batch.Location);
             }
         }
-
-        return new StringColumn(table.ToDictionary(), codes, 0, rows, validity, 0, validity is null ? 0 : nulls);
     }
 
-    private StringColumn ReadDictionaryColumn(ArrowColumn column, long id, BatchReader batch, int rows, byte[]? validity, int nulls)
+    private void ReadDictionaryCodes(
+        ArrowColumn column, long id, BatchReader batch, int rows, Span<int> codes, ref byte[]? validity, ref int nulls, TableSink sink, int index)
     {
         if (!_dictionaries.TryGetValue(id, out var dictionary))
         {
             throw batch.Error($"no dictionary batch with id {id} precedes the record batch");
         }
 
-        var codes = ReadIndices(column, batch, rows);
+        ReadIndices(column, batch, rows, codes);
         if (validity is not null)
         {
-            ArrowBits.ZeroNulls<int>(codes, validity);
+            ArrowBits.ZeroNulls(codes, validity);
         }
 
         var count = dictionary.ArrowCount;
-        if (rows > 0 && (count == 0 ? nulls != rows : TensorPrimitives.Max<uint>(MemoryMarshal.Cast<int, uint>(codes.AsSpan())) >= (uint)count))
+        if (rows > 0 && (count == 0 ? nulls != rows : TensorPrimitives.Max<uint>(MemoryMarshal.Cast<int, uint>(codes)) >= (uint)count))
         {
-            var row = Enumerable.Range(0, rows).First(r => (validity is null || Bitmap.Get(validity, r)) && (uint)codes[r] >= (uint)count);
+            var row = 0;
+            while ((validity is not null && !Bitmap.Get(validity, row)) || (uint)codes[row] < (uint)count)
+            {
+                row++;
+            }
+
             throw batch.Error($"row {row} has dictionary index {codes[row]}, outside the {count}-value dictionary {id}");
         }
 
@@ -321,11 +356,7 @@ internal sealed class ArrowDecoder
                 if (code < 0)
                 {
                     // The dictionary holds a null there: the row is null.
-                    if (validity is null)
-                    {
-                        validity = Bitmap.AllSet(rows);
-                    }
-
+                    validity ??= Bitmap.AllSet(rows);
                     if (Bitmap.Get(validity, i))
                     {
                         Bitmap.Clear(validity, i);
@@ -339,21 +370,16 @@ internal sealed class ArrowDecoder
             }
         }
 
-        return new StringColumn(dictionary.Snapshot(), codes, 0, rows, validity, 0, validity is null ? 0 : nulls);
+        sink.SetDictionary(index, dictionary.Snapshot());
     }
 
-    /// <summary>Dictionary indices of any integer width as int codes; values that do not fit int are left negative for the range check.</summary>
-    private static int[] ReadIndices(ArrowColumn column, BatchReader batch, int rows)
+    /// <summary>Dictionary indices of any integer width as int codes; values beyond int become -1, which the range check rejects.</summary>
+    private static void ReadIndices(ArrowColumn column, BatchReader batch, int rows, Span<int> codes)
     {
-        if (column.IndexBitWidth == 32)
-        {
-            // Signed or not, an index at or beyond 2^31 is out of any dictionary: the unsigned range check catches it.
-            return batch.Fixed<int>(rows).ToArray();
-        }
-
-        var codes = new int[rows];
         switch (column.IndexBitWidth, column.IndexSigned)
         {
+            // Signed or not, a 32-bit index at or beyond 2^31 is out of any dictionary: the unsigned range check catches it.
+            case (32, _): batch.Fixed<int>(rows).CopyTo(codes); break;
             case (8, true): Widen(batch.Fixed<sbyte>(rows), codes); break;
             case (8, false): Widen(batch.Fixed<byte>(rows), codes); break;
             case (16, true): Widen(batch.Fixed<short>(rows), codes); break;
@@ -363,15 +389,102 @@ internal sealed class ArrowDecoder
                 var wide = batch.Fixed<long>(rows);
                 for (var i = 0; i < codes.Length; i++)
                 {
-                    // Indices beyond int become -1, which the range check rejects (unless the row is null).
                     codes[i] = (ulong)wide[i] <= int.MaxValue ? (int)wide[i] : -1;
                 }
 
                 break;
             }
         }
+    }
 
-        return codes;
+    /// <summary>
+    /// Where decoded rows go: arrays for every row of one batch, or of a whole file so batches decode in place without a
+    /// later concatenation. Builds the table at the end.
+    /// </summary>
+    internal sealed class TableSink
+    {
+        private readonly ArrowDecoder _decoder;
+        private readonly Utf8StringTable?[] _plainStrings;
+        private readonly StringDictionary?[] _dictionaries;
+        private readonly byte[]?[] _validity;
+        private readonly int[] _nulls;
+
+        public TableSink(ArrowDecoder decoder, int rows)
+        {
+            _decoder = decoder;
+            RowCount = rows;
+            var columns = decoder._columns;
+            Values = new Array[columns.Length];
+            for (var i = 0; i < columns.Length; i++)
+            {
+                Values[i] = columns[i].Field.Type switch
+                {
+                    DataType.Bool => GC.AllocateUninitializedArray<bool>(rows),
+                    DataType.Int32 or DataType.String => GC.AllocateUninitializedArray<int>(rows),
+                    DataType.Int64 or DataType.Timestamp => GC.AllocateUninitializedArray<long>(rows),
+                    DataType.Float32 => GC.AllocateUninitializedArray<float>(rows),
+                    _ => GC.AllocateUninitializedArray<double>(rows),
+                };
+            }
+
+            _plainStrings = new Utf8StringTable?[columns.Length];
+            _dictionaries = new StringDictionary?[columns.Length];
+            _validity = new byte[]?[columns.Length];
+            _nulls = new int[columns.Length];
+        }
+
+        public int RowCount { get; }
+
+        public Array[] Values { get; }
+
+        public Utf8StringTable PlainStrings(int index) => _plainStrings[index] ??= new Utf8StringTable();
+
+        /// <summary>Records the dictionary a batch's codes refer to. Deltas only append, so the latest covers every earlier batch.</summary>
+        public void SetDictionary(int index, StringDictionary dictionary) => _dictionaries[index] = dictionary;
+
+        public void AddValidity(int index, int at, int rows, byte[]? bits, int nulls)
+        {
+            if (bits is null || nulls == 0)
+            {
+                return;
+            }
+
+            if (at == 0 && rows == RowCount)
+            {
+                _validity[index] = bits;
+            }
+            else
+            {
+                // Rows of batches without nulls stay set.
+                var all = _validity[index] ??= Bitmap.AllSet(RowCount);
+                Bitmap.CopyBits(bits, 0, all, at, rows);
+            }
+
+            _nulls[index] += nulls;
+        }
+
+        public Table Build()
+        {
+            var columns = new Column[Values.Length];
+            for (var i = 0; i < columns.Length; i++)
+            {
+                var type = _decoder._columns[i].Field.Type;
+                var (bits, nulls) = (_validity[i], _nulls[i]);
+                columns[i] = Values[i] switch
+                {
+                    bool[] b => new Column<bool>(type, b, 0, RowCount, bits, 0, nulls),
+                    int[] codes when type == DataType.String => new StringColumn(
+                        _dictionaries[i] ?? _plainStrings[i]?.ToDictionary() ?? StringDictionary.Empty, codes, 0, RowCount, bits, 0, nulls),
+                    int[] n => new Column<int>(type, n, 0, RowCount, bits, 0, nulls),
+                    long[] l => new Column<long>(type, l, 0, RowCount, bits, 0, nulls),
+                    float[] f => new Column<float>(type, f, 0, RowCount, bits, 0, nulls),
+                    double[] d => new Column<double>(type, d, 0, RowCount, bits, 0, nulls),
+                    _ => throw new InvalidOperationException("unexpected column storage"),
+                };
+            }
+
+            return new Table(_decoder.Schema, columns);
+        }
     }
 
     /// <summary>Walks the nodes and buffers of one record batch in schema order.</summary>
@@ -432,7 +545,7 @@ internal sealed class ArrowDecoder
         public ReadOnlySpan<byte> NextBuffer()
         {
             var (offset, length) = NextBufferRange();
-            return _message.Body.AsSpan(offset, length);
+            return _message.Body.AsSpan(_message.BodyStart + offset, length);
         }
 
         public (int Offset, int Length) NextBufferRange()
@@ -523,7 +636,7 @@ internal sealed class ArrowDecoder
                 throw Error($"offsets end at byte {offsets[rows]}, past the {dataLength}-byte data buffer");
             }
 
-            return new Utf8Values(_message.Body, dataStart, offsets);
+            return new Utf8Values(_message.Body, _message.BodyStart + dataStart, offsets);
         }
     }
 

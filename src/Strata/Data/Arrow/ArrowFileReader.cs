@@ -102,7 +102,7 @@ public sealed class ArrowFileReader : IAsyncDisposable, IDisposable
         ArgumentOutOfRangeException.ThrowIfNegative(index);
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(index, _batches.Length);
         var block = _batches[index];
-        using var message = await ReadBlockAsync(block, MessageHeader.RecordBatch, "record batch", cancellationToken).ConfigureAwait(false);
+        using var message = await ReadBlockAsync(block, MessageHeader.RecordBatch, "record batch", withBody: true, cancellationToken).ConfigureAwait(false);
         return _decoder.ReadRecordBatch(message);
     }
 
@@ -118,13 +118,31 @@ public sealed class ArrowFileReader : IAsyncDisposable, IDisposable
     /// <summary>Reads every record batch into one table (an empty table when the file has none).</summary>
     public async Task<Table> ReadTableAsync(CancellationToken cancellationToken = default)
     {
-        var batches = new List<Table>(_batches.Length);
-        await foreach (var batch in ReadBatchesAsync(cancellationToken).ConfigureAwait(false))
+        // Batch headers first, to size each column once; then every batch decodes straight into its rows.
+        var starts = new int[_batches.Length];
+        var total = 0L;
+        for (var i = 0; i < _batches.Length; i++)
         {
-            batches.Add(batch);
+            using var header = await ReadBlockAsync(_batches[i], MessageHeader.RecordBatch, "record batch", withBody: false, cancellationToken)
+                .ConfigureAwait(false);
+            starts[i] = (int)total;
+            total += _decoder.RowCount(header);
+            if (total > Array.MaxLength)
+            {
+                throw new DataFormatException(
+                    ErrorCodes.DataLimit, $"the file holds more than {Array.MaxLength} rows, more than one table can", new DataLocation(_input.Name));
+            }
         }
 
-        return batches.Count == 0 ? Table.Empty(Schema) : Table.Concat(batches);
+        var sink = new ArrowDecoder.TableSink(_decoder, (int)total);
+        for (var i = 0; i < _batches.Length; i++)
+        {
+            using var message = await ReadBlockAsync(_batches[i], MessageHeader.RecordBatch, "record batch", withBody: true, cancellationToken)
+                .ConfigureAwait(false);
+            _decoder.ReadRecordBatch(message, sink, starts[i]);
+        }
+
+        return sink.Build();
     }
 
     /// <inheritdoc />
@@ -188,7 +206,8 @@ public sealed class ArrowFileReader : IAsyncDisposable, IDisposable
         // Deltas apply in footer order; every batch then sees the complete dictionary, as the file format intends.
         foreach (var block in dictionaries)
         {
-            using var message = await ReadBlockAsync(block, MessageHeader.DictionaryBatch, "dictionary batch", cancellationToken).ConfigureAwait(false);
+            using var message = await ReadBlockAsync(block, MessageHeader.DictionaryBatch, "dictionary batch", withBody: true, cancellationToken)
+                .ConfigureAwait(false);
             _decoder.ReadDictionaryBatch(message);
         }
     }
@@ -223,9 +242,9 @@ public sealed class ArrowFileReader : IAsyncDisposable, IDisposable
         return blocks;
     }
 
-    private async ValueTask<ArrowMessage> ReadBlockAsync(Block block, byte expected, string what, CancellationToken cancellationToken)
+    private async ValueTask<ArrowMessage> ReadBlockAsync(Block block, byte expected, string what, bool withBody, CancellationToken cancellationToken)
     {
-        var message = await _input.ReadBlockAsync(block.Offset, block.MetadataLength, block.BodyLength, cancellationToken).ConfigureAwait(false);
+        var message = await _input.ReadBlockAsync(block.Offset, block.MetadataLength, block.BodyLength, withBody, cancellationToken).ConfigureAwait(false);
         if (message.HeaderType != expected)
         {
             message.Dispose();

@@ -4,16 +4,22 @@ using static Strata.Data.Arrow.ArrowFormat;
 
 namespace Strata.Data.Arrow;
 
-/// <summary>An encapsulated IPC message: its header table and its body (a pooled buffer the caller returns with <see cref="Dispose"/>).</summary>
+/// <summary>
+/// An encapsulated IPC message: its header table and its body, which is either a pooled buffer the message returns on
+/// <see cref="Dispose"/> or a view of the input's own memory.
+/// </summary>
 internal sealed class ArrowMessage : IDisposable
 {
     private byte[]? _body;
+    private readonly bool _pooled;
 
-    public ArrowMessage(byte headerType, FlatTable header, byte[]? body, int bodyLength, long bodyOffset)
+    public ArrowMessage(byte headerType, FlatTable header, byte[]? body, int bodyStart, int bodyLength, long bodyOffset, bool pooled)
     {
         HeaderType = headerType;
         Header = header;
         _body = body;
+        BodyStart = bodyStart;
+        _pooled = pooled;
         BodyLength = bodyLength;
         BodyOffset = bodyOffset;
     }
@@ -22,7 +28,10 @@ internal sealed class ArrowMessage : IDisposable
 
     public FlatTable Header { get; }
 
+    /// <summary>Holds the body at [<see cref="BodyStart"/>, BodyStart + <see cref="BodyLength"/>).</summary>
     public byte[] Body => _body ?? [];
+
+    public int BodyStart { get; }
 
     public int BodyLength { get; }
 
@@ -31,7 +40,7 @@ internal sealed class ArrowMessage : IDisposable
 
     public void Dispose()
     {
-        if (_body is { Length: > 0 } body)
+        if (_pooled && _body is { Length: > 0 } body)
         {
             ArrayPool<byte>.Shared.Return(body);
         }
@@ -126,11 +135,18 @@ internal sealed class ArrowInput
         }
 
         var metadata = await ReadBytesAsync(length, "message metadata", cancellationToken).ConfigureAwait(false);
-        return await ReadMessageBodyAsync(metadata, 0, length, start + prefix, expectedBodyLength: null, cancellationToken).ConfigureAwait(false);
+        return await ReadMessageBodyAsync(metadata, 0, length, start + prefix, expectedBodyLength: null, withBody: true, cancellationToken)
+            .ConfigureAwait(false);
     }
 
     /// <summary>Reads the message a file footer's block points to, checking it against the block.</summary>
-    public async ValueTask<ArrowMessage> ReadBlockAsync(long offset, int metadataLength, long bodyLength, CancellationToken cancellationToken)
+    /// <param name="offset">Where the block's message starts.</param>
+    /// <param name="metadataLength">Length of its prefix and metadata.</param>
+    /// <param name="bodyLength">Length of its body.</param>
+    /// <param name="withBody">False to read only the header (the body is left unread and empty).</param>
+    /// <param name="cancellationToken">Cancels the reads.</param>
+    public async ValueTask<ArrowMessage> ReadBlockAsync(
+        long offset, int metadataLength, long bodyLength, bool withBody, CancellationToken cancellationToken)
     {
         Seek(offset);
         var metadata = await ReadBytesAsync(metadataLength, "message metadata", cancellationToken).ConfigureAwait(false);
@@ -145,11 +161,11 @@ internal sealed class ArrowInput
             throw Malformed(offset, $"message metadata length {length} does not fit the block's {metadataLength} bytes");
         }
 
-        return await ReadMessageBodyAsync(metadata, start, length, offset + start, bodyLength, cancellationToken).ConfigureAwait(false);
+        return await ReadMessageBodyAsync(metadata, start, length, offset + start, bodyLength, withBody, cancellationToken).ConfigureAwait(false);
     }
 
     private async ValueTask<ArrowMessage> ReadMessageBodyAsync(
-        byte[] metadata, int start, int length, long fileOffset, long? expectedBodyLength, CancellationToken cancellationToken)
+        byte[] metadata, int start, int length, long fileOffset, long? expectedBodyLength, bool withBody, CancellationToken cancellationToken)
     {
         var buffer = new FlatBuffer(metadata, start, length, Name, fileOffset, "message");
         var message = buffer.Root();
@@ -179,8 +195,22 @@ internal sealed class ArrowInput
                 new DataLocation(Name, ByteOffset: bodyOffset));
         }
 
-        var body = bodyLength == 0 ? null : await ReadBodyAsync((int)bodyLength, cancellationToken).ConfigureAwait(false);
-        return new ArrowMessage(headerType, header, body, (int)bodyLength, bodyOffset);
+        if (bodyLength == 0 || !withBody)
+        {
+            return new ArrowMessage(headerType, header, null, 0, (int)bodyLength, bodyOffset, pooled: false);
+        }
+
+        // NOTE: a memory stream's buffer is read in place; the message only borrows it while the batch is decoded.
+        if (_stream is MemoryStream memory && memory.TryGetBuffer(out var segment))
+        {
+            CheckAvailable(bodyLength, "message body");
+            var position = memory.Position;
+            memory.Position += bodyLength;
+            return new ArrowMessage(headerType, header, segment.Array, segment.Offset + (int)position, (int)bodyLength, bodyOffset, pooled: false);
+        }
+
+        var body = await ReadBodyAsync((int)bodyLength, cancellationToken).ConfigureAwait(false);
+        return new ArrowMessage(headerType, header, body, 0, (int)bodyLength, bodyOffset, pooled: true);
     }
 
     private async ValueTask<byte[]> ReadBodyAsync(int count, CancellationToken cancellationToken)
