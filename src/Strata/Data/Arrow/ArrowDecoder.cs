@@ -58,8 +58,37 @@ internal sealed class ArrowDecoder
         dictionary.Append(batch.Strings(count, column.Kind == ArrowKind.LargeUtf8), validity, batch);
     }
 
-    /// <summary>The number of rows a record batch message declares (checked).</summary>
-    public int RowCount(ArrowMessage message) => new BatchReader(message.Header, message, _input, null).Length;
+    /// <summary>
+    /// The number of rows a record batch message declares, checked against its body: every column needs some bytes per
+    /// row, so a count the body cannot hold is refused before any array is sized for it.
+    /// </summary>
+    public int RowCount(ArrowMessage message)
+    {
+        var batch = new BatchReader(message.Header, message, _input, null);
+        var rows = batch.Length;
+        foreach (var column in _columns)
+        {
+            var needed = MinimumBytes(column, rows);
+            if (needed > message.BodyLength)
+            {
+                batch.Field = column.Field.Name;
+                throw batch.Error($"{rows} rows need at least {needed} bytes, more than the {message.BodyLength}-byte body");
+            }
+        }
+
+        return rows;
+    }
+
+    private static long MinimumBytes(ArrowColumn column, long rows) => column switch
+    {
+        { DictionaryId: not null } => rows * column.IndexBitWidth / 8,
+        { Kind: ArrowKind.Bool } => (rows + 7) / 8,
+        { Kind: ArrowKind.Utf8 } => rows == 0 ? 0 : (rows + 1) * 4,
+        { Kind: ArrowKind.LargeUtf8 } => rows == 0 ? 0 : (rows + 1) * 8,
+        { Kind: ArrowKind.Date, Unit: DateUnit.Day } => rows * 4,
+        { Kind: ArrowKind.Timestamp or ArrowKind.Date } => rows * 8,
+        _ => rows * column.BitWidth / 8,
+    };
 
     /// <summary>Decodes a record batch into a table of its own.</summary>
     public Table ReadRecordBatch(ArrowMessage message)
@@ -604,11 +633,14 @@ internal sealed class ArrowDecoder
         public Utf8Values Strings(int rows, bool large)
         {
             var offsetBuffer = NextBuffer();
-            var width = large ? 8 : 4;
+            if (rows > 0)
+            {
+                CheckLength(offsetBuffer, ((long)rows + 1) * (large ? 8 : 4), "offsets");
+            }
+
             var offsets = new long[rows + 1];
             if (rows > 0)
             {
-                CheckLength(offsetBuffer, ((long)rows + 1) * width, "offsets");
                 for (var i = 0; i <= rows; i++)
                 {
                     offsets[i] = large

@@ -202,6 +202,7 @@ public sealed class ArrowFileReader : IAsyncDisposable, IDisposable
         _decoder = new ArrowDecoder(schema, columns, _input.Name, fileFormat: true);
         var dictionaries = ReadBlocks(footer, FooterSlot.Dictionaries, footerStart);
         _batches = ReadBlocks(footer, FooterSlot.RecordBatches, footerStart);
+        CheckDisjoint([.. dictionaries, .. _batches]);
 
         // Deltas apply in footer order; every batch then sees the complete dictionary, as the file format intends.
         foreach (var block in dictionaries)
@@ -240,6 +241,23 @@ public sealed class ArrowFileReader : IAsyncDisposable, IDisposable
         }
 
         return blocks;
+    }
+
+    /// <summary>
+    /// Messages in a file never share bytes; refusing footers whose blocks overlap keeps a small file from making the
+    /// reader parse the same large message over and over.
+    /// </summary>
+    private void CheckDisjoint(Block[] blocks)
+    {
+        Array.Sort(blocks, (a, b) => a.Offset.CompareTo(b.Offset));
+        for (var i = 1; i < blocks.Length; i++)
+        {
+            var previous = blocks[i - 1];
+            if (previous.Offset + previous.MetadataLength + previous.BodyLength > blocks[i].Offset)
+            {
+                throw _input.Malformed(blocks[i].Offset, $"the footer's blocks at {previous.Offset} and {blocks[i].Offset} overlap");
+            }
+        }
     }
 
     private async ValueTask<ArrowMessage> ReadBlockAsync(Block block, byte expected, string what, bool withBody, CancellationToken cancellationToken)
