@@ -18,17 +18,7 @@ internal static partial class PeerOperations
         var table = ArrowBenchmarkData.Create(rows, seed: 42);
         using var target = new MemoryStream();
         var memory = await BestOfAsync(
-            async () =>
-            {
-                target.SetLength(0);
-                var writer = new ArrowFileWriter(target, table.Schema, leaveOpen: true);
-                await using (writer.ConfigureAwait(false))
-                {
-                    await writer.WriteBatchAsync(table).ConfigureAwait(false);
-                }
-
-                return target.Length;
-            },
+            () => ArrowBenchmarkData.WriteAsync(table, target),
             async () =>
             {
                 target.Position = 0;

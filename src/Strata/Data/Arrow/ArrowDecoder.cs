@@ -124,7 +124,8 @@ internal sealed class ArrowDecoder
             var codec = CompressionCodec.Name(compression.GetByte(0));
             throw new DataFormatException(
                 ErrorCodes.DataUnsupported,
-                $"the body is compressed with {codec}, which Strata does not read (field '{_columns.FirstOrDefault()?.Field.Name}' onwards); write it uncompressed",
+                $"the body is compressed with {codec}, which Strata does not read (field '{_columns.FirstOrDefault()?.Field.Name}' onwards); "
+                + "write the file uncompressed (pyarrow: compression='uncompressed')",
                 location);
         }
     }
