@@ -93,21 +93,24 @@ internal sealed class ArrowDecoder
     /// <summary>Decodes a record batch into a table of its own.</summary>
     public Table ReadRecordBatch(ArrowMessage message)
     {
-        var sink = new TableSink(this, RowCount(message));
-        ReadRecordBatch(message, sink, 0);
+        var rows = RowCount(message);
+        var sink = new TableSink(this, rows);
+        ReadRecordBatch(message, sink, 0, rows);
         return sink.Build();
     }
 
-    /// <summary>Decodes a record batch into rows [<paramref name="at"/>, at + its rows) of <paramref name="sink"/>.</summary>
-    public void ReadRecordBatch(ArrowMessage message, TableSink sink, int at)
+    /// <summary>
+    /// Decodes a record batch into rows [<paramref name="at"/>, at + <paramref name="rows"/>) of <paramref name="sink"/>;
+    /// the batch must have exactly that many rows, since the sink's arrays start uninitialized.
+    /// </summary>
+    public void ReadRecordBatch(ArrowMessage message, TableSink sink, int at, int rows)
     {
         var header = message.Header;
         CheckCompression(header, new DataLocation(_input, ByteOffset: message.BodyOffset));
         var batch = new BatchReader(header, message, _input, null);
-        var rows = batch.Length;
-        if (at < 0 || rows > sink.RowCount - at)
+        if (batch.Length != rows || at < 0 || rows > sink.RowCount - at)
         {
-            throw batch.Error($"the batch has {rows} rows, not the {sink.RowCount - at} its header promised");
+            throw batch.Error($"the batch has {batch.Length} rows, not the {rows} its header promised (did the file change while being read?)");
         }
 
         for (var i = 0; i < _columns.Length; i++)

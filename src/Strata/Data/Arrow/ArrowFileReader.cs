@@ -120,13 +120,15 @@ public sealed class ArrowFileReader : IAsyncDisposable, IDisposable
     {
         // Batch headers first, to size each column once; then every batch decodes straight into its rows.
         var starts = new int[_batches.Length];
+        var rows = new int[_batches.Length];
         var total = 0L;
         for (var i = 0; i < _batches.Length; i++)
         {
             using var header = await ReadBlockAsync(_batches[i], MessageHeader.RecordBatch, "record batch", withBody: false, cancellationToken)
                 .ConfigureAwait(false);
             starts[i] = (int)total;
-            total += _decoder.RowCount(header);
+            rows[i] = _decoder.RowCount(header);
+            total += rows[i];
             if (total > Array.MaxLength)
             {
                 throw new DataFormatException(
@@ -139,7 +141,7 @@ public sealed class ArrowFileReader : IAsyncDisposable, IDisposable
         {
             using var message = await ReadBlockAsync(_batches[i], MessageHeader.RecordBatch, "record batch", withBody: true, cancellationToken)
                 .ConfigureAwait(false);
-            _decoder.ReadRecordBatch(message, sink, starts[i]);
+            _decoder.ReadRecordBatch(message, sink, starts[i], rows[i]);
         }
 
         return sink.Build();
