@@ -333,6 +333,11 @@ public sealed class ArrowFileWriter : IAsyncDisposable
             .Byte(MessageSlot.HeaderType, headerType)
             .Table(MessageSlot.Header, header)
             .Int64(MessageSlot.BodyLength, bodyLength));
+        if (_staged + 8 + metadata.Length > _staging.Length)
+        {
+            await FlushAsync(cancellationToken).ConfigureAwait(false);
+        }
+
         var start = _position + _staged;
         var padding = (int)(AlignUp(start + 8 + metadata.Length, Alignment) - (start + 8 + metadata.Length));
         Span<byte> prefix = stackalloc byte[8];
@@ -385,12 +390,11 @@ public sealed class ArrowFileWriter : IAsyncDisposable
         }
     }
 
-    /// <summary>Copies small metadata into the staging buffer (which always has room for it after a flush).</summary>
+    /// <summary>Copies metadata into the staging buffer, growing it for metadata larger than the buffer (a schema of many thousand fields).</summary>
     private void Stage(ReadOnlySpan<byte> bytes)
     {
         if (_staged + bytes.Length > _staging.Length)
         {
-            // Metadata larger than the staging buffer (a schema of many thousand fields): grow it.
             var larger = ArrayPool<byte>.Shared.Rent(_staged + bytes.Length);
             _staging.AsSpan(0, _staged).CopyTo(larger);
             ArrayPool<byte>.Shared.Return(_staging);

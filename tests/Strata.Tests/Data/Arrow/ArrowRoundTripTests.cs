@@ -162,6 +162,20 @@ public sealed class ArrowRoundTripTests
     }
 
     [Fact]
+    public async Task Schema_larger_than_the_writers_staging_buffer_round_trips()
+    {
+        var table = new Table(
+            new Schema(Enumerable.Range(0, 20_000).Select(i => new Field($"a_rather_long_column_name_{i}", DataType.Int32, tags: ["t"]))),
+            Enumerable.Range(0, 20_000).Select(i => Columns.Int32(i, null)));
+
+        var read = await ArrowTestData.ReadAsync(await ArrowTestData.WriteAsync(table));
+
+        Assert.Equal(table.Schema, read.Schema);
+        Assert.Equal(19_999, read.GetColumn<int>("a_rather_long_column_name_19999")[0]);
+        Assert.True(read[123].IsNull(1));
+    }
+
+    [Fact]
     public async Task Batches_can_be_read_in_any_order()
     {
         var table = Generated(40, seed: 9);
