@@ -40,5 +40,6 @@ internal static partial class PeerOperations
     public static void RegisterAll()
     {
         RegisterCsv();
+        RegisterArrow();
     }
 }
