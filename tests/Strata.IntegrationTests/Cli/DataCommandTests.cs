@@ -84,4 +84,18 @@ public sealed class DataCommandTests : IDisposable
         var converted = await Strata.Data.JsonLines.JsonLinesReader.ReadTableAsync(target);
         TableAssert.Equal(original, converted);
     }
+
+    [Fact]
+    public async Task Convert_to_arrow_and_back_to_csv_keeps_every_value()
+    {
+        var arrow = _folder.File("sample.arrow");
+        Assert.Equal(0, (await Cli.RunAsync("data", "convert", Cli.Sample, "--out", arrow)).ExitCode);
+        var csv = _folder.File("again.csv");
+        Assert.Equal(0, (await Cli.RunAsync("data", "convert", arrow, "--out", csv)).ExitCode);
+
+        var head = await Cli.RunAsync("data", "head", arrow, "-n", "1", "--json");
+        Assert.Equal(0, head.ExitCode);
+        Assert.Contains("\"origin\": \"LAS\"", head.Out, StringComparison.Ordinal);
+        TableAssert.Equal(await CsvReader.ReadTableAsync(Cli.Sample), await CsvReader.ReadTableAsync(csv));
+    }
 }
