@@ -86,9 +86,14 @@ internal sealed class Utf8StringTable
     private int Add(ReadOnlySpan<byte> value, ulong hash, int slot)
     {
         var code = Count;
+        // _offsets holds one entry more than _hashes, so each array grows on its own bound.
         if (code + 1 >= _offsets.Length)
         {
             Array.Resize(ref _offsets, _offsets.Length * 2);
+        }
+
+        if (code >= _hashes.Length)
+        {
             Array.Resize(ref _hashes, _hashes.Length * 2);
         }
 
