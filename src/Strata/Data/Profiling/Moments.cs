@@ -7,6 +7,7 @@ namespace Strata.Data.Profiling;
 /// Mergeable moments of a stream of doubles: count, mean and M2 (the sum of squared deviations from the mean) of the
 /// finite values, merged with Chan, Golub and LeVeque's pairwise update so that merging keeps the precision of a two-pass
 /// computation; the finite minimum and maximum; and the counts of NaN, +∞ and −∞, which are kept out of the moments.
+/// Mean and M2 overflow to ±∞ or NaN only when the values themselves approach ±1.8e308.
 /// </summary>
 public sealed class Moments
 {
@@ -144,9 +145,10 @@ public sealed class Moments
                 throw Malformed(path, "mean", "min, max and m2 must be absent when there are no finite values");
             }
         }
-        else if (!double.IsFinite(mean) || !(m2 >= 0) || double.IsNaN(m2) || !double.IsFinite(min) || !double.IsFinite(max) || min > max)
+        else if (m2 < 0 || !double.IsFinite(min) || !double.IsFinite(max) || min > max)
         {
-            throw Malformed(path, "mean", "min, max and m2 must be finite with min ≤ max and m2 ≥ 0");
+            // Mean and M2 may legitimately overflow for values near ±1.8e308, so only their sign and the extremes are checked.
+            throw Malformed(path, "min", "and max must be finite with min ≤ max, and m2 must not be negative");
         }
 
         return new Moments

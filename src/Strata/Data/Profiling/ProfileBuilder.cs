@@ -1,0 +1,143 @@
+namespace Strata.Data.Profiling;
+
+/// <summary>
+/// Profiles a table that arrives in batches, in memory bounded by the sketches (not by the rows): call
+/// <see cref="Add(Table)"/> for each batch, then <see cref="Build"/>.
+/// </summary>
+/// <remarks>
+/// Each batch is cut into slices of <see cref="ProfileOptions.SliceRows"/> rows. Numeric and bool columns are profiled
+/// per slice and string columns per batch (their per-value counts are exact, so slicing would change nothing), in
+/// parallel, and the partial states are merged in a fixed order: column by column, slice by slice. The profile is
+/// therefore bit-identical whatever the thread count, for the same sequence of batches and options.
+/// </remarks>
+public sealed class ProfileBuilder
+{
+    // NOTE: merging a wave at a time bounds the partial states held at once, whatever the size of a batch.
+    private const int SlicesPerWave = 64;
+
+    private readonly Schema _schema;
+    private readonly ProfileOptions _options;
+    private readonly ColumnState[] _states;
+    private long _rowCount;
+    private long _slices;
+
+    /// <summary>Creates a builder for tables of <paramref name="schema"/>; PII columns are the fields with <see cref="Field.IsPii"/>.</summary>
+    public ProfileBuilder(Schema schema, ProfileOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(schema);
+        _schema = schema;
+        _options = options ?? ProfileOptions.Default;
+        _options.Validate();
+        _states = new ColumnState[schema.Count];
+        for (var c = 0; c < _states.Length; c++)
+        {
+            _states[c] = ColumnState.Create(schema[c].Type, schema[c].IsPii, _options, _options.Seed);
+        }
+    }
+
+    /// <summary>The schema of the batches.</summary>
+    public Schema Schema => _schema;
+
+    /// <summary>Rows added so far.</summary>
+    public long RowCount => _rowCount;
+
+    /// <summary>Adds a batch; its columns must have the builder's names and types, in order.</summary>
+    /// <exception cref="StrataException">The batch has another layout (<see cref="ErrorCodes.SchemaInvalid"/>).</exception>
+    public void Add(Table batch)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        if (!batch.Schema.HasSameLayout(_schema))
+        {
+            throw new StrataException(ErrorCodes.SchemaInvalid, $"cannot profile a batch of {batch.Schema} with a builder for {_schema}");
+        }
+
+        var rows = batch.RowCount;
+        if (rows == 0)
+        {
+            return;
+        }
+
+        var sliceRows = _options.SliceRows;
+        var slices = (int)(((long)rows + sliceRows - 1) / sliceRows);
+        var parallel = new ParallelOptions { MaxDegreeOfParallelism = _options.EffectiveParallelism };
+        var work = new List<(int Column, int Slice)>();
+        for (var firstSlice = 0; firstSlice < slices; firstSlice += SlicesPerWave)
+        {
+            var lastSlice = Math.Min(slices, firstSlice + SlicesPerWave);
+            work.Clear();
+
+            // String columns first: each is one long task, so the slices fill in around them.
+            if (firstSlice == 0)
+            {
+                for (var c = 0; c < _states.Length; c++)
+                {
+                    if (_schema[c].Type == DataType.String)
+                    {
+                        work.Add((c, -1));
+                    }
+                }
+            }
+
+            for (var s = firstSlice; s < lastSlice; s++)
+            {
+                for (var c = 0; c < _states.Length; c++)
+                {
+                    if (_schema[c].Type != DataType.String)
+                    {
+                        work.Add((c, s));
+                    }
+                }
+            }
+
+            var results = new ColumnState[work.Count];
+            Parallel.For(0, work.Count, parallel, i => results[i] = Profile(batch, work[i].Column, work[i].Slice, sliceRows));
+
+            // The fixed merge order is what makes the result independent of the thread count.
+            foreach (var i in MergeOrder(work))
+            {
+                _states[work[i].Column].Merge(results[i], _schema[work[i].Column].Name);
+            }
+        }
+
+        _rowCount += rows;
+        _slices += slices;
+    }
+
+    /// <summary>A profile of the rows added so far; the builder can go on adding.</summary>
+    public TableProfile Build()
+    {
+        var columns = new ColumnProfile[_states.Length];
+        for (var c = 0; c < columns.Length; c++)
+        {
+            var field = _schema[c];
+            columns[c] = ColumnProfile.Create(field.Name, field.Type, field.IsPii, _states[c].Clone());
+        }
+
+        return new TableProfile(_rowCount, columns);
+    }
+
+    /// <summary>Indices of the work items ordered by column, then slice (whole-batch items first within a column).</summary>
+    private static IEnumerable<int> MergeOrder(List<(int Column, int Slice)> work) =>
+        Enumerable.Range(0, work.Count).OrderBy(i => work[i].Column).ThenBy(i => work[i].Slice);
+
+    private ColumnState Profile(Table batch, int column, int slice, int sliceRows)
+    {
+        var field = _schema[column];
+        var source = batch[column];
+
+        // Each slice's coin is seeded by column and global slice number, so slices flip independent coins.
+        var seed = SplitMix64.Mix(_options.Seed ^ ((ulong)column * 0x9E3779B97F4A7C15UL), (ulong)(_slices + Math.Max(slice, 0)));
+        var state = ColumnState.Create(field.Type, field.IsPii, _options, seed);
+        if (slice < 0)
+        {
+            state.Add(source);
+        }
+        else
+        {
+            var offset = slice * sliceRows;
+            state.Add(source.Slice(offset, Math.Min(sliceRows, source.Length - offset)));
+        }
+
+        return state;
+    }
+}
