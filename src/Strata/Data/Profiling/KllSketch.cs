@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Diagnostics;
 using System.Numerics;
 using System.Numerics.Tensors;
@@ -200,7 +201,7 @@ public sealed class KllSketch
         _view = null;
         if (values.Length >= BulkRun)
         {
-            UpdateBulk(values);
+            UpdateBulk(values, sorted: false);
             return;
         }
 
@@ -532,16 +533,60 @@ public sealed class KllSketch
         _capacities = ComputeCapacities(_k, _numLevels);
     }
 
+    /// <summary>
+    /// Adds an ascending run of non-NaN values (such as integers sorted before conversion): the same sketch as
+    /// <see cref="Update(ReadOnlySpan{double})"/> of those values (up to the order of −0 and +0), without sorting them again.
+    /// </summary>
+    internal void UpdateSorted(ReadOnlySpan<double> sorted)
+    {
+        if (sorted.Length < BulkRun)
+        {
+            Update(sorted);
+            return;
+        }
+
+        Debug.Assert(!double.IsNaN(sorted[0]) && !double.IsNaN(sorted[^1]), "a sorted run holds no NaN");
+        if (_n == 0 || sorted[0] < _min)
+        {
+            _min = sorted[0];
+        }
+
+        if (_n == 0 || sorted[^1] > _max)
+        {
+            _max = sorted[^1];
+        }
+
+        _view = null;
+        UpdateBulk(sorted, sorted: true);
+    }
+
     /// <summary>Merges a run of non-NaN values in as a sorted level 0 together with the current level 0, then compresses.</summary>
-    private void UpdateBulk(ReadOnlySpan<double> values)
+    private void UpdateBulk(ReadOnlySpan<double> values, bool sorted)
     {
         var levelZero = _levels[1] - _levels[0];
         var above = _levels[_numLevels] - _levels[1];
         var runLength = levelZero + values.Length;
-        var workbuf = new double[runLength + above];
-        _items.AsSpan(_levels[0], levelZero).CopyTo(workbuf);
-        values.CopyTo(workbuf.AsSpan(levelZero));
-        RadixSort.Sort(workbuf.AsSpan(0, runLength));
+
+        // Rented: a profile makes one of these per 8192 values, and general compress indexes within its length only.
+        var workbuf = ArrayPool<double>.Shared.Rent(runLength + above);
+        if (sorted)
+        {
+            var existing = _items.AsSpan(_levels[0], levelZero);
+            if (!_levelZeroSorted)
+            {
+                // Level 0 is unordered by definition, so sorting it in place changes nothing it means.
+                existing.Sort();
+            }
+
+            MergeSorted(existing, values, workbuf.AsSpan(0, runLength));
+        }
+        else
+        {
+            _items.AsSpan(_levels[0], levelZero).CopyTo(workbuf);
+            values.CopyTo(workbuf.AsSpan(levelZero));
+            RadixSort.Sort(workbuf.AsSpan(0, runLength));
+        }
+
         _items.AsSpan(_levels[1], above).CopyTo(workbuf.AsSpan(runLength));
 
         var finalN = checked(_n + values.Length);
@@ -556,6 +601,7 @@ public sealed class KllSketch
 
         var result = GeneralCompress(_k, _numLevels, workbuf, worklevels, outlevels, isLevelZeroSorted: true, ref _random);
         Install(workbuf, outlevels, result);
+        ArrayPool<double>.Shared.Return(workbuf);
         _n = finalN;
 
         // Level 0 is now the sorted run, or what a compaction of it left (at most one value).

@@ -107,11 +107,15 @@ public sealed class Moments
     }
 
     /// <summary>Adds values the caller knows to be finite, given their sum.</summary>
-    internal void AddFinite(ReadOnlySpan<double> values, double sum)
+    internal void AddFinite(ReadOnlySpan<double> values, double sum) =>
+        AddFinite(values, sum, TensorPrimitives.Min(values), TensorPrimitives.Max(values));
+
+    /// <summary>Adds values the caller knows to be finite, given their sum and extremes (the ends of a sorted run).</summary>
+    internal void AddFinite(ReadOnlySpan<double> values, double sum, double min, double max)
     {
         var n = values.Length;
         var mean = sum / n;
-        Combine(n, mean, SumOfSquaredDeviations(values, mean), TensorPrimitives.Min(values), TensorPrimitives.Max(values));
+        Combine(n, mean, SumOfSquaredDeviations(values, mean), min, max);
     }
 
     /// <summary>Merges other moments into these; the other is not changed.</summary>

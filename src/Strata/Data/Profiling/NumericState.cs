@@ -11,8 +11,9 @@ namespace Strata.Data.Profiling;
 /// </summary>
 internal sealed class NumericState : ColumnState
 {
-    // NOTE: 2048 doubles (16 KiB) per chunk keep the converted values in L1 while moments, KLL and HLL each pass over them.
-    private const int ChunkSize = 2048;
+    // NOTE: 8192 values (64 KiB) per chunk stay in L2 across the passes of moments, sort, KLL and HLL, and a run that long
+    // halves the general-compress work per value compared with 2048.
+    private const int ChunkSize = 8192;
 
     private readonly DataType _type;
 
@@ -64,16 +65,16 @@ internal sealed class NumericState : ColumnState
         switch (column)
         {
             case Column<long> c:
-                AddValues(c.Values, bits, c.ValidityOffset);
+                AddIntegers(c.Values, bits, c.ValidityOffset);
                 break;
             case Column<int> c:
-                AddValues(c.Values, bits, c.ValidityOffset);
+                AddIntegers(c.Values, bits, c.ValidityOffset);
                 break;
             case Column<double> c:
-                AddValues(c.Values, bits, c.ValidityOffset);
+                AddFloats(c.Values, bits, c.ValidityOffset);
                 break;
             case Column<float> c:
-                AddValues(c.Values, bits, c.ValidityOffset);
+                AddFloats(c.Values, bits, c.ValidityOffset);
                 break;
             default:
                 throw new ArgumentException($"a numeric profile cannot read a {column.Type.Name()} column", nameof(column));
@@ -123,116 +124,136 @@ internal sealed class NumericState : ColumnState
         IntegerMax = integerMax;
     }
 
-    private void AddValues<T>(ReadOnlySpan<T> values, byte[]? validity, int validityOffset)
-        where T : unmanaged, INumber<T>
+    private void AddIntegers<T>(ReadOnlySpan<T> values, byte[]? validity, int validityOffset)
+        where T : unmanaged, IBinaryInteger<T>
     {
+        var longs = ArrayPool<long>.Shared.Rent(ChunkSize);
         var doubles = ArrayPool<double>.Shared.Rent(ChunkSize);
-        var gathered = validity is null ? null : ArrayPool<T>.Shared.Rent(ChunkSize);
         try
         {
             for (var start = 0; start < values.Length; start += ChunkSize)
             {
                 var chunk = values.Slice(start, Math.Min(ChunkSize, values.Length - start));
-                if (gathered is not null)
+                var n = validity is null ? Widen(chunk, longs) : GatherValid(chunk, validity, validityOffset + start, longs);
+                if (n > 0)
                 {
-                    chunk = gathered.AsSpan(0, GatherValid(chunk, validity!, validityOffset + start, gathered));
-                }
-
-                if (chunk.IsEmpty)
-                {
-                    continue;
-                }
-
-                if (typeof(T) == typeof(double) || typeof(T) == typeof(float))
-                {
-                    AddFloatChunk(chunk, doubles);
-                }
-                else
-                {
-                    AddIntegerChunk(chunk, doubles);
+                    AddIntegerRun(longs.AsSpan(0, n), doubles);
                 }
             }
         }
         finally
         {
+            ArrayPool<long>.Shared.Return(longs);
             ArrayPool<double>.Shared.Return(doubles);
-            if (gathered is not null)
-            {
-                ArrayPool<T>.Shared.Return(gathered);
-            }
         }
     }
 
-    private void AddIntegerChunk<T>(ReadOnlySpan<T> chunk, double[] buffer)
-        where T : unmanaged, INumber<T>
+    /// <summary>
+    /// Sorts the run as integers first (radix on <c>value − min</c>: two passes for a narrow range, where the doubles of
+    /// mixed signs would take eight), which also gives the extremes for free and lets HyperLogLog hash each distinct
+    /// value once.
+    /// </summary>
+    private void AddIntegerRun(Span<long> run, double[] buffer)
     {
-        if (Moments is not null)
-        {
-            var doubles = buffer.AsSpan(0, chunk.Length);
-            if (typeof(T) == typeof(long))
-            {
-                TensorPrimitives.ConvertTruncating(MemoryMarshal.Cast<T, long>(chunk), doubles);
-            }
-            else
-            {
-                TensorPrimitives.ConvertTruncating(MemoryMarshal.Cast<T, int>(chunk), doubles);
-            }
-
-            Moments.AddFinite(doubles, TensorPrimitives.Sum<double>(doubles));
-            Kll!.Update(doubles);
-            IntegerMin = Math.Min(IntegerMin, long.CreateTruncating(TensorPrimitives.Min(chunk)));
-            IntegerMax = Math.Max(IntegerMax, long.CreateTruncating(TensorPrimitives.Max(chunk)));
-        }
-
         var hll = Hll;
-        foreach (var value in chunk)
+        if (Moments is null)
         {
-            hll.AddHash(HyperLogLog.HashInteger(long.CreateTruncating(value)));
+            // PII: only the distinct count is kept, so sorting would cost more than it saves.
+            foreach (var value in run)
+            {
+                hll.AddHash(HyperLogLog.HashInteger(value));
+            }
+
+            return;
+        }
+
+        RadixSort.Sort(run);
+        var previous = run[0];
+        hll.AddHash(HyperLogLog.HashInteger(previous));
+        foreach (var value in run)
+        {
+            if (value != previous)
+            {
+                hll.AddHash(HyperLogLog.HashInteger(value));
+                previous = value;
+            }
+        }
+
+        // NOTE: long to double is monotonic, so the converted run is still sorted.
+        var doubles = buffer.AsSpan(0, run.Length);
+        TensorPrimitives.ConvertTruncating<long, double>(run, doubles);
+        Moments.AddFinite(doubles, TensorPrimitives.Sum<double>(doubles), doubles[0], doubles[^1]);
+        Kll!.UpdateSorted(doubles);
+        IntegerMin = Math.Min(IntegerMin, run[0]);
+        IntegerMax = Math.Max(IntegerMax, run[^1]);
+    }
+
+    private void AddFloats<T>(ReadOnlySpan<T> values, byte[]? validity, int validityOffset)
+        where T : unmanaged, IFloatingPoint<T>
+    {
+        var buffer = ArrayPool<double>.Shared.Rent(ChunkSize);
+        try
+        {
+            for (var start = 0; start < values.Length; start += ChunkSize)
+            {
+                var chunk = values.Slice(start, Math.Min(ChunkSize, values.Length - start));
+                ReadOnlySpan<double> run;
+                if (validity is not null)
+                {
+                    run = buffer.AsSpan(0, GatherValid(chunk, validity, validityOffset + start, buffer));
+                }
+                else if (typeof(T) == typeof(double))
+                {
+                    run = MemoryMarshal.Cast<T, double>(chunk);
+                }
+                else
+                {
+                    TensorPrimitives.ConvertTruncating(MemoryMarshal.Cast<T, float>(chunk), buffer.AsSpan(0, chunk.Length));
+                    run = buffer.AsSpan(0, chunk.Length);
+                }
+
+                if (!run.IsEmpty)
+                {
+                    AddFloatRun(run);
+                }
+            }
+        }
+        finally
+        {
+            ArrayPool<double>.Shared.Return(buffer);
         }
     }
 
-    private void AddFloatChunk<T>(ReadOnlySpan<T> chunk, double[] buffer)
-        where T : unmanaged, INumber<T>
+    private void AddFloatRun(ReadOnlySpan<double> run)
     {
-        ReadOnlySpan<double> doubles;
-        if (typeof(T) == typeof(double))
-        {
-            doubles = MemoryMarshal.Cast<T, double>(chunk);
-        }
-        else
-        {
-            TensorPrimitives.ConvertTruncating(MemoryMarshal.Cast<T, float>(chunk), buffer.AsSpan(0, chunk.Length));
-            doubles = buffer.AsSpan(0, chunk.Length);
-        }
-
-        var sum = TensorPrimitives.Sum(doubles);
+        var sum = TensorPrimitives.Sum(run);
         if (!double.IsFinite(sum))
         {
-            AddNonFiniteChunk(doubles);
+            AddNonFiniteRun(run);
             return;
         }
 
         if (Moments is not null)
         {
-            Moments.AddFinite(doubles, sum);
-            Kll!.Update(doubles);
+            Moments.AddFinite(run, sum);
+            Kll!.Update(run);
         }
 
         var hll = Hll;
-        foreach (var value in doubles)
+        foreach (var value in run)
         {
             hll.AddHash(HyperLogLog.HashFloat(value));
         }
     }
 
-    /// <summary>The slow path for a chunk holding NaN or infinities: NaN is counted and skipped, infinities are ordered values.</summary>
-    private void AddNonFiniteChunk(ReadOnlySpan<double> doubles)
+    /// <summary>The slow path for a run holding NaN or infinities: NaN is counted and skipped, infinities are ordered values.</summary>
+    private void AddNonFiniteRun(ReadOnlySpan<double> run)
     {
-        var notNaN = ArrayPool<double>.Shared.Rent(doubles.Length);
+        var notNaN = ArrayPool<double>.Shared.Rent(run.Length);
         try
         {
             var n = 0;
-            foreach (var value in doubles)
+            foreach (var value in run)
             {
                 Moments?.Add(value);
                 if (!double.IsNaN(value))
@@ -250,15 +271,31 @@ internal sealed class NumericState : ColumnState
         }
     }
 
-    /// <summary>Copies the valid values of a chunk to the front of <paramref name="destination"/>; returns how many.</summary>
-    private static int GatherValid<T>(ReadOnlySpan<T> values, byte[] validity, int bitOffset, T[] destination)
-        where T : unmanaged
+    private static int Widen<T>(ReadOnlySpan<T> chunk, long[] destination)
+        where T : unmanaged, IBinaryInteger<T>
+    {
+        if (typeof(T) == typeof(long))
+        {
+            MemoryMarshal.Cast<T, long>(chunk).CopyTo(destination);
+        }
+        else
+        {
+            TensorPrimitives.ConvertTruncating<int, long>(MemoryMarshal.Cast<T, int>(chunk), destination);
+        }
+
+        return chunk.Length;
+    }
+
+    /// <summary>Converts the valid values of a chunk to the front of <paramref name="destination"/>; returns how many.</summary>
+    private static int GatherValid<T, TResult>(ReadOnlySpan<T> values, byte[] validity, int bitOffset, TResult[] destination)
+        where T : unmanaged, INumberBase<T>
+        where TResult : unmanaged, INumberBase<TResult>
     {
         var n = 0;
         for (var i = 0; i < values.Length; i++)
         {
             // Branch-free: always write, advance only past a valid row.
-            destination[n] = values[i];
+            destination[n] = TResult.CreateTruncating(values[i]);
             n += (validity[(bitOffset + i) >> 3] >> ((bitOffset + i) & 7)) & 1;
         }
 
