@@ -92,11 +92,16 @@ public sealed class ProfileBuilder
             var results = new ColumnState[work.Count];
             Parallel.For(0, work.Count, parallel, i => results[i] = Profile(batch, work[i].Column, work[i].Slice, sliceRows));
 
-            // The fixed merge order is what makes the result independent of the thread count.
-            foreach (var i in MergeOrder(work))
+            // Columns are independent, so they merge in parallel; within a column the fixed slice order is what makes
+            // the result independent of the thread count.
+            var byColumn = work.Select((item, i) => (item.Column, item.Slice, Index: i)).GroupBy(w => w.Column).ToArray();
+            Parallel.ForEach(byColumn, parallel, group =>
             {
-                _states[work[i].Column].Merge(results[i], _schema[work[i].Column].Name);
-            }
+                foreach (var item in group.OrderBy(w => w.Slice))
+                {
+                    _states[item.Column].Merge(results[item.Index], _schema[item.Column].Name);
+                }
+            });
         }
 
         _rowCount += rows;
@@ -115,10 +120,6 @@ public sealed class ProfileBuilder
 
         return new TableProfile(_rowCount, columns);
     }
-
-    /// <summary>Indices of the work items ordered by column, then slice (whole-batch items first within a column).</summary>
-    private static IEnumerable<int> MergeOrder(List<(int Column, int Slice)> work) =>
-        Enumerable.Range(0, work.Count).OrderBy(i => work[i].Column).ThenBy(i => work[i].Slice);
 
     private ColumnState Profile(Table batch, int column, int slice, int sliceRows)
     {

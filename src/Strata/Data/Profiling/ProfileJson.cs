@@ -191,10 +191,15 @@ internal static class ProfileJson
             Max = profile.Max,
             Mean = profile.Mean,
             Stddev = profile.StandardDeviation,
+            MinTime = FormatTime(profile, profile.IntegerMin),
+            MaxTime = FormatTime(profile, profile.IntegerMax),
             Quantiles = quantiles,
             Histogram = profile.Histogram(SummaryBins)?.Select(b => new HistogramBinDocument { Lower = b.Lower, Upper = b.Upper, Count = b.Count }).ToList(),
         };
     }
+
+    private static string? FormatTime(NumericColumnProfile profile, long? micros) =>
+        profile.Type == DataType.Timestamp && micros is >= Timestamp.MinValue and <= Timestamp.MaxValue ? Timestamp.Format(micros.Value) : null;
 
     private static ColumnProfile FromDocument(ColumnDocument column, long rowCount, string path)
     {

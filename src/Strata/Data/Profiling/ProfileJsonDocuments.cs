@@ -164,6 +164,12 @@ internal sealed class SummaryDocument
 
     public double? Stddev { get; init; }
 
+    /// <summary>Earliest instant of a timestamp column, ISO 8601.</summary>
+    public string? MinTime { get; init; }
+
+    /// <summary>Latest instant of a timestamp column, ISO 8601.</summary>
+    public string? MaxTime { get; init; }
+
     public Dictionary<string, double>? Quantiles { get; init; }
 
     public List<HistogramBinDocument>? Histogram { get; init; }
