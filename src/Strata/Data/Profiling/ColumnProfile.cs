@@ -7,6 +7,11 @@ namespace Strata.Data.Profiling;
 /// within each sketch's stated error. A profile of a PII column (<see cref="Field.IsPii"/>) holds no raw values: only
 /// counts, nulls, a distinct estimate and, for strings, value lengths.
 /// </summary>
+/// <remarks>
+/// The distinct estimate of a PII column is kept as HyperLogLog registers so that it merges. Registers hold no values,
+/// but they are derived from value hashes under a public seed: for a column with few distinct values, someone who can
+/// guess candidate values could test them against the registers. Treat saved profiles of PII data as sensitive.
+/// </remarks>
 public abstract class ColumnProfile
 {
     private protected ColumnProfile(string name, DataType type, bool isPii)

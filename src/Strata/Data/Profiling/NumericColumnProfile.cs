@@ -118,6 +118,10 @@ public sealed class NumericColumnProfile : ColumnProfile
         return moments.Count > 0 ? (moments.Min, moments.Max) : (_state.Kll!.Min, _state.Kll!.Max);
     }
 
-    /// <summary>Interpolates without overflow for ranges wider than double.MaxValue; exact at t = 0 and t = 1.</summary>
-    internal static double Lerp(double lo, double hi, double t) => (lo * (1 - t)) + (hi * t);
+    /// <summary>A point between lo and hi (callers pin the last edge to hi); ranges wider than double.MaxValue do not overflow.</summary>
+    internal static double Lerp(double lo, double hi, double t)
+    {
+        var width = hi - lo;
+        return double.IsFinite(width) ? lo + (width * t) : (lo * (1 - t)) + (hi * t);
+    }
 }

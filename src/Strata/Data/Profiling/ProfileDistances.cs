@@ -22,7 +22,7 @@ public static class ProfileDistances
     /// <exception cref="StrataException">A column is not numeric or timestamp, or is PII (<see cref="ErrorCodes.ArgumentInvalid"/>).</exception>
     public static double JensenShannon(ColumnProfile reference, ColumnProfile current, int bins = DefaultBins)
     {
-        var (a, b) = Ordered(reference, current);
+        var (a, b) = NumericPair(reference, current);
         if (!a.HasValues || !b.HasValues)
         {
             return a.HasValues == b.HasValues ? 0 : 1;
@@ -59,7 +59,7 @@ public static class ProfileDistances
     public static BinnedDistributions CommonBins(ColumnProfile reference, ColumnProfile current, int bins = DefaultBins)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(bins, 1);
-        var (a, b) = Ordered(reference, current);
+        var (a, b) = NumericPair(reference, current);
         if (!a.HasValues || !b.HasValues)
         {
             throw new StrataException(ErrorCodes.ArgumentInvalid, $"column '{a.Name}': common bins need values in both profiles");
@@ -93,7 +93,7 @@ public static class ProfileDistances
     /// <exception cref="StrataException">A column is not numeric or timestamp, or is PII (<see cref="ErrorCodes.ArgumentInvalid"/>).</exception>
     public static double KolmogorovSmirnov(ColumnProfile reference, ColumnProfile current)
     {
-        var (a, b) = Ordered(reference, current);
+        var (a, b) = NumericPair(reference, current);
         if (!a.HasValues || !b.HasValues)
         {
             return a.HasValues == b.HasValues ? 0 : 1;
@@ -180,7 +180,7 @@ public static class ProfileDistances
         return result;
     }
 
-    private static (NumericColumnProfile A, NumericColumnProfile B) Ordered(ColumnProfile reference, ColumnProfile current)
+    private static (NumericColumnProfile A, NumericColumnProfile B) NumericPair(ColumnProfile reference, ColumnProfile current)
     {
         ArgumentNullException.ThrowIfNull(reference);
         ArgumentNullException.ThrowIfNull(current);
