@@ -39,5 +39,6 @@ internal static partial class PeerOperations
 {
     public static void RegisterAll()
     {
+        RegisterProfile();
     }
 }
