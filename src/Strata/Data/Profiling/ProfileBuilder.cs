@@ -18,10 +18,14 @@ public sealed class ProfileBuilder
     private readonly Schema _schema;
     private readonly ProfileOptions _options;
     private readonly ColumnState[] _states;
+    private readonly bool[] _pii;
     private long _rowCount;
     private long _slices;
 
-    /// <summary>Creates a builder for tables of <paramref name="schema"/>; PII columns are the fields with <see cref="Field.IsPii"/>.</summary>
+    /// <summary>
+    /// Creates a builder for tables of <paramref name="schema"/>. PII columns are the fields with <see cref="Field.IsPii"/>
+    /// here or in any batch added later (from then on the column's profile drops its raw values).
+    /// </summary>
     public ProfileBuilder(Schema schema, ProfileOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(schema);
@@ -29,9 +33,11 @@ public sealed class ProfileBuilder
         _options = options ?? ProfileOptions.Default;
         _options.Validate();
         _states = new ColumnState[schema.Count];
+        _pii = new bool[schema.Count];
         for (var c = 0; c < _states.Length; c++)
         {
-            _states[c] = ColumnState.Create(schema[c].Type, schema[c].IsPii, _options, _options.Seed);
+            _pii[c] = schema[c].IsPii;
+            _states[c] = ColumnState.Create(schema[c].Type, _pii[c], _options, _options.Seed);
         }
     }
 
@@ -49,6 +55,15 @@ public sealed class ProfileBuilder
         if (!batch.Schema.HasSameLayout(_schema))
         {
             throw new StrataException(ErrorCodes.SchemaInvalid, $"cannot profile a batch of {batch.Schema} with a builder for {_schema}");
+        }
+
+        for (var c = 0; c < _pii.Length; c++)
+        {
+            if (batch.Schema[c].IsPii && !_pii[c])
+            {
+                _pii[c] = true;
+                _states[c].DropValues();
+            }
         }
 
         var rows = batch.RowCount;
@@ -115,7 +130,7 @@ public sealed class ProfileBuilder
         for (var c = 0; c < columns.Length; c++)
         {
             var field = _schema[c];
-            columns[c] = ColumnProfile.Create(field.Name, field.Type, field.IsPii, _states[c].Clone());
+            columns[c] = ColumnProfile.Create(field.Name, field.Type, _pii[c], _states[c].Clone());
         }
 
         return new TableProfile(_rowCount, columns);
@@ -128,7 +143,7 @@ public sealed class ProfileBuilder
 
         // Each slice's coin is seeded by column and global slice number, so slices flip independent coins.
         var seed = SplitMix64.Mix(_options.Seed ^ ((ulong)column * 0x9E3779B97F4A7C15UL), (ulong)(_slices + Math.Max(slice, 0)));
-        var state = ColumnState.Create(field.Type, field.IsPii, _options, seed);
+        var state = ColumnState.Create(field.Type, _pii[column], _options, seed);
         if (slice < 0)
         {
             state.Add(source);

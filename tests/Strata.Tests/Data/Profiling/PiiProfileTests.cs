@@ -90,6 +90,22 @@ public sealed class PiiProfileTests
         Assert.Equal(4, merged["email"].DistinctEstimate, 0.5);
     }
 
+    [Fact]
+    public void Builder_treats_a_column_as_pii_once_any_batch_tags_it()
+    {
+        var table = PiiTable(rows: 800);
+        var untagged = table.WithSchema(new Schema(table.Schema.Select(f => f.WithTags([]))));
+        var builder = new ProfileBuilder(untagged.Schema);
+        builder.Add(untagged.Slice(0, 400));
+
+        builder.Add(table.Slice(400, 400));
+        var profile = builder.Build();
+
+        Assert.All(profile.Columns, c => Assert.True(c.IsPii));
+        Assert.Equal(800, profile["email"].Count);
+        Assert.DoesNotContain(Emails[0], profile.ToJson(), StringComparison.Ordinal);
+    }
+
     private static Table PiiTable(int rows)
     {
         var email = new StringColumnBuilder();
