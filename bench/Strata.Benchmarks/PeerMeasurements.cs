@@ -41,5 +41,6 @@ internal static partial class PeerOperations
     {
         RegisterCsv();
         RegisterArrow();
+        RegisterProfile();
     }
 }
