@@ -64,7 +64,16 @@ internal static class FastHash
         return Mix(P1 ^ (ulong)length, Mix(a ^ P1, b ^ seed) ^ P2);
     }
 
-    /// <summary>Hashes a 64-bit value (a number's bits) with a seed.</summary>
+    /// <summary>
+    /// Hashes a 64-bit value (a number's bits, or a short string packed into a word) with a seed: the SplitMix64
+    /// finalizer, a bijection with full avalanche, because a single multiply-fold spreads consecutive integers poorly.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static ulong Hash(ulong value, ulong seed) => Mix(value ^ P0 ^ seed, P1 ^ 8UL) ^ Mix(value ^ P2, P1);
+    public static ulong Hash(ulong value, ulong seed)
+    {
+        var z = value + seed + 0x9E3779B97F4A7C15UL;
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+        return z ^ (z >> 31);
+    }
 }
