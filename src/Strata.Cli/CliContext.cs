@@ -24,8 +24,8 @@ internal sealed class CliContext
         Json = parse.GetValue(options.Json);
         Home = ResolveHome(parse.GetValue(options.Home));
         var color = !parse.GetValue(options.NoColor) && Environment.GetEnvironmentVariable("NO_COLOR") is null;
-        Out = CreateConsole(stdout, color && !Console.IsOutputRedirected);
-        Error = CreateConsole(stderr, color && !Console.IsErrorRedirected);
+        Out = CreateConsole(stdout, color && !Console.IsOutputRedirected, Console.IsOutputRedirected);
+        Error = CreateConsole(stderr, color && !Console.IsErrorRedirected, Console.IsErrorRedirected);
         Interactive = !Console.IsErrorRedirected && !Json;
         StdOut = stdout;
     }
@@ -51,6 +51,13 @@ internal sealed class CliContext
     public void WriteJson<T>(T value)
     {
         StdOut.WriteLine(JsonSerializer.Serialize(value, JsonOptions));
+        StdOut.Flush();
+    }
+
+    /// <summary>Prints plain text on stdout, as is (YAML, CSV).</summary>
+    public void WriteText(string text)
+    {
+        StdOut.Write(text);
         StdOut.Flush();
     }
 
@@ -124,14 +131,24 @@ internal sealed class CliContext
         return Path.GetFullPath(home);
     }
 
-    private static IAnsiConsole CreateConsole(TextWriter writer, bool color) =>
-        AnsiConsole.Create(new AnsiConsoleSettings
+    private static IAnsiConsole CreateConsole(TextWriter writer, bool color, bool redirected)
+    {
+        var console = AnsiConsole.Create(new AnsiConsoleSettings
         {
             Out = new AnsiConsoleOutput(writer),
             Ansi = color ? AnsiSupport.Detect : AnsiSupport.No,
             ColorSystem = color ? ColorSystemSupport.Detect : ColorSystemSupport.NoColors,
             Interactive = color ? InteractionSupport.Detect : InteractionSupport.No,
         });
+
+        // Piped output has no terminal width; tables read better in a log at $COLUMNS or 160 than wrapped at 80.
+        if (redirected)
+        {
+            console.Profile.Width = int.TryParse(Environment.GetEnvironmentVariable("COLUMNS"), out var columns) && columns > 40 ? columns : 160;
+        }
+
+        return console;
+    }
 
     private sealed class LatestProgress : IProgress<ReadProgress>
     {

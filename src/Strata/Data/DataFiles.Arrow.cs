@@ -42,7 +42,7 @@ public static partial class DataFiles
         }
     }
 
-    private static async IAsyncEnumerable<Table> ReadArrowBatchesAsync(string path, DataReadOptions options, [EnumeratorCancellation] CancellationToken cancellationToken)
+    private static async IAsyncEnumerable<Table> ReadArrowBatchesAsync(string path, DataReadOptions options, ReadReport? report, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var reader = await OpenArrowAsync(path, cancellationToken).ConfigureAwait(false);
         await using (reader.ConfigureAwait(false))
@@ -57,8 +57,14 @@ public static partial class DataFiles
                 index++;
                 options.Progress?.Report(new ReadProgress(length * index / Math.Max(1, reader.RecordBatchCount), length, 1, 1));
                 var take = (int)Math.Min(batch.RowCount, max - rows);
-                yield return (take == batch.RowCount ? batch : batch.Slice(0, take)).WithSchema(schema);
                 rows += take;
+                if (report is not null)
+                {
+                    report.Rows = rows;
+                    report.Bytes = length;
+                }
+
+                yield return (take == batch.RowCount ? batch : batch.Slice(0, take)).WithSchema(schema);
                 if (rows >= max)
                 {
                     yield break;

@@ -112,19 +112,23 @@ public static partial class DataFiles
         };
     }
 
-    /// <summary>Reads a file as batches with one schema, a few in memory at a time.</summary>
+    /// <summary>
+    /// Reads a file as batches with one schema, a few in memory at a time; <paramref name="report"/>, when given, is
+    /// filled as they are read (complete once the enumeration ends).
+    /// </summary>
     public static async IAsyncEnumerable<Table> ReadBatchesAsync(
         string path,
         DataReadOptions? options = null,
+        ReadReport? report = null,
         [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         options ??= new DataReadOptions();
         var format = options.Format ?? await DetectFormatAsync(path, cancellationToken).ConfigureAwait(false);
         var batches = format switch
         {
-            DataFormat.Csv => CsvReader.ReadBatchesAsync(path, CsvWithDelimiter(path, options), cancellationToken),
-            DataFormat.JsonLines => JsonLinesReader.ReadBatchesAsync(path, options.JsonOptions(path), cancellationToken),
-            _ => ReadArrowBatchesAsync(path, options, cancellationToken),
+            DataFormat.Csv => CsvReader.ReadBatchesAsync(path, CsvWithDelimiter(path, options), report, cancellationToken),
+            DataFormat.JsonLines => JsonLinesReader.ReadBatchesAsync(path, options.JsonOptions(path), report, cancellationToken),
+            _ => ReadArrowBatchesAsync(path, options, report, cancellationToken),
         };
 
         await foreach (var batch in batches.ConfigureAwait(false))

@@ -34,18 +34,19 @@ public static class CsvReader
 
     /// <summary>
     /// Reads a file as a sequence of tables of at most about <see cref="TextReadOptions.ChunkBytes"/> of input each, all
-    /// with the same schema, holding only a few in memory at a time. Types are inferred by a first pass over the whole
+    /// with the same schema, holding only a few in memory at a time; <paramref name="report"/>, when given, is filled as they are read. Types are inferred by a first pass over the whole
     /// file, unless the options declare every column.
     /// </summary>
     public static async IAsyncEnumerable<Table> ReadBatchesAsync(
         string path,
         CsvReadOptions? options = null,
+        ReadReport? report = null,
         [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         var input = await OpenAsync(path, options, cancellationToken).ConfigureAwait(false);
         await using (input.ConfigureAwait(false))
         {
-            await foreach (var batch in TextTableReader.ReadBatchesAsync(input, cancellationToken).ConfigureAwait(false))
+            await foreach (var batch in TextTableReader.ReadBatchesAsync(input, report, cancellationToken).ConfigureAwait(false))
             {
                 yield return batch;
             }

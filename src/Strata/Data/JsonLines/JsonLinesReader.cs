@@ -36,16 +36,17 @@ public static class JsonLinesReader
     public static async Task<Table> ReadTableAsync(string path, JsonLinesReadOptions? options = null, CancellationToken cancellationToken = default) =>
         (await ReadAsync(path, options, cancellationToken).ConfigureAwait(false)).Table;
 
-    /// <summary>Reads a file as a sequence of tables with one schema, a few in memory at a time (types from a first pass).</summary>
+    /// <summary>Reads a file as a sequence of tables with one schema, a few in memory at a time (types from a first pass); <paramref name="report"/>, when given, is filled as they are read.</summary>
     public static async IAsyncEnumerable<Table> ReadBatchesAsync(
         string path,
         JsonLinesReadOptions? options = null,
+        ReadReport? report = null,
         [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         var input = await OpenAsync(path, options, cancellationToken).ConfigureAwait(false);
         await using (input.ConfigureAwait(false))
         {
-            await foreach (var batch in TextTableReader.ReadBatchesAsync(input, cancellationToken).ConfigureAwait(false))
+            await foreach (var batch in TextTableReader.ReadBatchesAsync(input, report, cancellationToken).ConfigureAwait(false))
             {
                 yield return batch;
             }

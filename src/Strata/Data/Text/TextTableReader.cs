@@ -48,23 +48,37 @@ internal static class TextTableReader
         return (SchemaOf(input, names, kinds), report);
     }
 
-    public static async IAsyncEnumerable<Table> ReadBatchesAsync(TextInput input, [EnumeratorCancellation] CancellationToken cancellationToken)
+    /// <summary>Batches of the input; <paramref name="report"/>, when given, is filled as the batches are read.</summary>
+    public static async IAsyncEnumerable<Table> ReadBatchesAsync(TextInput input, ReadReport? report, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var options = input.Options;
         IReadOnlyList<string> names;
         ValueKind[] kinds;
-        ReadReport report;
+        report ??= new ReadReport { Input = input.Name };
+        foreach (var warning in input.PreambleWarnings)
+        {
+            report.Warn(warning);
+        }
+
         var everyColumnDeclared = input.FixedNames is { } fixedNames && options.Schema is { } schema && fixedNames.All(schema.Contains);
         if (everyColumnDeclared)
         {
             names = input.FixedNames!;
             kinds = names.Select(n => ValueKinds.StorageOf(options.Schema![n].Type)).ToArray();
-            report = NewReport(input);
         }
         else
         {
-            (names, kinds, report) = await InferAsync(input, 1, 2, cancellationToken).ConfigureAwait(false);
-            report = NewReport(input);
+            // The first pass only settles types: its warnings (type conflicts) are kept, its counts would be doubles.
+            (names, kinds, var inference) = await InferAsync(input, 1, 2, cancellationToken).ConfigureAwait(false);
+            foreach (var column in inference.ConflictColumns)
+            {
+                report.ConflictColumns.Add(column);
+            }
+
+            foreach (var warning in inference.Warnings.Skip(input.PreambleWarnings.Count()))
+            {
+                report.Warn(warning);
+            }
         }
 
         var finalKinds = names.Zip(kinds).ToDictionary(p => p.First, p => p.Second, StringComparer.Ordinal);
@@ -108,6 +122,7 @@ internal static class TextTableReader
         {
             await foreach (var table in batches.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
             {
+                report.Rows += table.RowCount;
                 yield return table;
             }
         }
