@@ -22,7 +22,7 @@ internal static partial class DataCommands
 
     private static Command Profile(GlobalOptions globals)
     {
-        var file = new Argument<string>("FILE") { Description = "Data file (.csv, .tsv, .jsonl, .arrow; .gz allowed)" };
+        var file = new Argument<string>("FILE") { Description = "Data file (.csv, .tsv, .jsonl, .arrow; .gz allowed; - for standard input)" };
         var output = new Option<string?>("--out", "-o") { Description = "Also save the profile as JSON (mergeable; a reference for `data validate`)" };
         var top = new Option<int>("--top") { Description = "Most frequent values shown per text column", DefaultValueFactory = _ => 3 };
         var read = new ReadOptionsBinder();
@@ -34,7 +34,8 @@ internal static partial class DataCommands
         command.SetAction(async (parse, ct) =>
         {
             var context = Context(parse, globals);
-            var path = parse.GetValue(file)!;
+            await using var input = await InputFile.OpenAsync(parse.GetValue(file)!, ct).ConfigureAwait(false);
+            var path = input.Path;
             var options = await read.BindAsync(parse, ct).ConfigureAwait(false);
             var (profile, _, report, seconds) = await ProfileFileAsync(context, path, options, ct).ConfigureAwait(false);
             if (parse.GetValue(output) is { } target)
@@ -80,7 +81,8 @@ internal static partial class DataCommands
         command.SetAction(async (parse, ct) =>
         {
             var context = Context(parse, globals);
-            var path = parse.GetValue(file)!;
+            await using var input = await InputFile.OpenAsync(parse.GetValue(file)!, ct).ConfigureAwait(false);
+            var path = input.Path;
             var options = await read.BindAsync(parse, ct).ConfigureAwait(false);
             var (profile, dataSchema, report, _) = await ProfileFileAsync(context, path, options, ct).ConfigureAwait(false);
             context.ShowWarnings(report);
@@ -132,7 +134,8 @@ internal static partial class DataCommands
         command.SetAction(async (parse, ct) =>
         {
             var context = Context(parse, globals);
-            var path = parse.GetValue(file)!;
+            await using var input = await InputFile.OpenAsync(parse.GetValue(file)!, ct).ConfigureAwait(false);
+            var path = input.Path;
             var schema = await SchemaFile.ReadAsync(parse.GetValue(schemaOption)!, ct).ConfigureAwait(false);
             var referencePath = parse.GetValue(reference);
             var options = new ValidationOptions

@@ -21,7 +21,7 @@ internal static partial class DataCommands
 
     private static Command Head(GlobalOptions globals)
     {
-        var file = new Argument<string>("FILE") { Description = "Data file (.csv, .tsv, .jsonl, .arrow; .gz allowed)" };
+        var file = new Argument<string>("FILE") { Description = "Data file (.csv, .tsv, .jsonl, .arrow; .gz allowed; - for standard input)" };
         var rows = new Option<int>("--rows", "-n") { Description = "Rows to show", DefaultValueFactory = _ => 10 };
         var read = new ReadOptionsBinder();
         var command = new Command("head", "Show the first rows of a file with their inferred types (types from those rows only).") { file, rows };
@@ -36,7 +36,8 @@ internal static partial class DataCommands
                 throw new StrataException(ErrorCodes.ArgumentInvalid, "--rows must not be negative");
             }
 
-            var result = await DataFiles.ReadAsync(parse.GetValue(file)!, options with { MaxRows = n }, ct).ConfigureAwait(false);
+            await using var input = await InputFile.OpenAsync(parse.GetValue(file)!, ct).ConfigureAwait(false);
+            var result = await DataFiles.ReadAsync(input.Path, options with { MaxRows = n }, ct).ConfigureAwait(false);
             context.ShowWarnings(result.Report);
             if (context.Json)
             {
@@ -65,7 +66,8 @@ internal static partial class DataCommands
         {
             var context = Context(parse, globals);
             var options = await read.BindAsync(parse, ct).ConfigureAwait(false);
-            var path = parse.GetValue(file)!;
+            await using var input = await InputFile.OpenAsync(parse.GetValue(file)!, ct).ConfigureAwait(false);
+            var path = input.Path;
             var target = parse.GetValue(output)!;
             if (DataFiles.FormatFromName(target) is null)
             {

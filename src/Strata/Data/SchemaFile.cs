@@ -250,14 +250,14 @@ public static class SchemaFile
             var typeName = String(node, "type", required: true);
             if (!DataTypes.TryParse(typeName, out var type))
             {
-                throw Error(node, $"field '{fieldName}': unknown type '{typeName}' (bool, int32, int64, float32, float64, string, timestamp)");
+                throw Error(Child(node, "type")!, $"field '{fieldName}': unknown type '{typeName}' (bool, int32, int64, float32, float64, string, timestamp)");
             }
 
             var roleName = String(node, "role", required: false);
             var role = FieldRole.Feature;
             if (roleName is not null && !FieldRoles.TryParse(roleName, out role))
             {
-                throw Error(node, $"field '{fieldName}': unknown role '{roleName}' (feature, label, entity_key, event_time, id, ignore)");
+                throw Error(Child(node, "role")!, $"field '{fieldName}': unknown role '{roleName}' (feature, label, entity_key, event_time, id, ignore)");
             }
 
             var nullable = Bool(node, "nullable") ?? true;
