@@ -42,5 +42,6 @@ internal static partial class PeerOperations
         RegisterCsv();
         RegisterArrow();
         RegisterProfile();
+        RegisterProfileFile();
     }
 }

@@ -213,7 +213,7 @@ internal sealed class ChunkAssembler
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void CopyAsDouble(ColumnChunkBuilder builder, Span<double> destination)
+    internal static void CopyAsDouble(ColumnChunkBuilder builder, Span<double> destination)
     {
         if (builder.StorageKind == ValueKind.Float64)
         {
@@ -228,7 +228,7 @@ internal sealed class ChunkAssembler
         }
     }
 
-    private static void NarrowInt32(ReadOnlySpan<long> source, Span<int> destination)
+    internal static void NarrowInt32(ReadOnlySpan<long> source, Span<int> destination)
     {
         for (var i = 0; i < source.Length; i++)
         {
@@ -236,7 +236,7 @@ internal sealed class ChunkAssembler
         }
     }
 
-    private static void NarrowFloat32(ReadOnlySpan<double> source, Span<float> destination)
+    internal static void NarrowFloat32(ReadOnlySpan<double> source, Span<float> destination)
     {
         for (var i = 0; i < source.Length; i++)
         {
@@ -269,7 +269,7 @@ internal sealed class ChunkAssembler
         return bits;
     }
 
-    private static void SetRange(byte[] bits, int start, int count)
+    internal static void SetRange(byte[] bits, int start, int count)
     {
         var i = start;
         var end = start + count;

@@ -14,31 +14,26 @@ internal static class TextTableReader
         var options = input.Options;
         var report = NewReport(input);
         var plans = new PlanSet(options.Schema);
-        var chunks = new List<ChunkResult>();
-        try
+        var accumulator = new TableAccumulator(
+            input.Name, options.Schema, input.Source.Length - input.DataStart, options.MaxRows ?? long.MaxValue, Reparser(input), report);
+        await RunPassAsync(input, plans, 1, 1, async chunk =>
         {
-            await RunPassAsync(input, plans, 1, 1, chunk =>
+            try
             {
-                chunks.Add(chunk);
                 report.Add(chunk.Counters);
-                return ValueTask.FromResult(true);
-            }, report, cancellationToken).ConfigureAwait(false);
-
-            var names = Names(input, chunks);
-            var assembler = Assembler(input);
-            var kinds = assembler.FinalKinds(names, chunks, report);
-            await assembler.ReparseAsync(chunks, names, kinds, cancellationToken).ConfigureAwait(false);
-            var table = assembler.Build(chunks, names, kinds);
-            report.Rows = table.RowCount;
-            return new ReadResult(table, report);
-        }
-        finally
-        {
-            foreach (var chunk in chunks)
+                await accumulator.AddAsync(chunk, cancellationToken).ConfigureAwait(false);
+                return true;
+            }
+            catch
             {
                 chunk.Dispose();
+                throw;
             }
-        }
+        }, report, cancellationToken).ConfigureAwait(false);
+
+        var table = accumulator.Build(Names(input, accumulator.Columns));
+        report.Rows = table.RowCount;
+        return new ReadResult(table, report);
     }
 
     /// <summary>The schema the whole input implies (one pass that keeps no values), with the report of that pass.</summary>
@@ -244,9 +239,9 @@ internal static class TextTableReader
         return report;
     }
 
-    private static List<string> Names(TextInput input, List<ChunkResult> chunks)
+    private static List<string> Names(TextInput input, IEnumerable<string> seen)
     {
-        var names = input.FixedNames is { } fixedNames ? [.. fixedNames] : ChunkAssembler.UnionNames(chunks);
+        var names = input.FixedNames is { } fixedNames ? [.. fixedNames] : seen.ToList();
         CheckDeclared(input, names);
         foreach (var field in input.Options.Schema ?? Schema.Empty)
         {
@@ -278,8 +273,11 @@ internal static class TextTableReader
     private static Schema SchemaOf(TextInput input, IReadOnlyList<string> names, ValueKind[] kinds) =>
         new(names.Select((n, i) => input.Options.Schema?.TryIndexOf(n) is >= 0 and var d ? input.Options.Schema[d] : new Field(n, ValueKinds.ToDataType(kinds[i]))));
 
-    private static ChunkAssembler Assembler(TextInput input) =>
-        new(input.Name, input.Options.Schema, async (chunk, asString, ct) =>
+    private static ChunkAssembler Assembler(TextInput input) => new(input.Name, input.Options.Schema, Reparser(input));
+
+    /// <summary>Reads a chunk again from the input with the named columns as string and every other column skipped.</summary>
+    private static ChunkAssembler.Reparser Reparser(TextInput input) =>
+        async (chunk, asString, ct) =>
         {
             var buffer = new byte[chunk.Length];
             var read = await input.Source.ReadAtAsync(chunk.FileOffset, buffer, ct).ConfigureAwait(false);
@@ -302,7 +300,7 @@ internal static class TextTableReader
             }
 
             return again;
-        });
+        };
 
     private sealed class Progress(IProgress<ReadProgress> target, long total, int pass, int passes) : IProgress<long>
     {
