@@ -10,9 +10,12 @@ namespace Strata.Data.Text;
 /// </summary>
 internal sealed class TableAccumulator
 {
+    /// <summary>Re-reads a chunk with the named columns forced to string and every other column skipped.</summary>
+    public delegate Task<ChunkResult> Reparser(ChunkResult chunk, IReadOnlySet<string> asString, CancellationToken cancellationToken);
+
     private readonly string _input;
     private readonly Schema? _declared;
-    private readonly ChunkAssembler.Reparser _reparse;
+    private readonly Reparser _reparse;
     private readonly ReadReport _report;
     private readonly long _inputBytes;
     private readonly long _maxRows;
@@ -21,7 +24,7 @@ internal sealed class TableAccumulator
     private readonly List<ChunkResult> _history = []; // chunk positions (their builders are released), for re-reads
     private int _capacity;
 
-    public TableAccumulator(string input, Schema? declared, long inputBytes, long maxRows, ChunkAssembler.Reparser reparse, ReadReport report)
+    public TableAccumulator(string input, Schema? declared, long inputBytes, long maxRows, Reparser reparse, ReadReport report)
     {
         _input = input;
         _declared = declared;
@@ -244,6 +247,11 @@ internal sealed class TableAccumulator
             {
                 Kind = builder.StorageKind;
             }
+            else if (Kind != builder.StorageKind && !(Kind == ValueKind.Float64 && builder.StorageKind == ValueKind.Int64) && !(Kind == ValueKind.Int64 && builder.StorageKind == ValueKind.Float64 && Declared is null))
+            {
+                // Only possible when a second pass sees other values than the first: the input changed underneath.
+                throw new DataFormatException(ErrorCodes.DataMalformed, "the input changed while it was being read", new DataLocation(null, Column: Name));
+            }
             else if (Kind == ValueKind.Int64 && builder.StorageKind == ValueKind.Float64 && Declared is null)
             {
                 WidenToFloat64();
@@ -257,16 +265,16 @@ internal sealed class TableAccumulator
                     builder.Bools.CopyTo(_bools.AsSpan(Count));
                     break;
                 case DataType.Int32:
-                    ChunkAssembler.NarrowInt32(builder.Longs, _ints.AsSpan(Count, rows));
+                    NarrowInt32(builder.Longs, _ints.AsSpan(Count, rows));
                     break;
                 case DataType.Int64 or DataType.Timestamp:
                     builder.Longs.CopyTo(_longs.AsSpan(Count));
                     break;
                 case DataType.Float32:
-                    ChunkAssembler.NarrowFloat32(builder.Doubles, _floats.AsSpan(Count, rows));
+                    NarrowFloat32(builder.Doubles, _floats.AsSpan(Count, rows));
                     break;
                 case DataType.Float64:
-                    ChunkAssembler.CopyAsDouble(builder, _doubles.AsSpan(Count, rows));
+                    CopyAsDouble(builder, _doubles.AsSpan(Count, rows));
                     break;
                 default:
                     AppendStrings(builder);
@@ -282,7 +290,7 @@ internal sealed class TableAccumulator
             else if (_validity is not null)
             {
                 EnsureValidity(Count + rows, capacity);
-                ChunkAssembler.SetRange(_validity, Count, rows);
+                SetRange(_validity, Count, rows);
             }
 
             Count += rows;
@@ -375,7 +383,7 @@ internal sealed class TableAccumulator
             if (_validity is null)
             {
                 _validity = new byte[Bitmap.ByteLength(Math.Max(needed, capacity))];
-                ChunkAssembler.SetRange(_validity, 0, Count);
+                SetRange(_validity, 0, Count);
             }
             else if (Bitmap.ByteLength(needed) > _validity.Length)
             {
@@ -395,4 +403,54 @@ internal sealed class TableAccumulator
             }
         }
     }
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void CopyAsDouble(ColumnChunkBuilder builder, Span<double> destination)
+        {
+            if (builder.StorageKind == ValueKind.Float64)
+            {
+                builder.Doubles.CopyTo(destination);
+                return;
+            }
+
+            var longs = builder.Longs;
+            for (var i = 0; i < longs.Length; i++)
+            {
+                destination[i] = longs[i];
+            }
+        }
+
+        private static void NarrowInt32(ReadOnlySpan<long> source, Span<int> destination)
+        {
+            for (var i = 0; i < source.Length; i++)
+            {
+                destination[i] = (int)source[i];
+            }
+        }
+
+        private static void NarrowFloat32(ReadOnlySpan<double> source, Span<float> destination)
+        {
+            for (var i = 0; i < source.Length; i++)
+            {
+                destination[i] = (float)source[i];
+            }
+        }
+
+        private static void SetRange(byte[] bits, int start, int count)
+        {
+            var i = start;
+            var end = start + count;
+            while (i < end && (i & 7) != 0)
+            {
+                Bitmap.Set(bits, i++);
+            }
+
+            var wholeBytes = (end - i) >> 3;
+            bits.AsSpan(i >> 3, wholeBytes).Fill(0xFF);
+            i += wholeBytes << 3;
+            while (i < end)
+            {
+                Bitmap.Set(bits, i++);
+            }
+        }
 }

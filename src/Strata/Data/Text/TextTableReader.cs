@@ -78,7 +78,9 @@ internal static class TextTableReader
 
         var finalKinds = names.Zip(kinds).ToDictionary(p => p.First, p => p.Second, StringComparer.Ordinal);
         var plans = new PlanSet(options.Schema, name => (finalKinds.TryGetValue(name, out var k) ? k : ValueKind.Null, false));
-        var assembler = Assembler(input);
+
+        // Every column's type is settled by now: each batch is built as if all of them were declared.
+        var settled = new Schema(names.Select((n, i) => options.Schema?.TryIndexOf(n) is >= 0 and var d ? options.Schema[d] : new Field(n, ValueKinds.ToDataType(kinds[i]))));
         var batches = Channel.CreateBounded<Table>(1);
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var pass = Task.Run(
@@ -99,7 +101,9 @@ internal static class TextTableReader
                                 }
                             }
 
-                            var table = assembler.Build([chunk], names, kinds);
+                            var batch = new TableAccumulator(input.Name, settled, chunk.Length, chunk.RowCount, Reparser(input), report);
+                            await batch.AddAsync(chunk, cts.Token).ConfigureAwait(false);
+                            var table = batch.Build(names);
                             await batches.Writer.WriteAsync(table, cts.Token).ConfigureAwait(false);
                             return true;
                         }
@@ -273,10 +277,8 @@ internal static class TextTableReader
     private static Schema SchemaOf(TextInput input, IReadOnlyList<string> names, ValueKind[] kinds) =>
         new(names.Select((n, i) => input.Options.Schema?.TryIndexOf(n) is >= 0 and var d ? input.Options.Schema[d] : new Field(n, ValueKinds.ToDataType(kinds[i]))));
 
-    private static ChunkAssembler Assembler(TextInput input) => new(input.Name, input.Options.Schema, Reparser(input));
-
     /// <summary>Reads a chunk again from the input with the named columns as string and every other column skipped.</summary>
-    private static ChunkAssembler.Reparser Reparser(TextInput input) =>
+    private static TableAccumulator.Reparser Reparser(TextInput input) =>
         async (chunk, asString, ct) =>
         {
             var buffer = new byte[chunk.Length];
