@@ -93,7 +93,7 @@ internal sealed class JsonLinesChunkParser(string input, JsonLinesReadOptions op
                 throw new DataFormatException(ErrorCodes.DataMalformed, $"expected a JSON object, found {Describe(reader.TokenType)}", new DataLocation(input, line));
             }
 
-            ReadObject(ref reader, text, line, state, prefix: null);
+            ReadObject(ref reader, text, line, state, prefixLength: 0);
             if (reader.Read())
             {
                 throw new DataFormatException(ErrorCodes.DataMalformed, "more than one JSON value on the line", new DataLocation(input, line, ByteOffset: reader.TokenStartIndex));
@@ -107,43 +107,46 @@ internal sealed class JsonLinesChunkParser(string input, JsonLinesReadOptions op
         }
     }
 
-    private void ReadObject(ref Utf8JsonReader reader, ReadOnlySpan<byte> text, long line, ChunkState state, string? prefix)
+    /// <summary>
+    /// Reads an object's members; a nested object's members get its name and a dot as prefix. Names are matched as
+    /// bytes, so a key costs a hash lookup, not a string, per value.
+    /// </summary>
+    private void ReadObject(ref Utf8JsonReader reader, ReadOnlySpan<byte> text, long line, ChunkState state, int prefixLength)
     {
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
-            var name = reader.GetString()!;
-            if (prefix is not null)
+            var nameLength = state.SetName(prefixLength, ref reader);
+            reader.Read();
+            if (reader.TokenType == JsonTokenType.StartObject)
             {
-                name = prefix + "." + name;
+                ReadObject(ref reader, text, line, state, state.NestName(nameLength));
+                continue;
             }
 
-            reader.Read();
+            var column = state.Column(nameLength, this, line);
             switch (reader.TokenType)
             {
-                case JsonTokenType.StartObject:
-                    ReadObject(ref reader, text, line, state, name);
-                    break;
                 case JsonTokenType.StartArray:
                     var start = (int)reader.TokenStartIndex;
                     reader.Skip();
-                    Append(state, name, text[start..(int)reader.BytesConsumed], TextClass.String, line);
+                    Append(state, column, text[start..(int)reader.BytesConsumed], TextClass.String, line);
                     break;
                 case JsonTokenType.Null:
-                    Append(state, name, default, null, line);
+                    Append(state, column, default, null, line);
                     break;
                 case JsonTokenType.True:
-                    Append(state, name, "true"u8, TextClass.Bool, line);
+                    Append(state, column, "true"u8, TextClass.Bool, line);
                     break;
                 case JsonTokenType.False:
-                    Append(state, name, "false"u8, TextClass.Bool, line);
+                    Append(state, column, "false"u8, TextClass.Bool, line);
                     break;
                 case JsonTokenType.Number:
-                    Append(state, name, reader.ValueSpan, TextClass.Number, line);
+                    Append(state, column, reader.ValueSpan, TextClass.Number, line);
                     break;
                 default:
                     if (!reader.ValueIsEscaped)
                     {
-                        Append(state, name, reader.ValueSpan, TextClass.String, line);
+                        Append(state, column, reader.ValueSpan, TextClass.String, line);
                     }
                     else
                     {
@@ -151,7 +154,7 @@ internal sealed class JsonLinesChunkParser(string input, JsonLinesReadOptions op
                         try
                         {
                             var length = reader.CopyString(buffer);
-                            Append(state, name, buffer.AsSpan(0, length), TextClass.String, line);
+                            Append(state, column, buffer.AsSpan(0, length), TextClass.String, line);
                         }
                         finally
                         {
@@ -164,9 +167,9 @@ internal sealed class JsonLinesChunkParser(string input, JsonLinesReadOptions op
         }
     }
 
-    private void Append(ChunkState state, string name, ReadOnlySpan<byte> value, TextClass? cls, long line)
+    private void Append(ChunkState state, int column, ReadOnlySpan<byte> value, TextClass? cls, long line)
     {
-        var column = state.Column(name, this, line);
+        var name = state.Names[column];
         var builder = state.Builders[column];
         if (builder is null)
         {
@@ -232,7 +235,8 @@ internal sealed class JsonLinesChunkParser(string input, JsonLinesReadOptions op
         private readonly PlanSet _plans;
         private readonly int _capacity;
         private readonly HashSet<string>? _asString;
-        private readonly Dictionary<string, int> _index = new(StringComparer.Ordinal);
+        private readonly Utf8StringTable _index = new(); // key bytes → column: codes are handed out in column order
+        private byte[] _name = new byte[256];
         private readonly List<ColumnPlan> _columnPlans = [];
 
         public ChunkState(PlanSet plans, int capacity, HashSet<string>? asString, ChunkCounters counters)
@@ -255,13 +259,40 @@ internal sealed class JsonLinesChunkParser(string input, JsonLinesReadOptions op
 
         public ColumnPlan Plan(int column) => _columnPlans[column];
 
-        public int Column(string name, JsonLinesChunkParser parser, long line)
+        /// <summary>Puts the current key (unescaped) after the prefix in the name buffer; returns the full length.</summary>
+        public int SetName(int prefixLength, ref Utf8JsonReader reader)
         {
-            if (_index.TryGetValue(name, out var column))
+            var needed = prefixLength + (reader.HasValueSequence ? (int)reader.ValueSequence.Length : reader.ValueSpan.Length) + 1;
+            if (needed > _name.Length)
+            {
+                Array.Resize(ref _name, Math.Max(needed, _name.Length * 2));
+            }
+
+            if (!reader.ValueIsEscaped)
+            {
+                reader.ValueSpan.CopyTo(_name.AsSpan(prefixLength));
+                return prefixLength + reader.ValueSpan.Length;
+            }
+
+            return prefixLength + reader.CopyString(_name.AsSpan(prefixLength));
+        }
+
+        /// <summary>Turns the current name into a prefix for a nested object's keys (name + '.').</summary>
+        public int NestName(int nameLength)
+        {
+            _name[nameLength] = (byte)'.';
+            return nameLength + 1;
+        }
+
+        public int Column(int nameLength, JsonLinesChunkParser parser, long line)
+        {
+            var key = _name.AsSpan(0, nameLength);
+            if (_index.TryGet(key, out var column))
             {
                 return column;
             }
 
+            var name = Encoding.UTF8.GetString(key);
             if (Names.Count >= parser.MaxColumns)
             {
                 throw parser.Error(ErrorCodes.DataLimit, $"more than {parser.MaxColumns} distinct keys", line, name);
@@ -281,8 +312,7 @@ internal sealed class JsonLinesChunkParser(string input, JsonLinesReadOptions op
                 throw parser.Error(ErrorCodes.DataNull, "a key missing from earlier lines belongs to a column that is not nullable", line, name);
             }
 
-            column = Names.Count;
-            _index[name] = column;
+            column = _index.GetOrAdd(key);
             Names.Add(name);
             Builders.Add(builder);
             _columnPlans.Add(plan);
