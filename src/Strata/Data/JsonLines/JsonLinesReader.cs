@@ -9,74 +9,33 @@ namespace Strata.Data.JsonLines;
 public static class JsonLinesReader
 {
     /// <summary>Reads a whole file into a table, with a report of handled problems.</summary>
-    public static async Task<ReadResult> ReadAsync(string path, JsonLinesReadOptions? options = null, CancellationToken cancellationToken = default)
-    {
-        var input = await OpenAsync(path, options, cancellationToken).ConfigureAwait(false);
-        await using (input.ConfigureAwait(false))
-        {
-            return await TextTableReader.ReadAsync(input, cancellationToken).ConfigureAwait(false);
-        }
-    }
+    public static Task<ReadResult> ReadAsync(string path, JsonLinesReadOptions? options = null, CancellationToken cancellationToken = default) =>
+        TextTableReader.UsingAsync(TextTableReader.OpenAsync(path, options ?? new(), CreateAsync, cancellationToken), input => TextTableReader.ReadAsync(input, cancellationToken));
 
     /// <summary>Reads a stream into a table (a non-seekable stream is first spooled to a temporary file).</summary>
-    public static async Task<ReadResult> ReadAsync(Stream stream, JsonLinesReadOptions? options = null, CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(stream);
-        options ??= new JsonLinesReadOptions();
-        options.Validate();
-        var source = await ReadSource.FromStreamAsync(stream, options.InputName ?? "stream", options.MaxInputBytes, cancellationToken).ConfigureAwait(false);
-        var input = await CreateAsync(source, options, cancellationToken).ConfigureAwait(false);
-        await using (input.ConfigureAwait(false))
-        {
-            return await TextTableReader.ReadAsync(input, cancellationToken).ConfigureAwait(false);
-        }
-    }
+    public static Task<ReadResult> ReadAsync(Stream stream, JsonLinesReadOptions? options = null, CancellationToken cancellationToken = default) =>
+        TextTableReader.UsingAsync(TextTableReader.OpenAsync(stream, options ?? new(), CreateAsync, cancellationToken), input => TextTableReader.ReadAsync(input, cancellationToken));
 
     /// <summary>Reads a whole file into a table.</summary>
     public static async Task<Table> ReadTableAsync(string path, JsonLinesReadOptions? options = null, CancellationToken cancellationToken = default) =>
         (await ReadAsync(path, options, cancellationToken).ConfigureAwait(false)).Table;
 
-    /// <summary>Reads a file as a sequence of tables with one schema, a few in memory at a time (types from a first pass); <paramref name="report"/>, when given, is filled as they are read.</summary>
-    public static async IAsyncEnumerable<Table> ReadBatchesAsync(
-        string path,
-        JsonLinesReadOptions? options = null,
-        ReadReport? report = null,
-        [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken = default)
-    {
-        var input = await OpenAsync(path, options, cancellationToken).ConfigureAwait(false);
-        await using (input.ConfigureAwait(false))
-        {
-            await foreach (var batch in TextTableReader.ReadBatchesAsync(input, report, cancellationToken).ConfigureAwait(false))
-            {
-                yield return batch;
-            }
-        }
-    }
+    /// <summary>
+    /// Reads a file as a sequence of tables of about <see cref="TextReadOptions.ChunkBytes"/> of input each, all with one
+    /// schema, a few in memory at a time. Types come from a first pass over the whole file unless every column is
+    /// declared. <paramref name="report"/>, when given, is filled as the batches are read.
+    /// </summary>
+    public static IAsyncEnumerable<Table> ReadBatchesAsync(string path, JsonLinesReadOptions? options = null, ReadReport? report = null, CancellationToken cancellationToken = default) =>
+        TextTableReader.BatchesAsync(TextTableReader.OpenAsync(path, options ?? new(), CreateAsync, cancellationToken), report, cancellationToken);
 
-    /// <summary>The schema of a file, inferred from every line without keeping the values.</summary>
-    public static async Task<(Schema Schema, ReadReport Report)> InferSchemaAsync(string path, JsonLinesReadOptions? options = null, CancellationToken cancellationToken = default)
-    {
-        var input = await OpenAsync(path, options, cancellationToken).ConfigureAwait(false);
-        await using (input.ConfigureAwait(false))
-        {
-            return await TextTableReader.InferSchemaAsync(input, cancellationToken).ConfigureAwait(false);
-        }
-    }
-
-    private static async Task<TextInput> OpenAsync(string path, JsonLinesReadOptions? options, CancellationToken cancellationToken)
-    {
-        ArgumentException.ThrowIfNullOrEmpty(path);
-        options ??= new JsonLinesReadOptions();
-        options.Validate();
-        var source = await ReadSource.OpenAsync(path, options.InputName ?? path, options.MaxInputBytes, cancellationToken).ConfigureAwait(false);
-        return await CreateAsync(source, options, cancellationToken).ConfigureAwait(false);
-    }
+    /// <summary>The schema of a file, inferred from every record without keeping the values.</summary>
+    public static Task<(Schema Schema, ReadReport Report)> InferSchemaAsync(string path, JsonLinesReadOptions? options = null, CancellationToken cancellationToken = default) =>
+        TextTableReader.UsingAsync(TextTableReader.OpenAsync(path, options ?? new(), CreateAsync, cancellationToken), input => TextTableReader.InferSchemaAsync(input, cancellationToken));
 
     private static async Task<TextInput> CreateAsync(ReadSource source, JsonLinesReadOptions options, CancellationToken cancellationToken)
     {
         if (source.Length == 0)
         {
-            await source.DisposeAsync().ConfigureAwait(false);
             throw new DataFormatException(ErrorCodes.DataEmpty, "the file is empty", new DataLocation(source.Name));
         }
 

@@ -9,6 +9,63 @@ namespace Strata.Data.Text;
 /// </summary>
 internal static class TextTableReader
 {
+    /// <summary>Opens a file as a format's input (options validated; the source closed again if the format refuses it).</summary>
+    public static Task<TextInput> OpenAsync<TOptions>(string path, TOptions options, Func<ReadSource, TOptions, CancellationToken, Task<TextInput>> create, CancellationToken cancellationToken)
+        where TOptions : TextReadOptions
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        options.Validate();
+        return CreateAsync(ReadSource.OpenAsync(path, options.InputName ?? path, options.MaxInputBytes, cancellationToken), options, create, cancellationToken);
+    }
+
+    /// <summary>Opens a stream as a format's input (a non-seekable stream is spooled to a temporary file first).</summary>
+    public static Task<TextInput> OpenAsync<TOptions>(Stream stream, TOptions options, Func<ReadSource, TOptions, CancellationToken, Task<TextInput>> create, CancellationToken cancellationToken)
+        where TOptions : TextReadOptions
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        options.Validate();
+        return CreateAsync(ReadSource.FromStreamAsync(stream, options.InputName ?? "stream", options.MaxInputBytes, cancellationToken), options, create, cancellationToken);
+    }
+
+    /// <summary>Runs <paramref name="work"/> on an input and closes it.</summary>
+    public static async Task<T> UsingAsync<T>(Task<TextInput> opening, Func<TextInput, Task<T>> work)
+    {
+        var input = await opening.ConfigureAwait(false);
+        await using (input.ConfigureAwait(false))
+        {
+            return await work(input).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>The batches of an input, closing it when the enumeration ends.</summary>
+    public static async IAsyncEnumerable<Table> BatchesAsync(Task<TextInput> opening, ReadReport? report, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var input = await opening.ConfigureAwait(false);
+        await using (input.ConfigureAwait(false))
+        {
+            await foreach (var batch in ReadBatchesAsync(input, report, cancellationToken).ConfigureAwait(false))
+            {
+                yield return batch;
+            }
+        }
+    }
+
+    private static async Task<TextInput> CreateAsync<TOptions>(
+        Task<ReadSource> opening, TOptions options, Func<ReadSource, TOptions, CancellationToken, Task<TextInput>> create, CancellationToken cancellationToken)
+        where TOptions : TextReadOptions
+    {
+        var source = await opening.ConfigureAwait(false);
+        try
+        {
+            return await create(source, options, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            await source.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
     public static async Task<ReadResult> ReadAsync(TextInput input, CancellationToken cancellationToken)
     {
         var options = input.Options;

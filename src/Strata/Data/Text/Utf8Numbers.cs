@@ -191,40 +191,15 @@ internal static class Utf8Numbers
         }
 
         ulong mantissa = 0;
-        var digits = 0;
         var exponent = 0;
-        var start = i;
-        for (; i < s.Length; i++)
-        {
-            var d = (uint)(s[i] - '0');
-            if (d > 9)
-            {
-                break;
-            }
-
-            mantissa = (mantissa * 10) + d;
-            digits++;
-        }
-
-        var intDigits = i - start;
+        var intDigits = AccumulateDigits(s, ref i, ref mantissa);
+        var digits = intDigits;
         var fracDigits = 0;
         if (i < s.Length && s[i] == '.')
         {
             i++;
-            var fracStart = i;
-            for (; i < s.Length; i++)
-            {
-                var d = (uint)(s[i] - '0');
-                if (d > 9)
-                {
-                    break;
-                }
-
-                mantissa = (mantissa * 10) + d;
-                digits++;
-            }
-
-            fracDigits = i - fracStart;
+            fracDigits = AccumulateDigits(s, ref i, ref mantissa);
+            digits += fracDigits;
             exponent = -fracDigits;
         }
 
@@ -291,5 +266,24 @@ internal static class Utf8Numbers
 
         value = negative ? -result : result;
         return true;
+    }
+
+    /// <summary>Appends the decimal digits at <paramref name="i"/> to <paramref name="mantissa"/>; returns how many there were.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int AccumulateDigits(ReadOnlySpan<byte> s, ref int i, ref ulong mantissa)
+    {
+        var start = i;
+        for (; i < s.Length; i++)
+        {
+            var d = (uint)(s[i] - '0');
+            if (d > 9)
+            {
+                break;
+            }
+
+            mantissa = (mantissa * 10) + d;
+        }
+
+        return i - start;
     }
 }
