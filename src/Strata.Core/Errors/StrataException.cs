@@ -119,6 +119,15 @@ public static class ErrorCodes
     /// <summary>Something named by the caller does not exist.</summary>
     public const string NotFound = "not_found";
 
+    /// <summary>The request contradicts what is stored (a name already taken, a version already archived, a decided request).</summary>
+    public const string Conflict = "conflict";
+
+    /// <summary>The caller is not allowed to do this (a missing role, an unapproved move of a protected alias).</summary>
+    public const string Forbidden = "forbidden";
+
+    /// <summary>The caller is not identified (no or an unknown API key).</summary>
+    public const string Unauthorized = "unauthorized";
+
     /// <summary>An I/O failure in Strata's own storage.</summary>
     public const string Io = "io";
 
@@ -127,5 +136,5 @@ public static class ErrorCodes
         code.StartsWith("data.", StringComparison.Ordinal)
         || code.StartsWith("schema.", StringComparison.Ordinal)
         || code.StartsWith("argument.", StringComparison.Ordinal)
-        || code == NotFound;
+        || code is NotFound or Conflict or Forbidden or Unauthorized;
 }

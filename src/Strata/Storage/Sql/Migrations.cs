@@ -1,0 +1,92 @@
+namespace Strata.Storage.Sql;
+
+/// <summary>
+/// The metadata schema as numbered migrations, applied in order at start-up inside one transaction each. A migration is
+/// never edited once released: changes come as new numbers.
+/// </summary>
+internal static class Migrations
+{
+    public static IReadOnlyList<(int Version, string Sql)> For(SqlDialect dialect)
+    {
+        var d = dialect.DoubleType;
+        return
+        [
+            (1, $"""
+                CREATE TABLE audit_head (id INTEGER PRIMARY KEY, sequence BIGINT NOT NULL, hash TEXT NOT NULL);
+                INSERT INTO audit_head (id, sequence, hash) VALUES (1, 0, '{new string('0', 64)}');
+                CREATE TABLE audit_log (
+                    sequence BIGINT PRIMARY KEY, time BIGINT NOT NULL, principal TEXT NOT NULL, action TEXT NOT NULL,
+                    project TEXT NOT NULL, target TEXT NOT NULL, request_id TEXT, details TEXT,
+                    previous_hash TEXT NOT NULL, hash TEXT NOT NULL);
+                CREATE TABLE counters (name TEXT PRIMARY KEY, value BIGINT NOT NULL);
+                CREATE TABLE projects (name TEXT PRIMARY KEY, description TEXT, created_at BIGINT NOT NULL);
+                CREATE TABLE experiments (
+                    id BIGINT PRIMARY KEY, project TEXT NOT NULL REFERENCES projects (name), name TEXT NOT NULL,
+                    created_at BIGINT NOT NULL, deleted INTEGER NOT NULL DEFAULT 0, UNIQUE (project, name));
+                CREATE TABLE experiment_tags (
+                    experiment_id BIGINT NOT NULL REFERENCES experiments (id), key TEXT NOT NULL, value TEXT NOT NULL,
+                    PRIMARY KEY (experiment_id, key));
+                CREATE TABLE runs (
+                    id TEXT PRIMARY KEY, project TEXT NOT NULL, experiment_id BIGINT NOT NULL REFERENCES experiments (id),
+                    name TEXT NOT NULL, status TEXT NOT NULL, start_time BIGINT NOT NULL, end_time BIGINT, source TEXT,
+                    created_by TEXT NOT NULL, parent_run_id TEXT);
+                CREATE INDEX runs_project_start ON runs (project, start_time, id);
+                CREATE INDEX runs_experiment_start ON runs (experiment_id, start_time, id);
+                CREATE TABLE run_params (run_id TEXT NOT NULL REFERENCES runs (id), key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (run_id, key));
+                CREATE INDEX run_params_key_value ON run_params (key, value, run_id);
+                CREATE TABLE run_tags (run_id TEXT NOT NULL REFERENCES runs (id), key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (run_id, key));
+                CREATE TABLE metric_points (
+                    run_id TEXT NOT NULL REFERENCES runs (id), key TEXT NOT NULL, step BIGINT NOT NULL, time BIGINT NOT NULL, value {d} NOT NULL);
+                CREATE INDEX metric_points_run_key ON metric_points (run_id, key, step, time);
+                CREATE TABLE latest_metrics (
+                    run_id TEXT NOT NULL REFERENCES runs (id), project TEXT NOT NULL, key TEXT NOT NULL, value {d} NOT NULL,
+                    step BIGINT NOT NULL, time BIGINT NOT NULL, PRIMARY KEY (run_id, key));
+                CREATE INDEX latest_metrics_order ON latest_metrics (project, key, value, run_id);
+                CREATE TABLE run_artifacts (
+                    run_id TEXT NOT NULL REFERENCES runs (id), path TEXT NOT NULL, digest TEXT NOT NULL, size BIGINT NOT NULL,
+                    created_at BIGINT NOT NULL, PRIMARY KEY (run_id, path));
+                CREATE INDEX run_artifacts_digest ON run_artifacts (digest);
+                CREATE TABLE models (
+                    project TEXT NOT NULL REFERENCES projects (name), name TEXT NOT NULL, description TEXT, created_at BIGINT NOT NULL,
+                    archived INTEGER NOT NULL DEFAULT 0, protected_aliases TEXT NOT NULL, tags TEXT NOT NULL, PRIMARY KEY (project, name));
+                CREATE TABLE model_versions (
+                    project TEXT NOT NULL, model TEXT NOT NULL, version INTEGER NOT NULL, run_id TEXT, artifact_digest TEXT NOT NULL,
+                    artifact_size BIGINT NOT NULL, signature TEXT, learner TEXT, metrics TEXT NOT NULL, description TEXT,
+                    tags TEXT NOT NULL, status TEXT NOT NULL, created_at BIGINT NOT NULL, created_by TEXT NOT NULL,
+                    PRIMARY KEY (project, model, version), FOREIGN KEY (project, model) REFERENCES models (project, name));
+                CREATE INDEX model_versions_digest ON model_versions (artifact_digest);
+                CREATE TABLE model_aliases (
+                    project TEXT NOT NULL, model TEXT NOT NULL, alias TEXT NOT NULL, version INTEGER NOT NULL,
+                    updated_at BIGINT NOT NULL, updated_by TEXT NOT NULL, PRIMARY KEY (project, model, alias));
+                CREATE TABLE alias_moves (
+                    project TEXT NOT NULL, model TEXT NOT NULL, alias TEXT NOT NULL, sequence BIGINT NOT NULL, from_version INTEGER,
+                    to_version INTEGER, principal TEXT NOT NULL, time BIGINT NOT NULL, reason TEXT, approval_id TEXT,
+                    PRIMARY KEY (project, model, alias, sequence));
+                CREATE TABLE promotions (
+                    id TEXT PRIMARY KEY, project TEXT NOT NULL, model TEXT NOT NULL, alias TEXT NOT NULL, version INTEGER NOT NULL,
+                    requested_by TEXT NOT NULL, requested_at BIGINT NOT NULL, reason TEXT, status TEXT NOT NULL,
+                    decided_by TEXT, decided_at BIGINT, decision_reason TEXT);
+                CREATE INDEX promotions_model ON promotions (project, model, requested_at);
+                CREATE TABLE lineage_artifacts (
+                    id TEXT PRIMARY KEY, project TEXT NOT NULL, type TEXT NOT NULL, name TEXT NOT NULL, digest TEXT,
+                    properties TEXT NOT NULL, created_at BIGINT NOT NULL);
+                CREATE INDEX lineage_artifacts_name ON lineage_artifacts (project, type, name);
+                CREATE INDEX lineage_artifacts_digest ON lineage_artifacts (project, digest);
+                CREATE TABLE lineage_executions (
+                    id TEXT PRIMARY KEY, project TEXT NOT NULL, type TEXT NOT NULL, name TEXT NOT NULL, state TEXT NOT NULL,
+                    properties TEXT NOT NULL, created_at BIGINT NOT NULL);
+                CREATE TABLE lineage_events (
+                    execution_id TEXT NOT NULL REFERENCES lineage_executions (id), artifact_id TEXT NOT NULL REFERENCES lineage_artifacts (id),
+                    type TEXT NOT NULL, time BIGINT NOT NULL, PRIMARY KEY (execution_id, artifact_id, type));
+                CREATE INDEX lineage_events_artifact ON lineage_events (artifact_id, type);
+                CREATE TABLE lineage_contexts (
+                    id TEXT PRIMARY KEY, project TEXT NOT NULL, type TEXT NOT NULL, name TEXT NOT NULL, UNIQUE (project, type, name));
+                CREATE TABLE lineage_attributions (context_id TEXT NOT NULL REFERENCES lineage_contexts (id), artifact_id TEXT NOT NULL, PRIMARY KEY (context_id, artifact_id));
+                CREATE TABLE lineage_associations (context_id TEXT NOT NULL REFERENCES lineage_contexts (id), execution_id TEXT NOT NULL, PRIMARY KEY (context_id, execution_id));
+                CREATE TABLE api_keys (
+                    id TEXT PRIMARY KEY, principal TEXT NOT NULL, project TEXT NOT NULL, role TEXT NOT NULL, secret_hash TEXT NOT NULL,
+                    created_at BIGINT NOT NULL, created_by TEXT NOT NULL, revoked INTEGER NOT NULL DEFAULT 0, description TEXT);
+                """),
+        ];
+    }
+}
