@@ -30,6 +30,12 @@ public interface IMetadataStore : IAsyncDisposable
 
     /// <summary>A number that grows with every committed change, so replicas notice alias moves by polling it.</summary>
     Task<long> GetChangeSequenceAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Every blob digest the metadata refers to (model versions, run artifacts, lineage artifacts), except versions deleted
+    /// before <paramref name="deletedBefore"/> (UTC microseconds): their retention is over, so their packages may go.
+    /// </summary>
+    Task<IReadOnlySet<string>> GetReferencedDigestsAsync(long deletedBefore, CancellationToken cancellationToken = default);
 }
 
 /// <summary>Projects.</summary>

@@ -52,7 +52,7 @@ internal static class Migrations
                 CREATE TABLE model_versions (
                     project TEXT NOT NULL, model TEXT NOT NULL, version INTEGER NOT NULL, run_id TEXT, artifact_digest TEXT NOT NULL,
                     artifact_size BIGINT NOT NULL, signature TEXT, learner TEXT, metrics TEXT NOT NULL, description TEXT,
-                    tags TEXT NOT NULL, status TEXT NOT NULL, created_at BIGINT NOT NULL, created_by TEXT NOT NULL,
+                    tags TEXT NOT NULL, status TEXT NOT NULL, status_at BIGINT NOT NULL, created_at BIGINT NOT NULL, created_by TEXT NOT NULL,
                     PRIMARY KEY (project, model, version), FOREIGN KEY (project, model) REFERENCES models (project, name));
                 CREATE INDEX model_versions_digest ON model_versions (artifact_digest);
                 CREATE TABLE model_aliases (

@@ -72,8 +72,8 @@ internal sealed partial class SqlMetadataStore
             var created = new ModelVersion(project, model, version, spec.RunId, spec.ArtifactDigest, spec.ArtifactSize, spec.Signature, spec.Learner,
                 spec.Metrics, spec.Description, spec.Tags, VersionStatus.Ready, Now(), actor.Principal);
             await db.Execute(
-                "INSERT INTO model_versions (project, model, version, run_id, artifact_digest, artifact_size, signature, learner, metrics, description, tags, status, created_at, created_by) " +
-                "VALUES (@Project, @Model, @Version, @RunId, @ArtifactDigest, @ArtifactSize, @Signature, @Learner, @metrics, @Description, @tags, 'ready', @CreatedAt, @CreatedBy)",
+                "INSERT INTO model_versions (project, model, version, run_id, artifact_digest, artifact_size, signature, learner, metrics, description, tags, status, status_at, created_at, created_by) " +
+                "VALUES (@Project, @Model, @Version, @RunId, @ArtifactDigest, @ArtifactSize, @Signature, @Learner, @metrics, @Description, @tags, 'ready', @CreatedAt, @CreatedAt, @CreatedBy)",
                 new
                 {
                     created.Project, created.Model, created.Version, created.RunId, created.ArtifactDigest, created.ArtifactSize, created.Signature, created.Learner,
@@ -112,7 +112,9 @@ internal sealed partial class SqlMetadataStore
                 }
             }
 
-            await db.Execute("UPDATE model_versions SET status = @s WHERE project = @project AND model = @model AND version = @version", new { s = status.ToString().ToLowerInvariant(), project, model, version }).ConfigureAwait(false);
+            await db.Execute(
+                "UPDATE model_versions SET status = @s, status_at = @now WHERE project = @project AND model = @model AND version = @version",
+                new { s = status.ToString().ToLowerInvariant(), now = Now(), project, model, version }).ConfigureAwait(false);
             return (current with { Status = status }, $"status={status.ToString().ToLowerInvariant()}");
         }, cancellationToken).ConfigureAwait(false);
 

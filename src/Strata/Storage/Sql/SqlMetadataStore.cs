@@ -53,6 +53,16 @@ internal sealed partial class SqlMetadataStore : IMetadataStore, IProjectStore, 
     public async Task<long> GetChangeSequenceAsync(CancellationToken cancellationToken = default) =>
         await ReadAsync(db => db.Scalar<long>("SELECT sequence FROM audit_head WHERE id = 1"), cancellationToken).ConfigureAwait(false);
 
+    public async Task<IReadOnlySet<string>> GetReferencedDigestsAsync(long deletedBefore, CancellationToken cancellationToken = default) =>
+        await ReadAsync(async db =>
+        {
+            var digests = await db.Query<string>(
+                "SELECT artifact_digest FROM model_versions WHERE NOT (status = 'deleted' AND status_at < @deletedBefore) " +
+                "UNION SELECT digest FROM run_artifacts UNION SELECT digest FROM lineage_artifacts WHERE digest IS NOT NULL",
+                new { deletedBefore }).ConfigureAwait(false);
+            return (IReadOnlySet<string>)digests.ToHashSet(StringComparer.Ordinal);
+        }, cancellationToken).ConfigureAwait(false);
+
     private long Now() => Timestamp.FromDateTimeOffset(_clock.GetUtcNow());
 
     private async Task MigrateAsync(CancellationToken cancellationToken)
