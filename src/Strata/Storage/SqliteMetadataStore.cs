@@ -58,6 +58,8 @@ public static class SqliteMetadataStore
             // BEGIN IMMEDIATE takes the write lock up front, so two writers queue instead of deadlocking on upgrade.
             await ((SqliteConnection)connection).BeginTransactionAsync(System.Data.IsolationLevel.Serializable, cancellationToken).ConfigureAwait(false);
 
+        public override string InList(string column, string parameter) => $"{column} IN @{parameter}";
+
         public override bool IsUniqueViolation(DbException exception) =>
             exception is SqliteException { SqliteErrorCode: 19 };
     }

@@ -23,7 +23,7 @@ public abstract class MetadataStoreConformance : IAsyncLifetime
 
     public async Task InitializeAsync() => _store = await OpenStoreAsync(Clock);
 
-    public async Task DisposeAsync()
+    public virtual async Task DisposeAsync()
     {
         if (_store is not null)
         {
@@ -38,7 +38,7 @@ public abstract class MetadataStoreConformance : IAsyncLifetime
         return (p, e);
     }
 
-    [Fact]
+    [BackendFact]
     public async Task Projects_are_created_listed_and_unique()
     {
         await Store.Projects.CreateAsync("b-project", null, Alice);
@@ -51,7 +51,7 @@ public abstract class MetadataStoreConformance : IAsyncLifetime
         Assert.Equal(ErrorCodes.Conflict, e.Code);
     }
 
-    [Theory]
+    [BackendTheory]
     [InlineData("../etc")]
     [InlineData("..\\windows")]
     [InlineData("%2e%2e%2f")]
@@ -71,14 +71,14 @@ public abstract class MetadataStoreConformance : IAsyncLifetime
         Assert.Contains("field 'project'", e.Message, StringComparison.Ordinal);
     }
 
-    [Fact]
+    [BackendFact]
     public async Task Over_long_names_are_refused()
     {
         var e = await Assert.ThrowsAsync<StrataException>(() => Store.Projects.CreateAsync(new string('a', 65), null, Alice));
         Assert.Contains("limit is 64", e.Message, StringComparison.Ordinal);
     }
 
-    [Fact]
+    [BackendFact]
     public async Task Experiments_belong_to_a_project_and_have_unique_names()
     {
         var (_, experiment) = await ProjectWithExperimentAsync();
@@ -91,7 +91,7 @@ public abstract class MetadataStoreConformance : IAsyncLifetime
         Assert.Equal(ErrorCodes.NotFound, (await Assert.ThrowsAsync<StrataException>(() => Store.Tracking.CreateExperimentAsync("nope", "x", null, Alice))).Code);
     }
 
-    [Fact]
+    [BackendFact]
     public async Task Runs_keep_params_tags_metric_series_and_the_latest_value_by_step()
     {
         var (_, experiment) = await ProjectWithExperimentAsync();
@@ -119,7 +119,7 @@ public abstract class MetadataStoreConformance : IAsyncLifetime
         Assert.Equal(new[] { 0.10, 0.70, 0.75 }, history.Select(p => p.Value));
     }
 
-    [Fact]
+    [BackendFact]
     public async Task Parameters_are_written_once_and_bad_values_are_refused()
     {
         var (_, experiment) = await ProjectWithExperimentAsync();
@@ -134,7 +134,7 @@ public abstract class MetadataStoreConformance : IAsyncLifetime
         Assert.Equal(ErrorCodes.NotFound, (await Assert.ThrowsAsync<StrataException>(() => Store.Tracking.LogBatchAsync("flights", "nope", [], null, null, Alice))).Code);
     }
 
-    [Fact]
+    [BackendFact]
     public async Task Search_filters_orders_and_pages_through_every_run_once()
     {
         var (_, experiment) = await ProjectWithExperimentAsync();
@@ -179,7 +179,7 @@ public abstract class MetadataStoreConformance : IAsyncLifetime
         Assert.Equal(expected.TakeLast(3).Reverse().Select(e => e.Id), newest.Runs.Select(r => r.Id));
     }
 
-    [Theory]
+    [BackendTheory]
     [InlineData("metrics.auc >> 1")]
     [InlineData("metrics.auc > 'x'")]
     [InlineData("params.depth = 6")]
@@ -196,7 +196,7 @@ public abstract class MetadataStoreConformance : IAsyncLifetime
         Assert.StartsWith("run search:", e.Message, StringComparison.Ordinal);
     }
 
-    [Fact]
+    [BackendFact]
     public async Task A_page_token_of_another_query_is_refused()
     {
         var (_, experiment) = await ProjectWithExperimentAsync();
@@ -211,7 +211,7 @@ public abstract class MetadataStoreConformance : IAsyncLifetime
         await Assert.ThrowsAsync<StrataException>(() => Store.Tracking.SearchRunsAsync("flights", new RunQuery { PageToken = "garbage!" }));
     }
 
-    [Fact]
+    [BackendFact]
     public async Task Model_versions_count_up_and_protected_aliases_need_an_approved_promotion()
     {
         await ProjectWithExperimentAsync();
@@ -243,7 +243,7 @@ public abstract class MetadataStoreConformance : IAsyncLifetime
         Assert.Equal((null, 1, "bob", request.Id), (move.FromVersion, move.ToVersion, move.Principal, move.ApprovalId));
     }
 
-    [Fact]
+    [BackendFact]
     public async Task Rejected_promotions_move_nothing()
     {
         await ProjectWithExperimentAsync();
@@ -258,7 +258,7 @@ public abstract class MetadataStoreConformance : IAsyncLifetime
         Assert.Empty(await Store.Registry.GetAliasHistoryAsync("flights", "delay", "champion"));
     }
 
-    [Fact]
+    [BackendFact]
     public async Task Which_version_an_alias_pointed_to_at_any_time_is_answered_from_its_history()
     {
         await ProjectWithExperimentAsync();
@@ -286,7 +286,7 @@ public abstract class MetadataStoreConformance : IAsyncLifetime
         Assert.Equal(new int?[] { 1, 3, null }, (await Store.Registry.GetAliasHistoryAsync("flights", "delay", "prod")).Select(m => m.ToVersion));
     }
 
-    [Fact]
+    [BackendFact]
     public async Task An_aliased_version_cannot_be_archived_and_an_archived_one_cannot_be_aliased()
     {
         await ProjectWithExperimentAsync();
@@ -301,7 +301,7 @@ public abstract class MetadataStoreConformance : IAsyncLifetime
         Assert.Equal(VersionStatus.Archived, (await Store.Registry.GetVersionAsync("flights", "delay", 2))!.Status);
     }
 
-    [Fact]
+    [BackendFact]
     public async Task Lineage_walks_upstream_from_a_model_and_downstream_from_a_data_set()
     {
         await ProjectWithExperimentAsync();
@@ -333,7 +333,7 @@ public abstract class MetadataStoreConformance : IAsyncLifetime
         Assert.Single(await Store.Lineage.FindArtifactsAsync("flights", "model", null, null));
     }
 
-    [Fact]
+    [BackendFact]
     public async Task Every_mutation_is_audited_in_an_intact_chain()
     {
         var before = await Store.GetChangeSequenceAsync();
@@ -352,7 +352,7 @@ public abstract class MetadataStoreConformance : IAsyncLifetime
         Assert.Equal(4, verification.Entries);
     }
 
-    [Fact]
+    [BackendFact]
     public async Task A_failed_mutation_leaves_no_audit_entry_and_no_data()
     {
         await ProjectWithExperimentAsync();
@@ -363,7 +363,7 @@ public abstract class MetadataStoreConformance : IAsyncLifetime
         Assert.True((await Store.Audit.VerifyAsync()).Intact);
     }
 
-    [Fact]
+    [BackendFact]
     public async Task Api_keys_store_only_hashes_and_can_be_revoked()
     {
         await Store.Projects.CreateAsync("flights", null, Alice);
@@ -380,7 +380,7 @@ public abstract class MetadataStoreConformance : IAsyncLifetime
         Assert.Equal(key.Id, stored.Id);
     }
 
-    [Fact]
+    [BackendFact]
     public async Task Run_artifacts_record_logical_paths_and_digests()
     {
         var (_, experiment) = await ProjectWithExperimentAsync();

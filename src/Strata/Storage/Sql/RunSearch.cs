@@ -27,7 +27,7 @@ internal static class RunSearch
     private sealed record Order(Scope Scope, string Key, bool Descending);
 
     /// <summary>The SQL (selecting run columns plus SortValue) and its parameters for one page.</summary>
-    public static (string Sql, DynamicParameters Parameters, Func<RunRow, string> NextToken) Build(string project, RunQuery query)
+    public static (string Sql, DynamicParameters Parameters, Func<RunRow, string> NextToken) Build(SqlDialect dialect, string project, RunQuery query)
     {
         var clauses = ParseFilter(query.Filter);
         var order = ParseOrder(query.OrderBy);
@@ -69,7 +69,7 @@ internal static class RunSearch
 
         if (query.ExperimentIds.Count > 0)
         {
-            where.Add("r.experiment_id IN @experiments");
+            where.Add(dialect.InList("r.experiment_id", "experiments"));
             p.Add("experiments", query.ExperimentIds.ToArray());
         }
 

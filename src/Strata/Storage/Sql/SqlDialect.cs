@@ -28,4 +28,10 @@ internal abstract class SqlDialect
 
     /// <summary>True when an exception means "the row already exists" (a unique constraint).</summary>
     public abstract bool IsUniqueViolation(DbException exception);
+
+    /// <summary>"column is one of the array parameter" (SQLite expands lists into IN (…); PostgreSQL takes one array).</summary>
+    public abstract string InList(string column, string parameter);
+
+    /// <summary>Releases the backend's connection pool.</summary>
+    public virtual ValueTask DisposeAsync() => ValueTask.CompletedTask;
 }

@@ -164,7 +164,7 @@ internal sealed partial class SqlMetadataStore
             var fromExecution = upstream ? "input" : "output";
             for (var depth = 0; depth < Math.Clamp(maxDepth, 1, 256) && frontier.Count > 0; depth++)
             {
-                var edges = await db.Query<EventRow>(EventSelect + " WHERE artifact_id IN @frontier AND type = @toExecution", new { frontier, toExecution }).ConfigureAwait(false);
+                var edges = await db.Query<EventRow>(EventSelect + $" WHERE {db.In("artifact_id", "frontier")} AND type = @toExecution", new { frontier = frontier.ToArray(), toExecution }).ConfigureAwait(false);
                 var newExecutions = edges.Select(e => e.ExecutionId).Where(id => !executions.ContainsKey(id)).Distinct().ToList();
                 foreach (var e in edges)
                 {
@@ -176,12 +176,12 @@ internal sealed partial class SqlMetadataStore
                     break;
                 }
 
-                foreach (var row in await db.Query<LineageExecutionRow>(LineageExecutionSelect + " WHERE id IN @newExecutions", new { newExecutions }).ConfigureAwait(false))
+                foreach (var row in await db.Query<LineageExecutionRow>(LineageExecutionSelect + $" WHERE {db.In("id", "newExecutions")}", new { newExecutions = newExecutions.ToArray() }).ConfigureAwait(false))
                 {
                     executions[row.Id] = row.ToExecution();
                 }
 
-                var next = await db.Query<EventRow>(EventSelect + " WHERE execution_id IN @newExecutions AND type = @fromExecution", new { newExecutions, fromExecution }).ConfigureAwait(false);
+                var next = await db.Query<EventRow>(EventSelect + $" WHERE {db.In("execution_id", "newExecutions")} AND type = @fromExecution", new { newExecutions = newExecutions.ToArray(), fromExecution }).ConfigureAwait(false);
                 frontier = [];
                 foreach (var e in next)
                 {
@@ -195,7 +195,7 @@ internal sealed partial class SqlMetadataStore
                 frontier = frontier.Distinct().ToList();
                 if (frontier.Count > 0)
                 {
-                    foreach (var row in await db.Query<LineageArtifactRow>(LineageArtifactSelect + " WHERE id IN @frontier", new { frontier }).ConfigureAwait(false))
+                    foreach (var row in await db.Query<LineageArtifactRow>(LineageArtifactSelect + $" WHERE {db.In("id", "frontier")}", new { frontier = frontier.ToArray() }).ConfigureAwait(false))
                     {
                         artifacts[row.Id] = row.ToArtifact();
                     }

@@ -186,7 +186,7 @@ internal sealed partial class SqlMetadataStore
     {
         ArgumentNullException.ThrowIfNull(query);
         Names.Check("project", project);
-        var (sql, parameters, nextToken) = RunSearch.Build(project, query);
+        var (sql, parameters, nextToken) = RunSearch.Build(_dialect, project, query);
         var limit = Math.Clamp(query.MaxResults, 1, 10_000);
         return await ReadAsync(async db =>
         {
@@ -277,9 +277,9 @@ internal sealed partial class SqlMetadataStore
         }
 
         var ids = rows.Select(r => r.Id).ToArray();
-        var parameters = await db.Query<KeyValueRow>("SELECT run_id AS Owner, key AS Key, value AS Value FROM run_params WHERE run_id IN @ids", new { ids }).ConfigureAwait(false);
-        var tags = await db.Query<KeyValueRow>("SELECT run_id AS Owner, key AS Key, value AS Value FROM run_tags WHERE run_id IN @ids", new { ids }).ConfigureAwait(false);
-        var metrics = await db.Query<MetricRow>("SELECT run_id AS Owner, key AS Key, value AS Value FROM latest_metrics WHERE run_id IN @ids", new { ids }).ConfigureAwait(false);
+        var parameters = await db.Query<KeyValueRow>($"SELECT run_id AS Owner, key AS Key, value AS Value FROM run_params WHERE {db.In("run_id", "ids")}", new { ids }).ConfigureAwait(false);
+        var tags = await db.Query<KeyValueRow>($"SELECT run_id AS Owner, key AS Key, value AS Value FROM run_tags WHERE {db.In("run_id", "ids")}", new { ids }).ConfigureAwait(false);
+        var metrics = await db.Query<MetricRow>($"SELECT run_id AS Owner, key AS Key, value AS Value FROM latest_metrics WHERE {db.In("run_id", "ids")}", new { ids }).ConfigureAwait(false);
         var paramsByRun = parameters.ToLookup(p => p.Owner);
         var tagsByRun = tags.ToLookup(t => t.Owner);
         var metricsByRun = metrics.ToLookup(m => m.Owner);

@@ -48,7 +48,7 @@ internal sealed partial class SqlMetadataStore : IMetadataStore, IProjectStore, 
 
     public IApiKeyStore Keys => this;
 
-    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+    public ValueTask DisposeAsync() => _dialect.DisposeAsync();
 
     public async Task<long> GetChangeSequenceAsync(CancellationToken cancellationToken = default) =>
         await ReadAsync(db => db.Scalar<long>("SELECT sequence FROM audit_head WHERE id = 1"), cancellationToken).ConfigureAwait(false);
@@ -105,7 +105,7 @@ internal sealed partial class SqlMetadataStore : IMetadataStore, IProjectStore, 
         var connection = await _dialect.OpenAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
-            return await read(new Db(connection, null, cancellationToken)).ConfigureAwait(false);
+            return await read(new Db(_dialect, connection, null, cancellationToken)).ConfigureAwait(false);
         }
     }
 
@@ -123,7 +123,7 @@ internal sealed partial class SqlMetadataStore : IMetadataStore, IProjectStore, 
             var transaction = await _dialect.BeginWriteAsync(connection, cancellationToken).ConfigureAwait(false);
             await using (transaction.ConfigureAwait(false))
             {
-                var db = new Db(connection, transaction, cancellationToken);
+                var db = new Db(_dialect, connection, transaction, cancellationToken);
                 var (result, details) = await work(db).ConfigureAwait(false);
                 await AppendAuditAsync(db, actor, action, project, target, details).ConfigureAwait(false);
                 await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
@@ -206,9 +206,14 @@ internal sealed partial class SqlMetadataStore : IMetadataStore, IProjectStore, 
     }
 
     /// <summary>A connection and (for writes) its transaction, with Dapper shortcuts that pass both and the token.</summary>
-    private sealed class Db(DbConnection connection, DbTransaction? transaction, CancellationToken cancellationToken)
+    private sealed class Db(SqlDialect dialect, DbConnection connection, DbTransaction? transaction, CancellationToken cancellationToken)
     {
         public CancellationToken Token => cancellationToken;
+
+        /// <summary>A membership test against an array parameter, in the backend's syntax.</summary>
+        public string In(string column, string parameter) => dialect.InList(column, parameter);
+
+        public SqlDialect Dialect => dialect;
 
         public Task<int> Execute(string sql, object? parameters = null) =>
             connection.ExecuteAsync(new CommandDefinition(sql, parameters, transaction, cancellationToken: cancellationToken));

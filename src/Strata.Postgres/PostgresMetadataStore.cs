@@ -1,0 +1,64 @@
+using System.Data.Common;
+using Npgsql;
+using Strata.Storage.Sql;
+using Strata.Stores;
+
+namespace Strata.Postgres;
+
+/// <summary>
+/// The metadata store on PostgreSQL, shared by several server replicas. Writers serialize on a transaction-scoped
+/// advisory lock, which keeps the audit chain and version numbers gap-free without table locks.
+/// </summary>
+public static class PostgresMetadataStore
+{
+    /// <summary>Opens the store on a database (created tables, applied migrations).</summary>
+    public static async Task<IMetadataStore> OpenAsync(string connectionString, TimeProvider? clock = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(connectionString);
+        var dataSource = NpgsqlDataSource.Create(connectionString);
+        try
+        {
+            return await SqlMetadataStore.OpenAsync(new PostgresDialect(dataSource), clock, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            await dataSource.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    private sealed class PostgresDialect(NpgsqlDataSource dataSource) : SqlDialect
+    {
+        // Any constant works; it names the lock all Strata writers on this database share.
+        private const long WriteLock = 0x5354524154410001;
+
+        public override string Name => "postgres";
+
+        public override string DoubleType => "DOUBLE PRECISION";
+
+        public override async Task<DbConnection> OpenAsync(CancellationToken cancellationToken) =>
+            await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+
+        public override async Task<DbTransaction> BeginWriteAsync(DbConnection connection, CancellationToken cancellationToken)
+        {
+            var transaction = await ((NpgsqlConnection)connection).BeginTransactionAsync(System.Data.IsolationLevel.ReadCommitted, cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await using var command = new NpgsqlCommand($"SELECT pg_advisory_xact_lock({WriteLock})", (NpgsqlConnection)connection, transaction);
+                await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+                return transaction;
+            }
+            catch
+            {
+                await transaction.DisposeAsync().ConfigureAwait(false);
+                throw;
+            }
+        }
+
+        public override string InList(string column, string parameter) => $"{column} = ANY(@{parameter})";
+
+        public override bool IsUniqueViolation(DbException exception) => exception is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation };
+
+        public override ValueTask DisposeAsync() => dataSource.DisposeAsync();
+    }
+}
