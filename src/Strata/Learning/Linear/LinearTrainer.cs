@@ -89,6 +89,10 @@ internal static class LinearTrainer
         };
         var signature = new ModelSignature(train.Features.Inputs, ModelSignature.OutputsFor(task, train.ClassLabels));
         var warnings = Warnings(result, options, design);
+        if (loss is LinearLoss.Logistic or LinearLoss.Multinomial && options.L2 == 0 && options.L1 == 0 && Separated(objective.Margins(theta), train.Labels, rowWeights, k))
+        {
+            warnings.Add("the classes are linearly separable in the training data and there is no penalty, so the weights grow until the gradient falls under the tolerance; set l2 > 0 for a finite optimum");
+        }
         var settings = new SortedDictionary<string, string>((IDictionary<string, string>)options.ToSettings(), StringComparer.Ordinal);
         if (warnings.Count > 0)
         {
@@ -264,6 +268,39 @@ internal static class LinearTrainer
         }
 
         return warnings;
+    }
+
+    /// <summary>True when every row with weight is on the right side of the decision boundary.</summary>
+    private static bool Separated(double[] margins, double[] labels, double[] rowWeights, int k)
+    {
+        for (var i = 0; i < labels.Length; i++)
+        {
+            if (rowWeights[i] == 0)
+            {
+                continue;
+            }
+
+            if (k == 1)
+            {
+                if ((labels[i] > 0.5) != (margins[i] > 0))
+                {
+                    return false;
+                }
+
+                continue;
+            }
+
+            var label = (int)labels[i];
+            for (var c = 0; c < k; c++)
+            {
+                if (c != label && margins[(i * k) + c] >= margins[(i * k) + label])
+                {
+                    return false;
+                }
+            }
+        }
+
+        return true;
     }
 
     private static void AddQuality(SortedDictionary<string, double> record, string prefix, LinearModel model, TrainingData data)
