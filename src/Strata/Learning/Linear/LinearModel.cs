@@ -15,7 +15,7 @@ public sealed class LinearModel : Model
     /// <summary>The parameter kind of linear models in a package.</summary>
     public const string Kind = "linear";
 
-    /// <summary>The settings key under which training warnings (non-convergence, constant features) are kept.</summary>
+    /// <summary>The settings key under which training warnings (non-convergence, constant features) are kept, one per line.</summary>
     public const string WarningsKey = "warnings";
 
     private readonly double[] _intercepts;
@@ -24,7 +24,7 @@ public sealed class LinearModel : Model
     private readonly int[] _termStart;
     private readonly string[] _termNames;
 
-    /// <summary>Creates a linear model; every array is checked against the signature.</summary>
+    /// <summary>Creates a linear model; every array is checked against the signature and kept (not copied).</summary>
     /// <param name="learner">The learner that made it (logistic, linear, svm).</param>
     /// <param name="task">What it predicts.</param>
     /// <param name="signature">Inputs (categorical ones with their categories) and outputs.</param>
@@ -105,7 +105,7 @@ public sealed class LinearModel : Model
 
     /// <summary>Training warnings (did not converge, constant features), empty when there were none.</summary>
     public IReadOnlyList<string> Warnings =>
-        Settings.TryGetValue(WarningsKey, out var text) && text.Length > 0 ? text.Split("; ") : [];
+        Settings.TryGetValue(WarningsKey, out var text) && text.Length > 0 ? text.Split('\n') : [];
 
     /// <summary>The weight of a term (see <see cref="TermNames"/>) for an output.</summary>
     /// <exception cref="KeyNotFoundException">No such term.</exception>

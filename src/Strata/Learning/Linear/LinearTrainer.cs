@@ -91,12 +91,12 @@ internal static class LinearTrainer
         var warnings = Warnings(result, options, design);
         if (loss is LinearLoss.Logistic or LinearLoss.Multinomial && options.L2 == 0 && options.L1 == 0 && Separated(objective.Margins(theta), train.Labels, rowWeights, k))
         {
-            warnings.Add("the classes are linearly separable in the training data and there is no penalty, so the weights grow until the gradient falls under the tolerance; set l2 > 0 for a finite optimum");
+            warnings.Add("the classes are linearly separable in the training data and there is no penalty, so the weights grow until the gradient falls under the tolerance (set l2 > 0 for a finite optimum)");
         }
         var settings = new SortedDictionary<string, string>((IDictionary<string, string>)options.ToSettings(), StringComparer.Ordinal);
         if (warnings.Count > 0)
         {
-            settings[LinearModel.WarningsKey] = string.Join("; ", warnings);
+            settings[LinearModel.WarningsKey] = string.Join('\n', warnings);
         }
 
         LinearModel Build(double slope, double offset, IReadOnlyDictionary<string, double>? metrics) =>

@@ -54,7 +54,11 @@ internal static class OptionText
         ArgumentNullException.ThrowIfNull(settings);
         foreach (var (key, value) in settings)
         {
-            options = with(options, key.Trim(), value?.Trim() ?? "");
+            // A model's settings carry its training warnings next to the options; reading them back as options skips them.
+            if (key != LinearModel.WarningsKey)
+            {
+                options = with(options, key.Trim(), value?.Trim() ?? "");
+            }
         }
 
         return options;

@@ -25,6 +25,17 @@ public sealed class LinearOptionsTests
     }
 
     [Fact]
+    public void A_models_settings_read_back_as_the_options_that_made_it()
+    {
+        var table = LinearTestData.WithColumn(LinearTestData.Regression(100, seed: 1), "x2", _ => 3);
+        var options = new LinearRegressionOptions { L1 = 0.01, MaxIterations = 300 };
+        var model = new LinearRegressionLearner(options).Fit(LinearTestData.Prepare(table));
+
+        Assert.Single(model.Warnings);
+        Assert.Equal(options, LinearRegressionOptions.Parse(model.Settings));
+    }
+
+    [Fact]
     public void Defaults_differ_by_learner()
     {
         Assert.Equal(1e-4, new LogisticRegressionOptions().L2);
