@@ -104,6 +104,7 @@ public static class ModelKinds
     private static readonly Dictionary<string, Func<ModelHeader, ModelParameters, Model>> Factories = new(StringComparer.Ordinal)
     {
         [TreeEnsembleModel.Kind] = TreeEnsembleModel.FromParameters,
+        [Linear.LinearModel.Kind] = Linear.LinearModel.FromParameters,
     };
 
     private static readonly Lock Gate = new();
