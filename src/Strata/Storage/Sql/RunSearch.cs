@@ -40,6 +40,7 @@ internal static class RunSearch
         string from;
         string sortValue;
         string sortColumn;
+        string idColumn;
         if (order.Scope is Scope.Metric or Scope.Param)
         {
             var table = order.Scope == Scope.Metric ? "latest_metrics" : "run_params";
@@ -49,6 +50,9 @@ internal static class RunSearch
             p.Add("orderKey", order.Key);
             sortValue = "o.value";
             sortColumn = "o.value";
+
+            // Ties break on the driving index's own run id, so the index gives the order and no sort is needed.
+            idColumn = "o.run_id";
 
             // Filters on the ordering metric narrow the index range instead of probing it again.
             foreach (var c in clauses.Where(c => c.Scope == order.Scope && c.Key == order.Key && c.Op != "!=" && c.Op != "LIKE").ToList())
@@ -65,9 +69,15 @@ internal static class RunSearch
             where.Add("r.project = @project");
             sortColumn = AttributeColumn(order.Key);
             sortValue = sortColumn;
+            idColumn = "r.id";
         }
 
-        if (query.ExperimentIds.Count > 0)
+        if (query.ExperimentIds.Count == 1)
+        {
+            where.Add("r.experiment_id = @experiment");
+            p.Add("experiment", query.ExperimentIds[0]);
+        }
+        else if (query.ExperimentIds.Count > 1)
         {
             where.Add(dialect.InList("r.experiment_id", "experiments"));
             p.Add("experiments", query.ExperimentIds.ToArray());
@@ -84,13 +94,15 @@ internal static class RunSearch
             p.Add("afterValue", value);
             p.Add("afterId", id);
             var cmp = order.Descending ? "<" : ">";
-            where.Add($"({sortColumn} {cmp} @afterValue OR ({sortColumn} = @afterValue AND r.id {cmp} @afterId))");
+
+            // A row-value comparison is one index range in both SQLite and PostgreSQL (an OR of two conditions is not).
+            where.Add($"({sortColumn}, {idColumn}) {cmp} (@afterValue, @afterId)");
         }
 
         var direction = order.Descending ? "DESC" : "ASC";
         var sql =
             $"SELECT {RunColumns}, {sortValue} AS SortValue FROM {from} WHERE {string.Join(" AND ", where)} " +
-            $"ORDER BY {sortColumn} {direction}, r.id {direction} LIMIT @limit";
+            $"ORDER BY {sortColumn} {direction}, {idColumn} {direction} LIMIT @limit";
         return (sql, p, row => WriteToken(fingerprint, row.SortValue, row.Id));
     }
 

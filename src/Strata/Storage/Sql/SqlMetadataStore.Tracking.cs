@@ -129,18 +129,18 @@ internal sealed partial class SqlMetadataStore
 
             if (metrics.Count > 0)
             {
-                await db.Execute(
-                    "INSERT INTO metric_points (run_id, key, step, time, value) VALUES (@runId, @Key, @Step, @Timestamp, @Value)",
-                    metrics.Select(m => new { runId, m.Key, m.Step, Timestamp = m.Timestamp == 0 ? now : m.Timestamp, m.Value })).ConfigureAwait(false);
-                foreach (var m in latest.Values)
-                {
-                    // The latest value is the one with the highest (step, time): later batches may log earlier steps.
-                    await db.Execute(
-                        "INSERT INTO latest_metrics (run_id, project, key, value, step, time) VALUES (@runId, @project, @Key, @Value, @Step, @Timestamp) " +
-                        "ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value, step = excluded.step, time = excluded.time " +
-                        "WHERE excluded.step > latest_metrics.step OR (excluded.step = latest_metrics.step AND excluded.time >= latest_metrics.time)",
-                        new { runId, project, m.Key, m.Value, m.Step, m.Timestamp }).ConfigureAwait(false);
-                }
+                await db.InsertRowsAsync(
+                    "metric_points",
+                    ["run_id", "key", "step", "time", "value"],
+                    metrics.Select(m => new object?[] { runId, m.Key, m.Step, m.Timestamp == 0 ? now : m.Timestamp, m.Value }).ToList()).ConfigureAwait(false);
+
+                // The latest value is the one with the highest (step, time): later batches may log earlier steps.
+                await db.InsertRowsAsync(
+                    "latest_metrics",
+                    ["run_id", "project", "key", "value", "step", "time"],
+                    latest.Values.Select(m => new object?[] { runId, project, m.Key, m.Value, m.Step, m.Timestamp }).ToList(),
+                    "ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value, step = excluded.step, time = excluded.time " +
+                    "WHERE excluded.step > latest_metrics.step OR (excluded.step = latest_metrics.step AND excluded.time >= latest_metrics.time)").ConfigureAwait(false);
             }
 
             await InsertParamsAsync(db, runId, parameters).ConfigureAwait(false);
