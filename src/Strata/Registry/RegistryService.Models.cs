@@ -126,6 +126,17 @@ public sealed partial class RegistryService
         return await RegisterVersionAsync(caller, project, model, registration with { ArtifactDigest = blob.Digest }, cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// Streams a blob (a model package) into the artifact store within the size limit, to register a version from later.
+    /// Until something refers to it, garbage collection keeps it only for its grace period.
+    /// </summary>
+    public async Task<BlobInfo> PutBlobAsync(Caller caller, string project, Stream content, CancellationToken cancellationToken = default)
+    {
+        await GetProjectAsync(caller, project, cancellationToken).ConfigureAwait(false);
+        Require(caller, project, Role.Editor);
+        return await _artifacts.PutAsync(content, _options.MaxArtifactBytes, cancellationToken).ConfigureAwait(false);
+    }
+
     /// <summary>A model's versions, newest first.</summary>
     public async Task<IReadOnlyList<ModelVersion>> ListVersionsAsync(Caller caller, string project, string model, CancellationToken cancellationToken = default)
     {
