@@ -85,9 +85,16 @@ internal static class Access
             var keys = context.RequestServices.GetRequiredService<ServerState>().Home.Metadata.Keys;
             var token = ApiKeys.FromAuthorizationHeader(context.Request.Headers.Authorization);
             var principal = await ApiKeys.AuthenticateAsync(keys, token, context.RequestAborted).ConfigureAwait(false);
-            var rule = endpoint.Metadata.GetMetadata<AccessRule>()
-                ?? throw new StrataException(ErrorCodes.Forbidden, "this route declares no access rule, so it is refused to everyone (deny by default)");
-            rule.Check(principal, context.Request.RouteValues.TryGetValue("project", out var project) ? project as string : null);
+
+            // Routing answers a wrong method or content type with endpoints of its own (405, 415) that are not routes
+            // and do nothing but set the status; every route of the API is a RouteEndpoint and needs its rule.
+            if (endpoint is RouteEndpoint)
+            {
+                var rule = endpoint.Metadata.GetMetadata<AccessRule>()
+                    ?? throw new StrataException(ErrorCodes.Forbidden, "this route declares no access rule, so it is refused to everyone (deny by default)");
+                rule.Check(principal, context.Request.RouteValues.TryGetValue("project", out var project) ? project as string : null);
+            }
+
             context.Features.Set(new CallerFeature(new Caller(principal, context.TraceIdentifier)));
             await next(context).ConfigureAwait(false);
         });
