@@ -66,6 +66,14 @@ internal static class StrataCli
         };
 
         root.Add(DataCommands.Build(globals));
+        root.Add(ProjectsCommands.Build(globals));
+        root.Add(RunsCommands.Build(globals));
+        root.Add(ModelsCommands.Build(globals));
+        root.Add(LineageCommands.Build(globals));
+        root.Add(ArtifactsCommands.Build(globals));
+        root.Add(AuditCommands.Build(globals));
+        root.Add(AuthCommands.Build(globals));
+        root.Add(ServeCommand.Build(globals));
         foreach (var group in StratumGroups.Build(globals))
         {
             root.Add(group);

@@ -13,11 +13,8 @@ internal static class StratumGroups
     [
         ("features", "Feature store: entities, feature views, point-in-time-correct training sets, online store, materialization, push", "Features"),
         ("train", "Train models: histogram gradient boosting and linear learners, metrics, tuning, XGBoost import", "Learning"),
-        ("models", "Model registry: versions, aliases (champion, challenger), approvals, lineage", "Registry"),
-        ("serve", "Serve models over HTTP: native API and Open Inference Protocol v2, hot swap, canary and shadow traffic", "Serving"),
         ("monitor", "Monitor endpoints: data, prediction and concept drift, alert rules, retraining triggers", "Monitoring"),
         ("pipelines", "Reproducible training pipelines with step caching, tuning, an evaluation gate and promotion", "Pipelines"),
-        ("auth", "Identity and access: API keys, per-project roles, audit log", "Security"),
     ];
 
     public static IEnumerable<Command> Build(GlobalOptions globals)
@@ -29,7 +26,7 @@ internal static class StratumGroups
             {
                 var context = new CliContext(parse, globals, parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error);
                 context.Error.MarkupLineInterpolated($"[yellow]`strata {name}` is not available in this build yet:[/] the {stratum} stratum is still being built.");
-                context.Error.MarkupLine("Available now: [bold]strata data[/] (profile, schema, validate, convert, head). See [bold]strata --help[/].");
+                context.Error.MarkupLine("Available now: [bold]strata data[/], [bold]projects[/], [bold]runs[/], [bold]models[/], [bold]lineage[/], [bold]artifacts[/], [bold]audit[/], [bold]auth[/], [bold]serve[/]. See [bold]strata --help[/].");
                 return ExitCodes.Usage;
             });
             yield return command;

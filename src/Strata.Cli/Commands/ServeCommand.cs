@@ -1,0 +1,43 @@
+using System.CommandLine;
+using Microsoft.Extensions.Hosting;
+using Strata.Server;
+
+namespace Strata.Cli.Commands;
+
+/// <summary>`strata serve`: the HTTP API over the home folder (or PostgreSQL metadata), until Ctrl-C.</summary>
+internal static class ServeCommand
+{
+    public static Command Build(GlobalOptions globals)
+    {
+        var urls = new Option<string>("--urls") { Description = $"Where to listen, ';'-separated (default {StrataServerOptions.DefaultUrl}; other than loopback only once an API key exists)", DefaultValueFactory = _ => StrataServerOptions.DefaultUrl };
+        var postgres = new Option<string?>("--postgres") { Description = "Keep metadata in PostgreSQL (a connection string) instead of the home's SQLite file; artifacts stay in the home" };
+        var maxArtifact = new Option<long?>("--max-artifact-bytes") { Description = "Largest upload accepted (default 1 GiB)" };
+        var command = new Command(
+            "serve",
+            "Serve the tracking, registry, lineage, artifact and audit API under /api/v1 (API keys required; see `strata auth create-key`), " +
+            "with /health/live and /health/ready.") { urls, postgres, maxArtifact };
+        command.SetAction(async (parse, ct) =>
+        {
+            var context = RegistryCli.Context(parse, globals);
+            List<string> args = ["--urls", parse.GetValue(urls)!, "--Strata:Home", context.Home];
+            if (parse.GetValue(postgres) is { Length: > 0 } connection)
+            {
+                args.AddRange(["--Strata:Postgres", connection]);
+            }
+
+            if (parse.GetValue(maxArtifact) is { } max)
+            {
+                args.AddRange(["--Strata:MaxArtifactBytes", max.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+            }
+
+            var app = StrataServer.Build([.. args]);
+            await using (app.ConfigureAwait(false))
+            {
+                await ((IHost)app).RunAsync(ct).ConfigureAwait(false);
+            }
+
+            return ExitCodes.Ok;
+        });
+        return command;
+    }
+}

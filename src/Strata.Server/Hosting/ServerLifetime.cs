@@ -1,0 +1,134 @@
+using System.Net;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.Options;
+using Strata.Postgres;
+using Strata.Registry;
+using Strata.Storage;
+using Strata.Stores;
+
+namespace Strata.Server.Hosting;
+
+/// <summary>
+/// Opens the stores before the server binds, refuses to bind a non-loopback address while no API key exists (anyone
+/// on the network could otherwise reach an open registry), checks the addresses actually bound once it has, and
+/// closes the stores on shutdown.
+/// </summary>
+internal sealed partial class ServerLifetime(
+    ServerState state,
+    IOptions<StrataServerOptions> options,
+    IConfiguration configuration,
+    IServer server,
+    ILogger<ServerLifetime> logger) : IHostedLifecycleService
+{
+    public async Task StartingAsync(CancellationToken cancellationToken)
+    {
+        var settings = options.Value;
+        var homePath = settings.ResolveHome();
+        IMetadataStore? metadata = null;
+        if (!string.IsNullOrEmpty(settings.Postgres))
+        {
+            metadata = await PostgresMetadataStore.OpenAsync(settings.Postgres, cancellationToken: cancellationToken).ConfigureAwait(false);
+        }
+
+        var home = await StrataHome.OpenAsync(homePath, metadata, cancellationToken: cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await CheckBindAsync(ConfiguredUrls(configuration), home.Metadata.Keys, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            await home.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+
+        state.Open(home, new RegistryService(home.Metadata, home.Artifacts, new RegistryOptions { MaxArtifactBytes = settings.MaxArtifactBytes }));
+        LogOpened(logger, homePath, home.Metadata.Backend);
+    }
+
+    public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public async Task StartedAsync(CancellationToken cancellationToken)
+    {
+        // The configured URLs were checked before binding; this catches addresses that came from elsewhere (Kestrel endpoints in code).
+        var bound = server.Features.Get<IServerAddressesFeature>()?.Addresses ?? [];
+        await CheckBindAsync(bound, state.Home.Metadata.Keys, cancellationToken).ConfigureAwait(false);
+        foreach (var address in bound)
+        {
+            LogListening(logger, address);
+        }
+    }
+
+    public Task StoppingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public async Task StoppedAsync(CancellationToken cancellationToken)
+    {
+        if (state.Close() is { } home)
+        {
+            await home.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>The URLs the host will bind, from configuration (<c>urls</c>, <c>ASPNETCORE_URLS</c>, <c>--urls</c>, Kestrel endpoints).</summary>
+    internal static IReadOnlyList<string> ConfiguredUrls(IConfiguration configuration)
+    {
+        var urls = new List<string>();
+        if (configuration["urls"] is { Length: > 0 } list)
+        {
+            urls.AddRange(list.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+        }
+
+        urls.AddRange(configuration.GetSection("Kestrel:Endpoints").GetChildren().Select(e => e["Url"]).OfType<string>());
+        return urls;
+    }
+
+    /// <summary>Refuses non-loopback addresses while no unrevoked API key exists.</summary>
+    internal static async Task CheckBindAsync(IEnumerable<string> urls, IApiKeyStore keys, CancellationToken cancellationToken)
+    {
+        var exposed = urls.Where(u => !IsLoopback(u)).ToList();
+        if (exposed.Count > 0 && !await keys.AnyAsync(cancellationToken).ConfigureAwait(false))
+        {
+            throw new StrataException(
+                ErrorCodes.Forbidden,
+                $"refusing to listen on {string.Join(", ", exposed)}: that is reachable from other machines and no API key exists yet. " +
+                "Create one first (strata auth create-key --project '*' --role admin), or listen on 127.0.0.1.");
+        }
+    }
+
+    /// <summary>True when a URL's host is a loopback address or localhost; wildcards (*, +, 0.0.0.0, [::]) and names are not.</summary>
+    internal static bool IsLoopback(string url)
+    {
+        var host = url;
+        var scheme = host.IndexOf("://", StringComparison.Ordinal);
+        if (scheme >= 0)
+        {
+            host = host[(scheme + 3)..];
+        }
+
+        var slash = host.IndexOf('/', StringComparison.Ordinal);
+        if (slash >= 0)
+        {
+            host = host[..slash];
+        }
+
+        if (host.StartsWith('['))
+        {
+            var end = host.IndexOf(']', StringComparison.Ordinal);
+            host = end > 0 ? host[1..end] : host;
+        }
+        else if (host.LastIndexOf(':') is var colon and > 0)
+        {
+            host = host[..colon];
+        }
+
+        return host.Equals("localhost", StringComparison.OrdinalIgnoreCase) || (IPAddress.TryParse(host, out var ip) && IPAddress.IsLoopback(ip));
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Strata home {Home} opened (metadata: {Backend})")]
+    private static partial void LogOpened(ILogger logger, string home, string backend);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Strata server listening on {Address}")]
+    private static partial void LogListening(ILogger logger, string address);
+}

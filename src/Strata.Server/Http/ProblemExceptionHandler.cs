@@ -1,0 +1,70 @@
+using System.Text.Json;
+using Microsoft.AspNetCore.Diagnostics;
+using Microsoft.AspNetCore.Mvc;
+
+namespace Strata.Server.Http;
+
+/// <summary>
+/// Turns every exception into RFC 9457 problem+json: a <see cref="StrataException"/>'s stable code picks the status
+/// (the caller's mistakes are 4xx), request-reading failures (bad JSON, a wrong content type, a body too large) are
+/// 4xx, and anything unexpected is a 500 that names the request id but nothing of the server's internals.
+/// </summary>
+internal sealed partial class ProblemExceptionHandler(IProblemDetailsService problems, ILogger<ProblemExceptionHandler> logger) : IExceptionHandler
+{
+    public async ValueTask<bool> TryHandleAsync(HttpContext httpContext, Exception exception, CancellationToken cancellationToken)
+    {
+        var (status, code, detail) = Map(exception);
+        if (status >= 500)
+        {
+            LogUnexpected(logger, exception, httpContext.TraceIdentifier);
+        }
+
+        if (status == StatusCodes.Status401Unauthorized)
+        {
+            httpContext.Response.Headers.WWWAuthenticate = "Bearer";
+        }
+
+        httpContext.Response.StatusCode = status;
+        return await problems.TryWriteAsync(new ProblemDetailsContext
+        {
+            HttpContext = httpContext,
+            Exception = exception,
+            ProblemDetails = new ProblemDetails
+            {
+                Status = status,
+                Detail = detail,
+                Extensions = { ["code"] = code },
+            },
+        }).ConfigureAwait(false);
+    }
+
+    /// <summary>The status, stable code and message for an exception.</summary>
+    internal static (int Status, string Code, string Detail) Map(Exception exception) => exception switch
+    {
+        StrataException e when e.IsCallerError => (StatusOf(e.Code), e.Code, e.Message),
+        StrataException e => (StatusCodes.Status500InternalServerError, e.Code, "the server failed to do this; the request id identifies it in the server's log"),
+        BadHttpRequestException e when e.StatusCode == StatusCodes.Status413PayloadTooLarge => (e.StatusCode, ErrorCodes.DataLimit, "the request body is larger than this route accepts"),
+        BadHttpRequestException e => (e.StatusCode, ErrorCodes.ArgumentInvalid, Describe(e)),
+        JsonException e => (StatusCodes.Status400BadRequest, ErrorCodes.ArgumentInvalid, $"the request body is not valid JSON: {e.Message}"),
+        _ => (StatusCodes.Status500InternalServerError, "internal", "an unexpected error occurred; the request id identifies it in the server's log"),
+    };
+
+    /// <summary>The HTTP status of a stable error code.</summary>
+    internal static int StatusOf(string code) => code switch
+    {
+        ErrorCodes.DataLimit => StatusCodes.Status413PayloadTooLarge,
+        ErrorCodes.Unauthorized => StatusCodes.Status401Unauthorized,
+        ErrorCodes.Forbidden => StatusCodes.Status403Forbidden,
+        ErrorCodes.NotFound => StatusCodes.Status404NotFound,
+        ErrorCodes.Conflict => StatusCodes.Status409Conflict,
+        _ when ErrorCodes.IsCallerError(code) => StatusCodes.Status400BadRequest,
+        _ => StatusCodes.Status500InternalServerError,
+    };
+
+    // Binding failures say which parameter and, for JSON, where in the body; both are the caller's own input.
+    private static string Describe(BadHttpRequestException e) =>
+        e.InnerException is JsonException json ? $"{e.Message} {json.Message}" : e.Message;
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Unexpected failure of request {RequestId}")]
+    private static partial void LogUnexpected(ILogger logger, Exception exception, string requestId);
+}

@@ -1,0 +1,82 @@
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.Options;
+using Strata.Client;
+using Strata.Server.Endpoints;
+using Strata.Server.Hosting;
+using Strata.Server.Http;
+
+namespace Strata.Server;
+
+/// <summary>Builds the Strata server: services, the request pipeline and every API route.</summary>
+public static class StrataServer
+{
+    /// <summary>
+    /// Builds the application from command-line style arguments: <c>--urls</c> (default
+    /// <see cref="StrataServerOptions.DefaultUrl"/>, loopback only), <c>--Strata:Home</c>, <c>--Strata:Postgres</c>,
+    /// <c>--Strata:MaxRequestBodyBytes</c>, <c>--Strata:MaxArtifactBytes</c> (or the same as environment variables).
+    /// </summary>
+    public static WebApplication Build(string[] args) => Build(args, configure: null);
+
+    /// <summary>Builds the application; <paramref name="configure"/> may adjust the builder first (tests swap in a test server).</summary>
+    internal static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure)
+    {
+        var builder = WebApplication.CreateBuilder(args);
+        if (string.IsNullOrEmpty(builder.Configuration["urls"]))
+        {
+            builder.WebHost.UseUrls(StrataServerOptions.DefaultUrl);
+        }
+
+        AddServices(builder.Services, builder.Configuration);
+        configure?.Invoke(builder);
+        var app = builder.Build();
+        UsePipeline(app);
+        app.MapStrataApi();
+        return app;
+    }
+
+    /// <summary>Maps every route of the API.</summary>
+    public static IEndpointRouteBuilder MapStrataApi(this IEndpointRouteBuilder app) =>
+        app.MapHealthApi()
+            .MapProjectsApi()
+            .MapExperimentsApi()
+            .MapRunsApi()
+            .MapModelsApi()
+            .MapVersionsApi()
+            .MapAliasesApi()
+            .MapPromotionsApi()
+            .MapLineageApi()
+            .MapAuditApi()
+            .MapKeysApi()
+            .MapAdminApi();
+
+    private static void AddServices(IServiceCollection services, ConfigurationManager configuration)
+    {
+        services.AddOptions<StrataServerOptions>().Bind(configuration.GetSection(StrataServerOptions.Section)).Validate(
+            o => o.MaxRequestBodyBytes > 0 && o.MaxArtifactBytes > 0, "body limits must be positive");
+        services.AddSingleton<ServerState>();
+        services.AddHostedService<ServerLifetime>();
+        services.AddProblemDetails(o => o.CustomizeProblemDetails = c => c.ProblemDetails.Extensions["requestId"] = c.HttpContext.TraceIdentifier);
+        services.AddExceptionHandler<ProblemExceptionHandler>();
+        services.ConfigureHttpJsonOptions(o => StrataJson.Apply(o.SerializerOptions));
+
+        // Binding failures (malformed JSON, a non-numeric version) throw, so they become 400 problems like every other error.
+        services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
+        services.AddOptions<KestrelServerOptions>().Configure<IOptions<StrataServerOptions>>((kestrel, strata) =>
+        {
+            // The per-route limits are tighter; this is the backstop for anything that reads a body outside them.
+            kestrel.Limits.MaxRequestBodySize = strata.Value.MaxArtifactBytes + strata.Value.MaxRequestBodyBytes;
+            kestrel.AddServerHeader = false;
+        });
+    }
+
+    private static void UsePipeline(WebApplication app)
+    {
+        app.UseRequestIds();
+        app.UseExceptionHandler();
+        app.UseStatusCodePages();
+        app.UseMiddleware<RawPathGuard>();
+        app.UseRouting();
+        app.UseAccessControl();
+        app.UseBodyLimits();
+    }
+}

@@ -1,0 +1,26 @@
+namespace Strata.Server;
+
+/// <summary>The server's settings, from the <c>Strata</c> configuration section (<c>--Strata:Home</c>, <c>Strata__Postgres</c>…).</summary>
+public sealed class StrataServerOptions
+{
+    /// <summary>The configuration section.</summary>
+    public const string Section = "Strata";
+
+    /// <summary>Where the server listens unless told otherwise: loopback only.</summary>
+    public const string DefaultUrl = "http://127.0.0.1:5080";
+
+    /// <summary>The home folder (artifacts, and metadata unless <see cref="Postgres"/> is set); default $STRATA_HOME, else ./.strata.</summary>
+    public string? Home { get; set; }
+
+    /// <summary>A PostgreSQL connection string: keep metadata there instead of the home's SQLite file (replicas share it).</summary>
+    public string? Postgres { get; set; }
+
+    /// <summary>Largest JSON request body, in bytes (default 1 MiB); larger bodies get 413.</summary>
+    public long MaxRequestBodyBytes { get; set; } = 1 << 20;
+
+    /// <summary>Largest artifact or model package upload, in bytes (default 1 GiB); larger uploads get 413.</summary>
+    public long MaxArtifactBytes { get; set; } = 1L << 30;
+
+    /// <summary>The home folder to use: the option, else $STRATA_HOME, else ./.strata.</summary>
+    public string ResolveHome() => Path.GetFullPath(Home ?? Environment.GetEnvironmentVariable("STRATA_HOME") ?? ".strata");
+}
