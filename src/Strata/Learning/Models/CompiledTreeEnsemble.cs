@@ -21,6 +21,7 @@ namespace Strata.Learning;
 /// same reason. Trees with categorical splits use the same layout with a membership test on those nodes; deeper
 /// trees keep explicit child pointers.</para>
 /// </remarks>
+[SkipLocalsInit]
 public sealed class CompiledTreeEnsemble
 {
     /// <summary>Deepest tree laid out as a perfect tree (deeper ones keep child pointers).</summary>
@@ -29,8 +30,8 @@ public sealed class CompiledTreeEnsemble
     /// <summary>Rows per block in batch prediction (a block's widened rows stay in the first-level cache).</summary>
     internal const int BlockRows = 128;
 
-    // Trees walked together by the single-row path; their step indices live on the stack.
-    private const int TreeChunk = 64;
+    // Trees whose steps the single-row path keeps on the stack at once.
+    private const int StepChunk = 256;
 
     private const byte PerfectNumeric = 0;
     private const byte PerfectCategorical = 1;
@@ -49,12 +50,19 @@ public sealed class CompiledTreeEnsemble
 
     // Perfect trees: split nodes (column in the widened row, or ~index of a categorical split) and leaves.
     private readonly int[] _column;
+    private readonly int[] _offset;
     private readonly float[] _threshold;
     private readonly double[] _leaf;
 
     // Pointer trees: nodes with explicit children (Left < 0 marks a leaf whose value is in _pointerValue).
     private readonly PointerNode[] _pointer;
     private readonly double[] _pointerValue;
+
+    // The single-row path: split nodes as (column, threshold) pairs (one load), perfect numeric trees grouped by
+    // depth, and every other tree.
+    private readonly SplitNode[] _split;
+    private readonly DepthGroup[] _byDepth;
+    private readonly int[] _otherTrees;
 
     // Categorical splits of either layout, and their bit sets.
     private readonly CategorySplit[] _categorical;
@@ -72,6 +80,18 @@ public sealed class CompiledTreeEnsemble
         _treeLeaf = builder.TreeLeaf;
         _column = [.. builder.Column];
         _threshold = [.. builder.Threshold];
+
+        // Batch blocks hold widened column c at c · BlockRows; categorical splits (column < 0) never use an offset.
+        _offset = [.. _column.Select(c => Math.Max(c, 0) * BlockRows)];
+        _split = [.. _column.Select((c, n) => new SplitNode(c, _threshold[n]))];
+        _byDepth = [.. Enumerable.Range(0, _treeKind.Length).Where(t => _treeKind[t] == PerfectNumeric)
+            .GroupBy(t => _treeDepth[t])
+            .Select(g => new DepthGroup(
+                g.Key,
+                [.. g],
+                [.. g.Select(t => _treeNode[t])],
+                [.. g.Select(t => _treeLeaf[t] - (1 << g.Key) + 1)]))];
+        _otherTrees = [.. Enumerable.Range(0, _treeKind.Length).Where(t => _treeKind[t] != PerfectNumeric)];
         _leaf = [.. builder.Leaf];
         _pointer = [.. builder.Nodes];
         _pointerValue = [.. builder.PointerValue];
@@ -109,13 +129,31 @@ public sealed class CompiledTreeEnsemble
         }
 
         var width = 2 * _featureCount;
-        float[]? rented = null;
-        var wide = width <= 512 ? stackalloc float[512] : (rented = ArrayPool<float>.Shared.Rent(width));
+        var trees = _treeKind.Length;
+        float[]? rentedRow = null;
+        double[]? rentedValues = null;
+
+        // Both buffers are written in full before they are read, so they skip zeroing ([SkipLocalsInit]).
+        var wide = width <= 256 ? stackalloc float[width] : (rentedRow = ArrayPool<float>.Shared.Rent(width));
+        var values = trees <= 512 ? stackalloc double[trees] : (rentedValues = ArrayPool<double>.Shared.Rent(trees));
         Widen(row, wide);
-        PredictWide(wide, margins[.._outputCount]);
-        if (rented is not null)
+        TreeValues(wide, values);
+
+        // Sums in tree order, as the reference does, so the result is bit-identical.
+        _baseMargins.CopyTo(margins);
+        for (var t = 0; t < trees; t++)
         {
-            ArrayPool<float>.Shared.Return(rented);
+            margins[_treeOutput[t]] += values[t];
+        }
+
+        if (rentedRow is not null)
+        {
+            ArrayPool<float>.Shared.Return(rentedRow);
+        }
+
+        if (rentedValues is not null)
+        {
+            ArrayPool<double>.Shared.Return(rentedValues);
         }
     }
 
@@ -171,30 +209,30 @@ public sealed class CompiledTreeEnsemble
         result.CopyTo(margins);
     }
 
+    /// <summary>One block: its rows widened into columns (column c of row r at c · BlockRows + r), then tree by tree.</summary>
     private void PredictBlock(FeatureMatrix features, int start, int count, Scratch scratch, Span<double> margins)
     {
-        var width = 2 * _featureCount;
-        var block = scratch.Rows.AsSpan(0, count * width);
+        var block = scratch.Columns;
         for (var f = 0; f < _featureCount; f++)
         {
+            var raw = block.AsSpan(f * BlockRows, count);
+            var filled = block.AsSpan((_featureCount + f) * BlockRows, count);
             if (features.Inputs[f].Kind == FeatureKind.Categorical)
             {
                 var codes = features.Codes(f).Slice(start, count);
                 for (var r = 0; r < count; r++)
                 {
-                    var code = codes[r];
-                    block[(r * width) + f] = code < 0 ? float.NaN : code;
-                    block[(r * width) + _featureCount + f] = code < 0 ? float.PositiveInfinity : code;
+                    raw[r] = codes[r] < 0 ? float.NaN : codes[r];
+                    filled[r] = codes[r] < 0 ? float.PositiveInfinity : codes[r];
                 }
             }
             else
             {
                 var values = features.Numeric(f).Slice(start, count);
+                values.CopyTo(raw);
                 for (var r = 0; r < count; r++)
                 {
-                    var v = values[r];
-                    block[(r * width) + f] = v;
-                    block[(r * width) + _featureCount + f] = float.IsNaN(v) ? float.PositiveInfinity : v;
+                    filled[r] = float.IsNaN(values[r]) ? float.PositiveInfinity : values[r];
                 }
             }
         }
@@ -204,165 +242,165 @@ public sealed class CompiledTreeEnsemble
             _baseMargins.CopyTo(margins.Slice(r * _outputCount, _outputCount));
         }
 
-        var steps = scratch.Steps.AsSpan(0, count);
         for (var t = 0; t < _treeKind.Length; t++)
         {
-            var output = _treeOutput[t];
-            switch (_treeKind[t])
+            if (_treeKind[t] == PerfectNumeric)
             {
-                case PerfectNumeric:
-                    WalkNumeric(t, block, width, steps);
-                    AddLeaves(t, steps, margins, output);
-                    break;
-                case PerfectCategorical:
-                    WalkCategorical(t, block, width, steps);
-                    AddLeaves(t, steps, margins, output);
-                    break;
-                default:
-                    for (var r = 0; r < count; r++)
-                    {
-                        margins[(r * _outputCount) + output] += WalkPointer(_treeNode[t], block.Slice(r * width, width));
-                    }
-
-                    break;
+                WalkNumeric(t, block, count, margins);
+            }
+            else
+            {
+                var output = _treeOutput[t];
+                for (var r = 0; r < count; r++)
+                {
+                    margins[(r * _outputCount) + output] += Walk(t, new Row(block, r, BlockRows));
+                }
             }
         }
     }
 
-    /// <summary>Walks every row of a block down a perfect tree without categorical splits; leaves the step index per row.</summary>
-    private void WalkNumeric(int tree, ReadOnlySpan<float> block, int width, Span<int> steps)
+    /// <summary>
+    /// Walks the rows of a block down a perfect tree without categorical splits and adds their leaves. Eight rows go
+    /// down together, their step indices in registers, so their loads overlap.
+    /// </summary>
+    private void WalkNumeric(int tree, float[] block, int count, Span<double> margins)
     {
         var depth = _treeDepth[tree];
-        steps.Clear();
-        if (depth == 0)
-        {
-            return;
-        }
+        var output = _treeOutput[tree];
+        var k = _outputCount;
 
-        // NOTE: every column is < 2F = width and every step index stays < 2^depth − 1 (the tree's split nodes), both
-        // by construction in Builder, so these reads skip bounds checks.
-        ref var column = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_column), _treeNode[tree]);
+        // NOTE: every offset is a widened column times BlockRows (< 2F · BlockRows), every step index stays below the
+        // tree's 2^depth − 1 split nodes and every leaf index below its 2^depth leaves, all by construction in Builder;
+        // so the reads below skip bounds checks.
+        ref var offset = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_offset), _treeNode[tree]);
         ref var threshold = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_threshold), _treeNode[tree]);
-        ref var rows = ref MemoryMarshal.GetReference(block);
-        ref var step = ref MemoryMarshal.GetReference(steps);
-        var count = steps.Length;
-
-        // The root is the same node for every row.
-        var rootColumn = column;
-        var rootThreshold = threshold;
-        for (int r = 0, at = rootColumn; r < count; r++, at += width)
+        ref var leaf = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_leaf), _treeLeaf[tree] - ((1 << depth) - 1));
+        ref var columns = ref MemoryMarshal.GetArrayDataReference(block);
+        var r0 = 0;
+        for (; r0 + 8 <= count; r0 += 8)
         {
-            Unsafe.Add(ref step, r) = Unsafe.Add(ref rows, at) >= rootThreshold ? 2 : 1;
-        }
-
-        for (var level = 1; level < depth; level++)
-        {
-            for (int r = 0, rowStart = 0; r < count; r++, rowStart += width)
+            ref var v = ref Unsafe.Add(ref columns, r0);
+            nint i0 = 0, i1 = 0, i2 = 0, i3 = 0, i4 = 0, i5 = 0, i6 = 0, i7 = 0;
+            for (var level = 0; level < depth; level++)
             {
-                var i = Unsafe.Add(ref step, r);
-                var value = Unsafe.Add(ref rows, rowStart + Unsafe.Add(ref column, i));
-                Unsafe.Add(ref step, r) = (2 * i) + (value >= Unsafe.Add(ref threshold, i) ? 2 : 1);
+                i0 = (2 * i0) + 1 + Right(Unsafe.Add(ref v, Unsafe.Add(ref offset, i0)), Unsafe.Add(ref threshold, i0));
+                i1 = (2 * i1) + 1 + Right(Unsafe.Add(ref v, Unsafe.Add(ref offset, i1) + 1), Unsafe.Add(ref threshold, i1));
+                i2 = (2 * i2) + 1 + Right(Unsafe.Add(ref v, Unsafe.Add(ref offset, i2) + 2), Unsafe.Add(ref threshold, i2));
+                i3 = (2 * i3) + 1 + Right(Unsafe.Add(ref v, Unsafe.Add(ref offset, i3) + 3), Unsafe.Add(ref threshold, i3));
+                i4 = (2 * i4) + 1 + Right(Unsafe.Add(ref v, Unsafe.Add(ref offset, i4) + 4), Unsafe.Add(ref threshold, i4));
+                i5 = (2 * i5) + 1 + Right(Unsafe.Add(ref v, Unsafe.Add(ref offset, i5) + 5), Unsafe.Add(ref threshold, i5));
+                i6 = (2 * i6) + 1 + Right(Unsafe.Add(ref v, Unsafe.Add(ref offset, i6) + 6), Unsafe.Add(ref threshold, i6));
+                i7 = (2 * i7) + 1 + Right(Unsafe.Add(ref v, Unsafe.Add(ref offset, i7) + 7), Unsafe.Add(ref threshold, i7));
             }
-        }
-    }
 
-    private void WalkCategorical(int tree, ReadOnlySpan<float> block, int width, Span<int> steps)
-    {
-        var depth = _treeDepth[tree];
-        var nodes = _treeNode[tree];
-        steps.Clear();
-        for (var level = 0; level < depth; level++)
+            var m = (r0 * k) + output;
+            margins[m] += Unsafe.Add(ref leaf, i0);
+            margins[m + k] += Unsafe.Add(ref leaf, i1);
+            margins[m + (2 * k)] += Unsafe.Add(ref leaf, i2);
+            margins[m + (3 * k)] += Unsafe.Add(ref leaf, i3);
+            margins[m + (4 * k)] += Unsafe.Add(ref leaf, i4);
+            margins[m + (5 * k)] += Unsafe.Add(ref leaf, i5);
+            margins[m + (6 * k)] += Unsafe.Add(ref leaf, i6);
+            margins[m + (7 * k)] += Unsafe.Add(ref leaf, i7);
+        }
+
+        for (; r0 < count; r0++)
         {
-            for (var r = 0; r < steps.Length; r++)
+            ref var v = ref Unsafe.Add(ref columns, r0);
+            nint i = 0;
+            for (var level = 0; level < depth; level++)
             {
-                var i = steps[r];
-                steps[r] = (2 * i) + 1 + GoesRight(_column[nodes + i], _threshold[nodes + i], block.Slice(r * width, width));
+                i = (2 * i) + 1 + Right(Unsafe.Add(ref v, Unsafe.Add(ref offset, i)), Unsafe.Add(ref threshold, i));
             }
+
+            margins[(r0 * k) + output] += Unsafe.Add(ref leaf, i);
         }
     }
 
-    private void AddLeaves(int tree, ReadOnlySpan<int> steps, Span<double> margins, int output)
+    /// <summary>Each tree's leaf value for one widened row.</summary>
+    private void TreeValues(ReadOnlySpan<float> wide, Span<double> values)
     {
-        // Step indices of the last level run from 2^D − 1 to 2^(D+1) − 2; the leaf is the offset into that level.
-        var first = _treeLeaf[tree] - ((1 << _treeDepth[tree]) - 1);
-        for (var r = 0; r < steps.Length; r++)
-        {
-            margins[(r * _outputCount) + output] += _leaf[first + steps[r]];
-        }
-    }
-
-    private void PredictWide(ReadOnlySpan<float> wide, Span<double> margins)
-    {
-        _baseMargins.CopyTo(margins);
-        Span<int> steps = stackalloc int[TreeChunk];
+        // Perfect numeric trees of one depth walk level by level: every tree's step at a level is independent of the
+        // others, so the processor overlaps their loads (the trees of a large model sit in the second-level cache).
         ref var row = ref MemoryMarshal.GetReference(wide);
-        for (var first = 0; first < _treeKind.Length; first += TreeChunk)
+        ref var split = ref MemoryMarshal.GetArrayDataReference(_split);
+        ref var leaves = ref MemoryMarshal.GetArrayDataReference(_leaf);
+        Span<int> steps = stackalloc int[StepChunk];
+        foreach (var group in _byDepth)
         {
-            var count = Math.Min(TreeChunk, _treeKind.Length - first);
-            var deepest = 0;
-            for (var c = 0; c < count; c++)
+            for (var first = 0; first < group.Trees.Length; first += StepChunk)
             {
-                steps[c] = 0;
-                if (_treeKind[first + c] != Pointer)
+                var count = Math.Min(StepChunk, group.Trees.Length - first);
+                var nodes = group.Nodes.AsSpan(first, count);
+                var step = steps[..count];
+                step.Clear();
+                for (var level = 0; level < group.Depth; level++)
                 {
-                    deepest = Math.Max(deepest, _treeDepth[first + c]);
-                }
-            }
-
-            // Level by level across the chunk's trees: their walks are independent, so their loads overlap.
-            for (var level = 0; level < deepest; level++)
-            {
-                for (var c = 0; c < count; c++)
-                {
-                    var t = first + c;
-                    if (level >= _treeDepth[t] || _treeKind[t] == Pointer)
+                    for (var j = 0; j < step.Length; j++)
                     {
-                        continue;
+                        // NOTE: nodes[j] + step[j] stays within tree j's split nodes and every column is < 2F (Builder).
+                        var i = step[j];
+                        ref var node = ref Unsafe.Add(ref split, nodes[j] + i);
+                        step[j] = (2 * i) + 1 + Right(Unsafe.Add(ref row, node.Column), node.Threshold);
                     }
+                }
 
-                    var node = _treeNode[t] + steps[c];
-                    var column = _column[node];
-                    var right = column >= 0
-                        ? (Unsafe.Add(ref row, column) >= _threshold[node] ? 1 : 0)
-                        : CategoricalGoesRight(~column, wide);
-                    steps[c] = (2 * steps[c]) + 1 + right;
+                var trees = group.Trees.AsSpan(first, count);
+                var leafStarts = group.Leaves.AsSpan(first, count);
+                for (var j = 0; j < step.Length; j++)
+                {
+                    values[trees[j]] = Unsafe.Add(ref leaves, leafStarts[j] + step[j]);
                 }
             }
+        }
 
-            // Sums in tree order, as the reference does, so the result is bit-identical.
-            for (var c = 0; c < count; c++)
-            {
-                var t = first + c;
-                margins[_treeOutput[t]] += _treeKind[t] == Pointer
-                    ? WalkPointer(_treeNode[t], wide)
-                    : _leaf[_treeLeaf[t] - ((1 << _treeDepth[t]) - 1) + steps[c]];
-            }
+        foreach (var t in _otherTrees)
+        {
+            values[t] = Walk(t, new Row(wide));
         }
     }
 
-    private double WalkPointer(int node, ReadOnlySpan<float> wide)
+    /// <summary>A tree with categorical splits or child pointers, one row at a time.</summary>
+    private double Walk(int tree, Row row)
     {
-        while (true)
+        if (_treeKind[tree] == Pointer)
         {
-            var n = _pointer[node];
-            if (n.Left < 0)
+            var node = _treeNode[tree];
+            while (true)
             {
-                return _pointerValue[node];
-            }
+                var n = _pointer[node];
+                if (n.Left < 0)
+                {
+                    return _pointerValue[node];
+                }
 
-            node = GoesRight(n.Column, n.Threshold, wide) != 0 ? n.Right : n.Left;
+                node = GoesRight(n.Column, n.Threshold, row) != 0 ? n.Right : n.Left;
+            }
         }
+
+        var nodes = _treeNode[tree];
+        var i = 0;
+        for (var level = 0; level < _treeDepth[tree]; level++)
+        {
+            i = (2 * i) + 1 + GoesRight(_column[nodes + i], _threshold[nodes + i], row);
+        }
+
+        return _leaf[_treeLeaf[tree] - ((1 << _treeDepth[tree]) - 1) + i];
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private int GoesRight(int column, float threshold, ReadOnlySpan<float> wide) =>
-        column >= 0 ? (wide[column] >= threshold ? 1 : 0) : CategoricalGoesRight(~column, wide);
+    private int GoesRight(int column, float threshold, Row row) =>
+        column >= 0 ? Right(row[column], threshold) : CategoricalGoesRight(~column, row);
+
+    /// <summary>1 when a value goes right at a numeric split, else 0, without a branch (the outcome is a coin toss to a predictor).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int Right(float value, float threshold) => Unsafe.BitCast<bool, byte>(value >= threshold);
 
     /// <summary>The reference's categorical rule (<see cref="TreeEnsemble.Next"/>): 0 for left, 1 for right.</summary>
-    private int CategoricalGoesRight(int index, ReadOnlySpan<float> wide)
+    private int CategoricalGoesRight(int index, Row row)
     {
         var split = _categorical[index];
-        var value = wide[split.Feature];
+        var value = row[split.Feature];
         if (float.IsNaN(value) || !(value >= 0 && value < int.MaxValue) || value != MathF.Floor(value))
         {
             return split.MissingLeft ? 0 : 1;
@@ -384,6 +422,32 @@ public sealed class CompiledTreeEnsemble
         }
     }
 
+    /// <summary>One widened row: a span (single-row path) or a column of a block (value c at c · stride).</summary>
+    private readonly ref struct Row
+    {
+        private readonly ReadOnlySpan<float> _values;
+        private readonly int _stride;
+
+        public Row(ReadOnlySpan<float> wide)
+        {
+            _values = wide;
+            _stride = 1;
+        }
+
+        public Row(float[] block, int row, int stride)
+        {
+            _values = block.AsSpan(row);
+            _stride = stride;
+        }
+
+        public float this[int column] => _values[column * _stride];
+    }
+
+    private readonly record struct SplitNode(int Column, float Threshold);
+
+    /// <summary>Perfect numeric trees of one depth: their indices, first split nodes, and leaf starts less 2^depth − 1 (the first step index of the last level).</summary>
+    private sealed record DepthGroup(int Depth, int[] Trees, int[] Nodes, int[] Leaves);
+
     private readonly record struct PointerNode(int Column, float Threshold, int Left, int Right);
 
     private readonly record struct CategorySplit(int Feature, int Start, int Length, bool MissingLeft);
@@ -391,9 +455,7 @@ public sealed class CompiledTreeEnsemble
     /// <summary>Per-thread buffers of the batch path.</summary>
     private sealed class Scratch(CompiledTreeEnsemble model)
     {
-        public float[] Rows { get; } = new float[BlockRows * 2 * Math.Max(1, model._featureCount)];
-
-        public int[] Steps { get; } = new int[BlockRows];
+        public float[] Columns { get; } = new float[BlockRows * 2 * Math.Max(1, model._featureCount)];
     }
 
     /// <summary>Lays out an ensemble's trees; only reads arrays that <see cref="TreeEnsemble.Validate"/> has checked.</summary>
