@@ -43,5 +43,6 @@ internal static partial class PeerOperations
         RegisterArrow();
         RegisterProfile();
         RegisterProfileFile();
+        RegisterPredict();
     }
 }
