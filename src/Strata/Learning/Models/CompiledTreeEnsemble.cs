@@ -30,9 +30,6 @@ public sealed class CompiledTreeEnsemble
     /// <summary>Rows per block in batch prediction (a block's widened rows stay in the first-level cache).</summary>
     internal const int BlockRows = 128;
 
-    // Trees whose steps the single-row path keeps on the stack at once.
-    private const int StepChunk = 256;
-
     private const byte PerfectNumeric = 0;
     private const byte PerfectCategorical = 1;
     private const byte Pointer = 2;
@@ -58,9 +55,7 @@ public sealed class CompiledTreeEnsemble
     private readonly PointerNode[] _pointer;
     private readonly double[] _pointerValue;
 
-    // The single-row path: split nodes as (column, threshold) pairs (one load), perfect numeric trees grouped by
-    // depth, and every other tree.
-    private readonly SplitNode[] _split;
+    // The single-row path: perfect numeric trees grouped by depth, and every other tree.
     private readonly DepthGroup[] _byDepth;
     private readonly int[] _otherTrees;
 
@@ -80,19 +75,13 @@ public sealed class CompiledTreeEnsemble
         _treeLeaf = builder.TreeLeaf;
         _column = [.. builder.Column];
         _threshold = [.. builder.Threshold];
+        _leaf = [.. builder.Leaf];
 
         // Batch blocks hold widened column c at c · BlockRows; categorical splits (column < 0) never use an offset.
         _offset = [.. _column.Select(c => Math.Max(c, 0) * BlockRows)];
-        _split = [.. _column.Select((c, n) => new SplitNode(c, _threshold[n]))];
         _byDepth = [.. Enumerable.Range(0, _treeKind.Length).Where(t => _treeKind[t] == PerfectNumeric)
-            .GroupBy(t => _treeDepth[t])
-            .Select(g => new DepthGroup(
-                g.Key,
-                [.. g],
-                [.. g.Select(t => _treeNode[t])],
-                [.. g.Select(t => _treeLeaf[t] - (1 << g.Key) + 1)]))];
+            .GroupBy(t => _treeDepth[t]).Select(g => Group(g.Key, [.. g]))];
         _otherTrees = [.. Enumerable.Range(0, _treeKind.Length).Where(t => _treeKind[t] != PerfectNumeric)];
-        _leaf = [.. builder.Leaf];
         _pointer = [.. builder.Nodes];
         _pointerValue = [.. builder.PointerValue];
         _categorical = [.. builder.Categorical];
@@ -320,37 +309,56 @@ public sealed class CompiledTreeEnsemble
     /// <summary>Each tree's leaf value for one widened row.</summary>
     private void TreeValues(ReadOnlySpan<float> wide, Span<double> values)
     {
-        // Perfect numeric trees of one depth walk level by level: every tree's step at a level is independent of the
-        // others, so the processor overlaps their loads (the trees of a large model sit in the second-level cache).
         ref var row = ref MemoryMarshal.GetReference(wide);
-        ref var split = ref MemoryMarshal.GetArrayDataReference(_split);
-        ref var leaves = ref MemoryMarshal.GetArrayDataReference(_leaf);
-        Span<int> steps = stackalloc int[StepChunk];
         foreach (var group in _byDepth)
         {
-            for (var first = 0; first < group.Trees.Length; first += StepChunk)
+            // Tree j of the group has its split nodes at [j·S, j·S + S − 1) and its leaves at [j·S, j·S + S), S = 2^depth,
+            // so a step index g carries its tree (g & ~low) and its place (g & low) at once: the next one is
+            // g + (g & low) + 1 + right, and after the last level g − low is the leaf. Eight trees walk together with
+            // their indices in registers, so their loads overlap.
+            // NOTE: every index stays within the group's arrays and every column is < 2F, by construction in Builder.
+            var depth = group.Depth;
+            nint low = (1 << depth) - 1;
+            nint stride = 1 << depth;
+            ref var nodes = ref MemoryMarshal.GetArrayDataReference(group.Nodes);
+            ref var leaves = ref MemoryMarshal.GetArrayDataReference(group.Leaves);
+            var trees = group.Trees;
+            var t = 0;
+            for (; t + 8 <= trees.Length; t += 8)
             {
-                var count = Math.Min(StepChunk, group.Trees.Length - first);
-                var nodes = group.Nodes.AsSpan(first, count);
-                var step = steps[..count];
-                step.Clear();
-                for (var level = 0; level < group.Depth; level++)
+                var g0 = t * stride;
+                nint g1 = g0 + stride, g2 = g1 + stride, g3 = g2 + stride, g4 = g3 + stride, g5 = g4 + stride, g6 = g5 + stride, g7 = g6 + stride;
+                for (var level = 0; level < depth; level++)
                 {
-                    for (var j = 0; j < step.Length; j++)
-                    {
-                        // NOTE: nodes[j] + step[j] stays within tree j's split nodes and every column is < 2F (Builder).
-                        var i = step[j];
-                        ref var node = ref Unsafe.Add(ref split, nodes[j] + i);
-                        step[j] = (2 * i) + 1 + Right(Unsafe.Add(ref row, node.Column), node.Threshold);
-                    }
+                    g0 = Step(ref nodes, ref row, g0, low);
+                    g1 = Step(ref nodes, ref row, g1, low);
+                    g2 = Step(ref nodes, ref row, g2, low);
+                    g3 = Step(ref nodes, ref row, g3, low);
+                    g4 = Step(ref nodes, ref row, g4, low);
+                    g5 = Step(ref nodes, ref row, g5, low);
+                    g6 = Step(ref nodes, ref row, g6, low);
+                    g7 = Step(ref nodes, ref row, g7, low);
                 }
 
-                var trees = group.Trees.AsSpan(first, count);
-                var leafStarts = group.Leaves.AsSpan(first, count);
-                for (var j = 0; j < step.Length; j++)
+                values[trees[t]] = Unsafe.Add(ref leaves, g0 - low);
+                values[trees[t + 1]] = Unsafe.Add(ref leaves, g1 - low);
+                values[trees[t + 2]] = Unsafe.Add(ref leaves, g2 - low);
+                values[trees[t + 3]] = Unsafe.Add(ref leaves, g3 - low);
+                values[trees[t + 4]] = Unsafe.Add(ref leaves, g4 - low);
+                values[trees[t + 5]] = Unsafe.Add(ref leaves, g5 - low);
+                values[trees[t + 6]] = Unsafe.Add(ref leaves, g6 - low);
+                values[trees[t + 7]] = Unsafe.Add(ref leaves, g7 - low);
+            }
+
+            for (; t < trees.Length; t++)
+            {
+                var g = t * stride;
+                for (var level = 0; level < depth; level++)
                 {
-                    values[trees[j]] = Unsafe.Add(ref leaves, leafStarts[j] + step[j]);
+                    g = Step(ref nodes, ref row, g, low);
                 }
+
+                values[trees[t]] = Unsafe.Add(ref leaves, g - low);
             }
         }
 
@@ -358,6 +366,13 @@ public sealed class CompiledTreeEnsemble
         {
             values[t] = Walk(t, new Row(wide));
         }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static nint Step(ref SplitNode nodes, ref float row, nint g, nint low)
+    {
+        ref var node = ref Unsafe.Add(ref nodes, g);
+        return g + (g & low) + 1 + Right(Unsafe.Add(ref row, node.Column), node.Threshold);
     }
 
     /// <summary>A tree with categorical splits or child pointers, one row at a time.</summary>
@@ -445,8 +460,29 @@ public sealed class CompiledTreeEnsemble
 
     private readonly record struct SplitNode(int Column, float Threshold);
 
-    /// <summary>Perfect numeric trees of one depth: their indices, first split nodes, and leaf starts less 2^depth − 1 (the first step index of the last level).</summary>
-    private sealed record DepthGroup(int Depth, int[] Trees, int[] Nodes, int[] Leaves);
+    /// <summary>
+    /// Perfect numeric trees of one depth for the single-row path: their indices, and their split nodes (as column and
+    /// threshold, one load) and leaves, each tree in a slot of 2^depth.
+    /// </summary>
+    private sealed record DepthGroup(int Depth, int[] Trees, SplitNode[] Nodes, double[] Leaves);
+
+    private DepthGroup Group(int depth, int[] trees)
+    {
+        var stride = 1 << depth;
+        var nodes = new SplitNode[trees.Length * stride];
+        var leaves = new double[trees.Length * stride];
+        for (var j = 0; j < trees.Length; j++)
+        {
+            for (var i = 0; i < stride - 1; i++)
+            {
+                nodes[(j * stride) + i] = new SplitNode(_column[_treeNode[trees[j]] + i], _threshold[_treeNode[trees[j]] + i]);
+            }
+
+            _leaf.AsSpan(_treeLeaf[trees[j]], stride).CopyTo(leaves.AsSpan(j * stride));
+        }
+
+        return new DepthGroup(depth, trees, nodes, leaves);
+    }
 
     private readonly record struct PointerNode(int Column, float Threshold, int Left, int Right);
 
