@@ -16,10 +16,11 @@ namespace Strata.Learning;
 /// <para>Missing values. Each row is widened to 2F values: the F features as given, then the same with NaN replaced by
 /// +∞. A split whose missing values go left reads the first copy (NaN ≥ t is false: left), one whose missing values go
 /// right reads the second (+∞ ≥ t is true: right), so every numeric split is one comparison.</para>
-/// <para>Batches run row blocks in parallel; each block walks one tree at a time over all its rows, level by level,
-/// which gives the processor many independent loads to overlap. A single row walks many trees level by level for the
-/// same reason. Trees with categorical splits use the same layout with a membership test on those nodes; deeper
-/// trees keep explicit child pointers.</para>
+/// <para>Batches run blocks of <see cref="BlockRows"/> rows in parallel. A block is widened column by column, and each
+/// tree walks eight of its rows at a time with their step indices in registers, so the eight chains of loads overlap
+/// and no step index goes through memory. A single row walks eight trees of the same depth at a time the same way;
+/// their leaf values are summed afterwards in the ensemble's order. Trees with categorical splits use the perfect
+/// layout with a membership test on those nodes; deeper trees keep explicit child pointers.</para>
 /// </remarks>
 [SkipLocalsInit]
 public sealed class CompiledTreeEnsemble
@@ -27,7 +28,7 @@ public sealed class CompiledTreeEnsemble
     /// <summary>Deepest tree laid out as a perfect tree (deeper ones keep child pointers).</summary>
     public const int MaxPerfectDepth = 8;
 
-    /// <summary>Rows per block in batch prediction (a block's widened rows stay in the first-level cache).</summary>
+    /// <summary>Rows per block in batch prediction (a block's widened columns stay in the first-level cache).</summary>
     internal const int BlockRows = 128;
 
     private const byte PerfectNumeric = 0;

@@ -13,13 +13,13 @@ namespace Strata.Learning;
 /// is documented in <c>docs/model-package.md</c>. Loading validates every byte it uses before it trusts it; nothing in a
 /// package is executed.
 /// </summary>
-public static partial class ModelPackage
+public static class ModelPackage
 {
     /// <summary>The format version this code writes and reads.</summary>
     public const int FormatVersion = 1;
 
     /// <summary>Bytes of the fixed header that starts every package.</summary>
-    public const int HeaderBytes = 64;
+    internal const int HeaderBytes = 64;
 
     // PNG-style magic: a high byte (catches 7-bit transfers), "SMP", CR LF (catches newline conversion), EOF, LF.
     private static ReadOnlySpan<byte> Magic => [0x89, (byte)'S', (byte)'M', (byte)'P', 0x0D, 0x0A, 0x1A, 0x0A];
