@@ -129,11 +129,25 @@ public sealed class CompiledTreeEnsemble
         Widen(row, wide);
         TreeValues(wide, values);
 
-        // Sums in tree order, as the reference does, so the result is bit-identical.
-        _baseMargins.CopyTo(margins);
-        for (var t = 0; t < trees; t++)
+        // Sums in tree order, as the reference does, so the result is bit-identical; one output sums in a register
+        // rather than through memory (each addition waits for the one before).
+        if (_outputCount == 1)
         {
-            margins[_treeOutput[t]] += values[t];
+            var sum = _baseMargins[0];
+            foreach (var v in values[..trees])
+            {
+                sum += v;
+            }
+
+            margins[0] = sum;
+        }
+        else
+        {
+            _baseMargins.CopyTo(margins);
+            for (var t = 0; t < trees; t++)
+            {
+                margins[_treeOutput[t]] += values[t];
+            }
         }
 
         if (rentedRow is not null)
@@ -310,57 +324,10 @@ public sealed class CompiledTreeEnsemble
     /// <summary>Each tree's leaf value for one widened row.</summary>
     private void TreeValues(ReadOnlySpan<float> wide, Span<double> values)
     {
-        ref var row = ref MemoryMarshal.GetReference(wide);
         foreach (var group in _byDepth)
         {
-            // Tree j of the group has its split nodes at [j·S, j·S + S − 1) and its leaves at [j·S, j·S + S), S = 2^depth,
-            // so a step index g carries its tree (g & ~low) and its place (g & low) at once: the next one is
-            // g + (g & low) + 1 + right, and after the last level g − low is the leaf. Eight trees walk together with
-            // their indices in registers, so their loads overlap.
-            // NOTE: every index stays within the group's arrays and every column is < 2F, by construction in Builder.
-            var depth = group.Depth;
-            nint low = (1 << depth) - 1;
-            nint stride = 1 << depth;
-            ref var nodes = ref MemoryMarshal.GetArrayDataReference(group.Nodes);
-            ref var leaves = ref MemoryMarshal.GetArrayDataReference(group.Leaves);
-            var trees = group.Trees;
-            var t = 0;
-            for (; t + 8 <= trees.Length; t += 8)
-            {
-                var g0 = t * stride;
-                nint g1 = g0 + stride, g2 = g1 + stride, g3 = g2 + stride, g4 = g3 + stride, g5 = g4 + stride, g6 = g5 + stride, g7 = g6 + stride;
-                for (var level = 0; level < depth; level++)
-                {
-                    g0 = Step(ref nodes, ref row, g0, low);
-                    g1 = Step(ref nodes, ref row, g1, low);
-                    g2 = Step(ref nodes, ref row, g2, low);
-                    g3 = Step(ref nodes, ref row, g3, low);
-                    g4 = Step(ref nodes, ref row, g4, low);
-                    g5 = Step(ref nodes, ref row, g5, low);
-                    g6 = Step(ref nodes, ref row, g6, low);
-                    g7 = Step(ref nodes, ref row, g7, low);
-                }
-
-                values[trees[t]] = Unsafe.Add(ref leaves, g0 - low);
-                values[trees[t + 1]] = Unsafe.Add(ref leaves, g1 - low);
-                values[trees[t + 2]] = Unsafe.Add(ref leaves, g2 - low);
-                values[trees[t + 3]] = Unsafe.Add(ref leaves, g3 - low);
-                values[trees[t + 4]] = Unsafe.Add(ref leaves, g4 - low);
-                values[trees[t + 5]] = Unsafe.Add(ref leaves, g5 - low);
-                values[trees[t + 6]] = Unsafe.Add(ref leaves, g6 - low);
-                values[trees[t + 7]] = Unsafe.Add(ref leaves, g7 - low);
-            }
-
-            for (; t < trees.Length; t++)
-            {
-                var g = t * stride;
-                for (var level = 0; level < depth; level++)
-                {
-                    g = Step(ref nodes, ref row, g, low);
-                }
-
-                values[trees[t]] = Unsafe.Add(ref leaves, g - low);
-            }
+            var stepper = new FloatStepper(group.Nodes, wide);
+            Walk(ref stepper, group, values);
         }
 
         foreach (var t in _otherTrees)
@@ -369,11 +336,78 @@ public sealed class CompiledTreeEnsemble
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static nint Step(ref SplitNode nodes, ref float row, nint g, nint low)
+    /// <summary>
+    /// The leaf values of a group's trees. Tree j has its split nodes at [j·S, j·S + S − 1) and its leaves at
+    /// [j·S, j·S + S), S = 2^depth, so a step index g carries its tree (g &amp; ~low) and its place (g &amp; low) at once:
+    /// the next one is g + (g &amp; low) + 1 + right, and after the last level g − low is the leaf. Eight trees walk
+    /// together with their indices in registers, so their loads overlap.
+    /// </summary>
+    private static void Walk<TStepper>(ref TStepper stepper, DepthGroup group, Span<double> values)
+        where TStepper : struct, IStepper, allows ref struct
     {
-        ref var node = ref Unsafe.Add(ref nodes, g);
-        return g + (g & low) + 1 + Right(Unsafe.Add(ref row, node.Column), node.Threshold);
+        // NOTE: every index stays within the group's arrays and every column within the row, by construction in Builder.
+        var depth = group.Depth;
+        nint low = (1 << depth) - 1;
+        nint stride = 1 << depth;
+        ref var leaves = ref MemoryMarshal.GetArrayDataReference(group.Leaves);
+        var trees = group.Trees;
+        var t = 0;
+        for (; t + 8 <= trees.Length; t += 8)
+        {
+            var g0 = t * stride;
+            nint g1 = g0 + stride, g2 = g1 + stride, g3 = g2 + stride, g4 = g3 + stride, g5 = g4 + stride, g6 = g5 + stride, g7 = g6 + stride;
+            for (var level = 0; level < depth; level++)
+            {
+                g0 = stepper.Step(g0, low);
+                g1 = stepper.Step(g1, low);
+                g2 = stepper.Step(g2, low);
+                g3 = stepper.Step(g3, low);
+                g4 = stepper.Step(g4, low);
+                g5 = stepper.Step(g5, low);
+                g6 = stepper.Step(g6, low);
+                g7 = stepper.Step(g7, low);
+            }
+
+            values[trees[t]] = Unsafe.Add(ref leaves, g0 - low);
+            values[trees[t + 1]] = Unsafe.Add(ref leaves, g1 - low);
+            values[trees[t + 2]] = Unsafe.Add(ref leaves, g2 - low);
+            values[trees[t + 3]] = Unsafe.Add(ref leaves, g3 - low);
+            values[trees[t + 4]] = Unsafe.Add(ref leaves, g4 - low);
+            values[trees[t + 5]] = Unsafe.Add(ref leaves, g5 - low);
+            values[trees[t + 6]] = Unsafe.Add(ref leaves, g6 - low);
+            values[trees[t + 7]] = Unsafe.Add(ref leaves, g7 - low);
+        }
+
+        for (; t < trees.Length; t++)
+        {
+            var g = t * stride;
+            for (var level = 0; level < depth; level++)
+            {
+                g = stepper.Step(g, low);
+            }
+
+            values[trees[t]] = Unsafe.Add(ref leaves, g - low);
+        }
+    }
+
+    /// <summary>One step down a perfect tree: the next step index.</summary>
+    private interface IStepper
+    {
+        nint Step(nint g, nint low);
+    }
+
+    /// <summary>Steps on float thresholds over the widened row.</summary>
+    private readonly ref struct FloatStepper(SplitNode[] nodes, ReadOnlySpan<float> row) : IStepper
+    {
+        private readonly ref SplitNode _nodes = ref MemoryMarshal.GetArrayDataReference(nodes);
+        private readonly ref float _row = ref MemoryMarshal.GetReference(row);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public nint Step(nint g, nint low)
+        {
+            ref var node = ref Unsafe.Add(ref _nodes, g);
+            return g + (g & low) + 1 + Right(Unsafe.Add(ref _row, node.Column), node.Threshold);
+        }
     }
 
     /// <summary>A tree with categorical splits or child pointers, one row at a time.</summary>
@@ -476,7 +510,8 @@ public sealed class CompiledTreeEnsemble
         {
             for (var i = 0; i < stride - 1; i++)
             {
-                nodes[(j * stride) + i] = new SplitNode(_column[_treeNode[trees[j]] + i], _threshold[_treeNode[trees[j]] + i]);
+                var n = _treeNode[trees[j]] + i;
+                nodes[(j * stride) + i] = new SplitNode(_column[n], _threshold[n]);
             }
 
             _leaf.AsSpan(_treeLeaf[trees[j]], stride).CopyTo(leaves.AsSpan(j * stride));
