@@ -326,8 +326,7 @@ public sealed class CompiledTreeEnsemble
     {
         foreach (var group in _byDepth)
         {
-            var stepper = new FloatStepper(group.Nodes, wide);
-            Walk(ref stepper, group, values);
+            Walk(group, wide, values);
         }
 
         foreach (var t in _otherTrees)
@@ -342,10 +341,10 @@ public sealed class CompiledTreeEnsemble
     /// the next one is g + (g &amp; low) + 1 + right, and after the last level g − low is the leaf. Eight trees walk
     /// together with their indices in registers, so their loads overlap.
     /// </summary>
-    private static void Walk<TStepper>(ref TStepper stepper, DepthGroup group, Span<double> values)
-        where TStepper : struct, IStepper, allows ref struct
+    private static void Walk(DepthGroup group, ReadOnlySpan<float> wide, Span<double> values)
     {
         // NOTE: every index stays within the group's arrays and every column within the row, by construction in Builder.
+        var stepper = new Stepper(group.Nodes, wide);
         var depth = group.Depth;
         nint low = (1 << depth) - 1;
         nint stride = 1 << depth;
@@ -390,14 +389,8 @@ public sealed class CompiledTreeEnsemble
         }
     }
 
-    /// <summary>One step down a perfect tree: the next step index.</summary>
-    private interface IStepper
-    {
-        nint Step(nint g, nint low);
-    }
-
-    /// <summary>Steps on float thresholds over the widened row.</summary>
-    private readonly ref struct FloatStepper(SplitNode[] nodes, ReadOnlySpan<float> row) : IStepper
+    /// <summary>One step down a perfect tree of a group: the next step index.</summary>
+    private readonly ref struct Stepper(SplitNode[] nodes, ReadOnlySpan<float> row)
     {
         private readonly ref SplitNode _nodes = ref MemoryMarshal.GetArrayDataReference(nodes);
         private readonly ref float _row = ref MemoryMarshal.GetReference(row);
