@@ -16,7 +16,7 @@ namespace Strata.Learning;
 /// <para>Missing values. Each row is widened to 2F values: the F features as given, then the same with NaN replaced by
 /// +∞. A split whose missing values go left reads the first copy (NaN ≥ t is false: left), one whose missing values go
 /// right reads the second (+∞ ≥ t is true: right), so every numeric split is one comparison.</para>
-/// <para>Batches run blocks of <see cref="BlockRows"/> rows in parallel. A block is widened column by column, and each
+/// <para>Batches run blocks of up to 128 rows in parallel. A block is widened column by column, and each
 /// tree walks eight of its rows at a time with their step indices in registers, so the eight chains of loads overlap
 /// and no step index goes through memory. A single row walks eight trees of the same depth at a time the same way;
 /// their leaf values are summed afterwards in the ensemble's order. Trees with categorical splits use the perfect
@@ -28,8 +28,11 @@ public sealed class CompiledTreeEnsemble
     /// <summary>Deepest tree laid out as a perfect tree (deeper ones keep child pointers).</summary>
     public const int MaxPerfectDepth = 8;
 
-    /// <summary>Rows per block in batch prediction (a block's widened columns stay in the first-level cache).</summary>
-    internal const int BlockRows = 128;
+    /// <summary>Most rows per block in batch prediction.</summary>
+    internal const int MaxBlockRows = 128;
+
+    // A block's widened columns should stay in the first-level cache: 16 Ki floats, fewer rows for wide models.
+    private const int BlockFloats = 16 * 1024;
 
     private const byte PerfectNumeric = 0;
     private const byte PerfectCategorical = 1;
@@ -37,6 +40,7 @@ public sealed class CompiledTreeEnsemble
 
     private readonly int _featureCount;
     private readonly int _outputCount;
+    private readonly int _blockRows;
     private readonly double[] _baseMargins;
 
     // Per tree, in the ensemble's order.
@@ -78,8 +82,9 @@ public sealed class CompiledTreeEnsemble
         _threshold = [.. builder.Threshold];
         _leaf = [.. builder.Leaf];
 
-        // Batch blocks hold widened column c at c · BlockRows; categorical splits (column < 0) never use an offset.
-        _offset = [.. _column.Select(c => Math.Max(c, 0) * BlockRows)];
+        // Batch blocks hold widened column c at c · block rows; categorical splits (column < 0) never use an offset.
+        _blockRows = Math.Clamp(BlockFloats / Math.Max(1, 2 * _featureCount) / 8 * 8, 8, MaxBlockRows);
+        _offset = [.. _column.Select(c => checked(Math.Max(c, 0) * _blockRows))];
         _byDepth = [.. Enumerable.Range(0, _treeKind.Length).Where(t => _treeKind[t] == PerfectNumeric)
             .GroupBy(t => _treeDepth[t]).Select(g => Group(g.Key, [.. g]))];
         _otherTrees = [.. Enumerable.Range(0, _treeKind.Length).Where(t => _treeKind[t] != PerfectNumeric)];
@@ -180,15 +185,15 @@ public sealed class CompiledTreeEnsemble
             throw new ArgumentException($"room for {margins.Length} margins, {rows} rows need {needed}", nameof(margins));
         }
 
-        var blocks = (rows + BlockRows - 1) / BlockRows;
+        var blocks = (rows + _blockRows - 1) / _blockRows;
         var threads = maxDegreeOfParallelism < 0 ? Environment.ProcessorCount : Math.Max(1, maxDegreeOfParallelism);
         if (blocks <= 1 || threads == 1)
         {
             var scratch = new Scratch(this);
             for (var b = 0; b < blocks; b++)
             {
-                var start = b * BlockRows;
-                var count = Math.Min(BlockRows, rows - start);
+                var start = b * _blockRows;
+                var count = Math.Min(_blockRows, rows - start);
                 PredictBlock(features, start, count, scratch, margins.Slice(start * _outputCount, count * _outputCount));
             }
 
@@ -204,8 +209,8 @@ public sealed class CompiledTreeEnsemble
             () => new Scratch(this),
             (b, _, scratch) =>
             {
-                var start = b * BlockRows;
-                var count = Math.Min(BlockRows, rows - start);
+                var start = b * _blockRows;
+                var count = Math.Min(_blockRows, rows - start);
                 PredictBlock(features, start, count, scratch, result.AsSpan(start * _outputCount, count * _outputCount));
                 return scratch;
             },
@@ -213,14 +218,14 @@ public sealed class CompiledTreeEnsemble
         result.CopyTo(margins);
     }
 
-    /// <summary>One block: its rows widened into columns (column c of row r at c · BlockRows + r), then tree by tree.</summary>
+    /// <summary>One block: its rows widened into columns (column c of row r at c · block rows + r), then tree by tree.</summary>
     private void PredictBlock(FeatureMatrix features, int start, int count, Scratch scratch, Span<double> margins)
     {
         var block = scratch.Columns;
         for (var f = 0; f < _featureCount; f++)
         {
-            var raw = block.AsSpan(f * BlockRows, count);
-            var filled = block.AsSpan((_featureCount + f) * BlockRows, count);
+            var raw = block.AsSpan(f * _blockRows, count);
+            var filled = block.AsSpan((_featureCount + f) * _blockRows, count);
             if (features.Inputs[f].Kind == FeatureKind.Categorical)
             {
                 var codes = features.Codes(f).Slice(start, count);
@@ -257,7 +262,7 @@ public sealed class CompiledTreeEnsemble
                 var output = _treeOutput[t];
                 for (var r = 0; r < count; r++)
                 {
-                    margins[(r * _outputCount) + output] += Walk(t, new Row(block, r, BlockRows));
+                    margins[(r * _outputCount) + output] += Walk(t, new Row(block, r, _blockRows));
                 }
             }
         }
@@ -273,7 +278,7 @@ public sealed class CompiledTreeEnsemble
         var output = _treeOutput[tree];
         var k = _outputCount;
 
-        // NOTE: every offset is a widened column times BlockRows (< 2F · BlockRows), every step index stays below the
+        // NOTE: every offset is a widened column times the block rows (< 2F · block rows), every step index stays below the
         // tree's 2^depth − 1 split nodes and every leaf index below its 2^depth leaves, all by construction in Builder;
         // so the reads below skip bounds checks.
         ref var offset = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_offset), _treeNode[tree]);
@@ -520,7 +525,7 @@ public sealed class CompiledTreeEnsemble
     /// <summary>Per-thread buffers of the batch path.</summary>
     private sealed class Scratch(CompiledTreeEnsemble model)
     {
-        public float[] Columns { get; } = new float[BlockRows * 2 * Math.Max(1, model._featureCount)];
+        public float[] Columns { get; } = new float[model._blockRows * 2 * Math.Max(1, model._featureCount)];
     }
 
     /// <summary>Lays out an ensemble's trees; only reads arrays that <see cref="TreeEnsemble.Validate"/> has checked.</summary>

@@ -52,7 +52,7 @@ public sealed class CompiledTreeEnsembleTests
     {
         var shape = new RandomTrees.Shape(Features: 5, Trees: trees, MaxDepth: depth, Outputs: outputs, CategoricalShare: categoricalShare);
         var model = RandomTrees.Model(seed, shape, outputs > 1 ? LearningTask.MulticlassClassification : LearningTask.Regression);
-        var table = RandomTrees.Table(seed + 99, shape, RandomTrees.CategoricalFeatures(seed, shape), rows: (3 * CompiledTreeEnsemble.BlockRows) + 17);
+        var table = RandomTrees.Table(seed + 99, shape, RandomTrees.CategoricalFeatures(seed, shape), rows: (3 * CompiledTreeEnsemble.MaxBlockRows) + 17);
         var features = FeatureMatrix.FromTable(table, model.Signature.Inputs);
         var expected = RandomTrees.Reference(model.Ensemble, features);
         foreach (var threads in new[] { 1, 2, 3, -1 })
@@ -63,6 +63,18 @@ public sealed class CompiledTreeEnsembleTests
         }
 
         Assert.Equal(expected, model.PredictMargins(table));
+    }
+
+    [Fact]
+    public void Wide_models_predict_in_smaller_blocks_and_still_match_the_reference()
+    {
+        // 1500 features: a block of 128 widened rows would not fit the first-level cache, so blocks shrink to 8 rows.
+        var shape = new RandomTrees.Shape(Features: 1500, Trees: 12, MaxDepth: 5, CategoricalShare: 0.05);
+        var model = RandomTrees.Model(31, shape);
+        var features = FeatureMatrix.FromTable(RandomTrees.Table(32, shape, RandomTrees.CategoricalFeatures(31, shape), rows: 37), model.Signature.Inputs);
+        var actual = new double[features.Rows];
+        model.Compiled.PredictMargins(features, actual, maxDegreeOfParallelism: 2);
+        Assert.Equal(RandomTrees.Reference(model.Ensemble, features), actual);
     }
 
     [Fact]
