@@ -139,6 +139,20 @@ public static class ModelPackage
 
     private static async Task<Model> LoadCoreAsync(Stream stream, string input, ModelPackageLimits limits, CancellationToken cancellationToken)
     {
+        try
+        {
+            return await ReadAsync(stream, input, limits, cancellationToken).ConfigureAwait(false);
+        }
+        catch (EndOfStreamException e)
+        {
+            // Sizes are checked against the stream's length first; this happens only when the stream ends before its
+            // length says (a file cut while it was read).
+            throw new DataFormatException(ErrorCodes.DataMalformed, "truncated: the package ended early", new DataLocation(input), e);
+        }
+    }
+
+    private static async Task<Model> ReadAsync(Stream stream, string input, ModelPackageLimits limits, CancellationToken cancellationToken)
+    {
         if (!stream.CanSeek)
         {
             // Lengths are checked against the real size before anything is allocated, so an unseekable stream is first

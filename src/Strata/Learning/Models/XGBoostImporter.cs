@@ -110,17 +110,22 @@ public static class XGBoostImporter
     /// </summary>
     private static byte[] NonFiniteToNull(byte[] json)
     {
-        var output = new List<byte>(json.Length);
+        if (!json.AsSpan().ContainsAny("NI"u8))
+        {
+            return json;
+        }
+
+        var output = new MemoryStream(json.Length + (json.Length / 16));
         var inString = false;
+        var copied = 0;
         for (var i = 0; i < json.Length; i++)
         {
             var b = json[i];
             if (inString)
             {
-                output.Add(b);
-                if (b == (byte)'\\' && i + 1 < json.Length)
+                if (b == (byte)'\\')
                 {
-                    output.Add(json[++i]);
+                    i++;
                 }
                 else if (b == (byte)'"')
                 {
@@ -130,19 +135,24 @@ public static class XGBoostImporter
                 continue;
             }
 
-            var word = Word(json, i);
-            if (word > 0)
+            if (b == (byte)'"')
             {
-                output.AddRange("null"u8);
-                i += word - 1;
+                inString = true;
                 continue;
             }
 
-            inString = b == (byte)'"';
-            output.Add(b);
+            var word = Word(json, i);
+            if (word > 0)
+            {
+                output.Write(json, copied, i - copied);
+                output.Write("null"u8);
+                i += word - 1;
+                copied = i + 1;
+            }
         }
 
-        return [.. output];
+        output.Write(json, copied, json.Length - copied);
+        return output.ToArray();
     }
 
     /// <summary>Length of a NaN or infinity word at a position, or 0.</summary>
