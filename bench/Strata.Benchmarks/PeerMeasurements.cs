@@ -44,5 +44,6 @@ internal static partial class PeerOperations
         RegisterProfile();
         RegisterProfileFile();
         RegisterRegistryScale();
+        RegisterPredict();
     }
 }

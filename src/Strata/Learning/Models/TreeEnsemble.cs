@@ -182,7 +182,7 @@ public sealed class TreeEnsemble
         {
             var start = TreeStarts[t];
             var end = TreeStarts[t + 1];
-            Require(end > start, $"tree {t} has no nodes");
+            Require(end > start && end <= n, $"tree {t} has no nodes or ends beyond the {n} nodes");
             Require((uint)TreeOutputs[t] < (uint)BaseMargins.Length, $"tree {t} adds to output {TreeOutputs[t]}, beyond {BaseMargins.Length}");
             for (var node = start; node < end; node++)
             {

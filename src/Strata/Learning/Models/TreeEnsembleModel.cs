@@ -1,8 +1,15 @@
 namespace Strata.Learning;
 
 /// <summary>A model made of trees: gradient-boosted trees trained by Strata or imported from XGBoost.</summary>
+/// <remarks>
+/// Predictions go through a <see cref="CompiledTreeEnsemble"/> built on first use (once, whichever thread asks first);
+/// <see cref="TreeEnsemble.PredictRow"/> stays the reference it must match. The ensemble's arrays must not change after
+/// the model has predicted.
+/// </remarks>
 public sealed class TreeEnsembleModel : Model
 {
+    private readonly Lazy<CompiledTreeEnsemble> _compiled;
+
     /// <summary>Creates a tree model.</summary>
     public TreeEnsembleModel(
         string learner,
@@ -26,6 +33,7 @@ public sealed class TreeEnsembleModel : Model
         }
 
         Ensemble = ensemble;
+        _compiled = new Lazy<CompiledTreeEnsemble>(() => CompiledTreeEnsemble.Compile(ensemble), LazyThreadSafetyMode.ExecutionAndPublication);
     }
 
     /// <summary>The parameter kind of tree models in a package.</summary>
@@ -33,6 +41,9 @@ public sealed class TreeEnsembleModel : Model
 
     /// <summary>The trees.</summary>
     public TreeEnsemble Ensemble { get; }
+
+    /// <summary>The trees laid out for prediction (compiled on first use).</summary>
+    public CompiledTreeEnsemble Compiled => _compiled.Value;
 
     /// <inheritdoc />
     public override ModelParameters ToParameters() => new ModelParameters(Kind)
@@ -93,17 +104,9 @@ public sealed class TreeEnsembleModel : Model
     public override void PredictMargins(FeatureMatrix features, Span<double> margins)
     {
         ArgumentNullException.ThrowIfNull(features);
-        var k = OutputCount;
-        Span<float> row = stackalloc float[Math.Min(features.Count, 1024)];
-        var buffer = features.Count <= 1024 ? row[..features.Count] : new float[features.Count];
-        for (var r = 0; r < features.Rows; r++)
-        {
-            for (var f = 0; f < features.Count; f++)
-            {
-                buffer[f] = features.Value(f, r);
-            }
-
-            Ensemble.PredictRow(buffer, margins.Slice(r * k, k));
-        }
+        Compiled.PredictMargins(features, margins);
     }
+
+    /// <summary>One row's margins (<see cref="Model.OutputCount"/> of them), allocating nothing; NaN marks a missing value.</summary>
+    public void PredictMargins(ReadOnlySpan<float> row, Span<double> margins) => Compiled.PredictMargins(row, margins);
 }
