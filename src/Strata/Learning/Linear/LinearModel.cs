@@ -239,6 +239,7 @@ public sealed class LinearModel : Model
         {
             Metrics = header.Metrics,
             TrainingDataFingerprint = header.TrainingDataFingerprint,
+            LabelName = header.Label,
         };
     }
 

@@ -48,6 +48,9 @@ public abstract class Model
     /// <summary>A digest of the training data (its schema and values), for lineage; null when unknown.</summary>
     public string? TrainingDataFingerprint { get; init; }
 
+    /// <summary>The label column the model learned (so evaluation finds it without being told); null when unknown (imports).</summary>
+    public string? LabelName { get; init; }
+
     /// <summary>Margins per row: 1 for binary and regression, one per class for multiclass.</summary>
     public int OutputCount => Task == LearningTask.MulticlassClassification ? ClassLabels!.Count : 1;
 

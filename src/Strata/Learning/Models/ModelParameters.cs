@@ -96,7 +96,8 @@ public sealed record ModelHeader(
     OutputTransform Transform,
     IReadOnlyDictionary<string, string> Settings,
     IReadOnlyDictionary<string, double> Metrics,
-    string? TrainingDataFingerprint);
+    string? TrainingDataFingerprint,
+    string? Label = null);
 
 /// <summary>Builds models from a header and parameters, by parameter kind; each model type registers itself here.</summary>
 public static class ModelKinds
@@ -139,6 +140,6 @@ public static class ModelKinds
     public static ModelHeader HeaderOf(Model model)
     {
         ArgumentNullException.ThrowIfNull(model);
-        return new ModelHeader(model.Learner, model.Task, model.Signature, model.ClassLabels, model.Transform, model.Settings, model.Metrics, model.TrainingDataFingerprint);
+        return new ModelHeader(model.Learner, model.Task, model.Signature, model.ClassLabels, model.Transform, model.Settings, model.Metrics, model.TrainingDataFingerprint, model.LabelName);
     }
 }

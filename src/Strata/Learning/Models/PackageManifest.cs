@@ -85,6 +85,11 @@ internal static class PackageManifest
             }
 
             json.WriteEndObject();
+            if (header.Label is { } label)
+            {
+                json.WriteString("label", label);
+            }
+
             if (header.TrainingDataFingerprint is { } fingerprint)
             {
                 json.WriteString("training_data_fingerprint", fingerprint);
@@ -214,9 +219,17 @@ internal static class PackageManifest
         var fingerprintElement = reader.Property(root, "training_data_fingerprint");
         reader.Require(fingerprintElement.ValueKind is JsonValueKind.String or JsonValueKind.Null, "'training_data_fingerprint' is neither text nor null");
         var fingerprint = fingerprintElement.ValueKind == JsonValueKind.String ? fingerprintElement.GetString() : null;
+        string? label = null;
+        if (root.TryGetProperty("label", out var labelElement))
+        {
+            reader.Require(labelElement.ValueKind == JsonValueKind.String, "'label' is not text");
+            label = labelElement.GetString();
+            reader.Require(label is { Length: > 0 and <= MaxNameLength }, "'label' is empty or too long");
+        }
+
         var values = reader.StringMap(root, "values");
         var arrays = ReadArrays(reader, reader.Array(root, "arrays"));
-        var header = new ModelHeader(learner, task, new ModelSignature(inputs, outputs), classLabels, transform, settings, metrics, fingerprint);
+        var header = new ModelHeader(learner, task, new ModelSignature(inputs, outputs), classLabels, transform, settings, metrics, fingerprint, label);
         return new Content(kind, header, [.. values], arrays);
     }
 

@@ -97,6 +97,7 @@ public sealed class TreeEnsembleModel : Model
         {
             Metrics = header.Metrics,
             TrainingDataFingerprint = header.TrainingDataFingerprint,
+            LabelName = header.Label,
         };
     }
 
