@@ -125,6 +125,44 @@ internal sealed class CliContext
         return await task.ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// Runs training with a progress bar on a terminal (after a second, as for reads) showing the round and, with a
+    /// validation set, the metric per round.
+    /// </summary>
+    public async Task<T> WithTrainingProgressAsync<T>(string description, Func<IProgress<Strata.Learning.TrainingProgress>, Task<T>> work)
+    {
+        var latest = new Latest<Strata.Learning.TrainingProgress>();
+        var task = work(latest);
+        if (!Interactive || await Task.WhenAny(task, Task.Delay(1000)).ConfigureAwait(false) == task)
+        {
+            return await task.ConfigureAwait(false);
+        }
+
+        await Error.Progress()
+            .AutoClear(true)
+            .HideCompleted(true)
+            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn(), new SpinnerColumn())
+            .StartAsync(async ctx =>
+            {
+                var bar = ctx.AddTask(Markup.Escape(description), maxValue: 1);
+                while (!task.IsCompleted)
+                {
+                    var p = latest.Value;
+                    if (p.Rounds > 0)
+                    {
+                        bar.Value = Math.Clamp((double)p.Round / p.Rounds, 0, 1);
+                        var metric = p.ValidValue is { } v ? $", valid {p.Metric} {v:0.#####}" : p.TrainValue is { } t ? $", train {p.Metric} {t:0.#####}" : "";
+                        bar.Description = Markup.Escape($"{description}: round {p.Round}/{p.Rounds}{metric}");
+                    }
+
+                    await Task.WhenAny(task, Task.Delay(100)).ConfigureAwait(false);
+                }
+
+                bar.Value = 1;
+            }).ConfigureAwait(false);
+        return await task.ConfigureAwait(false);
+    }
+
     private static string ResolveHome(string? option)
     {
         var home = option ?? Environment.GetEnvironmentVariable("STRATA_HOME") ?? ".strata";
@@ -150,12 +188,16 @@ internal sealed class CliContext
         return console;
     }
 
-    private sealed class LatestProgress : IProgress<ReadProgress>
+    private sealed class LatestProgress : Latest<ReadProgress>;
+
+    /// <summary>Keeps the last reported value (progress arrives from worker threads).</summary>
+    private class Latest<T> : IProgress<T>
+        where T : struct
     {
         private readonly Lock _lock = new();
-        private ReadProgress _value;
+        private T _value;
 
-        public ReadProgress Value
+        public T Value
         {
             get
             {
@@ -166,7 +208,7 @@ internal sealed class CliContext
             }
         }
 
-        public void Report(ReadProgress value)
+        public void Report(T value)
         {
             lock (_lock)
             {

@@ -66,6 +66,11 @@ internal static class StrataCli
         };
 
         root.Add(DataCommands.Build(globals));
+        foreach (var command in LearningCommands.Build(globals))
+        {
+            root.Add(command);
+        }
+
         root.Add(ProjectsCommands.Build(globals));
         root.Add(RunsCommands.Build(globals));
         root.Add(ModelsCommands.Build(globals));

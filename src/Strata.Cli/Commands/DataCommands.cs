@@ -44,7 +44,7 @@ internal static partial class DataCommands
                 context.WriteJson(new
                 {
                     schema = result.Table.Schema.Select(f => new { name = f.Name, type = f.Type.Name() }),
-                    rows = Rows(result.Table),
+                    rows = RowsOf(result.Table),
                 });
                 return ExitCodes.Ok;
             }
@@ -104,7 +104,7 @@ internal static partial class DataCommands
     private static CliContext Context(ParseResult parse, GlobalOptions globals) =>
         new(parse, globals, parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error);
 
-    private static List<Dictionary<string, object?>> Rows(Table table)
+    internal static List<Dictionary<string, object?>> RowsOf(Table table)
     {
         var rows = new List<Dictionary<string, object?>>(table.RowCount);
         for (var r = 0; r < table.RowCount; r++)
@@ -122,7 +122,7 @@ internal static partial class DataCommands
         return rows;
     }
 
-    private static Spectre.Console.Table TableView(Table table)
+    internal static Spectre.Console.Table TableView(Table table)
     {
         var view = new Spectre.Console.Table().Border(TableBorder.Rounded);
         foreach (var field in table.Schema)

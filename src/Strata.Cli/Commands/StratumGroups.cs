@@ -12,7 +12,6 @@ internal static class StratumGroups
     private static readonly (string Name, string Description, string Stratum)[] Groups =
     [
         ("features", "Feature store: entities, feature views, point-in-time-correct training sets, online store, materialization, push", "Features"),
-        ("train", "Train models: histogram gradient boosting and linear learners, metrics, tuning, XGBoost import", "Learning"),
         ("monitor", "Monitor endpoints: data, prediction and concept drift, alert rules, retraining triggers", "Monitoring"),
         ("pipelines", "Reproducible training pipelines with step caching, tuning, an evaluation gate and promotion", "Pipelines"),
     ];

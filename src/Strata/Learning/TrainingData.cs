@@ -55,6 +55,41 @@ public sealed class TrainingData
     /// <summary>The label column's name.</summary>
     public string LabelName { get; }
 
+    /// <summary>
+    /// SHA-256 of what the learner sees (input names, types and categories, feature values, labels, weights): models
+    /// carry it, so lineage can tell whether two models learned from the same data.
+    /// </summary>
+    public string Fingerprint => _fingerprint ??= ComputeFingerprint();
+
+    private string? _fingerprint;
+
+    private string ComputeFingerprint()
+    {
+        using var hash = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
+        void Text(string s) => hash.AppendData(System.Text.Encoding.UTF8.GetBytes(s + "\n"));
+        Text($"{Task.Name()} {LabelName} rows={Rows}");
+        foreach (var input in Features.Inputs)
+        {
+            Text($"{input.Name} {input.Type.Name()} {input.Kind} {string.Join("\u001f", input.Categories ?? [])}");
+        }
+
+        for (var f = 0; f < Features.Count; f++)
+        {
+            hash.AppendData(Features.Inputs[f].Kind == FeatureKind.Numeric
+                ? System.Runtime.InteropServices.MemoryMarshal.AsBytes(Features.Numeric(f))
+                : System.Runtime.InteropServices.MemoryMarshal.AsBytes(Features.Codes(f)));
+        }
+
+        hash.AppendData(System.Runtime.InteropServices.MemoryMarshal.AsBytes(Labels.AsSpan()));
+        if (Weights is not null)
+        {
+            hash.AppendData(System.Runtime.InteropServices.MemoryMarshal.AsBytes(Weights.AsSpan()));
+        }
+
+        Text(string.Join("\u001f", ClassLabels ?? []));
+        return "sha256:" + Convert.ToHexStringLower(hash.GetHashAndReset());
+    }
+
     /// <summary>Rows.</summary>
     public int Rows => Labels.Length;
 

@@ -103,6 +103,8 @@ internal static class LinearTrainer
             new(learner, task, signature, train.ClassLabels, transform, settings, intercepts, weights, design.Impute, slope, offset)
             {
                 Metrics = metrics ?? new Dictionary<string, double>(),
+                LabelName = train.LabelName,
+                TrainingDataFingerprint = train.Fingerprint,
             };
 
         var model = Build(1, 0, null);

@@ -26,6 +26,9 @@ public static class ModelPackage
 
     private const int ChunkBytes = 1 << 16;
 
+    /// <summary>True when bytes start like a model package (for telling packages from other model files).</summary>
+    public static bool IsPackage(ReadOnlySpan<byte> header) => header.StartsWith(Magic);
+
     /// <summary>Writes a model package to a file, crash-safely (temporary file, fsync, rename; see <see cref="DurableFile"/>).</summary>
     public static Task SaveAsync(Model model, string path, CancellationToken cancellationToken = default)
     {
