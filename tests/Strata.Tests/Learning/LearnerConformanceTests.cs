@@ -1,0 +1,25 @@
+using Strata.Learning;
+using Strata.Testing.Conformance;
+
+namespace Strata.Tests.Learning;
+
+public sealed class LogisticRegressionConformance : LearnerConformance
+{
+    protected override IReadOnlyList<LearningTask> Tasks => [LearningTask.BinaryClassification, LearningTask.MulticlassClassification];
+
+    protected override ILearner CreateLearner(LearningTask task) => Learners.Create("logistic", new Dictionary<string, string> { ["l2"] = "0.01" });
+}
+
+public sealed class LinearRegressionConformance : LearnerConformance
+{
+    protected override IReadOnlyList<LearningTask> Tasks => [LearningTask.Regression];
+
+    protected override ILearner CreateLearner(LearningTask task) => Learners.Create("linear", new Dictionary<string, string> { ["l2"] = "0.001" });
+}
+
+public sealed class LinearSvmConformance : LearnerConformance
+{
+    protected override IReadOnlyList<LearningTask> Tasks => [LearningTask.BinaryClassification];
+
+    protected override ILearner CreateLearner(LearningTask task) => Learners.Create("svm");
+}
