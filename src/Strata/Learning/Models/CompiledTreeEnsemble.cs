@@ -292,14 +292,15 @@ public sealed class CompiledTreeEnsemble
             nint i0 = 0, i1 = 0, i2 = 0, i3 = 0, i4 = 0, i5 = 0, i6 = 0, i7 = 0;
             for (var level = 0; level < depth; level++)
             {
+                // Widening the offset before adding the lane lets the lane become part of the load's address.
                 i0 = (2 * i0) + 1 + Right(Unsafe.Add(ref v, Unsafe.Add(ref offset, i0)), Unsafe.Add(ref threshold, i0));
-                i1 = (2 * i1) + 1 + Right(Unsafe.Add(ref v, Unsafe.Add(ref offset, i1) + 1), Unsafe.Add(ref threshold, i1));
-                i2 = (2 * i2) + 1 + Right(Unsafe.Add(ref v, Unsafe.Add(ref offset, i2) + 2), Unsafe.Add(ref threshold, i2));
-                i3 = (2 * i3) + 1 + Right(Unsafe.Add(ref v, Unsafe.Add(ref offset, i3) + 3), Unsafe.Add(ref threshold, i3));
-                i4 = (2 * i4) + 1 + Right(Unsafe.Add(ref v, Unsafe.Add(ref offset, i4) + 4), Unsafe.Add(ref threshold, i4));
-                i5 = (2 * i5) + 1 + Right(Unsafe.Add(ref v, Unsafe.Add(ref offset, i5) + 5), Unsafe.Add(ref threshold, i5));
-                i6 = (2 * i6) + 1 + Right(Unsafe.Add(ref v, Unsafe.Add(ref offset, i6) + 6), Unsafe.Add(ref threshold, i6));
-                i7 = (2 * i7) + 1 + Right(Unsafe.Add(ref v, Unsafe.Add(ref offset, i7) + 7), Unsafe.Add(ref threshold, i7));
+                i1 = (2 * i1) + 1 + Right(Unsafe.Add(ref v, (nint)Unsafe.Add(ref offset, i1) + 1), Unsafe.Add(ref threshold, i1));
+                i2 = (2 * i2) + 1 + Right(Unsafe.Add(ref v, (nint)Unsafe.Add(ref offset, i2) + 2), Unsafe.Add(ref threshold, i2));
+                i3 = (2 * i3) + 1 + Right(Unsafe.Add(ref v, (nint)Unsafe.Add(ref offset, i3) + 3), Unsafe.Add(ref threshold, i3));
+                i4 = (2 * i4) + 1 + Right(Unsafe.Add(ref v, (nint)Unsafe.Add(ref offset, i4) + 4), Unsafe.Add(ref threshold, i4));
+                i5 = (2 * i5) + 1 + Right(Unsafe.Add(ref v, (nint)Unsafe.Add(ref offset, i5) + 5), Unsafe.Add(ref threshold, i5));
+                i6 = (2 * i6) + 1 + Right(Unsafe.Add(ref v, (nint)Unsafe.Add(ref offset, i6) + 6), Unsafe.Add(ref threshold, i6));
+                i7 = (2 * i7) + 1 + Right(Unsafe.Add(ref v, (nint)Unsafe.Add(ref offset, i7) + 7), Unsafe.Add(ref threshold, i7));
             }
 
             var m = (r0 * k) + output;
