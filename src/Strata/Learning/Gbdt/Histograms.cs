@@ -1,0 +1,102 @@
+using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
+namespace Strata.Learning.Gbdt;
+
+/// <summary>
+/// Gradient histograms: per feature and bin, the sums of gradients and hessians of a node's rows, as interleaved doubles
+/// (<c>hist[2 · (offset[f] + bin)]</c> = gradient sum, the next slot the hessian sum).
+/// </summary>
+internal static class Histograms
+{
+    /// <summary>
+    /// Adds rows to the histograms of features [f0, f1), clearing them first. Each feature's sums run over the rows in
+    /// their given order, so the result is the same whichever thread builds which features. <paramref name="rows"/> holds
+    /// the row indices, or is empty to take rows [firstRow, firstRow + count) directly.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Build(
+        ReadOnlySpan<int> rows, int firstRow, int count, BinnedMatrix data, int f0, int f1, float[] gradHess, double[] hist)
+    {
+        var offsets = data.Offsets;
+        hist.AsSpan(2 * offsets[f0], 2 * (offsets[f1] - offsets[f0])).Clear();
+        var width = f1 - f0;
+        var stride = data.FeatureCount;
+        Span<int> off = stackalloc int[width];
+        for (var j = 0; j < width; j++)
+        {
+            off[j] = offsets[f0 + j];
+        }
+
+        ref var bins = ref MemoryMarshal.GetArrayDataReference(data.Bins);
+        ref var h = ref Unsafe.As<double, Vector128<double>>(ref MemoryMarshal.GetArrayDataReference(hist));
+        // NOTE: a row's gradient and hessian are adjacent floats, so one 8-byte load fetches both.
+        ref var gh = ref Unsafe.As<float, ulong>(ref MemoryMarshal.GetArrayDataReference(gradHess));
+        ref var o = ref MemoryMarshal.GetReference(off);
+        var indexed = !rows.IsEmpty;
+        ref var rowRef = ref MemoryMarshal.GetReference(rows);
+        for (var i = 0; i < count; i++)
+        {
+            var r = indexed ? Unsafe.Add(ref rowRef, i) : firstRow + i;
+            var pair = Vector128.WidenLower(Vector128.CreateScalarUnsafe(Unsafe.Add(ref gh, r)).AsSingle());
+            ref var rb = ref Unsafe.Add(ref bins, ((nint)r * stride) + f0);
+            var j = 0;
+            for (; j + 4 <= width; j += 4)
+            {
+                ref var s0 = ref Unsafe.Add(ref h, Unsafe.Add(ref o, j) + Unsafe.Add(ref rb, j));
+                s0 += pair;
+                ref var s1 = ref Unsafe.Add(ref h, Unsafe.Add(ref o, j + 1) + Unsafe.Add(ref rb, j + 1));
+                s1 += pair;
+                ref var s2 = ref Unsafe.Add(ref h, Unsafe.Add(ref o, j + 2) + Unsafe.Add(ref rb, j + 2));
+                s2 += pair;
+                ref var s3 = ref Unsafe.Add(ref h, Unsafe.Add(ref o, j + 3) + Unsafe.Add(ref rb, j + 3));
+                s3 += pair;
+            }
+
+            for (; j < width; j++)
+            {
+                ref var s = ref Unsafe.Add(ref h, Unsafe.Add(ref o, j) + Unsafe.Add(ref rb, j));
+                s += pair;
+            }
+        }
+    }
+
+    /// <summary>parent ← parent − child over a range of slots: the sibling's histogram, without reading its rows.</summary>
+    public static void Subtract(double[] parent, double[] child, int start, int length) =>
+        TensorPrimitives.Subtract(parent.AsSpan(start, length), child.AsSpan(start, length), parent.AsSpan(start, length));
+}
+
+/// <summary>Histogram arrays for reuse, so growing a tree allocates nothing after the first few.</summary>
+internal sealed class HistogramPool(int length)
+{
+    private readonly Stack<double[]> _free = new();
+    private readonly Lock _gate = new();
+
+    public double[] Rent()
+    {
+        lock (_gate)
+        {
+            if (_free.TryPop(out var array))
+            {
+                return array;
+            }
+        }
+
+        return GC.AllocateUninitializedArray<double>(length);
+    }
+
+    public void Return(double[]? array)
+    {
+        if (array is null)
+        {
+            return;
+        }
+
+        lock (_gate)
+        {
+            _free.Push(array);
+        }
+    }
+}

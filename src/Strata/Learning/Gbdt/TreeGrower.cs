@@ -1,0 +1,458 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using Strata.Data.Profiling;
+
+namespace Strata.Learning.Gbdt;
+
+/// <summary>A node of a tree being grown: its split (internal nodes) or its rows (leaves), and its sums.</summary>
+internal sealed class GrownNode
+{
+    public SplitInfo Split = SplitInfo.None;
+    public int Left = -1;
+    public int Right = -1;
+    public double G;
+    public double H;
+    public int Start;
+    public int Count;
+    public int Depth;
+    public double Value;
+    /// <summary>Position in the tree (creation order: children after their parent).</summary>
+    public int Id;
+
+    public bool IsLeaf => Left < 0;
+}
+
+/// <summary>
+/// Grows one tree on binned data from interleaved gradients: histograms per node (the smaller child built from its rows,
+/// the larger by subtraction from the parent), best splits per feature, rows partitioned stably in one index array so
+/// every node owns a contiguous range. Depth-wise growth splits a whole level at once; loss-guided growth splits the
+/// best leaf. Work is spread over threads by (node, feature block) and (node, row chunk), never by splitting a sum.
+/// </summary>
+internal sealed class TreeGrower
+{
+    private const int PartitionChunk = 16384;
+
+    private readonly BinnedMatrix _data;
+    private readonly SplitParams _params;
+    private readonly GbdtOptions _options;
+    private readonly int _threads;
+    private readonly int[] _rows;
+    private readonly int[] _scratch;
+    private readonly HistogramPool _pool;
+    private readonly int[] _blockStart;
+    private readonly List<GrownNode> _nodes = [];
+    private float[] _gradHess = [];
+    private bool _identity;
+    private bool[] _treeFeatures = [];
+    private ulong _treeSeed;
+
+    public TreeGrower(BinnedMatrix data, GbdtOptions options, SplitParams splitParams, int threads)
+    {
+        _data = data;
+        _options = options;
+        _params = splitParams;
+        _threads = threads;
+        _rows = new int[data.Rows];
+        _scratch = new int[data.Rows];
+        _pool = new HistogramPool(2 * data.TotalBins);
+        // Feature blocks only decide who builds which histograms; every feature's sums are the same whatever the blocks.
+        var f = data.FeatureCount;
+        var blocks = Math.Clamp(Math.Max(threads, (f + 11) / 12), 1, Math.Max(f, 1));
+        _blockStart = new int[blocks + 1];
+        for (var b = 0; b <= blocks; b++)
+        {
+            _blockStart[b] = (int)((long)f * b / blocks);
+        }
+    }
+
+    /// <summary>The row index array: the caller fills [0, rowCount) with the rows of the tree before growing.</summary>
+    public int[] Rows => _rows;
+
+    public IReadOnlyList<GrownNode> Nodes => _nodes;
+
+    /// <summary>Grows a tree on rows [0, rowCount) of <see cref="Rows"/> (identity: they are 0..rowCount-1 in order).</summary>
+    public IReadOnlyList<GrownNode> Grow(float[] gradHess, int rowCount, bool identity, bool[] treeFeatures, ulong treeSeed, CancellationToken cancellationToken)
+    {
+        _gradHess = gradHess;
+        _identity = identity;
+        _treeFeatures = treeFeatures;
+        _treeSeed = treeSeed;
+        _nodes.Clear();
+        var root = new GrownNode { Start = 0, Count = rowCount, Depth = 0 };
+        _nodes.Add(root);
+        var rootHist = _pool.Rent();
+        BuildHistograms([(root, rootHist)]);
+        _identity = false;
+        var first = Array.IndexOf(treeFeatures, true);
+        (root.G, root.H) = Sums(rootHist, first);
+        var hists = new Dictionary<GrownNode, double[]> { [root] = rootHist };
+        if (CanSplit(root))
+        {
+            FindSplits([root], hists);
+        }
+
+        var leaves = 1;
+        var maxLeaves = _options.MaxLeaves > 0 ? _options.MaxLeaves : _options.GrowPolicy == GrowPolicy.LossGuide ? 31 : int.MaxValue;
+        if (_options.GrowPolicy == GrowPolicy.DepthWise)
+        {
+            var level = new List<GrownNode> { root };
+            while (level.Count > 0 && leaves < maxLeaves)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                var split = level.Where(n => n.Split.IsValid).ToList();
+                if (leaves + split.Count > maxLeaves)
+                {
+                    // Stable sort: equal gains keep node order.
+                    split = [.. split.OrderByDescending(n => n.Split.Gain).Take(maxLeaves - leaves).OrderBy(n => n.Id)];
+                }
+
+                foreach (var n in level.Except(split))
+                {
+                    n.Split = SplitInfo.None;
+                    _pool.Return(hists.GetValueOrDefault(n));
+                    hists.Remove(n);
+                }
+
+                if (split.Count == 0)
+                {
+                    break;
+                }
+
+                level = SplitAll(split, hists);
+                leaves += split.Count;
+            }
+
+            foreach (var n in level)
+            {
+                n.Split = SplitInfo.None;
+            }
+        }
+        else
+        {
+            var open = new List<GrownNode> { root };
+            while (leaves < maxLeaves)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                GrownNode? best = null;
+                foreach (var n in open)
+                {
+                    if (n.Split.IsValid && (best is null || n.Split.Gain > best.Split.Gain))
+                    {
+                        best = n;
+                    }
+                }
+
+                if (best is null)
+                {
+                    break;
+                }
+
+                open.Remove(best);
+                open.AddRange(SplitAll([best], hists));
+                leaves++;
+            }
+
+            foreach (var n in open)
+            {
+                n.Split = SplitInfo.None;
+            }
+        }
+
+        foreach (var h in hists.Values)
+        {
+            _pool.Return(h);
+        }
+
+        return _nodes;
+    }
+
+    private bool CanSplit(GrownNode node) =>
+        (_options.MaxDepth == 0 || node.Depth < _options.MaxDepth) && node.Count >= 2 && node.H >= 2 * _params.MinChild;
+
+    private static (double G, double H) Sums(double[] hist, int offset, int bins)
+    {
+        double g = 0, h = 0;
+        for (var b = 0; b < bins; b++)
+        {
+            g += hist[2 * (offset + b)];
+            h += hist[(2 * (offset + b)) + 1];
+        }
+
+        return (g, h);
+    }
+
+    private (double G, double H) Sums(double[] hist, int feature) =>
+        Sums(hist, _data.Offsets[feature], _data.Features[feature].BinCount);
+
+    /// <summary>Splits the given leaves: partitions their rows, makes their children and finds the children's best splits.</summary>
+    private List<GrownNode> SplitAll(List<GrownNode> parents, Dictionary<GrownNode, double[]> hists)
+    {
+        var leftCounts = Partition(parents);
+        var children = new List<GrownNode>(2 * parents.Count);
+        var builds = new List<(GrownNode Node, double[] Hist)>();
+        var subtractions = new List<(double[] Parent, double[] Small)>();
+        var searchable = new List<GrownNode>();
+        for (var i = 0; i < parents.Count; i++)
+        {
+            var p = parents[i];
+            var s = p.Split;
+            var left = new GrownNode { Start = p.Start, Count = leftCounts[i], Depth = p.Depth + 1, G = s.LeftG, H = s.LeftH };
+            var right = new GrownNode { Start = p.Start + leftCounts[i], Count = p.Count - leftCounts[i], Depth = p.Depth + 1, G = s.RightG, H = s.RightH };
+            p.Left = left.Id = _nodes.Count;
+            _nodes.Add(left);
+            p.Right = right.Id = _nodes.Count;
+            _nodes.Add(right);
+            children.Add(left);
+            children.Add(right);
+            var parentHist = hists[p];
+            hists.Remove(p);
+            var leftSplits = CanSplit(left);
+            var rightSplits = CanSplit(right);
+            if (!leftSplits && !rightSplits)
+            {
+                _pool.Return(parentHist);
+                continue;
+            }
+
+            var (small, large) = left.Count <= right.Count ? (left, right) : (right, left);
+            var smallHist = _pool.Rent();
+            builds.Add((small, smallHist));
+            subtractions.Add((parentHist, smallHist));
+            hists[small] = smallHist;
+            hists[large] = parentHist;
+            if (leftSplits)
+            {
+                searchable.Add(left);
+            }
+
+            if (rightSplits)
+            {
+                searchable.Add(right);
+            }
+        }
+
+        BuildHistograms(builds);
+        var total = 2 * _data.TotalBins;
+        const int Slice = 8192;
+        var slices = (total + Slice - 1) / Slice;
+        Parallelism.For(subtractions.Count * slices, _threads, t =>
+        {
+            var (parent, small) = subtractions[t / slices];
+            var start = t % slices * Slice;
+            Histograms.Subtract(parent, small, start, Math.Min(Slice, total - start));
+        });
+
+        foreach (var c in children)
+        {
+            if (!searchable.Contains(c) && hists.Remove(c, out var h))
+            {
+                _pool.Return(h);
+            }
+        }
+
+        if (searchable.Count > 0)
+        {
+            FindSplits(searchable, hists);
+        }
+
+        return children;
+    }
+
+    private void BuildHistograms(List<(GrownNode Node, double[] Hist)> builds)
+    {
+        var blocks = _blockStart.Length - 1;
+        Parallelism.For(builds.Count * blocks, _threads, t =>
+        {
+            var (node, hist) = builds[t / blocks];
+            var b = t % blocks;
+            var rows = _identity ? ReadOnlySpan<int>.Empty : _rows.AsSpan(node.Start, node.Count);
+            Histograms.Build(rows, node.Start, node.Count, _data, _blockStart[b], _blockStart[b + 1], _gradHess, hist);
+        });
+    }
+
+    /// <summary>Finds each node's best split over its sampled features; ties go to the lower feature, then the lower bin.</summary>
+    private void FindSplits(List<GrownNode> nodes, Dictionary<GrownNode, double[]> hists)
+    {
+        var features = _data.FeatureCount;
+        var allowed = new bool[nodes.Count][];
+        for (var i = 0; i < nodes.Count; i++)
+        {
+            allowed[i] = NodeFeatures(nodes[i]);
+        }
+
+        var results = new SplitInfo[nodes.Count * features];
+        Parallelism.For(nodes.Count * features, _threads, t =>
+        {
+            var i = t / features;
+            var f = t % features;
+            results[t] = SplitInfo.None;
+            if (!allowed[i][f])
+            {
+                return;
+            }
+
+            var n = nodes[i];
+            var hist = hists[n];
+            var bins = _data.Features[f];
+            var offset = _data.Offsets[f];
+            SplitFinder.Search(hist.AsSpan(2 * offset, 2 * bins.BinCount), bins, f, n.G, n.H, n.Count, _params, ref results[t]);
+        });
+        for (var i = 0; i < nodes.Count; i++)
+        {
+            var best = SplitInfo.None;
+            for (var f = 0; f < features; f++)
+            {
+                ref var r = ref results[(i * features) + f];
+                if (r.IsValid && r.Gain > best.Gain)
+                {
+                    best = r;
+                }
+            }
+
+            nodes[i].Split = best;
+        }
+    }
+
+    /// <summary>The tree's features, thinned per level and per node when colsample_bylevel / bynode ask for it.</summary>
+    private bool[] NodeFeatures(GrownNode node)
+    {
+        var set = _treeFeatures;
+        if (_options.ColsampleByLevel < 1)
+        {
+            set = Sample(set, _options.ColsampleByLevel, SplitMix64.Mix(_treeSeed, 0x1E7E1UL + (ulong)node.Depth));
+        }
+
+        if (_options.ColsampleByNode < 1)
+        {
+            set = Sample(set, _options.ColsampleByNode, SplitMix64.Mix(_treeSeed, 0x40DEUL + ((ulong)node.Id << 8)));
+        }
+
+        return set;
+    }
+
+    /// <summary>A random subset (at least one) of the features set in <paramref name="from"/>.</summary>
+    public static bool[] Sample(bool[] from, double fraction, ulong seed)
+    {
+        var candidates = new List<int>();
+        for (var f = 0; f < from.Length; f++)
+        {
+            if (from[f])
+            {
+                candidates.Add(f);
+            }
+        }
+
+        var k = Math.Max(1, (int)Math.Round(candidates.Count * fraction));
+        var state = seed;
+        for (var i = 0; i < k && i < candidates.Count - 1; i++)
+        {
+            var j = i + (int)(SplitMix64.Next(ref state) % (ulong)(candidates.Count - i));
+            (candidates[i], candidates[j]) = (candidates[j], candidates[i]);
+        }
+
+        var result = new bool[from.Length];
+        for (var i = 0; i < k && i < candidates.Count; i++)
+        {
+            result[candidates[i]] = true;
+        }
+
+        return result;
+    }
+
+    /// <summary>
+    /// Stable partition of each parent's rows by its split: chunks partition locally (left rows to the scratch array,
+    /// right rows compacted in place), then every chunk's pieces are copied to their final places. Returns the left counts.
+    /// </summary>
+    private int[] Partition(List<GrownNode> parents)
+    {
+        var chunkStart = new int[parents.Count + 1];
+        for (var i = 0; i < parents.Count; i++)
+        {
+            chunkStart[i + 1] = chunkStart[i] + Math.Max(1, (parents[i].Count + PartitionChunk - 1) / PartitionChunk);
+        }
+
+        var chunks = chunkStart[^1];
+        var owner = new int[chunks];
+        for (var i = 0; i < parents.Count; i++)
+        {
+            owner.AsSpan(chunkStart[i], chunkStart[i + 1] - chunkStart[i]).Fill(i);
+        }
+
+        var goLeft = new byte[parents.Count * 256];
+        for (var i = 0; i < parents.Count; i++)
+        {
+            for (var b = 0; b < 256; b++)
+            {
+                goLeft[(i * 256) + b] = parents[i].Split.LeftBins.Contains(b) ? (byte)1 : (byte)0;
+            }
+        }
+
+        var lefts = new int[chunks];
+        Parallelism.For(chunks, _threads, c =>
+        {
+            var i = owner[c];
+            var p = parents[i];
+            var start = p.Start + ((c - chunkStart[i]) * PartitionChunk);
+            var end = Math.Min(p.Start + p.Count, start + PartitionChunk);
+            lefts[c] = PartitionChunkRows(start, end, p.Split.Feature, goLeft.AsSpan(i * 256, 256));
+        });
+        var leftCounts = new int[parents.Count];
+        var leftBefore = new int[chunks];
+        var rightBefore = new int[chunks];
+        for (var i = 0; i < parents.Count; i++)
+        {
+            int l = 0, r = 0;
+            for (var c = chunkStart[i]; c < chunkStart[i + 1]; c++)
+            {
+                var size = Math.Min(PartitionChunk, parents[i].Count - ((c - chunkStart[i]) * PartitionChunk));
+                leftBefore[c] = l;
+                rightBefore[c] = r;
+                l += lefts[c];
+                r += size - lefts[c];
+            }
+
+            leftCounts[i] = l;
+        }
+
+        Parallelism.For(chunks, _threads, c =>
+        {
+            var i = owner[c];
+            var p = parents[i];
+            var start = p.Start + ((c - chunkStart[i]) * PartitionChunk);
+            var size = Math.Min(PartitionChunk, p.Count - ((c - chunkStart[i]) * PartitionChunk));
+            var nl = lefts[c];
+            _scratch.AsSpan(start, nl).CopyTo(_rows.AsSpan(p.Start + leftBefore[c], nl));
+            _scratch.AsSpan(start + nl, size - nl).CopyTo(_rows.AsSpan(p.Start + leftCounts[i] + rightBefore[c], size - nl));
+        });
+        return leftCounts;
+    }
+
+    /// <summary>Left rows of [start, end) to the scratch array from start, right rows after them; returns the left count.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private int PartitionChunkRows(int start, int end, int feature, ReadOnlySpan<byte> goLeft)
+    {
+        ref var bins = ref MemoryMarshal.GetArrayDataReference(_data.Bins);
+        ref var table = ref MemoryMarshal.GetReference(goLeft);
+        var stride = (nint)_data.FeatureCount;
+        var rows = _rows;
+        var scratch = _scratch;
+        int nl = 0, nr = 0;
+        for (var i = start; i < end; i++)
+        {
+            var r = rows[i];
+            var bin = Unsafe.Add(ref bins, (r * stride) + feature);
+            if (Unsafe.Add(ref table, bin) != 0)
+            {
+                scratch[start + nl++] = r;
+            }
+            else
+            {
+                // Right rows compact in place: the write position never passes the read position.
+                rows[start + nr++] = r;
+            }
+        }
+
+        rows.AsSpan(start, nr).CopyTo(scratch.AsSpan(start + nl, nr));
+        return nl;
+    }
+}
