@@ -43,5 +43,7 @@ internal static partial class PeerOperations
         RegisterArrow();
         RegisterProfile();
         RegisterProfileFile();
+        RegisterGbdt();
+        RegisterGbdtKernels();
     }
 }

@@ -62,9 +62,11 @@ internal sealed class FeatureBins
     /// <summary>The bin shared by rare categories, or -1.</summary>
     public int OtherBin { get; }
 
-    private float[] SearchCuts { get; }
+    /// <summary>The cuts padded with NaN to <see cref="SearchSize"/> - 1 entries.</summary>
+    public float[] SearchCuts { get; }
 
-    private int SearchSize { get; }
+    /// <summary>A power of two above the number of cuts.</summary>
+    public int SearchSize { get; }
 
     /// <summary>The bin of a numeric value.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -92,7 +94,19 @@ internal sealed class FeatureBins
     /// <summary>Cuts for a numeric feature from sampled values (NaN already removed), sorted in place.</summary>
     public static FeatureBins Numeric(Span<float> sample, int maxBin)
     {
-        sample.Sort();
+        // A radix sort of the values as doubles: an order of magnitude faster than a comparison sort on 200k values.
+        var wide = new double[sample.Length];
+        for (var i = 0; i < wide.Length; i++)
+        {
+            wide[i] = sample[i];
+        }
+
+        RadixSort.Sort(wide);
+        for (var i = 0; i < wide.Length; i++)
+        {
+            sample[i] = (float)wide[i];
+        }
+
         var distinct = new List<(float Value, int Count)>();
         for (var i = 0; i < sample.Length;)
         {
@@ -180,15 +194,17 @@ internal sealed class FeatureBins
 
 /// <summary>
 /// Every feature binned to one byte, row-major (row r's bins at r · Features), so building a node's histograms reads each
-/// of its rows once, sequentially; plus where each feature's bins start in a histogram.
+/// of its rows once, sequentially; the same bins column-major, so partitioning rows by one feature reads one byte per
+/// row rather than a cache line; and where each feature's bins start in a histogram.
 /// </summary>
 internal sealed class BinnedMatrix
 {
-    private BinnedMatrix(FeatureBins[] features, int rows, byte[] bins)
+    private BinnedMatrix(FeatureBins[] features, int rows, byte[] bins, byte[] columns)
     {
         Features = features;
         Rows = rows;
         Bins = bins;
+        Columns = columns;
         Offsets = new int[features.Length + 1];
         for (var f = 0; f < features.Length; f++)
         {
@@ -204,6 +220,9 @@ internal sealed class BinnedMatrix
 
     /// <summary>Row-major bins.</summary>
     public byte[] Bins { get; }
+
+    /// <summary>Column-major bins: feature f of row r at f · Rows + r.</summary>
+    public byte[] Columns { get; }
 
     /// <summary>Start of each feature's bins in a histogram, plus the total.</summary>
     public int[] Offsets { get; }
@@ -270,7 +289,9 @@ internal sealed class BinnedMatrix
         var rows = matrix.Rows;
         var width = features.Length;
         var bins = GC.AllocateUninitializedArray<byte>(checked(rows * width));
-        const int Block = 16384;
+        var columns = GC.AllocateUninitializedArray<byte>(checked(rows * width));
+        // Blocks of rows: each feature is binned into its column, then the block is transposed while it is in cache.
+        const int Block = 4096;
         var blocks = (rows + Block - 1) / Block;
         Parallelism.For(blocks, threads, b =>
         {
@@ -278,36 +299,75 @@ internal sealed class BinnedMatrix
             var end = Math.Min(rows, start + Block);
             for (var f = 0; f < width; f++)
             {
+                var column = columns.AsSpan((f * rows) + start, end - start);
                 if (features[f].IsCategorical)
                 {
-                    FillCodes(matrix.Codes(f)[start..end], features[f], bins, start, width, f);
+                    FillCodes(matrix.Codes(f)[start..end], features[f], column);
                 }
                 else
                 {
-                    FillNumeric(matrix.Numeric(f)[start..end], features[f], bins, start, width, f);
+                    FillNumeric(matrix.Numeric(f)[start..end], features[f], column);
                 }
             }
+
+            Transpose(columns, rows, start, end, width, bins);
         });
-        return new BinnedMatrix(features, rows, bins);
+        return new BinnedMatrix(features, rows, bins, columns);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void FillNumeric(ReadOnlySpan<float> values, FeatureBins feature, byte[] bins, int start, int width, int f)
+    private static void Transpose(byte[] columns, int rows, int start, int end, int width, byte[] bins)
     {
+        ref var src = ref MemoryMarshal.GetArrayDataReference(columns);
         ref var dst = ref MemoryMarshal.GetArrayDataReference(bins);
-        var at = ((nint)start * width) + f;
-        for (var i = 0; i < values.Length; i++, at += width)
+        for (var f = 0; f < width; f++)
         {
-            Unsafe.Add(ref dst, at) = (byte)feature.BinOf(values[i]);
+            ref var column = ref Unsafe.Add(ref src, ((nint)f * rows) + start);
+            var at = ((nint)start * width) + f;
+            for (var i = 0; i < end - start; i++, at += width)
+            {
+                Unsafe.Add(ref dst, at) = Unsafe.Add(ref column, i);
+            }
         }
     }
 
-    private static void FillCodes(ReadOnlySpan<int> codes, FeatureBins feature, byte[] bins, int start, int width, int f)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void FillNumeric(ReadOnlySpan<float> values, FeatureBins feature, Span<byte> output)
     {
-        var at = ((long)start * width) + f;
-        for (var i = 0; i < codes.Length; i++, at += width)
+        ref var dst = ref MemoryMarshal.GetReference(output);
+        ref var cuts = ref MemoryMarshal.GetArrayDataReference(feature.SearchCuts);
+        var size = feature.SearchSize;
+        var i = 0;
+        // Four searches in lockstep: each is a chain of dependent loads, so interleaving them hides the latency.
+        for (; i + 4 <= values.Length; i += 4)
         {
-            bins[at] = (byte)feature.BinOfCode(codes[i]);
+            var (v0, v1, v2, v3) = (values[i], values[i + 1], values[i + 2], values[i + 3]);
+            int p0 = 0, p1 = 0, p2 = 0, p3 = 0;
+            for (var step = size >> 1; step > 0; step >>= 1)
+            {
+                p0 += step & -Unsafe.BitCast<bool, byte>(Unsafe.Add(ref cuts, p0 + step - 1) <= v0);
+                p1 += step & -Unsafe.BitCast<bool, byte>(Unsafe.Add(ref cuts, p1 + step - 1) <= v1);
+                p2 += step & -Unsafe.BitCast<bool, byte>(Unsafe.Add(ref cuts, p2 + step - 1) <= v2);
+                p3 += step & -Unsafe.BitCast<bool, byte>(Unsafe.Add(ref cuts, p3 + step - 1) <= v3);
+            }
+
+            Unsafe.Add(ref dst, i) = float.IsNaN(v0) ? (byte)0 : (byte)(p0 + 1);
+            Unsafe.Add(ref dst, i + 1) = float.IsNaN(v1) ? (byte)0 : (byte)(p1 + 1);
+            Unsafe.Add(ref dst, i + 2) = float.IsNaN(v2) ? (byte)0 : (byte)(p2 + 1);
+            Unsafe.Add(ref dst, i + 3) = float.IsNaN(v3) ? (byte)0 : (byte)(p3 + 1);
+        }
+
+        for (; i < values.Length; i++)
+        {
+            output[i] = (byte)feature.BinOf(values[i]);
+        }
+    }
+
+    private static void FillCodes(ReadOnlySpan<int> codes, FeatureBins feature, Span<byte> output)
+    {
+        for (var i = 0; i < codes.Length; i++)
+        {
+            output[i] = (byte)feature.BinOfCode(codes[i]);
         }
     }
 

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Strata.Data.Profiling;
 
 namespace Strata.Learning.Gbdt;
@@ -22,6 +23,9 @@ public sealed class GbdtLearner : ILearner
 
     /// <summary>The options.</summary>
     public GbdtOptions Options => _options;
+
+    /// <summary>Where the last <see cref="Fit"/> spent its time.</summary>
+    internal GbdtTimings? LastTimings { get; private set; }
 
     /// <inheritdoc />
     public string Name => "gbdt";
@@ -119,12 +123,14 @@ public sealed class GbdtLearner : ILearner
             CheckValidation(train, valid);
         }
 
+        var started = Stopwatch.GetTimestamp();
         var threads = Parallelism.Threads(o.NThread);
         var weights = Weights(train, o);
         var splitParams = new SplitParams(o.RegLambda, o.RegAlpha, o.MaxDeltaStep, o.MinChildWeight, o.MinSplitGain,
             o.MaxCatToOnehot, o.MaxCatThreshold, o.CatSmooth, o.CatL2, o.MinDataPerGroup);
         var data = BinnedMatrix.Build(train.Features, o.MaxBin, o.BinConstructSampleCount, o.Seed, threads);
         var validData = valid is null ? null : BinnedMatrix.Apply(valid.Features, data.Features, threads);
+        var binned = Stopwatch.GetElapsedTime(started).TotalSeconds;
         var k = objective.Outputs;
         var n = train.Rows;
         var baseMargins = objective.BaseMargins(train.Labels, weights);
@@ -141,6 +147,8 @@ public sealed class GbdtLearner : ILearner
         }
 
         var grower = new TreeGrower(data, o, splitParams, threads);
+        var timings = grower.Timings;
+        timings.Binning = binned;
         var trees = new List<BuiltTree>();
         var allFeatures = Enumerable.Repeat(true, data.FeatureCount).ToArray();
         var bestRound = -1;
@@ -152,11 +160,13 @@ public sealed class GbdtLearner : ILearner
         for (var round = 0; round < o.NumBoostRound; round++)
         {
             cancellationToken.ThrowIfCancellationRequested();
+            var phase = Stopwatch.GetTimestamp();
             Parallelism.For(gradientBlocks * k, threads, t =>
             {
                 var start = t / k * GradientBlock;
                 objective.Gradients(t % k, scores, train.Labels, weights, gradHess[t % k], start, Math.Min(n, start + GradientBlock));
             });
+            timings.Gradients += Stopwatch.GetElapsedTime(phase).TotalSeconds;
             for (var c = 0; c < k; c++)
             {
                 var treeSeed = SplitMix64.Mix(o.Seed, ((ulong)round * (ulong)k) + (ulong)c + 1);
@@ -174,6 +184,7 @@ public sealed class GbdtLearner : ILearner
 
                 var features = o.ColsampleByTree < 1 ? TreeGrower.Sample(allFeatures, o.ColsampleByTree, SplitMix64.Mix(treeSeed, 0xC07UL)) : allFeatures;
                 var nodes = grower.Grow(gradHess[c], rowCount, identity, features, treeSeed, cancellationToken);
+                phase = Stopwatch.GetTimestamp();
                 var tree = BuiltTree.From(nodes, c, data, splitParams, o.LearningRate);
                 if (objective.RefitMedian)
                 {
@@ -192,6 +203,7 @@ public sealed class GbdtLearner : ILearner
                 }
 
                 trees.Add(tree);
+                timings.Update += Stopwatch.GetElapsedTime(phase).TotalSeconds;
             }
 
             double? validValue = null;
@@ -225,6 +237,8 @@ public sealed class GbdtLearner : ILearner
         }
 
         var ensemble = BuiltTree.ToEnsemble(trees, data.FeatureCount, baseMargins);
+        timings.Total = Stopwatch.GetElapsedTime(started).TotalSeconds;
+        LastTimings = timings;
         var signature = new ModelSignature(train.Features.Inputs, ModelSignature.OutputsFor(task, train.ClassLabels));
         return new TreeEnsembleModel(Name, task, signature, train.ClassLabels, objective.Transform, Settings, ensemble) { Metrics = metrics };
     }

@@ -2,6 +2,7 @@ using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Strata.Learning.Gbdt;
 
@@ -17,7 +18,7 @@ internal static class Histograms
     /// the row indices, or is empty to take rows [firstRow, firstRow + count) directly.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Build(
+    public static unsafe void Build(
         ReadOnlySpan<int> rows, int firstRow, int count, BinnedMatrix data, int f0, int f1, float[] gradHess, double[] hist)
     {
         var offsets = data.Offsets;
@@ -37,8 +38,19 @@ internal static class Histograms
         ref var o = ref MemoryMarshal.GetReference(off);
         var indexed = !rows.IsEmpty;
         ref var rowRef = ref MemoryMarshal.GetReference(rows);
+        // A row's ~4 µops per feature fill the reorder buffer, so misses on scattered rows would not overlap: prefetch
+        // the bins and gradients of the row this far ahead (measured: 17 → 3 ns per value on a depth-5 node).
+        const int Ahead = 16;
+        var prefetch = indexed && Sse.IsSupported;
         for (var i = 0; i < count; i++)
         {
+            if (prefetch && i + Ahead < count)
+            {
+                var next = Unsafe.Add(ref rowRef, i + Ahead);
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref bins, ((nint)next * stride) + f0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref gh, next)));
+            }
+
             var r = indexed ? Unsafe.Add(ref rowRef, i) : firstRow + i;
             var pair = Vector128.WidenLower(Vector128.CreateScalarUnsafe(Unsafe.Add(ref gh, r)).AsSingle());
             ref var rb = ref Unsafe.Add(ref bins, ((nint)r * stride) + f0);

@@ -1,5 +1,7 @@
+using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics.X86;
 using Strata.Data.Profiling;
 
 namespace Strata.Learning.Gbdt;
@@ -69,6 +71,9 @@ internal sealed class TreeGrower
     public int[] Rows => _rows;
 
     public IReadOnlyList<GrownNode> Nodes => _nodes;
+
+    /// <summary>Where growing spends its time (for benchmarks and profiling).</summary>
+    public GbdtTimings Timings { get; } = new();
 
     /// <summary>Grows a tree on rows [0, rowCount) of <see cref="Rows"/> (identity: they are 0..rowCount-1 in order).</summary>
     public IReadOnlyList<GrownNode> Grow(float[] gradHess, int rowCount, bool identity, bool[] treeFeatures, ulong treeSeed, CancellationToken cancellationToken)
@@ -232,6 +237,7 @@ internal sealed class TreeGrower
         }
 
         BuildHistograms(builds);
+        var subtractStarted = Stopwatch.GetTimestamp();
         var total = 2 * _data.TotalBins;
         const int Slice = 8192;
         var slices = (total + Slice - 1) / Slice;
@@ -241,6 +247,7 @@ internal sealed class TreeGrower
             var start = t % slices * Slice;
             Histograms.Subtract(parent, small, start, Math.Min(Slice, total - start));
         });
+        Timings.Subtraction += Stopwatch.GetElapsedTime(subtractStarted).TotalSeconds;
 
         foreach (var c in children)
         {
@@ -260,6 +267,7 @@ internal sealed class TreeGrower
 
     private void BuildHistograms(List<(GrownNode Node, double[] Hist)> builds)
     {
+        var started = Stopwatch.GetTimestamp();
         var blocks = _blockStart.Length - 1;
         Parallelism.For(builds.Count * blocks, _threads, t =>
         {
@@ -268,11 +276,17 @@ internal sealed class TreeGrower
             var rows = _identity ? ReadOnlySpan<int>.Empty : _rows.AsSpan(node.Start, node.Count);
             Histograms.Build(rows, node.Start, node.Count, _data, _blockStart[b], _blockStart[b + 1], _gradHess, hist);
         });
+        Timings.Histograms += Stopwatch.GetElapsedTime(started).TotalSeconds;
+        foreach (var (node, _) in builds)
+        {
+            Timings.HistogramRows += node.Count;
+        }
     }
 
     /// <summary>Finds each node's best split over its sampled features; ties go to the lower feature, then the lower bin.</summary>
     private void FindSplits(List<GrownNode> nodes, Dictionary<GrownNode, double[]> hists)
     {
+        var started = Stopwatch.GetTimestamp();
         var features = _data.FeatureCount;
         var allowed = new bool[nodes.Count][];
         for (var i = 0; i < nodes.Count; i++)
@@ -311,6 +325,8 @@ internal sealed class TreeGrower
 
             nodes[i].Split = best;
         }
+
+        Timings.Splits += Stopwatch.GetElapsedTime(started).TotalSeconds;
     }
 
     /// <summary>The tree's features, thinned per level and per node when colsample_bylevel / bynode ask for it.</summary>
@@ -365,6 +381,7 @@ internal sealed class TreeGrower
     /// </summary>
     private int[] Partition(List<GrownNode> parents)
     {
+        var started = Stopwatch.GetTimestamp();
         var chunkStart = new int[parents.Count + 1];
         for (var i = 0; i < parents.Count; i++)
         {
@@ -424,24 +441,31 @@ internal sealed class TreeGrower
             _scratch.AsSpan(start, nl).CopyTo(_rows.AsSpan(p.Start + leftBefore[c], nl));
             _scratch.AsSpan(start + nl, size - nl).CopyTo(_rows.AsSpan(p.Start + leftCounts[i] + rightBefore[c], size - nl));
         });
+        Timings.Partition += Stopwatch.GetElapsedTime(started).TotalSeconds;
         return leftCounts;
     }
 
     /// <summary>Left rows of [start, end) to the scratch array from start, right rows after them; returns the left count.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private int PartitionChunkRows(int start, int end, int feature, ReadOnlySpan<byte> goLeft)
+    private unsafe int PartitionChunkRows(int start, int end, int feature, ReadOnlySpan<byte> goLeft)
     {
-        ref var bins = ref MemoryMarshal.GetArrayDataReference(_data.Bins);
+        ref var bins = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_data.Columns), (nint)feature * _data.Rows);
         ref var table = ref MemoryMarshal.GetReference(goLeft);
-        var stride = (nint)_data.FeatureCount;
         var rows = _rows;
         var scratch = _scratch;
         int nl = 0, nr = 0;
+        const int Ahead = 32;
+        var prefetch = Sse.IsSupported;
         for (var i = start; i < end; i++)
         {
+            if (prefetch && i + Ahead < end)
+            {
+                // Scattered rows deep in the tree: start fetching a later row's bin while this one is tested.
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref bins, rows[i + Ahead])));
+            }
+
             var r = rows[i];
-            var bin = Unsafe.Add(ref bins, (r * stride) + feature);
-            if (Unsafe.Add(ref table, bin) != 0)
+            if (Unsafe.Add(ref table, Unsafe.Add(ref bins, r)) != 0)
             {
                 scratch[start + nl++] = r;
             }

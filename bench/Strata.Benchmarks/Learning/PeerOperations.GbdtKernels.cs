@@ -1,0 +1,50 @@
+using System.Diagnostics;
+using Strata.Learning.Gbdt;
+
+namespace Strata.Benchmarks;
+
+internal static partial class PeerOperations
+{
+    /// <summary>`peer gbdt-kernels TRAIN`: times the binning and one root histogram build, in ns per value.</summary>
+    private static void RegisterGbdtKernels() => PeerMeasurements.Register("gbdt-kernels", async args =>
+    {
+        var train = GbdtData.Prepare(await GbdtData.LoadAsync(args[0]).ConfigureAwait(false));
+        var threads = args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 1;
+        var watch = Stopwatch.StartNew();
+        var binned = BinnedMatrix.Build(train.Features, 255, 200_000, 0, threads);
+        var binning = watch.Elapsed.TotalSeconds;
+        watch.Restart();
+        _ = BinnedMatrix.Apply(train.Features, binned.Features, threads);
+        var apply = watch.Elapsed.TotalSeconds;
+        var gradHess = new float[2 * train.Rows];
+        var random = new Random(1);
+        for (var i = 0; i < gradHess.Length; i++)
+        {
+            gradHess[i] = (float)random.NextDouble();
+        }
+
+        var hist = new double[2 * binned.TotalBins];
+        var times = new List<double>();
+        for (var rep = 0; rep < 5; rep++)
+        {
+            watch.Restart();
+            Histograms.Build([], 0, train.Rows, binned, 0, binned.FeatureCount, gradHess, hist);
+            times.Add(watch.Elapsed.TotalSeconds);
+        }
+
+        var rows = Enumerable.Range(0, train.Rows).Where(r => r % 3 == 0).ToArray();
+        watch.Restart();
+        Histograms.Build(rows, 0, rows.Length, binned, 0, binned.FeatureCount, gradHess, hist);
+        var indexed = watch.Elapsed.TotalSeconds;
+        var values = (double)train.Rows * binned.FeatureCount;
+        return new Dictionary<string, object>
+        {
+            ["binning_s"] = Math.Round(binning, 3),
+            ["binning_ns_per_value"] = Math.Round(binning * 1e9 / values, 2),
+            ["apply_s"] = Math.Round(apply, 3),
+            ["root_hist_s"] = times.Select(t => Math.Round(t, 4)).ToArray(),
+            ["root_hist_ns_per_value"] = Math.Round(times.Min() * 1e9 / values, 3),
+            ["third_rows_hist_ns_per_value"] = Math.Round(indexed * 1e9 / (rows.Length * (double)binned.FeatureCount), 3),
+        };
+    });
+}
