@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics.X86;
@@ -58,8 +59,9 @@ internal sealed class TreeGrower
         _scratch = new int[data.Rows];
         _pool = new HistogramPool(2 * data.TotalBins);
         // Feature blocks only decide who builds which histograms; every feature's sums are the same whatever the blocks.
+        // A multiple of the thread count keeps the threads equally busy on a single big node.
         var f = data.FeatureCount;
-        var blocks = Math.Clamp(Math.Max(threads, (f + 11) / 12), 1, Math.Max(f, 1));
+        var blocks = Math.Clamp(threads * ((f + (12 * threads) - 1) / (12 * threads)), 1, Math.Max(f, 1));
         _blockStart = new int[blocks + 1];
         for (var b = 0; b <= blocks; b++)
         {
@@ -265,23 +267,86 @@ internal sealed class TreeGrower
         return children;
     }
 
+    /// <summary>
+    /// Builds histograms in tasks of (node, row chunk, feature block). A big node's rows are cut into chunks whose number
+    /// depends only on the node's size, each summed into its own histogram and then added up in chunk order, so the
+    /// floating-point result never depends on the thread count.
+    /// </summary>
     private void BuildHistograms(List<(GrownNode Node, double[] Hist)> builds)
     {
         var started = Stopwatch.GetTimestamp();
         var blocks = _blockStart.Length - 1;
-        Parallelism.For(builds.Count * blocks, _threads, t =>
+        var chunkStart = new int[builds.Count + 1];
+        var partial = new double[]?[builds.Count][];
+        for (var i = 0; i < builds.Count; i++)
         {
-            var (node, hist) = builds[t / blocks];
-            var b = t % blocks;
-            var rows = _identity ? ReadOnlySpan<int>.Empty : _rows.AsSpan(node.Start, node.Count);
-            Histograms.Build(rows, node.Start, node.Count, _data, _blockStart[b], _blockStart[b + 1], _gradHess, hist);
-        });
-        Timings.Histograms += Stopwatch.GetElapsedTime(started).TotalSeconds;
-        foreach (var (node, _) in builds)
-        {
-            Timings.HistogramRows += node.Count;
+            var chunks = ChunksOf(builds[i].Node.Count);
+            chunkStart[i + 1] = chunkStart[i] + chunks;
+            partial[i] = new double[chunks][];
+            partial[i][0] = builds[i].Hist;
+            for (var c = 1; c < chunks; c++)
+            {
+                partial[i][c] = _pool.Rent();
+            }
         }
+
+        var owner = new int[chunkStart[^1]];
+        for (var i = 0; i < builds.Count; i++)
+        {
+            owner.AsSpan(chunkStart[i], chunkStart[i + 1] - chunkStart[i]).Fill(i);
+        }
+
+        Parallelism.For(owner.Length * blocks, _threads, t =>
+        {
+            var task = t / blocks;
+            var b = t % blocks;
+            var i = owner[task];
+            var c = task - chunkStart[i];
+            var chunks = chunkStart[i + 1] - chunkStart[i];
+            var node = builds[i].Node;
+            var first = (int)((long)node.Count * c / chunks);
+            var count = (int)((long)node.Count * (c + 1) / chunks) - first;
+            var rows = _identity ? ReadOnlySpan<int>.Empty : _rows.AsSpan(node.Start + first, count);
+            Histograms.Build(rows, node.Start + first, count, _data, _blockStart[b], _blockStart[b + 1], _gradHess, partial[i][c]!);
+        });
+        var merges = new List<(int Build, int Block)>();
+        for (var i = 0; i < builds.Count; i++)
+        {
+            if (partial[i].Length > 1)
+            {
+                for (var b = 0; b < blocks; b++)
+                {
+                    merges.Add((i, b));
+                }
+            }
+        }
+
+        Parallelism.For(merges.Count, _threads, m =>
+        {
+            var (i, b) = merges[m];
+            var start = 2 * _data.Offsets[_blockStart[b]];
+            var length = (2 * _data.Offsets[_blockStart[b + 1]]) - start;
+            var target = partial[i][0]!.AsSpan(start, length);
+            for (var c = 1; c < partial[i].Length; c++)
+            {
+                TensorPrimitives.Add(target, partial[i][c].AsSpan(start, length), target);
+            }
+        });
+        for (var i = 0; i < builds.Count; i++)
+        {
+            for (var c = 1; c < partial[i].Length; c++)
+            {
+                _pool.Return(partial[i][c]);
+            }
+
+            Timings.HistogramRows += builds[i].Node.Count;
+        }
+
+        Timings.Histograms += Stopwatch.GetElapsedTime(started).TotalSeconds;
     }
+
+    /// <summary>Row chunks of a histogram build: a function of the row count alone (see <see cref="BuildHistograms"/>).</summary>
+    private static int ChunksOf(int rows) => Math.Clamp(rows / (1 << 17), 1, 8);
 
     /// <summary>Finds each node's best split over its sampled features; ties go to the lower feature, then the lower bin.</summary>
     private void FindSplits(List<GrownNode> nodes, Dictionary<GrownNode, double[]> hists)
