@@ -26,9 +26,13 @@ internal static partial class PeerOperations
         var test = GbdtData.Prepare(await GbdtData.LoadAsync(args[1]).ConfigureAwait(false), train);
         load.Stop();
         var learner = new GbdtLearner(GbdtOptions.Parse(settings));
+        using var process = Process.GetCurrentProcess();
+        var cpu = process.TotalProcessorTime;
         var watch = Stopwatch.StartNew();
         var model = learner.Fit(train);
         watch.Stop();
+        process.Refresh();
+        cpu = process.TotalProcessorTime - cpu;
         var margins = new double[test.Rows];
         model.PredictMargins(test.Features, margins);
         var result = new Dictionary<string, object>
@@ -39,6 +43,7 @@ internal static partial class PeerOperations
             ["features"] = train.Features.Count,
             ["load_s"] = PeerMeasurements.Seconds(load),
             ["train_s"] = PeerMeasurements.Seconds(watch),
+            ["train_cpu_s"] = Math.Round(cpu.TotalSeconds, 3),
             ["auc"] = Math.Round(EvalMetrics.Auc(margins, test.Labels, []), 5),
             ["trees"] = model.Ensemble.TreeCount,
             ["nodes"] = model.Ensemble.NodeCount,

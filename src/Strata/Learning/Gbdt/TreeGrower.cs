@@ -42,7 +42,6 @@ internal sealed class TreeGrower
     private readonly int[] _rows;
     private readonly int[] _scratch;
     private readonly HistogramPool _pool;
-    private readonly int[] _blockStart;
     private readonly List<GrownNode> _nodes = [];
     private float[] _gradHess = [];
     private bool _identity;
@@ -58,15 +57,6 @@ internal sealed class TreeGrower
         _rows = new int[data.Rows];
         _scratch = new int[data.Rows];
         _pool = new HistogramPool(2 * data.TotalBins);
-        // Feature blocks only decide who builds which histograms; every feature's sums are the same whatever the blocks.
-        // A multiple of the thread count keeps the threads equally busy on a single big node.
-        var f = data.FeatureCount;
-        var blocks = Math.Clamp(threads * ((f + (12 * threads) - 1) / (12 * threads)), 1, Math.Max(f, 1));
-        _blockStart = new int[blocks + 1];
-        for (var b = 0; b <= blocks; b++)
-        {
-            _blockStart[b] = (int)((long)f * b / blocks);
-        }
     }
 
     /// <summary>The row index array: the caller fills [0, rowCount) with the rows of the tree before growing.</summary>
@@ -270,66 +260,66 @@ internal sealed class TreeGrower
     /// <summary>
     /// Builds histograms in tasks of (node, row chunk, feature block). A big node's rows are cut into chunks whose number
     /// depends only on the node's size, each summed into its own histogram and then added up in chunk order, so the
-    /// floating-point result never depends on the thread count.
+    /// floating-point result never depends on the thread count. Feature blocks (which change no sum) are used only when
+    /// a node has too few chunks to keep the threads busy: each block pays the per-row overhead once more.
     /// </summary>
     private void BuildHistograms(List<(GrownNode Node, double[] Hist)> builds)
     {
         var started = Stopwatch.GetTimestamp();
-        var blocks = _blockStart.Length - 1;
-        var chunkStart = new int[builds.Count + 1];
-        var partial = new double[]?[builds.Count][];
+        var features = _data.FeatureCount;
+        var tasks = new List<(int Build, int Chunk, int Chunks, int F0, int F1)>();
+        var partial = new double[builds.Count][][];
         for (var i = 0; i < builds.Count; i++)
         {
             var chunks = ChunksOf(builds[i].Node.Count);
-            chunkStart[i + 1] = chunkStart[i] + chunks;
+            var blocks = chunks >= 2 * _threads ? 1 : Math.Clamp(_threads, 1, features);
             partial[i] = new double[chunks][];
             partial[i][0] = builds[i].Hist;
             for (var c = 1; c < chunks; c++)
             {
                 partial[i][c] = _pool.Rent();
             }
+
+            for (var c = 0; c < chunks; c++)
+            {
+                for (var b = 0; b < blocks; b++)
+                {
+                    tasks.Add((i, c, chunks, features * b / blocks, features * (b + 1) / blocks));
+                }
+            }
         }
 
-        var owner = new int[chunkStart[^1]];
-        for (var i = 0; i < builds.Count; i++)
+        Parallelism.For(tasks.Count, _threads, t =>
         {
-            owner.AsSpan(chunkStart[i], chunkStart[i + 1] - chunkStart[i]).Fill(i);
-        }
-
-        Parallelism.For(owner.Length * blocks, _threads, t =>
-        {
-            var task = t / blocks;
-            var b = t % blocks;
-            var i = owner[task];
-            var c = task - chunkStart[i];
-            var chunks = chunkStart[i + 1] - chunkStart[i];
+            var (i, c, chunks, f0, f1) = tasks[t];
             var node = builds[i].Node;
             var first = (int)((long)node.Count * c / chunks);
             var count = (int)((long)node.Count * (c + 1) / chunks) - first;
             var rows = _identity ? ReadOnlySpan<int>.Empty : _rows.AsSpan(node.Start + first, count);
-            Histograms.Build(rows, node.Start + first, count, _data, _blockStart[b], _blockStart[b + 1], _gradHess, partial[i][c]!);
+            Histograms.Build(rows, node.Start + first, count, _data, f0, f1, _gradHess, partial[i][c]);
         });
-        var merges = new List<(int Build, int Block)>();
+        const int Slice = 8192;
+        var total = 2 * _data.TotalBins;
+        var slices = (total + Slice - 1) / Slice;
+        var merges = new List<(int Build, int Start)>();
         for (var i = 0; i < builds.Count; i++)
         {
             if (partial[i].Length > 1)
             {
-                for (var b = 0; b < blocks; b++)
+                for (var m = 0; m < slices; m++)
                 {
-                    merges.Add((i, b));
+                    merges.Add((i, m * Slice));
                 }
             }
         }
 
         Parallelism.For(merges.Count, _threads, m =>
         {
-            var (i, b) = merges[m];
-            var start = 2 * _data.Offsets[_blockStart[b]];
-            var length = (2 * _data.Offsets[_blockStart[b + 1]]) - start;
-            var target = partial[i][0]!.AsSpan(start, length);
+            var (i, start) = merges[m];
+            var target = partial[i][0].AsSpan(start, Math.Min(Slice, total - start));
             for (var c = 1; c < partial[i].Length; c++)
             {
-                TensorPrimitives.Add(target, partial[i][c].AsSpan(start, length), target);
+                TensorPrimitives.Add(target, partial[i][c].AsSpan(start, target.Length), target);
             }
         });
         for (var i = 0; i < builds.Count; i++)
@@ -346,7 +336,7 @@ internal sealed class TreeGrower
     }
 
     /// <summary>Row chunks of a histogram build: a function of the row count alone (see <see cref="BuildHistograms"/>).</summary>
-    private static int ChunksOf(int rows) => Math.Clamp(rows / (1 << 17), 1, 8);
+    private static int ChunksOf(int rows) => Math.Clamp(rows / (1 << 15), 1, 16);
 
     /// <summary>Finds each node's best split over its sampled features; ties go to the lower feature, then the lower bin.</summary>
     private void FindSplits(List<GrownNode> nodes, Dictionary<GrownNode, double[]> hists)
