@@ -32,6 +32,24 @@ internal static partial class PeerOperations
             times.Add(watch.Elapsed.TotalSeconds);
         }
 
+        var blockTimes = new Dictionary<int, double>();
+        foreach (var width in (int[])[4, 8, 13, 25])
+        {
+            var best = double.MaxValue;
+            for (var rep = 0; rep < 3; rep++)
+            {
+                watch.Restart();
+                for (var f0 = 0; f0 < binned.FeatureCount; f0 += width)
+                {
+                    Histograms.Build([], 0, train.Rows, binned, f0, Math.Min(binned.FeatureCount, f0 + width), gradHess, hist);
+                }
+
+                best = Math.Min(best, watch.Elapsed.TotalSeconds);
+            }
+
+            blockTimes[width] = Math.Round(best * 1e9 / ((double)train.Rows * binned.FeatureCount), 3);
+        }
+
         var rows = Enumerable.Range(0, train.Rows).Where(r => r % 3 == 0).ToArray();
         watch.Restart();
         Histograms.Build(rows, 0, rows.Length, binned, 0, binned.FeatureCount, gradHess, hist);
@@ -44,6 +62,7 @@ internal static partial class PeerOperations
             ["apply_s"] = Math.Round(apply, 3),
             ["root_hist_s"] = times.Select(t => Math.Round(t, 4)).ToArray(),
             ["root_hist_ns_per_value"] = Math.Round(times.Min() * 1e9 / values, 3),
+            ["root_blocks_ns_per_value"] = blockTimes.ToDictionary(p => p.Key.ToString(System.Globalization.CultureInfo.InvariantCulture), p => p.Value),
             ["third_rows_hist_ns_per_value"] = Math.Round(indexed * 1e9 / (rows.Length * (double)binned.FeatureCount), 3),
         };
     });

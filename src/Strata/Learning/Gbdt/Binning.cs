@@ -92,6 +92,7 @@ internal sealed class FeatureBins
     public int BinOfCode(int code) => code < 0 ? 0 : code < CodeToBin.Length ? CodeToBin[code] : Math.Max(OtherBin, 0);
 
     /// <summary>Cuts for a numeric feature from sampled values (NaN already removed), sorted in place.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static FeatureBins Numeric(Span<float> sample, int maxBin)
     {
         // A radix sort of the values as doubles: an order of magnitude faster than a comparison sort on 200k values.
@@ -205,12 +206,17 @@ internal sealed class BinnedMatrix
         Rows = rows;
         Bins = bins;
         Columns = columns;
+        // NOTE: 256 slots per feature whatever its bin count (bins are bytes), so the histogram kernel finds feature j's
+        // slots at a constant displacement from the block's base instead of loading an offset per value.
         Offsets = new int[features.Length + 1];
-        for (var f = 0; f < features.Length; f++)
+        for (var f = 0; f <= features.Length; f++)
         {
-            Offsets[f + 1] = Offsets[f] + features[f].BinCount;
+            Offsets[f] = f * BinStride;
         }
     }
+
+    /// <summary>Histogram slots per feature.</summary>
+    public const int BinStride = 256;
 
     public FeatureBins[] Features { get; }
 
@@ -234,53 +240,57 @@ internal sealed class BinnedMatrix
     {
         var sample = SampleRows(matrix.Rows, sampleCount, seed);
         var features = new FeatureBins[matrix.Count];
-        Parallelism.For(matrix.Count, threads, f =>
-        {
-            if (matrix.Inputs[f].Kind == FeatureKind.Categorical)
-            {
-                var codes = matrix.Codes(f);
-                var counts = new long[Math.Max(matrix.Inputs[f].Categories?.Count ?? 0, 0)];
-                foreach (var c in codes)
-                {
-                    if ((uint)c < (uint)counts.Length)
-                    {
-                        counts[c]++;
-                    }
-                }
-
-                features[f] = FeatureBins.Categorical(counts, maxBin);
-            }
-            else
-            {
-                var values = matrix.Numeric(f);
-                var buffer = new float[sample?.Length ?? values.Length];
-                var n = 0;
-                if (sample is null)
-                {
-                    foreach (var v in values)
-                    {
-                        if (!float.IsNaN(v))
-                        {
-                            buffer[n++] = v;
-                        }
-                    }
-                }
-                else
-                {
-                    foreach (var r in sample)
-                    {
-                        var v = values[r];
-                        if (!float.IsNaN(v))
-                        {
-                            buffer[n++] = v;
-                        }
-                    }
-                }
-
-                features[f] = FeatureBins.Numeric(buffer.AsSpan(0, n), maxBin);
-            }
-        });
+        Parallelism.For(matrix.Count, threads, f => features[f] = matrix.Inputs[f].Kind == FeatureKind.Categorical
+            ? CategoricalBins(matrix, f, maxBin)
+            : NumericBins(matrix.Numeric(f), sample, maxBin));
         return Apply(matrix, features, threads);
+    }
+
+    // NOTE: the once-per-fit loops below are optimized from their first call: tier-0 code would run them several times slower.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static FeatureBins CategoricalBins(FeatureMatrix matrix, int f, int maxBin)
+    {
+        var codes = matrix.Codes(f);
+        var counts = new long[matrix.Inputs[f].Categories?.Count ?? 0];
+        foreach (var c in codes)
+        {
+            if ((uint)c < (uint)counts.Length)
+            {
+                counts[c]++;
+            }
+        }
+
+        return FeatureBins.Categorical(counts, maxBin);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static FeatureBins NumericBins(ReadOnlySpan<float> values, int[]? sample, int maxBin)
+    {
+        var buffer = new float[sample?.Length ?? values.Length];
+        var n = 0;
+        if (sample is null)
+        {
+            foreach (var v in values)
+            {
+                if (!float.IsNaN(v))
+                {
+                    buffer[n++] = v;
+                }
+            }
+        }
+        else
+        {
+            foreach (var r in sample)
+            {
+                var v = values[r];
+                if (!float.IsNaN(v))
+                {
+                    buffer[n++] = v;
+                }
+            }
+        }
+
+        return FeatureBins.Numeric(buffer.AsSpan(0, n), maxBin);
     }
 
     /// <summary>Bins a matrix with bins found earlier (a validation set, with the training set's bins).</summary>
@@ -319,14 +329,15 @@ internal sealed class BinnedMatrix
     private static void Transpose(byte[] columns, int rows, int start, int end, int width, byte[] bins)
     {
         ref var src = ref MemoryMarshal.GetArrayDataReference(columns);
-        ref var dst = ref MemoryMarshal.GetArrayDataReference(bins);
-        for (var f = 0; f < width; f++)
+        ref var dst = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(bins), (nint)start * width);
+        // Row by row: the writes are sequential and the block's columns (width × block bytes) stay in cache.
+        for (var i = start; i < end; i++)
         {
-            ref var column = ref Unsafe.Add(ref src, ((nint)f * rows) + start);
-            var at = ((nint)start * width) + f;
-            for (var i = 0; i < end - start; i++, at += width)
+            ref var column = ref Unsafe.Add(ref src, i);
+            for (var f = 0; f < width; f++)
             {
-                Unsafe.Add(ref dst, at) = Unsafe.Add(ref column, i);
+                dst = Unsafe.Add(ref column, (nint)f * rows);
+                dst = ref Unsafe.Add(ref dst, 1);
             }
         }
     }
@@ -363,6 +374,7 @@ internal sealed class BinnedMatrix
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void FillCodes(ReadOnlySpan<int> codes, FeatureBins feature, Span<byte> output)
     {
         for (var i = 0; i < codes.Length; i++)
@@ -372,6 +384,7 @@ internal sealed class BinnedMatrix
     }
 
     /// <summary>Up to <paramref name="count"/> distinct rows in ascending order (selection sampling), or null for all rows.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static int[]? SampleRows(int rows, int count, ulong seed)
     {
         if (rows <= count)

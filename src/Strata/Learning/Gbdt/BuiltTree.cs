@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace Strata.Learning.Gbdt;
 
 /// <summary>One finished node: its split on bins (for binned traversal) and on raw values (for the model).</summary>
@@ -102,6 +104,7 @@ internal sealed class BuiltTree
     }
 
     /// <summary>Adds the tree's output to the scores of the listed rows.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void AddTo(BinnedMatrix data, List<int> rows, double[] scores)
     {
         foreach (var r in rows)
@@ -111,6 +114,7 @@ internal sealed class BuiltTree
     }
 
     /// <summary>Adds the tree's output to the scores of every row.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void AddTo(BinnedMatrix data, double[] scores, int threads)
     {
         const int Block = 8192;

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace Strata.Learning.Gbdt;
 
 /// <summary>Validation metrics over margins (per output, per row), weighted by sample weights when given.</summary>
@@ -21,6 +23,7 @@ internal static class EvalMetrics
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static double Compute(string metric, double[][] scores, double[] labels, float[]? weights, double huberDelta)
     {
         var n = labels.Length;
@@ -86,6 +89,7 @@ internal static class EvalMetrics
     }
 
     /// <summary>Weighted ROC AUC; tied scores count half.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static double Auc(ReadOnlySpan<double> scores, ReadOnlySpan<double> labels, ReadOnlySpan<float> weights)
     {
         var n = scores.Length;

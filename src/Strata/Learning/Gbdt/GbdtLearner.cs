@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using Strata.Data.Profiling;
 
 namespace Strata.Learning.Gbdt;
@@ -286,6 +287,7 @@ public sealed class GbdtLearner : ILearner
     }
 
     /// <summary>Sample weights × class weights × scale_pos_weight, or null when all are one.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static float[]? Weights(TrainingData train, GbdtOptions o)
     {
         double[]? perClass = null;
@@ -337,6 +339,7 @@ public sealed class GbdtLearner : ILearner
         return result;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void FillIdentity(int[] rows, int threads)
     {
         const int Block = 1 << 16;
@@ -351,6 +354,7 @@ public sealed class GbdtLearner : ILearner
     }
 
     /// <summary>Bernoulli row sample: in-bag rows to the front of <paramref name="rows"/>, the rest to <paramref name="outOfBag"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static int Bag(int[] rows, List<int> outOfBag, int n, double fraction, ulong seed)
     {
         outOfBag.Clear();
@@ -379,6 +383,7 @@ public sealed class GbdtLearner : ILearner
         return count;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void AddLeaves(BuiltTree tree, IReadOnlyList<GrownNode> nodes, int[] rows, double[] scores, int threads)
     {
         var leaves = nodes.Where(x => x.IsLeaf).ToArray();
@@ -394,6 +399,7 @@ public sealed class GbdtLearner : ILearner
     }
 
     /// <summary>Absolute error: each leaf's weight becomes the (weighted) median residual of its rows, shrunk.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void RefitMedians(BuiltTree tree, IReadOnlyList<GrownNode> nodes, int[] rows, double[] scores, double[] labels, float[]? weights, double eta, int threads)
     {
         var leaves = nodes.Where(x => x.IsLeaf).ToArray();

@@ -21,21 +21,14 @@ internal static class Histograms
     public static unsafe void Build(
         ReadOnlySpan<int> rows, int firstRow, int count, BinnedMatrix data, int f0, int f1, float[] gradHess, double[] hist)
     {
-        var offsets = data.Offsets;
-        hist.AsSpan(2 * offsets[f0], 2 * (offsets[f1] - offsets[f0])).Clear();
+        const int Stride = BinnedMatrix.BinStride;
+        hist.AsSpan(2 * Stride * f0, 2 * Stride * (f1 - f0)).Clear();
         var width = f1 - f0;
-        var stride = data.FeatureCount;
-        Span<int> off = stackalloc int[width];
-        for (var j = 0; j < width; j++)
-        {
-            off[j] = offsets[f0 + j];
-        }
-
-        ref var bins = ref MemoryMarshal.GetArrayDataReference(data.Bins);
-        ref var h = ref Unsafe.As<double, Vector128<double>>(ref MemoryMarshal.GetArrayDataReference(hist));
+        var stride = (nint)data.FeatureCount;
+        ref var bins = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(data.Bins), f0);
+        ref var h = ref Unsafe.Add(ref Unsafe.As<double, Vector128<double>>(ref MemoryMarshal.GetArrayDataReference(hist)), Stride * f0);
         // NOTE: a row's gradient and hessian are adjacent floats, so one 8-byte load fetches both.
         ref var gh = ref Unsafe.As<float, ulong>(ref MemoryMarshal.GetArrayDataReference(gradHess));
-        ref var o = ref MemoryMarshal.GetReference(off);
         var indexed = !rows.IsEmpty;
         ref var rowRef = ref MemoryMarshal.GetReference(rows);
         // A row's ~4 µops per feature fill the reorder buffer, so misses on scattered rows would not overlap: prefetch
@@ -47,30 +40,32 @@ internal static class Histograms
             if (prefetch && i + Ahead < count)
             {
                 var next = Unsafe.Add(ref rowRef, i + Ahead);
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref bins, ((nint)next * stride) + f0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref bins, next * stride)));
                 Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref gh, next)));
             }
 
             var r = indexed ? Unsafe.Add(ref rowRef, i) : firstRow + i;
             var pair = Vector128.WidenLower(Vector128.CreateScalarUnsafe(Unsafe.Add(ref gh, r)).AsSingle());
-            ref var rb = ref Unsafe.Add(ref bins, ((nint)r * stride) + f0);
-            var j = 0;
-            for (; j + 4 <= width; j += 4)
+            ref var rb = ref Unsafe.Add(ref bins, r * stride);
+            ref var hb = ref h;
+            var j = width;
+            // Four features per step at constant displacements (j · 256 slots) from a moving base.
+            for (; j >= 4; j -= 4)
             {
-                ref var s0 = ref Unsafe.Add(ref h, Unsafe.Add(ref o, j) + Unsafe.Add(ref rb, j));
-                s0 += pair;
-                ref var s1 = ref Unsafe.Add(ref h, Unsafe.Add(ref o, j + 1) + Unsafe.Add(ref rb, j + 1));
-                s1 += pair;
-                ref var s2 = ref Unsafe.Add(ref h, Unsafe.Add(ref o, j + 2) + Unsafe.Add(ref rb, j + 2));
-                s2 += pair;
-                ref var s3 = ref Unsafe.Add(ref h, Unsafe.Add(ref o, j + 3) + Unsafe.Add(ref rb, j + 3));
-                s3 += pair;
+                // Byte offsets, so the JIT folds each feature's displacement into the addressing mode.
+                Unsafe.AddByteOffset(ref hb, (nint)rb << 4) += pair;
+                Unsafe.AddByteOffset(ref hb, ((nint)Unsafe.Add(ref rb, 1) << 4) + (16 * Stride)) += pair;
+                Unsafe.AddByteOffset(ref hb, ((nint)Unsafe.Add(ref rb, 2) << 4) + (32 * Stride)) += pair;
+                Unsafe.AddByteOffset(ref hb, ((nint)Unsafe.Add(ref rb, 3) << 4) + (48 * Stride)) += pair;
+                hb = ref Unsafe.Add(ref hb, 4 * Stride);
+                rb = ref Unsafe.Add(ref rb, 4);
             }
 
-            for (; j < width; j++)
+            for (; j > 0; j--)
             {
-                ref var s = ref Unsafe.Add(ref h, Unsafe.Add(ref o, j) + Unsafe.Add(ref rb, j));
-                s += pair;
+                Unsafe.AddByteOffset(ref hb, (nint)rb << 4) += pair;
+                hb = ref Unsafe.Add(ref hb, Stride);
+                rb = ref Unsafe.Add(ref rb, 1);
             }
         }
     }

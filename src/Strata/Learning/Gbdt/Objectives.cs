@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
 
 namespace Strata.Learning.Gbdt;
 
@@ -42,6 +43,7 @@ internal abstract class Objective
         _ => throw new StrataException(ErrorCodes.ArgumentInvalid, $"gbdt: unknown objective '{name}'"),
     };
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     protected static double WeightedMean(double[] labels, float[]? weights)
     {
         double sum = 0, total = 0;
@@ -56,6 +58,7 @@ internal abstract class Objective
     }
 
     /// <summary>The weighted median (lower median; rows with zero weight do not count).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static double WeightedMedian(ReadOnlySpan<double> values, ReadOnlySpan<float> weights)
     {
         var v = values.ToArray();
@@ -110,6 +113,7 @@ internal abstract class Objective
 
         public override string DefaultMetric => "logloss";
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public override void CheckLabels(double[] labels)
         {
             for (var i = 0; i < labels.Length; i++)
@@ -127,6 +131,7 @@ internal abstract class Objective
             return [Math.Log(p / (1 - p))];
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public override void Gradients(int k, double[][] scores, double[] labels, float[]? weights, float[] gradHess, int start, int end)
         {
             Span<double> p = stackalloc double[512];
@@ -173,6 +178,7 @@ internal abstract class Objective
             return margins.Select(m => m - mean).ToArray();
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public override void Gradients(int k, double[][] scores, double[] labels, float[]? weights, float[] gradHess, int start, int end)
         {
             for (var r = start; r < end; r++)
@@ -207,6 +213,7 @@ internal abstract class Objective
 
         public override double[] BaseMargins(double[] labels, float[]? weights) => [WeightedMean(labels, weights)];
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public override void Gradients(int k, double[][] scores, double[] labels, float[]? weights, float[] gradHess, int start, int end)
         {
             var s = scores[0];
@@ -231,6 +238,7 @@ internal abstract class Objective
 
         public override double[] BaseMargins(double[] labels, float[]? weights) => [Median(labels, weights)];
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public override void Gradients(int k, double[][] scores, double[] labels, float[]? weights, float[] gradHess, int start, int end)
         {
             var s = scores[0];
@@ -254,6 +262,7 @@ internal abstract class Objective
 
         public override double[] BaseMargins(double[] labels, float[]? weights) => [Median(labels, weights)];
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public override void Gradients(int k, double[][] scores, double[] labels, float[]? weights, float[] gradHess, int start, int end)
         {
             var s = scores[0];
@@ -274,6 +283,7 @@ internal abstract class Objective
 
         public override string DefaultMetric => "poisson-nloglik";
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public override void CheckLabels(double[] labels)
         {
             for (var i = 0; i < labels.Length; i++)
@@ -288,6 +298,7 @@ internal abstract class Objective
         // All-zero labels give a margin of log(1e-9): predictions of about zero rather than an error.
         public override double[] BaseMargins(double[] labels, float[]? weights) => [Math.Log(Math.Max(WeightedMean(labels, weights), 1e-9))];
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public override void Gradients(int k, double[][] scores, double[] labels, float[]? weights, float[] gradHess, int start, int end)
         {
             var s = scores[0];

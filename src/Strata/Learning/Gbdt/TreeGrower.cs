@@ -508,6 +508,8 @@ internal sealed class TreeGrower
         ref var table = ref MemoryMarshal.GetReference(goLeft);
         var rows = _rows;
         var scratch = _scratch;
+        ref var rowBase = ref MemoryMarshal.GetArrayDataReference(rows);
+        ref var scratchBase = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(scratch), start);
         int nl = 0, nr = 0;
         const int Ahead = 32;
         var prefetch = Sse.IsSupported;
@@ -516,19 +518,17 @@ internal sealed class TreeGrower
             if (prefetch && i + Ahead < end)
             {
                 // Scattered rows deep in the tree: start fetching a later row's bin while this one is tested.
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref bins, rows[i + Ahead])));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref bins, Unsafe.Add(ref rowBase, i + Ahead))));
             }
 
-            var r = rows[i];
-            if (Unsafe.Add(ref table, Unsafe.Add(ref bins, r)) != 0)
-            {
-                scratch[start + nl++] = r;
-            }
-            else
-            {
-                // Right rows compact in place: the write position never passes the read position.
-                rows[start + nr++] = r;
-            }
+            // Branch-free: the side is a coin flip to the predictor. The row is written to both places and only the
+            // chosen side's cursor moves; right rows compact in place (the write position never passes the read one).
+            var r = Unsafe.Add(ref rowBase, i);
+            int left = Unsafe.Add(ref table, Unsafe.Add(ref bins, r));
+            Unsafe.Add(ref scratchBase, nl) = r;
+            Unsafe.Add(ref rowBase, start + nr) = r;
+            nl += left;
+            nr += 1 - left;
         }
 
         rows.AsSpan(start, nr).CopyTo(scratch.AsSpan(start + nl, nr));
