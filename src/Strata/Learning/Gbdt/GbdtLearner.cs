@@ -147,7 +147,7 @@ public sealed class GbdtLearner : ILearner
             validScores[c].AsSpan().Fill(baseMargins[c]);
         }
 
-        var grower = new TreeGrower(data, o, splitParams, threads);
+        var grower = new TreeGrower(data, o, splitParams, threads, leafRows: objective.RefitMedian);
         var timings = grower.Timings;
         timings.Binning = binned;
         var trees = new List<BuiltTree>();
@@ -192,7 +192,7 @@ public sealed class GbdtLearner : ILearner
                     RefitMedians(tree, nodes, grower.Rows, scores[c], train.Labels, weights, o.LearningRate, threads);
                 }
 
-                AddLeaves(tree, nodes, grower.Rows, scores[c], threads);
+                AddLeaves(tree, nodes, grower.Rows, data, scores[c], threads);
                 if (outOfBag is { Count: > 0 })
                 {
                     tree.AddTo(data, outOfBag, scores[c]);
@@ -383,19 +383,64 @@ public sealed class GbdtLearner : ILearner
         return count;
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void AddLeaves(BuiltTree tree, IReadOnlyList<GrownNode> nodes, int[] rows, double[] scores, int threads)
+    /// <summary>
+    /// Adds each leaf's value to its rows' scores: from the leaf's row range, or, under a parent whose rows were not
+    /// partitioned, by testing the parent's split on each row. Rows are disjoint, so the work splits freely.
+    /// </summary>
+    private static void AddLeaves(BuiltTree tree, IReadOnlyList<GrownNode> nodes, int[] rows, BinnedMatrix data, double[] scores, int threads)
     {
-        var leaves = nodes.Where(x => x.IsLeaf).ToArray();
-        Parallelism.For(leaves.Length, threads, i =>
+        const int Chunk = 1 << 16;
+        var work = new List<(GrownNode Node, int Start, int Count)>();
+        foreach (var n in nodes)
         {
-            var leaf = leaves[i];
-            var value = tree.Nodes[leaf.Id].Value;
-            foreach (var r in rows.AsSpan(leaf.Start, leaf.Count))
+            if ((n.IsLeaf && n.Count >= 0) || n.Unpartitioned)
             {
-                scores[r] += value;
+                for (var start = 0; start < n.Count; start += Chunk)
+                {
+                    work.Add((n, n.Start + start, Math.Min(Chunk, n.Count - start)));
+                }
+            }
+        }
+
+        Parallelism.For(work.Count, threads, i =>
+        {
+            var (node, start, count) = work[i];
+            var span = rows.AsSpan(start, count);
+            if (node.IsLeaf)
+            {
+                AddValue(span, tree.Nodes[node.Id].Value, scores);
+            }
+            else
+            {
+                ref var split = ref tree.Nodes[node.Id];
+                AddRouted(span, data.Columns.AsSpan(split.Feature * data.Rows, data.Rows), split.LeftBins,
+                    tree.Nodes[split.Left].Value, tree.Nodes[split.Right].Value, scores);
             }
         });
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void AddValue(ReadOnlySpan<int> rows, double value, double[] scores)
+    {
+        foreach (var r in rows)
+        {
+            scores[r] += value;
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void AddRouted(ReadOnlySpan<int> rows, ReadOnlySpan<byte> column, in BinSet leftBins, double left, double right, double[] scores)
+    {
+        Span<double> values = stackalloc double[256];
+        for (var b = 0; b < 256; b++)
+        {
+            values[b] = leftBins.Contains(b) ? left : right;
+        }
+
+        foreach (var r in rows)
+        {
+            scores[r] += values[column[r]];
+        }
     }
 
     /// <summary>Absolute error: each leaf's weight becomes the (weighted) median residual of its rows, shrunk.</summary>

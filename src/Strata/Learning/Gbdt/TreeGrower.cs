@@ -21,6 +21,11 @@ internal sealed class GrownNode
     public double Value;
     /// <summary>Position in the tree (creation order: children after their parent).</summary>
     public int Id;
+    /// <summary>
+    /// Set on a parent whose children are leaves at the maximum depth: its rows were not partitioned (its children have
+    /// no row ranges), and the caller adds the children's values by testing the split on each of the parent's rows.
+    /// </summary>
+    public bool Unpartitioned;
 
     public bool IsLeaf => Left < 0;
 }
@@ -39,6 +44,7 @@ internal sealed class TreeGrower
     private readonly SplitParams _params;
     private readonly GbdtOptions _options;
     private readonly int _threads;
+    private readonly bool _leafRows;
     private readonly int[] _rows;
     private readonly int[] _scratch;
     private readonly HistogramPool _pool;
@@ -48,8 +54,9 @@ internal sealed class TreeGrower
     private bool[] _treeFeatures = [];
     private ulong _treeSeed;
 
-    public TreeGrower(BinnedMatrix data, GbdtOptions options, SplitParams splitParams, int threads)
+    public TreeGrower(BinnedMatrix data, GbdtOptions options, SplitParams splitParams, int threads, bool leafRows)
     {
+        _leafRows = leafRows;
         _data = data;
         _options = options;
         _params = splitParams;
@@ -163,6 +170,8 @@ internal sealed class TreeGrower
         return _nodes;
     }
 
+    private bool Terminal(GrownNode parent) => !_leafRows && _options.MaxDepth > 0 && parent.Depth + 1 >= _options.MaxDepth;
+
     private bool CanSplit(GrownNode node) =>
         (_options.MaxDepth == 0 || node.Depth < _options.MaxDepth) && node.Count >= 2 && node.H >= 2 * _params.MinChild;
 
@@ -184,7 +193,16 @@ internal sealed class TreeGrower
     /// <summary>Splits the given leaves: partitions their rows, makes their children and finds the children's best splits.</summary>
     private List<GrownNode> SplitAll(List<GrownNode> parents, Dictionary<GrownNode, double[]> hists)
     {
-        var leftCounts = Partition(parents);
+        // Children at the maximum depth are leaves whatever their rows: unless the caller needs each leaf's rows, their
+        // parent's rows stay as they are and the caller routes them by the split when it adds the leaf values.
+        var partitioned = parents.Where(p => !Terminal(p)).ToList();
+        var counts = partitioned.Count > 0 ? Partition(partitioned) : [];
+        var leftCounts = new int[parents.Count];
+        for (int i = 0, j = 0; i < parents.Count; i++)
+        {
+            leftCounts[i] = Terminal(parents[i]) ? 0 : counts[j++];
+        }
+
         var children = new List<GrownNode>(2 * parents.Count);
         var builds = new List<(GrownNode Node, double[] Hist)>();
         var subtractions = new List<(double[] Parent, double[] Small)>();
@@ -193,8 +211,13 @@ internal sealed class TreeGrower
         {
             var p = parents[i];
             var s = p.Split;
-            var left = new GrownNode { Start = p.Start, Count = leftCounts[i], Depth = p.Depth + 1, G = s.LeftG, H = s.LeftH };
-            var right = new GrownNode { Start = p.Start + leftCounts[i], Count = p.Count - leftCounts[i], Depth = p.Depth + 1, G = s.RightG, H = s.RightH };
+            var terminal = Terminal(p);
+            p.Unpartitioned = terminal;
+            var left = new GrownNode { Start = p.Start, Count = terminal ? -1 : leftCounts[i], Depth = p.Depth + 1, G = s.LeftG, H = s.LeftH };
+            var right = new GrownNode
+            {
+                Start = terminal ? p.Start : p.Start + leftCounts[i], Count = terminal ? -1 : p.Count - leftCounts[i], Depth = p.Depth + 1, G = s.RightG, H = s.RightH,
+            };
             p.Left = left.Id = _nodes.Count;
             _nodes.Add(left);
             p.Right = right.Id = _nodes.Count;
