@@ -134,18 +134,38 @@ internal abstract class Objective
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public override void Gradients(int k, double[][] scores, double[] labels, float[]? weights, float[] gradHess, int start, int end)
         {
-            Span<double> p = stackalloc double[512];
+            // Vectorized in blocks: p = σ(margin), g = p − y, h = max(p − p², 1e-16); then weighted and interleaved.
+            Span<double> p = stackalloc double[256];
+            Span<double> g = stackalloc double[256];
+            Span<double> h = stackalloc double[256];
             for (var s = start; s < end; s += p.Length)
             {
                 var n = Math.Min(p.Length, end - s);
-                var block = p[..n];
-                TensorPrimitives.Sigmoid(scores[0].AsSpan(s, n), block);
-                for (var i = 0; i < n; i++)
+                var pb = p[..n];
+                var gb = g[..n];
+                var hb = h[..n];
+                TensorPrimitives.Sigmoid(scores[0].AsSpan(s, n), pb);
+                TensorPrimitives.Subtract(pb, labels.AsSpan(s, n), gb);
+                TensorPrimitives.Multiply(pb, pb, hb);
+                TensorPrimitives.Subtract(pb, hb, hb);
+                TensorPrimitives.Max(hb, 1e-16, hb);
+                var gh = gradHess.AsSpan(2 * s, 2 * n);
+                if (weights is null)
                 {
-                    var r = s + i;
-                    var w = W(weights, r);
-                    gradHess[2 * r] = (float)((block[i] - labels[r]) * w);
-                    gradHess[(2 * r) + 1] = (float)(Math.Max(block[i] * (1 - block[i]), 1e-16) * w);
+                    for (var i = 0; i < n; i++)
+                    {
+                        gh[2 * i] = (float)gb[i];
+                        gh[(2 * i) + 1] = (float)hb[i];
+                    }
+                }
+                else
+                {
+                    for (var i = 0; i < n; i++)
+                    {
+                        var w = weights[s + i];
+                        gh[2 * i] = (float)(gb[i] * w);
+                        gh[(2 * i) + 1] = (float)(hb[i] * w);
+                    }
                 }
             }
         }
