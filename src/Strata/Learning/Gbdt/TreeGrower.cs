@@ -535,7 +535,7 @@ internal sealed class TreeGrower
         ref var scratchBase = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(scratch), start);
         int nl = 0, nr = 0;
         const int Ahead = 32;
-        var prefetch = Sse.IsSupported;
+        var prefetch = Sse.IsSupported && end - start > 1 && (long)4 * (end - start) < (long)rows[end - 1] - rows[start];
         for (var i = start; i < end; i++)
         {
             if (prefetch && i + Ahead < end)
