@@ -84,7 +84,7 @@ public sealed record GbdtOptions
     /// <summary>Number of classes the data must have (0 = take it from the data).</summary>
     public int NumClass { get; init; }
 
-    /// <summary>Where the Huber loss turns from quadratic to linear; <c>huber_delta</c>, aliases huber_slope, alpha is not one.</summary>
+    /// <summary>Where the Huber loss turns from quadratic to linear; <c>huber_delta</c>, alias huber_slope.</summary>
     public double HuberDelta { get; init; } = 1;
 
     /// <summary>Poisson: the hessian is e^(margin + this) so that early steps stay small (XGBoost's max_delta_step for count:poisson).</summary>
@@ -122,9 +122,8 @@ public sealed record GbdtOptions
         ["n_estimators"] = "num_boost_round", ["num_iterations"] = "num_boost_round", ["num_rounds"] = "num_boost_round",
         ["num_round"] = "num_boost_round", ["eta"] = "learning_rate", ["num_leaves"] = "max_leaves", ["gamma"] = "min_split_gain",
         ["min_split_loss"] = "min_split_gain", ["lambda"] = "reg_lambda", ["alpha"] = "reg_alpha", ["huber_slope"] = "huber_delta",
-        ["seed"] = "seed", ["random_state"] = "seed", ["n_jobs"] = "nthread", ["num_threads"] = "nthread",
-        ["bin_construct_sample_cnt"] = "bin_construct_sample_count", ["colsample_bytree"] = "colsample_bytree",
-        ["feature_fraction"] = "colsample_bytree", ["bagging_fraction"] = "subsample",
+        ["random_state"] = "seed", ["n_jobs"] = "nthread", ["num_threads"] = "nthread",
+        ["bin_construct_sample_cnt"] = "bin_construct_sample_count", ["feature_fraction"] = "colsample_bytree", ["bagging_fraction"] = "subsample",
     };
 
     private static readonly string[] Objectives =

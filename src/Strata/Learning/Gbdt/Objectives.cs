@@ -134,37 +134,34 @@ internal abstract class Objective
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public override void Gradients(int k, double[][] scores, double[] labels, float[]? weights, float[] gradHess, int start, int end)
         {
-            // Vectorized in blocks: p = σ(margin), g = p − y, h = max(p − p², 1e-16); then weighted and interleaved.
-            Span<double> p = stackalloc double[256];
-            Span<double> g = stackalloc double[256];
-            Span<double> h = stackalloc double[256];
+            // Vectorized in float blocks (the gradients are stored as floats anyway): p = σ(margin), then g = p − y and
+            // h = max(p − p², 1e-16), weighted and interleaved.
+            Span<float> p = stackalloc float[256];
             for (var s = start; s < end; s += p.Length)
             {
                 var n = Math.Min(p.Length, end - s);
                 var pb = p[..n];
-                var gb = g[..n];
-                var hb = h[..n];
-                TensorPrimitives.Sigmoid(scores[0].AsSpan(s, n), pb);
-                TensorPrimitives.Subtract(pb, labels.AsSpan(s, n), gb);
-                TensorPrimitives.Multiply(pb, pb, hb);
-                TensorPrimitives.Subtract(pb, hb, hb);
-                TensorPrimitives.Max(hb, 1e-16, hb);
+                TensorPrimitives.ConvertTruncating<double, float>(scores[0].AsSpan(s, n), pb);
+                TensorPrimitives.Sigmoid(pb, pb);
                 var gh = gradHess.AsSpan(2 * s, 2 * n);
+                var y = labels.AsSpan(s, n);
                 if (weights is null)
                 {
                     for (var i = 0; i < n; i++)
                     {
-                        gh[2 * i] = (float)gb[i];
-                        gh[(2 * i) + 1] = (float)hb[i];
+                        var q = pb[i];
+                        gh[2 * i] = q - (float)y[i];
+                        gh[(2 * i) + 1] = MathF.Max(q - (q * q), 1e-16f);
                     }
                 }
                 else
                 {
                     for (var i = 0; i < n; i++)
                     {
+                        var q = pb[i];
                         var w = weights[s + i];
-                        gh[2 * i] = (float)(gb[i] * w);
-                        gh[(2 * i) + 1] = (float)(hb[i] * w);
+                        gh[2 * i] = (q - (float)y[i]) * w;
+                        gh[(2 * i) + 1] = MathF.Max(q - (q * q), 1e-16f) * w;
                     }
                 }
             }

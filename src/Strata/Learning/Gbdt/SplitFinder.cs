@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace Strata.Learning.Gbdt;
 
 /// <summary>The best split found for a node: which bins go left, and the sums on each side.</summary>
@@ -46,8 +48,14 @@ internal readonly record struct SplitParams(
     }
 
     /// <summary>Twice the loss reduction a side's weight achieves (XGBoost's convention for gain and gamma).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public double Score(double g, double h, double lambda)
     {
+        if (Alpha == 0 && MaxDeltaStep <= 0)
+        {
+            return g * g / (h + lambda);
+        }
+
         if (MaxDeltaStep <= 0)
         {
             var t = ThresholdL1(g);

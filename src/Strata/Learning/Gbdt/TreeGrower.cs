@@ -292,10 +292,11 @@ internal sealed class TreeGrower
         var features = _data.FeatureCount;
         var tasks = new List<(int Build, int Chunk, int Chunks, int F0, int F1)>();
         var partial = new double[builds.Count][][];
+        var allChunks = builds.Sum(b => ChunksOf(b.Node.Count));
         for (var i = 0; i < builds.Count; i++)
         {
             var chunks = ChunksOf(builds[i].Node.Count);
-            var blocks = chunks >= 2 * _threads ? 1 : Math.Clamp(_threads, 1, features);
+            var blocks = allChunks >= 4 * _threads ? 1 : Math.Clamp(_threads, 1, features);
             partial[i] = new double[chunks][];
             partial[i][0] = builds[i].Hist;
             for (var c = 1; c < chunks; c++)
@@ -372,29 +373,34 @@ internal sealed class TreeGrower
             allowed[i] = NodeFeatures(nodes[i]);
         }
 
-        var results = new SplitInfo[nodes.Count * features];
-        Parallelism.For(nodes.Count * features, _threads, t =>
+        // Tasks of (node, block of features): a feature's search is a few microseconds, too little to schedule alone.
+        // Each block keeps its best in feature order and the blocks are compared in order, so ties go to the lower feature.
+        const int Block = 8;
+        var blocks = (features + Block - 1) / Block;
+        var results = new SplitInfo[nodes.Count * blocks];
+        Parallelism.For(nodes.Count * blocks, _threads, t =>
         {
-            var i = t / features;
-            var f = t % features;
-            results[t] = SplitInfo.None;
-            if (!allowed[i][f])
-            {
-                return;
-            }
-
+            var i = t / blocks;
             var n = nodes[i];
             var hist = hists[n];
-            var bins = _data.Features[f];
-            var offset = _data.Offsets[f];
-            SplitFinder.Search(hist.AsSpan(2 * offset, 2 * bins.BinCount), bins, f, n.G, n.H, n.Count, _params, ref results[t]);
+            ref var best = ref results[t];
+            best = SplitInfo.None;
+            var end = Math.Min(features, ((t % blocks) + 1) * Block);
+            for (var f = t % blocks * Block; f < end; f++)
+            {
+                if (allowed[i][f])
+                {
+                    var bins = _data.Features[f];
+                    SplitFinder.Search(hist.AsSpan(2 * _data.Offsets[f], 2 * bins.BinCount), bins, f, n.G, n.H, n.Count, _params, ref best);
+                }
+            }
         });
         for (var i = 0; i < nodes.Count; i++)
         {
             var best = SplitInfo.None;
-            for (var f = 0; f < features; f++)
+            for (var b = 0; b < blocks; b++)
             {
-                ref var r = ref results[(i * features) + f];
+                ref var r = ref results[(i * blocks) + b];
                 if (r.IsValid && r.Gain > best.Gain)
                 {
                     best = r;
