@@ -14,8 +14,8 @@ public class GbdtBenchmarks
 {
     private TrainingData _data = null!;
     private BinnedMatrix _binned = null!;
-    private float[] _gradHess = null!;
-    private double[] _hist = null!;
+    private long[] _packed = null!;
+    private long[] _hist = null!;
 
     [Params(200_000)]
     public int Rows { get; set; }
@@ -52,22 +52,26 @@ public class GbdtBenchmarks
         named.Add(("y", new Column<int>(DataType.Int32, labels, 0, Rows)));
         _data = TrainingData.FromTable(Table.From([.. named]), new TrainingSpec { Label = "y", Task = LearningTask.BinaryClassification });
         _binned = BinnedMatrix.Build(_data.Features, 255, 200_000, 0, 2);
-        _gradHess = new float[2 * Rows];
-        for (var i = 0; i < _gradHess.Length; i++)
+        _packed = new long[Rows];
+        for (var i = 0; i < _packed.Length; i++)
         {
-            _gradHess[i] = (float)random.NextDouble();
+            _packed[i] = ((long)random.Next(-Histograms.GradientLevels, Histograms.GradientLevels) << 32) + random.Next(0, Histograms.HessianLevels);
         }
 
-        _hist = new double[2 * _binned.TotalBins];
+        _hist = new long[_binned.TotalBins];
     }
 
     [Benchmark]
     public int Bin_features() => BinnedMatrix.Build(_data.Features, 255, 200_000, 0, 2).TotalBins;
 
     [Benchmark]
-    public double[] Root_histogram_one_thread()
+    public long[] Root_histogram_one_thread()
     {
-        Histograms.Build([], 0, Rows, _binned, 0, _binned.FeatureCount, _gradHess, _hist);
+        for (var start = 0; start < Rows; start += Histograms.MaxChunkRows)
+        {
+            Histograms.Build([], start, Math.Min(Histograms.MaxChunkRows, Rows - start), _binned, 0, _binned.FeatureCount, _packed, _hist);
+        }
+
         return _hist;
     }
 

@@ -16,19 +16,27 @@ internal static partial class PeerOperations
         watch.Restart();
         _ = BinnedMatrix.Apply(train.Features, binned.Features, threads);
         var apply = watch.Elapsed.TotalSeconds;
-        var gradHess = new float[2 * train.Rows];
+        var packed = new long[train.Rows];
         var random = new Random(1);
-        for (var i = 0; i < gradHess.Length; i++)
+        for (var i = 0; i < packed.Length; i++)
         {
-            gradHess[i] = (float)random.NextDouble();
+            packed[i] = ((long)random.Next(-Histograms.GradientLevels, Histograms.GradientLevels) << 32) + random.Next(0, Histograms.HessianLevels);
         }
 
-        var hist = new double[2 * binned.TotalBins];
+        var hist = new long[binned.TotalBins];
+        void Root(int f0, int f1)
+        {
+            for (var start = 0; start < train.Rows; start += Histograms.MaxChunkRows)
+            {
+                Histograms.Build([], start, Math.Min(Histograms.MaxChunkRows, train.Rows - start), binned, f0, f1, packed, hist);
+            }
+        }
+
         var times = new List<double>();
         for (var rep = 0; rep < 5; rep++)
         {
             watch.Restart();
-            Histograms.Build([], 0, train.Rows, binned, 0, binned.FeatureCount, gradHess, hist);
+            Root(0, binned.FeatureCount);
             times.Add(watch.Elapsed.TotalSeconds);
         }
 
@@ -41,7 +49,7 @@ internal static partial class PeerOperations
                 watch.Restart();
                 for (var f0 = 0; f0 < binned.FeatureCount; f0 += width)
                 {
-                    Histograms.Build([], 0, train.Rows, binned, f0, Math.Min(binned.FeatureCount, f0 + width), gradHess, hist);
+                    Root(f0, Math.Min(binned.FeatureCount, f0 + width));
                 }
 
                 best = Math.Min(best, watch.Elapsed.TotalSeconds);
@@ -52,7 +60,12 @@ internal static partial class PeerOperations
 
         var rows = Enumerable.Range(0, train.Rows).Where(r => r % 3 == 0).ToArray();
         watch.Restart();
-        Histograms.Build(rows, 0, rows.Length, binned, 0, binned.FeatureCount, gradHess, hist);
+        for (var start = 0; start < rows.Length; start += Histograms.MaxChunkRows)
+        {
+            var count = Math.Min(Histograms.MaxChunkRows, rows.Length - start);
+            Histograms.Build(rows.AsSpan(start, count), 0, count, binned, 0, binned.FeatureCount, packed, hist);
+        }
+
         var indexed = watch.Elapsed.TotalSeconds;
         var values = (double)train.Rows * binned.FeatureCount;
         return new Dictionary<string, object>

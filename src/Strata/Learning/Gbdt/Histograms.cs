@@ -1,40 +1,48 @@
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
-using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
 namespace Strata.Learning.Gbdt;
 
 /// <summary>
-/// Gradient histograms: per feature and bin, the sums of gradients and hessians of a node's rows, as interleaved doubles
-/// (<c>hist[2 · (offset[f] + bin)]</c> = gradient sum, the next slot the hessian sum).
+/// Gradient histograms. Rows carry quantized gradients packed in one long (gradient in the high 32 bits, non-negative
+/// hessian in the low 32 bits); a chunk of at most <see cref="MaxChunkRows"/> rows is summed with one integer add per
+/// value, and chunks are merged as exact integers into a node's histogram of doubles (<c>hist[2 · slot]</c> = gradient
+/// sum, the next slot the hessian sum, both in quantization units). Integer sums are exact in any order, so a node's
+/// histogram never depends on how its rows were cut or which thread summed them.
 /// </summary>
 internal static class Histograms
 {
+    /// <summary>Most rows summed in one packed histogram: with |gradient| ≤ 32767 and hessian ≤ 65535 no half can overflow.</summary>
+    public const int MaxChunkRows = 1 << 16;
+
+    /// <summary>Largest quantized |gradient|.</summary>
+    public const int GradientLevels = 32767;
+
+    /// <summary>Largest quantized hessian.</summary>
+    public const int HessianLevels = 65535;
+
     /// <summary>
-    /// Adds rows to the histograms of features [f0, f1), clearing them first. Each feature's sums run over the rows in
-    /// their given order, so the result is the same whichever thread builds which features. <paramref name="rows"/> holds
-    /// the row indices, or is empty to take rows [firstRow, firstRow + count) directly.
+    /// Sums rows into the packed histograms of features [f0, f1), clearing them first. <paramref name="rows"/> holds the
+    /// row indices, or is empty to take rows [firstRow, firstRow + count) directly; count ≤ <see cref="MaxChunkRows"/>.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static unsafe void Build(
-        ReadOnlySpan<int> rows, int firstRow, int count, BinnedMatrix data, int f0, int f1, float[] gradHess, double[] hist)
+        ReadOnlySpan<int> rows, int firstRow, int count, BinnedMatrix data, int f0, int f1, long[] packed, long[] hist)
     {
         const int Stride = BinnedMatrix.BinStride;
-        hist.AsSpan(2 * Stride * f0, 2 * Stride * (f1 - f0)).Clear();
+        hist.AsSpan(Stride * f0, Stride * (f1 - f0)).Clear();
         var width = f1 - f0;
         var stride = (nint)data.FeatureCount;
         ref var bins = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(data.Bins), f0);
-        ref var h = ref Unsafe.Add(ref Unsafe.As<double, Vector128<double>>(ref MemoryMarshal.GetArrayDataReference(hist)), Stride * f0);
-        // NOTE: a row's gradient and hessian are adjacent floats, so one 8-byte load fetches both.
-        ref var gh = ref Unsafe.As<float, ulong>(ref MemoryMarshal.GetArrayDataReference(gradHess));
+        ref var h = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(hist), Stride * f0);
+        ref var gh = ref MemoryMarshal.GetArrayDataReference(packed);
         var indexed = !rows.IsEmpty;
         ref var rowRef = ref MemoryMarshal.GetReference(rows);
-        // A row's ~4 µops per feature fill the reorder buffer, so misses on scattered rows would not overlap: prefetch
-        // the bins and gradients of the row this far ahead (measured: 17 → 3 ns per value on a depth-5 node).
+        // A row's updates fill the reorder buffer, so misses on scattered rows would not overlap: prefetch the bins and
+        // gradients of the row this far ahead. Rows at least a quarter dense are fetched well by the hardware alone.
         const int Ahead = 16;
-        // Rows at least a quarter dense are fetched well by the hardware alone; the prefetches would only cost µops.
         var prefetch = indexed && Sse.IsSupported && count > 1 && (long)4 * count < (long)rows[count - 1] - rows[0];
         for (var i = 0; i < count; i++)
         {
@@ -46,43 +54,77 @@ internal static class Histograms
             }
 
             var r = indexed ? Unsafe.Add(ref rowRef, i) : firstRow + i;
-            var pair = Vector128.WidenLower(Vector128.CreateScalarUnsafe(Unsafe.Add(ref gh, r)).AsSingle());
+            var v = Unsafe.Add(ref gh, r);
             ref var rb = ref Unsafe.Add(ref bins, r * stride);
             ref var hb = ref h;
             var j = width;
-            // Four features per step at constant displacements (j · 256 slots) from a moving base.
+            // Four features per step; byte offsets let the JIT fold each feature's displacement (j · 256 slots) into
+            // the addressing mode of a single add-to-memory.
             for (; j >= 4; j -= 4)
             {
-                // Byte offsets, so the JIT folds each feature's displacement into the addressing mode.
-                Unsafe.AddByteOffset(ref hb, (nint)rb << 4) += pair;
-                Unsafe.AddByteOffset(ref hb, ((nint)Unsafe.Add(ref rb, 1) << 4) + (16 * Stride)) += pair;
-                Unsafe.AddByteOffset(ref hb, ((nint)Unsafe.Add(ref rb, 2) << 4) + (32 * Stride)) += pair;
-                Unsafe.AddByteOffset(ref hb, ((nint)Unsafe.Add(ref rb, 3) << 4) + (48 * Stride)) += pair;
+                Unsafe.AddByteOffset(ref hb, (nint)rb << 3) += v;
+                Unsafe.AddByteOffset(ref hb, ((nint)Unsafe.Add(ref rb, 1) << 3) + (8 * Stride)) += v;
+                Unsafe.AddByteOffset(ref hb, ((nint)Unsafe.Add(ref rb, 2) << 3) + (16 * Stride)) += v;
+                Unsafe.AddByteOffset(ref hb, ((nint)Unsafe.Add(ref rb, 3) << 3) + (24 * Stride)) += v;
                 hb = ref Unsafe.Add(ref hb, 4 * Stride);
                 rb = ref Unsafe.Add(ref rb, 4);
             }
 
             for (; j > 0; j--)
             {
-                Unsafe.AddByteOffset(ref hb, (nint)rb << 4) += pair;
+                Unsafe.AddByteOffset(ref hb, (nint)rb << 3) += v;
                 hb = ref Unsafe.Add(ref hb, Stride);
                 rb = ref Unsafe.Add(ref rb, 1);
             }
         }
     }
 
-    /// <summary>parent ← parent − child over a range of slots: the sibling's histogram, without reading its rows.</summary>
+    /// <summary>Adds packed chunk histograms over slots [start, start + length) and writes the sums to a node's histogram.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Merge(ReadOnlySpan<long[]> chunks, int start, int length, double[] hist)
+    {
+        for (var s = start; s < start + length; s++)
+        {
+            long g = 0, h = 0;
+            foreach (var chunk in chunks)
+            {
+                var v = chunk[s];
+                g += v >> 32;
+                h += v & 0xFFFFFFFFL;
+            }
+
+            hist[2 * s] = g;
+            hist[(2 * s) + 1] = h;
+        }
+    }
+
+    /// <summary>
+    /// Quantizes interleaved (gradient, hessian) of rows [start, end) into packed longs with the given scales (levels per
+    /// unit), rounding to nearest.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Quantize(ReadOnlySpan<float> gradHess, double gradientScale, double hessianScale, Span<long> packed)
+    {
+        for (var i = 0; i < packed.Length; i++)
+        {
+            var g = (long)Math.Round(gradHess[2 * i] * gradientScale);
+            var h = (long)Math.Round(gradHess[(2 * i) + 1] * hessianScale);
+            packed[i] = (g << 32) + h;
+        }
+    }
+
+    /// <summary>parent ← parent − child over a range of slots: the sibling's histogram, without reading its rows (exact: integer sums).</summary>
     public static void Subtract(double[] parent, double[] child, int start, int length) =>
         TensorPrimitives.Subtract(parent.AsSpan(start, length), child.AsSpan(start, length), parent.AsSpan(start, length));
 }
 
 /// <summary>Histogram arrays for reuse, so growing a tree allocates nothing after the first few.</summary>
-internal sealed class HistogramPool(int length)
+internal sealed class HistogramPool<T>(int length)
 {
-    private readonly Stack<double[]> _free = new();
+    private readonly Stack<T[]> _free = new();
     private readonly Lock _gate = new();
 
-    public double[] Rent()
+    public T[] Rent()
     {
         lock (_gate)
         {
@@ -92,10 +134,10 @@ internal sealed class HistogramPool(int length)
             }
         }
 
-        return GC.AllocateUninitializedArray<double>(length);
+        return GC.AllocateUninitializedArray<T>(length);
     }
 
-    public void Return(double[]? array)
+    public void Return(T[]? array)
     {
         if (array is null)
         {

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics.X86;
@@ -47,9 +46,12 @@ internal sealed class TreeGrower
     private readonly bool _leafRows;
     private readonly int[] _rows;
     private readonly int[] _scratch;
-    private readonly HistogramPool _pool;
+    private readonly HistogramPool<double> _pool;
+    private readonly HistogramPool<long> _chunkPool;
     private readonly List<GrownNode> _nodes = [];
-    private float[] _gradHess = [];
+    private long[] _packed = [];
+    private double _gradientUnit = 1;
+    private double _hessianUnit = 1;
     private bool _identity;
     private bool[] _treeFeatures = [];
     private ulong _treeSeed;
@@ -63,7 +65,8 @@ internal sealed class TreeGrower
         _threads = threads;
         _rows = new int[data.Rows];
         _scratch = new int[data.Rows];
-        _pool = new HistogramPool(2 * data.TotalBins);
+        _pool = new HistogramPool<double>(2 * data.TotalBins);
+        _chunkPool = new HistogramPool<long>(data.TotalBins);
     }
 
     /// <summary>The row index array: the caller fills [0, rowCount) with the rows of the tree before growing.</summary>
@@ -74,10 +77,17 @@ internal sealed class TreeGrower
     /// <summary>Where growing spends its time (for benchmarks and profiling).</summary>
     public GbdtTimings Timings { get; } = new();
 
-    /// <summary>Grows a tree on rows [0, rowCount) of <see cref="Rows"/> (identity: they are 0..rowCount-1 in order).</summary>
-    public IReadOnlyList<GrownNode> Grow(float[] gradHess, int rowCount, bool identity, bool[] treeFeatures, ulong treeSeed, CancellationToken cancellationToken)
+    /// <summary>
+    /// Grows a tree on rows [0, rowCount) of <see cref="Rows"/> (identity: they are 0..rowCount-1 in order) from packed
+    /// quantized gradients (see <see cref="Histograms"/>); a quantization unit is worth <paramref name="gradientUnit"/>
+    /// of gradient and <paramref name="hessianUnit"/> of hessian.
+    /// </summary>
+    public IReadOnlyList<GrownNode> Grow(
+        long[] packed, double gradientUnit, double hessianUnit, int rowCount, bool identity, bool[] treeFeatures, ulong treeSeed, CancellationToken cancellationToken)
     {
-        _gradHess = gradHess;
+        _packed = packed;
+        _gradientUnit = gradientUnit;
+        _hessianUnit = hessianUnit;
         _identity = identity;
         _treeFeatures = treeFeatures;
         _treeSeed = treeSeed;
@@ -187,8 +197,11 @@ internal sealed class TreeGrower
         return (g, h);
     }
 
-    private (double G, double H) Sums(double[] hist, int feature) =>
-        Sums(hist, _data.Offsets[feature], _data.Features[feature].BinCount);
+    private (double G, double H) Sums(double[] hist, int feature)
+    {
+        var (g, h) = Sums(hist, _data.Offsets[feature], _data.Features[feature].BinCount);
+        return (g * _gradientUnit, h * _hessianUnit);
+    }
 
     /// <summary>Splits the given leaves: partitions their rows, makes their children and finds the children's best splits.</summary>
     private List<GrownNode> SplitAll(List<GrownNode> parents, Dictionary<GrownNode, double[]> hists)
@@ -291,21 +304,16 @@ internal sealed class TreeGrower
         var started = Stopwatch.GetTimestamp();
         var features = _data.FeatureCount;
         var tasks = new List<(int Build, int Chunk, int Chunks, int F0, int F1)>();
-        var partial = new double[builds.Count][][];
+        var partial = new long[builds.Count][][];
         var allChunks = builds.Sum(b => ChunksOf(b.Node.Count));
         for (var i = 0; i < builds.Count; i++)
         {
             var chunks = ChunksOf(builds[i].Node.Count);
             var blocks = allChunks >= 4 * _threads ? 1 : Math.Clamp(_threads, 1, features);
-            partial[i] = new double[chunks][];
-            partial[i][0] = builds[i].Hist;
-            for (var c = 1; c < chunks; c++)
-            {
-                partial[i][c] = _pool.Rent();
-            }
-
+            partial[i] = new long[chunks][];
             for (var c = 0; c < chunks; c++)
             {
+                partial[i][c] = _chunkPool.Rent();
                 for (var b = 0; b < blocks; b++)
                 {
                     tasks.Add((i, c, chunks, features * b / blocks, features * (b + 1) / blocks));
@@ -320,37 +328,22 @@ internal sealed class TreeGrower
             var first = (int)((long)node.Count * c / chunks);
             var count = (int)((long)node.Count * (c + 1) / chunks) - first;
             var rows = _identity ? ReadOnlySpan<int>.Empty : _rows.AsSpan(node.Start + first, count);
-            Histograms.Build(rows, node.Start + first, count, _data, f0, f1, _gradHess, partial[i][c]);
+            Histograms.Build(rows, node.Start + first, count, _data, f0, f1, _packed, partial[i][c]);
         });
-        const int Slice = 8192;
-        var total = 2 * _data.TotalBins;
+        const int Slice = 4096;
+        var total = _data.TotalBins;
         var slices = (total + Slice - 1) / Slice;
-        var merges = new List<(int Build, int Start)>();
-        for (var i = 0; i < builds.Count; i++)
+        Parallelism.For(builds.Count * slices, _threads, m =>
         {
-            if (partial[i].Length > 1)
-            {
-                for (var m = 0; m < slices; m++)
-                {
-                    merges.Add((i, m * Slice));
-                }
-            }
-        }
-
-        Parallelism.For(merges.Count, _threads, m =>
-        {
-            var (i, start) = merges[m];
-            var target = partial[i][0].AsSpan(start, Math.Min(Slice, total - start));
-            for (var c = 1; c < partial[i].Length; c++)
-            {
-                TensorPrimitives.Add(target, partial[i][c].AsSpan(start, target.Length), target);
-            }
+            var i = m / slices;
+            var start = m % slices * Slice;
+            Histograms.Merge(partial[i], start, Math.Min(Slice, total - start), builds[i].Hist);
         });
         for (var i = 0; i < builds.Count; i++)
         {
-            for (var c = 1; c < partial[i].Length; c++)
+            foreach (var chunk in partial[i])
             {
-                _pool.Return(partial[i][c]);
+                _chunkPool.Return(chunk);
             }
 
             Timings.HistogramRows += builds[i].Node.Count;
@@ -359,8 +352,12 @@ internal sealed class TreeGrower
         Timings.Histograms += Stopwatch.GetElapsedTime(started).TotalSeconds;
     }
 
-    /// <summary>Row chunks of a histogram build: a function of the row count alone (see <see cref="BuildHistograms"/>).</summary>
-    private static int ChunksOf(int rows) => Math.Clamp(rows / (1 << 15), 1, 16);
+    /// <summary>
+    /// Row chunks of a histogram build: a function of the row count alone, no chunk over <see cref="Histograms.MaxChunkRows"/>
+    /// rows (so no packed sum overflows), and enough of them on big nodes to keep the threads busy.
+    /// </summary>
+    private static int ChunksOf(int rows) =>
+        Math.Max(1, Math.Max((rows + Histograms.MaxChunkRows - 1) / Histograms.MaxChunkRows, Math.Min(16, rows / (1 << 15))));
 
     /// <summary>Finds each node's best split over its sampled features; ties go to the lower feature, then the lower bin.</summary>
     private void FindSplits(List<GrownNode> nodes, Dictionary<GrownNode, double[]> hists)
@@ -385,13 +382,22 @@ internal sealed class TreeGrower
             var hist = hists[n];
             ref var best = ref results[t];
             best = SplitInfo.None;
+            Span<double> scaled = stackalloc double[2 * BinnedMatrix.BinStride];
             var end = Math.Min(features, ((t % blocks) + 1) * Block);
             for (var f = t % blocks * Block; f < end; f++)
             {
                 if (allowed[i][f])
                 {
+                    // From quantization units to gradients and hessians.
                     var bins = _data.Features[f];
-                    SplitFinder.Search(hist.AsSpan(2 * _data.Offsets[f], 2 * bins.BinCount), bins, f, n.G, n.H, n.Count, _params, ref best);
+                    var source = hist.AsSpan(2 * _data.Offsets[f], 2 * bins.BinCount);
+                    for (var k = 0; k < source.Length; k += 2)
+                    {
+                        scaled[k] = source[k] * _gradientUnit;
+                        scaled[k + 1] = source[k + 1] * _hessianUnit;
+                    }
+
+                    SplitFinder.Search(scaled[..source.Length], bins, f, n.G, n.H, n.Count, _params, ref best);
                 }
             }
         });

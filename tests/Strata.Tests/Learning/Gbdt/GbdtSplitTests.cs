@@ -13,29 +13,53 @@ public sealed class GbdtSplitTests
         var data = Train(table);
         var binned = BinnedMatrix.Build(data.Features, 255, 200_000, 0, 2);
         var random = new Random(22);
-        // Whole-number gradients make every sum exact, so subtraction and a direct build must agree bit for bit.
         var gradHess = new float[2 * data.Rows];
         for (var r = 0; r < data.Rows; r++)
         {
-            gradHess[2 * r] = random.Next(-3, 4);
-            gradHess[(2 * r) + 1] = random.Next(1, 3);
+            gradHess[2 * r] = (float)((random.NextDouble() * 2) - 1);
+            gradHess[(2 * r) + 1] = (float)random.NextDouble();
         }
 
+        var packed = new long[data.Rows];
+        Histograms.Quantize(gradHess, Histograms.GradientLevels, Histograms.HessianLevels, packed);
         var rows = Enumerable.Range(0, data.Rows).ToArray();
         var left = rows.Where(r => random.NextDouble() < 0.3).ToArray();
         var right = rows.Except(left).ToArray();
         var f = binned.FeatureCount;
-        var parent = new double[2 * binned.TotalBins];
-        var small = new double[2 * binned.TotalBins];
-        var direct = new double[2 * binned.TotalBins];
-        Histograms.Build(rows, 0, rows.Length, binned, 0, f, gradHess, parent);
-        Histograms.Build([], 0, rows.Length, binned, 0, 3, gradHess, direct);
-        Histograms.Build([], 0, rows.Length, binned, 3, f, gradHess, direct);
-        Assert.Equal(parent, direct);
-        Histograms.Build(left, 0, left.Length, binned, 0, f, gradHess, small);
-        Histograms.Build(right, 0, right.Length, binned, 0, f, gradHess, direct);
-        Histograms.Subtract(parent, small, 0, parent.Length);
+        double[] Node(int[] nodeRows, int chunks)
+        {
+            // Any cut into chunks and blocks of features gives the same sums: they are exact integers.
+            var parts = new long[chunks][];
+            for (var c = 0; c < chunks; c++)
+            {
+                parts[c] = new long[binned.TotalBins];
+                var first = nodeRows.Length * c / chunks;
+                var count = (nodeRows.Length * (c + 1) / chunks) - first;
+                Histograms.Build(nodeRows.AsSpan(first, count), 0, count, binned, 0, 3, packed, parts[c]);
+                Histograms.Build(nodeRows.AsSpan(first, count), 0, count, binned, 3, f, packed, parts[c]);
+            }
+
+            var hist = new double[2 * binned.TotalBins];
+            Histograms.Merge(parts, 0, binned.TotalBins, hist);
+            return hist;
+        }
+
+        var parent = Node(rows, 1);
+        Assert.Equal(parent, Node(rows, 7));
+        var direct = Node(right, 3);
+        Histograms.Subtract(parent, Node(left, 2), 0, parent.Length);
         Assert.Equal(direct, parent);
+        // Every row lands in exactly one bin per feature: feature 0's bins add up to the whole quantized sums.
+        var (g, h) = (0.0, 0.0);
+        for (var b = 0; b < binned.Features[0].BinCount; b++)
+        {
+            g += Node(rows, 1)[2 * b];
+            h += Node(rows, 1)[(2 * b) + 1];
+        }
+
+        Assert.Equal(packed.Sum(v => (double)(v >> 32)), g);
+        Assert.Equal(packed.Sum(v => (double)(v & 0xFFFFFFFF)), h);
+        Assert.Equal(gradHess.Where((_, i) => i % 2 == 0).Sum(x => (double)x), g / Histograms.GradientLevels, 2);
     }
 
     [Fact]
