@@ -10,6 +10,12 @@ namespace Strata.Learning.Gbdt;
 /// on category subsets, depth-wise or loss-guided growth, early stopping on a validation set. The same data, options and
 /// seed give a bit-identical model whatever the thread count.
 /// </summary>
+/// <remarks>
+/// Histograms sum gradients quantized per tree to 15 bits (the largest |gradient| is 32767 units) and hessians to 16 bits,
+/// as integers: one add per value, and sums that are exact in any order. Split gains, leaf weights and
+/// <see cref="TreeEnsemble.Cover"/> come from those sums, so they differ from unquantized ones by less than 2e-5 of the
+/// largest gradient per row (LightGBM's quantized training uses 2–4 bits).
+/// </remarks>
 public sealed class GbdtLearner : ILearner
 {
     private readonly GbdtOptions _options;
