@@ -45,5 +45,7 @@ internal static partial class PeerOperations
         RegisterProfileFile();
         RegisterRegistryScale();
         RegisterPredict();
+        RegisterGbdt();
+        RegisterGbdtKernels();
     }
 }

@@ -1,3 +1,4 @@
+using Strata.Learning.Gbdt;
 using Strata.Learning.Linear;
 
 namespace Strata.Learning;
@@ -7,6 +8,7 @@ public static class Learners
 {
     private static readonly Dictionary<string, Func<IReadOnlyDictionary<string, string>, ILearner>> Factories = new(StringComparer.Ordinal)
     {
+        ["gbdt"] = s => new GbdtLearner(GbdtOptions.Parse(s)),
         ["logistic"] = s => LinearLearners.Create("logistic", s),
         ["linear"] = s => LinearLearners.Create("linear", s),
         ["svm"] = s => LinearLearners.Create("svm", s),

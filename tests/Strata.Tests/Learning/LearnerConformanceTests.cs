@@ -23,3 +23,12 @@ public sealed class LinearSvmConformance : LearnerConformance
 
     protected override ILearner CreateLearner(LearningTask task) => Learners.Create("svm");
 }
+
+public sealed class GbdtConformance : LearnerConformance
+{
+    protected override IReadOnlyList<LearningTask> Tasks =>
+        [LearningTask.BinaryClassification, LearningTask.MulticlassClassification, LearningTask.Regression];
+
+    protected override ILearner CreateLearner(LearningTask task) =>
+        Learners.Create("gbdt", new Dictionary<string, string> { ["num_boost_round"] = "20", ["max_depth"] = "4", ["subsample"] = "0.8", ["colsample_bytree"] = "0.8" });
+}
