@@ -62,9 +62,10 @@ internal static class LearningCommands
             var trainPath = parse.GetValue(data)!;
             var trainTable = (await context.WithProgressAsync($"Reading {Path.GetFileName(trainPath)}", p => DataFiles.ReadAsync(trainPath, options with { Progress = p }, ct)).ConfigureAwait(false)).Table;
 
-            // The plan before the work: the signature is checked against the data before any compute is spent.
-            var signature = chosen.GetOutputSchema(trainTable.Schema, spec);
+            // The plan before the work: the signature is checked against the data before training compute is spent
+            // (with the task the label's values decided, which the schema alone cannot tell for integer labels).
             var train = TrainingData.FromTable(trainTable, spec);
+            var signature = chosen.GetOutputSchema(trainTable.Schema, spec with { Task = train.Task });
             TrainingData? validation = null;
             if (parse.GetValue(valid) is { } validPath)
             {
