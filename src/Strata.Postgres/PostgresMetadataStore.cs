@@ -57,6 +57,39 @@ public static class PostgresMetadataStore
 
         public override string InList(string column, string parameter) => $"{column} = ANY(@{parameter})";
 
+        // One statement whatever the row count: each column travels as one typed array and unnest turns them back into rows.
+        public override async Task InsertRowsAsync(
+            DbConnection connection, DbTransaction transaction, string table, IReadOnlyList<string> columns, IReadOnlyList<object?[]> rows, string? suffix, CancellationToken cancellationToken)
+        {
+            if (rows.Count == 0)
+            {
+                return;
+            }
+
+            var sql = $"INSERT INTO {table} ({string.Join(", ", columns)}) SELECT * FROM unnest({string.Join(", ", columns.Select((_, i) => $"@c{i}"))}) {suffix}";
+            await using var command = new NpgsqlCommand(sql, (NpgsqlConnection)connection, (NpgsqlTransaction)transaction);
+            for (var c = 0; c < columns.Count; c++)
+            {
+                command.Parameters.Add(new NpgsqlParameter($"c{c}", ColumnArray(rows, c, columns[c])));
+            }
+
+            await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        private static Array ColumnArray(IReadOnlyList<object?[]> rows, int column, string name)
+        {
+            Array Make<T>(Func<object, T> cast) => rows.Select(r => r[column] is { } v ? cast(v) : default).ToArray();
+            return rows.Select(r => r[column]).FirstOrDefault(v => v is not null) switch
+            {
+                null or string => Make(v => (string)v),
+                long => Make<long?>(v => (long)v),
+                int => Make<int?>(v => (int)v),
+                double => Make<double?>(v => (double)v),
+                bool => Make<bool?>(v => (bool)v),
+                var other => throw new InvalidOperationException($"column '{name}': no array mapping for {other.GetType().Name}"),
+            };
+        }
+
         public override bool IsUniqueViolation(DbException exception) => exception is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation };
 
         public override ValueTask DisposeAsync() => dataSource.DisposeAsync();

@@ -230,39 +230,9 @@ internal sealed partial class SqlMetadataStore : IMetadataStore, IProjectStore, 
         public Task<T> Single<T>(string sql, object? parameters = null) =>
             connection.QuerySingleAsync<T>(new CommandDefinition(sql, parameters, transaction, cancellationToken: cancellationToken));
 
-        /// <summary>
-        /// Inserts many rows with multi-row VALUES statements (a few hundred rows each), so a batch is a handful of round
-        /// trips rather than one per row — which is what matters on a networked PostgreSQL.
-        /// </summary>
-        public async Task InsertRowsAsync(string table, string[] columns, List<object?[]> rows, string? suffix = null)
-        {
-            const int RowsPerStatement = 500;
-            for (var start = 0; start < rows.Count; start += RowsPerStatement)
-            {
-                var count = Math.Min(RowsPerStatement, rows.Count - start);
-                var sql = new System.Text.StringBuilder($"INSERT INTO {table} ({string.Join(", ", columns)}) VALUES ");
-                var parameters = new DynamicParameters();
-                for (var r = 0; r < count; r++)
-                {
-                    sql.Append(r == 0 ? "(" : ", (");
-                    for (var c = 0; c < columns.Length; c++)
-                    {
-                        var name = $"p{r}_{c}";
-                        sql.Append(c == 0 ? "@" : ", @").Append(name);
-                        parameters.Add(name, rows[start + r][c]);
-                    }
-
-                    sql.Append(')');
-                }
-
-                if (suffix is not null)
-                {
-                    sql.Append(' ').Append(suffix);
-                }
-
-                await Execute(sql.ToString(), parameters).ConfigureAwait(false);
-            }
-        }
+        /// <summary>Inserts many rows in the write transaction the backend's fastest way (see <see cref="SqlDialect.InsertRowsAsync"/>).</summary>
+        public Task InsertRowsAsync(string table, string[] columns, List<object?[]> rows, string? suffix = null) =>
+            dialect.InsertRowsAsync(connection, transaction ?? throw new InvalidOperationException("rows are inserted in a write transaction"), table, columns, rows, suffix, cancellationToken);
 
         /// <summary>The next value of a named counter (inside a write transaction, so it is serialized).</summary>
         public async Task<long> NextAsync(string counter)
