@@ -93,6 +93,25 @@ public sealed class LearningCommandTests : IDisposable
         Assert.Contains(runId, versions.Out, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("gbdt", "y", "auc", 0.95)]
+    [InlineData("logistic", "y", "auc", 0.95)]
+    [InlineData("svm", "y", "accuracy", 0.85)]
+    [InlineData("linear", "x2", "r2", 0.05)] // x2 shows only through y's threshold: a weak but real fit
+    public async Task Every_learner_trains_and_evaluates_from_the_command_line(string learner, string label, string metric, double atLeast)
+    {
+        var data = Binary();
+        var package = _folder.File($"{learner}.stpkg");
+        var train = await Cli.RunAsync("train", "-d", data, "-y", label, "-l", learner, "-o", package, "--json");
+        Assert.True(train.ExitCode == 0, train.Error);
+        Assert.Equal(learner, JsonDocument.Parse(train.Out).RootElement.GetProperty("learner").GetString());
+
+        var evaluate = await Cli.RunAsync("evaluate", "-m", package, "-d", data, "--json");
+        Assert.True(evaluate.ExitCode == 0, evaluate.Error);
+        var value = JsonDocument.Parse(evaluate.Out).RootElement.GetProperty("rows")[0].GetProperty(metric).GetDouble();
+        Assert.True(value > atLeast, $"{metric} = {value}");
+    }
+
     [Fact]
     public async Task An_xgboost_json_model_predicts_what_xgboost_predicted()
     {
