@@ -34,6 +34,11 @@ internal interface IStrataBackend : IAsyncDisposable
 
     Task<ModelVersion> GetVersionAsync(string project, string model, int version, CancellationToken cancellationToken);
 
+    /// <summary>Uploads a package and registers it as the model's next version, creating the model when it is new.</summary>
+    Task<ModelVersion> UploadVersionAsync(string project, string model, VersionRegistration registration, Stream package, CancellationToken cancellationToken);
+
+    Task<ModelVersion> SetVersionStatusAsync(string project, string model, int version, VersionStatus status, CancellationToken cancellationToken);
+
     Task<IReadOnlyList<ModelAlias>> ListAliasesAsync(string project, string model, CancellationToken cancellationToken);
 
     Task<ModelAlias> GetAliasAsync(string project, string model, string alias, CancellationToken cancellationToken);
@@ -143,6 +148,19 @@ internal sealed class LocalBackend(StrataHome home) : IStrataBackend
     public Task<ModelVersion> GetVersionAsync(string project, string model, int version, CancellationToken cancellationToken) =>
         _registry.GetVersionAsync(Me, project, model, version, cancellationToken);
 
+    public async Task<ModelVersion> UploadVersionAsync(string project, string model, VersionRegistration registration, Stream package, CancellationToken cancellationToken)
+    {
+        if (await home.Metadata.Registry.GetModelAsync(project, model, cancellationToken).ConfigureAwait(false) is null)
+        {
+            await _registry.CreateModelAsync(Me, project, model, null, null, cancellationToken).ConfigureAwait(false);
+        }
+
+        return await _registry.UploadVersionAsync(Me, project, model, registration, package, cancellationToken).ConfigureAwait(false);
+    }
+
+    public Task<ModelVersion> SetVersionStatusAsync(string project, string model, int version, VersionStatus status, CancellationToken cancellationToken) =>
+        _registry.SetVersionStatusAsync(Me, project, model, version, status, cancellationToken);
+
     public Task<IReadOnlyList<ModelAlias>> ListAliasesAsync(string project, string model, CancellationToken cancellationToken) =>
         _registry.ListAliasesAsync(Me, project, model, cancellationToken);
 
@@ -225,6 +243,32 @@ internal sealed class RemoteBackend(StrataClient client) : IStrataBackend
         await client.ListVersionsAsync(project, model, cancellationToken).ConfigureAwait(false);
 
     public Task<ModelVersion> GetVersionAsync(string project, string model, int version, CancellationToken cancellationToken) => client.GetVersionAsync(project, model, version, cancellationToken);
+
+    public async Task<ModelVersion> UploadVersionAsync(string project, string model, VersionRegistration registration, Stream package, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await client.GetModelAsync(project, model, cancellationToken).ConfigureAwait(false);
+        }
+        catch (StrataApiException e) when (e.Status == 404)
+        {
+            await client.CreateModelAsync(project, model, cancellationToken: cancellationToken).ConfigureAwait(false);
+        }
+
+        var request = new RegisterVersionRequest
+        {
+            RunId = registration.RunId,
+            Signature = registration.Signature,
+            Learner = registration.Learner,
+            Metrics = registration.Metrics,
+            Description = registration.Description,
+            Tags = registration.Tags,
+        };
+        return await client.UploadVersionAsync(project, model, request, package, cancellationToken).ConfigureAwait(false);
+    }
+
+    public Task<ModelVersion> SetVersionStatusAsync(string project, string model, int version, VersionStatus status, CancellationToken cancellationToken) =>
+        client.SetVersionStatusAsync(project, model, version, status, cancellationToken);
 
     public async Task<IReadOnlyList<ModelAlias>> ListAliasesAsync(string project, string model, CancellationToken cancellationToken) =>
         await client.ListAliasesAsync(project, model, cancellationToken).ConfigureAwait(false);

@@ -57,7 +57,7 @@ internal static class LearningCommands
                 Weight = parse.GetValue(weight),
                 Task = parse.GetValue(task) is { } t ? (LearningNames.TryParseTask(t, out var parsed) ? parsed : throw new StrataException(ErrorCodes.ArgumentInvalid, $"--task must be binary, multiclass or regression, not '{t}'")) : null,
             };
-            var chosen = Learners.Create(parse.GetValue(learner)!, ParseSettings(parse.GetValue(settings)));
+            var chosen = Learners.Create(parse.GetValue(learner)!, KeyValues("--set", parse.GetValue(settings)));
             var watch = Stopwatch.StartNew();
             var trainPath = parse.GetValue(data)!;
             var trainTable = (await context.WithProgressAsync($"Reading {Path.GetFileName(trainPath)}", p => DataFiles.ReadAsync(trainPath, options with { Progress = p }, ct)).ConfigureAwait(false)).Table;
@@ -457,33 +457,28 @@ internal static class LearningCommands
             }
 
             await using var package = File.OpenRead(packagePath);
-            version = await registry.UploadVersionAsync(me, project, modelName, new VersionRegistration
-            {
-                RunId = run.Id,
-                Learner = model.Learner,
-                Signature = string.Join(", ", model.Signature.Inputs.Select(i => $"{i.Name}:{i.Type.Name()}")),
-                Metrics = model.Metrics.Where(m => !double.IsNaN(m.Value) && Names.IsValid(m.Key, NameKind.Key)).ToDictionary(m => m.Key, m => m.Value),
-            }, package, ct).ConfigureAwait(false);
+            version = await registry.UploadVersionAsync(me, project, modelName, ModelRegistration.Describe(model, run.Id), package, ct).ConfigureAwait(false);
         }
 
         return (run.Id, version);
     }
 
-    private static Dictionary<string, string> ParseSettings(string[]? pairs)
+    /// <summary>Options given as key=value (--set, --tag): text around the '=' is trimmed; a later key wins.</summary>
+    internal static Dictionary<string, string> KeyValues(string option, string[]? pairs)
     {
-        var settings = new Dictionary<string, string>(StringComparer.Ordinal);
+        var map = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var pair in pairs ?? [])
         {
             var eq = pair.IndexOf('=', StringComparison.Ordinal);
             if (eq <= 0)
             {
-                throw new StrataException(ErrorCodes.ArgumentInvalid, $"--set '{pair}' is not key=value");
+                throw new StrataException(ErrorCodes.ArgumentInvalid, $"{option} '{pair}' is not key=value");
             }
 
-            settings[pair[..eq].Trim()] = pair[(eq + 1)..].Trim();
+            map[pair[..eq].Trim()] = pair[(eq + 1)..].Trim();
         }
 
-        return settings;
+        return map;
     }
 
     private static List<string>? Split(string? list) =>

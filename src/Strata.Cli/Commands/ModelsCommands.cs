@@ -6,7 +6,7 @@ using Strata.Stores;
 namespace Strata.Cli.Commands;
 
 /// <summary>`strata models`: the registry — models, versions, aliases, promotions and their history.</summary>
-internal static class ModelsCommands
+internal static partial class ModelsCommands
 {
     public static Command Build(GlobalOptions globals)
     {
@@ -16,6 +16,10 @@ internal static class ModelsCommands
         models.Add(List(globals, backend));
         models.Add(Show(globals, backend));
         models.Add(Versions(globals, backend));
+        models.Add(Register(globals, backend));
+        models.Add(SetStatus(globals, backend, "archive", VersionStatus.Archived, "Archive a version: kept for the record, but no alias can move to it (editors)."));
+        models.Add(SetStatus(globals, backend, "restore", VersionStatus.Ready, "Restore an archived version (editors)."));
+        models.Add(SetStatus(globals, backend, "delete", VersionStatus.Deleted, "Delete a version: its package is removed by `strata artifacts gc` after the retention period (admins)."));
         models.Add(Alias(globals, backend));
         models.Add(Request(globals, backend));
         models.Add(Decide(globals, backend, approve: true));

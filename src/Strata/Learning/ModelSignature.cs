@@ -27,6 +27,21 @@ public sealed record ModelSignature(IReadOnlyList<ModelInput> Inputs, IReadOnlyL
     /// <summary>The input with a name, or null.</summary>
     public ModelInput? Input(string name) => Inputs.FirstOrDefault(i => i.Name == name);
 
+    /// <summary>
+    /// The signature as compact JSON in the package manifest's shape, without category lists (the package holds those):
+    /// what the registry stores with a version.
+    /// </summary>
+    public string ToJson()
+    {
+        using var buffer = new MemoryStream();
+        using (var json = new System.Text.Json.Utf8JsonWriter(buffer))
+        {
+            PackageManifest.WriteSignature(json, this, categories: false);
+        }
+
+        return System.Text.Encoding.UTF8.GetString(buffer.ToArray());
+    }
+
     /// <summary>The outputs a model of a task produces: probabilities and the predicted label for classification, the value for regression.</summary>
     public static IReadOnlyList<ModelOutput> OutputsFor(LearningTask task, IReadOnlyList<string>? classLabels) => task switch
     {

@@ -150,6 +150,66 @@ public sealed class RegistryCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task Model_files_register_as_versions_that_archive_restore_and_delete_locally_and_on_a_server()
+    {
+        var xgboost = SharedData.InRepository("tests", "fixtures", "xgboost", "breast_cancer_xgb.json");
+        await Ok("projects", "create", "clinic");
+        using (var v1 = JsonDocument.Parse(await Ok("models", "register", "cancer", "-f", xgboost, "-p", "clinic", "--description", "imported", "--tag", "team=ml", "--json")))
+        {
+            Assert.Equal(1, v1.RootElement.GetProperty("version").GetInt32());
+            Assert.Equal("xgboost", v1.RootElement.GetProperty("learner").GetString());
+            Assert.Equal("xgboost-json", v1.RootElement.GetProperty("tags").GetProperty("imported_from").GetString());
+            Assert.Equal("ml", v1.RootElement.GetProperty("tags").GetProperty("team").GetString());
+            Assert.Contains("\"inputs\"", v1.RootElement.GetProperty("signature").GetString(), StringComparison.Ordinal);
+        }
+
+        // What was stored is a package that predicts what the imported file predicts.
+        await using (var home = await StrataHome.OpenAsync(Home))
+        {
+            var registry = new RegistryService(home.Metadata, home.Artifacts);
+            var (_, content) = await registry.OpenPackageAsync(Caller.Local, "clinic", "cancer", 1);
+            await using (content)
+            {
+                var stored = await Strata.Learning.ModelPackage.LoadAsync(content);
+                var original = await Strata.Learning.ModelFiles.LoadAsync(xgboost);
+                var rows = await Strata.Data.Csv.CsvReader.ReadTableAsync(SharedData.InRepository("tests", "fixtures", "xgboost", "breast_cancer_sample.csv.gz"));
+                Assert.Equal(original.PredictMargins(rows), stored.PredictMargins(rows));
+            }
+        }
+
+        Assert.Contains("archived", await Ok("models", "archive", "cancer", "1", "-p", "clinic"), StringComparison.Ordinal);
+        Assert.Equal(ExitCode.BadInput, (await RunAsync("models", "alias", "cancer", "staging", "1", "-p", "clinic")).ExitCode);
+        Assert.Contains("ready", await Ok("models", "restore", "cancer", "1", "-p", "clinic"), StringComparison.Ordinal);
+        var garbage = _folder.File("garbage.json");
+        await File.WriteAllTextAsync(garbage, "{\"learner\": 1}");
+        Assert.Equal(ExitCode.BadInput, (await RunAsync("models", "register", "cancer", "-f", garbage, "-p", "clinic")).ExitCode);
+        Assert.Single(JsonDocument.Parse(await Ok("models", "versions", "cancer", "-p", "clinic", "--json")).RootElement.EnumerateArray());
+
+        await using var host = await KestrelHost.StartAsync(Home);
+        var server = host.Url.ToString();
+        using var root = StrataClient.Create(host.Url, host.RootToken);
+        var editor = (await root.CreateKeyAsync("clinic", new CreateKeyRequest("editor-bot", Role.Editor))).Token;
+        string[] As(string key, params string[] args) => [.. args, "-p", "clinic", "--server", server, "--api-key", key];
+
+        var package = _folder.File("clf.stpkg");
+        var train = await Cli.RunAsync("train", "-d", SharedData.InRepository("tests", "fixtures", "xgboost", "breast_cancer_sample.csv.gz"), "-y", "xgb_pred",
+            "--task", "regression", "-l", "linear", "-o", package);
+        Assert.True(train.ExitCode == 0, train.Error);
+        using (var v2 = JsonDocument.Parse(await Ok(As(editor, "models", "register", "cancer", "-f", package, "--json"))))
+        {
+            Assert.Equal(2, v2.RootElement.GetProperty("version").GetInt32());
+            Assert.Equal("linear", v2.RootElement.GetProperty("learner").GetString());
+            Assert.Equal(Convert.ToHexStringLower(SHA256.HashData(await File.ReadAllBytesAsync(package))), v2.RootElement.GetProperty("artifact_digest").GetString());
+        }
+
+        var refused = await RunAsync(As(editor, "models", "delete", "cancer", "2"));
+        Assert.Equal(ExitCode.BadInput, refused.ExitCode);
+        Assert.Contains("admin", refused.Error, StringComparison.Ordinal);
+        Assert.Contains("archived", await Ok(As(editor, "models", "archive", "cancer", "2")), StringComparison.Ordinal);
+        Assert.Contains("deleted", await Ok(As(host.RootToken, "models", "delete", "cancer", "2")), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Serve_refuses_a_public_address_while_no_key_exists()
     {
         var result = await RunAsync("serve", "--urls", "http://0.0.0.0:0");

@@ -13,25 +13,33 @@ public static class ModelFiles
             throw new StrataException(ErrorCodes.NotFound, $"{path}: no such model file");
         }
 
-        var head = new byte[16];
-        int read;
-        var stream = File.OpenRead(path);
-        await using (stream.ConfigureAwait(false))
-        {
-            read = await stream.ReadAtLeastAsync(head, head.Length, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
-        }
-
-        if (ModelPackage.IsPackage(head.AsSpan(0, read)))
+        var head = await HeadAsync(path, cancellationToken).ConfigureAwait(false);
+        if (ModelPackage.IsPackage(head))
         {
             return await ModelPackage.LoadAsync(path, cancellationToken).ConfigureAwait(false);
         }
 
-        var text = head.AsSpan(0, read).TrimStart(" \t\r\n"u8);
+        var text = head.AsSpan().TrimStart(" \t\r\n"u8);
         if (text.Length > 0 && text[0] == '{')
         {
             return XGBoostImporter.Load(path);
         }
 
         throw new StrataException(ErrorCodes.DataUnsupported, $"{path} is neither a Strata model package nor an XGBoost JSON model");
+    }
+
+    /// <summary>True when the file starts like a Strata model package (false for XGBoost JSON or anything else).</summary>
+    public static async Task<bool> IsPackageAsync(string path, CancellationToken cancellationToken = default) =>
+        ModelPackage.IsPackage(await HeadAsync(path, cancellationToken).ConfigureAwait(false));
+
+    private static async Task<byte[]> HeadAsync(string path, CancellationToken cancellationToken)
+    {
+        var head = new byte[16];
+        var stream = File.OpenRead(path);
+        await using (stream.ConfigureAwait(false))
+        {
+            var read = await stream.ReadAtLeastAsync(head, head.Length, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
+            return head[..read];
+        }
     }
 }

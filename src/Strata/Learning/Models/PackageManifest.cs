@@ -34,35 +34,8 @@ internal static class PackageManifest
             json.WriteString("output_transform", header.Transform.Name());
             json.WritePropertyName("class_labels");
             WriteStrings(json, header.ClassLabels);
-            json.WriteStartObject("signature");
-            json.WriteStartArray("inputs");
-            foreach (var input in header.Signature.Inputs)
-            {
-                json.WriteStartObject();
-                json.WriteString("name", input.Name);
-                json.WriteString("type", input.Type.Name());
-                json.WriteString("kind", input.Kind == FeatureKind.Categorical ? "categorical" : "numeric");
-                if (input.Categories is not null)
-                {
-                    json.WritePropertyName("categories");
-                    WriteStrings(json, input.Categories);
-                }
-
-                json.WriteEndObject();
-            }
-
-            json.WriteEndArray();
-            json.WriteStartArray("outputs");
-            foreach (var output in header.Signature.Outputs)
-            {
-                json.WriteStartObject();
-                json.WriteString("name", output.Name);
-                json.WriteString("type", output.Type.Name());
-                json.WriteEndObject();
-            }
-
-            json.WriteEndArray();
-            json.WriteEndObject();
+            json.WritePropertyName("signature");
+            WriteSignature(json, header.Signature);
             json.WriteStartObject("settings");
             foreach (var (key, value) in header.Settings.OrderBy(p => p.Key, StringComparer.Ordinal))
             {
@@ -123,6 +96,40 @@ internal static class PackageManifest
         }
 
         return buffer.ToArray();
+    }
+
+    /// <summary>A signature as the manifest holds it: named, typed inputs (with their kind and, optionally, categories) and outputs.</summary>
+    internal static void WriteSignature(Utf8JsonWriter json, ModelSignature signature, bool categories = true)
+    {
+        json.WriteStartObject();
+        json.WriteStartArray("inputs");
+        foreach (var input in signature.Inputs)
+        {
+            json.WriteStartObject();
+            json.WriteString("name", input.Name);
+            json.WriteString("type", input.Type.Name());
+            json.WriteString("kind", input.Kind == FeatureKind.Categorical ? "categorical" : "numeric");
+            if (categories && input.Categories is not null)
+            {
+                json.WritePropertyName("categories");
+                WriteStrings(json, input.Categories);
+            }
+
+            json.WriteEndObject();
+        }
+
+        json.WriteEndArray();
+        json.WriteStartArray("outputs");
+        foreach (var output in signature.Outputs)
+        {
+            json.WriteStartObject();
+            json.WriteString("name", output.Name);
+            json.WriteString("type", output.Type.Name());
+            json.WriteEndObject();
+        }
+
+        json.WriteEndArray();
+        json.WriteEndObject();
     }
 
     private static void WriteStrings(Utf8JsonWriter json, IReadOnlyList<string>? values)

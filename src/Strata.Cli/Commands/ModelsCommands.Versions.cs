@@ -1,0 +1,96 @@
+using System.CommandLine;
+using Spectre.Console;
+using Strata.Learning;
+using Strata.Registry;
+using Strata.Stores;
+
+namespace Strata.Cli.Commands;
+
+// `strata models register|archive|restore|delete`: versions made from files, and their life cycle.
+internal static partial class ModelsCommands
+{
+    private static Command Register(GlobalOptions globals, BackendOptions backend)
+    {
+        var project = RegistryCli.ProjectOption();
+        var name = new Argument<string>("MODEL") { Description = "The model (created when new)" };
+        var file = new Option<string>("--file", "-f") { Description = "A model package (.stpkg) or an XGBoost JSON model (stored as a package)", Required = true };
+        var run = new Option<string?>("--run") { Description = "The run that trained it (recorded in the lineage)" };
+        var description = new Option<string?>("--description") { Description = "Free text kept with the version" };
+        var tags = new Option<string[]>("--tag") { Description = "A tag as key=value (repeatable)", AllowMultipleArgumentsPerToken = false };
+        var command = new Command(
+            "register",
+            "Register a model file as the model's next version: a package as it is, an XGBoost JSON model imported and stored as a package. " +
+            "The file is loaded and validated first; the version records its learner, signature and metrics.") { project, name, file, run, description, tags };
+        command.SetAction(async (parse, ct) =>
+        {
+            var context = RegistryCli.Context(parse, globals);
+            var p = RegistryCli.Project(parse, project);
+            var path = parse.GetValue(file)!;
+            var model = await ModelFiles.LoadAsync(path, ct).ConfigureAwait(false);
+            var tagMap = LearningCommands.KeyValues("--tag", parse.GetValue(tags));
+            using var package = new MemoryStream();
+            if (await ModelFiles.IsPackageAsync(path, ct).ConfigureAwait(false))
+            {
+                await using var source = File.OpenRead(path);
+                await source.CopyToAsync(package, ct).ConfigureAwait(false);
+            }
+            else
+            {
+                await ModelPackage.SaveAsync(model, package, ct).ConfigureAwait(false);
+                tagMap.TryAdd("imported_from", "xgboost-json");
+            }
+
+            package.Position = 0;
+            await using var store = await backend.OpenAsync(parse, context, ct).ConfigureAwait(false);
+            var version = await store.UploadVersionAsync(p, parse.GetValue(name)!, ModelRegistration.Describe(model, parse.GetValue(run), parse.GetValue(description), tagMap), package, ct)
+                .ConfigureAwait(false);
+            if (context.Json)
+            {
+                context.WriteRegistryJson(version);
+                return ExitCodes.Ok;
+            }
+
+            context.Out.MarkupLineInterpolated($"Registered [bold]{version.Model}[/] version {version.Version} ({version.Learner}, sha256 {version.ArtifactDigest[..12]}…).");
+            return ExitCodes.Ok;
+        });
+        return command;
+    }
+
+    private static Command SetStatus(GlobalOptions globals, BackendOptions backend, string verb, VersionStatus status, string description)
+    {
+        var project = RegistryCli.ProjectOption();
+        var name = new Argument<string>("MODEL") { Description = "The model" };
+        var version = new Argument<int>("VERSION") { Description = "The version" };
+        var command = new Command(verb, description) { project, name, version };
+        command.SetAction(async (parse, ct) =>
+        {
+            var context = RegistryCli.Context(parse, globals);
+            var p = RegistryCli.Project(parse, project);
+            await using var store = await backend.OpenAsync(parse, context, ct).ConfigureAwait(false);
+            var changed = await store.SetVersionStatusAsync(p, parse.GetValue(name)!, parse.GetValue(version), status, ct).ConfigureAwait(false);
+            if (context.Json)
+            {
+                context.WriteRegistryJson(changed);
+                return ExitCodes.Ok;
+            }
+
+            context.Out.MarkupLineInterpolated($"{changed.Model} version {changed.Version} is now {RegistryOutput.Word(changed.Status)}.");
+            return ExitCodes.Ok;
+        });
+        return command;
+    }
+}
+
+/// <summary>What a version records about its model, the same whether `train --register` or `models register` made it.</summary>
+internal static class ModelRegistration
+{
+    public static VersionRegistration Describe(Model model, string? runId, string? description = null, IReadOnlyDictionary<string, string>? tags = null) => new()
+    {
+        RunId = runId,
+        Learner = model.Learner,
+        Signature = model.Signature.ToJson(),
+        Metrics = model.Metrics.Where(m => double.IsFinite(m.Value) && Names.IsValid(m.Key, NameKind.Key)).ToDictionary(m => m.Key, m => m.Value),
+        Description = description,
+        Tags = tags,
+    };
+}
