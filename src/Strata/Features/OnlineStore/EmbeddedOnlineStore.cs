@@ -1,0 +1,258 @@
+using System.Globalization;
+
+namespace Strata.Features.OnlineStore;
+
+/// <summary>
+/// The embedded online feature store: the latest row per entity key per view in memory for microsecond reads, made
+/// durable by an append-only checksummed log (fsynced before a write is acknowledged) and periodic snapshots.
+/// </summary>
+/// <remarks>
+/// Files under the folder: <c>log-{first sequence}.wal</c> segments and <c>snapshot-{sequence}.snap</c>. Concurrency:
+/// writes and snapshots serialize on one lock; a write is validated, appended and fsynced, and only then applied to the
+/// index, so readers never see an unacknowledged write. Readers take no lock (see <see cref="ViewIndex"/>): each key
+/// maps to an immutable row that a write replaces as a whole (copy-on-write per key), so a read sees either the old or
+/// the new row, never features from two writes. A snapshot copies the entry references under the lock, rotates the log,
+/// and writes the file after releasing it: reads never wait for a snapshot, and writes wait only for the copy.
+/// </remarks>
+public sealed partial class EmbeddedOnlineStore : IAsyncDisposable, IDisposable
+{
+    private const string LogPrefix = "log-";
+    private const string LogSuffix = ".wal";
+    private const string SnapshotPrefix = "snapshot-";
+    private const string SnapshotSuffix = ".snap";
+
+    private readonly string _folder;
+    private readonly Dictionary<string, ViewIndex> _views;
+    private readonly OnlineStoreOptions _options;
+    private readonly SemaphoreSlim _writeLock = new(1, 1);
+    private readonly PayloadWriter _writer = new();
+    private FileStream _log;
+    private long _lastSequence;
+    private bool _disposed;
+
+    private EmbeddedOnlineStore(string folder, Dictionary<string, ViewIndex> views, OnlineStoreOptions options, FileStream log, long lastSequence)
+    {
+        _folder = folder;
+        _views = views;
+        _options = options;
+        _log = log;
+        _lastSequence = lastSequence;
+    }
+
+    /// <summary>The registered views.</summary>
+    public IEnumerable<OnlineFeatureView> Views => _views.Values.Select(v => v.View);
+
+    /// <summary>The sequence number of the last acknowledged write.</summary>
+    public long LastSequence => Volatile.Read(ref _lastSequence);
+
+    /// <summary>
+    /// Opens (or creates) a store in a folder: loads the latest snapshot, replays the log after it, drops a record torn by
+    /// a crash at the end of the log, and refuses damage anywhere else with a <see cref="StrataException"/>.
+    /// </summary>
+    public static EmbeddedOnlineStore Open(string folder, IEnumerable<OnlineFeatureView> views, OnlineStoreOptions? options = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(folder);
+        ArgumentNullException.ThrowIfNull(views);
+        var indexes = new Dictionary<string, ViewIndex>(StringComparer.Ordinal);
+        foreach (var view in views)
+        {
+            if (!indexes.TryAdd(view.Name, new ViewIndex(view)))
+            {
+                throw new StrataException(ErrorCodes.Conflict, $"feature view '{view.Name}' is registered twice");
+            }
+        }
+
+        var full = Path.GetFullPath(folder);
+        Directory.CreateDirectory(full);
+        var snapshotSequence = LoadLatestSnapshot(full, indexes);
+        var lastSequence = snapshotSequence;
+        var segments = List(full, LogPrefix, LogSuffix);
+        for (var s = 0; s < segments.Count; s++)
+        {
+            var (path, _) = segments[s];
+            var last = s == segments.Count - 1;
+            var bytes = File.ReadAllBytes(path);
+            var records = LogRecords.Read(bytes, path, allowTornTail: last, out var validLength);
+            foreach (var payload in records)
+            {
+                var reader = new PayloadReader(payload.Span, path);
+                var kind = (RecordKind)reader.ReadByte();
+                if (kind != RecordKind.Batch)
+                {
+                    throw LogRecords.Corrupt(path, 0, $"unexpected record kind {(byte)kind} in a log");
+                }
+
+                var sequence = reader.ReadInt64();
+                if (sequence <= snapshotSequence)
+                {
+                    continue; // already in the snapshot
+                }
+
+                RowCodec.ReadRows(ref reader, kind, path, indexes, sequence, static (index, key, row) => index.Apply(key, row));
+                lastSequence = Math.Max(lastSequence, sequence);
+            }
+
+            if (last && validLength < bytes.Length)
+            {
+                // Drop the torn tail on disk too, so the next append does not land after garbage.
+                using var truncate = new FileStream(path, FileMode.Open, FileAccess.Write, FileShare.None);
+                truncate.SetLength(validLength);
+                truncate.Flush(flushToDisk: true);
+            }
+        }
+
+        var active = segments.Count > 0 ? segments[^1].Path : Path.Combine(full, SegmentName(lastSequence + 1));
+        var log = OpenLog(active);
+        Artifacts.DurableFile.FsyncDirectory(full);
+        return new EmbeddedOnlineStore(full, indexes, options ?? new OnlineStoreOptions(), log, lastSequence);
+    }
+
+    /// <summary>A reader of some features of one view, resolved once so each read is a lookup and a copy.</summary>
+    public OnlineFeatureReader CreateReader(string view, IEnumerable<string> features)
+    {
+        ArgumentNullException.ThrowIfNull(features);
+        var index = Index(view);
+        return new OnlineFeatureReader(index, features.Select(index.View.FeatureIndex).ToArray());
+    }
+
+    /// <summary>A reader of every feature of one view.</summary>
+    public OnlineFeatureReader CreateReader(string view) => CreateReader(view, Index(view).View.Features.Select(f => f.Name));
+
+    /// <summary>Number of entities that have a row in a view.</summary>
+    public int EntityCount(string view) => Index(view).Count;
+
+    /// <summary>
+    /// Writes rows to a view: for each key the row with the newest event time is kept (ties: newer created time, then
+    /// the later write). Returns once the batch is fsynced to the log; a bad table is refused before anything is written.
+    /// </summary>
+    public async Task WriteAsync(string view, Table rows, CancellationToken cancellationToken = default)
+    {
+        var index = Index(view);
+        var batch = WriteBatch.From(index.View, rows);
+        if (batch.Count == 0)
+        {
+            return;
+        }
+
+        var snapshotDue = false;
+        await _writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            var sequence = _lastSequence + 1;
+            _writer.Reset();
+            RowCodec.WriteRowsHeader(_writer, RecordKind.Batch, sequence, index.View, batch.Count);
+            for (var i = 0; i < batch.Count; i++)
+            {
+                RowCodec.WriteRow(_writer, RecordKind.Batch, index.View, batch.Keys[i], batch.Row(i, sequence));
+            }
+
+            _writer.Seal();
+            var start = _log.Position;
+            try
+            {
+                _log.Write(_writer.Record); // one write(2): a kill leaves a whole record or a torn tail
+                _log.Flush(flushToDisk: true);
+            }
+            catch
+            {
+                // Take back a partial append so later records do not follow garbage.
+                _log.SetLength(start);
+                _log.Position = start;
+                throw;
+            }
+
+            for (var i = 0; i < batch.Count; i++)
+            {
+                index.Apply(batch.Keys[i], batch.Row(i, sequence));
+            }
+
+            Volatile.Write(ref _lastSequence, sequence);
+            snapshotDue = _options.SnapshotAfterLogBytes > 0 && _log.Length >= _options.SnapshotAfterLogBytes;
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+
+        if (snapshotDue)
+        {
+            await SnapshotAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        await _writeLock.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            DisposeCore();
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        _writeLock.Wait();
+        try
+        {
+            DisposeCore();
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+    }
+
+    private void DisposeCore()
+    {
+        if (!_disposed)
+        {
+            _disposed = true;
+            _log.Dispose();
+        }
+    }
+
+    private ViewIndex Index(string view)
+    {
+        ArgumentNullException.ThrowIfNull(view);
+        return _views.TryGetValue(view, out var index)
+            ? index
+            : throw new StrataException(ErrorCodes.NotFound, $"no feature view '{view}' in the online store (views: {string.Join(", ", _views.Keys)})");
+    }
+
+    private static FileStream OpenLog(string path)
+    {
+        // Unbuffered, so each record is one write(2); FileShare.None takes an exclusive lock against a second process.
+        var log = new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, bufferSize: 0);
+        log.Seek(0, SeekOrigin.End);
+        return log;
+    }
+
+    private static string SegmentName(long firstSequence) => LogPrefix + firstSequence.ToString("D20", CultureInfo.InvariantCulture) + LogSuffix;
+
+    private static string SnapshotName(long sequence) => SnapshotPrefix + sequence.ToString("D20", CultureInfo.InvariantCulture) + SnapshotSuffix;
+
+    /// <summary>Files with a prefix, a 20-digit number and a suffix, in number order.</summary>
+    private static List<(string Path, long Number)> List(string folder, string prefix, string suffix)
+    {
+        var found = new List<(string, long)>();
+        foreach (var path in Directory.EnumerateFiles(folder, prefix + "*" + suffix))
+        {
+            var name = Path.GetFileName(path);
+            var digits = name.AsSpan(prefix.Length, name.Length - prefix.Length - suffix.Length);
+            if (digits.Length == 20 && long.TryParse(digits, NumberStyles.None, CultureInfo.InvariantCulture, out var number))
+            {
+                found.Add((path, number));
+            }
+        }
+
+        found.Sort((a, b) => a.Item2.CompareTo(b.Item2));
+        return found;
+    }
+}
