@@ -1,7 +1,13 @@
 using Strata.Storage;
 using Strata.Stores;
 
-// Usage: Strata.CrashWriter HOME SEED
+// Usage: Strata.CrashWriter HOME SEED, or Strata.CrashWriter online FOLDER SEED (see OnlineStoreWriter).
+if (args is ["online", ..])
+{
+    await Strata.CrashWriter.OnlineStoreWriter.RunAsync(args[1..]);
+    return;
+}
+
 // Writes forever (until killed). After each write is durable it prints one line:
 //   ACK run <id> | ACK metric <run> <key> <step> <value> | ACK artifact <run> <path> <digest> | ACK version <model> <n> <digest>
 var home = args[0];
