@@ -10,6 +10,20 @@ public sealed partial class EmbeddedOnlineStore
     /// </summary>
     public async Task SnapshotAsync(CancellationToken cancellationToken = default)
     {
+        // One snapshot at a time, so deletions of older files never race a snapshot that is still being written.
+        await _snapshotLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await SnapshotCoreAsync(cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _snapshotLock.Release();
+        }
+    }
+
+    private async Task SnapshotCoreAsync(CancellationToken cancellationToken)
+    {
         long sequence;
         List<(ViewIndex Index, KeyValuePair<byte[], EntityRow>[] Rows)> captured;
         await _writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -27,6 +41,7 @@ public sealed partial class EmbeddedOnlineStore
                 Artifacts.DurableFile.FsyncDirectory(_folder);
                 _log.Dispose();
                 _log = log;
+                Volatile.Write(ref _logLength, 0);
             }
         }
         finally

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Globalization;
 
 namespace Strata.Features.OnlineStore;
@@ -25,9 +26,12 @@ public sealed partial class EmbeddedOnlineStore : IAsyncDisposable, IDisposable
     private readonly Dictionary<string, ViewIndex> _views;
     private readonly OnlineStoreOptions _options;
     private readonly SemaphoreSlim _writeLock = new(1, 1);
+    private readonly SemaphoreSlim _snapshotLock = new(1, 1);
     private readonly PayloadWriter _writer = new();
+    private readonly ConcurrentQueue<PendingWrite> _queue = new();
     private FileStream _log;
     private long _lastSequence;
+    private long _logLength;
     private bool _disposed;
 
     private EmbeddedOnlineStore(string folder, Dictionary<string, ViewIndex> views, OnlineStoreOptions options, FileStream log, long lastSequence)
@@ -37,6 +41,7 @@ public sealed partial class EmbeddedOnlineStore : IAsyncDisposable, IDisposable
         _options = options;
         _log = log;
         _lastSequence = lastSequence;
+        _logLength = log.Length;
     }
 
     /// <summary>The registered views.</summary>
@@ -64,6 +69,11 @@ public sealed partial class EmbeddedOnlineStore : IAsyncDisposable, IDisposable
 
         var full = Path.GetFullPath(folder);
         Directory.CreateDirectory(full);
+        foreach (var stale in Directory.EnumerateFiles(full, "." + SnapshotPrefix + "*.tmp"))
+        {
+            File.Delete(stale); // a snapshot that a crash interrupted before its rename
+        }
+
         var snapshotSequence = LoadLatestSnapshot(full, indexes);
         var lastSequence = snapshotSequence;
         var segments = List(full, LogPrefix, LogSuffix);
@@ -123,7 +133,8 @@ public sealed partial class EmbeddedOnlineStore : IAsyncDisposable, IDisposable
 
     /// <summary>
     /// Writes rows to a view: for each key the row with the newest event time is kept (ties: newer created time, then
-    /// the later write). Returns once the batch is fsynced to the log; a bad table is refused before anything is written.
+    /// the later write). Returns once the batch is fsynced to the log (concurrent writes share one fsync); a bad table is
+    /// refused before anything is written.
     /// </summary>
     public async Task WriteAsync(string view, Table rows, CancellationToken cancellationToken = default)
     {
@@ -134,51 +145,107 @@ public sealed partial class EmbeddedOnlineStore : IAsyncDisposable, IDisposable
             return;
         }
 
-        var snapshotDue = false;
-        await _writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        // Group commit: the batch joins a queue; whoever holds the lock next appends every queued batch and fsyncs once,
+        // so concurrent writers share an fsync. Sequences follow queue order, which is what "the later write" means.
+        // Once queued, the batch is committed whether or not its caller still waits, so cancellation stops only before that.
+        cancellationToken.ThrowIfCancellationRequested();
+        var pending = new PendingWrite(index, batch);
+        _queue.Enqueue(pending);
+        await _writeLock.WaitAsync(CancellationToken.None).ConfigureAwait(false);
         try
         {
-            ObjectDisposedException.ThrowIf(_disposed, this);
-            var sequence = _lastSequence + 1;
-            _writer.Reset();
-            RowCodec.WriteRowsHeader(_writer, RecordKind.Batch, sequence, index.View, batch.Count);
-            for (var i = 0; i < batch.Count; i++)
+            if (!pending.Done.Task.IsCompleted)
             {
-                RowCodec.WriteRow(_writer, RecordKind.Batch, index.View, batch.Keys[i], batch.Row(i, sequence));
+                CommitQueued();
             }
-
-            _writer.Seal();
-            var start = _log.Position;
-            try
-            {
-                _log.Write(_writer.Record); // one write(2): a kill leaves a whole record or a torn tail
-                _log.Flush(flushToDisk: true);
-            }
-            catch
-            {
-                // Take back a partial append so later records do not follow garbage.
-                _log.SetLength(start);
-                _log.Position = start;
-                throw;
-            }
-
-            for (var i = 0; i < batch.Count; i++)
-            {
-                index.Apply(batch.Keys[i], batch.Row(i, sequence));
-            }
-
-            Volatile.Write(ref _lastSequence, sequence);
-            snapshotDue = _options.SnapshotAfterLogBytes > 0 && _log.Length >= _options.SnapshotAfterLogBytes;
         }
         finally
         {
             _writeLock.Release();
         }
 
-        if (snapshotDue)
+        await pending.Done.Task.ConfigureAwait(false);
+        if (_options.SnapshotAfterLogBytes > 0 && Volatile.Read(ref _logLength) >= _options.SnapshotAfterLogBytes && _snapshotLock.CurrentCount > 0)
         {
             await SnapshotAsync(cancellationToken).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>Appends and fsyncs every queued batch, then applies them and completes their writers. Callers hold the write lock.</summary>
+    private void CommitQueued()
+    {
+        var group = new List<PendingWrite>();
+        while (_queue.TryDequeue(out var next))
+        {
+            group.Add(next);
+        }
+
+        if (_disposed)
+        {
+            var error = new ObjectDisposedException(GetType().FullName);
+            group.ForEach(p => p.Done.TrySetException(error));
+            return;
+        }
+
+        var start = _log.Position;
+        var sequence = _lastSequence;
+        try
+        {
+            foreach (var p in group)
+            {
+                p.Sequence = ++sequence;
+                _writer.Reset();
+                RowCodec.WriteRowsHeader(_writer, RecordKind.Batch, p.Sequence, p.Index.View, p.Batch.Count);
+                for (var i = 0; i < p.Batch.Count; i++)
+                {
+                    RowCodec.WriteRow(_writer, RecordKind.Batch, p.Index.View, p.Batch.Keys[i], p.Batch.Row(i, p.Sequence));
+                }
+
+                _writer.Seal();
+                _log.Write(_writer.Record); // one write(2) per record: a kill leaves whole records and at most a torn tail
+            }
+
+            _log.Flush(flushToDisk: true);
+        }
+        catch (Exception e)
+        {
+            // Take back a partial append so later records do not follow garbage; none of the group is acknowledged.
+            try
+            {
+                _log.SetLength(start);
+                _log.Position = start;
+            }
+            catch (IOException)
+            {
+                // The next open drops or refuses what is left, as after a crash.
+            }
+
+            group.ForEach(p => p.Done.TrySetException(e));
+            return;
+        }
+
+        foreach (var p in group)
+        {
+            for (var i = 0; i < p.Batch.Count; i++)
+            {
+                p.Index.Apply(p.Batch.Keys[i], p.Batch.Row(i, p.Sequence));
+            }
+        }
+
+        Volatile.Write(ref _lastSequence, sequence);
+        Volatile.Write(ref _logLength, _log.Length);
+        group.ForEach(p => p.Done.TrySetResult());
+    }
+
+    private sealed class PendingWrite(ViewIndex index, WriteBatch batch)
+    {
+        public ViewIndex Index { get; } = index;
+
+        public WriteBatch Batch { get; } = batch;
+
+        public long Sequence { get; set; }
+
+        public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 
     /// <inheritdoc />

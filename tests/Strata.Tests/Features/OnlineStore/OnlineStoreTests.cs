@@ -362,6 +362,30 @@ public sealed class OnlineStoreTests : IDisposable
         Assert.Equal(w, Read(reader, 7L)[5].AsInt64());
     }
 
+    [Fact]
+    public async Task Concurrent_writers_share_commits_and_every_acknowledged_write_is_kept()
+    {
+        await using (var store = Open(new OnlineStoreOptions { SnapshotAfterLogBytes = 20_000 }))
+        {
+            var writers = Enumerable.Range(0, 8).Select(w => Task.Run(async () =>
+            {
+                for (var i = 1; i <= 25; i++)
+                {
+                    await store.WriteAsync("drivers", DriverRows([w], [i], null, [(w * 1000) + i]));
+                }
+            }));
+            await Task.WhenAll(writers);
+            Assert.Equal(200, store.LastSequence);
+        }
+
+        using var reopened = Open();
+        var reader = reopened.CreateReader("drivers", ["rate"]);
+        for (var w = 0; w < 8; w++)
+        {
+            Assert.Equal((w * 1000) + 25, Read(reader, (long)w, 25)[0].AsFloat64());
+        }
+    }
+
     [Theory]
     [InlineData("missing", "rate")]
     [InlineData("wrong type", "trips")]
