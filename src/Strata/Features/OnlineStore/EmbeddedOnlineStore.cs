@@ -9,8 +9,8 @@ namespace Strata.Features.OnlineStore;
 /// </summary>
 /// <remarks>
 /// Files under the folder: <c>log-{first sequence}.wal</c> segments and <c>snapshot-{sequence}.snap</c>. Concurrency:
-/// writes and snapshots serialize on one lock; a write is validated, appended and fsynced, and only then applied to the
-/// index, so readers never see an unacknowledged write. Readers take no lock (see <see cref="ViewIndex"/>): each key
+/// a write is validated without any lock, then queued; the holder of the write lock appends every queued batch and
+/// fsyncs once (group commit), and only then applies them to the index, so readers never see an unacknowledged write. Readers take no lock (see <see cref="ViewIndex"/>): each key
 /// maps to an immutable row that a write replaces as a whole (copy-on-write per key), so a read sees either the old or
 /// the new row, never features from two writes. A snapshot copies the entry references under the lock, rotates the log,
 /// and writes the file after releasing it: reads never wait for a snapshot, and writes wait only for the copy.

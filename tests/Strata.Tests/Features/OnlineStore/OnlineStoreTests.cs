@@ -289,6 +289,40 @@ public sealed class OnlineStoreTests : IDisposable
     }
 
     [Fact]
+    public async Task A_damaged_snapshot_is_refused_rather_than_silently_skipped()
+    {
+        await using (var store = Open())
+        {
+            await store.WriteAsync("drivers", DriverRows([1, 2, 3], [10, 10, 10], null, [1.0, 2.0, 3.0]));
+            await store.SnapshotAsync();
+        }
+
+        var snapshot = Directory.GetFiles(_folder.Path, "snapshot-*.snap").Single();
+        var bytes = await File.ReadAllBytesAsync(snapshot);
+        bytes[bytes.Length / 2] ^= 1;
+        await File.WriteAllBytesAsync(snapshot, bytes);
+
+        var error = Assert.Throws<StrataException>(() => Open());
+        Assert.Contains(Path.GetFileName(snapshot), error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Reopening_with_a_changed_view_layout_is_a_clear_error()
+    {
+        await using (var store = Open())
+        {
+            await store.WriteAsync("drivers", DriverRows([1], [10], null, [1.0]));
+        }
+
+        var changed = new OnlineFeatureView("drivers", Drivers.JoinKeys, "event_ts", [new Field("rate", DataType.Float32)], "created_ts");
+
+        var error = Assert.Throws<StrataException>(() => EmbeddedOnlineStore.Open(_folder.Path, [changed, Pairs]));
+
+        Assert.Contains("'drivers'", error.Message, StringComparison.Ordinal);
+        Assert.Contains("another layout", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Automatic_snapshots_rotate_the_log_and_keep_every_value()
     {
         await using (var store = Open(new OnlineStoreOptions { SnapshotAfterLogBytes = 2_000 }))
