@@ -85,6 +85,58 @@ public sealed class OnlineStoreTests : IDisposable
         Assert.Equal(6.0, Read(reader, 1L, 100)[0].AsFloat64());
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    public async Task Random_out_of_order_writes_agree_with_a_naive_newest_wins_reference(int seed)
+    {
+        var random = new Random(seed);
+        var expected = new Dictionary<long, (long Event, long Created, long Order, double Rate)>();
+        long order = 0;
+        await using (var store = Open())
+        {
+            for (var b = 0; b < 30; b++)
+            {
+                var n = random.Next(1, 30);
+                var ids = Enumerable.Range(0, n).Select(_ => (long)random.Next(20)).ToArray();
+                var events = Enumerable.Range(0, n).Select(_ => (long)random.Next(4)).ToArray();
+                var created = Enumerable.Range(0, n).Select(_ => (long)random.Next(3)).ToArray();
+                var rates = Enumerable.Range(0, n).Select(_ => (double?)random.Next(1000)).ToArray();
+                await store.WriteAsync("drivers", DriverRows(ids, events, created, rates));
+                for (var i = 0; i < n; i++)
+                {
+                    var row = (events[i], created[i], ++order, rates[i]!.Value);
+                    if (!expected.TryGetValue(ids[i], out var old) || (row.Item1, row.Item2, row.Item3).CompareTo((old.Event, old.Created, old.Order)) > 0)
+                    {
+                        expected[ids[i]] = row;
+                    }
+                }
+
+                if (b == 20)
+                {
+                    await store.SnapshotAsync();
+                }
+            }
+        }
+
+        using var reopened = Open();
+        var reader = reopened.CreateReader("drivers", ["rate"]);
+        for (long id = 0; id < 20; id++)
+        {
+            var value = Read(reader, id, 3)[0];
+            if (expected.TryGetValue(id, out var row))
+            {
+                Assert.True(row.Rate == value.AsFloat64(), $"seed {seed}, key {id}: expected {row.Rate}, read {value}");
+                Assert.Equal(row.Event, value.EventTimestamp);
+            }
+            else
+            {
+                Assert.Equal(FeatureStatus.NotFound, value.Status);
+            }
+        }
+    }
+
     [Fact]
     public async Task Statuses_are_present_null_value_not_found_and_outside_max_age_at_the_exact_boundary()
     {
