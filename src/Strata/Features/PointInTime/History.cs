@@ -1,25 +1,39 @@
 namespace Strata.Features.PointInTime;
 
 /// <summary>
-/// A view's rows grouped by key id and ordered by (event time, created time, input position) within each key, so the row
-/// an entity takes is the last one at or before its timestamp.
+/// A view's rows grouped by key id, in input order within each key; a key that many entity rows look up is sorted by
+/// (event time, created time, input position) so each lookup is a binary search, the others are scanned, which costs
+/// less than sorting them (a key with 100 rows and 10 lookups: 1,000 comparisons against a sort and 10 searches).
 /// </summary>
 internal sealed class History
 {
     private readonly int[] _starts;
     private readonly long[] _times;
     private readonly int[] _rows;
+    private readonly bool[] _sorted;
+    private readonly TieOrder _order;
 
-    private History(int[] starts, long[] times, int[] rows)
+    private History(int[] starts, long[] times, int[] rows, bool[] sorted, TieOrder order)
     {
         _starts = starts;
         _times = times;
         _rows = rows;
+        _sorted = sorted;
+        _order = order;
     }
 
-    /// <summary>Counting sort by key id (stable, so input order survives), then a sort of each key's run by time.</summary>
-    public static History Build(int[] ids, int keyCount, Column<long> eventTs, Column<long>? createdTs, int degree)
+    /// <summary>Counting sort by key id (stable, so input order survives), then a sort by time of the keys worth it.</summary>
+    public static History Build(int[] ids, int keyCount, Column<long> eventTs, Column<long>? createdTs, int[] entityIds, int degree)
     {
+        var lookups = new int[keyCount];
+        foreach (var id in entityIds)
+        {
+            if (id >= 0)
+            {
+                lookups[id]++;
+            }
+        }
+
         var starts = new int[keyCount + 1];
         foreach (var id in ids)
         {
@@ -50,14 +64,20 @@ internal sealed class History
         }
 
         var order = new TieOrder(createdTs);
+        var sorted = new bool[keyCount];
         Ranges.For(keyCount, degree, (from, to) =>
         {
             for (var k = from; k < to; k++)
             {
-                SortRun(times.AsSpan(starts[k], starts[k + 1] - starts[k]), rows.AsSpan(starts[k], starts[k + 1] - starts[k]), order);
+                var length = starts[k + 1] - starts[k];
+                if (length > 8 && lookups[k] > 3 * Math.Log2(length))
+                {
+                    SortRun(times.AsSpan(starts[k], length), rows.AsSpan(starts[k], length), order);
+                    sorted[k] = true;
+                }
             }
         });
-        return new History(starts, times, rows);
+        return new History(starts, times, rows, sorted, order);
     }
 
     private static void SortRun(Span<long> times, Span<int> rows, TieOrder order)
@@ -123,6 +143,13 @@ internal sealed class History
                 }
 
                 var t = buffer[bufferOffset + i];
+                var lower = t < long.MinValue + ttlMicros ? long.MinValue : t - ttlMicros;
+                if (!_sorted[id])
+                {
+                    take[i] = Scan(starts[id], starts[id + 1], t, lower);
+                    continue;
+                }
+
                 int lo = starts[id], hi = starts[id + 1], first = lo;
                 while (lo < hi)
                 {
@@ -138,10 +165,29 @@ internal sealed class History
                 }
 
                 var p = lo - 1;
-                var lower = t < long.MinValue + ttlMicros ? long.MinValue : t - ttlMicros;
                 take[i] = p >= first && times[p] >= lower ? _rows[p] : -1;
             }
         });
+    }
+
+    /// <summary>The best row of an unsorted run: latest event time in [lower, t], then latest created, then latest row.</summary>
+    private int Scan(int start, int end, long t, long lower)
+    {
+        var times = _times;
+        var best = -1;
+        var bestTime = long.MinValue;
+        for (var p = start; p < end; p++)
+        {
+            var time = times[p];
+            // Rows are in input order, so on a full tie the later one (this one) wins.
+            if (time <= t && time >= lower && (best < 0 || time > bestTime || (time == bestTime && _order.Compare(_rows[p], _rows[best]) > 0)))
+            {
+                best = p;
+                bestTime = time;
+            }
+        }
+
+        return best < 0 ? -1 : _rows[best];
     }
 
     /// <summary>Orders rows with the same event time: older created time first (null oldest), then input order.</summary>
