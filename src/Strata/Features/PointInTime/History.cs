@@ -1,53 +1,34 @@
 namespace Strata.Features.PointInTime;
 
 /// <summary>
-/// A view's rows grouped by key id, in input order within each key; a key that many entity rows look up is sorted by
-/// (event time, created time, input position) so each lookup is a binary search, the others are scanned, which costs
-/// less than sorting them (a key with 100 rows and 10 lookups: 1,000 comparisons against a sort and 10 searches).
+/// A view's rows and the entity rows, both grouped by key id (counting sorts, so input order survives within a key).
+/// Lookups then go key by key, so a key's rows are read from memory once and stay in cache for all its lookups. A key
+/// that many entity rows look up is sorted by (event time, created time, input position) and binary-searched; the
+/// others are scanned, which costs less than sorting them (100 rows and 10 lookups: 1,000 comparisons, no sort).
 /// </summary>
 internal sealed class History
 {
     private readonly int[] _starts;
     private readonly long[] _times;
     private readonly int[] _rows;
-    private readonly bool[] _sorted;
+    private readonly int[] _entityStarts;
+    private readonly int[] _entityRows;
     private readonly TieOrder _order;
 
-    private History(int[] starts, long[] times, int[] rows, bool[] sorted, TieOrder order)
+    private History(int[] starts, long[] times, int[] rows, int[] entityStarts, int[] entityRows, TieOrder order)
     {
         _starts = starts;
         _times = times;
         _rows = rows;
-        _sorted = sorted;
+        _entityStarts = entityStarts;
+        _entityRows = entityRows;
         _order = order;
     }
 
-    /// <summary>Counting sort by key id (stable, so input order survives), then a sort by time of the keys worth it.</summary>
-    public static History Build(int[] ids, int keyCount, Column<long> eventTs, Column<long>? createdTs, int[] entityIds, int degree)
+    /// <summary>Groups the view's rows (with their event times) and the entity rows by key id.</summary>
+    public static History Build(int[] ids, int keyCount, Column<long> eventTs, Column<long>? createdTs, int[] entityIds)
     {
-        var lookups = new int[keyCount];
-        foreach (var id in entityIds)
-        {
-            if (id >= 0)
-            {
-                lookups[id]++;
-            }
-        }
-
-        var starts = new int[keyCount + 1];
-        foreach (var id in ids)
-        {
-            if (id >= 0)
-            {
-                starts[id + 1]++;
-            }
-        }
-
-        for (var k = 0; k < keyCount; k++)
-        {
-            starts[k + 1] += starts[k];
-        }
-
+        var starts = Starts(ids, keyCount);
         var cursor = starts.AsSpan(0, keyCount).ToArray();
         var times = new long[starts[keyCount]];
         var rows = new int[times.Length];
@@ -63,21 +44,38 @@ internal sealed class History
             }
         }
 
-        var order = new TieOrder(createdTs);
-        var sorted = new bool[keyCount];
-        Ranges.For(keyCount, degree, (from, to) =>
+        var entityStarts = Starts(entityIds, keyCount);
+        entityStarts.AsSpan(0, keyCount).CopyTo(cursor);
+        var entityRows = new int[entityStarts[keyCount]];
+        for (var i = 0; i < entityIds.Length; i++)
         {
-            for (var k = from; k < to; k++)
+            var id = entityIds[i];
+            if (id >= 0)
             {
-                var length = starts[k + 1] - starts[k];
-                if (length > 8 && lookups[k] > 3 * Math.Log2(length))
-                {
-                    SortRun(times.AsSpan(starts[k], length), rows.AsSpan(starts[k], length), order);
-                    sorted[k] = true;
-                }
+                entityRows[cursor[id]++] = i;
             }
-        });
-        return new History(starts, times, rows, sorted, order);
+        }
+
+        return new History(starts, times, rows, entityStarts, entityRows, new TieOrder(createdTs));
+    }
+
+    private static int[] Starts(int[] ids, int keyCount)
+    {
+        var starts = new int[keyCount + 1];
+        foreach (var id in ids)
+        {
+            if (id >= 0)
+            {
+                starts[id + 1]++;
+            }
+        }
+
+        for (var k = 0; k < keyCount; k++)
+        {
+            starts[k + 1] += starts[k];
+        }
+
+        return starts;
     }
 
     private static void SortRun(Span<long> times, Span<int> rows, TieOrder order)
@@ -125,69 +123,88 @@ internal sealed class History
     }
 
     /// <summary>Fills <paramref name="take"/> with the matching view row of each entity row, or -1.</summary>
-    public void Lookup(int[] ids, Column<long> entityTs, long ttlMicros, int[] take, int degree)
+    public void Lookup(Column<long> entityTs, long ttlMicros, int[] take, int degree)
     {
+        Array.Fill(take, -1);
         var buffer = entityTs.Buffer;
         var bufferOffset = entityTs.BufferOffset;
-        Ranges.For(ids.Length, degree, (from, to) =>
+        Ranges.For(_starts.Length - 1, degree, (from, to) =>
         {
-            var starts = _starts;
             var times = _times;
-            for (var i = from; i < to; i++)
+            for (var k = from; k < to; k++)
             {
-                var id = ids[i];
-                if (id < 0)
+                int start = _starts[k], end = _starts[k + 1];
+                var lookups = _entityRows.AsSpan(_entityStarts[k], _entityStarts[k + 1] - _entityStarts[k]);
+                var sorted = end - start > 8 && lookups.Length > 3 * Math.Log2(end - start);
+                if (sorted)
                 {
-                    take[i] = -1;
-                    continue;
+                    SortRun(times.AsSpan(start, end - start), _rows.AsSpan(start, end - start), _order);
                 }
 
-                var t = buffer[bufferOffset + i];
-                var lower = t < long.MinValue + ttlMicros ? long.MinValue : t - ttlMicros;
-                if (!_sorted[id])
+                foreach (var i in lookups)
                 {
-                    take[i] = Scan(starts[id], starts[id + 1], t, lower);
-                    continue;
+                    var t = buffer[bufferOffset + i];
+                    var lower = t < long.MinValue + ttlMicros ? long.MinValue : t - ttlMicros;
+                    take[i] = sorted ? Search(start, end, t, lower) : Scan(start, end, t, lower);
                 }
-
-                int lo = starts[id], hi = starts[id + 1], first = lo;
-                while (lo < hi)
-                {
-                    var mid = (int)((uint)(lo + hi) >> 1);
-                    if (times[mid] <= t)
-                    {
-                        lo = mid + 1;
-                    }
-                    else
-                    {
-                        hi = mid;
-                    }
-                }
-
-                var p = lo - 1;
-                take[i] = p >= first && times[p] >= lower ? _rows[p] : -1;
             }
         });
+    }
+
+    /// <summary>The best row of a sorted run: the last one at or before t, if it is not older than lower.</summary>
+    private int Search(int start, int end, long t, long lower)
+    {
+        var times = _times;
+        int lo = start, hi = end;
+        while (lo < hi)
+        {
+            var mid = (int)((uint)(lo + hi) >> 1);
+            if (times[mid] <= t)
+            {
+                lo = mid + 1;
+            }
+            else
+            {
+                hi = mid;
+            }
+        }
+
+        var p = lo - 1;
+        return p >= start && times[p] >= lower ? _rows[p] : -1;
     }
 
     /// <summary>The best row of an unsorted run: latest event time in [lower, t], then latest created, then latest row.</summary>
     private int Scan(int start, int end, long t, long lower)
     {
-        var times = _times;
-        var best = -1;
+        // Two passes, both free of unpredictable branches: the latest time in [lower, t] (an unsigned range check and
+        // a conditional move), then the row holding it (ties are rare).
+        var times = _times.AsSpan(start, end - start);
+        var range = (ulong)(t - lower);
         var bestTime = long.MinValue;
-        for (var p = start; p < end; p++)
+        var found = false;
+        foreach (var time in times)
         {
-            var time = times[p];
+            var ok = (ulong)(time - lower) <= range;
+            found |= ok;
+            bestTime = Math.Max(bestTime, ok ? time : long.MinValue);
+        }
+
+        if (!found)
+        {
+            return -1;
+        }
+
+        var best = -1;
+        for (var p = 0; p < times.Length; p++)
+        {
             // Rows are in input order, so on a full tie the later one (this one) wins.
-            if (time <= t && time >= lower && (best < 0 || time > bestTime || (time == bestTime && _order.Compare(_rows[p], _rows[best]) > 0)))
+            if (times[p] == bestTime && (best < 0 || _order.Compare(_rows[start + p], _rows[start + best]) > 0))
             {
                 best = p;
-                bestTime = time;
             }
         }
 
-        return best < 0 ? -1 : _rows[best];
+        return _rows[start + best];
     }
 
     /// <summary>Orders rows with the same event time: older created time first (null oldest), then input order.</summary>

@@ -11,9 +11,8 @@ internal sealed class KeyIndex
 {
     private const ulong Seed = 0x5EED_0F_F00D_CAFEUL;
 
-    private long[] _first;
-    private long[] _second;
-    private int[] _slots; // id + 1; 0 = empty
+    // NOTE: one array of entries, so a probe touches one cache line rather than three.
+    private Entry[] _slots;
     private int _mask;
 
     public KeyIndex(int expected)
@@ -24,9 +23,7 @@ internal sealed class KeyIndex
             capacity <<= 1;
         }
 
-        _first = new long[capacity];
-        _second = new long[capacity];
-        _slots = new int[capacity];
+        _slots = new Entry[capacity];
         _mask = capacity - 1;
     }
 
@@ -43,8 +40,8 @@ internal sealed class KeyIndex
         var slot = Hash(first, second) & _mask;
         while (true)
         {
-            var id = _slots[slot];
-            if (id == 0)
+            ref var entry = ref _slots[slot];
+            if (entry.Id == 0)
             {
                 if ((Count + 1) * 2L > _slots.Length)
                 {
@@ -52,15 +49,13 @@ internal sealed class KeyIndex
                     return GetOrAdd(first, second);
                 }
 
-                _first[slot] = first;
-                _second[slot] = second;
-                _slots[slot] = ++Count;
+                entry = new Entry(first, second, ++Count);
                 return Count - 1;
             }
 
-            if (_second[slot] == second && _first[slot] == first)
+            if (entry.Second == second && entry.First == first)
             {
-                return id - 1;
+                return entry.Id - 1;
             }
 
             slot = (slot + 1) & _mask;
@@ -73,15 +68,15 @@ internal sealed class KeyIndex
         var slot = Hash(first, second) & _mask;
         while (true)
         {
-            var id = _slots[slot];
-            if (id == 0)
+            ref readonly var entry = ref _slots[slot];
+            if (entry.Id == 0)
             {
                 return -1;
             }
 
-            if (_second[slot] == second && _first[slot] == first)
+            if (entry.Second == second && entry.First == first)
             {
-                return id - 1;
+                return entry.Id - 1;
             }
 
             slot = (slot + 1) & _mask;
@@ -90,26 +85,24 @@ internal sealed class KeyIndex
 
     private void Grow()
     {
-        var (first, second, slots) = (_first, _second, _slots);
-        var capacity = slots.Length * 2;
-        _first = new long[capacity];
-        _second = new long[capacity];
-        _slots = new int[capacity];
-        _mask = capacity - 1;
-        for (var i = 0; i < slots.Length; i++)
+        var old = _slots;
+        _slots = new Entry[old.Length * 2];
+        _mask = _slots.Length - 1;
+        foreach (var entry in old)
         {
-            if (slots[i] != 0)
+            if (entry.Id != 0)
             {
-                var slot = Hash(first[i], second[i]) & _mask;
-                while (_slots[slot] != 0)
+                var slot = Hash(entry.First, entry.Second) & _mask;
+                while (_slots[slot].Id != 0)
                 {
                     slot = (slot + 1) & _mask;
                 }
 
-                _first[slot] = first[i];
-                _second[slot] = second[i];
-                _slots[slot] = slots[i];
+                _slots[slot] = entry;
             }
         }
     }
+
+    /// <summary>A pair and its id + 1 (0 marks an empty slot).</summary>
+    private readonly record struct Entry(long First, long Second, int Id);
 }

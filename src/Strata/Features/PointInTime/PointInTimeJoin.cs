@@ -192,9 +192,9 @@ public static class PointInTimeJoin
         MarkNulls(entityTs, entityIds);
         KeyIds.Find(plan.EntityKeys, plan.ViewKeys, levels, entityIds);
 
-        var history = History.Build(viewIds, levels[^1].Count, plan.EventTs, plan.CreatedTs, entityIds, degree);
+        var history = History.Build(viewIds, levels[^1].Count, plan.EventTs, plan.CreatedTs, entityIds);
         var take = new int[entities.RowCount];
-        history.Lookup(entityIds, entityTs, plan.TtlMicros, take, degree);
+        history.Lookup(entityTs, plan.TtlMicros, take, degree);
         return take;
     }
 
