@@ -26,57 +26,80 @@ internal sealed class History
     }
 
     /// <summary>Groups the view's rows (with their event times) and the entity rows by key id.</summary>
-    public static History Build(int[] ids, int keyCount, Column<long> eventTs, Column<long>? createdTs, int[] entityIds)
+    public static History Build(int[] ids, int keyCount, Column<long> eventTs, Column<long>? createdTs, int[] entityIds, int degree)
     {
-        var starts = Starts(ids, keyCount);
-        var cursor = starts.AsSpan(0, keyCount).ToArray();
-        var times = new long[starts[keyCount]];
-        var rows = new int[times.Length];
-        var values = eventTs.Values;
-        for (var r = 0; r < ids.Length; r++)
+        var (starts, rows) = Group(ids, keyCount, degree);
+        var times = new long[rows.Length];
+        var values = eventTs.Buffer;
+        var offset = eventTs.BufferOffset;
+        Ranges.For(rows.Length, degree, (from, to) =>
         {
-            var id = ids[r];
-            if (id >= 0)
+            for (var p = from; p < to; p++)
             {
-                var p = cursor[id]++;
-                rows[p] = r;
-                times[p] = values[r];
+                times[p] = values[offset + rows[p]];
             }
-        }
+        });
 
-        var entityStarts = Starts(entityIds, keyCount);
-        entityStarts.AsSpan(0, keyCount).CopyTo(cursor);
-        var entityRows = new int[entityStarts[keyCount]];
-        for (var i = 0; i < entityIds.Length; i++)
-        {
-            var id = entityIds[i];
-            if (id >= 0)
-            {
-                entityRows[cursor[id]++] = i;
-            }
-        }
-
+        var (entityStarts, entityRows) = Group(entityIds, keyCount, degree);
         return new History(starts, times, rows, entityStarts, entityRows, new TieOrder(createdTs));
     }
 
-    private static int[] Starts(int[] ids, int keyCount)
+    /// <summary>
+    /// A stable counting sort of row numbers by id (rows with id -1 left out): each of <paramref name="degree"/> slices of
+    /// the rows counts its ids, then writes its rows after those of the slices before it, so input order survives.
+    /// </summary>
+    private static (int[] Starts, int[] Rows) Group(int[] ids, int keyCount, int degree)
     {
-        var starts = new int[keyCount + 1];
-        foreach (var id in ids)
+        var slices = ids.Length < 1 << 15 ? 1 : degree;
+        var counts = new int[slices][];
+        Parallel.For(0, slices, new ParallelOptions { MaxDegreeOfParallelism = degree }, s =>
         {
-            if (id >= 0)
+            var count = counts[s] = new int[keyCount];
+            var (from, to) = Slice(ids.Length, slices, s);
+            for (var r = from; r < to; r++)
             {
-                starts[id + 1]++;
+                var id = ids[r];
+                if (id >= 0)
+                {
+                    count[id]++;
+                }
+            }
+        });
+
+        // counts[s][k] becomes slice s's first position for key k.
+        var starts = new int[keyCount + 1];
+        var position = 0;
+        for (var k = 0; k < keyCount; k++)
+        {
+            starts[k] = position;
+            for (var s = 0; s < slices; s++)
+            {
+                var count = counts[s][k];
+                counts[s][k] = position;
+                position += count;
             }
         }
 
-        for (var k = 0; k < keyCount; k++)
+        starts[keyCount] = position;
+        var rows = new int[position];
+        Parallel.For(0, slices, new ParallelOptions { MaxDegreeOfParallelism = degree }, s =>
         {
-            starts[k + 1] += starts[k];
-        }
-
-        return starts;
+            var cursor = counts[s];
+            var (from, to) = Slice(ids.Length, slices, s);
+            for (var r = from; r < to; r++)
+            {
+                var id = ids[r];
+                if (id >= 0)
+                {
+                    rows[cursor[id]++] = r;
+                }
+            }
+        });
+        return (starts, rows);
     }
+
+    private static (int From, int To) Slice(int count, int slices, int slice) =>
+        ((int)((long)count * slice / slices), (int)((long)count * (slice + 1) / slices));
 
     private static void SortRun(Span<long> times, Span<int> rows, TieOrder order)
     {

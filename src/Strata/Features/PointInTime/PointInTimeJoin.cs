@@ -192,7 +192,7 @@ public static class PointInTimeJoin
         MarkNulls(entityTs, entityIds);
         KeyIds.Find(plan.EntityKeys, plan.ViewKeys, levels, entityIds);
 
-        var history = History.Build(viewIds, levels[^1].Count, plan.EventTs, plan.CreatedTs, entityIds);
+        var history = History.Build(viewIds, levels[^1].Count, plan.EventTs, plan.CreatedTs, entityIds, degree);
         var take = new int[entities.RowCount];
         history.Lookup(entityTs, plan.TtlMicros, take, degree);
         return take;
