@@ -30,14 +30,14 @@ internal sealed class KeyIndex
     /// <summary>Number of distinct pairs.</summary>
     public int Count { get; private set; }
 
+    /// <summary>The hash of a pair: its low bits pick a slot, its high bits a <see cref="KeyLevel"/> partition.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static int Hash(long first, long second) =>
-        (int)FastHash.Hash((ulong)second, FastHash.Hash((ulong)first, Seed));
+    public static ulong Hash(long first, long second) => FastHash.Hash((ulong)second, FastHash.Hash((ulong)first, Seed));
 
     /// <summary>The id of a pair, adding it when new.</summary>
-    public int GetOrAdd(long first, long second)
+    public int GetOrAdd(long first, long second, ulong hash)
     {
-        var slot = Hash(first, second) & _mask;
+        var slot = (int)hash & _mask;
         while (true)
         {
             ref var entry = ref _slots[slot];
@@ -46,7 +46,7 @@ internal sealed class KeyIndex
                 if ((Count + 1) * 2L > _slots.Length)
                 {
                     Grow();
-                    return GetOrAdd(first, second);
+                    return GetOrAdd(first, second, hash);
                 }
 
                 entry = new Entry(first, second, ++Count);
@@ -63,9 +63,9 @@ internal sealed class KeyIndex
     }
 
     /// <summary>The id of a pair, or -1.</summary>
-    public int Find(long first, long second)
+    public int Find(long first, long second, ulong hash)
     {
-        var slot = Hash(first, second) & _mask;
+        var slot = (int)hash & _mask;
         while (true)
         {
             ref readonly var entry = ref _slots[slot];
@@ -92,7 +92,7 @@ internal sealed class KeyIndex
         {
             if (entry.Id != 0)
             {
-                var slot = Hash(entry.First, entry.Second) & _mask;
+                var slot = (int)Hash(entry.First, entry.Second) & _mask;
                 while (_slots[slot].Id != 0)
                 {
                     slot = (slot + 1) & _mask;

@@ -184,15 +184,14 @@ public static class PointInTimeJoin
     /// <summary>For every entity row, the view row it takes its features from, or -1.</summary>
     private static int[] Match(Table entities, Column<long> entityTs, ViewPlan plan, int degree)
     {
-        var rows = plan.View.Rows.RowCount;
-        var viewIds = new int[rows];
+        var viewIds = new int[plan.View.Rows.RowCount];
         MarkNulls(plan.EventTs, viewIds);
-        var levels = KeyIds.Build(plan.ViewKeys, viewIds);
+        (viewIds, var levels) = KeyIds.Build(plan.ViewKeys, viewIds, degree);
         var entityIds = new int[entities.RowCount];
         MarkNulls(entityTs, entityIds);
-        KeyIds.Find(plan.EntityKeys, plan.ViewKeys, levels, entityIds);
+        KeyIds.Find(plan.EntityKeys, plan.ViewKeys, levels, entityIds, degree);
 
-        var history = History.Build(viewIds, levels[^1].Count, plan.EventTs, plan.CreatedTs, entityIds, degree);
+        var history = History.Build(viewIds, levels[^1].IdCount, plan.EventTs, plan.CreatedTs, entityIds, degree);
         var take = new int[entities.RowCount];
         history.Lookup(entityTs, plan.TtlMicros, take, degree);
         return take;
