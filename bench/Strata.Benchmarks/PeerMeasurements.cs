@@ -47,5 +47,6 @@ internal static partial class PeerOperations
         RegisterPredict();
         RegisterGbdt();
         RegisterGbdtKernels();
+        RegisterPitJoin();
     }
 }
