@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net.Http.Headers;
 using System.Text.Json;
+using Strata.Api;
 using Strata.Stores;
 
 namespace Strata.Client;

@@ -1,6 +1,6 @@
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Options;
-using Strata.Client;
+using Strata.Api;
 using Strata.Server.Endpoints;
 using Strata.Server.Hosting;
 using Strata.Server.Http;

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using Strata.Api;
 using Strata.Client;
 using Strata.Postgres;
 using Strata.Registry;

@@ -1,6 +1,6 @@
 using System.CommandLine;
 using Spectre.Console;
-using Strata.Client;
+using Strata.Api;
 using Strata.Stores;
 
 namespace Strata.Cli.Commands;

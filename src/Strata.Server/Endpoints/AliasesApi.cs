@@ -1,6 +1,6 @@
 using System.Globalization;
 using Microsoft.AspNetCore.Http.HttpResults;
-using Strata.Client;
+using Strata.Api;
 using Strata.Registry;
 using Strata.Server.Http;
 using Strata.Stores;

@@ -1,5 +1,5 @@
 using Microsoft.AspNetCore.Http.HttpResults;
-using Strata.Client;
+using Strata.Api;
 using Strata.Server.Http;
 using Strata.Stores;
 

@@ -1,6 +1,6 @@
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
-using Strata.Client;
+using Strata.Api;
 using Strata.Server.Http;
 using Strata.Stores;
 

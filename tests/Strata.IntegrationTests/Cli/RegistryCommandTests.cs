@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using Strata.Api;
 using Strata.Client;
 using Strata.IntegrationTests.Server;
 using Strata.Registry;

@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
+using Strata.Api;
 using Strata.Client;
 using Strata.Stores;
 

@@ -1,6 +1,6 @@
 using Strata.Stores;
 
-namespace Strata.Client;
+namespace Strata.Api;
 
 /// <summary>Creates a project.</summary>
 /// <param name="Name">The project's name (letters, digits, '-', '_', '.').</param>

@@ -2,7 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using System.Text.Json.Serialization.Metadata;
 
-namespace Strata.Client;
+namespace Strata.Api;
 
 /// <summary>The JSON the API speaks: camelCase names, enums as camelCase strings, dictionary keys verbatim, depth at most 32.</summary>
 public static class StrataJson
