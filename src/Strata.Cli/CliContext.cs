@@ -19,6 +19,13 @@ internal sealed class CliContext
         Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
     };
 
+    /// <summary>The context of an invoked command, writing where the invocation's configuration says.</summary>
+    public static CliContext For(ParseResult parse, GlobalOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(parse);
+        return new(parse, options, parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error);
+    }
+
     public CliContext(ParseResult parse, GlobalOptions options, TextWriter stdout, TextWriter stderr)
     {
         Json = parse.GetValue(options.Json);

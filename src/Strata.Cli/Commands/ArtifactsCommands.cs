@@ -18,7 +18,7 @@ internal static class ArtifactsCommands
         var gc = new Command("gc", "Delete blobs nothing refers to (after a grace period), and packages of versions deleted before the retention period.") { dryRun, grace, retention };
         gc.SetAction(async (parse, ct) =>
         {
-            var context = RegistryCli.Context(parse, globals);
+            var context = CliContext.For(parse, globals);
             var hours = parse.GetValue(grace);
             var days = parse.GetValue(retention);
             if (!double.IsFinite(hours) || hours < 0 || !double.IsFinite(days) || days < 0)

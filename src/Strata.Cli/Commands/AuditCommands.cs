@@ -16,7 +16,7 @@ internal static class AuditCommands
         var verify = new Command("verify", "Recompute the audit chain; exit code 4 when an entry was edited, inserted or removed.") { verifyProject };
         verify.SetAction(async (parse, ct) =>
         {
-            var context = RegistryCli.Context(parse, globals);
+            var context = CliContext.For(parse, globals);
             await using var store = await backend.OpenAsync(parse, context, ct).ConfigureAwait(false);
             var result = await store.VerifyAuditAsync(parse.GetValue(verifyProject), ct).ConfigureAwait(false);
             if (context.Json)
@@ -41,7 +41,7 @@ internal static class AuditCommands
         var show = new Command("show", "Show audit entries from a sequence number on.") { project, from, count };
         show.SetAction(async (parse, ct) =>
         {
-            var context = RegistryCli.Context(parse, globals);
+            var context = CliContext.For(parse, globals);
             await using var store = await backend.OpenAsync(parse, context, ct).ConfigureAwait(false);
             var entries = await store.ReadAuditAsync(parse.GetValue(project), parse.GetValue(from), parse.GetValue(count), ct).ConfigureAwait(false);
             if (context.Json)

@@ -20,7 +20,7 @@ internal static class AuthCommands
         var create = new Command("create-key", "Make an API key. Its token is printed once, on stdout; only its hash is stored.") { project, role, principal, description };
         create.SetAction(async (parse, ct) =>
         {
-            var context = RegistryCli.Context(parse, globals);
+            var context = CliContext.For(parse, globals);
             var r = AccessPolicy.ParseRole(parse.GetValue(role));
             var who = parse.GetValue(principal) ?? DefaultPrincipal();
             await using var store = await backend.OpenAsync(parse, context, ct).ConfigureAwait(false);
@@ -42,7 +42,7 @@ internal static class AuthCommands
         var list = new Command("list-keys", "List API keys (never their secrets).") { listProject };
         list.SetAction(async (parse, ct) =>
         {
-            var context = RegistryCli.Context(parse, globals);
+            var context = CliContext.For(parse, globals);
             await using var store = await backend.OpenAsync(parse, context, ct).ConfigureAwait(false);
             var keys = await store.ListKeysAsync(parse.GetValue(listProject), ct).ConfigureAwait(false);
             if (context.Json)
@@ -66,7 +66,7 @@ internal static class AuthCommands
         var revoke = new Command("revoke-key", "Revoke an API key: it stops working at once.") { id, revokeProject };
         revoke.SetAction(async (parse, ct) =>
         {
-            var context = RegistryCli.Context(parse, globals);
+            var context = CliContext.For(parse, globals);
             await using var store = await backend.OpenAsync(parse, context, ct).ConfigureAwait(false);
             var key = parse.GetValue(id)!;
             await store.RevokeKeyAsync(parse.GetValue(revokeProject), key, ct).ConfigureAwait(false);

@@ -327,9 +327,6 @@ internal static class RegistryCli
         parse.GetValue(option) ?? Environment.GetEnvironmentVariable("STRATA_PROJECT")
         ?? throw new StrataException(ErrorCodes.ArgumentInvalid, "which project? pass --project NAME (or set STRATA_PROJECT)");
 
-    /// <summary>A context for a command.</summary>
-    public static CliContext Context(ParseResult parse, GlobalOptions globals) =>
-        new(parse, globals, parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error);
 
     /// <summary>Parses a time: ISO 8601 (UTC) or UTC microseconds.</summary>
     public static long ParseTime(string option, string text)

@@ -33,7 +33,7 @@ internal static partial class DataCommands
         read.AddTo(command);
         command.SetAction(async (parse, ct) =>
         {
-            var context = Context(parse, globals);
+            var context = CliContext.For(parse, globals);
             await using var input = await InputFile.OpenAsync(parse.GetValue(file)!, ct).ConfigureAwait(false);
             var path = input.Path;
             var options = await read.BindAsync(parse, ct).ConfigureAwait(false);
@@ -80,7 +80,7 @@ internal static partial class DataCommands
         read.AddTo(command);
         command.SetAction(async (parse, ct) =>
         {
-            var context = Context(parse, globals);
+            var context = CliContext.For(parse, globals);
             await using var input = await InputFile.OpenAsync(parse.GetValue(file)!, ct).ConfigureAwait(false);
             var path = input.Path;
             var options = await read.BindAsync(parse, ct).ConfigureAwait(false);
@@ -133,7 +133,7 @@ internal static partial class DataCommands
         read.AddTo(command);
         command.SetAction(async (parse, ct) =>
         {
-            var context = Context(parse, globals);
+            var context = CliContext.For(parse, globals);
             await using var input = await InputFile.OpenAsync(parse.GetValue(file)!, ct).ConfigureAwait(false);
             var path = input.Path;
             var schema = await SchemaFile.ReadAsync(parse.GetValue(schemaOption)!, ct).ConfigureAwait(false);

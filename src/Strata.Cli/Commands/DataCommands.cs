@@ -28,7 +28,7 @@ internal static partial class DataCommands
         read.AddTo(command);
         command.SetAction(async (parse, ct) =>
         {
-            var context = Context(parse, globals);
+            var context = CliContext.For(parse, globals);
             var options = await read.BindAsync(parse, ct).ConfigureAwait(false);
             var n = parse.GetValue(rows);
             if (n < 0)
@@ -64,7 +64,7 @@ internal static partial class DataCommands
         read.AddTo(command);
         command.SetAction(async (parse, ct) =>
         {
-            var context = Context(parse, globals);
+            var context = CliContext.For(parse, globals);
             var options = await read.BindAsync(parse, ct).ConfigureAwait(false);
             await using var input = await InputFile.OpenAsync(parse.GetValue(file)!, ct).ConfigureAwait(false);
             var path = input.Path;
@@ -101,8 +101,6 @@ internal static partial class DataCommands
         return command;
     }
 
-    private static CliContext Context(ParseResult parse, GlobalOptions globals) =>
-        new(parse, globals, parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error);
 
     internal static List<Dictionary<string, object?>> RowsOf(Table table)
     {

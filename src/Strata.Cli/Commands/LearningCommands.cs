@@ -47,7 +47,7 @@ internal static class LearningCommands
         read.AddTo(command);
         command.SetAction(async (parse, ct) =>
         {
-            var context = Context(parse, globals);
+            var context = CliContext.For(parse, globals);
             var options = await read.BindAsync(parse, ct).ConfigureAwait(false);
             var spec = new TrainingSpec
             {
@@ -79,13 +79,15 @@ internal static class LearningCommands
             var trainSeconds = watch.Elapsed.TotalSeconds - readSeconds;
             var packagePath = parse.GetValue(output)!;
             await ModelPackage.SaveAsync(model, packagePath, ct).ConfigureAwait(false);
-            var digest = Convert.ToHexStringLower(await System.Security.Cryptography.SHA256.HashDataAsync(File.OpenRead(packagePath), ct).ConfigureAwait(false));
+            var digest = await Sha256Async(packagePath, ct).ConfigureAwait(false);
 
             string? runId = null;
             ModelVersion? version = null;
-            if (parse.GetValue(experiment) is { } experimentName || parse.GetValue(register) is not null)
+            var experimentName = parse.GetValue(experiment);
+            var modelName = parse.GetValue(register);
+            if (experimentName is not null || modelName is not null)
             {
-                (runId, version) = await TrackAsync(context, parse.GetValue(project)!, parse.GetValue(experiment) ?? "default", parse.GetValue(register), trainPath, chosen, model, history, packagePath, ct).ConfigureAwait(false);
+                (runId, version) = await TrackAsync(context, parse.GetValue(project)!, experimentName ?? "default", modelName, trainPath, chosen, model, history, packagePath, ct).ConfigureAwait(false);
             }
 
             var summary = new
@@ -144,7 +146,7 @@ internal static class LearningCommands
         read.AddTo(command);
         command.SetAction(async (parse, ct) =>
         {
-            var context = Context(parse, globals);
+            var context = CliContext.For(parse, globals);
             var model = await ModelFiles.LoadAsync(parse.GetValue(modelOption)!, ct).ConfigureAwait(false);
             var options = await read.BindAsync(parse, ct).ConfigureAwait(false);
             var dataPath = parse.GetValue(data)!;
@@ -204,7 +206,7 @@ internal static class LearningCommands
         read.AddTo(command);
         command.SetAction(async (parse, ct) =>
         {
-            var context = Context(parse, globals);
+            var context = CliContext.For(parse, globals);
             var model = await ModelFiles.LoadAsync(parse.GetValue(modelOption)!, ct).ConfigureAwait(false);
             var labelName = parse.GetValue(label) ?? model.LabelName
                 ?? throw new StrataException(ErrorCodes.ArgumentInvalid, "this model does not record its label column; give --label");
@@ -242,7 +244,7 @@ internal static class LearningCommands
         read.AddTo(command);
         command.SetAction(async (parse, ct) =>
         {
-            var context = Context(parse, globals);
+            var context = CliContext.For(parse, globals);
             var model = await ModelFiles.LoadAsync(parse.GetValue(modelOption)!, ct).ConfigureAwait(false);
             Table? input = null;
             if (parse.GetValue(row) is { } text)
@@ -417,7 +419,7 @@ internal static class LearningCommands
             await registry.CreateExperimentAsync(me, project, experiment, null, ct).ConfigureAwait(false);
         }
 
-        var dataDigest = Convert.ToHexStringLower(await System.Security.Cryptography.SHA256.HashDataAsync(File.OpenRead(dataPath), ct).ConfigureAwait(false));
+        var dataDigest = await Sha256Async(dataPath, ct).ConfigureAwait(false);
         var run = await registry.CreateRunAsync(me, project, experiment, new RunSpec
         {
             Name = $"{learner.Name} on {Path.GetFileName(dataPath)}",
@@ -442,9 +444,10 @@ internal static class LearningCommands
 
         points.AddRange(model.Metrics.Where(m => !double.IsNaN(m.Value) && Names.IsValid(m.Key, NameKind.Key)).Select(m => new MetricPoint(m.Key, m.Value, history.Count, 0)));
         await registry.LogBatchAsync(me, project, run.Id, points, null, null, ct).ConfigureAwait(false);
-        await using (var package = File.OpenRead(packagePath))
+        BlobInfo package;
+        await using (var file = File.OpenRead(packagePath))
         {
-            await registry.PutRunArtifactAsync(me, project, run.Id, "model/model.stpkg", package, ct).ConfigureAwait(false);
+            package = await registry.PutRunArtifactAsync(me, project, run.Id, "model/model.stpkg", file, ct).ConfigureAwait(false);
         }
 
         await registry.EndRunAsync(me, project, run.Id, RunStatus.Finished, ct).ConfigureAwait(false);
@@ -456,11 +459,18 @@ internal static class LearningCommands
                 await registry.CreateModelAsync(me, project, modelName, null, null, ct).ConfigureAwait(false);
             }
 
-            await using var package = File.OpenRead(packagePath);
-            version = await registry.UploadVersionAsync(me, project, modelName, ModelRegistration.Describe(model, run.Id), package, ct).ConfigureAwait(false);
+            // The run's artifact is the package: the version refers to the same blob rather than storing it again.
+            version = await registry.RegisterVersionAsync(me, project, modelName, ModelRegistration.Describe(model, run.Id) with { ArtifactDigest = package.Digest }, ct)
+                .ConfigureAwait(false);
         }
 
         return (run.Id, version);
+    }
+
+    private static async Task<string> Sha256Async(string path, CancellationToken ct)
+    {
+        await using var file = File.OpenRead(path);
+        return Convert.ToHexStringLower(await System.Security.Cryptography.SHA256.HashDataAsync(file, ct).ConfigureAwait(false));
     }
 
     /// <summary>Options given as key=value (--set, --tag): text around the '=' is trimmed; a later key wins.</summary>
@@ -484,8 +494,6 @@ internal static class LearningCommands
     private static List<string>? Split(string? list) =>
         list is null ? null : list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToList();
 
-    private static CliContext Context(ParseResult parse, GlobalOptions globals) =>
-        new(parse, globals, parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error);
 
     /// <summary>Reports progress to the display and keeps every report for tracking.</summary>
     private sealed class Tee(IProgress<TrainingProgress> display, List<TrainingProgress> history) : IProgress<TrainingProgress>

@@ -19,7 +19,7 @@ internal static class LineageCommands
         var show = new Command("show", "Print a model version's upstream lineage as a tree.") { project, reference, downstream };
         show.SetAction(async (parse, ct) =>
         {
-            var context = RegistryCli.Context(parse, globals);
+            var context = CliContext.For(parse, globals);
             var p = RegistryCli.Project(parse, project);
             var up = !parse.GetValue(downstream);
             await using var store = await backend.OpenAsync(parse, context, ct).ConfigureAwait(false);

@@ -23,24 +23,26 @@ internal static partial class ModelsCommands
             "The file is loaded and validated first; the version records its learner, signature and metrics.") { project, name, file, run, description, tags };
         command.SetAction(async (parse, ct) =>
         {
-            var context = RegistryCli.Context(parse, globals);
+            var context = CliContext.For(parse, globals);
             var p = RegistryCli.Project(parse, project);
             var path = parse.GetValue(file)!;
             var model = await ModelFiles.LoadAsync(path, ct).ConfigureAwait(false);
             var tagMap = LearningCommands.KeyValues("--tag", parse.GetValue(tags));
-            using var package = new MemoryStream();
+            // A package is uploaded from the file as it is; an imported model is written as a package in memory first.
+            Stream package;
             if (await ModelFiles.IsPackageAsync(path, ct).ConfigureAwait(false))
             {
-                await using var source = File.OpenRead(path);
-                await source.CopyToAsync(package, ct).ConfigureAwait(false);
+                package = File.OpenRead(path);
             }
             else
             {
+                package = new MemoryStream();
                 await ModelPackage.SaveAsync(model, package, ct).ConfigureAwait(false);
+                package.Position = 0;
                 tagMap.TryAdd("imported_from", "xgboost-json");
             }
 
-            package.Position = 0;
+            await using var upload = package;
             await using var store = await backend.OpenAsync(parse, context, ct).ConfigureAwait(false);
             var version = await store.UploadVersionAsync(p, parse.GetValue(name)!, ModelRegistration.Describe(model, parse.GetValue(run), parse.GetValue(description), tagMap), package, ct)
                 .ConfigureAwait(false);
@@ -64,7 +66,7 @@ internal static partial class ModelsCommands
         var command = new Command(verb, description) { project, name, version };
         command.SetAction(async (parse, ct) =>
         {
-            var context = RegistryCli.Context(parse, globals);
+            var context = CliContext.For(parse, globals);
             var p = RegistryCli.Project(parse, project);
             await using var store = await backend.OpenAsync(parse, context, ct).ConfigureAwait(false);
             var changed = await store.SetVersionStatusAsync(p, parse.GetValue(name)!, parse.GetValue(version), status, ct).ConfigureAwait(false);

@@ -35,7 +35,7 @@ internal static partial class ModelsCommands
         var command = new Command("list", "List the project's models.") { project };
         command.SetAction(async (parse, ct) =>
         {
-            var context = RegistryCli.Context(parse, globals);
+            var context = CliContext.For(parse, globals);
             var p = RegistryCli.Project(parse, project);
             await using var store = await backend.OpenAsync(parse, context, ct).ConfigureAwait(false);
             var all = await store.ListModelsAsync(p, ct).ConfigureAwait(false);
@@ -64,7 +64,7 @@ internal static partial class ModelsCommands
         var command = new Command("show", "Show a model: its aliases, newest versions and pending promotions.") { project, name };
         command.SetAction(async (parse, ct) =>
         {
-            var context = RegistryCli.Context(parse, globals);
+            var context = CliContext.For(parse, globals);
             var p = RegistryCli.Project(parse, project);
             var model = parse.GetValue(name)!;
             await using var store = await backend.OpenAsync(parse, context, ct).ConfigureAwait(false);
@@ -103,7 +103,7 @@ internal static partial class ModelsCommands
         var command = new Command("versions", "List a model's versions, newest first.") { project, name };
         command.SetAction(async (parse, ct) =>
         {
-            var context = RegistryCli.Context(parse, globals);
+            var context = CliContext.For(parse, globals);
             var p = RegistryCli.Project(parse, project);
             await using var store = await backend.OpenAsync(parse, context, ct).ConfigureAwait(false);
             var versions = await store.ListVersionsAsync(p, parse.GetValue(name)!, ct).ConfigureAwait(false);
@@ -146,7 +146,7 @@ internal static partial class ModelsCommands
             "which a deployer's own call approves at once (both steps recorded).") { project, name, alias, version, reason };
         command.SetAction(async (parse, ct) =>
         {
-            var context = RegistryCli.Context(parse, globals);
+            var context = CliContext.For(parse, globals);
             var p = RegistryCli.Project(parse, project);
             await using var store = await backend.OpenAsync(parse, context, ct).ConfigureAwait(false);
             var change = await store.SetAliasAsync(p, parse.GetValue(name)!, parse.GetValue(alias)!, parse.GetValue(version), parse.GetValue(reason), ct).ConfigureAwait(false);
@@ -184,7 +184,7 @@ internal static partial class ModelsCommands
         var command = new Command("request", "Ask for an alias to move to a version; a deployer approves or rejects.") { project, name, alias, version, reason };
         command.SetAction(async (parse, ct) =>
         {
-            var context = RegistryCli.Context(parse, globals);
+            var context = CliContext.For(parse, globals);
             var p = RegistryCli.Project(parse, project);
             await using var store = await backend.OpenAsync(parse, context, ct).ConfigureAwait(false);
             var request = await store.RequestPromotionAsync(p, parse.GetValue(name)!, parse.GetValue(alias)!, parse.GetValue(version), parse.GetValue(reason), ct).ConfigureAwait(false);
@@ -204,7 +204,7 @@ internal static partial class ModelsCommands
             approve ? "Approve a promotion request: the alias moves (deployers)." : "Reject a promotion request: nothing moves (deployers).") { project, id, reason };
         command.SetAction(async (parse, ct) =>
         {
-            var context = RegistryCli.Context(parse, globals);
+            var context = CliContext.For(parse, globals);
             var p = RegistryCli.Project(parse, project);
             await using var store = await backend.OpenAsync(parse, context, ct).ConfigureAwait(false);
             Print(context, await store.DecidePromotionAsync(p, parse.GetValue(id)!, approve, parse.GetValue(reason), ct).ConfigureAwait(false));
@@ -221,7 +221,7 @@ internal static partial class ModelsCommands
         var command = new Command("promotions", "List promotion requests, newest first.") { project, model, status };
         command.SetAction(async (parse, ct) =>
         {
-            var context = RegistryCli.Context(parse, globals);
+            var context = CliContext.For(parse, globals);
             var p = RegistryCli.Project(parse, project);
             ApprovalStatus? s = parse.GetValue(status) is { } text
                 ? Enum.TryParse<ApprovalStatus>(text, ignoreCase: true, out var parsed) && !int.TryParse(text, out _)
@@ -257,7 +257,7 @@ internal static partial class ModelsCommands
         var command = new Command("history", "Every move of an alias (who, when, why, which approval), or with --at the version it meant then.") { project, name, alias, at };
         command.SetAction(async (parse, ct) =>
         {
-            var context = RegistryCli.Context(parse, globals);
+            var context = CliContext.For(parse, globals);
             var p = RegistryCli.Project(parse, project);
             var model = parse.GetValue(name)!;
             var aliasName = parse.GetValue(alias)!;

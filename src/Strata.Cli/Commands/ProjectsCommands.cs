@@ -17,7 +17,7 @@ internal static class ProjectsCommands
         var create = new Command("create", "Create a project (on a server: needs an admin key for every project).") { name, description };
         create.SetAction(async (parse, ct) =>
         {
-            var context = RegistryCli.Context(parse, globals);
+            var context = CliContext.For(parse, globals);
             await using var store = await backend.OpenAsync(parse, context, ct).ConfigureAwait(false);
             var project = await store.CreateProjectAsync(parse.GetValue(name)!, parse.GetValue(description), ct).ConfigureAwait(false);
             if (context.Json)
@@ -35,7 +35,7 @@ internal static class ProjectsCommands
         var list = new Command("list", "List the projects you can see.");
         list.SetAction(async (parse, ct) =>
         {
-            var context = RegistryCli.Context(parse, globals);
+            var context = CliContext.For(parse, globals);
             await using var store = await backend.OpenAsync(parse, context, ct).ConfigureAwait(false);
             var all = await store.ListProjectsAsync(ct).ConfigureAwait(false);
             if (context.Json)

@@ -30,7 +30,7 @@ internal static class RunsCommands
         var command = new Command("list", "Search runs: filter, order, one page at a time.") { project, experiments, filter, order, max, page };
         command.SetAction(async (parse, ct) =>
         {
-            var context = RegistryCli.Context(parse, globals);
+            var context = CliContext.For(parse, globals);
             var p = RegistryCli.Project(parse, project);
             await using var store = await backend.OpenAsync(parse, context, ct).ConfigureAwait(false);
             var result = await store.SearchRunsAsync(p, new RunSearchRequest
@@ -72,7 +72,7 @@ internal static class RunsCommands
         var command = new Command("show", "Show a run: status, parameters, tags, latest metrics, source.") { project, id };
         command.SetAction(async (parse, ct) =>
         {
-            var context = RegistryCli.Context(parse, globals);
+            var context = CliContext.For(parse, globals);
             var p = RegistryCli.Project(parse, project);
             await using var store = await backend.OpenAsync(parse, context, ct).ConfigureAwait(false);
             var run = await store.GetRunAsync(p, parse.GetValue(id)!, ct).ConfigureAwait(false);
@@ -117,7 +117,7 @@ internal static class RunsCommands
         var command = new Command("compare", "Compare runs side by side: parameters and metrics, differences marked.") { project, ids };
         command.SetAction(async (parse, ct) =>
         {
-            var context = RegistryCli.Context(parse, globals);
+            var context = CliContext.For(parse, globals);
             var p = RegistryCli.Project(parse, project);
             await using var store = await backend.OpenAsync(parse, context, ct).ConfigureAwait(false);
             var runs = new List<Run>();

@@ -18,7 +18,7 @@ internal static class ServeCommand
             "with /health/live and /health/ready.") { urls, postgres, maxArtifact };
         command.SetAction(async (parse, ct) =>
         {
-            var context = RegistryCli.Context(parse, globals);
+            var context = CliContext.For(parse, globals);
             List<string> args = ["--urls", parse.GetValue(urls)!, "--Strata:Home", context.Home];
             if (parse.GetValue(postgres) is { Length: > 0 } connection)
             {

@@ -23,7 +23,7 @@ internal static class StratumGroups
             var command = new Command(name, $"{description}. (Not in this build yet: arrives with the {stratum} stratum.)");
             command.SetAction(parse =>
             {
-                var context = new CliContext(parse, globals, parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error);
+                var context = CliContext.For(parse, globals);
                 context.Error.MarkupLineInterpolated($"[yellow]`strata {name}` is not available in this build yet:[/] the {stratum} stratum is still being built.");
                 context.Error.MarkupLine("Available now: [bold]strata data[/], [bold]projects[/], [bold]runs[/], [bold]models[/], [bold]lineage[/], [bold]artifacts[/], [bold]audit[/], [bold]auth[/], [bold]serve[/]. See [bold]strata --help[/].");
                 return ExitCodes.Usage;
