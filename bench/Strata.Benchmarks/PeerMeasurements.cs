@@ -48,5 +48,6 @@ internal static partial class PeerOperations
         RegisterGbdt();
         RegisterGbdtKernels();
         RegisterPitJoin();
+        RegisterOnlineLatency();
     }
 }

@@ -90,8 +90,6 @@ public static class PostgresMetadataStore
             };
         }
 
-        public override bool IsUniqueViolation(DbException exception) => exception is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation };
-
         public override ValueTask DisposeAsync() => dataSource.DisposeAsync();
     }
 }

@@ -113,7 +113,7 @@ public sealed class OnlineStoreFixture : IDisposable
 
 /// <summary>
 /// A quick latency distribution (not BenchmarkDotNet): each read timed with two Stopwatch timestamps, so the figures
-/// include the ~20–30 ns of the timestamps themselves. Run once by hand; tests never assert timings.
+/// include the ~20–30 ns of the timestamps themselves. `peer online-latency` runs it; tests never assert timings.
 /// </summary>
 public static class OnlineStoreLatency
 {

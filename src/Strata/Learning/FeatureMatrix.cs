@@ -52,18 +52,6 @@ public sealed class FeatureMatrix
         return _numeric[feature].Span[row];
     }
 
-    /// <summary>A copy of rows [start, start + count) as a row-major block (row r, feature f at r * Count + f).</summary>
-    public void CopyRows(int start, int count, Span<float> destination)
-    {
-        for (var f = 0; f < Count; f++)
-        {
-            for (var r = 0; r < count; r++)
-            {
-                destination[(r * Count) + f] = Value(f, start + r);
-            }
-        }
-    }
-
     /// <summary>
     /// Reads the inputs from a table by name. Every input must be present with a usable type; a categorical input of a
     /// model (its categories fixed) maps unseen values to -1.

@@ -59,8 +59,5 @@ public static class SqliteMetadataStore
             await ((SqliteConnection)connection).BeginTransactionAsync(System.Data.IsolationLevel.Serializable, cancellationToken).ConfigureAwait(false);
 
         public override string InList(string column, string parameter) => $"{column} IN @{parameter}";
-
-        public override bool IsUniqueViolation(DbException exception) =>
-            exception is SqliteException { SqliteErrorCode: 19 };
     }
 }

@@ -66,7 +66,6 @@ public sealed class OnlineFeatureView
             _featureIndex[Features[i].Name] = i;
         }
 
-        HasStringFeatures = Features.Any(f => f.Type == DataType.String);
         Fingerprint = Crc32C.Compute(Encoding.UTF8.GetBytes(Schema.ToString()));
     }
 
@@ -92,8 +91,6 @@ public sealed class OnlineFeatureView
     public Schema Schema { get; }
 
     internal long TtlMicros { get; }
-
-    internal bool HasStringFeatures { get; }
 
     /// <summary>A checksum of the layout, kept in log records so a log is never replayed into a changed view.</summary>
     internal uint Fingerprint { get; }

@@ -29,10 +29,6 @@ internal sealed class PayloadWriter
 
     public void WriteInt64(long value) => BinaryPrimitives.WriteInt64LittleEndian(Reserve(8), value);
 
-    /// <summary>Overwrites 8 bytes at a payload position written earlier (the batch sequence, known only under the lock).</summary>
-    public void PatchInt64(int payloadOffset, long value) =>
-        BinaryPrimitives.WriteInt64LittleEndian(_buffer.AsSpan(LogRecords.HeaderSize + payloadOffset), value);
-
     public void WriteBytes(ReadOnlySpan<byte> bytes)
     {
         WriteInt32(bytes.Length);
@@ -73,8 +69,6 @@ internal ref struct PayloadReader(ReadOnlySpan<byte> payload, string source)
 {
     private readonly ReadOnlySpan<byte> _payload = payload;
     private int _at;
-
-    public readonly bool AtEnd => _at == _payload.Length;
 
     public byte ReadByte() => Take(1)[0];
 

@@ -20,9 +20,6 @@ internal enum RecordKind : byte
 /// </summary>
 internal static class RowCodec
 {
-    /// <summary>Payload offset of the sequence number (after the kind byte).</summary>
-    public const int SequenceOffset = 1;
-
     public static void WriteRowsHeader(PayloadWriter writer, RecordKind kind, long sequence, OnlineFeatureView view, int count)
     {
         writer.WriteByte((byte)kind);

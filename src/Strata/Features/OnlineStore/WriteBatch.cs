@@ -3,16 +3,13 @@ namespace Strata.Features.OnlineStore;
 /// <summary>A validated write: keys and rows built from a table, checked in full before anything is logged or applied.</summary>
 internal sealed class WriteBatch
 {
-    private WriteBatch(OnlineFeatureView view, byte[][] keys, FeatureCell[][] cells, long[] eventTimestamps, long[] createdTimestamps)
+    private WriteBatch(byte[][] keys, FeatureCell[][] cells, long[] eventTimestamps, long[] createdTimestamps)
     {
-        View = view;
         Keys = keys;
         Cells = cells;
         EventTimestamps = eventTimestamps;
         CreatedTimestamps = createdTimestamps;
     }
-
-    public OnlineFeatureView View { get; }
 
     public byte[][] Keys { get; }
 
@@ -77,7 +74,7 @@ internal sealed class WriteBatch
             cells[r] = row;
         }
 
-        return new WriteBatch(view, keys, cells, events, created);
+        return new WriteBatch(keys, cells, events, created);
     }
 
     private static FeatureCell Cell(Column column, int row)

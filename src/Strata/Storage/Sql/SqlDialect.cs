@@ -26,9 +26,6 @@ internal abstract class SqlDialect
     /// <summary>Runs before migrations (a migration lock on PostgreSQL, pragmas on SQLite).</summary>
     public virtual Task PrepareAsync(DbConnection connection, CancellationToken cancellationToken) => Task.CompletedTask;
 
-    /// <summary>True when an exception means "the row already exists" (a unique constraint).</summary>
-    public abstract bool IsUniqueViolation(DbException exception);
-
     /// <summary>"column is one of the array parameter" (SQLite expands lists into IN (…); PostgreSQL takes one array).</summary>
     public abstract string InList(string column, string parameter);
 

@@ -1,4 +1,3 @@
-using System.Globalization;
 using Strata.Stores;
 
 namespace Strata.Storage.Sql;
@@ -368,5 +367,4 @@ internal sealed partial class SqlMetadataStore
         public long Size { get; init; }
     }
 
-    private static string Format(long value) => value.ToString(CultureInfo.InvariantCulture);
 }

@@ -208,12 +208,8 @@ internal sealed partial class SqlMetadataStore : IMetadataStore, IProjectStore, 
     /// <summary>A connection and (for writes) its transaction, with Dapper shortcuts that pass both and the token.</summary>
     private sealed class Db(SqlDialect dialect, DbConnection connection, DbTransaction? transaction, CancellationToken cancellationToken)
     {
-        public CancellationToken Token => cancellationToken;
-
         /// <summary>A membership test against an array parameter, in the backend's syntax.</summary>
         public string In(string column, string parameter) => dialect.InList(column, parameter);
-
-        public SqlDialect Dialect => dialect;
 
         public Task<int> Execute(string sql, object? parameters = null) =>
             connection.ExecuteAsync(new CommandDefinition(sql, parameters, transaction, cancellationToken: cancellationToken));
