@@ -1,3 +1,5 @@
+using Strata.Data.Profiling;
+
 namespace Strata.Benchmarks.Features;
 
 /// <summary>
@@ -17,8 +19,8 @@ internal static class PitJoinData
         var ts = new long[rows];
         for (var i = 0; i < rows; i++)
         {
-            ids[i] = (long)(Next(ref state) % (ulong)entities);
-            ts[i] = Start + (long)(Next(ref state) % Span);
+            ids[i] = (long)(SplitMix64.Next(ref state) % (ulong)entities);
+            ts[i] = Start + (long)(SplitMix64.Next(ref state) % Span);
         }
 
         return Table.From(("entity_id", new Column<long>(DataType.Int64, ids, 0, rows)), ("event_ts", new Column<long>(DataType.Timestamp, ts, 0, rows)));
@@ -31,8 +33,8 @@ internal static class PitJoinData
         var ts = new long[rows];
         for (var i = 0; i < rows; i++)
         {
-            ids[i] = (long)(Next(ref state) % (ulong)entities);
-            ts[i] = Start + (long)(Next(ref state) % Span);
+            ids[i] = (long)(SplitMix64.Next(ref state) % (ulong)entities);
+            ts[i] = Start + (long)(SplitMix64.Next(ref state) % Span);
         }
 
         var columns = new List<(string, Column)> { ("entity_id", new Column<long>(DataType.Int64, ids, 0, rows)), ("feature_ts", new Column<long>(DataType.Timestamp, ts, 0, rows)) };
@@ -41,21 +43,12 @@ internal static class PitJoinData
             var values = new float[rows];
             for (var i = 0; i < rows; i++)
             {
-                values[i] = (Next(ref state) >> 40) * (1f / (1 << 24));
+                values[i] = (SplitMix64.Next(ref state) >> 40) * (1f / (1 << 24));
             }
 
             columns.Add(($"f{f}", new Column<float>(DataType.Float32, values, 0, rows)));
         }
 
         return Table.From(columns.ToArray());
-    }
-
-    /// <summary>SplitMix64: fast, seeded, good enough for uniform test data.</summary>
-    private static ulong Next(ref ulong state)
-    {
-        var z = state += 0x9E3779B97F4A7C15UL;
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
-        return z ^ (z >> 31);
     }
 }

@@ -8,6 +8,21 @@ namespace Strata.Artifacts;
 /// </summary>
 public static partial class DurableFile
 {
+    /// <summary>
+    /// Deletes the temporary files of writes that a crash interrupted before their rename, for targets in
+    /// <paramref name="folder"/> whose names start with <paramref name="namePrefix"/>.
+    /// </summary>
+    public static void DeleteTemporaries(string folder, string namePrefix)
+    {
+        foreach (var stale in Directory.EnumerateFiles(folder, Hidden + namePrefix + "*.tmp"))
+        {
+            File.Delete(stale);
+        }
+    }
+
+    // A target's temporary files are named ".{target}.{pid}.{guid}.tmp": hidden, and findable by the target's name.
+    private const string Hidden = ".";
+
     /// <summary>Writes a file durably through a callback that fills the stream.</summary>
     public static async Task WriteAsync(string path, Func<Stream, CancellationToken, Task> write, CancellationToken cancellationToken = default)
     {
@@ -16,7 +31,7 @@ public static partial class DurableFile
         var full = Path.GetFullPath(path);
         var folder = Path.GetDirectoryName(full) ?? throw new ArgumentException($"'{path}' has no folder", nameof(path));
         Directory.CreateDirectory(folder);
-        var temp = Path.Combine(folder, $".{Path.GetFileName(full)}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
+        var temp = Path.Combine(folder, $"{Hidden}{Path.GetFileName(full)}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
         try
         {
             var stream = new FileStream(temp, new FileStreamOptions

@@ -69,10 +69,7 @@ public sealed partial class EmbeddedOnlineStore : IAsyncDisposable, IDisposable
 
         var full = Path.GetFullPath(folder);
         Directory.CreateDirectory(full);
-        foreach (var stale in Directory.EnumerateFiles(full, "." + SnapshotPrefix + "*.tmp"))
-        {
-            File.Delete(stale); // a snapshot that a crash interrupted before its rename
-        }
+        Artifacts.DurableFile.DeleteTemporaries(full, SnapshotPrefix); // snapshots a crash interrupted before their rename
 
         var snapshotSequence = LoadLatestSnapshot(full, indexes);
         var lastSequence = snapshotSequence;

@@ -148,7 +148,7 @@ public static class PointInTimeJoin
         }
 
         // Zero means no limit; a TTL below a microsecond still keeps rows at exactly the entity's time.
-        var ttlMicros = ttl == TimeSpan.Zero ? long.MaxValue : ttl.Ticks / 10;
+        var ttlMicros = ttl == TimeSpan.Zero ? long.MaxValue : ttl.Ticks / TimeSpan.TicksPerMicrosecond;
         return new ViewPlan(view, viewKeys, entityKeys, eventTs, createdTs, ttlMicros);
     }
 

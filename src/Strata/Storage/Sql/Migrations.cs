@@ -13,7 +13,7 @@ internal static class Migrations
         [
             (1, $"""
                 CREATE TABLE audit_head (id INTEGER PRIMARY KEY, sequence BIGINT NOT NULL, hash TEXT NOT NULL);
-                INSERT INTO audit_head (id, sequence, hash) VALUES (1, 0, '{new string('0', 64)}');
+                INSERT INTO audit_head (id, sequence, hash) VALUES (1, 0, '{SqlMetadataStore.Genesis}');
                 CREATE TABLE audit_log (
                     sequence BIGINT PRIMARY KEY, time BIGINT NOT NULL, principal TEXT NOT NULL, action TEXT NOT NULL,
                     project TEXT NOT NULL, target TEXT NOT NULL, request_id TEXT, details TEXT,

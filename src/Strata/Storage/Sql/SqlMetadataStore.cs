@@ -16,7 +16,7 @@ namespace Strata.Storage.Sql;
 /// </summary>
 internal sealed partial class SqlMetadataStore : IMetadataStore, IProjectStore, ITrackingStore, IModelRegistryStore, ILineageStore, IAuditLog, IApiKeyStore
 {
-    private const string Genesis = "0000000000000000000000000000000000000000000000000000000000000000";
+    internal const string Genesis = "0000000000000000000000000000000000000000000000000000000000000000";
     private readonly SqlDialect _dialect;
     private readonly TimeProvider _clock;
 

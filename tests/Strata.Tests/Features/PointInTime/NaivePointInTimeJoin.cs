@@ -19,7 +19,7 @@ internal static class NaivePointInTimeJoin
             var viewKeys = view.JoinKeys.Select(k => view.Rows[k]).ToArray();
             var eventTs = view.Rows.GetColumn<long>(view.EventTimestamp);
             var createdTs = view.CreatedTimestamp is { } c ? view.Rows.GetColumn<long>(c) : null;
-            var ttl = view.Ttl is { } span && span > TimeSpan.Zero ? span.Ticks / 10 : (long?)null;
+            var ttl = view.Ttl is { } span && span > TimeSpan.Zero ? span.Ticks / TimeSpan.TicksPerMicrosecond : (long?)null;
 
             var groups = new Dictionary<string, List<int>>(StringComparer.Ordinal);
             for (var r = 0; r < view.Rows.RowCount; r++)
