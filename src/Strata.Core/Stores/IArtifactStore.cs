@@ -1,7 +1,22 @@
 namespace Strata.Stores;
 
 /// <summary>A stored blob: its SHA-256 (lower-case hex) and size.</summary>
-public sealed record BlobInfo(string Digest, long Size);
+public sealed record BlobInfo(string Digest, long Size)
+{
+    /// <summary>True for a blob name: 64 lower-case hex characters (a SHA-256), the only form that may become a path.</summary>
+    public static bool IsDigest(string? digest) =>
+        digest is { Length: 64 } && digest.All(c => char.IsAsciiDigit(c) || c is >= 'a' and <= 'f');
+
+    /// <summary>Refuses anything but a blob name, naming the field.</summary>
+    /// <exception cref="StrataException">Not 64 lower-case hex characters.</exception>
+    public static void CheckDigest(string? digest, string field = "digest")
+    {
+        if (!IsDigest(digest))
+        {
+            throw new StrataException(ErrorCodes.ArgumentInvalid, $"field '{field}' must be 64 lower-case hex characters (SHA-256)");
+        }
+    }
+}
 
 /// <summary>
 /// Content-addressed blobs: a blob's name is the SHA-256 of its bytes, so duplicate content is stored once and every read

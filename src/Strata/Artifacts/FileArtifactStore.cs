@@ -144,7 +144,7 @@ public sealed class FileArtifactStore : IArtifactStore
             {
                 cancellationToken.ThrowIfCancellationRequested();
                 var digest = prefix + Path.GetFileName(file);
-                if (!IsDigest(digest))
+                if (!BlobInfo.IsDigest(digest))
                 {
                     continue; // a stray file is not a blob
                 }
@@ -180,14 +180,11 @@ public sealed class FileArtifactStore : IArtifactStore
         return removed;
     }
 
-    /// <summary>True for 64 lower-case hex characters.</summary>
-    public static bool IsDigest(string? digest) =>
-        digest is { Length: 64 } && digest.All(c => char.IsAsciiDigit(c) || c is >= 'a' and <= 'f');
-
-    private string PathOf(string digest) =>
-        IsDigest(digest)
-            ? Path.Combine(_objects, digest[..2], digest[2..])
-            : throw new StrataException(ErrorCodes.ArgumentInvalid, "field 'digest' must be 64 lower-case hex characters (SHA-256)");
+    private string PathOf(string digest)
+    {
+        BlobInfo.CheckDigest(digest);
+        return Path.Combine(_objects, digest[..2], digest[2..]);
+    }
 
     private static void TryDelete(string path)
     {

@@ -1,5 +1,4 @@
 using System.Globalization;
-using Strata.Artifacts;
 using Strata.Security;
 using Strata.Stores;
 
@@ -85,7 +84,7 @@ public sealed partial class RegistryService
         Require(caller, project, Role.Editor);
         ArgumentNullException.ThrowIfNull(registration);
         Names.Check("model", model);
-        if (!FileArtifactStore.IsDigest(registration.ArtifactDigest))
+        if (!BlobInfo.IsDigest(registration.ArtifactDigest))
         {
             throw new StrataException(ErrorCodes.ArgumentInvalid, "field 'artifactDigest' must be 64 lower-case hex characters (the SHA-256 of an uploaded package)");
         }
@@ -94,22 +93,7 @@ public sealed partial class RegistryService
         var size = await _artifacts.GetSizeAsync(digest, cancellationToken).ConfigureAwait(false)
             ?? throw NotFound($"no uploaded package with digest {digest} (upload it first)");
         CheckRegistration(registration);
-        var inputs = await CheckInputsAsync(project, registration.Inputs, cancellationToken).ConfigureAwait(false);
-        var run = registration.RunId is { } runId ? await GetRunAsync(caller, project, runId, cancellationToken).ConfigureAwait(false) : null;
-        var spec = new ModelVersionSpec
-        {
-            ArtifactDigest = digest,
-            ArtifactSize = size,
-            RunId = registration.RunId,
-            Signature = registration.Signature,
-            Learner = registration.Learner,
-            Metrics = registration.Metrics ?? new Dictionary<string, double>(),
-            Description = registration.Description,
-            Tags = registration.Tags ?? new Dictionary<string, string>(),
-        };
-        var version = await _metadata.Registry.CreateVersionAsync(project, model, spec, caller.Actor, cancellationToken).ConfigureAwait(false);
-        await RecordLineageAsync(caller, version, run, inputs, cancellationToken).ConfigureAwait(false);
-        return version;
+        return await RegisterStoredAsync(caller, project, model, registration, new BlobInfo(digest, size), cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Streams a package into the artifact store (within the size limit) and registers it as the next version.</summary>
@@ -123,7 +107,28 @@ public sealed partial class RegistryService
         Require(caller, project, Role.Editor);
         CheckRegistration(registration);
         var blob = await _artifacts.PutAsync(package, _options.MaxArtifactBytes, cancellationToken).ConfigureAwait(false);
-        return await RegisterVersionAsync(caller, project, model, registration with { ArtifactDigest = blob.Digest }, cancellationToken).ConfigureAwait(false);
+        return await RegisterStoredAsync(caller, project, model, registration, blob, cancellationToken).ConfigureAwait(false);
+    }
+
+    // The version record and its lineage, for a package known to be in the store (checks done by the caller).
+    private async Task<ModelVersion> RegisterStoredAsync(Caller caller, string project, string model, VersionRegistration registration, BlobInfo blob, CancellationToken cancellationToken)
+    {
+        var inputs = await CheckInputsAsync(project, registration.Inputs, cancellationToken).ConfigureAwait(false);
+        var run = registration.RunId is { } runId ? await GetRunAsync(caller, project, runId, cancellationToken).ConfigureAwait(false) : null;
+        var spec = new ModelVersionSpec
+        {
+            ArtifactDigest = blob.Digest,
+            ArtifactSize = blob.Size,
+            RunId = registration.RunId,
+            Signature = registration.Signature,
+            Learner = registration.Learner,
+            Metrics = registration.Metrics ?? new Dictionary<string, double>(),
+            Description = registration.Description,
+            Tags = registration.Tags ?? new Dictionary<string, string>(),
+        };
+        var version = await _metadata.Registry.CreateVersionAsync(project, model, spec, caller.Actor, cancellationToken).ConfigureAwait(false);
+        await RecordLineageAsync(caller, version, run, inputs, cancellationToken).ConfigureAwait(false);
+        return version;
     }
 
     /// <summary>
@@ -270,7 +275,7 @@ public sealed partial class RegistryService
         {
             foreach (var (name, value) in run.Source?.DataDigests ?? new Dictionary<string, string>())
             {
-                var digest = FileArtifactStore.IsDigest(value) ? value : null;
+                var digest = BlobInfo.IsDigest(value) ? value : null;
                 var existing = await _metadata.Lineage.FindArtifactsAsync(project, "dataset", name, digest, cancellationToken).ConfigureAwait(false);
                 inputs.Add(existing.Count > 0 ? existing[0] : await _metadata.Lineage.PutArtifactAsync(
                     new LineageArtifact("", project, "dataset", name, digest, digest is null ? new Dictionary<string, string> { ["fingerprint"] = value } : new Dictionary<string, string>(), 0),

@@ -13,7 +13,7 @@ internal sealed partial class SqlMetadataStore
         CheckMap("artifact.properties", artifact.Properties);
         if (artifact.Digest is not null)
         {
-            CheckDigest(artifact.Digest);
+            BlobInfo.CheckDigest(artifact.Digest);
         }
 
         var id = string.IsNullOrEmpty(artifact.Id) ? Guid.NewGuid().ToString("N") : Names.Check("artifact.id", artifact.Id);

@@ -41,7 +41,7 @@ internal sealed partial class SqlMetadataStore
     async Task<ModelVersion> IModelRegistryStore.CreateVersionAsync(string project, string model, ModelVersionSpec spec, Actor actor, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(spec);
-        CheckDigest(spec.ArtifactDigest);
+        BlobInfo.CheckDigest(spec.ArtifactDigest);
         CheckText("signature", spec.Signature, 1 << 20);
         CheckText("learner", spec.Learner, 100);
         CheckText("description", spec.Description, 65536);

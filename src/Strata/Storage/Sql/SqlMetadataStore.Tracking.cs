@@ -204,7 +204,7 @@ internal sealed partial class SqlMetadataStore
     async Task ITrackingStore.LogArtifactAsync(string project, string runId, string path, string digest, long size, Actor actor, CancellationToken cancellationToken)
     {
         Names.Check("path", path, NameKind.ArtifactPath);
-        CheckDigest(digest);
+        BlobInfo.CheckDigest(digest);
         await WriteAsync(actor, "run.artifact", project, $"{runId}/{path}", async db =>
         {
             await RequireRunAsync(db, project, runId).ConfigureAwait(false);
@@ -223,14 +223,6 @@ internal sealed partial class SqlMetadataStore
             var rows = await db.Query<ArtifactRow>("SELECT path AS Path, digest AS Digest, size AS Size FROM run_artifacts WHERE run_id = @runId ORDER BY path", new { runId }).ConfigureAwait(false);
             return (IReadOnlyList<(string, string, long)>)rows.Select(r => (r.Path, r.Digest, r.Size)).ToList();
         }, cancellationToken).ConfigureAwait(false);
-
-    internal static void CheckDigest(string? digest)
-    {
-        if (digest is not { Length: 64 } || !digest.All(c => char.IsAsciiDigit(c) || c is >= 'a' and <= 'f'))
-        {
-            throw new StrataException(ErrorCodes.ArgumentInvalid, "field 'digest' must be 64 lower-case hex characters (SHA-256)");
-        }
-    }
 
     private static async Task RequireRunAsync(Db db, string project, string runId)
     {
