@@ -169,10 +169,10 @@ public sealed class GbdtLearner : ILearner
         {
             cancellationToken.ThrowIfCancellationRequested();
             var phase = Stopwatch.GetTimestamp();
-            Parallelism.For(gradientBlocks * k, threads, t =>
+            Parallelism.For(gradientBlocks, threads, t =>
             {
-                var start = t / k * GradientBlock;
-                objective.Gradients(t % k, scores, train.Labels, weights, gradHess[t % k], start, Math.Min(n, start + GradientBlock));
+                var start = t * GradientBlock;
+                objective.Gradients(scores, train.Labels, weights, gradHess, start, Math.Min(n, start + GradientBlock));
             });
             timings.Gradients += Stopwatch.GetElapsedTime(phase).TotalSeconds;
             for (var c = 0; c < k; c++)

@@ -27,10 +27,10 @@ internal abstract class Objective
     public abstract double[] BaseMargins(double[] labels, float[]? weights);
 
     /// <summary>
-    /// Writes interleaved (gradient, hessian) of rows [start, end) for output <paramref name="k"/> into
-    /// <paramref name="gradHess"/> (at 2·row), weighted.
+    /// Writes interleaved (gradient, hessian) of rows [start, end) for every output k into
+    /// <paramref name="gradHessByOutput"/>[k] (at 2·row), weighted.
     /// </summary>
-    public abstract void Gradients(int k, double[][] scores, double[] labels, float[]? weights, float[] gradHess, int start, int end);
+    public abstract void Gradients(double[][] scores, double[] labels, float[]? weights, float[][] gradHessByOutput, int start, int end);
 
     public static Objective Create(string name, int classes, GbdtOptions options) => name switch
     {
@@ -132,8 +132,9 @@ internal abstract class Objective
         }
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public override void Gradients(int k, double[][] scores, double[] labels, float[]? weights, float[] gradHess, int start, int end)
+        public override void Gradients(double[][] scores, double[] labels, float[]? weights, float[][] gradHessByOutput, int start, int end)
         {
+            var gradHess = gradHessByOutput[0];
             // Vectorized in float blocks (the gradients are stored as floats anyway): p = σ(margin), then g = p − y and
             // h = max(p − p², 1e-16), weighted and interleaved.
             Span<float> p = stackalloc float[256];
@@ -195,8 +196,9 @@ internal abstract class Objective
             return margins.Select(m => m - mean).ToArray();
         }
 
+        // Each row's maximum and exponential sum are computed once for all its classes.
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public override void Gradients(int k, double[][] scores, double[] labels, float[]? weights, float[] gradHess, int start, int end)
+        public override void Gradients(double[][] scores, double[] labels, float[]? weights, float[][] gradHessByOutput, int start, int end)
         {
             for (var r = start; r < end; r++)
             {
@@ -212,10 +214,14 @@ internal abstract class Objective
                     sum += Math.Exp(scores[c][r] - max);
                 }
 
-                var p = Math.Exp(scores[k][r] - max) / sum;
                 var w = W(weights, r);
-                gradHess[2 * r] = (float)((p - (labels[r] == k ? 1 : 0)) * w);
-                gradHess[(2 * r) + 1] = (float)(Math.Max(2 * p * (1 - p), 1e-16) * w);
+                for (var k = 0; k < classes; k++)
+                {
+                    var p = Math.Exp(scores[k][r] - max) / sum;
+                    var gradHess = gradHessByOutput[k];
+                    gradHess[2 * r] = (float)((p - (labels[r] == k ? 1 : 0)) * w);
+                    gradHess[(2 * r) + 1] = (float)(Math.Max(2 * p * (1 - p), 1e-16) * w);
+                }
             }
         }
     }
@@ -231,8 +237,9 @@ internal abstract class Objective
         public override double[] BaseMargins(double[] labels, float[]? weights) => [WeightedMean(labels, weights)];
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public override void Gradients(int k, double[][] scores, double[] labels, float[]? weights, float[] gradHess, int start, int end)
+        public override void Gradients(double[][] scores, double[] labels, float[]? weights, float[][] gradHessByOutput, int start, int end)
         {
+            var gradHess = gradHessByOutput[0];
             var s = scores[0];
             for (var r = start; r < end; r++)
             {
@@ -256,8 +263,9 @@ internal abstract class Objective
         public override double[] BaseMargins(double[] labels, float[]? weights) => [Median(labels, weights)];
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public override void Gradients(int k, double[][] scores, double[] labels, float[]? weights, float[] gradHess, int start, int end)
+        public override void Gradients(double[][] scores, double[] labels, float[]? weights, float[][] gradHessByOutput, int start, int end)
         {
+            var gradHess = gradHessByOutput[0];
             var s = scores[0];
             for (var r = start; r < end; r++)
             {
@@ -280,8 +288,9 @@ internal abstract class Objective
         public override double[] BaseMargins(double[] labels, float[]? weights) => [Median(labels, weights)];
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public override void Gradients(int k, double[][] scores, double[] labels, float[]? weights, float[] gradHess, int start, int end)
+        public override void Gradients(double[][] scores, double[] labels, float[]? weights, float[][] gradHessByOutput, int start, int end)
         {
+            var gradHess = gradHessByOutput[0];
             var s = scores[0];
             for (var r = start; r < end; r++)
             {
@@ -316,8 +325,9 @@ internal abstract class Objective
         public override double[] BaseMargins(double[] labels, float[]? weights) => [Math.Log(Math.Max(WeightedMean(labels, weights), 1e-9))];
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public override void Gradients(int k, double[][] scores, double[] labels, float[]? weights, float[] gradHess, int start, int end)
+        public override void Gradients(double[][] scores, double[] labels, float[]? weights, float[][] gradHessByOutput, int start, int end)
         {
+            var gradHess = gradHessByOutput[0];
             var s = scores[0];
             for (var r = start; r < end; r++)
             {
