@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Security.Cryptography;
 using Microsoft.Data.Sqlite;
@@ -15,8 +14,7 @@ namespace Strata.IntegrationTests.Reliability;
 [Collection(Sequential.Name)]
 public sealed class CrashTests : IDisposable
 {
-    private static readonly int Kills =
-        Environment.GetEnvironmentVariable("STRATA_CRASH_KILLS") is { Length: > 0 } text ? int.Parse(text, CultureInfo.InvariantCulture) : 12;
+    private static readonly int Kills = CrashWriterProcess.Kills(byDefault: 12);
 
     private readonly TempFolder _folder = new("crash");
 
@@ -30,13 +28,11 @@ public sealed class CrashTests : IDisposable
     public async Task Every_acknowledged_write_survives_sigkill_and_no_partial_artifact_is_visible()
     {
         var home = Path.Combine(_folder.Path, "home");
-        var writer = Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "..", "Strata.CrashWriter", "bin", Configuration, "net10.0", "Strata.CrashWriter.dll");
-        Assert.True(File.Exists(writer), $"crash writer not built at {writer}");
         var random = new Random(1234);
         var acknowledged = new List<string>();
         for (var kill = 0; kill < Kills; kill++)
         {
-            var lines = await RunAndKillAsync(writer, home, seed: kill, delay: TimeSpan.FromMilliseconds(random.Next(150, 900)));
+            var lines = await RunAndKillAsync(home, seed: kill, delay: TimeSpan.FromMilliseconds(random.Next(150, 900)));
             acknowledged.AddRange(lines);
             await VerifyAsync(home, acknowledged, kill);
         }
@@ -44,56 +40,12 @@ public sealed class CrashTests : IDisposable
         Assert.True(acknowledged.Count > Kills, $"only {acknowledged.Count} writes acknowledged over {Kills} kills");
     }
 
-    private static string Configuration => AppContext.BaseDirectory.Contains("/Release/", StringComparison.Ordinal) ? "Release" : "Debug";
-
-    private static async Task<List<string>> RunAndKillAsync(string writer, string home, int seed, TimeSpan delay)
+    private static async Task<List<string>> RunAndKillAsync(string home, int seed, TimeSpan delay)
     {
-        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        info.ArgumentList.Add(writer);
-        info.ArgumentList.Add(home);
-        info.ArgumentList.Add(seed.ToString(CultureInfo.InvariantCulture));
-        using var process = Process.Start(info)!;
-        var lines = new List<string>();
-        var reading = Task.Run(async () =>
-        {
-            while (await process.StandardOutput.ReadLineAsync() is { } line)
-            {
-                lock (lines)
-                {
-                    lines.Add(line);
-                }
-            }
-        });
-        _ = process.StandardError.ReadToEndAsync();
+        var (lines, _, _) = await CrashWriterProcess.RunAndKillAsync([home, seed.ToString(CultureInfo.InvariantCulture)], delay);
 
-        // Kill somewhere after start-up: the writer must be busy, not still loading.
-        var started = Stopwatch.StartNew();
-        while (started.Elapsed < TimeSpan.FromSeconds(20) && !process.HasExited)
-        {
-            lock (lines)
-            {
-                if (lines.Count > 0)
-                {
-                    break;
-                }
-            }
-
-            await Task.Delay(10);
-        }
-
-        await Task.Delay(delay);
-        if (!process.HasExited)
-        {
-            process.Kill(); // SIGKILL on Unix: no finalizers, no flushes, no chance to tidy up
-        }
-
-        await process.WaitForExitAsync();
-        await reading;
-        lock (lines)
-        {
-            // A line cut by the kill is not an acknowledgement.
-            return lines.Where(l => l.StartsWith("ACK ", StringComparison.Ordinal)).ToList();
-        }
+        // A line cut by the kill is not an acknowledgement.
+        return lines.Where(l => l.StartsWith("ACK ", StringComparison.Ordinal)).ToList();
     }
 
     private static async Task VerifyAsync(string home, List<string> acknowledged, int kill)

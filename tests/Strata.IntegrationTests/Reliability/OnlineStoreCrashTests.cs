@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using Strata.Features.OnlineStore;
 using Strata.Testing;
@@ -14,8 +13,7 @@ namespace Strata.IntegrationTests.Reliability;
 [Collection(Sequential.Name)]
 public sealed class OnlineStoreCrashTests : IDisposable
 {
-    private static readonly int Kills =
-        Environment.GetEnvironmentVariable("STRATA_CRASH_KILLS") is { Length: > 0 } text ? int.Parse(text, CultureInfo.InvariantCulture) : 10;
+    private static readonly int Kills = CrashWriterProcess.Kills(byDefault: 10);
 
     // The child's view, repeated here (the test does not reference the child); the layout fingerprint in every record
     // makes a mismatch fail loudly.
@@ -33,14 +31,12 @@ public sealed class OnlineStoreCrashTests : IDisposable
     public async Task Every_acknowledged_online_write_survives_sigkill()
     {
         var store = Path.Combine(_folder.Path, "online");
-        var writer = Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "..", "Strata.CrashWriter", "bin", Configuration, "net10.0", "Strata.CrashWriter.dll");
-        Assert.True(File.Exists(writer), $"crash writer not built at {writer}");
         var random = new Random(4321);
         var newest = new Dictionary<long, long>();
         var acknowledged = 0;
         for (var kill = 0; kill < Kills; kill++)
         {
-            var lines = await RunAndKillAsync(writer, store, seed: kill, delay: TimeSpan.FromMilliseconds(random.Next(50, 700)));
+            var lines = await RunAndKillAsync(store, seed: kill, delay: TimeSpan.FromMilliseconds(random.Next(50, 700)));
             foreach (var line in lines)
             {
                 foreach (var pair in line.Split(' ').Skip(1))
@@ -59,8 +55,6 @@ public sealed class OnlineStoreCrashTests : IDisposable
 
         Assert.True(acknowledged > Kills, $"only {acknowledged} batches acknowledged over {Kills} kills");
     }
-
-    private static string Configuration => AppContext.BaseDirectory.Contains("/Release/", StringComparison.Ordinal) ? "Release" : "Debug";
 
     private static void Verify(string folder, Dictionary<long, long> newest, int kill)
     {
@@ -84,58 +78,14 @@ public sealed class OnlineStoreCrashTests : IDisposable
         }
     }
 
-    private static async Task<List<string>> RunAndKillAsync(string writer, string folder, int seed, TimeSpan delay)
+    private static async Task<List<string>> RunAndKillAsync(string folder, int seed, TimeSpan delay)
     {
-        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        info.ArgumentList.Add(writer);
-        info.ArgumentList.Add("online");
-        info.ArgumentList.Add(folder);
-        info.ArgumentList.Add(seed.ToString(CultureInfo.InvariantCulture));
-        using var process = Process.Start(info)!;
-        var lines = new List<string>();
-        var reading = Task.Run(async () =>
-        {
-            while (await process.StandardOutput.ReadLineAsync() is { } line)
-            {
-                lock (lines)
-                {
-                    lines.Add(line);
-                }
-            }
-        });
-        var errors = process.StandardError.ReadToEndAsync();
+        var (lines, exitedByItself, errors) = await CrashWriterProcess.RunAndKillAsync(["online", folder, seed.ToString(CultureInfo.InvariantCulture)], delay);
+        Assert.False(exitedByItself, $"the writer stopped by itself: {errors}");
 
-        // Kill somewhere after start-up: the writer must be busy, not still loading.
-        var started = Stopwatch.StartNew();
-        while (started.Elapsed < TimeSpan.FromSeconds(20) && !process.HasExited)
-        {
-            lock (lines)
-            {
-                if (lines.Count > 0)
-                {
-                    break;
-                }
-            }
-
-            await Task.Delay(10);
-        }
-
-        await Task.Delay(delay);
-        var exitedByItself = process.HasExited;
-        if (!exitedByItself)
-        {
-            process.Kill(); // SIGKILL on Unix: no finalizers, no flushes, no chance to tidy up
-        }
-
-        await process.WaitForExitAsync();
-        await reading;
-        Assert.False(exitedByItself, $"the writer stopped by itself: {await errors}");
-        lock (lines)
-        {
-            // The child prints only after the fsync, so even a line cut by the kill names durable rows; a pair cut inside
-            // its time merely claims less, and a pair cut before its time is skipped.
-            return lines.Where(l => l.StartsWith("ACK ", StringComparison.Ordinal) && IsWhole(l)).ToList();
-        }
+        // The child prints only after the fsync, so even a line cut by the kill names durable rows; a pair cut inside
+        // its time merely claims less, and a pair cut before its time is skipped.
+        return lines.Where(l => l.StartsWith("ACK ", StringComparison.Ordinal) && IsWhole(l)).ToList();
     }
 
     private static bool IsWhole(string line) =>
