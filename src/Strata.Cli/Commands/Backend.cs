@@ -36,7 +36,7 @@ internal interface IStrataBackend : IAsyncDisposable
     Task<ModelVersion> GetVersionAsync(string project, string model, int version, CancellationToken cancellationToken);
 
     /// <summary>Uploads a package and registers it as the model's next version, creating the model when it is new.</summary>
-    Task<ModelVersion> UploadVersionAsync(string project, string model, VersionRegistration registration, Stream package, CancellationToken cancellationToken);
+    Task<ModelVersion> UploadVersionAsync(string project, string model, RegisterVersionRequest registration, Stream package, CancellationToken cancellationToken);
 
     Task<ModelVersion> SetVersionStatusAsync(string project, string model, int version, VersionStatus status, CancellationToken cancellationToken);
 
@@ -149,14 +149,14 @@ internal sealed class LocalBackend(StrataHome home) : IStrataBackend
     public Task<ModelVersion> GetVersionAsync(string project, string model, int version, CancellationToken cancellationToken) =>
         _registry.GetVersionAsync(Me, project, model, version, cancellationToken);
 
-    public async Task<ModelVersion> UploadVersionAsync(string project, string model, VersionRegistration registration, Stream package, CancellationToken cancellationToken)
+    public async Task<ModelVersion> UploadVersionAsync(string project, string model, RegisterVersionRequest registration, Stream package, CancellationToken cancellationToken)
     {
         if (await home.Metadata.Registry.GetModelAsync(project, model, cancellationToken).ConfigureAwait(false) is null)
         {
             await _registry.CreateModelAsync(Me, project, model, null, null, cancellationToken).ConfigureAwait(false);
         }
 
-        return await _registry.UploadVersionAsync(Me, project, model, registration, package, cancellationToken).ConfigureAwait(false);
+        return await _registry.UploadVersionAsync(Me, project, model, VersionRegistration.From(registration), package, cancellationToken).ConfigureAwait(false);
     }
 
     public Task<ModelVersion> SetVersionStatusAsync(string project, string model, int version, VersionStatus status, CancellationToken cancellationToken) =>
@@ -245,7 +245,7 @@ internal sealed class RemoteBackend(StrataClient client) : IStrataBackend
 
     public Task<ModelVersion> GetVersionAsync(string project, string model, int version, CancellationToken cancellationToken) => client.GetVersionAsync(project, model, version, cancellationToken);
 
-    public async Task<ModelVersion> UploadVersionAsync(string project, string model, VersionRegistration registration, Stream package, CancellationToken cancellationToken)
+    public async Task<ModelVersion> UploadVersionAsync(string project, string model, RegisterVersionRequest registration, Stream package, CancellationToken cancellationToken)
     {
         try
         {
@@ -256,16 +256,7 @@ internal sealed class RemoteBackend(StrataClient client) : IStrataBackend
             await client.CreateModelAsync(project, model, cancellationToken: cancellationToken).ConfigureAwait(false);
         }
 
-        var request = new RegisterVersionRequest
-        {
-            RunId = registration.RunId,
-            Signature = registration.Signature,
-            Learner = registration.Learner,
-            Metrics = registration.Metrics,
-            Description = registration.Description,
-            Tags = registration.Tags,
-        };
-        return await client.UploadVersionAsync(project, model, request, package, cancellationToken).ConfigureAwait(false);
+        return await client.UploadVersionAsync(project, model, registration, package, cancellationToken).ConfigureAwait(false);
     }
 
     public Task<ModelVersion> SetVersionStatusAsync(string project, string model, int version, VersionStatus status, CancellationToken cancellationToken) =>

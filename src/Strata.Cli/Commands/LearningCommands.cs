@@ -460,7 +460,7 @@ internal static class LearningCommands
             }
 
             // The run's artifact is the package: the version refers to the same blob rather than storing it again.
-            version = await registry.RegisterVersionAsync(me, project, modelName, ModelRegistration.Describe(model, run.Id) with { ArtifactDigest = package.Digest }, ct)
+            version = await registry.RegisterVersionAsync(me, project, modelName, VersionRegistration.From(ModelRegistration.Describe(model, run.Id) with { ArtifactDigest = package.Digest }), ct)
                 .ConfigureAwait(false);
         }
 

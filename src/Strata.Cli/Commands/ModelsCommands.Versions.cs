@@ -1,7 +1,7 @@
 using System.CommandLine;
 using Spectre.Console;
+using Strata.Api;
 using Strata.Learning;
-using Strata.Registry;
 using Strata.Stores;
 
 namespace Strata.Cli.Commands;
@@ -86,7 +86,7 @@ internal static partial class ModelsCommands
 /// <summary>What a version records about its model, the same whether `train --register` or `models register` made it.</summary>
 internal static class ModelRegistration
 {
-    public static VersionRegistration Describe(Model model, string? runId, string? description = null, IReadOnlyDictionary<string, string>? tags = null) => new()
+    public static RegisterVersionRequest Describe(Model model, string? runId, string? description = null, IReadOnlyDictionary<string, string>? tags = null) => new()
     {
         RunId = runId,
         Learner = model.Learner,

@@ -1,6 +1,5 @@
 using Microsoft.AspNetCore.Http.HttpResults;
 using Strata.Api;
-using Strata.Registry;
 using Strata.Server.Http;
 using Strata.Stores;
 
@@ -42,17 +41,4 @@ internal static class ModelsApi
 
     private static async Task<Ok<RegisteredModel>> ProtectAsync([AsParameters] ApiContext api, string project, string model, SetProtectedAliasesRequest body) =>
         TypedResults.Ok(await api.Registry.SetProtectedAliasesAsync(api.Caller, project, model, body.Aliases ?? [], api.Aborted).ConfigureAwait(false));
-
-    /// <summary>The engine's registration from the wire's.</summary>
-    internal static VersionRegistration ToRegistration(RegisterVersionRequest body) => new()
-    {
-        ArtifactDigest = body.ArtifactDigest,
-        RunId = body.RunId,
-        Signature = body.Signature,
-        Learner = body.Learner,
-        Metrics = body.Metrics,
-        Description = body.Description,
-        Tags = body.Tags,
-        Inputs = body.Inputs,
-    };
 }

@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.Extensions.Options;
 using Microsoft.Net.Http.Headers;
 using Strata.Api;
+using Strata.Registry;
 using Strata.Server.Http;
 using Strata.Stores;
 
@@ -31,7 +32,7 @@ internal static class VersionsApi
 
     private static async Task<Created<ModelVersion>> RegisterAsync([AsParameters] ApiContext api, string project, string model, RegisterVersionRequest body)
     {
-        var version = await api.Registry.RegisterVersionAsync(api.Caller, project, model, ModelsApi.ToRegistration(body), api.Aborted).ConfigureAwait(false);
+        var version = await api.Registry.RegisterVersionAsync(api.Caller, project, model, VersionRegistration.From(body), api.Aborted).ConfigureAwait(false);
         return Created(project, version);
     }
 
@@ -78,7 +79,7 @@ internal static class VersionsApi
             throw new StrataException(ErrorCodes.ArgumentInvalid, "field 'package': the second part must be named 'package' (the model package's bytes)");
         }
 
-        var version = await api.Registry.UploadVersionAsync(api.Caller, project, model, ModelsApi.ToRegistration(metadata), packageSection!.Body, api.Aborted).ConfigureAwait(false);
+        var version = await api.Registry.UploadVersionAsync(api.Caller, project, model, VersionRegistration.From(metadata), packageSection!.Body, api.Aborted).ConfigureAwait(false);
         return Created(project, version);
     }
 

@@ -1,3 +1,4 @@
+using Strata.Api;
 using System.Globalization;
 using Strata.Security;
 using Strata.Stores;
@@ -34,6 +35,23 @@ public sealed record VersionRegistration
 
     /// <summary>Ids of lineage artifacts (data sets, training sets) the model was made from.</summary>
     public IReadOnlyList<string>? Inputs { get; init; }
+
+    /// <summary>The engine's registration from the API's request (the same fields; the engine keeps its own type).</summary>
+    public static VersionRegistration From(RegisterVersionRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        return new()
+        {
+            ArtifactDigest = request.ArtifactDigest,
+            RunId = request.RunId,
+            Signature = request.Signature,
+            Learner = request.Learner,
+            Metrics = request.Metrics,
+            Description = request.Description,
+            Tags = request.Tags,
+            Inputs = request.Inputs,
+        };
+    }
 }
 
 // Registered models and their versions (with the lineage a registration records).
