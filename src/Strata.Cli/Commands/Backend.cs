@@ -343,23 +343,19 @@ internal static class RegistryCli
     /// </summary>
     public static async Task<ModelVersion> ResolveModelAsync(IStrataBackend backend, string project, string reference, CancellationToken cancellationToken)
     {
-        var text = reference.StartsWith("model:", StringComparison.Ordinal) ? reference["model:".Length..] : reference;
-        var at = text.IndexOf('@', StringComparison.Ordinal);
-        var slash = text.IndexOf('/', StringComparison.Ordinal);
-        if (at > 0)
+        var named = ModelReference.Parse(reference);
+        if (named.Alias is { } aliasName)
         {
-            var alias = await backend.GetAliasAsync(project, text[..at], text[(at + 1)..], cancellationToken).ConfigureAwait(false);
+            var alias = await backend.GetAliasAsync(project, named.Model, aliasName, cancellationToken).ConfigureAwait(false);
             return await backend.GetVersionAsync(project, alias.Model, alias.Version, cancellationToken).ConfigureAwait(false);
         }
 
-        if (slash > 0)
+        if (named.Version is { } number)
         {
-            return int.TryParse(text[(slash + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out var version)
-                ? await backend.GetVersionAsync(project, text[..slash], version, cancellationToken).ConfigureAwait(false)
-                : throw new StrataException(ErrorCodes.ArgumentInvalid, $"'{reference}': the version after '/' must be a number");
+            return await backend.GetVersionAsync(project, named.Model, number, cancellationToken).ConfigureAwait(false);
         }
 
-        var versions = await backend.ListVersionsAsync(project, text, cancellationToken).ConfigureAwait(false);
-        return versions.Count > 0 ? versions[0] : throw new StrataException(ErrorCodes.NotFound, $"model '{text}' has no versions");
+        var versions = await backend.ListVersionsAsync(project, named.Model, cancellationToken).ConfigureAwait(false);
+        return versions.Count > 0 ? versions[0] : throw new StrataException(ErrorCodes.NotFound, $"model '{named.Model}' has no versions");
     }
 }

@@ -49,6 +49,36 @@ public sealed record ModelVersionSpec
     public IReadOnlyDictionary<string, string> Tags { get; init; } = new Dictionary<string, string>();
 }
 
+/// <summary>
+/// What a model reference names: <c>NAME@ALIAS</c> (where the alias points now), <c>NAME/VERSION</c>, or <c>NAME</c> (the
+/// newest version); a leading <c>model:</c> is allowed. Parsed once here so the engine and the CLI read it alike.
+/// </summary>
+public sealed record ModelReference(string Model, string? Alias, int? Version)
+{
+    /// <summary>Parses a reference.</summary>
+    /// <exception cref="StrataException">A version after '/' that is not a number.</exception>
+    public static ModelReference Parse(string reference)
+    {
+        ArgumentNullException.ThrowIfNull(reference);
+        var text = reference.StartsWith("model:", StringComparison.Ordinal) ? reference["model:".Length..] : reference;
+        var at = text.IndexOf('@', StringComparison.Ordinal);
+        if (at > 0)
+        {
+            return new ModelReference(text[..at], text[(at + 1)..], null);
+        }
+
+        var slash = text.IndexOf('/', StringComparison.Ordinal);
+        if (slash > 0)
+        {
+            return int.TryParse(text[(slash + 1)..], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var number)
+                ? new ModelReference(text[..slash], null, number)
+                : throw new StrataException(ErrorCodes.ArgumentInvalid, $"field 'model' '{reference}': the version after '/' must be a number");
+        }
+
+        return new ModelReference(text, null, null);
+    }
+}
+
 /// <summary>A version of a registered model.</summary>
 public sealed record ModelVersion(
     string Project,

@@ -198,28 +198,20 @@ public sealed partial class RegistryService
     /// </summary>
     public async Task<ModelVersion> ResolveAsync(Caller caller, string project, string reference, CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(reference);
-        var text = reference.StartsWith("model:", StringComparison.Ordinal) ? reference["model:".Length..] : reference;
-        var at = text.IndexOf('@', StringComparison.Ordinal);
-        var slash = text.IndexOf('/', StringComparison.Ordinal);
-        if (at > 0)
+        var named = ModelReference.Parse(reference);
+        if (named.Alias is { } aliasName)
         {
-            var alias = await GetAliasAsync(caller, project, text[..at], text[(at + 1)..], cancellationToken).ConfigureAwait(false);
+            var alias = await GetAliasAsync(caller, project, named.Model, aliasName, cancellationToken).ConfigureAwait(false);
             return await GetVersionAsync(caller, project, alias.Model, alias.Version, cancellationToken).ConfigureAwait(false);
         }
 
-        if (slash > 0)
+        if (named.Version is { } number)
         {
-            if (!int.TryParse(text[(slash + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out var number))
-            {
-                throw new StrataException(ErrorCodes.ArgumentInvalid, $"field 'model' '{reference}': the version after '/' must be a number");
-            }
-
-            return await GetVersionAsync(caller, project, text[..slash], number, cancellationToken).ConfigureAwait(false);
+            return await GetVersionAsync(caller, project, named.Model, number, cancellationToken).ConfigureAwait(false);
         }
 
-        var versions = await ListVersionsAsync(caller, project, text, cancellationToken).ConfigureAwait(false);
-        return versions.Count > 0 ? versions[0] : throw NotFound($"model '{text}' has no versions");
+        var versions = await ListVersionsAsync(caller, project, named.Model, cancellationToken).ConfigureAwait(false);
+        return versions.Count > 0 ? versions[0] : throw NotFound($"model '{named.Model}' has no versions");
     }
 
     /// <summary>Everything a version came from (<paramref name="upstream"/>) or everything made from it.</summary>
