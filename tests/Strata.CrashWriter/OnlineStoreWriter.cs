@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using Strata.Features;
 using Strata.Features.OnlineStore;
 
 namespace Strata.CrashWriter;
@@ -12,7 +13,7 @@ namespace Strata.CrashWriter;
 /// </summary>
 internal static class OnlineStoreWriter
 {
-    public static readonly OnlineFeatureView View = new(
+    public static readonly FeatureViewLayout View = new(
         "crash",
         [new Field("id", DataType.Int64)],
         "ts",

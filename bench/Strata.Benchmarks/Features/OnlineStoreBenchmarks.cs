@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using BenchmarkDotNet.Attributes;
+using Strata.Features;
 using Strata.Features.OnlineStore;
 
 namespace Strata.Benchmarks.Features;
@@ -64,7 +65,7 @@ public sealed class OnlineStoreFixture : IDisposable
         var features = Enumerable.Range(0, 50)
             .Select(i => new Field($"f{i}", i < 40 ? DataType.Float64 : i < 45 ? DataType.Int64 : DataType.String))
             .ToArray();
-        var view = new OnlineFeatureView("wide", [new Field("id", DataType.Int64)], "ts", features, ttl: TimeSpan.FromDays(1));
+        var view = new FeatureViewLayout("wide", [new Field("id", DataType.Int64)], "ts", features, ttl: TimeSpan.FromDays(1));
         _store = EmbeddedOnlineStore.Open(_folder, [view], new OnlineStoreOptions { SnapshotAfterLogBytes = 0 });
         var random = new Random(7);
         for (var start = 0; start < entities; start += 10_000)

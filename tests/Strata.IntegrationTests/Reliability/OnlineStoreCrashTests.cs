@@ -1,4 +1,5 @@
 using System.Globalization;
+using Strata.Features;
 using Strata.Features.OnlineStore;
 using Strata.Testing;
 
@@ -17,7 +18,7 @@ public sealed class OnlineStoreCrashTests : IDisposable
 
     // The child's view, repeated here (the test does not reference the child); the layout fingerprint in every record
     // makes a mismatch fail loudly.
-    private static readonly OnlineFeatureView View = new(
+    private static readonly FeatureViewLayout View = new(
         "crash",
         [new Field("id", DataType.Int64)],
         "ts",

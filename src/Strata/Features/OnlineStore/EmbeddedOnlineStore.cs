@@ -45,7 +45,7 @@ public sealed partial class EmbeddedOnlineStore : IAsyncDisposable, IDisposable
     }
 
     /// <summary>The registered views.</summary>
-    public IEnumerable<OnlineFeatureView> Views => _views.Values.Select(v => v.View);
+    public IEnumerable<FeatureViewLayout> Views => _views.Values.Select(v => v.View);
 
     /// <summary>The sequence number of the last acknowledged write.</summary>
     public long LastSequence => Volatile.Read(ref _lastSequence);
@@ -54,7 +54,7 @@ public sealed partial class EmbeddedOnlineStore : IAsyncDisposable, IDisposable
     /// Opens (or creates) a store in a folder: loads the latest snapshot, replays the log after it, drops a record torn by
     /// a crash at the end of the log, and refuses damage anywhere else with a <see cref="StrataException"/>.
     /// </summary>
-    public static EmbeddedOnlineStore Open(string folder, IEnumerable<OnlineFeatureView> views, OnlineStoreOptions? options = null)
+    public static EmbeddedOnlineStore Open(string folder, IEnumerable<FeatureViewLayout> views, OnlineStoreOptions? options = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(folder);
         ArgumentNullException.ThrowIfNull(views);

@@ -9,7 +9,7 @@ namespace Strata.Features.OnlineStore;
 /// </summary>
 internal static class KeyEncoding
 {
-    public static int EncodedLength(OnlineFeatureView view, ReadOnlySpan<EntityKeyPart> key)
+    public static int EncodedLength(FeatureViewLayout view, ReadOnlySpan<EntityKeyPart> key)
     {
         var keys = view.JoinKeys;
         if (key.Length != keys.Count)

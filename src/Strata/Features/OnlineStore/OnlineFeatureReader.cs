@@ -23,7 +23,7 @@ public sealed class OnlineFeatureReader
     }
 
     /// <summary>The view read.</summary>
-    public OnlineFeatureView View => _index.View;
+    public FeatureViewLayout View => _index.View;
 
     /// <summary>The features read, in result order.</summary>
     public IReadOnlyList<string> FeatureNames { get; }

@@ -20,7 +20,7 @@ internal enum RecordKind : byte
 /// </summary>
 internal static class RowCodec
 {
-    public static void WriteRowsHeader(PayloadWriter writer, RecordKind kind, long sequence, OnlineFeatureView view, int count)
+    public static void WriteRowsHeader(PayloadWriter writer, RecordKind kind, long sequence, FeatureViewLayout view, int count)
     {
         writer.WriteByte((byte)kind);
         writer.WriteInt64(sequence);
@@ -29,7 +29,7 @@ internal static class RowCodec
         writer.WriteInt32(count);
     }
 
-    public static void WriteRow(PayloadWriter writer, RecordKind kind, OnlineFeatureView view, ReadOnlySpan<byte> key, EntityRow row)
+    public static void WriteRow(PayloadWriter writer, RecordKind kind, FeatureViewLayout view, ReadOnlySpan<byte> key, EntityRow row)
     {
         if (kind == RecordKind.SnapshotRows)
         {

@@ -16,14 +16,14 @@ internal sealed class ViewIndex
     private readonly ConcurrentDictionary<byte[], EntityRow> _rows;
     private readonly ConcurrentDictionary<byte[], EntityRow>.AlternateLookup<ReadOnlySpan<byte>> _lookup;
 
-    public ViewIndex(OnlineFeatureView view, ByteKeyComparer? comparer = null)
+    public ViewIndex(FeatureViewLayout view, ByteKeyComparer? comparer = null)
     {
         View = view;
         _rows = new ConcurrentDictionary<byte[], EntityRow>(comparer ?? ByteKeyComparer.Instance);
         _lookup = _rows.GetAlternateLookup<ReadOnlySpan<byte>>();
     }
 
-    public OnlineFeatureView View { get; }
+    public FeatureViewLayout View { get; }
 
     public int Count => _rows.Count;
 

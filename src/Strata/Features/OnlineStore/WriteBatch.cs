@@ -24,7 +24,7 @@ internal sealed class WriteBatch
     public EntityRow Row(int i, long sequence) => new(EventTimestamps[i], CreatedTimestamps[i], sequence, Cells[i]);
 
     /// <summary>Checks a table against the view (every column present with its type, no extra column, no null key or time).</summary>
-    public static WriteBatch From(OnlineFeatureView view, Table rows)
+    public static WriteBatch From(FeatureViewLayout view, Table rows)
     {
         ArgumentNullException.ThrowIfNull(rows);
         foreach (var field in rows.Schema)

@@ -1,3 +1,4 @@
+using Strata.Features;
 using Strata.Features.OnlineStore;
 using Strata.Testing;
 
@@ -5,7 +6,7 @@ namespace Strata.Tests.Features.OnlineStore;
 
 public sealed class OnlineStoreTests : IDisposable
 {
-    private static readonly OnlineFeatureView Drivers = new(
+    private static readonly FeatureViewLayout Drivers = new(
         "drivers",
         [new Field("driver_id", DataType.Int64)],
         "event_ts",
@@ -13,7 +14,7 @@ public sealed class OnlineStoreTests : IDisposable
         createdTimestampColumn: "created_ts",
         ttl: TimeSpan.FromSeconds(10));
 
-    private static readonly OnlineFeatureView Pairs = new(
+    private static readonly FeatureViewLayout Pairs = new(
         "pairs",
         [new Field("user", DataType.String), new Field("item", DataType.Int32)],
         "event_ts",
@@ -366,7 +367,7 @@ public sealed class OnlineStoreTests : IDisposable
             await store.WriteAsync("drivers", DriverRows([1], [10], null, [1.0]));
         }
 
-        var changed = new OnlineFeatureView("drivers", Drivers.JoinKeys, "event_ts", [new Field("rate", DataType.Float32)], "created_ts");
+        var changed = new FeatureViewLayout("drivers", Drivers.JoinKeys, "event_ts", [new Field("rate", DataType.Float32)], "created_ts");
 
         var error = Assert.Throws<StrataException>(() => EmbeddedOnlineStore.Open(_folder.Path, [changed, Pairs]));
 
@@ -398,7 +399,7 @@ public sealed class OnlineStoreTests : IDisposable
     [Fact]
     public async Task Concurrent_readers_see_whole_writes_never_features_of_two_writes()
     {
-        var view = new OnlineFeatureView("wide", [new Field("id", DataType.Int64)], "ts",
+        var view = new FeatureViewLayout("wide", [new Field("id", DataType.Int64)], "ts",
             Enumerable.Range(0, 20).Select(i => new Field($"f{i}", DataType.Int64)).ToArray());
         using var store = EmbeddedOnlineStore.Open(_folder.Path, [view]);
         var reader = store.CreateReader("wide");

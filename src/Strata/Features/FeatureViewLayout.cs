@@ -1,17 +1,20 @@
 using System.Text;
 
-namespace Strata.Features.OnlineStore;
+using Strata.Features.OnlineStore;
+
+namespace Strata.Features;
 
 /// <summary>
-/// The layout of one feature view in the online store, so writes are checked and reads resolved before any data moves:
+/// The stored layout of one feature view, shared by the offline and online stores, so writes are checked and reads resolved
+/// before any data moves:
 /// join keys (int32, int64 or string), the event-time column, an optional created-time column, the features and a TTL.
 /// </summary>
-public sealed class OnlineFeatureView
+public sealed class FeatureViewLayout
 {
     private readonly Dictionary<string, int> _featureIndex;
 
     /// <summary>Creates a view; names must be unique across keys, timestamps and features. A zero TTL means values never expire.</summary>
-    public OnlineFeatureView(
+    public FeatureViewLayout(
         string name,
         IReadOnlyList<Field> joinKeys,
         string eventTimestampColumn,

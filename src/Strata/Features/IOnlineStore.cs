@@ -1,0 +1,41 @@
+using Strata.Features.OnlineStore;
+
+namespace Strata.Features;
+
+/// <summary>
+/// The latest feature values per entity key of a project's views, for serving. Two backends — an in-memory index with a
+/// durable log and snapshots (embedded) and PostgreSQL (shared by server replicas) — and one conformance suite holds
+/// them to identical results.
+/// </summary>
+public interface IOnlineStore : IAsyncDisposable
+{
+    /// <summary>"embedded" or "postgres".</summary>
+    string Backend { get; }
+
+    /// <summary>The views the store serves.</summary>
+    IReadOnlyCollection<FeatureViewLayout> Views { get; }
+
+    /// <summary>
+    /// Makes the store serve exactly these views: new views start empty, views whose layout changed lose their values,
+    /// views no longer listed are dropped, unchanged views keep theirs.
+    /// </summary>
+    Task ApplyViewsAsync(IReadOnlyList<FeatureViewLayout> views, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Writes rows (the view's layout) so that per key the row with the newest event time is kept (ties: newer created
+    /// time, then the later write). Returns once durable; a bad table is refused before anything is written.
+    /// </summary>
+    Task WriteAsync(string view, Table rows, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Reads features of many entities: <paramref name="keys"/> holds the key parts of entity after entity (one per join
+    /// key, in key order), and the values of entity i land at [i × features, (i + 1) × features) of
+    /// <paramref name="results"/>, each with a status, the row's event time and the value.
+    /// </summary>
+    /// The TTL is checked against <c>nowMicros</c> (UTC microseconds).
+    /// <exception cref="StrataException">Unknown view or feature (not found), or a key part of the wrong type.</exception>
+    ValueTask ReadAsync(string view, IReadOnlyList<string> features, ReadOnlyMemory<EntityKeyPart> keys, long nowMicros, Memory<FeatureValue> results, CancellationToken cancellationToken = default);
+
+    /// <summary>Number of entities with a row in a view.</summary>
+    Task<long> CountAsync(string view, CancellationToken cancellationToken = default);
+}
