@@ -1,0 +1,395 @@
+using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
+
+using Strata.Artifacts;
+using Strata.Data.Arrow;
+using Strata.Features.PointInTime;
+using Strata.Stores;
+
+namespace Strata.Features.OfflineStore;
+
+/// <summary>
+/// The offline store of one project on the local disk, so a single machine keeps feature history without a database:
+/// per view a folder of Arrow IPC segments partitioned by UTC day of event time, named by a checksummed manifest that
+/// is rewritten durably last, so an append is all or nothing.
+/// </summary>
+/// <remarks>
+/// Layout: <c>{folder}/{view}/manifest</c> and <c>{folder}/{view}/seg-{sequence}-p{day}.arrow</c>. Files the manifest does
+/// not name (temporaries, segments of an append a crash interrupted) are deleted when the store opens. Appends to a view
+/// are serialized; reads take the manifest as it is when they start, and committed segments are never changed or removed,
+/// so a read never sees half an append.
+/// </remarks>
+public sealed class EmbeddedOfflineStore : IOfflineStore
+{
+    /// <summary>One partition per UTC day of event time.</summary>
+    internal const long PartitionMicros = 86_400_000_000;
+
+    // NOTE: segments are written in record batches of this many rows, so a range read holds one such batch at a time.
+    private static readonly ArrowWriteOptions SegmentOptions = new() { MaxRowsPerBatch = 1 << 16 };
+
+    private readonly string _folder;
+    private readonly ConcurrentDictionary<string, ViewState> _views = new(StringComparer.Ordinal);
+    private bool _disposed;
+
+    private EmbeddedOfflineStore(string folder) => _folder = folder;
+
+    /// <inheritdoc />
+    public string Backend => "embedded";
+
+    /// <summary>The folder the store lives in.</summary>
+    public string Folder => _folder;
+
+    /// <summary>
+    /// Opens (creating if needed) the store in <paramref name="folder"/>, typically <c>{home}/offline/{project}</c>, and
+    /// deletes what interrupted appends left behind.
+    /// </summary>
+    /// <exception cref="StrataException">A view's manifest is damaged.</exception>
+    public static async Task<EmbeddedOfflineStore> OpenAsync(string folder, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(folder);
+        var full = Path.GetFullPath(folder);
+        Directory.CreateDirectory(full);
+        var store = new EmbeddedOfflineStore(full);
+        foreach (var viewFolder in Directory.EnumerateDirectories(full))
+        {
+            var name = Path.GetFileName(viewFolder);
+            if (!Names.IsValid(name))
+            {
+                continue; // not ours
+            }
+
+            var manifest = await LoadAsync(viewFolder, cancellationToken).ConfigureAwait(false);
+            Recover(viewFolder, manifest);
+            store._views[name] = new ViewState(viewFolder) { Current = manifest };
+        }
+
+        return store;
+    }
+
+    /// <inheritdoc />
+    public async Task AppendAsync(FeatureViewLayout view, Table rows, CancellationToken cancellationToken = default)
+    {
+        ThrowIfDisposed();
+        var state = State(view);
+        var checkedRows = OfflineRows.Check(view, rows);
+        await state.Lock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        var written = new List<string>();
+        try
+        {
+            var current = state.Current;
+            if (current is not null)
+            {
+                OfflineRows.CheckSignature(view, current.Signature);
+            }
+
+            current ??= new OfflineManifest(OfflineRows.Signature(view), 1, []);
+            Directory.CreateDirectory(state.Folder);
+            var sequence = current.NextSequence;
+            var added = new List<OfflineSegment>();
+            foreach (var (partition, indices) in SplitByPartition(checkedRows.GetColumn<long>(view.EventTimestampColumn)))
+            {
+                var part = indices.Length == checkedRows.RowCount ? checkedRows : checkedRows.Take(indices);
+                var ts = part.GetColumn<long>(view.EventTimestampColumn);
+                var file = OfflineManifest.SegmentFile(sequence, partition);
+                var path = Path.Combine(state.Folder, file);
+                written.Add(path);
+                await DurableFile.WriteAsync(path, (stream, ct) => WriteSegmentAsync(stream, part, ct), cancellationToken).ConfigureAwait(false);
+                added.Add(new OfflineSegment(file, partition, sequence++, part.RowCount, Min(ts), Max(ts)));
+            }
+
+            var next = current.With(added, sequence);
+            await DurableFile.WriteAllBytesAsync(Path.Combine(state.Folder, OfflineManifest.FileName), next.Serialize(), cancellationToken).ConfigureAwait(false);
+            written.Clear(); // committed
+            state.Current = next;
+        }
+        finally
+        {
+            foreach (var path in written)
+            {
+                TryDelete(path); // never committed; the next open would delete them anyway
+            }
+
+            state.Lock.Release();
+        }
+    }
+
+    /// <inheritdoc />
+    public async IAsyncEnumerable<Table> ReadAsync(
+        FeatureViewLayout view,
+        long startMicros,
+        long endMicros,
+        int batchRows,
+        [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        ThrowIfDisposed();
+        ArgumentOutOfRangeException.ThrowIfLessThan(batchRows, 1);
+        var (state, manifest) = Snapshot(view);
+        if (manifest is null || endMicros <= startMicros)
+        {
+            yield break;
+        }
+
+        var pending = new List<Table>();
+        var pendingRows = 0;
+        foreach (var segment in manifest.Segments.Where(s => s.Overlaps(startMicros, endMicros - 1)))
+        {
+            var reader = await ArrowFileReader.OpenAsync(Path.Combine(state.Folder, segment.File), cancellationToken: cancellationToken).ConfigureAwait(false);
+            await using (reader.ConfigureAwait(false))
+            {
+                for (var b = 0; b < reader.RecordBatchCount; b++)
+                {
+                    var batch = InRange(
+                        (await reader.ReadBatchAsync(b, cancellationToken).ConfigureAwait(false)).WithSchema(view.Schema),
+                        view.EventTimestampColumn,
+                        startMicros,
+                        endMicros);
+                    if (batch.RowCount == 0)
+                    {
+                        continue;
+                    }
+
+                    pending.Add(batch);
+                    pendingRows += batch.RowCount;
+                    while (pendingRows >= batchRows)
+                    {
+                        var all = Table.Concat(pending);
+                        yield return all.Slice(0, batchRows);
+                        pending.Clear();
+                        pendingRows -= batchRows;
+                        if (pendingRows > 0)
+                        {
+                            pending.Add(all.Slice(batchRows, pendingRows));
+                        }
+                    }
+                }
+            }
+        }
+
+        if (pendingRows > 0)
+        {
+            yield return Table.Concat(pending);
+        }
+    }
+
+    /// <inheritdoc />
+    public Task<(long Min, long Max)?> GetEventTimeRangeAsync(FeatureViewLayout view, CancellationToken cancellationToken = default)
+    {
+        ThrowIfDisposed();
+        var (_, manifest) = Snapshot(view);
+        (long, long)? range = manifest is null || manifest.Segments.Count == 0
+            ? null
+            : (manifest.Segments.Min(s => s.MinEventTs), manifest.Segments.Max(s => s.MaxEventTs));
+        return Task.FromResult(range);
+    }
+
+    /// <inheritdoc />
+    public async Task<Table> GetHistoricalFeaturesAsync(
+        Table entities,
+        string entityTimestamp,
+        IReadOnlyList<HistoricalFeatureRequest> views,
+        PointInTimeJoinOptions? options = null,
+        CancellationToken cancellationToken = default)
+    {
+        ThrowIfDisposed();
+        ArgumentNullException.ThrowIfNull(entities);
+        ArgumentException.ThrowIfNullOrEmpty(entityTimestamp);
+        ArgumentNullException.ThrowIfNull(views);
+        foreach (var request in views)
+        {
+            OfflineRows.CheckRequest(request);
+        }
+
+        var range = OfflineRows.EntityRange(entities, entityTimestamp);
+        var sources = new FeatureViewSource[views.Count];
+        for (var v = 0; v < views.Count; v++)
+        {
+            var request = views[v];
+            var (state, manifest) = Snapshot(request.View);
+            var rows = Table.Empty(request.View.Schema);
+            if (manifest is not null && range is { } r)
+            {
+                // Only partitions that can hold a row some entity may take: event time in [min − TTL, max].
+                var from = OfflineRows.Lowest(request.View, r.Min);
+                var parts = new List<Table>();
+                foreach (var segment in manifest.Segments.Where(s => s.Overlaps(from, r.Max)))
+                {
+                    var part = await ArrowFile.ReadTableAsync(Path.Combine(state.Folder, segment.File), cancellationToken: cancellationToken).ConfigureAwait(false);
+                    parts.Add(part);
+                }
+
+                if (parts.Count > 0)
+                {
+                    rows = Table.Concat(parts).WithSchema(request.View.Schema);
+                }
+            }
+
+            sources[v] = OfflineRows.Source(request, rows);
+        }
+
+        return PointInTimeJoin.Join(entities, entityTimestamp, sources, options);
+    }
+
+    /// <inheritdoc />
+    public ValueTask DisposeAsync()
+    {
+        _disposed = true;
+        return ValueTask.CompletedTask;
+    }
+
+    private ViewState State(FeatureViewLayout view)
+    {
+        var name = OfflineRows.CheckName(view);
+        return _views.GetOrAdd(name, n => new ViewState(Path.Combine(_folder, n)));
+    }
+
+    private (ViewState State, OfflineManifest? Manifest) Snapshot(FeatureViewLayout view)
+    {
+        var state = State(view);
+        var manifest = state.Current;
+        if (manifest is not null)
+        {
+            OfflineRows.CheckSignature(view, manifest.Signature);
+        }
+
+        return (state, manifest);
+    }
+
+    private static async Task<OfflineManifest?> LoadAsync(string viewFolder, CancellationToken cancellationToken)
+    {
+        var path = Path.Combine(viewFolder, OfflineManifest.FileName);
+        return File.Exists(path)
+            ? OfflineManifest.Parse(await File.ReadAllBytesAsync(path, cancellationToken).ConfigureAwait(false), path)
+            : null;
+    }
+
+    /// <summary>Deletes every file of a view folder that its manifest does not name.</summary>
+    private static void Recover(string viewFolder, OfflineManifest? manifest)
+    {
+        var keep = new HashSet<string>(StringComparer.Ordinal) { OfflineManifest.FileName };
+        if (manifest is not null)
+        {
+            keep.UnionWith(manifest.Segments.Select(s => s.File));
+        }
+
+        var deleted = false;
+        foreach (var file in Directory.EnumerateFiles(viewFolder))
+        {
+            if (!keep.Contains(Path.GetFileName(file)))
+            {
+                File.Delete(file);
+                deleted = true;
+            }
+        }
+
+        if (deleted)
+        {
+            DurableFile.FsyncDirectory(viewFolder);
+        }
+    }
+
+    private static async Task WriteSegmentAsync(Stream stream, Table rows, CancellationToken cancellationToken)
+    {
+        var writer = new ArrowFileWriter(stream, rows.Schema, SegmentOptions, leaveOpen: true);
+        await using (writer.ConfigureAwait(false))
+        {
+            await writer.WriteBatchAsync(rows, cancellationToken).ConfigureAwait(false);
+            await writer.FinishAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Row indices per partition, each list in input order, partitions ascending.</summary>
+    private static List<(long Partition, int[] Rows)> SplitByPartition(Column<long> eventTs)
+    {
+        var values = eventTs.Values;
+        var byPartition = new SortedDictionary<long, List<int>>();
+        List<int>? last = null;
+        var lastPartition = 0L;
+        for (var i = 0; i < values.Length; i++)
+        {
+            var partition = Partition(values[i]);
+            if (last is null || partition != lastPartition)
+            {
+                if (!byPartition.TryGetValue(partition, out last))
+                {
+                    byPartition[partition] = last = [];
+                }
+
+                lastPartition = partition;
+            }
+
+            last.Add(i);
+        }
+
+        return byPartition.Select(p => (p.Key, p.Value.ToArray())).ToList();
+    }
+
+    internal static long Partition(long eventMicros) => Math.DivRem(eventMicros, PartitionMicros) switch
+    {
+        (var q, < 0) => q - 1,
+        (var q, _) => q,
+    };
+
+    private static Table InRange(Table batch, string eventTimestamp, long start, long end)
+    {
+        var ts = batch.GetColumn<long>(eventTimestamp).Values;
+        var keep = new List<int>();
+        for (var i = 0; i < ts.Length; i++)
+        {
+            if (ts[i] >= start && ts[i] < end)
+            {
+                keep.Add(i);
+            }
+        }
+
+        return keep.Count == ts.Length ? batch : batch.Take(keep.ToArray());
+    }
+
+    private static long Min(Column<long> column)
+    {
+        var values = column.Values;
+        var min = long.MaxValue;
+        foreach (var v in values)
+        {
+            min = Math.Min(min, v);
+        }
+
+        return min;
+    }
+
+    private static long Max(Column<long> column)
+    {
+        var values = column.Values;
+        var max = long.MinValue;
+        foreach (var v in values)
+        {
+            max = Math.Max(max, v);
+        }
+
+        return max;
+    }
+
+    private static void TryDelete(string path)
+    {
+        try
+        {
+            File.Delete(path);
+        }
+        catch (IOException)
+        {
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+    }
+
+    private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(_disposed, this);
+
+    private sealed class ViewState(string folder)
+    {
+        public string Folder { get; } = folder;
+
+        public SemaphoreSlim Lock { get; } = new(1, 1);
+
+        public volatile OfflineManifest? Current;
+    }
+}
