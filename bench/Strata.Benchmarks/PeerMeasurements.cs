@@ -48,6 +48,7 @@ internal static partial class PeerOperations
         RegisterGbdt();
         RegisterGbdtKernels();
         RegisterPitJoin();
+        RegisterPitJoinPostgres();
         RegisterOnlineLatency();
     }
 }
