@@ -71,8 +71,11 @@ internal static class Sweep
         return take;
     }
 
-    /// <summary>Sum, mean, min or max over the window's non-null inputs.</summary>
-    public static Column Numeric(Keys keys, ResolvedAggregation aggregation, double[] values, Column source, bool[] usable, int degree)
+    /// <summary>
+    /// Sum, mean, min or max over the window's non-null inputs; <paramref name="values"/> and <paramref name="present"/> are
+    /// in sorted position order (so the sweeps read memory sequentially), <paramref name="present"/> null when none is null.
+    /// </summary>
+    public static Column Numeric(Keys keys, ResolvedAggregation aggregation, double[] values, bool[]? present, bool[] usable, int degree)
     {
         var result = new double[usable.Length];
         var valid = new bool[usable.Length];
@@ -83,7 +86,6 @@ internal static class Sweep
         }
 
         var window = aggregation.WindowMicros;
-        var nulls = source.NullCount > 0 ? source : null;
         Ranges.For(keys.Count, degree, (from, to) =>
         {
             var sum = default(ExactSum);
@@ -91,7 +93,7 @@ internal static class Sweep
             for (var k = from; k < to; k++)
             {
                 int start = keys.Starts[k], lo = start, hi = start, end = keys.Starts[k + 1];
-                long present = 0, nan = 0;
+                long inputs = 0, nan = 0;
                 int head = 0, tail = 0;
                 sum.Clear();
                 if (function is AggregationFunction.Min or AggregationFunction.Max && (deque is null || deque.Length < end - start))
@@ -104,11 +106,10 @@ internal static class Sweep
                     var t = keys.EntityTimes[p];
                     while (hi < end && keys.Times[hi] <= t)
                     {
-                        var row = keys.Order[hi];
-                        if (nulls is null || !nulls.IsNull(row))
+                        if (present is null || present[hi])
                         {
-                            var v = values[row];
-                            present++;
+                            var v = values[hi];
+                            inputs++;
                             if (function is AggregationFunction.Sum or AggregationFunction.Mean)
                             {
                                 sum.Add(v);
@@ -120,7 +121,7 @@ internal static class Sweep
                             else
                             {
                                 var sign = function == AggregationFunction.Min ? 1 : -1;
-                                while (tail > head && sign * AggregationPlan.Compare(values[keys.Order[start + deque![tail - 1]]], v) >= 0)
+                                while (tail > head && sign * AggregationPlan.Compare(values[start + deque![tail - 1]], v) >= 0)
                                 {
                                     tail--;
                                 }
@@ -137,11 +138,10 @@ internal static class Sweep
                         var lower = t - window;
                         while (lo < hi && keys.Times[lo] <= lower)
                         {
-                            var row = keys.Order[lo];
-                            if (nulls is null || !nulls.IsNull(row))
+                            if (present is null || present[lo])
                             {
-                                var v = values[row];
-                                present--;
+                                var v = values[lo];
+                                inputs--;
                                 if (function is AggregationFunction.Sum or AggregationFunction.Mean)
                                 {
                                     sum.Remove(v);
@@ -166,12 +166,12 @@ internal static class Sweep
                         case AggregationFunction.Sum:
                             result[i] = sum.ToDouble();
                             break;
-                        case AggregationFunction.Mean when present > 0:
-                            result[i] = sum.ToDouble() / present;
+                        case AggregationFunction.Mean when inputs > 0:
+                            result[i] = sum.ToDouble() / inputs;
                             valid[i] = true;
                             break;
-                        case AggregationFunction.Min or AggregationFunction.Max when present > 0:
-                            result[i] = nan > 0 ? double.NaN : values[keys.Order[start + deque![head]]];
+                        case AggregationFunction.Min or AggregationFunction.Max when inputs > 0:
+                            result[i] = nan > 0 ? double.NaN : values[start + deque![head]];
                             valid[i] = true;
                             break;
                     }

@@ -125,12 +125,28 @@ public static class WindowedAggregation
             }
         });
 
-        var doubles = new Dictionary<string, (double[] Values, Column Source)>(StringComparer.Ordinal);
+        // Numeric inputs in sorted position order, so each sweep reads memory sequentially.
+        var doubles = new Dictionary<string, (double[] Values, bool[]? Present)>(StringComparer.Ordinal);
         foreach (var a in plan)
         {
             if (a.Function is not (AggregationFunction.Count or AggregationFunction.Last) && !doubles.ContainsKey(a.Input!))
             {
-                doubles[a.Input!] = (AggregationPlan.ToDoubles(inputs[a.Input!]), inputs[a.Input!]);
+                var source = inputs[a.Input!];
+                var byRow = AggregationPlan.ToDoubles(source);
+                var values = new double[order.Length];
+                var present = source.NullCount > 0 ? new bool[order.Length] : null;
+                Ranges.For(order.Length, degree, (from, to) =>
+                {
+                    for (var p = from; p < to; p++)
+                    {
+                        values[p] = byRow[order[p]];
+                        if (present is not null)
+                        {
+                            present[p] = !source.IsNull(order[p]);
+                        }
+                    }
+                });
+                doubles[a.Input!] = (values, present);
             }
         }
 
@@ -145,7 +161,7 @@ public static class WindowedAggregation
             {
                 AggregationFunction.Count => Sweep.Count(keys, aggregation.WindowMicros, usable, degree),
                 AggregationFunction.Last => Gather.Take(inputs[aggregation.Input!], Sweep.Last(keys, aggregation.WindowMicros, inputs[aggregation.Input!], entities.RowCount, degree)),
-                _ => Sweep.Numeric(keys, aggregation, doubles[aggregation.Input!].Values, doubles[aggregation.Input!].Source, usable, degree),
+                _ => Sweep.Numeric(keys, aggregation, doubles[aggregation.Input!].Values, doubles[aggregation.Input!].Present, usable, degree),
             };
         }
 
