@@ -66,7 +66,7 @@ internal static class FeaturesCommands
             }
 
             Show(context, planned);
-            context.Out.MarkupLineInterpolated($"Applied version [bold]{version.Version}[/] of project [bold]{name}[/]'s feature definitions (digest {version.Digest[..12]}).");
+            context.Out.MarkupLineInterpolated($"Applied version [bold]{version.Version}[/] of the feature definitions of project [bold]{name}[/] (digest {version.Digest[..12]}).");
             return ExitCodes.Ok;
         });
 
