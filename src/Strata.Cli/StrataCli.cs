@@ -79,6 +79,7 @@ internal static class StrataCli
         root.Add(AuditCommands.Build(globals));
         root.Add(AuthCommands.Build(globals));
         root.Add(ServeCommand.Build(globals));
+        root.Add(FeaturesCommands.Build(globals));
         foreach (var group in StratumGroups.Build(globals))
         {
             root.Add(group);

@@ -11,7 +11,6 @@ internal static class StratumGroups
 {
     private static readonly (string Name, string Description, string Stratum)[] Groups =
     [
-        ("features", "Feature store: entities, feature views, point-in-time-correct training sets, online store, materialization, push", "Features"),
         ("monitor", "Monitor endpoints: data, prediction and concept drift, alert rules, retraining triggers", "Monitoring"),
         ("pipelines", "Reproducible training pipelines with step caching, tuning, an evaluation gate and promotion", "Pipelines"),
     ];
@@ -25,7 +24,7 @@ internal static class StratumGroups
             {
                 var context = CliContext.For(parse, globals);
                 context.Error.MarkupLineInterpolated($"[yellow]`strata {name}` is not available in this build yet:[/] the {stratum} stratum is still being built.");
-                context.Error.MarkupLine("Available now: [bold]strata data[/], [bold]projects[/], [bold]runs[/], [bold]models[/], [bold]lineage[/], [bold]artifacts[/], [bold]audit[/], [bold]auth[/], [bold]serve[/]. See [bold]strata --help[/].");
+                context.Error.MarkupLine("Available now: [bold]strata data[/], [bold]features[/], [bold]projects[/], [bold]runs[/], [bold]models[/], [bold]lineage[/], [bold]artifacts[/], [bold]audit[/], [bold]auth[/], [bold]serve[/]. See [bold]strata --help[/].");
                 return ExitCodes.Usage;
             });
             yield return command;

@@ -22,6 +22,9 @@ public interface IMetadataStore : IAsyncDisposable
     /// <summary>Artifacts, executions, events and contexts (ML Metadata's model).</summary>
     ILineageStore Lineage { get; }
 
+    /// <summary>Feature definitions (versioned per project) and materialization watermarks.</summary>
+    IFeatureRegistryStore Features { get; }
+
     /// <summary>The append-only, hash-chained audit log.</summary>
     IAuditLog Audit { get; }
 

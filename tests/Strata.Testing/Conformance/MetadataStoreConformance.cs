@@ -392,6 +392,72 @@ public abstract class MetadataStoreConformance : IAsyncLifetime
         Assert.Contains("field 'path'", e.Message, StringComparison.Ordinal);
     }
 
+    [BackendFact]
+    public async Task Feature_definitions_are_versioned_and_reapplying_the_same_digest_changes_nothing()
+    {
+        await Store.Projects.CreateAsync("flights", null, Alice);
+        Assert.Null(await Store.Features.GetLatestAsync("flights"));
+        var (first, firstDigest) = Definition("{\"v\":1}");
+        var (second, secondDigest) = Definition("{\"v\":2}");
+
+        var v1 = await Store.Features.ApplyAsync("flights", first, firstDigest, Alice);
+        Clock.Advance(TimeSpan.FromSeconds(1));
+        var sequence = await Store.GetChangeSequenceAsync();
+        var again = await Store.Features.ApplyAsync("flights", first, firstDigest, Bob);
+        var v2 = await Store.Features.ApplyAsync("flights", second, secondDigest, Bob);
+
+        Assert.Equal((1, "alice", firstDigest), (v1.Version, v1.CreatedBy, v1.Digest));
+        Assert.Equal(v1, again);
+        Assert.Equal((2, "bob", second), (v2.Version, v2.CreatedBy, v2.Definition));
+        Assert.Equal(sequence + 1, await Store.GetChangeSequenceAsync());
+        Assert.Equal(v2, await Store.Features.GetLatestAsync("flights"));
+        Assert.Equal(v1, await Store.Features.GetVersionAsync("flights", 1));
+        Assert.Null(await Store.Features.GetVersionAsync("flights", 3));
+        Assert.Equal(new[] { 2, 1 }, (await Store.Features.ListVersionsAsync("flights")).Select(v => v.Version));
+        var audit = await Store.Audit.ReadAsync(1, 100);
+        Assert.Equal(2, audit.Count(e => e.Action == "features.apply"));
+        Assert.True((await Store.Audit.VerifyAsync()).Intact);
+    }
+
+    [BackendFact]
+    public async Task Feature_definitions_need_a_project_and_a_matching_digest()
+    {
+        await Store.Projects.CreateAsync("flights", null, Alice);
+        var (json, digest) = Definition("{}");
+
+        Assert.Equal(ErrorCodes.NotFound, (await Assert.ThrowsAsync<StrataException>(() => Store.Features.ApplyAsync("nope", json, digest, Alice))).Code);
+        Assert.Equal(ErrorCodes.NotFound, (await Assert.ThrowsAsync<StrataException>(() => Store.Features.ListVersionsAsync("nope"))).Code);
+        var mismatch = await Assert.ThrowsAsync<StrataException>(() => Store.Features.ApplyAsync("flights", json + " ", digest, Alice));
+        Assert.Contains("field 'digest'", mismatch.Message, StringComparison.Ordinal);
+        Assert.Empty(await Store.Features.ListVersionsAsync("flights"));
+    }
+
+    [BackendFact]
+    public async Task Feature_watermarks_are_per_view_and_only_move_forward()
+    {
+        await Store.Projects.CreateAsync("flights", null, Alice);
+        await Store.Projects.CreateAsync("other", null, Alice);
+        Assert.Null(await Store.Features.GetWatermarkAsync("flights", "origin_hourly"));
+
+        await Store.Features.SetWatermarkAsync("flights", "origin_hourly", 1_000, Alice);
+        var sequence = await Store.GetChangeSequenceAsync();
+        await Store.Features.SetWatermarkAsync("flights", "origin_hourly", 500, Alice);
+        await Store.Features.SetWatermarkAsync("flights", "origin_hourly", 1_000, Alice);
+        Assert.Equal(sequence, await Store.GetChangeSequenceAsync());
+        await Store.Features.SetWatermarkAsync("flights", "origin_hourly", 2_000, Bob);
+        await Store.Features.SetWatermarkAsync("flights", "origin_delay_windows", 7, Bob);
+
+        Assert.Equal(2_000, await Store.Features.GetWatermarkAsync("flights", "origin_hourly"));
+        Assert.Equal(7, await Store.Features.GetWatermarkAsync("flights", "origin_delay_windows"));
+        Assert.Null(await Store.Features.GetWatermarkAsync("other", "origin_hourly"));
+        Assert.Equal(ErrorCodes.NotFound, (await Assert.ThrowsAsync<StrataException>(() => Store.Features.SetWatermarkAsync("nope", "v", 1, Alice))).Code);
+        Assert.Equal(ErrorCodes.ArgumentInvalid, (await Assert.ThrowsAsync<StrataException>(() => Store.Features.SetWatermarkAsync("flights", "../v", 1, Alice))).Code);
+        Assert.Equal(3, (await Store.Audit.ReadAsync(1, 100)).Count(e => e.Action == "features.watermark"));
+    }
+
+    private static (string Json, string Digest) Definition(string json) =>
+        (json, Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(json))));
+
     protected static ModelVersionSpec Spec(char digit) => new() { ArtifactDigest = new string(digit, 64), ArtifactSize = 10, Learner = "gbdt", Metrics = new Dictionary<string, double> { ["auc"] = 0.7 } };
 
     private static LineageArtifact Artifact(string type, string name) => new("", "flights", type, name, null, new Dictionary<string, string>(), 0);

@@ -87,6 +87,14 @@ internal static class Migrations
                     id TEXT PRIMARY KEY, principal TEXT NOT NULL, project TEXT NOT NULL, role TEXT NOT NULL, secret_hash TEXT NOT NULL,
                     created_at BIGINT NOT NULL, created_by TEXT NOT NULL, revoked INTEGER NOT NULL DEFAULT 0, description TEXT);
                 """),
+            (2, """
+                CREATE TABLE feature_repository_versions (
+                    project TEXT NOT NULL REFERENCES projects (name), version INTEGER NOT NULL, digest TEXT NOT NULL,
+                    definition TEXT NOT NULL, created_at BIGINT NOT NULL, created_by TEXT NOT NULL, PRIMARY KEY (project, version));
+                CREATE TABLE feature_watermarks (
+                    project TEXT NOT NULL REFERENCES projects (name), view_name TEXT NOT NULL, watermark BIGINT NOT NULL,
+                    updated_at BIGINT NOT NULL, updated_by TEXT NOT NULL, PRIMARY KEY (project, view_name));
+                """),
         ];
     }
 }

@@ -14,7 +14,7 @@ namespace Strata.Storage.Sql;
 /// <see cref="SqlDialect"/> holds the differences). Every mutation runs in one transaction under the store-wide write
 /// lock and appends its audit entry in that transaction, so the audit log and the data cannot disagree.
 /// </summary>
-internal sealed partial class SqlMetadataStore : IMetadataStore, IProjectStore, ITrackingStore, IModelRegistryStore, ILineageStore, IAuditLog, IApiKeyStore
+internal sealed partial class SqlMetadataStore : IMetadataStore, IProjectStore, ITrackingStore, IModelRegistryStore, ILineageStore, IFeatureRegistryStore, IAuditLog, IApiKeyStore
 {
     internal const string Genesis = "0000000000000000000000000000000000000000000000000000000000000000";
     private readonly SqlDialect _dialect;
@@ -43,6 +43,8 @@ internal sealed partial class SqlMetadataStore : IMetadataStore, IProjectStore, 
     public IModelRegistryStore Registry => this;
 
     public ILineageStore Lineage => this;
+
+    public IFeatureRegistryStore Features => this;
 
     public IAuditLog Audit => this;
 
