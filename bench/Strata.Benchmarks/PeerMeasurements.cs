@@ -49,5 +49,6 @@ internal static partial class PeerOperations
         RegisterGbdtKernels();
         RegisterPitJoin();
         RegisterOnlineLatency();
+        RegisterOnlineLatencyPostgres();
     }
 }
