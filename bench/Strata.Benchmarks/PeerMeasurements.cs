@@ -50,5 +50,6 @@ internal static partial class PeerOperations
         RegisterPitJoin();
         RegisterPitJoinPostgres();
         RegisterOnlineLatency();
+        RegisterOnlineLatencyPostgres();
     }
 }

@@ -29,26 +29,40 @@ public sealed partial class EmbeddedOnlineStore
         await _writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            ObjectDisposedException.ThrowIf(_disposed, this);
-            sequence = _lastSequence;
-            captured = _views.Values.Select(v => (v, v.Capture())).ToList();
-
-            // Later writes go to a new segment, so every segment before it holds only sequences ≤ the snapshot's.
-            var next = Path.Combine(_folder, SegmentName(sequence + 1));
-            if (!string.Equals(_log.Name, next, StringComparison.Ordinal))
-            {
-                var log = OpenLog(next);
-                Artifacts.DurableFile.FsyncDirectory(_folder);
-                _log.Dispose();
-                _log = log;
-                Volatile.Write(ref _logLength, 0);
-            }
+            (sequence, captured) = CaptureAndRotate(_served);
         }
         finally
         {
             _writeLock.Release();
         }
 
+        await WriteSnapshotFileAsync(sequence, captured, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Copies the rows of <paramref name="views"/> and starts a new log segment. Callers hold the write lock.</summary>
+    private (long Sequence, List<(ViewIndex Index, KeyValuePair<byte[], EntityRow>[] Rows)> Captured) CaptureAndRotate(ServedViews views)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        var sequence = _lastSequence;
+        var captured = views.Indexes.Values.Select(v => (v, v.Capture())).ToList();
+
+        // Later writes go to a new segment, so every segment before it holds only sequences ≤ the snapshot's.
+        var next = Path.Combine(_folder, SegmentName(sequence + 1));
+        if (!string.Equals(_log.Name, next, StringComparison.Ordinal))
+        {
+            var log = OpenLog(next);
+            Artifacts.DurableFile.FsyncDirectory(_folder);
+            _log.Dispose();
+            _log = log;
+            Volatile.Write(ref _logLength, 0);
+        }
+
+        return (sequence, captured);
+    }
+
+    /// <summary>Writes the snapshot file durably, then deletes the log segments and older snapshots it makes redundant.</summary>
+    private async Task WriteSnapshotFileAsync(long sequence, List<(ViewIndex Index, KeyValuePair<byte[], EntityRow>[] Rows)> captured, CancellationToken cancellationToken)
+    {
         await Artifacts.DurableFile.WriteAsync(
             Path.Combine(_folder, SnapshotName(sequence)),
             (stream, ct) => WriteSnapshotAsync(stream, sequence, captured, ct),

@@ -14,8 +14,10 @@ namespace Strata.Features.OnlineStore;
 /// maps to an immutable row that a write replaces as a whole (copy-on-write per key), so a read sees either the old or
 /// the new row, never features from two writes. A snapshot copies the entry references under the lock, rotates the log,
 /// and writes the file after releasing it: reads never wait for a snapshot, and writes wait only for the copy.
+/// The served views are one immutable <see cref="ServedViews"/> swapped by <see cref="ApplyViewsAsync"/>, so a read sees
+/// either the old or the new view set.
 /// </remarks>
-public sealed partial class EmbeddedOnlineStore : IAsyncDisposable, IDisposable
+public sealed partial class EmbeddedOnlineStore : IOnlineStore, IDisposable
 {
     private const string LogPrefix = "log-";
     private const string LogSuffix = ".wal";
@@ -23,7 +25,7 @@ public sealed partial class EmbeddedOnlineStore : IAsyncDisposable, IDisposable
     private const string SnapshotSuffix = ".snap";
 
     private readonly string _folder;
-    private readonly Dictionary<string, ViewIndex> _views;
+    private volatile ServedViews _served;
     private readonly OnlineStoreOptions _options;
     private readonly SemaphoreSlim _writeLock = new(1, 1);
     private readonly SemaphoreSlim _snapshotLock = new(1, 1);
@@ -37,15 +39,18 @@ public sealed partial class EmbeddedOnlineStore : IAsyncDisposable, IDisposable
     private EmbeddedOnlineStore(string folder, Dictionary<string, ViewIndex> views, OnlineStoreOptions options, FileStream log, long lastSequence)
     {
         _folder = folder;
-        _views = views;
+        _served = new ServedViews(views);
         _options = options;
         _log = log;
         _lastSequence = lastSequence;
         _logLength = log.Length;
     }
 
+    /// <inheritdoc />
+    public string Backend => "embedded";
+
     /// <summary>The registered views.</summary>
-    public IEnumerable<FeatureViewLayout> Views => _views.Values.Select(v => v.View);
+    public IReadOnlyCollection<FeatureViewLayout> Views => _served.Layouts;
 
     /// <summary>The sequence number of the last acknowledged write.</summary>
     public long LastSequence => Volatile.Read(ref _lastSequence);
@@ -128,6 +133,23 @@ public sealed partial class EmbeddedOnlineStore : IAsyncDisposable, IDisposable
     /// <summary>Number of entities that have a row in a view.</summary>
     public int EntityCount(string view) => Index(view).Count;
 
+    /// <inheritdoc />
+    public Task<long> CountAsync(string view, CancellationToken cancellationToken = default) => Task.FromResult((long)Index(view).Count);
+
+    /// <inheritdoc />
+    public ValueTask ReadAsync(
+        string view, IReadOnlyList<string> features, ReadOnlyMemory<EntityKeyPart> keys, long nowMicros, Memory<FeatureValue> results, CancellationToken cancellationToken = default)
+    {
+        var reader = _served.Reader(view, features);
+        OnlineKeys.Check(reader.View, keys.Span);
+        if (!reader.TryReadBatch(keys.Span, nowMicros, results.Span))
+        {
+            throw OnlineKeys.ShortResults(reader.View, reader.FeatureCount, keys.Length, results.Length);
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
     /// <summary>
     /// Writes rows to a view: for each key the row with the newest event time is kept (ties: newer created time, then
     /// the later write). Returns once the batch is fsynced to the log (concurrent writes share one fsync); a bad table is
@@ -182,6 +204,20 @@ public sealed partial class EmbeddedOnlineStore : IAsyncDisposable, IDisposable
             var error = new ObjectDisposedException(GetType().FullName);
             group.ForEach(p => p.Done.TrySetException(error));
             return;
+        }
+
+        // A write validated against a view that ApplyViewsAsync has since replaced or dropped must not land in the log
+        // with the old layout's fingerprint (replay would refuse it) nor be acknowledged into an index nobody reads.
+        var served = _served.Indexes;
+        var stale = group.FindAll(p => !served.TryGetValue(p.Index.View.Name, out var current) || !ReferenceEquals(current, p.Index));
+        foreach (var p in stale)
+        {
+            p.Done.TrySetException(new StrataException(ErrorCodes.Conflict, $"feature view '{p.Index.View.Name}' was changed or dropped while the write waited; nothing was written"));
+        }
+
+        if (stale.Count > 0)
+        {
+            group.RemoveAll(stale.Contains);
         }
 
         var start = _log.Position;
@@ -285,9 +321,7 @@ public sealed partial class EmbeddedOnlineStore : IAsyncDisposable, IDisposable
     private ViewIndex Index(string view)
     {
         ArgumentNullException.ThrowIfNull(view);
-        return _views.TryGetValue(view, out var index)
-            ? index
-            : throw new StrataException(ErrorCodes.NotFound, $"no feature view '{view}' in the online store (views: {string.Join(", ", _views.Keys)})");
+        return _served.Index(view);
     }
 
     private static FileStream OpenLog(string path)

@@ -18,12 +18,22 @@ internal sealed class ViewIndex
 
     public ViewIndex(FeatureViewLayout view, ByteKeyComparer? comparer = null)
     {
-        View = view;
+        _view = view;
         _rows = new ConcurrentDictionary<byte[], EntityRow>(comparer ?? ByteKeyComparer.Instance);
         _lookup = _rows.GetAlternateLookup<ReadOnlySpan<byte>>();
     }
 
-    public FeatureViewLayout View { get; }
+    private volatile FeatureViewLayout _view;
+
+    /// <summary>
+    /// The layout served. <see cref="EmbeddedOnlineStore.ApplyViewsAsync"/> swaps it for one with the same schema (a TTL
+    /// change), so the rows, which depend only on the schema, stay valid.
+    /// </summary>
+    public FeatureViewLayout View
+    {
+        get => _view;
+        set => _view = value;
+    }
 
     public int Count => _rows.Count;
 

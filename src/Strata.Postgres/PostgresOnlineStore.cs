@@ -1,0 +1,521 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.Text;
+using Npgsql;
+using NpgsqlTypes;
+using Strata.Features;
+using Strata.Features.OnlineStore;
+
+namespace Strata.Postgres;
+
+/// <summary>
+/// The online feature store on PostgreSQL, so several server replicas serve one project's latest feature values from
+/// one database. One table per view and layout, keyed by the join keys; the layouts live in <c>strata_online.views</c>,
+/// so every replica resolves a view the same way.
+/// </summary>
+/// <remarks>
+/// A view's table name carries its layout fingerprint: a changed layout is a new table, so a replica holding an old
+/// layout fails to find the table (and reloads) instead of misreading columns. Writes check the stored fingerprint
+/// under a share lock on the view's row, which <see cref="ApplyViewsAsync"/> updates, so no write lands in a layout
+/// that is being replaced. Timestamps travel as UTC microseconds and are converted in SQL, exactly, both ways.
+/// </remarks>
+public sealed class PostgresOnlineStore : IOnlineStore
+{
+    private const string Schema = "strata_online";
+    private const string SequenceColumn = "strata_write_seq";
+
+    // Any constant works; it names the lock that serializes setup and view changes of all replicas.
+    private const long SetupLock = 0x5354524154410002;
+
+    private readonly NpgsqlDataSource _dataSource;
+    private readonly string _project;
+    private readonly ConcurrentDictionary<(FeatureViewLayout View, string Features), string> _readSql = new();
+    private volatile Dictionary<string, StoredView> _views = new(StringComparer.Ordinal);
+
+    private PostgresOnlineStore(NpgsqlDataSource dataSource, string project)
+    {
+        _dataSource = dataSource;
+        _project = project;
+    }
+
+    /// <inheritdoc />
+    public string Backend => "postgres";
+
+    /// <inheritdoc />
+    public IReadOnlyCollection<FeatureViewLayout> Views => _views.Values.Select(v => v.Layout).ToArray();
+
+    /// <summary>Opens the store of one project on a database, creating the schema on first use and loading the stored views.</summary>
+    public static async Task<PostgresOnlineStore> OpenAsync(string connectionString, string project, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(connectionString);
+        ArgumentException.ThrowIfNullOrEmpty(project);
+        var dataSource = NpgsqlDataSource.Create(connectionString);
+        try
+        {
+            var store = new PostgresOnlineStore(dataSource, project);
+            await store.SetupAsync(cancellationToken).ConfigureAwait(false);
+            await store.ReloadAsync(cancellationToken).ConfigureAwait(false);
+            return store;
+        }
+        catch
+        {
+            await dataSource.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    private async Task SetupAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        await ExecuteAsync(connection, transaction, $"""
+            SELECT pg_advisory_xact_lock({SetupLock});
+            CREATE SCHEMA IF NOT EXISTS {Schema};
+            CREATE SEQUENCE IF NOT EXISTS {Schema}.write_seq;
+            CREATE TABLE IF NOT EXISTS {Schema}.views (
+                project text NOT NULL,
+                name text NOT NULL,
+                fingerprint bigint NOT NULL,
+                table_name text NOT NULL,
+                layout text NOT NULL,
+                PRIMARY KEY (project, name));
+            """, cancellationToken).ConfigureAwait(false);
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Loads the project's views as stored, replacing what this instance knew.</summary>
+    private async Task ReloadAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        _views = await LoadAsync(connection, null, lockRows: false, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task<Dictionary<string, StoredView>> LoadAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, bool lockRows, CancellationToken cancellationToken)
+    {
+        var views = new Dictionary<string, StoredView>(StringComparer.Ordinal);
+        await using var command = new NpgsqlCommand($"SELECT table_name, layout FROM {Schema}.views WHERE project = @p{(lockRows ? " FOR UPDATE" : "")}", connection, transaction);
+        command.Parameters.AddWithValue("p", _project);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            var layout = LayoutJson.Parse(reader.GetString(1));
+            views[layout.Name] = new StoredView(layout, reader.GetString(0));
+        }
+
+        return views;
+    }
+
+    /// <inheritdoc />
+    public async Task ApplyViewsAsync(IReadOnlyList<FeatureViewLayout> views, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(views);
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var view in views)
+        {
+            ArgumentNullException.ThrowIfNull(view, nameof(views));
+            if (!seen.Add(view.Name))
+            {
+                throw new StrataException(ErrorCodes.Conflict, $"feature view '{view.Name}' is listed twice");
+            }
+
+            CheckNames(view);
+        }
+
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        await ExecuteAsync(connection, transaction, $"SELECT pg_advisory_xact_lock({SetupLock})", cancellationToken).ConfigureAwait(false);
+        var current = await LoadAsync(connection, transaction, lockRows: true, cancellationToken).ConfigureAwait(false);
+        var next = new Dictionary<string, StoredView>(StringComparer.Ordinal);
+        var sql = new StringBuilder();
+        foreach (var view in views)
+        {
+            var table = TableName(view);
+            if (current.TryGetValue(view.Name, out var old) && string.Equals(old.Table, table, StringComparison.Ordinal) && SameSchema(old.Layout, view))
+            {
+                await UpsertViewAsync(connection, transaction, view, table, cancellationToken).ConfigureAwait(false); // a TTL change
+            }
+            else
+            {
+                if (old is not null)
+                {
+                    sql.Append(CultureInfo.InvariantCulture, $"DROP TABLE IF EXISTS {Schema}.{Quote(old.Table)};\n");
+                }
+
+                sql.Append(CreateTableSql(view, table));
+                await UpsertViewAsync(connection, transaction, view, table, cancellationToken).ConfigureAwait(false);
+            }
+
+            next[view.Name] = new StoredView(view, table);
+        }
+
+        foreach (var (name, old) in current)
+        {
+            if (!seen.Contains(name))
+            {
+                sql.Append(CultureInfo.InvariantCulture, $"DROP TABLE IF EXISTS {Schema}.{Quote(old.Table)};\n");
+                await using var delete = new NpgsqlCommand($"DELETE FROM {Schema}.views WHERE project = @p AND name = @n", connection, transaction);
+                delete.Parameters.AddWithValue("p", _project);
+                delete.Parameters.AddWithValue("n", name);
+                await delete.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        if (sql.Length > 0)
+        {
+            await ExecuteAsync(connection, transaction, sql.ToString(), cancellationToken).ConfigureAwait(false);
+        }
+
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        _views = next;
+    }
+
+    private async Task UpsertViewAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, FeatureViewLayout view, string table, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand(
+            $"""
+            INSERT INTO {Schema}.views (project, name, fingerprint, table_name, layout) VALUES (@p, @n, @f, @t, @l)
+            ON CONFLICT (project, name) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, table_name = EXCLUDED.table_name, layout = EXCLUDED.layout
+            """,
+            connection,
+            transaction);
+        command.Parameters.AddWithValue("p", _project);
+        command.Parameters.AddWithValue("n", view.Name);
+        command.Parameters.AddWithValue("f", (long)view.Fingerprint);
+        command.Parameters.AddWithValue("t", table);
+        command.Parameters.AddWithValue("l", LayoutJson.Format(view));
+        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public async Task WriteAsync(string view, Table rows, CancellationToken cancellationToken = default)
+    {
+        var stored = await ViewAsync(view, cancellationToken).ConfigureAwait(false);
+        var layout = stored.Layout;
+        var batch = WriteBatch.From(layout, rows); // the embedded store's checks and messages: a bad table is refused here
+        if (batch.Count == 0)
+        {
+            return;
+        }
+
+        var winners = Winners(batch);
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        long sequence;
+        await using (var check = new NpgsqlCommand(
+            $"SELECT fingerprint, table_name, nextval('{Schema}.write_seq') FROM {Schema}.views WHERE project = @p AND name = @n FOR SHARE",
+            connection,
+            transaction))
+        {
+            check.Parameters.AddWithValue("p", _project);
+            check.Parameters.AddWithValue("n", view);
+            await using var reader = await check.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            if (!await reader.ReadAsync(cancellationToken).ConfigureAwait(false) || reader.GetInt64(0) != layout.Fingerprint || reader.GetString(1) != stored.Table)
+            {
+                await reader.DisposeAsync().ConfigureAwait(false);
+                await ReloadAsync(cancellationToken).ConfigureAwait(false);
+                throw new StrataException(ErrorCodes.Conflict, $"feature view '{view}' was changed or dropped by another instance; nothing was written");
+            }
+
+            sequence = reader.GetInt64(2);
+        }
+
+        var columns = layout.Schema.Select(f => f.Name).ToArray();
+        var staging = string.Join(", ", layout.Schema.Select(f => $"{Quote(f.Name)} {StagingType(f.Type)}"));
+        await ExecuteAsync(connection, transaction, $"CREATE TEMP TABLE strata_batch ({staging}) ON COMMIT DROP", cancellationToken).ConfigureAwait(false);
+        await using (var importer = await connection.BeginBinaryImportAsync(
+            $"COPY strata_batch ({string.Join(", ", columns.Select(Quote))}) FROM STDIN (FORMAT BINARY)", cancellationToken).ConfigureAwait(false))
+        {
+            var source = columns.Select(c => rows[c]).ToArray();
+            foreach (var r in winners)
+            {
+                await importer.StartRowAsync(cancellationToken).ConfigureAwait(false);
+                foreach (var column in source)
+                {
+                    await WriteCellAsync(importer, column, r, cancellationToken).ConfigureAwait(false);
+                }
+            }
+
+            await importer.CompleteAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        await using (var upsert = new NpgsqlCommand(UpsertSql(layout, stored.Table), connection, transaction))
+        {
+            upsert.Parameters.AddWithValue("seq", sequence);
+            await upsert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Per key, the row that supersedes the others of the batch (newer event, then created time, then later position).</summary>
+    private static List<int> Winners(WriteBatch batch)
+    {
+        var best = new Dictionary<byte[], int>(batch.Count, ByteKeyComparer.Instance);
+        for (var i = 0; i < batch.Count; i++)
+        {
+            if (!best.TryGetValue(batch.Keys[i], out var at)
+                || (batch.EventTimestamps[i], batch.CreatedTimestamps[i]).CompareTo((batch.EventTimestamps[at], batch.CreatedTimestamps[at])) >= 0)
+            {
+                best[batch.Keys[i]] = i;
+            }
+        }
+
+        var winners = best.Values.ToList();
+        winners.Sort();
+        return winners;
+    }
+
+    private static string UpsertSql(FeatureViewLayout layout, string table)
+    {
+        var target = $"{Schema}.{Quote(table)}";
+        var keys = string.Join(", ", layout.JoinKeys.Select(k => Quote(k.Name)));
+        var columns = layout.Schema.Select(f => Quote(f.Name)).ToList();
+        var values = layout.Schema.Select(f => f.Type == DataType.Timestamp ? FromMicros(Quote(f.Name)) : Quote(f.Name)).ToList();
+        var updates = layout.Schema.Where(f => !layout.JoinKeys.Any(k => k.Name == f.Name)).Select(f => $"{Quote(f.Name)} = EXCLUDED.{Quote(f.Name)}").Append($"{SequenceColumn} = EXCLUDED.{SequenceColumn}");
+        var order = new List<string> { Quote(layout.EventTimestampColumn) };
+        if (layout.CreatedTimestampColumn is { } created)
+        {
+            order.Add(Quote(created));
+        }
+
+        order.Add(SequenceColumn);
+        return $"""
+            INSERT INTO {target} ({string.Join(", ", columns)}, {SequenceColumn})
+            SELECT {string.Join(", ", values)}, @seq FROM strata_batch
+            ON CONFLICT ({keys}) DO UPDATE SET {string.Join(", ", updates)}
+            WHERE ({string.Join(", ", order.Select(c => "EXCLUDED." + c))}) > ({string.Join(", ", order.Select(c => "t." + c))})
+            """.Replace($"INSERT INTO {target} (", $"INSERT INTO {target} AS t (", StringComparison.Ordinal);
+    }
+
+    private static ValueTask WriteCellAsync(NpgsqlBinaryImporter importer, Column column, int row, CancellationToken cancellationToken)
+    {
+        if (column.IsNull(row))
+        {
+            return new ValueTask(importer.WriteNullAsync(cancellationToken));
+        }
+
+        return column switch
+        {
+            StringColumn s => new ValueTask(importer.WriteAsync(s[row]!, NpgsqlDbType.Text, cancellationToken)),
+            Column<long> l => new ValueTask(importer.WriteAsync(l[row], NpgsqlDbType.Bigint, cancellationToken)),
+            Column<int> i => new ValueTask(importer.WriteAsync(i[row], NpgsqlDbType.Integer, cancellationToken)),
+            Column<double> d => new ValueTask(importer.WriteAsync(d[row], NpgsqlDbType.Double, cancellationToken)),
+            Column<float> f => new ValueTask(importer.WriteAsync(f[row], NpgsqlDbType.Real, cancellationToken)),
+            Column<bool> b => new ValueTask(importer.WriteAsync(b[row], NpgsqlDbType.Boolean, cancellationToken)),
+            _ => throw new InvalidOperationException($"unexpected column type {column.Type.Name()}"),
+        };
+    }
+
+    /// <inheritdoc />
+    public async ValueTask ReadAsync(
+        string view, IReadOnlyList<string> features, ReadOnlyMemory<EntityKeyPart> keys, long nowMicros, Memory<FeatureValue> results, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(features);
+        var stored = await ViewAsync(view, cancellationToken).ConfigureAwait(false);
+        var layout = stored.Layout;
+        var positions = new int[features.Count];
+        for (var i = 0; i < positions.Length; i++)
+        {
+            positions[i] = layout.FeatureIndex(features[i]);
+        }
+
+        OnlineKeys.Check(layout, keys.Span);
+        var arity = layout.JoinKeys.Count;
+        var entities = keys.Length / arity;
+        if (results.Length < entities * positions.Length)
+        {
+            throw OnlineKeys.ShortResults(layout, positions.Length, keys.Length, results.Length);
+        }
+
+        for (var i = 0; i < entities * positions.Length; i++)
+        {
+            results.Span[i] = new FeatureValue(FeatureStatus.NotFound, layout.Features[positions[i % positions.Length]].Type, 0, 0, null);
+        }
+
+        if (entities == 0)
+        {
+            return;
+        }
+
+        try
+        {
+            await ReadRowsAsync(stored, positions, keys, entities, nowMicros, results, cancellationToken).ConfigureAwait(false);
+        }
+        catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UndefinedTable)
+        {
+            // Another instance changed or dropped the view: take its layouts and answer as it would.
+            await ReloadAsync(cancellationToken).ConfigureAwait(false);
+            await ReadAsync(view, features, keys, nowMicros, results, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private async Task ReadRowsAsync(StoredView stored, int[] positions, ReadOnlyMemory<EntityKeyPart> keys, int entities, long now, Memory<FeatureValue> results, CancellationToken cancellationToken)
+    {
+        var layout = stored.Layout;
+        var arity = layout.JoinKeys.Count;
+        var sql = _readSql.GetOrAdd((layout, string.Join('\u0001', positions)), _ => ReadSql(stored, positions));
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = new NpgsqlCommand(sql, connection);
+        for (var k = 0; k < arity; k++)
+        {
+            if (layout.JoinKeys[k].Type == DataType.String)
+            {
+                var parts = new string[entities];
+                for (var e = 0; e < entities; e++)
+                {
+                    parts[e] = keys.Span[(e * arity) + k].Text!;
+                }
+
+                command.Parameters.Add(new NpgsqlParameter<string[]>($"k{k}", NpgsqlDbType.Array | NpgsqlDbType.Text) { TypedValue = parts });
+            }
+            else
+            {
+                var parts = new long[entities];
+                for (var e = 0; e < entities; e++)
+                {
+                    parts[e] = keys.Span[(e * arity) + k].Number;
+                }
+
+                command.Parameters.Add(new NpgsqlParameter<long[]>($"k{k}", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { TypedValue = parts });
+            }
+        }
+
+        var ttl = layout.TtlMicros;
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            var entity = (int)(reader.GetInt64(0) - 1);
+            var eventTimestamp = reader.GetInt64(1);
+            var span = results.Span.Slice(entity * positions.Length, positions.Length);
+
+            // Feast's rule, as the embedded reader: expired when event_ts < now − ttl, so a row exactly ttl old is served.
+            var expired = ttl > 0 && eventTimestamp < now - ttl;
+            for (var i = 0; i < positions.Length; i++)
+            {
+                var type = layout.Features[positions[i]].Type;
+                var ordinal = 2 + i;
+                span[i] = expired ? new FeatureValue(FeatureStatus.OutsideMaxAge, type, eventTimestamp, 0, null)
+                    : reader.IsDBNull(ordinal) ? new FeatureValue(FeatureStatus.NullValue, type, eventTimestamp, 0, null)
+                    : type switch
+                    {
+                        DataType.String => new FeatureValue(FeatureStatus.Present, type, eventTimestamp, 0, reader.GetString(ordinal)),
+                        DataType.Bool => new FeatureValue(FeatureStatus.Present, type, eventTimestamp, reader.GetBoolean(ordinal) ? 1 : 0, null),
+                        DataType.Int32 => new FeatureValue(FeatureStatus.Present, type, eventTimestamp, reader.GetInt32(ordinal), null),
+                        DataType.Float32 => new FeatureValue(FeatureStatus.Present, type, eventTimestamp, BitConverter.SingleToInt32Bits(reader.GetFloat(ordinal)), null),
+                        DataType.Float64 => new FeatureValue(FeatureStatus.Present, type, eventTimestamp, BitConverter.DoubleToInt64Bits(reader.GetDouble(ordinal)), null),
+                        _ => new FeatureValue(FeatureStatus.Present, type, eventTimestamp, reader.GetInt64(ordinal), null), // int64, timestamp (as micros)
+                    };
+            }
+        }
+    }
+
+    /// <summary>One statement per read: the key arrays unnest into numbered entities and join the view's primary key.</summary>
+    private static string ReadSql(StoredView stored, int[] positions)
+    {
+        var layout = stored.Layout;
+        var names = layout.JoinKeys.Select((_, k) => $"k{k}").ToArray();
+        var arrays = layout.JoinKeys.Select((k, i) => $"@k{i}::{(k.Type == DataType.String ? "text" : "bigint")}[]");
+        var join = string.Join(" AND ", layout.JoinKeys.Select((k, i) => $"t.{Quote(k.Name)} = q.k{i}"));
+        var features = positions.Select(p => layout.Features[p]).Select(f => f.Type == DataType.Timestamp ? ToMicros("t." + Quote(f.Name)) : "t." + Quote(f.Name));
+        return $"""
+            SELECT q.strata_entity, {ToMicros("t." + Quote(layout.EventTimestampColumn))}{string.Concat(features.Select(f => ", " + f))}
+            FROM unnest({string.Join(", ", arrays)}) WITH ORDINALITY AS q({string.Join(", ", names)}, strata_entity)
+            JOIN {Schema}.{Quote(stored.Table)} AS t ON {join}
+            """;
+    }
+
+    /// <inheritdoc />
+    public async Task<long> CountAsync(string view, CancellationToken cancellationToken = default)
+    {
+        var stored = await ViewAsync(view, cancellationToken).ConfigureAwait(false);
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = new NpgsqlCommand($"SELECT count(*) FROM {Schema}.{Quote(stored.Table)}", connection);
+        return (long)(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
+    }
+
+    /// <inheritdoc />
+    public ValueTask DisposeAsync() => _dataSource.DisposeAsync();
+
+    /// <summary>A view as this instance knows it; an unknown name is looked up again, in case another instance added it.</summary>
+    private async ValueTask<StoredView> ViewAsync(string view, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(view);
+        if (_views.TryGetValue(view, out var stored))
+        {
+            return stored;
+        }
+
+        await ReloadAsync(cancellationToken).ConfigureAwait(false);
+        var views = _views;
+        return views.TryGetValue(view, out stored)
+            ? stored
+            : throw new StrataException(ErrorCodes.NotFound, $"no feature view '{view}' in the online store (views: {string.Join(", ", views.Keys)})");
+    }
+
+    private static bool SameSchema(FeatureViewLayout a, FeatureViewLayout b) =>
+        a.Fingerprint == b.Fingerprint && string.Equals(a.Schema.ToString(), b.Schema.ToString(), StringComparison.Ordinal);
+
+    private static void CheckNames(FeatureViewLayout view)
+    {
+        foreach (var field in view.Schema)
+        {
+            if (string.Equals(field.Name, SequenceColumn, StringComparison.Ordinal) || Encoding.UTF8.GetByteCount(field.Name) > 63 || field.Name.Contains('\0', StringComparison.Ordinal))
+            {
+                throw new StrataException(ErrorCodes.SchemaInvalid, $"feature view '{view.Name}': column '{field.Name}' cannot be a PostgreSQL column (at most 63 bytes, no NUL, not '{SequenceColumn}')");
+            }
+        }
+    }
+
+    /// <summary>
+    /// <c>v_{project}_{view}_{hash}_{fingerprint}</c>: readable parts cut to what identifiers allow, a hash of the exact
+    /// names so different views never share a table, and the layout fingerprint so a changed layout is a new table.
+    /// </summary>
+    private string TableName(FeatureViewLayout view)
+    {
+        static string Part(string text, int max)
+        {
+            var safe = new string(text.ToLowerInvariant().Select(c => c is (>= 'a' and <= 'z') or (>= '0' and <= '9') ? c : '_').ToArray());
+            return safe.Length > max ? safe[..max] : safe;
+        }
+
+        var hash = Crc32C.Compute(Encoding.UTF8.GetBytes(_project + "\0" + view.Name));
+        return string.Create(CultureInfo.InvariantCulture, $"v_{Part(_project, 16)}_{Part(view.Name, 20)}_{hash:x8}_{view.Fingerprint:x8}");
+    }
+
+    private static string CreateTableSql(FeatureViewLayout view, string table)
+    {
+        var columns = view.Schema.Select(f => $"{Quote(f.Name)} {ColumnType(f.Type)}{(f.Nullable ? "" : " NOT NULL")}");
+        var keys = string.Join(", ", view.JoinKeys.Select(k => Quote(k.Name)));
+        return $"CREATE TABLE {Schema}.{Quote(table)} ({string.Join(", ", columns)}, {SequenceColumn} bigint NOT NULL, PRIMARY KEY ({keys}));\n";
+    }
+
+    private static string ColumnType(DataType type) => type switch
+    {
+        DataType.Int32 => "integer",
+        DataType.Int64 => "bigint",
+        DataType.Float32 => "real",
+        DataType.Float64 => "double precision",
+        DataType.Bool => "boolean",
+        DataType.String => "text",
+        DataType.Timestamp => "timestamp",
+        _ => throw new StrataException(ErrorCodes.SchemaInvalid, $"the online store cannot hold {type.Name()} features"),
+    };
+
+    /// <summary>Staging columns take timestamps as microseconds; the upsert converts them exactly.</summary>
+    private static string StagingType(DataType type) => type == DataType.Timestamp ? "bigint" : ColumnType(type);
+
+    private static string FromMicros(string column) => $"(timestamp '1970-01-01' + {column} * interval '1 microsecond')";
+
+    // extract(epoch …) is numeric since PostgreSQL 14, so the microseconds come back exact.
+    private static string ToMicros(string column) => $"(extract(epoch from {column}) * 1000000)::bigint";
+
+    private static string Quote(string identifier) => "\"" + identifier.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
+
+    private static async Task ExecuteAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, string sql, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand(sql, connection, transaction);
+        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private sealed record StoredView(FeatureViewLayout Layout, string Table);
+}
