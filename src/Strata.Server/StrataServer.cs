@@ -47,6 +47,7 @@ public static class StrataServer
             .MapLineageApi()
             .MapAuditApi()
             .MapKeysApi()
+            .MapFeaturesApi()
             .MapAdminApi();
 
     private static void AddServices(IServiceCollection services, ConfigurationManager configuration)

@@ -15,6 +15,12 @@ public sealed class StrataServerOptions
     /// <summary>A PostgreSQL connection string: keep metadata there instead of the home's SQLite file (replicas share it).</summary>
     public string? Postgres { get; set; }
 
+    /// <summary>
+    /// The project of Feast-compatible feature routes (<c>/get-online-features</c>…) when a request names none (no
+    /// <c>?project=</c>, no <c>Strata-Project</c> header) and its key is valid in every project.
+    /// </summary>
+    public string? FeatureProject { get; set; }
+
     /// <summary>Largest JSON request body, in bytes (default 1 MiB); larger bodies get 413.</summary>
     public long MaxRequestBodyBytes { get; set; } = 1 << 20;
 

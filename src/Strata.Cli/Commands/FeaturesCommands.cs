@@ -12,7 +12,7 @@ namespace Strata.Cli.Commands;
 /// definitions in the local home. Plan writes nothing; apply stores a new version and refuses breaking changes unless
 /// --force.
 /// </summary>
-internal static class FeaturesCommands
+internal static partial class FeaturesCommands
 {
     public static Command Build(GlobalOptions globals)
     {
@@ -72,6 +72,11 @@ internal static class FeaturesCommands
 
         features.Add(plan);
         features.Add(apply);
+        foreach (var command in DataCommands(globals, repo, project, postgres))
+        {
+            features.Add(command);
+        }
+
         return features;
     }
 

@@ -2,6 +2,7 @@ using System.Net;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.Options;
+using Strata.Features;
 using Strata.Postgres;
 using Strata.Registry;
 using Strata.Storage;
@@ -42,7 +43,11 @@ internal sealed partial class ServerLifetime(
             throw;
         }
 
-        state.Open(home, new RegistryService(home.Metadata, home.Artifacts, new RegistryOptions { MaxArtifactBytes = settings.MaxArtifactBytes }));
+        IFeatureBackend featureData = string.IsNullOrEmpty(settings.Postgres) ? new EmbeddedFeatureBackend(home.Path) : new PostgresFeatureBackend(settings.Postgres);
+        state.Open(
+            home,
+            new RegistryService(home.Metadata, home.Artifacts, new RegistryOptions { MaxArtifactBytes = settings.MaxArtifactBytes }),
+            new FeatureStores(home.Metadata, featureData));
         LogOpened(logger, homePath, home.Metadata.Backend);
     }
 
@@ -65,7 +70,13 @@ internal sealed partial class ServerLifetime(
 
     public async Task StoppedAsync(CancellationToken cancellationToken)
     {
-        if (state.Close() is { } home)
+        var (home, features) = state.Close();
+        if (features is not null)
+        {
+            await features.DisposeAsync().ConfigureAwait(false);
+        }
+
+        if (home is not null)
         {
             await home.DisposeAsync().ConfigureAwait(false);
         }

@@ -1,3 +1,4 @@
+using Strata.Features;
 using Strata.Registry;
 using Strata.Storage;
 
@@ -8,6 +9,7 @@ internal sealed class ServerState
 {
     private StrataHome? _home;
     private RegistryService? _registry;
+    private FeatureStores? _features;
 
     /// <summary>The home folder.</summary>
     public StrataHome Home => _home ?? throw new InvalidOperationException("the Strata stores are not open yet");
@@ -15,19 +17,25 @@ internal sealed class ServerState
     /// <summary>The registry service every endpoint calls.</summary>
     public RegistryService Registry => _registry ?? throw new InvalidOperationException("the Strata stores are not open yet");
 
+    /// <summary>The feature stores of every project.</summary>
+    public FeatureStores Features => _features ?? throw new InvalidOperationException("the Strata stores are not open yet");
+
     /// <summary>Sets the opened stores.</summary>
-    public void Open(StrataHome home, RegistryService registry)
+    public void Open(StrataHome home, RegistryService registry, FeatureStores features)
     {
         _home = home;
         _registry = registry;
+        _features = features;
     }
 
-    /// <summary>Takes the home back for closing.</summary>
-    public StrataHome? Close()
+    /// <summary>Takes the home and the feature stores back for closing.</summary>
+    public (StrataHome? Home, FeatureStores? Features) Close()
     {
         var home = _home;
+        var features = _features;
         _home = null;
         _registry = null;
-        return home;
+        _features = null;
+        return (home, features);
     }
 }

@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Authorization;
 using Strata.Security;
+using Strata.Server.Features;
 using Strata.Server.Hosting;
 using Strata.Stores;
 
@@ -92,7 +93,7 @@ internal static class Access
             {
                 var rule = endpoint.Metadata.GetMetadata<AccessRule>()
                     ?? throw new StrataException(ErrorCodes.Forbidden, "this route declares no access rule, so it is refused to everyone (deny by default)");
-                rule.Check(principal, context.Request.RouteValues.TryGetValue("project", out var project) ? project as string : null);
+                rule.Check(principal, FeatureProject.Of(context, principal));
             }
 
             context.Features.Set(new CallerFeature(new Caller(principal, context.TraceIdentifier)));

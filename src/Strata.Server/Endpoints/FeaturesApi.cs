@@ -1,0 +1,218 @@
+using System.Text.Json;
+using Strata.Features;
+using Strata.Features.Definitions;
+using Strata.Server.Features;
+using Strata.Server.Hosting;
+using Strata.Server.Http;
+using Strata.Stores;
+
+namespace Strata.Server.Endpoints;
+
+/// <summary>
+/// The feature server: Feast-compatible routes at the root (<c>/get-online-features</c>, <c>/push</c>,
+/// <c>/materialize</c>, <c>/materialize-incremental</c>; the project comes from <c>?project=</c>, the
+/// <c>Strata-Project</c> header or the server's default) and the same operations under
+/// <c>/api/v1/projects/{project}/features…</c>, with the API keys and roles of the registry.
+/// </summary>
+internal static class FeaturesApi
+{
+    public static IEndpointRouteBuilder MapFeaturesApi(this IEndpointRouteBuilder app)
+    {
+        app.MapPost("/get-online-features", GetOnlineFeaturesAsync).RequireRole(Role.Viewer).WithTags("feast");
+        app.MapPost("/push", PushAsync).RequireRole(Role.Editor).WithTags("feast");
+        app.MapPost("/materialize", MaterializeAsync).RequireRole(Role.Editor).WithTags("feast");
+        app.MapPost("/materialize-incremental", MaterializeIncrementalAsync).RequireRole(Role.Editor).WithTags("feast");
+
+        var api = app.MapGroup("/api/v1/projects/{project}/features").WithTags("features");
+        api.MapGet("/", GetDefinitionsAsync).RequireRole(Role.Viewer);
+        api.MapGet("/versions", ListVersionsAsync).RequireRole(Role.Viewer);
+        api.MapPost("/online", GetOnlineFeaturesAsync).RequireRole(Role.Viewer);
+        api.MapPost("/push", PushAsync).RequireRole(Role.Editor);
+        api.MapPost("/materialize", MaterializeAsync).RequireRole(Role.Editor);
+        api.MapPost("/materialize-incremental", MaterializeIncrementalAsync).RequireRole(Role.Editor);
+        return app;
+    }
+
+    private static async Task GetOnlineFeaturesAsync(HttpContext http, ServerState state)
+    {
+        var store = await state.Features.GetAsync(FeatureProject.Of(http), http.RequestAborted).ConfigureAwait(false);
+        using var body = await ReadBodyAsync(http).ConfigureAwait(false);
+        var request = FeastJson.ReadOnlineRequest(body.RootElement);
+        var features = store.Resolve(request.Features, request.FeatureService);
+        var rows = FeastJson.EntityRows(request, DeclaredTypes(store, features));
+        var values = await store.GetOnlineFeaturesAsync(features, rows, request.FullFeatureNames, http.RequestAborted).ConfigureAwait(false);
+
+        http.Response.ContentType = "application/json";
+        await using (var writer = new Utf8JsonWriter(http.Response.BodyWriter))
+        {
+            FeastJson.WriteOnlineResponse(writer, rows, values);
+        }
+
+        await http.Response.BodyWriter.FlushAsync(http.RequestAborted).ConfigureAwait(false);
+    }
+
+    private static async Task<IResult> PushAsync(HttpContext http, ServerState state)
+    {
+        var store = await state.Features.GetAsync(FeatureProject.Of(http), http.RequestAborted).ConfigureAwait(false);
+        using var body = await ReadBodyAsync(http).ConfigureAwait(false);
+        var root = body.RootElement;
+        FeastJson.RequireObject(root, "the request body");
+        string? source = null;
+        JsonElement? frame = null;
+        var to = PushTarget.Online;
+        foreach (var property in root.EnumerateObject())
+        {
+            switch (property.Name)
+            {
+                case "push_source_name":
+                    source = FeastJson.String(property.Value, "push_source_name");
+                    break;
+                case "df":
+                    frame = property.Value;
+                    break;
+                case "to":
+                    to = FeastJson.String(property.Value, "to") switch
+                    {
+                        "online" => PushTarget.Online,
+                        "offline" => PushTarget.Offline,
+                        "online_and_offline" => PushTarget.OnlineAndOffline,
+                        var other => throw FeastJson.Invalid($"to must be online, offline or online_and_offline, not '{other}'"),
+                    };
+                    break;
+                case "allow_registry_cache" or "transform_on_write":
+                    break; // Feast client options with no meaning here
+                default:
+                    throw FeastJson.Invalid($"unknown field '{property.Name}' (expected push_source_name, df, to)");
+            }
+        }
+
+        if (source is null || frame is null)
+        {
+            throw FeastJson.Invalid("push needs push_source_name and df");
+        }
+
+        var definition = store.Repository.Sources.FirstOrDefault(s => s.Name == source)
+            ?? throw new StrataException(ErrorCodes.NotFound, $"push source '{source}' is not defined in project '{store.Project}'");
+        if (definition.Kind != SourceKind.Push || definition.Schema is null)
+        {
+            throw FeastJson.Invalid($"source '{source}' is not a push source");
+        }
+
+        var rows = FeastJson.Frame(frame.Value, definition.Schema, source);
+        var views = await store.PushAsync(source, rows, to, http.RequestAborted).ConfigureAwait(false);
+        return Results.Ok(new { rows = rows.RowCount, views });
+    }
+
+    private static async Task<IResult> MaterializeAsync(HttpContext http, ServerState state)
+    {
+        var store = await state.Features.GetAsync(FeatureProject.Of(http), http.RequestAborted).ConfigureAwait(false);
+        using var body = await ReadBodyAsync(http).ConfigureAwait(false);
+        var (start, end, views) = ReadMaterialize(body.RootElement, needStart: true);
+        var done = await store.MaterializeAsync(start!.Value, end, views, http.RequestAborted).ConfigureAwait(false);
+        return Results.Ok(Summary(done));
+    }
+
+    private static async Task<IResult> MaterializeIncrementalAsync(HttpContext http, ServerState state)
+    {
+        var store = await state.Features.GetAsync(FeatureProject.Of(http), http.RequestAborted).ConfigureAwait(false);
+        using var body = await ReadBodyAsync(http).ConfigureAwait(false);
+        var (_, end, views) = ReadMaterialize(body.RootElement, needStart: false);
+        var actor = http.GetCaller().Actor;
+        var done = await store.MaterializeIncrementalAsync(end, actor, views, http.RequestAborted).ConfigureAwait(false);
+        return Results.Ok(Summary(done));
+    }
+
+    private static async Task<IResult> GetDefinitionsAsync(HttpContext http, string project, ServerState state)
+    {
+        var store = await state.Features.GetAsync(project, http.RequestAborted).ConfigureAwait(false);
+        return Results.Text(store.Repository.ToCanonicalJson(), "application/json");
+    }
+
+    private static async Task<IResult> ListVersionsAsync(HttpContext http, string project, ServerState state)
+    {
+        var versions = await state.Home.Metadata.Features.ListVersionsAsync(project, http.RequestAborted).ConfigureAwait(false);
+        return Results.Ok(versions.Select(v => new { v.Version, v.Digest, createdAt = Timestamp.Format(v.CreatedAt), v.CreatedBy }));
+    }
+
+    private static (long? Start, long End, IReadOnlyList<string>? Views) ReadMaterialize(JsonElement root, bool needStart)
+    {
+        FeastJson.RequireObject(root, "the request body");
+        long? start = null, end = null;
+        List<string>? views = null;
+        foreach (var property in root.EnumerateObject())
+        {
+            switch (property.Name)
+            {
+                case "start_ts" when needStart:
+                    start = FeastJson.ReadTimestamp(property.Value, "start_ts");
+                    break;
+                case "end_ts":
+                    end = FeastJson.ReadTimestamp(property.Value, "end_ts");
+                    break;
+                case "feature_views":
+                    views = FeastJson.Strings(property.Value, "feature_views");
+                    break;
+                case "disable_event_timestamp":
+                    break;
+                default:
+                    throw FeastJson.Invalid($"unknown field '{property.Name}' (expected {(needStart ? "start_ts, " : "")}end_ts, feature_views)");
+            }
+        }
+
+        if ((needStart && start is null) || end is null)
+        {
+            throw FeastJson.Invalid(needStart ? "materialize needs start_ts and end_ts" : "materialize-incremental needs end_ts");
+        }
+
+        return (start, end.Value, views);
+    }
+
+    private static object Summary(IReadOnlyList<MaterializedView> done) =>
+        new { views = done.Select(d => new { view = d.View, start = Timestamp.Format(d.StartMicros), end = Timestamp.Format(d.EndMicros), rows = d.Rows }) };
+
+    private static Dictionary<string, DataType> DeclaredTypes(FeatureStore store, IReadOnlyList<FeatureReference> features)
+    {
+        var types = new Dictionary<string, DataType>(StringComparer.Ordinal);
+        foreach (var reference in features)
+        {
+            if (store.Repository.OnDemandViews.FirstOrDefault(v => v.Name == reference.View) is { } onDemand)
+            {
+                foreach (var field in onDemand.RequestFields)
+                {
+                    types[field.Name] = field.Type;
+                }
+
+                foreach (var input in onDemand.Inputs)
+                {
+                    AddKeys(store, input.View, types);
+                }
+            }
+            else
+            {
+                AddKeys(store, reference.View, types);
+            }
+        }
+
+        return types;
+    }
+
+    private static void AddKeys(FeatureStore store, string view, Dictionary<string, DataType> types)
+    {
+        foreach (var key in store.Repository.OnlineLayout(view).JoinKeys)
+        {
+            types[key.Name] = key.Type;
+        }
+    }
+
+    private static async Task<JsonDocument> ReadBodyAsync(HttpContext http)
+    {
+        try
+        {
+            return await JsonDocument.ParseAsync(http.Request.Body, new JsonDocumentOptions { MaxDepth = 16 }, http.RequestAborted).ConfigureAwait(false);
+        }
+        catch (JsonException e)
+        {
+            throw FeastJson.Invalid($"the request body is not valid JSON: {e.Message}");
+        }
+    }
+}

@@ -1,0 +1,680 @@
+using System.Collections.Concurrent;
+using Strata.Features.Aggregation;
+using Strata.Features.Definitions;
+using Strata.Features.OnDemand;
+using Strata.Features.OnlineStore;
+using Strata.Features.PointInTime;
+using Strata.Features.Streaming;
+using Strata.Stores;
+
+namespace Strata.Features;
+
+/// <summary>Where pushed rows go, as Feast's push API names it.</summary>
+public enum PushTarget
+{
+    /// <summary>The online store only.</summary>
+    Online,
+    /// <summary>The offline store only.</summary>
+    Offline,
+    /// <summary>Both stores.</summary>
+    OnlineAndOffline,
+}
+
+/// <summary>What a materialization wrote per view.</summary>
+/// <param name="View">The view.</param>
+/// <param name="StartMicros">Start of the event-time range (inclusive).</param>
+/// <param name="EndMicros">End of the event-time range (exclusive).</param>
+/// <param name="Rows">Rows written to the online store.</param>
+public sealed record MaterializedView(string View, long StartMicros, long EndMicros, long Rows);
+
+/// <summary>Online feature values of many entities, one column of values per feature, in request order.</summary>
+/// <param name="FeatureNames">Output names (<c>feature</c> or <c>view__feature</c>).</param>
+/// <param name="References">The features, in the same order.</param>
+/// <param name="Values">Per feature, one value per entity row.</param>
+public sealed record OnlineFeatures(IReadOnlyList<string> FeatureNames, IReadOnlyList<FeatureReference> References, IReadOnlyList<FeatureValue[]> Values);
+
+/// <summary>
+/// One project's feature store: its applied definitions over an offline and an online store. Training sets, online
+/// reads, materialization and push all go through here, so both paths use the same definitions and the same code for
+/// windows and on-demand features.
+/// </summary>
+public sealed class FeatureStore : IDisposable
+{
+    private const int BatchRows = 65_536;
+
+    private readonly IOfflineStore _offline;
+    private readonly IOnlineStore _online;
+    private readonly IFeatureRegistryStore _registry;
+    private readonly TimeProvider _clock;
+    private readonly Dictionary<(string View, string Feature), OnDemandExpression> _expressions = [];
+    private readonly ConcurrentDictionary<string, Lazy<Task<StreamingAggregator>>> _aggregators = new(StringComparer.Ordinal);
+    private readonly SemaphoreSlim _pushLock = new(1, 1);
+
+    /// <summary>Opens the store of a project over its applied definitions; on-demand expressions are compiled here.</summary>
+    public FeatureStore(string project, FeatureRepository repository, int version, IOfflineStore offline, IOnlineStore online, IFeatureRegistryStore registry, TimeProvider? clock = null)
+    {
+        Project = project;
+        Repository = repository;
+        Version = version;
+        _offline = offline;
+        _online = online;
+        _registry = registry;
+        _clock = clock ?? TimeProvider.System;
+        foreach (var view in repository.OnDemandViews)
+        {
+            var inputs = new Schema(view.RequestFields.Concat(view.Inputs.Select(i => FieldOf(i).WithName(FullName(i)).WithNullable(true))));
+            foreach (var feature in view.Features)
+            {
+                _expressions[(view.Name, feature.Field.Name)] = OnDemandExpression.Compile(feature.Expression, inputs, feature.Field.Type);
+            }
+        }
+    }
+
+    /// <summary>The project.</summary>
+    public string Project { get; }
+
+    /// <summary>The applied definitions.</summary>
+    public FeatureRepository Repository { get; }
+
+    /// <summary>The version of the definitions (0 when none were applied).</summary>
+    public int Version { get; }
+
+    /// <summary>The offline store.</summary>
+    public IOfflineStore Offline => _offline;
+
+    /// <summary>The online store.</summary>
+    public IOnlineStore Online => _online;
+
+    /// <summary>
+    /// The features a request names: a feature service, or <c>view:feature</c> references; each checked to exist.
+    /// </summary>
+    /// <exception cref="StrataException">Both or neither given, or an unknown service, view or feature (not found).</exception>
+    public IReadOnlyList<FeatureReference> Resolve(IReadOnlyList<string>? features, string? service)
+    {
+        if (service is not null && features is { Count: > 0 })
+        {
+            throw new StrataException(ErrorCodes.ArgumentInvalid, "give either a feature service or a list of features, not both");
+        }
+
+        IReadOnlyList<FeatureReference> references = service is not null
+            ? Repository.Service(service).Features
+            : features is { Count: > 0 } ? features.Select(FeatureReference.Parse).ToArray()
+            : throw new StrataException(ErrorCodes.ArgumentInvalid, "no features asked for: give a feature service or a list of view:feature references");
+        foreach (var reference in references)
+        {
+            FieldOf(reference); // throws not found
+        }
+
+        return references;
+    }
+
+    /// <summary>The type and tags of a feature.</summary>
+    /// <exception cref="StrataException">Unknown view or feature (not found).</exception>
+    public Field FieldOf(FeatureReference reference)
+    {
+        if (Repository.FeatureViews.FirstOrDefault(v => v.Name == reference.View) is { } plain)
+        {
+            return plain.Features.FirstOrDefault(f => f.Name == reference.Feature) ?? throw UnknownFeature(reference, plain.Features.Select(f => f.Name));
+        }
+
+        if (Repository.AggregationViews.FirstOrDefault(v => v.Name == reference.View) is { } windows)
+        {
+            var aggregation = windows.Aggregations.FirstOrDefault(a => a.Name == reference.Feature) ?? throw UnknownFeature(reference, windows.Aggregations.Select(a => a.Name));
+            return new Field(aggregation.Name, FeatureRepository.AggregateType(aggregation, Repository.Source(windows.Source)), nullable: true);
+        }
+
+        if (Repository.OnDemandViews.FirstOrDefault(v => v.Name == reference.View) is { } onDemand)
+        {
+            return onDemand.Features.FirstOrDefault(f => f.Field.Name == reference.Feature)?.Field ?? throw UnknownFeature(reference, onDemand.Features.Select(f => f.Field.Name));
+        }
+
+        throw new StrataException(ErrorCodes.NotFound, $"feature view '{reference.View}' is not defined in project '{Project}'");
+    }
+
+    /// <summary>
+    /// A point-in-time-correct training set: the entity rows (keys, timestamp, labels: carried through in order) with
+    /// every asked feature as known at each row's timestamp — feature views through the offline store's join, windowed
+    /// aggregates computed as of the row, on-demand features by their compiled expressions.
+    /// </summary>
+    /// <exception cref="StrataException">No or a non-timestamp timestamp column, a missing key or request column, unknown features, clashing names.</exception>
+    public async Task<Table> GetHistoricalFeaturesAsync(
+        Table entities,
+        string entityTimestamp,
+        IReadOnlyList<FeatureReference> features,
+        bool fullFeatureNames = false,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(entities);
+        ArgumentNullException.ThrowIfNull(features);
+        var tsIndex = entities.Schema.TryIndexOf(entityTimestamp);
+        if (tsIndex < 0)
+        {
+            throw new StrataException(ErrorCodes.SchemaInvalid, $"the entity table has no timestamp column '{entityTimestamp}' (columns: {string.Join(", ", entities.Schema.Names)})");
+        }
+
+        if (entities.Schema[tsIndex].Type != DataType.Timestamp)
+        {
+            throw new StrataException(ErrorCodes.SchemaInvalid, $"the entity table's column '{entityTimestamp}' is {entities.Schema[tsIndex].Type.Name()}, not a timestamp");
+        }
+
+        foreach (var reference in features)
+        {
+            FieldOf(reference);
+        }
+
+        // Every stored feature the output or an on-demand input needs, fetched under full names.
+        var needed = new List<FeatureReference>();
+        foreach (var reference in features)
+        {
+            if (OnDemand(reference.View) is { } onDemand)
+            {
+                needed.AddRange(onDemand.Inputs);
+            }
+            else
+            {
+                needed.Add(reference);
+            }
+        }
+
+        var fetched = new Dictionary<FeatureReference, Column>();
+        var plainRequests = needed.Where(r => Repository.FeatureViews.Any(v => v.Name == r.View)).Distinct()
+            .GroupBy(r => r.View)
+            .Select(g => new HistoricalFeatureRequest(Repository.OfflineLayout(g.Key), g.Select(r => r.Feature).ToArray()))
+            .ToArray();
+        if (plainRequests.Length > 0)
+        {
+            // Only the keys and the timestamp go to the store (PostgreSQL uploads them); other columns are carried here.
+            var keysOnly = entities.Select(plainRequests.SelectMany(r => r.View.JoinKeys.Select(k => k.Name)).Append(entityTimestamp).Distinct().Where(entities.Schema.Contains).ToArray());
+            var joined = await _offline.GetHistoricalFeaturesAsync(keysOnly, entityTimestamp, plainRequests, new PointInTimeJoinOptions { FullFeatureNames = true }, cancellationToken).ConfigureAwait(false);
+            foreach (var request in plainRequests)
+            {
+                foreach (var feature in request.Features)
+                {
+                    fetched[new FeatureReference(request.View.Name, feature)] = joined[$"{request.View.Name}__{feature}"];
+                }
+            }
+        }
+
+        foreach (var group in needed.Where(r => Repository.AggregationViews.Any(v => v.Name == r.View)).Distinct().GroupBy(r => r.View))
+        {
+            var view = Repository.AggregationViews.First(v => v.Name == group.Key);
+            var aggregations = group.Select(r => view.Aggregations.First(a => a.Name == r.Feature)).ToArray();
+            var layout = Repository.OfflineLayout(view.Name);
+            var events = await ReadEventsForAsync(layout, aggregations, entities.GetColumn<long>(entityTimestamp), cancellationToken).ConfigureAwait(false);
+            var values = WindowedAggregation.AsOf(events, layout, aggregations, entities, entityTimestamp);
+            foreach (var aggregation in aggregations)
+            {
+                fetched[new FeatureReference(view.Name, aggregation.Name)] = values[aggregation.Name];
+            }
+        }
+
+        var output = new List<(Field Field, Column Column)>();
+        output.AddRange(entities.Schema.Select((f, i) => (f, entities[i])));
+        var owners = new HashSet<string>(entities.Schema.Names, StringComparer.Ordinal);
+        foreach (var reference in features)
+        {
+            var column = OnDemand(reference.View) is { } onDemand
+                ? Evaluate(onDemand, reference.Feature, entities, fetched)
+                : fetched[reference];
+            var name = fullFeatureNames ? FullName(reference) : reference.Feature;
+            if (!owners.Add(name))
+            {
+                throw new StrataException(ErrorCodes.SchemaInvalid, $"output column '{name}' appears twice; ask for full feature names or rename a feature");
+            }
+
+            output.Add((FieldOf(reference).WithName(name).WithNullable(true), column));
+        }
+
+        return new Table(new Schema(output.Select(o => o.Field)), output.Select(o => o.Column));
+    }
+
+    /// <summary>
+    /// Latest feature values of many entities from the online store, with Feast's statuses and event times; on-demand
+    /// features are computed from them and from request columns by the same expressions as training sets use.
+    /// </summary>
+    /// <param name="features">The features, in output order.</param>
+    /// <param name="entityRows">One row per entity: the join keys of every view asked for, and the request fields of on-demand views.</param>
+    /// <param name="fullFeatureNames">Name outputs <c>view__feature</c>.</param>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    /// <exception cref="StrataException">Unknown features (not found); a missing key or request column, or a key of the wrong type (invalid argument).</exception>
+    public async ValueTask<OnlineFeatures> GetOnlineFeaturesAsync(
+        IReadOnlyList<FeatureReference> features,
+        Table entityRows,
+        bool fullFeatureNames = false,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(features);
+        ArgumentNullException.ThrowIfNull(entityRows);
+        var now = _clock.GetUtcNow().ToUnixTimeMilliseconds() * 1000;
+        var count = entityRows.RowCount;
+        var values = new FeatureValue[features.Count][];
+        var stored = new Dictionary<FeatureReference, FeatureValue[]>();
+
+        // Stored features (and on-demand inputs) read view by view, one store call per view.
+        var needed = features.SelectMany(r => OnDemand(r.View) is { } od ? od.Inputs : [r]).Distinct().ToArray();
+        foreach (var group in needed.GroupBy(r => r.View))
+        {
+            var layout = _online.Views.FirstOrDefault(v => v.Name == group.Key)
+                ?? throw new StrataException(ErrorCodes.NotFound, $"feature view '{group.Key}' is not served online (it is offline-only or not applied yet)");
+            var names = group.Select(r => r.Feature).ToArray();
+            var keys = EntityKeys(layout, entityRows);
+            var results = new FeatureValue[count * names.Length];
+            await _online.ReadAsync(layout.Name, names, keys, now, results, cancellationToken).ConfigureAwait(false);
+            for (var f = 0; f < names.Length; f++)
+            {
+                var column = new FeatureValue[count];
+                for (var e = 0; e < count; e++)
+                {
+                    column[e] = results[(e * names.Length) + f];
+                }
+
+                stored[new FeatureReference(layout.Name, names[f])] = column;
+            }
+        }
+
+        for (var i = 0; i < features.Count; i++)
+        {
+            var reference = features[i];
+            if (OnDemand(reference.View) is { } onDemand)
+            {
+                var inputs = onDemand.Inputs.ToDictionary(r => r, r => OnlineValues.ToColumn(FieldOf(r).Type, stored[r]));
+                var column = Evaluate(onDemand, reference.Feature, entityRows, inputs);
+                values[i] = OnlineValues.FromColumn(column);
+            }
+            else
+            {
+                values[i] = stored[reference];
+            }
+        }
+
+        var outputNames = features.Select(r => fullFeatureNames ? FullName(r) : r.Feature).ToArray();
+        return new OnlineFeatures(outputNames, features, values);
+    }
+
+    /// <summary>
+    /// Copies the latest values with event times in [start, end) from the offline store into the online store, view by
+    /// view in batches (bounded memory; reads keep being served). Windowed views get their aggregates as of each
+    /// entity's newest event in the range.
+    /// </summary>
+    public async Task<IReadOnlyList<MaterializedView>> MaterializeAsync(long startMicros, long endMicros, IReadOnlyList<string>? views = null, CancellationToken cancellationToken = default)
+    {
+        if (endMicros <= startMicros)
+        {
+            throw new StrataException(ErrorCodes.ArgumentInvalid, "the materialization's end must be after its start");
+        }
+
+        var done = new List<MaterializedView>();
+        foreach (var view in OnlineViews(views))
+        {
+            done.Add(await MaterializeViewAsync(view, startMicros, endMicros, cancellationToken).ConfigureAwait(false));
+        }
+
+        return done;
+    }
+
+    /// <summary>
+    /// Materializes each view from its watermark (the end of its last materialization; the start of its history the
+    /// first time) to <paramref name="endMicros"/>, then moves the watermark.
+    /// </summary>
+    public async Task<IReadOnlyList<MaterializedView>> MaterializeIncrementalAsync(long endMicros, Actor actor, IReadOnlyList<string>? views = null, CancellationToken cancellationToken = default)
+    {
+        var done = new List<MaterializedView>();
+        foreach (var view in OnlineViews(views))
+        {
+            var watermark = await _registry.GetWatermarkAsync(Project, view, cancellationToken).ConfigureAwait(false);
+            var start = watermark ?? (await _offline.GetEventTimeRangeAsync(Repository.OfflineLayout(view), cancellationToken).ConfigureAwait(false))?.Min ?? endMicros;
+            if (start >= endMicros)
+            {
+                done.Add(new MaterializedView(view, start, endMicros, 0));
+                continue;
+            }
+
+            done.Add(await MaterializeViewAsync(view, start, endMicros, cancellationToken).ConfigureAwait(false));
+            await _registry.SetWatermarkAsync(Project, view, endMicros, actor, cancellationToken).ConfigureAwait(false);
+        }
+
+        return done;
+    }
+
+    /// <summary>
+    /// Pushes rows of a push source to the views it feeds: checked against the source's declared schema first, so a bad
+    /// push writes nothing; windowed views update their aggregates incrementally.
+    /// </summary>
+    /// <returns>The views written.</returns>
+    /// <exception cref="StrataException">Unknown source (not found); not a push source, or columns that do not match (invalid).</exception>
+    public async Task<IReadOnlyList<string>> PushAsync(string source, Table rows, PushTarget to, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(rows);
+        var definition = Repository.Sources.FirstOrDefault(s => s.Name == source)
+            ?? throw new StrataException(ErrorCodes.NotFound, $"push source '{source}' is not defined in project '{Project}'");
+        if (definition.Kind != SourceKind.Push || definition.Schema is null)
+        {
+            throw new StrataException(ErrorCodes.ArgumentInvalid, $"source '{source}' is a {definition.Kind} source; only push sources take pushed rows");
+        }
+
+        rows = PushSchema.Conform(definition, rows);
+        var offline = to != PushTarget.Online;
+        var online = to != PushTarget.Offline;
+
+        // Everything is projected and checked before the first write.
+        var plain = Repository.FeatureViews.Where(v => v.Source == source).ToArray();
+        var windows = Repository.AggregationViews.Where(v => v.Source == source).ToArray();
+        var offlineWrites = new List<(FeatureViewLayout Layout, Table Rows)>();
+        var onlineWrites = new List<(string View, Table Rows)>();
+        foreach (var view in plain)
+        {
+            var layout = Repository.OfflineLayout(view.Name);
+            var projected = PushSchema.Project(rows, layout, source);
+            if (offline && view.Offline)
+            {
+                offlineWrites.Add((layout, projected));
+            }
+
+            if (online && view.Online)
+            {
+                onlineWrites.Add((view.Name, projected));
+            }
+        }
+
+        var windowEvents = windows.Select(v => (View: v, Events: PushSchema.Project(rows, Repository.OfflineLayout(v.Name), source))).ToArray();
+        foreach (var (view, events) in windowEvents.Where(w => offline && w.View.Offline))
+        {
+            offlineWrites.Add((Repository.OfflineLayout(view.Name), events));
+        }
+
+        await _pushLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            foreach (var (layout, projected) in offlineWrites)
+            {
+                await _offline.AppendAsync(layout, projected, cancellationToken).ConfigureAwait(false);
+            }
+
+            foreach (var (view, events) in windowEvents.Where(w => online && w.View.Online))
+            {
+                var aggregator = await AggregatorAsync(view, cancellationToken).ConfigureAwait(false);
+                onlineWrites.Add((view.Name, aggregator.Apply(events)));
+            }
+
+            foreach (var (view, projected) in onlineWrites)
+            {
+                await _online.WriteAsync(view, projected, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            _pushLock.Release();
+        }
+
+        return offlineWrites.Select(w => w.Layout.Name).Concat(onlineWrites.Select(w => w.View)).Distinct().ToArray();
+    }
+
+    /// <summary>
+    /// Reads a file source's rows (path relative to the repository folder, never outside it) and appends them to the
+    /// offline store of every view it feeds.
+    /// </summary>
+    public async Task<long> IngestAsync(string source, Table rows, CancellationToken cancellationToken = default)
+    {
+        var definition = Repository.Source(source);
+        var appends = new List<(FeatureViewLayout, Table)>();
+        foreach (var view in Repository.FeatureViews.Where(v => v.Source == source && v.Offline))
+        {
+            var layout = Repository.OfflineLayout(view.Name);
+            appends.Add((layout, PushSchema.Project(rows, layout, definition.Name)));
+        }
+
+        foreach (var view in Repository.AggregationViews.Where(v => v.Source == source && v.Offline))
+        {
+            var layout = Repository.OfflineLayout(view.Name);
+            appends.Add((layout, PushSchema.Project(rows, layout, definition.Name)));
+        }
+
+        foreach (var (layout, projected) in appends)
+        {
+            await _offline.AppendAsync(layout, projected, cancellationToken).ConfigureAwait(false);
+        }
+
+        return rows.RowCount;
+    }
+
+    private async Task<MaterializedView> MaterializeViewAsync(string view, long start, long end, CancellationToken cancellationToken)
+    {
+        var layout = Repository.OfflineLayout(view);
+        long rows = 0;
+        if (Repository.AggregationViews.FirstOrDefault(v => v.Name == view) is { } windows)
+        {
+            // Aggregates as of each entity's newest event in the range, computed over the events of the widest window before it.
+            var widest = windows.Aggregations.Max(a => a.Window).Ticks / TimeSpan.TicksPerMicrosecond;
+            var events = await ReadAsync(layout, start - widest, end, cancellationToken).ConfigureAwait(false);
+            var latest = LatestPerEntity(events, layout, start);
+            if (latest.RowCount > 0)
+            {
+                var aggregates = WindowedAggregation.AsOf(events, layout, windows.Aggregations, latest, layout.EventTimestampColumn);
+                var online = Repository.OnlineLayout(view);
+                var columns = online.Schema.Select(f => latest.Schema.Contains(f.Name) ? latest[f.Name] : aggregates[f.Name]);
+                await _online.WriteAsync(view, new Table(online.Schema, columns), cancellationToken).ConfigureAwait(false);
+                rows = latest.RowCount;
+            }
+
+            return new MaterializedView(view, start, end, rows);
+        }
+
+        await foreach (var batch in _offline.ReadAsync(layout, start, end, BatchRows, cancellationToken).ConfigureAwait(false))
+        {
+            await _online.WriteAsync(view, batch, cancellationToken).ConfigureAwait(false);
+            rows += batch.RowCount;
+        }
+
+        return new MaterializedView(view, start, end, rows);
+    }
+
+    private IEnumerable<string> OnlineViews(IReadOnlyList<string>? views)
+    {
+        var online = Repository.FeatureViews.Where(v => v.Online).Select(v => v.Name)
+            .Concat(Repository.AggregationViews.Where(v => v.Online).Select(v => v.Name))
+            .ToArray();
+        if (views is not { Count: > 0 })
+        {
+            return online;
+        }
+
+        foreach (var view in views)
+        {
+            if (!Repository.IsStoredView(view))
+            {
+                throw new StrataException(ErrorCodes.NotFound, $"feature view '{view}' is not defined in project '{Project}'");
+            }
+
+            if (!online.Contains(view))
+            {
+                throw new StrataException(ErrorCodes.ArgumentInvalid, $"feature view '{view}' is not online, so it is not materialized");
+            }
+        }
+
+        return views;
+    }
+
+    private async Task<StreamingAggregator> AggregatorAsync(AggregationViewDefinition view, CancellationToken cancellationToken)
+    {
+        var lazy = _aggregators.GetOrAdd(view.Name, _ => new Lazy<Task<StreamingAggregator>>(async () =>
+        {
+            // Rebuilt from the stored events of the widest window before the newest one, so a restart loses no state.
+            var layout = Repository.OfflineLayout(view.Name);
+            var aggregator = new StreamingAggregator(layout, view.Aggregations, Repository.OnlineLayout(view.Name));
+            if (await _offline.GetEventTimeRangeAsync(layout, CancellationToken.None).ConfigureAwait(false) is { } range)
+            {
+                var widest = view.Aggregations.Max(a => a.Window).Ticks / TimeSpan.TicksPerMicrosecond;
+                aggregator.Restore([await ReadAsync(layout, range.Max - widest, range.Max + 1, CancellationToken.None).ConfigureAwait(false)]);
+            }
+
+            return aggregator;
+        }));
+        return await lazy.Value.WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task<Table> ReadEventsForAsync(FeatureViewLayout layout, IReadOnlyList<AggregationDefinition> aggregations, Column<long> timestamps, CancellationToken cancellationToken)
+    {
+        long min = long.MaxValue, max = long.MinValue;
+        for (var i = 0; i < timestamps.Length; i++)
+        {
+            if (timestamps.IsValid(i))
+            {
+                min = Math.Min(min, timestamps[i]);
+                max = Math.Max(max, timestamps[i]);
+            }
+        }
+
+        if (min > max)
+        {
+            return Table.Empty(layout.Schema);
+        }
+
+        var widest = aggregations.Max(a => a.Window).Ticks / TimeSpan.TicksPerMicrosecond;
+        return await ReadAsync(layout, min - widest, max + 1, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task<Table> ReadAsync(FeatureViewLayout layout, long start, long end, CancellationToken cancellationToken)
+    {
+        var parts = new List<Table>();
+        await foreach (var batch in _offline.ReadAsync(layout, start, end, BatchRows, cancellationToken).ConfigureAwait(false))
+        {
+            parts.Add(batch);
+        }
+
+        return parts.Count == 0 ? Table.Empty(layout.Schema) : parts.Count == 1 ? parts[0] : Table.Concat(parts);
+    }
+
+    private static Table LatestPerEntity(Table events, FeatureViewLayout layout, long start)
+    {
+        // One row per key: the key columns and the newest event time at or after start.
+        var keys = layout.JoinKeys.Select(k => k.Name).ToArray();
+        var ts = events.GetColumn<long>(layout.EventTimestampColumn);
+        var newest = new Dictionary<string, int>(StringComparer.Ordinal);
+        var keyColumns = keys.Select(k => events[k]).ToArray();
+        for (var i = 0; i < events.RowCount; i++)
+        {
+            if (ts[i] < start || keyColumns.Any(c => c.IsNull(i)))
+            {
+                continue;
+            }
+
+            var key = string.Join('\u0001', keyColumns.Select(c => c.GetValue(i)));
+            if (!newest.TryGetValue(key, out var best) || ts[i] > ts[best])
+            {
+                newest[key] = best = i;
+            }
+        }
+
+        var rows = newest.Values.Order().ToArray();
+        var selected = events.Select(keys.Append(layout.EventTimestampColumn)).Take(rows);
+        if (layout.CreatedTimestampColumn is { } created)
+        {
+            var createdColumn = Columns.Create<long>(DataType.Timestamp, rows.Select(r => events.GetColumn<long>(created).IsValid(r) ? events.GetColumn<long>(created)[r] : 0L).ToArray());
+            return new Table(new Schema(selected.Schema.Append(new Field(created, DataType.Timestamp, nullable: false))), selected.Columns.Append(createdColumn));
+        }
+
+        return selected;
+    }
+
+    private Column Evaluate(OnDemandViewDefinition view, string feature, Table requestRows, Dictionary<FeatureReference, Column> inputs)
+    {
+        var columns = new List<(Field, Column)>();
+        foreach (var field in view.RequestFields)
+        {
+            var index = requestRows.Schema.TryIndexOf(field.Name);
+            if (index < 0)
+            {
+                throw new StrataException(ErrorCodes.ArgumentInvalid, $"on-demand view '{view.Name}' needs the request field '{field.Name}' ({field.Type.Name()}), which the entity rows do not have");
+            }
+
+            columns.Add((field.WithNullable(true), AsType(requestRows[index], field, view.Name)));
+        }
+
+        foreach (var input in view.Inputs)
+        {
+            columns.Add((FieldOf(input).WithName(FullName(input)).WithNullable(true), inputs[input]));
+        }
+
+        var table = new Table(new Schema(columns.Select(c => c.Item1)), columns.Select(c => c.Item2));
+        return _expressions[(view.Name, feature)].Evaluate(table);
+    }
+
+    /// <summary>Releases the push lock.</summary>
+    public void Dispose() => _pushLock.Dispose();
+
+    private static Column AsType(Column column, Field field, string view)
+    {
+        // Request data often arrives as integers where a view declares floats (CSV, JSON): widen numbers, refuse the rest.
+        if (column.Type == field.Type)
+        {
+            return column;
+        }
+
+        if (!column.Type.IsNumeric() || !field.Type.IsNumeric())
+        {
+            throw new StrataException(ErrorCodes.SchemaInvalid, $"on-demand view '{view}' declares request field '{field.Name}' as {field.Type.Name()}, but it is {column.Type.Name()}");
+        }
+
+        var builder = ColumnBuilder.Create(field.Type, column.Length);
+        for (var i = 0; i < column.Length; i++)
+        {
+            if (column.IsNull(i))
+            {
+                builder.AppendNull();
+                continue;
+            }
+
+            var value = Convert.ToDouble(column.GetValue(i), System.Globalization.CultureInfo.InvariantCulture);
+            builder.AppendObject(field.Type switch
+            {
+                DataType.Float64 => value,
+                DataType.Float32 => (float)value,
+                DataType.Int64 => (object)checked((long)value),
+                _ => checked((int)value),
+            });
+        }
+
+        return builder.Build();
+    }
+
+    private OnDemandViewDefinition? OnDemand(string view) => Repository.OnDemandViews.FirstOrDefault(v => v.Name == view);
+
+    private static ReadOnlyMemory<EntityKeyPart> EntityKeys(FeatureViewLayout layout, Table rows)
+    {
+        var arity = layout.JoinKeys.Count;
+        var keys = new EntityKeyPart[rows.RowCount * arity];
+        for (var k = 0; k < arity; k++)
+        {
+            var key = layout.JoinKeys[k];
+            var index = rows.Schema.TryIndexOf(key.Name);
+            if (index < 0)
+            {
+                throw new StrataException(ErrorCodes.ArgumentInvalid, $"feature view '{layout.Name}' is keyed by '{key.Name}', which the entity rows do not have");
+            }
+
+            var column = rows[index];
+            for (var e = 0; e < rows.RowCount; e++)
+            {
+                if (column.IsNull(e))
+                {
+                    throw new StrataException(ErrorCodes.ArgumentInvalid, $"entity row {e}: join key '{key.Name}' is null");
+                }
+
+                keys[(e * arity) + k] = column switch
+                {
+                    StringColumn s => EntityKeyPart.FromString(s[e]!),
+                    Column<long> l => EntityKeyPart.FromInt64(l[e]),
+                    Column<int> n => EntityKeyPart.FromInt64(n[e]),
+                    _ => throw new StrataException(ErrorCodes.ArgumentInvalid, $"join key '{key.Name}' must be {key.Type.Name()}, not {column.Type.Name()}"),
+                };
+            }
+        }
+
+        return keys;
+    }
+
+    private static string FullName(FeatureReference reference) => $"{reference.View}__{reference.Feature}";
+
+    private static StrataException UnknownFeature(FeatureReference reference, IEnumerable<string> features) =>
+        new(ErrorCodes.NotFound, $"feature view '{reference.View}' has no feature '{reference.Feature}' (features: {string.Join(", ", features)})");
+}

@@ -1,0 +1,144 @@
+using System.Collections.Concurrent;
+using Strata.Features.Definitions;
+using Strata.Features.OfflineStore;
+using Strata.Features.OnlineStore;
+using Strata.Stores;
+
+namespace Strata.Features;
+
+/// <summary>Where a deployment keeps feature data: the embedded stores under the home folder, or PostgreSQL.</summary>
+public interface IFeatureBackend
+{
+    /// <summary>Opens the offline store of a project.</summary>
+    ValueTask<IOfflineStore> OpenOfflineAsync(string project, CancellationToken cancellationToken = default);
+
+    /// <summary>Opens the online store of a project, serving these views.</summary>
+    ValueTask<IOnlineStore> OpenOnlineAsync(string project, IReadOnlyList<FeatureViewLayout> views, CancellationToken cancellationToken = default);
+}
+
+/// <summary>The embedded default: <c>offline/&lt;project&gt;/</c> and <c>online/&lt;project&gt;/</c> under the home folder.</summary>
+/// <param name="home">The home folder.</param>
+public sealed class EmbeddedFeatureBackend(string home) : IFeatureBackend
+{
+    /// <inheritdoc />
+    public async ValueTask<IOfflineStore> OpenOfflineAsync(string project, CancellationToken cancellationToken = default) =>
+        await EmbeddedOfflineStore.OpenAsync(Path.Combine(home, "offline", Names.Check("project", project)), cancellationToken).ConfigureAwait(false);
+
+    /// <inheritdoc />
+    public ValueTask<IOnlineStore> OpenOnlineAsync(string project, IReadOnlyList<FeatureViewLayout> views, CancellationToken cancellationToken = default) =>
+        ValueTask.FromResult<IOnlineStore>(EmbeddedOnlineStore.Open(Path.Combine(home, "online", Names.Check("project", project)), views));
+}
+
+/// <summary>
+/// The open feature stores of a process, one per project, following the applied definitions: a new version (applied by
+/// this process, the CLI or another replica) is noticed within a second and served without a restart.
+/// </summary>
+public sealed class FeatureStores : IAsyncDisposable
+{
+    private static readonly TimeSpan RecheckEvery = TimeSpan.FromSeconds(1);
+
+    private readonly IMetadataStore _metadata;
+    private readonly IFeatureBackend _backend;
+    private readonly TimeProvider _clock;
+    private readonly ConcurrentDictionary<string, Entry> _open = new(StringComparer.Ordinal);
+
+    /// <summary>Creates the set over a metadata store (definitions, watermarks) and a backend (data).</summary>
+    public FeatureStores(IMetadataStore metadata, IFeatureBackend backend, TimeProvider? clock = null)
+    {
+        _metadata = metadata;
+        _backend = backend;
+        _clock = clock ?? TimeProvider.System;
+    }
+
+    /// <summary>The feature store of a project, opened on first use and refreshed when its definitions change.</summary>
+    public async ValueTask<FeatureStore> GetAsync(string project, CancellationToken cancellationToken = default)
+    {
+        var entry = _open.GetOrAdd(project, p => new Entry(p));
+        var now = _clock.GetUtcNow();
+        if (entry.Store is { } current && now - entry.CheckedAt < RecheckEvery)
+        {
+            return current;
+        }
+
+        await entry.Lock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (entry.Store is { } fresh && _clock.GetUtcNow() - entry.CheckedAt < RecheckEvery)
+            {
+                return fresh;
+            }
+
+            var latest = await _metadata.Features.GetLatestAsync(project, cancellationToken).ConfigureAwait(false);
+            var version = latest?.Version ?? 0;
+            if (entry.Store is { } same && same.Version == version)
+            {
+                entry.CheckedAt = _clock.GetUtcNow();
+                return same;
+            }
+
+            if (version == 0 && await _metadata.Projects.GetAsync(project, cancellationToken).ConfigureAwait(false) is null)
+            {
+                throw new StrataException(ErrorCodes.NotFound, $"project '{project}' does not exist");
+            }
+
+            var repository = latest is null ? FeatureRepository.Empty : FeatureRepository.FromJson(latest.Definition);
+            var layouts = repository.FeatureViews.Where(v => v.Online).Select(v => repository.OnlineLayout(v.Name))
+                .Concat(repository.AggregationViews.Where(v => v.Online).Select(v => repository.OnlineLayout(v.Name)))
+                .ToArray();
+            entry.Offline ??= await _backend.OpenOfflineAsync(project, cancellationToken).ConfigureAwait(false);
+            if (entry.Online is null)
+            {
+                entry.Online = await _backend.OpenOnlineAsync(project, layouts, cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                await entry.Online.ApplyViewsAsync(layouts, cancellationToken).ConfigureAwait(false);
+            }
+
+            // The previous store is left to requests still using it; it holds nothing that needs closing.
+            var store = new FeatureStore(project, repository, version, entry.Offline, entry.Online, _metadata.Features, _clock);
+            entry.Store = store;
+            entry.CheckedAt = _clock.GetUtcNow();
+            return store;
+        }
+        finally
+        {
+            entry.Lock.Release();
+        }
+    }
+
+    /// <summary>Closes every store.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var entry in _open.Values)
+        {
+            entry.Store?.Dispose();
+            if (entry.Online is not null)
+            {
+                await entry.Online.DisposeAsync().ConfigureAwait(false);
+            }
+
+            if (entry.Offline is not null)
+            {
+                await entry.Offline.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+
+        _open.Clear();
+    }
+
+    private sealed class Entry(string project)
+    {
+        public string Project { get; } = project;
+
+        public SemaphoreSlim Lock { get; } = new(1, 1);
+
+        public FeatureStore? Store { get; set; }
+
+        public DateTimeOffset CheckedAt { get; set; }
+
+        public IOfflineStore? Offline { get; set; }
+
+        public IOnlineStore? Online { get; set; }
+    }
+}
