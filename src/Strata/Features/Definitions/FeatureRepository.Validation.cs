@@ -436,7 +436,36 @@ public sealed partial record FeatureRepository
                 {
                     Add($"features.{f.Field.Name}.expression", $"{Who}: the expression of feature '{f.Field.Name}' is longer than 10,000 characters");
                 }
+                else if (InputSchema(v) is { } inputs)
+                {
+                    // Compiled here, so a typo in an expression fails apply instead of the first training set or request.
+                    try
+                    {
+                        OnDemand.OnDemandExpression.Compile(f.Expression, inputs, f.Field.Type);
+                    }
+                    catch (StrataException e)
+                    {
+                        Add($"features.{f.Field.Name}.expression", $"{Who}: feature '{f.Field.Name}': {e.Message}");
+                    }
+                }
             }
+        }
+
+        private Schema? InputSchema(OnDemandViewDefinition v)
+        {
+            // Null while an input is unresolved or a name repeats: those are reported on their own.
+            var fields = new List<Field>(v.RequestFields ?? []);
+            foreach (var input in v.Inputs ?? [])
+            {
+                if (repo.FeatureType(input) is not { } type)
+                {
+                    return null;
+                }
+
+                fields.Add(new Field($"{input.View}__{input.Feature}", type));
+            }
+
+            return fields.Select(f => f.Name).Distinct(StringComparer.Ordinal).Count() == fields.Count ? new Schema(fields) : null;
         }
 
         private void Service(FeatureServiceDefinition s)

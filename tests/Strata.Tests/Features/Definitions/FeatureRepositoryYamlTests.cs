@@ -215,6 +215,21 @@ public sealed class FeatureRepositoryYamlTests : IDisposable
     }
 
     [Fact]
+    public void A_typo_in_an_on_demand_expression_fails_at_load_with_its_line()
+    {
+        var message = Error(View("  - name: v\n    entities: [origin]\n    source: hourly\n    features: [{ name: x, type: int64 }]\n") + """
+            on_demand_views:
+              - name: o
+                request_fields: [{ name: distance, type: float64 }]
+                inputs: [v:x]
+                features: [{ name: r, type: float64, expression: "v__x / (distanse + 1)" }]
+            """);
+        Assert.StartsWith("features.yaml:", message, StringComparison.Ordinal);
+        Assert.Contains("on-demand view 'o': feature 'r'", message, StringComparison.Ordinal);
+        Assert.Contains("distanse", message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void A_name_defined_twice_across_files_points_at_the_second()
     {
         var e = Assert.ThrowsAny<StrataException>(() => FeatureRepositoryYaml.Parse(
