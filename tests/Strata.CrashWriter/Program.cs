@@ -1,10 +1,17 @@
 using Strata.Storage;
 using Strata.Stores;
 
-// Usage: Strata.CrashWriter HOME SEED, or Strata.CrashWriter online FOLDER SEED (see OnlineStoreWriter).
+// Usage: Strata.CrashWriter HOME SEED, Strata.CrashWriter online FOLDER SEED (see OnlineStoreWriter), or
+// Strata.CrashWriter offline FOLDER SEED (see OfflineStoreWriter).
 if (args is ["online", ..])
 {
     await Strata.CrashWriter.OnlineStoreWriter.RunAsync(args[1..]);
+    return;
+}
+
+if (args is ["offline", ..])
+{
+    await Strata.CrashWriter.OfflineStoreWriter.RunAsync(args[1..]);
     return;
 }
 

@@ -48,7 +48,7 @@ public sealed class EmbeddedOfflineStore : IOfflineStore
     {
         ArgumentException.ThrowIfNullOrEmpty(folder);
         var full = Path.GetFullPath(folder);
-        Directory.CreateDirectory(full);
+        CreateFolderDurably(full);
         var store = new EmbeddedOfflineStore(full);
         foreach (var viewFolder in Directory.EnumerateDirectories(full))
         {
@@ -83,7 +83,7 @@ public sealed class EmbeddedOfflineStore : IOfflineStore
             }
 
             current ??= new OfflineManifest(OfflineRows.Signature(view), 1, []);
-            Directory.CreateDirectory(state.Folder);
+            CreateFolderDurably(state.Folder);
             var sequence = current.NextSequence;
             var added = new List<OfflineSegment>();
             foreach (var (partition, indices) in SplitByPartition(checkedRows.GetColumn<long>(view.EventTimestampColumn)))
@@ -284,6 +284,31 @@ public sealed class EmbeddedOfflineStore : IOfflineStore
         if (deleted)
         {
             DurableFile.FsyncDirectory(viewFolder);
+        }
+    }
+
+    /// <summary>Creates a folder and its missing parents, flushing each new entry into its parent folder.</summary>
+    /// <remarks>
+    /// DurableFile flushes the view folder after each rename, but not the view folder's own entry: without this a power
+    /// cut after the first acknowledged append of a view (or of a new store) could lose the whole folder.
+    /// </remarks>
+    private static void CreateFolderDurably(string folder)
+    {
+        if (Directory.Exists(folder))
+        {
+            return;
+        }
+
+        var parent = Path.GetDirectoryName(folder);
+        if (parent is not null)
+        {
+            CreateFolderDurably(parent);
+        }
+
+        Directory.CreateDirectory(folder);
+        if (parent is not null)
+        {
+            DurableFile.FsyncDirectory(parent);
         }
     }
 
