@@ -98,7 +98,24 @@ public sealed class EmbeddedOfflineStore : IOfflineStore
             }
 
             var next = current.With(added, sequence);
-            await DurableFile.WriteAllBytesAsync(Path.Combine(state.Folder, OfflineManifest.FileName), next.Serialize(), cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await DurableFile.WriteAllBytesAsync(Path.Combine(state.Folder, OfflineManifest.FileName), next.Serialize(), cancellationToken).ConfigureAwait(false);
+            }
+            catch
+            {
+                // The rename may have happened before the failure (e.g. the folder fsync failed): what is on disk decides.
+                // Segments the manifest on disk names are committed and stay; the rest go below.
+                var onDisk = await LoadAsync(state.Folder, CancellationToken.None).ConfigureAwait(false);
+                state.Current = onDisk;
+                if (onDisk is not null)
+                {
+                    written.RemoveAll(path => onDisk.Segments.Any(s => s.File == Path.GetFileName(path)));
+                }
+
+                throw;
+            }
+
             written.Clear(); // committed
             state.Current = next;
         }
