@@ -29,8 +29,9 @@ internal static partial class FeaturesCommands
 
     private static Command Ingest(GlobalOptions globals, Option<string> repo, Option<string?> project, Option<string?> postgres)
     {
-        var source = new Option<string?>("--source") { Description = "Only this file source (default: every file source)" };
-        var command = new Command("ingest", "Read the repository's file sources (paths inside --repo) into the offline store of the views they feed.") { source };
+        var source = new Option<string?>("--source") { Description = "Only this source (default: every file and PostgreSQL source)" };
+        var sourceDatabase = new Option<string?>("--source-postgres") { Description = "Connection string of the database PostgreSQL sources read from (default: --postgres)" };
+        var command = new Command("ingest", "Read the repository's file sources (paths inside --repo) and PostgreSQL sources into the offline store of the views they feed.") { source, sourceDatabase };
         command.SetAction(async (parse, ct) =>
         {
             var context = CliContext.For(parse, globals);
@@ -38,15 +39,29 @@ internal static partial class FeaturesCommands
             var store = session.Store;
             var folder = Path.GetFullPath(parse.GetValue(repo)!);
             var chosen = parse.GetValue(source);
-            var sources = store.Repository.Sources.Where(s => s.Kind == SourceKind.File && (chosen is null || s.Name == chosen)).ToArray();
+            var sources = store.Repository.Sources.Where(s => s.Kind != SourceKind.Push && (chosen is null || s.Name == chosen)).ToArray();
             if (chosen is not null && sources.Length == 0)
             {
-                throw new StrataException(ErrorCodes.NotFound, $"file source '{chosen}' is not defined in project '{store.Project}'");
+                throw new StrataException(ErrorCodes.NotFound, $"file or PostgreSQL source '{chosen}' is not defined in project '{store.Project}'");
             }
 
             var rows = new List<(string Source, long Rows)>();
             foreach (var definition in sources)
             {
+                if (definition.Kind is SourceKind.PostgresTable or SourceKind.PostgresQuery)
+                {
+                    var connection = parse.GetValue(sourceDatabase) ?? parse.GetValue(postgres)
+                        ?? throw new StrataException(ErrorCodes.ArgumentInvalid, $"source '{definition.Name}' reads PostgreSQL: pass --source-postgres CONNECTION");
+                    long count = 0;
+                    await foreach (var batch in PostgresSourceReader.ReadAsync(connection, definition, cancellationToken: ct).ConfigureAwait(false))
+                    {
+                        count += await store.IngestAsync(definition.Name, batch, ct).ConfigureAwait(false);
+                    }
+
+                    rows.Add((definition.Name, count));
+                    continue;
+                }
+
                 var path = SourcePath(folder, definition);
                 var options = new DataReadOptions { Format = definition.Format, Schema = definition.Schema };
                 var table = (await context.WithProgressAsync($"Reading {definition.Name}", p => DataFiles.ReadAsync(path, options with { Progress = p }, ct)).ConfigureAwait(false)).Table;
