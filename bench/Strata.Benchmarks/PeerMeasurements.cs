@@ -49,6 +49,7 @@ internal static partial class PeerOperations
         RegisterGbdtKernels();
         RegisterPitJoin();
         RegisterPitJoinPostgres();
+        RegisterPitJoinStore();
         RegisterOnlineLatency();
         RegisterOnlineLatencyPostgres();
     }

@@ -227,16 +227,21 @@ public sealed class EmbeddedOfflineStore : IOfflineStore
             {
                 // Only partitions that can hold a row some entity may take: event time in [min − TTL, max].
                 var from = OfflineRows.Lowest(request.View, r.Min);
-                var parts = new List<Table>();
-                foreach (var segment in manifest.Segments.Where(s => s.Overlaps(from, r.Max)))
-                {
-                    var part = await ArrowFile.ReadTableAsync(Path.Combine(state.Folder, segment.File), cancellationToken: cancellationToken).ConfigureAwait(false);
-                    parts.Add(part);
-                }
+                var segments = manifest.Segments.Where(s => s.Overlaps(from, r.Max)).ToArray();
 
-                if (parts.Count > 0)
+                // Segments are read side by side and cut to the columns the join reads before they are concatenated.
+                var layout = request.View;
+                var needed = layout.JoinKeys.Select(k => k.Name).Append(layout.EventTimestampColumn)
+                    .Concat(layout.CreatedTimestampColumn is { } created ? [created] : [])
+                    .Concat(request.Features).Distinct(StringComparer.Ordinal).ToArray();
+                var parts = new Table[segments.Length];
+                await Parallel.ForEachAsync(
+                    Enumerable.Range(0, segments.Length),
+                    new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount, CancellationToken = cancellationToken },
+                    async (i, ct) => parts[i] = (await ArrowFile.ReadTableAsync(Path.Combine(state.Folder, segments[i].File), cancellationToken: ct).ConfigureAwait(false)).Select(needed)).ConfigureAwait(false);
+                if (parts.Length > 0)
                 {
-                    rows = Table.Concat(parts).WithSchema(request.View.Schema);
+                    rows = Table.Concat(parts).WithSchema(new Schema(needed.Select(n => layout.Schema[n])));
                 }
             }
 
