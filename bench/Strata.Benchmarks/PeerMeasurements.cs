@@ -52,5 +52,6 @@ internal static partial class PeerOperations
         RegisterPitJoinStore();
         RegisterOnlineLatency();
         RegisterOnlineLatencyPostgres();
+        RegisterOnlineHttp();
     }
 }

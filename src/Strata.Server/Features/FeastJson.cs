@@ -16,6 +16,12 @@ internal static class FeastJson
     /// <summary>Most entity rows or pushed rows one request may carry.</summary>
     public const int MaxRows = 100_000;
 
+    private static readonly JsonEncodedText PresentText = JsonEncodedText.Encode("PRESENT");
+    private static readonly JsonEncodedText NullValueText = JsonEncodedText.Encode("NULL_VALUE");
+    private static readonly JsonEncodedText OutsideMaxAgeText = JsonEncodedText.Encode("OUTSIDE_MAX_AGE");
+    private static readonly JsonEncodedText NotFoundText = JsonEncodedText.Encode("NOT_FOUND");
+    private static readonly JsonEncodedText EpochText = JsonEncodedText.Encode("1970-01-01T00:00:00Z");
+
     /// <summary>A get-online-features request.</summary>
     public sealed record OnlineRequest(IReadOnlyList<string>? Features, string? FeatureService, IReadOnlyList<(string Name, JsonElement Values)> Entities, bool FullFeatureNames);
 
@@ -175,11 +181,14 @@ internal static class FeastJson
             }
 
             writer.WriteEndArray();
-            WriteRepeated(writer, "statuses", "PRESENT", column.Length);
-            WriteRepeated(writer, "event_timestamps", "1970-01-01T00:00:00Z", column.Length);
+            WriteRepeated(writer, "statuses", PresentText, column.Length);
+            WriteRepeated(writer, "event_timestamps", EpochText, column.Length);
             writer.WriteEndObject();
         }
 
+        // NOTE: every feature of an entity row shares the row's event time, so formatting each distinct time once (not
+        // once per value) takes ISO 8601 formatting, the dearest part of the response, off the per-value path.
+        var times = new Dictionary<long, JsonEncodedText>();
         foreach (var values in features.Values)
         {
             writer.WriteStartObject();
@@ -193,14 +202,26 @@ internal static class FeastJson
             writer.WriteStartArray("statuses");
             foreach (var value in values)
             {
-                writer.WriteStringValue(StatusName(value.Status));
+                writer.WriteStringValue(value.Status switch
+                {
+                    FeatureStatus.Present => PresentText,
+                    FeatureStatus.NullValue => NullValueText,
+                    FeatureStatus.OutsideMaxAge => OutsideMaxAgeText,
+                    _ => NotFoundText,
+                });
             }
 
             writer.WriteEndArray();
             writer.WriteStartArray("event_timestamps");
             foreach (var value in values)
             {
-                writer.WriteStringValue(Timestamp.Format(value.EventTimestamp));
+                if (!times.TryGetValue(value.EventTimestamp, out var time))
+                {
+                    time = JsonEncodedText.Encode(Timestamp.Format(value.EventTimestamp));
+                    times[value.EventTimestamp] = time;
+                }
+
+                writer.WriteStringValue(time);
             }
 
             writer.WriteEndArray();
@@ -322,7 +343,7 @@ internal static class FeastJson
         return text.Length > 40 ? text[..40] + "…" : text;
     }
 
-    private static void WriteRepeated(Utf8JsonWriter writer, string name, string value, int count)
+    private static void WriteRepeated(Utf8JsonWriter writer, string name, JsonEncodedText value, int count)
     {
         writer.WriteStartArray(name);
         for (var i = 0; i < count; i++)

@@ -40,7 +40,9 @@ internal static class FeatureProject
     }
 
     /// <summary>The project of an authenticated request; a 400 when nothing names one.</summary>
-    public static string Of(HttpContext context) =>
-        Of(context, context.GetCaller().Principal)
-        ?? throw new StrataException(ErrorCodes.ArgumentInvalid, $"name the project: ?project=NAME, the {Header} header, a key of that project, or the server's Strata:FeatureProject setting");
+    public static string Of(HttpContext context) => Of(context, context.GetCaller().Principal) ?? throw Missing();
+
+    /// <summary>The 400 of a request that names no project.</summary>
+    public static StrataException Missing() =>
+        new(ErrorCodes.ArgumentInvalid, $"name the project: ?project=NAME, the {Header} header, a key of that project, or the server's Strata:FeatureProject setting");
 }

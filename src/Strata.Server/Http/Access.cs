@@ -31,7 +31,9 @@ internal sealed record AccessRule(AccessScope Scope, Role Minimum)
                 AccessPolicy.RequireGlobal(principal, Minimum);
                 return;
             default:
-                AccessPolicy.Require(principal, project ?? throw new StrataException(ErrorCodes.Forbidden, "this route has no project to check access against"), Minimum);
+                // Only Feast's root routes can lack a project (every other project route has {project}): naming none
+                // is the caller's omission to fix, not a refusal of access.
+                AccessPolicy.Require(principal, project ?? throw FeatureProject.Missing(), Minimum);
                 return;
         }
     }

@@ -83,6 +83,16 @@ public sealed class RouteAccessTests(StrataServerFactory server) : IClassFixture
         ["POST /api/v1/keys"] = "global admin",
         ["DELETE /api/v1/keys/{key}"] = "global admin",
         ["POST /api/v1/admin/gc"] = "global admin",
+        ["POST /get-online-features"] = "viewer",
+        ["POST /push"] = "editor",
+        ["POST /materialize"] = "editor",
+        ["POST /materialize-incremental"] = "editor",
+        ["GET /api/v1/projects/{project}/features"] = "viewer",
+        ["GET /api/v1/projects/{project}/features/versions"] = "viewer",
+        ["POST /api/v1/projects/{project}/features/online"] = "viewer",
+        ["POST /api/v1/projects/{project}/features/push"] = "editor",
+        ["POST /api/v1/projects/{project}/features/materialize"] = "editor",
+        ["POST /api/v1/projects/{project}/features/materialize-incremental"] = "editor",
     };
 
     /// <summary>For each minimum, the seeded keys that fall short of it (the first is one step below; others test the project scope).</summary>

@@ -25,8 +25,14 @@ internal sealed record MappedRoute(string Method, string Pattern, RoutePattern R
             .ThenBy(r => r.Method, StringComparer.Ordinal)
             .ToList();
 
-    /// <summary>A URL for the route with sample values in its parameters (valid names, so only access decides the answer).</summary>
+    /// <summary>
+    /// A URL for the route with sample values in its parameters (valid names, so only access decides the answer); a
+    /// route without a <c>{project}</c> (Feast's feature routes) names the project in the query instead.
+    /// </summary>
     public string SampleUrl(string project = "flights") =>
+        Path(project) + (Route.Parameters.Any(p => p.Name == "project") || Pattern.StartsWith("/api/", StringComparison.Ordinal) ? "" : "?project=" + project);
+
+    private string Path(string project) =>
         "/" + string.Join('/', Route.PathSegments.Select(s => s.Parts[0] switch
         {
             RoutePatternLiteralPart l => l.Content,
