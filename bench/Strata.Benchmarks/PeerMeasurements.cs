@@ -51,5 +51,6 @@ internal static partial class PeerOperations
         RegisterPitJoinPostgres();
         RegisterOnlineLatency();
         RegisterOnlineLatencyPostgres();
+        RegisterMaterialize();
     }
 }
