@@ -53,5 +53,6 @@ internal static partial class PeerOperations
         RegisterOnlineLatency();
         RegisterOnlineLatencyPostgres();
         RegisterOnlineHttp();
+        RegisterMaterialize();
     }
 }

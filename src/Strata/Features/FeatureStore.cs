@@ -385,14 +385,21 @@ public sealed class FeatureStore : IDisposable
         await _pushLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
+            // Aggregators are restored from the offline store before this push is appended to it, or the first push
+            // after opening would be counted twice (once restored, once applied).
+            var aggregators = new List<(AggregationViewDefinition View, StreamingAggregator Aggregator, Table Events)>();
+            foreach (var (view, events) in windowEvents.Where(w => online && w.View.Online))
+            {
+                aggregators.Add((view, await AggregatorAsync(view, cancellationToken).ConfigureAwait(false), events));
+            }
+
             foreach (var (layout, projected) in offlineWrites)
             {
                 await _offline.AppendAsync(layout, projected, cancellationToken).ConfigureAwait(false);
             }
 
-            foreach (var (view, events) in windowEvents.Where(w => online && w.View.Online))
+            foreach (var (view, aggregator, events) in aggregators)
             {
-                var aggregator = await AggregatorAsync(view, cancellationToken).ConfigureAwait(false);
                 onlineWrites.Add((view.Name, aggregator.Apply(events)));
             }
 

@@ -1,0 +1,699 @@
+using System.Globalization;
+using System.Numerics;
+using Strata.Features;
+using Strata.Features.Definitions;
+using Strata.Features.OnlineStore;
+using Strata.Stores;
+using Xunit;
+
+namespace Strata.Testing.Conformance;
+
+/// <summary>
+/// The whole <see cref="FeatureStore"/> (training sets, online reads, push, materialization, definition changes) over a
+/// metadata store and an <see cref="IFeatureBackend"/>, written once and run per backend by a small sealed subclass.
+/// Training sets are checked against naive scans, online values against training sets, so backends agree with each other.
+/// </summary>
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "The stores are disposed in DisposeAsync (IAsyncLifetime).")]
+public abstract class FeatureStoreConformance : IAsyncLifetime
+{
+    protected const string Project = "drivers";
+    protected const long Second = 1_000_000;
+    protected const long Minute = 60 * Second;
+    protected const long Hour = 60 * Minute;
+    protected const long Day = 24 * Hour;
+    protected static readonly long T0 = Timestamp.FromDateTime(new DateTime(2026, 1, 1, 0, 0, 0, DateTimeKind.Utc));
+    protected static readonly Actor Tester = new("tester");
+
+    /// <summary>Three kinds of views over two sources: a daily feature view, windows over pushed trips, and on-demand ratios.</summary>
+    public const string DefinitionsV1 = """
+        entities:
+          - name: driver
+            join_keys:
+              - { name: driver_id, type: int64 }
+        sources:
+          - name: driver_stats
+            kind: file
+            path: stats.csv
+            format: csv
+            timestamp_field: event_ts
+            schema:
+              - { name: driver_id, type: int64 }
+              - { name: event_ts, type: timestamp }
+              - { name: rating, type: float64 }
+              - { name: trips_today, type: int64 }
+          - name: trips
+            kind: push
+            timestamp_field: ts
+            schema:
+              - { name: driver_id, type: int64 }
+              - { name: ts, type: timestamp }
+              - { name: fare, type: float64 }
+        feature_views:
+          - name: driver_daily
+            entities: [driver]
+            source: driver_stats
+            ttl: 2d
+            features:
+              - { name: rating, type: float64 }
+              - { name: trips_today, type: int64 }
+        aggregation_views:
+          - name: driver_trips
+            entities: [driver]
+            source: trips
+            ttl: 1d
+            aggregations:
+              - { name: trips_1h, function: count, window: 1h }
+              - { name: fare_sum_1h, function: sum, column: fare, window: 1h }
+              - { name: fare_mean_1d, function: mean, column: fare, window: 1d }
+              - { name: fare_max_1d, function: max, column: fare, window: 1d }
+              - { name: last_fare, function: last, column: fare, window: 1d }
+        on_demand_views:
+          - name: fare_ratios
+            request_fields:
+              - { name: distance, type: float64 }
+            inputs:
+              - driver_trips:fare_mean_1d
+              - driver_trips:fare_max_1d
+            features:
+              - name: fare_per_mile
+                type: float64
+                expression: driver_trips__fare_mean_1d / (distance + 1)
+              - name: mean_to_max
+                type: float64
+                expression: driver_trips__fare_mean_1d / (driver_trips__fare_max_1d + 1)
+        """;
+
+    private static readonly string[] Windows = ["trips_1h", "fare_sum_1h", "fare_mean_1d", "fare_max_1d", "last_fare"];
+    private static readonly FeatureReference[] WindowFeatures = Windows.Select(w => new FeatureReference("driver_trips", w)).ToArray();
+    private static readonly FeatureReference[] OnDemandFeatures = [new("fare_ratios", "fare_per_mile"), new("fare_ratios", "mean_to_max")];
+
+    private IMetadataStore? _metadata;
+    private IFeatureBackend? _backend;
+    private FeatureStores? _stores;
+
+    protected ManualClock Clock { get; } = new(DateTimeOffset.FromUnixTimeMilliseconds((T0 + (3 * Day)) / 1000), TimeSpan.FromMilliseconds(1));
+
+    protected IMetadataStore Metadata => _metadata ?? throw new InvalidOperationException("not open");
+
+    protected FeatureStores Stores => _stores ?? throw new InvalidOperationException("not open");
+
+    /// <summary>Opens the backend's metadata store and feature backend on fresh, empty storage.</summary>
+    protected abstract Task<(IMetadataStore Metadata, IFeatureBackend Backend)> OpenAsync();
+
+    public async Task InitializeAsync()
+    {
+        (_metadata, _backend) = await OpenAsync();
+        _stores = new FeatureStores(_metadata, _backend, Clock);
+        await ApplyAsync(Metadata, DefinitionsV1);
+    }
+
+    public virtual async Task DisposeAsync()
+    {
+        if (_stores is not null)
+        {
+            await _stores.DisposeAsync();
+        }
+
+        if (_metadata is not null)
+        {
+            await _metadata.DisposeAsync();
+        }
+    }
+
+    /// <summary>Creates the project (when missing) and applies definitions to it.</summary>
+    public static async Task<FeatureRepositoryVersion> ApplyAsync(IMetadataStore metadata, string yaml)
+    {
+        ArgumentNullException.ThrowIfNull(metadata);
+        if (await metadata.Projects.GetAsync(Project) is null)
+        {
+            await metadata.Projects.CreateAsync(Project, null, Tester);
+        }
+
+        var repository = FeatureRepositoryYaml.Parse([("drivers.yaml", yaml)]);
+        return await new FeatureRegistry(metadata).ApplyAsync(Project, repository, force: false, Tester);
+    }
+
+    private Task<FeatureStore> StoreAsync() => Stores.GetAsync(Project).AsTask();
+
+    // ---- data -------------------------------------------------------------------------------------------------------
+
+    /// <summary>Daily stats of drivers 1..6 over six days (a few null ratings), in random order.</summary>
+    public static Table DailyStats(int seed)
+    {
+        var random = new Random(seed);
+        var rows = new List<(long Id, long Ts, double? Rating, long Trips)>();
+        for (var id = 1L; id <= 6; id++)
+        {
+            for (var day = 0; day < 6; day++)
+            {
+                if (random.Next(5) == 0)
+                {
+                    continue; // gaps, so the TTL matters
+                }
+
+                var ts = T0 + (day * Day) + (random.Next(0, 20) * Hour) + (random.Next(0, 60) * Minute);
+                rows.Add((id, ts, random.Next(8) == 0 ? null : Math.Round(3 + (random.NextDouble() * 2), 3), random.Next(0, 40)));
+            }
+        }
+
+        rows = rows.OrderBy(_ => random.Next()).ToList();
+        return Table.From(
+            ("driver_id", Columns.Int64(rows.Select(r => (long?)r.Id).ToArray())),
+            ("event_ts", Columns.Timestamp(rows.Select(r => (long?)r.Ts).ToArray())),
+            ("rating", Columns.Float64(rows.Select(r => r.Rating).ToArray())),
+            ("trips_today", Columns.Int64(rows.Select(r => (long?)r.Trips).ToArray())));
+    }
+
+    /// <summary>
+    /// Trips of drivers 1..<paramref name="drivers"/>: random fares (some null), late events and, with
+    /// <paramref name="ties"/>, events sharing a driver's timestamp.
+    /// </summary>
+    public static Table Trips(int seed, int drivers, int events, bool ties)
+    {
+        var random = new Random(seed);
+        var clocks = Enumerable.Range(0, drivers + 1).Select(_ => T0 + (random.Next(0, 120) * Minute)).ToArray();
+        var ids = new long?[events];
+        var ts = new long?[events];
+        var fares = new double?[events];
+        for (var i = 0; i < events; i++)
+        {
+            var id = random.Next(1, drivers + 1);
+            var roll = random.Next(10);
+            long t;
+            if (roll == 0 && i > 0)
+            {
+                t = clocks[id] - (random.Next(1, 180) * Minute); // late, possibly beyond the 1 h window
+            }
+            else if (roll == 1 && ties)
+            {
+                t = clocks[id]; // the same instant as the driver's newest event
+            }
+            else
+            {
+                clocks[id] += random.Next(1, 40) * Minute;
+                t = clocks[id];
+            }
+
+            ids[i] = id;
+            ts[i] = t;
+            fares[i] = random.Next(12) == 0 ? null : Math.Round(random.NextDouble() * 80, 2) + 0.1;
+        }
+
+        return Table.From(("driver_id", Columns.Int64(ids)), ("ts", Columns.Timestamp(ts)), ("fare", Columns.Float64(fares)));
+    }
+
+    /// <summary>Entity rows: keys (one unknown), timestamps spread over the data (some exactly on an event), a label and a distance.</summary>
+    public static Table EntityRows(int seed, Table trips, int rows)
+    {
+        var random = new Random(seed);
+        var tripTs = trips.GetColumn<long>("ts");
+        var tripIds = trips.GetColumn<long>("driver_id");
+        var ids = new long?[rows];
+        var ts = new long?[rows];
+        var labels = new long?[rows];
+        var distances = new double?[rows];
+        for (var i = 0; i < rows; i++)
+        {
+            if (random.Next(4) == 0)
+            {
+                var e = random.Next(trips.RowCount); // exactly at an event: the window end is inclusive
+                ids[i] = tripIds[e];
+                ts[i] = tripTs[e];
+            }
+            else
+            {
+                ids[i] = random.Next(10) == 0 ? 99 : random.Next(1, 7);
+                ts[i] = T0 + (long)(random.NextDouble() * 6 * Day);
+            }
+
+            labels[i] = random.Next(2);
+            distances[i] = random.Next(6) == 0 ? null : Math.Round(random.NextDouble() * 30, 1);
+        }
+
+        return Table.From(
+            ("driver_id", Columns.Int64(ids)),
+            ("event_timestamp", Columns.Timestamp(ts)),
+            ("label", Columns.Int64(labels)),
+            ("distance", Columns.Float64(distances)));
+    }
+
+    /// <summary>
+    /// The scenario both backends run for the cross-backend comparison: ingest stats, push trips offline, build a
+    /// training set with every kind of feature.
+    /// </summary>
+    public static async Task<Table> TrainingSetScenarioAsync(FeatureStore store, int seed)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        await store.IngestAsync("driver_stats", DailyStats(seed));
+        var trips = Trips(seed, drivers: 6, events: 400, ties: false);
+        await store.PushAsync("trips", trips, PushTarget.Offline);
+        var entities = EntityRows(seed, trips, rows: 300);
+        return await store.GetHistoricalFeaturesAsync(entities, "event_timestamp", AllFeatures(store), fullFeatureNames: true);
+    }
+
+    private static FeatureReference[] AllFeatures(FeatureStore store) =>
+        [new("driver_daily", "rating"), new("driver_daily", "trips_today"), .. WindowFeatures, .. OnDemandFeatures];
+
+    // ---- training sets ----------------------------------------------------------------------------------------------
+
+    [BackendTheory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    public async Task A_training_set_keeps_entity_rows_and_agrees_with_naive_scans(int seed)
+    {
+        var store = await StoreAsync();
+        var stats = DailyStats(seed);
+        var trips = Trips(seed, drivers: 6, events: 400, ties: false);
+        var entities = EntityRows(seed, trips, rows: 300);
+
+        var actual = await TrainingSetScenarioAsync(store, seed);
+
+        var expected = NaiveTrainingSet(store.Repository, stats, trips, entities);
+        try
+        {
+            TableAssert.Equal(expected, actual);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            throw new InvalidOperationException($"seed {seed}: {e.Message}", e);
+        }
+    }
+
+    [BackendFact]
+    public async Task Short_feature_names_are_the_feature_names()
+    {
+        var store = await StoreAsync();
+        var trips = Trips(4, drivers: 3, events: 50, ties: false);
+        await store.PushAsync("trips", trips, PushTarget.Offline);
+
+        var result = await store.GetHistoricalFeaturesAsync(EntityRows(4, trips, 20), "event_timestamp", [.. WindowFeatures, .. OnDemandFeatures]);
+
+        Assert.Equal(["driver_id", "event_timestamp", "label", "distance", .. Windows, "fare_per_mile", "mean_to_max"], result.Schema.Names);
+    }
+
+    [BackendFact]
+    public async Task An_entity_table_without_the_timestamp_column_is_refused_naming_it()
+    {
+        var store = await StoreAsync();
+        var entities = Table.From(("driver_id", Columns.Int64(1, 2)), ("when", Columns.Timestamp(T0, T0)));
+
+        var e = await Assert.ThrowsAsync<StrataException>(() => store.GetHistoricalFeaturesAsync(entities, "event_timestamp", WindowFeatures));
+
+        Assert.Equal(ErrorCodes.SchemaInvalid, e.Code);
+        Assert.Contains("'event_timestamp'", e.Message, StringComparison.Ordinal);
+    }
+
+    [BackendFact]
+    public async Task A_timestamp_column_of_another_type_is_refused()
+    {
+        var store = await StoreAsync();
+        var entities = Table.From(("driver_id", Columns.Int64(1, 2)), ("event_timestamp", Columns.String("2026-01-01", "2026-01-02")));
+
+        var e = await Assert.ThrowsAsync<StrataException>(() => store.GetHistoricalFeaturesAsync(entities, "event_timestamp", WindowFeatures));
+
+        Assert.Equal(ErrorCodes.SchemaInvalid, e.Code);
+        Assert.Contains("'event_timestamp'", e.Message, StringComparison.Ordinal);
+        Assert.Contains("not a timestamp", e.Message, StringComparison.Ordinal);
+    }
+
+    [BackendTheory]
+    [InlineData("no_such_view", "rating", "'no_such_view'")]
+    [InlineData("driver_daily", "no_such_feature", "'no_such_feature'")]
+    [InlineData("driver_trips", "fare_sum_2h", "'fare_sum_2h'")]
+    [InlineData("fare_ratios", "nope", "'nope'")]
+    public async Task An_unknown_view_or_feature_is_not_found_naming_it(string view, string feature, string named)
+    {
+        var store = await StoreAsync();
+        var entities = Table.From(("driver_id", Columns.Int64(1)), ("event_timestamp", Columns.Timestamp(T0)));
+
+        var e = await Assert.ThrowsAsync<StrataException>(() => store.GetHistoricalFeaturesAsync(entities, "event_timestamp", [new FeatureReference(view, feature)]));
+
+        Assert.Equal(ErrorCodes.NotFound, e.Code);
+        Assert.Contains(named, e.Message, StringComparison.Ordinal);
+        Assert.Equal(ErrorCodes.NotFound, Assert.Throws<StrataException>(() => store.Resolve([$"{view}:{feature}"], null)).Code);
+    }
+
+    // ---- train/serve consistency ------------------------------------------------------------------------------------
+
+    [BackendTheory]
+    [InlineData(11)]
+    [InlineData(12)]
+    [InlineData(13)]
+    public async Task Online_aggregates_equal_the_training_set_at_each_entity_s_last_event_bit_for_bit(int seed)
+    {
+        var store = await StoreAsync();
+        var random = new Random(seed);
+        var trips = Trips(seed, drivers: 8, events: 600, ties: true);
+        for (var offset = 0; offset < trips.RowCount;)
+        {
+            var size = Math.Min(random.Next(1, 60), trips.RowCount - offset);
+            await store.PushAsync("trips", trips.Slice(offset, size), PushTarget.OnlineAndOffline);
+            offset += size;
+        }
+
+        // Each driver's last event time (the newest, not the last pushed), with a request distance.
+        var ids = trips.GetColumn<long>("driver_id");
+        var ts = trips.GetColumn<long>("ts");
+        var last = Enumerable.Range(0, trips.RowCount).GroupBy(i => ids[i]).OrderBy(g => g.Key).Select(g => (Id: g.Key, Ts: g.Max(i => ts[i]))).ToArray();
+        var entities = Table.From(
+            ("driver_id", Columns.Int64(last.Select(l => (long?)l.Id).ToArray())),
+            ("event_timestamp", Columns.Timestamp(last.Select(l => (long?)l.Ts).ToArray())),
+            ("distance", Columns.Float64(last.Select(l => (double?)Math.Round(random.NextDouble() * 20, 1)).ToArray())));
+        FeatureReference[] asked = [.. WindowFeatures, .. OnDemandFeatures];
+
+        var offline = await store.GetHistoricalFeaturesAsync(entities, "event_timestamp", asked);
+        SetNow(last.Max(l => l.Ts) + Minute); // within every driver's TTL
+        var online = await store.GetOnlineFeaturesAsync(asked, entities.Select("driver_id", "distance"));
+
+        for (var f = 0; f < asked.Length; f++)
+        {
+            for (var e = 0; e < entities.RowCount; e++)
+            {
+                var value = online.Values[f][e];
+                var expected = offline[asked[f].Feature].GetValue(e);
+                var where = $"seed {seed}, driver {last[e].Id}, {asked[f]}";
+                Assert.True(value.Status is FeatureStatus.Present or FeatureStatus.NullValue, $"{where}: status {value.Status}");
+                if (f < WindowFeatures.Length)
+                {
+                    Assert.True(last[e].Ts == value.EventTimestamp, $"{where}: event time {value.EventTimestamp}, expected {last[e].Ts}");
+                }
+
+                Assert.True(SameBits(expected, value.Value), $"{where}: online {Show(value.Value)}, training set {Show(expected)}");
+            }
+        }
+    }
+
+    // ---- push -------------------------------------------------------------------------------------------------------
+
+    public static TheoryData<string> BadPushes() => ["missing column", "extra column", "wrong type", "null key"];
+
+    [BackendTheory]
+    [MemberData(nameof(BadPushes))]
+    public async Task A_bad_push_is_refused_and_writes_nothing(string problem)
+    {
+        var store = await StoreAsync();
+        var good = Trips(5, drivers: 3, events: 10, ties: false);
+        var rows = problem switch
+        {
+            "missing column" => good.Select("driver_id", "ts"),
+            "extra column" => new Table(new Schema(good.Schema.Append(new Field("tip", DataType.Float64))), good.Columns.Append(Columns.Float64(new double?[good.RowCount]))),
+            "wrong type" => Table.From(("driver_id", good["driver_id"]), ("ts", good["ts"]), ("fare", Columns.Int64(Enumerable.Repeat((long?)3, good.RowCount).ToArray()))),
+            _ => Table.From(("driver_id", Columns.Int64([.. Enumerable.Repeat((long?)1, good.RowCount - 1), null])), ("ts", good["ts"]), ("fare", good["fare"])),
+        };
+
+        var e = await Assert.ThrowsAsync<StrataException>(() => store.PushAsync("trips", rows, PushTarget.OnlineAndOffline));
+
+        Assert.Equal(ErrorCodes.SchemaInvalid, e.Code);
+        Assert.Null(await store.Offline.GetEventTimeRangeAsync(store.Repository.OfflineLayout("driver_trips")));
+        Assert.Equal(0, await store.Online.CountAsync("driver_trips"));
+    }
+
+    [BackendFact]
+    public async Task Pushing_to_a_file_source_or_an_unknown_source_is_refused()
+    {
+        var store = await StoreAsync();
+
+        Assert.Equal(ErrorCodes.ArgumentInvalid, (await Assert.ThrowsAsync<StrataException>(() => store.PushAsync("driver_stats", DailyStats(1), PushTarget.Online))).Code);
+        Assert.Equal(ErrorCodes.NotFound, (await Assert.ThrowsAsync<StrataException>(() => store.PushAsync("nope", DailyStats(1), PushTarget.Online))).Code);
+    }
+
+    // ---- materialization --------------------------------------------------------------------------------------------
+
+    [BackendFact]
+    public async Task Materialize_serves_the_latest_row_per_key_within_the_range_only()
+    {
+        var store = await StoreAsync();
+        var stats = DailyStats(7);
+        await store.IngestAsync("driver_stats", stats);
+        var start = T0 + Day;
+        var end = T0 + (4 * Day);
+
+        var done = await store.MaterializeAsync(start, end, ["driver_daily"]);
+
+        var expected = LatestPerKey(stats, start, end);
+        Assert.Equal(RowsIn(stats, start, end), Assert.Single(done).Rows); // rows copied, before newest-wins
+        Assert.Equal(expected.Count, await store.Online.CountAsync("driver_daily"));
+        SetNow(end);
+        var online = await ReadDailyAsync(store, [1, 2, 3, 4, 5, 6, 99]);
+        for (var id = 1L; id <= 6; id++)
+        {
+            var value = online.Values[0][id - 1];
+            if (!expected.TryGetValue(id, out var row))
+            {
+                Assert.Equal(FeatureStatus.NotFound, value.Status);
+                continue;
+            }
+
+            Assert.Equal(row.Ts, value.EventTimestamp); // nothing from [end, ∞) or before start
+            Assert.Equal(row.Ts < end - (2 * Day) ? FeatureStatus.OutsideMaxAge : row.Rating is null ? FeatureStatus.NullValue : FeatureStatus.Present, value.Status);
+            if (value.HasValue)
+            {
+                Assert.Equal(row.Rating, value.AsFloat64());
+            }
+        }
+
+        Assert.Equal(FeatureStatus.NotFound, online.Values[0][6].Status);
+    }
+
+    [BackendFact]
+    public async Task Materialized_values_expire_after_the_ttl()
+    {
+        var store = await StoreAsync();
+        await store.IngestAsync("driver_stats", Table.From(
+            ("driver_id", Columns.Int64(1, 2)),
+            ("event_ts", Columns.Timestamp(T0, T0 + Hour)),
+            ("rating", Columns.Float64(4.5, null)),
+            ("trips_today", Columns.Int64(3, 4))));
+        await store.MaterializeAsync(T0, T0 + Day);
+        SetNow(T0 + (2 * Day)); // exactly the TTL old
+
+        var fresh = await ReadDailyAsync(store, [1, 2, 3]);
+        Clock.Advance(TimeSpan.FromMinutes(30));
+        var older = await ReadDailyAsync(store, [1, 2]);
+
+        Assert.Equal([FeatureStatus.Present, FeatureStatus.NullValue, FeatureStatus.NotFound], fresh.Values[0].Select(v => v.Status));
+        Assert.Equal([FeatureStatus.Present, FeatureStatus.Present, FeatureStatus.NotFound], fresh.Values[1].Select(v => v.Status));
+        Assert.Equal(4.5, fresh.Values[0][0].AsFloat64());
+        Assert.Equal([FeatureStatus.OutsideMaxAge, FeatureStatus.NullValue], older.Values[0].Select(v => v.Status)); // 2: still inside by one hour
+    }
+
+    [BackendFact]
+    public async Task Incremental_materialization_starts_at_the_previous_end_and_moves_the_watermark()
+    {
+        var store = await StoreAsync();
+        var stats = DailyStats(8);
+        await store.IngestAsync("driver_stats", stats);
+        var range = await store.Offline.GetEventTimeRangeAsync(store.Repository.OfflineLayout("driver_daily"));
+        var first = T0 + (2 * Day);
+        var second = T0 + (10 * Day);
+
+        var one = Assert.Single(await store.MaterializeIncrementalAsync(first, Tester, ["driver_daily"]));
+        Assert.Equal(first, await Metadata.Features.GetWatermarkAsync(Project, "driver_daily"));
+        var two = Assert.Single(await store.MaterializeIncrementalAsync(second, Tester, ["driver_daily"]));
+        var three = Assert.Single(await store.MaterializeIncrementalAsync(second, Tester, ["driver_daily"]));
+
+        Assert.Equal(range!.Value.Min, one.StartMicros);
+        Assert.Equal(first, one.EndMicros);
+        Assert.Equal(RowsIn(stats, range.Value.Min, first), one.Rows);
+        Assert.Equal(first, two.StartMicros);
+        Assert.Equal(second, two.EndMicros);
+        Assert.Equal(RowsIn(stats, first, second), two.Rows);
+        Assert.Equal(0, three.Rows);
+        Assert.Equal(second, await Metadata.Features.GetWatermarkAsync(Project, "driver_daily"));
+        Assert.Equal(LatestPerKey(stats, long.MinValue, long.MaxValue).Count, await store.Online.CountAsync("driver_daily"));
+    }
+
+    [BackendFact]
+    public async Task Materializing_a_window_view_serves_what_the_training_set_computes_at_each_entity_s_newest_event()
+    {
+        var store = await StoreAsync();
+        var trips = Trips(21, drivers: 5, events: 200, ties: false);
+        await store.PushAsync("trips", trips, PushTarget.Offline);
+        var end = T0 + (10 * Day);
+
+        await store.MaterializeAsync(T0, end, ["driver_trips"]);
+
+        var ids = trips.GetColumn<long>("driver_id");
+        var ts = trips.GetColumn<long>("ts");
+        var last = Enumerable.Range(0, trips.RowCount).GroupBy(i => ids[i]).OrderBy(g => g.Key).Select(g => (Id: g.Key, Ts: g.Max(i => ts[i]))).ToArray();
+        var entities = Table.From(("driver_id", Columns.Int64(last.Select(l => (long?)l.Id).ToArray())), ("event_timestamp", Columns.Timestamp(last.Select(l => (long?)l.Ts).ToArray())));
+        var offline = await store.GetHistoricalFeaturesAsync(entities, "event_timestamp", WindowFeatures);
+        SetNow(last.Max(l => l.Ts) + Minute);
+        var online = await store.GetOnlineFeaturesAsync(WindowFeatures, entities.Select("driver_id"));
+        for (var f = 0; f < WindowFeatures.Length; f++)
+        {
+            for (var e = 0; e < entities.RowCount; e++)
+            {
+                Assert.True(SameBits(offline[Windows[f]].GetValue(e), online.Values[f][e].Value), $"driver {last[e].Id} {Windows[f]}");
+            }
+        }
+    }
+
+    // ---- definition changes -----------------------------------------------------------------------------------------
+
+    [BackendFact]
+    public async Task A_new_definitions_version_is_picked_up_and_keeps_the_data_of_unchanged_views()
+    {
+        var store = await StoreAsync();
+        var trips = Trips(31, drivers: 4, events: 100, ties: false);
+        await store.PushAsync("trips", trips, PushTarget.OnlineAndOffline);
+        await store.IngestAsync("driver_stats", DailyStats(31));
+        await store.MaterializeAsync(T0, T0 + (10 * Day), ["driver_daily"]);
+        var entities = EntityRows(31, trips, 50);
+        var before = await store.GetHistoricalFeaturesAsync(entities, "event_timestamp", AllFeatures(store), fullFeatureNames: true);
+        var dailyCount = await store.Online.CountAsync("driver_daily");
+        var tripsCount = await store.Online.CountAsync("driver_trips");
+
+        var v2 = DefinitionsV1 + """
+
+                  - name: fare_doubled
+                    type: float64
+                    expression: driver_trips__fare_max_1d * 2
+            """;
+        Assert.Equal(2, (await ApplyAsync(Metadata, v2)).Version);
+        Clock.Advance(TimeSpan.FromSeconds(2));
+        var updated = await StoreAsync();
+
+        Assert.Equal(2, updated.Version);
+        var after = await updated.GetHistoricalFeaturesAsync(entities, "event_timestamp", [.. AllFeatures(updated), new("fare_ratios", "fare_doubled")], fullFeatureNames: true);
+        TableAssert.Equal(before, after.Select(before.Schema.Names));
+        var maxes = after.GetColumn<double>("driver_trips__fare_max_1d");
+        var doubled = after.GetColumn<double>("fare_ratios__fare_doubled");
+        for (var i = 0; i < after.RowCount; i++)
+        {
+            Assert.Equal(maxes.IsValid(i) ? maxes[i] * 2 : (double?)null, doubled.IsValid(i) ? doubled[i] : (double?)null);
+        }
+
+        Assert.Equal(dailyCount, await updated.Online.CountAsync("driver_daily"));
+        Assert.Equal(tripsCount, await updated.Online.CountAsync("driver_trips"));
+    }
+
+    // ---- helpers ----------------------------------------------------------------------------------------------------
+
+    private void SetNow(long micros) => Clock.Advance(TimeSpan.FromTicks((micros - (Clock.Peek().ToUnixTimeMilliseconds() * 1000)) * 10));
+
+    private static Task<OnlineFeatures> ReadDailyAsync(FeatureStore store, long[] ids) =>
+        store.GetOnlineFeaturesAsync(
+            [new("driver_daily", "rating"), new("driver_daily", "trips_today")],
+            Table.From(("driver_id", Columns.Int64(ids.Select(i => (long?)i).ToArray())))).AsTask();
+
+    private static long RowsIn(Table stats, long start, long end)
+    {
+        var ts = stats.GetColumn<long>("event_ts");
+        return Enumerable.Range(0, stats.RowCount).Count(i => ts[i] >= start && ts[i] < end);
+    }
+
+    private static Dictionary<long, (long Ts, double? Rating)> LatestPerKey(Table stats, long start, long end)
+    {
+        var ids = stats.GetColumn<long>("driver_id");
+        var ts = stats.GetColumn<long>("event_ts");
+        var ratings = stats.GetColumn<double>("rating");
+        var latest = new Dictionary<long, (long Ts, double? Rating)>();
+        for (var i = 0; i < stats.RowCount; i++)
+        {
+            if (ts[i] >= start && ts[i] < end && (!latest.TryGetValue(ids[i], out var best) || ts[i] > best.Ts))
+            {
+                latest[ids[i]] = (ts[i], ratings.IsValid(i) ? ratings[i] : null);
+            }
+        }
+
+        return latest;
+    }
+
+    /// <summary>
+    /// The training set the slow way: the point-in-time join of <see cref="NaiveHistoricalFeatures"/> for the daily view;
+    /// for every window a scan of all trips with <c>t − window &lt; ts ≤ t</c>; the on-demand formulas written out.
+    /// </summary>
+    private static Table NaiveTrainingSet(FeatureRepository repository, Table stats, Table trips, Table entities)
+    {
+        var joined = NaiveHistoricalFeatures.Join(entities, "event_timestamp", [new(repository.OfflineLayout("driver_daily"), stats, ["rating", "trips_today"])], fullFeatureNames: true);
+        var ids = trips.GetColumn<long>("driver_id");
+        var ts = trips.GetColumn<long>("ts");
+        var fares = trips.GetColumn<double>("fare");
+        var entityIds = entities.GetColumn<long>("driver_id");
+        var entityTs = entities.GetColumn<long>("event_timestamp");
+        var distances = entities.GetColumn<double>("distance");
+        var n = entities.RowCount;
+        var count = new long?[n];
+        var sum = new double?[n];
+        var mean = new double?[n];
+        var max = new double?[n];
+        var lastFare = new double?[n];
+        var perMile = new double?[n];
+        var meanToMax = new double?[n];
+        for (var e = 0; e < n; e++)
+        {
+            var t = entityTs[e];
+            var inHour = Enumerable.Range(0, trips.RowCount).Where(i => ids[i] == entityIds[e] && ts[i] <= t && ts[i] > t - Hour).ToArray();
+            var inDay = Enumerable.Range(0, trips.RowCount).Where(i => ids[i] == entityIds[e] && ts[i] <= t && ts[i] > t - Day).OrderBy(i => ts[i]).ToArray();
+            var hourFares = inHour.Where(fares.IsValid).OrderBy(i => ts[i]).Select(i => fares[i]).ToArray();
+            var dayFares = inDay.Where(fares.IsValid).Select(i => fares[i]).ToArray();
+            count[e] = inHour.Length;
+            sum[e] = ExactSum(hourFares);
+            mean[e] = dayFares.Length == 0 ? null : ExactSum(dayFares) / dayFares.Length;
+            max[e] = dayFares.Length == 0 ? null : dayFares.Max();
+            lastFare[e] = dayFares.Length == 0 ? null : dayFares[^1];
+            perMile[e] = mean[e] is { } m && distances.IsValid(e) ? m / (distances[e] + 1) : null;
+            meanToMax[e] = mean[e] is { } m2 && max[e] is { } x ? m2 / (x + 1) : null;
+        }
+
+        return Table.From(
+        [
+            .. joined.Schema.Names.Select(name => (name, joined[name])),
+            ("driver_trips__trips_1h", Columns.Int64(count)),
+            ("driver_trips__fare_sum_1h", Columns.Float64(sum)),
+            ("driver_trips__fare_mean_1d", Columns.Float64(mean)),
+            ("driver_trips__fare_max_1d", Columns.Float64(max)),
+            ("driver_trips__last_fare", Columns.Float64(lastFare)),
+            ("fare_ratios__fare_per_mile", Columns.Float64(perMile)),
+            ("fare_ratios__mean_to_max", Columns.Float64(meanToMax)),
+        ]);
+    }
+
+    /// <summary>The exact sum rounded once: summed as an integer in units of 2^-1074, rounded by parsing its exact decimal expansion.</summary>
+    private static double ExactSum(IEnumerable<double> values)
+    {
+        var total = BigInteger.Zero;
+        foreach (var value in values)
+        {
+            var bits = BitConverter.DoubleToInt64Bits(value);
+            var exponent = (int)((bits >> 52) & 0x7FF);
+            var mantissa = bits & 0xF_FFFF_FFFF_FFFF;
+            if (exponent == 0)
+            {
+                exponent = 1;
+            }
+            else
+            {
+                mantissa |= 1L << 52;
+            }
+
+            var scaled = new BigInteger(mantissa) << (exponent - 1);
+            total += value < 0 ? -scaled : scaled;
+        }
+
+        if (total.IsZero)
+        {
+            return 0.0;
+        }
+
+        var digits = (BigInteger.Abs(total) * BigInteger.Pow(5, 1074)).ToString(CultureInfo.InvariantCulture).PadLeft(1075, '0');
+        var magnitude = double.Parse($"{digits[..^1074]}.{digits[^1074..]}", CultureInfo.InvariantCulture);
+        return total.Sign < 0 ? -magnitude : magnitude;
+    }
+
+    private static bool SameBits(object? expected, object? actual) => (expected, actual) switch
+    {
+        (null, null) => true,
+        (double x, double y) => BitConverter.DoubleToInt64Bits(x) == BitConverter.DoubleToInt64Bits(y),
+        _ => Equals(expected, actual),
+    };
+
+    private static string Show(object? value) => value switch
+    {
+        null => "null",
+        double d => $"{d:R} (0x{BitConverter.DoubleToInt64Bits(d):X16})",
+        _ => value.ToString() ?? "",
+    };
+}
