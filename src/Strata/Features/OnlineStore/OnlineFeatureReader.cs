@@ -124,10 +124,9 @@ public sealed class OnlineFeatureReader
             return;
         }
 
-        var cells = row.Cells;
         for (var i = 0; i < features.Length; i++)
         {
-            var cell = cells[features[i]];
+            var cell = row.Cell(features[i]);
             results[i] = cell.Valid
                 ? new FeatureValue(FeatureStatus.Present, types[i], eventTimestamp, cell.Bits, cell.Text)
                 : new FeatureValue(FeatureStatus.NullValue, types[i], eventTimestamp, 0, null);

@@ -42,7 +42,7 @@ internal static class RowCodec
         var features = view.Features;
         for (var f = 0; f < features.Count; f++)
         {
-            var cell = row.Cells[f];
+            var cell = row.Cell(f);
             if (features[f].Type == DataType.String)
             {
                 writer.WriteString(cell.Valid ? cell.Text : null);

@@ -196,7 +196,7 @@ public sealed class OnlineStoreTests : IDisposable
         index.Apply(new byte[] { 2 }, new EntityRow(1, 0, 1, [new FeatureCell(20, null, true)]));
 
         Assert.True(index.TryGet(new byte[] { 2 }, out var row));
-        Assert.Equal(20, row!.Cells[0].Bits);
+        Assert.Equal(20, row!.Cell(0).Bits);
         Assert.False(index.TryGet(new byte[] { 3 }, out _));
     }
 
