@@ -198,7 +198,7 @@ internal static class FeaturesApi
 
     private static void AddKeys(FeatureStore store, string view, Dictionary<string, DataType> types)
     {
-        foreach (var key in store.Repository.OnlineLayout(view).JoinKeys)
+        foreach (var key in store.JoinKeys(view))
         {
             types[key.Name] = key.Type;
         }

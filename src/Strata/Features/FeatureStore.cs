@@ -50,6 +50,11 @@ public sealed class FeatureStore : IDisposable
     private readonly ConcurrentDictionary<string, Lazy<Task<StreamingAggregator>>> _aggregators = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim _pushLock = new(1, 1);
 
+    // Resolved once per definitions version, so a request's checks are dictionary lookups (the serving path's budget is
+    // microseconds; building layouts per request cost more than the read itself).
+    private readonly Dictionary<FeatureReference, Field> _fields = [];
+    private readonly Dictionary<string, IReadOnlyList<Field>> _joinKeys = new(StringComparer.Ordinal);
+
     /// <summary>Opens the store of a project over its applied definitions; on-demand expressions are compiled here.</summary>
     public FeatureStore(string project, FeatureRepository repository, int version, IOfflineStore offline, IOnlineStore online, IFeatureRegistryStore registry, TimeProvider? clock = null)
     {
@@ -60,6 +65,35 @@ public sealed class FeatureStore : IDisposable
         _online = online;
         _registry = registry;
         _clock = clock ?? TimeProvider.System;
+        foreach (var view in repository.FeatureViews.Select(v => (v.Name, v.Entities)).Concat(repository.AggregationViews.Select(v => (v.Name, v.Entities))))
+        {
+            _joinKeys[view.Name] = repository.JoinKeys(view.Entities);
+        }
+
+        foreach (var view in repository.FeatureViews)
+        {
+            foreach (var feature in view.Features)
+            {
+                _fields[new FeatureReference(view.Name, feature.Name)] = feature;
+            }
+        }
+
+        foreach (var view in repository.AggregationViews)
+        {
+            foreach (var aggregation in view.Aggregations)
+            {
+                _fields[new FeatureReference(view.Name, aggregation.Name)] = new Field(aggregation.Name, FeatureRepository.AggregateType(aggregation, repository.Source(view.Source)), nullable: true);
+            }
+        }
+
+        foreach (var view in repository.OnDemandViews)
+        {
+            foreach (var feature in view.Features)
+            {
+                _fields[new FeatureReference(view.Name, feature.Field.Name)] = feature.Field;
+            }
+        }
+
         foreach (var view in repository.OnDemandViews)
         {
             var inputs = new Schema(view.RequestFields.Concat(view.Inputs.Select(i => FieldOf(i).WithName(FullName(i)).WithNullable(true))));
@@ -112,6 +146,11 @@ public sealed class FeatureStore : IDisposable
     /// <exception cref="StrataException">Unknown view or feature (not found).</exception>
     public Field FieldOf(FeatureReference reference)
     {
+        if (_fields.TryGetValue(reference, out var known))
+        {
+            return known;
+        }
+
         if (Repository.FeatureViews.FirstOrDefault(v => v.Name == reference.View) is { } plain)
         {
             return plain.Features.FirstOrDefault(f => f.Name == reference.Feature) ?? throw UnknownFeature(reference, plain.Features.Select(f => f.Name));
@@ -130,6 +169,11 @@ public sealed class FeatureStore : IDisposable
 
         throw new StrataException(ErrorCodes.NotFound, $"feature view '{reference.View}' is not defined in project '{Project}'");
     }
+
+    /// <summary>The join keys of a stored view (feature or aggregation view).</summary>
+    /// <exception cref="StrataException">No such view (not found).</exception>
+    public IReadOnlyList<Field> JoinKeys(string view) =>
+        _joinKeys.TryGetValue(view, out var keys) ? keys : throw new StrataException(ErrorCodes.NotFound, $"feature view '{view}' is not defined in project '{Project}'");
 
     /// <summary>
     /// A point-in-time-correct training set: the entity rows (keys, timestamp, labels: carried through in order) with
