@@ -22,6 +22,22 @@ internal static class PgCopy
     public static NpgsqlParameter TimestampParameter(string name, long micros) =>
         new(name, NpgsqlDbType.Timestamp) { Value = ToPg(micros) };
 
+    /// <summary>A quoted identifier (double quotes doubled), for names that come from definitions.</summary>
+    public static string Quote(string identifier) => "\"" + identifier.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
+
+    /// <summary>The column type that holds a Strata type exactly.</summary>
+    public static string SqlType(DataType type) => type switch
+    {
+        DataType.Bool => "boolean",
+        DataType.Int32 => "integer",
+        DataType.Int64 => "bigint",
+        DataType.Float32 => "real",
+        DataType.Float64 => "double precision",
+        DataType.String => "text",
+        DataType.Timestamp => "timestamp",
+        _ => throw new StrataException(ErrorCodes.DataUnsupported, $"no PostgreSQL type for {type.Name()}"),
+    };
+
     public static NpgsqlDbType DbType(DataType type) => type switch
     {
         DataType.Bool => NpgsqlDbType.Boolean,

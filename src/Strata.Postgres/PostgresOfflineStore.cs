@@ -249,19 +249,9 @@ public sealed partial class PostgresOfflineStore : IOfflineStore
         }
     }
 
-    internal static string Quote(string identifier) => "\"" + identifier.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
+    internal static string Quote(string identifier) => PgCopy.Quote(identifier);
 
-    internal static string PgType(DataType type) => type switch
-    {
-        DataType.Bool => "boolean",
-        DataType.Int32 => "integer",
-        DataType.Int64 => "bigint",
-        DataType.Float32 => "real",
-        DataType.Float64 => "double precision",
-        DataType.String => "text",
-        DataType.Timestamp => "timestamp",
-        _ => throw new StrataException(ErrorCodes.DataUnsupported, $"no PostgreSQL type for {type.Name()}"),
-    };
+    internal static string PgType(DataType type) => PgCopy.SqlType(type);
 
     private static async Task ExecuteAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, string sql, CancellationToken cancellationToken)
     {

@@ -489,17 +489,7 @@ public sealed class PostgresOnlineStore : IOnlineStore
         return $"CREATE TABLE {Schema}.{Quote(table)} ({string.Join(", ", columns)}, {SequenceColumn} bigint NOT NULL, PRIMARY KEY ({keys}));\n";
     }
 
-    private static string ColumnType(DataType type) => type switch
-    {
-        DataType.Int32 => "integer",
-        DataType.Int64 => "bigint",
-        DataType.Float32 => "real",
-        DataType.Float64 => "double precision",
-        DataType.Bool => "boolean",
-        DataType.String => "text",
-        DataType.Timestamp => "timestamp",
-        _ => throw new StrataException(ErrorCodes.SchemaInvalid, $"the online store cannot hold {type.Name()} features"),
-    };
+    private static string ColumnType(DataType type) => PgCopy.SqlType(type);
 
     /// <summary>Staging columns take timestamps as microseconds; the upsert converts them exactly.</summary>
     private static string StagingType(DataType type) => type == DataType.Timestamp ? "bigint" : ColumnType(type);
@@ -509,7 +499,7 @@ public sealed class PostgresOnlineStore : IOnlineStore
     // extract(epoch …) is numeric since PostgreSQL 14, so the microseconds come back exact.
     private static string ToMicros(string column) => $"(extract(epoch from {column}) * 1000000)::bigint";
 
-    private static string Quote(string identifier) => "\"" + identifier.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
+    private static string Quote(string identifier) => PgCopy.Quote(identifier);
 
     private static async Task ExecuteAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, string sql, CancellationToken cancellationToken)
     {

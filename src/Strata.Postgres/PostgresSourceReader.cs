@@ -29,7 +29,7 @@ public static class PostgresSourceReader
         };
 
         // Each declared column is cast to its declared type, so integer, numeric or timestamptz columns all read the same way.
-        var columns = string.Join(", ", schema.Select(f => $"{Quote(f.Name)}::{PgType(f.Type)}"));
+        var columns = string.Join(", ", schema.Select(f => $"{PgCopy.Quote(f.Name)}::{PgCopy.SqlType(f.Type)}"));
         await using var connection = new NpgsqlConnection(connectionString);
         await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
@@ -65,20 +65,6 @@ public static class PostgresSourceReader
             throw new StrataException(ErrorCodes.ArgumentInvalid, $"source '{source.Name}': table '{source.Table}' is not a table name (name or schema.name of letters, digits and '_')");
         }
 
-        return string.Join('.', parts.Select(Quote));
+        return string.Join('.', parts.Select(PgCopy.Quote));
     }
-
-    private static string Quote(string identifier) => "\"" + identifier.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
-
-    private static string PgType(DataType type) => type switch
-    {
-        DataType.Bool => "boolean",
-        DataType.Int32 => "integer",
-        DataType.Int64 => "bigint",
-        DataType.Float32 => "real",
-        DataType.Float64 => "double precision",
-        DataType.String => "text",
-        DataType.Timestamp => "timestamp",
-        _ => throw new StrataException(ErrorCodes.DataUnsupported, $"no PostgreSQL type for {type.Name()}"),
-    };
 }
