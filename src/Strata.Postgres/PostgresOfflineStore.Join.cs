@@ -11,7 +11,7 @@ namespace Strata.Postgres;
 
 public sealed partial class PostgresOfflineStore
 {
-    private const string EntityTable = "pg_temp.strata_entities";
+    private const string EntityTablePrefix = "entities_";
 
     /// <inheritdoc />
     public async Task<Table> GetHistoricalFeaturesAsync(
@@ -38,9 +38,12 @@ public sealed partial class PostgresOfflineStore
             options);
 
         var outputs = new List<Scatter>();
+        // A regular unlogged table, not a temporary one: parallel workers cannot read temporary tables, and the probes
+        // split across workers. Created in this transaction (so invisible to others) and dropped before it commits.
+        var entityTable = $"{SchemaName}.{Quote(EntityTablePrefix + Guid.NewGuid().ToString("N"))}";
         await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
-        await ExecuteAsync(connection, transaction, "SET LOCAL work_mem = '256MB'; SET LOCAL jit = off", cancellationToken).ConfigureAwait(false);
+        await ExecuteAsync(connection, transaction, "SET LOCAL work_mem = '256MB'; SET LOCAL jit = off; SET LOCAL parallel_setup_cost = 0; SET LOCAL parallel_tuple_cost = 0.001", cancellationToken).ConfigureAwait(false);
 
         var tables = new string?[views.Count];
         for (var v = 0; v < views.Count; v++)
@@ -55,7 +58,7 @@ public sealed partial class PostgresOfflineStore
             .ToList();
         if (entities.RowCount > 0 && tables.Any(t => t is not null))
         {
-            await UploadEntitiesAsync(connection, transaction, entities, entityTimestamp, keyNames, cancellationToken).ConfigureAwait(false);
+            await UploadEntitiesAsync(connection, transaction, entityTable, entities, entityTimestamp, keyNames, cancellationToken).ConfigureAwait(false);
         }
 
         for (var v = 0; v < views.Count; v++)
@@ -68,7 +71,7 @@ public sealed partial class PostgresOfflineStore
                 continue;
             }
 
-            await using var command = new NpgsqlCommand(JoinSql(request, table, keyNames), connection, transaction);
+            await using var command = new NpgsqlCommand(JoinSql(request, table, entityTable, keyNames), connection, transaction);
             if (request.View.Ttl != TimeSpan.Zero)
             {
                 command.Parameters.Add(new NpgsqlParameter("ttl", NpgsqlDbType.Interval) { Value = TimeSpan.FromTicks(request.View.TtlMicros * TimeSpan.TicksPerMicrosecond) });
@@ -85,16 +88,17 @@ public sealed partial class PostgresOfflineStore
             }
         }
 
+        await ExecuteAsync(connection, transaction, $"DROP TABLE IF EXISTS {entityTable}", cancellationToken).ConfigureAwait(false);
         await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
         return new Table(planned.Schema, entities.Columns.Concat(outputs.Select(o => o.Build())));
     }
 
     private static async Task UploadEntitiesAsync(
-        NpgsqlConnection connection, NpgsqlTransaction transaction, Table entities, string entityTimestamp, List<string> keyNames, CancellationToken cancellationToken)
+        NpgsqlConnection connection, NpgsqlTransaction transaction, string entityTable, Table entities, string entityTimestamp, List<string> keyNames, CancellationToken cancellationToken)
     {
         var columns = keyNames.Select((name, i) => $"e{i} {PgType(entities[name].Type)}").Prepend("rn integer NOT NULL").Append("ts timestamp");
-        await ExecuteAsync(connection, transaction, $"CREATE TEMP TABLE strata_entities ({string.Join(", ", columns)}) ON COMMIT DROP", cancellationToken).ConfigureAwait(false);
-        var importer = await connection.BeginBinaryImportAsync($"COPY {EntityTable} FROM STDIN (FORMAT BINARY)", cancellationToken).ConfigureAwait(false);
+        await ExecuteAsync(connection, transaction, $"CREATE UNLOGGED TABLE {entityTable} ({string.Join(", ", columns)})", cancellationToken).ConfigureAwait(false);
+        var importer = await connection.BeginBinaryImportAsync($"COPY {entityTable} FROM STDIN (FORMAT BINARY)", cancellationToken).ConfigureAwait(false);
         await using (importer.ConfigureAwait(false))
         {
             var values = keyNames.Select(n => entities[n]).Append(entities[entityTimestamp]).ToArray();
@@ -102,7 +106,7 @@ public sealed partial class PostgresOfflineStore
             await importer.CompleteAsync(cancellationToken).ConfigureAwait(false);
         }
 
-        await ExecuteAsync(connection, transaction, $"ANALYZE {EntityTable}", cancellationToken).ConfigureAwait(false);
+        await ExecuteAsync(connection, transaction, $"ANALYZE {entityTable}", cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -114,9 +118,10 @@ public sealed partial class PostgresOfflineStore
     /// Measured on 1M entity rows × 10M view rows: a window-function as-of join (UNION ALL, running max, join back) took
     /// 26 s and the plain LATERAL probe 20 s; the same LATERAL with the entity rows sorted by key and time took 12 s, as
     /// consecutive probes then walk neighbouring index pages. The index covers the whole ORDER BY, so each probe stops
-    /// at its first entry.
+    /// at its first entry. With the entity rows in an unlogged table instead of a temporary one the probes run in
+    /// parallel workers: 6.7 s against 7.5 s for PostgreSQL's own LATERAL CREATE TABLE AS on the same tuned server.
     /// </remarks>
-    private static string JoinSql(HistoricalFeatureRequest request, string table, List<string> keyNames)
+    private static string JoinSql(HistoricalFeatureRequest request, string table, string entityTable, List<string> keyNames)
     {
         var view = request.View;
         var entityKeys = request.EntityKeys ?? view.JoinKeys.Select(k => k.Name).ToArray();
@@ -137,7 +142,7 @@ public sealed partial class PostgresOfflineStore
         var features = string.Join(", ", request.Features.Select(f => "f." + Quote(f)));
         return $"""
             SELECT e.rn, {string.Join(", ", request.Features.Select((_, i) => $"m.c{i}"))}
-            FROM (SELECT * FROM {EntityTable} ORDER BY {string.Join(", ", entityKeys.Select(k => $"e{keyNames.IndexOf(k)}"))}, ts) e
+            FROM (SELECT * FROM {entityTable} ORDER BY {string.Join(", ", entityKeys.Select(k => $"e{keyNames.IndexOf(k)}"))}, ts) e
             CROSS JOIN LATERAL (
                 SELECT {string.Join(", ", request.Features.Select((f, i) => $"f.{Quote(f)} AS c{i}"))}
                 FROM {table} f

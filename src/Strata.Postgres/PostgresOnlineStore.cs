@@ -108,16 +108,9 @@ public sealed class PostgresOnlineStore : IOnlineStore
     /// <inheritdoc />
     public async Task ApplyViewsAsync(IReadOnlyList<FeatureViewLayout> views, CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(views);
-        var seen = new HashSet<string>(StringComparer.Ordinal);
+        FeatureViewLayout.CheckDistinct(views);
         foreach (var view in views)
         {
-            ArgumentNullException.ThrowIfNull(view, nameof(views));
-            if (!seen.Add(view.Name))
-            {
-                throw new StrataException(ErrorCodes.Conflict, $"feature view '{view.Name}' is listed twice");
-            }
-
             CheckNames(view);
         }
 
@@ -150,7 +143,7 @@ public sealed class PostgresOnlineStore : IOnlineStore
 
         foreach (var (name, old) in current)
         {
-            if (!seen.Contains(name))
+            if (!views.Any(v => v.Name == name))
             {
                 sql.Append(CultureInfo.InvariantCulture, $"DROP TABLE IF EXISTS {Schema}.{Quote(old.Table)};\n");
                 await using var delete = new NpgsqlCommand($"DELETE FROM {Schema}.views WHERE project = @p AND name = @n", connection, transaction);

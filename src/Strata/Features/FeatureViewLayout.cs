@@ -98,6 +98,21 @@ public sealed class FeatureViewLayout
     /// <summary>A checksum of the layout, kept in log records so a log is never replayed into a changed view.</summary>
     internal uint Fingerprint { get; }
 
+    /// <summary>Refuses a view list with a null entry or a name listed twice (what every online store's ApplyViews takes).</summary>
+    internal static void CheckDistinct(IReadOnlyList<FeatureViewLayout> views)
+    {
+        ArgumentNullException.ThrowIfNull(views);
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var view in views)
+        {
+            ArgumentNullException.ThrowIfNull(view, nameof(views));
+            if (!seen.Add(view.Name))
+            {
+                throw new StrataException(ErrorCodes.Conflict, $"feature view '{view.Name}' is listed twice");
+            }
+        }
+    }
+
     /// <summary>The position of a feature.</summary>
     /// <exception cref="StrataException">No such feature.</exception>
     public int FeatureIndex(string feature) =>

@@ -14,16 +14,7 @@ public sealed partial class EmbeddedOnlineStore
     /// <remarks>Writes wait for the change; reads do not, and see the old or the new view set.</remarks>
     public async Task ApplyViewsAsync(IReadOnlyList<FeatureViewLayout> views, CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(views);
-        var seen = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var view in views)
-        {
-            ArgumentNullException.ThrowIfNull(view, nameof(views));
-            if (!seen.Add(view.Name))
-            {
-                throw new StrataException(ErrorCodes.Conflict, $"feature view '{view.Name}' is listed twice");
-            }
-        }
+        FeatureViewLayout.CheckDistinct(views);
 
         // The snapshot lock first, as SnapshotAsync takes them, so an apply never interleaves with a snapshot's deletions.
         await _snapshotLock.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -36,7 +27,7 @@ public sealed partial class EmbeddedOnlineStore
                 var current = _served.Indexes;
                 var next = new Dictionary<string, ViewIndex>(StringComparer.Ordinal);
                 var retitled = new List<(ViewIndex Index, FeatureViewLayout View)>();
-                var lostRows = current.Keys.Any(name => !seen.Contains(name));
+                var lostRows = current.Keys.Any(name => !views.Any(v => v.Name == name));
                 foreach (var view in views)
                 {
                     if (current.TryGetValue(view.Name, out var index) && SameSchema(index.View, view))
