@@ -59,6 +59,7 @@ internal static partial class FeaturesCommands
                     }
 
                     rows.Add((definition.Name, count));
+                    await session.AuditAsync("features.ingest", definition.Name, FeatureAudit.Ingested(count), ct).ConfigureAwait(false);
                     continue;
                 }
 
@@ -66,6 +67,7 @@ internal static partial class FeaturesCommands
                 var options = new DataReadOptions { Format = definition.Format, Schema = definition.Schema };
                 var table = (await context.WithProgressAsync($"Reading {definition.Name}", p => DataFiles.ReadAsync(path, options with { Progress = p }, ct)).ConfigureAwait(false)).Table;
                 rows.Add((definition.Name, await store.IngestAsync(definition.Name, table, ct).ConfigureAwait(false)));
+                await session.AuditAsync("features.ingest", definition.Name, FeatureAudit.Ingested(table.RowCount), ct).ConfigureAwait(false);
             }
 
             if (context.Json)
@@ -135,6 +137,7 @@ internal static partial class FeaturesCommands
             var context = CliContext.For(parse, globals);
             await using var session = await FeatureSession.OpenAsync(parse, context, project, postgres, ct).ConfigureAwait(false);
             var done = await session.Store.MaterializeAsync(RegistryCli.ParseTime("--start", parse.GetValue(start)!), RegistryCli.ParseTime("--end", parse.GetValue(end)!), Split(parse.GetValue(views)), ct).ConfigureAwait(false);
+            await session.AuditAsync("features.materialize", "online", FeatureAudit.Materialized(done), ct).ConfigureAwait(false);
             ShowMaterialized(context, done);
             return ExitCodes.Ok;
         });
@@ -151,6 +154,7 @@ internal static partial class FeaturesCommands
             var context = CliContext.For(parse, globals);
             await using var session = await FeatureSession.OpenAsync(parse, context, project, postgres, ct).ConfigureAwait(false);
             var done = await session.Store.MaterializeIncrementalAsync(RegistryCli.ParseTime("--end", parse.GetValue(end)!), Actor.Local, Split(parse.GetValue(views)), ct).ConfigureAwait(false);
+            await session.AuditAsync("features.materialize-incremental", "online", FeatureAudit.Materialized(done), ct).ConfigureAwait(false);
             ShowMaterialized(context, done);
             return ExitCodes.Ok;
         });
@@ -178,6 +182,7 @@ internal static partial class FeaturesCommands
             await using var input = await InputFile.OpenAsync(parse.GetValue(file)!, ct).ConfigureAwait(false);
             var table = (await DataFiles.ReadAsync(input.Path, new DataReadOptions { Schema = definition.Schema }, ct).ConfigureAwait(false)).Table;
             var views = await session.Store.PushAsync(definition.Name, table, target, ct).ConfigureAwait(false);
+            await session.AuditAsync("features.push", definition.Name, FeatureAudit.Push(table.RowCount, target, views), ct).ConfigureAwait(false);
             if (context.Json)
             {
                 context.WriteRegistryJson(new { rows = table.RowCount, views });
@@ -319,6 +324,10 @@ internal static partial class FeaturesCommands
         }
 
         public FeatureStore Store { get; }
+
+        /// <summary>Records a change of feature data in the audit log, as the local owner.</summary>
+        public Task AuditAsync(string action, string target, string details, CancellationToken cancellationToken) =>
+            _home.Metadata.Audit.RecordAsync(Store.Project, action, target, details, Actor.Local, cancellationToken);
 
         public static async Task<FeatureSession> OpenAsync(ParseResult parse, CliContext context, Option<string?> project, Option<string?> postgres, CancellationToken cancellationToken)
         {

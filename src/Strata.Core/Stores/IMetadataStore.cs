@@ -193,6 +193,12 @@ public interface IAuditLog
     /// <summary>Entries from a sequence number on.</summary>
     Task<IReadOnlyList<AuditEntry>> ReadAsync(long fromSequence, int count, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Records an action whose data lives outside the metadata store (a feature push, a materialization), so every
+    /// mutation is in the chain even when no metadata row changes.
+    /// </summary>
+    Task RecordAsync(string project, string action, string target, string? details, Actor actor, CancellationToken cancellationToken = default);
+
     /// <summary>Recomputes the chain and reports the first entry that was edited, inserted or deleted.</summary>
     Task<AuditVerification> VerifyAsync(CancellationToken cancellationToken = default);
 }

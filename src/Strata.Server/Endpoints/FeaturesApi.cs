@@ -100,6 +100,7 @@ internal static class FeaturesApi
 
         var rows = FeastJson.Frame(frame.Value, definition.Schema, source);
         var views = await store.PushAsync(source, rows, to, http.RequestAborted).ConfigureAwait(false);
+        await state.Home.Metadata.Audit.RecordAsync(store.Project, "features.push", source, FeatureAudit.Push(rows.RowCount, to, views), http.GetCaller().Actor, http.RequestAborted).ConfigureAwait(false);
         return Results.Ok(new { rows = rows.RowCount, views });
     }
 
@@ -109,6 +110,7 @@ internal static class FeaturesApi
         using var body = await ReadBodyAsync(http).ConfigureAwait(false);
         var (start, end, views) = ReadMaterialize(body.RootElement, needStart: true);
         var done = await store.MaterializeAsync(start!.Value, end, views, http.RequestAborted).ConfigureAwait(false);
+        await state.Home.Metadata.Audit.RecordAsync(store.Project, "features.materialize", "online", FeatureAudit.Materialized(done), http.GetCaller().Actor, http.RequestAborted).ConfigureAwait(false);
         return Results.Ok(Summary(done));
     }
 
@@ -119,6 +121,7 @@ internal static class FeaturesApi
         var (_, end, views) = ReadMaterialize(body.RootElement, needStart: false);
         var actor = http.GetCaller().Actor;
         var done = await store.MaterializeIncrementalAsync(end, actor, views, http.RequestAborted).ConfigureAwait(false);
+        await state.Home.Metadata.Audit.RecordAsync(store.Project, "features.materialize-incremental", "online", FeatureAudit.Materialized(done), actor, http.RequestAborted).ConfigureAwait(false);
         return Results.Ok(Summary(done));
     }
 

@@ -739,3 +739,18 @@ public sealed class FeatureStore : IDisposable
     private static StrataException UnknownFeature(FeatureReference reference, IEnumerable<string> features) =>
         new(ErrorCodes.NotFound, $"feature view '{reference.View}' has no feature '{reference.Feature}' (features: {string.Join(", ", features)})");
 }
+
+/// <summary>The audit details of feature data changes, one wording for the server and the CLI.</summary>
+public static class FeatureAudit
+{
+    /// <summary>A push: rows, target and the views written.</summary>
+    public static string Push(int rows, PushTarget to, IReadOnlyList<string> views) =>
+        $"rows={rows} to={to} views={string.Join(",", views)}";
+
+    /// <summary>A materialization: per view its range and rows.</summary>
+    public static string Materialized(IReadOnlyList<MaterializedView> done) =>
+        string.Join("; ", done.Select(d => $"{d.View} [{Timestamp.Format(d.StartMicros)}, {Timestamp.Format(d.EndMicros)}) rows={d.Rows}"));
+
+    /// <summary>An ingest of a source's rows into the offline store.</summary>
+    public static string Ingested(long rows) => $"rows={rows}";
+}

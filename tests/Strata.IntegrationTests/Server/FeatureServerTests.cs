@@ -217,6 +217,12 @@ public sealed class FeatureServerTests(StrataServerFactory server) : IClassFixtu
         Assert.Equal("route_stats", view.GetProperty("view").GetString());
         Assert.True(view.GetProperty("rows").GetInt64() >= 1);
         Assert.Equal(["PRESENT"], await FlightStatusesAsync(id));
+
+        // Both changes of feature data are in the audit chain, with who did them and what they wrote.
+        var audit = await Metadata.Audit.ReadAsync(0, 100_000);
+        Assert.Contains(audit, e => e.Action == "features.push" && e.Project == Project && e.Details!.Contains("to=Offline", StringComparison.Ordinal));
+        Assert.Contains(audit, e => e.Action == "features.materialize" && e.Project == Project && e.Details!.Contains("route_stats", StringComparison.Ordinal));
+        Assert.True((await Metadata.Audit.VerifyAsync()).Intact);
     }
 
     [Fact]

@@ -134,6 +134,14 @@ internal sealed partial class SqlMetadataStore : IMetadataStore, IProjectStore, 
         }
     }
 
+    /// <inheritdoc />
+    public Task RecordAsync(string project, string action, string target, string? details, Actor actor, CancellationToken cancellationToken = default)
+    {
+        Names.Check("project", project);
+        Names.Check("action", action, NameKind.Key);
+        return WriteAsync(actor, action, project, target, _ => Task.FromResult((true, details)), cancellationToken);
+    }
+
     private async Task AppendAuditAsync(Db db, Actor actor, string action, string project, string target, string? details)
     {
         var head = await db.Single<HeadRow>("SELECT sequence AS Sequence, hash AS Hash FROM audit_head WHERE id = 1").ConfigureAwait(false);
