@@ -162,7 +162,7 @@ public sealed class Table
         }
 
         var columns = new Column[schema.Count];
-        for (var c = 0; c < columns.Length; c++)
+        void ConcatColumn(int c)
         {
             var parts = new Column[tables.Count];
             for (var t = 0; t < tables.Count; t++)
@@ -171,6 +171,19 @@ public sealed class Table
             }
 
             columns[c] = ColumnConcat.Concat(parts);
+        }
+
+        // Large tables copy their columns side by side: each is an independent memory copy (training sets read millions of rows).
+        if (tables.Sum(t => (long)t.RowCount) * columns.Length >= 1 << 22)
+        {
+            Parallel.For(0, columns.Length, ConcatColumn);
+        }
+        else
+        {
+            for (var c = 0; c < columns.Length; c++)
+            {
+                ConcatColumn(c);
+            }
         }
 
         // Nullability of the first schema may not hold for later parts; relax it where needed.
