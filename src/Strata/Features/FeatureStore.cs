@@ -409,6 +409,10 @@ public sealed class FeatureStore : IDisposable
         rows = PushSchema.Conform(definition, rows);
         var offline = to != PushTarget.Online;
         var online = to != PushTarget.Offline;
+        if (online)
+        {
+            _ = _online.Views; // an online store owned by another process refuses here, before the offline append
+        }
 
         // Everything is projected and checked before the first write.
         var plain = Repository.FeatureViews.Where(v => v.Source == source).ToArray();

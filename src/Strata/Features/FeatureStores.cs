@@ -86,17 +86,28 @@ public sealed class FeatureStores : IAsyncDisposable
                 .Concat(repository.AggregationViews.Where(v => v.Online).Select(v => repository.OnlineLayout(v.Name)))
                 .ToArray();
             entry.Offline ??= await _backend.OpenOfflineAsync(project, cancellationToken).ConfigureAwait(false);
+            IOnlineStore online;
             if (entry.Online is null)
             {
-                entry.Online = await _backend.OpenOnlineAsync(project, layouts, cancellationToken).ConfigureAwait(false);
+                try
+                {
+                    online = entry.Online = await _backend.OpenOnlineAsync(project, layouts, cancellationToken).ConfigureAwait(false);
+                }
+                catch (StrataException e) when (e.Code == ErrorCodes.Conflict)
+                {
+                    // Another process (a running server) owns the embedded online store: training sets and pushes to the
+                    // offline store still work here; online operations say why they cannot.
+                    online = new UnavailableOnlineStore(e.Message);
+                }
             }
             else
             {
-                await entry.Online.ApplyViewsAsync(layouts, cancellationToken).ConfigureAwait(false);
+                online = entry.Online;
+                await online.ApplyViewsAsync(layouts, cancellationToken).ConfigureAwait(false);
             }
 
             // The previous store is left to requests still using it; it holds nothing that needs closing.
-            var store = new FeatureStore(project, repository, version, entry.Offline, entry.Online, _metadata.Features, _clock);
+            var store = new FeatureStore(project, repository, version, entry.Offline, online, _metadata.Features, _clock);
             entry.Store = store;
             entry.CheckedAt = _clock.GetUtcNow();
             return store;
@@ -141,4 +152,31 @@ public sealed class FeatureStores : IAsyncDisposable
 
         public IOnlineStore? Online { get; set; }
     }
+}
+
+/// <summary>Stands in for an online store another process owns, so every online operation fails with that reason.</summary>
+internal sealed class UnavailableOnlineStore(string reason) : IOnlineStore
+{
+    /// <inheritdoc />
+    public string Backend => "unavailable";
+
+    /// <inheritdoc />
+    public IReadOnlyCollection<FeatureViewLayout> Views => throw Refused();
+
+    /// <inheritdoc />
+    public Task ApplyViewsAsync(IReadOnlyList<FeatureViewLayout> views, CancellationToken cancellationToken = default) => throw Refused();
+
+    /// <inheritdoc />
+    public Task WriteAsync(string view, Table rows, CancellationToken cancellationToken = default) => throw Refused();
+
+    /// <inheritdoc />
+    public ValueTask ReadAsync(string view, IReadOnlyList<string> features, ReadOnlyMemory<OnlineStore.EntityKeyPart> keys, long nowMicros, Memory<OnlineStore.FeatureValue> results, CancellationToken cancellationToken = default) => throw Refused();
+
+    /// <inheritdoc />
+    public Task<long> CountAsync(string view, CancellationToken cancellationToken = default) => throw Refused();
+
+    /// <inheritdoc />
+    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+
+    private StrataException Refused() => new(ErrorCodes.Conflict, reason);
 }

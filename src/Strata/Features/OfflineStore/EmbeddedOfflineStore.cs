@@ -24,6 +24,11 @@ public sealed class EmbeddedOfflineStore : IOfflineStore
     /// <summary>One partition per UTC day of event time.</summary>
     internal const long PartitionMicros = 86_400_000_000;
 
+    /// <summary>The file whose lock serializes a view's appends and recovery across processes.</summary>
+    internal const string LockFile = "LOCK";
+
+    private static readonly TimeSpan LockWait = TimeSpan.FromSeconds(60);
+
     // NOTE: segments are written in record batches of this many rows, so a range read holds one such batch at a time.
     private static readonly ArrowWriteOptions SegmentOptions = new() { MaxRowsPerBatch = 1 << 16 };
 
@@ -58,8 +63,15 @@ public sealed class EmbeddedOfflineStore : IOfflineStore
                 continue; // not ours
             }
 
-            var manifest = await LoadAsync(viewFolder, cancellationToken).ConfigureAwait(false);
-            Recover(viewFolder, manifest);
+            // Under the view's lock: another process (a server and a CLI on one home) may be between its segment
+            // writes and its manifest, and those segments are not leftovers.
+            OfflineManifest? manifest;
+            using (await FileLock.AcquireAsync(Path.Combine(viewFolder, LockFile), LockWait, $"offline view '{name}'", cancellationToken).ConfigureAwait(false))
+            {
+                manifest = await LoadAsync(viewFolder, cancellationToken).ConfigureAwait(false);
+                Recover(viewFolder, manifest);
+            }
+
             store._views[name] = new ViewState(viewFolder) { Current = manifest };
         }
 
@@ -74,8 +86,13 @@ public sealed class EmbeddedOfflineStore : IOfflineStore
         var checkedRows = OfflineRows.Check(view, rows);
         await state.Lock.WaitAsync(cancellationToken).ConfigureAwait(false);
         var written = new List<string>();
+        FileStream? processLock = null;
         try
         {
+            // Appends from other processes are serialized by the view's lock file and seen by re-reading the manifest.
+            CreateFolderDurably(state.Folder);
+            processLock = await FileLock.AcquireAsync(Path.Combine(state.Folder, LockFile), LockWait, $"offline view '{view.Name}'", cancellationToken).ConfigureAwait(false);
+            state.Current = await LoadAsync(state.Folder, cancellationToken).ConfigureAwait(false);
             var current = state.Current;
             if (current is not null)
             {
@@ -126,6 +143,7 @@ public sealed class EmbeddedOfflineStore : IOfflineStore
                 TryDelete(path); // never committed; the next open would delete them anyway
             }
 
+            processLock?.Dispose();
             state.Lock.Release();
         }
     }
@@ -140,7 +158,7 @@ public sealed class EmbeddedOfflineStore : IOfflineStore
     {
         ThrowIfDisposed();
         ArgumentOutOfRangeException.ThrowIfLessThan(batchRows, 1);
-        var (state, manifest) = Snapshot(view);
+        var (state, manifest) = await SnapshotAsync(view, cancellationToken).ConfigureAwait(false);
         if (manifest is null || endMicros <= startMicros)
         {
             yield break;
@@ -189,14 +207,14 @@ public sealed class EmbeddedOfflineStore : IOfflineStore
     }
 
     /// <inheritdoc />
-    public Task<(long Min, long Max)?> GetEventTimeRangeAsync(FeatureViewLayout view, CancellationToken cancellationToken = default)
+    public async Task<(long Min, long Max)?> GetEventTimeRangeAsync(FeatureViewLayout view, CancellationToken cancellationToken = default)
     {
         ThrowIfDisposed();
-        var (_, manifest) = Snapshot(view);
+        var (_, manifest) = await SnapshotAsync(view, cancellationToken).ConfigureAwait(false);
         (long, long)? range = manifest is null || manifest.Segments.Count == 0
             ? null
             : (manifest.Segments.Min(s => s.MinEventTs), manifest.Segments.Max(s => s.MaxEventTs));
-        return Task.FromResult(range);
+        return range;
     }
 
     /// <inheritdoc />
@@ -221,7 +239,7 @@ public sealed class EmbeddedOfflineStore : IOfflineStore
         for (var v = 0; v < views.Count; v++)
         {
             var request = views[v];
-            var (state, manifest) = Snapshot(request.View);
+            var (state, manifest) = await SnapshotAsync(request.View, cancellationToken).ConfigureAwait(false);
             var rows = Table.Empty(request.View.Schema);
             if (manifest is not null && range is { } r)
             {
@@ -264,10 +282,13 @@ public sealed class EmbeddedOfflineStore : IOfflineStore
         return _views.GetOrAdd(name, n => new ViewState(Path.Combine(_folder, n)));
     }
 
-    private (ViewState State, OfflineManifest? Manifest) Snapshot(FeatureViewLayout view)
+    private async Task<(ViewState State, OfflineManifest? Manifest)> SnapshotAsync(FeatureViewLayout view, CancellationToken cancellationToken)
     {
+        // Re-read from disk: another process on the same home may have appended since (the manifest is small and
+        // replaced by rename, so what is read is always a committed state).
         var state = State(view);
-        var manifest = state.Current;
+        var manifest = Directory.Exists(state.Folder) ? await LoadAsync(state.Folder, cancellationToken).ConfigureAwait(false) : null;
+        state.Current = manifest;
         if (manifest is not null)
         {
             OfflineRows.CheckSignature(view, manifest.Signature);
@@ -287,7 +308,7 @@ public sealed class EmbeddedOfflineStore : IOfflineStore
     /// <summary>Deletes every file of a view folder that its manifest does not name.</summary>
     private static void Recover(string viewFolder, OfflineManifest? manifest)
     {
-        var keep = new HashSet<string>(StringComparer.Ordinal) { OfflineManifest.FileName };
+        var keep = new HashSet<string>(StringComparer.Ordinal) { OfflineManifest.FileName, LockFile };
         if (manifest is not null)
         {
             keep.UnionWith(manifest.Segments.Select(s => s.File));

@@ -23,6 +23,7 @@ public sealed partial class EmbeddedOnlineStore : IOnlineStore, IDisposable
     private const string LogSuffix = ".wal";
     private const string SnapshotPrefix = "snapshot-";
     private const string SnapshotSuffix = ".snap";
+    private const string LockFile = "LOCK";
 
     private readonly string _folder;
     private volatile ServedViews _served;
@@ -32,6 +33,7 @@ public sealed partial class EmbeddedOnlineStore : IOnlineStore, IDisposable
     private readonly PayloadWriter _writer = new();
     private readonly ConcurrentQueue<PendingWrite> _queue = new();
     private FileStream _log;
+    private FileStream? _processLock;
     private long _lastSequence;
     private long _logLength;
     private bool _disposed;
@@ -74,49 +76,62 @@ public sealed partial class EmbeddedOnlineStore : IOnlineStore, IDisposable
 
         var full = Path.GetFullPath(folder);
         Directory.CreateDirectory(full);
-        Artifacts.DurableFile.DeleteTemporaries(full, SnapshotPrefix); // snapshots a crash interrupted before their rename
 
-        var snapshotSequence = LoadLatestSnapshot(full, indexes);
-        var lastSequence = snapshotSequence;
-        var segments = List(full, LogPrefix, LogSuffix);
-        for (var s = 0; s < segments.Count; s++)
+        // One process owns a store: its index lives in that process's memory, so a second writer (a CLI command while
+        // `strata serve` runs on the same home) would lose writes or replay half of them.
+        var processLock = Artifacts.FileLock.TryAcquire(Path.Combine(full, LockFile))
+            ?? throw new StrataException(ErrorCodes.Conflict, $"the online store in {full} is open in another process (a running `strata serve` on this home?); stop it or send the request to that server");
+        try
         {
-            var (path, _) = segments[s];
-            var last = s == segments.Count - 1;
-            var bytes = File.ReadAllBytes(path);
-            var records = LogRecords.Read(bytes, path, allowTornTail: last, out var validLength);
-            foreach (var payload in records)
+            Artifacts.DurableFile.DeleteTemporaries(full, SnapshotPrefix); // snapshots a crash interrupted before their rename
+
+            var snapshotSequence = LoadLatestSnapshot(full, indexes);
+            var lastSequence = snapshotSequence;
+            var segments = List(full, LogPrefix, LogSuffix);
+            for (var s = 0; s < segments.Count; s++)
             {
-                var reader = new PayloadReader(payload.Span, path);
-                var kind = (RecordKind)reader.ReadByte();
-                if (kind != RecordKind.Batch)
+                var (path, _) = segments[s];
+                var last = s == segments.Count - 1;
+                var bytes = File.ReadAllBytes(path);
+                var records = LogRecords.Read(bytes, path, allowTornTail: last, out var validLength);
+                foreach (var payload in records)
                 {
-                    throw LogRecords.Corrupt(path, 0, $"unexpected record kind {(byte)kind} in a log");
+                    var reader = new PayloadReader(payload.Span, path);
+                    var kind = (RecordKind)reader.ReadByte();
+                    if (kind != RecordKind.Batch)
+                    {
+                        throw LogRecords.Corrupt(path, 0, $"unexpected record kind {(byte)kind} in a log");
+                    }
+
+                    var sequence = reader.ReadInt64();
+                    if (sequence <= snapshotSequence)
+                    {
+                        continue; // already in the snapshot
+                    }
+
+                    RowCodec.ReadRows(ref reader, kind, path, indexes, sequence, static (index, key, row) => index.Apply(key, row));
+                    lastSequence = Math.Max(lastSequence, sequence);
                 }
 
-                var sequence = reader.ReadInt64();
-                if (sequence <= snapshotSequence)
+                if (last && validLength < bytes.Length)
                 {
-                    continue; // already in the snapshot
+                    // Drop the torn tail on disk too, so the next append does not land after garbage.
+                    using var truncate = new FileStream(path, FileMode.Open, FileAccess.Write, FileShare.None);
+                    truncate.SetLength(validLength);
+                    truncate.Flush(flushToDisk: true);
                 }
-
-                RowCodec.ReadRows(ref reader, kind, path, indexes, sequence, static (index, key, row) => index.Apply(key, row));
-                lastSequence = Math.Max(lastSequence, sequence);
             }
 
-            if (last && validLength < bytes.Length)
-            {
-                // Drop the torn tail on disk too, so the next append does not land after garbage.
-                using var truncate = new FileStream(path, FileMode.Open, FileAccess.Write, FileShare.None);
-                truncate.SetLength(validLength);
-                truncate.Flush(flushToDisk: true);
-            }
+            var active = segments.Count > 0 ? segments[^1].Path : Path.Combine(full, SegmentName(lastSequence + 1));
+            var log = OpenLog(active);
+            Artifacts.DurableFile.FsyncDirectory(full);
+            return new EmbeddedOnlineStore(full, indexes, options ?? new OnlineStoreOptions(), log, lastSequence) { _processLock = processLock };
         }
-
-        var active = segments.Count > 0 ? segments[^1].Path : Path.Combine(full, SegmentName(lastSequence + 1));
-        var log = OpenLog(active);
-        Artifacts.DurableFile.FsyncDirectory(full);
-        return new EmbeddedOnlineStore(full, indexes, options ?? new OnlineStoreOptions(), log, lastSequence);
+        catch
+        {
+            processLock.Dispose();
+            throw;
+        }
     }
 
     /// <summary>A reader of some features of one view, resolved once so each read is a lookup and a copy.</summary>
@@ -315,6 +330,7 @@ public sealed partial class EmbeddedOnlineStore : IOnlineStore, IDisposable
         {
             _disposed = true;
             _log.Dispose();
+            _processLock?.Dispose();
         }
     }
 

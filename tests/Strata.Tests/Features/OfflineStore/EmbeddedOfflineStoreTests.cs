@@ -33,6 +33,31 @@ public sealed class EmbeddedOfflineStoreTests : OfflineStoreConformance, IDispos
     }
 
     [BackendFact]
+    public async Task Two_stores_on_one_folder_see_each_others_appends_and_lose_none()
+    {
+        // What a server and a CLI command on one home do: each append re-reads the manifest under the view's lock file.
+        var view = Layout("shared");
+        await using var other = await EmbeddedOfflineStore.OpenAsync(StoreFolder);
+        var random = new Random(8);
+        var writes = Enumerable.Range(0, 20).Select(i => (i % 2 == 0 ? Store : other).AppendAsync(view, RandomRows(random, view, 50, days: 2))).ToArray();
+        await Task.WhenAll(writes); // concurrently: the two stores' appends interleave on the lock file
+
+        foreach (var store in new[] { Store, other })
+        {
+            var count = 0;
+            await foreach (var batch in store.ReadAsync(view, long.MinValue, long.MaxValue, 1000))
+            {
+                count += batch.RowCount;
+            }
+
+            Assert.Equal(1000, count);
+        }
+
+        await using var reopened = await EmbeddedOfflineStore.OpenAsync(StoreFolder);
+        Assert.NotNull(await reopened.GetEventTimeRangeAsync(view));
+    }
+
+    [BackendFact]
     public async Task Leftovers_of_an_interrupted_append_are_ignored_and_deleted_on_open()
     {
         var view = Layout("crashy");

@@ -43,6 +43,21 @@ public sealed class OnlineStoreTests : IDisposable
     }
 
     [Fact]
+    public async Task A_store_open_elsewhere_is_refused_with_a_clear_conflict_and_can_be_opened_once_closed()
+    {
+        var first = Open();
+        await first.WriteAsync("drivers", DriverRows([1], [100], null, [0.5]));
+
+        var e = Assert.Throws<StrataException>(() => Open());
+        Assert.Equal(ErrorCodes.Conflict, e.Code);
+        Assert.Contains("open in another process", e.Message, StringComparison.Ordinal);
+
+        await first.DisposeAsync();
+        await using var second = Open();
+        Assert.Equal(1, second.EntityCount("drivers"));
+    }
+
+    [Fact]
     public async Task Newest_event_time_wins_even_when_an_older_row_arrives_later()
     {
         using var store = Open();
