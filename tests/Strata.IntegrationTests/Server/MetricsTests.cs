@@ -129,3 +129,32 @@ public sealed class MetricsTests(StrataServerFactory server) : IClassFixture<Str
 
     private static StringContent Json(string json) => new(json, Encoding.UTF8, "application/json");
 }
+
+public sealed class RouteMetricsTests
+{
+    [Fact]
+    public void Recording_a_request_of_a_seen_route_method_and_status_allocates_nothing()
+    {
+        var metrics = new global::Strata.Server.Http.ServerMetrics();
+        var route = metrics.Unmatched;
+        var start = System.Diagnostics.Stopwatch.GetTimestamp();
+        route.Record("GET", 404, start);
+
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        for (var i = 0; i < 1000; i++)
+        {
+            route.Record("GET", 404, start);
+        }
+
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Equal(1001, metrics.Requests.Labels("unmatched", "GET", "404").Value);
+    }
+
+    [Theory]
+    [InlineData("GET", "GET")]
+    [InlineData("get", "GET")]
+    [InlineData("PATCH", "PATCH")]
+    [InlineData("BREW", "other")]
+    public void Unknown_methods_share_one_label_so_clients_cannot_add_series(string method, string label) =>
+        Assert.Equal(label, global::Strata.Server.Http.ServerMetrics.Method(method));
+}

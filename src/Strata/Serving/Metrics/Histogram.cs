@@ -38,12 +38,11 @@ public sealed class Histogram : Metric<Histogram.Child>
         foreach (var child in Children)
         {
             child.CopyCounts(counts);
-            var separator = child.RenderedLabels.Length == 0 ? "" : ",";
             long cumulative = 0;
             for (var i = 0; i < counts.Length; i++)
             {
                 cumulative += counts[i];
-                PrometheusText.WriteSample(writer, Name, "_bucket", child.RenderedLabels + separator + "le=\"" + _le[i] + "\"", cumulative);
+                PrometheusText.WriteBucket(writer, Name, child.RenderedLabels, _le[i], cumulative);
             }
 
             PrometheusText.WriteSample(writer, Name, "_sum", child.RenderedLabels, child.Sum);

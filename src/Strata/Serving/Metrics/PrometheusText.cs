@@ -61,6 +61,23 @@ public static class PrometheusText
         writer.Write('\n');
     }
 
+    internal static void WriteBucket(TextWriter writer, string name, string labels, string le, long value)
+    {
+        writer.Write(name);
+        writer.Write("_bucket{");
+        if (labels.Length > 0)
+        {
+            writer.Write(labels);
+            writer.Write(',');
+        }
+
+        writer.Write("le=\"");
+        writer.Write(le);
+        writer.Write("\"} ");
+        writer.Write(value.ToString(CultureInfo.InvariantCulture));
+        writer.Write('\n');
+    }
+
     private static void WriteName(TextWriter writer, string name, string suffix, string labels)
     {
         writer.Write(name);
