@@ -37,6 +37,7 @@ public static class StrataServer
     /// <summary>Maps every route of the API.</summary>
     public static IEndpointRouteBuilder MapStrataApi(this IEndpointRouteBuilder app) =>
         app.MapHealthApi()
+            .MapMetricsApi()
             .MapProjectsApi()
             .MapExperimentsApi()
             .MapRunsApi()
@@ -55,6 +56,7 @@ public static class StrataServer
         services.AddOptions<StrataServerOptions>().Bind(configuration.GetSection(StrataServerOptions.Section)).Validate(
             o => o.MaxRequestBodyBytes > 0 && o.MaxArtifactBytes > 0, "body limits must be positive");
         services.AddSingleton<ServerState>();
+        services.AddSingleton<ServerMetrics>();
         services.AddHostedService<ServerLifetime>();
         services.AddProblemDetails(o => o.CustomizeProblemDetails = c => c.ProblemDetails.Extensions["requestId"] = c.HttpContext.TraceIdentifier);
         services.AddExceptionHandler<ProblemExceptionHandler>();
@@ -72,11 +74,13 @@ public static class StrataServer
 
     private static void UsePipeline(WebApplication app)
     {
+        app.UseHttpMetrics();
         app.UseRequestIds();
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         app.UseMiddleware<RawPathGuard>();
         app.UseRouting();
+        app.UseRouteMetrics();
         app.UseAccessControl();
         app.UseBodyLimits();
     }

@@ -27,6 +27,13 @@ public sealed class StrataServerOptions
     /// <summary>Largest artifact or model package upload, in bytes (default 1 GiB); larger uploads get 413.</summary>
     public long MaxArtifactBytes { get; set; } = 1L << 30;
 
+    /// <summary>
+    /// Lets <c>GET /metrics</c> answer a request from a loopback address without a key (a Prometheus scraper on the
+    /// same machine); default false, so scraping needs a key. Behind a reverse proxy on the same machine every request
+    /// comes from loopback, so leave it off there.
+    /// </summary>
+    public bool AnonymousMetrics { get; set; }
+
     /// <summary>The home folder to use: the option, else $STRATA_HOME, else ./.strata.</summary>
     public string ResolveHome() => Path.GetFullPath(Home ?? Environment.GetEnvironmentVariable("STRATA_HOME") ?? ".strata");
 }

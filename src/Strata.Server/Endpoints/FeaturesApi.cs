@@ -33,7 +33,7 @@ internal static class FeaturesApi
         return app;
     }
 
-    private static async Task GetOnlineFeaturesAsync(HttpContext http, ServerState state)
+    private static async Task GetOnlineFeaturesAsync(HttpContext http, ServerState state, ServerMetrics metrics)
     {
         var store = await state.Features.GetAsync(FeatureProject.Of(http), http.RequestAborted).ConfigureAwait(false);
         using var body = await ReadBodyAsync(http).ConfigureAwait(false);
@@ -41,6 +41,10 @@ internal static class FeaturesApi
         var features = store.Resolve(request.Features, request.FeatureService);
         var rows = FeastJson.EntityRows(request, DeclaredTypes(store, features));
         var values = await store.GetOnlineFeaturesAsync(features, rows, request.FullFeatureNames, http.RequestAborted).ConfigureAwait(false);
+
+        // Counted once answered: a lookup that failed is in strata_http_requests_total with its status instead.
+        metrics.FeatureLookups.Labels(store.Project).Inc();
+        metrics.FeatureEntities.Labels(store.Project).Inc(rows.RowCount);
 
         http.Response.ContentType = "application/json";
         await using (var writer = new Utf8JsonWriter(http.Response.BodyWriter))

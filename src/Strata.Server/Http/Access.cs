@@ -47,6 +47,9 @@ internal sealed record AccessRule(AccessScope Scope, Role Minimum)
     };
 }
 
+/// <summary>Endpoint metadata: the route needs no key when the request comes from a loopback address (a local scraper).</summary>
+internal sealed record AnonymousOnLoopback;
+
 /// <summary>The authenticated caller of a request, set by <see cref="Access.UseAccessControl"/>.</summary>
 internal sealed record CallerFeature(Caller Caller);
 
@@ -71,6 +74,11 @@ internal static class Access
         where TBuilder : IEndpointConventionBuilder =>
         builder.WithMetadata(new AccessRule(AccessScope.AnyKey, Role.Viewer));
 
+    /// <summary>Besides its rule, the route answers a request from a loopback address without a key.</summary>
+    public static TBuilder AllowAnonymousOnLoopback<TBuilder>(this TBuilder builder)
+        where TBuilder : IEndpointConventionBuilder =>
+        builder.WithMetadata(new AnonymousOnLoopback());
+
     /// <summary>The caller of the current request (only on routes that are not anonymous).</summary>
     public static Caller GetCaller(this HttpContext context) =>
         context.Features.Get<CallerFeature>()?.Caller ?? throw new StrataException(ErrorCodes.Unauthorized, "this request has no authenticated caller");
@@ -79,7 +87,7 @@ internal static class Access
         app.Use(async (context, next) =>
         {
             var endpoint = context.GetEndpoint();
-            if (endpoint is null || endpoint.Metadata.GetMetadata<IAllowAnonymous>() is not null)
+            if (endpoint is null || endpoint.Metadata.GetMetadata<IAllowAnonymous>() is not null || IsLoopbackAnonymous(context, endpoint))
             {
                 await next(context).ConfigureAwait(false);
                 return;
@@ -101,4 +109,9 @@ internal static class Access
             context.Features.Set(new CallerFeature(new Caller(principal, context.TraceIdentifier)));
             await next(context).ConfigureAwait(false);
         });
+
+    private static bool IsLoopbackAnonymous(HttpContext context, Endpoint endpoint) =>
+        endpoint.Metadata.GetMetadata<AnonymousOnLoopback>() is not null
+        && context.Connection.RemoteIpAddress is { } address
+        && System.Net.IPAddress.IsLoopback(address);
 }

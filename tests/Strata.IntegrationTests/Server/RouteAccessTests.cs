@@ -25,6 +25,7 @@ public sealed class RouteAccessTests(StrataServerFactory server) : IClassFixture
     {
         ["GET /health/live"] = "anonymous",
         ["GET /health/ready"] = "anonymous",
+        ["GET /metrics"] = "any key",
         ["GET /api/v1/whoami"] = "any key",
         ["GET /api/v1/projects"] = "any key",
         ["POST /api/v1/projects"] = "global admin",
