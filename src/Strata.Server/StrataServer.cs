@@ -49,6 +49,8 @@ public static class StrataServer
             .MapAuditApi()
             .MapKeysApi()
             .MapFeaturesApi()
+            .MapServingApi()
+            .MapInferenceApi()
             .MapAdminApi();
 
     private static void AddServices(IServiceCollection services, ConfigurationManager configuration)

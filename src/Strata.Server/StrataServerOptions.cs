@@ -34,6 +34,15 @@ public sealed class StrataServerOptions
     /// </summary>
     public bool AnonymousMetrics { get; set; }
 
+    /// <summary>
+    /// The project configuration whose <c>endpoints:</c> section declares serving endpoints (default <c>strata.yaml</c> in
+    /// the working folder, when there is one).
+    /// </summary>
+    public string? Config { get; set; }
+
+    /// <summary>How often replicas poll the metadata store for alias moves and endpoint changes, in milliseconds (default 1000).</summary>
+    public int ServingPollMilliseconds { get; set; } = 1000;
+
     /// <summary>The home folder to use: the option, else $STRATA_HOME, else ./.strata.</summary>
     public string ResolveHome() => Path.GetFullPath(Home ?? Environment.GetEnvironmentVariable("STRATA_HOME") ?? ".strata");
 }

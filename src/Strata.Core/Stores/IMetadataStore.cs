@@ -31,6 +31,9 @@ public interface IMetadataStore : IAsyncDisposable
     /// <summary>API keys (hashes only).</summary>
     IApiKeyStore Keys { get; }
 
+    /// <summary>Serving endpoints and the endpoints a key is limited to.</summary>
+    IEndpointStore Endpoints { get; }
+
     /// <summary>A number that grows with every committed change, so replicas notice alias moves by polling it.</summary>
     Task<long> GetChangeSequenceAsync(CancellationToken cancellationToken = default);
 

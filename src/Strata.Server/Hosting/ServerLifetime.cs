@@ -5,6 +5,8 @@ using Microsoft.Extensions.Options;
 using Strata.Features;
 using Strata.Postgres;
 using Strata.Registry;
+using Strata.Serving;
+using Strata.Server.Http;
 using Strata.Storage;
 using Strata.Stores;
 
@@ -20,6 +22,7 @@ internal sealed partial class ServerLifetime(
     IOptions<StrataServerOptions> options,
     IConfiguration configuration,
     IServer server,
+    ServerMetrics metrics,
     ILogger<ServerLifetime> logger) : IHostedLifecycleService
 {
     public async Task StartingAsync(CancellationToken cancellationToken)
@@ -44,11 +47,13 @@ internal sealed partial class ServerLifetime(
         }
 
         IFeatureBackend featureData = string.IsNullOrEmpty(settings.Postgres) ? new EmbeddedFeatureBackend(home.Path) : new PostgresFeatureBackend(settings.Postgres);
+        var features = new FeatureStores(home.Metadata, featureData);
         state.Open(
             home,
             new RegistryService(home.Metadata, home.Artifacts, new RegistryOptions { MaxArtifactBytes = settings.MaxArtifactBytes }),
-            new FeatureStores(home.Metadata, featureData));
+            features);
         LogOpened(logger, homePath, home.Metadata.Backend);
+        await StartServingAsync(settings, home, features, cancellationToken).ConfigureAwait(false);
     }
 
     public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
@@ -70,6 +75,11 @@ internal sealed partial class ServerLifetime(
 
     public async Task StoppedAsync(CancellationToken cancellationToken)
     {
+        if (state.StopServing() is { } serving)
+        {
+            await serving.DisposeAsync().ConfigureAwait(false);
+        }
+
         var (home, features) = state.Close();
         if (features is not null)
         {
@@ -80,6 +90,31 @@ internal sealed partial class ServerLifetime(
         {
             await home.DisposeAsync().ConfigureAwait(false);
         }
+    }
+
+    /// <summary>
+    /// Starts the serving runtime: the endpoints of the configuration file (when there is one) are stored, then every
+    /// stored endpoint's models are loaded; the runtime then polls the store for alias moves.
+    /// </summary>
+    private async Task StartServingAsync(StrataServerOptions settings, StrataHome home, FeatureStores features, CancellationToken cancellationToken)
+    {
+        var config = settings.Config ?? (File.Exists("strata.yaml") ? "strata.yaml" : null);
+        var declared = config is null ? [] : await DeploymentYaml.LoadAsync(config, cancellationToken).ConfigureAwait(false);
+        var serving = new ServingRuntime(
+            home.Metadata,
+            home.Artifacts,
+            features,
+            metrics.Registry,
+            new ServingOptions
+            {
+                PredictionLogFolder = Path.Combine(home.Path, "predictions"),
+                PollInterval = TimeSpan.FromMilliseconds(Math.Clamp(settings.ServingPollMilliseconds, 50, 5000)),
+                Warn = message => LogServing(logger, message),
+            });
+        state.StartServing(serving);
+        await serving.StartAsync(declared, new Actor("config", null), cancellationToken).ConfigureAwait(false);
+        var count = serving.List().Count;
+        LogEndpoints(logger, count, config ?? "(none)");
     }
 
     /// <summary>The URLs the host will bind, from configuration (<c>urls</c>, <c>ASPNETCORE_URLS</c>, <c>--urls</c>, Kestrel endpoints).</summary>
@@ -139,6 +174,12 @@ internal sealed partial class ServerLifetime(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Strata home {Home} opened (metadata: {Backend})")]
     private static partial void LogOpened(ILogger logger, string home, string backend);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Serving: {Message}")]
+    private static partial void LogServing(ILogger logger, string message);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Serving {Count} endpoints (configuration: {Config})")]
+    private static partial void LogEndpoints(ILogger logger, int count, string config);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Strata server listening on {Address}")]
     private static partial void LogListening(ILogger logger, string address);

@@ -24,6 +24,11 @@ internal sealed partial class ProblemExceptionHandler(IProblemDetailsService pro
             httpContext.Response.Headers.WWWAuthenticate = "Bearer";
         }
 
+        if (exception is Strata.Serving.ServingRefusal { RetryAfterSeconds: > 0 } refusal)
+        {
+            httpContext.Response.Headers.RetryAfter = refusal.RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+
         httpContext.Response.StatusCode = status;
         return await problems.TryWriteAsync(new ProblemDetailsContext
         {
@@ -41,6 +46,7 @@ internal sealed partial class ProblemExceptionHandler(IProblemDetailsService pro
     /// <summary>The status, stable code and message for an exception.</summary>
     internal static (int Status, string Code, string Detail) Map(Exception exception) => exception switch
     {
+        Strata.Serving.ServingRefusal e => (e.Status, e.Code, e.Message),
         StrataException e when e.IsCallerError => (StatusOf(e.Code), e.Code, e.Message),
         StrataException e => (StatusCodes.Status500InternalServerError, e.Code, "the server failed to do this; the request id identifies it in the server's log"),
         BadHttpRequestException e when e.StatusCode == StatusCodes.Status413PayloadTooLarge => (e.StatusCode, ErrorCodes.DataLimit, "the request body is larger than this route accepts"),

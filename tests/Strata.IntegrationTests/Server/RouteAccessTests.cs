@@ -94,6 +94,26 @@ public sealed class RouteAccessTests(StrataServerFactory server) : IClassFixture
         ["POST /api/v1/projects/{project}/features/push"] = "editor",
         ["POST /api/v1/projects/{project}/features/materialize"] = "editor",
         ["POST /api/v1/projects/{project}/features/materialize-incremental"] = "editor",
+
+        // Serving: the role is checked in the endpoint's project once the endpoint is known (ServingTests cover it).
+        ["GET /v1/endpoints"] = "any key",
+        ["GET /v1/endpoints/{name}"] = "any key",
+        ["PUT /v1/endpoints/{name}"] = "any key",
+        ["DELETE /v1/endpoints/{name}"] = "any key",
+        ["POST /v1/endpoints/{name}/predict"] = "any key",
+        ["PUT /v1/keys/{key}/endpoints"] = "global admin",
+        ["GET /v2"] = "any key",
+        ["GET /v2/health/live"] = "anonymous",
+        ["GET /v2/health/ready"] = "anonymous",
+        ["GET /v2/models/{name}"] = "any key",
+        ["GET /v2/models/{name}/versions/{version}"] = "any key",
+        ["GET /v2/models/{name}/ready"] = "any key",
+        ["GET /v2/models/{name}/versions/{version}/ready"] = "any key",
+        ["POST /v2/models/{name}/infer"] = "any key",
+        ["POST /v2/models/{name}/versions/{version}/infer"] = "any key",
+        ["POST /v2/repository/index"] = "any key",
+        ["POST /v2/repository/models/{name}/load"] = "any key",
+        ["POST /v2/repository/models/{name}/unload"] = "any key",
     };
 
     /// <summary>For each minimum, the seeded keys that fall short of it (the first is one step below; others test the project scope).</summary>

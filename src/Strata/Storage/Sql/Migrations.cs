@@ -95,6 +95,12 @@ internal static class Migrations
                     project TEXT NOT NULL REFERENCES projects (name), view_name TEXT NOT NULL, watermark BIGINT NOT NULL,
                     updated_at BIGINT NOT NULL, updated_by TEXT NOT NULL, PRIMARY KEY (project, view_name));
                 """),
+            (3, """
+                CREATE TABLE serving_endpoints (
+                    name TEXT PRIMARY KEY, project TEXT NOT NULL REFERENCES projects (name), definition TEXT NOT NULL,
+                    updated_at BIGINT NOT NULL, updated_by TEXT NOT NULL);
+                CREATE TABLE api_key_endpoints (key_id TEXT NOT NULL, endpoint TEXT NOT NULL, PRIMARY KEY (key_id, endpoint));
+                """),
         ];
     }
 }

@@ -14,7 +14,7 @@ namespace Strata.Storage.Sql;
 /// <see cref="SqlDialect"/> holds the differences). Every mutation runs in one transaction under the store-wide write
 /// lock and appends its audit entry in that transaction, so the audit log and the data cannot disagree.
 /// </summary>
-internal sealed partial class SqlMetadataStore : IMetadataStore, IProjectStore, ITrackingStore, IModelRegistryStore, ILineageStore, IFeatureRegistryStore, IAuditLog, IApiKeyStore
+internal sealed partial class SqlMetadataStore : IMetadataStore, IProjectStore, ITrackingStore, IModelRegistryStore, ILineageStore, IFeatureRegistryStore, IAuditLog, IApiKeyStore, IEndpointStore
 {
     internal const string Genesis = "0000000000000000000000000000000000000000000000000000000000000000";
     private readonly SqlDialect _dialect;
@@ -49,6 +49,8 @@ internal sealed partial class SqlMetadataStore : IMetadataStore, IProjectStore, 
     public IAuditLog Audit => this;
 
     public IApiKeyStore Keys => this;
+
+    public IEndpointStore Endpoints => this;
 
     public ValueTask DisposeAsync() => _dialect.DisposeAsync();
 

@@ -1,0 +1,218 @@
+using System.Buffers;
+using System.Globalization;
+using System.Text.Json;
+using Strata.Server.Hosting;
+using Strata.Server.Http;
+using Strata.Server.Serving;
+using Strata.Serving;
+using Strata.Stores;
+
+namespace Strata.Server.Endpoints;
+
+/// <summary>
+/// The Open Inference Protocol (KServe V2 / Triton / MLServer REST): server and model health and metadata, inference,
+/// and the model-repository extension. A "model" here is an endpoint; its versions are the ones it serves. Errors are
+/// the protocol's <c>{"error": "…"}</c> with a 4xx status, not problem+json.
+/// </summary>
+internal static class InferenceApi
+{
+    private static readonly string[] Extensions = ["model_repository"];
+
+    public static IEndpointRouteBuilder MapInferenceApi(this IEndpointRouteBuilder app)
+    {
+        var v2 = app.MapGroup("/v2").WithTags("inference");
+        v2.MapGet("/", ServerMetadata).RequireAnyKey();
+        v2.MapGet("/health/live", Live).AllowAnonymous();
+        v2.MapGet("/health/ready", Ready).AllowAnonymous();
+        v2.MapGet("/models/{name}", ([AsParameters] ApiContext api, string name) => Guard(() => ModelMetadata(api, name, null))).RequireAnyKey();
+        v2.MapGet("/models/{name}/versions/{version}", ([AsParameters] ApiContext api, string name, string version) => Guard(() => ModelMetadata(api, name, version))).RequireAnyKey();
+        v2.MapGet("/models/{name}/ready", ([AsParameters] ApiContext api, string name) => Guard(() => ModelReady(api, name, null))).RequireAnyKey();
+        v2.MapGet("/models/{name}/versions/{version}/ready", ([AsParameters] ApiContext api, string name, string version) => Guard(() => ModelReady(api, name, version))).RequireAnyKey();
+        v2.MapPost("/models/{name}/infer", ([AsParameters] ApiContext api, string name) => GuardAsync(() => InferAsync(api, name, null))).RequireAnyKey();
+        v2.MapPost("/models/{name}/versions/{version}/infer", ([AsParameters] ApiContext api, string name, string version) => GuardAsync(() => InferAsync(api, name, version))).RequireAnyKey();
+        v2.MapPost("/repository/index", ([AsParameters] ApiContext api) => GuardAsync(() => IndexAsync(api))).RequireAnyKey();
+        v2.MapPost("/repository/models/{name}/load", ([AsParameters] ApiContext api, string name) => GuardAsync(() => LoadAsync(api, name, load: true))).RequireAnyKey();
+        v2.MapPost("/repository/models/{name}/unload", ([AsParameters] ApiContext api, string name) => GuardAsync(() => LoadAsync(api, name, load: false))).RequireAnyKey();
+        return app;
+    }
+
+    private static IResult ServerMetadata() => Results.Json(new Dictionary<string, object>
+    {
+        ["name"] = "strata",
+        ["version"] = typeof(InferenceApi).Assembly.GetName().Version?.ToString(3) ?? "0.0.0",
+        ["extensions"] = Extensions,
+    });
+
+    private static IResult Live() => Results.Json(new Dictionary<string, bool> { ["live"] = true });
+
+    /// <summary>200 when every endpoint has its models loaded; 400 (the protocol's "false") while one does not.</summary>
+    private static IResult Ready(ServerState state)
+    {
+        var ready = state.Serving.Ready;
+        return Results.Json(new Dictionary<string, bool> { ["ready"] = ready }, statusCode: ready ? StatusCodes.Status200OK : StatusCodes.Status400BadRequest);
+    }
+
+    private static IResult ModelMetadata([AsParameters] ApiContext api, string name, string? version)
+    {
+        ServingApi.Authorize(api, name, Role.Viewer);
+        var (signature, served) = api.State.Serving.Describe(name, ParseVersion(version));
+        return Results.Json(new Dictionary<string, object>
+        {
+            ["name"] = name,
+            ["versions"] = api.State.Serving.Versions(name).Select(v => v.ToString(CultureInfo.InvariantCulture)).ToArray(),
+            ["platform"] = "strata",
+            ["inputs"] = signature.Inputs.Select(i => Metadata(i.Name, InferenceJson.Datatype(i.Type, i.Kind))).ToArray(),
+            ["outputs"] = signature.Outputs.Select(o => Metadata(o.Name, InferenceJson.Datatype(o.Type))).ToArray(),
+        });
+
+        static Dictionary<string, object> Metadata(string name, string datatype) => new()
+        {
+            ["name"] = name,
+            ["datatype"] = datatype,
+            ["shape"] = new[] { -1 },
+        };
+    }
+
+    private static IResult ModelReady([AsParameters] ApiContext api, string name, string? version)
+    {
+        ServingApi.Authorize(api, name, Role.Viewer);
+        var number = ParseVersion(version);
+        var versions = api.State.Serving.Versions(name);
+        var ready = number is null ? versions.Count > 0 : versions.Contains(number.Value);
+        return Results.Json(new Dictionary<string, object> { ["name"] = name, ["ready"] = ready }, statusCode: ready ? StatusCodes.Status200OK : StatusCodes.Status400BadRequest);
+    }
+
+    private static async Task<IResult> InferAsync([AsParameters] ApiContext api, string name, string? version)
+    {
+        ServingApi.Authorize(api, name, Role.Viewer);
+        var number = ParseVersion(version);
+        var (signature, _) = api.State.Serving.Describe(name, number);
+        InferenceJson.InferRequest request;
+        using (var document = await JsonDocument.ParseAsync(api.Http.Request.Body, new JsonDocumentOptions { MaxDepth = InferenceJson.MaxDepth }, api.Aborted).ConfigureAwait(false))
+        {
+            request = InferenceJson.Parse(document.RootElement, signature.Inputs);
+        }
+
+        var output = await api.State.Serving.PredictAsync(ServingApi.Request(api, name, request.Input, 0, number), api.Aborted).ConfigureAwait(false);
+        var (answered, _) = api.State.Serving.Describe(name, output.Version);
+        var buffer = new ArrayBufferWriter<byte>(256);
+        InferenceJson.WriteResponse(buffer, name, request.Id ?? api.Http.TraceIdentifier, output, answered.Outputs, request.Outputs);
+        return Results.Bytes(buffer.WrittenMemory.ToArray(), "application/json");
+    }
+
+    /// <summary>The repository index: every endpoint the key can see, with its state (READY or UNAVAILABLE and why).</summary>
+    private static async Task<IResult> IndexAsync([AsParameters] ApiContext api)
+    {
+        bool? onlyReady = null;
+        if (api.Http.Request.ContentLength is not 0)
+        {
+            using var document = await JsonDocument.ParseAsync(api.Http.Request.Body, new JsonDocumentOptions { MaxDepth = 4 }, api.Aborted).ConfigureAwait(false);
+            if (document.RootElement.ValueKind != JsonValueKind.Object)
+            {
+                throw new StrataException(ErrorCodes.ArgumentInvalid, "the body must be an object, e.g. {\"ready\": true}");
+            }
+
+            if (document.RootElement.TryGetProperty("ready", out var ready))
+            {
+                onlyReady = ready.ValueKind switch
+                {
+                    JsonValueKind.True => true,
+                    JsonValueKind.False => false,
+                    _ => throw new StrataException(ErrorCodes.ArgumentInvalid, "field 'ready' must be a boolean"),
+                };
+            }
+        }
+
+        var entries = new List<Dictionary<string, string>>();
+        foreach (var e in api.State.Serving.List().Where(e => api.Caller.Principal.CanSee(e.Deployment.Project) && api.State.Serving.KeyMayCall(api.Caller.Principal.KeyId, e.Name)))
+        {
+            if (onlyReady == true && !e.Ready)
+            {
+                continue;
+            }
+
+            var entry = new Dictionary<string, string> { ["name"] = e.Name, ["state"] = e.Ready ? "READY" : "UNAVAILABLE" };
+            if (e.Champion is { } champion)
+            {
+                entry["version"] = champion[(champion.LastIndexOf('/') + 1)..];
+            }
+
+            entry["reason"] = e.Ready ? "" : e.Error ?? "loading";
+            entries.Add(entry);
+        }
+
+        return Results.Json(entries);
+    }
+
+    private static async Task<IResult> LoadAsync([AsParameters] ApiContext api, string name, bool load)
+    {
+        ServingApi.Authorize(api, name, Role.Deployer);
+        if (load)
+        {
+            await api.State.Serving.LoadAsync(name, api.Aborted).ConfigureAwait(false);
+        }
+        else
+        {
+            await api.State.Serving.UnloadAsync(name, api.Aborted).ConfigureAwait(false);
+        }
+
+        return Results.Ok();
+    }
+
+    private static int? ParseVersion(string? version) =>
+        version is null ? null
+        : int.TryParse(version, NumberStyles.None, CultureInfo.InvariantCulture, out var number) && number > 0 ? number
+        : throw new StrataException(ErrorCodes.NotFound, $"no version '{version}' (versions are whole numbers)");
+
+    private static IResult Guard(Func<IResult> handler)
+    {
+        try
+        {
+            return handler();
+        }
+        catch (Exception e) when (e is StrataException or JsonException or BadHttpRequestException)
+        {
+            return Error(e);
+        }
+    }
+
+    private static async Task<IResult> GuardAsync(Func<Task<IResult>> handler)
+    {
+        try
+        {
+            return await handler().ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is StrataException or JsonException or BadHttpRequestException)
+        {
+            return Error(e);
+        }
+    }
+
+    /// <summary>The protocol's error object, with the status Strata gives the same error elsewhere.</summary>
+    private static ErrorResult Error(Exception e)
+    {
+        var (status, _, detail) = ProblemExceptionHandler.Map(e);
+        if (status >= 500 && e is not ServingRefusal)
+        {
+            throw e is StrataException strata ? strata : new InvalidOperationException("unexpected inference failure", e);
+        }
+
+        var headers = e is ServingRefusal { RetryAfterSeconds: > 0 } refusal ? refusal.RetryAfterSeconds : 0;
+        return new ErrorResult(status, detail, headers);
+    }
+
+    /// <summary>Writes <c>{"error": "…"}</c> with a status (and Retry-After for a refusal that advises one).</summary>
+    private sealed class ErrorResult(int status, string message, int retryAfter) : IResult
+    {
+        public Task ExecuteAsync(HttpContext httpContext)
+        {
+            httpContext.Response.StatusCode = status;
+            if (retryAfter > 0)
+            {
+                httpContext.Response.Headers.RetryAfter = retryAfter.ToString(CultureInfo.InvariantCulture);
+            }
+
+            return httpContext.Response.WriteAsJsonAsync(new Dictionary<string, string> { ["error"] = message });
+        }
+    }
+}

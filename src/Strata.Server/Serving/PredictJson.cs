@@ -1,0 +1,207 @@
+using System.Buffers;
+using System.Text.Json;
+using Strata.Serving;
+
+namespace Strata.Server.Serving;
+
+/// <summary>
+/// The native predict API's JSON: <c>{"rows": [{"field": value, …}, …]}</c> in, predictions out. Parsed with
+/// <see cref="JsonDocument"/> under a depth limit, into columns, with every bad value named by row and field.
+/// </summary>
+internal static class PredictJson
+{
+    /// <summary>Deepest JSON accepted: the body, its rows, a row, a value.</summary>
+    public const int MaxDepth = 8;
+
+    /// <summary>Most fields in one request.</summary>
+    public const int MaxFields = 10_000;
+
+    /// <summary>Most rows in one request, whatever the endpoint allows (the body limit bounds it too).</summary>
+    public const int MaxRows = 100_000;
+
+    /// <summary>Parses a body. Every row is an object of named fields; a field absent from a row is null there.</summary>
+    /// <exception cref="StrataException">The body is not of that shape, or holds too many rows or fields.</exception>
+    public static PredictionInput ParseRows(JsonElement root)
+    {
+        if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("rows", out var rows) || rows.ValueKind != JsonValueKind.Array)
+        {
+            throw new StrataException(ErrorCodes.ArgumentInvalid, "the body must be an object with 'rows': an array of objects of named fields, e.g. {\"rows\": [{\"distance\": 258}]}");
+        }
+
+        var count = rows.GetArrayLength();
+        if (count > MaxRows)
+        {
+            throw new StrataException(ErrorCodes.DataLimit, $"field 'rows' has {count} entries; the limit is {MaxRows}");
+        }
+
+        var builders = new Dictionary<string, ColumnBuilder>(StringComparer.Ordinal);
+        var r = 0;
+        foreach (var row in rows.EnumerateArray())
+        {
+            if (row.ValueKind != JsonValueKind.Object)
+            {
+                throw new StrataException(ErrorCodes.ArgumentInvalid, $"rows[{r}] must be an object of named fields, not {Kind(row)}");
+            }
+
+            foreach (var field in row.EnumerateObject())
+            {
+                if (!builders.TryGetValue(field.Name, out var builder))
+                {
+                    if (builders.Count >= MaxFields)
+                    {
+                        throw new StrataException(ErrorCodes.DataLimit, $"the request has more than {MaxFields} fields");
+                    }
+
+                    builder = builders[field.Name] = new ColumnBuilder(count);
+                }
+
+                builder.Set(r, field.Value);
+            }
+
+            r++;
+        }
+
+        return new PredictionInput(count, builders.ToDictionary(b => b.Key, b => b.Value.Build(), StringComparer.Ordinal));
+    }
+
+    /// <summary>Writes the response: request id, model and version, predictions, class probabilities, explanations.</summary>
+    public static void WriteResponse(IBufferWriter<byte> buffer, string requestId, string endpoint, PredictionOutput output)
+    {
+        using var json = new Utf8JsonWriter(buffer);
+        json.WriteStartObject();
+        json.WriteString("requestId", requestId);
+        json.WriteString("endpoint", endpoint);
+        json.WriteString("model", output.Model);
+        json.WriteNumber("version", output.Version);
+        json.WriteString("role", output.Role);
+        json.WriteStartArray("predictions");
+        for (var r = 0; r < output.Rows; r++)
+        {
+            if (output.Labels is { } labels)
+            {
+                json.WriteStringValue(labels[r]);
+            }
+            else
+            {
+                json.WriteNumberValue(output.Values![r]);
+            }
+        }
+
+        json.WriteEndArray();
+        if (output.Probabilities is { } probabilities && output.ClassLabels is { } classes)
+        {
+            json.WriteStartArray("probabilities");
+            for (var r = 0; r < output.Rows; r++)
+            {
+                json.WriteStartObject();
+                for (var c = 0; c < classes.Count; c++)
+                {
+                    json.WriteNumber(classes[c], probabilities[(r * classes.Count) + c]);
+                }
+
+                json.WriteEndObject();
+            }
+
+            json.WriteEndArray();
+        }
+
+        if (output.Explanations is { } explanations)
+        {
+            json.WriteStartArray("explanations");
+            foreach (var row in explanations)
+            {
+                json.WriteStartArray();
+                foreach (var c in row)
+                {
+                    json.WriteStartObject();
+                    json.WriteString("feature", c.Feature);
+                    json.WriteNumber("contribution", c.Value);
+                    json.WriteEndObject();
+                }
+
+                json.WriteEndArray();
+            }
+
+            json.WriteEndArray();
+        }
+
+        json.WriteEndObject();
+    }
+
+    internal static string Kind(JsonElement value) => value.ValueKind switch
+    {
+        JsonValueKind.Object => "an object",
+        JsonValueKind.Array => "an array",
+        JsonValueKind.String => "text",
+        JsonValueKind.Number => "a number",
+        JsonValueKind.True or JsonValueKind.False => "a boolean",
+        _ => "null",
+    };
+
+    /// <summary>Collects one field's values over the rows; the first non-null value decides numbers or text.</summary>
+    internal sealed class ColumnBuilder(int rows)
+    {
+        private double[]? _numbers;
+        private string?[]? _texts;
+        private bool _mixed;
+
+        public void Set(int row, JsonElement value)
+        {
+            switch (value.ValueKind)
+            {
+                case JsonValueKind.Null:
+                    return;
+                case JsonValueKind.Number when _texts is null && value.TryGetDouble(out var number) && double.IsFinite(number):
+                    _numbers ??= Filled(rows);
+                    _numbers[row] = number;
+                    return;
+                case JsonValueKind.String when _numbers is null:
+                    _texts ??= new string?[rows];
+                    _texts[row] = value.GetString();
+                    return;
+                default:
+                    _mixed = true;
+                    return;
+            }
+        }
+
+        public void SetNumber(int row, double value)
+        {
+            if (_texts is not null || !double.IsFinite(value))
+            {
+                _mixed = true;
+                return;
+            }
+
+            _numbers ??= Filled(rows);
+            _numbers[row] = value;
+        }
+
+        public void SetText(int row, string? value)
+        {
+            if (_numbers is not null)
+            {
+                _mixed = true;
+                return;
+            }
+
+            _texts ??= new string?[rows];
+            _texts[row] = value;
+        }
+
+        public void SetMixed() => _mixed = true;
+
+        public InputColumn Build() =>
+            _mixed ? InputColumn.OfMixed()
+            : _numbers is not null ? InputColumn.OfNumbers(_numbers)
+            : _texts is not null ? InputColumn.OfTexts(_texts)
+            : InputColumn.OfNulls();
+
+        private static double[] Filled(int rows)
+        {
+            var values = new double[rows];
+            Array.Fill(values, double.NaN);
+            return values;
+        }
+    }
+}

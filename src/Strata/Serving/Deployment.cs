@@ -1,0 +1,201 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Strata.Stores;
+
+namespace Strata.Serving;
+
+/// <summary>
+/// What a serving endpoint answers with: the champion model (by alias, so a promotion reaches it without a restart, or a
+/// fixed version), an optional challenger taking a share of traffic, an optional shadow that sees a copy of every
+/// request, the feature service that fills in features from the online store, and the limits that protect the server.
+/// </summary>
+public sealed record Deployment
+{
+    /// <summary>The endpoint name (the URL segment).</summary>
+    public required string Name { get; init; }
+
+    /// <summary>The project whose registry and feature store it serves from.</summary>
+    public required string Project { get; init; }
+
+    /// <summary>The champion: <c>model@alias</c> or <c>model/version</c>.</summary>
+    public required string Model { get; init; }
+
+    /// <summary>An optional challenger, <c>model@alias</c> or <c>model/version</c>.</summary>
+    public string? Challenger { get; init; }
+
+    /// <summary>The share of traffic (0–1) the challenger gets, sticky per entity key.</summary>
+    public double ChallengerWeight { get; init; }
+
+    /// <summary>An optional shadow model: it gets a copy of each request; its result is logged, never returned.</summary>
+    public string? Shadow { get; init; }
+
+    /// <summary>The feature service whose online values fill in features the request does not carry.</summary>
+    public string? FeatureService { get; init; }
+
+    /// <summary>The request field whose hash keeps an entity on one side of a canary (default: the feature service's first join key).</summary>
+    public string? StickyKey { get; init; }
+
+    /// <summary>Request fields to mask in the prediction log besides features tagged PII.</summary>
+    public IReadOnlyList<string> Pii { get; init; } = [];
+
+    /// <summary>The share of predictions written to the prediction log (0–1).</summary>
+    public double LogSampleRate { get; init; } = 1.0;
+
+    /// <summary>Concurrency, queue, rate and size limits.</summary>
+    public DeploymentLimits Limits { get; init; } = new();
+
+    /// <summary>The champion reference, parsed.</summary>
+    [JsonIgnore]
+    public ModelReference ChampionReference => ModelReference.Parse(Model);
+
+    /// <summary>Checks names, references and ranges; returns the deployment.</summary>
+    /// <exception cref="StrataException">The first problem found, naming the field (invalid argument).</exception>
+    public Deployment Validate()
+    {
+        Names.Check("name", Name);
+        Names.Check("project", Project);
+        CheckReference("model", Model);
+        if (Challenger is not null)
+        {
+            CheckReference("challenger", Challenger);
+        }
+
+        if (Shadow is not null)
+        {
+            CheckReference("shadow", Shadow);
+        }
+
+        if (FeatureService is not null)
+        {
+            Names.Check("feature_service", FeatureService);
+        }
+
+        if (StickyKey is not null)
+        {
+            Names.Check("sticky_key", StickyKey);
+        }
+
+        if (!(ChallengerWeight >= 0 && ChallengerWeight <= 1))
+        {
+            throw Invalid("challenger_weight", "must be between 0 and 1");
+        }
+
+        if (ChallengerWeight > 0 && Challenger is null)
+        {
+            throw Invalid("challenger_weight", "is set but no challenger is");
+        }
+
+        if (!(LogSampleRate >= 0 && LogSampleRate <= 1))
+        {
+            throw Invalid("log_sample_rate", "must be between 0 and 1");
+        }
+
+        if (Pii.Count > 1000)
+        {
+            throw Invalid("pii", "has more than 1000 entries");
+        }
+
+        foreach (var field in Pii)
+        {
+            Names.Check("pii", field);
+        }
+
+        Limits.Validate();
+        return this;
+    }
+
+    /// <summary>The canonical JSON stored in the metadata store.</summary>
+    public string ToJson() => JsonSerializer.Serialize(this, ServingJson.Default.Deployment);
+
+    /// <summary>Reads a deployment from its JSON and validates it.</summary>
+    /// <exception cref="StrataException">Malformed JSON or an invalid deployment.</exception>
+    public static Deployment FromJson(string json)
+    {
+        try
+        {
+            return (JsonSerializer.Deserialize(json, ServingJson.Default.Deployment) ?? throw Invalid("deployment", "is null")).Validate();
+        }
+        catch (JsonException e)
+        {
+            throw new StrataException(ErrorCodes.ArgumentInvalid, $"the deployment is not valid JSON: {e.Message}", e);
+        }
+    }
+
+    internal static StrataException Invalid(string field, string problem) => new(ErrorCodes.ArgumentInvalid, $"field '{field}' {problem}");
+
+    private static void CheckReference(string field, string reference)
+    {
+        var parsed = ModelReference.Parse(reference);
+        Names.Check(field, parsed.Model);
+        if (parsed.Alias is { } alias)
+        {
+            Names.Check(field, alias);
+        }
+        else if (parsed.Version is null)
+        {
+            throw Invalid(field, $"'{reference}' must name an alias (model@alias) or a version (model/3)");
+        }
+        else if (parsed.Version <= 0)
+        {
+            throw Invalid(field, "must name a version of 1 or more");
+        }
+    }
+}
+
+/// <summary>
+/// The limits of one endpoint: requests served at once, requests waiting beyond that (more get 503 with Retry-After),
+/// requests per second per API key (more get 429; 0 = no limit), the time one request may take, and rows per request.
+/// </summary>
+public sealed record DeploymentLimits
+{
+    /// <summary>Requests predicted at once.</summary>
+    public int MaxConcurrency { get; init; } = 256;
+
+    /// <summary>Requests waiting for a slot; more are refused with 503.</summary>
+    public int MaxQueue { get; init; } = 1024;
+
+    /// <summary>Requests per second per API key (token bucket); 0 means no limit.</summary>
+    public double RatePerSecond { get; init; }
+
+    /// <summary>Requests a key may send at once above its rate (the bucket size); default the rate, at least 1.</summary>
+    public double Burst { get; init; }
+
+    /// <summary>How long one request may take, queue included, in milliseconds.</summary>
+    public int TimeoutMs { get; init; } = 5000;
+
+    /// <summary>Rows in one request.</summary>
+    public int MaxRows { get; init; } = 1000;
+
+    internal void Validate()
+    {
+        if (MaxConcurrency is < 1 or > 100_000)
+        {
+            throw Deployment.Invalid("limits.max_concurrency", "must be between 1 and 100000");
+        }
+
+        if (MaxQueue is < 0 or > 1_000_000)
+        {
+            throw Deployment.Invalid("limits.max_queue", "must be between 0 and 1000000");
+        }
+
+        if (!(RatePerSecond >= 0 && RatePerSecond <= 1e9) || !(Burst >= 0 && Burst <= 1e9))
+        {
+            throw Deployment.Invalid("limits.rate_per_second", "and limits.burst must be between 0 and 1e9");
+        }
+
+        if (TimeoutMs is < 1 or > 600_000)
+        {
+            throw Deployment.Invalid("limits.timeout_ms", "must be between 1 and 600000");
+        }
+
+        if (MaxRows is < 1 or > 100_000)
+        {
+            throw Deployment.Invalid("limits.max_rows", "must be between 1 and 100000");
+        }
+    }
+}
+
+/// <summary>JSON of the serving records (snake_case, the same names as <c>strata.yaml</c>).</summary>
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull, MaxDepth = 16)]
+[JsonSerializable(typeof(Deployment))]
+internal sealed partial class ServingJson : JsonSerializerContext;

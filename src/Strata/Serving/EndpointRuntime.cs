@@ -1,0 +1,88 @@
+using Strata.Stores;
+
+namespace Strata.Serving;
+
+/// <summary>
+/// What one endpoint serves at one moment: the deployment and its loaded models. Immutable: a swap replaces the whole
+/// object, and a request reads it once, so a request that started on one version finishes on it.
+/// </summary>
+internal sealed class EndpointState(Deployment deployment, LoadedModel champion, LoadedModel? challenger, LoadedModel? shadow)
+{
+    public Deployment Deployment { get; } = deployment;
+
+    public LoadedModel Champion { get; } = champion;
+
+    public LoadedModel? Challenger { get; } = challenger;
+
+    public LoadedModel? Shadow { get; } = shadow;
+
+    /// <summary>Fields masked in the prediction log (the deployment's list; PII-tagged features are added per request).</summary>
+    public IReadOnlySet<string> Masked { get; } = deployment.Pii.ToHashSet(StringComparer.Ordinal);
+
+    public bool Serves(string model, int version) =>
+        (Champion.Name == model && Champion.Version == version)
+        || (Challenger is { } c && c.Name == model && c.Version == version);
+
+    public IEnumerable<LoadedModel> Models()
+    {
+        yield return Champion;
+        if (Challenger is not null)
+        {
+            yield return Challenger;
+        }
+
+        if (Shadow is not null)
+        {
+            yield return Shadow;
+        }
+    }
+}
+
+/// <summary>One endpoint: its current state (swapped atomically), its admission control and its rate limiter.</summary>
+internal sealed class EndpointRuntime : IDisposable
+{
+    private volatile EndpointState? _state;
+
+    public EndpointRuntime(EndpointRecord record, Deployment deployment, TimeProvider clock)
+    {
+        Record = record;
+        Deployment = deployment;
+        Admission = new Admission(deployment.Name, deployment.Limits.MaxConcurrency, deployment.Limits.MaxQueue);
+        Rates = new RateLimiter(deployment.Limits.RatePerSecond, deployment.Limits.Burst, clock);
+    }
+
+    /// <summary>The stored record this runtime was built from (a changed definition builds a new runtime).</summary>
+    public EndpointRecord Record { get; }
+
+    public Deployment Deployment { get; }
+
+    public Admission Admission { get; }
+
+    public RateLimiter Rates { get; }
+
+    /// <summary>What is served now; null until the first load succeeds.</summary>
+    public EndpointState? State => _state;
+
+    /// <summary>Why the last load failed, if it did (shown in the endpoint's status).</summary>
+    public string? LastError { get; set; }
+
+    /// <summary>True after an unload (Open Inference Protocol's repository extension) until the next load.</summary>
+    public bool Unloaded { get; set; }
+
+    /// <summary>Switches to a new state in one write (null: nothing served); requests in flight keep the one they read.</summary>
+    public void Swap(EndpointState? state) => _state = state;
+
+    public void Dispose() => Admission.Dispose();
+}
+
+/// <summary>An endpoint as its status route shows it.</summary>
+/// <param name="Name">The endpoint.</param>
+/// <param name="Deployment">What it is declared to serve.</param>
+/// <param name="Ready">True once a model is loaded.</param>
+/// <param name="Champion">The champion's model and version (<c>model/3</c>), when loaded.</param>
+/// <param name="Challenger">The challenger's, when there is one.</param>
+/// <param name="Shadow">The shadow's, when there is one.</param>
+/// <param name="Error">Why the last load failed, if it did.</param>
+/// <param name="InFlight">Requests being answered.</param>
+/// <param name="Queued">Requests waiting.</param>
+public sealed record EndpointStatus(string Name, Deployment Deployment, bool Ready, string? Champion, string? Challenger, string? Shadow, string? Error, int InFlight, int Queued);

@@ -1,0 +1,331 @@
+using Strata.Learning;
+
+namespace Strata.Serving;
+
+/// <summary>One feature's TreeSHAP contribution to a row's margin.</summary>
+public sealed record Contribution(string Feature, double Value);
+
+/// <summary>
+/// What a model answered for a request's rows: labels and class probabilities (classification) or values (regression),
+/// with the model version that answered and, when asked, each row's top TreeSHAP contributions.
+/// </summary>
+public sealed class PredictionOutput
+{
+    internal PredictionOutput(LoadedModel model, int rows)
+    {
+        Model = model.Name;
+        Version = model.Version;
+        Task = model.Model.Task;
+        ClassLabels = model.Model.ClassLabels;
+        Rows = rows;
+    }
+
+    /// <summary>The registered model's name.</summary>
+    public string Model { get; }
+
+    /// <summary>The version that answered.</summary>
+    public int Version { get; }
+
+    /// <summary>Which side answered: champion, challenger (or shadow in the log).</summary>
+    public string Role { get; internal set; } = ServingRoles.Champion;
+
+    /// <summary>What the model predicts.</summary>
+    public LearningTask Task { get; }
+
+    /// <summary>Class labels in index order (classification).</summary>
+    public IReadOnlyList<string>? ClassLabels { get; }
+
+    /// <summary>Rows answered.</summary>
+    public int Rows { get; }
+
+    /// <summary>The predicted label per row (classification).</summary>
+    public string[]? Labels { get; internal set; }
+
+    /// <summary>Class probabilities, row-major: <c>[row * classes + c]</c> (classification).</summary>
+    public double[]? Probabilities { get; internal set; }
+
+    /// <summary>The predicted value per row (regression).</summary>
+    public double[]? Values { get; internal set; }
+
+    /// <summary>Per row, the top contributions by magnitude (when asked).</summary>
+    public IReadOnlyList<IReadOnlyList<Contribution>>? Explanations { get; internal set; }
+
+    /// <summary>The entity key the canary split hashed, if any (for the log).</summary>
+    internal string? StickyValue { get; set; }
+}
+
+/// <summary>The roles a model plays on an endpoint.</summary>
+public static class ServingRoles
+{
+    /// <summary>Serves the traffic the challenger does not take.</summary>
+    public const string Champion = "champion";
+
+    /// <summary>Serves its weight of traffic.</summary>
+    public const string Challenger = "challenger";
+
+    /// <summary>Sees a copy of each request; its answers are only logged.</summary>
+    public const string Shadow = "shadow";
+}
+
+/// <summary>
+/// A registry version loaded and verified (the artifact store checked its digest; the package reader checked every
+/// index and length), with what prediction needs at hand: input positions by name and category codes.
+/// </summary>
+internal sealed class LoadedModel
+{
+    private readonly Dictionary<string, int>?[] _codes;
+
+    public LoadedModel(string project, string name, int version, string digest, Model model)
+    {
+        Project = project;
+        Name = name;
+        Version = version;
+        Digest = digest;
+        Model = model;
+        Tree = model as TreeEnsembleModel;
+        var inputs = model.Signature.Inputs;
+        _codes = new Dictionary<string, int>?[inputs.Count];
+        for (var i = 0; i < inputs.Count; i++)
+        {
+            if (inputs[i].Kind == FeatureKind.Categorical)
+            {
+                var codes = new Dictionary<string, int>(StringComparer.Ordinal);
+                var categories = inputs[i].Categories ?? [];
+                for (var c = 0; c < categories.Count; c++)
+                {
+                    codes.TryAdd(categories[c], c);
+                }
+
+                _codes[i] = codes;
+            }
+        }
+    }
+
+    public string Project { get; }
+
+    public string Name { get; }
+
+    public int Version { get; }
+
+    public string Digest { get; }
+
+    public Model Model { get; }
+
+    public TreeEnsembleModel? Tree { get; }
+
+    public IReadOnlyList<ModelInput> Inputs => Model.Signature.Inputs;
+
+    /// <summary>
+    /// Checks the request's fields against the signature: every input present (or filled in) with a usable kind.
+    /// Returns the problems, one per field; an empty list means the input fits.
+    /// </summary>
+    public List<string> Check(PredictionInput input, ISet<string> allowedExtra)
+    {
+        var problems = new List<string>();
+        foreach (var model in Inputs)
+        {
+            if (!input.Columns.TryGetValue(model.Name, out var column))
+            {
+                problems.Add($"missing field '{model.Name}' ({Describe(model)})");
+                continue;
+            }
+
+            var usable = column.Kind == InputKind.Null
+                || (model.Kind == FeatureKind.Categorical ? column.Kind == InputKind.Text : column.Kind == InputKind.Number);
+            if (!usable)
+            {
+                problems.Add($"field '{model.Name}' is {KindName(column.Kind)}; the model needs {Describe(model)}");
+            }
+        }
+
+        foreach (var name in input.Columns.Keys)
+        {
+            if (Model.Signature.Input(name) is null && !allowedExtra.Contains(name))
+            {
+                problems.Add($"unknown field '{name}' (not an input of {Name} version {Version})");
+            }
+        }
+
+        return problems;
+    }
+
+    /// <summary>Predicts every row of a checked input (see <see cref="Check"/>).</summary>
+    public PredictionOutput Predict(PredictionInput input, int explain)
+    {
+        var rows = input.Rows;
+        var n = Inputs.Count;
+        var k = Model.OutputCount;
+        var features = new float[rows * n];
+        for (var i = 0; i < n; i++)
+        {
+            var column = input.Columns[Inputs[i].Name];
+            for (var r = 0; r < rows; r++)
+            {
+                features[(r * n) + i] = Value(i, column, r);
+            }
+        }
+
+        var margins = new double[rows * k];
+        if (Tree is { } tree)
+        {
+            for (var r = 0; r < rows; r++)
+            {
+                tree.PredictMargins(features.AsSpan(r * n, n), margins.AsSpan(r * k, k));
+            }
+        }
+        else
+        {
+            Model.PredictMargins(ToMatrix(features, rows), margins);
+        }
+
+        var output = Outputs(margins, rows);
+        if (explain > 0 && Tree is not null)
+        {
+            output.Explanations = Explain(features, rows, output, explain);
+        }
+
+        return output;
+    }
+
+    private float Value(int input, InputColumn column, int row)
+    {
+        if (_codes[input] is { } codes)
+        {
+            // NOTE: an unseen category reads as missing, as FeatureMatrix does for tables (code -1 → NaN).
+            return column.Kind == InputKind.Text && column.Texts![row] is { } text && codes.TryGetValue(text, out var code) ? code : float.NaN;
+        }
+
+        return column.Kind == InputKind.Number ? (float)column.Numbers![row] : float.NaN;
+    }
+
+    private PredictionOutput Outputs(double[] margins, int rows)
+    {
+        var output = new PredictionOutput(this, rows);
+        var k = Model.OutputCount;
+        switch (Model.Task)
+        {
+            case LearningTask.BinaryClassification:
+            {
+                var labels = new string[rows];
+                var probabilities = new double[rows * 2];
+                for (var r = 0; r < rows; r++)
+                {
+                    var p = Learning.Model.Apply(Model.Transform, margins[r]);
+                    probabilities[2 * r] = 1 - p;
+                    probabilities[(2 * r) + 1] = p;
+                    labels[r] = Model.ClassLabels![p >= 0.5 ? 1 : 0];
+                }
+
+                output.Labels = labels;
+                output.Probabilities = probabilities;
+                break;
+            }
+
+            case LearningTask.MulticlassClassification:
+            {
+                var labels = new string[rows];
+                var probabilities = new double[rows * k];
+                for (var r = 0; r < rows; r++)
+                {
+                    var row = probabilities.AsSpan(r * k, k);
+                    Model.Probabilities(margins.AsSpan(r * k, k), row);
+                    var best = 0;
+                    for (var c = 1; c < k; c++)
+                    {
+                        best = row[c] > row[best] ? c : best;
+                    }
+
+                    labels[r] = Model.ClassLabels![best];
+                }
+
+                output.Labels = labels;
+                output.Probabilities = probabilities;
+                break;
+            }
+
+            default:
+            {
+                var values = new double[rows];
+                for (var r = 0; r < rows; r++)
+                {
+                    values[r] = Learning.Model.Apply(Model.Transform, margins[r]);
+                }
+
+                output.Values = values;
+                break;
+            }
+        }
+
+        return output;
+    }
+
+    private List<IReadOnlyList<Contribution>> Explain(float[] features, int rows, PredictionOutput output, int top)
+    {
+        var n = Inputs.Count;
+        var explanations = new List<IReadOnlyList<Contribution>>(rows);
+        for (var r = 0; r < rows; r++)
+        {
+            var contributions = Learning.TreeShap.Contributions(Tree!, features.AsSpan(r * n, n));
+
+            // Binary and regression explain their one margin; multiclass explains the predicted class's.
+            var explained = 0;
+            if (Model.Task == LearningTask.MulticlassClassification)
+            {
+                explained = Model.ClassLabels!.ToList().IndexOf(output.Labels![r]);
+            }
+
+            explanations.Add(Enumerable.Range(0, n)
+                .Select(f => new Contribution(contributions.Features[f], contributions[explained, f]))
+                .OrderByDescending(c => Math.Abs(c.Value))
+                .ThenBy(c => c.Feature, StringComparer.Ordinal)
+                .Take(top)
+                .ToList());
+        }
+
+        return explanations;
+    }
+
+    private FeatureMatrix ToMatrix(float[] features, int rows)
+    {
+        var n = Inputs.Count;
+        var columns = new List<(string, Column)>(n);
+        for (var i = 0; i < n; i++)
+        {
+            if (_codes[i] is not null)
+            {
+                var categories = Inputs[i].Categories ?? [];
+                var texts = new string?[rows];
+                for (var r = 0; r < rows; r++)
+                {
+                    var code = features[(r * n) + i];
+                    texts[r] = float.IsNaN(code) ? null : categories[(int)code];
+                }
+
+                columns.Add((Inputs[i].Name, Columns.String(texts)));
+            }
+            else
+            {
+                var values = new float[rows];
+                for (var r = 0; r < rows; r++)
+                {
+                    values[r] = features[(r * n) + i];
+                }
+
+                columns.Add((Inputs[i].Name, Columns.Create<float>(DataType.Float32, values)));
+            }
+        }
+
+        return FeatureMatrix.FromTable(Table.From([.. columns]), Inputs);
+    }
+
+    private static string Describe(ModelInput input) =>
+        input.Kind == FeatureKind.Categorical ? $"text, {input.Type.Name()}" : $"a number, {input.Type.Name()}";
+
+    private static string KindName(InputKind kind) => kind switch
+    {
+        InputKind.Number => "a number",
+        InputKind.Text => "text",
+        InputKind.Mixed => "of mixed or unsupported kinds (booleans, nested values, numbers with text)",
+        _ => "null",
+    };
+}

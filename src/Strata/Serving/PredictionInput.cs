@@ -1,0 +1,98 @@
+namespace Strata.Serving;
+
+/// <summary>What a request's field holds: numbers, text, or only nulls (missing values).</summary>
+public enum InputKind
+{
+    /// <summary>Numbers (a null is NaN, i.e. missing).</summary>
+    Number,
+    /// <summary>Text (a null is missing).</summary>
+    Text,
+    /// <summary>Every value is null.</summary>
+    Null,
+    /// <summary>Values of different kinds (numbers and text), or booleans: never usable.</summary>
+    Mixed,
+}
+
+/// <summary>One field of a request, for every row: numbers or text, as the caller sent it.</summary>
+public sealed class InputColumn
+{
+    private InputColumn(InputKind kind, double[]? numbers, string?[]? texts)
+    {
+        Kind = kind;
+        Numbers = numbers;
+        Texts = texts;
+    }
+
+    /// <summary>What the column holds.</summary>
+    public InputKind Kind { get; }
+
+    /// <summary>The numbers (NaN = null), when <see cref="Kind"/> is <see cref="InputKind.Number"/>.</summary>
+    public double[]? Numbers { get; }
+
+    /// <summary>The text values, when <see cref="Kind"/> is <see cref="InputKind.Text"/>.</summary>
+    public string?[]? Texts { get; }
+
+    /// <summary>A column of numbers (NaN = missing).</summary>
+    public static InputColumn OfNumbers(double[] numbers) => new(InputKind.Number, numbers, null);
+
+    /// <summary>A column of text (null = missing).</summary>
+    public static InputColumn OfTexts(string?[] texts) => new(InputKind.Text, null, texts);
+
+    /// <summary>A column with only missing values.</summary>
+    public static InputColumn OfNulls() => new(InputKind.Null, null, null);
+
+    /// <summary>A column whose values cannot be used (mixed kinds, booleans, nested values).</summary>
+    public static InputColumn OfMixed() => new(InputKind.Mixed, null, null);
+
+    /// <summary>The value at a row as text (for keys and logs).</summary>
+    public string? TextAt(int row) => Kind switch
+    {
+        InputKind.Number => double.IsNaN(Numbers![row]) ? null : Numbers[row].ToString("R", System.Globalization.CultureInfo.InvariantCulture),
+        InputKind.Text => Texts![row],
+        _ => null,
+    };
+}
+
+/// <summary>
+/// The rows of a request as named columns (the native API's rows and Open Inference Protocol tensors both arrive this
+/// way), plus what the request asks for besides predictions.
+/// </summary>
+public sealed class PredictionInput
+{
+    /// <summary>Creates an input of <paramref name="rows"/> rows.</summary>
+    public PredictionInput(int rows, IReadOnlyDictionary<string, InputColumn> columns)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(rows);
+        ArgumentNullException.ThrowIfNull(columns);
+        Rows = rows;
+        Columns = columns;
+    }
+
+    /// <summary>Number of rows.</summary>
+    public int Rows { get; }
+
+    /// <summary>The fields by name.</summary>
+    public IReadOnlyDictionary<string, InputColumn> Columns { get; }
+}
+
+/// <summary>One request to an endpoint.</summary>
+public sealed record PredictionRequest
+{
+    /// <summary>The endpoint.</summary>
+    public required string Endpoint { get; init; }
+
+    /// <summary>The rows.</summary>
+    public required PredictionInput Input { get; init; }
+
+    /// <summary>The request id (logged with the prediction).</summary>
+    public required string RequestId { get; init; }
+
+    /// <summary>The API key that sent it (rate limits are per key); null for local callers.</summary>
+    public string? KeyId { get; init; }
+
+    /// <summary>Top TreeSHAP contributions to return per row (0: none).</summary>
+    public int Explain { get; init; }
+
+    /// <summary>A version the caller asks for (Open Inference Protocol's <c>/versions/{v}</c>): served only when loaded.</summary>
+    public int? Version { get; init; }
+}

@@ -1,0 +1,140 @@
+using System.Runtime.CompilerServices;
+using System.Text.Json;
+
+namespace Strata.Serving;
+
+/// <summary>One logged row: its inputs (masked fields read "***") and what was predicted for it.</summary>
+/// <param name="Inputs">The request's fields as JSON values (numbers, text or null).</param>
+/// <param name="Label">The predicted label (classification).</param>
+/// <param name="Probabilities">Class probabilities in <see cref="PredictionRecord.Classes"/> order (classification).</param>
+/// <param name="Value">The predicted value (regression).</param>
+public sealed record PredictionRow(IReadOnlyDictionary<string, JsonElement> Inputs, string? Label, IReadOnlyList<double>? Probabilities, double? Value);
+
+/// <summary>One logged request, as <see cref="PredictionLogReader"/> returns it (the fields of one JSON line).</summary>
+public sealed record PredictionRecord
+{
+    /// <summary>When it was answered (UTC microseconds).</summary>
+    public long Time { get; init; }
+
+    /// <summary>The request id (also in the server's logs and the response).</summary>
+    public string RequestId { get; init; } = "";
+
+    /// <summary>The endpoint.</summary>
+    public string Endpoint { get; init; } = "";
+
+    /// <summary>The project.</summary>
+    public string Project { get; init; } = "";
+
+    /// <summary>The registered model.</summary>
+    public string Model { get; init; } = "";
+
+    /// <summary>The version that answered.</summary>
+    public int Version { get; init; }
+
+    /// <summary>champion, challenger or shadow.</summary>
+    public string Role { get; init; } = "";
+
+    /// <summary>Time spent answering, in milliseconds.</summary>
+    public double LatencyMs { get; init; }
+
+    /// <summary>Class labels (classification), the order of every row's probabilities.</summary>
+    public IReadOnlyList<string>? Classes { get; init; }
+
+    /// <summary>The rows.</summary>
+    public IReadOnlyList<PredictionRow> Rows { get; init; } = [];
+}
+
+/// <summary>
+/// Reads the prediction log back (the monitoring stratum's input): closed segments in name order, which is time order,
+/// one record per line. A torn last line (a crash while writing) is skipped; the segment being written is not read.
+/// </summary>
+public static class PredictionLogReader
+{
+    /// <summary>Longest line read, in bytes; a longer one is skipped as damaged.</summary>
+    public const int MaxLineBytes = 64 << 20;
+
+    /// <summary>The closed segments of a log folder, oldest first.</summary>
+    public static IReadOnlyList<string> Segments(string folder) =>
+        Directory.Exists(folder)
+            ? Directory.EnumerateFiles(folder, "*" + PredictionLog.SegmentExtension).Order(StringComparer.Ordinal).ToList()
+            : [];
+
+    /// <summary>Every record of every closed segment, oldest first; <paramref name="since"/> (UTC microseconds) skips older ones.</summary>
+    public static async IAsyncEnumerable<PredictionRecord> ReadAsync(string folder, long since = 0, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        foreach (var segment in Segments(folder))
+        {
+            await foreach (var record in ReadSegmentAsync(segment, cancellationToken).ConfigureAwait(false))
+            {
+                if (record.Time >= since)
+                {
+                    yield return record;
+                }
+            }
+        }
+    }
+
+    /// <summary>The records of one segment file.</summary>
+    public static async IAsyncEnumerable<PredictionRecord> ReadSegmentAsync(string path, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        using var reader = new StreamReader(path);
+        while (await reader.ReadLineAsync(cancellationToken).ConfigureAwait(false) is { } line)
+        {
+            if (line.Length == 0 || line.Length > MaxLineBytes)
+            {
+                continue;
+            }
+
+            PredictionRecord? record;
+            try
+            {
+                record = Parse(line);
+            }
+            catch (JsonException)
+            {
+                continue; // a torn last line
+            }
+
+            if (record is not null)
+            {
+                yield return record;
+            }
+        }
+    }
+
+    /// <summary>Parses one line; null when its format version is not one this reader knows.</summary>
+    public static PredictionRecord? Parse(string line)
+    {
+        using var document = JsonDocument.Parse(line, new JsonDocumentOptions { MaxDepth = 16 });
+        var root = document.RootElement;
+        if (!root.TryGetProperty("v", out var v) || v.GetInt32() != PredictionLog.FormatVersion)
+        {
+            return null;
+        }
+
+        var rows = new List<PredictionRow>();
+        foreach (var row in root.GetProperty("rows").EnumerateArray())
+        {
+            var inputs = row.GetProperty("inputs").EnumerateObject().ToDictionary(p => p.Name, p => p.Value.Clone(), StringComparer.Ordinal);
+            rows.Add(new PredictionRow(
+                inputs,
+                row.TryGetProperty("label", out var label) ? label.GetString() : null,
+                row.TryGetProperty("probabilities", out var p) ? p.EnumerateArray().Select(e => e.GetDouble()).ToList() : null,
+                row.TryGetProperty("value", out var value) ? value.GetDouble() : null));
+        }
+
+        return new PredictionRecord
+        {
+            Time = root.GetProperty("time").GetInt64(),
+            RequestId = root.GetProperty("request_id").GetString() ?? "",
+            Endpoint = root.GetProperty("endpoint").GetString() ?? "",
+            Project = root.GetProperty("project").GetString() ?? "",
+            Model = root.GetProperty("model").GetString() ?? "",
+            Version = root.GetProperty("version").GetInt32(),
+            Role = root.GetProperty("role").GetString() ?? "",
+            LatencyMs = root.GetProperty("latency_ms").GetDouble(),
+            Classes = root.TryGetProperty("classes", out var classes) ? classes.EnumerateArray().Select(c => c.GetString() ?? "").ToList() : null,
+            Rows = rows,
+        };
+    }
+}

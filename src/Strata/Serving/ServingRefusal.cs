@@ -1,0 +1,49 @@
+namespace Strata.Serving;
+
+/// <summary>
+/// A request the endpoint refuses to protect itself (too many waiting, a key over its rate, out of time): not the
+/// caller's mistake in the request, and not a failure either, so it carries the status and the wait to suggest.
+/// </summary>
+public sealed class ServingRefusal : StrataException
+{
+    /// <summary>Too many requests are waiting: 503, retry shortly.</summary>
+    public const string OverloadedCode = "serving.overloaded";
+
+    /// <summary>The key is over its rate: 429.</summary>
+    public const string RateLimitedCode = "serving.rate_limited";
+
+    /// <summary>The request ran out of time: 504.</summary>
+    public const string TimeoutCode = "serving.timeout";
+
+    /// <summary>The endpoint has no model ready (still loading, or its model failed to load): 503.</summary>
+    public const string UnavailableCode = "serving.unavailable";
+
+    /// <summary>Creates a refusal.</summary>
+    public ServingRefusal(string code, int status, int retryAfterSeconds, string message)
+        : base(code, message)
+    {
+        Status = status;
+        RetryAfterSeconds = retryAfterSeconds;
+    }
+
+    /// <summary>The HTTP status that says it: 429, 503 or 504.</summary>
+    public int Status { get; }
+
+    /// <summary>Seconds to wait before retrying (0: no advice).</summary>
+    public int RetryAfterSeconds { get; }
+
+    /// <inheritdoc />
+    public override bool IsCallerError => false;
+
+    internal static ServingRefusal Overloaded(string endpoint) =>
+        new(OverloadedCode, 503, 1, $"endpoint '{endpoint}' is at its limit of requests in progress and waiting; retry shortly");
+
+    internal static ServingRefusal RateLimited(string endpoint, int retryAfter) =>
+        new(RateLimitedCode, 429, retryAfter, $"this key is over its rate limit on endpoint '{endpoint}'");
+
+    internal static ServingRefusal Timeout(string endpoint, int milliseconds) =>
+        new(TimeoutCode, 504, 0, $"endpoint '{endpoint}' did not answer within its limit of {milliseconds} ms");
+
+    internal static ServingRefusal Unavailable(string endpoint, string why) =>
+        new(UnavailableCode, 503, 5, $"endpoint '{endpoint}' has no model ready: {why}");
+}

@@ -1,0 +1,356 @@
+using System.Diagnostics;
+using System.Text;
+using Strata.Features.OnlineStore;
+
+namespace Strata.Serving;
+
+/// <summary>A request copied to an endpoint's shadow model.</summary>
+internal sealed record ShadowWork(string Endpoint, string Project, LoadedModel Model, PredictionInput Input, string RequestId, IReadOnlySet<string> Masked, double SampleRate, HashSet<string> AllowedExtra);
+
+// The request path: limits, enrichment, canary routing, prediction, then the log and the shadow copy (neither waited for).
+public sealed partial class ServingRuntime
+{
+    /// <summary>
+    /// Answers a request: checks the key's rate and takes a slot (or refuses), fills in features from the online store,
+    /// routes to the champion or the challenger (sticky per entity key), checks the fields against that model's
+    /// signature (every problem listed in one error), predicts, and queues the log record and the shadow copy without
+    /// waiting for either.
+    /// </summary>
+    /// <exception cref="StrataException">An unknown endpoint or version (not found); fields that do not fit (schema invalid, listing each); too many rows (limit).</exception>
+    /// <exception cref="ServingRefusal">Over the rate (429), the queue full (503), out of time (504), no model ready (503).</exception>
+    public async Task<PredictionOutput> PredictAsync(PredictionRequest request, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var start = Stopwatch.GetTimestamp();
+        var endpoint = Endpoint(request.Endpoint);
+        var deployment = endpoint.Deployment;
+        var version = 0;
+        var status = "500";
+        try
+        {
+            if (!endpoint.Rates.TryTake(request.KeyId ?? "local", out var retryAfter))
+            {
+                throw ServingRefusal.RateLimited(deployment.Name, retryAfter);
+            }
+
+            CheckRows(request.Input, deployment);
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            timeout.CancelAfter(deployment.Limits.TimeoutMs);
+            Admission.Lease lease;
+            try
+            {
+                lease = await endpoint.Admission.EnterAsync(timeout.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                throw ServingRefusal.Timeout(deployment.Name, deployment.Limits.TimeoutMs);
+            }
+
+            using (lease)
+            {
+                var state = endpoint.State ?? throw ServingRefusal.Unavailable(deployment.Name, endpoint.LastError ?? "its models are still loading");
+                var input = request.Input;
+                var masked = state.Masked;
+                var allowed = new HashSet<string>(StringComparer.Ordinal);
+                if (state.Deployment.FeatureService is { } service)
+                {
+                    try
+                    {
+                        (input, masked) = await EnrichAsync(state, service, input, allowed, timeout.Token).ConfigureAwait(false);
+                    }
+                    catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+                    {
+                        throw ServingRefusal.Timeout(deployment.Name, deployment.Limits.TimeoutMs);
+                    }
+                }
+
+                var (model, role, sticky) = Route(state, input, request);
+                version = model.Version;
+                var problems = model.Check(input, allowed);
+                if (problems.Count > 0)
+                {
+                    throw new StrataException(ErrorCodes.SchemaInvalid, $"the request does not fit model '{model.Name}' version {model.Version}: {string.Join("; ", problems)}");
+                }
+
+                var output = model.Predict(input, Math.Min(request.Explain, _options.MaxExplain));
+                output.Role = role;
+                output.StickyValue = sticky;
+                status = "200";
+                var latency = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+                if (_log is not null && PredictionLog.Sampled(request.RequestId, state.Deployment.LogSampleRate))
+                {
+                    _log.TryWrite(new PendingPrediction(Now(), request.RequestId, deployment.Name, deployment.Project, input, output, latency, masked));
+                }
+
+                if (state.Shadow is { } shadow && !_shadow.Writer.TryWrite(new ShadowWork(deployment.Name, deployment.Project, shadow, input, request.RequestId, masked, state.Deployment.LogSampleRate, allowed)))
+                {
+                    _metrics.ShadowDropped.Labels(deployment.Name).Inc();
+                }
+
+                return output;
+            }
+        }
+        catch (StrataException e)
+        {
+            status = e is ServingRefusal refusal ? refusal.Status.ToString(System.Globalization.CultureInfo.InvariantCulture) : StatusOf(e.Code);
+            throw;
+        }
+        catch (OperationCanceledException)
+        {
+            status = "499"; // the caller went away
+            throw;
+        }
+        finally
+        {
+            _metrics.Record(deployment.Name, version, status, Stopwatch.GetElapsedTime(start).TotalSeconds);
+        }
+    }
+
+    /// <summary>The bucket (0 ≤ b &lt; 1) an entity key falls in: the same key always lands on the same side of a canary.</summary>
+    public static double Bucket(string key)
+    {
+        // SHA-256 rather than a faster hash: the split must stay the same across versions and processes, and this is one
+        // short key per request.
+        Span<byte> digest = stackalloc byte[32];
+        System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(key), digest);
+        var hash = System.Buffers.Binary.BinaryPrimitives.ReadUInt64BigEndian(digest);
+        return (hash >> 11) * (1.0 / (1UL << 53));
+    }
+
+    private static (LoadedModel Model, string Role, string? Sticky) Route(EndpointState state, PredictionInput input, PredictionRequest request)
+    {
+        if (request.Version is { } asked)
+        {
+            if (state.Champion.Version == asked)
+            {
+                return (state.Champion, ServingRoles.Champion, null);
+            }
+
+            if (state.Challenger is { } c && c.Version == asked)
+            {
+                return (c, ServingRoles.Challenger, null);
+            }
+
+            throw new StrataException(ErrorCodes.NotFound, $"endpoint '{state.Deployment.Name}' does not serve version {asked} (it serves {state.Champion.Version}{(state.Challenger is { } ch ? " and " + ch.Version : "")})");
+        }
+
+        if (state.Challenger is not { } challenger || state.Deployment.ChallengerWeight <= 0)
+        {
+            return (state.Champion, ServingRoles.Champion, null);
+        }
+
+        // Sticky per entity: the key's hash picks the side, so one customer sees one model for the whole canary. A
+        // request without the key is split by its request id (random, but still counted in the weights).
+        var keyName = state.Deployment.StickyKey;
+        var sticky = keyName is not null && input.Rows > 0 && input.Columns.TryGetValue(keyName, out var column) ? column.TextAt(0) : null;
+        var bucket = Bucket(sticky ?? request.RequestId);
+        return bucket < state.Deployment.ChallengerWeight
+            ? (challenger, ServingRoles.Challenger, sticky)
+            : (state.Champion, ServingRoles.Champion, sticky);
+    }
+
+    private static void CheckRows(PredictionInput input, Deployment deployment)
+    {
+        if (input.Rows == 0)
+        {
+            throw new StrataException(ErrorCodes.ArgumentInvalid, "the request has no rows");
+        }
+
+        if (input.Rows > deployment.Limits.MaxRows)
+        {
+            throw new StrataException(ErrorCodes.DataLimit, $"the request has {input.Rows} rows; endpoint '{deployment.Name}' accepts at most {deployment.Limits.MaxRows}");
+        }
+    }
+
+    /// <summary>
+    /// Adds the feature service's online values (and on-demand features computed from them and the request) to the
+    /// request's fields. Fields the request carries win over stored values (request-time features).
+    /// </summary>
+    private async Task<(PredictionInput Input, IReadOnlySet<string> Masked)> EnrichAsync(
+        EndpointState state, string service, PredictionInput input, HashSet<string> allowed, CancellationToken cancellationToken)
+    {
+        var features = _features ?? throw new StrataException(ErrorCodes.Conflict, $"endpoint '{state.Deployment.Name}' enriches from feature service '{service}', but this server has no feature store");
+        var store = await features.GetAsync(state.Deployment.Project, cancellationToken).ConfigureAwait(false);
+        var references = store.Resolve(null, service);
+
+        // The entity table: every join key and request field the service needs, from the request.
+        var needed = new Dictionary<string, Field>(StringComparer.Ordinal);
+        foreach (var view in references.Select(r => r.View).Distinct(StringComparer.Ordinal))
+        {
+            if (store.Repository.OnDemandViews.FirstOrDefault(v => v.Name == view) is { } onDemand)
+            {
+                foreach (var field in onDemand.RequestFields)
+                {
+                    needed.TryAdd(field.Name, field);
+                }
+
+                foreach (var inputView in onDemand.Inputs.Select(i => i.View).Distinct(StringComparer.Ordinal))
+                {
+                    foreach (var key in store.JoinKeys(inputView))
+                    {
+                        needed.TryAdd(key.Name, key);
+                    }
+                }
+            }
+            else
+            {
+                foreach (var key in store.JoinKeys(view))
+                {
+                    needed.TryAdd(key.Name, key);
+                }
+            }
+        }
+
+        var problems = new List<string>();
+        var entityColumns = new List<(string, Column)>();
+        foreach (var (name, field) in needed)
+        {
+            allowed.Add(name);
+            if (!input.Columns.TryGetValue(name, out var column))
+            {
+                problems.Add($"missing field '{name}' ({field.Type.Name()}; feature service '{service}' needs it)");
+            }
+            else if (EntityColumn(field, column, input.Rows) is { } built)
+            {
+                entityColumns.Add((name, built));
+            }
+            else
+            {
+                problems.Add($"field '{name}' must be {(field.Type == DataType.String ? "text" : "a number")} ({field.Type.Name()}) with no nulls; feature service '{service}' reads it");
+            }
+        }
+
+        if (problems.Count > 0)
+        {
+            throw new StrataException(ErrorCodes.SchemaInvalid, "the request cannot be enriched: " + string.Join("; ", problems));
+        }
+
+        var online = await store.GetOnlineFeaturesAsync(references, Table.From([.. entityColumns]), fullFeatureNames: false, cancellationToken).ConfigureAwait(false);
+        _metrics.Enrichments.Labels(state.Deployment.Name).Inc();
+        var columns = new Dictionary<string, InputColumn>(input.Columns, StringComparer.Ordinal);
+        HashSet<string>? masked = null;
+        for (var f = 0; f < online.FeatureNames.Count; f++)
+        {
+            var name = online.FeatureNames[f];
+            allowed.Add(name);
+            if (store.FieldOf(online.References[f]).IsPii || needed.TryGetValue(name, out var keyField) && keyField.IsPii)
+            {
+                masked ??= new HashSet<string>(state.Masked, StringComparer.Ordinal);
+                masked.Add(name);
+            }
+
+            columns.TryAdd(name, FromOnline(online.Values[f]));
+        }
+
+        foreach (var (name, field) in needed)
+        {
+            if (field.IsPii)
+            {
+                masked ??= new HashSet<string>(state.Masked, StringComparer.Ordinal);
+                masked.Add(name);
+            }
+        }
+
+        return (new PredictionInput(input.Rows, columns), masked ?? state.Masked);
+    }
+
+    private static Column? EntityColumn(Field field, InputColumn column, int rows)
+    {
+        switch (field.Type)
+        {
+            case DataType.String when column.Kind == InputKind.Text && column.Texts!.All(t => t is not null):
+                return Columns.String(column.Texts!);
+            case DataType.Int64 or DataType.Int32 when column.Kind == InputKind.Number && column.Numbers!.All(v => v == Math.Floor(v) && Math.Abs(v) < 9e15):
+                var longs = new long[rows];
+                for (var r = 0; r < rows; r++)
+                {
+                    longs[r] = (long)column.Numbers![r];
+                }
+
+                return field.Type == DataType.Int64 ? Columns.Create<long>(DataType.Int64, longs) : Columns.Create<int>(DataType.Int32, longs.Select(l => (int)l).ToArray());
+            case DataType.Float64 or DataType.Float32 when column.Kind == InputKind.Number:
+                return field.Type == DataType.Float64
+                    ? Columns.Create<double>(DataType.Float64, column.Numbers!)
+                    : Columns.Create<float>(DataType.Float32, column.Numbers!.Select(v => (float)v).ToArray());
+            default:
+                return null;
+        }
+    }
+
+    private static InputColumn FromOnline(FeatureValue[] values)
+    {
+        if (values.Length > 0 && values[0].Type == DataType.String)
+        {
+            return InputColumn.OfTexts(values.Select(v => v.HasValue ? v.AsString() : null).ToArray());
+        }
+
+        var numbers = new double[values.Length];
+        for (var i = 0; i < values.Length; i++)
+        {
+            var v = values[i];
+            numbers[i] = !v.HasValue ? double.NaN : v.Type switch
+            {
+                DataType.Float64 => v.AsFloat64(),
+                DataType.Float32 => v.AsFloat32(),
+                DataType.Int64 or DataType.Timestamp => v.AsInt64(),
+                DataType.Int32 => v.AsInt32(),
+                DataType.Bool => v.AsBool() ? 1 : 0,
+                _ => double.NaN,
+            };
+        }
+
+        return InputColumn.OfNumbers(numbers);
+    }
+
+    private async Task ShadowLoopAsync()
+    {
+        await foreach (var work in _shadow.Reader.ReadAllAsync(CancellationToken.None).ConfigureAwait(false))
+        {
+            try
+            {
+                if (_options.BeforeShadow is { } hook)
+                {
+                    await hook(_stopping.Token).ConfigureAwait(false);
+                }
+
+                var start = Stopwatch.GetTimestamp();
+                if (work.Model.Check(work.Input, work.AllowedExtra).Count > 0)
+                {
+                    _shadowFailures.Inc();
+                    continue;
+                }
+
+                var output = work.Model.Predict(work.Input, 0);
+                output.Role = ServingRoles.Shadow;
+                _metrics.ShadowPredictions.Labels(work.Endpoint).Inc();
+                if (_log is not null && PredictionLog.Sampled(work.RequestId, work.SampleRate))
+                {
+                    _log.TryWrite(new PendingPrediction(Now(), work.RequestId, work.Endpoint, work.Project, work.Input, output, Stopwatch.GetElapsedTime(start).TotalMilliseconds, work.Masked));
+                }
+            }
+            catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
+            {
+                return;
+            }
+#pragma warning disable CA1031 // a failing shadow must never affect serving: it is counted and the next copy is tried
+            catch (Exception)
+#pragma warning restore CA1031
+            {
+                _shadowFailures.Inc();
+            }
+        }
+    }
+
+    private long Now() => _clock.GetUtcNow().ToUnixTimeMilliseconds() * 1000;
+
+    private static string StatusOf(string code) => code switch
+    {
+        ErrorCodes.NotFound => "404",
+        ErrorCodes.DataLimit => "413",
+        ErrorCodes.Forbidden => "403",
+        ErrorCodes.Unauthorized => "401",
+        ErrorCodes.Conflict => "409",
+        _ when ErrorCodes.IsCallerError(code) => "400",
+        _ => "500",
+    };
+}

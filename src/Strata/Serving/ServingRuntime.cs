@@ -1,0 +1,420 @@
+using System.Collections.Concurrent;
+using System.Threading.Channels;
+using Strata.Features;
+using Strata.Serving.Metrics;
+using Strata.Stores;
+
+namespace Strata.Serving;
+
+/// <summary>Settings of the serving runtime.</summary>
+public sealed record ServingOptions
+{
+    /// <summary>The prediction log's folder (the home's <c>predictions/</c>); null turns the log off.</summary>
+    public string? PredictionLogFolder { get; init; }
+
+    /// <summary>How often the metadata store's change sequence is polled for alias moves and endpoint changes.</summary>
+    public TimeSpan PollInterval { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Requests waiting for the shadow models; beyond it copies are dropped and counted.</summary>
+    public int ShadowCapacity { get; init; } = 1024;
+
+    /// <summary>Most TreeSHAP contributions a request may ask for per row.</summary>
+    public int MaxExplain { get; init; } = 100;
+
+    /// <summary>Where warnings go (a load that failed, a store that did not answer); the server passes its logger.</summary>
+    public Action<string>? Warn { get; init; }
+
+    /// <summary>Test hook: awaited before each shadow prediction (a deliberately slow shadow).</summary>
+    internal Func<CancellationToken, Task>? BeforeShadow { get; init; }
+}
+
+/// <summary>
+/// The serving runtime: endpoints declared in <c>strata.yaml</c> or through the API (kept in the metadata store, so
+/// every replica serves the same), the models they serve (loaded and verified in the background, switched in
+/// atomically), canary and shadow routing, enrichment from the online store, limits, metrics and the prediction log.
+/// It learns of alias moves and endpoint changes by polling the metadata store's change sequence, on every backend.
+/// No HTTP here: the server's routes call <see cref="PredictAsync"/>.
+/// </summary>
+public sealed partial class ServingRuntime : IAsyncDisposable
+{
+    private readonly IMetadataStore _metadata;
+    private readonly FeatureStores? _features;
+    private readonly ServingOptions _options;
+    private readonly TimeProvider _clock;
+    private readonly ServingMetrics _metrics;
+    private readonly ModelCache _cache;
+    private readonly PredictionLog? _log;
+    private readonly ConcurrentDictionary<string, EndpointRuntime> _endpoints = new(StringComparer.Ordinal);
+    private readonly SemaphoreSlim _refreshLock = new(1, 1);
+    private readonly Channel<ShadowWork> _shadow;
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly Counter.Child _shadowFailures;
+    private IReadOnlyDictionary<string, IReadOnlyList<string>> _keyEndpoints = new Dictionary<string, IReadOnlyList<string>>();
+    private Task? _poller;
+    private Task? _shadowWorker;
+    private long _seenSequence = -1;
+
+    /// <summary>Creates the runtime; <see cref="StartAsync"/> loads the endpoints and starts watching the store.</summary>
+    public ServingRuntime(IMetadataStore metadata, IArtifactStore artifacts, FeatureStores? features, MetricRegistry metrics, ServingOptions? options = null, TimeProvider? clock = null)
+    {
+        ArgumentNullException.ThrowIfNull(metadata);
+        ArgumentNullException.ThrowIfNull(artifacts);
+        ArgumentNullException.ThrowIfNull(metrics);
+        _metadata = metadata;
+        _features = features;
+        _options = options ?? new ServingOptions();
+        _clock = clock ?? TimeProvider.System;
+        _metrics = new ServingMetrics(metrics);
+        _cache = new ModelCache(metadata, artifacts, _metrics);
+        _log = _options.PredictionLogFolder is { } folder ? new PredictionLog(new PredictionLogOptions { Folder = folder }, metrics) : null;
+        _shadowFailures = metrics.CreateCounter("strata_serving_shadow_failures_total", "Shadow predictions that failed (a mismatched signature, a model error).").Unlabelled;
+        _shadow = Channel.CreateBounded<ShadowWork>(new BoundedChannelOptions(_options.ShadowCapacity) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
+        metrics.OnCollect(UpdateGauges);
+    }
+
+    /// <summary>The prediction log's folder, or null when it is off.</summary>
+    public string? PredictionLogFolder => _options.PredictionLogFolder;
+
+    /// <summary>
+    /// Stores the deployments of <c>strata.yaml</c> (a changed one replaces the stored one; endpoints made through the API
+    /// stay), loads every endpoint's models, and starts polling the store.
+    /// </summary>
+    public async Task StartAsync(IReadOnlyList<Deployment> configured, Actor actor, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(configured);
+        foreach (var deployment in configured)
+        {
+            deployment.Validate();
+            await _metadata.Endpoints.PutAsync(deployment.Name, deployment.Project, deployment.ToJson(), actor, cancellationToken).ConfigureAwait(false);
+        }
+
+        await RefreshAsync(cancellationToken).ConfigureAwait(false);
+        _shadowWorker = Task.Run(ShadowLoopAsync, CancellationToken.None);
+        _poller = Task.Run(PollLoopAsync, CancellationToken.None);
+    }
+
+    /// <summary>True when every endpoint that is not unloaded has a model ready.</summary>
+    public bool Ready => _endpoints.Values.All(e => e.Unloaded || e.State is not null);
+
+    /// <summary>Loads an endpoint's models again after an unload (or retries a failed load); waits until they are in.</summary>
+    /// <exception cref="StrataException">No such endpoint, or its models fail to load (the reason).</exception>
+    public async Task LoadAsync(string name, CancellationToken cancellationToken = default)
+    {
+        Endpoint(name).Unloaded = false;
+        await RefreshAsync(cancellationToken).ConfigureAwait(false);
+        var endpoint = Endpoint(name);
+        if (endpoint.State is null)
+        {
+            throw new StrataException(ErrorCodes.Conflict, $"endpoint '{name}' could not load its models: {endpoint.LastError}");
+        }
+    }
+
+    /// <summary>Stops serving an endpoint until it is loaded again (requests get 503); requests in flight finish.</summary>
+    /// <exception cref="StrataException">No such endpoint.</exception>
+    public async Task UnloadAsync(string name, CancellationToken cancellationToken = default)
+    {
+        await _refreshLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var endpoint = Endpoint(name);
+            endpoint.Unloaded = true;
+            endpoint.Swap(null);
+            endpoint.LastError = "unloaded";
+        }
+        finally
+        {
+            _refreshLock.Release();
+        }
+    }
+
+    /// <summary>The endpoints and what they serve.</summary>
+    public IReadOnlyList<EndpointStatus> List() =>
+        _endpoints.Values.OrderBy(e => e.Deployment.Name, StringComparer.Ordinal).Select(Status).ToList();
+
+    /// <summary>One endpoint's status.</summary>
+    /// <exception cref="StrataException">No such endpoint (not found).</exception>
+    public EndpointStatus Get(string name) => Status(Endpoint(name));
+
+    /// <summary>The deployment of an endpoint (for access checks before anything else).</summary>
+    /// <exception cref="StrataException">No such endpoint (not found).</exception>
+    public Deployment GetDeployment(string name) => Endpoint(name).Deployment;
+
+    /// <summary>
+    /// The signature and version of what an endpoint serves: the champion, or the champion or challenger with
+    /// <paramref name="version"/>.
+    /// </summary>
+    /// <exception cref="StrataException">No such endpoint or version (not found).</exception>
+    /// <exception cref="ServingRefusal">Nothing loaded yet (503).</exception>
+    public (Learning.ModelSignature Signature, int Version) Describe(string name, int? version = null)
+    {
+        var endpoint = Endpoint(name);
+        var state = endpoint.State ?? throw ServingRefusal.Unavailable(name, endpoint.LastError ?? "its models are still loading");
+        var model = version is null || state.Champion.Version == version ? state.Champion
+            : state.Challenger is { } c && c.Version == version ? c
+            : throw new StrataException(ErrorCodes.NotFound, $"endpoint '{name}' does not serve version {version}");
+        return (model.Model.Signature, model.Version);
+    }
+
+    /// <summary>The versions an endpoint serves (champion first, then the challenger); empty when none is loaded.</summary>
+    /// <exception cref="StrataException">No such endpoint (not found).</exception>
+    public IReadOnlyList<int> Versions(string name) =>
+        Endpoint(name).State is { } state ? state.Challenger is { } c ? [state.Champion.Version, c.Version] : [state.Champion.Version] : [];
+
+    /// <summary>True when the key may call the endpoint (keys without a list may call every endpoint).</summary>
+    public bool KeyMayCall(string? keyId, string endpoint) =>
+        keyId is null || !_keyEndpoints.TryGetValue(keyId, out var allowed) || allowed.Contains(endpoint, StringComparer.Ordinal);
+
+    /// <summary>
+    /// Creates or replaces an endpoint: its models are loaded and verified first, so a deployment that cannot serve is
+    /// refused and the endpoint keeps what it served.
+    /// </summary>
+    /// <exception cref="StrataException">An invalid deployment, an unknown project, model, alias or version, or a package that fails verification.</exception>
+    public async Task<EndpointStatus> PutAsync(Deployment deployment, Actor actor, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(deployment);
+        deployment.Validate();
+        if (await _metadata.Projects.GetAsync(deployment.Project, cancellationToken).ConfigureAwait(false) is null)
+        {
+            throw new StrataException(ErrorCodes.NotFound, $"no project '{deployment.Project}'");
+        }
+
+        await LoadStateAsync(deployment, cancellationToken).ConfigureAwait(false);
+        await _metadata.Endpoints.PutAsync(deployment.Name, deployment.Project, deployment.ToJson(), actor, cancellationToken).ConfigureAwait(false);
+        await RefreshAsync(cancellationToken).ConfigureAwait(false);
+        return Get(deployment.Name);
+    }
+
+    /// <summary>Removes an endpoint.</summary>
+    /// <exception cref="StrataException">No such endpoint (not found).</exception>
+    public async Task DeleteAsync(string name, Actor actor, CancellationToken cancellationToken = default)
+    {
+        Names.Check("endpoint", name);
+        if (!await _metadata.Endpoints.DeleteAsync(name, actor, cancellationToken).ConfigureAwait(false))
+        {
+            throw new StrataException(ErrorCodes.NotFound, $"no endpoint '{name}'");
+        }
+
+        await RefreshAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Limits an API key to a set of endpoints (empty: no limit).</summary>
+    public async Task SetKeyEndpointsAsync(string keyId, IReadOnlyList<string> endpoints, Actor actor, CancellationToken cancellationToken = default)
+    {
+        await _metadata.Endpoints.SetKeyEndpointsAsync(keyId, endpoints, actor, cancellationToken).ConfigureAwait(false);
+        _keyEndpoints = await _metadata.Endpoints.GetKeyEndpointsAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Re-reads the endpoints and the aliases they serve from the store; versions that changed are loaded and verified
+    /// while the old ones keep serving, then switched in. A version that fails to load leaves the endpoint on the old one.
+    /// </summary>
+    public async Task RefreshAsync(CancellationToken cancellationToken = default)
+    {
+        await _refreshLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            // The sequence is read first: a change committed during the refresh is then seen by the next poll.
+            var sequence = await _metadata.GetChangeSequenceAsync(cancellationToken).ConfigureAwait(false);
+            var records = await _metadata.Endpoints.ListAsync(cancellationToken).ConfigureAwait(false);
+            _keyEndpoints = await _metadata.Endpoints.GetKeyEndpointsAsync(cancellationToken).ConfigureAwait(false);
+            var names = records.Select(r => r.Name).ToHashSet(StringComparer.Ordinal);
+            foreach (var name in _endpoints.Keys.Where(n => !names.Contains(n)).ToList())
+            {
+                if (_endpoints.TryRemove(name, out var gone))
+                {
+                    // NOTE: not disposed: requests in flight may still hold its admission lease.
+                    _ = gone;
+                }
+            }
+
+            foreach (var record in records)
+            {
+                await RefreshEndpointAsync(record, cancellationToken).ConfigureAwait(false);
+            }
+
+            _cache.Retain(_endpoints.Values.SelectMany(e => e.State?.Models() ?? []).Select(m => (m.Project, m.Name, m.Version)).ToHashSet());
+            Volatile.Write(ref _seenSequence, sequence);
+        }
+        finally
+        {
+            _refreshLock.Release();
+        }
+    }
+
+    /// <summary>Writes the queued prediction log records and closes the open segment (tests; shutdown does it too).</summary>
+    public Task FlushPredictionLogAsync(CancellationToken cancellationToken = default) =>
+        _log?.FlushAsync(cancellationToken) ?? Task.CompletedTask;
+
+    /// <summary>Stops polling, lets the shadow queue drain and closes the prediction log.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        _shadow.Writer.TryComplete();
+        foreach (var task in new[] { _poller, _shadowWorker })
+        {
+            if (task is not null)
+            {
+                try
+                {
+                    await task.ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                }
+            }
+        }
+
+        if (_log is not null)
+        {
+            await _log.DisposeAsync().ConfigureAwait(false);
+        }
+
+        _stopping.Dispose();
+        _refreshLock.Dispose();
+    }
+
+    private async Task RefreshEndpointAsync(EndpointRecord record, CancellationToken cancellationToken)
+    {
+        _endpoints.TryGetValue(record.Name, out var runtime);
+        if (runtime is { Unloaded: true } && runtime.Record.Definition == record.Definition)
+        {
+            return;
+        }
+
+        Deployment deployment;
+        try
+        {
+            deployment = Deployment.FromJson(record.Definition);
+        }
+        catch (StrataException e)
+        {
+            LogRefreshFailure(record.Name, e.Message);
+            return;
+        }
+
+        if (runtime is null || runtime.Record.Definition != record.Definition || runtime.Record.Project != record.Project)
+        {
+            var fresh = new EndpointRuntime(record, deployment, _clock);
+            if (runtime?.State is { } previous && previous.Deployment.Project == deployment.Project)
+            {
+                fresh.Swap(previous); // keeps serving what it served until the new models are in
+            }
+
+            _endpoints[record.Name] = fresh;
+            runtime = fresh;
+        }
+
+        try
+        {
+            var versions = await ResolveAsync(deployment, cancellationToken).ConfigureAwait(false);
+            var current = runtime.State;
+            if (current is not null && current.Deployment == deployment && Same(current, versions))
+            {
+                return;
+            }
+
+            var state = await LoadStateAsync(deployment, cancellationToken).ConfigureAwait(false);
+            runtime.Swap(state);
+            runtime.LastError = null;
+            _metrics.Swaps.Labels(deployment.Name).Inc();
+        }
+        catch (StrataException e)
+        {
+            runtime.LastError = e.Message;
+            LogRefreshFailure(record.Name, e.Message);
+        }
+    }
+
+    private static bool Same(EndpointState state, (int Champion, int? Challenger, int? Shadow) versions) =>
+        state.Champion.Version == versions.Champion
+        && state.Challenger?.Version == versions.Challenger
+        && state.Shadow?.Version == versions.Shadow;
+
+    private async Task<(int Champion, int? Challenger, int? Shadow)> ResolveAsync(Deployment deployment, CancellationToken cancellationToken)
+    {
+        var champion = await _cache.ResolveAsync(deployment.Project, deployment.ChampionReference, cancellationToken).ConfigureAwait(false);
+        int? challenger = deployment.Challenger is { } c ? await _cache.ResolveAsync(deployment.Project, ModelReference.Parse(c), cancellationToken).ConfigureAwait(false) : null;
+        int? shadow = deployment.Shadow is { } s ? await _cache.ResolveAsync(deployment.Project, ModelReference.Parse(s), cancellationToken).ConfigureAwait(false) : null;
+        return (champion, challenger, shadow);
+    }
+
+    private async Task<EndpointState> LoadStateAsync(Deployment deployment, CancellationToken cancellationToken)
+    {
+        var (championVersion, challengerVersion, shadowVersion) = await ResolveAsync(deployment, cancellationToken).ConfigureAwait(false);
+        var champion = await _cache.GetAsync(deployment.Project, deployment.ChampionReference.Model, championVersion, cancellationToken).ConfigureAwait(false);
+        var challenger = challengerVersion is { } cv
+            ? await _cache.GetAsync(deployment.Project, ModelReference.Parse(deployment.Challenger!).Model, cv, cancellationToken).ConfigureAwait(false)
+            : null;
+        var shadow = shadowVersion is { } sv
+            ? await _cache.GetAsync(deployment.Project, ModelReference.Parse(deployment.Shadow!).Model, sv, cancellationToken).ConfigureAwait(false)
+            : null;
+        return new EndpointState(deployment, champion, challenger, shadow);
+    }
+
+    private async Task PollLoopAsync()
+    {
+        var token = _stopping.Token;
+        while (!token.IsCancellationRequested)
+        {
+            try
+            {
+                await Task.Delay(_options.PollInterval, _clock, token).ConfigureAwait(false);
+                var sequence = await _metadata.GetChangeSequenceAsync(token).ConfigureAwait(false);
+                if (sequence != Volatile.Read(ref _seenSequence) || _endpoints.Values.Any(e => e.State is null))
+                {
+                    await RefreshAsync(token).ConfigureAwait(false);
+                }
+            }
+            catch (OperationCanceledException) when (token.IsCancellationRequested)
+            {
+                return;
+            }
+#pragma warning disable CA1031 // a store outage must not stop the poller: it retries on the next tick
+            catch (Exception e)
+#pragma warning restore CA1031
+            {
+                LogRefreshFailure("*", e.Message);
+            }
+        }
+    }
+
+    private EndpointRuntime Endpoint(string name) =>
+        _endpoints.TryGetValue(name, out var endpoint) ? endpoint : throw new StrataException(ErrorCodes.NotFound, $"no endpoint '{name}'");
+
+    private EndpointStatus Status(EndpointRuntime e)
+    {
+        var state = e.State;
+        return new EndpointStatus(
+            e.Deployment.Name,
+            e.Deployment,
+            state is not null,
+            state is null ? null : Ref(state.Champion),
+            state?.Challenger is { } c ? Ref(c) : null,
+            state?.Shadow is { } s ? Ref(s) : null,
+            e.LastError,
+            e.Admission.Running,
+            e.Admission.Waiting);
+    }
+
+    private static string Ref(LoadedModel m) => $"{m.Name}/{m.Version}";
+
+    private void UpdateGauges()
+    {
+        foreach (var e in _endpoints.Values)
+        {
+            _metrics.InFlight.Labels(e.Deployment.Name).Set(e.Admission.Running);
+            _metrics.QueueDepth.Labels(e.Deployment.Name).Set(e.Admission.Waiting);
+            if (e.State is { } state)
+            {
+                _metrics.Served.Labels(e.Deployment.Name, ServingRoles.Champion).Set(state.Champion.Version);
+                if (state.Challenger is { } c)
+                {
+                    _metrics.Served.Labels(e.Deployment.Name, ServingRoles.Challenger).Set(c.Version);
+                }
+            }
+        }
+    }
+
+    private void LogRefreshFailure(string endpoint, string message) =>
+        _options.Warn?.Invoke($"endpoint '{endpoint}' could not be refreshed: {message}");
+}
