@@ -11,6 +11,9 @@ namespace Strata.Serving;
 /// </summary>
 public sealed record Deployment
 {
+    // NOTE: optional properties have setters, not init: the JSON source generator would otherwise construct the record
+    // with every missing init property set to its default (null, 0) instead of the initializer's value.
+
     /// <summary>The endpoint name (the URL segment).</summary>
     public required string Name { get; init; }
 
@@ -21,28 +24,28 @@ public sealed record Deployment
     public required string Model { get; init; }
 
     /// <summary>An optional challenger, <c>model@alias</c> or <c>model/version</c>.</summary>
-    public string? Challenger { get; init; }
+    public string? Challenger { get; set; }
 
     /// <summary>The share of traffic (0–1) the challenger gets, sticky per entity key.</summary>
-    public double ChallengerWeight { get; init; }
+    public double ChallengerWeight { get; set; }
 
     /// <summary>An optional shadow model: it gets a copy of each request; its result is logged, never returned.</summary>
-    public string? Shadow { get; init; }
+    public string? Shadow { get; set; }
 
     /// <summary>The feature service whose online values fill in features the request does not carry.</summary>
-    public string? FeatureService { get; init; }
+    public string? FeatureService { get; set; }
 
     /// <summary>The request field whose hash keeps an entity on one side of a canary (default: the feature service's first join key).</summary>
-    public string? StickyKey { get; init; }
+    public string? StickyKey { get; set; }
 
     /// <summary>Request fields to mask in the prediction log besides features tagged PII.</summary>
-    public IReadOnlyList<string> Pii { get; init; } = [];
+    public IReadOnlyList<string> Pii { get; set; } = [];
 
     /// <summary>The share of predictions written to the prediction log (0–1).</summary>
-    public double LogSampleRate { get; init; } = 1.0;
+    public double LogSampleRate { get; set; } = 1.0;
 
     /// <summary>Concurrency, queue, rate and size limits.</summary>
-    public DeploymentLimits Limits { get; init; } = new();
+    public DeploymentLimits Limits { get; set; } = new();
 
     /// <summary>The champion reference, parsed.</summary>
     [JsonIgnore]
@@ -149,22 +152,22 @@ public sealed record Deployment
 public sealed record DeploymentLimits
 {
     /// <summary>Requests predicted at once.</summary>
-    public int MaxConcurrency { get; init; } = 256;
+    public int MaxConcurrency { get; set; } = 256;
 
     /// <summary>Requests waiting for a slot; more are refused with 503.</summary>
-    public int MaxQueue { get; init; } = 1024;
+    public int MaxQueue { get; set; } = 1024;
 
     /// <summary>Requests per second per API key (token bucket); 0 means no limit.</summary>
-    public double RatePerSecond { get; init; }
+    public double RatePerSecond { get; set; }
 
     /// <summary>Requests a key may send at once above its rate (the bucket size); default the rate, at least 1.</summary>
-    public double Burst { get; init; }
+    public double Burst { get; set; }
 
     /// <summary>How long one request may take, queue included, in milliseconds.</summary>
-    public int TimeoutMs { get; init; } = 5000;
+    public int TimeoutMs { get; set; } = 5000;
 
     /// <summary>Rows in one request.</summary>
-    public int MaxRows { get; init; } = 1000;
+    public int MaxRows { get; set; } = 1000;
 
     internal void Validate()
     {

@@ -52,6 +52,11 @@ public sealed partial class ServingRuntime
                 var input = request.Input;
                 var masked = state.Masked;
                 var allowed = new HashSet<string>(StringComparer.Ordinal);
+                if (state.Deployment.StickyKey is { } stickyKey)
+                {
+                    allowed.Add(stickyKey); // the canary's entity key may be a field the model does not read
+                }
+
                 if (state.Deployment.FeatureService is { } service)
                 {
                     try

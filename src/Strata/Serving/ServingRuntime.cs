@@ -378,6 +378,9 @@ public sealed partial class ServingRuntime : IAsyncDisposable
         }
     }
 
+    /// <summary>An endpoint's runtime (tests reach its admission control).</summary>
+    internal EndpointRuntime RuntimeOf(string name) => Endpoint(name);
+
     private EndpointRuntime Endpoint(string name) =>
         _endpoints.TryGetValue(name, out var endpoint) ? endpoint : throw new StrataException(ErrorCodes.NotFound, $"no endpoint '{name}'");
 

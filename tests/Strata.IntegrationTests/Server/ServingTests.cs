@@ -1,0 +1,232 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Http.Json;
+using System.Text;
+using Strata.Security;
+using Strata.Serving;
+using Strata.Stores;
+using Xunit.Abstractions;
+
+namespace Strata.IntegrationTests.Server;
+
+/// <summary>One Kestrel server on loopback shared by the serving tests of a class.</summary>
+public sealed class ServingServerFixture : IAsyncLifetime
+{
+    public ServingServer Server { get; private set; } = null!;
+
+    public async Task InitializeAsync() => Server = await ServingServer.StartAsync();
+
+    public async Task DisposeAsync() => await Server.DisposeAsync();
+}
+
+/// <summary>The native predict API end to end on a real loopback server: answers, hot swap, canary, access.</summary>
+public sealed class ServingTests(ServingServerFixture fixture, ITestOutputHelper output) : IClassFixture<ServingServerFixture>
+{
+    private ServingServer Server => fixture.Server;
+
+    [Fact]
+    public async Task Serving_the_imported_flights_model_gives_xgboost_predictions()
+    {
+        await Server.DeployAsync("parity", new { project = "flights", model = "delay/1" });
+        var (header, rows) = ServingServer.Sample();
+        var names = header[..11];
+        var pred = Array.IndexOf(header, "xgb_pred");
+        using var http = Server.Http();
+        var worst = 0.0;
+        for (var start = 0; start < rows.Count; start += 500)
+        {
+            var batch = rows.Skip(start).Take(500).ToList();
+            var body = "{\"rows\":[" + string.Join(',', batch.Select(r => ServingServer.RowJson(names, r))) + "]}";
+            using var response = await http.PostAsync("/v1/endpoints/parity/predict", new StringContent(body, Encoding.UTF8, "application/json"));
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            var json = await ServingServer.JsonAsync(response);
+            Assert.Equal("delay", json.GetProperty("model").GetString());
+            Assert.Equal(1, json.GetProperty("version").GetInt32());
+            var probabilities = json.GetProperty("probabilities").EnumerateArray().ToList();
+            Assert.Equal(batch.Count, probabilities.Count);
+            for (var r = 0; r < batch.Count; r++)
+            {
+                worst = Math.Max(worst, Math.Abs(probabilities[r].GetProperty("1").GetDouble() - batch[r][pred]));
+            }
+        }
+
+        output.WriteLine($"{rows.Count} rows, max |Δ| {worst:G3}");
+        Assert.True(worst <= 1e-6, $"max |Δ prediction| {worst:G3}");
+    }
+
+    [Fact]
+    public async Task Predict_returns_probabilities_request_id_and_top_k_treeshap_contributions()
+    {
+        await Server.DeployAsync("explained", new { project = "flights", model = "delay@live" });
+        var (header, rows) = ServingServer.Sample(2);
+        using var http = Server.Http();
+
+        using var response = await http.PostAsync("/v1/endpoints/explained/predict?explain=3", Body(header, rows));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var json = await ServingServer.JsonAsync(response);
+        Assert.False(string.IsNullOrEmpty(json.GetProperty("requestId").GetString()));
+        Assert.Equal(2, json.GetProperty("predictions").GetArrayLength());
+        var first = json.GetProperty("probabilities")[0];
+        Assert.Equal(1.0, first.GetProperty("0").GetDouble() + first.GetProperty("1").GetDouble(), 12);
+        var explanation = json.GetProperty("explanations")[0].EnumerateArray().ToList();
+        Assert.Equal(3, explanation.Count);
+        var magnitudes = explanation.Select(e => Math.Abs(e.GetProperty("contribution").GetDouble())).ToList();
+        Assert.Equal(magnitudes.OrderByDescending(m => m), magnitudes);
+    }
+
+    [Fact]
+    public async Task Hot_swap_under_load_fails_no_request()
+    {
+        await Server.Registry.SetAliasAsync(Caller.Local, "flights", "delay", "swap", 1, null);
+        await Server.DeployAsync("swap", new { project = "flights", model = "delay@swap" });
+        var (header, rows) = ServingServer.Sample(1);
+        var body = "{\"rows\":[" + ServingServer.RowJson(header[..11], rows[0]) + "]}";
+        var failures = new ConcurrentBag<string>();
+        var versions = new ConcurrentDictionary<int, int>();
+        var requests = 0;
+        using var stop = new CancellationTokenSource();
+
+        var load = Enumerable.Range(0, 4).Select(_ => Task.Run(async () =>
+        {
+            using var http = Server.Http();
+            while (!stop.IsCancellationRequested)
+            {
+                using var response = await http.PostAsync("/v1/endpoints/swap/predict", new StringContent(body, Encoding.UTF8, "application/json"));
+                Interlocked.Increment(ref requests);
+                if (response.StatusCode != HttpStatusCode.OK)
+                {
+                    failures.Add($"{(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+                    continue;
+                }
+
+                var json = await ServingServer.JsonAsync(response);
+                versions.AddOrUpdate(json.GetProperty("version").GetInt32(), 1, (_, n) => n + 1);
+            }
+        })).ToList();
+
+        for (var move = 1; move <= 50; move++)
+        {
+            await Server.Registry.SetAliasAsync(Caller.Local, "flights", "delay", "swap", move % 2 == 0 ? 1 : 2, $"move {move}");
+            await Task.Delay(30);
+        }
+
+        // The last move (to version 1) reaches the endpoint within the poll interval.
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (Server.Serving.Get("swap").Champion != "delay/1" && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(50);
+        }
+
+        await stop.CancelAsync();
+        await Task.WhenAll(load);
+        output.WriteLine($"{requests} requests; by version: {string.Join(", ", versions.Select(v => $"{v.Key}: {v.Value}"))}");
+        Assert.Empty(failures);
+        Assert.Equal("delay/1", Server.Serving.Get("swap").Champion);
+        Assert.True(versions.ContainsKey(2), "no request was answered by version 2: the swaps were never seen");
+        Assert.True(requests > 50, $"only {requests} requests ran during the swaps");
+    }
+
+    [Fact]
+    public async Task Canary_splits_by_weight_and_keeps_each_entity_on_one_side()
+    {
+        await Server.DeployAsync("canary", new { project = "flights", model = "delay/1", challenger = "delay/2", challenger_weight = 0.3, sticky_key = "customer" });
+        var (header, rows) = ServingServer.Sample(1);
+        using var http = Server.Http();
+        var sides = new Dictionary<string, int>();
+        for (var c = 0; c < 300; c++)
+        {
+            for (var repeat = 0; repeat < 2; repeat++)
+            {
+                var row = ServingServer.RowJson(header[..11], rows[0]).TrimEnd('}') + $",\"customer\":\"c{c}\"}}";
+                using var response = await http.PostAsync("/v1/endpoints/canary/predict", new StringContent("{\"rows\":[" + row + "]}", Encoding.UTF8, "application/json"));
+                Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+                var version = (await ServingServer.JsonAsync(response)).GetProperty("version").GetInt32();
+                Assert.True(!sides.TryGetValue($"c{c}", out var before) || before == version, $"customer c{c} moved from version {before} to {version}");
+                sides[$"c{c}"] = version;
+            }
+        }
+
+        var share = sides.Values.Count(v => v == 2) / (double)sides.Count;
+        output.WriteLine($"challenger share {share:P1}");
+        Assert.InRange(share, 0.2, 0.4);
+        foreach (var (customer, version) in sides)
+        {
+            Assert.Equal(ServingRuntime.Bucket(customer) < 0.3 ? 2 : 1, version);
+        }
+    }
+
+    [Fact]
+    public async Task Missing_extra_and_mistyped_fields_get_one_400_listing_each()
+    {
+        await Server.DeployAsync("strict", new { project = "flights", model = "delay/1" });
+        var (header, rows) = ServingServer.Sample(1);
+        var fields = header[..11].Select((n, i) => (n, rows[0][i])).ToDictionary(p => p.n, p => (object)p.Item2);
+        fields.Remove("distance");
+        fields["dow"] = "monday";
+        fields["bogus"] = 1;
+        using var http = Server.Http();
+
+        using var response = await http.PostAsJsonAsync("/v1/endpoints/strict/predict", new { rows = new[] { fields } });
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        var detail = (await ServingServer.JsonAsync(response)).GetProperty("detail").GetString()!;
+        Assert.Contains("missing field 'distance'", detail, StringComparison.Ordinal);
+        Assert.Contains("field 'dow' is text", detail, StringComparison.Ordinal);
+        Assert.Contains("unknown field 'bogus'", detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Keys_need_a_role_in_the_endpoints_project_and_may_be_limited_to_endpoints()
+    {
+        await Server.DeployAsync("guarded", new { project = "flights", model = "delay/1" });
+        await Server.DeployAsync("guarded-too", new { project = "flights", model = "delay/1" });
+        var (header, rows) = ServingServer.Sample(1);
+        using (var anonymous = Server.Http(key: null))
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, (await anonymous.PostAsync("/v1/endpoints/guarded/predict", Body(header, rows))).StatusCode);
+        }
+
+        using (var other = Server.Http("other-viewer"))
+        {
+            Assert.Equal(HttpStatusCode.Forbidden, (await other.PostAsync("/v1/endpoints/guarded/predict", Body(header, rows))).StatusCode);
+        }
+
+        using (var viewer = Server.Http("viewer"))
+        {
+            Assert.Equal(HttpStatusCode.Forbidden, (await viewer.PutAsJsonAsync("/v1/endpoints/guarded", new { project = "flights", model = "delay/2" })).StatusCode);
+        }
+
+        var limited = await Server.Registry.CreateKeyAsync(Caller.Local, "flights", "limited", Role.Viewer, null);
+        using (var root = Server.Http("root"))
+        {
+            using var set = await root.PutAsJsonAsync($"/v1/keys/{limited.Key.Id}/endpoints", new { endpoints = new[] { "guarded" } });
+            Assert.Equal(HttpStatusCode.NoContent, set.StatusCode);
+        }
+
+        using var http = Server.Http(key: null);
+        http.DefaultRequestHeaders.Authorization = new("Bearer", limited.Token);
+        Assert.Equal(HttpStatusCode.OK, (await http.PostAsync("/v1/endpoints/guarded/predict", Body(header, rows))).StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, (await http.PostAsync("/v1/endpoints/guarded-too/predict", Body(header, rows))).StatusCode);
+    }
+
+    [Fact]
+    public async Task A_deployment_naming_an_unknown_version_or_a_package_that_fails_verification_is_refused()
+    {
+        using var root = Server.Http("root");
+        using var unknown = await root.PutAsJsonAsync("/v1/endpoints/broken", new { project = "flights", model = "delay/99" });
+        Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
+
+        // A blob that is not a model package, registered as a version.
+        var blob = await Server.Registry.PutBlobAsync(Caller.Local, "flights", new MemoryStream(Encoding.UTF8.GetBytes("not a model package")));
+        var bad = await Server.Registry.RegisterVersionAsync(Caller.Local, "flights", "delay", new Strata.Registry.VersionRegistration { ArtifactDigest = blob.Digest });
+        using var refused = await root.PutAsJsonAsync("/v1/endpoints/broken", new { project = "flights", model = $"delay/{bad.Version}" });
+        Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+        Assert.Contains("failed verification", (await ServingServer.JsonAsync(refused)).GetProperty("detail").GetString(), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.NotFound, (await root.GetAsync("/v1/endpoints/broken")).StatusCode);
+    }
+
+    internal static StringContent Body(string[] header, List<double[]> rows) =>
+        new("{\"rows\":[" + string.Join(',', rows.Select(r => ServingServer.RowJson(header[..11], r))) + "]}", Encoding.UTF8, "application/json");
+}

@@ -1,0 +1,80 @@
+using Strata.Serving;
+
+namespace Strata.Tests.Serving;
+
+public sealed class DeploymentTests
+{
+    [Fact]
+    public void A_deployment_round_trips_through_its_stored_json()
+    {
+        var deployment = new Deployment
+        {
+            Name = "delays",
+            Project = "flights",
+            Model = "delay@champion",
+            Challenger = "delay/7",
+            ChallengerWeight = 0.25,
+            Shadow = "delay@shadow",
+            FeatureService = "flight_delay_v1",
+            Pii = ["passenger"],
+            Limits = new DeploymentLimits { MaxConcurrency = 4, MaxQueue = 8, RatePerSecond = 10, TimeoutMs = 100, MaxRows = 50 },
+        };
+
+        var json = deployment.ToJson();
+        var back = Deployment.FromJson(json);
+
+        Assert.Contains("\"challenger_weight\":0.25", json, StringComparison.Ordinal);
+        Assert.Equal(deployment with { Pii = back.Pii }, back);
+        Assert.Equal(["passenger"], back.Pii);
+    }
+
+    [Fact]
+    public void Fields_missing_from_stored_json_keep_their_defaults()
+    {
+        var back = Deployment.FromJson("{\"name\":\"a\",\"project\":\"p\",\"model\":\"m@live\"}");
+
+        Assert.Empty(back.Pii);
+        Assert.Equal(1.0, back.LogSampleRate);
+        Assert.Equal(new DeploymentLimits(), back.Limits);
+    }
+
+    [Fact]
+    public void The_endpoints_section_of_strata_yaml_is_read_with_limits()
+    {
+        const string yaml = """
+            project: flights
+            endpoints:
+              - name: delays
+                project: flights
+                model: delay@champion
+                challenger: delay@challenger
+                challenger_weight: 0.1
+                sticky_key: origin
+                limits: { max_concurrency: 8, rate_per_second: 50, burst: 100 }
+            """;
+
+        var deployments = DeploymentYaml.Parse("strata.yaml", yaml);
+
+        var d = Assert.Single(deployments);
+        Assert.Equal("delay@challenger", d.Challenger);
+        Assert.Equal(0.1, d.ChallengerWeight);
+        Assert.Equal(8, d.Limits.MaxConcurrency);
+        Assert.Equal(50, d.Limits.RatePerSecond);
+        Assert.Equal(1024, d.Limits.MaxQueue);
+    }
+
+    [Theory]
+    [InlineData("endpoints:\n  - name: a\n    project: p\n    model: m@x\n    colour: red\n", 5, "unknown key 'colour'")]
+    [InlineData("endpoints:\n  - name: a\n    project: p\n", 2, "needs 'model'")]
+    [InlineData("endpoints:\n  - name: a\n    project: p\n    model: m\n", 2, "must name an alias")]
+    [InlineData("endpoints:\n  - name: a\n    project: p\n    model: m@x\n    challenger_weight: 0.5\n", 2, "no challenger")]
+    [InlineData("endpoints:\n  - name: a\n    project: p\n    model: m@x\n    limits: { max_queue: lots }\n", 5, "'max_queue' must be a whole number")]
+    [InlineData("endpoints: [\n", 2, "")]
+    public void Mistakes_in_strata_yaml_name_the_file_and_line(string yaml, int line, string message)
+    {
+        var e = Assert.ThrowsAny<StrataException>(() => DeploymentYaml.Parse("strata.yaml", yaml));
+
+        Assert.StartsWith($"strata.yaml:{line}", e.Message, StringComparison.Ordinal);
+        Assert.Contains(message, e.Message, StringComparison.Ordinal);
+    }
+}
