@@ -1,0 +1,160 @@
+using System.Net;
+using System.Text;
+using System.Text.Json;
+
+namespace Strata.IntegrationTests.Server;
+
+/// <summary>
+/// The Open Inference Protocol (KServe "Predict Protocol - Version 2") REST surface: every response has exactly the
+/// fields the specification lists, with its datatypes and shapes, and errors are <c>{"error": "…"}</c>.
+/// </summary>
+public sealed class InferenceProtocolTests(ServingServerFixture fixture) : IClassFixture<ServingServerFixture>
+{
+    private ServingServer Server => fixture.Server;
+
+    [Fact]
+    public async Task Server_metadata_and_health_have_the_specified_shapes()
+    {
+        using var anonymous = Server.Http(key: null);
+        var live = await ServingServer.JsonAsync(await anonymous.GetAsync("/v2/health/live"));
+        Assert.Equal(["live"], Keys(live));
+        Assert.True(live.GetProperty("live").GetBoolean());
+        using var ready = await anonymous.GetAsync("/v2/health/ready");
+        Assert.Equal(["ready"], Keys(await ServingServer.JsonAsync(ready)));
+        Assert.Equal(HttpStatusCode.Unauthorized, (await anonymous.GetAsync("/v2")).StatusCode);
+
+        using var http = Server.Http();
+        var metadata = await ServingServer.JsonAsync(await http.GetAsync("/v2"));
+        Assert.Equal(["extensions", "name", "version"], Keys(metadata));
+        Assert.Equal("strata", metadata.GetProperty("name").GetString());
+        Assert.Contains("model_repository", metadata.GetProperty("extensions").EnumerateArray().Select(e => e.GetString()));
+    }
+
+    [Fact]
+    public async Task Model_metadata_and_readiness_have_the_specified_shapes()
+    {
+        await Server.DeployAsync("oip-meta", new { project = "flights", model = "delay/1", challenger = "delay/2", challenger_weight = 0.5 });
+        using var http = Server.Http();
+
+        var metadata = await ServingServer.JsonAsync(await http.GetAsync("/v2/models/oip-meta"));
+
+        Assert.Equal(["inputs", "name", "outputs", "platform", "versions"], Keys(metadata));
+        Assert.Equal(["1", "2"], metadata.GetProperty("versions").EnumerateArray().Select(v => v.GetString()));
+        var input = metadata.GetProperty("inputs")[0];
+        Assert.Equal(["datatype", "name", "shape"], Keys(input));
+        Assert.Equal("distance", input.GetProperty("name").GetString());
+        Assert.Equal("FP32", input.GetProperty("datatype").GetString());
+        Assert.Equal([-1], input.GetProperty("shape").EnumerateArray().Select(s => s.GetInt32()));
+        Assert.Equal(["probability", "label"], metadata.GetProperty("outputs").EnumerateArray().Select(o => o.GetProperty("name").GetString()));
+        Assert.Equal(["FP64", "BYTES"], metadata.GetProperty("outputs").EnumerateArray().Select(o => o.GetProperty("datatype").GetString()));
+
+        var ready = await ServingServer.JsonAsync(await http.GetAsync("/v2/models/oip-meta/versions/2/ready"));
+        Assert.Equal(["name", "ready"], Keys(ready));
+        Assert.True(ready.GetProperty("ready").GetBoolean());
+        using var notServed = await http.GetAsync("/v2/models/oip-meta/versions/9/ready");
+        Assert.Equal(HttpStatusCode.BadRequest, notServed.StatusCode);
+        using var unknown = await http.GetAsync("/v2/models/no-such-model");
+        Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
+        Assert.Equal(["error"], Keys(await ServingServer.JsonAsync(unknown)));
+    }
+
+    [Fact]
+    public async Task Infer_takes_one_tensor_per_input_and_answers_with_the_specified_shapes()
+    {
+        await Server.DeployAsync("oip-infer", new { project = "flights", model = "delay/1" });
+        var (header, rows) = ServingServer.Sample(3);
+        var inputs = Enumerable.Range(0, 11).Select(f => new
+        {
+            name = header[f],
+            shape = new[] { 3 },
+            datatype = "FP32",
+            data = rows.Select(r => double.IsNaN(r[f]) ? 0 : r[f]).ToArray(),
+        });
+        using var http = Server.Http();
+
+        using var response = await http.PostAsync("/v2/models/oip-infer/infer", Json(new { id = "req-7", inputs }));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var json = await ServingServer.JsonAsync(response);
+        Assert.Equal(["id", "model_name", "model_version", "outputs"], Keys(json));
+        Assert.Equal("req-7", json.GetProperty("id").GetString());
+        Assert.Equal("oip-infer", json.GetProperty("model_name").GetString());
+        Assert.Equal("1", json.GetProperty("model_version").GetString());
+        var probability = json.GetProperty("outputs")[0];
+        Assert.Equal(["data", "datatype", "name", "shape"], Keys(probability));
+        Assert.Equal("probability", probability.GetProperty("name").GetString());
+        Assert.Equal("FP64", probability.GetProperty("datatype").GetString());
+        Assert.Equal([3], probability.GetProperty("shape").EnumerateArray().Select(s => s.GetInt32()));
+        Assert.Equal(3, probability.GetProperty("data").GetArrayLength());
+        Assert.Equal("BYTES", json.GetProperty("outputs")[1].GetProperty("datatype").GetString());
+    }
+
+    [Fact]
+    public async Task Infer_takes_one_row_major_tensor_of_every_input_and_filters_outputs()
+    {
+        await Server.DeployAsync("oip-matrix", new { project = "flights", model = "delay/1" });
+        var (_, rows) = ServingServer.Sample(2);
+        var nested = rows.Select(r => r.Take(11).Select(v => double.IsNaN(v) ? 0 : v).ToArray()).ToArray();
+        using var http = Server.Http();
+
+        using var response = await http.PostAsync("/v2/models/oip-matrix/versions/1/infer", Json(new
+        {
+            inputs = new[] { new { name = "input-0", shape = new[] { 2, 11 }, datatype = "FP64", data = nested } },
+            outputs = new[] { new { name = "label" } },
+        }));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var outputs = (await ServingServer.JsonAsync(response)).GetProperty("outputs");
+        Assert.Equal(1, outputs.GetArrayLength());
+        Assert.Equal("label", outputs[0].GetProperty("name").GetString());
+        Assert.Equal([2], outputs[0].GetProperty("shape").EnumerateArray().Select(s => s.GetInt32()));
+    }
+
+    [Theory]
+    [InlineData("""{"inputs": [{"name": "x", "shape": [2], "datatype": "FP32", "data": [1]}]}""", "holds 2 values")]
+    [InlineData("""{"inputs": [{"name": "x", "shape": [1], "datatype": "FP128", "data": [1]}]}""", "unknown datatype")]
+    [InlineData("""{"inputs": [{"name": "x", "shape": [1], "datatype": "INT8", "data": [300]}]}""", "not a INT8 value")]
+    [InlineData("""{"inputs": [{"name": "x", "shape": [1], "datatype": "BYTES", "data": [1]}]}""", "not a BYTES value")]
+    [InlineData("""{"inputs": []}""", "non-empty array")]
+    [InlineData("""{"inputs": [{"name": "distance", "shape": [1], "datatype": "FP32", "data": [1]}]}""", "missing field 'dep_hour'")]
+    [InlineData("""{"inputs": [{"name": "x", "shape": [-1], "datatype": "FP32", "data": [1]}]}""", "whole number")]
+    [InlineData("""not json""", "")]
+    public async Task Bad_inference_requests_get_400_with_an_error_object(string body, string message)
+    {
+        await Server.DeployAsync("oip-errors", new { project = "flights", model = "delay/1" });
+        using var http = Server.Http();
+
+        using var response = await http.PostAsync("/v2/models/oip-errors/infer", new StringContent(body, Encoding.UTF8, "application/json"));
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var json = await ServingServer.JsonAsync(response);
+        Assert.Equal(["error"], Keys(json));
+        Assert.Contains(message, json.GetProperty("error").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task The_repository_extension_lists_unloads_and_loads_models()
+    {
+        await Server.DeployAsync("oip-repo", new { project = "flights", model = "delay/1" });
+        using var deployer = Server.Http("deployer");
+        using var viewer = Server.Http();
+
+        var index = await ServingServer.JsonAsync(await viewer.PostAsync("/v2/repository/index", Json(new { })));
+        var entry = index.EnumerateArray().Single(e => e.GetProperty("name").GetString() == "oip-repo");
+        Assert.Equal(["name", "reason", "state", "version"], Keys(entry));
+        Assert.Equal("READY", entry.GetProperty("state").GetString());
+
+        Assert.Equal(HttpStatusCode.Forbidden, (await viewer.PostAsync("/v2/repository/models/oip-repo/unload", null)).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await deployer.PostAsync("/v2/repository/models/oip-repo/unload", null)).StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, (await viewer.GetAsync("/v2/models/oip-repo/ready")).StatusCode);
+        using var refused = await viewer.PostAsync("/v2/models/oip-repo/infer", Json(new { inputs = new[] { new { name = "distance", shape = new[] { 1 }, datatype = "FP32", data = new[] { 1.0 } } } }));
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.StatusCode);
+
+        Assert.Equal(HttpStatusCode.OK, (await deployer.PostAsync("/v2/repository/models/oip-repo/load", null)).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await viewer.GetAsync("/v2/models/oip-repo/ready")).StatusCode);
+    }
+
+    private static StringContent Json(object body) => new(JsonSerializer.Serialize(body), Encoding.UTF8, "application/json");
+
+    private static List<string> Keys(JsonElement element) => [.. element.EnumerateObject().Select(p => p.Name).Order(StringComparer.Ordinal)];
+}
