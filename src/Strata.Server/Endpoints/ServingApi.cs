@@ -50,7 +50,17 @@ internal static class ServingApi
     {
         Names.Check("name", name);
         using var document = await JsonDocument.ParseAsync(api.Http.Request.Body, new JsonDocumentOptions { MaxDepth = 8 }, api.Aborted).ConfigureAwait(false);
-        if (JsonNode.Parse(document.RootElement.GetRawText()) is not JsonObject body)
+        JsonNode? parsed;
+        try
+        {
+            parsed = JsonNode.Parse(document.RootElement.GetRawText());
+        }
+        catch (InvalidOperationException e)
+        {
+            throw PredictJson.NotUtf8(e);
+        }
+
+        if (parsed is not JsonObject body)
         {
             throw new StrataException(ErrorCodes.ArgumentInvalid, "the body must be a deployment object (project, model, …)");
         }

@@ -42,6 +42,18 @@ internal static class InferenceJson
     /// <exception cref="StrataException">Any departure from the protocol (naming the field or tensor).</exception>
     public static InferRequest Parse(JsonElement root, IReadOnlyList<ModelInput> inputs)
     {
+        try
+        {
+            return ParseUnchecked(root, inputs);
+        }
+        catch (InvalidOperationException e)
+        {
+            throw PredictJson.NotUtf8(e);
+        }
+    }
+
+    private static InferRequest ParseUnchecked(JsonElement root, IReadOnlyList<ModelInput> inputs)
+    {
         if (root.ValueKind != JsonValueKind.Object)
         {
             throw Invalid("the body must be an inference request object with 'inputs'");

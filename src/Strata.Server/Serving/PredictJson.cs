@@ -23,6 +23,21 @@ internal static class PredictJson
     /// <exception cref="StrataException">The body is not of that shape, or holds too many rows or fields.</exception>
     public static PredictionInput ParseRows(JsonElement root)
     {
+        try
+        {
+            return ParseRowsUnchecked(root);
+        }
+        catch (InvalidOperationException e)
+        {
+            throw NotUtf8(e);
+        }
+    }
+
+    /// <summary>The error for text that is not UTF-8 (the JSON reader finds it only when a string is read).</summary>
+    internal static StrataException NotUtf8(Exception e) => new(ErrorCodes.DataEncoding, "the body holds text that is not valid UTF-8", e);
+
+    private static PredictionInput ParseRowsUnchecked(JsonElement root)
+    {
         if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("rows", out var rows) || rows.ValueKind != JsonValueKind.Array)
         {
             throw new StrataException(ErrorCodes.ArgumentInvalid, "the body must be an object with 'rows': an array of objects of named fields, e.g. {\"rows\": [{\"distance\": 258}]}");

@@ -1,0 +1,166 @@
+using System.Net;
+using System.Text;
+using Xunit.Abstractions;
+
+namespace Strata.IntegrationTests.Server;
+
+/// <summary>
+/// How an endpoint protects itself: body size (413), rows per request (413), JSON depth (400), per-key rate (429 with
+/// Retry-After), a full queue (503 with Retry-After); and a fuzz run that sees no 5xx and a live server after it.
+/// </summary>
+public sealed class ServingLimitsTests(ServingServerFixture fixture, ITestOutputHelper output) : IClassFixture<ServingServerFixture>
+{
+    private ServingServer Server => fixture.Server;
+
+    [Fact]
+    public async Task A_body_over_the_limit_gets_413()
+    {
+        await Server.DeployAsync("limit-body", new { project = "flights", model = "delay/1" });
+        using var http = Server.Http();
+        var body = "{\"rows\":[" + string.Join(',', Enumerable.Repeat("{\"distance\":1}", (int)(ServingServer.MaxBody / 14) + 10)) + "]}";
+
+        using var response = await http.PostAsync("/v1/endpoints/limit-body/predict", new StringContent(body, Encoding.UTF8, "application/json"));
+
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
+    }
+
+    [Fact]
+    public async Task Too_many_rows_get_413_and_deep_json_gets_400()
+    {
+        await Server.DeployAsync("limit-rows", new { project = "flights", model = "delay/1", limits = new { max_rows = 5 } });
+        using var http = Server.Http();
+        var (header, rows) = ServingServer.Sample(6);
+
+        using var many = await http.PostAsync("/v1/endpoints/limit-rows/predict", ServingTests.Body(header, rows));
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, many.StatusCode);
+        Assert.Contains("at most 5", await many.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+
+        var deep = "{\"rows\":[{\"distance\":" + new string('[', 50) + new string(']', 50) + "}]}";
+        using var nested = await http.PostAsync("/v1/endpoints/limit-rows/predict", new StringContent(deep, Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.BadRequest, nested.StatusCode);
+    }
+
+    [Fact]
+    public async Task A_key_over_its_rate_gets_429_with_retry_after()
+    {
+        await Server.DeployAsync("limit-rate", new { project = "flights", model = "delay/1", limits = new { rate_per_second = 0.01, burst = 2 } });
+        using var http = Server.Http();
+        var (header, rows) = ServingServer.Sample(1);
+
+        var statuses = new List<HttpStatusCode>();
+        HttpResponseMessage? limited = null;
+        for (var i = 0; i < 3; i++)
+        {
+            var response = await http.PostAsync("/v1/endpoints/limit-rate/predict", ServingTests.Body(header, rows));
+            statuses.Add(response.StatusCode);
+            limited = response;
+        }
+
+        Assert.Equal([HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.TooManyRequests], statuses);
+        Assert.True(limited!.Headers.RetryAfter?.Delta > TimeSpan.Zero);
+        using var otherKey = Server.Http("deployer");
+        Assert.Equal(HttpStatusCode.OK, (await otherKey.PostAsync("/v1/endpoints/limit-rate/predict", ServingTests.Body(header, rows))).StatusCode);
+    }
+
+    [Fact]
+    public async Task Beyond_the_queue_requests_get_503_with_retry_after()
+    {
+        await Server.DeployAsync("limit-queue", new { project = "flights", model = "delay/1", limits = new { max_concurrency = 1, max_queue = 0 } });
+        using var http = Server.Http();
+        var (header, rows) = ServingServer.Sample(1);
+
+        // Holds the endpoint's one slot, as a slow request would.
+        using (await Server.Serving.RuntimeOf("limit-queue").Admission.EnterAsync(CancellationToken.None))
+        {
+            using var refused = await http.PostAsync("/v1/endpoints/limit-queue/predict", ServingTests.Body(header, rows));
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.StatusCode);
+            Assert.Equal(TimeSpan.FromSeconds(1), refused.Headers.RetryAfter?.Delta);
+            Assert.Equal("application/problem+json", refused.Content.Headers.ContentType?.MediaType);
+        }
+
+        Assert.Equal(HttpStatusCode.OK, (await http.PostAsync("/v1/endpoints/limit-queue/predict", ServingTests.Body(header, rows))).StatusCode);
+    }
+
+    [Fact]
+    public async Task Waiting_longer_than_the_timeout_gets_504()
+    {
+        await Server.DeployAsync("limit-time", new { project = "flights", model = "delay/1", limits = new { max_concurrency = 1, max_queue = 4, timeout_ms = 50 } });
+        using var http = Server.Http();
+        var (header, rows) = ServingServer.Sample(1);
+
+        using (await Server.Serving.RuntimeOf("limit-time").Admission.EnterAsync(CancellationToken.None))
+        {
+            using var late = await http.PostAsync("/v1/endpoints/limit-time/predict", ServingTests.Body(header, rows));
+            Assert.Equal(HttpStatusCode.GatewayTimeout, late.StatusCode);
+        }
+    }
+
+    [Fact]
+    public async Task Random_and_mutated_bodies_never_get_a_5xx_and_the_server_stays_up()
+    {
+        await Server.DeployAsync("fuzz", new { project = "flights", model = "delay/1", challenger = "delay/2", challenger_weight = 0.5, sticky_key = "origin" });
+        var iterations = int.TryParse(Environment.GetEnvironmentVariable("STRATA_FUZZ_ITERATIONS"), out var n) ? n : 400;
+        var seed = Environment.TickCount;
+        output.WriteLine($"seed {seed}, {iterations} bodies");
+        var random = new Random(seed);
+        var (header, rows) = ServingServer.Sample(3);
+        var valid = new[]
+        {
+            Encoding.UTF8.GetBytes("{\"rows\":[" + string.Join(',', rows.Select(r => ServingServer.RowJson(header[..11], r))) + "]}"),
+            Encoding.UTF8.GetBytes("{\"id\":\"x\",\"inputs\":[{\"name\":\"m\",\"shape\":[1,11],\"datatype\":\"FP32\",\"data\":[[" +
+                string.Join(',', rows[0].Take(11).Select(v => double.IsNaN(v) ? "0" : v.ToString("R", System.Globalization.CultureInfo.InvariantCulture))) + "]]}]}"),
+        };
+        string[] fragments = ["null", "true", "-1e400", "1e999", "\"\"", "[]", "{}", "[[[[[[[[[[[[[[[[[[[[", "\"\\ud800\"", "NaN", "\u0000", ",", "{\"rows\":", "\"rows\"", "9223372036854775808", "-0", "\"distance\""];
+        string[] paths = ["/v1/endpoints/fuzz/predict", "/v1/endpoints/fuzz/predict?explain=3", "/v2/models/fuzz/infer", "/v2/models/fuzz/versions/2/infer", "/v1/endpoints/nope/predict"];
+        using var http = Server.Http();
+        var statuses = new Dictionary<int, int>();
+        for (var i = 0; i < iterations; i++)
+        {
+            var body = Mutate(random, valid[random.Next(valid.Length)], fragments);
+            using var content = new ByteArrayContent(body);
+            content.Headers.ContentType = new("application/json");
+            using var response = await http.PostAsync(paths[random.Next(paths.Length)], content);
+            var status = (int)response.StatusCode;
+            statuses[status] = statuses.GetValueOrDefault(status) + 1;
+            Assert.True(status < 500 || status == 503, $"seed {seed}, body {i}: {status} for {Encoding.UTF8.GetString(body)}: {await response.Content.ReadAsStringAsync()}");
+        }
+
+        output.WriteLine(string.Join(", ", statuses.OrderBy(s => s.Key).Select(s => $"{s.Key}: {s.Value}")));
+        using var after = await http.PostAsync("/v1/endpoints/fuzz/predict", new ByteArrayContent(valid[0]) { Headers = { ContentType = new("application/json") } });
+        Assert.Equal(HttpStatusCode.OK, after.StatusCode);
+        Assert.True(statuses.Keys.Count(s => s >= 400) >= 2, "the mutations never produced errors: they are not testing anything");
+    }
+
+    private static byte[] Mutate(Random random, byte[] valid, string[] fragments)
+    {
+        switch (random.Next(6))
+        {
+            case 0:
+                var bytes = new byte[random.Next(0, 200)];
+                random.NextBytes(bytes);
+                return bytes;
+            case 1:
+                return valid[..random.Next(valid.Length)];
+            default:
+                var copy = new List<byte>(valid);
+                for (var m = random.Next(1, 6); m > 0 && copy.Count > 0; m--)
+                {
+                    var at = random.Next(copy.Count);
+                    switch (random.Next(3))
+                    {
+                        case 0:
+                            copy[at] = (byte)random.Next(256);
+                            break;
+                        case 1:
+                            copy.RemoveRange(at, Math.Min(copy.Count - at, random.Next(1, 20)));
+                            break;
+                        default:
+                            copy.InsertRange(at, Encoding.UTF8.GetBytes(fragments[random.Next(fragments.Length)]));
+                            break;
+                    }
+                }
+
+                return [.. copy];
+        }
+    }
+}
