@@ -78,7 +78,7 @@ internal sealed class RateLimiter(double rate, double burst, TimeProvider clock)
             return true;
         }
 
-        var now = clock.GetTimestamp();
+        var now = clock.GetUtcNow().UtcTicks;
         lock (_lock)
         {
             if (!_buckets.TryGetValue(key, out var bucket))
@@ -92,7 +92,7 @@ internal sealed class RateLimiter(double rate, double burst, TimeProvider clock)
                 _buckets[key] = bucket;
             }
 
-            var elapsed = clock.GetElapsedTime(bucket.Updated, now).TotalSeconds;
+            var elapsed = Math.Max(0, now - bucket.Updated) / (double)TimeSpan.TicksPerSecond;
             bucket.Tokens = Math.Min(_burst, bucket.Tokens + (elapsed * rate));
             bucket.Updated = now;
             if (bucket.Tokens >= 1)
@@ -110,7 +110,7 @@ internal sealed class RateLimiter(double rate, double burst, TimeProvider clock)
     {
         foreach (var (key, bucket) in _buckets.ToList())
         {
-            if (clock.GetElapsedTime(bucket.Updated, now) > TimeSpan.FromMinutes(1))
+            if (now - bucket.Updated > TimeSpan.TicksPerMinute)
             {
                 _buckets.Remove(key);
             }

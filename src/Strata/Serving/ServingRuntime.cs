@@ -378,6 +378,10 @@ public sealed partial class ServingRuntime : IAsyncDisposable
         }
     }
 
+    /// <summary>Requests an endpoint's shadow has answered, and copies it dropped (tests).</summary>
+    internal (double Answered, double Dropped) ShadowCounts(string endpoint) =>
+        (_metrics.ShadowPredictions.Labels(endpoint).Value, _metrics.ShadowDropped.Labels(endpoint).Value);
+
     /// <summary>An endpoint's runtime (tests reach its admission control).</summary>
     internal EndpointRuntime RuntimeOf(string name) => Endpoint(name);
 

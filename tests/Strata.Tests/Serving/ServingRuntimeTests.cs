@@ -1,0 +1,188 @@
+using Strata.Learning;
+using Strata.Registry;
+using Strata.Security;
+using Strata.Serving;
+using Strata.Serving.Metrics;
+using Strata.Storage;
+using Strata.Stores;
+using Strata.Testing;
+
+namespace Strata.Tests.Serving;
+
+/// <summary>The serving runtime over a real embedded home: shadow traffic, the prediction log, admission and rates.</summary>
+public sealed class ServingRuntimeTests : IAsyncLifetime, IDisposable
+{
+    private readonly TempFolder _folder = new("strata-serving");
+    private StrataHome _home = null!;
+    private string[] _inputs = [];
+
+    public async Task InitializeAsync()
+    {
+        _home = await StrataHome.OpenAsync(_folder.Path);
+        var registry = new RegistryService(_home.Metadata, _home.Artifacts);
+        await registry.CreateProjectAsync(Caller.Local, "flights", null);
+        await registry.CreateModelAsync(Caller.Local, "flights", "delay", null, null);
+        var model = XGBoostImporter.Load(SharedData.InRepository("tests", "fixtures", "xgboost", "flights_xgb.json"));
+        _inputs = [.. model.Signature.Inputs.Select(i => i.Name)];
+        for (var v = 0; v < 2; v++)
+        {
+            using var package = new MemoryStream();
+            await ModelPackage.SaveAsync(model, package);
+            package.Position = 0;
+            await registry.UploadVersionAsync(Caller.Local, "flights", "delay", new VersionRegistration(), package);
+        }
+    }
+
+    public async Task DisposeAsync() => await _home.DisposeAsync();
+
+    public void Dispose() => _folder.Dispose();
+
+    [Fact]
+    public async Task A_slow_shadow_adds_no_latency_and_its_answers_are_only_logged()
+    {
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var runtime = await StartAsync(
+            new Deployment { Name = "shadowed", Project = "flights", Model = "delay/1", Shadow = "delay/2" },
+            ct => gate.Task.WaitAsync(ct));
+
+        // Every request completes while the shadow has not answered a single copy: nothing waits for it.
+        for (var i = 0; i < 20; i++)
+        {
+            var output = await runtime.PredictAsync(Request("shadowed", $"r{i}"));
+            Assert.Equal(1, output.Version);
+            Assert.Equal(ServingRoles.Champion, output.Role);
+        }
+
+        Assert.Equal((0, 0), runtime.ShadowCounts("shadowed"));
+
+        gate.SetResult();
+        await WaitUntilAsync(() => runtime.ShadowCounts("shadowed").Answered == 20);
+        await runtime.FlushPredictionLogAsync();
+        var records = await ReadLogAsync();
+        Assert.Equal(20, records.Count(r => r.Role == ServingRoles.Champion && r.Version == 1));
+        Assert.Equal(20, records.Count(r => r.Role == ServingRoles.Shadow && r.Version == 2));
+        Assert.Equal(
+            records.Where(r => r.Role == ServingRoles.Champion).Select(r => r.RequestId).Order(),
+            records.Where(r => r.Role == ServingRoles.Shadow).Select(r => r.RequestId).Order());
+    }
+
+    [Fact]
+    public async Task A_full_shadow_queue_drops_and_counts_copies_instead_of_waiting()
+    {
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var runtime = await StartAsync(
+            new Deployment { Name = "flooded", Project = "flights", Model = "delay/1", Shadow = "delay/2" },
+            ct => gate.Task.WaitAsync(ct),
+            shadowCapacity: 2);
+
+        for (var i = 0; i < 10; i++)
+        {
+            await runtime.PredictAsync(Request("flooded", $"r{i}"));
+        }
+
+        var (_, dropped) = runtime.ShadowCounts("flooded");
+        gate.SetResult();
+        Assert.InRange(dropped, 7, 8); // the worker holds at most one copy, the queue two
+    }
+
+    [Fact]
+    public async Task The_prediction_log_masks_pii_fields_and_reads_back_what_was_predicted()
+    {
+        await using var runtime = await StartAsync(new Deployment { Name = "logged", Project = "flights", Model = "delay/1", Pii = ["origin_code"] });
+
+        var output = await runtime.PredictAsync(Request("logged", "req-1"));
+        await runtime.FlushPredictionLogAsync();
+
+        var record = Assert.Single(await ReadLogAsync());
+        Assert.Equal(("req-1", "logged", "delay", 1), (record.RequestId, record.Endpoint, record.Model, record.Version));
+        Assert.True(record.LatencyMs > 0);
+        var row = Assert.Single(record.Rows);
+        Assert.Equal(PredictionLog.Mask, row.Inputs["origin_code"].GetString());
+        Assert.Equal(258, row.Inputs["distance"].GetDouble());
+        Assert.Equal(output.Labels![0], row.Label);
+        Assert.Equal(output.Probabilities![1], row.Probabilities![1]);
+        Assert.Empty(Directory.GetFiles(Path.Combine(_folder.Path, "predictions"), "*" + PredictionLog.OpenExtension));
+    }
+
+    [Fact]
+    public void Sampling_logs_about_its_share_and_decides_the_same_for_a_request_id()
+    {
+        var sampled = Enumerable.Range(0, 10_000).Count(i => PredictionLog.Sampled($"request-{i}", 0.1));
+
+        Assert.InRange(sampled, 800, 1200);
+        Assert.Equal(PredictionLog.Sampled("abc", 0.5), PredictionLog.Sampled("abc", 0.5));
+        Assert.False(PredictionLog.Sampled("abc", 0));
+    }
+
+    [Fact]
+    public async Task Admission_refuses_beyond_the_queue_and_lets_waiters_in_as_slots_free()
+    {
+        using var admission = new Admission("e", maxConcurrency: 1, maxQueue: 1);
+        var first = await admission.EnterAsync(CancellationToken.None);
+        var waiting = admission.EnterAsync(CancellationToken.None).AsTask();
+
+        Assert.False(waiting.IsCompleted);
+        Assert.Equal(1, admission.Waiting);
+        var refusal = await Assert.ThrowsAsync<ServingRefusal>(async () => await admission.EnterAsync(CancellationToken.None));
+        Assert.Equal((503, 1), (refusal.Status, refusal.RetryAfterSeconds));
+
+        first.Dispose();
+        (await waiting).Dispose();
+        Assert.Equal((0, 0), (admission.Running, admission.Waiting));
+    }
+
+    [Fact]
+    public void The_rate_limiter_allows_the_burst_then_the_rate_per_key()
+    {
+        var clock = new ManualClock(DateTimeOffset.UnixEpoch, TimeSpan.Zero);
+        var limiter = new RateLimiter(rate: 2, burst: 3, clock);
+
+        Assert.True(limiter.TryTake("a", out _) && limiter.TryTake("a", out _) && limiter.TryTake("a", out _));
+        Assert.False(limiter.TryTake("a", out var retry));
+        Assert.Equal(1, retry);
+        Assert.True(limiter.TryTake("b", out _));
+        clock.Advance(TimeSpan.FromMilliseconds(500));
+        Assert.True(limiter.TryTake("a", out _));
+        Assert.False(limiter.TryTake("a", out _));
+    }
+
+    private async Task<ServingRuntime> StartAsync(Deployment deployment, Func<CancellationToken, Task>? beforeShadow = null, int shadowCapacity = 1024)
+    {
+        var runtime = new ServingRuntime(_home.Metadata, _home.Artifacts, null, new MetricRegistry(), new ServingOptions
+        {
+            PredictionLogFolder = Path.Combine(_folder.Path, "predictions"),
+            BeforeShadow = beforeShadow,
+            ShadowCapacity = shadowCapacity,
+        });
+        await runtime.StartAsync([deployment], new Actor("test"));
+        return runtime;
+    }
+
+    private PredictionRequest Request(string endpoint, string id)
+    {
+        double[] row = [258, 0, 4, 152, 119, 187, 22, 2.77270007, 0.0454999991, 18, 1418.5];
+        var columns = _inputs.Select((name, i) => (name, InputColumn.OfNumbers([row[i]]))).ToDictionary(p => p.name, p => p.Item2);
+        return new PredictionRequest { Endpoint = endpoint, Input = new PredictionInput(1, columns), RequestId = id };
+    }
+
+    private async Task<List<PredictionRecord>> ReadLogAsync()
+    {
+        var records = new List<PredictionRecord>();
+        await foreach (var record in PredictionLogReader.ReadAsync(Path.Combine(_folder.Path, "predictions")))
+        {
+            records.Add(record);
+        }
+
+        return records;
+    }
+
+    private static async Task WaitUntilAsync(Func<bool> condition)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while (!condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, "timed out waiting");
+            await Task.Delay(10);
+        }
+    }
+}
