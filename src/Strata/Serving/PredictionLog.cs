@@ -295,7 +295,8 @@ internal sealed class PredictionLog : IAsyncDisposable
         if (_segment is null)
         {
             var time = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1000;
-            var name = string.Create(CultureInfo.InvariantCulture, $"{time:D20}-{++_sequence:D6}");
+            // The process id keeps replicas that share a home (a shared volume) from choosing the same name.
+            var name = string.Create(CultureInfo.InvariantCulture, $"{time:D20}-{Environment.ProcessId:D7}-{++_sequence:D6}");
             _segmentPath = Path.Combine(_options.Folder, name + OpenExtension);
             _segment = new FileStream(_segmentPath, FileMode.CreateNew, FileAccess.Write, FileShare.Read, 1 << 16, FileOptions.Asynchronous);
             _segmentOpened = Stopwatch.GetTimestamp();
@@ -336,12 +337,19 @@ internal sealed class PredictionLog : IAsyncDisposable
         }
     }
 
-    /// <summary>A segment left open by a crash is closed as it is (a reader skips a torn last line).</summary>
+    /// <summary>
+    /// A segment left open by a crash is closed as it is (a reader skips a torn last line). Only segments untouched for
+    /// five times the segment age count as left: a replica sharing the folder closes its own within that age.
+    /// </summary>
     private void CloseLeftovers()
     {
+        var abandoned = DateTime.UtcNow - (5 * _options.MaxSegmentAge);
         foreach (var path in Directory.EnumerateFiles(_options.Folder, "*" + OpenExtension))
         {
-            File.Move(path, ClosedName(path), overwrite: false);
+            if (File.GetLastWriteTimeUtc(path) < abandoned)
+            {
+                File.Move(path, ClosedName(path), overwrite: false);
+            }
         }
     }
 
