@@ -12,10 +12,12 @@ internal static class ServeCommand
         var urls = new Option<string>("--urls") { Description = $"Where to listen, ';'-separated (default {StrataServerOptions.DefaultUrl}; other than loopback only once an API key exists)", DefaultValueFactory = _ => StrataServerOptions.DefaultUrl };
         var postgres = new Option<string?>("--postgres") { Description = "Keep metadata in PostgreSQL (a connection string) instead of the home's SQLite file; artifacts stay in the home" };
         var maxArtifact = new Option<long?>("--max-artifact-bytes") { Description = "Largest upload accepted (default 1 GiB)" };
+        var config = new Option<string?>("--config") { Description = "The project configuration whose endpoints: section declares serving endpoints (default ./strata.yaml when it exists)" };
         var command = new Command(
             "serve",
             "Serve the tracking, registry, lineage, artifact and audit API under /api/v1 (API keys required; see `strata auth create-key`), " +
-            "with /health/live and /health/ready.") { urls, postgres, maxArtifact };
+            "with /health/live and /health/ready; and the serving endpoints of strata.yaml and the store under /v1/endpoints and /v2 (Open Inference Protocol).")
+            { urls, postgres, maxArtifact, config };
         command.SetAction(async (parse, ct) =>
         {
             var context = CliContext.For(parse, globals);
@@ -23,6 +25,11 @@ internal static class ServeCommand
             if (parse.GetValue(postgres) is { Length: > 0 } connection)
             {
                 args.AddRange(["--Strata:Postgres", connection]);
+            }
+
+            if (parse.GetValue(config) is { Length: > 0 } file)
+            {
+                args.AddRange(["--Strata:Config", Path.GetFullPath(file)]);
             }
 
             if (parse.GetValue(maxArtifact) is { } max)

@@ -227,6 +227,25 @@ public sealed class ServingTests(ServingServerFixture fixture, ITestOutputHelper
         Assert.Equal(HttpStatusCode.NotFound, (await root.GetAsync("/v1/endpoints/broken")).StatusCode);
     }
 
+    [Fact]
+    public async Task Metrics_count_requests_by_endpoint_version_and_status_and_show_load_times()
+    {
+        await Server.DeployAsync("metered", new { project = "flights", model = "delay/1" });
+        var (header, rows) = ServingServer.Sample(1);
+        using var http = Server.Http();
+        Assert.Equal(HttpStatusCode.OK, (await http.PostAsync("/v1/endpoints/metered/predict", Body(header, rows))).StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, (await http.PostAsync("/v1/endpoints/metered/predict", new StringContent("{\"rows\":[{\"x\":1}]}", Encoding.UTF8, "application/json"))).StatusCode);
+
+        var text = await http.GetStringAsync("/metrics");
+
+        Assert.Contains("strata_serving_requests_total{endpoint=\"metered\",version=\"1\",status=\"200\"} 1", text, StringComparison.Ordinal);
+        Assert.Contains("strata_serving_requests_total{endpoint=\"metered\",version=\"1\",status=\"400\"} 1", text, StringComparison.Ordinal);
+        Assert.Contains("strata_serving_request_duration_seconds_count{endpoint=\"metered\",version=\"1\"} 2", text, StringComparison.Ordinal);
+        Assert.Contains("strata_serving_requests_in_flight{endpoint=\"metered\"} 0", text, StringComparison.Ordinal);
+        Assert.Contains("strata_serving_queue_depth{endpoint=\"metered\"} 0", text, StringComparison.Ordinal);
+        Assert.Contains("strata_serving_model_load_duration_seconds_count{model=\"delay\"}", text, StringComparison.Ordinal);
+    }
+
     internal static StringContent Body(string[] header, List<double[]> rows) =>
         new("{\"rows\":[" + string.Join(',', rows.Select(r => ServingServer.RowJson(header[..11], r))) + "]}", Encoding.UTF8, "application/json");
 }
