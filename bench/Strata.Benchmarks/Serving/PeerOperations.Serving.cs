@@ -47,8 +47,8 @@ internal static partial class PeerOperations
             }
 
             var training = WideTable(Features, 0, 5_000, new Random(11));
-            var y = Enumerable.Range(0, training.RowCount).Select(r => (double?)(((Column<double>)training["f0"])[r] + ((Column<double>)training["f1"])[r] > 1 ? 1 : 0)).ToArray();
-            var labelled = Table.From([.. Enumerable.Range(0, Features).Select(f => ($"f{f}", training[$"f{f}"])), ("y", Columns.Float64(y))]);
+            var y = Enumerable.Range(0, training.RowCount).Select(r => (long?)(((Column<double>)training["f0"])[r] + ((Column<double>)training["f1"])[r] > 1 ? 1 : 0)).ToArray();
+            var labelled = Table.From([.. Enumerable.Range(0, Features).Select(f => ($"f{f}", training[$"f{f}"])), ("y", Columns.Int64(y))]);
             var spec = new TrainingSpec { Label = "y", Task = LearningTask.BinaryClassification };
             var enriched = await new GbdtLearner(new GbdtOptions { NumBoostRound = 100, MaxDepth = 6 }).FitAsync(TrainingData.FromTable(labelled, spec)).ConfigureAwait(false);
             await RegisterModelAsync(registry, Project, "wide", enriched).ConfigureAwait(false);
