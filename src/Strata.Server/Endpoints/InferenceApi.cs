@@ -28,8 +28,8 @@ internal static class InferenceApi
         v2.MapGet("/models/{name}/versions/{version}", ([AsParameters] ApiContext api, string name, string version) => Guard(() => ModelMetadata(api, name, version))).RequireAnyKey();
         v2.MapGet("/models/{name}/ready", ([AsParameters] ApiContext api, string name) => Guard(() => ModelReady(api, name, null))).RequireAnyKey();
         v2.MapGet("/models/{name}/versions/{version}/ready", ([AsParameters] ApiContext api, string name, string version) => Guard(() => ModelReady(api, name, version))).RequireAnyKey();
-        v2.MapPost("/models/{name}/infer", ([AsParameters] ApiContext api, string name) => GuardAsync(() => InferAsync(api, name, null))).RequireAnyKey();
-        v2.MapPost("/models/{name}/versions/{version}/infer", ([AsParameters] ApiContext api, string name, string version) => GuardAsync(() => InferAsync(api, name, version))).RequireAnyKey();
+        v2.MapPost("/models/{name}/infer", ([AsParameters] ApiContext api, string name) => GuardAsync(() => InferAsync(api, name, null))).RequireAnyKey().WithCachedKeyCheck();
+        v2.MapPost("/models/{name}/versions/{version}/infer", ([AsParameters] ApiContext api, string name, string version) => GuardAsync(() => InferAsync(api, name, version))).RequireAnyKey().WithCachedKeyCheck();
         v2.MapPost("/repository/index", ([AsParameters] ApiContext api) => GuardAsync(() => IndexAsync(api))).RequireAnyKey();
         v2.MapPost("/repository/models/{name}/load", ([AsParameters] ApiContext api, string name) => GuardAsync(() => LoadAsync(api, name, load: true))).RequireAnyKey();
         v2.MapPost("/repository/models/{name}/unload", ([AsParameters] ApiContext api, string name) => GuardAsync(() => LoadAsync(api, name, load: false))).RequireAnyKey();

@@ -31,7 +31,7 @@ internal static class ServingApi
         api.MapGet("/{name}", Get).RequireAnyKey();
         api.MapPut("/{name}", PutAsync).RequireAnyKey();
         api.MapDelete("/{name}", DeleteAsync).RequireAnyKey();
-        api.MapPost("/{name}/predict", PredictAsync).RequireAnyKey();
+        api.MapPost("/{name}/predict", PredictAsync).RequireAnyKey().WithCachedKeyCheck();
         app.MapPut("/v1/keys/{key}/endpoints", SetKeyEndpointsAsync).RequireGlobalRole(Role.Admin).WithTags("serving");
         return app;
     }

@@ -50,6 +50,12 @@ internal sealed record AccessRule(AccessScope Scope, Role Minimum)
 /// <summary>Endpoint metadata: the route needs no key when the request comes from a loopback address (a local scraper).</summary>
 internal sealed record AnonymousOnLoopback;
 
+/// <summary>
+/// Endpoint metadata: the route authenticates through the serving runtime's key cache (inference routes), so a
+/// prediction reads no store; revocations reach it within the serving poll interval.
+/// </summary>
+internal sealed record CachedKeyCheck;
+
 /// <summary>The authenticated caller of a request, set by <see cref="Access.UseAccessControl"/>.</summary>
 internal sealed record CallerFeature(Caller Caller);
 
@@ -79,6 +85,11 @@ internal static class Access
         where TBuilder : IEndpointConventionBuilder =>
         builder.WithMetadata(new AnonymousOnLoopback());
 
+    /// <summary>The route authenticates through the serving runtime's key cache (see <see cref="CachedKeyCheck"/>).</summary>
+    public static TBuilder WithCachedKeyCheck<TBuilder>(this TBuilder builder)
+        where TBuilder : IEndpointConventionBuilder =>
+        builder.WithMetadata(new CachedKeyCheck());
+
     /// <summary>The caller of the current request (only on routes that are not anonymous).</summary>
     public static Caller GetCaller(this HttpContext context) =>
         context.Features.Get<CallerFeature>()?.Caller ?? throw new StrataException(ErrorCodes.Unauthorized, "this request has no authenticated caller");
@@ -93,9 +104,11 @@ internal static class Access
                 return;
             }
 
-            var keys = context.RequestServices.GetRequiredService<ServerState>().Home.Metadata.Keys;
+            var state = context.RequestServices.GetRequiredService<ServerState>();
             var token = ApiKeys.FromAuthorizationHeader(context.Request.Headers.Authorization);
-            var principal = await ApiKeys.AuthenticateAsync(keys, token, context.RequestAborted).ConfigureAwait(false);
+            var principal = endpoint.Metadata.GetMetadata<CachedKeyCheck>() is not null
+                ? await state.Serving.AuthenticateAsync(token, context.RequestAborted).ConfigureAwait(false)
+                : await ApiKeys.AuthenticateAsync(state.Home.Metadata.Keys, token, context.RequestAborted).ConfigureAwait(false);
 
             // Routing answers a wrong method or content type with endpoints of its own (405, 415) that are not routes
             // and do nothing but set the status; every route of the API is a RouteEndpoint and needs its rule.

@@ -49,6 +49,7 @@ public sealed partial class ServingRuntime : IAsyncDisposable
     private readonly Channel<ShadowWork> _shadow;
     private readonly CancellationTokenSource _stopping = new();
     private readonly Counter.Child _shadowFailures;
+    private readonly ConcurrentDictionary<string, Security.Principal> _keys = new(StringComparer.Ordinal);
     private IReadOnlyDictionary<string, IReadOnlyList<string>> _keyEndpoints = new Dictionary<string, IReadOnlyList<string>>();
     private Task? _poller;
     private Task? _shadowWorker;
@@ -160,6 +161,36 @@ public sealed partial class ServingRuntime : IAsyncDisposable
     public IReadOnlyList<int> Versions(string name) =>
         Endpoint(name).State is { } state ? state.Challenger is { } c ? [state.Champion.Version, c.Version] : [state.Champion.Version] : [];
 
+    /// <summary>
+    /// Authenticates a bearer token for the inference routes, remembering keys that passed until the metadata store's
+    /// change sequence moves (any key created or revoked moves it). A prediction then costs no store read; a revocation
+    /// reaches these routes within the poll interval, as an alias move does. Failures are never remembered.
+    /// </summary>
+    /// <exception cref="StrataException">The token is missing, malformed, unknown or revoked (unauthorized).</exception>
+    public async ValueTask<Security.Principal> AuthenticateAsync(string? token, CancellationToken cancellationToken = default)
+    {
+        if (string.IsNullOrEmpty(token) || token.Length > 512)
+        {
+            return await Security.ApiKeys.AuthenticateAsync(_metadata.Keys, token, cancellationToken).ConfigureAwait(false);
+        }
+
+        // The secret itself is not kept as a dictionary key: only its hash.
+        var id = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(token)));
+        if (_keys.TryGetValue(id, out var known))
+        {
+            return known;
+        }
+
+        var principal = await Security.ApiKeys.AuthenticateAsync(_metadata.Keys, token, cancellationToken).ConfigureAwait(false);
+        if (_keys.Count >= 10_000)
+        {
+            _keys.Clear();
+        }
+
+        _keys[id] = principal;
+        return principal;
+    }
+
     /// <summary>True when the key may call the endpoint (keys without a list may call every endpoint).</summary>
     public bool KeyMayCall(string? keyId, string endpoint) =>
         keyId is null || !_keyEndpoints.TryGetValue(keyId, out var allowed) || allowed.Contains(endpoint, StringComparer.Ordinal);
@@ -215,6 +246,7 @@ public sealed partial class ServingRuntime : IAsyncDisposable
         {
             // The sequence is read first: a change committed during the refresh is then seen by the next poll.
             var sequence = await _metadata.GetChangeSequenceAsync(cancellationToken).ConfigureAwait(false);
+            _keys.Clear(); // a key may have been revoked
             var records = await _metadata.Endpoints.ListAsync(cancellationToken).ConfigureAwait(false);
             _keyEndpoints = await _metadata.Endpoints.GetKeyEndpointsAsync(cancellationToken).ConfigureAwait(false);
             var names = records.Select(r => r.Name).ToHashSet(StringComparer.Ordinal);

@@ -246,6 +246,29 @@ public sealed class ServingTests(ServingServerFixture fixture, ITestOutputHelper
         Assert.Contains("strata_serving_model_load_duration_seconds_count{model=\"delay\"}", text, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task A_revoked_key_stops_predicting_within_the_poll_interval()
+    {
+        await Server.DeployAsync("revocable", new { project = "flights", model = "delay/1" });
+        var (header, rows) = ServingServer.Sample(1);
+        var issued = await Server.Registry.CreateKeyAsync(Caller.Local, "flights", "short-lived", Role.Viewer, null);
+        using var http = Server.Http(key: null);
+        http.DefaultRequestHeaders.Authorization = new("Bearer", issued.Token);
+        Assert.Equal(HttpStatusCode.OK, (await http.PostAsync("/v1/endpoints/revocable/predict", Body(header, rows))).StatusCode);
+
+        await Server.Registry.RevokeKeyAsync(Caller.Local, "flights", issued.Key.Id);
+
+        var deadline = DateTime.UtcNow.AddSeconds(5);
+        var status = HttpStatusCode.OK;
+        while (status == HttpStatusCode.OK && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(50);
+            status = (await http.PostAsync("/v1/endpoints/revocable/predict", Body(header, rows))).StatusCode;
+        }
+
+        Assert.Equal(HttpStatusCode.Unauthorized, status);
+    }
+
     internal static StringContent Body(string[] header, List<double[]> rows) =>
         new("{\"rows\":[" + string.Join(',', rows.Select(r => ServingServer.RowJson(header[..11], r))) + "]}", Encoding.UTF8, "application/json");
 }
