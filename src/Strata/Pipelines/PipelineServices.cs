@@ -5,8 +5,8 @@ using Strata.Stores;
 
 namespace Strata.Pipelines;
 
-/// <summary>Reads the rows of a PostgreSQL query (the composition root supplies it: the engine does not reference the PostgreSQL backend).</summary>
-public delegate Task<Table> PostgresQueryReader(string connectionString, string query, CancellationToken cancellationToken);
+/// <summary>Reads the rows of a PostgreSQL query with declared columns (the composition root supplies it: the engine does not reference the PostgreSQL backend).</summary>
+public delegate Task<Table> PostgresQueryReader(string connectionString, string query, Schema schema, CancellationToken cancellationToken);
 
 /// <summary>What a pipeline's steps work with: the stores, the registry, the feature stores, and a scratch folder.</summary>
 public sealed class PipelineServices

@@ -5,8 +5,8 @@ using Strata.Data.Validation;
 namespace Strata.Pipelines.Steps;
 
 /// <summary>
-/// <c>ingest</c>: a file inside the pipeline's folder (no path may leave it) or the rows of a PostgreSQL query (the
-/// connection string from an environment variable the spec names, never from the spec) → a table.
+/// <c>ingest</c>: a file inside the pipeline's folder (no path may leave it) or the rows of a PostgreSQL query with
+/// declared <c>columns</c> (the connection string from an environment variable the spec names, never from the spec) → a table.
 /// </summary>
 internal sealed class IngestStep : StepBase
 {
@@ -16,7 +16,7 @@ internal sealed class IngestStep : StepBase
 
     public override IReadOnlyList<Port> Outputs => [new("table", ArtifactKind.Table)];
 
-    public override IReadOnlyList<string> Optional => ["path", "format", "query", "connection_env", "max_rows"];
+    public override IReadOnlyList<string> Optional => ["path", "format", "query", "connection_env", "columns", "max_rows"];
 
     public override StepTraits Traits => StepTraits.External;
 
@@ -65,7 +65,16 @@ internal sealed class IngestStep : StepBase
             var variable = context.String("connection_env") ?? throw context.Bad("parameters.connection_env", "a query needs the name of the environment variable holding the connection string");
             var connection = Environment.GetEnvironmentVariable(variable) ?? throw context.Bad("parameters.connection_env", $"environment variable '{variable}' is not set");
             var reader = context.Services.Postgres ?? throw context.Bad("parameters.query", "this host cannot read PostgreSQL queries");
-            table = await reader(connection, query!, cancellationToken).ConfigureAwait(false);
+            var columns = context.Map("columns");
+            if (columns.Count == 0)
+            {
+                throw context.Bad("parameters.columns", "a query needs its columns declared (name: type)");
+            }
+
+            var schema = new Schema(columns.Select(c => DataTypes.TryParse(c.Value, out var type)
+                ? new Field(c.Key, type, nullable: true)
+                : throw context.Bad($"parameters.columns.{c.Key}", $"unknown type '{c.Value}'")));
+            table = await reader(connection, query!, schema, cancellationToken).ConfigureAwait(false);
         }
 
         context.Log($"{table.RowCount:N0} rows × {table.ColumnCount} columns");

@@ -9,8 +9,8 @@ namespace Strata.Pipelines.Steps;
 
 /// <summary>
 /// <c>bless</c>: the evaluation gate. Thresholds declared in the spec — absolute (<c>auc &gt;= 0.75</c>), relative to
-/// the champion (<c>auc &gt;= champion.auc - 0.002</c>), per slice (<c>slice_max_drop</c>: no slice worse than the
-/// champion's by more than a margin) and a latency bound (<c>latency_p99_ms</c>: the compiled predictor's single-row
+/// the champion (<c>auc &gt;= champion.auc - 0.002</c>), per slice (<c>slice_max_drop: {metric, drop, min_rows}</c>: no
+/// slice of at least min_rows rows worse than the champion's slice, or without a champion the overall value, by more than drop) and a latency bound (<c>latency_p99_ms</c>: the compiled predictor's single-row
 /// p99) → a blessing. An unblessed model is still registered, but never promoted.
 /// </summary>
 internal sealed class BlessStep : StepBase
@@ -72,6 +72,8 @@ internal sealed class BlessStep : StepBase
                 throw context.Bad("parameters.slice_max_drop", "'drop' must be a number");
             }
 
+            var minRows = double.TryParse(rule.GetValueOrDefault("min_rows", "0"), NumberStyles.Float, CultureInfo.InvariantCulture, out var m) ? m
+                : throw context.Bad("parameters.slice_max_drop", "'min_rows' must be a number");
             var higher = LearnerParameters.HigherIsBetter(metric);
             var slices = evaluation["candidate"]?["slices"] as JsonObject ?? [];
             var championSlices = evaluation["champion"]?["slices"] as JsonObject;
@@ -79,7 +81,8 @@ internal sealed class BlessStep : StepBase
             {
                 var mine = Metrics(metrics);
                 var theirs = championSlices is null ? candidate : Metrics(championSlices[slice]);
-                if (!mine.TryGetValue(metric, out var value) || !theirs.TryGetValue(metric, out var reference))
+                // Slices too small to measure (min_rows) are left out rather than failing the gate on noise.
+                if (!mine.TryGetValue(metric, out var value) || !theirs.TryGetValue(metric, out var reference) || mine.GetValueOrDefault("rows") < minRows)
                 {
                     continue;
                 }

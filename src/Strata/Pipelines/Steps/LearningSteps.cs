@@ -200,6 +200,9 @@ internal sealed class EvaluateStep : StepBase
 {
     public override string Type => "evaluate";
 
+    // 2: slices carry their row count.
+    public override string Version => "2";
+
     public override IReadOnlyList<Port> Inputs => [new("model", ArtifactKind.Model), new("data", ArtifactKind.Table)];
 
     public override IReadOnlyList<Port> Outputs => [new("evaluation", ArtifactKind.Evaluation)];
@@ -260,7 +263,11 @@ internal sealed class EvaluateStep : StepBase
         ["slices"] = new JsonObject(report.Slices.Select(s => KeyValuePair.Create(s.Value ?? EvaluationReport.NullName, (JsonNode?)Metrics(s.Metrics)))),
     };
 
-    private static JsonObject Metrics(MetricSet metrics) =>
-        new(metrics.Values.Where(m => double.IsFinite(m.Value)).OrderBy(m => m.Key, StringComparer.Ordinal)
+    private static JsonObject Metrics(MetricSet metrics)
+    {
+        var o = new JsonObject(metrics.Values.Where(m => double.IsFinite(m.Value)).OrderBy(m => m.Key, StringComparer.Ordinal)
             .Select(m => KeyValuePair.Create(m.Key, (JsonNode?)JsonValue.Create(m.Value.ToString("R", CultureInfo.InvariantCulture)))));
+        o["rows"] = metrics.Rows.ToString(CultureInfo.InvariantCulture);
+        return o;
+    }
 }
