@@ -41,12 +41,27 @@ public sealed class PipelineExecutor
     /// <exception cref="PipelineSpecException">The spec is invalid; nothing ran.</exception>
     public async Task<PipelineRun> RunAsync(PipelineSpec spec, PipelineRunOptions? options = null, CancellationToken cancellationToken = default)
     {
+        options ??= new PipelineRunOptions();
+        var run = await StartAsync(spec, options, cancellationToken).ConfigureAwait(false);
+        return await ExecuteAsync(run, spec, new Dictionary<string, PipelineStepRun>(), rerun: false, options, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Validates a pipeline and records its run (state running) without executing it; <see cref="ExecuteAsync(PipelineRun, PipelineRunOptions?, CancellationToken)"/> does that.</summary>
+    /// <exception cref="PipelineSpecException">The spec is invalid; nothing was recorded.</exception>
+    public async Task<PipelineRun> StartAsync(PipelineSpec spec, PipelineRunOptions? options = null, CancellationToken cancellationToken = default)
+    {
         ArgumentNullException.ThrowIfNull(spec);
         options ??= new PipelineRunOptions();
         PipelineValidator.Validate(spec, _catalog);
         var project = await RequireProjectAsync(options.Project ?? spec.Project ?? "default", options, cancellationToken).ConfigureAwait(false);
-        var run = await CreateRunAsync(spec, project, null, options, cancellationToken).ConfigureAwait(false);
-        return await ExecuteAsync(run, spec, new Dictionary<string, PipelineStepRun>(), rerun: false, options, cancellationToken).ConfigureAwait(false);
+        return await CreateRunAsync(spec, project, null, options, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Executes a run recorded by <see cref="StartAsync"/>.</summary>
+    public Task<PipelineRun> ExecuteAsync(PipelineRun run, PipelineRunOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(run);
+        return ExecuteAsync(run, SpecOf(run), new Dictionary<string, PipelineStepRun>(), rerun: false, options ?? new PipelineRunOptions(), cancellationToken);
     }
 
     /// <summary>Resumes a failed run: its succeeded steps keep their outputs, the failed step and everything after it run again.</summary>
