@@ -154,7 +154,7 @@ internal static class PipelinesCommands
                 foreach (var (key, digest) in run.Properties.Where(p => p.Key.StartsWith("digest.", StringComparison.Ordinal)).OrderBy(p => p.Key, StringComparer.Ordinal))
                 {
                     var again = run.Properties.GetValueOrDefault("rerun_" + key, "");
-                    context.Out.MarkupLineInterpolated($"{key["digest.".Length..]}: recorded {digest}, rerun {again} {(digest == again ? "[green](identical)[/]" : "[red](different)[/]")}");
+                    context.Out.MarkupLine(Markup.Escape($"{key["digest.".Length..]}: recorded {digest}, rerun {again} ") + (digest == again ? "[green](identical)[/]" : "[red](different)[/]"));
                 }
 
                 context.Out.MarkupLine(reproduced ? "[green]reproduced:[/] every model package is bit-identical." : "[red]not reproduced:[/] a model package differs.");
@@ -245,8 +245,7 @@ internal static class PipelinesCommands
         public static async Task<Session> OpenAsync(ParseResult parse, CliContext context, Option<string?> postgres, CancellationToken ct)
         {
             var connection = parse.GetValue(postgres);
-            var metadata = string.IsNullOrEmpty(connection) ? null : await PostgresMetadataStore.OpenAsync(connection, cancellationToken: ct).ConfigureAwait(false);
-            var home = await StrataHome.OpenAsync(context.Home, metadata, cancellationToken: ct).ConfigureAwait(false);
+            var home = await FeaturesCommands.OpenAsync(parse, postgres, context, ct).ConfigureAwait(false);
             IFeatureBackend backend = string.IsNullOrEmpty(connection) ? new EmbeddedFeatureBackend(home.Path) : new PostgresFeatureBackend(connection);
             return new Session(home, new FeatureStores(home.Metadata, backend), context);
         }

@@ -300,7 +300,7 @@ public sealed class PipelineExecutor
             await _services.Metadata.Pipelines.PutStepAsync(run.Project, new PipelineStepRun(run.Id, step.Name, step.Type, PipelineState.Skipped, key, started, Now(),
                 inputText, new Dictionary<string, string>(), reason, null), actor, cancellationToken).ConfigureAwait(false);
             Emit(options, run, PipelineEventKind.StepSkipped, step.Name, reason, TimeSpan.Zero);
-            return new StepOutcome(PipelineState.Cached, new Dictionary<string, ArtifactRef>(), null);
+            return new StepOutcome(PipelineState.Skipped, new Dictionary<string, ArtifactRef>(), null);
         }
 
         // The cache (or, in a rerun, the recorded outputs of a step that reads the outside world).

@@ -138,23 +138,21 @@ internal sealed class TuneStep : StepBase
         {
             // The tuner reports trials one at a time, so no two calls overlap.
             var registry = _context.Services.Registry;
+            if (!_children.TryGetValue(trial.Number, out var child))
             {
-                if (!_children.TryGetValue(trial.Number, out var child))
+                child = (await registry.CreateRunAsync(_context.Caller, _context.Project, _experiment, new RunSpec
                 {
-                    child = (await registry.CreateRunAsync(_context.Caller, _context.Project, _experiment, new RunSpec
-                    {
-                        Name = $"trial {trial.Number}",
-                        Params = trial.Settings.Where(s => Names.IsValid(s.Key, NameKind.Key)).ToDictionary(s => s.Key, s => s.Value),
-                        Tags = new Dictionary<string, string> { ["trial"] = trial.Number.ToString(CultureInfo.InvariantCulture) },
-                        ParentRunId = _parent,
-                    }, cancellationToken).ConfigureAwait(false)).Id;
-                    _children[trial.Number] = child;
-                }
+                    Name = $"trial {trial.Number}",
+                    Params = trial.Settings.Where(s => Names.IsValid(s.Key, NameKind.Key)).ToDictionary(s => s.Key, s => s.Value),
+                    Tags = new Dictionary<string, string> { ["trial"] = trial.Number.ToString(CultureInfo.InvariantCulture) },
+                    ParentRunId = _parent,
+                }, cancellationToken).ConfigureAwait(false)).Id;
+                _children[trial.Number] = child;
+            }
 
-                if (double.IsFinite(trial.Score))
-                {
-                    await registry.LogBatchAsync(_context.Caller, _context.Project, child, [new MetricPoint(metric, trial.Score, trial.Resource, 0)], null, null, cancellationToken).ConfigureAwait(false);
-                }
+            if (double.IsFinite(trial.Score))
+            {
+                await registry.LogBatchAsync(_context.Caller, _context.Project, child, [new MetricPoint(metric, trial.Score, trial.Resource, 0)], null, null, cancellationToken).ConfigureAwait(false);
             }
         }
 
