@@ -498,6 +498,7 @@ public abstract class MetadataStoreConformance : IAsyncLifetime
         Assert.Equal(new[] { "train", "evaluate" }, (await Store.Pipelines.ListStepsAsync("flights", "run1")).Select(s => s.Step));
         Assert.Equal("run1", Assert.Single(await Store.Pipelines.ListRunsAsync("flights", "daily", 10)).Id);
         Assert.Empty(await Store.Pipelines.ListRunsAsync("flights", "weekly", 10));
+        Assert.Equal("run1", Assert.Single(await Store.Pipelines.ListRunsAsync("flights", null, 10)).Id);
         Assert.Equal(ErrorCodes.NotFound, (await Assert.ThrowsAsync<StrataException>(() => Store.Pipelines.PutStepAsync("other", step, Alice))).Code);
     }
 }
