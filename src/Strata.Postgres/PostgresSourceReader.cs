@@ -57,6 +57,22 @@ public static class PostgresSourceReader
         }
     }
 
+    /// <summary>
+    /// The rows of a query with declared columns, as one table (a pipeline's ingest step): read in a read-only
+    /// transaction, each column cast to its declared type.
+    /// </summary>
+    public static async Task<Table> ReadQueryAsync(string connectionString, string query, Schema schema, CancellationToken cancellationToken = default)
+    {
+        var source = new SourceDefinition("pipeline-query", SourceKind.PostgresQuery, "") { Query = query, Schema = schema };
+        var batches = new List<Table>();
+        await foreach (var batch in ReadAsync(connectionString, source, cancellationToken: cancellationToken).ConfigureAwait(false))
+        {
+            batches.Add(batch);
+        }
+
+        return batches.Count == 0 ? Table.Empty(schema) : Table.Concat(batches);
+    }
+
     private static string TableName(SourceDefinition source)
     {
         var parts = (source.Table ?? "").Split('.');

@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using Strata.Api;
 using Strata.Server.Endpoints;
@@ -51,6 +52,7 @@ public static class StrataServer
             .MapFeaturesApi()
             .MapServingApi()
             .MapInferenceApi()
+            .MapPipelinesApi()
             .MapAdminApi();
 
     private static void AddServices(IServiceCollection services, ConfigurationManager configuration)
@@ -60,6 +62,11 @@ public static class StrataServer
         services.AddSingleton<ServerState>();
         services.AddSingleton<ServerMetrics>();
         services.AddHostedService<ServerLifetime>();
+        services.AddOptions<Pipelines.PipelineServerOptions>().Bind(configuration.GetSection(Pipelines.PipelineServerOptions.Section));
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddSingleton<Pipelines.PipelineRunner>();
+        services.AddSingleton<Pipelines.PipelineScheduler>();
+        services.AddHostedService(sp => sp.GetRequiredService<Pipelines.PipelineScheduler>());
         services.AddProblemDetails(o => o.CustomizeProblemDetails = c => c.ProblemDetails.Extensions["requestId"] = c.HttpContext.TraceIdentifier);
         services.AddExceptionHandler<ProblemExceptionHandler>();
         services.ConfigureHttpJsonOptions(o => StrataJson.Apply(o.SerializerOptions));

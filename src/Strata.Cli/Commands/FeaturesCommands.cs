@@ -80,7 +80,7 @@ internal static partial class FeaturesCommands
         return features;
     }
 
-    private static async Task<StrataHome> OpenAsync(ParseResult parse, Option<string?> postgres, CliContext context, CancellationToken cancellationToken)
+    internal static async Task<StrataHome> OpenAsync(ParseResult parse, Option<string?> postgres, CliContext context, CancellationToken cancellationToken)
     {
         var connection = parse.GetValue(postgres);
         var metadata = string.IsNullOrEmpty(connection) ? null : await PostgresMetadataStore.OpenAsync(connection, cancellationToken: cancellationToken).ConfigureAwait(false);

@@ -12,7 +12,6 @@ internal static class StratumGroups
     private static readonly (string Name, string Description, string Stratum)[] Groups =
     [
         ("monitor", "Monitor endpoints: data, prediction and concept drift, alert rules, retraining triggers", "Monitoring"),
-        ("pipelines", "Reproducible training pipelines with step caching, tuning, an evaluation gate and promotion", "Pipelines"),
     ];
 
     public static IEnumerable<Command> Build(GlobalOptions globals)
@@ -24,7 +23,7 @@ internal static class StratumGroups
             {
                 var context = CliContext.For(parse, globals);
                 context.Error.MarkupLineInterpolated($"[yellow]`strata {name}` is not available in this build yet:[/] the {stratum} stratum is still being built.");
-                context.Error.MarkupLine("Available now: [bold]strata data[/], [bold]features[/], [bold]projects[/], [bold]runs[/], [bold]models[/], [bold]lineage[/], [bold]artifacts[/], [bold]audit[/], [bold]auth[/], [bold]serve[/]. See [bold]strata --help[/].");
+                context.Error.MarkupLine("Available now: [bold]strata data[/], [bold]features[/], [bold]pipelines[/], [bold]projects[/], [bold]runs[/], [bold]models[/], [bold]lineage[/], [bold]artifacts[/], [bold]audit[/], [bold]auth[/], [bold]serve[/]. See [bold]strata --help[/].");
                 return ExitCodes.Usage;
             });
             yield return command;

@@ -34,6 +34,9 @@ public interface IMetadataStore : IAsyncDisposable
     /// <summary>Serving endpoints and the endpoints a key is limited to.</summary>
     IEndpointStore Endpoints { get; }
 
+    /// <summary>Pipeline runs and their steps (the step cache).</summary>
+    IPipelineStore Pipelines { get; }
+
     /// <summary>A number that grows with every committed change, so replicas notice alias moves by polling it.</summary>
     Task<long> GetChangeSequenceAsync(CancellationToken cancellationToken = default);
 

@@ -25,6 +25,9 @@ public sealed class StrataServerFactory : WebApplicationFactory<global::Strata.S
 
     public string Home => _home.Path;
 
+    /// <summary>The server's pipelines folder (Strata:Pipelines:Folder), created empty.</summary>
+    public string PipelinesFolder => Path.Combine(_home.Path, "pipeline-specs");
+
     /// <summary>Tokens by name: viewer, editor, deployer, admin (of "flights"), other-viewer, other-admin, root (admin of "*").</summary>
     public Dictionary<string, string> Keys { get; } = new(StringComparer.Ordinal);
 
@@ -33,6 +36,8 @@ public sealed class StrataServerFactory : WebApplicationFactory<global::Strata.S
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         builder.UseSetting("Strata:Home", _home.Path);
+        Directory.CreateDirectory(PipelinesFolder);
+        builder.UseSetting("Strata:Pipelines:Folder", PipelinesFolder);
         builder.UseSetting("Strata:MaxRequestBodyBytes", MaxBody.ToString(System.Globalization.CultureInfo.InvariantCulture));
         builder.UseSetting("Strata:MaxArtifactBytes", MaxArtifact.ToString(System.Globalization.CultureInfo.InvariantCulture));
         builder.UseEnvironment("Production");

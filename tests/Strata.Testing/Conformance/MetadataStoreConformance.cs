@@ -473,4 +473,32 @@ public abstract class MetadataStoreConformance : IAsyncLifetime
 
         public int GetHashCode(Experiment? obj) => obj?.Id.GetHashCode() ?? 0;
     }
+
+    [BackendFact]
+    public async Task Pipeline_runs_and_steps_round_trip_and_succeeded_steps_are_found_by_cache_key()
+    {
+        await Store.Projects.CreateAsync("flights", null, Alice);
+        var digest = new string('a', 64);
+        var run = new PipelineRun("run1", "flights", "daily", digest, "{}", PipelineState.Running, 10, null, null, "alice", null, new Dictionary<string, string> { ["folder"] = "/p" });
+        await Store.Pipelines.CreateRunAsync(run, Alice);
+        var step = new PipelineStepRun("run1", "train", "train", PipelineState.Running, "key1", 11, null, new Dictionary<string, string> { ["train"] = "table:" + digest }, new Dictionary<string, string>(), null, null);
+        await Store.Pipelines.PutStepAsync("flights", step, Alice);
+        Assert.Null(await Store.Pipelines.FindCachedStepAsync("flights", "key1"));
+
+        await Store.Pipelines.PutStepAsync("flights", step with { State = PipelineState.Succeeded, EndedAt = 12, Outputs = new Dictionary<string, string> { ["model"] = "model:" + digest } }, Alice);
+        await Store.Pipelines.PutStepAsync("flights", step with { Step = "evaluate", State = PipelineState.Failed, CacheKey = "key2", Error = "boom" }, Alice);
+        await Store.Pipelines.UpdateRunAsync(run with { State = PipelineState.Failed, EndedAt = 13, Error = "step 'evaluate' failed: boom" }, Alice);
+
+        var cached = await Store.Pipelines.FindCachedStepAsync("flights", "key1");
+        Assert.Equal("model:" + digest, cached!.Outputs["model"]);
+        Assert.Null(await Store.Pipelines.FindCachedStepAsync("flights", "key2"));
+        Assert.Null(await Store.Pipelines.FindCachedStepAsync("other", "key1"));
+        var stored = await Store.Pipelines.GetRunAsync("flights", "run1");
+        Assert.Equal((PipelineState.Failed, "step 'evaluate' failed: boom", "/p"), (stored!.State, stored.Error, stored.Properties["folder"]));
+        Assert.Equal(new[] { "train", "evaluate" }, (await Store.Pipelines.ListStepsAsync("flights", "run1")).Select(s => s.Step));
+        Assert.Equal("run1", Assert.Single(await Store.Pipelines.ListRunsAsync("flights", "daily", 10)).Id);
+        Assert.Empty(await Store.Pipelines.ListRunsAsync("flights", "weekly", 10));
+        Assert.Equal("run1", Assert.Single(await Store.Pipelines.ListRunsAsync("flights", null, 10)).Id);
+        Assert.Equal(ErrorCodes.NotFound, (await Assert.ThrowsAsync<StrataException>(() => Store.Pipelines.PutStepAsync("other", step, Alice))).Code);
+    }
 }

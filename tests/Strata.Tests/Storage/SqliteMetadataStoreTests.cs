@@ -84,6 +84,23 @@ public sealed class SqliteMetadataStoreTests : MetadataStoreConformance, IDispos
     }
 
     [Fact]
+    public async Task A_missing_migration_is_applied_even_below_the_highest_applied_one()
+    {
+        // Branches take migration numbers in parallel (3 serving, 4 pipelines, 5 monitoring): a store that lacks one
+        // below its highest must still get it when the merge brings it.
+        await Store.DisposeAsync();
+        SqliteConnection.ClearAllPools();
+        await TamperAsync("DROP TABLE pipeline_steps");
+        await TamperAsync("DROP TABLE pipeline_runs");
+        await TamperAsync("DELETE FROM schema_version WHERE version = 4");
+        await TamperAsync("INSERT INTO schema_version (version) VALUES (99)");
+
+        await using var reopened = await SqliteMetadataStore.OpenAsync(DatabasePath, Clock);
+
+        Assert.Empty(await reopened.Pipelines.ListRunsAsync("nothing", null, 10));
+    }
+
+    [Fact]
     public async Task The_store_survives_reopening_with_its_data_and_chain()
     {
         await WithHistoryAsync();

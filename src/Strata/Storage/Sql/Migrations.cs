@@ -2,7 +2,9 @@ namespace Strata.Storage.Sql;
 
 /// <summary>
 /// The metadata schema as numbered migrations, applied in order at start-up inside one transaction each. A migration is
-/// never edited once released: changes come as new numbers.
+/// never edited once released: changes come as new numbers. Each number is applied when it is missing, not only when it
+/// is above the highest applied one, so branches that took numbers in parallel (3 serving, 4 pipelines, 5 monitoring)
+/// merge in any order: a store that has 1, 2 and 4 still gets 3 when it arrives.
 /// </summary>
 internal static class Migrations
 {
@@ -100,6 +102,18 @@ internal static class Migrations
                     name TEXT PRIMARY KEY, project TEXT NOT NULL REFERENCES projects (name), definition TEXT NOT NULL,
                     updated_at BIGINT NOT NULL, updated_by TEXT NOT NULL);
                 CREATE TABLE api_key_endpoints (key_id TEXT NOT NULL, endpoint TEXT NOT NULL, PRIMARY KEY (key_id, endpoint));
+                """),
+            (4, """
+                CREATE TABLE pipeline_runs (
+                    id TEXT PRIMARY KEY, project TEXT NOT NULL REFERENCES projects (name), pipeline TEXT NOT NULL, spec_digest TEXT NOT NULL,
+                    spec TEXT NOT NULL, state TEXT NOT NULL, started_at BIGINT NOT NULL, ended_at BIGINT, error TEXT, created_by TEXT NOT NULL,
+                    rerun_of TEXT, properties TEXT NOT NULL);
+                CREATE INDEX pipeline_runs_project_start ON pipeline_runs (project, started_at, id);
+                CREATE TABLE pipeline_steps (
+                    run_id TEXT NOT NULL REFERENCES pipeline_runs (id), step TEXT NOT NULL, project TEXT NOT NULL, type TEXT NOT NULL,
+                    state TEXT NOT NULL, cache_key TEXT, started_at BIGINT, ended_at BIGINT, inputs TEXT NOT NULL, outputs TEXT NOT NULL,
+                    error TEXT, execution_id TEXT, seq BIGINT NOT NULL, PRIMARY KEY (run_id, step));
+                CREATE INDEX pipeline_steps_cache ON pipeline_steps (project, cache_key, state);
                 """),
         ];
     }

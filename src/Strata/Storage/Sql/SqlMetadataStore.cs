@@ -14,7 +14,8 @@ namespace Strata.Storage.Sql;
 /// <see cref="SqlDialect"/> holds the differences). Every mutation runs in one transaction under the store-wide write
 /// lock and appends its audit entry in that transaction, so the audit log and the data cannot disagree.
 /// </summary>
-internal sealed partial class SqlMetadataStore : IMetadataStore, IProjectStore, ITrackingStore, IModelRegistryStore, ILineageStore, IFeatureRegistryStore, IAuditLog, IApiKeyStore, IEndpointStore
+internal sealed partial class SqlMetadataStore : IMetadataStore, IProjectStore, ITrackingStore, IModelRegistryStore, ILineageStore, IFeatureRegistryStore, IAuditLog, IApiKeyStore, IEndpointStore,
+    IPipelineStore
 {
     internal const string Genesis = "0000000000000000000000000000000000000000000000000000000000000000";
     private readonly SqlDialect _dialect;
@@ -52,6 +53,8 @@ internal sealed partial class SqlMetadataStore : IMetadataStore, IProjectStore, 
 
     public IEndpointStore Endpoints => this;
 
+    public IPipelineStore Pipelines => this;
+
     public ValueTask DisposeAsync() => _dialect.DisposeAsync();
 
     public async Task<long> GetChangeSequenceAsync(CancellationToken cancellationToken = default) =>
@@ -81,8 +84,9 @@ internal sealed partial class SqlMetadataStore : IMetadataStore, IProjectStore, 
                 var transaction = await _dialect.BeginWriteAsync(connection, cancellationToken).ConfigureAwait(false);
                 await using (transaction.ConfigureAwait(false))
                 {
-                    var current = await connection.ExecuteScalarAsync<long?>(new CommandDefinition("SELECT MAX(version) FROM schema_version", transaction: transaction, cancellationToken: cancellationToken)).ConfigureAwait(false) ?? 0;
-                    if (current >= version)
+                    // Applied when missing (not when above the maximum): migration numbers may land out of order across branches.
+                    var applied = await connection.ExecuteScalarAsync<long>(new CommandDefinition("SELECT COUNT(*) FROM schema_version WHERE version = @version", new { version }, transaction, cancellationToken: cancellationToken)).ConfigureAwait(false);
+                    if (applied > 0)
                     {
                         continue;
                     }
