@@ -140,14 +140,22 @@ public sealed class RouteMetricsTests
         var start = System.Diagnostics.Stopwatch.GetTimestamp();
         route.Record("GET", 404, start);
 
-        var before = GC.GetAllocatedBytesForCurrentThread();
-        for (var i = 0; i < 1000; i++)
+        // The steady state is what must not allocate: the first rounds may include the runtime's own one-off work on
+        // this thread (tiered JIT and on-stack replacement of the loop), so the quietest of five rounds is measured.
+        var fewest = long.MaxValue;
+        for (var round = 0; round < 5; round++)
         {
-            route.Record("GET", 404, start);
+            var before = GC.GetAllocatedBytesForCurrentThread();
+            for (var i = 0; i < 1000; i++)
+            {
+                route.Record("GET", 404, start);
+            }
+
+            fewest = Math.Min(fewest, GC.GetAllocatedBytesForCurrentThread() - before);
         }
 
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
-        Assert.Equal(1001, metrics.Requests.Labels("unmatched", "GET", "404").Value);
+        Assert.Equal(0, fewest);
+        Assert.Equal(5001, metrics.Requests.Labels("unmatched", "GET", "404").Value);
     }
 
     [Theory]
