@@ -31,6 +31,9 @@ public interface IMetadataStore : IAsyncDisposable
     /// <summary>API keys (hashes only).</summary>
     IApiKeyStore Keys { get; }
 
+    /// <summary>Monitoring results per endpoint and window.</summary>
+    IMonitorResultStore Monitoring { get; }
+
     /// <summary>A number that grows with every committed change, so replicas notice alias moves by polling it.</summary>
     Task<long> GetChangeSequenceAsync(CancellationToken cancellationToken = default);
 

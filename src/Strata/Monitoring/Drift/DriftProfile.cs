@@ -56,6 +56,21 @@ public sealed class DriftProfile
         return merged;
     }
 
+    /// <summary>
+    /// The profile of some of the features only (same edges and counts), e.g. the served inputs out of a reference that
+    /// also holds the label.
+    /// </summary>
+    /// <exception cref="StrataException">A feature the profile does not hold (<see cref="ErrorCodes.NotFound"/>).</exception>
+    public DriftProfile Select(IEnumerable<string> features)
+    {
+        ArgumentNullException.ThrowIfNull(features);
+        var indexes = features.Select(f => Layout.IndexOf(f) is var i and >= 0
+            ? i
+            : throw new StrataException(
+                ErrorCodes.NotFound, $"feature '{f}' is not in the reference (features: {string.Join(", ", Layout.Features.Select(x => x.Name))})")).ToArray();
+        return new DriftProfile(new DriftLayout([.. indexes.Select(i => Layout.Features[i])]), RowCount, [.. indexes.Select(i => Distributions[i].Clone())]);
+    }
+
     internal DriftProfile Clone() => new(Layout, RowCount, [.. Distributions.Select(d => d.Clone())]);
 
     internal void MergeInPlace(DriftProfile other)

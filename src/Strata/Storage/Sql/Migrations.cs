@@ -95,6 +95,16 @@ internal static class Migrations
                     project TEXT NOT NULL REFERENCES projects (name), view_name TEXT NOT NULL, watermark BIGINT NOT NULL,
                     updated_at BIGINT NOT NULL, updated_by TEXT NOT NULL, PRIMARY KEY (project, view_name));
                 """),
+
+            // 3 is the serving stratum's and 4 the pipelines'; each version applies when it is missing, whatever the order.
+            (5, $"""
+                CREATE TABLE monitor_results (
+                    project TEXT NOT NULL, monitor TEXT NOT NULL, endpoint TEXT NOT NULL, model TEXT NOT NULL, model_version INTEGER NOT NULL,
+                    window_start BIGINT NOT NULL, window_end BIGINT NOT NULL, check_name TEXT NOT NULL, status TEXT NOT NULL, score {d},
+                    row_count BIGINT NOT NULL, details TEXT, created_at BIGINT NOT NULL,
+                    PRIMARY KEY (project, monitor, endpoint, model_version, window_start, check_name));
+                CREATE INDEX monitor_results_endpoint_time ON monitor_results (project, endpoint, window_start);
+                """),
         ];
     }
 }

@@ -14,7 +14,7 @@ namespace Strata.Storage.Sql;
 /// <see cref="SqlDialect"/> holds the differences). Every mutation runs in one transaction under the store-wide write
 /// lock and appends its audit entry in that transaction, so the audit log and the data cannot disagree.
 /// </summary>
-internal sealed partial class SqlMetadataStore : IMetadataStore, IProjectStore, ITrackingStore, IModelRegistryStore, ILineageStore, IFeatureRegistryStore, IAuditLog, IApiKeyStore
+internal sealed partial class SqlMetadataStore : IMetadataStore, IProjectStore, ITrackingStore, IModelRegistryStore, ILineageStore, IFeatureRegistryStore, IAuditLog, IApiKeyStore, IMonitorResultStore
 {
     internal const string Genesis = "0000000000000000000000000000000000000000000000000000000000000000";
     private readonly SqlDialect _dialect;
@@ -50,6 +50,8 @@ internal sealed partial class SqlMetadataStore : IMetadataStore, IProjectStore, 
 
     public IApiKeyStore Keys => this;
 
+    public IMonitorResultStore Monitoring => this;
+
     public ValueTask DisposeAsync() => _dialect.DisposeAsync();
 
     public async Task<long> GetChangeSequenceAsync(CancellationToken cancellationToken = default) =>
@@ -79,8 +81,10 @@ internal sealed partial class SqlMetadataStore : IMetadataStore, IProjectStore, 
                 var transaction = await _dialect.BeginWriteAsync(connection, cancellationToken).ConfigureAwait(false);
                 await using (transaction.ConfigureAwait(false))
                 {
-                    var current = await connection.ExecuteScalarAsync<long?>(new CommandDefinition("SELECT MAX(version) FROM schema_version", transaction: transaction, cancellationToken: cancellationToken)).ConfigureAwait(false) ?? 0;
-                    if (current >= version)
+                    // NOTE: applied per version, not "everything up to MAX(version)": strata on different branches add numbers in
+                    // any order, so a store may hold 5 without 3 and must still get 3 when it arrives.
+                    var applied = await connection.ExecuteScalarAsync<long>(new CommandDefinition("SELECT COUNT(*) FROM schema_version WHERE version = @version", new { version }, transaction, cancellationToken: cancellationToken)).ConfigureAwait(false);
+                    if (applied > 0)
                     {
                         continue;
                     }
