@@ -80,6 +80,7 @@ internal static class StrataCli
         root.Add(AuthCommands.Build(globals));
         root.Add(ServeCommand.Build(globals));
         root.Add(FeaturesCommands.Build(globals));
+        root.Add(MonitorCommands.Build(globals));
         foreach (var group in StratumGroups.Build(globals))
         {
             root.Add(group);

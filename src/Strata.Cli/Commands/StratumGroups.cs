@@ -11,7 +11,6 @@ internal static class StratumGroups
 {
     private static readonly (string Name, string Description, string Stratum)[] Groups =
     [
-        ("monitor", "Monitor endpoints: data, prediction and concept drift, alert rules, retraining triggers", "Monitoring"),
         ("pipelines", "Reproducible training pipelines with step caching, tuning, an evaluation gate and promotion", "Pipelines"),
     ];
 
