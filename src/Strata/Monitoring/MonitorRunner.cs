@@ -319,8 +319,17 @@ public sealed class MonitorRunner
                 return (labels, r, c);
             }
 
-            var lo = edges[0];
-            var width = (edges[^1] - lo) / Bars;
+            // NOTE: bars span the reference's 0.5%–99.5% quantile edges, so a long tail does not squeeze the body into one
+            // bar; values beyond go to the end bars.
+            var tail = edges.Count / 200;
+            var lo = edges[tail];
+            var width = (edges[edges.Count - 1 - tail] - lo) / Bars;
+            if (!(width > 0))
+            {
+                lo = edges[0];
+                width = (edges[^1] - lo) / Bars;
+            }
+
             var rs = new double[Bars];
             var cs = new double[Bars];
             for (var i = 0; i < rn.Histogram.Counts.Count; i++)

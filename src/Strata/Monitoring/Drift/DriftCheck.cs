@@ -1,5 +1,3 @@
-using Strata.Data.Profiling;
-
 namespace Strata.Monitoring.Drift;
 
 /// <summary>The profiles and verdict of a drift check between two data sets.</summary>
@@ -26,19 +24,7 @@ public static class DriftCheck
     {
         ArgumentNullException.ThrowIfNull(reference);
         ArgumentNullException.ThrowIfNull(current);
-        ProfileBuilder? sketch = null;
-        await foreach (var batch in reference().WithCancellation(cancellationToken).ConfigureAwait(false))
-        {
-            sketch ??= new ProfileBuilder(batch.Schema);
-            sketch.Add(batch);
-        }
-
-        if (sketch is null || sketch.RowCount == 0)
-        {
-            throw new StrataException(ErrorCodes.DataEmpty, "the reference has no rows");
-        }
-
-        var profile = sketch.Build();
+        var profile = await ReferenceProfiles.SketchAsync(reference, cancellationToken).ConfigureAwait(false);
         DriftProfileBuilder? currentBuilder = null;
         DriftLayout? layout = null;
         await foreach (var batch in current.WithCancellation(cancellationToken).ConfigureAwait(false))
@@ -54,9 +40,7 @@ public static class DriftCheck
         }
 
         layout ??= DriftLayout.FromProfile(profile, features ?? []);
-        var referenceBuilder = new DriftProfileBuilder(layout);
-        await referenceBuilder.AddAsync(reference(), cancellationToken).ConfigureAwait(false);
-        var referenceProfile = referenceBuilder.Build();
+        var referenceProfile = await ReferenceProfiles.CountAsync(layout, reference(), cancellationToken).ConfigureAwait(false);
         var currentProfile = currentBuilder?.Build() ?? DriftProfile.Empty(layout);
         return new DriftCheckResult(referenceProfile, currentProfile, DriftDetector.Compare(referenceProfile, currentProfile, options));
     }

@@ -8,7 +8,7 @@ namespace Strata.Monitoring.Drift;
 /// categorical ones. Its size depends on the layout, not on the rows, and profiles of the same layout merge by addition,
 /// so hourly windows add up to days without going back to the rows.
 /// </summary>
-public sealed class DriftProfile
+public sealed partial class DriftProfile
 {
     /// <summary>
     /// Distinct values kept per categorical feature; later new values are counted together as <see cref="OtherValue"/>
