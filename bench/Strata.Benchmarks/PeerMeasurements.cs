@@ -54,5 +54,6 @@ internal static partial class PeerOperations
         RegisterOnlineLatencyPostgres();
         RegisterOnlineHttp();
         RegisterMaterialize();
+        RegisterDrift();
     }
 }

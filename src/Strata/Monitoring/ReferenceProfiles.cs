@@ -1,4 +1,3 @@
-using Strata.Data.Profiling;
 using Strata.Monitoring.Drift;
 using Strata.Registry;
 using Strata.Security;
@@ -18,9 +17,19 @@ public static class ReferenceProfiles
     /// <exception cref="StrataException">No rows (<see cref="ErrorCodes.DataEmpty"/>), an unknown feature (<see cref="ErrorCodes.NotFound"/>).</exception>
     public static async Task<DriftProfile> BuildAsync(Func<IAsyncEnumerable<Table>> data, IReadOnlyList<string>? features = null, CancellationToken cancellationToken = default)
     {
-        var sketch = await SketchAsync(data, cancellationToken).ConfigureAwait(false);
-        var names = features ?? [.. sketch.Columns.Where(c => !c.IsPii).Select(c => c.Name)];
-        return await CountAsync(DriftLayout.FromProfile(sketch, names), data(), cancellationToken).ConfigureAwait(false);
+        ArgumentNullException.ThrowIfNull(data);
+        var layout = new DriftLayoutBuilder(features);
+        await foreach (var batch in data().WithCancellation(cancellationToken).ConfigureAwait(false))
+        {
+            layout.Add(batch);
+        }
+
+        if (layout.RowCount == 0)
+        {
+            throw new StrataException(ErrorCodes.DataEmpty, "the reference data has no rows");
+        }
+
+        return await CountAsync(layout.Build(), data(), cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Stores <paramref name="reference"/> with a model version.</summary>
@@ -44,20 +53,6 @@ public static class ReferenceProfiles
             await stream.CopyToAsync(buffer, cancellationToken).ConfigureAwait(false);
             return DriftProfile.FromJson(buffer.GetBuffer().AsSpan(0, (int)buffer.Length));
         }
-    }
-
-    /// <summary>The data profile (quantile sketches) of all batches.</summary>
-    internal static async Task<TableProfile> SketchAsync(Func<IAsyncEnumerable<Table>> data, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(data);
-        ProfileBuilder? builder = null;
-        await foreach (var batch in data().WithCancellation(cancellationToken).ConfigureAwait(false))
-        {
-            builder ??= new ProfileBuilder(batch.Schema);
-            builder.Add(batch);
-        }
-
-        return builder is { RowCount: > 0 } ? builder.Build() : throw new StrataException(ErrorCodes.DataEmpty, "the reference data has no rows");
     }
 
     /// <summary>Exact counts of all batches on a layout.</summary>

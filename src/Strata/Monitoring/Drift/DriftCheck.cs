@@ -24,24 +24,52 @@ public static class DriftCheck
     {
         ArgumentNullException.ThrowIfNull(reference);
         ArgumentNullException.ThrowIfNull(current);
-        var profile = await ReferenceProfiles.SketchAsync(reference, cancellationToken).ConfigureAwait(false);
+        // The current data's first batch says which reference columns the check can compare.
         DriftProfileBuilder? currentBuilder = null;
         DriftLayout? layout = null;
-        await foreach (var batch in current.WithCancellation(cancellationToken).ConfigureAwait(false))
+        var pending = new List<Table>();
+        var enumerator = current.GetAsyncEnumerator(cancellationToken);
+        await using (enumerator.ConfigureAwait(false))
         {
-            if (layout is null)
+            IReadOnlyList<string>? names = features;
+            if (await enumerator.MoveNextAsync().ConfigureAwait(false))
             {
-                var names = features ?? [.. profile.Columns.Where(c => !c.IsPii && batch.Schema.Contains(c.Name)).Select(c => c.Name)];
-                layout = DriftLayout.FromProfile(profile, names);
-                currentBuilder = new DriftProfileBuilder(layout);
+                pending.Add(enumerator.Current);
             }
 
-            currentBuilder!.Add(batch);
+            var sketch = new DriftLayoutBuilder(names ?? (pending.Count > 0 ? pending[0].Schema.Names.ToList() : null));
+            var common = names is null && pending.Count > 0 ? pending[0].Schema : null;
+            await foreach (var batch in reference().WithCancellation(cancellationToken).ConfigureAwait(false))
+            {
+                if (common is not null)
+                {
+                    sketch = new DriftLayoutBuilder([.. common.Where(f => !f.IsPii && batch.Schema.Contains(f.Name) && !batch.Schema[f.Name].IsPii).Select(f => f.Name)]);
+                    common = null;
+                }
+
+                sketch.Add(batch);
+            }
+
+            if (sketch.RowCount == 0)
+            {
+                throw new StrataException(ErrorCodes.DataEmpty, "the reference has no rows");
+            }
+
+            layout = sketch.Build();
+            currentBuilder = new DriftProfileBuilder(layout);
+            foreach (var batch in pending)
+            {
+                currentBuilder.Add(batch);
+            }
+
+            while (await enumerator.MoveNextAsync().ConfigureAwait(false))
+            {
+                currentBuilder.Add(enumerator.Current);
+            }
         }
 
-        layout ??= DriftLayout.FromProfile(profile, features ?? []);
         var referenceProfile = await ReferenceProfiles.CountAsync(layout, reference(), cancellationToken).ConfigureAwait(false);
-        var currentProfile = currentBuilder?.Build() ?? DriftProfile.Empty(layout);
+        var currentProfile = currentBuilder.Build();
         return new DriftCheckResult(referenceProfile, currentProfile, DriftDetector.Compare(referenceProfile, currentProfile, options));
     }
 }

@@ -97,9 +97,12 @@ public sealed class DriftLayout
         return new DriftLayout(result);
     }
 
-    private static double[] QuantileEdges(NumericColumnProfile column, int bins)
+    private static double[] QuantileEdges(NumericColumnProfile column, int bins) => column.HasValues ? QuantileEdges(column.Sketch!, bins) : [];
+
+    /// <summary>Distinct finite quantiles i/<paramref name="bins"/> of a sketch.</summary>
+    internal static double[] QuantileEdges(KllSketch sketch, int bins)
     {
-        if (!column.HasValues)
+        if (sketch.IsEmpty)
         {
             return [];
         }
@@ -110,7 +113,7 @@ public sealed class DriftLayout
             fractions[i] = (double)i / bins;
         }
 
-        var quantiles = column.Sketch!.Quantiles(fractions);
+        var quantiles = sketch.Quantiles(fractions);
         var edges = new List<double>(quantiles.Length);
         foreach (var q in quantiles)
         {
