@@ -118,7 +118,7 @@ public sealed class FixedBinHistogram
             return;
         }
 
-        // NOTE: the same search as BinOf, inlined with the arrays in locals: this loop is the whole cost of a window update.
+        // NOTE: the arrays live in locals: this loop is the whole cost of a window update.
         var edges = _edges;
         var counts = _counts;
         var sums = _sums;
@@ -126,7 +126,6 @@ public sealed class FixedBinHistogram
         var first = edges[0];
         var last = edges[^1];
         var scale = _gridScale;
-        var lastCell = grid.Length - 2;
         var k = edges.Length;
         long nan = 0;
         foreach (var v in values)
@@ -140,22 +139,7 @@ public sealed class FixedBinHistogram
                 }
                 else
                 {
-                    var cell = Math.Min((int)((v - first) * scale), lastCell);
-                    int lo = grid[cell], hi = grid[cell + 1];
-                    while (lo < hi)
-                    {
-                        var mid = (lo + hi) >>> 1;
-                        if (edges[mid] <= v)
-                        {
-                            lo = mid + 1;
-                        }
-                        else
-                        {
-                            hi = mid;
-                        }
-                    }
-
-                    bin = lo;
+                    bin = Search(edges, grid, v, scale);
                 }
             }
             else if (v < first)
@@ -190,10 +174,18 @@ public sealed class FixedBinHistogram
             return edges.Length;
         }
 
-        // NOTE: value is within [e0, e_last), so the cell index is within [0, cells); clamp guards rounding.
-        var cell = Math.Min((int)((value - edges[0]) * _gridScale), _gridStart.Length - 2);
-        var lo = _gridStart[cell];
-        var hi = _gridStart[cell + 1];
+        return Search(edges, _gridStart, value, _gridScale);
+    }
+
+    /// <summary>
+    /// The bin of a value within [e₀, eₖ₋₁): its grid cell bounds the edges to search, so the binary search is short.
+    /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private static int Search(double[] edges, int[] grid, double value, double scale)
+    {
+        // NOTE: value is within [e0, e_last), so the cell index is within [0, cells); the clamp guards rounding.
+        var cell = Math.Min((int)((value - edges[0]) * scale), grid.Length - 2);
+        int lo = grid[cell], hi = grid[cell + 1];
 
         // The bin is the number of edges ≤ value, within [lo, hi].
         while (lo < hi)
