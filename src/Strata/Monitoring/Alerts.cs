@@ -92,7 +92,7 @@ public sealed class AlertDispatcher : IAsyncDisposable
 
     /// <summary>
     /// The alerts that fire on the newest window of each check in <paramref name="results"/> (one monitor's results in
-    /// window order): a rule fires when its last N consecutive windows meet its condition.
+    /// window order): a rule fires when the run of consecutive windows meeting its condition reaches N.
     /// </summary>
     public static IReadOnlyList<AlertEvent> Evaluate(MonitorSpec spec, IReadOnlyList<MonitorResult> results)
     {
@@ -108,14 +108,20 @@ public sealed class AlertDispatcher : IAsyncDisposable
                 continue;
             }
 
-            var run = series.TakeLast(rule.ConsecutiveWindows).ToList();
-            var contiguous = run.Zip(run.Skip(1)).All(p => p.First.WindowEnd == p.Second.WindowStart);
-            if (!contiguous || !run.All(r => Meets(rule, r)))
+            // The streak of contiguous windows meeting the condition that ends at the newest one; the rule fires when it
+            // reaches N, and not again until the condition breaks (one retraining per episode, not one per window).
+            var streak = 0;
+            for (var i = series.Count - 1; i >= 0 && Meets(rule, series[i]) && (i == series.Count - 1 || series[i].WindowEnd == series[i + 1].WindowStart); i--)
+            {
+                streak++;
+            }
+
+            if (streak != rule.ConsecutiveWindows)
             {
                 continue;
             }
 
-            var last = run[^1];
+            var last = series[^1];
             var condition = rule.Comparison switch
             {
                 AlertComparison.Drifted => "drift",

@@ -112,8 +112,8 @@ public enum AlertActionKind
 public sealed record AlertAction(AlertActionKind Kind, string? Target = null);
 
 /// <summary>
-/// Fires when the last <see cref="ConsecutiveWindows"/> consecutive windows of a check all meet the condition (e.g. data
-/// drift in 2 consecutive windows; quality.auc below 0.7), once per window that completes such a run.
+/// Fires when a run of <see cref="ConsecutiveWindows"/> consecutive windows of a check meets the condition (e.g. data
+/// drift in 2 consecutive windows; quality.auc below 0.7): once per run, again only after the condition has broken.
 /// </summary>
 public sealed record AlertRule
 {
