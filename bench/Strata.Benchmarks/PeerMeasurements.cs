@@ -55,5 +55,6 @@ internal static partial class PeerOperations
         RegisterOnlineHttp();
         RegisterMaterialize();
         RegisterServing();
+        RegisterDrift();
     }
 }

@@ -81,11 +81,7 @@ internal static class StrataCli
         root.Add(ServeCommand.Build(globals));
         root.Add(FeaturesCommands.Build(globals));
         root.Add(PipelinesCommands.Build(globals));
-        foreach (var group in StratumGroups.Build(globals))
-        {
-            root.Add(group);
-        }
-
+        root.Add(MonitorCommands.Build(globals));
         return root;
     }
 }

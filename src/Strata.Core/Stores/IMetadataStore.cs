@@ -37,6 +37,9 @@ public interface IMetadataStore : IAsyncDisposable
     /// <summary>Pipeline runs and their steps (the step cache).</summary>
     IPipelineStore Pipelines { get; }
 
+    /// <summary>Monitoring results per endpoint and window.</summary>
+    IMonitorResultStore Monitoring { get; }
+
     /// <summary>A number that grows with every committed change, so replicas notice alias moves by polling it.</summary>
     Task<long> GetChangeSequenceAsync(CancellationToken cancellationToken = default);
 

@@ -23,12 +23,12 @@ public sealed class DataCommandTests : IDisposable
     }
 
     [Fact]
-    public async Task A_group_not_in_this_build_says_so_with_exit_code_2()
+    public async Task A_group_without_its_subcommand_is_a_usage_error_with_exit_code_2()
     {
-        var result = await Cli.RunAsync("monitor");
+        var result = await Cli.RunAsync("pipelines");
 
         Assert.Equal(2, result.ExitCode);
-        Assert.Contains("not available", result.Error, StringComparison.Ordinal);
+        Assert.Contains("Required command was not provided", result.Error, StringComparison.Ordinal);
     }
 
     [Fact]

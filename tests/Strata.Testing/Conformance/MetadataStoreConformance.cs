@@ -7,7 +7,7 @@ namespace Strata.Testing.Conformance;
 /// The behaviour every <see cref="IMetadataStore"/> backend must show, written once; each backend runs it through a small
 /// sealed subclass. Results must be identical across backends.
 /// </summary>
-public abstract class MetadataStoreConformance : IAsyncLifetime
+public abstract partial class MetadataStoreConformance : IAsyncLifetime
 {
     protected static readonly Actor Alice = new("alice", "req-1");
     protected static readonly Actor Bob = new("bob", "req-2");

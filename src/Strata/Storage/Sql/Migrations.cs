@@ -115,6 +115,14 @@ internal static class Migrations
                     error TEXT, execution_id TEXT, seq BIGINT NOT NULL, PRIMARY KEY (run_id, step));
                 CREATE INDEX pipeline_steps_cache ON pipeline_steps (project, cache_key, state);
                 """),
+            (5, $"""
+                CREATE TABLE monitor_results (
+                    project TEXT NOT NULL, monitor TEXT NOT NULL, endpoint TEXT NOT NULL, model TEXT NOT NULL, model_version INTEGER NOT NULL,
+                    window_start BIGINT NOT NULL, window_end BIGINT NOT NULL, check_name TEXT NOT NULL, status TEXT NOT NULL, score {d},
+                    row_count BIGINT NOT NULL, details TEXT, created_at BIGINT NOT NULL,
+                    PRIMARY KEY (project, monitor, endpoint, model_version, window_start, check_name));
+                CREATE INDEX monitor_results_endpoint_time ON monitor_results (project, endpoint, window_start);
+                """),
         ];
     }
 }

@@ -15,7 +15,7 @@ namespace Strata.Storage.Sql;
 /// lock and appends its audit entry in that transaction, so the audit log and the data cannot disagree.
 /// </summary>
 internal sealed partial class SqlMetadataStore : IMetadataStore, IProjectStore, ITrackingStore, IModelRegistryStore, ILineageStore, IFeatureRegistryStore, IAuditLog, IApiKeyStore, IEndpointStore,
-    IPipelineStore
+    IPipelineStore, IMonitorResultStore
 {
     internal const string Genesis = "0000000000000000000000000000000000000000000000000000000000000000";
     private readonly SqlDialect _dialect;
@@ -55,6 +55,8 @@ internal sealed partial class SqlMetadataStore : IMetadataStore, IProjectStore, 
 
     public IPipelineStore Pipelines => this;
 
+    public IMonitorResultStore Monitoring => this;
+
     public ValueTask DisposeAsync() => _dialect.DisposeAsync();
 
     public async Task<long> GetChangeSequenceAsync(CancellationToken cancellationToken = default) =>
@@ -84,7 +86,8 @@ internal sealed partial class SqlMetadataStore : IMetadataStore, IProjectStore, 
                 var transaction = await _dialect.BeginWriteAsync(connection, cancellationToken).ConfigureAwait(false);
                 await using (transaction.ConfigureAwait(false))
                 {
-                    // Applied when missing (not when above the maximum): migration numbers may land out of order across branches.
+                    // NOTE: applied per version, not "everything up to MAX(version)": strata on different branches add numbers in
+                    // any order, so a store may hold 5 without 3 and must still get 3 when it arrives.
                     var applied = await connection.ExecuteScalarAsync<long>(new CommandDefinition("SELECT COUNT(*) FROM schema_version WHERE version = @version", new { version }, transaction, cancellationToken: cancellationToken)).ConfigureAwait(false);
                     if (applied > 0)
                     {

@@ -1,0 +1,201 @@
+using System.CommandLine;
+using System.Globalization;
+using Spectre.Console;
+using Strata.Artifacts;
+using Strata.Data;
+using Strata.Monitoring;
+using Strata.Monitoring.Drift;
+using Strata.Monitoring.Reports;
+using Strata.Storage;
+using Strata.Stores;
+
+namespace Strata.Cli.Commands;
+
+/// <summary>`strata monitor check | status | report`: drift between data files, and the results monitors stored per window.</summary>
+internal static class MonitorCommands
+{
+    public static Command Build(GlobalOptions globals)
+    {
+        var monitor = new Command("monitor", "Monitor endpoints: data, prediction and concept drift, alert rules, retraining triggers");
+        monitor.Add(Check(globals));
+        monitor.Add(Status(globals));
+        monitor.Add(Report(globals));
+        return monitor;
+    }
+
+    private static Command Check(GlobalOptions globals)
+    {
+        var reference = new Option<string>("--reference") { Description = "Reference data (e.g. the training set): .csv, .jsonl, .arrow, .gz", Required = true };
+        var current = new Option<string>("--current") { Description = "Current data (e.g. recent traffic)", Required = true };
+        var features = new Option<string?>("--features") { Description = "Comma-separated features to test (default: every column both files share)" };
+        var share = new Option<double>("--drift-share") { Description = "Share of drifted features at which the data set drifts", DefaultValueFactory = _ => 0.5 };
+        var minimum = new Option<long>("--min-samples") { Description = "Fewest values a feature needs on each side to be tested", DefaultValueFactory = _ => 30 };
+        var output = new Option<string?>("--out", "-o") { Description = "Also write a self-contained HTML report here" };
+        var read = new ReadOptionsBinder();
+        var command = new Command(
+            "check",
+            "Drift between two data files, from mergeable profiles in bounded memory (Evidently's defaults: Wasserstein/Jensen-Shannon above " +
+            "1,000 reference rows, KS/chi-square below). Exit code 4 when the data set drifted.")
+        { reference, current, features, share, minimum, output };
+        read.AddTo(command);
+        command.SetAction(async (parse, ct) =>
+        {
+            var context = CliContext.For(parse, globals);
+            await using var referenceInput = await InputFile.OpenAsync(parse.GetValue(reference)!, ct).ConfigureAwait(false);
+            await using var currentInput = await InputFile.OpenAsync(parse.GetValue(current)!, ct).ConfigureAwait(false);
+            var options = await read.BindAsync(parse, ct).ConfigureAwait(false);
+            var names = parse.GetValue(features)?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            var driftOptions = new DriftOptions { DriftShare = parse.GetValue(share), MinimumSampleSize = parse.GetValue(minimum) };
+            var result = await context.WithProgressAsync("Comparing", _ => DriftCheck.RunAsync(
+                () => DataFiles.ReadBatchesAsync(referenceInput.Path, options, null, ct),
+                DataFiles.ReadBatchesAsync(currentInput.Path, options, null, ct),
+                names, driftOptions, ct)).ConfigureAwait(false);
+            var drift = result.Drift;
+            if (parse.GetValue(output) is { } target)
+            {
+                var now = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow);
+                var row = new MonitorResult(
+                    "check", "files", "none", 0, now, now + 1, MonitorChecks.DataDrift, MonitorRunner.StatusName(drift.Status),
+                    drift.Status == DriftStatus.InsufficientData ? null : drift.DriftShare, result.Current.RowCount,
+                    MonitorRunner.Details(drift, result.Reference, result.Current));
+                var title = $"Drift: {Path.GetFileName(referenceInput.Path)} → {Path.GetFileName(currentInput.Path)}";
+                await DurableFile.WriteAllTextAsync(target, MonitorReport.Html(title, [row]), ct).ConfigureAwait(false);
+            }
+
+            if (context.Json)
+            {
+                context.WriteJson(DriftJson(drift));
+            }
+            else
+            {
+                var table = new Spectre.Console.Table().AddColumns("feature", "method", "score", "p-value", "threshold", "status", "ref n", "cur n");
+                foreach (var f in drift.Features)
+                {
+                    table.AddRow(
+                        Markup.Escape(f.Feature), f.Method.ToString(), Number(f.Score), f.PValue is { } p ? Number(p) : "", Number(f.Threshold),
+                        f.Status switch { DriftStatus.Drift => "[red]drift[/]", DriftStatus.NoDrift => "no drift", _ => "[grey]insufficient data[/]" },
+                        f.ReferenceCount.ToString("N0", CultureInfo.InvariantCulture), f.CurrentCount.ToString("N0", CultureInfo.InvariantCulture));
+                }
+
+                context.Out.Write(table);
+                context.Out.MarkupLineInterpolated(
+                    $"Data set: [bold]{MonitorRunner.StatusName(drift.Status)}[/] — {drift.DriftedCount} of {drift.TestedCount} tested features drifted ({drift.DriftShare:P0}; threshold {driftOptions.DriftShare:P0}).");
+                if (parse.GetValue(output) is { } written)
+                {
+                    context.Out.MarkupLineInterpolated($"Report written to [bold]{written}[/].");
+                }
+            }
+
+            return drift.Status == DriftStatus.Drift ? ExitCodes.Anomalies : ExitCodes.Ok;
+        });
+        return command;
+    }
+
+    private static Command Status(GlobalOptions globals)
+    {
+        var endpoint = new Argument<string>("ENDPOINT") { Description = "The endpoint" };
+        var project = RegistryCli.ProjectOption();
+        var command = new Command("status", "The newest result of every monitor check of an endpoint (from the local home's metadata store).") { endpoint, project };
+        command.SetAction(async (parse, ct) =>
+        {
+            var context = CliContext.For(parse, globals);
+            var name = parse.GetValue(endpoint)!;
+            await using var home = await StrataHome.OpenAsync(context.Home, cancellationToken: ct).ConfigureAwait(false);
+            var results = await home.Metadata.Monitoring.ListResultsAsync(RegistryCli.Project(parse, project), new MonitorResultQuery(name, Limit: 10_000), ct).ConfigureAwait(false);
+            var latest = results.GroupBy(r => (r.Monitor, r.Check)).Select(g => g.Last()).OrderBy(r => r.Monitor, StringComparer.Ordinal).ThenBy(r => r.Check, StringComparer.Ordinal).ToList();
+            if (context.Json)
+            {
+                context.WriteJson(latest.Select(ResultJson));
+                return ExitCodes.Ok;
+            }
+
+            if (latest.Count == 0)
+            {
+                context.Out.MarkupLineInterpolated($"No monitor results for endpoint [bold]{name}[/] yet.");
+                return ExitCodes.Ok;
+            }
+
+            var table = new Spectre.Console.Table().AddColumns("monitor", "check", "window (UTC)", "version", "rows", "score", "status");
+            foreach (var r in latest)
+            {
+                table.AddRow(
+                    Markup.Escape(r.Monitor), Markup.Escape(r.Check), Time(r.WindowStart), r.ModelVersion.ToString(CultureInfo.InvariantCulture),
+                    r.Rows.ToString("N0", CultureInfo.InvariantCulture), r.Score is { } s ? Number(s) : "", r.Status == "drift" ? "[red]drift[/]" : Markup.Escape(r.Status));
+            }
+
+            context.Out.Write(table);
+            return ExitCodes.Ok;
+        });
+        return command;
+    }
+
+    private static Command Report(GlobalOptions globals)
+    {
+        var endpoint = new Argument<string>("ENDPOINT") { Description = "The endpoint" };
+        var project = RegistryCli.ProjectOption();
+        var from = new Option<string?>("--from") { Description = "First window start (ISO 8601 UTC or microseconds; default: everything)" };
+        var to = new Option<string?>("--to") { Description = "Windows starting before this time (default: now)" };
+        var output = new Option<string?>("--out", "-o") { Description = "Write the self-contained HTML report here (default: report.html)" };
+        var command = new Command("report", "An HTML report (drift and quality over time, per-feature histograms) of an endpoint's monitor results; --json gives the same data.")
+        { endpoint, project, from, to, output };
+        command.SetAction(async (parse, ct) =>
+        {
+            var context = CliContext.For(parse, globals);
+            var name = parse.GetValue(endpoint)!;
+            var start = parse.GetValue(from) is { } f ? RegistryCli.ParseTime("--from", f) : (long?)null;
+            var end = parse.GetValue(to) is { } t ? RegistryCli.ParseTime("--to", t) : (long?)null;
+            await using var home = await StrataHome.OpenAsync(context.Home, cancellationToken: ct).ConfigureAwait(false);
+            var results = await home.Metadata.Monitoring.ListResultsAsync(
+                RegistryCli.Project(parse, project), new MonitorResultQuery(name, start, end, Limit: 100_000), ct).ConfigureAwait(false);
+            if (context.Json)
+            {
+                context.WriteJson(results.Select(ResultJson));
+                return ExitCodes.Ok;
+            }
+
+            var target = parse.GetValue(output) ?? "report.html";
+            await DurableFile.WriteAllTextAsync(target, MonitorReport.Html($"Monitoring report: {name}", results), ct).ConfigureAwait(false);
+            context.Out.MarkupLineInterpolated($"{results.Count} results written to [bold]{target}[/] (self-contained; opens offline).");
+            return ExitCodes.Ok;
+        });
+        return command;
+    }
+
+    private static object DriftJson(DatasetDrift drift) => new
+    {
+        status = MonitorRunner.StatusName(drift.Status),
+        drift_share = drift.DriftShare,
+        drifted = drift.DriftedCount,
+        tested = drift.TestedCount,
+        features = drift.Features.Select(f => new
+        {
+            feature = f.Feature,
+            method = f.Method.ToString(),
+            score = double.IsFinite(f.Score) ? f.Score : (double?)null,
+            p_value = f.PValue,
+            threshold = f.Threshold,
+            status = MonitorRunner.StatusName(f.Status),
+            reference_count = f.ReferenceCount,
+            current_count = f.CurrentCount,
+        }),
+    };
+
+    private static object ResultJson(MonitorResult r) => new
+    {
+        monitor = r.Monitor,
+        endpoint = r.Endpoint,
+        model = r.Model,
+        model_version = r.ModelVersion,
+        window_start = Timestamp.Format(r.WindowStart),
+        window_end = Timestamp.Format(r.WindowEnd),
+        check = r.Check,
+        status = r.Status,
+        score = r.Score,
+        rows = r.Rows,
+        details = r.Details is null ? (System.Text.Json.JsonElement?)null : System.Text.Json.JsonDocument.Parse(r.Details).RootElement.Clone(),
+    };
+
+    private static string Time(long micros) => Timestamp.Format(micros);
+
+    private static string Number(double v) => double.IsFinite(v) ? v.ToString("G4", CultureInfo.InvariantCulture) : "–";
+}

@@ -1,0 +1,40 @@
+namespace Strata.Stores;
+
+/// <summary>
+/// One check's result for one window of an endpoint's traffic: what <c>strata monitor status</c> and <c>report</c> read
+/// back over time, and what alert rules are evaluated on.
+/// </summary>
+/// <param name="Monitor">The monitor's name.</param>
+/// <param name="Endpoint">The endpoint watched.</param>
+/// <param name="Model">The registered model behind it.</param>
+/// <param name="ModelVersion">The version served in the window (0: all versions together).</param>
+/// <param name="WindowStart">Window start, UTC microseconds (inclusive).</param>
+/// <param name="WindowEnd">Window end, UTC microseconds (exclusive).</param>
+/// <param name="Check">"data_drift", "prediction_drift" or a quality metric such as "quality".</param>
+/// <param name="Status">"drift", "no_drift", "insufficient_data", or for quality "ok".</param>
+/// <param name="Score">Data-set drift share, the prediction drift score, or the metric value; null when not computed.</param>
+/// <param name="Rows">Rows in the window.</param>
+/// <param name="Details">JSON with per-feature results (at most 4 MiB).</param>
+/// <param name="CreatedAt">When it was stored (set by the store).</param>
+public sealed record MonitorResult(
+    string Monitor, string Endpoint, string Model, int ModelVersion, long WindowStart, long WindowEnd, string Check, string Status,
+    double? Score, long Rows, string? Details, long CreatedAt = 0);
+
+/// <summary>Which monitor results to read.</summary>
+/// <param name="Endpoint">The endpoint.</param>
+/// <param name="From">Earliest window start (inclusive), or null.</param>
+/// <param name="To">Latest window start (exclusive), or null.</param>
+/// <param name="Monitor">Only this monitor, or null.</param>
+/// <param name="Check">Only this check, or null.</param>
+/// <param name="Limit">At most this many, newest windows kept (1..100,000).</param>
+public sealed record MonitorResultQuery(string Endpoint, long? From = null, long? To = null, string? Monitor = null, string? Check = null, int Limit = 10_000);
+
+/// <summary>Monitor results over time. Saving a window again replaces its earlier result (re-evaluation is idempotent).</summary>
+public interface IMonitorResultStore
+{
+    /// <summary>Stores results in one transaction (one audit entry).</summary>
+    Task SaveResultsAsync(string project, IReadOnlyList<MonitorResult> results, Actor actor, CancellationToken cancellationToken = default);
+
+    /// <summary>Results in window order (then monitor, check, version).</summary>
+    Task<IReadOnlyList<MonitorResult>> ListResultsAsync(string project, MonitorResultQuery query, CancellationToken cancellationToken = default);
+}

@@ -1,0 +1,266 @@
+using System.Globalization;
+using Strata.Monitoring.Drift;
+using YamlDotNet.Core;
+using YamlDotNet.RepresentationModel;
+
+namespace Strata.Monitoring;
+
+/// <summary>
+/// Reads the <c>monitors:</c> section of <c>strata.yaml</c> (other sections are left to their strata). Errors name the
+/// file and line.
+/// </summary>
+/// <example>
+/// <code>
+/// monitors:
+///   - name: delays-drift
+///     endpoint: flights
+///     model: delays
+///     window: 1h
+///     min_samples: 200
+///     features: [dep_delay, carrier]
+///     checks: [data_drift, prediction_drift, quality]
+///     drift: { share: 0.5, features: { dep_delay: { method: psi, threshold: 0.2 } } }
+///     alerts:
+///       - { name: sustained-drift, check: data_drift, windows: 2, actions: [{ webhook: "http://127.0.0.1:9000/hook" }, log, { pipeline: retrain }] }
+///       - { name: low-auc, check: quality.auc, below: 0.7, actions: [log] }
+/// </code>
+/// </example>
+public static class MonitorConfig
+{
+    /// <summary>Largest configuration accepted, in characters.</summary>
+    public const int MaxLength = 1 << 20;
+
+    /// <summary>The monitors declared in <paramref name="yaml"/> (none when there is no <c>monitors:</c> section).</summary>
+    /// <exception cref="DataFormatException">Invalid YAML, an unknown key, a bad value (<see cref="ErrorCodes.SchemaInvalid"/>).</exception>
+    public static IReadOnlyList<MonitorSpec> Parse(string yaml, string source = "strata.yaml")
+    {
+        ArgumentNullException.ThrowIfNull(yaml);
+        if (yaml.Length > MaxLength)
+        {
+            throw new DataFormatException(ErrorCodes.DataLimit, $"a configuration file may hold at most {MaxLength} characters", new DataLocation(source));
+        }
+
+        var stream = new YamlStream();
+        try
+        {
+            stream.Load(new StringReader(yaml));
+        }
+        catch (YamlException e)
+        {
+            throw new DataFormatException(ErrorCodes.SchemaInvalid, $"invalid YAML ({e.Message})", new DataLocation(source, e.Start.Line));
+        }
+
+        if (stream.Documents.Count == 0 || stream.Documents[0].RootNode is not YamlMappingNode root
+            || !root.Children.TryGetValue(new YamlScalarNode("monitors"), out var section))
+        {
+            return [];
+        }
+
+        if (section is not YamlSequenceNode list)
+        {
+            throw Error(source, section, "'monitors' must be a list");
+        }
+
+        var result = new List<MonitorSpec>();
+        foreach (var node in list)
+        {
+            var spec = Monitor(source, Map(source, node, "a monitor"));
+            if (result.Any(m => m.Name == spec.Name && m.Endpoint == spec.Endpoint))
+            {
+                throw Error(source, node, $"monitor '{spec.Name}' is declared twice for endpoint '{spec.Endpoint}'");
+            }
+
+            result.Add(spec);
+        }
+
+        return result;
+    }
+
+    /// <summary>Parses a window such as <c>30m</c>, <c>1h</c>, <c>1d</c> or <c>90s</c>.</summary>
+    public static bool TryParseWindow(string text, out TimeSpan window)
+    {
+        window = default;
+        if (string.IsNullOrEmpty(text) || text.Length < 2
+            || !long.TryParse(text.AsSpan(0, text.Length - 1), NumberStyles.None, CultureInfo.InvariantCulture, out var n) || n <= 0 || n > 1_000_000)
+        {
+            return false;
+        }
+
+        window = text[^1] switch
+        {
+            's' => TimeSpan.FromSeconds(n),
+            'm' => TimeSpan.FromMinutes(n),
+            'h' => TimeSpan.FromHours(n),
+            'd' => TimeSpan.FromDays(n),
+            _ => default,
+        };
+        return window > TimeSpan.Zero;
+    }
+
+    private static MonitorSpec Monitor(string source, YamlMappingNode node)
+    {
+        OnlyKeys(source, node, "name", "endpoint", "model", "window", "min_samples", "features", "checks", "drift", "alerts", "prediction_column");
+        var name = Text(source, node, "name", required: true)!;
+        var windowText = Text(source, node, "window", required: false) ?? "1h";
+        if (!TryParseWindow(windowText, out var window))
+        {
+            throw Error(source, node, $"monitor '{name}': window '{windowText}' is not a duration such as 30m, 1h or 1d");
+        }
+
+        var drift = DriftOptions.Default;
+        if (Number(source, node, "min_samples") is { } min)
+        {
+            drift = drift with { MinimumSampleSize = (long)min };
+        }
+
+        if (node.Children.TryGetValue(new YamlScalarNode("drift"), out var driftNode))
+        {
+            drift = Drift(source, Map(source, driftNode, "'drift'"), drift);
+        }
+
+        var spec = new MonitorSpec
+        {
+            Name = name,
+            Endpoint = Text(source, node, "endpoint", required: true)!,
+            Model = Text(source, node, "model", required: true)!,
+            Window = window,
+            Features = List(source, node, "features") ?? [],
+            Checks = List(source, node, "checks") ?? [MonitorChecks.DataDrift, MonitorChecks.PredictionDrift],
+            PredictionColumn = Text(source, node, "prediction_column", required: false) ?? "prediction",
+            Drift = drift,
+            Alerts = node.Children.TryGetValue(new YamlScalarNode("alerts"), out var alerts)
+                ? [.. (alerts as YamlSequenceNode ?? throw Error(source, alerts, "'alerts' must be a list")).Select(a => Alert(source, Map(source, a, "an alert")))]
+                : [],
+        };
+        try
+        {
+            spec.Validate();
+        }
+        catch (StrataException e) when (e is not DataFormatException)
+        {
+            throw new DataFormatException(ErrorCodes.SchemaInvalid, e.Message, new DataLocation(source, (int)node.Start.Line), e);
+        }
+
+        return spec;
+    }
+
+    private static DriftOptions Drift(string source, YamlMappingNode node, DriftOptions options)
+    {
+        OnlyKeys(source, node, "share", "bins", "large_reference_rows", "features");
+        options = options with
+        {
+            DriftShare = Number(source, node, "share") ?? options.DriftShare,
+            Bins = (int)(Number(source, node, "bins") ?? options.Bins),
+            LargeReferenceRows = (long)(Number(source, node, "large_reference_rows") ?? options.LargeReferenceRows),
+        };
+        if (!node.Children.TryGetValue(new YamlScalarNode("features"), out var featuresNode))
+        {
+            return options;
+        }
+
+        var features = new Dictionary<string, FeatureDriftOptions>(StringComparer.Ordinal);
+        foreach (var (key, value) in Map(source, featuresNode, "'drift.features'").Children)
+        {
+            var feature = Map(source, value, $"drift options of '{key}'");
+            OnlyKeys(source, feature, "method", "threshold");
+            var methodText = Text(source, feature, "method", required: false);
+            DriftMethod? method = methodText switch
+            {
+                null => null,
+                "psi" => DriftMethod.Psi,
+                "ks" => DriftMethod.KolmogorovSmirnov,
+                "wasserstein" => DriftMethod.Wasserstein,
+                "jensenshannon" or "js" => DriftMethod.JensenShannon,
+                "chisquare" or "chi2" => DriftMethod.ChiSquare,
+                _ => throw Error(source, feature, $"drift method '{methodText}' is not one of psi, ks, wasserstein, jensenshannon, chisquare"),
+            };
+            features[((YamlScalarNode)key).Value!] = new FeatureDriftOptions(method, Number(source, feature, "threshold"));
+        }
+
+        return options with { Features = features };
+    }
+
+    private static AlertRule Alert(string source, YamlMappingNode node)
+    {
+        OnlyKeys(source, node, "name", "check", "windows", "below", "above", "actions");
+        var below = Number(source, node, "below");
+        var above = Number(source, node, "above");
+        var actions = new List<AlertAction>();
+        if (node.Children.TryGetValue(new YamlScalarNode("actions"), out var actionsNode))
+        {
+            foreach (var a in actionsNode as YamlSequenceNode ?? throw Error(source, actionsNode, "'actions' must be a list"))
+            {
+                actions.Add(a switch
+                {
+                    YamlScalarNode { Value: "log" } => new AlertAction(AlertActionKind.Log),
+                    YamlMappingNode m when m.Children.Count == 1 && Text(source, m, "webhook", required: false) is { } url => new AlertAction(AlertActionKind.Webhook, url),
+                    YamlMappingNode m when m.Children.Count == 1 && Text(source, m, "pipeline", required: false) is { } pipeline => new AlertAction(AlertActionKind.TriggerPipeline, pipeline),
+                    _ => throw Error(source, a, "an action is 'log', '{ webhook: URL }' or '{ pipeline: NAME }'"),
+                });
+            }
+        }
+
+        return new AlertRule
+        {
+            Name = Text(source, node, "name", required: true)!,
+            Check = Text(source, node, "check", required: true)!,
+            ConsecutiveWindows = (int)(Number(source, node, "windows") ?? 1),
+            Comparison = below is not null ? AlertComparison.Below : above is not null ? AlertComparison.Above : AlertComparison.Drifted,
+            Threshold = below ?? above ?? 0,
+            Actions = actions.Count > 0 ? actions : [new AlertAction(AlertActionKind.Log)],
+        };
+    }
+
+    private static YamlMappingNode Map(string source, YamlNode node, string what) =>
+        node as YamlMappingNode ?? throw Error(source, node, $"{what} must be a mapping");
+
+    private static void OnlyKeys(string source, YamlMappingNode node, params string[] keys)
+    {
+        foreach (var key in node.Children.Keys)
+        {
+            var k = (key as YamlScalarNode)?.Value;
+            if (k is null || !keys.Contains(k))
+            {
+                throw Error(source, key, $"unknown key '{k}' (expected one of {string.Join(", ", keys)})");
+            }
+        }
+    }
+
+    private static string? Text(string source, YamlMappingNode node, string key, bool required)
+    {
+        if (!node.Children.TryGetValue(new YamlScalarNode(key), out var value))
+        {
+            return required ? throw Error(source, node, $"'{key}' is required") : null;
+        }
+
+        return value is YamlScalarNode { Value: { Length: > 0 } text } ? text : throw Error(source, value, $"'{key}' must be a non-empty value");
+    }
+
+    private static double? Number(string source, YamlMappingNode node, string key)
+    {
+        var text = Text(source, node, key, required: false);
+        if (text is null)
+        {
+            return null;
+        }
+
+        return double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) && double.IsFinite(value)
+            ? value
+            : throw Error(source, node.Children[new YamlScalarNode(key)], $"'{key}' must be a number, not '{text}'");
+    }
+
+    private static List<string>? List(string source, YamlMappingNode node, string key)
+    {
+        if (!node.Children.TryGetValue(new YamlScalarNode(key), out var value))
+        {
+            return null;
+        }
+
+        return value is YamlSequenceNode list && list.All(n => n is YamlScalarNode { Value.Length: > 0 })
+            ? [.. list.Select(n => ((YamlScalarNode)n).Value!)]
+            : throw Error(source, value, $"'{key}' must be a list of names");
+    }
+
+    private static DataFormatException Error(string source, YamlNode node, string message) =>
+        new(ErrorCodes.SchemaInvalid, message, new DataLocation(source, (int)node.Start.Line));
+}

@@ -1,0 +1,462 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Strata.Monitoring.Drift;
+using Strata.Monitoring.Quality;
+using Strata.Stores;
+
+namespace Strata.Monitoring;
+
+/// <summary>
+/// Runs one monitor: builds a drift profile per tumbling window and model version, incrementally, from batches of served
+/// records; evaluates closed windows against the reference; stores the results; and fires the alert rules.
+/// </summary>
+/// <remarks>
+/// A served-record batch is a table with <c>timestamp</c> (timestamp), <c>model_version</c> (int), optionally
+/// <c>endpoint</c> (string; rows of other endpoints are skipped) and <c>request_id</c>, the input features, and the
+/// prediction column. The adapter from the serving stratum's prediction log plugs in here as an
+/// <see cref="IAsyncEnumerable{T}"/> of such batches. Memory is one drift profile per open window, whatever the traffic.
+/// </remarks>
+public sealed class MonitorRunner
+{
+    /// <summary>Column of the serving time.</summary>
+    public const string TimestampColumn = "timestamp";
+
+    /// <summary>Column of the model version that served the row.</summary>
+    public const string VersionColumn = "model_version";
+
+    /// <summary>Column of the endpoint.</summary>
+    public const string EndpointColumn = "endpoint";
+
+    private readonly string _project;
+    private readonly MonitorSpec _spec;
+    private readonly DriftProfile _reference;
+    private readonly DriftProfile? _predictionReference;
+    private readonly IMonitorResultStore _store;
+    private readonly AlertDispatcher? _alerts;
+    private readonly SortedDictionary<(long Start, int Version), DriftProfileBuilder> _windows = [];
+    private readonly SortedDictionary<(long Start, int Version), DriftProfileBuilder> _predictionWindows = [];
+    private readonly SortedDictionary<long, List<LabeledPrediction>> _labels = [];
+
+    /// <summary>
+    /// Creates a runner. <paramref name="reference"/> is the model version's reference drift profile (training data, with
+    /// the prediction column when prediction drift is checked).
+    /// </summary>
+    /// <exception cref="StrataException">A monitored feature the reference lacks (<see cref="ErrorCodes.NotFound"/>), or an
+    /// invalid spec (<see cref="ErrorCodes.ArgumentInvalid"/>).</exception>
+    public MonitorRunner(string project, MonitorSpec spec, DriftProfile reference, IMonitorResultStore store, AlertDispatcher? alerts = null)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        ArgumentNullException.ThrowIfNull(reference);
+        ArgumentNullException.ThrowIfNull(store);
+        Names.Check("project", project);
+        spec.Validate();
+        _project = project;
+        _spec = spec;
+        _store = store;
+        _alerts = alerts;
+        var features = spec.Features.Count > 0
+            ? spec.Features
+            : [.. reference.Layout.Features.Select(f => f.Name).Where(n => n != spec.PredictionColumn)];
+        _reference = reference.Select(features);
+        foreach (var name in spec.Drift.Features.Keys)
+        {
+            if (_reference.Layout.IndexOf(name) < 0 && name != spec.PredictionColumn)
+            {
+                throw new StrataException(ErrorCodes.NotFound, $"monitor '{spec.Name}' sets options for feature '{name}', which it does not monitor");
+            }
+        }
+
+        if (spec.Checks.Contains(MonitorChecks.PredictionDrift))
+        {
+            _predictionReference = reference.Layout.IndexOf(spec.PredictionColumn) >= 0
+                ? reference.Select([spec.PredictionColumn])
+                : throw new StrataException(
+                    ErrorCodes.NotFound, $"monitor '{spec.Name}' checks prediction drift, but the reference has no '{spec.PredictionColumn}' column");
+        }
+    }
+
+    /// <summary>The monitor.</summary>
+    public MonitorSpec Spec => _spec;
+
+    /// <summary>The features tested for data drift.</summary>
+    public IReadOnlyList<string> Features => [.. _reference.Layout.Features.Select(f => f.Name)];
+
+    /// <summary>Adds a batch of served records to the profiles of their windows.</summary>
+    /// <exception cref="StrataException">A required column is missing or has the wrong type (<see cref="ErrorCodes.SchemaInvalid"/>
+    /// or <see cref="ErrorCodes.NotFound"/>).</exception>
+    public void Add(Table batch)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        if (batch.RowCount == 0)
+        {
+            return;
+        }
+
+        var times = Required<long>(batch, TimestampColumn, DataType.Timestamp);
+        var versions = Versions(batch);
+        var endpoints = batch.Schema.Contains(EndpointColumn) ? batch.GetStringColumn(EndpointColumn) : null;
+        var groups = new Dictionary<(long, int), List<int>>();
+        for (var i = 0; i < batch.RowCount; i++)
+        {
+            if (times.IsNull(i) || (endpoints is not null && endpoints[i] != _spec.Endpoint))
+            {
+                continue;
+            }
+
+            var key = (WindowedQuality.FloorDiv(times[i], _spec.WindowMicros) * _spec.WindowMicros, versions[i]);
+            if (!groups.TryGetValue(key, out var rows))
+            {
+                groups[key] = rows = [];
+            }
+
+            rows.Add(i);
+        }
+
+        foreach (var (key, rows) in groups)
+        {
+            var part = rows.Count == batch.RowCount ? batch : batch.Take(rows.ToArray());
+            Builder(_windows, key, _reference.Layout).Add(part);
+            if (_predictionReference is not null)
+            {
+                Builder(_predictionWindows, key, _predictionReference.Layout).Add(part);
+            }
+        }
+    }
+
+    /// <summary>Adds every batch of a stream of served records.</summary>
+    public async Task AddAsync(IAsyncEnumerable<Table> batches, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(batches);
+        await foreach (var batch in batches.WithCancellation(cancellationToken).ConfigureAwait(false))
+        {
+            Add(batch);
+        }
+    }
+
+    /// <summary>Adds predictions whose labels arrived (feedback), for the quality check.</summary>
+    public void AddLabels(IEnumerable<LabeledPrediction> pairs)
+    {
+        ArgumentNullException.ThrowIfNull(pairs);
+        foreach (var pair in pairs)
+        {
+            var start = WindowedQuality.FloorDiv(pair.TimestampMicros, _spec.WindowMicros) * _spec.WindowMicros;
+            if (!_labels.TryGetValue(start, out var list))
+            {
+                _labels[start] = list = [];
+            }
+
+            list.Add(pair);
+        }
+    }
+
+    /// <summary>
+    /// The drift profile of every version's served inputs over [<paramref name="from"/>, <paramref name="to"/>), merged
+    /// from the window profiles still held (longer spans without going back to the records).
+    /// </summary>
+    public DriftProfile Profile(long from, long to)
+    {
+        var result = DriftProfile.Empty(_reference.Layout);
+        foreach (var ((start, _), builder) in _windows)
+        {
+            if (start >= from && start < to)
+            {
+                result = result.Merge(builder.Build());
+            }
+        }
+
+        return result;
+    }
+
+    /// <summary>
+    /// Evaluates the windows that end at or before <paramref name="until"/> (UTC microseconds), stores their results,
+    /// forgets their profiles and queues the alerts they fire; returns the results.
+    /// </summary>
+    public async Task<IReadOnlyList<MonitorResult>> EvaluateAsync(long until, Actor actor, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(actor);
+        var results = new List<MonitorResult>();
+        var window = _spec.WindowMicros;
+        foreach (var key in _windows.Keys.Where(k => k.Start + window <= until).ToList())
+        {
+            var (start, version) = key;
+            var current = _windows[key].Build();
+            _windows.Remove(key);
+            if (_spec.Checks.Contains(MonitorChecks.DataDrift))
+            {
+                var drift = DriftDetector.Compare(_reference, current, _spec.Drift with { Features = Only(_spec.Drift.Features, _reference.Layout) });
+                results.Add(new MonitorResult(
+                    _spec.Name, _spec.Endpoint, _spec.Model, version, start, start + window, MonitorChecks.DataDrift, StatusName(drift.Status),
+                    drift.Status == DriftStatus.InsufficientData ? null : drift.DriftShare, current.RowCount, Details(drift, _reference, current)));
+            }
+
+            if (_predictionReference is not null && _predictionWindows.Remove(key, out var predictions))
+            {
+                var prediction = DriftDetector.Compare(
+                    _predictionReference, predictions.Build(), _spec.Drift with { Features = Only(_spec.Drift.Features, _predictionReference.Layout) });
+                var feature = prediction.Features[0];
+                results.Add(new MonitorResult(
+                    _spec.Name, _spec.Endpoint, _spec.Model, version, start, start + window, MonitorChecks.PredictionDrift, StatusName(feature.Status),
+                    double.IsNaN(feature.Score) ? null : feature.Score, current.RowCount, Details(prediction, _predictionReference, predictions.Build())));
+            }
+        }
+
+        if (_spec.Checks.Contains(MonitorChecks.Quality))
+        {
+            foreach (var start in _labels.Keys.Where(s => s + window <= until).ToList())
+            {
+                var pairs = _labels[start];
+                _labels.Remove(start);
+                var status = pairs.Count < _spec.Drift.MinimumSampleSize ? "insufficient_data" : "ok";
+                foreach (var (metric, value) in WindowedQuality.Metrics(pairs, QualityTask.Binary))
+                {
+                    results.Add(new MonitorResult(
+                        _spec.Name, _spec.Endpoint, _spec.Model, 0, start, start + window, $"{MonitorChecks.Quality}.{metric}", status,
+                        status == "ok" ? value : null, pairs.Count, null));
+                }
+            }
+        }
+
+        if (results.Count == 0)
+        {
+            return results;
+        }
+
+        await _store.SaveResultsAsync(_project, results, actor, cancellationToken).ConfigureAwait(false);
+        if (_alerts is not null && _spec.Alerts.Count > 0)
+        {
+            var depth = _spec.Alerts.Max(a => a.ConsecutiveWindows);
+            var first = results.Min(r => r.WindowStart);
+            var history = await _store.ListResultsAsync(
+                _project, new MonitorResultQuery(_spec.Endpoint, From: first - (depth * window), Monitor: _spec.Name), cancellationToken).ConfigureAwait(false);
+            foreach (var start in results.Select(r => r.WindowStart).Distinct().Order())
+            {
+                foreach (var alert in AlertDispatcher.Evaluate(_spec, [.. history.Where(r => r.WindowStart <= start)]))
+                {
+                    if (alert.WindowStart == start)
+                    {
+                        _alerts.Enqueue(_project, _spec, alert);
+                    }
+                }
+            }
+        }
+
+        return results;
+    }
+
+    /// <summary>The status as stored: drift, no_drift, insufficient_data.</summary>
+    public static string StatusName(DriftStatus status) => status switch
+    {
+        DriftStatus.Drift => "drift",
+        DriftStatus.NoDrift => "no_drift",
+        _ => "insufficient_data",
+    };
+
+    /// <summary>Per-feature results and report histograms of a drift comparison, as the JSON stored with a result.</summary>
+    public static string Details(DatasetDrift drift, DriftProfile reference, DriftProfile current)
+    {
+        ArgumentNullException.ThrowIfNull(drift);
+        ArgumentNullException.ThrowIfNull(reference);
+        ArgumentNullException.ThrowIfNull(current);
+        var features = new List<FeatureDetails>();
+        for (var i = 0; i < drift.Features.Count; i++)
+        {
+            var f = drift.Features[i];
+            var (labels, r, c) = ReportHistogram(reference.Distributions[i], current.Distributions[i]);
+            features.Add(new FeatureDetails
+            {
+                Feature = f.Feature,
+                Method = f.Method.ToString(),
+                Score = double.IsFinite(f.Score) ? f.Score : null,
+                PValue = f.PValue,
+                Threshold = f.Threshold,
+                Status = StatusName(f.Status),
+                ReferenceCount = f.ReferenceCount,
+                CurrentCount = f.CurrentCount,
+                Bins = labels,
+                Reference = r,
+                Current = c,
+            });
+        }
+
+        var details = new DriftDetails { DriftShare = drift.DriftShare, Drifted = drift.DriftedCount, Tested = drift.TestedCount, Features = features };
+        return JsonSerializer.Serialize(details, MonitorJson.Default.DriftDetails);
+    }
+
+    /// <summary>Reads the JSON written by <see cref="Details"/>.</summary>
+    internal static DriftDetails? ReadDetails(string? json)
+    {
+        if (string.IsNullOrEmpty(json))
+        {
+            return null;
+        }
+
+        try
+        {
+            return JsonSerializer.Deserialize(json, MonitorJson.Default.DriftDetails);
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// About 20 equal-width bins between the reference's extremes for a numeric feature (each fine bin goes where its
+    /// middle falls; values outside go to the end bins), or the 20 most frequent reference values for a categorical one.
+    /// </summary>
+    internal static (List<string> Labels, List<double> Reference, List<double> Current) ReportHistogram(FeatureDistribution reference, FeatureDistribution current)
+    {
+        const int Bars = 20;
+        var labels = new List<string>();
+        var r = new List<double>();
+        var c = new List<double>();
+        if (reference is NumericDistribution rn && current is NumericDistribution cn)
+        {
+            var edges = rn.Histogram.Edges;
+            if (edges.Count < 2)
+            {
+                return (labels, r, c);
+            }
+
+            // NOTE: bars span the reference's 0.5%–99.5% quantile edges, so a long tail does not squeeze the body into one
+            // bar; values beyond go to the end bars.
+            var tail = edges.Count / 200;
+            var lo = edges[tail];
+            var width = (edges[edges.Count - 1 - tail] - lo) / Bars;
+            if (!(width > 0))
+            {
+                lo = edges[0];
+                width = (edges[^1] - lo) / Bars;
+            }
+
+            var rs = new double[Bars];
+            var cs = new double[Bars];
+            for (var i = 0; i < rn.Histogram.Counts.Count; i++)
+            {
+                var middle = i == 0 ? lo : i == edges.Count ? edges[^1] : (edges[i - 1] + edges[i]) / 2;
+                var bar = Math.Clamp((int)((middle - lo) / width), 0, Bars - 1);
+                rs[bar] += rn.ValidCount == 0 ? 0 : (double)rn.Histogram.Counts[i] / rn.ValidCount;
+                cs[bar] += cn.ValidCount == 0 ? 0 : (double)cn.Histogram.Counts[i] / cn.ValidCount;
+            }
+
+            for (var b = 0; b < Bars; b++)
+            {
+                labels.Add((lo + (b * width)).ToString("G4", CultureInfo.InvariantCulture));
+            }
+
+            return (labels, [.. rs], [.. cs]);
+        }
+
+        var rc = (CategoricalDistribution)reference;
+        var cc = (CategoricalDistribution)current;
+        foreach (var (value, count) in rc.Counts.OrderByDescending(p => p.Value).ThenBy(p => p.Key, StringComparer.Ordinal).Take(Bars))
+        {
+            labels.Add(value == DriftProfile.OtherValue ? "(other)" : value);
+            r.Add(rc.ValidCount == 0 ? 0 : (double)count / rc.ValidCount);
+            c.Add(cc.ValidCount == 0 ? 0 : (double)cc.Counts.GetValueOrDefault(value) / cc.ValidCount);
+        }
+
+        return (labels, r, c);
+    }
+
+    private static Dictionary<string, FeatureDriftOptions> Only(IReadOnlyDictionary<string, FeatureDriftOptions> options, DriftLayout layout) =>
+        options.Where(p => layout.IndexOf(p.Key) >= 0).ToDictionary(p => p.Key, p => p.Value);
+
+    private static DriftProfileBuilder Builder(SortedDictionary<(long, int), DriftProfileBuilder> windows, (long, int) key, DriftLayout layout)
+    {
+        if (!windows.TryGetValue(key, out var builder))
+        {
+            windows[key] = builder = new DriftProfileBuilder(layout);
+        }
+
+        return builder;
+    }
+
+    private static Column<T> Required<T>(Table batch, string name, DataType type)
+        where T : unmanaged
+    {
+        if (!batch.Schema.Contains(name))
+        {
+            throw new StrataException(ErrorCodes.NotFound, $"served records need a '{name}' column (columns: {string.Join(", ", batch.Schema.Names)})");
+        }
+
+        return batch[name] is Column<T> column && column.Type == type
+            ? column
+            : throw new StrataException(ErrorCodes.SchemaInvalid, $"served records' '{name}' column must be {type.Name()}, not {batch[name].Type.Name()}");
+    }
+
+    private static int[] Versions(Table batch)
+    {
+        var result = new int[batch.RowCount];
+        if (!batch.Schema.Contains(VersionColumn))
+        {
+            return result;
+        }
+
+        switch (batch[VersionColumn])
+        {
+            case Column<int> c:
+                for (var i = 0; i < result.Length; i++)
+                {
+                    result[i] = c.IsNull(i) ? 0 : c[i];
+                }
+
+                break;
+            case Column<long> c when c.Type == DataType.Int64:
+                for (var i = 0; i < result.Length; i++)
+                {
+                    result[i] = c.IsNull(i) ? 0 : checked((int)c[i]);
+                }
+
+                break;
+            default:
+                throw new StrataException(ErrorCodes.SchemaInvalid, $"served records' '{VersionColumn}' column must be an integer");
+        }
+
+        return result;
+    }
+}
+
+/// <summary>The JSON stored with a drift result.</summary>
+internal sealed class DriftDetails
+{
+    public double DriftShare { get; init; }
+
+    public int Drifted { get; init; }
+
+    public int Tested { get; init; }
+
+    public List<FeatureDetails> Features { get; init; } = [];
+}
+
+/// <summary>One feature in <see cref="DriftDetails"/>.</summary>
+internal sealed class FeatureDetails
+{
+    public string Feature { get; init; } = "";
+
+    public string Method { get; init; } = "";
+
+    public double? Score { get; init; }
+
+    public double? PValue { get; init; }
+
+    public double Threshold { get; init; }
+
+    public string Status { get; init; } = "";
+
+    public long ReferenceCount { get; init; }
+
+    public long CurrentCount { get; init; }
+
+    public List<string> Bins { get; init; } = [];
+
+    public List<double> Reference { get; init; } = [];
+
+    public List<double> Current { get; init; } = [];
+}
+
+/// <summary>JSON of monitoring details.</summary>
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]
+[JsonSerializable(typeof(DriftDetails))]
+internal sealed partial class MonitorJson : JsonSerializerContext;

@@ -1,0 +1,169 @@
+using Strata.Stores;
+using Strata.Monitoring.Drift;
+
+namespace Strata.Monitoring;
+
+/// <summary>The checks a monitor runs on each window.</summary>
+public static class MonitorChecks
+{
+    /// <summary>Data drift of the served inputs against the reference (result score: the drifted share).</summary>
+    public const string DataDrift = "data_drift";
+
+    /// <summary>Drift of the predictions against the reference's predictions (result score: the test's statistic).</summary>
+    public const string PredictionDrift = "prediction_drift";
+
+    /// <summary>Quality metrics from labels; a result per metric, named <c>quality.&lt;metric&gt;</c> (e.g. quality.auc).</summary>
+    public const string Quality = "quality";
+}
+
+/// <summary>
+/// What a monitor watches on one endpoint: its features, checks, tumbling window, thresholds and minimum sample size,
+/// and the alert rules over its results. Declared in <c>strata.yaml</c> (see MonitorConfig) or in C#.
+/// </summary>
+public sealed record MonitorSpec
+{
+    /// <summary>The monitor's name (unique per endpoint).</summary>
+    public required string Name { get; init; }
+
+    /// <summary>The endpoint whose served records it reads.</summary>
+    public required string Endpoint { get; init; }
+
+    /// <summary>The registered model (its versions' reference profiles are the baseline).</summary>
+    public required string Model { get; init; }
+
+    /// <summary>The input features to test; empty means every reference column the served records carry.</summary>
+    public IReadOnlyList<string> Features { get; init; } = [];
+
+    /// <summary>Checks to run (<see cref="MonitorChecks"/>).</summary>
+    public IReadOnlyList<string> Checks { get; init; } = [MonitorChecks.DataDrift, MonitorChecks.PredictionDrift];
+
+    /// <summary>The tumbling window (default one hour; at least one second, at most 31 days).</summary>
+    public TimeSpan Window { get; init; } = TimeSpan.FromHours(1);
+
+    /// <summary>Drift methods, thresholds and the minimum sample size (below it a window is "insufficient data").</summary>
+    public DriftOptions Drift { get; init; } = DriftOptions.Default;
+
+    /// <summary>The served records' prediction column.</summary>
+    public string PredictionColumn { get; init; } = "prediction";
+
+    /// <summary>Alert rules over the results.</summary>
+    public IReadOnlyList<AlertRule> Alerts { get; init; } = [];
+
+    /// <summary>The window in microseconds.</summary>
+    public long WindowMicros => Window.Ticks / 10;
+
+    /// <summary>Throws when the spec is inconsistent.</summary>
+    /// <exception cref="StrataException"><see cref="ErrorCodes.ArgumentInvalid"/>, naming the field.</exception>
+    public void Validate()
+    {
+        Names.Check("monitor name", Name);
+        Names.Check("endpoint", Endpoint);
+        Names.Check("model", Model);
+        if (Window < TimeSpan.FromSeconds(1) || Window > TimeSpan.FromDays(31))
+        {
+            throw new StrataException(ErrorCodes.ArgumentInvalid, $"monitor '{Name}': window {Window} must be within 1 second and 31 days");
+        }
+
+        foreach (var check in Checks)
+        {
+            if (check is not (MonitorChecks.DataDrift or MonitorChecks.PredictionDrift or MonitorChecks.Quality))
+            {
+                throw new StrataException(ErrorCodes.ArgumentInvalid, $"monitor '{Name}': unknown check '{check}' (data_drift, prediction_drift, quality)");
+            }
+        }
+
+        Drift.Validate();
+        foreach (var rule in Alerts)
+        {
+            rule.Validate(Name);
+        }
+    }
+}
+
+/// <summary>How an alert rule compares a result.</summary>
+public enum AlertComparison
+{
+    /// <summary>The result's status is "drift".</summary>
+    Drifted,
+
+    /// <summary>The result's score is below the threshold (e.g. AUC below 0.7).</summary>
+    Below,
+
+    /// <summary>The result's score is above the threshold.</summary>
+    Above,
+}
+
+/// <summary>What an alert does when it fires.</summary>
+public enum AlertActionKind
+{
+    /// <summary>POST the alert as JSON to a URL (bounded timeout and retries; never blocks monitoring).</summary>
+    Webhook,
+
+    /// <summary>Record the alert in the audit log.</summary>
+    Log,
+
+    /// <summary>Start a pipeline run (e.g. retraining) through <see cref="IPipelineTrigger"/>.</summary>
+    TriggerPipeline,
+}
+
+/// <summary>One action of an alert rule.</summary>
+/// <param name="Kind">The kind.</param>
+/// <param name="Target">The webhook URL or the pipeline name; null for a log entry.</param>
+public sealed record AlertAction(AlertActionKind Kind, string? Target = null);
+
+/// <summary>
+/// Fires when a run of <see cref="ConsecutiveWindows"/> consecutive windows of a check meets the condition (e.g. data
+/// drift in 2 consecutive windows; quality.auc below 0.7): once per run, again only after the condition has broken.
+/// </summary>
+public sealed record AlertRule
+{
+    /// <summary>The rule's name.</summary>
+    public required string Name { get; init; }
+
+    /// <summary>The check whose results it reads (data_drift, prediction_drift, quality.auc, …).</summary>
+    public required string Check { get; init; }
+
+    /// <summary>The comparison.</summary>
+    public AlertComparison Comparison { get; init; } = AlertComparison.Drifted;
+
+    /// <summary>The threshold for <see cref="AlertComparison.Below"/> and <see cref="AlertComparison.Above"/>.</summary>
+    public double Threshold { get; init; }
+
+    /// <summary>Consecutive windows that must meet the condition (1..1000).</summary>
+    public int ConsecutiveWindows { get; init; } = 1;
+
+    /// <summary>What to do.</summary>
+    public IReadOnlyList<AlertAction> Actions { get; init; } = [new AlertAction(AlertActionKind.Log)];
+
+    internal void Validate(string monitor)
+    {
+        Names.Check("alert name", Name);
+        Names.Check("alert check", Check, NameKind.Key);
+        if (ConsecutiveWindows is < 1 or > 1000)
+        {
+            throw new StrataException(ErrorCodes.ArgumentInvalid, $"monitor '{monitor}' alert '{Name}': windows {ConsecutiveWindows} must be within [1, 1000]");
+        }
+
+        if (Comparison != AlertComparison.Drifted && !double.IsFinite(Threshold))
+        {
+            throw new StrataException(ErrorCodes.ArgumentInvalid, $"monitor '{monitor}' alert '{Name}': the threshold must be a finite number");
+        }
+
+        foreach (var action in Actions)
+        {
+            switch (action.Kind)
+            {
+                case AlertActionKind.Webhook:
+                    if (!Uri.TryCreate(action.Target, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
+                    {
+                        throw new StrataException(ErrorCodes.ArgumentInvalid, $"monitor '{monitor}' alert '{Name}': webhook URL '{action.Target}' must be an absolute http(s) URL");
+                    }
+
+                    break;
+                case AlertActionKind.TriggerPipeline:
+                    Names.Check("pipeline", action.Target);
+                    break;
+            }
+        }
+    }
+}
