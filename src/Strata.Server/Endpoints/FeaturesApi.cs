@@ -18,7 +18,7 @@ internal static class FeaturesApi
 {
     public static IEndpointRouteBuilder MapFeaturesApi(this IEndpointRouteBuilder app)
     {
-        app.MapPost("/get-online-features", GetOnlineFeaturesAsync).RequireRole(Role.Viewer).WithTags("feast");
+        app.MapPost("/get-online-features", GetOnlineFeaturesAsync).RequireRole(Role.Viewer).WithCachedKeyCheck().WithTags("feast");
         app.MapPost("/push", PushAsync).RequireRole(Role.Editor).WithTags("feast");
         app.MapPost("/materialize", MaterializeAsync).RequireRole(Role.Editor).WithTags("feast");
         app.MapPost("/materialize-incremental", MaterializeIncrementalAsync).RequireRole(Role.Editor).WithTags("feast");
@@ -26,7 +26,7 @@ internal static class FeaturesApi
         var api = app.MapGroup("/api/v1/projects/{project}/features").WithTags("features");
         api.MapGet("/", GetDefinitionsAsync).RequireRole(Role.Viewer);
         api.MapGet("/versions", ListVersionsAsync).RequireRole(Role.Viewer);
-        api.MapPost("/online", GetOnlineFeaturesAsync).RequireRole(Role.Viewer);
+        api.MapPost("/online", GetOnlineFeaturesAsync).RequireRole(Role.Viewer).WithCachedKeyCheck();
         api.MapPost("/push", PushAsync).RequireRole(Role.Editor);
         api.MapPost("/materialize", MaterializeAsync).RequireRole(Role.Editor);
         api.MapPost("/materialize-incremental", MaterializeIncrementalAsync).RequireRole(Role.Editor);

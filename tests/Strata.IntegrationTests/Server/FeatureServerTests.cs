@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
 using Strata.Features.Definitions;
+using Strata.Security;
 using Strata.Server.Hosting;
 using Strata.Stores;
 
@@ -374,6 +375,32 @@ public sealed class FeatureServerTests(StrataServerFactory server) : IClassFixtu
         await AssertProblemAsync(await stranger.SendAsync(header), HttpStatusCode.Forbidden, "", "other project's admin by header");
         await AssertProblemAsync(await stranger.PostAsync($"/api/v1/projects/{Project}/features/online", Json(read)), HttpStatusCode.Forbidden, "", "other project's admin, native");
         Assert.Equal(["NOT_FOUND"], await FlightStatusesAsync(id));
+    }
+
+    [Fact]
+    public async Task A_revoked_key_stops_reading_online_features_within_the_poll_interval()
+    {
+        // Online reads authenticate through the cached key check (no store read per request), so a revocation reaches
+        // them when the serving runtime next sees the change sequence move: within its poll interval, not at once.
+        var read = $$$"""{"features": ["route_stats:flights"], "entities": {"route_id": [{{{NextId()}}}]}}""";
+        var issued = await server.Registry.CreateKeyAsync(Caller.Local, Project, "short-lived-reader", Role.Viewer, null);
+        using var http = server.Http();
+        http.DefaultRequestHeaders.Authorization = new("Bearer", issued.Token);
+        Assert.Equal(HttpStatusCode.OK, (await http.PostAsync("/get-online-features", Json(read))).StatusCode);
+
+        await server.Registry.RevokeKeyAsync(Caller.Local, Project, issued.Key.Id);
+
+        var deadline = DateTime.UtcNow.AddSeconds(5);
+        var (feast, native) = (HttpStatusCode.OK, HttpStatusCode.OK);
+        while ((feast == HttpStatusCode.OK || native == HttpStatusCode.OK) && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(50);
+            feast = (await http.PostAsync("/get-online-features", Json(read))).StatusCode;
+            native = (await http.PostAsync($"/api/v1/projects/{Project}/features/online", Json(read))).StatusCode;
+        }
+
+        Assert.Equal(HttpStatusCode.Unauthorized, feast);
+        Assert.Equal(HttpStatusCode.Unauthorized, native);
     }
 
     // ---- native routes ------------------------------------------------------------------------------------------
