@@ -1,4 +1,5 @@
 using System.Data;
+using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
 using System.Text;
@@ -87,7 +88,7 @@ public sealed partial class PostgresOfflineStore : IOfflineStore
         // One writer per view at a time: the sequence then orders rows exactly as they were appended.
         await using (var lockCommand = new NpgsqlCommand("SELECT pg_advisory_xact_lock(hashtextextended(@key, 0))", connection, transaction))
         {
-            lockCommand.Parameters.AddWithValue("key", $"strata_offline/{_project}/{name}");
+            lockCommand.Parameters.AddWithValue("key", AppendLockKey(name));
             await lockCommand.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         }
 
@@ -163,7 +164,41 @@ public sealed partial class PostgresOfflineStore : IOfflineStore
     }
 
     /// <inheritdoc />
+    /// <remarks>
+    /// The view table's OID (a view dropped and made again gets a new one) and the last value of its append-order sequence,
+    /// which every committed append moves: O(1), no row is read. Taken under the view's append lock in shared mode, so an
+    /// append between its first sequence value and its commit is waited for rather than fingerprinted before its rows are visible.
+    /// </remarks>
+    public async Task<string> GetFingerprintAsync(FeatureViewLayout view, CancellationToken cancellationToken = default)
+    {
+        var name = OfflineRows.CheckName(view);
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        await using (var lockCommand = new NpgsqlCommand("SELECT pg_advisory_xact_lock_shared(hashtextextended(@key, 0))", connection, transaction))
+        {
+            lockCommand.Parameters.AddWithValue("key", AppendLockKey(name));
+            await lockCommand.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        var table = await FindTableAsync(connection, transaction, view, cancellationToken).ConfigureAwait(false);
+        if (table is null)
+        {
+            return "empty";
+        }
+
+        await using var command = new NpgsqlCommand(
+            "SELECT @table::regclass::oid::bigint, coalesce(pg_sequence_last_value(pg_get_serial_sequence(@table, @column)::regclass), 0)", connection, transaction);
+        command.Parameters.AddWithValue("table", table);
+        command.Parameters.AddWithValue("column", SequenceColumn);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+        return string.Create(CultureInfo.InvariantCulture, $"table {reader.GetInt64(0)} seq {reader.GetInt64(1)}");
+    }
+
+    /// <inheritdoc />
     public ValueTask DisposeAsync() => _dataSource.DisposeAsync();
+
+    private string AppendLockKey(string view) => $"strata_offline/{_project}/{view}";
 
     /// <summary>The quoted, schema-qualified table of a view, or null when nothing was ever appended to it.</summary>
     private async Task<string?> FindTableAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, FeatureViewLayout view, CancellationToken cancellationToken)

@@ -1,4 +1,6 @@
 using System.Collections.Concurrent;
+using System.Globalization;
+using System.Text;
 using Strata.Features.Aggregation;
 using Strata.Features.Definitions;
 using Strata.Features.OnDemand;
@@ -207,18 +209,7 @@ public sealed class FeatureStore : IDisposable
         }
 
         // Every stored feature the output or an on-demand input needs, fetched under full names.
-        var needed = new List<FeatureReference>();
-        foreach (var reference in features)
-        {
-            if (OnDemand(reference.View) is { } onDemand)
-            {
-                needed.AddRange(onDemand.Inputs);
-            }
-            else
-            {
-                needed.Add(reference);
-            }
-        }
+        var needed = StoredFeatures(features);
 
         var fetched = new Dictionary<FeatureReference, Column>();
         var plainRequests = needed.Where(r => Repository.FeatureViews.Any(v => v.Name == r.View)).Distinct()
@@ -270,6 +261,31 @@ public sealed class FeatureStore : IDisposable
         }
 
         return new Table(new Schema(output.Select(o => o.Field)), output.Select(o => o.Column));
+    }
+
+    /// <summary>
+    /// What a training set over <paramref name="features"/> reads besides its entity rows: the definitions (version and
+    /// digest) and the offline fingerprint of every stored view behind the features, without reading a row. A pipeline's
+    /// step cache keys on it, so rows appended or definitions applied since make a cached training set stale.
+    /// </summary>
+    /// <exception cref="StrataException">Unknown features.</exception>
+    public async Task<string> GetTrainingFingerprintAsync(IReadOnlyList<FeatureReference> features, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(features);
+        foreach (var reference in features)
+        {
+            FieldOf(reference);
+        }
+
+        var text = new StringBuilder();
+        text.Append(CultureInfo.InvariantCulture, $"definitions v{Version} {Repository.ComputeDigest()}\n");
+        foreach (var view in StoredFeatures(features).Select(r => r.View).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal))
+        {
+            var fingerprint = await _offline.GetFingerprintAsync(Repository.OfflineLayout(view), cancellationToken).ConfigureAwait(false);
+            text.Append(CultureInfo.InvariantCulture, $"view {view}: {fingerprint}\n");
+        }
+
+        return text.ToString();
     }
 
     /// <summary>
@@ -700,6 +716,25 @@ public sealed class FeatureStore : IDisposable
         }
 
         return builder.Build();
+    }
+
+    /// <summary>The stored features (of feature and aggregation views) asked features read: on-demand ones stand for their inputs.</summary>
+    private List<FeatureReference> StoredFeatures(IReadOnlyList<FeatureReference> features)
+    {
+        var needed = new List<FeatureReference>();
+        foreach (var reference in features)
+        {
+            if (OnDemand(reference.View) is { } onDemand)
+            {
+                needed.AddRange(onDemand.Inputs);
+            }
+            else
+            {
+                needed.Add(reference);
+            }
+        }
+
+        return needed;
     }
 
     private OnDemandViewDefinition? OnDemand(string view) => Repository.OnDemandViews.FirstOrDefault(v => v.Name == view);

@@ -51,11 +51,19 @@ public sealed class FeatureStores : IAsyncDisposable
     }
 
     /// <summary>The feature store of a project, opened on first use and refreshed when its definitions change.</summary>
-    public async ValueTask<FeatureStore> GetAsync(string project, CancellationToken cancellationToken = default)
+    public ValueTask<FeatureStore> GetAsync(string project, CancellationToken cancellationToken = default) => GetAsync(project, recheck: false, cancellationToken);
+
+    /// <summary>
+    /// The feature store of a project at the definitions applied now, checked without the one-second grace: for a result
+    /// that is cached by the definitions' version (a pipeline's training set), which must follow an apply at once.
+    /// </summary>
+    internal ValueTask<FeatureStore> GetCurrentAsync(string project, CancellationToken cancellationToken = default) => GetAsync(project, recheck: true, cancellationToken);
+
+    private async ValueTask<FeatureStore> GetAsync(string project, bool recheck, CancellationToken cancellationToken)
     {
         var entry = _open.GetOrAdd(project, p => new Entry(p));
         var now = _clock.GetUtcNow();
-        if (entry.Store is { } current && now - entry.CheckedAt < RecheckEvery)
+        if (!recheck && entry.Store is { } current && now - entry.CheckedAt < RecheckEvery)
         {
             return current;
         }
@@ -63,7 +71,7 @@ public sealed class FeatureStores : IAsyncDisposable
         await entry.Lock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            if (entry.Store is { } fresh && _clock.GetUtcNow() - entry.CheckedAt < RecheckEvery)
+            if (!recheck && entry.Store is { } fresh && _clock.GetUtcNow() - entry.CheckedAt < RecheckEvery)
             {
                 return fresh;
             }

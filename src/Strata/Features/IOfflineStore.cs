@@ -29,6 +29,13 @@ public interface IOfflineStore : IAsyncDisposable
     Task<(long Min, long Max)?> GetEventTimeRangeAsync(FeatureViewLayout view, CancellationToken cancellationToken = default);
 
     /// <summary>
+    /// A short text that changes whenever the view's stored rows change (an append, the view dropped and made again),
+    /// read without reading rows, so a cached training set can tell it is stale. It may also change when the rows did not
+    /// (a failed append); it never stays the same across a committed append.
+    /// </summary>
+    Task<string> GetFingerprintAsync(FeatureViewLayout view, CancellationToken cancellationToken = default);
+
+    /// <summary>
     /// The point-in-time join (see <see cref="PointInTimeJoin"/> for the exact rule): for every entity row and view, the
     /// latest row with <c>event_ts ≤ entity_ts</c> within the TTL, ties broken by created time; entity columns carried
     /// through in input order. Views with no stored rows give nulls.

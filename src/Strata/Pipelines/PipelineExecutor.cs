@@ -305,9 +305,10 @@ public sealed class PipelineExecutor
 
         // The cache (or, in a rerun, the recorded outputs of a step that reads the outside world).
         var reused = pinned ?? (options.NoCache ? null : await _services.Metadata.Pipelines.FindCachedStepAsync(run.Project, key, cancellationToken).ConfigureAwait(false));
-        if (reused is not null && await AllStoredAsync(reused, cancellationToken).ConfigureAwait(false))
+        var cachedOutputs = reused?.Outputs.ToDictionary(o => o.Key, o => ArtifactRef.Parse(o.Value), StringComparer.Ordinal);
+        if (reused is not null && cachedOutputs is not null && await AllStoredAsync(reused, cancellationToken).ConfigureAwait(false)
+            && (pinned is not null || await CanReuseAsync(type, context, cachedOutputs, cancellationToken).ConfigureAwait(false)))
         {
-            var cachedOutputs = reused.Outputs.ToDictionary(o => o.Key, o => ArtifactRef.Parse(o.Value), StringComparer.Ordinal);
             var executionId = await lineage.RecordAsync(step, "cached", inputs, cachedOutputs, cancellationToken).ConfigureAwait(false);
             await _services.Metadata.Pipelines.PutStepAsync(run.Project, new PipelineStepRun(run.Id, step.Name, step.Type, PipelineState.Cached, key, started, Now(),
                 inputText, reused.Outputs, null, executionId), actor, cancellationToken).ConfigureAwait(false);
@@ -364,6 +365,20 @@ public sealed class PipelineExecutor
                 inputText, new Dictionary<string, string>(), Truncate(message, 4000), executionId), actor, CancellationToken.None).ConfigureAwait(false);
             Emit(options, run, PipelineEventKind.StepFailed, step.Name, $"step '{step.Name}' ({step.Type}) failed: {message}", watch.Elapsed);
             return new StepOutcome(PipelineState.Failed, new Dictionary<string, ArtifactRef>(), message);
+        }
+    }
+
+    /// <summary>A step's own check that cached outputs still hold; one that cannot tell (it throws) executes again.</summary>
+    private static async Task<bool> CanReuseAsync(IPipelineStep type, StepContext context, IReadOnlyDictionary<string, ArtifactRef> outputs, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await type.CanReuseAsync(context, outputs, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            context.Log($"cached outputs not reused: {e.Message}");
+            return false;
         }
     }
 

@@ -38,6 +38,12 @@ internal interface IPipelineStep
     /// <summary>State outside the inputs the outputs depend on (a file's digest, the champion's version), added to the cache key; null for none.</summary>
     Task<string?> FingerprintAsync(StepContext context, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Whether outputs an earlier execution with the same cache key produced still stand for the world: a registry version
+    /// a <c>register</c> step made may have been deleted since, and reusing its record would skip a real registration.
+    /// </summary>
+    Task<bool> CanReuseAsync(StepContext context, IReadOnlyDictionary<string, ArtifactRef> outputs, CancellationToken cancellationToken);
+
     Task RunAsync(StepContext context, CancellationToken cancellationToken);
 }
 

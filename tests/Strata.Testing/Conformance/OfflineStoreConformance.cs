@@ -193,6 +193,29 @@ public abstract class OfflineStoreConformance : IAsyncLifetime
     }
 
     [BackendFact]
+    public async Task The_fingerprint_changes_with_every_committed_append_and_with_nothing_else()
+    {
+        var view = Layout("printed");
+        var other = Layout("other");
+        var empty = await Store.GetFingerprintAsync(view);
+        await Store.AppendAsync(view, RandomRows(new Random(2), view, 20, days: 2));
+        var once = await Store.GetFingerprintAsync(view);
+        var read = await Store.GetHistoricalFeaturesAsync(Table.From(("id", Columns.Int64(1)), ("ts", Columns.Timestamp(T0))), "ts", [new HistoricalFeatureRequest(view, ["amount"])]);
+        await Assert.ThrowsAsync<StrataException>(() => Store.AppendAsync(view, Table.From(("id", Columns.Int32(1)))));
+        await Store.AppendAsync(other, RandomRows(new Random(3), other, 5, days: 1));
+        var unchanged = await Store.GetFingerprintAsync(view);
+        await Store.AppendAsync(view, RandomRows(new Random(4), view, 1, days: 1));
+        var twice = await Store.GetFingerprintAsync(view);
+        _store = await ReopenStoreAsync(Store);
+
+        Assert.Equal(1, read.RowCount);
+        Assert.NotEqual(empty, once);
+        Assert.Equal(once, unchanged); // a read, a refused append and another view's append change nothing
+        Assert.NotEqual(once, twice);
+        Assert.Equal(twice, await Store.GetFingerprintAsync(view));
+    }
+
+    [BackendFact]
     public async Task A_changed_layout_is_refused_for_appends_and_reads()
     {
         var view = Layout("evolving");

@@ -227,6 +227,36 @@ public sealed class PipelineRunTests
         Assert.Equal(PipelineState.Succeeded, lenient.State);
     }
 
+    [Fact]
+    public async Task An_edited_schema_file_is_validated_again_instead_of_taken_from_the_cache()
+    {
+        await using var h = await PipelineHarness.CreateAsync();
+        var schema = Path.Combine(h.PipelineFolder, "schema.yaml");
+        static string Schema(int bound) => $$"""
+            fields:
+              - { name: x1, type: float64, constraints: { min: -{{bound}}, max: {{bound}} } }
+              - { name: x2, type: float64 }
+              - { name: cat, type: string }
+              - { name: y, type: bool }
+              - { name: ts, type: timestamp }
+            """;
+        var spec = new PipelineBuilder("checked")
+            .Step("ingest", "ingest", s => s.Set("path", "data.csv"))
+            .Step("validate", "validate", s => s.Input("data", "ingest.table").Set("schema_file", "schema.yaml").Set("allow_anomalies", true))
+            .Build();
+        await File.WriteAllTextAsync(schema, Schema(3));
+
+        var first = await h.StepsAsync(await h.RunAsync(spec));
+        var same = await h.StepsAsync(await h.RunAsync(spec));
+        await File.WriteAllTextAsync(schema, Schema(1));
+        var edited = await h.StepsAsync(await h.RunAsync(spec));
+
+        Assert.Equal(PipelineState.Cached, same.Single(s => s.Step == "validate").State);
+        Assert.Equal(PipelineState.Cached, edited.Single(s => s.Step == "ingest").State);
+        Assert.Equal(PipelineState.Succeeded, edited.Single(s => s.Step == "validate").State);
+        Assert.NotEqual(ArtifactDigest(first, "validate", "report"), ArtifactDigest(edited, "validate", "report"));
+    }
+
     private static string ArtifactDigest(IReadOnlyList<PipelineStepRun> steps, string step, string output) =>
         ArtifactRef.Parse(steps.Single(s => s.Step == step).Outputs[output]).Digest;
 

@@ -1,5 +1,7 @@
 using System.Collections.Concurrent;
+using System.Globalization;
 using System.Runtime.CompilerServices;
+using System.Security.Cryptography;
 
 using Strata.Artifacts;
 using Strata.Data.Arrow;
@@ -215,6 +217,26 @@ public sealed class EmbeddedOfflineStore : IOfflineStore
             ? null
             : (manifest.Segments.Min(s => s.MinEventTs), manifest.Segments.Max(s => s.MaxEventTs));
         return range;
+    }
+
+    /// <inheritdoc />
+    /// <remarks>
+    /// The digest of the committed manifest (it names every segment, and segments never change) and its write time, which
+    /// tells a view deleted and pushed again with the same row counts from the original.
+    /// </remarks>
+    public async Task<string> GetFingerprintAsync(FeatureViewLayout view, CancellationToken cancellationToken = default)
+    {
+        ThrowIfDisposed();
+        var state = State(view);
+        var path = Path.Combine(state.Folder, OfflineManifest.FileName);
+        if (!File.Exists(path))
+        {
+            return "empty";
+        }
+
+        var written = File.GetLastWriteTimeUtc(path).Ticks;
+        var bytes = await File.ReadAllBytesAsync(path, cancellationToken).ConfigureAwait(false);
+        return string.Create(CultureInfo.InvariantCulture, $"manifest {Convert.ToHexStringLower(SHA256.HashData(bytes))} {written}");
     }
 
     /// <inheritdoc />

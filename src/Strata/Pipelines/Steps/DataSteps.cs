@@ -29,7 +29,13 @@ internal sealed class IngestStep : StepBase
             return "query:" + Guid.NewGuid().ToString("N");
         }
 
-        var file = File.OpenRead(SafePath(context, path));
+        return await FileDigestAsync(context, "path", path, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary><c>file:</c> and the SHA-256 of a file in the pipeline's folder, for a step's cache key.</summary>
+    internal static async Task<string> FileDigestAsync(StepContext context, string parameter, string path, CancellationToken cancellationToken)
+    {
+        var file = File.OpenRead(SafePath(context, path, parameter));
         await using (file.ConfigureAwait(false))
         {
             return "file:" + Convert.ToHexStringLower(await System.Security.Cryptography.SHA256.HashDataAsync(file, cancellationToken).ConfigureAwait(false));
@@ -81,14 +87,14 @@ internal sealed class IngestStep : StepBase
         await context.WriteTableAsync("table", table, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>A relative path resolved inside the pipeline's folder; anything that would leave it is refused.</summary>
-    internal static string SafePath(StepContext context, string path)
+    /// <summary>A relative path (of parameter <paramref name="parameter"/>) resolved inside the pipeline's folder; anything that would leave it is refused.</summary>
+    internal static string SafePath(StepContext context, string path, string parameter = "path")
     {
-        var folder = context.Pipeline.Folder ?? throw context.Bad("parameters.path", "this pipeline has no folder to read files from");
+        var folder = context.Pipeline.Folder ?? throw context.Bad("parameters." + parameter, "this pipeline has no folder to read files from");
         var root = Path.GetFullPath(folder);
         if (path.Length > 1024 || Path.IsPathRooted(path) || path.Contains('\0', StringComparison.Ordinal) || path.Replace('\\', '/').Split('/').Any(s => s is ".."))
         {
-            throw context.Bad("parameters.path", $"'{path}' must be a relative path inside the pipeline's folder");
+            throw context.Bad("parameters." + parameter, $"'{path}' must be a relative path inside the pipeline's folder");
         }
 
         var full = Path.GetFullPath(Path.Combine(root, path));
@@ -102,10 +108,10 @@ internal sealed class IngestStep : StepBase
 
         if (!inside)
         {
-            throw context.Bad("parameters.path", $"'{path}' leads outside the pipeline's folder");
+            throw context.Bad("parameters." + parameter, $"'{path}' leads outside the pipeline's folder");
         }
 
-        return info.Exists ? full : throw context.Bad("parameters.path", $"no file '{path}' in the pipeline's folder");
+        return info.Exists ? full : throw context.Bad("parameters." + parameter, $"no file '{path}' in the pipeline's folder");
     }
 }
 
@@ -157,6 +163,12 @@ internal sealed class ValidateStep : StepBase
 
     public override IReadOnlyList<string> Optional => ["schema_file", "allow_anomalies"];
 
+    /// <summary>The schema file's SHA-256 when the schema comes from one, so an edited schema file validates again.</summary>
+    public override async Task<string?> FingerprintAsync(StepContext context, CancellationToken cancellationToken) =>
+        !context.HasInput("schema") && context.String("schema_file") is { } file
+            ? await IngestStep.FileDigestAsync(context, "schema_file", file, cancellationToken).ConfigureAwait(false)
+            : null;
+
     public override async Task RunAsync(StepContext context, CancellationToken cancellationToken)
     {
         Schema schema;
@@ -167,7 +179,7 @@ internal sealed class ValidateStep : StepBase
         }
         else if (context.String("schema_file") is { } file)
         {
-            schema = await SchemaFile.ReadAsync(IngestStep.SafePath(context, file), cancellationToken).ConfigureAwait(false);
+            schema = await SchemaFile.ReadAsync(IngestStep.SafePath(context, file, "schema_file"), cancellationToken).ConfigureAwait(false);
         }
         else
         {

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Strata.Features;
 
 namespace Strata.Pipelines.Steps;
 
@@ -20,11 +21,27 @@ internal sealed class TrainingSetStep : StepBase
 
     public override StepTraits Traits => StepTraits.External;
 
+    // 2: the cache key holds the feature store's state (FingerprintAsync).
+    public override string Version => "2";
+
+    /// <summary>
+    /// The applied definitions (version and digest) and the offline fingerprint of every view the service reads, so rows
+    /// appended or definitions applied since a cached training set make it stale.
+    /// </summary>
+    /// <remarks>
+    /// Taken before the join reads anything, so a change landing in between is at worst in the result but not in the key:
+    /// the next run's key differs and the step executes again, it never reuses a result older than its key.
+    /// </remarks>
+    public override async Task<string?> FingerprintAsync(StepContext context, CancellationToken cancellationToken)
+    {
+        var store = await StoreAsync(context, cancellationToken).ConfigureAwait(false);
+        return await store.GetTrainingFingerprintAsync(store.Resolve(null, context.RequiredString("service")), cancellationToken).ConfigureAwait(false);
+    }
+
     public override async Task RunAsync(StepContext context, CancellationToken cancellationToken)
     {
-        var features = context.Services.Features ?? throw context.Bad("type", "this host has no feature store");
         var entities = await context.TableAsync("entities", cancellationToken).ConfigureAwait(false);
-        var store = await features.GetAsync(context.Project, cancellationToken).ConfigureAwait(false);
+        var store = await StoreAsync(context, cancellationToken).ConfigureAwait(false);
         var asked = store.Resolve(null, context.RequiredString("service"));
         var joined = await store.GetHistoricalFeaturesAsync(entities, context.RequiredString("timestamp"), asked, context.Bool("full_feature_names", false), cancellationToken)
             .ConfigureAwait(false);
@@ -35,6 +52,12 @@ internal sealed class TrainingSetStep : StepBase
 
         context.Log($"{joined.RowCount:N0} rows, {asked.Count} features (point in time, feature definitions v{store.Version})");
         await context.WriteTableAsync("table", joined, cancellationToken).ConfigureAwait(false);
+    }
+
+    private static async Task<FeatureStore> StoreAsync(StepContext context, CancellationToken cancellationToken)
+    {
+        var features = context.Services.Features ?? throw context.Bad("type", "this host has no feature store");
+        return await features.GetCurrentAsync(context.Project, cancellationToken).ConfigureAwait(false);
     }
 
     private static Table WithLabel(StepContext context, Table table)

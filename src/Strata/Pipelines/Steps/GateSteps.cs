@@ -225,6 +225,35 @@ internal sealed class RegisterStep : StepBase
 
     public override StepTraits Traits => StepTraits.SideEffect;
 
+    /// <summary>
+    /// The version recorded by the cached execution must still be in the registry with the same package: one deleted
+    /// since (or never there, after a restore) is registered again rather than handed on as if it existed. An archived
+    /// version is someone's decision and is left alone.
+    /// </summary>
+    public override async Task<bool> CanReuseAsync(StepContext context, IReadOnlyDictionary<string, ArtifactRef> outputs, CancellationToken cancellationToken)
+    {
+        if (!outputs.TryGetValue("version", out var output))
+        {
+            return false;
+        }
+
+        var recorded = await context.Io.GetJsonAsync(output, cancellationToken).ConfigureAwait(false);
+        var name = recorded["model"]?.GetValue<string>();
+        if (name is null || !int.TryParse(recorded["version"]?.GetValue<string>(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var number))
+        {
+            return false;
+        }
+
+        var version = await context.Services.Metadata.Registry.GetVersionAsync(context.Project, name, number, cancellationToken).ConfigureAwait(false);
+        var reusable = version is not null && version.Status != VersionStatus.Deleted && version.ArtifactDigest == recorded["digest"]?.GetValue<string>();
+        if (!reusable)
+        {
+            context.Log($"{name} version {number} of the cached registration is gone: registering again");
+        }
+
+        return reusable;
+    }
+
     public override async Task RunAsync(StepContext context, CancellationToken cancellationToken)
     {
         var name = context.RequiredString("model_name");

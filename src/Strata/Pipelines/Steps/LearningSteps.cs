@@ -200,8 +200,8 @@ internal sealed class EvaluateStep : StepBase
 {
     public override string Type => "evaluate";
 
-    // 2: slices carry their row count.
-    public override string Version => "2";
+    // 2: slices carry their row count. 3: the cache key names the champion's version as well as its package digest.
+    public override string Version => "3";
 
     public override IReadOnlyList<Port> Inputs => [new("model", ArtifactKind.Model), new("data", ArtifactKind.Table)];
 
@@ -211,8 +211,11 @@ internal sealed class EvaluateStep : StepBase
 
     public override IReadOnlyList<string> Optional => ["slice", "model_name", "champion_alias"];
 
+    /// <summary>The champion's version and package digest (both are in the output), or none.</summary>
     public override async Task<string?> FingerprintAsync(StepContext context, CancellationToken cancellationToken) =>
-        (await ChampionAsync(context, cancellationToken).ConfigureAwait(false))?.ArtifactDigest ?? "no-champion";
+        await ChampionAsync(context, cancellationToken).ConfigureAwait(false) is { } champion
+            ? string.Create(CultureInfo.InvariantCulture, $"champion {champion.Model} v{champion.Version} {champion.ArtifactDigest}")
+            : "no-champion";
 
     public override async Task RunAsync(StepContext context, CancellationToken cancellationToken)
     {

@@ -19,5 +19,7 @@ internal abstract class StepBase : IPipelineStep
 
     public virtual Task<string?> FingerprintAsync(StepContext context, CancellationToken cancellationToken) => Task.FromResult<string?>(null);
 
+    public virtual Task<bool> CanReuseAsync(StepContext context, IReadOnlyDictionary<string, ArtifactRef> outputs, CancellationToken cancellationToken) => Task.FromResult(true);
+
     public abstract Task RunAsync(StepContext context, CancellationToken cancellationToken);
 }
