@@ -19,7 +19,7 @@ public sealed class MigrationOrderTests : IDisposable
     {
         var path = _folder.File("strata.db");
         await (await SqliteMetadataStore.OpenAsync(path)).DisposeAsync();
-        Assert.Equal([1, 2, 5], await VersionsAsync(path));
+        Assert.Equal([1, 2, 3, 4, 5, 6], await VersionsAsync(path));
 
         // A store that got a later number first (another stratum's migration, here a made-up 9) but not 5.
         await ExecuteAsync(path, "DROP TABLE monitor_results; DELETE FROM schema_version WHERE version = 5; INSERT INTO schema_version (version) VALUES (9)");
@@ -29,7 +29,7 @@ public sealed class MigrationOrderTests : IDisposable
             await store.Monitoring.SaveResultsAsync("p", [new Strata.Stores.MonitorResult("m", "e", "model", 1, 0, 10, "data_drift", "drift", 1, 1, null)], Strata.Stores.Actor.Local);
         }
 
-        Assert.Equal([1, 2, 5, 9], await VersionsAsync(path));
+        Assert.Equal([1, 2, 3, 4, 5, 6, 9], await VersionsAsync(path));
     }
 
     private static async Task<List<long>> VersionsAsync(string path)
