@@ -53,6 +53,7 @@ public static class StrataServer
             .MapServingApi()
             .MapInferenceApi()
             .MapPipelinesApi()
+            .MapMonitoringApi()
             .MapAdminApi();
 
     private static void AddServices(IServiceCollection services, ConfigurationManager configuration)
@@ -67,6 +68,8 @@ public static class StrataServer
         services.AddSingleton<Pipelines.PipelineRunner>();
         services.AddSingleton<Pipelines.PipelineScheduler>();
         services.AddHostedService(sp => sp.GetRequiredService<Pipelines.PipelineScheduler>());
+        services.AddSingleton<Strata.Monitoring.IPipelineTrigger, Pipelines.PipelineRunTrigger>();
+        services.AddSingleton<Pipelines.ServerAlerts>();
         services.AddProblemDetails(o => o.CustomizeProblemDetails = c => c.ProblemDetails.Extensions["requestId"] = c.HttpContext.TraceIdentifier);
         services.AddExceptionHandler<ProblemExceptionHandler>();
         services.ConfigureHttpJsonOptions(o => StrataJson.Apply(o.SerializerOptions));

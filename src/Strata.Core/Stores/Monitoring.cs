@@ -29,6 +29,12 @@ public sealed record MonitorResult(
 /// <param name="Limit">At most this many, newest windows kept (1..100,000).</param>
 public sealed record MonitorResultQuery(string Endpoint, long? From = null, long? To = null, string? Monitor = null, string? Check = null, int Limit = 10_000);
 
+/// <summary>Ground truth that arrived later for one served request (feedback), joined to the prediction log by request id.</summary>
+/// <param name="RequestId">The served request's id.</param>
+/// <param name="Label">The true label (0/1 for a binary classifier, the value for a regressor).</param>
+/// <param name="ReceivedAt">When it was stored (set by the store).</param>
+public sealed record FeedbackLabel(string RequestId, double Label, long ReceivedAt = 0);
+
 /// <summary>Monitor results over time. Saving a window again replaces its earlier result (re-evaluation is idempotent).</summary>
 public interface IMonitorResultStore
 {
@@ -37,4 +43,10 @@ public interface IMonitorResultStore
 
     /// <summary>Results in window order (then monitor, check, version).</summary>
     Task<IReadOnlyList<MonitorResult>> ListResultsAsync(string project, MonitorResultQuery query, CancellationToken cancellationToken = default);
+
+    /// <summary>Stores feedback labels of an endpoint in one transaction; a label sent again for a request replaces the earlier one.</summary>
+    Task SaveLabelsAsync(string project, string endpoint, IReadOnlyList<FeedbackLabel> labels, Actor actor, CancellationToken cancellationToken = default);
+
+    /// <summary>An endpoint's feedback labels received at or after <paramref name="since"/> (UTC microseconds), oldest first, at most <paramref name="limit"/>.</summary>
+    Task<IReadOnlyList<FeedbackLabel>> ListLabelsAsync(string project, string endpoint, long since = 0, int limit = 100_000, CancellationToken cancellationToken = default);
 }

@@ -45,6 +45,8 @@ public sealed class ServingServer : IAsyncDisposable
 
     internal ServerState State => _app!.Services.GetRequiredService<ServerState>();
 
+    internal IServiceProvider Services => _app!.Services;
+
     internal RegistryService Registry => State.Registry;
 
     internal ServingRuntime Serving => State.Serving;

@@ -3,7 +3,7 @@ using Xunit;
 
 namespace Strata.Testing.Conformance;
 
-// Monitoring results (migration 5): stored per window, replaced on re-evaluation, queried over time.
+// Monitoring results (migration 5): stored per window, replaced on re-evaluation, queried over time; feedback labels (migration 6).
 public abstract partial class MetadataStoreConformance
 {
     private const long Hour = 3_600_000_000L;
@@ -43,5 +43,22 @@ public abstract partial class MetadataStoreConformance
         Assert.Equal(ErrorCodes.ArgumentInvalid, badEndpoint.Code);
         Assert.Equal(ErrorCodes.ArgumentInvalid, emptyWindow.Code);
         Assert.Empty(await Store.Monitoring.ListResultsAsync("flights", new MonitorResultQuery("flights")));
+    }
+
+    [BackendFact]
+    public async Task Feedback_labels_are_stored_per_endpoint_and_a_label_sent_again_replaces_the_first()
+    {
+        await Store.Monitoring.SaveLabelsAsync("flights", "delays", [new FeedbackLabel("r1", 1), new FeedbackLabel("r2", 0)], Alice);
+        await Store.Monitoring.SaveLabelsAsync("flights", "delays", [new FeedbackLabel("r1", 0)], Alice);
+        await Store.Monitoring.SaveLabelsAsync("flights", "other", [new FeedbackLabel("r3", 1)], Alice);
+
+        var labels = await Store.Monitoring.ListLabelsAsync("flights", "delays");
+
+        Assert.Equal([("r1", 0.0), ("r2", 0.0)], labels.Select(l => (l.RequestId, l.Label)).OrderBy(l => l.RequestId, StringComparer.Ordinal));
+        Assert.All(labels, l => Assert.True(l.ReceivedAt > 0));
+        Assert.Empty(await Store.Monitoring.ListLabelsAsync("other", "delays"));
+        var tooLong = await Assert.ThrowsAsync<StrataException>(() => Store.Monitoring.SaveLabelsAsync("flights", "delays", [new FeedbackLabel(new string('x', 201), 1)], Alice));
+        Assert.Equal(ErrorCodes.ArgumentInvalid, tooLong.Code);
+        Assert.Contains("labels[0].request_id", tooLong.Message, StringComparison.Ordinal);
     }
 }

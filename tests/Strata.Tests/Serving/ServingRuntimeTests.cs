@@ -1,6 +1,3 @@
-using Strata.Learning;
-using Strata.Registry;
-using Strata.Security;
 using Strata.Serving;
 using Strata.Serving.Metrics;
 using Strata.Storage;
@@ -19,18 +16,7 @@ public sealed class ServingRuntimeTests : IAsyncLifetime, IDisposable
     public async Task InitializeAsync()
     {
         _home = await StrataHome.OpenAsync(_folder.Path);
-        var registry = new RegistryService(_home.Metadata, _home.Artifacts);
-        await registry.CreateProjectAsync(Caller.Local, "flights", null);
-        await registry.CreateModelAsync(Caller.Local, "flights", "delay", null, null);
-        var model = XGBoostImporter.Load(SharedData.InRepository("tests", "fixtures", "xgboost", "flights_xgb.json"));
-        _inputs = [.. model.Signature.Inputs.Select(i => i.Name)];
-        for (var v = 0; v < 2; v++)
-        {
-            using var package = new MemoryStream();
-            await ModelPackage.SaveAsync(model, package);
-            package.Position = 0;
-            await registry.UploadVersionAsync(Caller.Local, "flights", "delay", new VersionRegistration(), package);
-        }
+        _inputs = await FlightsModelSeed.SeedAsync(_home, versions: 2);
     }
 
     public async Task DisposeAsync() => await _home.DisposeAsync();
@@ -158,12 +144,7 @@ public sealed class ServingRuntimeTests : IAsyncLifetime, IDisposable
         return runtime;
     }
 
-    private PredictionRequest Request(string endpoint, string id)
-    {
-        double[] row = [258, 0, 4, 152, 119, 187, 22, 2.77270007, 0.0454999991, 18, 1418.5];
-        var columns = _inputs.Select((name, i) => (name, InputColumn.OfNumbers([row[i]]))).ToDictionary(p => p.name, p => p.Item2);
-        return new PredictionRequest { Endpoint = endpoint, Input = new PredictionInput(1, columns), RequestId = id };
-    }
+    private PredictionRequest Request(string endpoint, string id) => FlightsModelSeed.Request(_inputs, endpoint, id);
 
     private async Task<List<PredictionRecord>> ReadLogAsync()
     {

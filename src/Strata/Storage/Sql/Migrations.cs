@@ -3,7 +3,7 @@ namespace Strata.Storage.Sql;
 /// <summary>
 /// The metadata schema as numbered migrations, applied in order at start-up inside one transaction each. A migration is
 /// never edited once released: changes come as new numbers. Each number is applied when it is missing, not only when it
-/// is above the highest applied one, so branches that took numbers in parallel (3 serving, 4 pipelines, 5 monitoring)
+/// is above the highest applied one, so branches that took numbers in parallel (3 serving, 4 pipelines, 5 monitoring, 6 feedback labels)
 /// merge in any order: a store that has 1, 2 and 4 still gets 3 when it arrives.
 /// </summary>
 internal static class Migrations
@@ -122,6 +122,12 @@ internal static class Migrations
                     row_count BIGINT NOT NULL, details TEXT, created_at BIGINT NOT NULL,
                     PRIMARY KEY (project, monitor, endpoint, model_version, window_start, check_name));
                 CREATE INDEX monitor_results_endpoint_time ON monitor_results (project, endpoint, window_start);
+                """),
+            (6, $"""
+                CREATE TABLE monitor_labels (
+                    project TEXT NOT NULL, endpoint TEXT NOT NULL, request_id TEXT NOT NULL, label {d} NOT NULL,
+                    received_at BIGINT NOT NULL, received_by TEXT NOT NULL, PRIMARY KEY (project, endpoint, request_id));
+                CREATE INDEX monitor_labels_received ON monitor_labels (project, endpoint, received_at);
                 """),
         ];
     }

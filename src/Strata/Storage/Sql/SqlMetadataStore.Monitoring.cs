@@ -2,11 +2,13 @@ using Strata.Stores;
 
 namespace Strata.Storage.Sql;
 
-// Monitoring results per endpoint and window (migration 5).
+// Monitoring results per endpoint and window (migration 5); feedback labels (migration 6).
 internal sealed partial class SqlMetadataStore
 {
     private const int MaxMonitorDetails = 4 << 20;
     private const int MaxMonitorResultsPerSave = 10_000;
+    private const int MaxLabelsPerSave = 10_000;
+    private const int MaxRequestIdLength = 200;
 
     async Task IMonitorResultStore.SaveResultsAsync(string project, IReadOnlyList<MonitorResult> results, Actor actor, CancellationToken cancellationToken)
     {
@@ -74,6 +76,75 @@ internal sealed partial class SqlMetadataStore
             new { project, query.Endpoint, query.From, query.To, query.Monitor, query.Check, query.Limit }), cancellationToken).ConfigureAwait(false);
         return [.. rows.Select(r => r.ToResult()).OrderBy(r => r.WindowStart).ThenBy(r => r.Monitor, StringComparer.Ordinal)
             .ThenBy(r => r.Check, StringComparer.Ordinal).ThenBy(r => r.ModelVersion)];
+    }
+
+    async Task IMonitorResultStore.SaveLabelsAsync(string project, string endpoint, IReadOnlyList<FeedbackLabel> labels, Actor actor, CancellationToken cancellationToken)
+    {
+        Names.Check("project", project);
+        Names.Check("endpoint", endpoint);
+        ArgumentNullException.ThrowIfNull(labels);
+        if (labels.Count == 0)
+        {
+            return;
+        }
+
+        if (labels.Count > MaxLabelsPerSave)
+        {
+            throw new StrataException(ErrorCodes.DataLimit, $"at most {MaxLabelsPerSave} labels per save, not {labels.Count}");
+        }
+
+        for (var i = 0; i < labels.Count; i++)
+        {
+            if (string.IsNullOrEmpty(labels[i].RequestId) || labels[i].RequestId.Length > MaxRequestIdLength)
+            {
+                throw new StrataException(ErrorCodes.ArgumentInvalid, $"field 'labels[{i}].request_id' must be 1 to {MaxRequestIdLength} characters");
+            }
+
+            if (!double.IsFinite(labels[i].Label))
+            {
+                throw new StrataException(ErrorCodes.ArgumentInvalid, $"field 'labels[{i}].label' must be a finite number");
+            }
+        }
+
+        await WriteAsync(actor, "monitor.feedback", project, endpoint, async db =>
+        {
+            var now = Now();
+            foreach (var label in labels)
+            {
+                await db.Execute(
+                    "INSERT INTO monitor_labels (project, endpoint, request_id, label, received_at, received_by) " +
+                    "VALUES (@project, @endpoint, @RequestId, @Label, @now, @principal) " +
+                    "ON CONFLICT (project, endpoint, request_id) DO UPDATE SET label = @Label, received_at = @now, received_by = @principal",
+                    new { project, endpoint, label.RequestId, label.Label, now, principal = actor.Principal }).ConfigureAwait(false);
+            }
+
+            return (true, $"labels={labels.Count}");
+        }, cancellationToken).ConfigureAwait(false);
+    }
+
+    async Task<IReadOnlyList<FeedbackLabel>> IMonitorResultStore.ListLabelsAsync(string project, string endpoint, long since, int limit, CancellationToken cancellationToken)
+    {
+        Names.Check("project", project);
+        Names.Check("endpoint", endpoint);
+        if (limit is < 1 or > 100_000)
+        {
+            throw new StrataException(ErrorCodes.ArgumentInvalid, $"limit {limit} must be within [1, 100000]");
+        }
+
+        var rows = await ReadAsync(db => db.Query<LabelRow>(
+            "SELECT request_id AS RequestId, label AS Label, received_at AS ReceivedAt FROM monitor_labels " +
+            "WHERE project = @project AND endpoint = @endpoint AND received_at >= @since ORDER BY received_at, request_id LIMIT @limit",
+            new { project, endpoint, since, limit }), cancellationToken).ConfigureAwait(false);
+        return [.. rows.Select(r => new FeedbackLabel(r.RequestId, r.Label, r.ReceivedAt))];
+    }
+
+    private sealed record LabelRow
+    {
+        public string RequestId { get; init; } = "";
+
+        public double Label { get; init; }
+
+        public long ReceivedAt { get; init; }
     }
 
     private sealed record MonitorRow

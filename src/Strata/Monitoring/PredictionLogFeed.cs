@@ -1,0 +1,270 @@
+using System.Runtime.CompilerServices;
+using System.Text.Json;
+using Strata.Monitoring.Drift;
+using Strata.Monitoring.Quality;
+using Strata.Serving;
+using Strata.Stores;
+
+namespace Strata.Monitoring;
+
+/// <summary>Where a <see cref="PredictionLogFeed"/> stopped: the last segment read and how many records of it were consumed.</summary>
+/// <param name="Segment">The segment's file name (no folder); null before the first read.</param>
+/// <param name="Records">Records of that segment already consumed.</param>
+public sealed record PredictionLogPosition(string? Segment, long Records)
+{
+    /// <summary>Nothing read yet.</summary>
+    public static PredictionLogPosition Start { get; } = new(null, 0);
+}
+
+/// <summary>
+/// Feeds a monitor from the serving stratum's prediction log: reads the closed segments of one endpoint's records as
+/// served-record batches (timestamp, endpoint, model_version, request_id, the input fields, the prediction) and remembers
+/// where it stopped, so the next read returns only records logged since.
+/// </summary>
+/// <remarks>
+/// Closed segments never change and sort in time order, so the position is a segment name plus a record count. The
+/// prediction of a binary classifier is the probability of its second class; of other classifiers the label (text); of
+/// a regressor the value. Masked inputs (PII) read as null.
+/// </remarks>
+public sealed class PredictionLogFeed
+{
+    /// <summary>Column of the request id.</summary>
+    public const string RequestIdColumn = "request_id";
+
+    /// <summary>Most rows per batch by default.</summary>
+    public const int DefaultBatchRows = 4096;
+
+    private readonly string _folder;
+    private readonly string _endpoint;
+    private readonly string _predictionColumn;
+    private readonly Dictionary<string, DriftFeatureKind> _kinds;
+
+    /// <summary>
+    /// Creates a feed of <paramref name="endpoint"/>'s records in the log folder <paramref name="folder"/> (the home's
+    /// <c>predictions/</c>). <paramref name="layout"/> (the reference's) fixes each monitored field's column type, so a
+    /// batch where a field is all null or masked still has the type the monitor expects.
+    /// </summary>
+    public PredictionLogFeed(string folder, string endpoint, string predictionColumn = "prediction", DriftLayout? layout = null, PredictionLogPosition? position = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(folder);
+        Names.Check("endpoint", endpoint);
+        ArgumentException.ThrowIfNullOrEmpty(predictionColumn);
+        _folder = folder;
+        _endpoint = endpoint;
+        _predictionColumn = predictionColumn;
+        _kinds = layout?.Features.ToDictionary(f => f.Name, f => f.Kind, StringComparer.Ordinal) ?? [];
+        Position = position ?? PredictionLogPosition.Start;
+    }
+
+    /// <summary>Where the next read starts (store it to resume after a restart).</summary>
+    public PredictionLogPosition Position { get; private set; }
+
+    /// <summary>
+    /// The endpoint's records logged since the last read, as batches of at most <paramref name="batchRows"/> rows (one row
+    /// per predicted row); the position advances as batches are taken.
+    /// </summary>
+    public async IAsyncEnumerable<Table> ReadAsync(int batchRows = DefaultBatchRows, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(batchRows, 1);
+        var pending = new List<PredictionRecord>();
+        var rows = 0;
+        await foreach (var (record, position) in NewRecordsAsync(cancellationToken).ConfigureAwait(false))
+        {
+            Position = position;
+            if (record is null || record.Endpoint != _endpoint || record.Role == ServingRoles.Shadow)
+            {
+                continue;
+            }
+
+            pending.Add(record);
+            rows += record.Rows.Count;
+            if (rows >= batchRows)
+            {
+                yield return Batch(pending);
+                pending.Clear();
+                rows = 0;
+            }
+        }
+
+        if (pending.Count > 0)
+        {
+            yield return Batch(pending);
+        }
+    }
+
+    /// <summary>Adds every record logged since the last read to <paramref name="runner"/>; returns the rows added.</summary>
+    public async Task<long> FeedAsync(MonitorRunner runner, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(runner);
+        long rows = 0;
+        await foreach (var batch in ReadAsync(cancellationToken: cancellationToken).ConfigureAwait(false))
+        {
+            runner.Add(batch);
+            rows += batch.RowCount;
+        }
+
+        return rows;
+    }
+
+    /// <summary>
+    /// Joins the endpoint's feedback labels stored since <paramref name="since"/> (UTC microseconds) to their logged
+    /// predictions and adds the pairs to <paramref name="runner"/>'s quality check; returns how many were added.
+    /// </summary>
+    public async Task<int> FeedLabelsAsync(MonitorRunner runner, IMonitorResultStore store, string project, long since = 0, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(runner);
+        ArgumentNullException.ThrowIfNull(store);
+        var labels = await store.ListLabelsAsync(project, _endpoint, since, cancellationToken: cancellationToken).ConfigureAwait(false);
+        var (pairs, _) = await JoinLabelsAsync(labels.ToDictionary(l => l.RequestId, l => l.Label, StringComparer.Ordinal), cancellationToken).ConfigureAwait(false);
+        runner.AddLabels(pairs);
+        return pairs.Count;
+    }
+
+    /// <summary>
+    /// Joins labels (request id → label, from feedback) to the logged predictions of those requests (the whole log, not
+    /// only new records), for the quality check; returns the pairs and the ids found.
+    /// </summary>
+    public async Task<(IReadOnlyList<LabeledPrediction> Pairs, IReadOnlySet<string> Found)> JoinLabelsAsync(
+        IReadOnlyDictionary<string, double> labels, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(labels);
+        var pairs = new List<LabeledPrediction>();
+        var found = new HashSet<string>(StringComparer.Ordinal);
+        if (labels.Count == 0)
+        {
+            return (pairs, found);
+        }
+
+        await foreach (var record in PredictionLogReader.ReadAsync(_folder, cancellationToken: cancellationToken).ConfigureAwait(false))
+        {
+            if (record.Endpoint != _endpoint || record.Role == ServingRoles.Shadow || !labels.TryGetValue(record.RequestId, out var label) || record.Rows.Count == 0)
+            {
+                continue;
+            }
+
+            found.Add(record.RequestId);
+            if (Score(record, record.Rows[0]) is double score)
+            {
+                pairs.Add(new LabeledPrediction(record.Time, score, label));
+            }
+        }
+
+        return (pairs, found);
+    }
+
+    private async IAsyncEnumerable<(PredictionRecord? Record, PredictionLogPosition Position)> NewRecordsAsync([EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var start = Position;
+        foreach (var path in PredictionLogReader.Segments(_folder))
+        {
+            var name = Path.GetFileName(path);
+            var order = start.Segment is null ? 1 : string.CompareOrdinal(name, start.Segment);
+            if (order < 0)
+            {
+                continue;
+            }
+
+            var skip = order == 0 ? start.Records : 0;
+            long index = 0;
+            await foreach (var record in PredictionLogReader.ReadSegmentAsync(path, cancellationToken).ConfigureAwait(false))
+            {
+                index++;
+                if (index > skip)
+                {
+                    yield return (record, new PredictionLogPosition(name, index));
+                }
+            }
+
+            if (index <= skip && order > 0)
+            {
+                yield return (null, new PredictionLogPosition(name, index)); // an empty segment: remember it was read
+            }
+        }
+    }
+
+    private Table Batch(List<PredictionRecord> records)
+    {
+        var count = records.Sum(r => r.Rows.Count);
+        var time = new long?[count];
+        var endpoint = new string?[count];
+        var version = new int?[count];
+        var requestId = new string?[count];
+        var prediction = new double?[count];
+        var predictionText = new string?[count];
+        var textual = false;
+        var fields = new SortedDictionary<string, JsonElement?[]>(StringComparer.Ordinal);
+        var row = 0;
+        foreach (var record in records)
+        {
+            foreach (var served in record.Rows)
+            {
+                time[row] = record.Time;
+                endpoint[row] = record.Endpoint;
+                version[row] = record.Version;
+                requestId[row] = record.RequestId;
+                prediction[row] = Score(record, served);
+                predictionText[row] = served.Label ?? served.Value?.ToString("R", System.Globalization.CultureInfo.InvariantCulture);
+                textual |= prediction[row] is null && served.Label is not null;
+                foreach (var (name, value) in served.Inputs)
+                {
+                    if (name is MonitorRunner.TimestampColumn or MonitorRunner.EndpointColumn or MonitorRunner.VersionColumn or RequestIdColumn
+                        || name == _predictionColumn)
+                    {
+                        continue;
+                    }
+
+                    if (!fields.TryGetValue(name, out var values))
+                    {
+                        fields[name] = values = new JsonElement?[count];
+                    }
+
+                    values[row] = value;
+                }
+
+                row++;
+            }
+        }
+
+        var columns = new List<(string, Column)>
+        {
+            (MonitorRunner.TimestampColumn, Columns.Timestamp(time)),
+            (MonitorRunner.EndpointColumn, Columns.String(endpoint)),
+            (MonitorRunner.VersionColumn, Columns.Int32(version)),
+            (RequestIdColumn, Columns.String(requestId)),
+            (_predictionColumn, textual ? Columns.String(predictionText) : Columns.Float64(prediction)),
+        };
+        foreach (var (name, values) in fields)
+        {
+            columns.Add((name, Field(name, values)));
+        }
+
+        return Table.From([.. columns]);
+    }
+
+    /// <summary>One input field as a column: numbers as Float64, true/false as Bool, anything else as text.</summary>
+    private Column Field(string name, JsonElement?[] values)
+    {
+        static bool Masked(JsonElement e) => e.ValueKind == JsonValueKind.String && e.GetString() == PredictionLog.Mask;
+        var present = values.Where(v => v is { } e && e.ValueKind != JsonValueKind.Null && !Masked(e)).Select(v => v!.Value).ToList();
+        var kind = _kinds.TryGetValue(name, out var k) ? k
+            : present.Count > 0 && present.All(e => e.ValueKind == JsonValueKind.Number) ? DriftFeatureKind.Numeric
+            : DriftFeatureKind.Categorical;
+        if (kind == DriftFeatureKind.Numeric)
+        {
+            return Columns.Float64([.. values.Select(v => v is { ValueKind: JsonValueKind.Number } e ? e.GetDouble() : (double?)null)]);
+        }
+
+        if (!_kinds.ContainsKey(name) && present.Count > 0 && present.All(e => e.ValueKind is JsonValueKind.True or JsonValueKind.False))
+        {
+            return Columns.Bool([.. values.Select(v => v is { ValueKind: JsonValueKind.True or JsonValueKind.False } e ? e.GetBoolean() : (bool?)null)]);
+        }
+
+        return Columns.String([.. values.Select(v => v is { } e && e.ValueKind != JsonValueKind.Null && !Masked(e)
+            ? (e.ValueKind == JsonValueKind.String ? e.GetString() : e.GetRawText())
+            : null)]);
+    }
+
+    /// <summary>The numeric prediction of a row: the second class's probability (binary), else the value; null otherwise.</summary>
+    private static double? Score(PredictionRecord record, PredictionRow row) =>
+        row.Probabilities is { Count: 2 } p && record.Classes is { Count: 2 } ? p[1] : row.Value;
+}

@@ -1,0 +1,210 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
+using Strata.Monitoring;
+using Strata.Monitoring.Drift;
+using Strata.Security;
+using Strata.Server.Pipelines;
+using Strata.Stores;
+using Strata.Testing;
+
+namespace Strata.IntegrationTests.Server;
+
+/// <summary>One loopback server with a pipelines folder, an editor key and a deployed endpoint, shared by the monitoring tests.</summary>
+public sealed class MonitoringServerFixture : IAsyncLifetime, IDisposable
+{
+    private readonly TempFolder _home = new("strata-monitoring-server");
+
+    public ServingServer Server { get; private set; } = null!;
+
+    public string PipelinesFolder => Path.Combine(_home.Path, "pipeline-specs");
+
+    public async Task InitializeAsync()
+    {
+        Directory.CreateDirectory(PipelinesFolder);
+        Server = await ServingServer.StartAsync(home: _home.Path, extra: ["--Strata:Pipelines:Folder", PipelinesFolder]);
+        Server.Keys["editor"] = (await Server.Registry.CreateKeyAsync(Caller.Local, "flights", "editor-bot", Role.Editor, null)).Token;
+        await Server.DeployAsync("watched", new { project = "flights", model = "delay/1" });
+    }
+
+    public async Task DisposeAsync() => await Server.DisposeAsync();
+
+    public void Dispose() => _home.Dispose();
+}
+
+/// <summary>Monitoring on the server: feedback joined to the prediction log, stored results over HTTP, alerts starting pipeline runs.</summary>
+public sealed class MonitoringServerTests(MonitoringServerFixture fixture) : IClassFixture<MonitoringServerFixture>
+{
+    private ServingServer Server => fixture.Server;
+
+    [Fact]
+    public async Task Feedback_for_served_requests_is_stored_and_joins_the_prediction_log_for_the_quality_check()
+    {
+        var ids = await PredictAsync(rows: 1, times: 2);
+        using var http = Server.Http("editor");
+
+        using var response = await PostAsync(http, "watched", $$"""{"labels":[{"request_id":"{{ids[0]}}","label":1},{"request_id":"{{ids[1]}}","label":false}]}""");
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(2, (await ServingServer.JsonAsync(response)).GetProperty("stored").GetInt32());
+        var stored = await Server.State.Home.Metadata.Monitoring.ListLabelsAsync("flights", "watched");
+        Assert.Equal(1.0, stored.Single(l => l.RequestId == ids[0]).Label);
+        Assert.Equal(0.0, stored.Single(l => l.RequestId == ids[1]).Label);
+        var spec = new MonitorSpec
+        {
+            Name = "watched-quality",
+            Endpoint = "watched",
+            Model = "delay",
+            Features = ["distance"],
+            Checks = [MonitorChecks.Quality],
+            Drift = new DriftOptions { MinimumSampleSize = 1 },
+        };
+        var runner = new MonitorRunner("flights", spec, Reference(), Server.State.Home.Metadata.Monitoring);
+        var added = await new PredictionLogFeed(Server.Serving.PredictionLogFolder!, "watched").FeedLabelsAsync(runner, Server.State.Home.Metadata.Monitoring, "flights");
+        var quality = await runner.EvaluateAsync(long.MaxValue / 2, Actor.Local);
+        Assert.True(added >= 2, $"{added} labeled predictions joined");
+        Assert.NotEmpty(quality);
+        Assert.All(quality, r => Assert.StartsWith(MonitorChecks.Quality, r.Check, StringComparison.Ordinal));
+        Assert.All(quality, r => Assert.Equal("ok", r.Status));
+    }
+
+    [Fact]
+    public async Task Feedback_naming_an_unknown_request_id_is_404_naming_it_and_stores_nothing_of_the_batch()
+    {
+        var ids = await PredictAsync(rows: 1, times: 1);
+        using var http = Server.Http("editor");
+
+        using var response = await PostAsync(http, "watched", $$"""{"labels":[{"request_id":"{{ids[0]}}","label":1},{"request_id":"no-such-request","label":0}]}""");
+
+        var problem = await ProblemAsync(response, HttpStatusCode.NotFound);
+        Assert.Contains("no-such-request", problem, StringComparison.Ordinal);
+        Assert.Contains("labels[1].request_id", problem, StringComparison.Ordinal);
+        Assert.DoesNotContain(await Server.State.Home.Metadata.Monitoring.ListLabelsAsync("flights", "watched"), l => l.RequestId == ids[0]);
+    }
+
+    [Theory]
+    [InlineData("watched", """{"labels":[{"request_id":"r","label":"yes"}]}""", HttpStatusCode.BadRequest, "labels[0].label")]
+    [InlineData("watched", """{"labels":[{"label":1}]}""", HttpStatusCode.BadRequest, "labels[0].request_id")]
+    [InlineData("watched", """{"labels":[]}""", HttpStatusCode.BadRequest, "labels")]
+    [InlineData("watched", """{"labels":[{"request_id":"r","label":1}""", HttpStatusCode.BadRequest, "JSON")]
+    [InlineData("nowhere", """{"labels":[{"request_id":"r","label":1}]}""", HttpStatusCode.NotFound, "nowhere")]
+    public async Task Bad_feedback_is_a_client_error_naming_what_is_wrong(string endpoint, string body, HttpStatusCode status, string named)
+    {
+        using var http = Server.Http("editor");
+
+        using var response = await PostAsync(http, endpoint, body);
+
+        Assert.Contains(named, await ProblemAsync(response, status), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Feedback_needs_an_editor_of_the_endpoints_project()
+    {
+        var ids = await PredictAsync(rows: 1, times: 1);
+        using var http = Server.Http("viewer");
+
+        using var response = await PostAsync(http, "watched", $$"""{"labels":[{"request_id":"{{ids[0]}}","label":1}]}""");
+
+        await ProblemAsync(response, HttpStatusCode.Forbidden);
+    }
+
+    [Fact]
+    public async Task Stored_monitor_results_are_returned_as_json_for_a_time_range()
+    {
+        const long Hour = 3_600_000_000L;
+        var results = Enumerable.Range(0, 3)
+            .Select(i => new MonitorResult("api-drift", "results-only", "delay", 1, i * Hour, (i + 1) * Hour, MonitorChecks.DataDrift, "no_drift", 0.1 * i, 100, null))
+            .ToList();
+        await Server.State.Home.Metadata.Monitoring.SaveResultsAsync("flights", results, Actor.Local);
+        using var http = Server.Http("viewer");
+
+        var json = await http.GetFromJsonAsync<JsonElement>($"/api/v1/projects/flights/monitors/results-only/results?from={Hour}&to=1970-01-01T03:00:00Z");
+        using var bad = await http.GetAsync("/api/v1/projects/flights/monitors/results-only/results?from=yesterday");
+
+        Assert.Equal([Hour, 2 * Hour], json.EnumerateArray().Select(r => r.GetProperty("windowStart").GetInt64()));
+        Assert.Equal("data_drift", json[0].GetProperty("check").GetString());
+        Assert.Contains("'from'", await ProblemAsync(bad, HttpStatusCode.BadRequest), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Drift_in_served_traffic_fires_the_alert_and_its_pipeline_action_starts_a_run()
+    {
+        await File.WriteAllTextAsync(Path.Combine(fixture.PipelinesFolder, "retrain.yaml"), """
+            pipeline: retrain
+            steps:
+              - name: ingest
+                type: ingest
+                parameters: { path: data.csv }
+            """);
+        await File.WriteAllTextAsync(Path.Combine(fixture.PipelinesFolder, "data.csv"), "a,b\n1,x\n2,y\n");
+        await Server.DeployAsync("drifting", new { project = "flights", model = "delay/1" });
+        await PredictAsync(rows: 40, times: 1, endpoint: "drifting"); // every row the same flight: far from the training spread
+        await Server.Serving.FlushPredictionLogAsync();
+        var alerts = Server.Services.GetRequiredService<ServerAlerts>().Dispatcher;
+        var spec = new MonitorSpec
+        {
+            Name = "drifting-drift",
+            Endpoint = "drifting",
+            Model = "delay",
+            Features = ["distance"],
+            Checks = [MonitorChecks.DataDrift],
+            Drift = new DriftOptions { MinimumSampleSize = 20 },
+            Alerts = [new AlertRule { Name = "retrain-on-drift", Check = MonitorChecks.DataDrift, Actions = [new(AlertActionKind.TriggerPipeline, "retrain")] }],
+        };
+        var reference = Reference();
+        var runner = new MonitorRunner("flights", spec, reference, Server.State.Home.Metadata.Monitoring, alerts);
+
+        await new PredictionLogFeed(Server.Serving.PredictionLogFolder!, "drifting", layout: reference.Layout).FeedAsync(runner);
+        var results = await runner.EvaluateAsync(long.MaxValue / 2, Actor.Local);
+        await alerts.FlushAsync();
+
+        Assert.Equal("drift", Assert.Single(results).Status);
+        var runId = Assert.Single(alerts.PipelineRuns);
+        await Task.WhenAll(Server.Services.GetRequiredService<PipelineRunner>().Running);
+        using var http = Server.Http("viewer");
+        var detail = await http.GetFromJsonAsync<JsonElement>($"/api/v1/projects/flights/pipelines/runs/{runId}");
+        Assert.Equal("retrain", detail.GetProperty("run").GetProperty("pipeline").GetString());
+        Assert.Equal("succeeded", detail.GetProperty("run").GetProperty("state").GetString());
+    }
+
+    /// <summary>The training spread of distance: the flights sample.</summary>
+    private static DriftProfile Reference()
+    {
+        var (header, rows) = ServingServer.Sample(2000);
+        var distance = Array.IndexOf(header, "distance");
+        var table = Table.From(("distance", Columns.Float64([.. rows.Select(r => (double?)r[distance])])));
+        var layout = DriftLayout.FromProfile(Strata.Data.Profiling.Profiler.Profile(table));
+        return DriftProfileBuilder.Profile(layout, table);
+    }
+
+    /// <summary>Predicts the first sample row <paramref name="rows"/> times per request; returns the request ids.</summary>
+    private async Task<List<string>> PredictAsync(int rows, int times, string endpoint = "watched")
+    {
+        var (header, sample) = ServingServer.Sample(1);
+        var row = ServingServer.RowJson(header[..11], sample[0]);
+        var body = "{\"rows\":[" + string.Join(',', Enumerable.Repeat(row, rows)) + "]}";
+        using var http = Server.Http("viewer");
+        var ids = new List<string>();
+        for (var i = 0; i < times; i++)
+        {
+            using var response = await http.PostAsync($"/v1/endpoints/{endpoint}/predict", new StringContent(body, Encoding.UTF8, "application/json"));
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            ids.Add((await ServingServer.JsonAsync(response)).GetProperty("requestId").GetString()!);
+        }
+
+        return ids;
+    }
+
+    private static Task<HttpResponseMessage> PostAsync(HttpClient http, string endpoint, string body) =>
+        http.PostAsync($"/v1/endpoints/{endpoint}/feedback", new StringContent(body, Encoding.UTF8, "application/json"));
+
+    private static async Task<string> ProblemAsync(HttpResponseMessage response, HttpStatusCode status)
+    {
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.True(status == response.StatusCode, $"expected {(int)status}, got {(int)response.StatusCode} {body}");
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        return body;
+    }
+}
