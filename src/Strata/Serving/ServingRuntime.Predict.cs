@@ -1,5 +1,8 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Text;
+using Strata.Features;
+using Strata.Features.Definitions;
 using Strata.Features.OnlineStore;
 
 namespace Strata.Serving;
@@ -168,6 +171,44 @@ public sealed partial class ServingRuntime
     }
 
     /// <summary>
+    /// Every join key and request field a feature service needs from the request. It depends only on the applied
+    /// definitions, so it is worked out once per feature store (one per definitions version) and service, not per request.
+    /// </summary>
+    private static IReadOnlyDictionary<string, Field> NeededFields(FeatureStore store, string service, IReadOnlyList<FeatureReference> references) =>
+        NeededByStore.GetValue(store, _ => new ConcurrentDictionary<string, IReadOnlyDictionary<string, Field>>(StringComparer.Ordinal))
+            .GetOrAdd(service, _ =>
+            {
+                var needed = new Dictionary<string, Field>(StringComparer.Ordinal);
+                foreach (var view in references.Select(r => r.View).Distinct(StringComparer.Ordinal))
+                {
+                    if (store.Repository.OnDemandViews.FirstOrDefault(v => v.Name == view) is { } onDemand)
+                    {
+                        foreach (var field in onDemand.RequestFields)
+                        {
+                            needed.TryAdd(field.Name, field);
+                        }
+
+                        foreach (var inputView in onDemand.Inputs.Select(i => i.View).Distinct(StringComparer.Ordinal))
+                        {
+                            foreach (var key in store.JoinKeys(inputView))
+                            {
+                                needed.TryAdd(key.Name, key);
+                            }
+                        }
+                    }
+                    else
+                    {
+                        foreach (var key in store.JoinKeys(view))
+                        {
+                            needed.TryAdd(key.Name, key);
+                        }
+                    }
+                }
+
+                return needed;
+            });
+
+    /// <summary>
     /// Adds the feature service's online values (and on-demand features computed from them and the request) to the
     /// request's fields. Fields the request carries win over stored values (request-time features).
     /// </summary>
@@ -178,33 +219,7 @@ public sealed partial class ServingRuntime
         var store = await features.GetAsync(state.Deployment.Project, cancellationToken).ConfigureAwait(false);
         var references = store.Resolve(null, service);
 
-        // The entity table: every join key and request field the service needs, from the request.
-        var needed = new Dictionary<string, Field>(StringComparer.Ordinal);
-        foreach (var view in references.Select(r => r.View).Distinct(StringComparer.Ordinal))
-        {
-            if (store.Repository.OnDemandViews.FirstOrDefault(v => v.Name == view) is { } onDemand)
-            {
-                foreach (var field in onDemand.RequestFields)
-                {
-                    needed.TryAdd(field.Name, field);
-                }
-
-                foreach (var inputView in onDemand.Inputs.Select(i => i.View).Distinct(StringComparer.Ordinal))
-                {
-                    foreach (var key in store.JoinKeys(inputView))
-                    {
-                        needed.TryAdd(key.Name, key);
-                    }
-                }
-            }
-            else
-            {
-                foreach (var key in store.JoinKeys(view))
-                {
-                    needed.TryAdd(key.Name, key);
-                }
-            }
-        }
+        var needed = NeededFields(store, service, references);
 
         var problems = new List<string>();
         var entityColumns = new List<(string, Column)>();

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 using Strata.Features;
 using Strata.Serving.Metrics;
@@ -50,6 +51,9 @@ public sealed partial class ServingRuntime : IAsyncDisposable
     private readonly CancellationTokenSource _stopping = new();
     private readonly Counter.Child _shadowFailures;
     private readonly ConcurrentDictionary<string, Security.Principal> _keys = new(StringComparer.Ordinal);
+
+    // The request fields each feature service needs, per feature store (a new one comes with each definitions version).
+    private static readonly ConditionalWeakTable<FeatureStore, ConcurrentDictionary<string, IReadOnlyDictionary<string, Field>>> NeededByStore = new();
     private IReadOnlyDictionary<string, IReadOnlyList<string>> _keyEndpoints = new Dictionary<string, IReadOnlyList<string>>();
     private Task? _poller;
     private Task? _shadowWorker;
