@@ -83,7 +83,7 @@ public static class WindowedAggregation
         var degree = Math.Max(1, Environment.ProcessorCount);
         var eventIds = new int[events.RowCount];
         MarkNulls(eventTs, eventIds);
-        (eventIds, var levels) = KeyIds.Build(eventKeys, eventIds, degree);
+        (eventIds, var map) = KeyIds.Build(eventKeys, eventIds, degree);
         var entityIds = new int[entities.RowCount];
         MarkNulls(entityTs, entityIds);
         var usable = new bool[entities.RowCount];
@@ -96,8 +96,8 @@ public static class WindowedAggregation
             }
         }
 
-        KeyIds.Find(entityKeyColumns, eventKeys, levels, entityIds, degree);
-        var keyCount = levels[^1].IdCount;
+        map.Find(entityKeyColumns, eventKeys, entityIds, degree);
+        var keyCount = map.IdCount;
 
         var (starts, order) = Group(eventIds, keyCount);
         var (entityStarts, entityOrder) = Group(entityIds, keyCount);

@@ -1,3 +1,6 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
 namespace Strata.Features.PointInTime;
 
 /// <summary>
@@ -28,42 +31,24 @@ internal sealed class History
     /// <summary>Groups the view's rows (with their event times) and the entity rows by key id.</summary>
     public static History Build(int[] ids, int keyCount, Column<long> eventTs, Column<long>? createdTs, int[] entityIds, int degree)
     {
-        var (starts, rows) = Group(ids, keyCount, degree);
-        var times = new long[rows.Length];
-        var values = eventTs.Buffer;
-        var offset = eventTs.BufferOffset;
-        Ranges.For(rows.Length, degree, (from, to) =>
-        {
-            for (var p = from; p < to; p++)
-            {
-                times[p] = values[offset + rows[p]];
-            }
-        });
-
-        var (entityStarts, entityRows) = Group(entityIds, keyCount, degree);
-        return new History(starts, times, rows, entityStarts, entityRows, new TieOrder(createdTs));
+        var (starts, rows, times) = Group(ids, keyCount, degree, eventTs);
+        var (entityStarts, entityRows, _) = Group(entityIds, keyCount, degree, null);
+        return new History(starts, times!, rows, entityStarts, entityRows, new TieOrder(createdTs));
     }
 
     /// <summary>
     /// A stable counting sort of row numbers by id (rows with id -1 left out): each of <paramref name="degree"/> slices of
-    /// the rows counts its ids, then writes its rows after those of the slices before it, so input order survives.
+    /// the rows counts its ids, then writes its rows after those of the slices before it, so input order survives. With
+    /// <paramref name="eventTs"/>, each row's time is written next to it in the same pass.
     /// </summary>
-    private static (int[] Starts, int[] Rows) Group(int[] ids, int keyCount, int degree)
+    private static (int[] Starts, int[] Rows, long[]? Times) Group(int[] ids, int keyCount, int degree, Column<long>? eventTs)
     {
         var slices = ids.Length < 1 << 15 ? 1 : degree;
         var counts = new int[slices][];
         Parallel.For(0, slices, new ParallelOptions { MaxDegreeOfParallelism = degree }, s =>
         {
-            var count = counts[s] = new int[keyCount];
-            var (from, to) = Slice(ids.Length, slices, s);
-            for (var r = from; r < to; r++)
-            {
-                var id = ids[r];
-                if (id >= 0)
-                {
-                    count[id]++;
-                }
-            }
+            var (from, to) = Ranges.Slice(ids.Length, slices, s);
+            counts[s] = Count(ids, from, to, keyCount);
         });
 
         // counts[s][k] becomes slice s's first position for key k.
@@ -81,25 +66,68 @@ internal sealed class History
         }
 
         starts[keyCount] = position;
-        var rows = new int[position];
+        // NOTE: every position below `position` is written exactly once, so the arrays need no zeroing.
+        var rows = GC.AllocateUninitializedArray<int>(position);
+        var times = eventTs is null ? null : GC.AllocateUninitializedArray<long>(position);
         Parallel.For(0, slices, new ParallelOptions { MaxDegreeOfParallelism = degree }, s =>
         {
-            var cursor = counts[s];
-            var (from, to) = Slice(ids.Length, slices, s);
-            for (var r = from; r < to; r++)
+            var (from, to) = Ranges.Slice(ids.Length, slices, s);
+            if (eventTs is null)
             {
-                var id = ids[r];
-                if (id >= 0)
-                {
-                    rows[cursor[id]++] = r;
-                }
+                Scatter(ids, from, to, counts[s], rows);
+            }
+            else
+            {
+                Scatter(ids, from, to, counts[s], rows, eventTs.Buffer, eventTs.BufferOffset, times!);
             }
         });
-        return (starts, rows);
+        return (starts, rows, times);
     }
 
-    private static (int From, int To) Slice(int count, int slices, int slice) =>
-        ((int)((long)count * slice / slices), (int)((long)count * (slice + 1) / slices));
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static int[] Count(int[] ids, int from, int to, int keyCount)
+    {
+        var count = new int[keyCount];
+        for (var r = from; r < to; r++)
+        {
+            var id = ids[r];
+            if (id >= 0)
+            {
+                count[id]++;
+            }
+        }
+
+        return count;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Scatter(int[] ids, int from, int to, int[] cursor, int[] rows)
+    {
+        for (var r = from; r < to; r++)
+        {
+            var id = ids[r];
+            if (id >= 0)
+            {
+                rows[cursor[id]++] = r;
+            }
+        }
+    }
+
+    /// <summary>Scatters rows and their event times together: the times are read in row order, not gathered at random.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Scatter(int[] ids, int from, int to, int[] cursor, int[] rows, long[] source, int offset, long[] times)
+    {
+        for (var r = from; r < to; r++)
+        {
+            var id = ids[r];
+            if (id >= 0)
+            {
+                var p = cursor[id]++;
+                rows[p] = r;
+                times[p] = source[offset + r];
+            }
+        }
+    }
 
     private static void SortRun(Span<long> times, Span<int> rows, TieOrder order)
     {
@@ -149,32 +177,34 @@ internal sealed class History
     public void Lookup(Column<long> entityTs, long ttlMicros, int[] take, int degree)
     {
         Array.Fill(take, -1);
-        var buffer = entityTs.Buffer;
-        var bufferOffset = entityTs.BufferOffset;
-        Ranges.For(_starts.Length - 1, degree, (from, to) =>
-        {
-            var times = _times;
-            for (var k = from; k < to; k++)
-            {
-                int start = _starts[k], end = _starts[k + 1];
-                var lookups = _entityRows.AsSpan(_entityStarts[k], _entityStarts[k + 1] - _entityStarts[k]);
-                var sorted = end - start > 8 && lookups.Length > 3 * Math.Log2(end - start);
-                if (sorted)
-                {
-                    SortRun(times.AsSpan(start, end - start), _rows.AsSpan(start, end - start), _order);
-                }
+        Ranges.For(_starts.Length - 1, degree, (from, to) => Lookup(from, to, entityTs.Buffer, entityTs.BufferOffset, ttlMicros, take));
+    }
 
-                foreach (var i in lookups)
-                {
-                    var t = buffer[bufferOffset + i];
-                    var lower = t < long.MinValue + ttlMicros ? long.MinValue : t - ttlMicros;
-                    take[i] = sorted ? Search(start, end, t, lower) : Scan(start, end, t, lower);
-                }
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void Lookup(int from, int to, long[] buffer, int bufferOffset, long ttlMicros, int[] take)
+    {
+        var times = _times;
+        for (var k = from; k < to; k++)
+        {
+            int start = _starts[k], end = _starts[k + 1];
+            var lookups = _entityRows.AsSpan(_entityStarts[k], _entityStarts[k + 1] - _entityStarts[k]);
+            var sorted = end - start > 8 && lookups.Length > 3 * Math.Log2(end - start);
+            if (sorted)
+            {
+                SortRun(times.AsSpan(start, end - start), _rows.AsSpan(start, end - start), _order);
             }
-        });
+
+            foreach (var i in lookups)
+            {
+                var t = buffer[bufferOffset + i];
+                var lower = t < long.MinValue + ttlMicros ? long.MinValue : t - ttlMicros;
+                take[i] = sorted ? Search(start, end, t, lower) : Scan(start, end, t, lower);
+            }
+        }
     }
 
     /// <summary>The best row of a sorted run: the last one at or before t, if it is not older than lower.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private int Search(int start, int end, long t, long lower)
     {
         var times = _times;
@@ -197,17 +227,41 @@ internal sealed class History
     }
 
     /// <summary>The best row of an unsorted run: latest event time in [lower, t], then latest created, then latest row.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private int Scan(int start, int end, long t, long lower)
     {
-        // Two passes, both free of unpredictable branches: the latest time in [lower, t] (an unsigned range check and
-        // a conditional move), then the row holding it (ties are rare).
+        // Two passes, both free of unpredictable branches: the latest time in [lower, t] (range checks and a
+        // conditional select, four times at once), then the row holding it (ties are rare).
         var times = _times.AsSpan(start, end - start);
-        var range = (ulong)(t - lower);
         var bestTime = long.MinValue;
         var found = false;
-        foreach (var time in times)
+        var i = 0;
+        if (Vector256.IsHardwareAccelerated && times.Length >= Vector256<long>.Count)
         {
-            var ok = (ulong)(time - lower) <= range;
+            var low = Vector256.Create(lower);
+            var high = Vector256.Create(t);
+            var none = Vector256.Create(long.MinValue);
+            var best = none;
+            var any = Vector256<long>.Zero;
+            for (; i <= times.Length - Vector256<long>.Count; i += Vector256<long>.Count)
+            {
+                var time = Vector256.Create<long>(times.Slice(i, Vector256<long>.Count));
+                var ok = Vector256.GreaterThanOrEqual(time, low) & Vector256.LessThanOrEqual(time, high);
+                any |= ok;
+                best = Vector256.Max(best, Vector256.ConditionalSelect(ok, time, none));
+            }
+
+            found = any != Vector256<long>.Zero;
+            for (var lane = 0; lane < Vector256<long>.Count; lane++)
+            {
+                bestTime = Math.Max(bestTime, best[lane]);
+            }
+        }
+
+        for (; i < times.Length; i++)
+        {
+            var time = times[i];
+            var ok = (time >= lower) & (time <= t);
             found |= ok;
             bestTime = Math.Max(bestTime, ok ? time : long.MinValue);
         }
@@ -217,17 +271,24 @@ internal sealed class History
             return -1;
         }
 
-        var best = -1;
-        for (var p = 0; p < times.Length; p++)
+        // Rows are in input order, so on a full tie a later one wins unless created time says otherwise.
+        var chosen = times.IndexOf(bestTime);
+        for (var p = chosen + 1; p < times.Length; p++)
         {
-            // Rows are in input order, so on a full tie the later one (this one) wins.
-            if (times[p] == bestTime && (best < 0 || _order.Compare(_rows[start + p], _rows[start + best]) > 0))
+            var next = times[p..].IndexOf(bestTime);
+            if (next < 0)
             {
-                best = p;
+                break;
+            }
+
+            p += next;
+            if (_order.Compare(_rows[start + p], _rows[start + chosen]) > 0)
+            {
+                chosen = p;
             }
         }
 
-        return _rows[start + best];
+        return _rows[start + chosen];
     }
 
     /// <summary>Orders rows with the same event time: older created time first (null oldest), then input order.</summary>
@@ -273,6 +334,10 @@ internal sealed class History
 /// <summary>Splits [0, count) into chunks run in parallel; small inputs or one thread run inline.</summary>
 internal static class Ranges
 {
+    /// <summary>Slice <paramref name="slice"/> of <paramref name="slices"/> near-equal parts of [0, count).</summary>
+    public static (int From, int To) Slice(int count, int slices, int slice) =>
+        ((int)((long)count * slice / slices), (int)((long)count * (slice + 1) / slices));
+
     private const int MinChunk = 4096;
 
     public static void For(int count, int degree, Action<int, int> body)

@@ -47,9 +47,14 @@ internal sealed class KeyLevel
 /// </summary>
 internal static class KeyIds
 {
-    /// <summary>Ids of the view's rows (rows at -1 in <paramref name="ids"/> stay there) and one level per key column.</summary>
-    public static (int[] Ids, KeyLevel[] Levels) Build(Column[] keys, int[] ids, int degree)
+    /// <summary>Ids of the view's rows (rows at -1 in <paramref name="ids"/> stay there) and how entity keys find them.</summary>
+    public static (int[] Ids, KeyIdMap Map) Build(Column[] keys, int[] ids, int degree)
     {
+        if (keys.Length == 1 && DenseKeyIds.TryBuild(keys[0], ids, degree) is { } dense)
+        {
+            return (ids, dense);
+        }
+
         var partitions = ids.Length < 1 << 15 ? 1 : degree;
         var levels = new KeyLevel[keys.Length];
         var next = new int[ids.Length];
@@ -61,7 +66,7 @@ internal static class KeyIds
             var output = next;
             // Every partition's thread reads all rows and keeps those whose hash falls in its partition; the other
             // rows' -1s are written by partition 0.
-            Parallel.For(0, partitions, new ParallelOptions { MaxDegreeOfParallelism = degree }, p =>
+            Parallel.For(0, partitions, new ParallelOptions { MaxDegreeOfParallelism = degree }, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (p) =>
             {
                 for (var r = 0; r < previous.Length; r++)
                 {
@@ -86,18 +91,18 @@ internal static class KeyIds
             (ids, next) = (output, previous);
         }
 
-        return (ids, levels);
+        return (ids, new HashedKeyIds(levels));
     }
 
     /// <summary>Looks the entity rows' keys up in the view's levels; a key the view never had gets -1.</summary>
-    public static void Find(Column[] entityKeys, Column[] viewKeys, KeyLevel[] levels, int[] ids, int degree)
+    internal static void Find(Column[] entityKeys, Column[] viewKeys, KeyLevel[] levels, int[] ids, int degree)
     {
         for (var k = 0; k < entityKeys.Length; k++)
         {
             var map = entityKeys[k] is StringColumn entity ? CodeMap(entity, (StringColumn)viewKeys[k]) : null;
             var source = KeySource.Of(entityKeys[k], map);
             var level = levels[k];
-            Ranges.For(ids.Length, degree, (from, to) =>
+            Ranges.For(ids.Length, degree, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (from, to) =>
             {
                 for (var r = from; r < to; r++)
                 {
@@ -112,7 +117,7 @@ internal static class KeyIds
     }
 
     /// <summary>For each code of the entity column's dictionary, the view dictionary's code of the same string, or -1.</summary>
-    private static int[]? CodeMap(StringColumn entity, StringColumn view)
+    internal static int[]? CodeMap(StringColumn entity, StringColumn view)
     {
         if (ReferenceEquals(entity.Dictionary, view.Dictionary))
         {
@@ -129,7 +134,7 @@ internal static class KeyIds
     }
 
     /// <summary>A key column's values as longs (string columns as dictionary codes, mapped when a map is given).</summary>
-    private sealed class KeySource
+    internal sealed class KeySource
     {
         private readonly long[]? _longs;
         private readonly int[]? _ints;

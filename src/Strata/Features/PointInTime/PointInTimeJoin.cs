@@ -19,7 +19,7 @@ namespace Strata.Features.PointInTime;
 /// <para>
 /// How: each view's keys are hashed into dense ids, its rows counting-sorted by id and sorted by time within an id;
 /// each entity row then binary-searches its id's run and keeps a row index (-1 for none), and every output column is
-/// one gather through those indices. Feature values of rows whose event time is after the entity's are never read.
+/// one gather through those indices. A single integer or string key spanning a small range is its own id (no hashing). Feature values of rows whose event time is after the entity's are never read.
 /// </para>
 /// </remarks>
 public static class PointInTimeJoin
@@ -71,13 +71,14 @@ public static class PointInTimeJoin
         for (var v = 0; v < plans.Length; v++)
         {
             var take = Match(entities, entityTs, plans[v], degree);
+            var matches = Gather.Match(take);
             var features = views[v].Features;
             var gathered = new Column[features.Count];
             Parallel.For(
                 0,
                 features.Count,
                 new ParallelOptions { MaxDegreeOfParallelism = degree },
-                f => gathered[f] = Gather.Take(views[v].Rows[features[f]], take));
+                f => gathered[f] = Gather.Take(views[v].Rows[features[f]], take, matches));
             columns.AddRange(gathered);
         }
 
@@ -186,13 +187,13 @@ public static class PointInTimeJoin
     {
         var viewIds = new int[plan.View.Rows.RowCount];
         MarkNulls(plan.EventTs, viewIds);
-        (viewIds, var levels) = KeyIds.Build(plan.ViewKeys, viewIds, degree);
+        (viewIds, var map) = KeyIds.Build(plan.ViewKeys, viewIds, degree);
         var entityIds = new int[entities.RowCount];
         MarkNulls(entityTs, entityIds);
-        KeyIds.Find(plan.EntityKeys, plan.ViewKeys, levels, entityIds, degree);
+        map.Find(plan.EntityKeys, plan.ViewKeys, entityIds, degree);
 
-        var history = History.Build(viewIds, levels[^1].IdCount, plan.EventTs, plan.CreatedTs, entityIds, degree);
-        var take = new int[entities.RowCount];
+        var history = History.Build(viewIds, map.IdCount, plan.EventTs, plan.CreatedTs, entityIds, degree);
+        var take = GC.AllocateUninitializedArray<int>(entities.RowCount);
         history.Lookup(entityTs, plan.TtlMicros, take, degree);
         return take;
     }
