@@ -101,7 +101,8 @@ internal sealed class ArrowDecoder
 
     /// <summary>
     /// Decodes a record batch into rows [<paramref name="at"/>, at + <paramref name="rows"/>) of <paramref name="sink"/>;
-    /// the batch must have exactly that many rows, since the sink's arrays start uninitialized.
+    /// the batch must have exactly that many rows, since the sink's arrays start uninitialized. Columns the sink has no
+    /// array for are skipped.
     /// </summary>
     public void ReadRecordBatch(ArrowMessage message, TableSink sink, int at, int rows)
     {
@@ -116,7 +117,24 @@ internal sealed class ArrowDecoder
         for (var i = 0; i < _columns.Length; i++)
         {
             batch.Field = _columns[i].Field.Name;
+            if (sink.Values[i] is null)
+            {
+                Skip(_columns[i], batch, rows);
+                continue;
+            }
+
             ReadColumn(_columns[i], batch, rows, sink, i, at);
+        }
+    }
+
+    /// <summary>Steps over a column's node and buffers (validity, then indices or values, or offsets and data).</summary>
+    private static void Skip(ArrowColumn column, BatchReader batch, int rows)
+    {
+        batch.NextNode(rows, out _);
+        var buffers = column is { Kind: ArrowKind.Utf8 or ArrowKind.LargeUtf8, DictionaryId: null } ? 3 : 2;
+        for (var b = 0; b < buffers; b++)
+        {
+            batch.NextBufferRange();
         }
     }
 
@@ -137,38 +155,39 @@ internal sealed class ArrowDecoder
     {
         batch.NextNode(rows, out var nullCount);
         var validity = batch.Validity(rows, nullCount, out var nulls);
-        var values = sink.Values[index];
+        var values = sink.Values[index]!;
+        var to = sink.Offset + at; // where the batch's rows go in the arrays
         switch (column.Kind)
         {
             case ArrowKind.Utf8 or ArrowKind.LargeUtf8 when column.DictionaryId is { } id:
-                ReadDictionaryCodes(column, id, batch, rows, ((int[])values).AsSpan(at, rows), ref validity, ref nulls, sink, index);
+                ReadDictionaryCodes(column, id, batch, rows, ((int[])values).AsSpan(to, rows), ref validity, ref nulls, sink, index);
                 break;
             case ArrowKind.Utf8 or ArrowKind.LargeUtf8:
-                ReadPlainStrings(batch.Strings(rows, column.Kind == ArrowKind.LargeUtf8), validity, ((int[])values).AsSpan(at, rows), sink.PlainStrings(index), batch);
+                ReadPlainStrings(batch.Strings(rows, column.Kind == ArrowKind.LargeUtf8), validity, ((int[])values).AsSpan(to, rows), sink.PlainStrings(index), batch);
                 break;
             case ArrowKind.Bool:
             {
                 var bits = batch.NextBuffer();
                 batch.CheckLength(bits, Bitmap.ByteLength(rows), "values");
-                ArrowBits.Unpack(bits, ((bool[])values).AsSpan(at, rows));
+                ArrowBits.Unpack(bits, ((bool[])values).AsSpan(to, rows));
                 break;
             }
 
             case ArrowKind.Int:
-                ReadInt(column, batch, rows, values, at, validity);
+                ReadInt(column, batch, rows, values, to, validity);
                 break;
             case ArrowKind.Float when column.BitWidth == 16:
-                TensorPrimitives.ConvertToSingle(batch.Fixed<Half>(rows), ((float[])values).AsSpan(at, rows));
+                TensorPrimitives.ConvertToSingle(batch.Fixed<Half>(rows), ((float[])values).AsSpan(to, rows));
                 break;
             case ArrowKind.Float when column.BitWidth == 32:
-                batch.Fixed<float>(rows).CopyTo(((float[])values).AsSpan(at, rows));
+                batch.Fixed<float>(rows).CopyTo(((float[])values).AsSpan(to, rows));
                 break;
             case ArrowKind.Float:
-                batch.Fixed<double>(rows).CopyTo(((double[])values).AsSpan(at, rows));
+                batch.Fixed<double>(rows).CopyTo(((double[])values).AsSpan(to, rows));
                 break;
             case ArrowKind.Timestamp:
             {
-                var target = ((long[])values).AsSpan(at, rows);
+                var target = ((long[])values).AsSpan(to, rows);
                 batch.Fixed<long>(rows).CopyTo(target);
                 ConvertTimestamps(target, column.Unit, batch, validity);
                 break;
@@ -176,7 +195,7 @@ internal sealed class ArrowDecoder
 
             case ArrowKind.Date when column.Unit == DateUnit.Day:
             {
-                var target = ((long[])values).AsSpan(at, rows);
+                var target = ((long[])values).AsSpan(to, rows);
                 var days = batch.Fixed<int>(rows);
                 for (var i = 0; i < target.Length; i++)
                 {
@@ -189,7 +208,7 @@ internal sealed class ArrowDecoder
 
             case ArrowKind.Date:
             {
-                var target = ((long[])values).AsSpan(at, rows);
+                var target = ((long[])values).AsSpan(to, rows);
                 batch.Fixed<long>(rows).CopyTo(target);
                 ConvertTimestamps(target, TimeUnit.Millisecond, batch, validity);
                 break;
@@ -206,7 +225,7 @@ internal sealed class ArrowDecoder
                 throw batch.Error($"the field is not nullable but holds {nulls} null(s)");
             }
 
-            ZeroNulls(values, at, rows, validity);
+            ZeroNulls(values, to, rows, validity);
         }
 
         sink.AddValidity(index, at, rows, validity, nulls);
@@ -443,11 +462,9 @@ internal sealed class ArrowDecoder
         private readonly int[] _nulls;
 
         public TableSink(ArrowDecoder decoder, int rows)
+            : this(decoder, rows, new Array?[decoder._columns.Length], 0)
         {
-            _decoder = decoder;
-            RowCount = rows;
             var columns = decoder._columns;
-            Values = new Array[columns.Length];
             for (var i = 0; i < columns.Length; i++)
             {
                 Values[i] = columns[i].Field.Type switch
@@ -460,15 +477,31 @@ internal sealed class ArrowDecoder
                 };
             }
 
-            _plainStrings = new Utf8StringTable?[columns.Length];
-            _dictionaries = new StringDictionary?[columns.Length];
-            _validity = new byte[]?[columns.Length];
-            _nulls = new int[columns.Length];
+        }
+
+        /// <summary>
+        /// A sink writing into arrays it does not own, from position <paramref name="offset"/> on: one file's share of a
+        /// table read from several. A null array skips that column.
+        /// </summary>
+        public TableSink(ArrowDecoder decoder, int rows, Array?[] values, int offset)
+        {
+            _decoder = decoder;
+            RowCount = rows;
+            Values = values;
+            Offset = offset;
+            var columns = decoder._columns.Length;
+            _plainStrings = new Utf8StringTable?[columns];
+            _dictionaries = new StringDictionary?[columns];
+            _validity = new byte[]?[columns];
+            _nulls = new int[columns];
         }
 
         public int RowCount { get; }
 
-        public Array[] Values { get; }
+        public Array?[] Values { get; }
+
+        /// <summary>Where this sink's row 0 lies in <see cref="Values"/>.</summary>
+        public int Offset { get; }
 
         public Utf8StringTable PlainStrings(int index) => _plainStrings[index] ??= new Utf8StringTable();
 
@@ -496,6 +529,12 @@ internal sealed class ArrowDecoder
             _nulls[index] += nulls;
         }
 
+        /// <summary>Column <paramref name="index"/>'s validity over this sink's rows (null when none is null) and null count.</summary>
+        public (byte[]? Bits, int Nulls) Validity(int index) => (_validity[index], _nulls[index]);
+
+        /// <summary>The dictionary column <paramref name="index"/>'s codes refer to.</summary>
+        public StringDictionary Dictionary(int index) => _dictionaries[index] ?? _plainStrings[index]?.ToDictionary() ?? StringDictionary.Empty;
+
         public Table Build()
         {
             var columns = new Column[Values.Length];
@@ -506,8 +545,7 @@ internal sealed class ArrowDecoder
                 columns[i] = Values[i] switch
                 {
                     bool[] b => new Column<bool>(type, b, 0, RowCount, bits, 0, nulls),
-                    int[] codes when type == DataType.String => new StringColumn(
-                        _dictionaries[i] ?? _plainStrings[i]?.ToDictionary() ?? StringDictionary.Empty, codes, 0, RowCount, bits, 0, nulls),
+                    int[] codes when type == DataType.String => new StringColumn(Dictionary(i), codes, 0, RowCount, bits, 0, nulls),
                     int[] n => new Column<int>(type, n, 0, RowCount, bits, 0, nulls),
                     long[] l => new Column<long>(type, l, 0, RowCount, bits, 0, nulls),
                     float[] f => new Column<float>(type, f, 0, RowCount, bits, 0, nulls),

@@ -119,32 +119,56 @@ public sealed class ArrowFileReader : IAsyncDisposable, IDisposable
     public async Task<Table> ReadTableAsync(CancellationToken cancellationToken = default)
     {
         // Batch headers first, to size each column once; then every batch decodes straight into its rows.
-        var starts = new int[_batches.Length];
+        var rows = await ReadBatchRowCountsAsync(cancellationToken).ConfigureAwait(false);
+        var sink = new ArrowDecoder.TableSink(_decoder, TotalRows(rows, _input.Name));
+        await ReadIntoAsync(sink, rows, cancellationToken).ConfigureAwait(false);
+        return sink.Build();
+    }
+
+    internal ArrowDecoder Decoder => _decoder;
+
+    /// <summary>Each record batch's row count, from the batch headers alone (no body is read).</summary>
+    internal async Task<int[]> ReadBatchRowCountsAsync(CancellationToken cancellationToken)
+    {
         var rows = new int[_batches.Length];
-        var total = 0L;
         for (var i = 0; i < _batches.Length; i++)
         {
             using var header = await ReadBlockAsync(_batches[i], MessageHeader.RecordBatch, "record batch", withBody: false, cancellationToken)
                 .ConfigureAwait(false);
-            starts[i] = (int)total;
             rows[i] = _decoder.RowCount(header);
-            total += rows[i];
-            if (total > Array.MaxLength)
-            {
-                throw new DataFormatException(
-                    ErrorCodes.DataLimit, $"the file holds more than {Array.MaxLength} rows, more than one table can", new DataLocation(_input.Name));
-            }
         }
 
-        var sink = new ArrowDecoder.TableSink(_decoder, (int)total);
+        return rows;
+    }
+
+    /// <summary>Decodes every record batch into <paramref name="sink"/>, one after another from its row 0.</summary>
+    internal async Task ReadIntoAsync(ArrowDecoder.TableSink sink, int[] rows, CancellationToken cancellationToken)
+    {
+        var at = 0;
         for (var i = 0; i < _batches.Length; i++)
         {
             using var message = await ReadBlockAsync(_batches[i], MessageHeader.RecordBatch, "record batch", withBody: true, cancellationToken)
                 .ConfigureAwait(false);
-            _decoder.ReadRecordBatch(message, sink, starts[i], rows[i]);
+            _decoder.ReadRecordBatch(message, sink, at, rows[i]);
+            at += rows[i];
+        }
+    }
+
+    /// <summary>The sum of row counts, refused when one table could not hold it.</summary>
+    internal static int TotalRows(IEnumerable<int> rows, string? input)
+    {
+        var total = 0L;
+        foreach (var count in rows)
+        {
+            total += count;
+            if (total > Array.MaxLength)
+            {
+                throw new DataFormatException(
+                    ErrorCodes.DataLimit, $"the file holds more than {Array.MaxLength} rows, more than one table can", new DataLocation(input));
+            }
         }
 
-        return sink.Build();
+        return (int)total;
     }
 
     /// <inheritdoc />

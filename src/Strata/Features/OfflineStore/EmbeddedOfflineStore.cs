@@ -269,19 +269,16 @@ public sealed class EmbeddedOfflineStore : IOfflineStore
                 var from = OfflineRows.Lowest(request.View, r.Min);
                 var segments = manifest.Segments.Where(s => s.Overlaps(from, r.Max)).ToArray();
 
-                // Segments are read side by side and cut to the columns the join reads before they are concatenated.
+                // Segments are read side by side, only the columns the join reads, each straight into its rows of one table.
                 var layout = request.View;
                 var needed = layout.JoinKeys.Select(k => k.Name).Append(layout.EventTimestampColumn)
                     .Concat(layout.CreatedTimestampColumn is { } created ? [created] : [])
                     .Concat(request.Features).Distinct(StringComparer.Ordinal).ToArray();
-                var parts = new Table[segments.Length];
-                await Parallel.ForEachAsync(
-                    Enumerable.Range(0, segments.Length),
-                    new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount, CancellationToken = cancellationToken },
-                    async (i, ct) => parts[i] = (await ArrowFile.ReadTableAsync(Path.Combine(state.Folder, segments[i].File), cancellationToken: ct).ConfigureAwait(false)).Select(needed)).ConfigureAwait(false);
-                if (parts.Length > 0)
+                if (segments.Length > 0)
                 {
-                    rows = Table.Concat(parts).WithSchema(new Schema(needed.Select(n => layout.Schema[n])));
+                    var paths = segments.Select(s => Path.Combine(state.Folder, s.File)).ToArray();
+                    rows = (await ArrowFileSet.ReadAsync(paths, needed, Environment.ProcessorCount, cancellationToken).ConfigureAwait(false))
+                        .WithSchema(new Schema(needed.Select(n => layout.Schema[n])));
                 }
             }
 
