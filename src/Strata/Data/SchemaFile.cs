@@ -1,6 +1,6 @@
 using System.Globalization;
 using System.Text;
-using YamlDotNet.Core;
+using Strata.Data.Yaml;
 using YamlDotNet.RepresentationModel;
 
 namespace Strata.Data;
@@ -117,22 +117,13 @@ public static class SchemaFile
             throw new DataFormatException(ErrorCodes.DataLimit, $"a schema file may hold at most {MaxBytes} bytes", new DataLocation(name));
         }
 
-        var stream = new YamlStream();
-        try
-        {
-            stream.Load(new StringReader(yaml));
-        }
-        catch (YamlException e)
-        {
-            throw new DataFormatException(ErrorCodes.SchemaInvalid, $"invalid YAML ({e.Message})", new DataLocation(name, e.Start.Line));
-        }
-
-        if (stream.Documents.Count != 1 || stream.Documents[0].RootNode is not YamlMappingNode root)
+        var reader = new Reader(name);
+        var documents = reader.Load(yaml);
+        if (documents.Count != 1 || documents[0] is not YamlMappingNode root)
         {
             throw new DataFormatException(ErrorCodes.SchemaInvalid, "a schema file is one YAML mapping with `format` and `fields`", new DataLocation(name, 1));
         }
 
-        var reader = new Reader(name);
         reader.OnlyKeys(root, "format", "fields");
         var format = reader.String(root, "format", required: false);
         if (format is not null && format != Format)
@@ -233,7 +224,7 @@ public static class SchemaFile
         type == DataType.Timestamp ? Timestamp.Format((long)value) : Number(value);
 
     /// <summary>Reads nodes into fields, with the line of every mistake.</summary>
-    private sealed class Reader(string name)
+    private sealed class Reader(string name) : YamlFileReader(name)
     {
         private static readonly string[] FieldKeys = ["name", "type", "nullable", "role", "tags", "constraints", "description"];
         private static readonly string[] ConstraintKeys = ["max_null_fraction", "min", "max", "categories", "max_unknown_fraction", "skew"];
@@ -260,7 +251,7 @@ public static class SchemaFile
                 throw Error(Child(node, "role")!, $"field '{fieldName}': unknown role '{roleName}' (feature, label, entity_key, event_time, id, ignore)");
             }
 
-            var nullable = Bool(node, "nullable") ?? true;
+            var nullable = Bool(node, "nullable", yesNo: true) ?? true;
             var tags = List(node, "tags");
             FieldConstraints? constraints = null;
             if (Child(node, "constraints") is { } c)
@@ -349,66 +340,5 @@ public static class SchemaFile
                 ? value
                 : throw Error(node, $"field '{field}': `{key}` must be a number between 0 and 1, not '{text}'");
         }
-
-        public void OnlyKeys(YamlMappingNode node, params string[] keys)
-        {
-            foreach (var key in node.Children.Keys)
-            {
-                var k = (key as YamlScalarNode)?.Value;
-                if (k is null || !keys.Contains(k, StringComparer.Ordinal))
-                {
-                    throw Error(key, $"unknown key '{k}' (expected {string.Join(", ", keys)})");
-                }
-            }
-        }
-
-        public string? String(YamlMappingNode node, string key, bool required)
-        {
-            if (Child(node, key) is { } child)
-            {
-                return Scalar(child, key);
-            }
-
-            return required ? throw Error(node, $"missing `{key}`") : null;
-        }
-
-        private bool? Bool(YamlMappingNode node, string key)
-        {
-            if (Child(node, key) is not { } child)
-            {
-                return null;
-            }
-
-            return Scalar(child, key).ToLowerInvariant() switch
-            {
-                "true" or "yes" => true,
-                "false" or "no" => false,
-                var other => throw Error(child, $"`{key}` must be true or false, not '{other}'"),
-            };
-        }
-
-        private List<string>? List(YamlMappingNode node, string key)
-        {
-            if (Child(node, key) is not { } child)
-            {
-                return null;
-            }
-
-            if (child is not YamlSequenceNode sequence)
-            {
-                throw Error(child, $"`{key}` must be a list");
-            }
-
-            return sequence.Children.Select(item => Scalar(item, key)).ToList();
-        }
-
-        private string Scalar(YamlNode node, string key) =>
-            node is YamlScalarNode { Value: { } value } ? value : throw Error(node, $"`{key}` must be a single value");
-
-        private static YamlNode? Child(YamlMappingNode node, string key) =>
-            node.Children.TryGetValue(new YamlScalarNode(key), out var child) ? child : null;
-
-        public DataFormatException Error(YamlNode node, string detail) =>
-            new(ErrorCodes.SchemaInvalid, detail, new DataLocation(name, node.Start.Line));
     }
 }

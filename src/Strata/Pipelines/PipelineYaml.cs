@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using YamlDotNet.Core;
+using Strata.Data.Yaml;
 using YamlDotNet.RepresentationModel;
 
 namespace Strata.Pipelines;
@@ -52,17 +52,17 @@ public static class PipelineYaml
         }
 
         var errors = new List<SpecError>();
-        var stream = new YamlStream();
+        IReadOnlyList<YamlNode> documents;
         try
         {
-            stream.Load(new StringReader(text));
+            documents = new YamlFileReader(file).Load(text);
         }
-        catch (YamlException e)
+        catch (DataFormatException e)
         {
-            throw new PipelineSpecException([new SpecError(file, (int)e.Start.Line, null, null, $"invalid YAML ({e.InnerException?.Message ?? e.Message})")]);
+            throw new PipelineSpecException([new SpecError(file, (int?)e.Location.Line, null, null, e.Detail)]);
         }
 
-        if (stream.Documents.Count == 0 || stream.Documents[0].RootNode is not YamlMappingNode root)
+        if (documents.Count == 0 || documents[0] is not YamlMappingNode root)
         {
             throw new PipelineSpecException([new SpecError(file, 1, null, null, "a pipeline spec is a mapping with 'pipeline' and 'steps'")]);
         }

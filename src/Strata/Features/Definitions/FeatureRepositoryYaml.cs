@@ -1,4 +1,4 @@
-using YamlDotNet.Core;
+using Strata.Data.Yaml;
 using YamlDotNet.RepresentationModel;
 
 namespace Strata.Features.Definitions;
@@ -16,6 +16,8 @@ public static class FeatureRepositoryYaml
 
     /// <summary>Most definition files in one folder.</summary>
     public const int MaxFiles = 1000;
+
+    private const string DurationExamples = "90s, 10m, 3h or 1d";
 
     private static readonly string[] TopKeys = ["entities", "sources", "feature_views", "aggregation_views", "on_demand_views", "feature_services"];
 
@@ -173,41 +175,29 @@ public static class FeatureRepositoryYaml
     }
 
     /// <summary>Reads one file's nodes, checking every key and value with its line.</summary>
-    private sealed class FileReader(string file, State state)
+    private sealed class FileReader(string file, State state) : YamlFileReader(file)
     {
         private DefinitionKind _kind;
         private string _name = "";
 
+        protected override string Context => _name.Length == 0 ? "" : $"{FeatureRepository.Describe(_kind)} '{_name}': ";
+
         public void Read(string text)
         {
-            var stream = new YamlStream();
-            try
-            {
-                stream.Load(new StringReader(text));
-            }
-            catch (YamlException e)
-            {
-                throw new DataFormatException(ErrorCodes.SchemaInvalid, $"invalid YAML ({Inner(e)})", new DataLocation(file, e.Start.Line));
-            }
-            catch (ArgumentException e)
-            {
-                // YamlMappingNode refuses a repeated key with a plain ArgumentException.
-                throw new DataFormatException(ErrorCodes.SchemaInvalid, $"invalid YAML ({e.Message})", new DataLocation(file));
-            }
-
-            if (stream.Documents.Count == 0 || stream.Documents[0].RootNode is YamlScalarNode { Value: null or "" })
+            var documents = Load(text);
+            if (documents.Count == 0 || documents[0] is YamlScalarNode { Value: null or "" })
             {
                 return;
             }
 
-            if (stream.Documents.Count > 1)
+            if (documents.Count > 1)
             {
-                throw Error(stream.Documents[1].RootNode, "one YAML document per file");
+                throw Error(documents[1], "one YAML document per file");
             }
 
-            if (stream.Documents[0].RootNode is not YamlMappingNode root)
+            if (documents[0] is not YamlMappingNode root)
             {
-                throw Error(stream.Documents[0].RootNode, $"a definition file is a mapping of {string.Join(", ", TopKeys)}");
+                throw Error(documents[0], $"a definition file is a mapping of {string.Join(", ", TopKeys)}");
             }
 
             OnlyKeys(root, TopKeys);
@@ -218,8 +208,6 @@ public static class FeatureRepositoryYaml
             Each(root, "on_demand_views", OnDemandView);
             Each(root, "feature_services", Service);
         }
-
-        private static string Inner(YamlException e) => e.InnerException is { } inner ? $"{e.Message}: {inner.Message}" : e.Message;
 
         private void Each(YamlMappingNode root, string key, Action<YamlMappingNode> read)
         {
@@ -382,7 +370,7 @@ public static class FeatureRepositoryYaml
                 "name", "entities", "source", "features", "ttl", "online", "offline", "owner", "description", "tags");
             state.FeatureViews.Add(new FeatureViewDefinition(name, Strings(node, "entities", required: true), String(node, "source", required: true)!, Fields(node, "features", required: true))
             {
-                Ttl = Duration(node, "ttl") ?? TimeSpan.Zero,
+                Ttl = Duration(node, "ttl", Durations.TryParse, DurationExamples) ?? TimeSpan.Zero,
                 Online = Bool(node, "online") ?? true,
                 Offline = Bool(node, "offline") ?? true,
                 Owner = String(node, "owner", required: false),
@@ -412,13 +400,13 @@ public static class FeatureRepositoryYaml
                     Note($"aggregations.{aggregate}.{((YamlScalarNode)key).Value}", value);
                 }
 
-                var window = Duration(item, "window") ?? throw Error(item, $"aggregation view '{name}': aggregation '{aggregate}' needs a `window`");
+                var window = Duration(item, "window", Durations.TryParse, DurationExamples) ?? throw Error(item, $"aggregation view '{name}': aggregation '{aggregate}' needs a `window`");
                 aggregations.Add(new AggregationDefinition(aggregate, function, String(item, "column", required: false), window));
             }
 
             state.AggregationViews.Add(new AggregationViewDefinition(name, Strings(node, "entities", required: true), String(node, "source", required: true)!, aggregations)
             {
-                Ttl = Duration(node, "ttl") ?? TimeSpan.Zero,
+                Ttl = Duration(node, "ttl", Durations.TryParse, DurationExamples) ?? TimeSpan.Zero,
                 Online = Bool(node, "online") ?? true,
                 Offline = Bool(node, "offline") ?? true,
                 Owner = String(node, "owner", required: false),
@@ -517,9 +505,6 @@ public static class FeatureRepositoryYaml
             return Sequence(child, key).Select(item => item as YamlMappingNode ?? throw Error(item, $"each entry of `{key}` is a mapping with `name` and `type`")).ToList();
         }
 
-        private IEnumerable<YamlNode> Sequence(YamlNode node, string key) =>
-            node as YamlSequenceNode ?? throw Error(node, $"{FeatureRepository.Describe(_kind)} '{_name}': `{key}` must be a list");
-
         private string[] Strings(YamlMappingNode node, string key, bool required)
         {
             if (Child(node, key) is not { } child)
@@ -565,67 +550,5 @@ public static class FeatureRepositoryYaml
 
             return result;
         }
-
-        private TimeSpan? Duration(YamlMappingNode node, string key)
-        {
-            if (Child(node, key) is not { } child)
-            {
-                return null;
-            }
-
-            var text = Scalar(child, key);
-            return Durations.TryParse(text, out var span)
-                ? span
-                : throw Error(child, $"{FeatureRepository.Describe(_kind)} '{_name}': `{key}` must be a duration such as 90s, 10m, 3h or 1d, not '{text}'");
-        }
-
-        private bool? Bool(YamlMappingNode node, string key)
-        {
-            if (Child(node, key) is not { } child)
-            {
-                return null;
-            }
-
-            return Scalar(child, key) switch
-            {
-                "true" => true,
-                "false" => false,
-                var other => throw Error(child, $"{FeatureRepository.Describe(_kind)} '{_name}': `{key}` must be true or false, not '{other}'"),
-            };
-        }
-
-        private string? String(YamlMappingNode node, string key, bool required)
-        {
-            if (Child(node, key) is { } child)
-            {
-                return Scalar(child, key);
-            }
-
-            return required ? throw Error(node, $"{Where()}missing `{key}`") : null;
-        }
-
-        private string Where() => _name.Length == 0 ? "" : $"{FeatureRepository.Describe(_kind)} '{_name}': ";
-
-        private string Scalar(YamlNode node, string key) =>
-            node is YamlScalarNode { Value: { } value } ? value : throw Error(node, $"{Where()}`{key}` must be a single value");
-
-        private static YamlNode? Child(YamlMappingNode node, string key) =>
-            node.Children.TryGetValue(new YamlScalarNode(key), out var child) ? child : null;
-
-        private void OnlyKeys(YamlMappingNode node, params string[] keys)
-        {
-            foreach (var key in node.Children.Keys)
-            {
-                var k = (key as YamlScalarNode)?.Value;
-                if (k is null || !keys.Contains(k, StringComparer.Ordinal))
-                {
-                    throw Error(key, $"{Where()}unknown key '{k}' (expected {string.Join(", ", keys)})");
-                }
-            }
-        }
-
-        private DataLocation At(YamlNode node) => new(file, node.Start.Line);
-
-        private DataFormatException Error(YamlNode node, string detail) => new(ErrorCodes.SchemaInvalid, detail, At(node));
     }
 }
