@@ -22,6 +22,9 @@ internal sealed partial class Quickstart
     private const long MonitorMinSamples = 100;
     private const int AlertWindows = 3;
 
+    /// <summary>Wasserstein distance (in reference standard deviations) above which a delay feature drifts.</summary>
+    private const double DelayDriftThreshold = 0.75;
+
     private async Task MonitorAsync(QuickstartStage stage, CancellationToken cancellationToken)
     {
         var streamEnd = TrainingEnd + (_options.StreamDays * Timestamp.MicrosPerDay);

@@ -35,7 +35,7 @@ internal sealed partial class Quickstart
         ApiKey = key.Token;
         _hook = new LoopbackHook();
         var config = Path.Combine(_options.Home, "strata.yaml");
-        await Artifacts.DurableFile.WriteAllTextAsync(config, QuickstartFiles.Config(_hook.Url, MonitorWindow, MonitorMinSamples, AlertWindows), cancellationToken).ConfigureAwait(false);
+        await Artifacts.DurableFile.WriteAllTextAsync(config, QuickstartFiles.Config(_hook.Url, MonitorWindow, MonitorMinSamples, AlertWindows, DelayDriftThreshold), cancellationToken).ConfigureAwait(false);
 
         var port = _options.Port > 0 ? _options.Port : LoopbackHook.FreePort();
         ServerUrl = $"http://127.0.0.1:{port}";
@@ -72,7 +72,7 @@ internal sealed partial class Quickstart
             var answer = await QuickstartHttp.PostAsync(Client, $"/v1/endpoints/{Endpoint}/predict",
                 new { rows = new[] { new Dictionary<string, object?> { ["origin"] = origins[row], ["distance"] = distances[row] } } }, cancellationToken).ConfigureAwait(false);
             native.Add(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
-            late += answer["predictions"]?[0]?.GetValue<string>() == "1" ? 1 : 0;
+            late += answer["predictions"]?[0]?.GetValue<string>() is "1" or "true" ? 1 : 0;
         }
 
         var infer = new List<double>(_options.InferRequests);
@@ -97,7 +97,8 @@ internal sealed partial class Quickstart
         infer.Sort();
         stage.Figures["url"] = ServerUrl;
         stage.Figures["model_version"] = example["version"]?.GetValue<int>();
-        stage.Figures["example_probability_late"] = example["probabilities"]?[0]?["1"]?.GetValue<double>();
+        // The positive class is the second of a binary model's classes (its name is the label's text: "1", "true").
+        stage.Figures["example_probability_late"] = (example["probabilities"]?[0] as JsonObject)?.LastOrDefault().Value?.GetValue<double>();
         stage.Figures["example_top_features"] = explained;
         stage.Figures["native_requests"] = native.Count;
         stage.Figures["native_predicted_late"] = late;
