@@ -49,11 +49,13 @@ internal sealed partial class Quickstart
             await PushAsync(events.Slice(i, Math.Min(20_000, events.RowCount - i)), "offline", cancellationToken).ConfigureAwait(false);
         }
 
-        var retrainData = Path.Combine(_options.Home, "pipelines", "flights-jan-jun.arrow");
-        await DataFiles.WriteAsync(Shifted(Between(Flights, SampleStart, streamEnd), shiftFrom), retrainData, cancellationToken: cancellationToken).ConfigureAwait(false);
+        // Retraining learns the new regime from the latest six weeks (so the shifted days are in its training part) and is
+        // tested on the latest 10%, where the champion and the baseline are scored too.
+        var retrainData = Path.Combine(_options.Home, "pipelines", "flights-recent.arrow");
+        await DataFiles.WriteAsync(Shifted(Between(Flights, streamEnd - (42 * Timestamp.MicrosPerDay), streamEnd), shiftFrom), retrainData, cancellationToken: cancellationToken).ConfigureAwait(false);
         var (trials, rounds) = _options.Tuning;
         await Artifacts.DurableFile.WriteAllTextAsync(Path.Combine(_options.Home, "pipelines", "retrain.yaml"),
-            QuickstartFiles.Pipeline("retrain", "flights-jan-jun.arrow", trials, rounds, "0.01"), cancellationToken).ConfigureAwait(false);
+            QuickstartFiles.Pipeline("retrain", "flights-recent.arrow", trials, rounds, "0.01", test: 0.1), cancellationToken).ConfigureAwait(false);
 
         // The monitor declared in strata.yaml, run over the prediction log and the fed-back labels.
         var config = Path.Combine(_options.Home, "strata.yaml");

@@ -28,7 +28,7 @@ internal sealed record QuickstartOptions(string Home, string Sample, bool Small,
     public int StreamDays => Small ? 21 : 42;
 
     /// <summary>Days into the stream from which replayed delays are shifted.</summary>
-    public int ShiftAfterDays => Small ? 9 : 18;
+    public int ShiftAfterDays => Small ? 7 : 14;
 }
 
 /// <summary>One stage's outcome: its figures (machine-readable) and a one-line headline for people.</summary>

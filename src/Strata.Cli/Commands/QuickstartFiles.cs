@@ -16,7 +16,7 @@ internal static class QuickstartFiles
     public static readonly string[] MonitoredFeatures = ["distance", "mean_delay_1h", "mean_delay_1d", "max_delay_1d"];
 
     /// <summary>A pipeline over <paramref name="data"/> (a file beside it) that trains, compares and promotes flights-delay.</summary>
-    public static string Pipeline(string name, string data, int trials, int maxRounds, string championMargin) => string.Create(CultureInfo.InvariantCulture, $$"""
+    public static string Pipeline(string name, string data, int trials, int maxRounds, string championMargin, double test = 0.2) => string.Create(CultureInfo.InvariantCulture, $$"""
         # Written by `strata quickstart` from samples/flights/pipeline.yaml (see docs/pipelines.md):
         #   strata pipelines run {{name}}.yaml --home HOME
         pipeline: {{name}}
@@ -42,11 +42,11 @@ internal static class QuickstartFiles
               timestamp: date
               label: { name: late, column: delay, above: 15 }
 
-          # The latest 20% of the flights are the test set, the 10% before them the validation set.
+          # The latest flights are the test set ({{test:0%}}), the 10% before them the validation set.
           - name: split
             type: split
             inputs: { data: training-set.table }
-            parameters: { method: time, column: date, test: 0.2, valid: 0.1 }
+            parameters: { method: time, column: date, test: {{test}}, valid: 0.1 }
 
           - name: tune
             type: tune
