@@ -41,6 +41,7 @@ internal sealed partial class Quickstart
         // Flights become events when they land (their delay is known then), so a flight's features never include itself.
         var events = FlightEvents(Flights, SampleStart, TrainingEnd);
         await store.PushAsync("flight_events", events, PushTarget.OnlineAndOffline, cancellationToken).ConfigureAwait(false);
+        await DataFiles.WriteAsync(events, Path.Combine(Folder("data"), "flight-events-jan-apr.arrow"), cancellationToken: cancellationToken).ConfigureAwait(false);
         _progress.Step($"ingested {ingested:N0} hourly origin rows; pushed {events.RowCount:N0} flight events (Jan-Apr) to the online and offline stores");
 
         var entities = WithLabel(Between(Flights, SampleStart, TrainingEnd));
