@@ -60,8 +60,8 @@ internal sealed partial class Quickstart
         }).ToList();
         stage.Figures["profile"] = Path.Combine(data, "flights.profile.json");
         stage.Figures["schema"] = schemaPath;
-        // The time column is out of the training range by construction; any other anomaly says more.
-        var first = report.Anomalies.OrderBy(a => a.Column == "date" ? 1 : 0).FirstOrDefault();
+        // New airports say most; the time column is out of the training range by construction, so it says least.
+        var first = report.Anomalies.OrderBy(a => a.Kind == AnomalyKind.UnknownCategory ? 0 : a.Column == "date" ? 2 : 1).FirstOrDefault();
         stage.Headline = string.Create(CultureInfo.InvariantCulture, $"{Flights.RowCount:N0} flights profiled; May-Jun vs Jan-Apr schema: {report.Anomalies.Count} anomalies")
             + (first is null ? "" : $" (first: {first.Column} {first.Code})");
     }
