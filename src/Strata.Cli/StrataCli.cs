@@ -82,6 +82,7 @@ internal static class StrataCli
         root.Add(FeaturesCommands.Build(globals));
         root.Add(PipelinesCommands.Build(globals));
         root.Add(MonitorCommands.Build(globals));
+        root.Add(QuickstartCommand.Build(globals));
         return root;
     }
 }

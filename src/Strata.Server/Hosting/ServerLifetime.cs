@@ -23,6 +23,7 @@ internal sealed partial class ServerLifetime(
     IConfiguration configuration,
     IServer server,
     ServerMetrics metrics,
+    TimeProvider clock,
     ILogger<ServerLifetime> logger) : IHostedLifecycleService
 {
     public async Task StartingAsync(CancellationToken cancellationToken)
@@ -47,7 +48,7 @@ internal sealed partial class ServerLifetime(
         }
 
         IFeatureBackend featureData = string.IsNullOrEmpty(settings.Postgres) ? new EmbeddedFeatureBackend(home.Path) : new PostgresFeatureBackend(settings.Postgres);
-        var features = new FeatureStores(home.Metadata, featureData);
+        var features = new FeatureStores(home.Metadata, featureData, clock);
         state.Open(
             home,
             new RegistryService(home.Metadata, home.Artifacts, new RegistryOptions { MaxArtifactBytes = settings.MaxArtifactBytes }),
@@ -110,7 +111,8 @@ internal sealed partial class ServerLifetime(
                 PredictionLogFolder = Path.Combine(home.Path, "predictions"),
                 PollInterval = TimeSpan.FromMilliseconds(Math.Clamp(settings.ServingPollMilliseconds, 50, 5000)),
                 Warn = message => LogServing(logger, message),
-            });
+            },
+            clock);
         state.StartServing(serving);
         await serving.StartAsync(declared, new Actor("config", null), cancellationToken).ConfigureAwait(false);
         var count = serving.List().Count;

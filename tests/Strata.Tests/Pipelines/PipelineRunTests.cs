@@ -188,6 +188,57 @@ public sealed class PipelineRunTests
     }
 
     [Fact]
+    public async Task Evaluate_scores_a_logistic_baseline_on_the_same_rows_and_bless_gates_on_beating_it()
+    {
+        await using var h = await PipelineHarness.CreateAsync();
+        var yaml = WithBaseline(PipelineHarness.StandardYaml(), "auc >= baseline.auc - 0.5");
+        var unbeatable = WithBaseline(PipelineHarness.StandardYaml(), "auc >= baseline.auc + 1");
+
+        var run = await h.RunAsync(PipelineYaml.Parse(yaml));
+        var refused = await h.RunAsync(PipelineYaml.Parse(unbeatable));
+
+        Assert.Equal(PipelineState.Succeeded, run.State);
+        var io = new ArtifactIo(h.Services);
+        var steps = await h.StepsAsync(run);
+        var evaluation = await io.GetJsonAsync(ArtifactRef.Parse(steps.Single(s => s.Step == "evaluate").Outputs["evaluation"]), default);
+        var baselineAuc = double.Parse(evaluation["baseline"]!["overall"]!["auc"]!.GetValue<string>(), System.Globalization.CultureInfo.InvariantCulture);
+        Assert.InRange(baselineAuc, 0.5, 1);
+        Assert.NotNull(evaluation["baseline"]!["slices"]!["a"]);
+        var blessing = await io.GetJsonAsync(ArtifactRef.Parse(steps.Single(s => s.Step == "bless").Outputs["blessing"]), default);
+        Assert.Equal("true", blessing["blessed"]!.GetValue<string>());
+        Assert.Contains("baseline.auc", blessing["checks"]!.ToJsonString(), StringComparison.Ordinal);
+        var refusedSteps = await h.StepsAsync(refused);
+        var notBlessed = await io.GetJsonAsync(ArtifactRef.Parse(refusedSteps.Single(s => s.Step == "bless").Outputs["blessing"]), default);
+        Assert.Equal("false", notBlessed["blessed"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task A_baseline_threshold_without_a_baseline_input_fails_naming_the_field()
+    {
+        await using var h = await PipelineHarness.CreateAsync();
+        var yaml = PipelineHarness.StandardYaml().Replace("\"auc >= 0.6\"", "\"auc >= baseline.auc\"", StringComparison.Ordinal);
+
+        var run = await h.RunAsync(PipelineYaml.Parse(yaml));
+
+        Assert.Equal(PipelineState.Failed, run.State);
+        Assert.Contains("the evaluation has no baseline", run.Error, StringComparison.Ordinal);
+    }
+
+    /// <summary>The standard pipeline with a logistic regression trained beside the model and given to evaluate as its baseline.</summary>
+    private static string WithBaseline(string yaml, string threshold) => yaml
+        .Replace("""
+              - name: evaluate
+            """, """
+              - name: baseline
+                type: train
+                inputs: { train: split.train }
+                parameters: { label: y, features: [x1, x2, cat], learner: logistic }
+              - name: evaluate
+            """, StringComparison.Ordinal)
+        .Replace("inputs: { model: train.model, data: split.test }", "inputs: { model: train.model, data: split.test, baseline: baseline.model }", StringComparison.Ordinal)
+        .Replace("\"auc >= 0.6\"", $"\"auc >= 0.6\", \"{threshold}\"", StringComparison.Ordinal);
+
+    [Fact]
     public async Task Ingest_refuses_a_path_that_leaves_the_pipeline_folder()
     {
         await using var h = await PipelineHarness.CreateAsync();

@@ -11,7 +11,8 @@ namespace Strata.Pipelines.Steps;
 /// <c>bless</c>: the evaluation gate. Thresholds declared in the spec — absolute (<c>auc &gt;= 0.75</c>), relative to
 /// the champion (<c>auc &gt;= champion.auc - 0.002</c>), per slice (<c>slice_max_drop: {metric, drop, min_rows}</c>: no
 /// slice of at least min_rows rows worse than the champion's slice, or without a champion the overall value, by more than drop) and a latency bound (<c>latency_p99_ms</c>: the compiled predictor's single-row
-/// p99) → a blessing. An unblessed model is still registered, but never promoted.
+/// p99), and relative to a baseline model the evaluate step was given (<c>auc &gt;= baseline.auc + 0.01</c>) → a blessing.
+/// An unblessed model is still registered, but never promoted.
 /// </summary>
 internal sealed class BlessStep : StepBase
 {
@@ -28,6 +29,7 @@ internal sealed class BlessStep : StepBase
         var evaluation = await context.JsonAsync("evaluation", cancellationToken).ConfigureAwait(false);
         var candidate = Metrics(evaluation["candidate"]?["overall"]);
         var champion = evaluation["champion"] is { } c ? Metrics(c["overall"]) : null;
+        var baseline = evaluation["baseline"] is { } b ? Metrics(b["overall"]) : null;
         var checks = new JsonArray();
         var blessed = true;
         void Check(string name, bool passed, string detail)
@@ -49,6 +51,14 @@ internal sealed class BlessStep : StepBase
             if (reference is null)
             {
                 bound = delta;
+            }
+            else if (reference.StartsWith(BaselinePrefix, StringComparison.Ordinal))
+            {
+                // Unlike a champion, a baseline the spec asks for must be there: evaluate was not given one.
+                var name = reference[BaselinePrefix.Length..];
+                bound = (baseline is null
+                    ? throw context.Bad("parameters.thresholds", $"'{threshold}': the evaluation has no baseline (give the evaluate step a 'baseline' model input)")
+                    : baseline.TryGetValue(name, out var r) ? r : throw context.Bad("parameters.thresholds", $"'{threshold}': the baseline has no metric '{name}'")) + delta;
             }
             else if (champion is null)
             {
@@ -172,11 +182,14 @@ internal sealed class BlessStep : StepBase
         _ => value < bound,
     };
 
-    /// <summary><c>metric op number</c> or <c>metric op champion.metric [+|- number]</c>.</summary>
+    /// <summary>Marks a threshold's reference as the evaluation's baseline model (<c>auc &gt;= baseline.auc + 0.01</c>).</summary>
+    private const string BaselinePrefix = "baseline.";
+
+    /// <summary><c>metric op number</c>, <c>metric op champion.metric [+|- number]</c> or the same with <c>baseline.metric</c>.</summary>
     private static (string Metric, string Op, string? Reference, double Delta) ParseThreshold(StepContext context, string text)
     {
         var tokens = text.Split(' ', StringSplitOptions.RemoveEmptyEntries);
-        var bad = context.Bad("parameters.thresholds", $"'{text}' is not 'METRIC >= NUMBER' or 'METRIC >= champion.METRIC - NUMBER' (operators >=, >, <=, <)");
+        var bad = context.Bad("parameters.thresholds", $"'{text}' is not 'METRIC >= NUMBER' or 'METRIC >= champion.METRIC - NUMBER' or 'METRIC > baseline.METRIC' (operators >=, >, <=, <)");
         if (tokens.Length is not (3 or 5) || tokens[1] is not (">=" or ">" or "<=" or "<"))
         {
             throw bad;
@@ -187,7 +200,8 @@ internal sealed class BlessStep : StepBase
             return (tokens[0], tokens[1], null, absolute);
         }
 
-        if (!tokens[2].StartsWith("champion.", StringComparison.Ordinal))
+        var isBaseline = tokens[2].StartsWith(BaselinePrefix, StringComparison.Ordinal);
+        if (!isBaseline && !tokens[2].StartsWith("champion.", StringComparison.Ordinal))
         {
             throw bad;
         }
@@ -203,7 +217,7 @@ internal sealed class BlessStep : StepBase
             delta = tokens[3] == "-" ? -delta : delta;
         }
 
-        return (tokens[0], tokens[1], tokens[2]["champion.".Length..], delta);
+        return (tokens[0], tokens[1], isBaseline ? tokens[2] : tokens[2]["champion.".Length..], delta);
     }
 }
 

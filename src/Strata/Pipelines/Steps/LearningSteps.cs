@@ -193,8 +193,9 @@ internal sealed class TrainStep : StepBase
 }
 
 /// <summary>
-/// <c>evaluate</c>: a model on held-out rows → metrics overall and per slice, for the candidate and (when the registry
-/// has one) the current champion of the same model name.
+/// <c>evaluate</c>: a model on held-out rows → metrics overall and per slice, for the candidate, an optional baseline
+/// model (input <c>baseline</c>, e.g. a logistic regression trained beside it, so the gate can ask "better than the simple
+/// model?") and (when the registry has one) the current champion of the same model name.
 /// </summary>
 internal sealed class EvaluateStep : StepBase
 {
@@ -203,7 +204,7 @@ internal sealed class EvaluateStep : StepBase
     // 2: slices carry their row count. 3: the cache key names the champion's version as well as its package digest.
     public override string Version => "3";
 
-    public override IReadOnlyList<Port> Inputs => [new("model", ArtifactKind.Model), new("data", ArtifactKind.Table)];
+    public override IReadOnlyList<Port> Inputs => [new("model", ArtifactKind.Model), new("data", ArtifactKind.Table), new("baseline", ArtifactKind.Model, Optional: true)];
 
     public override IReadOnlyList<Port> Outputs => [new("evaluation", ArtifactKind.Evaluation)];
 
@@ -224,6 +225,13 @@ internal sealed class EvaluateStep : StepBase
         var label = context.RequiredString("label");
         var slice = context.String("slice");
         var result = new JsonObject { ["label"] = label, ["slice"] = slice, ["candidate"] = Report(Evaluation.Evaluate(model, data, label, slice)) };
+        if (context.HasInput("baseline"))
+        {
+            var baseline = await context.ModelAsync("baseline", cancellationToken).ConfigureAwait(false);
+            result["baseline"] = Report(Evaluation.Evaluate(baseline, data, label, slice));
+            context.Log($"baseline: {string.Join(", ", ((JsonObject)result["baseline"]!["overall"]!).Take(4).Select(p => $"{p.Key} {p.Value}"))}");
+        }
+
         if (await ChampionAsync(context, cancellationToken).ConfigureAwait(false) is { } version)
         {
             var (_, stream) = await context.Services.Registry.OpenPackageAsync(context.Caller, context.Project, version.Model, version.Version, cancellationToken).ConfigureAwait(false);

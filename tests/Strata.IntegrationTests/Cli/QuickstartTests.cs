@@ -1,0 +1,113 @@
+using System.Globalization;
+using System.Text.Json;
+using Strata.Data;
+using Strata.Testing;
+
+namespace Strata.IntegrationTests.Cli;
+
+/// <summary>
+/// `strata quickstart --small --json` end to end, in-process with its real loopback server: every stage's real outcome
+/// (the anomaly, the join, AUC against the baseline, predictions from both APIs, the alert, the challenger waiting for
+/// approval, the report with its drift plot).
+/// </summary>
+[Collection(Sequential.Name)]
+public sealed class QuickstartTests : IDisposable
+{
+    private readonly TempFolder _folder = new("quickstart");
+
+    public void Dispose()
+    {
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        _folder.Dispose();
+    }
+
+    [Fact]
+    public async Task Quickstart_small_runs_every_stage_of_the_lifecycle_on_the_flights_sample()
+    {
+        var home = _folder.File("home");
+
+        var result = await Cli.RunAsync("quickstart", "--small", "--json", "--home", home);
+
+        Assert.True(result.ExitCode == 0, $"exit {result.ExitCode}: {result.Error}\n{result.Out}");
+        using var document = JsonDocument.Parse(result.Out);
+        var root = document.RootElement;
+        var stages = root.GetProperty("stages").EnumerateArray().ToDictionary(s => s.GetProperty("name").GetString()!, s => s.GetProperty("figures"));
+        Assert.Equal(["data", "features", "training", "serving", "monitoring"], stages.Keys);
+
+        // 1. The later months break the schema inferred from the first ones: airports never seen in January to April.
+        var data = stages["data"];
+        Assert.Equal(50_000, data.GetProperty("rows").GetInt32());
+        var anomalies = data.GetProperty("anomalies").EnumerateArray().ToList();
+        Assert.Contains(anomalies, a => a.GetProperty("column").GetString() == "origin" && a.GetProperty("kind").GetString() == "unknown_category");
+
+        // 2. The training set has one row per January-April flight of the sample (every 3rd row), most with window features.
+        var features = stages["features"];
+        var expectedRows = await TrainingFlightsAsync(stride: 3);
+        Assert.Equal(expectedRows, features.GetProperty("training_rows").GetInt32());
+        var withWindows = features.GetProperty("rows_with_window_features").GetInt64();
+        Assert.InRange(withWindows, expectedRows / 2, expectedRows);
+        Assert.InRange(features.GetProperty("rows_with_hourly_features").GetInt64(), 1, expectedRows - 1);
+        Assert.True(features.GetProperty("materialized_rows").GetInt64() > 0);
+
+        // 3. The tuned model beats the logistic-regression baseline on the same test rows, per origin slices, and is champion.
+        var training = stages["training"];
+        Assert.True(training.GetProperty("auc").GetDouble() > training.GetProperty("baseline_auc").GetDouble(), training.ToString());
+        Assert.True(training.GetProperty("blessed").GetBoolean());
+        Assert.True(training.GetProperty("slices").GetInt32() > 10);
+        Assert.Equal(1, training.GetProperty("version").GetInt32());
+
+        // 4. Predictions by entity key through both APIs, enriched from the online store.
+        var serving = stages["serving"];
+        Assert.Equal(1000, serving.GetProperty("native_requests").GetInt32());
+        Assert.Equal(200, serving.GetProperty("v2_requests").GetInt32());
+        Assert.Equal(1, serving.GetProperty("model_version").GetInt32());
+        Assert.InRange(serving.GetProperty("example_probability_late").GetDouble(), 0.0001, 0.9999);
+        Assert.Contains(serving.GetProperty("v2_outputs").EnumerateArray(), o => o.GetString() == "probability");
+        Assert.True(serving.GetProperty("native_p99_ms").GetDouble() >= serving.GetProperty("native_p50_ms").GetDouble());
+
+        // 5. Only the shifted part of the stream drifts; the alert fires (webhook and audit), retraining leaves a challenger.
+        var monitoring = stages["monitoring"];
+        var shiftFrom = DateTimeOffset.Parse(monitoring.GetProperty("shift_from").GetString()!, CultureInfo.InvariantCulture);
+        var firstDrift = DateTimeOffset.Parse(monitoring.GetProperty("first_drift_window").GetString()!, CultureInfo.InvariantCulture);
+        Assert.True(firstDrift >= shiftFrom, $"drift in {firstDrift:u}, before the shift at {shiftFrom:u}");
+        Assert.True(monitoring.GetProperty("drifted_windows").GetInt32() >= 3);
+        Assert.True(monitoring.GetProperty("labels_joined").GetInt32() > 1000);
+        Assert.True(monitoring.GetProperty("webhook_deliveries").GetInt32() >= 1);
+        Assert.True(monitoring.GetProperty("alerts_audited").GetInt32() >= 1);
+        Assert.Contains("sustained-drift", monitoring.GetProperty("alert").GetString(), StringComparison.Ordinal);
+        Assert.Equal("succeeded", monitoring.GetProperty("retrain_state").GetString());
+        Assert.Equal(1, monitoring.GetProperty("champion_version").GetInt32());
+        Assert.Equal(2, monitoring.GetProperty("challenger_version").GetInt32());
+        Assert.Contains(monitoring.GetProperty("pending_approval").EnumerateArray(), p => p.GetString() == "champion <- v2");
+
+        var report = root.GetProperty("report").GetString()!;
+        var html = await File.ReadAllTextAsync(report);
+        Assert.Contains("<svg", html, StringComparison.Ordinal);
+        Assert.Contains(">drift<", html, StringComparison.Ordinal);
+        Assert.Contains("mean_delay_1d", html, StringComparison.Ordinal);
+        Assert.StartsWith("http://127.0.0.1:", root.GetProperty("server").GetProperty("url").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Quickstart_refuses_a_home_that_is_not_empty()
+    {
+        var home = _folder.File("used");
+        Directory.CreateDirectory(home);
+        await File.WriteAllTextAsync(Path.Combine(home, "keep.txt"), "mine");
+
+        var result = await Cli.RunAsync("quickstart", "--small", "--home", home);
+
+        Assert.Equal(3, result.ExitCode);
+        Assert.Contains("is not empty", result.Error, StringComparison.Ordinal);
+        Assert.Equal(["keep.txt"], Directory.EnumerateFileSystemEntries(home).Select(Path.GetFileName));
+    }
+
+    /// <summary>January-April flights among every <paramref name="stride"/>-th row of the sample, counted independently of the quickstart.</summary>
+    private static async Task<int> TrainingFlightsAsync(int stride)
+    {
+        var flights = (await DataFiles.ReadAsync(Cli.Sample)).Table;
+        var dates = flights.GetColumn<long>("date");
+        var may = new DateTimeOffset(2001, 5, 1, 0, 0, 0, TimeSpan.Zero).ToUnixTimeMilliseconds() * 1000;
+        return Enumerable.Range(0, flights.RowCount).Count(i => i % stride == 0 && dates[i] < may);
+    }
+}
