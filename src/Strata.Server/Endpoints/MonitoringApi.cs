@@ -2,6 +2,7 @@ using System.Text.Json;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Strata.Monitoring;
+using Strata.Server.Hosting;
 using Strata.Server.Http;
 using Strata.Stores;
 
@@ -10,6 +11,14 @@ namespace Strata.Server.Endpoints;
 /// <summary>The answer to a feedback request.</summary>
 /// <param name="Stored">Labels stored.</param>
 public sealed record FeedbackResponse(int Stored);
+
+/// <summary>A monitor declared through the API.</summary>
+/// <param name="Endpoint">The endpoint.</param>
+/// <param name="Name">The monitor's name.</param>
+/// <param name="Definition">The definition (one strata.yaml monitors item as JSON).</param>
+/// <param name="UpdatedAt">When it was stored (UTC microseconds).</param>
+/// <param name="UpdatedBy">Who stored it.</param>
+public sealed record MonitorDefinition(string Endpoint, string Name, JsonElement Definition, long UpdatedAt, string UpdatedBy);
 
 /// <summary>
 /// Monitoring: ground truth arriving after the prediction (feedback, joined to the prediction log by request id, for the
@@ -27,9 +36,123 @@ internal static class MonitoringApi
     {
         // Like predict: the role is checked in the endpoint's project once the endpoint is known.
         app.MapPost("/v1/endpoints/{name}/feedback", FeedbackAsync).RequireAnyKey().WithTags("monitoring");
-        app.MapGroup("/api/v1/projects/{project}/monitors").WithTags("monitoring")
-            .MapGet("/{endpoint}/results", ResultsAsync).RequireRole(Role.Viewer);
+        var monitors = app.MapGroup("/api/v1/projects/{project}/monitors").WithTags("monitoring");
+        monitors.MapGet("/{endpoint}/results", ResultsAsync).RequireRole(Role.Viewer);
+        monitors.MapPut("/{endpoint}", PutMonitorAsync).RequireRole(Role.Editor);
+        monitors.MapGet("/{endpoint}", ListMonitorsAsync).RequireRole(Role.Viewer);
+        monitors.MapDelete("/{endpoint}", DeleteMonitorAsync).RequireRole(Role.Editor);
         return app;
+    }
+
+    /// <summary>
+    /// Creates or replaces a monitor of the endpoint: the body is one <c>monitors:</c> item of strata.yaml as JSON
+    /// (<c>endpoint</c> defaults to the route's, <c>name</c> to the endpoint's), validated like the file, and every feature
+    /// it names must be one of the model's (its reference profile's columns, else its signature's inputs).
+    /// </summary>
+    private static async Task<Ok<MonitorDefinition>> PutMonitorAsync(
+        [AsParameters] ApiContext api, string project, string endpoint, [FromServices] MonitorReferences references)
+    {
+        Names.Check("endpoint", endpoint);
+        EndpointInProject(api, project, endpoint);
+        System.Text.Json.Nodes.JsonObject body;
+        using (var document = await JsonDocument.ParseAsync(api.Http.Request.Body, new JsonDocumentOptions { MaxDepth = 16 }, api.Aborted).ConfigureAwait(false))
+        {
+            body = System.Text.Json.Nodes.JsonNode.Parse(document.RootElement.GetRawText()) as System.Text.Json.Nodes.JsonObject
+                ?? throw new StrataException(ErrorCodes.ArgumentInvalid, "the body must be a JSON object: one monitor, as in strata.yaml's monitors list");
+        }
+
+        if (body["endpoint"] is { } named && named.GetValueKind() == JsonValueKind.String && named.GetValue<string>() != endpoint)
+        {
+            throw new StrataException(ErrorCodes.ArgumentInvalid, $"field 'endpoint': '{named.GetValue<string>()}' is not the route's endpoint '{endpoint}'");
+        }
+
+        body["endpoint"] = endpoint;
+        body["name"] ??= endpoint;
+        var json = body.ToJsonString();
+        MonitorSpec spec;
+        try
+        {
+            spec = MonitorConfig.ParseOne(json, "body");
+        }
+        catch (DataFormatException e)
+        {
+            throw new StrataException(ErrorCodes.ArgumentInvalid, e.Detail, e);
+        }
+
+        var (available, source) = await FeaturesOfAsync(api, project, spec.Model, references).ConfigureAwait(false);
+        if (available.Count > 0)
+        {
+            // NOTE: a version registered without a signature or reference has no known features; the server's run reports a misfit.
+            spec.CheckFeatures(available, source);
+        }
+
+        await api.State.Home.Metadata.MonitorState.PutMonitorAsync(project, new StoredMonitor(endpoint, spec.Name, json), api.Caller.Actor, api.Aborted).ConfigureAwait(false);
+        var stored = await api.State.Home.Metadata.MonitorState.ListMonitorsAsync(project, endpoint, api.Aborted).ConfigureAwait(false);
+        return TypedResults.Ok(Definition(stored.Single(m => m.Monitor.Name == spec.Name).Monitor));
+    }
+
+    /// <summary>The monitors of an endpoint declared through the API.</summary>
+    private static async Task<Ok<List<MonitorDefinition>>> ListMonitorsAsync([AsParameters] ApiContext api, string project, string endpoint)
+    {
+        Names.Check("endpoint", endpoint);
+        var stored = await api.State.Home.Metadata.MonitorState.ListMonitorsAsync(project, endpoint, api.Aborted).ConfigureAwait(false);
+        return TypedResults.Ok(stored.Select(m => Definition(m.Monitor)).ToList());
+    }
+
+    /// <summary>Deletes the endpoint's monitor <c>?name=</c> (default: the one named like the endpoint); 404 when there is none.</summary>
+    private static async Task<NoContent> DeleteMonitorAsync([AsParameters] ApiContext api, string project, string endpoint, string? name)
+    {
+        Names.Check("endpoint", endpoint);
+        var monitor = name ?? endpoint;
+        Names.Check("name", monitor);
+        return await api.State.Home.Metadata.MonitorState.DeleteMonitorAsync(project, endpoint, monitor, api.Caller.Actor, api.Aborted).ConfigureAwait(false)
+            ? TypedResults.NoContent()
+            : throw new StrataException(ErrorCodes.NotFound, $"no monitor '{monitor}' on endpoint '{endpoint}' in project '{project}'");
+    }
+
+    /// <summary>An endpoint deployed on this server must belong to the route's project (one not deployed yet may be monitored ahead).</summary>
+    private static void EndpointInProject(ApiContext api, string project, string endpoint)
+    {
+        if (api.State.Serving.List().FirstOrDefault(e => e.Name == endpoint) is { } deployed && deployed.Deployment.Project != project)
+        {
+            throw new StrataException(ErrorCodes.NotFound, $"no endpoint '{endpoint}' in project '{project}'");
+        }
+    }
+
+    /// <summary>The features of a model: its newest reference profile's columns, else its newest version's signature inputs.</summary>
+    private static async Task<(IReadOnlySet<string> Features, string Source)> FeaturesOfAsync(ApiContext api, string project, string model, MonitorReferences references)
+    {
+        if (await references.GetAsync(project, model, null, api.Aborted).ConfigureAwait(false) is { } reference)
+        {
+            return (reference.Layout.Features.Select(f => f.Name).ToHashSet(StringComparer.Ordinal), $"the reference profile of model '{model}'");
+        }
+
+        var versions = await api.Registry.ListVersionsAsync(api.Caller, project, model, api.Aborted).ConfigureAwait(false);
+        var newest = versions.MaxBy(v => v.Version)
+            ?? throw new StrataException(ErrorCodes.ArgumentInvalid, $"field 'model': model '{model}' has no versions to monitor");
+        var inputs = new HashSet<string>(StringComparer.Ordinal);
+        if (newest.Signature is { Length: > 0 } signature)
+        {
+            using var document = JsonDocument.Parse(signature);
+            if (document.RootElement.TryGetProperty("inputs", out var list) && list.ValueKind == JsonValueKind.Array)
+            {
+                foreach (var input in list.EnumerateArray())
+                {
+                    if (input.TryGetProperty("name", out var n) && n.GetString() is { } text)
+                    {
+                        inputs.Add(text);
+                    }
+                }
+            }
+        }
+
+        return (inputs, $"model '{model}' version {newest.Version}");
+    }
+
+    private static MonitorDefinition Definition(StoredMonitor m)
+    {
+        using var document = JsonDocument.Parse(m.Definition);
+        return new MonitorDefinition(m.Endpoint, m.Name, document.RootElement.Clone(), m.UpdatedAt, m.UpdatedBy);
     }
 
     /// <summary>

@@ -27,6 +27,7 @@ public sealed class MonitoringServerFixture : IAsyncLifetime, IDisposable
         Server = await ServingServer.StartAsync(home: _home.Path, extra: ["--Strata:Pipelines:Folder", PipelinesFolder]);
         Server.Keys["editor"] = (await Server.Registry.CreateKeyAsync(Caller.Local, "flights", "editor-bot", Role.Editor, null)).Token;
         await Server.DeployAsync("watched", new { project = "flights", model = "delay/1" });
+        await ReferenceProfiles.SaveAsync(Server.Registry, Caller.Local, "flights", "delay", 1, MonitoringServiceTests.Reference());
     }
 
     public async Task DisposeAsync() => await Server.DisposeAsync();
@@ -167,6 +168,46 @@ public sealed class MonitoringServerTests(MonitoringServerFixture fixture) : ICl
         var detail = await http.GetFromJsonAsync<JsonElement>($"/api/v1/projects/flights/pipelines/runs/{runId}");
         Assert.Equal("retrain", detail.GetProperty("run").GetProperty("pipeline").GetString());
         Assert.Equal("succeeded", detail.GetProperty("run").GetProperty("state").GetString());
+    }
+
+    [Fact]
+    public async Task A_monitor_put_through_the_api_is_listed_run_by_the_server_and_deleted()
+    {
+        using var editor = Server.Http("editor");
+        using var viewer = Server.Http("viewer");
+
+        using var put = await editor.PutAsJsonAsync("/api/v1/projects/flights/monitors/watched", new { model = "delay", window = "1h", features = new[] { "distance" }, checks = new[] { "data_drift" } });
+        var listed = await viewer.GetFromJsonAsync<JsonElement>("/api/v1/projects/flights/monitors/watched");
+        await Server.Services.GetRequiredService<Strata.Server.Hosting.MonitoringService>().TickAsync(TimeSpan.Zero, CancellationToken.None);
+        var state = await Server.State.Home.Metadata.MonitorState.GetFeedStateAsync("flights", "watched", "watched");
+        using var deleted = await editor.DeleteAsync("/api/v1/projects/flights/monitors/watched");
+        using var again = await editor.DeleteAsync("/api/v1/projects/flights/monitors/watched");
+
+        Assert.True(put.StatusCode == HttpStatusCode.OK, await put.Content.ReadAsStringAsync());
+        var monitor = Assert.Single(listed.EnumerateArray());
+        Assert.Equal("watched", monitor.GetProperty("name").GetString());
+        Assert.Equal("distance", monitor.GetProperty("definition").GetProperty("features")[0].GetString());
+        Assert.NotNull(state);
+        Assert.True(state.ClosedUntil > 0);
+        Assert.Equal(HttpStatusCode.NoContent, deleted.StatusCode);
+        Assert.Contains("watched", await ProblemAsync(again, HttpStatusCode.NotFound), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("""{"model":"delay","features":["distance","no_such_feature"]}""", "no_such_feature")]
+    [InlineData("""{"model":"delay","window":"soon"}""", "soon")]
+    [InlineData("""{"model":"delay","checks":["vibes"]}""", "vibes")]
+    [InlineData("""{"model":"delay","endpoint":"elsewhere"}""", "elsewhere")]
+    [InlineData("""{"model":"delay","colour":"red"}""", "colour")]
+    [InlineData("""[1,2]""", "object")]
+    public async Task A_bad_monitor_is_400_naming_what_is_wrong(string body, string named)
+    {
+        using var editor = Server.Http("editor");
+
+        using var response = await editor.PutAsync("/api/v1/projects/flights/monitors/watched", new StringContent(body, Encoding.UTF8, "application/json"));
+
+        var problem = await ProblemAsync(response, HttpStatusCode.BadRequest);
+        Assert.True(problem.Contains(named, StringComparison.Ordinal), problem);
     }
 
     /// <summary>The training spread of distance: the flights sample.</summary>
