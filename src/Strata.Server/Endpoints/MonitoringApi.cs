@@ -36,6 +36,7 @@ internal static class MonitoringApi
     {
         // Like predict: the role is checked in the endpoint's project once the endpoint is known.
         app.MapPost("/v1/endpoints/{name}/feedback", FeedbackAsync).RequireAnyKey().WithTags("monitoring");
+        app.MapPost("/v1/endpoints/{name}/feedback/batch", FeedbackBatchAsync).RequireAnyKey().WithTags("monitoring");
         var monitors = app.MapGroup("/api/v1/projects/{project}/monitors").WithTags("monitoring");
         monitors.MapGet("/{endpoint}/results", ResultsAsync).RequireRole(Role.Viewer);
         monitors.MapPut("/{endpoint}", PutMonitorAsync).RequireRole(Role.Editor);
@@ -157,46 +158,91 @@ internal static class MonitoringApi
 
     /// <summary>
     /// Stores labels <c>{"labels":[{"request_id":"…","label":1}]}</c> for predictions of the endpoint. Every request id
-    /// must be in the endpoint's prediction log; if one is not, nothing of the batch is stored.
+    /// must be one the endpoint answered, and every label fit the model that answered it; otherwise nothing of the batch is
+    /// stored.
     /// </summary>
     private static async Task<Ok<FeedbackResponse>> FeedbackAsync([AsParameters] ApiContext api, string name)
     {
         var deployment = ServingApi.Authorize(api, name, Role.Editor);
-        List<FeedbackLabel> labels;
+        List<RawLabel> labels;
         using (var document = await JsonDocument.ParseAsync(api.Http.Request.Body, new JsonDocumentOptions { MaxDepth = 8 }, api.Aborted).ConfigureAwait(false))
         {
             labels = ParseLabels(document.RootElement);
         }
 
+        return TypedResults.Ok(new FeedbackResponse(await StoreAsync(api, deployment.Project, name, labels).ConfigureAwait(false)));
+    }
+
+    /// <summary>
+    /// Stores a chunk of a label file (the body: CSV with a <c>request_id,label</c> header, or JSON lines, by
+    /// <c>?format=</c>); <c>?first_line=</c> is the file line of the body's first line, so errors name the file's lines.
+    /// </summary>
+    private static async Task<Ok<FeedbackResponse>> FeedbackBatchAsync([AsParameters] ApiContext api, string name, string? format, [FromQuery(Name = "first_line")] int? firstLine)
+    {
+        var deployment = ServingApi.Authorize(api, name, Role.Editor);
+        if (firstLine is < 1)
+        {
+            throw new StrataException(ErrorCodes.ArgumentInvalid, $"field 'first_line': {firstLine} must be at least 1");
+        }
+
+        using var reader = new StreamReader(api.Http.Request.Body);
+        var text = await reader.ReadToEndAsync(api.Aborted).ConfigureAwait(false);
+        var labels = FeedbackLabels.Parse(text, format ?? "csv", firstLine ?? 1);
+        if (labels.Count == 0)
+        {
+            throw new StrataException(ErrorCodes.ArgumentInvalid, "the label file has no labels");
+        }
+
+        return TypedResults.Ok(new FeedbackResponse(await StoreAsync(api, deployment.Project, name, labels).ConfigureAwait(false)));
+    }
+
+    /// <summary>Finds the labels' predictions in the index (bringing it up to date first), checks each label against its model, stores them all.</summary>
+    private static async Task<int> StoreAsync(ApiContext api, string project, string endpoint, List<RawLabel> labels)
+    {
         var serving = api.State.Serving;
         var folder = serving.PredictionLogFolder
             ?? throw new StrataException(ErrorCodes.NotFound, "this server keeps no prediction log, so feedback cannot be joined to predictions");
-        var wanted = new Dictionary<string, double>(StringComparer.Ordinal);
-        foreach (var label in labels)
-        {
-            wanted[label.RequestId] = label.Label;
-        }
-
-        var feed = new PredictionLogFeed(folder, name);
-        var (_, found) = await feed.JoinLabelsAsync(wanted, api.Aborted).ConfigureAwait(false);
-        if (found.Count < wanted.Count)
+        var store = api.State.Home.Metadata.MonitorState;
+        var ids = labels.Select(l => l.RequestId).Distinct(StringComparer.Ordinal).ToList();
+        await IndexAsync(store, folder, project, endpoint, api.Aborted).ConfigureAwait(false);
+        var found = await store.FindPredictionsAsync(project, endpoint, ids, api.Aborted).ConfigureAwait(false);
+        if (found.Count < ids.Count)
         {
             // NOTE: a prediction of the last minute may still be in the open segment, which readers skip: close it and look again.
             await serving.FlushPredictionLogAsync(api.Aborted).ConfigureAwait(false);
-            (_, found) = await feed.JoinLabelsAsync(wanted, api.Aborted).ConfigureAwait(false);
+            await IndexAsync(store, folder, project, endpoint, api.Aborted).ConfigureAwait(false);
+            found = await store.FindPredictionsAsync(project, endpoint, ids, api.Aborted).ConfigureAwait(false);
         }
 
-        var missing = labels.FindIndex(l => !found.Contains(l.RequestId));
-        if (missing >= 0)
+        var stored = new List<FeedbackLabel>(labels.Count);
+        foreach (var label in labels)
         {
-            throw new StrataException(
+            var prediction = found.GetValueOrDefault(label.RequestId) ?? throw new StrataException(
                 ErrorCodes.NotFound,
-                $"field 'labels[{missing}].request_id': request id '{labels[missing].RequestId}' is not in endpoint '{name}''s prediction log; no label of this request was stored");
+                $"field '{label.Field}.request_id': request id '{label.RequestId}' is not in endpoint '{endpoint}''s prediction log; no label of this request was stored");
+            stored.Add(new FeedbackLabel(label.RequestId, FeedbackLabels.Resolve(label, prediction)));
         }
 
-        await api.State.Home.Metadata.Monitoring.SaveLabelsAsync(deployment.Project, name, labels, api.Caller.Actor, api.Aborted).ConfigureAwait(false);
-        return TypedResults.Ok(new FeedbackResponse(labels.Count));
+        await api.State.Home.Metadata.Monitoring.SaveLabelsAsync(project, endpoint, stored, api.Caller.Actor, api.Aborted).ConfigureAwait(false);
+        return stored.Count;
     }
+
+    /// <summary>Brings the endpoint's request index up to date, one catch-up per endpoint at a time.</summary>
+    private static async Task IndexAsync(Stores.IMonitorStateStore store, string folder, string project, string endpoint, CancellationToken cancellationToken)
+    {
+        var gate = IndexGates.GetOrAdd(endpoint, _ => new SemaphoreSlim(1, 1));
+        await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await FeedbackLabels.IndexAsync(store, folder, project, endpoint, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            gate.Release();
+        }
+    }
+
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, SemaphoreSlim> IndexGates = new(StringComparer.Ordinal);
 
     /// <summary>The stored results of an endpoint's monitors whose windows start in [from, to) (ISO 8601 or UTC microseconds).</summary>
     private static async Task<Ok<IReadOnlyList<MonitorResult>>> ResultsAsync(
@@ -215,7 +261,7 @@ internal static class MonitoringApi
     }
 
     /// <summary>Reads the feedback body, naming the field of the first mistake.</summary>
-    internal static List<FeedbackLabel> ParseLabels(JsonElement root)
+    internal static List<RawLabel> ParseLabels(JsonElement root)
     {
         if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("labels", out var array) || array.ValueKind != JsonValueKind.Array)
         {
@@ -233,7 +279,7 @@ internal static class MonitoringApi
             throw new StrataException(ErrorCodes.DataLimit, $"field 'labels' has {count} items; at most {MaxLabels} per request");
         }
 
-        var labels = new List<FeedbackLabel>(count);
+        var labels = new List<RawLabel>(count);
         var i = 0;
         foreach (var item in array.EnumerateArray())
         {
@@ -253,15 +299,7 @@ internal static class MonitoringApi
                 throw new StrataException(ErrorCodes.ArgumentInvalid, $"field 'labels[{i}].label' is missing");
             }
 
-            var label = l.ValueKind switch
-            {
-                JsonValueKind.Number when l.TryGetDouble(out var d) && double.IsFinite(d) => d,
-                JsonValueKind.True => 1.0,
-                JsonValueKind.False => 0.0,
-                _ => throw new StrataException(
-                    ErrorCodes.ArgumentInvalid, $"field 'labels[{i}].label' must be a number (or true/false), not {l.ValueKind.ToString().ToLowerInvariant()}"),
-            };
-            labels.Add(new FeedbackLabel(id, label));
+            labels.Add(FeedbackLabels.FromJson(id, l, $"labels[{i}]"));
             i++;
         }
 

@@ -86,7 +86,7 @@ public sealed class MonitoringServerTests(MonitoringServerFixture fixture) : ICl
     }
 
     [Theory]
-    [InlineData("watched", """{"labels":[{"request_id":"r","label":"yes"}]}""", HttpStatusCode.BadRequest, "labels[0].label")]
+    [InlineData("watched", """{"labels":[{"request_id":"r","label":{"yes":1}}]}""", HttpStatusCode.BadRequest, "labels[0].label")]
     [InlineData("watched", """{"labels":[{"label":1}]}""", HttpStatusCode.BadRequest, "labels[0].request_id")]
     [InlineData("watched", """{"labels":[]}""", HttpStatusCode.BadRequest, "labels")]
     [InlineData("watched", """{"labels":[{"request_id":"r","label":1}""", HttpStatusCode.BadRequest, "JSON")]
@@ -208,6 +208,58 @@ public sealed class MonitoringServerTests(MonitoringServerFixture fixture) : ICl
 
         var problem = await ProblemAsync(response, HttpStatusCode.BadRequest);
         Assert.True(problem.Contains(named, StringComparison.Ordinal), problem);
+    }
+
+    [Fact]
+    public async Task A_label_of_the_wrong_type_for_the_model_is_400_naming_the_value()
+    {
+        var ids = await PredictAsync(rows: 1, times: 1);
+        using var http = Server.Http("editor");
+
+        using var text = await PostAsync(http, "watched", $$"""{"labels":[{"request_id":"{{ids[0]}}","label":"maybe"}]}""");
+        using var number = await PostAsync(http, "watched", $$"""{"labels":[{"request_id":"{{ids[0]}}","label":7}]}""");
+
+        var problem = await ProblemAsync(text, HttpStatusCode.BadRequest);
+        Assert.Contains("'maybe'", problem, StringComparison.Ordinal);
+        Assert.Contains("labels[0].label", problem, StringComparison.Ordinal);
+        Assert.Contains("7", await ProblemAsync(number, HttpStatusCode.BadRequest), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_label_file_is_stored_through_the_batch_route_and_its_requests_are_indexed()
+    {
+        var ids = await PredictAsync(rows: 1, times: 3);
+        using var http = Server.Http("editor");
+        var csv = $"request_id,label\n{ids[0]},1\n{ids[1]},0\n";
+        var jsonl = $$"""{"request_id":"{{ids[2]}}","label":true}""" + "\n";
+
+        using var first = await http.PostAsync("/v1/endpoints/watched/feedback/batch?format=csv", new StringContent(csv, Encoding.UTF8, "text/csv"));
+        using var second = await http.PostAsync("/v1/endpoints/watched/feedback/batch?format=jsonl", new StringContent(jsonl, Encoding.UTF8, "application/x-ndjson"));
+
+        Assert.Equal(2, (await ServingServer.JsonAsync(first)).GetProperty("stored").GetInt32());
+        Assert.Equal(1, (await ServingServer.JsonAsync(second)).GetProperty("stored").GetInt32());
+        var labels = await Server.State.Home.Metadata.Monitoring.ListLabelsAsync("flights", "watched");
+        Assert.Equal(1.0, labels.Single(l => l.RequestId == ids[2]).Label);
+        var indexed = await Server.State.Home.Metadata.MonitorState.FindPredictionsAsync("flights", "watched", ids);
+        Assert.Equal(ids.Order(), indexed.Keys.Order());
+    }
+
+    [Theory]
+    [InlineData("request_id,label\nREAL,1\nno-such-request,1\n", 1, HttpStatusCode.NotFound, "line 3")]
+    [InlineData("request_id,label\nREAL,1\na,b,c\n", 41, HttpStatusCode.BadRequest, "labels:43")]
+    [InlineData("id,truth\nREAL,1\n", 1, HttpStatusCode.BadRequest, "labels:1")]
+    [InlineData("request_id,label\nREAL,\n", 1, HttpStatusCode.BadRequest, "labels:2")]
+    public async Task A_bad_label_file_names_its_line_and_stores_nothing(string csv, int firstLine, HttpStatusCode status, string named)
+    {
+        var ids = await PredictAsync(rows: 1, times: 1);
+        using var http = Server.Http("editor");
+
+        using var response = await http.PostAsync(
+            $"/v1/endpoints/watched/feedback/batch?format=csv&first_line={firstLine}", new StringContent(csv.Replace("REAL", ids[0], StringComparison.Ordinal), Encoding.UTF8, "text/csv"));
+
+        var problem = await ProblemAsync(response, status);
+        Assert.True(problem.Contains(named, StringComparison.Ordinal), problem);
+        Assert.DoesNotContain(await Server.State.Home.Metadata.Monitoring.ListLabelsAsync("flights", "watched"), l => l.RequestId == ids[0]);
     }
 
     /// <summary>The training spread of distance: the flights sample.</summary>

@@ -109,6 +109,7 @@ public sealed class RouteAccessTests(StrataServerFactory server) : IClassFixture
         ["DELETE /v1/endpoints/{name}"] = "any key",
         ["POST /v1/endpoints/{name}/predict"] = "any key",
         ["POST /v1/endpoints/{name}/feedback"] = "any key",
+        ["POST /v1/endpoints/{name}/feedback/batch"] = "any key",
         ["PUT /v1/keys/{key}/endpoints"] = "global admin",
         ["GET /v2"] = "any key",
         ["GET /v2/health/live"] = "anonymous",

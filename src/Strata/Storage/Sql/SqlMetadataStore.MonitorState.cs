@@ -107,7 +107,7 @@ internal sealed partial class SqlMetadataStore
                 "prediction_index", ["project", "endpoint", "request_id", "time", "model_version", "score", "classes"],
                 [.. predictions.Select(p => new object?[] { project, endpoint, p.RequestId, p.Time, p.ModelVersion, p.Score, p.Classes })],
                 "ON CONFLICT (project, endpoint, request_id) DO NOTHING").ConfigureAwait(false);
-            await SaveFeedAsync(db, project, endpoint, IndexFeed, state).ConfigureAwait(false);
+            await SaveFeedAsync(db, project, endpoint, Strata.Monitoring.FeedbackLabels.IndexFeed, state).ConfigureAwait(false);
             return (true, (string?)null, true);
         }, cancellationToken, audit: false).ConfigureAwait(false);
     }
@@ -138,9 +138,6 @@ internal sealed partial class SqlMetadataStore
 
         return result;
     }
-
-    /// <summary>The feed name the request indexer keeps its position under (not a valid monitor name, so it cannot clash).</summary>
-    internal const string IndexFeed = "$index";
 
     private async Task SaveFeedAsync(Db db, string project, string endpoint, string monitor, MonitorFeedState state) =>
         await db.Execute(
