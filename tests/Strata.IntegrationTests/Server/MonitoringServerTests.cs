@@ -262,6 +262,32 @@ public sealed class MonitoringServerTests(MonitoringServerFixture fixture) : ICl
         Assert.DoesNotContain(await Server.State.Home.Metadata.Monitoring.ListLabelsAsync("flights", "watched"), l => l.RequestId == ids[0]);
     }
 
+    [Fact]
+    public async Task Strata_monitor_labels_sends_a_label_file_and_status_reads_results_from_the_server()
+    {
+        var ids = await PredictAsync(rows: 1, times: 2);
+        using var folder = new TempFolder("strata-labels-cli");
+        var good = folder.File("labels.csv");
+        var bad = folder.File("bad.csv");
+        await File.WriteAllTextAsync(good, $"request_id,label\n{ids[0]},1\n{ids[1]},0\n");
+        await File.WriteAllTextAsync(bad, $"request_id,label\n{ids[0]},1\nnot-served,1\n");
+        await Server.State.Home.Metadata.Monitoring.SaveResultsAsync(
+            "flights", [new MonitorResult("cli-drift", "cli-only", "delay", 1, 0, 3_600_000_000L, MonitorChecks.DataDrift, "drift", 0.75, 100, null)], Actor.Local);
+        string[] remote = ["--server", Server.Address.ToString(), "--api-key", Server.Keys["editor"]];
+
+        var sent = await Cli.Cli.RunAsync(["monitor", "labels", "watched", good, "--json", .. remote]);
+        var refused = await Cli.Cli.RunAsync(["monitor", "labels", "watched", bad, .. remote]);
+        var status = await Cli.Cli.RunAsync(["monitor", "status", "cli-only", "-p", "flights", "--json", .. remote]);
+
+        Assert.True(sent.ExitCode == 0, sent.Error);
+        Assert.Equal(2, JsonDocument.Parse(sent.Out).RootElement.GetProperty("stored").GetInt32());
+        Assert.NotEqual(0, refused.ExitCode);
+        Assert.Contains("line 3", refused.Error + refused.Out, StringComparison.Ordinal);
+        Assert.True(status.ExitCode == 0, status.Error);
+        var row = Assert.Single(JsonDocument.Parse(status.Out).RootElement.EnumerateArray());
+        Assert.Equal("drift", row.GetProperty("status").GetString());
+    }
+
     /// <summary>The training spread of distance: the flights sample.</summary>
     private static DriftProfile Reference()
     {
