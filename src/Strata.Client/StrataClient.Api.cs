@@ -275,4 +275,12 @@ public sealed partial class StrataClient
         var answer = await SendAsync<JsonElement>(HttpMethod.Post, url, content, cancellationToken).ConfigureAwait(false);
         return answer.GetProperty("stored").GetInt32();
     }
+
+    /// <summary>Stores a model version's reference profile (the drift profile JSON of its training data) for monitoring.</summary>
+    public async Task PutReferenceProfileAsync(string project, string model, int version, byte[] profile, CancellationToken cancellationToken = default)
+    {
+        using var content = new ByteArrayContent(profile);
+        content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        await SendAsync(HttpMethod.Put, P(project, "models", model, "versions", Text(version), "reference-profile"), content, cancellationToken).ConfigureAwait(false);
+    }
 }

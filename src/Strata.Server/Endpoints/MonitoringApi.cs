@@ -42,7 +42,32 @@ internal static class MonitoringApi
         monitors.MapPut("/{endpoint}", PutMonitorAsync).RequireRole(Role.Editor);
         monitors.MapGet("/{endpoint}", ListMonitorsAsync).RequireRole(Role.Viewer);
         monitors.MapDelete("/{endpoint}", DeleteMonitorAsync).RequireRole(Role.Editor);
+        app.MapPut("/api/v1/projects/{project}/models/{model}/versions/{version:int}/reference-profile", PutReferenceAsync)
+            .RequireRole(Role.Editor).WithTags("monitoring");
         return app;
+    }
+
+    /// <summary>Stores a version's reference profile (drift profile JSON, as <c>strata models register --reference-data</c> builds it).</summary>
+    private static async Task<NoContent> PutReferenceAsync([AsParameters] ApiContext api, string project, string model, int version)
+    {
+        using var buffer = new MemoryStream();
+        await api.Http.Request.Body.CopyToAsync(buffer, api.Aborted).ConfigureAwait(false);
+        Strata.Monitoring.Drift.DriftProfile profile;
+        try
+        {
+            profile = Strata.Monitoring.Drift.DriftProfile.FromJson(buffer.GetBuffer().AsSpan(0, (int)buffer.Length));
+        }
+        catch (StrataException e) when (e.IsCallerError)
+        {
+            throw;
+        }
+        catch (Exception e) when (e is JsonException or FormatException or InvalidOperationException)
+        {
+            throw new StrataException(ErrorCodes.ArgumentInvalid, $"the body is not a drift profile: {e.Message}", e);
+        }
+
+        await ReferenceProfiles.SaveAsync(api.Registry, api.Caller, project, model, version, profile, api.Aborted).ConfigureAwait(false);
+        return TypedResults.NoContent();
     }
 
     /// <summary>

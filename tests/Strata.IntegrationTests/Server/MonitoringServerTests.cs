@@ -288,6 +288,32 @@ public sealed class MonitoringServerTests(MonitoringServerFixture fixture) : ICl
         Assert.Equal("drift", row.GetProperty("status").GetString());
     }
 
+    [Fact]
+    public async Task Models_register_with_reference_data_stores_the_reference_profile_with_the_version()
+    {
+        using var folder = new TempFolder("strata-register-reference");
+        var (header, rows) = ServingServer.Sample(500);
+        var csv = new StringBuilder(string.Join(',', header[..11]) + ",prediction\n");
+        foreach (var row in rows)
+        {
+            csv.Append(string.Join(',', row[..11].Select(v => double.IsNaN(v) ? "" : v.ToString("R", System.Globalization.CultureInfo.InvariantCulture))))
+                .Append(',').Append(row[^1].ToString("R", System.Globalization.CultureInfo.InvariantCulture)).Append('\n');
+        }
+
+        var data = folder.File("train.csv");
+        await File.WriteAllTextAsync(data, csv.ToString());
+
+        var result = await Cli.Cli.RunAsync(
+            "models", "register", "delay-ref", "-f", ServingServer.FlightsModel, "--reference-data", data, "-p", "flights", "--json",
+            "--server", Server.Address.ToString(), "--api-key", Server.Keys["editor"]);
+
+        Assert.True(result.ExitCode == 0, result.Error);
+        var reference = await ReferenceProfiles.LoadAsync(Server.Registry, Caller.Local, "flights", "delay-ref", 1);
+        Assert.Equal(500, reference.RowCount);
+        Assert.Contains(reference.Layout.Features, f => f.Name == "prediction");
+        Assert.Contains(reference.Layout.Features, f => f.Name == "distance");
+    }
+
     /// <summary>The training spread of distance: the flights sample.</summary>
     private static DriftProfile Reference()
     {

@@ -72,6 +72,7 @@ public sealed class RouteAccessTests(StrataServerFactory server) : IClassFixture
         ["PUT /api/v1/projects/{project}/monitors/{endpoint}"] = "editor",
         ["GET /api/v1/projects/{project}/monitors/{endpoint}"] = "viewer",
         ["DELETE /api/v1/projects/{project}/monitors/{endpoint}"] = "editor",
+        ["PUT /api/v1/projects/{project}/models/{model}/versions/{version}/reference-profile"] = "editor",
         ["GET /api/v1/projects/{project}/lineage/artifacts"] = "viewer",
         ["POST /api/v1/projects/{project}/lineage/artifacts"] = "editor",
         ["GET /api/v1/projects/{project}/lineage/artifacts/{artifact}"] = "viewer",
