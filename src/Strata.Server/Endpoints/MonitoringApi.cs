@@ -27,10 +27,10 @@ public sealed record MonitorDefinition(string Endpoint, string Name, JsonElement
 internal static class MonitoringApi
 {
     /// <summary>Most labels in one feedback request.</summary>
-    public const int MaxLabels = 10_000;
+    public const int MaxLabels = FeedbackLabels.MaxLabels;
 
     /// <summary>Longest request id accepted.</summary>
-    public const int MaxRequestId = 200;
+    public const int MaxRequestId = FeedbackLabels.MaxRequestId;
 
     public static IEndpointRouteBuilder MapMonitoringApi(this IEndpointRouteBuilder app)
     {

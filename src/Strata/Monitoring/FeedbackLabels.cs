@@ -39,7 +39,7 @@ public static class FeedbackLabels
         JsonValueKind.Number when label.TryGetDouble(out var d) && double.IsFinite(d) => new RawLabel(requestId, d, null, null, field),
         JsonValueKind.True => new RawLabel(requestId, null, true, null, field),
         JsonValueKind.False => new RawLabel(requestId, null, false, null, field),
-        JsonValueKind.String when label.GetString() is { Length: > 0 and <= 200 } text => new RawLabel(requestId, null, null, text, field),
+        JsonValueKind.String when label.GetString() is { Length: > 0 and <= MaxRequestId } text => new RawLabel(requestId, null, null, text, field),
         _ => throw new StrataException(
             ErrorCodes.ArgumentInvalid, $"field '{field}.label' must be a number, true/false or a class name, not {label.ValueKind.ToString().ToLowerInvariant()}"),
     };
