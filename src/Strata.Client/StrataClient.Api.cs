@@ -252,4 +252,35 @@ public sealed partial class StrataClient
                 ("retentionDays", retention?.TotalDays.ToString(CultureInfo.InvariantCulture))),
             null,
             cancellationToken);
+
+    /// <summary>The stored results of an endpoint's monitors whose windows start in [from, to) (UTC microseconds), oldest first.</summary>
+    public Task<List<MonitorResult>> ListMonitorResultsAsync(
+        string project, string endpoint, long? from = null, long? to = null, int? limit = null, CancellationToken cancellationToken = default) =>
+        SendAsync<List<MonitorResult>>(
+            HttpMethod.Get,
+            Url(["projects", project, "monitors", endpoint, "results"], ("from", from is { } f ? Text(f) : null), ("to", to is { } t ? Text(t) : null),
+                ("limit", limit is { } l ? Text(l) : null)),
+            null,
+            cancellationToken);
+
+    /// <summary>
+    /// Stores one chunk of a label file (CSV with its <c>request_id,label</c> header, or JSON lines) as feedback for an
+    /// endpoint; <paramref name="firstLine"/> is the file line of the chunk's first line, so errors name the file's lines.
+    /// Returns the labels stored; a bad line stores nothing of the chunk.
+    /// </summary>
+    public async Task<int> SendLabelsAsync(string endpoint, string format, int firstLine, string text, CancellationToken cancellationToken = default)
+    {
+        var url = "v1/endpoints/" + Uri.EscapeDataString(endpoint) + "/feedback/batch?format=" + Uri.EscapeDataString(format) + "&first_line=" + Text(firstLine);
+        using var content = new StringContent(text, System.Text.Encoding.UTF8, format == "csv" ? "text/csv" : "application/x-ndjson");
+        var answer = await SendAsync<JsonElement>(HttpMethod.Post, url, content, cancellationToken).ConfigureAwait(false);
+        return answer.GetProperty("stored").GetInt32();
+    }
+
+    /// <summary>Stores a model version's reference profile (the drift profile JSON of its training data) for monitoring.</summary>
+    public async Task PutReferenceProfileAsync(string project, string model, int version, byte[] profile, CancellationToken cancellationToken = default)
+    {
+        using var content = new ByteArrayContent(profile);
+        content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        await SendAsync(HttpMethod.Put, P(project, "models", model, "versions", Text(version), "reference-profile"), content, cancellationToken).ConfigureAwait(false);
+    }
 }

@@ -70,6 +70,10 @@ public static class StrataServer
         services.AddHostedService(sp => sp.GetRequiredService<Pipelines.PipelineScheduler>());
         services.AddSingleton<Strata.Monitoring.IPipelineTrigger, Pipelines.PipelineRunTrigger>();
         services.AddSingleton<Pipelines.ServerAlerts>();
+        services.AddOptions<MonitoringServerOptions>().Bind(configuration.GetSection(MonitoringServerOptions.Section));
+        services.AddSingleton<MonitorReferences>();
+        services.AddSingleton<MonitoringService>();
+        services.AddHostedService(sp => sp.GetRequiredService<MonitoringService>());
         services.AddProblemDetails(o => o.CustomizeProblemDetails = c => c.ProblemDetails.Extensions["requestId"] = c.HttpContext.TraceIdentifier);
         services.AddExceptionHandler<ProblemExceptionHandler>();
         services.ConfigureHttpJsonOptions(o => StrataJson.Apply(o.SerializerOptions));

@@ -40,6 +40,9 @@ internal interface IStrataBackend : IAsyncDisposable
 
     Task<ModelVersion> SetVersionStatusAsync(string project, string model, int version, VersionStatus status, CancellationToken cancellationToken);
 
+    /// <summary>Stores a version's reference profile (the training data's drift profile, JSON) for monitoring.</summary>
+    Task PutReferenceProfileAsync(string project, string model, int version, byte[] profile, CancellationToken cancellationToken);
+
     Task<IReadOnlyList<ModelAlias>> ListAliasesAsync(string project, string model, CancellationToken cancellationToken);
 
     Task<ModelAlias> GetAliasAsync(string project, string model, string alias, CancellationToken cancellationToken);
@@ -159,6 +162,12 @@ internal sealed class LocalBackend(StrataHome home) : IStrataBackend
         return await _registry.UploadVersionAsync(Me, project, model, VersionRegistration.From(registration), package, cancellationToken).ConfigureAwait(false);
     }
 
+    public async Task PutReferenceProfileAsync(string project, string model, int version, byte[] profile, CancellationToken cancellationToken)
+    {
+        using var stream = new MemoryStream(profile, writable: false);
+        await _registry.PutReferenceProfileAsync(Me, project, model, version, stream, cancellationToken).ConfigureAwait(false);
+    }
+
     public Task<ModelVersion> SetVersionStatusAsync(string project, string model, int version, VersionStatus status, CancellationToken cancellationToken) =>
         _registry.SetVersionStatusAsync(Me, project, model, version, status, cancellationToken);
 
@@ -258,6 +267,9 @@ internal sealed class RemoteBackend(StrataClient client) : IStrataBackend
 
         return await client.UploadVersionAsync(project, model, registration, package, cancellationToken).ConfigureAwait(false);
     }
+
+    public Task PutReferenceProfileAsync(string project, string model, int version, byte[] profile, CancellationToken cancellationToken) =>
+        client.PutReferenceProfileAsync(project, model, version, profile, cancellationToken);
 
     public Task<ModelVersion> SetVersionStatusAsync(string project, string model, int version, VersionStatus status, CancellationToken cancellationToken) =>
         client.SetVersionStatusAsync(project, model, version, status, cancellationToken);

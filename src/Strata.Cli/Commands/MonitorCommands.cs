@@ -17,9 +17,12 @@ internal static class MonitorCommands
     public static Command Build(GlobalOptions globals)
     {
         var monitor = new Command("monitor", "Monitor endpoints: data, prediction and concept drift, alert rules, retraining triggers");
+        var backend = new BackendOptions();
         monitor.Add(Check(globals));
-        monitor.Add(Status(globals));
-        monitor.Add(Report(globals));
+        monitor.Add(Status(globals, backend));
+        monitor.Add(Report(globals, backend));
+        monitor.Add(Labels(globals, backend));
+        backend.AddTo(monitor);
         return monitor;
     }
 
@@ -91,17 +94,16 @@ internal static class MonitorCommands
         return command;
     }
 
-    private static Command Status(GlobalOptions globals)
+    private static Command Status(GlobalOptions globals, BackendOptions backend)
     {
         var endpoint = new Argument<string>("ENDPOINT") { Description = "The endpoint" };
         var project = RegistryCli.ProjectOption();
-        var command = new Command("status", "The newest result of every monitor check of an endpoint (from the local home's metadata store).") { endpoint, project };
+        var command = new Command("status", "The newest result of every monitor check of an endpoint (from --server, else the local home's metadata store).") { endpoint, project };
         command.SetAction(async (parse, ct) =>
         {
             var context = CliContext.For(parse, globals);
             var name = parse.GetValue(endpoint)!;
-            await using var home = await StrataHome.OpenAsync(context.Home, cancellationToken: ct).ConfigureAwait(false);
-            var results = await home.Metadata.Monitoring.ListResultsAsync(RegistryCli.Project(parse, project), new MonitorResultQuery(name, Limit: 10_000), ct).ConfigureAwait(false);
+            var results = await ResultsAsync(parse, context, backend, RegistryCli.Project(parse, project), new MonitorResultQuery(name, Limit: 10_000), ct).ConfigureAwait(false);
             var latest = results.GroupBy(r => (r.Monitor, r.Check)).Select(g => g.Last()).OrderBy(r => r.Monitor, StringComparer.Ordinal).ThenBy(r => r.Check, StringComparer.Ordinal).ToList();
             if (context.Json)
             {
@@ -129,7 +131,7 @@ internal static class MonitorCommands
         return command;
     }
 
-    private static Command Report(GlobalOptions globals)
+    private static Command Report(GlobalOptions globals, BackendOptions backend)
     {
         var endpoint = new Argument<string>("ENDPOINT") { Description = "The endpoint" };
         var project = RegistryCli.ProjectOption();
@@ -144,9 +146,8 @@ internal static class MonitorCommands
             var name = parse.GetValue(endpoint)!;
             var start = parse.GetValue(from) is { } f ? RegistryCli.ParseTime("--from", f) : (long?)null;
             var end = parse.GetValue(to) is { } t ? RegistryCli.ParseTime("--to", t) : (long?)null;
-            await using var home = await StrataHome.OpenAsync(context.Home, cancellationToken: ct).ConfigureAwait(false);
-            var results = await home.Metadata.Monitoring.ListResultsAsync(
-                RegistryCli.Project(parse, project), new MonitorResultQuery(name, start, end, Limit: 100_000), ct).ConfigureAwait(false);
+            var results = await ResultsAsync(parse, context, backend, RegistryCli.Project(parse, project), new MonitorResultQuery(name, start, end, Limit: 100_000), ct)
+                .ConfigureAwait(false);
             if (context.Json)
             {
                 context.WriteJson(results.Select(ResultJson));
@@ -159,6 +160,113 @@ internal static class MonitorCommands
             return ExitCodes.Ok;
         });
         return command;
+    }
+
+    /// <summary>`strata monitor labels ENDPOINT FILE`: ground truth from a label file, sent to a server's batch feedback route in chunks.</summary>
+    private static Command Labels(GlobalOptions globals, BackendOptions backend)
+    {
+        const int ChunkLines = 5_000;
+        var endpoint = new Argument<string>("ENDPOINT") { Description = "The endpoint that served the requests" };
+        var file = new Argument<string>("FILE") { Description = "Labels: .csv with the header request_id,label, or .jsonl of {\"request_id\": …, \"label\": …}" };
+        var command = new Command(
+            "labels",
+            "Send ground truth for served requests to a server (--server): each label is checked against the model that answered; errors name the file's line.")
+        { endpoint, file };
+        command.SetAction(async (parse, ct) =>
+        {
+            var context = CliContext.For(parse, globals);
+            var path = parse.GetValue(file)!;
+            var format = Path.GetExtension(path).ToLowerInvariant() switch
+            {
+                ".csv" => "csv",
+                ".jsonl" or ".ndjson" => "jsonl",
+                var other => throw new StrataException(ErrorCodes.ArgumentInvalid, $"FILE: '{other}' files are not label files; use .csv or .jsonl"),
+            };
+            using var client = Client(parse, backend)
+                ?? throw new StrataException(ErrorCodes.ArgumentInvalid, "strata monitor labels sends to a server: give --server URL (or set STRATA_SERVER)");
+            using var reader = new StreamReader(path);
+            var header = format == "csv" ? await reader.ReadLineAsync(ct).ConfigureAwait(false) ?? "" : null;
+            var line = header is null ? 0 : 1;
+            var stored = 0;
+            var chunk = new System.Text.StringBuilder();
+            var chunkFirst = line + 1;
+            var count = 0;
+            while (true)
+            {
+                var text = await reader.ReadLineAsync(ct).ConfigureAwait(false);
+                if (text is not null)
+                {
+                    line++;
+                    chunk.Append(text).Append('\n');
+                    count++;
+                }
+
+                if ((text is null && count > 0) || count == ChunkLines)
+                {
+                    var body = header is null ? chunk.ToString() : header + "\n" + chunk;
+                    try
+                    {
+                        stored += await client.SendLabelsAsync(parse.GetValue(endpoint)!, format, header is null ? chunkFirst : chunkFirst - 1, body, ct).ConfigureAwait(false);
+                    }
+                    catch (StrataException e)
+                    {
+                        throw new StrataException(e.Code, $"{path}: {e.Message.Replace("labels:", "line ", StringComparison.Ordinal)} ({stored} labels of earlier lines were stored)", e);
+                    }
+
+                    chunk.Clear();
+                    count = 0;
+                    chunkFirst = line + 1;
+                }
+
+                if (text is null)
+                {
+                    break;
+                }
+            }
+
+            if (context.Json)
+            {
+                context.WriteJson(new { stored });
+            }
+            else
+            {
+                context.Out.MarkupLineInterpolated($"{stored} labels stored for endpoint [bold]{parse.GetValue(endpoint)}[/].");
+            }
+
+            return ExitCodes.Ok;
+        });
+        return command;
+    }
+
+    /// <summary>A client of --server (or $STRATA_SERVER), or null for the local home.</summary>
+    private static Client.StrataClient? Client(ParseResult parse, BackendOptions backend)
+    {
+        var server = parse.GetValue(backend.Server) ?? Environment.GetEnvironmentVariable("STRATA_SERVER");
+        if (string.IsNullOrEmpty(server))
+        {
+            return null;
+        }
+
+        if (!Uri.TryCreate(server, UriKind.Absolute, out var url) || url.Scheme is not ("http" or "https"))
+        {
+            throw new StrataException(ErrorCodes.ArgumentInvalid, $"--server must be an http:// or https:// URL, not '{server}'");
+        }
+
+        return Strata.Client.StrataClient.Create(url, parse.GetValue(backend.ApiKey) ?? Environment.GetEnvironmentVariable("STRATA_API_KEY"));
+    }
+
+    /// <summary>Monitor results from --server, else from the local home's metadata store.</summary>
+    private static async Task<IReadOnlyList<MonitorResult>> ResultsAsync(
+        ParseResult parse, CliContext context, BackendOptions backend, string project, MonitorResultQuery query, CancellationToken ct)
+    {
+        using var client = Client(parse, backend);
+        if (client is not null)
+        {
+            return await client.ListMonitorResultsAsync(project, query.Endpoint, query.From, query.To, query.Limit, ct).ConfigureAwait(false);
+        }
+
+        await using var home = await StrataHome.OpenAsync(context.Home, cancellationToken: ct).ConfigureAwait(false);
+        return await home.Metadata.Monitoring.ListResultsAsync(project, query, ct).ConfigureAwait(false);
     }
 
     private static object DriftJson(DatasetDrift drift) => new

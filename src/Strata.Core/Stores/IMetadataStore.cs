@@ -40,6 +40,9 @@ public interface IMetadataStore : IAsyncDisposable
     /// <summary>Monitoring results per endpoint and window.</summary>
     IMonitorResultStore Monitoring { get; }
 
+    /// <summary>Monitors declared through the API, the server's feed positions and the served-request index.</summary>
+    IMonitorStateStore MonitorState { get; }
+
     /// <summary>A number that grows with every committed change, so replicas notice alias moves by polling it.</summary>
     Task<long> GetChangeSequenceAsync(CancellationToken cancellationToken = default);
 

@@ -50,3 +50,53 @@ public interface IMonitorResultStore
     /// <summary>An endpoint's feedback labels received at or after <paramref name="since"/> (UTC microseconds), oldest first, at most <paramref name="limit"/>.</summary>
     Task<IReadOnlyList<FeedbackLabel>> ListLabelsAsync(string project, string endpoint, long since = 0, int limit = 100_000, CancellationToken cancellationToken = default);
 }
+
+/// <summary>
+/// Where a monitor run by the server stopped reading an endpoint's prediction log, saved in the same transaction as the
+/// results of the windows it closed, so a restart neither loses nor double-counts a window.
+/// </summary>
+/// <param name="Segment">The last log segment read (file name only); null before the first read.</param>
+/// <param name="Records">Records of that segment consumed.</param>
+/// <param name="ClosedUntil">Every window ending at or before this time (UTC microseconds) is evaluated; later records of them are late.</param>
+public sealed record MonitorFeedState(string? Segment, long Records, long ClosedUntil);
+
+/// <summary>A monitor declared through the API: its definition as JSON (the shape of one <c>monitors:</c> item of strata.yaml).</summary>
+/// <param name="Endpoint">The endpoint watched.</param>
+/// <param name="Name">The monitor's name.</param>
+/// <param name="Definition">The JSON definition.</param>
+/// <param name="UpdatedAt">When it was stored (set by the store).</param>
+/// <param name="UpdatedBy">Who stored it (set by the store).</param>
+public sealed record StoredMonitor(string Endpoint, string Name, string Definition, long UpdatedAt = 0, string UpdatedBy = "");
+
+/// <summary>One served request as the prediction index keeps it, so feedback finds it by id without reading the log.</summary>
+/// <param name="RequestId">The request id.</param>
+/// <param name="Time">When it was served (UTC microseconds).</param>
+/// <param name="ModelVersion">The version that answered.</param>
+/// <param name="Score">The numeric prediction of its first row (positive-class probability or value); null for other outputs.</param>
+/// <param name="Classes">The model's class labels joined by a newline (classification), or null (regression).</param>
+public sealed record IndexedPrediction(string RequestId, long Time, int ModelVersion, double? Score, string? Classes);
+
+/// <summary>Monitors declared through the API, feed positions of the server's monitors, and the index of served request ids.</summary>
+public interface IMonitorStateStore
+{
+    /// <summary>Where a monitor stopped (null: it never ran).</summary>
+    Task<MonitorFeedState?> GetFeedStateAsync(string project, string endpoint, string monitor, CancellationToken cancellationToken = default);
+
+    /// <summary>Stores the results of closed windows and the feed position after them in one transaction.</summary>
+    Task SaveWindowsAsync(string project, string endpoint, string monitor, IReadOnlyList<MonitorResult> results, MonitorFeedState state, Actor actor, CancellationToken cancellationToken = default);
+
+    /// <summary>Creates or replaces a monitor declared through the API.</summary>
+    Task PutMonitorAsync(string project, StoredMonitor monitor, Actor actor, CancellationToken cancellationToken = default);
+
+    /// <summary>The monitors of a project (or of every project when null) declared through the API, with their project.</summary>
+    Task<IReadOnlyList<(string Project, StoredMonitor Monitor)>> ListMonitorsAsync(string? project, string? endpoint = null, CancellationToken cancellationToken = default);
+
+    /// <summary>Deletes a monitor declared through the API (and its feed position); false when there was none.</summary>
+    Task<bool> DeleteMonitorAsync(string project, string endpoint, string name, Actor actor, CancellationToken cancellationToken = default);
+
+    /// <summary>Adds served requests to the index and moves the indexer's position, in one transaction (derived data: not audited).</summary>
+    Task IndexPredictionsAsync(string project, string endpoint, IReadOnlyList<IndexedPrediction> predictions, MonitorFeedState state, CancellationToken cancellationToken = default);
+
+    /// <summary>The indexed requests among <paramref name="requestIds"/> (at most 10,000 ids).</summary>
+    Task<IReadOnlyDictionary<string, IndexedPrediction>> FindPredictionsAsync(string project, string endpoint, IReadOnlyCollection<string> requestIds, CancellationToken cancellationToken = default);
+}

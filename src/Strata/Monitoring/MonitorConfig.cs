@@ -76,6 +76,25 @@ public static class MonitorConfig
         return result;
     }
 
+    /// <summary>
+    /// One monitor given as JSON (the shape of one <c>monitors:</c> item; the API's body), validated exactly like the YAML
+    /// file (JSON is YAML's flow syntax).
+    /// </summary>
+    /// <exception cref="DataFormatException">Not one mapping, an unknown key, a bad value (<see cref="ErrorCodes.SchemaInvalid"/>).</exception>
+    public static MonitorSpec ParseOne(string json, string source = "monitor")
+    {
+        ArgumentNullException.ThrowIfNull(json);
+        var trimmed = json.Trim();
+        if (!trimmed.StartsWith('{') || !trimmed.EndsWith('}'))
+        {
+            throw new DataFormatException(ErrorCodes.SchemaInvalid, "a monitor must be a JSON object", new DataLocation(source));
+        }
+
+        // NOTE: the whole object on one flow line after "- ", so YAML reads it as one mapping whatever its line breaks.
+        var specs = Parse("monitors:\n  - " + trimmed.ReplaceLineEndings(" ") + "\n", source);
+        return specs.Count == 1 ? specs[0] : throw new DataFormatException(ErrorCodes.SchemaInvalid, "expected exactly one monitor", new DataLocation(source));
+    }
+
     /// <summary>Parses a window such as <c>30m</c>, <c>1h</c>, <c>1d</c> or <c>90s</c>.</summary>
     public static bool TryParseWindow(string text, out TimeSpan window)
     {

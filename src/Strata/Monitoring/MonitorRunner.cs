@@ -175,6 +175,23 @@ public sealed class MonitorRunner
     public async Task<IReadOnlyList<MonitorResult>> EvaluateAsync(long until, Actor actor, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(actor);
+        var results = Close(until);
+        if (results.Count == 0)
+        {
+            return results;
+        }
+
+        await _store.SaveResultsAsync(_project, results, actor, cancellationToken).ConfigureAwait(false);
+        await FireAlertsAsync(results, cancellationToken).ConfigureAwait(false);
+        return results;
+    }
+
+    /// <summary>
+    /// Evaluates the windows that end at or before <paramref name="until"/> and forgets their profiles, without storing
+    /// anything: for callers that store the results together with other state (the server's feed position).
+    /// </summary>
+    public IReadOnlyList<MonitorResult> Close(long until)
+    {
         var results = new List<MonitorResult>();
         var window = _spec.WindowMicros;
         foreach (var key in _windows.Keys.Where(k => k.Start + window <= until).ToList())
@@ -217,14 +234,16 @@ public sealed class MonitorRunner
             }
         }
 
-        if (results.Count == 0)
-        {
-            return results;
-        }
+        return results;
+    }
 
-        await _store.SaveResultsAsync(_project, results, actor, cancellationToken).ConfigureAwait(false);
-        if (_alerts is not null && _spec.Alerts.Count > 0)
+    /// <summary>Queues the alerts that stored <paramref name="results"/> of this monitor fire (reading the history before them).</summary>
+    public async Task FireAlertsAsync(IReadOnlyList<MonitorResult> results, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(results);
+        if (results.Count > 0 && _alerts is not null && _spec.Alerts.Count > 0)
         {
+            var window = _spec.WindowMicros;
             var depth = _spec.Alerts.Max(a => a.ConsecutiveWindows);
             var first = results.Min(r => r.WindowStart);
             var history = await _store.ListResultsAsync(
@@ -240,8 +259,6 @@ public sealed class MonitorRunner
                 }
             }
         }
-
-        return results;
     }
 
     /// <summary>The status as stored: drift, no_drift, insufficient_data.</summary>

@@ -78,6 +78,32 @@ public sealed record MonitorSpec
             rule.Validate(Name);
         }
     }
+
+    /// <summary>Throws when the monitor names a feature (to watch, or in per-feature drift options) that <paramref name="available"/> lacks.</summary>
+    /// <param name="available">The features the model's data has (its reference profile's columns, or its signature's inputs).</param>
+    /// <param name="source">What they come from, for the message (e.g. "model 'delays' version 3").</param>
+    /// <exception cref="StrataException"><see cref="ErrorCodes.ArgumentInvalid"/>, naming the field and the feature.</exception>
+    public void CheckFeatures(IReadOnlySet<string> available, string source)
+    {
+        ArgumentNullException.ThrowIfNull(available);
+        for (var i = 0; i < Features.Count; i++)
+        {
+            if (!available.Contains(Features[i]))
+            {
+                throw new StrataException(
+                    ErrorCodes.ArgumentInvalid,
+                    $"field 'features[{i}]': monitor '{Name}' watches feature '{Features[i]}', which {source} does not have (features: {string.Join(", ", available.Order(StringComparer.Ordinal))})");
+            }
+        }
+
+        foreach (var name in Drift.Features.Keys)
+        {
+            if (name != PredictionColumn && !available.Contains(name))
+            {
+                throw new StrataException(ErrorCodes.ArgumentInvalid, $"field 'drift.features.{name}': monitor '{Name}' sets options for feature '{name}', which {source} does not have");
+            }
+        }
+    }
 }
 
 /// <summary>How an alert rule compares a result.</summary>

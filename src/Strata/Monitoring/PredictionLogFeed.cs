@@ -63,15 +63,22 @@ public sealed class PredictionLogFeed
     /// The endpoint's records logged since the last read, as batches of at most <paramref name="batchRows"/> rows (one row
     /// per predicted row); the position advances as batches are taken.
     /// </summary>
-    public async IAsyncEnumerable<Table> ReadAsync(int batchRows = DefaultBatchRows, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    public IAsyncEnumerable<Table> ReadAsync(int batchRows = DefaultBatchRows, CancellationToken cancellationToken = default) =>
+        ReadAsync(batchRows, until: null, cancellationToken);
+
+    /// <summary>
+    /// Like <see cref="ReadAsync(int, CancellationToken)"/>, but stops before the first record served at or after
+    /// <paramref name="until"/> (UTC microseconds; null: no bound) without consuming it, so the position stays at a window
+    /// boundary: everything read belongs to windows that end by <paramref name="until"/>.
+    /// </summary>
+    public async IAsyncEnumerable<Table> ReadAsync(int batchRows, long? until, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(batchRows, 1);
         var pending = new List<PredictionRecord>();
         var rows = 0;
-        await foreach (var (record, position) in NewRecordsAsync(cancellationToken).ConfigureAwait(false))
+        await foreach (var record in ReadRecordsAsync(until, cancellationToken).ConfigureAwait(false))
         {
-            Position = position;
-            if (record is null || record.Endpoint != _endpoint || record.Role == ServingRoles.Shadow)
+            if (record.Endpoint != _endpoint || record.Role == ServingRoles.Shadow)
             {
                 continue;
             }
@@ -150,6 +157,35 @@ public sealed class PredictionLogFeed
         }
 
         return (pairs, found);
+    }
+
+    /// <summary>
+    /// The raw records (every endpoint's) logged since the last read, stopping before the first served at or after
+    /// <paramref name="until"/>; the position advances past each record returned.
+    /// </summary>
+    public async IAsyncEnumerable<PredictionRecord> ReadRecordsAsync(long? until = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        await foreach (var (record, position) in NewRecordsAsync(cancellationToken).ConfigureAwait(false))
+        {
+            // NOTE: the log is written in serving order by one writer, so the first record past the bound ends the read.
+            if (record is not null && until is { } bound && record.Time >= bound)
+            {
+                yield break;
+            }
+
+            Position = position;
+            if (record is not null)
+            {
+                yield return record;
+            }
+        }
+    }
+
+    /// <summary>The numeric prediction of a record's first row (see <see cref="PredictionLogFeed"/>), null when it has none.</summary>
+    public static double? FirstScore(PredictionRecord record)
+    {
+        ArgumentNullException.ThrowIfNull(record);
+        return record.Rows.Count == 0 ? null : Score(record, record.Rows[0]);
     }
 
     private async IAsyncEnumerable<(PredictionRecord? Record, PredictionLogPosition Position)> NewRecordsAsync([EnumeratorCancellation] CancellationToken cancellationToken)

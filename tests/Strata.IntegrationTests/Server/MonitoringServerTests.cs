@@ -27,6 +27,7 @@ public sealed class MonitoringServerFixture : IAsyncLifetime, IDisposable
         Server = await ServingServer.StartAsync(home: _home.Path, extra: ["--Strata:Pipelines:Folder", PipelinesFolder]);
         Server.Keys["editor"] = (await Server.Registry.CreateKeyAsync(Caller.Local, "flights", "editor-bot", Role.Editor, null)).Token;
         await Server.DeployAsync("watched", new { project = "flights", model = "delay/1" });
+        await ReferenceProfiles.SaveAsync(Server.Registry, Caller.Local, "flights", "delay", 1, MonitoringServiceTests.Reference());
     }
 
     public async Task DisposeAsync() => await Server.DisposeAsync();
@@ -85,7 +86,7 @@ public sealed class MonitoringServerTests(MonitoringServerFixture fixture) : ICl
     }
 
     [Theory]
-    [InlineData("watched", """{"labels":[{"request_id":"r","label":"yes"}]}""", HttpStatusCode.BadRequest, "labels[0].label")]
+    [InlineData("watched", """{"labels":[{"request_id":"r","label":{"yes":1}}]}""", HttpStatusCode.BadRequest, "labels[0].label")]
     [InlineData("watched", """{"labels":[{"label":1}]}""", HttpStatusCode.BadRequest, "labels[0].request_id")]
     [InlineData("watched", """{"labels":[]}""", HttpStatusCode.BadRequest, "labels")]
     [InlineData("watched", """{"labels":[{"request_id":"r","label":1}""", HttpStatusCode.BadRequest, "JSON")]
@@ -167,6 +168,150 @@ public sealed class MonitoringServerTests(MonitoringServerFixture fixture) : ICl
         var detail = await http.GetFromJsonAsync<JsonElement>($"/api/v1/projects/flights/pipelines/runs/{runId}");
         Assert.Equal("retrain", detail.GetProperty("run").GetProperty("pipeline").GetString());
         Assert.Equal("succeeded", detail.GetProperty("run").GetProperty("state").GetString());
+    }
+
+    [Fact]
+    public async Task A_monitor_put_through_the_api_is_listed_run_by_the_server_and_deleted()
+    {
+        using var editor = Server.Http("editor");
+        using var viewer = Server.Http("viewer");
+
+        using var put = await editor.PutAsJsonAsync("/api/v1/projects/flights/monitors/watched", new { model = "delay", window = "1h", features = new[] { "distance" }, checks = new[] { "data_drift" } });
+        var listed = await viewer.GetFromJsonAsync<JsonElement>("/api/v1/projects/flights/monitors/watched");
+        await Server.Services.GetRequiredService<Strata.Server.Hosting.MonitoringService>().TickAsync(TimeSpan.Zero, CancellationToken.None);
+        var state = await Server.State.Home.Metadata.MonitorState.GetFeedStateAsync("flights", "watched", "watched");
+        using var deleted = await editor.DeleteAsync("/api/v1/projects/flights/monitors/watched");
+        using var again = await editor.DeleteAsync("/api/v1/projects/flights/monitors/watched");
+
+        Assert.True(put.StatusCode == HttpStatusCode.OK, await put.Content.ReadAsStringAsync());
+        var monitor = Assert.Single(listed.EnumerateArray());
+        Assert.Equal("watched", monitor.GetProperty("name").GetString());
+        Assert.Equal("distance", monitor.GetProperty("definition").GetProperty("features")[0].GetString());
+        Assert.NotNull(state);
+        Assert.True(state.ClosedUntil > 0);
+        Assert.Equal(HttpStatusCode.NoContent, deleted.StatusCode);
+        Assert.Contains("watched", await ProblemAsync(again, HttpStatusCode.NotFound), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("""{"model":"delay","features":["distance","no_such_feature"]}""", "no_such_feature")]
+    [InlineData("""{"model":"delay","window":"soon"}""", "soon")]
+    [InlineData("""{"model":"delay","checks":["vibes"]}""", "vibes")]
+    [InlineData("""{"model":"delay","endpoint":"elsewhere"}""", "elsewhere")]
+    [InlineData("""{"model":"delay","colour":"red"}""", "colour")]
+    [InlineData("""[1,2]""", "object")]
+    public async Task A_bad_monitor_is_400_naming_what_is_wrong(string body, string named)
+    {
+        using var editor = Server.Http("editor");
+
+        using var response = await editor.PutAsync("/api/v1/projects/flights/monitors/watched", new StringContent(body, Encoding.UTF8, "application/json"));
+
+        var problem = await ProblemAsync(response, HttpStatusCode.BadRequest);
+        Assert.True(problem.Contains(named, StringComparison.Ordinal), problem);
+    }
+
+    [Fact]
+    public async Task A_label_of_the_wrong_type_for_the_model_is_400_naming_the_value()
+    {
+        var ids = await PredictAsync(rows: 1, times: 1);
+        using var http = Server.Http("editor");
+
+        using var text = await PostAsync(http, "watched", $$"""{"labels":[{"request_id":"{{ids[0]}}","label":"maybe"}]}""");
+        using var number = await PostAsync(http, "watched", $$"""{"labels":[{"request_id":"{{ids[0]}}","label":7}]}""");
+
+        var problem = await ProblemAsync(text, HttpStatusCode.BadRequest);
+        Assert.Contains("'maybe'", problem, StringComparison.Ordinal);
+        Assert.Contains("labels[0].label", problem, StringComparison.Ordinal);
+        Assert.Contains("7", await ProblemAsync(number, HttpStatusCode.BadRequest), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_label_file_is_stored_through_the_batch_route_and_its_requests_are_indexed()
+    {
+        var ids = await PredictAsync(rows: 1, times: 3);
+        using var http = Server.Http("editor");
+        var csv = $"request_id,label\n{ids[0]},1\n{ids[1]},0\n";
+        var jsonl = $$"""{"request_id":"{{ids[2]}}","label":true}""" + "\n";
+
+        using var first = await http.PostAsync("/v1/endpoints/watched/feedback/batch?format=csv", new StringContent(csv, Encoding.UTF8, "text/csv"));
+        using var second = await http.PostAsync("/v1/endpoints/watched/feedback/batch?format=jsonl", new StringContent(jsonl, Encoding.UTF8, "application/x-ndjson"));
+
+        Assert.Equal(2, (await ServingServer.JsonAsync(first)).GetProperty("stored").GetInt32());
+        Assert.Equal(1, (await ServingServer.JsonAsync(second)).GetProperty("stored").GetInt32());
+        var labels = await Server.State.Home.Metadata.Monitoring.ListLabelsAsync("flights", "watched");
+        Assert.Equal(1.0, labels.Single(l => l.RequestId == ids[2]).Label);
+        var indexed = await Server.State.Home.Metadata.MonitorState.FindPredictionsAsync("flights", "watched", ids);
+        Assert.Equal(ids.Order(), indexed.Keys.Order());
+    }
+
+    [Theory]
+    [InlineData("request_id,label\nREAL,1\nno-such-request,1\n", 1, HttpStatusCode.NotFound, "line 3")]
+    [InlineData("request_id,label\nREAL,1\na,b,c\n", 41, HttpStatusCode.BadRequest, "labels:43")]
+    [InlineData("id,truth\nREAL,1\n", 1, HttpStatusCode.BadRequest, "labels:1")]
+    [InlineData("request_id,label\nREAL,\n", 1, HttpStatusCode.BadRequest, "labels:2")]
+    public async Task A_bad_label_file_names_its_line_and_stores_nothing(string csv, int firstLine, HttpStatusCode status, string named)
+    {
+        var ids = await PredictAsync(rows: 1, times: 1);
+        using var http = Server.Http("editor");
+
+        using var response = await http.PostAsync(
+            $"/v1/endpoints/watched/feedback/batch?format=csv&first_line={firstLine}", new StringContent(csv.Replace("REAL", ids[0], StringComparison.Ordinal), Encoding.UTF8, "text/csv"));
+
+        var problem = await ProblemAsync(response, status);
+        Assert.True(problem.Contains(named, StringComparison.Ordinal), problem);
+        Assert.DoesNotContain(await Server.State.Home.Metadata.Monitoring.ListLabelsAsync("flights", "watched"), l => l.RequestId == ids[0]);
+    }
+
+    [Fact]
+    public async Task Strata_monitor_labels_sends_a_label_file_and_status_reads_results_from_the_server()
+    {
+        var ids = await PredictAsync(rows: 1, times: 2);
+        using var folder = new TempFolder("strata-labels-cli");
+        var good = folder.File("labels.csv");
+        var bad = folder.File("bad.csv");
+        await File.WriteAllTextAsync(good, $"request_id,label\n{ids[0]},1\n{ids[1]},0\n");
+        await File.WriteAllTextAsync(bad, $"request_id,label\n{ids[0]},1\nnot-served,1\n");
+        await Server.State.Home.Metadata.Monitoring.SaveResultsAsync(
+            "flights", [new MonitorResult("cli-drift", "cli-only", "delay", 1, 0, 3_600_000_000L, MonitorChecks.DataDrift, "drift", 0.75, 100, null)], Actor.Local);
+        string[] remote = ["--server", Server.Address.ToString(), "--api-key", Server.Keys["editor"]];
+
+        var sent = await Cli.Cli.RunAsync(["monitor", "labels", "watched", good, "--json", .. remote]);
+        var refused = await Cli.Cli.RunAsync(["monitor", "labels", "watched", bad, .. remote]);
+        var status = await Cli.Cli.RunAsync(["monitor", "status", "cli-only", "-p", "flights", "--json", .. remote]);
+
+        Assert.True(sent.ExitCode == 0, sent.Error);
+        Assert.Equal(2, JsonDocument.Parse(sent.Out).RootElement.GetProperty("stored").GetInt32());
+        Assert.NotEqual(0, refused.ExitCode);
+        Assert.Contains("line 3", refused.Error + refused.Out, StringComparison.Ordinal);
+        Assert.True(status.ExitCode == 0, status.Error);
+        var row = Assert.Single(JsonDocument.Parse(status.Out).RootElement.EnumerateArray());
+        Assert.Equal("drift", row.GetProperty("status").GetString());
+    }
+
+    [Fact]
+    public async Task Models_register_with_reference_data_stores_the_reference_profile_with_the_version()
+    {
+        using var folder = new TempFolder("strata-register-reference");
+        var (header, rows) = ServingServer.Sample(500);
+        var csv = new StringBuilder(string.Join(',', header[..11]) + ",prediction\n");
+        foreach (var row in rows)
+        {
+            csv.Append(string.Join(',', row[..11].Select(v => double.IsNaN(v) ? "" : v.ToString("R", System.Globalization.CultureInfo.InvariantCulture))))
+                .Append(',').Append(row[^1].ToString("R", System.Globalization.CultureInfo.InvariantCulture)).Append('\n');
+        }
+
+        var data = folder.File("train.csv");
+        await File.WriteAllTextAsync(data, csv.ToString());
+
+        var result = await Cli.Cli.RunAsync(
+            "models", "register", "delay-ref", "-f", ServingServer.FlightsModel, "--reference-data", data, "-p", "flights", "--json",
+            "--server", Server.Address.ToString(), "--api-key", Server.Keys["editor"]);
+
+        Assert.True(result.ExitCode == 0, result.Error);
+        var reference = await ReferenceProfiles.LoadAsync(Server.Registry, Caller.Local, "flights", "delay-ref", 1);
+        Assert.Equal(500, reference.RowCount);
+        Assert.Contains(reference.Layout.Features, f => f.Name == "prediction");
+        Assert.Contains(reference.Layout.Features, f => f.Name == "distance");
     }
 
     /// <summary>The training spread of distance: the flights sample.</summary>

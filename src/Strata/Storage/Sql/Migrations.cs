@@ -3,7 +3,8 @@ namespace Strata.Storage.Sql;
 /// <summary>
 /// The metadata schema as numbered migrations, applied in order at start-up inside one transaction each. A migration is
 /// never edited once released: changes come as new numbers. Each number is applied when it is missing, not only when it
-/// is above the highest applied one, so branches that took numbers in parallel (3 serving, 4 pipelines, 5 monitoring, 6 feedback labels)
+/// is above the highest applied one, so branches that took numbers in parallel (3 serving, 4 pipelines, 5 monitoring, 6 feedback labels,
+/// 7 monitor state)
 /// merge in any order: a store that has 1, 2 and 4 still gets 3 when it arrives.
 /// </summary>
 internal static class Migrations
@@ -128,6 +129,17 @@ internal static class Migrations
                     project TEXT NOT NULL, endpoint TEXT NOT NULL, request_id TEXT NOT NULL, label {d} NOT NULL,
                     received_at BIGINT NOT NULL, received_by TEXT NOT NULL, PRIMARY KEY (project, endpoint, request_id));
                 CREATE INDEX monitor_labels_received ON monitor_labels (project, endpoint, received_at);
+                """),
+            (7, $"""
+                CREATE TABLE monitor_feeds (
+                    project TEXT NOT NULL, endpoint TEXT NOT NULL, monitor TEXT NOT NULL, segment TEXT, records BIGINT NOT NULL,
+                    closed_until BIGINT NOT NULL, updated_at BIGINT NOT NULL, PRIMARY KEY (project, endpoint, monitor));
+                CREATE TABLE monitor_specs (
+                    project TEXT NOT NULL REFERENCES projects (name), endpoint TEXT NOT NULL, name TEXT NOT NULL, definition TEXT NOT NULL,
+                    updated_at BIGINT NOT NULL, updated_by TEXT NOT NULL, PRIMARY KEY (project, endpoint, name));
+                CREATE TABLE prediction_index (
+                    project TEXT NOT NULL, endpoint TEXT NOT NULL, request_id TEXT NOT NULL, time BIGINT NOT NULL, model_version INTEGER NOT NULL,
+                    score {d}, classes TEXT, PRIMARY KEY (project, endpoint, request_id));
                 """),
         ];
     }

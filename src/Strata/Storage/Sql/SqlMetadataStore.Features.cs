@@ -81,8 +81,10 @@ internal sealed partial class SqlMetadataStore
     /// <summary>
     /// <see cref="WriteAsync{T}"/> for mutations that may turn out to be no-ops (a re-apply, a watermark that would move
     /// back): those roll back and leave no audit entry, so the change sequence only moves when something changed.
+    /// With <paramref name="audit"/> false a change commits without an audit entry (derived data such as indexes).
     /// </summary>
-    private async Task<T> WriteIfChangedAsync<T>(Actor actor, string action, string project, string target, Func<Db, Task<(T Result, string? Details, bool Changed)>> work, CancellationToken cancellationToken)
+    private async Task<T> WriteIfChangedAsync<T>(
+        Actor actor, string action, string project, string target, Func<Db, Task<(T Result, string? Details, bool Changed)>> work, CancellationToken cancellationToken, bool audit = true)
     {
         ArgumentNullException.ThrowIfNull(actor);
         Names.Check("principal", actor.Principal, NameKind.Key);
@@ -100,7 +102,11 @@ internal sealed partial class SqlMetadataStore
                     return result;
                 }
 
-                await AppendAuditAsync(db, actor, action, project, target, details).ConfigureAwait(false);
+                if (audit)
+                {
+                    await AppendAuditAsync(db, actor, action, project, target, details).ConfigureAwait(false);
+                }
+
                 await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
                 return result;
             }

@@ -19,6 +19,17 @@ internal sealed partial class SqlMetadataStore
             return;
         }
 
+        CheckResults(results);
+        var first = results[0];
+        await WriteAsync(actor, "monitor.results", project, $"{first.Endpoint}/{first.Monitor}", async db =>
+        {
+            await InsertResultsAsync(db, project, results).ConfigureAwait(false);
+            return (true, $"results={results.Count}");
+        }, cancellationToken).ConfigureAwait(false);
+    }
+
+    private static void CheckResults(IReadOnlyList<MonitorResult> results)
+    {
         if (results.Count > MaxMonitorResultsPerSave)
         {
             throw new StrataException(ErrorCodes.ArgumentInvalid, $"at most {MaxMonitorResultsPerSave} monitor results per save, not {results.Count}");
@@ -37,23 +48,20 @@ internal sealed partial class SqlMetadataStore
                 throw new StrataException(ErrorCodes.ArgumentInvalid, $"monitor result for window {r.WindowStart}..{r.WindowEnd}: the window must be non-empty, version and rows ≥ 0");
             }
         }
+    }
 
-        var first = results[0];
-        await WriteAsync(actor, "monitor.results", project, $"{first.Endpoint}/{first.Monitor}", async db =>
+    private async Task InsertResultsAsync(Db db, string project, IReadOnlyList<MonitorResult> results)
+    {
+        var now = Now();
+        foreach (var r in results)
         {
-            var now = Now();
-            foreach (var r in results)
-            {
-                await db.Execute(
-                    "INSERT INTO monitor_results (project, monitor, endpoint, model, model_version, window_start, window_end, check_name, status, score, row_count, details, created_at) " +
-                    "VALUES (@project, @Monitor, @Endpoint, @Model, @ModelVersion, @WindowStart, @WindowEnd, @Check, @Status, @Score, @Rows, @Details, @now) " +
-                    "ON CONFLICT (project, monitor, endpoint, model_version, window_start, check_name) DO UPDATE SET " +
-                    "model = @Model, window_end = @WindowEnd, status = @Status, score = @Score, row_count = @Rows, details = @Details, created_at = @now",
-                    new { project, r.Monitor, r.Endpoint, r.Model, r.ModelVersion, r.WindowStart, r.WindowEnd, r.Check, r.Status, r.Score, r.Rows, r.Details, now }).ConfigureAwait(false);
-            }
-
-            return (true, $"results={results.Count}");
-        }, cancellationToken).ConfigureAwait(false);
+            await db.Execute(
+                "INSERT INTO monitor_results (project, monitor, endpoint, model, model_version, window_start, window_end, check_name, status, score, row_count, details, created_at) " +
+                "VALUES (@project, @Monitor, @Endpoint, @Model, @ModelVersion, @WindowStart, @WindowEnd, @Check, @Status, @Score, @Rows, @Details, @now) " +
+                "ON CONFLICT (project, monitor, endpoint, model_version, window_start, check_name) DO UPDATE SET " +
+                "model = @Model, window_end = @WindowEnd, status = @Status, score = @Score, row_count = @Rows, details = @Details, created_at = @now",
+                new { project, r.Monitor, r.Endpoint, r.Model, r.ModelVersion, r.WindowStart, r.WindowEnd, r.Check, r.Status, r.Score, r.Rows, r.Details, now }).ConfigureAwait(false);
+        }
     }
 
     async Task<IReadOnlyList<MonitorResult>> IMonitorResultStore.ListResultsAsync(string project, MonitorResultQuery query, CancellationToken cancellationToken)

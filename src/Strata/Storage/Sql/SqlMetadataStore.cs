@@ -15,7 +15,7 @@ namespace Strata.Storage.Sql;
 /// lock and appends its audit entry in that transaction, so the audit log and the data cannot disagree.
 /// </summary>
 internal sealed partial class SqlMetadataStore : IMetadataStore, IProjectStore, ITrackingStore, IModelRegistryStore, ILineageStore, IFeatureRegistryStore, IAuditLog, IApiKeyStore, IEndpointStore,
-    IPipelineStore, IMonitorResultStore
+    IPipelineStore, IMonitorResultStore, IMonitorStateStore
 {
     internal const string Genesis = "0000000000000000000000000000000000000000000000000000000000000000";
     private readonly SqlDialect _dialect;
@@ -56,6 +56,8 @@ internal sealed partial class SqlMetadataStore : IMetadataStore, IProjectStore, 
     public IPipelineStore Pipelines => this;
 
     public IMonitorResultStore Monitoring => this;
+
+    public IMonitorStateStore MonitorState => this;
 
     public ValueTask DisposeAsync() => _dialect.DisposeAsync();
 

@@ -1,0 +1,228 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Options;
+using Strata.Monitoring;
+using Strata.Monitoring.Drift;
+using Strata.Security;
+using Strata.Server.Pipelines;
+using Strata.Stores;
+
+namespace Strata.Server.Hosting;
+
+/// <summary>How the server runs declared monitors, from the <c>Strata:Monitoring</c> section.</summary>
+internal sealed class MonitoringServerOptions
+{
+    public const string Section = "Strata:Monitoring";
+
+    /// <summary>Whether the server runs monitors itself (default true).</summary>
+    public bool Enabled { get; set; } = true;
+
+    /// <summary>How often every monitor is looked at (default 30 s; at least 50 ms).</summary>
+    public TimeSpan Interval { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// How long after a window ends it is evaluated (default 10 s): a record is stamped when its request starts and logged
+    /// when it ends, so a window waits for requests still in flight. (The open log segment is closed before a due window
+    /// is read, so the segment age does not delay it.)
+    /// </summary>
+    public TimeSpan Grace { get; set; } = TimeSpan.FromSeconds(10);
+}
+
+/// <summary>Reference profiles of model versions as monitors need them, read once from the registry and kept.</summary>
+internal sealed class MonitorReferences(ServerState state)
+{
+    private readonly ConcurrentDictionary<(string Project, string Model, int Version), DriftProfile> _cache = new();
+
+    /// <summary>The reference stored with a version, or with the newest version that has one when <paramref name="version"/> is null.</summary>
+    public async Task<DriftProfile?> GetAsync(string project, string model, int? version, CancellationToken cancellationToken)
+    {
+        var caller = new Caller(new Principal(PipelineRunTrigger.PrincipalName, null, project, Role.Viewer));
+        if (version is { } v)
+        {
+            return await LoadAsync(caller, project, model, v, cancellationToken).ConfigureAwait(false);
+        }
+
+        IReadOnlyList<ModelVersion> versions;
+        try
+        {
+            versions = await state.Registry.ListVersionsAsync(caller, project, model, cancellationToken).ConfigureAwait(false);
+        }
+        catch (StrataException e) when (e.Code == ErrorCodes.NotFound)
+        {
+            return null;
+        }
+
+        foreach (var candidate in versions.OrderByDescending(x => x.Version))
+        {
+            if (await LoadAsync(caller, project, model, candidate.Version, cancellationToken).ConfigureAwait(false) is { } found)
+            {
+                return found;
+            }
+        }
+
+        return null;
+    }
+
+    private async Task<DriftProfile?> LoadAsync(Caller caller, string project, string model, int version, CancellationToken cancellationToken)
+    {
+        if (_cache.TryGetValue((project, model, version), out var cached))
+        {
+            return cached;
+        }
+
+        try
+        {
+            var profile = await ReferenceProfiles.LoadAsync(state.Registry, caller, project, model, version, cancellationToken).ConfigureAwait(false);
+            return _cache[(project, model, version)] = profile;
+        }
+        catch (StrataException e) when (e.Code == ErrorCodes.NotFound)
+        {
+            return null; // NOTE: not cached: a reference may be stored after the version.
+        }
+    }
+}
+
+/// <summary>
+/// Runs every declared monitor (strata.yaml's <c>monitors:</c> and those stored through the API) on the server, with
+/// no one running <c>strata monitor check</c>: each interval, each monitor evaluates the windows that closed (see
+/// <see cref="LiveMonitor"/>) and its alert rules go to the server's alert dispatcher (webhooks, audit, pipeline runs).
+/// A monitor that fails is logged and tried again next interval; the others go on.
+/// </summary>
+internal sealed partial class MonitoringService(
+    ServerState state,
+    ServerAlerts alerts,
+    MonitorReferences references,
+    IOptions<MonitoringServerOptions> options,
+    IOptions<StrataServerOptions> server,
+    TimeProvider clock,
+    ILogger<MonitoringService> logger) : BackgroundService
+{
+    private readonly Dictionary<string, string> _lastErrors = new(StringComparer.Ordinal);
+
+    /// <summary>Ticks completed (tests wait on it).</summary>
+    public long Ticks => Interlocked.Read(ref _ticks);
+
+    private long _ticks;
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var settings = options.Value;
+        if (!settings.Enabled)
+        {
+            return;
+        }
+
+        var interval = settings.Interval < TimeSpan.FromMilliseconds(50) ? TimeSpan.FromMilliseconds(50) : settings.Interval;
+        using var timer = new PeriodicTimer(interval, clock);
+        do
+        {
+            try
+            {
+                await TickAsync(settings.Grace, stoppingToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                LogTickFailed(logger, e);
+            }
+
+            Interlocked.Increment(ref _ticks);
+        }
+        while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false));
+    }
+
+    /// <summary>One pass over every monitor.</summary>
+    internal async Task TickAsync(TimeSpan grace, CancellationToken cancellationToken)
+    {
+        if (state.Serving.PredictionLogFolder is not { } folder)
+        {
+            return;
+        }
+
+        var now = Timestamp.FromDateTimeOffset(clock.GetUtcNow());
+        foreach (var (project, spec, source) in await LoadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            var key = $"{project}/{spec.Endpoint}/{spec.Name}";
+            try
+            {
+                var monitor = new LiveMonitor(
+                    project, spec, folder, state.Home.Metadata, (v, ct) => references.GetAsync(project, spec.Model, v, ct), alerts.Dispatcher,
+                    state.Serving.FlushPredictionLogAsync);
+                var tick = await monitor.TickAsync(now, grace, cancellationToken).ConfigureAwait(false);
+                if (tick.Late > 0 || tick.Unreferenced > 0)
+                {
+                    LogSkipped(logger, key, tick.Late, tick.Unreferenced, spec.Model);
+                }
+
+                _lastErrors.Remove(key);
+            }
+            catch (StrataException e)
+            {
+                // NOTE: logged once per distinct error, not every interval, so a misfit monitor does not flood the log.
+                if (!_lastErrors.TryGetValue(key, out var last) || last != e.Message)
+                {
+                    _lastErrors[key] = e.Message;
+                    LogMonitorFailed(logger, key, source, e.Message);
+                }
+            }
+        }
+    }
+
+    /// <summary>The monitors to run: the configuration file's (project: the endpoint's) and the API's.</summary>
+    private async Task<List<(string Project, MonitorSpec Spec, string Source)>> LoadAsync(CancellationToken cancellationToken)
+    {
+        var result = new List<(string, MonitorSpec, string)>();
+        var config = server.Value.Config ?? (File.Exists("strata.yaml") ? "strata.yaml" : null);
+        if (config is not null && File.Exists(config))
+        {
+            try
+            {
+                foreach (var spec in MonitorConfig.Parse(await File.ReadAllTextAsync(config, cancellationToken).ConfigureAwait(false), config))
+                {
+                    if (state.Serving.List().Any(e => e.Name == spec.Endpoint))
+                    {
+                        result.Add((state.Serving.GetDeployment(spec.Endpoint).Project, spec, config));
+                    }
+                }
+            }
+            catch (StrataException e)
+            {
+                if (!_lastErrors.TryGetValue(config, out var last) || last != e.Message)
+                {
+                    _lastErrors[config] = e.Message;
+                    LogMonitorFailed(logger, "(all)", config, e.Message);
+                }
+            }
+        }
+
+        foreach (var (project, stored) in await state.Home.Metadata.MonitorState.ListMonitorsAsync(null, cancellationToken: cancellationToken).ConfigureAwait(false))
+        {
+            if (result.Any(r => r.Item2.Endpoint == stored.Endpoint && r.Item2.Name == stored.Name))
+            {
+                continue; // NOTE: the configuration file wins over the API for the same endpoint and name.
+            }
+
+            try
+            {
+                result.Add((project, MonitorConfig.ParseOne(stored.Definition, $"monitor {stored.Endpoint}/{stored.Name}"), "api"));
+            }
+            catch (StrataException e)
+            {
+                LogMonitorFailed(logger, $"{project}/{stored.Endpoint}/{stored.Name}", "api", e.Message);
+            }
+        }
+
+        return result;
+    }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Monitoring tick failed")]
+    private static partial void LogTickFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Monitor {Monitor} ({Source}) cannot run: {Message}")]
+    private static partial void LogMonitorFailed(ILogger logger, string monitor, string source, string message);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Monitor {Monitor}: {Late} late rows and {Unreferenced} rows of versions of {Model} without a reference profile were left out")]
+    private static partial void LogSkipped(ILogger logger, string monitor, long late, long unreferenced, string model);
+}
