@@ -5,6 +5,7 @@ using Strata.Api;
 using Strata.Server.Endpoints;
 using Strata.Server.Hosting;
 using Strata.Server.Http;
+using Strata.Server.Serving;
 
 namespace Strata.Server;
 
@@ -28,6 +29,7 @@ public static class StrataServer
         }
 
         AddServices(builder.Services, builder.Configuration);
+        AddLogging(builder);
         configure?.Invoke(builder);
         var app = builder.Build();
         UsePipeline(app);
@@ -84,8 +86,20 @@ public static class StrataServer
         });
     }
 
+    private static void AddLogging(WebApplicationBuilder builder)
+    {
+        // NOTE: ASP.NET Core starts an Activity and a log scope for every request whenever its hosting category can log
+        // at all, which cost more than a prediction. Its only per-request lines are "request starting/finished"; failures
+        // are logged by the exception handler with the request id. Configuring the category turns them back on.
+        if (builder.Configuration["Logging:LogLevel:Microsoft.AspNetCore.Hosting.Diagnostics"] is null)
+        {
+            builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.None);
+        }
+    }
+
     private static void UsePipeline(WebApplication app)
     {
+        app.UseInferenceFastPath(); // predict and infer: the same checks, metrics and errors, without the general pipeline's cost
         app.UseHttpMetrics();
         app.UseRequestIds();
         app.UseExceptionHandler();

@@ -13,6 +13,9 @@ internal sealed record ShadowWork(string Endpoint, string Project, LoadedModel M
 // The request path: limits, enrichment, canary routing, prediction, then the log and the shadow copy (neither waited for).
 public sealed partial class ServingRuntime
 {
+    // The extra fields of an endpoint with neither a canary key nor enrichment: none (shared, never written to).
+    private static readonly HashSet<string> NoExtraFields = new(StringComparer.Ordinal);
+
     /// <summary>
     /// Answers a request: checks the key's rate and takes a slot (or refuses), fills in features from the online store,
     /// routes to the champion or the challenger (sticky per entity key), checks the fields against that model's
@@ -29,6 +32,7 @@ public sealed partial class ServingRuntime
         var deployment = endpoint.Deployment;
         var version = 0;
         var status = "500";
+        CancellationTokenSource? timeout = null;
         try
         {
             if (!endpoint.Rates.TryTake(request.KeyId ?? "local", out var retryAfter))
@@ -37,16 +41,20 @@ public sealed partial class ServingRuntime
             }
 
             CheckRows(request.Input, deployment);
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            timeout.CancelAfter(deployment.Limits.TimeoutMs);
-            Admission.Lease lease;
-            try
+
+            // NOTE: the timeout only matters while the request waits (for a slot, for the online store): a request that
+            // gets a slot at once and needs no enrichment predicts synchronously, so it never pays for a timer.
+            if (!endpoint.Admission.TryEnter(out var lease))
             {
-                lease = await endpoint.Admission.EnterAsync(timeout.Token).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-            {
-                throw ServingRefusal.Timeout(deployment.Name, deployment.Limits.TimeoutMs);
+                timeout = Timeout(deployment, cancellationToken);
+                try
+                {
+                    lease = await endpoint.Admission.EnterAsync(timeout.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+                {
+                    throw ServingRefusal.Timeout(deployment.Name, deployment.Limits.TimeoutMs);
+                }
             }
 
             using (lease)
@@ -54,7 +62,12 @@ public sealed partial class ServingRuntime
                 var state = endpoint.State ?? throw ServingRefusal.Unavailable(deployment.Name, endpoint.LastError ?? "its models are still loading");
                 var input = request.Input;
                 var masked = state.Masked;
-                var allowed = new HashSet<string>(StringComparer.Ordinal);
+                var allowed = NoExtraFields;
+                if (state.Deployment.StickyKey is not null || state.Deployment.FeatureService is not null)
+                {
+                    allowed = new HashSet<string>(StringComparer.Ordinal);
+                }
+
                 if (state.Deployment.StickyKey is { } stickyKey)
                 {
                     allowed.Add(stickyKey); // the canary's entity key may be a field the model does not read
@@ -64,6 +77,7 @@ public sealed partial class ServingRuntime
                 {
                     try
                     {
+                        timeout ??= Timeout(deployment, cancellationToken);
                         (input, masked) = await EnrichAsync(state, service, input, allowed, timeout.Token).ConfigureAwait(false);
                     }
                     catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
@@ -110,8 +124,16 @@ public sealed partial class ServingRuntime
         }
         finally
         {
+            timeout?.Dispose();
             _metrics.Record(deployment.Name, version, status, Stopwatch.GetElapsedTime(start).TotalSeconds);
         }
+    }
+
+    private static CancellationTokenSource Timeout(Deployment deployment, CancellationToken cancellationToken)
+    {
+        var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(deployment.Limits.TimeoutMs);
+        return timeout;
     }
 
     /// <summary>The bucket (0 ≤ b &lt; 1) an entity key falls in: the same key always lands on the same side of a canary.</summary>

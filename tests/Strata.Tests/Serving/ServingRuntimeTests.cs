@@ -91,6 +91,30 @@ public sealed class ServingRuntimeTests : IAsyncLifetime, IDisposable
     }
 
     [Fact]
+    public async Task A_full_prediction_log_drops_and_counts_without_blocking_the_request()
+    {
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var runtime = await StartAsync(
+            new Deployment { Name = "flooded-log", Project = "flights", Model = "delay/1" },
+            logCapacity: 3,
+            beforeLogWrite: () => gate.Task);
+
+        // The writer is held before it drains anything, so the queue keeps the first three and the rest are dropped;
+        // every request still completes (a request that waited for the log would never finish here).
+        for (var i = 0; i < 10; i++)
+        {
+            var output = await runtime.PredictAsync(Request("flooded-log", $"r{i}")).WaitAsync(TimeSpan.FromSeconds(30));
+            Assert.Equal(1, output.Version);
+        }
+
+        Assert.Equal((0, 7), runtime.LogCounts());
+        gate.SetResult();
+        await runtime.FlushPredictionLogAsync();
+        Assert.Equal((3, 7), runtime.LogCounts());
+        Assert.Equal(["r0", "r1", "r2"], (await ReadLogAsync()).Select(r => r.RequestId).Order());
+    }
+
+    [Fact]
     public void Sampling_logs_about_its_share_and_decides_the_same_for_a_request_id()
     {
         var sampled = Enumerable.Range(0, 10_000).Count(i => PredictionLog.Sampled($"request-{i}", 0.1));
@@ -132,13 +156,16 @@ public sealed class ServingRuntimeTests : IAsyncLifetime, IDisposable
         Assert.False(limiter.TryTake("a", out _));
     }
 
-    private async Task<ServingRuntime> StartAsync(Deployment deployment, Func<CancellationToken, Task>? beforeShadow = null, int shadowCapacity = 1024)
+    private async Task<ServingRuntime> StartAsync(
+        Deployment deployment, Func<CancellationToken, Task>? beforeShadow = null, int shadowCapacity = 1024, int logCapacity = 16_384, Func<Task>? beforeLogWrite = null)
     {
         var runtime = new ServingRuntime(_home.Metadata, _home.Artifacts, null, new MetricRegistry(), new ServingOptions
         {
             PredictionLogFolder = Path.Combine(_folder.Path, "predictions"),
             BeforeShadow = beforeShadow,
             ShadowCapacity = shadowCapacity,
+            PredictionLogCapacity = logCapacity,
+            BeforeLogWrite = beforeLogWrite,
         });
         await runtime.StartAsync([deployment], new Actor("test"));
         return runtime;
