@@ -15,7 +15,8 @@ public static class StrataServer
     /// <summary>
     /// Builds the application from command-line style arguments: <c>--urls</c> (default
     /// <see cref="StrataServerOptions.DefaultUrl"/>, loopback only), <c>--Strata:Home</c>, <c>--Strata:Postgres</c>,
-    /// <c>--Strata:MaxRequestBodyBytes</c>, <c>--Strata:MaxArtifactBytes</c> (or the same as environment variables).
+    /// <c>--Strata:MaxRequestBodyBytes</c>, <c>--Strata:MaxArtifactBytes</c>, <c>--Strata:LogFormat</c> (json or text),
+    /// <c>--Strata:Otlp:Endpoint</c> (or the same as environment variables).
     /// </summary>
     public static WebApplication Build(string[] args) => Build(args, configure: null);
 
@@ -95,6 +96,25 @@ public static class StrataServer
         {
             builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.None);
         }
+
+        switch (builder.Configuration[StrataServerOptions.Section + ":LogFormat"] ?? "text")
+        {
+            case "json":
+                // One JSON object per line, for log shippers; a failure's line carries its RequestId as a field.
+                builder.Logging.AddJsonConsole(o =>
+                {
+                    o.IncludeScopes = true;
+                    o.UseUtcTimestamp = true;
+                    o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ";
+                });
+                break;
+            case "text":
+                break;
+            case var other:
+                throw new StrataException(ErrorCodes.ArgumentInvalid, $"log format '{other}' is not one of json, text");
+        }
+
+        Telemetry.AddTracing(builder);
     }
 
     private static void UsePipeline(WebApplication app)

@@ -33,6 +33,10 @@ public sealed partial class ServingRuntime
         var version = 0;
         var status = "500";
         CancellationTokenSource? timeout = null;
+
+        // One span per prediction, from either API (the native predict route and Open Inference Protocol's infer).
+        using var activity = ServingTelemetry.Source.StartActivity("strata.predict");
+        activity?.SetTag("strata.endpoint", deployment.Name).SetTag("strata.request_id", request.RequestId).SetTag("strata.rows", request.Input.Rows);
         try
         {
             if (!endpoint.Rates.TryTake(request.KeyId ?? "local", out var retryAfter))
@@ -124,6 +128,15 @@ public sealed partial class ServingRuntime
         }
         finally
         {
+            if (activity is not null)
+            {
+                activity.SetTag("strata.model.version", version).SetTag("http.response.status_code", status);
+                if (status != "200")
+                {
+                    activity.SetStatus(ActivityStatusCode.Error);
+                }
+            }
+
             timeout?.Dispose();
             _metrics.Record(deployment.Name, version, status, Stopwatch.GetElapsedTime(start).TotalSeconds);
         }
@@ -238,6 +251,8 @@ public sealed partial class ServingRuntime
         EndpointState state, string service, PredictionInput input, HashSet<string> allowed, CancellationToken cancellationToken)
     {
         var features = _features ?? throw new StrataException(ErrorCodes.Conflict, $"endpoint '{state.Deployment.Name}' enriches from feature service '{service}', but this server has no feature store");
+        using var activity = ServingTelemetry.Source.StartActivity("strata.enrich");
+        activity?.SetTag("strata.endpoint", state.Deployment.Name).SetTag("strata.feature_service", service).SetTag("strata.rows", input.Rows);
         var store = await features.GetAsync(state.Deployment.Project, cancellationToken).ConfigureAwait(false);
         var references = store.Resolve(null, service);
 
