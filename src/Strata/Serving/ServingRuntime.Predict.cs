@@ -98,7 +98,25 @@ public sealed partial class ServingRuntime
                     throw new StrataException(ErrorCodes.SchemaInvalid, $"the request does not fit model '{model.Name}' version {model.Version}: {string.Join("; ", problems)}");
                 }
 
-                var output = model.Predict(input, Math.Min(request.Explain, _options.MaxExplain));
+                PredictionOutput output;
+                if (state.Deployment.Batching is { } batching && input.Rows == 1 && request.Explain == 0)
+                {
+                    try
+                    {
+                        timeout ??= Timeout(deployment, cancellationToken);
+                        var batcher = state.Batcher(model, m => new PredictionBatcher(m, batching, state.Deployment.Limits.MaxConcurrency, _metrics.BatchSizes.Labels(state.Deployment.Name)));
+                        output = await batcher.PredictAsync(input, timeout.Token).ConfigureAwait(false);
+                    }
+                    catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+                    {
+                        throw ServingRefusal.Timeout(deployment.Name, deployment.Limits.TimeoutMs);
+                    }
+                }
+                else
+                {
+                    output = model.Predict(input, Math.Min(request.Explain, _options.MaxExplain));
+                }
+
                 output.Role = role;
                 output.StickyValue = sticky;
                 status = "200";

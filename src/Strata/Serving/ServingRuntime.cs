@@ -264,8 +264,9 @@ public sealed partial class ServingRuntime : IAsyncDisposable
             {
                 if (_endpoints.TryRemove(name, out var gone))
                 {
-                    // NOTE: not disposed: requests in flight may still hold its admission lease.
-                    _ = gone;
+                    // NOTE: not disposed: requests in flight may still hold its admission lease. Its batchers close;
+                    // what they hold is still answered.
+                    gone.State?.CloseBatchers();
                 }
             }
 
@@ -423,6 +424,13 @@ public sealed partial class ServingRuntime : IAsyncDisposable
     /// <summary>Requests an endpoint's shadow has answered, and copies it dropped (tests).</summary>
     internal (double Answered, double Dropped) ShadowCounts(string endpoint) =>
         (_metrics.ShadowPredictions.Labels(endpoint).Value, _metrics.ShadowDropped.Labels(endpoint).Value);
+
+    /// <summary>Batched calls of an endpoint and the requests they answered (tests).</summary>
+    internal (double Count, double Sum) BatchSizes(string endpoint)
+    {
+        var child = _metrics.BatchSizes.Labels(endpoint);
+        return (child.Count, child.Sum);
+    }
 
     /// <summary>Predictions the log has written, and dropped because its queue was full (tests).</summary>
     internal (double Written, double Dropped) LogCounts() => (_log?.Written ?? 0, _log?.Dropped ?? 0);
