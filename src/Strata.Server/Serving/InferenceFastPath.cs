@@ -81,27 +81,29 @@ internal sealed class InferenceFastPath
         }
 
         var span = path.AsSpan();
-        if (span.StartsWith("/v1/endpoints/") && span.EndsWith("/predict"))
+        // NOTE: the length checks keep the prefix and suffix from overlapping ("/v1/endpoints/predict").
+        if (span.Length > "/v1/endpoints//predict".Length && span.StartsWith("/v1/endpoints/") && span.EndsWith("/predict"))
         {
-            var name = span["/v1/endpoints/".Length..^"/predict".Length];
-            return IsName(name) && Set(out match, new Match(false, name.ToString(), null));
+            var name = span["/v1/endpoints/".Length..^"/predict".Length].ToString();
+            return Names.IsValid(name) && Set(out match, new Match(false, name, null));
         }
 
-        if (span.StartsWith("/v2/models/") && span.EndsWith("/infer"))
+        if (span.Length > "/v2/models//infer".Length && span.StartsWith("/v2/models/") && span.EndsWith("/infer"))
         {
             var rest = span["/v2/models/".Length..^"/infer".Length];
             var slash = rest.IndexOf('/');
             if (slash < 0)
             {
-                return IsName(rest) && Set(out match, new Match(true, rest.ToString(), null));
+                var whole = rest.ToString();
+                return Names.IsValid(whole) && Set(out match, new Match(true, whole, null));
             }
 
-            var name = rest[..slash];
+            var name = rest[..slash].ToString();
             var tail = rest[slash..];
-            if (tail.StartsWith("/versions/") && IsName(name))
+            if (tail.StartsWith("/versions/") && Names.IsValid(name))
             {
                 var version = tail["/versions/".Length..];
-                return version.Length > 0 && version.IndexOf('/') < 0 && Set(out match, new Match(true, name.ToString(), version.ToString()));
+                return version.Length > 0 && version.IndexOf('/') < 0 && Set(out match, new Match(true, name, version.ToString()));
             }
         }
 
@@ -286,24 +288,6 @@ internal sealed class InferenceFastPath
 
         var flush = response.BodyWriter.FlushAsync(context.RequestAborted);
         return flush.IsCompletedSuccessfully ? Task.CompletedTask : flush.AsTask();
-    }
-
-    private static bool IsName(ReadOnlySpan<char> name)
-    {
-        if (name.Length is 0 or > 128)
-        {
-            return false;
-        }
-
-        foreach (var c in name)
-        {
-            if (!char.IsAsciiLetterOrDigit(c) && c is not ('-' or '_' or '.'))
-            {
-                return false;
-            }
-        }
-
-        return true;
     }
 
     private static bool Set(out Match match, Match value)

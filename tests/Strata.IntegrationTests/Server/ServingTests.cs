@@ -321,6 +321,20 @@ public sealed class ServingTests(ServingServerFixture fixture, ITestOutputHelper
         Assert.Contains("strata_http_requests_total{route=\"/v1/endpoints/{name}/predict\",method=\"POST\",status=\"401\"}", text, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("/v1/endpoints/predict")]
+    [InlineData("/v1/endpoints//predict")]
+    [InlineData("/v2/models/infer")]
+    [InlineData("/v2/models/x/versions//infer")]
+    public async Task Paths_that_only_look_like_inference_routes_get_a_4xx(string path)
+    {
+        using var http = Server.Http();
+
+        using var response = await http.PostAsync(path, new StringContent("{}", Encoding.UTF8, "application/json"));
+
+        Assert.InRange((int)response.StatusCode, 400, 499);
+    }
+
     [Fact]
     public async Task A_request_id_sent_by_the_caller_comes_back_on_the_lean_branch()
     {
