@@ -55,6 +55,7 @@ internal static partial class PeerOperations
         RegisterOnlineHttp();
         RegisterMaterialize();
         RegisterServing();
+        RegisterPacedLoad();
         RegisterDrift();
     }
 }

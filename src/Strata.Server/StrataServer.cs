@@ -5,6 +5,7 @@ using Strata.Api;
 using Strata.Server.Endpoints;
 using Strata.Server.Hosting;
 using Strata.Server.Http;
+using Strata.Server.Serving;
 
 namespace Strata.Server;
 
@@ -14,7 +15,8 @@ public static class StrataServer
     /// <summary>
     /// Builds the application from command-line style arguments: <c>--urls</c> (default
     /// <see cref="StrataServerOptions.DefaultUrl"/>, loopback only), <c>--Strata:Home</c>, <c>--Strata:Postgres</c>,
-    /// <c>--Strata:MaxRequestBodyBytes</c>, <c>--Strata:MaxArtifactBytes</c> (or the same as environment variables).
+    /// <c>--Strata:MaxRequestBodyBytes</c>, <c>--Strata:MaxArtifactBytes</c>, <c>--Strata:LogFormat</c> (json or text),
+    /// <c>--Strata:Otlp:Endpoint</c> (or the same as environment variables).
     /// </summary>
     public static WebApplication Build(string[] args) => Build(args, configure: null);
 
@@ -28,6 +30,7 @@ public static class StrataServer
         }
 
         AddServices(builder.Services, builder.Configuration);
+        AddLogging(builder);
         configure?.Invoke(builder);
         var app = builder.Build();
         UsePipeline(app);
@@ -88,8 +91,39 @@ public static class StrataServer
         });
     }
 
+    private static void AddLogging(WebApplicationBuilder builder)
+    {
+        // NOTE: ASP.NET Core starts an Activity and a log scope for every request whenever its hosting category can log
+        // at all, which cost more than a prediction. Its only per-request lines are "request starting/finished"; failures
+        // are logged by the exception handler with the request id. Configuring the category turns them back on.
+        if (builder.Configuration["Logging:LogLevel:Microsoft.AspNetCore.Hosting.Diagnostics"] is null)
+        {
+            builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.None);
+        }
+
+        switch (builder.Configuration[StrataServerOptions.Section + ":LogFormat"] ?? "text")
+        {
+            case "json":
+                // One JSON object per line, for log shippers; a failure's line carries its RequestId as a field.
+                builder.Logging.AddJsonConsole(o =>
+                {
+                    o.IncludeScopes = true;
+                    o.UseUtcTimestamp = true;
+                    o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ";
+                });
+                break;
+            case "text":
+                break;
+            case var other:
+                throw new StrataException(ErrorCodes.ArgumentInvalid, $"log format '{other}' is not one of json, text");
+        }
+
+        Telemetry.AddTracing(builder);
+    }
+
     private static void UsePipeline(WebApplication app)
     {
+        app.UseInferenceFastPath(); // predict and infer: the same checks, metrics and errors, without the general pipeline's cost
         app.UseHttpMetrics();
         app.UseRequestIds();
         app.UseExceptionHandler();

@@ -12,16 +12,18 @@ internal static class ServeCommand
         var urls = new Option<string>("--urls") { Description = $"Where to listen, ';'-separated (default {StrataServerOptions.DefaultUrl}; other than loopback only once an API key exists)", DefaultValueFactory = _ => StrataServerOptions.DefaultUrl };
         var postgres = new Option<string?>("--postgres") { Description = "Keep metadata in PostgreSQL (a connection string) instead of the home's SQLite file; artifacts stay in the home" };
         var maxArtifact = new Option<long?>("--max-artifact-bytes") { Description = "Largest upload accepted (default 1 GiB)" };
+        var logFormat = new Option<string>("--log-format") { Description = "Console log format: text, or json (one object per line, with request ids)", DefaultValueFactory = _ => "text" };
+        logFormat.AcceptOnlyFromAmong("text", "json");
         var config = new Option<string?>("--config") { Description = "The project configuration whose endpoints: section declares serving endpoints (default ./strata.yaml when it exists)" };
         var command = new Command(
             "serve",
             "Serve the tracking, registry, lineage, artifact and audit API under /api/v1 (API keys required; see `strata auth create-key`), " +
             "with /health/live and /health/ready; and the serving endpoints of strata.yaml and the store under /v1/endpoints and /v2 (Open Inference Protocol).")
-            { urls, postgres, maxArtifact, config };
+            { urls, postgres, maxArtifact, config, logFormat };
         command.SetAction(async (parse, ct) =>
         {
             var context = CliContext.For(parse, globals);
-            List<string> args = ["--urls", parse.GetValue(urls)!, "--Strata:Home", context.Home];
+            List<string> args = ["--urls", parse.GetValue(urls)!, "--Strata:Home", context.Home, "--Strata:LogFormat", parse.GetValue(logFormat)!];
             if (parse.GetValue(postgres) is { Length: > 0 } connection)
             {
                 args.AddRange(["--Strata:Postgres", connection]);

@@ -159,7 +159,7 @@ internal static class InferenceApi
         return Results.Ok();
     }
 
-    private static int? ParseVersion(string? version) =>
+    internal static int? ParseVersion(string? version) =>
         version is null ? null
         : int.TryParse(version, NumberStyles.None, CultureInfo.InvariantCulture, out var number) && number > 0 ? number
         : throw new StrataException(ErrorCodes.NotFound, $"no version '{version}' (versions are whole numbers)");
@@ -189,7 +189,7 @@ internal static class InferenceApi
     }
 
     /// <summary>The protocol's error object, with the status Strata gives the same error elsewhere.</summary>
-    private static ErrorResult Error(Exception e)
+    internal static IResult Error(Exception e)
     {
         var (status, _, detail) = ProblemExceptionHandler.Map(e);
         if (status >= 500 && e is not ServingRefusal)

@@ -128,13 +128,16 @@ internal static class ServingApi
 
     /// <summary>Checks the caller's role in the endpoint's project and the key's endpoint limit.</summary>
     /// <exception cref="StrataException">No such endpoint (not found), or not allowed (forbidden).</exception>
-    internal static Deployment Authorize(ApiContext api, string name, Role minimum)
+    internal static Deployment Authorize(ApiContext api, string name, Role minimum) =>
+        Authorize(api.State.Serving, api.Caller.Principal, name, minimum);
+
+    /// <inheritdoc cref="Authorize(ApiContext, string, Role)"/>
+    internal static Deployment Authorize(ServingRuntime serving, Principal principal, string name, Role minimum)
     {
         Names.Check("name", name);
-        var deployment = api.State.Serving.GetDeployment(name);
-        var principal = api.Caller.Principal;
+        var deployment = serving.GetDeployment(name);
         AccessPolicy.Require(principal, deployment.Project, minimum);
-        if (!api.State.Serving.KeyMayCall(principal.KeyId, name))
+        if (!serving.KeyMayCall(principal.KeyId, name))
         {
             throw new StrataException(ErrorCodes.Forbidden, $"this key may not call endpoint '{name}' (it is limited to other endpoints)");
         }

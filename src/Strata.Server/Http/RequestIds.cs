@@ -12,13 +12,7 @@ internal static class RequestIds
     public static IApplicationBuilder UseRequestIds(this IApplicationBuilder app) =>
         app.Use((context, next) =>
         {
-            var id = context.Request.Headers[Header].ToString();
-            if (!IsAcceptable(id))
-            {
-                id = Guid.NewGuid().ToString("N");
-            }
-
-            context.TraceIdentifier = id;
+            var id = Assign(context);
 
             // Set as the response starts: the exception handler clears headers before writing a problem.
             context.Response.OnStarting(() =>
@@ -29,6 +23,34 @@ internal static class RequestIds
             return next(context);
         });
 
-    private static bool IsAcceptable(string id) =>
-        id.Length is > 0 and <= 64 && id.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.');
+    /// <summary>Picks the request's id (the caller's when acceptable) and makes it the trace identifier.</summary>
+    public static string Assign(HttpContext context)
+    {
+        var id = context.Request.Headers[Header].ToString();
+        if (!IsAcceptable(id))
+        {
+            id = Guid.NewGuid().ToString("N");
+        }
+
+        context.TraceIdentifier = id;
+        return id;
+    }
+
+    private static bool IsAcceptable(string id)
+    {
+        if (id.Length is 0 or > 64)
+        {
+            return false;
+        }
+
+        foreach (var c in id)
+        {
+            if (!char.IsAsciiLetterOrDigit(c) && c is not ('-' or '_' or '.'))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
 }

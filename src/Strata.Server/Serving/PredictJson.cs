@@ -1,4 +1,6 @@
 using System.Buffers;
+using System.Collections.Concurrent;
+using System.Diagnostics.CodeAnalysis;
 using System.Text.Json;
 using Strata.Serving;
 
@@ -79,10 +81,118 @@ internal static class PredictJson
         return new PredictionInput(count, builders.ToDictionary(b => b.Key, b => b.Value.Build(), StringComparer.Ordinal));
     }
 
+    /// <summary>
+    /// Parses the usual body straight from its bytes: <c>{"rows": [{…}, …]}</c> and nothing else, every value a finite
+    /// number, text or null. False for anything else, malformed JSON included; <see cref="ParseRows"/> then gives the
+    /// same answer it always gives (or the error naming what is wrong), so this is only a shortcut.
+    /// </summary>
+    public static bool TryParseRows(in ReadOnlySequence<byte> body, [NotNullWhen(true)] out PredictionInput? input)
+    {
+        input = null;
+        try
+        {
+            var reader = new Utf8JsonReader(body, new JsonReaderOptions { MaxDepth = MaxDepth });
+            if (!TryCountRows(ref reader, out var count))
+            {
+                return false;
+            }
+
+            reader = new Utf8JsonReader(body, new JsonReaderOptions { MaxDepth = MaxDepth });
+            reader.Read(); // {
+            reader.Read(); // "rows"
+            reader.Read(); // [
+            var builders = new Dictionary<string, ColumnBuilder>(StringComparer.Ordinal);
+            for (var r = 0; r < count; r++)
+            {
+                reader.Read(); // {
+                while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+                {
+                    var name = FieldNames.Get(ref reader);
+                    reader.Read();
+                    if (!builders.TryGetValue(name, out var builder))
+                    {
+                        if (builders.Count >= MaxFields)
+                        {
+                            return false;
+                        }
+
+                        builder = builders[name] = new ColumnBuilder(count);
+                    }
+
+                    switch (reader.TokenType)
+                    {
+                        case JsonTokenType.Null:
+                            break;
+                        case JsonTokenType.Number when reader.TryGetDouble(out var number) && double.IsFinite(number):
+                            builder.SetNumber(r, number);
+                            break;
+                        case JsonTokenType.String:
+                            builder.SetText(r, reader.GetString());
+                            break;
+                        default:
+                            return false; // booleans, nested values, numbers beyond double: ParseRows says what they are
+                    }
+                }
+            }
+
+            var columns = new Dictionary<string, InputColumn>(builders.Count, StringComparer.Ordinal);
+            foreach (var (name, builder) in builders)
+            {
+                columns[name] = builder.Build();
+            }
+
+            input = new PredictionInput(count, columns);
+            return true;
+        }
+        catch (Exception e) when (e is JsonException or InvalidOperationException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>Checks the body's shape (one "rows" array of flat objects, nothing after it) and counts the rows.</summary>
+    private static bool TryCountRows(ref Utf8JsonReader reader, out int count)
+    {
+        count = 0;
+        if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject
+            || !reader.Read() || reader.TokenType != JsonTokenType.PropertyName || !reader.ValueTextEquals("rows"u8)
+            || !reader.Read() || reader.TokenType != JsonTokenType.StartArray)
+        {
+            return false;
+        }
+
+        while (reader.Read() && reader.TokenType == JsonTokenType.StartObject)
+        {
+            if (++count > MaxRows)
+            {
+                return false;
+            }
+
+            // A row is flat: its values are scalars, so the next end of an object is its own.
+            while (reader.Read() && reader.TokenType != JsonTokenType.EndObject)
+            {
+                if (reader.TokenType is JsonTokenType.StartObject or JsonTokenType.StartArray)
+                {
+                    return false;
+                }
+            }
+        }
+
+        return reader.TokenType == JsonTokenType.EndArray
+            && reader.Read() && reader.TokenType == JsonTokenType.EndObject
+            && !reader.Read(); // nothing after the body (a second "rows" included)
+    }
+
     /// <summary>Writes the response: request id, model and version, predictions, class probabilities, explanations.</summary>
     public static void WriteResponse(IBufferWriter<byte> buffer, string requestId, string endpoint, PredictionOutput output)
     {
         using var json = new Utf8JsonWriter(buffer);
+        WriteResponse(json, requestId, endpoint, output);
+    }
+
+    /// <inheritdoc cref="WriteResponse(IBufferWriter{byte}, string, string, PredictionOutput)"/>
+    public static void WriteResponse(Utf8JsonWriter json, string requestId, string endpoint, PredictionOutput output)
+    {
         json.WriteStartObject();
         json.WriteString("requestId", requestId);
         json.WriteString("endpoint", endpoint);
@@ -141,6 +251,7 @@ internal static class PredictJson
         }
 
         json.WriteEndObject();
+        json.Flush();
     }
 
     internal static string Kind(JsonElement value) => value.ValueKind switch
@@ -152,6 +263,46 @@ internal static class PredictJson
         JsonValueKind.True or JsonValueKind.False => "a boolean",
         _ => "null",
     };
+
+    /// <summary>
+    /// Field names seen before, so the names of a request cost no new strings. Bounded, since callers choose names: once
+    /// full, new names are still read, just not kept.
+    /// </summary>
+    private static class FieldNames
+    {
+        private const int MaxKept = 4096;
+        private const int MaxLength = 128;
+        private static readonly ConcurrentDictionary<string, string> Kept = new(StringComparer.Ordinal);
+        private static readonly ConcurrentDictionary<string, string>.AlternateLookup<ReadOnlySpan<char>> ByChars = Kept.GetAlternateLookup<ReadOnlySpan<char>>();
+        private static int _count;
+
+        public static string Get(ref Utf8JsonReader reader)
+        {
+            if (reader.HasValueSequence || reader.ValueIsEscaped || reader.ValueSpan.Length > MaxLength)
+            {
+                return reader.GetString()!;
+            }
+
+            Span<char> chars = stackalloc char[MaxLength];
+            if (System.Text.Unicode.Utf8.ToUtf16(reader.ValueSpan, chars, out _, out var written, replaceInvalidSequences: false) != OperationStatus.Done)
+            {
+                return reader.GetString()!; // throws for text that is not UTF-8, as ParseRows does
+            }
+
+            if (ByChars.TryGetValue(chars[..written], out var known))
+            {
+                return known;
+            }
+
+            var name = new string(chars[..written]);
+            if (Volatile.Read(ref _count) < MaxKept && Kept.TryAdd(name, name))
+            {
+                Interlocked.Increment(ref _count);
+            }
+
+            return name;
+        }
+    }
 
     /// <summary>Collects one field's values over the rows; the first non-null value decides numbers or text.</summary>
     internal sealed class ColumnBuilder(int rows)

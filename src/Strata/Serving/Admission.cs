@@ -16,6 +16,20 @@ internal sealed class Admission(string endpoint, int maxConcurrency, int maxQueu
     /// <summary>Requests holding a slot.</summary>
     public int Running => Volatile.Read(ref _running);
 
+    /// <summary>Takes a free slot without waiting; false when every slot is taken (then wait with <see cref="EnterAsync"/>).</summary>
+    public bool TryEnter(out Lease lease)
+    {
+        if (!_slots.Wait(0, CancellationToken.None))
+        {
+            lease = default;
+            return false;
+        }
+
+        Interlocked.Increment(ref _running);
+        lease = new Lease(this);
+        return true;
+    }
+
     /// <summary>Takes a slot, waiting in the queue when there is room; dispose the lease to give it back.</summary>
     /// <exception cref="ServingRefusal">The queue is full.</exception>
     /// <exception cref="OperationCanceledException">The request's time ran out or it was abandoned while waiting.</exception>

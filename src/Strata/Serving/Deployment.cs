@@ -47,6 +47,9 @@ public sealed record Deployment
     /// <summary>Concurrency, queue, rate and size limits.</summary>
     public DeploymentLimits Limits { get; set; } = new();
 
+    /// <summary>Coalescing of concurrent requests into one prediction call; null predicts each request on its own.</summary>
+    public DeploymentBatching? Batching { get; set; }
+
     /// <summary>The champion reference, parsed.</summary>
     [JsonIgnore]
     public ModelReference ChampionReference => ModelReference.Parse(Model);
@@ -104,6 +107,7 @@ public sealed record Deployment
         }
 
         Limits.Validate();
+        Batching?.Validate();
         return this;
     }
 
@@ -194,6 +198,33 @@ public sealed record DeploymentLimits
         if (MaxRows is < 1 or > 100_000)
         {
             throw Deployment.Invalid("limits.max_rows", "must be between 1 and 100000");
+        }
+    }
+}
+
+/// <summary>
+/// Request batching: single-row requests arriving together for the same model version are predicted in one call of up
+/// to <see cref="MaxBatchSize"/> requests, the first waiting at most <see cref="MaxDelayMs"/> for company. Trades a little
+/// latency for throughput on models whose per-call cost dominates.
+/// </summary>
+public sealed record DeploymentBatching
+{
+    /// <summary>Most requests in one batched call.</summary>
+    public int MaxBatchSize { get; set; } = 32;
+
+    /// <summary>How long the first request of a batch waits for more, in milliseconds.</summary>
+    public double MaxDelayMs { get; set; } = 2;
+
+    internal void Validate()
+    {
+        if (MaxBatchSize is < 1 or > 10_000)
+        {
+            throw Deployment.Invalid("batching.max_batch_size", "must be between 1 and 10000");
+        }
+
+        if (!(MaxDelayMs >= 0 && MaxDelayMs <= 1000))
+        {
+            throw Deployment.Invalid("batching.max_delay_ms", "must be between 0 and 1000");
         }
     }
 }

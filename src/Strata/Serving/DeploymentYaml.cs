@@ -18,9 +18,11 @@ public static class DeploymentYaml
     public const int MaxEndpoints = 1000;
 
     private static readonly string[] EndpointKeys =
-        ["name", "project", "model", "challenger", "challenger_weight", "shadow", "feature_service", "sticky_key", "pii", "log_sample_rate", "limits"];
+        ["name", "project", "model", "challenger", "challenger_weight", "shadow", "feature_service", "sticky_key", "pii", "log_sample_rate", "limits", "batching"];
 
     private static readonly string[] LimitKeys = ["max_concurrency", "max_queue", "rate_per_second", "burst", "timeout_ms", "max_rows"];
+
+    private static readonly string[] BatchingKeys = ["max_batch_size", "max_delay_ms"];
 
     /// <summary>Reads the deployments of a configuration file; none when the file has no <c>endpoints:</c> section.</summary>
     /// <exception cref="StrataException">A missing or oversized file, or a mistake in the section (with file and line).</exception>
@@ -115,6 +117,15 @@ public static class DeploymentYaml
             };
         }
 
+        DeploymentBatching? batching = null;
+        if (map.TryGetValue("batching", out var batchingNode))
+        {
+            var b = Mapping(file, batchingNode, "'batching'", BatchingKeys);
+            batching = new DeploymentBatching();
+            batching.MaxBatchSize = b.TryGetValue("max_batch_size", out var size) ? Int(file, size, "max_batch_size") : batching.MaxBatchSize;
+            batching.MaxDelayMs = b.TryGetValue("max_delay_ms", out var delay) ? Number(file, delay, "max_delay_ms") : batching.MaxDelayMs;
+        }
+
         var deployment = new Deployment
         {
             Name = Required(file, node, map, "name"),
@@ -128,6 +139,7 @@ public static class DeploymentYaml
             Pii = map.TryGetValue("pii", out var pii) ? Strings(file, pii, "pii") : [],
             LogSampleRate = map.TryGetValue("log_sample_rate", out var s) ? Number(file, s, "log_sample_rate") : 1.0,
             Limits = limits,
+            Batching = batching,
         };
         try
         {

@@ -19,6 +19,35 @@ internal sealed class EndpointState(Deployment deployment, LoadedModel champion,
     /// <summary>Fields masked in the prediction log (the deployment's list; PII-tagged features are added per request).</summary>
     public IReadOnlySet<string> Masked { get; } = deployment.Pii.ToHashSet(StringComparer.Ordinal);
 
+    private PredictionBatcher? _championBatcher;
+    private PredictionBatcher? _challengerBatcher;
+
+    /// <summary>The batcher of the champion or the challenger, made on first use (the deployment asks for batching).</summary>
+    public PredictionBatcher Batcher(LoadedModel model, Func<LoadedModel, PredictionBatcher> create)
+    {
+        ref var slot = ref ReferenceEquals(model, Champion) ? ref _championBatcher : ref _challengerBatcher;
+        if (Volatile.Read(ref slot) is { } existing)
+        {
+            return existing;
+        }
+
+        var made = create(model);
+        if (Interlocked.CompareExchange(ref slot, made, null) is { } other)
+        {
+            made.Close();
+            return other;
+        }
+
+        return made;
+    }
+
+    /// <summary>Closes the batchers once the state is swapped out (queued requests are still answered).</summary>
+    public void CloseBatchers()
+    {
+        Volatile.Read(ref _championBatcher)?.Close();
+        Volatile.Read(ref _challengerBatcher)?.Close();
+    }
+
     public bool Serves(string model, int version) =>
         (Champion.Name == model && Champion.Version == version)
         || (Challenger is { } c && c.Name == model && c.Version == version);
@@ -70,7 +99,15 @@ internal sealed class EndpointRuntime : IDisposable
     public bool Unloaded { get; set; }
 
     /// <summary>Switches to a new state in one write (null: nothing served); requests in flight keep the one they read.</summary>
-    public void Swap(EndpointState? state) => _state = state;
+    public void Swap(EndpointState? state)
+    {
+        var previous = _state;
+        _state = state;
+        if (previous is not null && !ReferenceEquals(previous, state))
+        {
+            previous.CloseBatchers();
+        }
+    }
 
     public void Dispose() => Admission.Dispose();
 }

@@ -64,6 +64,8 @@ internal sealed class ModelCache(IMetadataStore metadata, IArtifactStore artifac
     {
         // Loads are not tied to one request: a request that gives up must not fail the load others wait for.
         var start = Stopwatch.GetTimestamp();
+        using var activity = ServingTelemetry.Source.StartActivity("strata.model.load");
+        activity?.SetTag("strata.project", project).SetTag("strata.model", model).SetTag("strata.model.version", version);
         try
         {
             var record = await metadata.Registry.GetVersionAsync(project, model, version, CancellationToken.None).ConfigureAwait(false)
@@ -90,8 +92,9 @@ internal sealed class ModelCache(IMetadataStore metadata, IArtifactStore artifac
             metrics.LoadSeconds.Labels(model).Observe(Stopwatch.GetElapsedTime(start).TotalSeconds);
             return new LoadedModel(project, model, version, record.ArtifactDigest, loaded);
         }
-        catch
+        catch (Exception e)
         {
+            activity?.SetStatus(ActivityStatusCode.Error, e.Message);
             metrics.LoadFailures.Labels(model).Inc();
             throw;
         }

@@ -28,6 +28,7 @@ internal sealed class ServingMetrics
         ShadowPredictions = registry.CreateCounter("strata_serving_shadow_predictions_total", "Requests a shadow model answered, by endpoint.", "endpoint");
         ShadowDropped = registry.CreateCounter("strata_serving_shadow_dropped_total", "Requests not copied to the shadow because its queue was full, by endpoint.", "endpoint");
         Enrichments = registry.CreateCounter("strata_serving_online_lookups_total", "Online store lookups made to enrich prediction requests, by endpoint.", "endpoint");
+        BatchSizes = registry.CreateHistogram("strata_serving_batch_size", "Requests predicted together in one batched call, by endpoint.", [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024], "endpoint");
         Served = registry.CreateGauge("strata_serving_model_version", "The model version each endpoint's role serves.", "endpoint", "role");
     }
 
@@ -48,6 +49,8 @@ internal sealed class ServingMetrics
     public Counter Enrichments { get; }
 
     public Gauge Served { get; }
+
+    public Histogram BatchSizes { get; }
 
     public void Record(string endpoint, int version, string status, double seconds)
     {

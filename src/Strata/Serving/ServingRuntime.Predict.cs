@@ -13,6 +13,9 @@ internal sealed record ShadowWork(string Endpoint, string Project, LoadedModel M
 // The request path: limits, enrichment, canary routing, prediction, then the log and the shadow copy (neither waited for).
 public sealed partial class ServingRuntime
 {
+    // The extra fields of an endpoint with neither a canary key nor enrichment: none (shared, never written to).
+    private static readonly HashSet<string> NoExtraFields = new(StringComparer.Ordinal);
+
     /// <summary>
     /// Answers a request: checks the key's rate and takes a slot (or refuses), fills in features from the online store,
     /// routes to the champion or the challenger (sticky per entity key), checks the fields against that model's
@@ -29,6 +32,11 @@ public sealed partial class ServingRuntime
         var deployment = endpoint.Deployment;
         var version = 0;
         var status = "500";
+        CancellationTokenSource? timeout = null;
+
+        // One span per prediction, from either API (the native predict route and Open Inference Protocol's infer).
+        using var activity = ServingTelemetry.Source.StartActivity("strata.predict");
+        activity?.SetTag("strata.endpoint", deployment.Name).SetTag("strata.request_id", request.RequestId).SetTag("strata.rows", request.Input.Rows);
         try
         {
             if (!endpoint.Rates.TryTake(request.KeyId ?? "local", out var retryAfter))
@@ -37,16 +45,20 @@ public sealed partial class ServingRuntime
             }
 
             CheckRows(request.Input, deployment);
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            timeout.CancelAfter(deployment.Limits.TimeoutMs);
-            Admission.Lease lease;
-            try
+
+            // NOTE: the timeout only matters while the request waits (for a slot, for the online store): a request that
+            // gets a slot at once and needs no enrichment predicts synchronously, so it never pays for a timer.
+            if (!endpoint.Admission.TryEnter(out var lease))
             {
-                lease = await endpoint.Admission.EnterAsync(timeout.Token).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-            {
-                throw ServingRefusal.Timeout(deployment.Name, deployment.Limits.TimeoutMs);
+                timeout = Timeout(deployment, cancellationToken);
+                try
+                {
+                    lease = await endpoint.Admission.EnterAsync(timeout.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+                {
+                    throw ServingRefusal.Timeout(deployment.Name, deployment.Limits.TimeoutMs);
+                }
             }
 
             using (lease)
@@ -54,7 +66,12 @@ public sealed partial class ServingRuntime
                 var state = endpoint.State ?? throw ServingRefusal.Unavailable(deployment.Name, endpoint.LastError ?? "its models are still loading");
                 var input = request.Input;
                 var masked = state.Masked;
-                var allowed = new HashSet<string>(StringComparer.Ordinal);
+                var allowed = NoExtraFields;
+                if (state.Deployment.StickyKey is not null || state.Deployment.FeatureService is not null)
+                {
+                    allowed = new HashSet<string>(StringComparer.Ordinal);
+                }
+
                 if (state.Deployment.StickyKey is { } stickyKey)
                 {
                     allowed.Add(stickyKey); // the canary's entity key may be a field the model does not read
@@ -64,6 +81,7 @@ public sealed partial class ServingRuntime
                 {
                     try
                     {
+                        timeout ??= Timeout(deployment, cancellationToken);
                         (input, masked) = await EnrichAsync(state, service, input, allowed, timeout.Token).ConfigureAwait(false);
                     }
                     catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
@@ -80,7 +98,25 @@ public sealed partial class ServingRuntime
                     throw new StrataException(ErrorCodes.SchemaInvalid, $"the request does not fit model '{model.Name}' version {model.Version}: {string.Join("; ", problems)}");
                 }
 
-                var output = model.Predict(input, Math.Min(request.Explain, _options.MaxExplain));
+                PredictionOutput output;
+                if (state.Deployment.Batching is { } batching && input.Rows == 1 && request.Explain == 0)
+                {
+                    try
+                    {
+                        timeout ??= Timeout(deployment, cancellationToken);
+                        var batcher = state.Batcher(model, m => new PredictionBatcher(m, batching, state.Deployment.Limits.MaxConcurrency, _metrics.BatchSizes.Labels(state.Deployment.Name)));
+                        output = await batcher.PredictAsync(input, timeout.Token).ConfigureAwait(false);
+                    }
+                    catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+                    {
+                        throw ServingRefusal.Timeout(deployment.Name, deployment.Limits.TimeoutMs);
+                    }
+                }
+                else
+                {
+                    output = model.Predict(input, Math.Min(request.Explain, _options.MaxExplain));
+                }
+
                 output.Role = role;
                 output.StickyValue = sticky;
                 status = "200";
@@ -110,8 +146,25 @@ public sealed partial class ServingRuntime
         }
         finally
         {
+            if (activity is not null)
+            {
+                activity.SetTag("strata.model.version", version).SetTag("http.response.status_code", status);
+                if (status != "200")
+                {
+                    activity.SetStatus(ActivityStatusCode.Error);
+                }
+            }
+
+            timeout?.Dispose();
             _metrics.Record(deployment.Name, version, status, Stopwatch.GetElapsedTime(start).TotalSeconds);
         }
+    }
+
+    private static CancellationTokenSource Timeout(Deployment deployment, CancellationToken cancellationToken)
+    {
+        var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(deployment.Limits.TimeoutMs);
+        return timeout;
     }
 
     /// <summary>The bucket (0 ≤ b &lt; 1) an entity key falls in: the same key always lands on the same side of a canary.</summary>
@@ -216,6 +269,8 @@ public sealed partial class ServingRuntime
         EndpointState state, string service, PredictionInput input, HashSet<string> allowed, CancellationToken cancellationToken)
     {
         var features = _features ?? throw new StrataException(ErrorCodes.Conflict, $"endpoint '{state.Deployment.Name}' enriches from feature service '{service}', but this server has no feature store");
+        using var activity = ServingTelemetry.Source.StartActivity("strata.enrich");
+        activity?.SetTag("strata.endpoint", state.Deployment.Name).SetTag("strata.feature_service", service).SetTag("strata.rows", input.Rows);
         var store = await features.GetAsync(state.Deployment.Project, cancellationToken).ConfigureAwait(false);
         var references = store.Resolve(null, service);
 

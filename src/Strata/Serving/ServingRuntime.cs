@@ -27,6 +27,12 @@ public sealed record ServingOptions
 
     /// <summary>Test hook: awaited before each shadow prediction (a deliberately slow shadow).</summary>
     internal Func<CancellationToken, Task>? BeforeShadow { get; init; }
+
+    /// <summary>Predictions the log's queue holds before it drops (tests make it small).</summary>
+    internal int PredictionLogCapacity { get; init; } = 16_384;
+
+    /// <summary>Test hook: awaited before the log's writer drains its queue (a writer that falls behind).</summary>
+    internal Func<Task>? BeforeLogWrite { get; init; }
 }
 
 /// <summary>
@@ -71,7 +77,7 @@ public sealed partial class ServingRuntime : IAsyncDisposable
         _clock = clock ?? TimeProvider.System;
         _metrics = new ServingMetrics(metrics);
         _cache = new ModelCache(metadata, artifacts, _metrics);
-        _log = _options.PredictionLogFolder is { } folder ? new PredictionLog(new PredictionLogOptions { Folder = folder }, metrics) : null;
+        _log = _options.PredictionLogFolder is { } folder ? new PredictionLog(new PredictionLogOptions { Folder = folder, Capacity = _options.PredictionLogCapacity, BeforeWrite = _options.BeforeLogWrite }, metrics) : null;
         _shadowFailures = metrics.CreateCounter("strata_serving_shadow_failures_total", "Shadow predictions that failed (a mismatched signature, a model error).").Unlabelled;
         _shadow = Channel.CreateBounded<ShadowWork>(new BoundedChannelOptions(_options.ShadowCapacity) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
         metrics.OnCollect(UpdateGauges);
@@ -258,8 +264,9 @@ public sealed partial class ServingRuntime : IAsyncDisposable
             {
                 if (_endpoints.TryRemove(name, out var gone))
                 {
-                    // NOTE: not disposed: requests in flight may still hold its admission lease.
-                    _ = gone;
+                    // NOTE: not disposed: requests in flight may still hold its admission lease. Its batchers close;
+                    // what they hold is still answered.
+                    gone.State?.CloseBatchers();
                 }
             }
 
@@ -417,6 +424,16 @@ public sealed partial class ServingRuntime : IAsyncDisposable
     /// <summary>Requests an endpoint's shadow has answered, and copies it dropped (tests).</summary>
     internal (double Answered, double Dropped) ShadowCounts(string endpoint) =>
         (_metrics.ShadowPredictions.Labels(endpoint).Value, _metrics.ShadowDropped.Labels(endpoint).Value);
+
+    /// <summary>Batched calls of an endpoint and the requests they answered (tests).</summary>
+    internal (double Count, double Sum) BatchSizes(string endpoint)
+    {
+        var child = _metrics.BatchSizes.Labels(endpoint);
+        return (child.Count, child.Sum);
+    }
+
+    /// <summary>Predictions the log has written, and dropped because its queue was full (tests).</summary>
+    internal (double Written, double Dropped) LogCounts() => (_log?.Written ?? 0, _log?.Dropped ?? 0);
 
     /// <summary>An endpoint's runtime (tests reach its admission control).</summary>
     internal EndpointRuntime RuntimeOf(string name) => Endpoint(name);

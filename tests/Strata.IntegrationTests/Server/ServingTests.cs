@@ -269,6 +269,88 @@ public sealed class ServingTests(ServingServerFixture fixture, ITestOutputHelper
         Assert.Equal(HttpStatusCode.Unauthorized, status);
     }
 
+    [Fact]
+    public async Task The_lean_inference_branch_answers_as_the_general_route_does()
+    {
+        // A query string sends a request the general way (routing, middleware, handler); the plain path takes the lean
+        // branch. Both must give the same answers, errors, headers and metrics.
+        await Server.DeployAsync("twin", new { project = "flights", model = "delay/1" });
+        var (header, rows) = ServingServer.Sample(3);
+        using var http = Server.Http();
+        using var anonymous = Server.Http(key: null);
+        string[] bodies =
+        [
+            "{\"rows\":[" + string.Join(',', rows.Select(r => ServingServer.RowJson(header[..11], r))) + "]}",
+            "{\"rows\": [{\"distance\": \"far\"}]}",
+            "{\"rows\": [{\"distance\": true, \"dow\": [1]}], \"extra\": 1}",
+            "{\"rows\": 5}",
+            "{\"rows\": [",
+            "",
+        ];
+
+        foreach (var body in bodies)
+        {
+            foreach (var client in new[] { http, anonymous })
+            {
+                foreach (var endpoint in new[] { "twin", "no-such-endpoint" })
+                {
+                    using var lean = await client.PostAsync($"/v1/endpoints/{endpoint}/predict", new StringContent(body, Encoding.UTF8, "application/json"));
+                    using var general = await client.PostAsync($"/v1/endpoints/{endpoint}/predict?explain=0", new StringContent(body, Encoding.UTF8, "application/json"));
+
+                    Assert.Equal(general.StatusCode, lean.StatusCode);
+                    Assert.Equal(general.Content.Headers.ContentType?.MediaType, lean.Content.Headers.ContentType?.MediaType);
+                    Assert.Equal(general.Headers.WwwAuthenticate.ToString(), lean.Headers.WwwAuthenticate.ToString());
+                    Assert.True(lean.Headers.Contains("X-Request-Id"));
+                    var (a, b) = (await ServingServer.JsonAsync(lean), await ServingServer.JsonAsync(general));
+                    if (lean.IsSuccessStatusCode)
+                    {
+                        Assert.Equal(b.GetProperty("predictions").GetRawText(), a.GetProperty("predictions").GetRawText());
+                        Assert.Equal(b.GetProperty("probabilities").GetRawText(), a.GetProperty("probabilities").GetRawText());
+                    }
+                    else
+                    {
+                        Assert.Equal(b.GetProperty("detail").GetString(), a.GetProperty("detail").GetString());
+                        Assert.Equal(b.GetProperty("code").GetString(), a.GetProperty("code").GetString());
+                    }
+                }
+            }
+        }
+
+        var text = await http.GetStringAsync("/metrics");
+        Assert.Contains("strata_http_requests_total{route=\"/v1/endpoints/{name}/predict\",method=\"POST\",status=\"200\"}", text, StringComparison.Ordinal);
+        Assert.Contains("strata_http_requests_total{route=\"/v1/endpoints/{name}/predict\",method=\"POST\",status=\"401\"}", text, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("/v1/endpoints/predict")]
+    [InlineData("/v1/endpoints//predict")]
+    [InlineData("/v2/models/infer")]
+    [InlineData("/v2/models/x/versions//infer")]
+    public async Task Paths_that_only_look_like_inference_routes_get_a_4xx(string path)
+    {
+        using var http = Server.Http();
+
+        using var response = await http.PostAsync(path, new StringContent("{}", Encoding.UTF8, "application/json"));
+
+        Assert.InRange((int)response.StatusCode, 400, 499);
+    }
+
+    [Fact]
+    public async Task A_request_id_sent_by_the_caller_comes_back_on_the_lean_branch()
+    {
+        await Server.DeployAsync("echoed", new { project = "flights", model = "delay/1" });
+        var (header, rows) = ServingServer.Sample(1);
+        using var http = Server.Http();
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/endpoints/echoed/predict") { Content = Body(header, rows) };
+        request.Headers.Add("X-Request-Id", "caller-id-42");
+
+        using var response = await http.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("caller-id-42", response.Headers.GetValues("X-Request-Id").Single());
+        Assert.Equal("caller-id-42", (await ServingServer.JsonAsync(response)).GetProperty("requestId").GetString());
+    }
+
     internal static StringContent Body(string[] header, List<double[]> rows) =>
         new("{\"rows\":[" + string.Join(',', rows.Select(r => ServingServer.RowJson(header[..11], r))) + "]}", Encoding.UTF8, "application/json");
 }

@@ -51,6 +51,7 @@ public sealed class DeploymentTests
                 challenger_weight: 0.1
                 sticky_key: origin
                 limits: { max_concurrency: 8, rate_per_second: 50, burst: 100 }
+                batching: { max_batch_size: 16, max_delay_ms: 1.5 }
             """;
 
         var deployments = DeploymentYaml.Parse("strata.yaml", yaml);
@@ -61,6 +62,9 @@ public sealed class DeploymentTests
         Assert.Equal(8, d.Limits.MaxConcurrency);
         Assert.Equal(50, d.Limits.RatePerSecond);
         Assert.Equal(1024, d.Limits.MaxQueue);
+        Assert.Equal((16, 1.5), (d.Batching!.MaxBatchSize, d.Batching.MaxDelayMs));
+        Assert.Equal(d, Deployment.FromJson(d.ToJson()) with { Pii = d.Pii }); // the API's JSON carries it too
+        Assert.Contains("\"batching\":{\"max_batch_size\":16,\"max_delay_ms\":1.5}", d.ToJson(), StringComparison.Ordinal);
     }
 
     [Theory]
@@ -69,6 +73,7 @@ public sealed class DeploymentTests
     [InlineData("endpoints:\n  - name: a\n    project: p\n    model: m\n", 2, "must name an alias")]
     [InlineData("endpoints:\n  - name: a\n    project: p\n    model: m@x\n    challenger_weight: 0.5\n", 2, "no challenger")]
     [InlineData("endpoints:\n  - name: a\n    project: p\n    model: m@x\n    limits: { max_queue: lots }\n", 5, "'max_queue' must be a whole number")]
+    [InlineData("endpoints:\n  - name: a\n    project: p\n    model: m@x\n    batching: { max_batch_size: 0 }\n", 2, "batching.max_batch_size")]
     [InlineData("endpoints: [\n", 2, "")]
     public void Mistakes_in_strata_yaml_name_the_file_and_line(string yaml, int line, string message)
     {

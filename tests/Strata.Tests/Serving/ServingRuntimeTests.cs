@@ -91,6 +91,80 @@ public sealed class ServingRuntimeTests : IAsyncLifetime, IDisposable
     }
 
     [Fact]
+    public async Task A_full_prediction_log_drops_and_counts_without_blocking_the_request()
+    {
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var runtime = await StartAsync(
+            new Deployment { Name = "flooded-log", Project = "flights", Model = "delay/1" },
+            logCapacity: 3,
+            beforeLogWrite: () => gate.Task);
+
+        // The writer is held before it drains anything, so the queue keeps the first three and the rest are dropped;
+        // every request still completes (a request that waited for the log would never finish here).
+        for (var i = 0; i < 10; i++)
+        {
+            var output = await runtime.PredictAsync(Request("flooded-log", $"r{i}")).WaitAsync(TimeSpan.FromSeconds(30));
+            Assert.Equal(1, output.Version);
+        }
+
+        Assert.Equal((0, 7), runtime.LogCounts());
+        gate.SetResult();
+        await runtime.FlushPredictionLogAsync();
+        Assert.Equal((3, 7), runtime.LogCounts());
+        Assert.Equal(["r0", "r1", "r2"], (await ReadLogAsync()).Select(r => r.RequestId).Order());
+    }
+
+    [Fact]
+    public async Task Batched_requests_get_the_answers_they_get_alone_each_their_own_and_are_counted()
+    {
+        await using var runtime = await StartAsync(
+            new Deployment { Name = "batched", Project = "flights", Model = "delay/1", Batching = new DeploymentBatching { MaxBatchSize = 8, MaxDelayMs = 200 } },
+            new Deployment { Name = "alone", Project = "flights", Model = "delay/1" });
+        var requests = Enumerable.Range(0, 24).Select(i => Distance(Request("batched", $"r{i}"), 100 + (97 * i))).ToList();
+
+        // Sent together, so they share batches; one of them is malformed and fails by itself.
+        var bad = requests[5] with { Input = new PredictionInput(1, new Dictionary<string, InputColumn> { ["distance"] = InputColumn.OfTexts(["far"]) }) };
+        requests[5] = bad;
+        var answers = requests.Select(r => runtime.PredictAsync(r)).ToList();
+        var error = await Assert.ThrowsAsync<StrataException>(() => answers[5]);
+        Assert.Equal(ErrorCodes.SchemaInvalid, error.Code);
+
+        for (var i = 0; i < requests.Count; i++)
+        {
+            if (i == 5)
+            {
+                continue;
+            }
+
+            var batched = await answers[i];
+            var alone = await runtime.PredictAsync(requests[i] with { Endpoint = "alone" });
+            Assert.Equal(alone.Probabilities, batched.Probabilities);
+            Assert.Equal(alone.Labels, batched.Labels);
+        }
+
+        var (count, sum) = runtime.BatchSizes("batched");
+        Assert.Equal(23, sum); // every good request went through a batch
+        Assert.True(count < 23, $"{count} batches for 23 requests: none was shared");
+    }
+
+    [Fact]
+    public async Task A_batched_request_that_runs_out_of_time_gets_a_timeout_refusal()
+    {
+        await using var runtime = await StartAsync(new Deployment
+        {
+            Name = "slow-batch",
+            Project = "flights",
+            Model = "delay/1",
+            Limits = new DeploymentLimits { TimeoutMs = 20 },
+            Batching = new DeploymentBatching { MaxBatchSize = 100, MaxDelayMs = 1000 }, // waits far longer than the timeout for company
+        });
+
+        var refusal = await Assert.ThrowsAsync<ServingRefusal>(() => runtime.PredictAsync(Request("slow-batch", "late")));
+
+        Assert.Equal(504, refusal.Status);
+    }
+
+    [Fact]
     public void Sampling_logs_about_its_share_and_decides_the_same_for_a_request_id()
     {
         var sampled = Enumerable.Range(0, 10_000).Count(i => PredictionLog.Sampled($"request-{i}", 0.1));
@@ -132,13 +206,29 @@ public sealed class ServingRuntimeTests : IAsyncLifetime, IDisposable
         Assert.False(limiter.TryTake("a", out _));
     }
 
-    private async Task<ServingRuntime> StartAsync(Deployment deployment, Func<CancellationToken, Task>? beforeShadow = null, int shadowCapacity = 1024)
+    private static PredictionRequest Distance(PredictionRequest request, double distance)
+    {
+        var columns = new Dictionary<string, InputColumn>(request.Input.Columns) { ["distance"] = InputColumn.OfNumbers([distance]) };
+        return request with { Input = new PredictionInput(1, columns) };
+    }
+
+    private async Task<ServingRuntime> StartAsync(params Deployment[] deployments)
+    {
+        var runtime = new ServingRuntime(_home.Metadata, _home.Artifacts, null, new MetricRegistry(), new ServingOptions { PredictionLogFolder = Path.Combine(_folder.Path, "predictions") });
+        await runtime.StartAsync(deployments, new Actor("test"));
+        return runtime;
+    }
+
+    private async Task<ServingRuntime> StartAsync(
+        Deployment deployment, Func<CancellationToken, Task>? beforeShadow = null, int shadowCapacity = 1024, int logCapacity = 16_384, Func<Task>? beforeLogWrite = null)
     {
         var runtime = new ServingRuntime(_home.Metadata, _home.Artifacts, null, new MetricRegistry(), new ServingOptions
         {
             PredictionLogFolder = Path.Combine(_folder.Path, "predictions"),
             BeforeShadow = beforeShadow,
             ShadowCapacity = shadowCapacity,
+            PredictionLogCapacity = logCapacity,
+            BeforeLogWrite = beforeLogWrite,
         });
         await runtime.StartAsync([deployment], new Actor("test"));
         return runtime;

@@ -1,0 +1,308 @@
+using System.Buffers;
+using System.Diagnostics;
+using System.IO.Pipelines;
+using System.Text.Json;
+using Microsoft.AspNetCore.Diagnostics;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Options;
+using Strata.Security;
+using Strata.Server.Endpoints;
+using Strata.Server.Hosting;
+using Strata.Server.Http;
+using Strata.Serving;
+using Strata.Stores;
+
+namespace Strata.Server.Serving;
+
+/// <summary>
+/// The inference routes' lean branch: <c>POST /v1/endpoints/{name}/predict</c> and
+/// <c>POST /v2/models/{name}[/versions/{v}]/infer</c> are answered ahead of the general pipeline, because at tens of
+/// thousands of requests a second its routing, endpoint metadata, per-request service scope, body stream wrapper and
+/// response copy cost more than the prediction. It does the same steps in one place: request id, HTTP metrics under
+/// the same route labels, the cached key check, the endpoint's access check, the body limit, and the same errors
+/// (problem+json; the protocol's <c>{"error"}</c> on <c>/v2</c>). Anything unusual — a query string (<c>?explain=</c>),
+/// an escaped or non-canonical path, a name the name rules refuse — goes the general way, which answers alike.
+/// </summary>
+internal sealed class InferenceFastPath
+{
+    /// <summary>The route labels, as the general pipeline derives them from the mapped patterns.</summary>
+    internal const string PredictRoute = "/v1/endpoints/{name}/predict";
+
+    internal const string InferRoute = "/v2/models/{name}/infer";
+
+    internal const string InferVersionRoute = "/v2/models/{name}/versions/{version}/infer";
+
+    private const int MaxKeptBuffer = 64 * 1024;
+
+    [ThreadStatic]
+    private static ArrayBufferWriter<byte>? t_buffer;
+
+    [ThreadStatic]
+    private static Utf8JsonWriter? t_json;
+
+    private readonly ServerState _state;
+    private readonly ServerMetrics _metrics;
+    private readonly ProblemExceptionHandler _problems;
+    private readonly long _limit;
+    private readonly RouteMetrics _predict;
+    private readonly RouteMetrics _infer;
+    private readonly RouteMetrics _inferVersion;
+
+    public InferenceFastPath(IServiceProvider services)
+    {
+        _state = services.GetRequiredService<ServerState>();
+        _metrics = services.GetRequiredService<ServerMetrics>();
+        _problems = services.GetServices<IExceptionHandler>().OfType<ProblemExceptionHandler>().Single();
+        _limit = services.GetRequiredService<IOptions<StrataServerOptions>>().Value.MaxRequestBodyBytes;
+        _predict = new RouteMetrics(_metrics, PredictRoute);
+        _infer = new RouteMetrics(_metrics, InferRoute);
+        _inferVersion = new RouteMetrics(_metrics, InferVersionRoute);
+    }
+
+    /// <summary>A matched inference request: the endpoint, and for <c>/v2</c> whether and which version it names.</summary>
+    internal readonly record struct Match(bool Infer, string Name, string? Version);
+
+    /// <summary>True when the request is one of the inference routes in its plain form.</summary>
+    public static bool TryMatch(HttpContext context, out Match match)
+    {
+        match = default;
+        var request = context.Request;
+        var path = request.Path.Value;
+        if (path is null || !HttpMethods.IsPost(request.Method) || request.QueryString.HasValue || request.PathBase.HasValue)
+        {
+            return false;
+        }
+
+        // The raw target must be the path as routed: no escapes, no dot segments the server would normalize away.
+        var raw = context.Features.Get<IHttpRequestFeature>()?.RawTarget;
+        if (!string.IsNullOrEmpty(raw) && !string.Equals(raw, path, StringComparison.Ordinal))
+        {
+            return false;
+        }
+
+        var span = path.AsSpan();
+        // NOTE: the length checks keep the prefix and suffix from overlapping ("/v1/endpoints/predict").
+        if (span.Length > "/v1/endpoints//predict".Length && span.StartsWith("/v1/endpoints/") && span.EndsWith("/predict"))
+        {
+            var name = span["/v1/endpoints/".Length..^"/predict".Length].ToString();
+            return Names.IsValid(name) && Set(out match, new Match(false, name, null));
+        }
+
+        if (span.Length > "/v2/models//infer".Length && span.StartsWith("/v2/models/") && span.EndsWith("/infer"))
+        {
+            var rest = span["/v2/models/".Length..^"/infer".Length];
+            var slash = rest.IndexOf('/');
+            if (slash < 0)
+            {
+                var whole = rest.ToString();
+                return Names.IsValid(whole) && Set(out match, new Match(true, whole, null));
+            }
+
+            var name = rest[..slash].ToString();
+            var tail = rest[slash..];
+            if (tail.StartsWith("/versions/") && Names.IsValid(name))
+            {
+                var version = tail["/versions/".Length..];
+                return version.Length > 0 && version.IndexOf('/') < 0 && Set(out match, new Match(true, name, version.ToString()));
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>Answers a matched request completely (the rest of the pipeline never sees it).</summary>
+    public async Task HandleAsync(HttpContext context, Match match)
+    {
+        var start = Stopwatch.GetTimestamp();
+        var route = !match.Infer ? _predict : match.Version is null ? _infer : _inferVersion;
+        var inFlight = _metrics.InFlight.Unlabelled;
+        inFlight.Inc();
+        var failed = false;
+        try
+        {
+            var id = RequestIds.Assign(context);
+            context.Response.Headers[RequestIds.Header] = id;
+            try
+            {
+                await (match.Infer ? InferAsync(context, id, match) : PredictAsync(context, id, match.Name)).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is OperationCanceledException or IOException && context.RequestAborted.IsCancellationRequested)
+            {
+                context.Response.StatusCode = StatusCodes.Status499ClientClosedRequest; // as the exception handler does
+            }
+            catch (Exception e) when (!context.Response.HasStarted)
+            {
+                context.Response.Clear();
+                context.Response.Headers[RequestIds.Header] = id;
+                if (!await _problems.TryHandleAsync(context, e, context.RequestAborted).ConfigureAwait(false))
+                {
+                    throw;
+                }
+            }
+        }
+        catch
+        {
+            failed = true;
+            throw;
+        }
+        finally
+        {
+            inFlight.Dec();
+            route.Record(HttpMethods.Post, failed ? StatusCodes.Status500InternalServerError : context.Response.StatusCode, start);
+        }
+    }
+
+    private async Task PredictAsync(HttpContext context, string id, string name)
+    {
+        var serving = _state.Serving;
+        var principal = await AuthenticateAsync(serving, context).ConfigureAwait(false);
+        CheckLength(context.Request);
+        ServingApi.Authorize(serving, principal, name, Role.Viewer);
+        var reader = context.Request.BodyReader;
+        var body = await ReadBodyAsync(reader, context.RequestAborted).ConfigureAwait(false);
+        PredictionInput input;
+        try
+        {
+            if (!PredictJson.TryParseRows(body.Buffer, out var parsed))
+            {
+                using var document = JsonDocument.Parse(body.Buffer, new JsonDocumentOptions { MaxDepth = PredictJson.MaxDepth });
+                parsed = PredictJson.ParseRows(document.RootElement);
+            }
+
+            input = parsed;
+        }
+        finally
+        {
+            reader.AdvanceTo(body.Buffer.End);
+        }
+
+        var output = await serving.PredictAsync(Request(name, input, id, principal, null), context.RequestAborted).ConfigureAwait(false);
+        var (buffer, json) = Buffers();
+        PredictJson.WriteResponse(json, id, name, output);
+        await SendAsync(context, buffer).ConfigureAwait(false);
+    }
+
+    private async Task InferAsync(HttpContext context, string id, Match match)
+    {
+        var serving = _state.Serving;
+        var principal = await AuthenticateAsync(serving, context).ConfigureAwait(false);
+        CheckLength(context.Request);
+        IResult? error = null;
+        try
+        {
+            ServingApi.Authorize(serving, principal, match.Name, Role.Viewer);
+            var number = InferenceApi.ParseVersion(match.Version);
+            var (signature, _) = serving.Describe(match.Name, number);
+            var reader = context.Request.BodyReader;
+            var body = await ReadBodyAsync(reader, context.RequestAborted).ConfigureAwait(false);
+            InferenceJson.InferRequest request;
+            try
+            {
+                using var document = JsonDocument.Parse(body.Buffer, new JsonDocumentOptions { MaxDepth = InferenceJson.MaxDepth });
+                request = InferenceJson.Parse(document.RootElement, signature.Inputs);
+            }
+            finally
+            {
+                reader.AdvanceTo(body.Buffer.End);
+            }
+
+            var output = await serving.PredictAsync(Request(match.Name, request.Input, id, principal, number), context.RequestAborted).ConfigureAwait(false);
+            var (answered, _) = serving.Describe(match.Name, output.Version);
+            var (buffer, _) = Buffers();
+            InferenceJson.WriteResponse(buffer, match.Name, request.Id ?? id, output, answered.Outputs, request.Outputs);
+            await SendAsync(context, buffer).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is StrataException or JsonException or BadHttpRequestException && !context.Response.HasStarted)
+        {
+            error = InferenceApi.Error(e); // the protocol's error object; a server fault is rethrown and becomes a problem
+        }
+
+        if (error is not null)
+        {
+            await error.ExecuteAsync(context).ConfigureAwait(false);
+        }
+    }
+
+    private static PredictionRequest Request(string name, PredictionInput input, string id, Principal principal, int? version) => new()
+    {
+        Endpoint = name,
+        Input = input,
+        RequestId = id,
+        KeyId = principal.KeyId,
+        Version = version,
+    };
+
+    private static ValueTask<Principal> AuthenticateAsync(ServingRuntime serving, HttpContext context) =>
+        serving.AuthenticateAsync(ApiKeys.FromAuthorizationHeader(context.Request.Headers.Authorization), context.RequestAborted);
+
+    private void CheckLength(HttpRequest request)
+    {
+        if (request.ContentLength is { } length && length > _limit)
+        {
+            throw new StrataException(ErrorCodes.DataLimit, $"the request body is {length} bytes; this route accepts at most {_limit}");
+        }
+    }
+
+    /// <summary>Reads the whole body, refusing it once it passes the limit; the caller advances the reader past it.</summary>
+    private async ValueTask<ReadResult> ReadBodyAsync(PipeReader reader, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            var result = await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+            if (result.Buffer.Length > _limit)
+            {
+                reader.AdvanceTo(result.Buffer.Start);
+                throw new StrataException(ErrorCodes.DataLimit, $"the request body is larger than this route accepts ({_limit} bytes)");
+            }
+
+            if (result.IsCompleted)
+            {
+                return result;
+            }
+
+            reader.AdvanceTo(result.Buffer.Start, result.Buffer.End);
+        }
+    }
+
+    /// <summary>This thread's response buffer and JSON writer, emptied; used synchronously, then copied to the response.</summary>
+    private static (ArrayBufferWriter<byte> Buffer, Utf8JsonWriter Json) Buffers()
+    {
+        var buffer = t_buffer ??= new ArrayBufferWriter<byte>(1024);
+        buffer.ResetWrittenCount();
+        var json = t_json ??= new Utf8JsonWriter(buffer);
+        json.Reset(buffer);
+        return (buffer, json);
+    }
+
+    private static Task SendAsync(HttpContext context, ArrayBufferWriter<byte> buffer)
+    {
+        var response = context.Response;
+        response.StatusCode = StatusCodes.Status200OK;
+        response.ContentType = "application/json";
+        response.ContentLength = buffer.WrittenCount;
+        response.BodyWriter.Write(buffer.WrittenSpan); // copied into the response's own buffers before anything awaits
+        if (buffer.Capacity > MaxKeptBuffer)
+        {
+            t_buffer = null; // one large answer does not pin its buffer to the thread
+        }
+
+        var flush = response.BodyWriter.FlushAsync(context.RequestAborted);
+        return flush.IsCompletedSuccessfully ? Task.CompletedTask : flush.AsTask();
+    }
+
+    private static bool Set(out Match match, Match value)
+    {
+        match = value;
+        return true;
+    }
+}
+
+/// <summary>Puts the inference routes' lean branch in front of the general pipeline.</summary>
+internal static class InferenceFastPathExtensions
+{
+    public static IApplicationBuilder UseInferenceFastPath(this IApplicationBuilder app)
+    {
+        var fast = new InferenceFastPath(app.ApplicationServices);
+        return app.Use(next => context => InferenceFastPath.TryMatch(context, out var match) ? fast.HandleAsync(context, match) : next(context));
+    }
+}

@@ -1,0 +1,61 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text.Json;
+using Strata.IntegrationTests.Server;
+
+namespace Strata.IntegrationTests.Cli;
+
+/// <summary>`strata serve --config strata.yaml` as a real process: the file's endpoints are served, and logs are JSON lines when asked.</summary>
+public sealed class ServeCommandTests
+{
+    [Fact]
+    public async Task Serve_with_a_config_file_serves_its_endpoints_and_logs_json_lines()
+    {
+        // Seed a home through a short-lived server, then hand the home to the command.
+        await using var seeded = await ServingServer.StartAsync();
+        await seeded.StopAsync();
+        var config = Path.Combine(seeded.Home, "served.yaml");
+        await File.WriteAllTextAsync(config, "endpoints:\n  - { name: from-file, project: flights, model: delay@live }\n");
+
+        using var process = Cli.Start(seeded.Home, ["serve", "--urls", "http://127.0.0.1:0", "--home", seeded.Home, "--config", config, "--log-format", "json"]);
+        var lines = new List<string>();
+        try
+        {
+            string? url = null;
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(90));
+            while (url is null && await process.StandardOutput.ReadLineAsync(timeout.Token) is { } line)
+            {
+                lines.Add(line);
+                using var entry = JsonDocument.Parse(line); // every line is one JSON object
+                var message = entry.RootElement.GetProperty("Message").GetString()!;
+                const string Listening = "Now listening on: ";
+                url = message.StartsWith(Listening, StringComparison.Ordinal) ? message[Listening.Length..].Trim() : null;
+            }
+
+            Assert.NotNull(url);
+            using var http = new HttpClient { BaseAddress = new Uri(url), Timeout = TimeSpan.FromSeconds(30) };
+            http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", seeded.Keys["viewer"]);
+            var (header, rows) = ServingServer.Sample(1);
+            using var response = await http.PostAsync("/v1/endpoints/from-file/predict", ServingTests.Body(header, rows));
+
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            Assert.Equal(1, (await ServingServer.JsonAsync(response)).GetProperty("version").GetInt32());
+            Assert.Contains(lines, l => l.Contains("\"Category\":\"Strata.Server.Hosting.ServerLifetime\"", StringComparison.Ordinal)
+                && l.Contains("Serving 1 endpoints", StringComparison.Ordinal));
+        }
+        finally
+        {
+            process.Kill(entireProcessTree: true);
+            await process.WaitForExitAsync();
+        }
+    }
+
+    [Fact]
+    public async Task An_unknown_log_format_is_refused()
+    {
+        var result = await Cli.RunAsync("serve", "--log-format", "xml", "--urls", "http://127.0.0.1:0");
+
+        Assert.NotEqual(0, result.ExitCode);
+        Assert.Contains("xml", result.Error + result.Out, StringComparison.Ordinal);
+    }
+}

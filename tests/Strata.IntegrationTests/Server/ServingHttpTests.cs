@@ -1,0 +1,136 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Net;
+using System.Text;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+using OpenTelemetry.Trace;
+using Strata.Learning;
+using Strata.Server.Hosting;
+using Strata.Serving;
+using Strata.Testing;
+
+namespace Strata.IntegrationTests.Server;
+
+/// <summary>
+/// Serving over HTTP on its own server: enrichment from the embedded online store, PII masking in the prediction
+/// log, and the trace spans.
+/// </summary>
+public sealed class ServingHttpTests : IAsyncLifetime
+{
+    private ServingServer _server = null!;
+    private Model _fare = null!;
+
+    public async Task InitializeAsync()
+    {
+        _server = await ServingServer.StartAsync();
+        _fare = await RidesSeed.SeedAsync(_server.State.Home, _server.State.Features);
+    }
+
+    public async Task DisposeAsync() => await _server.DisposeAsync();
+
+    [Fact]
+    public async Task Entity_keys_are_enriched_from_the_online_store_over_http_and_bad_fields_get_one_400_listing_each()
+    {
+        await _server.DeployAsync("fares", new { project = "rides", model = "fare/1", feature_service = "pricing" });
+        using var http = _server.Http("root");
+
+        using var ok = await http.PostAsync("/v1/endpoints/fares/predict", Json("""{"rows": [{"driver_id": 7, "distance": 9}]}"""));
+        using var missing = await http.PostAsync("/v1/endpoints/fares/predict", Json("""{"rows": [{"distance": "far"}]}"""));
+        using var extra = await http.PostAsync("/v1/endpoints/fares/predict", Json("""{"rows": [{"driver_id": 7, "distance": 9, "bogus": 1, "trips_1h": "many"}]}"""));
+
+        // driver 7: 3 trips in the last hour, mean fare 30, fare per mile 30 / (9 + 1).
+        Assert.Equal(HttpStatusCode.OK, ok.StatusCode);
+        var expected = _fare.Predict(Table.From(("trips_1h", Columns.Float64(3)), ("fare_mean_1d", Columns.Float64(30)), ("fare_per_mile", Columns.Float64(3))));
+        Assert.Equal(((Column<double>)expected["prediction"])[0], (await ServingServer.JsonAsync(ok)).GetProperty("predictions")[0].GetDouble(), 6);
+
+        Assert.Equal(HttpStatusCode.BadRequest, missing.StatusCode);
+        Assert.Equal("application/problem+json", missing.Content.Headers.ContentType?.MediaType);
+        var detail = (await ServingServer.JsonAsync(missing)).GetProperty("detail").GetString()!;
+        Assert.Contains("missing field 'driver_id'", detail, StringComparison.Ordinal);
+        Assert.Contains("field 'distance' must be a number", detail, StringComparison.Ordinal);
+
+        Assert.Equal(HttpStatusCode.BadRequest, extra.StatusCode);
+        detail = (await ServingServer.JsonAsync(extra)).GetProperty("detail").GetString()!;
+        Assert.Contains("unknown field 'bogus'", detail, StringComparison.Ordinal);
+        Assert.Contains("field 'trips_1h' is text", detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Pii_fields_of_http_requests_are_masked_in_the_prediction_log()
+    {
+        await _server.DeployAsync("masked", new { project = "flights", model = "delay/1", pii = new[] { "origin_code" } });
+        var (header, rows) = ServingServer.Sample(1);
+        using var http = _server.Http();
+        var ids = new List<string>();
+        foreach (var path in new[] { "/v1/endpoints/masked/predict", "/v1/endpoints/masked/predict?explain=1" })
+        {
+            using var response = await http.PostAsync(path, ServingTests.Body(header, rows));
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            ids.Add(response.Headers.GetValues("X-Request-Id").Single());
+        }
+
+        await _server.Serving.FlushPredictionLogAsync();
+
+        var records = new List<PredictionRecord>();
+        await foreach (var record in PredictionLogReader.ReadAsync(_server.Serving.PredictionLogFolder!))
+        {
+            if (record.Endpoint == "masked")
+            {
+                records.Add(record);
+            }
+        }
+
+        Assert.Equal(ids.Order(), records.Select(r => r.RequestId).Order());
+        foreach (var record in records)
+        {
+            var row = Assert.Single(record.Rows);
+            Assert.Equal(PredictionLog.Mask, row.Inputs["origin_code"].GetString());
+            Assert.Equal(rows[0][Array.IndexOf(header, "distance")], row.Inputs["distance"].GetDouble());
+        }
+    }
+
+    [Fact]
+    public async Task Predictions_enrichment_and_model_loads_are_traced_when_a_listener_subscribes()
+    {
+        var stopped = new ConcurrentBag<Activity>();
+        using var listener = new ActivityListener
+        {
+            ShouldListenTo = s => s.Name == ServingTelemetry.SourceName,
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStopped = stopped.Add,
+        };
+        ActivitySource.AddActivityListener(listener);
+
+        await _server.DeployAsync("traced", new { project = "rides", model = "fare/1", feature_service = "pricing" });
+        using var http = _server.Http("root");
+        using var response = await http.PostAsync("/v1/endpoints/traced/predict", Json("""{"rows": [{"driver_id": 8, "distance": 1}]}"""));
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var id = response.Headers.GetValues("X-Request-Id").Single();
+
+        var load = Assert.Single(stopped, a => a.OperationName == "strata.model.load" && (string?)a.GetTagItem("strata.project") == "rides");
+        Assert.Equal("fare", load.GetTagItem("strata.model"));
+        var predict = Assert.Single(stopped, a => a.OperationName == "strata.predict" && (string?)a.GetTagItem("strata.request_id") == id);
+        Assert.Equal(("traced", 1, "200"), ((string?)predict.GetTagItem("strata.endpoint"), (int?)predict.GetTagItem("strata.model.version"), (string?)predict.GetTagItem("http.response.status_code")));
+        var enrich = Assert.Single(stopped, a => a.OperationName == "strata.enrich" && a.ParentSpanId == predict.SpanId);
+        Assert.Equal("pricing", enrich.GetTagItem("strata.feature_service"));
+    }
+
+    [Fact]
+    public void Otlp_export_is_off_unless_an_endpoint_is_configured()
+    {
+        static TracerProvider? Provider(params string[] args)
+        {
+            var builder = WebApplication.CreateBuilder(args);
+            Telemetry.AddTracing(builder);
+            using var app = builder.Build();
+            return app.Services.GetService<TracerProvider>();
+        }
+
+        Assert.Null(Provider());
+        Assert.NotNull(Provider("--Strata:Otlp:Endpoint", "http://127.0.0.1:4317"));
+        Assert.Throws<StrataException>(() => Provider("--Strata:Otlp:Endpoint", "file:///etc/passwd"));
+    }
+
+    private static StringContent Json(string body) => new(body, Encoding.UTF8, "application/json");
+}
