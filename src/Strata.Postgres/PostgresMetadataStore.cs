@@ -66,9 +66,15 @@ public static class PostgresMetadataStore
                 return;
             }
 
-            var sql = $"INSERT INTO {table} ({string.Join(", ", columns)}) SELECT * FROM unnest({string.Join(", ", columns.Select((_, i) => $"@c{i}"))}) {suffix}";
+            // A column null in every row has no element type to send (a text array would not cast to a numeric column),
+            // so it is inserted as a plain NULL instead of travelling as an array.
+            var allNull = columns.Select((_, c) => rows.All(r => r[c] is null)).ToArray();
+            var sent = Enumerable.Range(0, columns.Count).Where(c => !allNull[c]).ToArray();
+            var values = string.Join(", ", columns.Select((_, c) => allNull[c] ? "NULL" : $"u.c{c}"));
+            var sql = $"INSERT INTO {table} ({string.Join(", ", columns)}) SELECT {values} FROM unnest({string.Join(", ", sent.Select(c => $"@c{c}"))}) "
+                + $"AS u({string.Join(", ", sent.Select(c => $"c{c}"))}) {suffix}";
             await using var command = new NpgsqlCommand(sql, (NpgsqlConnection)connection, (NpgsqlTransaction)transaction);
-            for (var c = 0; c < columns.Count; c++)
+            foreach (var c in sent)
             {
                 command.Parameters.Add(new NpgsqlParameter($"c{c}", ColumnArray(rows, c, columns[c])));
             }

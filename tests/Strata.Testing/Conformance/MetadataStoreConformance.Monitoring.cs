@@ -46,6 +46,24 @@ public abstract partial class MetadataStoreConformance
     }
 
     [BackendFact]
+    public async Task Served_requests_are_indexed_once_even_when_no_prediction_in_the_batch_has_a_score()
+    {
+        // Text predictions have no score: a batch of only those once reached PostgreSQL as a text array for a numeric column.
+        IndexedPrediction[] unscored = [new("t1", 10, 1, null, null), new("t2", 11, 1, null, null)];
+        IndexedPrediction[] scored = [new("s1", 12, 2, 0.25, "[\"no\",\"yes\"]"), new("t1", 99, 2, 0.5, null)];
+
+        await Store.MonitorState.IndexPredictionsAsync("flights", "delays", unscored, new MonitorFeedState("seg-1", 2, 0));
+        await Store.MonitorState.IndexPredictionsAsync("flights", "delays", scored, new MonitorFeedState("seg-1", 4, 0));
+
+        var found = await Store.MonitorState.FindPredictionsAsync("flights", "delays", ["t1", "t2", "s1", "missing"]);
+        Assert.Equal(["s1", "t1", "t2"], found.Keys.Order(StringComparer.Ordinal));
+        Assert.Equal(new IndexedPrediction("t1", 10, 1, null, null), found["t1"]);
+        Assert.Equal(new IndexedPrediction("s1", 12, 2, 0.25, "[\"no\",\"yes\"]"), found["s1"]);
+        Assert.Empty(await Store.MonitorState.FindPredictionsAsync("flights", "other", ["t1"]));
+        Assert.Equal(new MonitorFeedState("seg-1", 4, 0), await Store.MonitorState.GetFeedStateAsync("flights", "delays", Strata.Monitoring.FeedbackLabels.IndexFeed));
+    }
+
+    [BackendFact]
     public async Task Feedback_labels_are_stored_per_endpoint_and_a_label_sent_again_replaces_the_first()
     {
         await Store.Monitoring.SaveLabelsAsync("flights", "delays", [new FeedbackLabel("r1", 1), new FeedbackLabel("r2", 0)], Alice);
