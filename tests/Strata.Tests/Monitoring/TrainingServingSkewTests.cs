@@ -154,6 +154,35 @@ public sealed class TrainingServingSkewTests : IAsyncLifetime, IDisposable
         Assert.All(result.Features, f => Assert.Equal((0, SkewStatus.InsufficientData), (f.RowsCompared, f.Status)));
     }
 
+    [Fact]
+    public async Task The_prediction_log_is_read_for_the_endpoint_and_the_time_range_only()
+    {
+        var store = await Stores.GetAsync(Project);
+        var folder = _folder.File("predictions");
+        Directory.CreateDirectory(folder);
+        await File.WriteAllLinesAsync(Path.Combine(folder, "0001.jsonl"),
+        [
+            Line("pricing", T0 + Hour, 1, 0.1), // matches
+            Line("pricing", T0 + Hour, 2, 7.0), // differs
+            Line("pricing", T0 + (5 * Hour), 3, 7.0), // after --to
+            Line("other", T0 + Hour, 4, 7.0), // another endpoint
+        ]);
+
+        var result = await TrainingServingSkew.CheckAsync(store, [Features[0]], folder, "pricing", T0, T0 + (2 * Hour));
+
+        Assert.Equal(2, result.Records);
+        var rating = Assert.Single(result.Features);
+        Assert.Equal((2, 1, SkewStatus.Skewed), (rating.RowsCompared, rating.Mismatched, rating.Status));
+        Assert.Equal(0.5, rating.MismatchShare, 12);
+    }
+
+    private static string Line(string endpoint, long time, long driver, double rating) => JsonSerializer.Serialize(new Dictionary<string, object>
+    {
+        ["v"] = 1, ["time"] = time, ["request_id"] = $"r{driver}", ["endpoint"] = endpoint, ["project"] = Project, ["model"] = "m", ["version"] = 1,
+        ["role"] = "champion", ["latency_ms"] = 1.0,
+        ["rows"] = new[] { new Dictionary<string, object> { ["inputs"] = new Dictionary<string, object> { ["driver_id"] = driver, ["rating"] = rating }, ["value"] = 1.0 } },
+    });
+
     /// <summary>One record per driver, as an enriching endpoint logs it: the key and the online store's values at that time.</summary>
     private static async Task<PredictionRecord[]> ServedAsync(FeatureStore store, long time)
     {
