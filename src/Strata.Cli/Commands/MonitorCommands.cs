@@ -278,6 +278,7 @@ internal static class MonitorCommands
                     records = result.Records,
                     rows = result.Rows,
                     rows_without_keys = result.RowsWithoutKeys,
+                    not_compared = result.NotCompared,
                     features = result.Features.Select(x => new
                     {
                         feature = x.Feature,
@@ -300,6 +301,11 @@ internal static class MonitorCommands
             }
 
             context.Out.Write(table);
+            if (result.NotCompared.Count > 0)
+            {
+                context.Out.MarkupLineInterpolated($"Not compared (on-demand, computed from the stored features above): {string.Join(", ", result.NotCompared)}");
+            }
+
             context.Out.MarkupLineInterpolated($"{result.Records} records, {result.Rows} rows ({result.RowsWithoutKeys} without entity keys): [bold]{SkewName(result.Status)}[/]");
             return ExitCodes.Ok;
         });

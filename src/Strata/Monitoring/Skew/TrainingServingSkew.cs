@@ -57,6 +57,9 @@ public sealed record FeatureSkew(string Feature, int RowsCompared, int Mismatche
 /// <param name="Features">Per feature, in the order asked.</param>
 public sealed record SkewResult(int Records, int Rows, int RowsWithoutKeys, IReadOnlyList<FeatureSkew> Features)
 {
+    /// <summary>Asked features not compared: on-demand ones (computed alike online and offline from stored inputs).</summary>
+    public IReadOnlyList<string> NotCompared { get; init; } = [];
+
     /// <summary>Skewed if any feature is; insufficient data if no feature could be decided.</summary>
     public SkewStatus Status => Features.Any(f => f.Status == SkewStatus.Skewed) ? SkewStatus.Skewed
         : Features.Count == 0 || Features.All(f => f.Status == SkewStatus.InsufficientData) ? SkewStatus.InsufficientData
@@ -85,7 +88,7 @@ public static class TrainingServingSkew
     }
 
     /// <summary>Checks prediction-log records whose rows hold the entity keys and the served feature values.</summary>
-    /// <exception cref="StrataException">A feature the store does not define (not found), or an on-demand feature (invalid).</exception>
+    /// <exception cref="StrataException">A feature the store does not define (not found).</exception>
     public static async Task<SkewResult> CheckAsync(
         FeatureStore store, IReadOnlyList<FeatureReference> features, IEnumerable<PredictionRecord> records,
         SkewOptions? options = null, CancellationToken cancellationToken = default)
@@ -94,13 +97,10 @@ public static class TrainingServingSkew
         ArgumentNullException.ThrowIfNull(features);
         ArgumentNullException.ThrowIfNull(records);
         options ??= new SkewOptions();
-        foreach (var feature in features)
-        {
-            if (store.Repository.OnDemandViews.Any(v => v.Name == feature.View))
-            {
-                throw new StrataException(ErrorCodes.ArgumentInvalid, $"'{feature}' is an on-demand feature: compare its stored inputs instead");
-            }
-        }
+
+        // On-demand features are computed from stored ones by the same expression online and offline: their inputs are compared.
+        var onDemand = features.Where(f => store.Repository.OnDemandViews.Any(v => v.Name == f.View)).ToArray();
+        features = features.Except(onDemand).ToArray();
 
         var keys = features.SelectMany(f => store.JoinKeys(f.View)).DistinctBy(k => k.Name).ToArray();
         var builders = keys.Select(k => ColumnBuilder.Create(k.Type)).ToArray();
@@ -149,7 +149,7 @@ public static class TrainingServingSkew
         }
 
         var results = features.Select(f => Compare(f, served, offline, options)).ToArray();
-        return new SkewResult(recordCount, rowCount, withoutKeys, results);
+        return new SkewResult(recordCount, rowCount, withoutKeys, results) { NotCompared = onDemand.Select(f => f.ToString()).ToArray() };
     }
 
     private const string TimestampColumn = "__strata_served_at";
