@@ -24,7 +24,7 @@ internal static class MonitorCommands
         monitor.Add(Status(globals, backend));
         monitor.Add(Report(globals, backend));
         monitor.Add(Labels(globals, backend));
-        monitor.Add(Skew(globals));
+        monitor.Add(Skew(globals, backend));
         backend.AddTo(monitor);
         return monitor;
     }
@@ -242,7 +242,7 @@ internal static class MonitorCommands
     }
 
     /// <summary>`strata monitor skew ENDPOINT`: served feature values in the local prediction log vs the offline store's at the same entities and times.</summary>
-    private static Command Skew(GlobalOptions globals)
+    private static Command Skew(GlobalOptions globals, BackendOptions backend)
     {
         var endpoint = new Argument<string>("ENDPOINT") { Description = "The endpoint whose prediction log is read" };
         var project = RegistryCli.ProjectOption();
@@ -256,6 +256,11 @@ internal static class MonitorCommands
         command.SetAction(async (parse, ct) =>
         {
             var context = CliContext.For(parse, globals);
+            if (!string.IsNullOrEmpty(parse.GetValue(backend.Server)) || !string.IsNullOrEmpty(parse.GetValue(backend.Postgres)))
+            {
+                throw new StrataException(ErrorCodes.ArgumentInvalid, "strata monitor skew reads the local home's prediction log and embedded feature store: drop --server and --postgres");
+            }
+
             var start = parse.GetValue(from) is { } f ? RegistryCli.ParseTime("--from", f) : 0;
             var end = parse.GetValue(to) is { } t ? RegistryCli.ParseTime("--to", t) : long.MaxValue;
             var share = parse.GetValue(threshold);

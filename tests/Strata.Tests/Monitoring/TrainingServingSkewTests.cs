@@ -155,6 +155,18 @@ public sealed class TrainingServingSkewTests : IAsyncLifetime, IDisposable
     }
 
     [Fact]
+    public async Task At_most_max_rows_are_read()
+    {
+        var store = await Stores.GetAsync(Project);
+        var records = await ServedAsync(store, T0 + Hour);
+
+        var result = await TrainingServingSkew.CheckAsync(store, Features, records, new SkewOptions { MaxRows = 40 });
+
+        Assert.Equal((40, 40), (result.Records, result.Rows));
+        Assert.All(result.Features, f => Assert.Equal(40, f.RowsCompared));
+    }
+
+    [Fact]
     public async Task The_prediction_log_is_read_for_the_endpoint_and_the_time_range_only()
     {
         var store = await Stores.GetAsync(Project);

@@ -109,6 +109,11 @@ public static class TrainingServingSkew
         int recordCount = 0, rowCount = 0, withoutKeys = 0;
         foreach (var record in records)
         {
+            if (rowCount == options.MaxRows)
+            {
+                break;
+            }
+
             recordCount++;
             foreach (var row in record.Rows)
             {
