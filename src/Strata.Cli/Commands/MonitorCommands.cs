@@ -295,24 +295,27 @@ internal static class MonitorCommands
                         status = SkewName(x.Status),
                     }),
                 });
-                return ExitCodes.Ok;
             }
-
-            var table = new Spectre.Console.Table().AddColumns("feature", "compared", "mismatched", "share", "mean |diff|", "status");
-            foreach (var x in result.Features)
+            else
             {
-                table.AddRow(Markup.Escape(x.Feature), x.RowsCompared.ToString(CultureInfo.InvariantCulture), x.Mismatched.ToString(CultureInfo.InvariantCulture),
-                    Number(x.MismatchShare), x.MeanAbsoluteDifference is { } d ? Number(d) : "–", SkewName(x.Status));
+                var table = new Spectre.Console.Table().AddColumns("feature", "compared", "mismatched", "share", "mean |diff|", "status");
+
+                foreach (var x in result.Features)
+                {
+                    table.AddRow(Markup.Escape(x.Feature), x.RowsCompared.ToString(CultureInfo.InvariantCulture), x.Mismatched.ToString(CultureInfo.InvariantCulture),
+                        Number(x.MismatchShare), x.MeanAbsoluteDifference is { } d ? Number(d) : "–", SkewName(x.Status));
+                }
+
+                context.Out.Write(table);
+                if (result.NotCompared.Count > 0)
+                {
+                    context.Out.MarkupLineInterpolated($"Not compared (on-demand, computed from the stored features above): {string.Join(", ", result.NotCompared)}");
+                }
+
+                context.Out.MarkupLineInterpolated($"{result.Records} records, {result.Rows} rows ({result.RowsWithoutKeys} without entity keys): [bold]{SkewName(result.Status)}[/]");
             }
 
-            context.Out.Write(table);
-            if (result.NotCompared.Count > 0)
-            {
-                context.Out.MarkupLineInterpolated($"Not compared (on-demand, computed from the stored features above): {string.Join(", ", result.NotCompared)}");
-            }
-
-            context.Out.MarkupLineInterpolated($"{result.Records} records, {result.Rows} rows ({result.RowsWithoutKeys} without entity keys): [bold]{SkewName(result.Status)}[/]");
-            return ExitCodes.Ok;
+            return result.Status == SkewStatus.Skewed ? ExitCodes.Anomalies : ExitCodes.Ok;
         });
         return command;
     }
@@ -320,8 +323,8 @@ internal static class MonitorCommands
     private static string SkewName(SkewStatus status) => status switch
     {
         SkewStatus.Skewed => "skewed",
-        SkewStatus.NoSkew => "no skew",
-        _ => "insufficient data",
+        SkewStatus.NoSkew => "no_skew",
+        _ => "insufficient_data",
     };
 
     /// <summary>A client of --server (or $STRATA_SERVER), or null for the local home.</summary>
