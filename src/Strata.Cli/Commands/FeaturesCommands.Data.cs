@@ -307,7 +307,7 @@ internal static partial class FeaturesCommands
         return full;
     }
 
-    private static List<string>? Split(string? text) =>
+    internal static List<string>? Split(string? text) =>
         string.IsNullOrWhiteSpace(text) ? null : text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToList();
 
     /// <summary>A project's feature store in the local home, opened for one command.</summary>

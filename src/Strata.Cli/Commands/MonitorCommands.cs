@@ -2,10 +2,12 @@ using System.CommandLine;
 using System.Globalization;
 using Spectre.Console;
 using Strata.Artifacts;
+using Strata.Features;
 using Strata.Data;
 using Strata.Monitoring;
 using Strata.Monitoring.Drift;
 using Strata.Monitoring.Reports;
+using Strata.Monitoring.Skew;
 using Strata.Storage;
 using Strata.Stores;
 
@@ -22,6 +24,7 @@ internal static class MonitorCommands
         monitor.Add(Status(globals, backend));
         monitor.Add(Report(globals, backend));
         monitor.Add(Labels(globals, backend));
+        monitor.Add(Skew(globals, backend));
         backend.AddTo(monitor);
         return monitor;
     }
@@ -237,6 +240,92 @@ internal static class MonitorCommands
         });
         return command;
     }
+
+    /// <summary>`strata monitor skew ENDPOINT`: served feature values in the local prediction log vs the offline store's at the same entities and times.</summary>
+    private static Command Skew(GlobalOptions globals, BackendOptions backend)
+    {
+        var endpoint = new Argument<string>("ENDPOINT") { Description = "The endpoint whose prediction log is read" };
+        var project = RegistryCli.ProjectOption();
+        var service = new Option<string?>("--service") { Description = "The feature service the endpoint enriches from" };
+        var features = new Option<string?>("--features") { Description = "Comma-separated features (view:feature) to compare instead of a service" };
+        var from = new Option<string?>("--from") { Description = "Records answered from this time (ISO 8601 UTC or microseconds; default: everything)" };
+        var to = new Option<string?>("--to") { Description = "Records answered before this time (default: now)" };
+        var threshold = new Option<double>("--threshold") { Description = "Share of mismatched rows above which a feature is skewed", DefaultValueFactory = _ => 0.01 };
+        var command = new Command("skew", "Training-serving skew: the feature values an endpoint was served (local prediction log) against the offline store's point-in-time values.")
+        { endpoint, project, service, features, from, to, threshold };
+        command.SetAction(async (parse, ct) =>
+        {
+            var context = CliContext.For(parse, globals);
+            if (!string.IsNullOrEmpty(parse.GetValue(backend.Server)) || !string.IsNullOrEmpty(parse.GetValue(backend.Postgres)))
+            {
+                throw new StrataException(ErrorCodes.ArgumentInvalid, "strata monitor skew reads the local home's prediction log and embedded feature store: drop --server and --postgres");
+            }
+
+            var start = parse.GetValue(from) is { } f ? RegistryCli.ParseTime("--from", f) : 0;
+            var end = parse.GetValue(to) is { } t ? RegistryCli.ParseTime("--to", t) : long.MaxValue;
+            var share = parse.GetValue(threshold);
+            if (!(share is >= 0 and <= 1))
+            {
+                throw new StrataException(ErrorCodes.ArgumentInvalid, $"--threshold must be a share between 0 and 1, not {share}");
+            }
+
+            await using var home = await StrataHome.OpenAsync(context.Home, cancellationToken: ct).ConfigureAwait(false);
+            await using var stores = new FeatureStores(home.Metadata, new EmbeddedFeatureBackend(home.Path));
+            var store = await stores.GetAsync(RegistryCli.Project(parse, project), ct).ConfigureAwait(false);
+            var asked = store.Resolve(FeaturesCommands.Split(parse.GetValue(features)), parse.GetValue(service));
+            var result = await TrainingServingSkew.CheckAsync(store, asked, Path.Combine(home.Path, "predictions"), parse.GetValue(endpoint)!, start, end,
+                new SkewOptions { MaxMismatchShare = share }, ct).ConfigureAwait(false);
+            if (context.Json)
+            {
+                context.WriteJson(new
+                {
+                    status = SkewName(result.Status),
+                    records = result.Records,
+                    rows = result.Rows,
+                    rows_without_keys = result.RowsWithoutKeys,
+                    not_compared = result.NotCompared,
+                    features = result.Features.Select(x => new
+                    {
+                        feature = x.Feature,
+                        rows_compared = x.RowsCompared,
+                        mismatched = x.Mismatched,
+                        mismatch_share = x.MismatchShare,
+                        mean_absolute_difference = x.MeanAbsoluteDifference,
+                        threshold = x.Threshold,
+                        status = SkewName(x.Status),
+                    }),
+                });
+            }
+            else
+            {
+                var table = new Spectre.Console.Table().AddColumns("feature", "compared", "mismatched", "share", "mean |diff|", "status");
+
+                foreach (var x in result.Features)
+                {
+                    table.AddRow(Markup.Escape(x.Feature), x.RowsCompared.ToString(CultureInfo.InvariantCulture), x.Mismatched.ToString(CultureInfo.InvariantCulture),
+                        Number(x.MismatchShare), x.MeanAbsoluteDifference is { } d ? Number(d) : "–", SkewName(x.Status));
+                }
+
+                context.Out.Write(table);
+                if (result.NotCompared.Count > 0)
+                {
+                    context.Out.MarkupLineInterpolated($"Not compared (on-demand, computed from the stored features above): {string.Join(", ", result.NotCompared)}");
+                }
+
+                context.Out.MarkupLineInterpolated($"{result.Records} records, {result.Rows} rows ({result.RowsWithoutKeys} without entity keys): [bold]{SkewName(result.Status)}[/]");
+            }
+
+            return result.Status == SkewStatus.Skewed ? ExitCodes.Anomalies : ExitCodes.Ok;
+        });
+        return command;
+    }
+
+    private static string SkewName(SkewStatus status) => status switch
+    {
+        SkewStatus.Skewed => "skewed",
+        SkewStatus.NoSkew => "no_skew",
+        _ => "insufficient_data",
+    };
 
     /// <summary>A client of --server (or $STRATA_SERVER), or null for the local home.</summary>
     private static Client.StrataClient? Client(ParseResult parse, BackendOptions backend)
