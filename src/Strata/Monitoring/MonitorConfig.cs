@@ -1,4 +1,5 @@
 using System.Globalization;
+using Strata.Features.Definitions;
 using Strata.Monitoring.Drift;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
@@ -95,33 +96,12 @@ public static class MonitorConfig
         return specs.Count == 1 ? specs[0] : throw new DataFormatException(ErrorCodes.SchemaInvalid, "expected exactly one monitor", new DataLocation(source));
     }
 
-    /// <summary>Parses a window such as <c>30m</c>, <c>1h</c>, <c>1d</c> or <c>90s</c>.</summary>
-    public static bool TryParseWindow(string text, out TimeSpan window)
-    {
-        window = default;
-        if (string.IsNullOrEmpty(text) || text.Length < 2
-            || !long.TryParse(text.AsSpan(0, text.Length - 1), NumberStyles.None, CultureInfo.InvariantCulture, out var n) || n <= 0 || n > 1_000_000)
-        {
-            return false;
-        }
-
-        window = text[^1] switch
-        {
-            's' => TimeSpan.FromSeconds(n),
-            'm' => TimeSpan.FromMinutes(n),
-            'h' => TimeSpan.FromHours(n),
-            'd' => TimeSpan.FromDays(n),
-            _ => default,
-        };
-        return window > TimeSpan.Zero;
-    }
-
     private static MonitorSpec Monitor(string source, YamlMappingNode node)
     {
         OnlyKeys(source, node, "name", "endpoint", "model", "window", "min_samples", "features", "checks", "drift", "alerts", "prediction_column");
         var name = Text(source, node, "name", required: true)!;
         var windowText = Text(source, node, "window", required: false) ?? "1h";
-        if (!TryParseWindow(windowText, out var window))
+        if (!Durations.TryParse(windowText, out var window) || window <= TimeSpan.Zero)
         {
             throw Error(source, node, $"monitor '{name}': window '{windowText}' is not a duration such as 30m, 1h or 1d");
         }
