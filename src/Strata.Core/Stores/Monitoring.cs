@@ -58,7 +58,38 @@ public interface IMonitorResultStore
 /// <param name="Segment">The last log segment read (file name only); null before the first read.</param>
 /// <param name="Records">Records of that segment consumed.</param>
 /// <param name="ClosedUntil">Every window ending at or before this time (UTC microseconds) is evaluated; later records of them are late.</param>
-public sealed record MonitorFeedState(string? Segment, long Records, long ClosedUntil);
+/// <param name="QualityUntil">Every window ending at or before this time has its quality (labels) evaluated.</param>
+/// <param name="LabelSequence">Labels up to this sequence (<see cref="LabeledRequest.Sequence"/>) were seen by the quality evaluations so far.</param>
+/// <param name="LateLabels">Labels that arrived after their window's quality was evaluated, counted so far.</param>
+public sealed record MonitorFeedState(string? Segment, long Records, long ClosedUntil, long QualityUntil = 0, long LabelSequence = 0, long LateLabels = 0);
+
+/// <summary>A served request joined with the feedback label that arrived for it (prediction index ⋈ labels), for the quality check.</summary>
+/// <param name="Time">When it was served (UTC microseconds).</param>
+/// <param name="ModelVersion">The version that answered.</param>
+/// <param name="Score">Its numeric prediction (positive-class probability or value); null for other outputs.</param>
+/// <param name="Classifier">Whether a classifier answered (the label is a class index), else a regressor.</param>
+/// <param name="Label">The label.</param>
+/// <param name="Sequence">The label's arrival sequence: grows with every stored batch of labels, in commit order.</param>
+public sealed record LabeledRequest(long Time, int ModelVersion, double? Score, bool Classifier, double Label, long Sequence);
+
+/// <summary>
+/// One action of a fired alert in the outbox: written in the same transaction as the results that fired it, delivered
+/// after the commit (at least once), and marked delivered; failed deliveries are retried with backoff.
+/// </summary>
+/// <param name="Id">The action's id: the alert's id, '/', the action's index.</param>
+/// <param name="AlertId">The alert's id (stable per monitor, rule and window, so re-evaluating a window does not fire it twice).</param>
+/// <param name="Project">The endpoint's project.</param>
+/// <param name="Kind">"webhook", "log" or "pipeline".</param>
+/// <param name="Target">The webhook URL or the pipeline name; null for a log entry.</param>
+/// <param name="Event">The alert as JSON (the webhook's body).</param>
+/// <param name="Attempts">Delivery attempts so far.</param>
+/// <param name="NextAttemptAt">When it may be tried next (UTC microseconds; set by the store).</param>
+/// <param name="DeliveredAt">When it was delivered, or null while pending.</param>
+/// <param name="LastError">Why the last attempt failed, or null.</param>
+/// <param name="CreatedAt">When it was written (set by the store).</param>
+public sealed record OutboxAlert(
+    string Id, string AlertId, string Project, string Kind, string? Target, string Event, int Attempts = 0, long NextAttemptAt = 0,
+    long? DeliveredAt = null, string? LastError = null, long CreatedAt = 0);
 
 /// <summary>A monitor declared through the API: its definition as JSON (the shape of one <c>monitors:</c> item of strata.yaml).</summary>
 /// <param name="Endpoint">The endpoint watched.</param>
@@ -85,6 +116,14 @@ public interface IMonitorStateStore
     /// <summary>Stores the results of closed windows and the feed position after them in one transaction.</summary>
     Task SaveWindowsAsync(string project, string endpoint, string monitor, IReadOnlyList<MonitorResult> results, MonitorFeedState state, Actor actor, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Stores the results of closed windows, the feed position after them and the alert actions they fire (the outbox; an
+    /// action whose id is already there is kept as it is) in one transaction.
+    /// </summary>
+    Task SaveWindowsAsync(
+        string project, string endpoint, string monitor, IReadOnlyList<MonitorResult> results, MonitorFeedState state, IReadOnlyList<OutboxAlert> alerts, Actor actor,
+        CancellationToken cancellationToken = default);
+
     /// <summary>Creates or replaces a monitor declared through the API.</summary>
     Task PutMonitorAsync(string project, StoredMonitor monitor, Actor actor, CancellationToken cancellationToken = default);
 
@@ -99,4 +138,29 @@ public interface IMonitorStateStore
 
     /// <summary>The indexed requests among <paramref name="requestIds"/> (at most 10,000 ids).</summary>
     Task<IReadOnlyDictionary<string, IndexedPrediction>> FindPredictionsAsync(string project, string endpoint, IReadOnlyCollection<string> requestIds, CancellationToken cancellationToken = default);
+
+    /// <summary>The newest label sequence of an endpoint (0: no labels).</summary>
+    Task<long> GetLabelSequenceAsync(string project, string endpoint, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Labelled requests served in [<paramref name="servedFrom"/>, <paramref name="servedTo"/>) whose label sequence is at most
+    /// <paramref name="maxSequence"/>, in serving-time order, at most <paramref name="limit"/> (1..1,000,000).
+    /// </summary>
+    Task<IReadOnlyList<LabeledRequest>> ListLabeledAsync(
+        string project, string endpoint, long servedFrom, long servedTo, long maxSequence, int limit, CancellationToken cancellationToken = default);
+
+    /// <summary>How many labels with a sequence in (<paramref name="afterSequence"/>, <paramref name="maxSequence"/>] belong to requests served before <paramref name="servedBefore"/>.</summary>
+    Task<long> CountLabeledAsync(string project, string endpoint, long servedBefore, long afterSequence, long maxSequence, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Takes up to <paramref name="limit"/> undelivered alert actions that are due: each gets one more attempt counted and
+    /// is not handed out again for <paramref name="lease"/> (so a crash while delivering only delays it).
+    /// </summary>
+    Task<IReadOnlyList<OutboxAlert>> ClaimAlertsAsync(TimeSpan lease, int limit, CancellationToken cancellationToken = default);
+
+    /// <summary>Marks an alert action delivered, or failed with <paramref name="failure"/> and due again after <paramref name="retryAfter"/>.</summary>
+    Task CompleteAlertAsync(string id, bool delivered, TimeSpan retryAfter, string? failure, CancellationToken cancellationToken = default);
+
+    /// <summary>The alert actions of a project in the outbox (delivered or not), newest first, at most <paramref name="limit"/>.</summary>
+    Task<IReadOnlyList<OutboxAlert>> ListAlertsAsync(string project, int limit = 1000, CancellationToken cancellationToken = default);
 }

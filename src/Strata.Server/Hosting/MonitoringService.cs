@@ -25,6 +25,12 @@ internal sealed class MonitoringServerOptions
     /// is read, so the segment age does not delay it.)
     /// </summary>
     public TimeSpan Grace { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// Whether this server delivers the alerts in the outbox (default true). False holds deliveries: alerts stay in the
+    /// metadata store and a server that delivers sends them later (e.g. one replica of several delivers).
+    /// </summary>
+    public bool DeliverAlerts { get; set; } = true;
 }
 
 /// <summary>Reference profiles of model versions as monitors need them, read once from the registry and kept.</summary>
@@ -106,11 +112,26 @@ internal sealed partial class MonitoringService(
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var settings = options.Value;
-        if (!settings.Enabled)
-        {
-            return;
-        }
 
+        // The outbox is delivered whether or not this server runs monitors: alerts a crash left pending go out at start-up.
+        var delivery = settings.DeliverAlerts
+            ? Task.Run(() => alerts.Outbox.RunAsync(e => LogDeliveryFailed(logger, e), stoppingToken), CancellationToken.None)
+            : Task.CompletedTask;
+        try
+        {
+            if (settings.Enabled)
+            {
+                await RunMonitorsAsync(settings, stoppingToken).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            await delivery.ConfigureAwait(false);
+        }
+    }
+
+    private async Task RunMonitorsAsync(MonitoringServerOptions settings, CancellationToken stoppingToken)
+    {
         var interval = settings.Interval < TimeSpan.FromMilliseconds(50) ? TimeSpan.FromMilliseconds(50) : settings.Interval;
         using var timer = new PeriodicTimer(interval, clock);
         do
@@ -148,12 +169,17 @@ internal sealed partial class MonitoringService(
             try
             {
                 var monitor = new LiveMonitor(
-                    project, spec, folder, state.Home.Metadata, (v, ct) => references.GetAsync(project, spec.Model, v, ct), alerts.Dispatcher,
+                    project, spec, folder, state.Home.Metadata, (v, ct) => references.GetAsync(project, spec.Model, v, ct), alerts.Outbox,
                     state.Serving.FlushPredictionLogAsync);
                 var tick = await monitor.TickAsync(now, grace, cancellationToken).ConfigureAwait(false);
                 if (tick.Late > 0 || tick.Unreferenced > 0)
                 {
                     LogSkipped(logger, key, tick.Late, tick.Unreferenced, spec.Model);
+                }
+
+                if (tick.LateLabels > 0)
+                {
+                    LogLateLabels(logger, key, tick.LateLabels, spec.EffectiveLabelDelay);
                 }
 
                 _lastErrors.Remove(key);
@@ -216,6 +242,12 @@ internal sealed partial class MonitoringService(
 
         return result;
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Monitor {Monitor}: {Count} labels arrived after their window's quality was evaluated (label delay {Delay}); counted as late, not evaluated")]
+    private static partial void LogLateLabels(ILogger logger, string monitor, long count, TimeSpan delay);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Alert delivery failed; the alerts stay in the outbox and are tried again")]
+    private static partial void LogDeliveryFailed(ILogger logger, Exception exception);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Monitoring tick failed")]
     private static partial void LogTickFailed(ILogger logger, Exception exception);

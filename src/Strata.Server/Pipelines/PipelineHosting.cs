@@ -49,7 +49,11 @@ internal sealed partial class PipelineRunner(ServerState state, IOptions<Pipelin
     public IReadOnlyCollection<Task> Running => _running.Values.ToList();
 
     /// <summary>Validates the named pipeline, records its run and starts executing it; returns the recorded run.</summary>
-    public async Task<PipelineRun> StartAsync(Caller caller, string project, string pipeline, bool noCache, CancellationToken cancellationToken)
+    public Task<PipelineRun> StartAsync(Caller caller, string project, string pipeline, bool noCache, CancellationToken cancellationToken) =>
+        StartAsync(caller, project, pipeline, noCache, runId: null, cancellationToken);
+
+    /// <summary>Like the other overload, with the run's id (null: a fresh one); a second run with that id is refused with a conflict.</summary>
+    public async Task<PipelineRun> StartAsync(Caller caller, string project, string pipeline, bool noCache, string? runId, CancellationToken cancellationToken)
     {
         Names.Check("pipeline", pipeline);
         var folder = options.Value.Folder is { Length: > 0 } f ? Path.GetFullPath(f)
@@ -62,7 +66,7 @@ internal sealed partial class PipelineRunner(ServerState state, IOptions<Pipelin
 
         var spec = await PipelineYaml.LoadAsync(file, cancellationToken).ConfigureAwait(false);
         var executor = Executor();
-        var runOptions = new PipelineRunOptions { Project = project, Caller = caller, NoCache = noCache };
+        var runOptions = new PipelineRunOptions { Project = project, Caller = caller, NoCache = noCache, RunId = runId };
         var run = await executor.StartAsync(spec, runOptions, cancellationToken).ConfigureAwait(false);
         _running[run.Id] = Task.Run(async () =>
         {

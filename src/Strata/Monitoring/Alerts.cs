@@ -26,7 +26,15 @@ public interface IPipelineTrigger
 /// <param name="Score">The window's score.</param>
 /// <param name="Message">A sentence for people.</param>
 public sealed record AlertEvent(
-    string Rule, string Monitor, string Endpoint, string Model, string Check, long WindowStart, long WindowEnd, double? Score, string Message);
+    string Rule, string Monitor, string Endpoint, string Model, string Check, long WindowStart, long WindowEnd, double? Score, string Message)
+{
+    /// <summary>
+    /// The alert's id when it went through the outbox: the same for every delivery of it (delivery is at least once, so a
+    /// receiver can drop repeats by it, and a pipeline action starts one run per id).
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? Id { get; init; }
+}
 
 /// <summary>How alert actions are delivered.</summary>
 public sealed record AlertOptions
@@ -42,6 +50,18 @@ public sealed record AlertOptions
 
     /// <summary>Alerts waiting for delivery at most; beyond it the oldest is dropped and counted (default 1,000).</summary>
     public int QueueCapacity { get; init; } = 1000;
+
+    /// <summary>First pause before an outbox action that failed is tried again (default 5 s), doubling per attempt.</summary>
+    public TimeSpan OutboxRetryDelay { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Longest pause between outbox attempts (default 10 min); an action is retried until it is delivered.</summary>
+    public TimeSpan OutboxMaxRetryDelay { get; init; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>How often the outbox looks for due actions when nobody wakes it (default 5 s).</summary>
+    public TimeSpan OutboxPoll { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>How long a claimed action is not handed out again (default 2 min: longer than one delivery's attempts).</summary>
+    public TimeSpan OutboxLease { get; init; } = TimeSpan.FromMinutes(2);
 }
 
 /// <summary>
@@ -55,6 +75,7 @@ public sealed class AlertDispatcher : IAsyncDisposable
     private readonly IPipelineTrigger? _pipelines;
     private readonly AlertOptions _options;
     private readonly Channel<(string Project, AlertEvent Alert, AlertAction Action)> _queue;
+    private readonly System.Collections.Concurrent.ConcurrentQueue<string> _runs = new();
     private readonly Task _worker;
     private readonly CancellationTokenSource _stop = new();
     private long _pending;
@@ -88,7 +109,8 @@ public sealed class AlertDispatcher : IAsyncDisposable
     /// <summary>Pipeline runs started, by alert (the run ids).</summary>
     public IReadOnlyList<string> PipelineRuns => [.. _runs];
 
-    private readonly System.Collections.Concurrent.ConcurrentQueue<string> _runs = new();
+    /// <summary>How deliveries are made.</summary>
+    public AlertOptions Options => _options;
 
     /// <summary>
     /// The alerts that fire on the newest window of each check in <paramref name="results"/> (one monitor's results in
@@ -131,6 +153,34 @@ public sealed class AlertDispatcher : IAsyncDisposable
             fired.Add(new AlertEvent(
                 rule.Name, spec.Name, spec.Endpoint, spec.Model, rule.Check, last.WindowStart, last.WindowEnd, last.Score,
                 $"{spec.Endpoint}: {condition} in {rule.ConsecutiveWindows} consecutive window(s) of {spec.Window} (score {last.Score?.ToString("G4", System.Globalization.CultureInfo.InvariantCulture) ?? "n/a"})"));
+        }
+
+        return fired;
+    }
+
+    /// <summary>
+    /// The alerts that <paramref name="results"/> (new results of one monitor) fire, given the monitor's stored
+    /// <paramref name="history"/> around them: for each window of the new results, the rules over a check that has a new
+    /// result there, evaluated on the history up to that window with the new results in place of stored ones.
+    /// </summary>
+    public static IReadOnlyList<AlertEvent> Fired(MonitorSpec spec, IReadOnlyList<MonitorResult> history, IReadOnlyList<MonitorResult> results)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        ArgumentNullException.ThrowIfNull(history);
+        ArgumentNullException.ThrowIfNull(results);
+        var merged = history.ToDictionary(r => (r.WindowStart, r.Check, r.ModelVersion));
+        foreach (var r in results)
+        {
+            merged[(r.WindowStart, r.Check, r.ModelVersion)] = r;
+        }
+
+        var all = merged.Values.Where(r => r.Monitor == spec.Name).OrderBy(r => r.WindowStart).ToList();
+        var fired = new List<AlertEvent>();
+        foreach (var window in results.GroupBy(r => r.WindowStart).OrderBy(g => g.Key))
+        {
+            var checks = window.Select(r => r.Check).ToHashSet(StringComparer.Ordinal);
+            var only = spec with { Alerts = [.. spec.Alerts.Where(a => checks.Contains(a.Check))] };
+            fired.AddRange(Evaluate(only, [.. all.Where(r => r.WindowStart <= window.Key)]).Where(a => a.WindowStart == window.Key));
         }
 
         return fired;
@@ -191,19 +241,35 @@ public sealed class AlertDispatcher : IAsyncDisposable
         {
             try
             {
-                var ok = await DeliverAsync(project, alert, action, cancellationToken).ConfigureAwait(false);
-                Interlocked.Increment(ref ok ? ref _delivered : ref _failed);
-            }
-#pragma warning disable CA1031 // NOTE: an action that throws must not stop the queue; it is counted as failed.
-            catch (Exception) when (!cancellationToken.IsCancellationRequested)
-#pragma warning restore CA1031
-            {
-                Interlocked.Increment(ref _failed);
+                await DeliverNowAsync(project, alert, action, cancellationToken).ConfigureAwait(false);
             }
             finally
             {
                 Interlocked.Decrement(ref _pending);
             }
+        }
+    }
+
+    /// <summary>Delivers one action now (with the webhook's bounded attempts) and counts it; returns null when delivered, else why not.</summary>
+    internal async Task<string?> DeliverNowAsync(string project, AlertEvent alert, AlertAction action, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var ok = await DeliverAsync(project, alert, action, cancellationToken).ConfigureAwait(false);
+            Interlocked.Increment(ref ok ? ref _delivered : ref _failed);
+            return ok ? null : action.Kind switch
+            {
+                AlertActionKind.Webhook => $"webhook {action.Target} did not answer 2xx in {_options.WebhookAttempts} attempt(s)",
+                AlertActionKind.Log => "no audit log to write to",
+                _ => "no pipeline trigger",
+            };
+        }
+#pragma warning disable CA1031 // NOTE: an action that throws must not stop delivery; it is counted as failed.
+        catch (Exception e) when (!cancellationToken.IsCancellationRequested && e is not OutOfMemoryException)
+#pragma warning restore CA1031
+        {
+            Interlocked.Increment(ref _failed);
+            return e.Message;
         }
     }
 

@@ -10,18 +10,34 @@ namespace Strata.Monitoring;
 /// <param name="Late">Rows of windows already evaluated (logged out of order), left out.</param>
 /// <param name="Unreferenced">Rows of model versions that have no reference profile, left out.</param>
 /// <param name="Results">The results stored.</param>
-public sealed record LiveMonitorTick(long ClosedUntil, long Rows, long Late, long Unreferenced, IReadOnlyList<MonitorResult> Results);
+public sealed record LiveMonitorTick(long ClosedUntil, long Rows, long Late, long Unreferenced, IReadOnlyList<MonitorResult> Results)
+{
+    /// <summary>Windows ending at or before this time (UTC microseconds) have their quality evaluated.</summary>
+    public long QualityUntil { get; init; }
+
+    /// <summary>Labels read for the windows whose quality this tick evaluated.</summary>
+    public long Labels { get; init; }
+
+    /// <summary>Labels that arrived after their window's quality was evaluated (counted once, reported, never folded in).</summary>
+    public long LateLabels { get; init; }
+
+    /// <summary>The alerts the results fired (written to the outbox with them).</summary>
+    public IReadOnlyList<AlertEvent> Alerts { get; init; } = [];
+}
 
 /// <summary>
 /// Runs a declared monitor on its endpoint's prediction log without anyone asking: each tick reads the records of the
 /// windows that have closed (up to now minus a grace for segments still open), profiles them per window and model version,
-/// compares each with that version's reference profile, and stores the results together with the log position in one
-/// transaction, so a restart neither loses nor double-counts a window. Then it evaluates the alert rules.
+/// compares each with that version's reference profile, and evaluates the quality of the windows whose labels had time to
+/// arrive (window end plus the spec's label delay). It stores the results, the log position, the quality position and
+/// the alerts they fire (the outbox) in one transaction, so a restart neither loses nor double-counts a window nor an alert.
 /// </summary>
 /// <remarks>
 /// Only closed windows are read, so nothing but the current tick's windows is held in memory and nothing needs saving
-/// between ticks but the position. A record that turns up after its window was evaluated (logged out of order) is late
-/// and counted, never folded into a second, partial result for that window.
+/// between ticks but the positions. A record that turns up after its window was evaluated (logged out of order) is late
+/// and counted, never folded into a second, partial result for that window. Likewise a label that arrives after its
+/// window's quality was evaluated: labels carry a commit-ordered sequence, the evaluation remembers the newest it saw,
+/// and later ones for evaluated windows are counted as late exactly once.
 /// </remarks>
 public sealed class LiveMonitor
 {
@@ -30,18 +46,19 @@ public sealed class LiveMonitor
     private readonly string _logFolder;
     private readonly IMetadataStore _metadata;
     private readonly Func<int?, CancellationToken, Task<DriftProfile?>> _references;
-    private readonly AlertDispatcher? _alerts;
+    private readonly AlertOutbox? _alerts;
     private readonly Func<CancellationToken, Task>? _closeOpenSegment;
 
     /// <summary>
     /// Creates a monitor over the log folder <paramref name="logFolder"/>. <paramref name="references"/> returns the
     /// reference profile stored with a version of the spec's model (null: none), or for a null version the newest one.
-    /// <paramref name="closeOpenSegment"/> (the serving runtime's log flush) runs before a due window is read, so its
-    /// records still in the segment being written become readable.
+    /// Fired alerts go to the store's outbox; <paramref name="alerts"/> (when given) is woken to deliver them after the
+    /// commit. <paramref name="closeOpenSegment"/> (the serving runtime's log flush) runs before a due window is read, so
+    /// its records still in the segment being written become readable.
     /// </summary>
     public LiveMonitor(
         string project, MonitorSpec spec, string logFolder, IMetadataStore metadata, Func<int?, CancellationToken, Task<DriftProfile?>> references,
-        AlertDispatcher? alerts, Func<CancellationToken, Task>? closeOpenSegment = null)
+        AlertOutbox? alerts, Func<CancellationToken, Task>? closeOpenSegment = null)
     {
         ArgumentNullException.ThrowIfNull(spec);
         ArgumentException.ThrowIfNullOrEmpty(logFolder);
@@ -66,7 +83,7 @@ public sealed class LiveMonitor
 
     /// <summary>
     /// Evaluates the windows that closed by <paramref name="now"/> minus <paramref name="grace"/> (UTC microseconds) and
-    /// not yet evaluated; a no-op when none did.
+    /// not yet evaluated, and the quality of those that closed by then minus the label delay; a no-op when none did.
     /// </summary>
     /// <exception cref="StrataException">The spec does not fit the reference (a monitored feature it lacks).</exception>
     public async Task<LiveMonitorTick> TickAsync(long now, TimeSpan grace, CancellationToken cancellationToken = default)
@@ -74,12 +91,50 @@ public sealed class LiveMonitor
         var window = _spec.WindowMicros;
         var state = await _metadata.MonitorState.GetFeedStateAsync(_project, _spec.Endpoint, _spec.Name, cancellationToken).ConfigureAwait(false)
             ?? new MonitorFeedState(null, 0, 0);
+        var drifts = _spec.Checks.Any(c => c is MonitorChecks.DataDrift or MonitorChecks.PredictionDrift);
         var until = WindowedQuality.FloorDiv(now - (grace.Ticks / 10), window) * window;
-        if (until <= state.ClosedUntil)
+        var qualityUntil = WindowedQuality.FloorDiv(now - ((grace + _spec.EffectiveLabelDelay).Ticks / 10), window) * window;
+        var driftDue = drifts && until > state.ClosedUntil;
+        var qualityDue = _spec.Checks.Contains(MonitorChecks.Quality) && qualityUntil > state.QualityUntil;
+        if (!driftDue && !qualityDue)
         {
-            return new LiveMonitorTick(state.ClosedUntil, 0, 0, 0, []);
+            return new LiveMonitorTick(state.ClosedUntil, 0, 0, 0, []) { QualityUntil = state.QualityUntil };
         }
 
+        var results = new List<MonitorResult>();
+        var next = state;
+        var drift = new DriftPass(0, 0, 0);
+        if (driftDue)
+        {
+            (drift, var position) = await DriftAsync(state, until, results, cancellationToken).ConfigureAwait(false);
+            next = next with { Segment = position.Segment, Records = position.Records, ClosedUntil = until };
+        }
+
+        var quality = new QualityPass(state.QualityUntil, state.LabelSequence, 0, 0);
+        if (qualityDue)
+        {
+            quality = await QualityAsync(state, qualityUntil, results, cancellationToken).ConfigureAwait(false);
+            next = next with { QualityUntil = quality.Until, LabelSequence = quality.Sequence, LateLabels = state.LateLabels + quality.Late };
+        }
+
+        var fired = await AlertsAsync(results, cancellationToken).ConfigureAwait(false);
+        await _metadata.MonitorState.SaveWindowsAsync(
+            _project, _spec.Endpoint, _spec.Name, results, next, [.. fired.SelectMany(a => AlertOutbox.Entries(_project, _spec, a))], new Actor("monitor"), cancellationToken)
+            .ConfigureAwait(false);
+        if (fired.Count > 0)
+        {
+            _alerts?.Wake();
+        }
+
+        return new LiveMonitorTick(next.ClosedUntil, drift.Rows, drift.Late, drift.Unreferenced, results)
+        {
+            QualityUntil = next.QualityUntil, Labels = quality.Labels, LateLabels = quality.Late, Alerts = fired,
+        };
+    }
+
+    /// <summary>Reads the log up to <paramref name="until"/> and adds the drift results of the windows it closes.</summary>
+    private async Task<(DriftPass Pass, PredictionLogPosition Position)> DriftAsync(MonitorFeedState state, long until, List<MonitorResult> results, CancellationToken cancellationToken)
+    {
         if (_closeOpenSegment is not null)
         {
             await _closeOpenSegment(cancellationToken).ConfigureAwait(false);
@@ -117,7 +172,7 @@ public sealed class LiveMonitor
                 if (!runners.TryGetValue(version, out var runner))
                 {
                     var reference = await _references(version, cancellationToken).ConfigureAwait(false);
-                    runners[version] = runner = reference is null ? null : new MonitorRunner(_project, _spec, reference, _metadata.Monitoring, _alerts);
+                    runners[version] = runner = reference is null ? null : new MonitorRunner(_project, _spec, reference, _metadata.Monitoring);
                 }
 
                 if (runner is null)
@@ -130,16 +185,78 @@ public sealed class LiveMonitor
             }
         }
 
-        var results = runners.Values.OfType<MonitorRunner>().SelectMany(r => r.Close(until)).ToList();
-        var position = feed.Position;
-        await _metadata.MonitorState.SaveWindowsAsync(
-            _project, _spec.Endpoint, _spec.Name, results, new MonitorFeedState(position.Segment, position.Records, until), new Actor("monitor"), cancellationToken)
-            .ConfigureAwait(false);
-        if (runners.Values.OfType<MonitorRunner>().FirstOrDefault() is { } any)
+        results.AddRange(runners.Values.OfType<MonitorRunner>().SelectMany(r => r.Close(until)));
+        return (new DriftPass(rows, late, unreferenced), feed.Position);
+    }
+
+    /// <summary>
+    /// Evaluates the quality of the windows in [state's quality position, <paramref name="until"/>) from the labels
+    /// stored so far (up to the newest sequence, read first), and counts the labels that arrived since the last
+    /// evaluation for windows it had already evaluated as late.
+    /// </summary>
+    private async Task<QualityPass> QualityAsync(MonitorFeedState state, long until, List<MonitorResult> results, CancellationToken cancellationToken)
+    {
+        var store = _metadata.MonitorState;
+        var window = _spec.WindowMicros;
+
+        // NOTE: the store's writes are serialized, so every label up to this sequence is committed and visible: reading
+        // only those makes "seen by this evaluation" exact, and anything after it is counted late next time.
+        var sequence = await store.GetLabelSequenceAsync(_project, _spec.Endpoint, cancellationToken).ConfigureAwait(false);
+        var late = sequence > state.LabelSequence && state.QualityUntil > 0
+            ? await store.CountLabeledAsync(_project, _spec.Endpoint, state.QualityUntil, state.LabelSequence, sequence, cancellationToken).ConfigureAwait(false)
+            : 0;
+        var from = state.QualityUntil;
+        long labels = 0;
+        while (from < until)
         {
-            await any.FireAlertsAsync(results, cancellationToken).ConfigureAwait(false);
+            var rows = await store.ListLabeledAsync(_project, _spec.Endpoint, from, until, sequence, QualityPageRows, cancellationToken).ConfigureAwait(false);
+            var full = rows.Count == QualityPageRows;
+            var windows = rows.GroupBy(r => WindowedQuality.FloorDiv(r.Time, window) * window).ToList();
+
+            // A full page may end inside a window: that window is read again from its start next time, unless it is the
+            // only one (more labels in one window than a page holds: it is evaluated on the page's labels).
+            var complete = full && windows.Count > 1 ? windows.SkipLast(1).ToList() : windows;
+            foreach (var group in complete)
+            {
+                var task = group.First().Classifier ? QualityTask.Binary : QualityTask.Regression;
+                var pairs = group.Where(r => r.Score is not null && r.Classifier == (task == QualityTask.Binary))
+                    .Select(r => new LabeledPrediction(r.Time, r.Score!.Value, r.Label)).ToList();
+                labels += pairs.Count;
+                results.AddRange(WindowedQuality.Results(_spec, group.Key, pairs, task));
+            }
+
+            from = !full ? until : complete.Count < windows.Count ? windows[^1].Key : windows[^1].Key + window;
+            if (results.Count >= MaxResultsPerTick)
+            {
+                break; // NOTE: the rest next tick; the position says where this one stopped.
+            }
         }
 
-        return new LiveMonitorTick(until, rows, late, unreferenced, results);
+        return new QualityPass(Math.Min(from, until), sequence, labels, late);
     }
+
+    /// <summary>The alerts the new results fire, read against the monitor's stored history.</summary>
+    private async Task<IReadOnlyList<AlertEvent>> AlertsAsync(List<MonitorResult> results, CancellationToken cancellationToken)
+    {
+        if (results.Count == 0 || _spec.Alerts.Count == 0)
+        {
+            return [];
+        }
+
+        var depth = _spec.Alerts.Max(a => a.ConsecutiveWindows);
+        var first = results.Min(r => r.WindowStart);
+        var history = await _metadata.Monitoring.ListResultsAsync(
+            _project, new MonitorResultQuery(_spec.Endpoint, From: first - (depth * _spec.WindowMicros), Monitor: _spec.Name), cancellationToken).ConfigureAwait(false);
+        return AlertDispatcher.Fired(_spec, history, results);
+    }
+
+    /// <summary>Labelled requests read per query.</summary>
+    private const int QualityPageRows = 200_000;
+
+    /// <summary>Results stored per tick at most (the store takes 10,000 per save); the remaining windows wait for the next tick.</summary>
+    private const int MaxResultsPerTick = 5000;
+
+    private readonly record struct DriftPass(long Rows, long Late, long Unreferenced);
+
+    private readonly record struct QualityPass(long Until, long Sequence, long Labels, long Late);
 }

@@ -17,6 +17,7 @@ namespace Strata.Monitoring;
 ///     endpoint: flights
 ///     model: delays
 ///     window: 1h
+///     label_delay: 6h
 ///     min_samples: 200
 ///     features: [dep_delay, carrier]
 ///     checks: [data_drift, prediction_drift, quality]
@@ -98,12 +99,20 @@ public static class MonitorConfig
 
     private static MonitorSpec Monitor(string source, YamlMappingNode node)
     {
-        OnlyKeys(source, node, "name", "endpoint", "model", "window", "min_samples", "features", "checks", "drift", "alerts", "prediction_column");
+        OnlyKeys(source, node, "name", "endpoint", "model", "window", "min_samples", "features", "checks", "drift", "alerts", "prediction_column", "label_delay");
         var name = Text(source, node, "name", required: true)!;
         var windowText = Text(source, node, "window", required: false) ?? "1h";
         if (!Durations.TryParse(windowText, out var window) || window <= TimeSpan.Zero)
         {
             throw Error(source, node, $"monitor '{name}': window '{windowText}' is not a duration such as 30m, 1h or 1d");
+        }
+
+        TimeSpan? labelDelay = null;
+        if (Text(source, node, "label_delay", required: false) is { } delayText)
+        {
+            labelDelay = Durations.TryParse(delayText, out var delay) && delay >= TimeSpan.Zero
+                ? delay
+                : throw Error(source, node.Children[new YamlScalarNode("label_delay")], $"monitor '{name}': label_delay '{delayText}' is not a duration such as 0s, 30m, 1h or 1d");
         }
 
         var drift = DriftOptions.Default;
@@ -123,6 +132,7 @@ public static class MonitorConfig
             Endpoint = Text(source, node, "endpoint", required: true)!,
             Model = Text(source, node, "model", required: true)!,
             Window = window,
+            LabelDelay = labelDelay,
             Features = List(source, node, "features") ?? [],
             Checks = List(source, node, "checks") ?? [MonitorChecks.DataDrift, MonitorChecks.PredictionDrift],
             PredictionColumn = Text(source, node, "prediction_column", required: false) ?? "prediction",

@@ -49,6 +49,16 @@ public sealed record MonitorSpec
     /// <summary>Alert rules over the results.</summary>
     public IReadOnlyList<AlertRule> Alerts { get; init; } = [];
 
+    /// <summary>
+    /// How long after a window ends its labels may still arrive (null: one window). The server evaluates a window's
+    /// quality once its end plus this delay has passed, from the labels that arrived by then; later labels are counted as
+    /// late. Drift is not delayed. At most 90 days.
+    /// </summary>
+    public TimeSpan? LabelDelay { get; init; }
+
+    /// <summary>The label delay in effect (<see cref="LabelDelay"/>, else the window).</summary>
+    public TimeSpan EffectiveLabelDelay => LabelDelay ?? Window;
+
     /// <summary>The window in microseconds.</summary>
     public long WindowMicros => Window.Ticks / 10;
 
@@ -62,6 +72,11 @@ public sealed record MonitorSpec
         if (Window < TimeSpan.FromSeconds(1) || Window > TimeSpan.FromDays(31))
         {
             throw new StrataException(ErrorCodes.ArgumentInvalid, $"monitor '{Name}': window {Window} must be within 1 second and 31 days");
+        }
+
+        if (LabelDelay is { } delay && (delay < TimeSpan.Zero || delay > TimeSpan.FromDays(90)))
+        {
+            throw new StrataException(ErrorCodes.ArgumentInvalid, $"monitor '{Name}': label_delay {delay} must be within 0 and 90 days");
         }
 
         foreach (var check in Checks)

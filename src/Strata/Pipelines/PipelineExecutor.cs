@@ -164,7 +164,7 @@ public sealed class PipelineExecutor
         }
 
         var run = new PipelineRun(
-            Guid.NewGuid().ToString("N"), project, spec.Name, Sha256(text), text, PipelineState.Running, Now(), null, null,
+            rerunOf is null && options.RunId is { } id ? id : Guid.NewGuid().ToString("N"), project, spec.Name, Sha256(text), text, PipelineState.Running, Now(), null, null,
             options.Caller.Principal.Name, rerunOf?.Id, properties);
         return await _services.Metadata.Pipelines.CreateRunAsync(run, options.Caller.Actor, cancellationToken).ConfigureAwait(false);
     }

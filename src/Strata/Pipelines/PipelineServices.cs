@@ -60,6 +60,9 @@ public sealed record PipelineRunOptions
     /// <summary>Execute every step even when an earlier execution with the same cache key exists.</summary>
     public bool NoCache { get; init; }
 
+    /// <summary>The new run's id (null: a fresh one); a run with that id must not exist (idempotent starts, e.g. one per alert).</summary>
+    public string? RunId { get; init; }
+
     /// <summary>Receives step starts, ends, logs and progress as they happen.</summary>
     public IProgress<PipelineEvent>? Progress { get; init; }
 }

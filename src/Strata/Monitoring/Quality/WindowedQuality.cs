@@ -97,6 +97,20 @@ public static class WindowedQuality
         return metrics;
     }
 
+    /// <summary>
+    /// The stored results of one window's quality: one per metric, named <c>quality.&lt;metric&gt;</c>, for all versions
+    /// together (version 0); "insufficient_data" without a value below the spec's minimum sample size, else "ok".
+    /// </summary>
+    public static IReadOnlyList<Stores.MonitorResult> Results(MonitorSpec spec, long start, IReadOnlyList<LabeledPrediction> pairs, QualityTask task, string? details = null)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        ArgumentNullException.ThrowIfNull(pairs);
+        var status = pairs.Count < spec.Drift.MinimumSampleSize ? "insufficient_data" : "ok";
+        return [.. Metrics(pairs, task).Select(m => new Stores.MonitorResult(
+            spec.Name, spec.Endpoint, spec.Model, 0, start, start + spec.WindowMicros, $"{MonitorChecks.Quality}.{m.Key}", status,
+            status == "ok" ? m.Value : null, pairs.Count, details))];
+    }
+
     /// <summary>⌊a / b⌋ for b &gt; 0, also for negative a (times before 1970).</summary>
     internal static long FloorDiv(long a, long b) => (a / b) - ((a % b) < 0 ? 1 : 0);
 }

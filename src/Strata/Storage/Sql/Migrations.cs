@@ -4,7 +4,7 @@ namespace Strata.Storage.Sql;
 /// The metadata schema as numbered migrations, applied in order at start-up inside one transaction each. A migration is
 /// never edited once released: changes come as new numbers. Each number is applied when it is missing, not only when it
 /// is above the highest applied one, so branches that took numbers in parallel (3 serving, 4 pipelines, 5 monitoring, 6 feedback labels,
-/// 7 monitor state)
+/// 7 monitor state, 8 live quality and the alert outbox)
 /// merge in any order: a store that has 1, 2 and 4 still gets 3 when it arrives.
 /// </summary>
 internal static class Migrations
@@ -140,6 +140,19 @@ internal static class Migrations
                 CREATE TABLE prediction_index (
                     project TEXT NOT NULL, endpoint TEXT NOT NULL, request_id TEXT NOT NULL, time BIGINT NOT NULL, model_version INTEGER NOT NULL,
                     score {d}, classes TEXT, PRIMARY KEY (project, endpoint, request_id));
+                """),
+            (8, """
+                ALTER TABLE monitor_feeds ADD COLUMN quality_until BIGINT NOT NULL DEFAULT 0;
+                ALTER TABLE monitor_feeds ADD COLUMN label_sequence BIGINT NOT NULL DEFAULT 0;
+                ALTER TABLE monitor_feeds ADD COLUMN late_labels BIGINT NOT NULL DEFAULT 0;
+                ALTER TABLE monitor_labels ADD COLUMN sequence BIGINT NOT NULL DEFAULT 0;
+                CREATE INDEX monitor_labels_sequence ON monitor_labels (project, endpoint, sequence);
+                CREATE INDEX prediction_index_time ON prediction_index (project, endpoint, time);
+                CREATE TABLE monitor_alerts (
+                    id TEXT PRIMARY KEY, alert_id TEXT NOT NULL, project TEXT NOT NULL, kind TEXT NOT NULL, target TEXT, event TEXT NOT NULL,
+                    attempts INTEGER NOT NULL, next_attempt_at BIGINT NOT NULL, delivered_at BIGINT, last_error TEXT, created_at BIGINT NOT NULL);
+                CREATE INDEX monitor_alerts_due ON monitor_alerts (delivered_at, next_attempt_at);
+                CREATE INDEX monitor_alerts_project ON monitor_alerts (project, created_at);
                 """),
         ];
     }

@@ -14,29 +14,39 @@ internal sealed partial class SqlMetadataStore
         Names.Check("project", project);
         Names.Check("endpoint", endpoint);
         var row = await ReadAsync(db => db.First<FeedRow>(
-            "SELECT segment AS Segment, records AS Records, closed_until AS ClosedUntil FROM monitor_feeds WHERE project = @project AND endpoint = @endpoint AND monitor = @monitor",
+            "SELECT segment AS Segment, records AS Records, closed_until AS ClosedUntil, quality_until AS QualityUntil, label_sequence AS LabelSequence, " +
+            "late_labels AS LateLabels FROM monitor_feeds WHERE project = @project AND endpoint = @endpoint AND monitor = @monitor",
             new { project, endpoint, monitor }), cancellationToken).ConfigureAwait(false);
-        return row is null ? null : new MonitorFeedState(row.Segment, row.Records, row.ClosedUntil);
+        return row is null ? null : new MonitorFeedState(row.Segment, row.Records, row.ClosedUntil, row.QualityUntil, row.LabelSequence, row.LateLabels);
     }
 
+    Task IMonitorStateStore.SaveWindowsAsync(
+        string project, string endpoint, string monitor, IReadOnlyList<MonitorResult> results, MonitorFeedState state, Actor actor, CancellationToken cancellationToken) =>
+        ((IMonitorStateStore)this).SaveWindowsAsync(project, endpoint, monitor, results, state, [], actor, cancellationToken);
+
     async Task IMonitorStateStore.SaveWindowsAsync(
-        string project, string endpoint, string monitor, IReadOnlyList<MonitorResult> results, MonitorFeedState state, Actor actor, CancellationToken cancellationToken)
+        string project, string endpoint, string monitor, IReadOnlyList<MonitorResult> results, MonitorFeedState state, IReadOnlyList<OutboxAlert> alerts, Actor actor,
+        CancellationToken cancellationToken)
     {
         Names.Check("project", project);
         Names.Check("endpoint", endpoint);
         Names.Check("monitor", monitor);
         ArgumentNullException.ThrowIfNull(results);
         ArgumentNullException.ThrowIfNull(state);
+        ArgumentNullException.ThrowIfNull(alerts);
         CheckResults(results);
+        CheckAlerts(alerts);
 
-        // NOTE: results and position commit together: a crash before the commit re-reads the same records and closes the
-        // same windows again; after it, the records are never read again.
+        // NOTE: results, position and the alerts they fire commit together: a crash before the commit re-reads the same
+        // records and closes the same windows again; after it, the records are never read again and the alerts are in the
+        // outbox, delivered after a restart if not before.
         await WriteIfChangedAsync(actor, "monitor.results", project, $"{endpoint}/{monitor}", async db =>
         {
             await InsertResultsAsync(db, project, results).ConfigureAwait(false);
             await SaveFeedAsync(db, project, endpoint, monitor, state).ConfigureAwait(false);
-            return (true, $"results={results.Count} closed_until={state.ClosedUntil}", true);
-        }, cancellationToken, audit: results.Count > 0).ConfigureAwait(false);
+            await InsertAlertsAsync(db, alerts).ConfigureAwait(false);
+            return (true, $"results={results.Count} alerts={alerts.Count} closed_until={state.ClosedUntil} quality_until={state.QualityUntil}", true);
+        }, cancellationToken, audit: results.Count > 0 || alerts.Count > 0).ConfigureAwait(false);
     }
 
     async Task IMonitorStateStore.PutMonitorAsync(string project, StoredMonitor monitor, Actor actor, CancellationToken cancellationToken)
@@ -141,10 +151,12 @@ internal sealed partial class SqlMetadataStore
 
     private async Task SaveFeedAsync(Db db, string project, string endpoint, string monitor, MonitorFeedState state) =>
         await db.Execute(
-            "INSERT INTO monitor_feeds (project, endpoint, monitor, segment, records, closed_until, updated_at) " +
-            "VALUES (@project, @endpoint, @monitor, @Segment, @Records, @ClosedUntil, @now) " +
-            "ON CONFLICT (project, endpoint, monitor) DO UPDATE SET segment = @Segment, records = @Records, closed_until = @ClosedUntil, updated_at = @now",
-            new { project, endpoint, monitor, state.Segment, state.Records, state.ClosedUntil, now = Now() }).ConfigureAwait(false);
+            "INSERT INTO monitor_feeds (project, endpoint, monitor, segment, records, closed_until, quality_until, label_sequence, late_labels, updated_at) " +
+            "VALUES (@project, @endpoint, @monitor, @Segment, @Records, @ClosedUntil, @QualityUntil, @LabelSequence, @LateLabels, @now) " +
+            "ON CONFLICT (project, endpoint, monitor) DO UPDATE SET segment = @Segment, records = @Records, closed_until = @ClosedUntil, " +
+            "quality_until = @QualityUntil, label_sequence = @LabelSequence, late_labels = @LateLabels, updated_at = @now",
+            new { project, endpoint, monitor, state.Segment, state.Records, state.ClosedUntil, state.QualityUntil, state.LabelSequence, state.LateLabels, now = Now() })
+            .ConfigureAwait(false);
 
     private sealed record FeedRow
     {
@@ -153,6 +165,12 @@ internal sealed partial class SqlMetadataStore
         public long Records { get; init; }
 
         public long ClosedUntil { get; init; }
+
+        public long QualityUntil { get; init; }
+
+        public long LabelSequence { get; init; }
+
+        public long LateLabels { get; init; }
     }
 
     private sealed record SpecRow

@@ -117,13 +117,17 @@ internal sealed partial class SqlMetadataStore
         await WriteAsync(actor, "monitor.feedback", project, endpoint, async db =>
         {
             var now = Now();
+
+            // NOTE: writes are serialized by the store's write lock, so sequences commit in order: a reader that saw sequence
+            // S has seen every label up to S (the live quality check counts later ones as late by it).
+            var sequence = await db.NextAsync("monitor_labels").ConfigureAwait(false);
             foreach (var label in labels)
             {
                 await db.Execute(
-                    "INSERT INTO monitor_labels (project, endpoint, request_id, label, received_at, received_by) " +
-                    "VALUES (@project, @endpoint, @RequestId, @Label, @now, @principal) " +
-                    "ON CONFLICT (project, endpoint, request_id) DO UPDATE SET label = @Label, received_at = @now, received_by = @principal",
-                    new { project, endpoint, label.RequestId, label.Label, now, principal = actor.Principal }).ConfigureAwait(false);
+                    "INSERT INTO monitor_labels (project, endpoint, request_id, label, received_at, received_by, sequence) " +
+                    "VALUES (@project, @endpoint, @RequestId, @Label, @now, @principal, @sequence) " +
+                    "ON CONFLICT (project, endpoint, request_id) DO UPDATE SET label = @Label, received_at = @now, received_by = @principal, sequence = @sequence",
+                    new { project, endpoint, label.RequestId, label.Label, now, principal = actor.Principal, sequence }).ConfigureAwait(false);
             }
 
             return (true, $"labels={labels.Count}");
