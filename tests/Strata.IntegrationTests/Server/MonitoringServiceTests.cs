@@ -252,6 +252,9 @@ public sealed class MonitoringServiceTests
 
         public TaskCompletionSource<JsonElement> Received { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
+        /// <summary>Every body received, in order.</summary>
+        public System.Collections.Concurrent.ConcurrentQueue<JsonElement> Bodies { get; } = new();
+
         public void Dispose() => _listener.Close();
 
         private async Task LoopAsync()
@@ -270,7 +273,9 @@ public sealed class MonitoringServiceTests
 
                 using (var reader = new StreamReader(context.Request.InputStream))
                 {
-                    Received.TrySetResult(JsonDocument.Parse(await reader.ReadToEndAsync()).RootElement.Clone());
+                    var body = JsonDocument.Parse(await reader.ReadToEndAsync()).RootElement.Clone();
+                    Bodies.Enqueue(body);
+                    Received.TrySetResult(body);
                 }
 
                 context.Response.StatusCode = 204;

@@ -55,7 +55,11 @@ public sealed class ServingServer : IAsyncDisposable
     public static string FlightsModel => SharedData.InRepository("tests", "fixtures", "xgboost", "flights_xgb.json");
 
     /// <summary>Starts a server; with <paramref name="postgres"/> its metadata is there (and <paramref name="home"/> may be shared).</summary>
-    public static async Task<ServingServer> StartAsync(string? postgres = null, string? home = null, bool seed = true, params string[] extra)
+    public static Task<ServingServer> StartAsync(string? postgres = null, string? home = null, bool seed = true, params string[] extra) =>
+        StartWithClockAsync(null, postgres, home, seed, extra);
+
+    /// <summary>Starts a server living in <paramref name="clock"/>'s time (prediction times, the monitors' now) when it is given.</summary>
+    public static async Task<ServingServer> StartWithClockAsync(TimeProvider? clock, string? postgres, string? home, bool seed, params string[] extra)
     {
         var own = home is null ? new TempFolder("strata-serving") : null;
         var server = new ServingServer(home ?? own!.Path, own);
@@ -71,7 +75,7 @@ public sealed class ServingServer : IAsyncDisposable
             await File.WriteAllTextAsync(Path.Combine(server.Home, "strata.yaml"), "# no endpoints declared here\n");
         }
 
-        server._app = StrataServer.Build([.. args]);
+        server._app = StrataServer.Build([.. args], clock is null ? null : builder => builder.Services.AddSingleton(clock));
         await server._app.StartAsync();
         var address = server._app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         server.Address = new Uri(address);
