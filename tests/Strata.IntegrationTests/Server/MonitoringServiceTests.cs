@@ -175,7 +175,7 @@ public sealed class MonitoringServiceTests
     }
 
     /// <summary>The flights sample as training data for the retraining pipeline: the watched inputs, a time and the label.</summary>
-    private static string TrainingCsv(int count)
+    internal static string TrainingCsv(int count)
     {
         var (header, rows) = ServingServer.Sample(count);
         var sb = new StringBuilder("ts," + string.Join(',', Watched) + ",late\n");
@@ -196,7 +196,7 @@ public sealed class MonitoringServiceTests
         return sb.ToString();
     }
 
-    private const string RetrainYaml = """
+    internal const string RetrainYaml = """
         pipeline: retrain
         steps:
           - name: ingest
