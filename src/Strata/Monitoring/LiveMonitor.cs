@@ -219,10 +219,15 @@ public sealed class LiveMonitor
             foreach (var group in complete)
             {
                 var task = group.First().Classifier ? QualityTask.Binary : QualityTask.Regression;
-                var pairs = group.Where(r => r.Score is not null && r.Classifier == (task == QualityTask.Binary))
-                    .Select(r => new LabeledPrediction(r.Time, r.Score!.Value, r.Label)).ToList();
+                var pairs = Pairs(group, task);
                 labels += pairs.Count;
                 results.AddRange(WindowedQuality.Results(_spec, group.Key, pairs, task));
+
+                // NOTE: the window before is read again (labels up to the same sequence) rather than kept, so the detectors
+                // see the same stream whether or not it was evaluated in this tick.
+                var previous = await store.ListLabeledAsync(_project, _spec.Endpoint, group.Key - window, group.Key, sequence, QualityPageRows, cancellationToken)
+                    .ConfigureAwait(false);
+                results.AddRange(WindowedQuality.ChangeResults(_spec, group.Key, Pairs(previous, task), pairs, task));
             }
 
             from = !full ? until : complete.Count < windows.Count ? windows[^1].Key : windows[^1].Key + window;
@@ -234,6 +239,10 @@ public sealed class LiveMonitor
 
         return new QualityPass(Math.Min(from, until), sequence, labels, late);
     }
+
+    /// <summary>The (score, label) pairs of labelled requests answered like <paramref name="task"/> says, in serving order.</summary>
+    private static List<LabeledPrediction> Pairs(IEnumerable<LabeledRequest> rows, QualityTask task) =>
+        [.. rows.Where(r => r.Score is not null && r.Classifier == (task == QualityTask.Binary)).Select(r => new LabeledPrediction(r.Time, r.Score!.Value, r.Label))];
 
     /// <summary>The alerts the new results fire, read against the monitor's stored history.</summary>
     private async Task<IReadOnlyList<AlertEvent>> AlertsAsync(List<MonitorResult> results, CancellationToken cancellationToken)

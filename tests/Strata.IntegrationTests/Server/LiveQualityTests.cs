@@ -56,6 +56,7 @@ public sealed class LiveQualityTests
         var auc = Assert.Single(afterDelay, r => r.Check == "quality.auc");
         Assert.Equal(("ok", 55L, T0.ToUnixTimeMilliseconds() * 1000), (auc.Status, auc.Rows, auc.WindowStart));
         Assert.True(auc.Score < 0.7, $"auc {auc.Score}");
+        Assert.Equal(["quality.adwin", "quality.page_hinkley"], afterDelay.Where(r => r.Check is "quality.adwin" or "quality.page_hinkley").Select(r => r.Check));
         Assert.Equal(("low-auc", "quality.auc", Endpoint), (alert.GetProperty("rule").GetString(), alert.GetProperty("check").GetString(), alert.GetProperty("endpoint").GetString()));
         Assert.Equal(32, alert.GetProperty("id").GetString()!.Length);
         var final = await QualityAsync(server);

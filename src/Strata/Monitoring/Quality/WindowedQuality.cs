@@ -111,6 +111,47 @@ public static class WindowedQuality
             status == "ok" ? m.Value : null, pairs.Count, details))];
     }
 
+    /// <summary>Check name suffix of the ADWIN result (<c>quality.adwin</c>).</summary>
+    public const string AdwinCheck = "adwin";
+
+    /// <summary>Check name suffix of the Page–Hinkley result (<c>quality.page_hinkley</c>).</summary>
+    public const string PageHinkleyCheck = "page_hinkley";
+
+    /// <summary>
+    /// The change detectors' results of one window: <see cref="Adwin"/> and <see cref="PageHinkley"/> fed the errors of
+    /// <paramref name="previous"/> (the window before, to warm up, so a change at the boundary is seen) and then of
+    /// <paramref name="current"/>, in serving order; "drift" when a detector alarms on a value of this window (score: its
+    /// alarms there), "no_drift", or "insufficient_data" below the spec's minimum sample size.
+    /// </summary>
+    public static IReadOnlyList<Stores.MonitorResult> ChangeResults(
+        MonitorSpec spec, long start, IReadOnlyList<LabeledPrediction> previous, IReadOnlyList<LabeledPrediction> current, QualityTask task)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        ArgumentNullException.ThrowIfNull(previous);
+        ArgumentNullException.ThrowIfNull(current);
+        if (current.Count == 0)
+        {
+            return [];
+        }
+
+        var results = new List<Stores.MonitorResult>();
+        foreach (var (name, detector) in new (string, IChangeDetector)[] { (AdwinCheck, new Adwin()), (PageHinkleyCheck, new PageHinkley()) })
+        {
+            foreach (var pair in previous)
+            {
+                detector.Add(Error(pair, task));
+            }
+
+            var alarms = current.Count(pair => detector.Add(Error(pair, task)));
+            var status = current.Count < spec.Drift.MinimumSampleSize ? "insufficient_data" : alarms > 0 ? "drift" : "no_drift";
+            results.Add(new Stores.MonitorResult(
+                spec.Name, spec.Endpoint, spec.Model, 0, start, start + spec.WindowMicros, $"{MonitorChecks.Quality}.{name}", status,
+                status == "insufficient_data" ? null : alarms, current.Count, null));
+        }
+
+        return results;
+    }
+
     /// <summary>⌊a / b⌋ for b &gt; 0, also for negative a (times before 1970).</summary>
     internal static long FloorDiv(long a, long b) => (a / b) - ((a % b) < 0 ? 1 : 0);
 }
