@@ -59,19 +59,7 @@ internal sealed class ServerAlerts(ServerState state, IPipelineTrigger trigger) 
     private AlertDispatcher? _dispatcher;
     private AlertOutbox? _outbox;
 
-    /// <summary>The outbox (created on first use, once the stores are open).</summary>
-    public AlertOutbox Outbox
-    {
-        get
-        {
-            lock (_lock)
-            {
-                return _outbox ??= new AlertOutbox(state.Home.Metadata.MonitorState, _dispatcher ??= new AlertDispatcher(_http, state.Home.Metadata.Audit, trigger));
-            }
-        }
-    }
-
-    /// <summary>The dispatcher (created on first use, once the stores are open).</summary>
+    /// <summary>The dispatcher (created on first use, once the stores are open): what the outbox delivers through.</summary>
     public AlertDispatcher Dispatcher
     {
         get
@@ -79,6 +67,19 @@ internal sealed class ServerAlerts(ServerState state, IPipelineTrigger trigger) 
             lock (_lock)
             {
                 return _dispatcher ??= new AlertDispatcher(_http, state.Home.Metadata.Audit, trigger);
+            }
+        }
+    }
+
+    /// <summary>The outbox (created on first use, once the stores are open).</summary>
+    public AlertOutbox Outbox
+    {
+        get
+        {
+            var dispatcher = Dispatcher;
+            lock (_lock)
+            {
+                return _outbox ??= new AlertOutbox(state.Home.Metadata.MonitorState, dispatcher);
             }
         }
     }
@@ -91,7 +92,6 @@ internal sealed class ServerAlerts(ServerState state, IPipelineTrigger trigger) 
         }
 
         _outbox?.Dispose();
-
         _http.Dispose();
     }
 }
