@@ -53,6 +53,15 @@ internal sealed partial class SqlMetadataStore
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(lease, TimeSpan.Zero);
+
+        // NOTE: the outbox is polled every few seconds; a read first keeps an empty poll from taking the store's write lock.
+        var probe = Now();
+        if (await ReadAsync(db => db.Scalar<long>(
+            "SELECT COUNT(*) FROM monitor_alerts WHERE delivered_at IS NULL AND next_attempt_at <= @probe", new { probe }), cancellationToken).ConfigureAwait(false) == 0)
+        {
+            return [];
+        }
+
         return await WriteIfChangedAsync(Actor.Local, "monitor.alerts.claim", "", "", async db =>
         {
             var now = Now();
