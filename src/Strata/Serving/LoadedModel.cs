@@ -74,6 +74,7 @@ public static class ServingRoles
 internal sealed class LoadedModel
 {
     private readonly Dictionary<string, int>?[] _codes;
+    private readonly HashSet<string> _inputNames;
 
     public LoadedModel(string project, string name, int version, string digest, Model model)
     {
@@ -84,6 +85,7 @@ internal sealed class LoadedModel
         Model = model;
         Tree = model as TreeEnsembleModel;
         var inputs = model.Signature.Inputs;
+        _inputNames = new HashSet<string>(inputs.Select(i => i.Name), StringComparer.Ordinal);
         _codes = new Dictionary<string, int>?[inputs.Count];
         for (var i = 0; i < inputs.Count; i++)
         {
@@ -140,7 +142,7 @@ internal sealed class LoadedModel
 
         foreach (var name in input.Columns.Keys)
         {
-            if (Model.Signature.Input(name) is null && !allowedExtra.Contains(name))
+            if (!_inputNames.Contains(name) && !allowedExtra.Contains(name))
             {
                 problems.Add($"unknown field '{name}' (not an input of {Name} version {Version})");
             }
