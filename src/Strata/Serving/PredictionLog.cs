@@ -262,7 +262,7 @@ internal sealed class PredictionLog : IAsyncDisposable
                 switch (column.Kind)
                 {
                     case InputKind.Number when !double.IsNaN(column.Numbers![r]):
-                        json.WriteNumber(field, column.Numbers[r]);
+                        WriteNumber(json, field, column.Numbers[r]);
                         break;
                     case InputKind.Text when column.Texts![r] is { } text:
                         json.WriteString(field, text);
@@ -309,6 +309,23 @@ internal sealed class PredictionLog : IAsyncDisposable
         json.Flush();
 
         _buffer.Write("\n"u8);
+    }
+
+    /// <summary>
+    /// Writes a number as <see cref="Utf8JsonWriter.WriteNumber(JsonEncodedText, double)"/> does, whole numbers through
+    /// the integer formatter: most inputs are codes and counts, and the shortest round-trip search was the writer's
+    /// largest cost. Same text either way ("258", never "258.0"); -0 and values from 1e15 up keep the double's form.
+    /// </summary>
+    internal static void WriteNumber(Utf8JsonWriter json, JsonEncodedText field, double value)
+    {
+        if (Math.Abs(value) < 1e15 && value == Math.Truncate(value) && !(value == 0 && double.IsNegative(value)))
+        {
+            json.WriteNumber(field, (long)value);
+        }
+        else
+        {
+            json.WriteNumber(field, value);
+        }
     }
 
     /// <summary>
