@@ -57,6 +57,7 @@ public sealed partial class ServingRuntime : IAsyncDisposable
     private readonly CancellationTokenSource _stopping = new();
     private readonly Counter.Child _shadowFailures;
     private readonly ConcurrentDictionary<KeyDigest, Security.Principal> _keys = new();
+    private int _keyGeneration;
 
     // The request fields each feature service needs, per feature store (a new one comes with each definitions version).
     private static readonly ConditionalWeakTable<FeatureStore, ConcurrentDictionary<string, IReadOnlyDictionary<string, Field>>> NeededByStore = new();
@@ -206,6 +207,9 @@ public sealed partial class ServingRuntime : IAsyncDisposable
         return principal;
     }
 
+    /// <summary>Changes whenever the keys may have changed (one revoked, say): an answer of <see cref="AuthenticateAsync"/> kept elsewhere holds only while this stays the same.</summary>
+    public int KeyGeneration => Volatile.Read(ref _keyGeneration);
+
     /// <summary>True when the key may call the endpoint (keys without a list may call every endpoint).</summary>
     public bool KeyMayCall(string? keyId, string endpoint) =>
         keyId is null || !_keyEndpoints.TryGetValue(keyId, out var allowed) || allowed.Contains(endpoint, StringComparer.Ordinal);
@@ -262,6 +266,7 @@ public sealed partial class ServingRuntime : IAsyncDisposable
             // The sequence is read first: a change committed during the refresh is then seen by the next poll.
             var sequence = await _metadata.GetChangeSequenceAsync(cancellationToken).ConfigureAwait(false);
             _keys.Clear(); // a key may have been revoked
+            Interlocked.Increment(ref _keyGeneration);
             var records = await _metadata.Endpoints.ListAsync(cancellationToken).ConfigureAwait(false);
             _keyEndpoints = await _metadata.Endpoints.GetKeyEndpointsAsync(cancellationToken).ConfigureAwait(false);
             var names = records.Select(r => r.Name).ToHashSet(StringComparer.Ordinal);
