@@ -29,10 +29,42 @@ internal static class RequestIds
         var id = context.Request.Headers[Header].ToString();
         if (!IsAcceptable(id))
         {
-            id = Guid.NewGuid().ToString("N");
+            id = NewId();
         }
 
         context.TraceIdentifier = id;
+        return id;
+    }
+
+    private const int PoolBytes = 4096;
+
+    [ThreadStatic]
+    private static byte[]? t_pool;
+
+    [ThreadStatic]
+    private static int t_used;
+
+    /// <summary>
+    /// 32 lowercase hex digits from 128 cryptographically random bits, the shape of <c>Guid.ToString("N")</c> and of a
+    /// W3C trace id.
+    /// </summary>
+    /// <remarks>
+    /// Ids stay unguessable (feedback names a prediction by its id), but the random bits are drawn 4 KiB at a time per
+    /// thread: a GUID per request, one call into the system's generator each, was 4% of the predict route's CPU.
+    /// </remarks>
+    internal static string NewId()
+    {
+        var pool = t_pool;
+        if (pool is null || t_used > PoolBytes - 16)
+        {
+            pool = t_pool ??= new byte[PoolBytes];
+            System.Security.Cryptography.RandomNumberGenerator.Fill(pool);
+            t_used = 0;
+        }
+
+        var id = Convert.ToHexStringLower(pool, t_used, 16);
+        pool.AsSpan(t_used, 16).Clear(); // an id's bits are not left behind for anything else to read
+        t_used += 16;
         return id;
     }
 

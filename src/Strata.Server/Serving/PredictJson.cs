@@ -91,63 +91,140 @@ internal static class PredictJson
         input = null;
         try
         {
+            // Most requests are one row: read as one in a single pass; a body of more rows is counted, then read again.
             var reader = new Utf8JsonReader(body, new JsonReaderOptions { MaxDepth = MaxDepth });
-            if (!TryCountRows(ref reader, out var count))
+            var pass = ReadRows(ref reader, 1, out var columns);
+            if (pass == Pass.MoreRows)
+            {
+                reader = new Utf8JsonReader(body, new JsonReaderOptions { MaxDepth = MaxDepth });
+                if (!TryCountRows(ref reader, out var count))
+                {
+                    return false;
+                }
+
+                reader = new Utf8JsonReader(body, new JsonReaderOptions { MaxDepth = MaxDepth });
+                pass = ReadRows(ref reader, count, out columns);
+            }
+
+            if (pass != Pass.Read)
             {
                 return false;
             }
 
-            reader = new Utf8JsonReader(body, new JsonReaderOptions { MaxDepth = MaxDepth });
-            reader.Read(); // {
-            reader.Read(); // "rows"
-            reader.Read(); // [
-            var builders = new Dictionary<string, ColumnBuilder>(StringComparer.Ordinal);
-            for (var r = 0; r < count; r++)
-            {
-                reader.Read(); // {
-                while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
-                {
-                    var name = FieldNames.Get(ref reader);
-                    reader.Read();
-                    if (!builders.TryGetValue(name, out var builder))
-                    {
-                        if (builders.Count >= MaxFields)
-                        {
-                            return false;
-                        }
-
-                        builder = builders[name] = new ColumnBuilder(count);
-                    }
-
-                    switch (reader.TokenType)
-                    {
-                        case JsonTokenType.Null:
-                            break;
-                        case JsonTokenType.Number when reader.TryGetDouble(out var number) && double.IsFinite(number):
-                            builder.SetNumber(r, number);
-                            break;
-                        case JsonTokenType.String:
-                            builder.SetText(r, reader.GetString());
-                            break;
-                        default:
-                            return false; // booleans, nested values, numbers beyond double: ParseRows says what they are
-                    }
-                }
-            }
-
-            var columns = new Dictionary<string, InputColumn>(builders.Count, StringComparer.Ordinal);
-            foreach (var (name, builder) in builders)
-            {
-                columns[name] = builder.Build();
-            }
-
-            input = new PredictionInput(count, columns);
+            input = new PredictionInput(columns!.Rows, columns.Columns);
             return true;
         }
         catch (Exception e) when (e is JsonException or InvalidOperationException)
         {
             return false;
         }
+    }
+
+    private enum Pass
+    {
+        Read,
+        MoreRows,
+        Refused,
+    }
+
+    /// <summary>What one pass read: its rows as named columns.</summary>
+    private sealed record RowsRead(int Rows, Dictionary<string, InputColumn> Columns);
+
+    /// <summary>
+    /// Reads <c>{"rows": [{…}, …]}</c> expecting at most <paramref name="capacity"/> rows, checking its whole shape (flat
+    /// rows of finite numbers, text and nulls; nothing after the body). <see cref="Pass.MoreRows"/> when there are more.
+    /// </summary>
+    private static Pass ReadRows(ref Utf8JsonReader reader, int capacity, out RowsRead? read)
+    {
+        read = null;
+        if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject
+            || !reader.Read() || reader.TokenType != JsonTokenType.PropertyName || !reader.ValueTextEquals("rows"u8)
+            || !reader.Read() || reader.TokenType != JsonTokenType.StartArray)
+        {
+            return Pass.Refused;
+        }
+
+        // NOTE: one row needs no builders: each field becomes its column at once (fewer objects per request).
+        var one = capacity == 1 ? new Dictionary<string, InputColumn>(StringComparer.Ordinal) : null;
+        var builders = one is null ? new Dictionary<string, ColumnBuilder>(StringComparer.Ordinal) : null;
+        var r = 0;
+        while (reader.Read() && reader.TokenType == JsonTokenType.StartObject)
+        {
+            if (r == capacity)
+            {
+                return Pass.MoreRows;
+            }
+
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                var name = FieldNames.Get(ref reader);
+                reader.Read();
+                if (one is not null)
+                {
+                    var column = reader.TokenType switch
+                    {
+                        JsonTokenType.Null => InputColumn.OfNulls(),
+                        JsonTokenType.Number when reader.TryGetDouble(out var number) && double.IsFinite(number) => InputColumn.OfNumbers([number]),
+                        JsonTokenType.String => InputColumn.OfTexts([reader.GetString()]),
+                        _ => null,
+                    };
+                    if (column is null || one.Count >= MaxFields || !one.TryAdd(name, column))
+                    {
+                        return Pass.Refused; // a repeated field included: ParseRows says what the row holds
+                    }
+
+                    continue;
+                }
+
+                if (!builders!.TryGetValue(name, out var builder))
+                {
+                    if (builders.Count >= MaxFields)
+                    {
+                        return Pass.Refused;
+                    }
+
+                    builder = builders[name] = new ColumnBuilder(capacity);
+                }
+
+                switch (reader.TokenType)
+                {
+                    case JsonTokenType.Null:
+                        break;
+                    case JsonTokenType.Number when reader.TryGetDouble(out var number) && double.IsFinite(number):
+                        builder.SetNumber(r, number);
+                        break;
+                    case JsonTokenType.String:
+                        builder.SetText(r, reader.GetString());
+                        break;
+                    default:
+                        return Pass.Refused; // booleans, nested values, numbers beyond double: ParseRows says what they are
+                }
+            }
+
+            if (reader.TokenType != JsonTokenType.EndObject)
+            {
+                return Pass.Refused;
+            }
+
+            r++;
+        }
+
+        if (reader.TokenType != JsonTokenType.EndArray || !reader.Read() || reader.TokenType != JsonTokenType.EndObject || reader.Read())
+        {
+            return Pass.Refused; // nothing may follow the body (a second "rows" included)
+        }
+
+        var columns = one ?? new Dictionary<string, InputColumn>(builders!.Count, StringComparer.Ordinal);
+        if (one is null)
+        {
+            foreach (var (name, builder) in builders!)
+            {
+                columns[name] = builder.Build();
+            }
+        }
+
+        read = new RowsRead(r, columns);
+        return Pass.Read;
     }
 
     /// <summary>Checks the body's shape (one "rows" array of flat objects, nothing after it) and counts the rows.</summary>
@@ -194,12 +271,12 @@ internal static class PredictJson
     public static void WriteResponse(Utf8JsonWriter json, string requestId, string endpoint, PredictionOutput output)
     {
         json.WriteStartObject();
-        json.WriteString("requestId", requestId);
-        json.WriteString("endpoint", endpoint);
-        json.WriteString("model", output.Model);
-        json.WriteNumber("version", output.Version);
-        json.WriteString("role", output.Role);
-        json.WriteStartArray("predictions");
+        json.WriteString(Property.RequestId, requestId);
+        json.WriteString(Property.Endpoint, endpoint);
+        json.WriteString(Property.Model, output.Model);
+        json.WriteNumber(Property.Version, output.Version);
+        json.WriteString(Property.Role, output.Role);
+        json.WriteStartArray(Property.Predictions);
         for (var r = 0; r < output.Rows; r++)
         {
             if (output.Labels is { } labels)
@@ -215,7 +292,7 @@ internal static class PredictJson
         json.WriteEndArray();
         if (output.Probabilities is { } probabilities && output.ClassLabels is { } classes)
         {
-            json.WriteStartArray("probabilities");
+            json.WriteStartArray(Property.Probabilities);
             for (var r = 0; r < output.Rows; r++)
             {
                 json.WriteStartObject();
@@ -252,6 +329,18 @@ internal static class PredictJson
 
         json.WriteEndObject();
         json.Flush();
+    }
+
+    /// <summary>The response's property names, escaped once rather than on every response.</summary>
+    private static class Property
+    {
+        public static readonly JsonEncodedText RequestId = JsonEncodedText.Encode("requestId");
+        public static readonly JsonEncodedText Endpoint = JsonEncodedText.Encode("endpoint");
+        public static readonly JsonEncodedText Model = JsonEncodedText.Encode("model");
+        public static readonly JsonEncodedText Version = JsonEncodedText.Encode("version");
+        public static readonly JsonEncodedText Role = JsonEncodedText.Encode("role");
+        public static readonly JsonEncodedText Predictions = JsonEncodedText.Encode("predictions");
+        public static readonly JsonEncodedText Probabilities = JsonEncodedText.Encode("probabilities");
     }
 
     internal static string Kind(JsonElement value) => value.ValueKind switch

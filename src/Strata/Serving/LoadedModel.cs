@@ -74,6 +74,7 @@ public static class ServingRoles
 internal sealed class LoadedModel
 {
     private readonly Dictionary<string, int>?[] _codes;
+    private readonly HashSet<string> _inputNames;
 
     public LoadedModel(string project, string name, int version, string digest, Model model)
     {
@@ -84,6 +85,7 @@ internal sealed class LoadedModel
         Model = model;
         Tree = model as TreeEnsembleModel;
         var inputs = model.Signature.Inputs;
+        _inputNames = new HashSet<string>(inputs.Select(i => i.Name), StringComparer.Ordinal);
         _codes = new Dictionary<string, int>?[inputs.Count];
         for (var i = 0; i < inputs.Count; i++)
         {
@@ -119,14 +121,14 @@ internal sealed class LoadedModel
     /// Checks the request's fields against the signature: every input present (or filled in) with a usable kind.
     /// Returns the problems, one per field; an empty list means the input fits.
     /// </summary>
-    public List<string> Check(PredictionInput input, ISet<string> allowedExtra)
+    public IReadOnlyList<string> Check(PredictionInput input, ISet<string> allowedExtra)
     {
-        var problems = new List<string>();
+        List<string>? problems = null;
         foreach (var model in Inputs)
         {
             if (!input.Columns.TryGetValue(model.Name, out var column))
             {
-                problems.Add($"missing field '{model.Name}' ({Describe(model)})");
+                (problems ??= []).Add($"missing field '{model.Name}' ({Describe(model)})");
                 continue;
             }
 
@@ -134,19 +136,19 @@ internal sealed class LoadedModel
                 || (model.Kind == FeatureKind.Categorical ? column.Kind == InputKind.Text : column.Kind == InputKind.Number);
             if (!usable)
             {
-                problems.Add($"field '{model.Name}' is {KindName(column.Kind)}; the model needs {Describe(model)}");
+                (problems ??= []).Add($"field '{model.Name}' is {KindName(column.Kind)}; the model needs {Describe(model)}");
             }
         }
 
         foreach (var name in input.Columns.Keys)
         {
-            if (Model.Signature.Input(name) is null && !allowedExtra.Contains(name))
+            if (!_inputNames.Contains(name) && !allowedExtra.Contains(name))
             {
-                problems.Add($"unknown field '{name}' (not an input of {Name} version {Version})");
+                (problems ??= []).Add($"unknown field '{name}' (not an input of {Name} version {Version})");
             }
         }
 
-        return problems;
+        return problems ?? (IReadOnlyList<string>)[];
     }
 
     /// <summary>Predicts every row of a checked input (see <see cref="Check"/>).</summary>

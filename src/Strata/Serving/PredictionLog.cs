@@ -71,6 +71,8 @@ internal sealed class PredictionLog : IAsyncDisposable
     private const int YieldEvery = 32;
     private readonly ArrayBufferWriter<byte> _buffer = new(64 * 1024);
     private readonly Utf8JsonWriter _json;
+    private const int MaxEncoded = 4096;
+    private readonly Dictionary<string, JsonEncodedText> _encoded = new(StringComparer.Ordinal);
     private FileStream? _segment;
     private string? _segmentPath;
     private long _segmentOpened;
@@ -230,42 +232,43 @@ internal sealed class PredictionLog : IAsyncDisposable
     private void Append(PendingPrediction p)
     {
         var json = _json;
+        var output = p.Output;
         json.Reset(_buffer);
         json.WriteStartObject();
-        json.WriteNumber("v", FormatVersion);
-        json.WriteNumber("time", p.Time);
-        json.WriteString("request_id", p.RequestId);
-        json.WriteString("endpoint", p.Endpoint);
-        json.WriteString("project", p.Project);
-        json.WriteString("model", p.Output.Model);
-        json.WriteNumber("version", p.Output.Version);
-        json.WriteString("role", p.Output.Role);
-        json.WriteNumber("latency_ms", Math.Round(p.LatencyMs, 4));
-        json.WriteStartArray("rows");
-        var output = p.Output;
+        json.WriteNumber(Names.V, FormatVersion);
+        json.WriteNumber(Names.Time, p.Time);
+        json.WriteString(Names.RequestId, p.RequestId);
+        json.WriteString(Names.Endpoint, Encoded(p.Endpoint));
+        json.WriteString(Names.Project, Encoded(p.Project));
+        json.WriteString(Names.Model, Encoded(output.Model));
+        json.WriteNumber(Names.Version, output.Version);
+        json.WriteString(Names.Role, Encoded(output.Role));
+        json.WriteNumber(Names.LatencyMs, Math.Round(p.LatencyMs, 4));
+        json.WriteStartArray(Names.Rows);
         var classes = output.ClassLabels?.Count ?? 0;
         for (var r = 0; r < output.Rows; r++)
         {
             json.WriteStartObject();
-            json.WriteStartObject("inputs");
+            json.WriteStartObject(Names.Inputs);
             foreach (var (name, column) in p.Input.Columns)
             {
+                var field = Encoded(name);
                 if (p.Masked.Contains(name))
                 {
-                    json.WriteString(name, Mask);
+                    json.WriteString(field, Names.Mask);
                     continue;
                 }
 
                 switch (column.Kind)
                 {
                     case InputKind.Number when !double.IsNaN(column.Numbers![r]):
-                        json.WriteNumber(name, column.Numbers[r]);
+                        WriteNumber(json, field, column.Numbers[r]);
                         break;
                     case InputKind.Text when column.Texts![r] is { } text:
-                        json.WriteString(name, text);
+                        json.WriteString(field, text);
                         break;
                     default:
-                        json.WriteNull(name);
+                        json.WriteNull(field);
                         break;
                 }
             }
@@ -273,8 +276,8 @@ internal sealed class PredictionLog : IAsyncDisposable
             json.WriteEndObject();
             if (output.Labels is { } labels)
             {
-                json.WriteString("label", labels[r]);
-                json.WriteStartArray("probabilities");
+                json.WriteString(Names.Label, Encoded(labels[r]));
+                json.WriteStartArray(Names.Probabilities);
                 for (var c = 0; c < classes; c++)
                 {
                     json.WriteNumberValue(output.Probabilities![(r * classes) + c]);
@@ -284,7 +287,7 @@ internal sealed class PredictionLog : IAsyncDisposable
             }
             else if (output.Values is { } values)
             {
-                json.WriteNumber("value", values[r]);
+                json.WriteNumber(Names.Value, values[r]);
             }
 
             json.WriteEndObject();
@@ -293,10 +296,10 @@ internal sealed class PredictionLog : IAsyncDisposable
         json.WriteEndArray();
         if (output.ClassLabels is { } labelNames)
         {
-            json.WriteStartArray("classes");
+            json.WriteStartArray(Names.Classes);
             foreach (var label in labelNames)
             {
-                json.WriteStringValue(label);
+                json.WriteStringValue(Encoded(label));
             }
 
             json.WriteEndArray();
@@ -306,6 +309,65 @@ internal sealed class PredictionLog : IAsyncDisposable
         json.Flush();
 
         _buffer.Write("\n"u8);
+    }
+
+    /// <summary>
+    /// Writes a number as <see cref="Utf8JsonWriter.WriteNumber(JsonEncodedText, double)"/> does, whole numbers through
+    /// the integer formatter: most inputs are codes and counts, and the shortest round-trip search was the writer's
+    /// largest cost. Same text either way ("258", never "258.0"); -0 and values from 1e15 up keep the double's form.
+    /// </summary>
+    internal static void WriteNumber(Utf8JsonWriter json, JsonEncodedText field, double value)
+    {
+        if (Math.Abs(value) < 1e15 && value == Math.Truncate(value) && !(value == 0 && double.IsNegative(value)))
+        {
+            json.WriteNumber(field, (long)value);
+        }
+        else
+        {
+            json.WriteNumber(field, value);
+        }
+    }
+
+    /// <summary>
+    /// A field name or a repeated value (endpoint, model, class label) escaped once and kept: escaping and transcoding
+    /// them again for every record was a third of the writer's time. Only the writer task calls it; bounded, since
+    /// callers choose field names.
+    /// </summary>
+    private JsonEncodedText Encoded(string text)
+    {
+        if (_encoded.TryGetValue(text, out var known))
+        {
+            return known;
+        }
+
+        var encoded = JsonEncodedText.Encode(text);
+        if (_encoded.Count < MaxEncoded)
+        {
+            _encoded[text] = encoded;
+        }
+
+        return encoded;
+    }
+
+    /// <summary>The log's own property names, escaped once.</summary>
+    private static class Names
+    {
+        public static readonly JsonEncodedText V = JsonEncodedText.Encode("v");
+        public static readonly JsonEncodedText Time = JsonEncodedText.Encode("time");
+        public static readonly JsonEncodedText RequestId = JsonEncodedText.Encode("request_id");
+        public static readonly JsonEncodedText Endpoint = JsonEncodedText.Encode("endpoint");
+        public static readonly JsonEncodedText Project = JsonEncodedText.Encode("project");
+        public static readonly JsonEncodedText Model = JsonEncodedText.Encode("model");
+        public static readonly JsonEncodedText Version = JsonEncodedText.Encode("version");
+        public static readonly JsonEncodedText Role = JsonEncodedText.Encode("role");
+        public static readonly JsonEncodedText LatencyMs = JsonEncodedText.Encode("latency_ms");
+        public static readonly JsonEncodedText Rows = JsonEncodedText.Encode("rows");
+        public static readonly JsonEncodedText Inputs = JsonEncodedText.Encode("inputs");
+        public static readonly JsonEncodedText Label = JsonEncodedText.Encode("label");
+        public static readonly JsonEncodedText Probabilities = JsonEncodedText.Encode("probabilities");
+        public static readonly JsonEncodedText Value = JsonEncodedText.Encode("value");
+        public static readonly JsonEncodedText Classes = JsonEncodedText.Encode("classes");
+        public static readonly JsonEncodedText Mask = JsonEncodedText.Encode(PredictionLog.Mask);
     }
 
     private async Task FlushBufferAsync()

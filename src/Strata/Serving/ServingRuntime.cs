@@ -56,7 +56,8 @@ public sealed partial class ServingRuntime : IAsyncDisposable
     private readonly Channel<ShadowWork> _shadow;
     private readonly CancellationTokenSource _stopping = new();
     private readonly Counter.Child _shadowFailures;
-    private readonly ConcurrentDictionary<string, Security.Principal> _keys = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<KeyDigest, Security.Principal> _keys = new();
+    private int _keyGeneration;
 
     // The request fields each feature service needs, per feature store (a new one comes with each definitions version).
     private static readonly ConditionalWeakTable<FeatureStore, ConcurrentDictionary<string, IReadOnlyDictionary<string, Field>>> NeededByStore = new();
@@ -184,8 +185,13 @@ public sealed partial class ServingRuntime : IAsyncDisposable
             return await Security.ApiKeys.AuthenticateAsync(_metadata.Keys, token, cancellationToken).ConfigureAwait(false);
         }
 
-        // The secret itself is not kept as a dictionary key: only its hash.
-        var id = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(token)));
+        // The secret itself is not kept as a dictionary key: only its hash (hashed on the stack: this runs per request).
+        Span<byte> utf8 = stackalloc byte[512 * 3];
+        Span<byte> digest = stackalloc byte[32];
+        System.Security.Cryptography.SHA256.HashData(utf8[..System.Text.Encoding.UTF8.GetBytes(token, utf8)], digest);
+        var id = new KeyDigest(
+            System.Buffers.Binary.BinaryPrimitives.ReadUInt128LittleEndian(digest),
+            System.Buffers.Binary.BinaryPrimitives.ReadUInt128LittleEndian(digest[16..]));
         if (_keys.TryGetValue(id, out var known))
         {
             return known;
@@ -200,6 +206,9 @@ public sealed partial class ServingRuntime : IAsyncDisposable
         _keys[id] = principal;
         return principal;
     }
+
+    /// <summary>Changes whenever the keys may have changed (one revoked, say): an answer of <see cref="AuthenticateAsync"/> kept elsewhere holds only while this stays the same.</summary>
+    public int KeyGeneration => Volatile.Read(ref _keyGeneration);
 
     /// <summary>True when the key may call the endpoint (keys without a list may call every endpoint).</summary>
     public bool KeyMayCall(string? keyId, string endpoint) =>
@@ -257,6 +266,7 @@ public sealed partial class ServingRuntime : IAsyncDisposable
             // The sequence is read first: a change committed during the refresh is then seen by the next poll.
             var sequence = await _metadata.GetChangeSequenceAsync(cancellationToken).ConfigureAwait(false);
             _keys.Clear(); // a key may have been revoked
+            Interlocked.Increment(ref _keyGeneration);
             var records = await _metadata.Endpoints.ListAsync(cancellationToken).ConfigureAwait(false);
             _keyEndpoints = await _metadata.Endpoints.GetKeyEndpointsAsync(cancellationToken).ConfigureAwait(false);
             var names = records.Select(r => r.Name).ToHashSet(StringComparer.Ordinal);
@@ -478,3 +488,6 @@ public sealed partial class ServingRuntime : IAsyncDisposable
     private void LogRefreshFailure(string endpoint, string message) =>
         _options.Warn?.Invoke($"endpoint '{endpoint}' could not be refreshed: {message}");
 }
+
+/// <summary>A key's SHA-256, as the authentication cache's key (two halves, so looking it up allocates nothing).</summary>
+internal readonly record struct KeyDigest(UInt128 Low, UInt128 High);

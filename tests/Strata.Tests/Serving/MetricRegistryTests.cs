@@ -169,5 +169,8 @@ public sealed class MetricRegistryTests
         Assert.Contains("dotnet_gc_collections_total{generation=\"0\"} ", text, StringComparison.Ordinal);
         Assert.DoesNotContain("process_resident_memory_bytes 0\n", text, StringComparison.Ordinal);
         Assert.DoesNotContain("dotnet_gc_collections_total{generation=\"0\"} 0\n", text, StringComparison.Ordinal);
+        Assert.Contains("# TYPE dotnet_gc_allocated_bytes_total counter\n", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("dotnet_gc_allocated_bytes_total 0\n", text, StringComparison.Ordinal);
+        Assert.Contains("# TYPE dotnet_gc_pause_seconds_total counter\n", text, StringComparison.Ordinal);
     }
 }
