@@ -126,7 +126,7 @@ internal sealed class LoadedModel
         List<string>? problems = null;
         foreach (var model in Inputs)
         {
-            if (!input.Columns.TryGetValue(model.Name, out var column))
+            if (!input.Fields.TryGetValue(model.Name, out var column))
             {
                 (problems ??= []).Add($"missing field '{model.Name}' ({Describe(model)})");
                 continue;
@@ -140,7 +140,7 @@ internal sealed class LoadedModel
             }
         }
 
-        foreach (var name in input.Columns.Keys)
+        foreach (var name in input.Fields.Keys)
         {
             if (!_inputNames.Contains(name) && !allowedExtra.Contains(name))
             {
@@ -208,7 +208,7 @@ internal sealed class LoadedModel
         var n = Inputs.Count;
         for (var i = 0; i < n; i++)
         {
-            var column = input.Columns[Inputs[i].Name];
+            var column = input.Fields[Inputs[i].Name];
             for (var r = 0; r < rows; r++)
             {
                 features[(r * n) + i] = Value(i, column, r);

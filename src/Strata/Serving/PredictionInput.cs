@@ -65,14 +65,19 @@ public sealed class PredictionInput
         ArgumentOutOfRangeException.ThrowIfNegative(rows);
         ArgumentNullException.ThrowIfNull(columns);
         Rows = rows;
-        Columns = columns;
+        Fields = columns as Dictionary<string, InputColumn> is { Comparer: var comparer } own && comparer == StringComparer.Ordinal
+            ? own
+            : new Dictionary<string, InputColumn>(columns, StringComparer.Ordinal);
     }
 
     /// <summary>Number of rows.</summary>
     public int Rows { get; }
 
     /// <summary>The fields by name.</summary>
-    public IReadOnlyDictionary<string, InputColumn> Columns { get; }
+    public IReadOnlyDictionary<string, InputColumn> Columns => Fields;
+
+    /// <summary>The same fields as the concrete type: the request path reads them per field, without interface calls or a boxed enumerator.</summary>
+    internal Dictionary<string, InputColumn> Fields { get; }
 }
 
 /// <summary>One request to an endpoint.</summary>

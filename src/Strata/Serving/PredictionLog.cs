@@ -250,10 +250,11 @@ internal sealed class PredictionLog : IAsyncDisposable
         {
             json.WriteStartObject();
             json.WriteStartObject(Names.Inputs);
-            foreach (var (name, column) in p.Input.Columns)
+            var anyMasked = p.Masked.Count > 0;
+            foreach (var (name, column) in p.Input.Fields)
             {
                 var field = Encoded(name);
-                if (p.Masked.Contains(name))
+                if (anyMasked && p.Masked.Contains(name))
                 {
                     json.WriteString(field, Names.Mask);
                     continue;
