@@ -15,7 +15,7 @@ public static class StrataServer
     /// <summary>
     /// Builds the application from command-line style arguments: <c>--urls</c> (default
     /// <see cref="StrataServerOptions.DefaultUrl"/>, loopback only), <c>--Strata:Home</c>, <c>--Strata:Postgres</c>,
-    /// <c>--Strata:MaxRequestBodyBytes</c>, <c>--Strata:MaxArtifactBytes</c>, <c>--Strata:LogFormat</c> (json or text),
+    /// <c>--Strata:MaxRequestBodyBytes</c>, <c>--Strata:MaxArtifactBytes</c>, <c>--Strata:LogFormat</c> (json or text), <c>--Strata:AccessLog</c> (stdout, off or a sampling rate),
     /// <c>--Strata:Otlp:Endpoint</c> (or the same as environment variables).
     /// </summary>
     public static WebApplication Build(string[] args) => Build(args, configure: null);
@@ -65,6 +65,7 @@ public static class StrataServer
             o => o.MaxRequestBodyBytes > 0 && o.MaxArtifactBytes > 0, "body limits must be positive");
         services.AddSingleton<ServerState>();
         services.AddSingleton<ServerMetrics>();
+        services.AddAccessLog();
         services.AddHostedService<ServerLifetime>();
         services.AddOptions<Pipelines.PipelineServerOptions>().Bind(configuration.GetSection(Pipelines.PipelineServerOptions.Section));
         services.TryAddSingleton(TimeProvider.System);
@@ -125,6 +126,7 @@ public static class StrataServer
     {
         app.UseInferenceFastPath(); // predict and infer: the same checks, metrics and errors, without the general pipeline's cost
         app.UseHttpMetrics();
+        app.UseAccessLog();
         app.UseRequestIds();
         app.UseExceptionHandler();
         app.UseStatusCodePages();

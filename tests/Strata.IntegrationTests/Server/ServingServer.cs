@@ -55,7 +55,14 @@ public sealed class ServingServer : IAsyncDisposable
     public static string FlightsModel => SharedData.InRepository("tests", "fixtures", "xgboost", "flights_xgb.json");
 
     /// <summary>Starts a server; with <paramref name="postgres"/> its metadata is there (and <paramref name="home"/> may be shared).</summary>
-    public static async Task<ServingServer> StartAsync(string? postgres = null, string? home = null, bool seed = true, params string[] extra)
+    public static Task<ServingServer> StartAsync(string? postgres = null, string? home = null, bool seed = true, params string[] extra) =>
+        StartAsync(configure: null, postgres, home, seed, extra);
+
+    /// <summary>Starts a seeded server on a fresh home after <paramref name="configure"/> adjusts its builder (outputs, test hooks).</summary>
+    public static Task<ServingServer> StartWithAsync(Action<WebApplicationBuilder> configure, params string[] extra) =>
+        StartAsync(configure, postgres: null, home: null, seed: true, extra);
+
+    private static async Task<ServingServer> StartAsync(Action<WebApplicationBuilder>? configure, string? postgres, string? home, bool seed, string[] extra)
     {
         var own = home is null ? new TempFolder("strata-serving") : null;
         var server = new ServingServer(home ?? own!.Path, own);
@@ -71,7 +78,7 @@ public sealed class ServingServer : IAsyncDisposable
             await File.WriteAllTextAsync(Path.Combine(server.Home, "strata.yaml"), "# no endpoints declared here\n");
         }
 
-        server._app = StrataServer.Build([.. args]);
+        server._app = StrataServer.Build([.. args], configure);
         await server._app.StartAsync();
         var address = server._app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         server.Address = new Uri(address);
