@@ -126,7 +126,6 @@ public static class StrataServer
     {
         app.UseInferenceFastPath(); // predict and infer: the same checks, metrics and errors, without the general pipeline's cost
         app.UseHttpMetrics();
-        app.UseAccessLog();
         app.UseRequestIds();
         app.UseExceptionHandler();
         app.UseStatusCodePages();

@@ -44,8 +44,8 @@ public sealed class StrataServerOptions
     public int ServingPollMilliseconds { get; set; } = 1000;
 
     /// <summary>
-    /// The per-request access log (<see cref="Http.AccessLog"/>): <c>stdout</c> (every request, the default), <c>off</c>,
-    /// or a sampling rate such as <c>0.1</c> (that share of successful requests; failed ones are always logged).
+    /// The per-request access log (<see cref="Http.AccessLog"/>): <c>stdout</c> (every request), <c>off</c>, or a
+    /// sampling rate such as <c>0.1</c>, the default (that share of successful requests; failed ones are always logged).
     /// </summary>
     public string? AccessLog { get; set; }
 

@@ -14,7 +14,7 @@ internal static class ServeCommand
         var maxArtifact = new Option<long?>("--max-artifact-bytes") { Description = "Largest upload accepted (default 1 GiB)" };
         var logFormat = new Option<string>("--log-format") { Description = "Console log format: text, or json (one object per line, with request ids)", DefaultValueFactory = _ => "text" };
         logFormat.AcceptOnlyFromAmong("text", "json");
-        var accessLog = new Option<string?>("--access-log") { Description = "Per-request access log on standard output: stdout (every request; the default), off, or a sampling rate such as 0.1 (failed requests are always logged)" };
+        var accessLog = new Option<string?>("--access-log") { Description = "Per-request access log on standard output: a sampling rate of successful requests (default 0.1: one in ten; failed requests are always logged), stdout (every request) or off" };
         var config = new Option<string?>("--config") { Description = "The project configuration whose endpoints: section declares serving endpoints (default ./strata.yaml when it exists)" };
         var command = new Command(
             "serve",

@@ -17,7 +17,7 @@ public sealed class AccessLogTests
     public async Task Every_request_writes_one_json_access_line_with_its_request_id_status_and_key_id_but_no_secret_or_body()
     {
         var output = new CapturedOutput();
-        await using var server = await ServingServer.StartWithAsync(b => b.Services.Configure<AccessLogOptions>(o => o.Output = output), "--Strata:LogFormat", "json");
+        await using var server = await ServingServer.StartWithAsync(b => b.Services.Configure<AccessLogOptions>(o => o.Output = output), "--Strata:LogFormat", "json", "--Strata:AccessLog", "stdout");
         await server.DeployAsync("logged", new { project = "flights", model = "delay/1" });
         var (header, rows) = ServingServer.Sample(1);
         using var http = server.Http();
@@ -94,7 +94,7 @@ public sealed class AccessLogTests
             o.Output = output;
             o.Capacity = 3;
             o.BeforeWrite = () => gate.Task;
-        }));
+        }), "--Strata:AccessLog", "stdout");
         var log = server.Services.GetRequiredService<AccessLog>();
         await server.DeployAsync("flooded-access", new { project = "flights", model = "delay/1" });
         await WaitUntilAsync(() => log.Queued == 1);
@@ -118,6 +118,47 @@ public sealed class AccessLogTests
         Assert.Equal((3.0, 8.0), (log.Written, log.Dropped));
         Assert.Equal(ids.Take(2), output.Lines.Where(l => l.Contains("/predict", StringComparison.Ordinal)).Select(l => ids.Single(id => l.Contains(id, StringComparison.Ordinal))));
         Assert.Single(output.Lines, l => l.Contains(" PUT /v1/endpoints/{name} 200 ", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task By_default_a_tenth_of_successful_requests_and_every_failed_one_are_logged()
+    {
+        var output = new CapturedOutput();
+        await using var server = await ServingServer.StartWithAsync(b => b.Services.Configure<AccessLogOptions>(o => o.Output = output));
+        await server.DeployAsync("sampled", new { project = "flights", model = "delay/1" });
+        var (header, rows) = ServingServer.Sample(1);
+        using var http = server.Http();
+        var log = server.Services.GetRequiredService<AccessLog>();
+
+        // The caller's request ids decide the sample (a hash of the id), so which are kept is known in advance.
+        var ids = Enumerable.Range(0, 60).Select(i => $"sample-{i}").ToList();
+        var kept = ids.Where(id => Strata.Serving.LogSampling.Sampled(id, 0.1)).ToList();
+        Assert.InRange(kept.Count, 1, ids.Count - 1);
+        foreach (var id in ids)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/endpoints/sampled/predict") { Content = ServingTests.Body(header, rows) };
+            request.Headers.Add("X-Request-Id", id);
+            using var response = await http.SendAsync(request);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+
+        var failed = new List<string>();
+        foreach (var id in ids.Take(5))
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/endpoints/sampled/predict") { Content = new StringContent("{\"rows\": 1}", Encoding.UTF8, "application/json") };
+            request.Headers.Add("X-Request-Id", id + "-bad");
+            using var response = await http.SendAsync(request);
+            Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+            failed.Add(id + "-bad");
+        }
+
+        foreach (var id in kept.Concat(failed))
+        {
+            await output.SingleTextLineAsync(log, id);
+        }
+
+        var logged = output.Lines.Where(l => l.Contains("/predict", StringComparison.Ordinal)).Select(l => l.Split(' ')[2]).Order().ToList();
+        Assert.Equal(kept.Concat(failed).Order(), logged);
     }
 
     [Theory]
