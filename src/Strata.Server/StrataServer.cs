@@ -15,7 +15,8 @@ public static class StrataServer
     /// <summary>
     /// Builds the application from command-line style arguments: <c>--urls</c> (default
     /// <see cref="StrataServerOptions.DefaultUrl"/>, loopback only), <c>--Strata:Home</c>, <c>--Strata:Postgres</c>,
-    /// <c>--Strata:MaxRequestBodyBytes</c>, <c>--Strata:MaxArtifactBytes</c>, <c>--Strata:LogFormat</c> (json or text), <c>--Strata:AccessLog</c> (stdout, off or a sampling rate),
+    /// <c>--Strata:MaxRequestBodyBytes</c>, <c>--Strata:MaxArtifactBytes</c>, <c>--Strata:LogFormat</c> (json or text),
+    /// <c>--Strata:AccessLog</c> (stdout, off or a sampling rate),
     /// <c>--Strata:Otlp:Endpoint</c> (or the same as environment variables).
     /// </summary>
     public static WebApplication Build(string[] args) => Build(args, configure: null);
