@@ -16,6 +16,7 @@ public static class StrataServer
     /// Builds the application from command-line style arguments: <c>--urls</c> (default
     /// <see cref="StrataServerOptions.DefaultUrl"/>, loopback only), <c>--Strata:Home</c>, <c>--Strata:Postgres</c>,
     /// <c>--Strata:MaxRequestBodyBytes</c>, <c>--Strata:MaxArtifactBytes</c>, <c>--Strata:LogFormat</c> (json or text),
+    /// <c>--Strata:AccessLog</c> (stdout, off or a sampling rate),
     /// <c>--Strata:Otlp:Endpoint</c> (or the same as environment variables).
     /// </summary>
     public static WebApplication Build(string[] args) => Build(args, configure: null);
@@ -65,6 +66,7 @@ public static class StrataServer
             o => o.MaxRequestBodyBytes > 0 && o.MaxArtifactBytes > 0, "body limits must be positive");
         services.AddSingleton<ServerState>();
         services.AddSingleton<ServerMetrics>();
+        services.AddAccessLog();
         services.AddHostedService<ServerLifetime>();
         services.AddOptions<Pipelines.PipelineServerOptions>().Bind(configuration.GetSection(Pipelines.PipelineServerOptions.Section));
         services.TryAddSingleton(TimeProvider.System);

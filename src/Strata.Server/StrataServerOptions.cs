@@ -43,6 +43,12 @@ public sealed class StrataServerOptions
     /// <summary>How often replicas poll the metadata store for alias moves and endpoint changes, in milliseconds (default 1000).</summary>
     public int ServingPollMilliseconds { get; set; } = 1000;
 
+    /// <summary>
+    /// The per-request access log (<see cref="Http.AccessLog"/>): <c>stdout</c> (every request), <c>off</c>, or a
+    /// sampling rate such as <c>0.1</c>, the default (that share of successful requests; failed ones are always logged).
+    /// </summary>
+    public string? AccessLog { get; set; }
+
     /// <summary>The home folder to use: the option, else $STRATA_HOME, else ./.strata.</summary>
     public string ResolveHome() => Path.GetFullPath(Home ?? Environment.GetEnvironmentVariable("STRATA_HOME") ?? ".strata");
 }

@@ -43,6 +43,7 @@ internal sealed partial class Quickstart
         [
             "--urls", ServerUrl, "--Strata:Home", _options.Home, "--Strata:Config", config,
             "--Strata:Pipelines:Folder", Path.Combine(_options.Home, "pipelines"), "--Strata:ServingPollMilliseconds", "200",
+            "--Strata:AccessLog", "off", // like the host's console log below: it would interleave with the quickstart's output
         ];
         _server = StrataServer.Build(args, builder =>
         {

@@ -94,6 +94,7 @@ internal static class InferenceApi
         }
 
         var output = await api.State.Serving.PredictAsync(ServingApi.Request(api, name, request.Input, 0, number), api.Aborted).ConfigureAwait(false);
+        AccessLog.Served(api.Http, output);
         var (answered, _) = api.State.Serving.Describe(name, output.Version);
         var buffer = new ArrayBufferWriter<byte>(256);
         InferenceJson.WriteResponse(buffer, name, request.Id ?? api.Http.TraceIdentifier, output, answered.Outputs, request.Outputs);

@@ -110,6 +110,7 @@ internal static class ServingApi
         }
 
         var output = await api.State.Serving.PredictAsync(Request(api, name, input, explain ?? 0, null), api.Aborted).ConfigureAwait(false);
+        AccessLog.Served(api.Http, output);
         var buffer = new ArrayBufferWriter<byte>(256);
         PredictJson.WriteResponse(buffer, api.Http.TraceIdentifier, name, output);
         return TypedResults.Bytes(buffer.WrittenMemory.ToArray(), "application/json");

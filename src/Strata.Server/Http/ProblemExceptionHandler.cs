@@ -30,16 +30,22 @@ internal sealed partial class ProblemExceptionHandler(IProblemDetailsService pro
         }
 
         httpContext.Response.StatusCode = status;
+        var problem = new ProblemDetails
+        {
+            Status = status,
+            Detail = detail,
+            Extensions = { ["code"] = code },
+        };
+        if (exception is Strata.Serving.InputProblemsException { Problems: var list })
+        {
+            problem.Extensions["errors"] = list; // every field that does not fit, one entry each
+        }
+
         return await problems.TryWriteAsync(new ProblemDetailsContext
         {
             HttpContext = httpContext,
             Exception = exception,
-            ProblemDetails = new ProblemDetails
-            {
-                Status = status,
-                Detail = detail,
-                Extensions = { ["code"] = code },
-            },
+            ProblemDetails = problem,
         }).ConfigureAwait(false);
     }
 

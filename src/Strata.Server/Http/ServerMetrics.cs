@@ -101,10 +101,14 @@ internal sealed class RouteMetrics(ServerMetrics metrics, string route)
 /// <summary>Records every request: in flight while it runs, then its count and duration under its route's pattern.</summary>
 internal static class HttpMetrics
 {
-    /// <summary>Outermost: times the whole pipeline and sees the final status, including the exception handler's.</summary>
+    /// <summary>
+    /// Outermost: times the whole pipeline and sees the final status, including the exception handler's; writes the
+    /// request's access log line too.
+    /// </summary>
     public static IApplicationBuilder UseHttpMetrics(this IApplicationBuilder app)
     {
         var metrics = app.ApplicationServices.GetRequiredService<ServerMetrics>();
+        var access = app.ApplicationServices.GetRequiredService<AccessLog>();
         return app.Use(async (context, next) =>
         {
             var start = Stopwatch.GetTimestamp();
@@ -124,6 +128,7 @@ internal static class HttpMetrics
                 metrics.InFlight.Unlabelled.Dec();
                 var route = context.Features.Get<RouteMetrics>() ?? metrics.Unmatched;
                 route.Record(context.Request.Method, failed ? StatusCodes.Status500InternalServerError : context.Response.StatusCode, start);
+                access.Record(context, route.Route, failed, start);
             }
         });
     }

@@ -48,6 +48,7 @@ internal sealed class InferenceFastPath
     private readonly RouteMetrics _predict;
     private readonly RouteMetrics _infer;
     private readonly RouteMetrics _inferVersion;
+    private readonly AccessLog _access;
 
     public InferenceFastPath(IServiceProvider services)
     {
@@ -58,6 +59,7 @@ internal sealed class InferenceFastPath
         _predict = new RouteMetrics(_metrics, PredictRoute);
         _infer = new RouteMetrics(_metrics, InferRoute);
         _inferVersion = new RouteMetrics(_metrics, InferVersionRoute);
+        _access = services.GetRequiredService<AccessLog>();
     }
 
     /// <summary>A matched inference request: the endpoint, and for <c>/v2</c> whether and which version it names.</summary>
@@ -150,6 +152,7 @@ internal sealed class InferenceFastPath
         {
             inFlight.Dec();
             route.Record(HttpMethods.Post, failed ? StatusCodes.Status500InternalServerError : context.Response.StatusCode, start);
+            _access.Record(context, route.Route, match.Name, failed, start);
         }
     }
 
@@ -157,6 +160,7 @@ internal sealed class InferenceFastPath
     {
         var serving = _state.Serving;
         var principal = await AuthenticateAsync(serving, context).ConfigureAwait(false);
+        AccessLog.Caller(context, principal);
         CheckLength(context.Request);
         ServingApi.Authorize(serving, principal, name, Role.Viewer);
         var reader = context.Request.BodyReader;
@@ -178,6 +182,7 @@ internal sealed class InferenceFastPath
         }
 
         var output = await serving.PredictAsync(Request(name, input, id, principal, null), context.RequestAborted).ConfigureAwait(false);
+        AccessLog.Served(context, output);
         var (buffer, json) = Buffers();
         PredictJson.WriteResponse(json, id, name, output);
         await SendAsync(context, buffer).ConfigureAwait(false);
@@ -187,6 +192,7 @@ internal sealed class InferenceFastPath
     {
         var serving = _state.Serving;
         var principal = await AuthenticateAsync(serving, context).ConfigureAwait(false);
+        AccessLog.Caller(context, principal);
         CheckLength(context.Request);
         IResult? error = null;
         try
@@ -208,6 +214,7 @@ internal sealed class InferenceFastPath
             }
 
             var output = await serving.PredictAsync(Request(match.Name, request.Input, id, principal, number), context.RequestAborted).ConfigureAwait(false);
+            AccessLog.Served(context, output);
             var (answered, _) = serving.Describe(match.Name, output.Version);
             var (buffer, _) = Buffers();
             InferenceJson.WriteResponse(buffer, match.Name, request.Id ?? id, output, answered.Outputs, request.Outputs);

@@ -2,7 +2,6 @@ using System.Buffers;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
-using System.Threading.Channels;
 using Strata.Artifacts;
 using Strata.Serving.Metrics;
 
@@ -44,10 +43,10 @@ internal sealed record PendingPrediction(
 /// <summary>
 /// The prediction log: every sampled prediction (inputs with PII-tagged fields masked, output, model version, latency,
 /// request id) goes through a bounded channel to one writer task that appends JSON lines to rolling segment files.
-/// A request only ever calls <see cref="TryWrite"/>, which never blocks: when the channel is full the prediction is
-/// dropped and counted. The format is in docs/serving.md; <see cref="PredictionLogReader"/> reads it back.
+/// A request only ever calls <see cref="QueuedWriter{T}.TryWrite"/>, which never blocks: when the channel is full the
+/// prediction is dropped and counted. The format is in docs/serving.md; <see cref="PredictionLogReader"/> reads it back.
 /// </summary>
-internal sealed class PredictionLog : IAsyncDisposable
+internal sealed class PredictionLog : QueuedWriter<PendingPrediction>
 {
     /// <summary>The extension of a closed segment.</summary>
     public const string SegmentExtension = ".jsonl";
@@ -62,14 +61,6 @@ internal sealed class PredictionLog : IAsyncDisposable
     public const string Mask = "***";
 
     private readonly PredictionLogOptions _options;
-    private readonly Channel<PendingPrediction> _channel;
-    private readonly Counter.Child _written;
-    private readonly Counter.Child _dropped;
-    private readonly Counter.Child _failures;
-    private readonly Task _writer;
-    private const int MaxBuffered = 256 * 1024;
-    private const int YieldEvery = 32;
-    private readonly ArrayBufferWriter<byte> _buffer = new(64 * 1024);
     private readonly Utf8JsonWriter _json;
     private const int MaxEncoded = 4096;
     private readonly Dictionary<string, JsonEncodedText> _encoded = new(StringComparer.Ordinal);
@@ -77,163 +68,37 @@ internal sealed class PredictionLog : IAsyncDisposable
     private string? _segmentPath;
     private long _segmentOpened;
     private long _sequence;
-    private int _rollRequests;
-    private int _rollsDone;
 
     public PredictionLog(PredictionLogOptions options, MetricRegistry metrics)
+        : base(
+            new QueuedWriterOptions { Capacity = options.Capacity, WriteInterval = options.WriteInterval, BeforeWrite = options.BeforeWrite },
+            new QueuedWriterCounters(
+                metrics.CreateCounter("strata_serving_predictions_logged_total", "Predictions written to the prediction log.").Unlabelled,
+                metrics.CreateCounter("strata_serving_predictions_log_dropped_total", "Predictions not logged because the log's queue was full.").Unlabelled,
+                metrics.CreateCounter("strata_serving_prediction_log_failures_total", "Prediction log writes that failed (disk full, permissions).").Unlabelled))
     {
         _options = options;
-        _json = new Utf8JsonWriter(_buffer);
+        _json = new Utf8JsonWriter(Buffer);
         Directory.CreateDirectory(options.Folder);
         CloseLeftovers();
-        _channel = Channel.CreateBounded<PendingPrediction>(new BoundedChannelOptions(options.Capacity)
-        {
-            SingleReader = true,
-            FullMode = BoundedChannelFullMode.Wait, // TryWrite then fails at once, which is how a full log is noticed
-        });
-        _written = metrics.CreateCounter("strata_serving_predictions_logged_total", "Predictions written to the prediction log.").Unlabelled;
-        _dropped = metrics.CreateCounter("strata_serving_predictions_log_dropped_total", "Predictions not logged because the log's queue was full.").Unlabelled;
-        _failures = metrics.CreateCounter("strata_serving_prediction_log_failures_total", "Prediction log writes that failed (disk full, permissions).").Unlabelled;
-        _writer = Task.Run(WriteLoopAsync);
-    }
-
-    /// <summary>Predictions dropped so far because the queue was full.</summary>
-    public double Dropped => _dropped.Value;
-
-    /// <summary>Predictions written so far.</summary>
-    public double Written => _written.Value;
-
-    /// <summary>Queues a prediction; never blocks. False (and counted) when the queue is full.</summary>
-    public bool TryWrite(PendingPrediction prediction)
-    {
-        if (_channel.Writer.TryWrite(prediction))
-        {
-            return true;
-        }
-
-        _dropped.Inc();
-        return false;
+        Start();
     }
 
     /// <summary>Whether a request is sampled: decided by its id's hash, so every replica decides alike.</summary>
-    public static bool Sampled(string requestId, double rate)
-    {
-        if (rate >= 1)
-        {
-            return true;
-        }
-
-        if (rate <= 0)
-        {
-            return false;
-        }
-
-        var hash = 2166136261u;
-        foreach (var c in requestId)
-        {
-            hash = (hash ^ c) * 16777619u;
-        }
-
-        return hash / (double)uint.MaxValue < rate;
-    }
+    public static bool Sampled(string requestId, double rate) => LogSampling.Sampled(requestId, rate);
 
     /// <summary>Writes what is queued, closes the open segment and stops.</summary>
-    public async ValueTask DisposeAsync()
+    public override async ValueTask DisposeAsync()
     {
-        _channel.Writer.TryComplete();
-        await _writer.ConfigureAwait(false);
+        await base.DisposeAsync().ConfigureAwait(false);
         await _json.DisposeAsync().ConfigureAwait(false);
     }
 
-    /// <summary>Waits until everything queued so far is written and the open segment is closed (tests, shutdown).</summary>
-    internal async Task FlushAsync(CancellationToken cancellationToken)
-    {
-        var wanted = Interlocked.Increment(ref _rollRequests);
-        while (Volatile.Read(ref _rollsDone) < wanted && !_writer.IsCompleted)
-        {
-            await Task.Delay(10, cancellationToken).ConfigureAwait(false);
-        }
-    }
-
-    private async Task WriteLoopAsync()
-    {
-        // NOTE: the writer wakes on a steady tick, never per prediction: waking (and writing) for each of tens of
-        // thousands of predictions a second cost more CPU than answering them. A tick's worth of predictions waits in
-        // the channel, far below its capacity at any rate the server reaches.
-        var reader = _channel.Reader;
-        using var tick = new PeriodicTimer(_options.WriteInterval);
-        while (true)
-        {
-            if (_options.BeforeWrite is { } hook)
-            {
-                await hook().ConfigureAwait(false);
-            }
-
-            // Read before draining: everything queued before a flush request is then written before it is answered.
-            var rolls = Volatile.Read(ref _rollRequests);
-            try
-            {
-                var sinceYield = 0;
-                while (reader.TryRead(out var prediction))
-                {
-                    Append(prediction);
-                    _written.Inc();
-                    if (++sinceYield == YieldEvery)
-                    {
-                        // A tick's backlog of wide rows is milliseconds of CPU on one of few cores: let queued requests
-                        // run in between rather than wait behind it (this was the enriched endpoint's p99).
-                        sinceYield = 0;
-                        await Task.Yield();
-                    }
-
-                    if (_buffer.WrittenCount >= MaxBuffered)
-                    {
-                        await FlushBufferAsync().ConfigureAwait(false);
-                    }
-                }
-
-                await FlushBufferAsync().ConfigureAwait(false);
-                if (_segment is not null && (rolls > _rollsDone || _segment.Length >= _options.MaxSegmentBytes
-                    || Stopwatch.GetElapsedTime(_segmentOpened) >= _options.MaxSegmentAge))
-                {
-                    CloseSegment();
-                }
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                // A full disk must not stop serving: count it, drop the buffered lines, try a fresh segment next time.
-                _failures.Inc();
-                _buffer.Clear();
-                TryAbandonSegment();
-            }
-
-            Volatile.Write(ref _rollsDone, rolls);
-            if (reader.Completion.IsCompleted)
-            {
-                break;
-            }
-
-            await tick.WaitForNextTickAsync().ConfigureAwait(false);
-        }
-
-        try
-        {
-            await FlushBufferAsync().ConfigureAwait(false);
-            CloseSegment();
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            _failures.Inc();
-        }
-
-        Volatile.Write(ref _rollsDone, int.MaxValue);
-    }
-
-    private void Append(PendingPrediction p)
+    protected override void Append(PendingPrediction p)
     {
         var json = _json;
         var output = p.Output;
-        json.Reset(_buffer);
+        json.Reset(Buffer);
         json.WriteStartObject();
         json.WriteNumber(Names.V, FormatVersion);
         json.WriteNumber(Names.Time, p.Time);
@@ -309,7 +174,7 @@ internal sealed class PredictionLog : IAsyncDisposable
         json.WriteEndObject();
         json.Flush();
 
-        _buffer.Write("\n"u8);
+        Buffer.Write("\n"u8);
     }
 
     /// <summary>
@@ -371,13 +236,8 @@ internal sealed class PredictionLog : IAsyncDisposable
         public static readonly JsonEncodedText Mask = JsonEncodedText.Encode(PredictionLog.Mask);
     }
 
-    private async Task FlushBufferAsync()
+    protected override async ValueTask WriteAsync(ReadOnlyMemory<byte> bytes)
     {
-        if (_buffer.WrittenCount == 0)
-        {
-            return;
-        }
-
         if (_segment is null)
         {
             var time = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1000;
@@ -388,10 +248,25 @@ internal sealed class PredictionLog : IAsyncDisposable
             _segmentOpened = Stopwatch.GetTimestamp();
         }
 
-        await _segment.WriteAsync(_buffer.WrittenMemory).ConfigureAwait(false);
+        await _segment.WriteAsync(bytes).ConfigureAwait(false);
         await _segment.FlushAsync().ConfigureAwait(false);
-        _buffer.Clear();
     }
+
+    /// <summary>Closes the segment when it is full or old, or when a flush asks for whole segments.</summary>
+    protected override void AfterDrain(bool flushRequested)
+    {
+        if (_segment is not null && (flushRequested || _segment.Length >= _options.MaxSegmentBytes
+            || Stopwatch.GetElapsedTime(_segmentOpened) >= _options.MaxSegmentAge))
+        {
+            CloseSegment();
+        }
+    }
+
+    /// <summary>A failed write: try a fresh segment next time.</summary>
+    protected override void OnFailure() => TryAbandonSegment();
+
+    /// <summary>The writer stops: the open segment is closed.</summary>
+    protected override void Complete() => CloseSegment();
 
     /// <summary>Makes the open segment durable and gives it its closed name, so readers see only whole segments.</summary>
     private void CloseSegment()

@@ -88,6 +88,10 @@ public sealed partial class ServingRuntime
                     {
                         throw ServingRefusal.Timeout(deployment.Name, deployment.Limits.TimeoutMs);
                     }
+                    catch (InputProblemsException e) when (e.Supplied is not null)
+                    {
+                        throw WithModelProblems(e, state, input, allowed, request); // one 400 for both kinds of problem
+                    }
                 }
 
                 var (model, role, sticky) = Route(state, input, request);
@@ -95,7 +99,7 @@ public sealed partial class ServingRuntime
                 var problems = model.Check(input, allowed);
                 if (problems.Count > 0)
                 {
-                    throw new StrataException(ErrorCodes.SchemaInvalid, $"the request does not fit model '{model.Name}' version {model.Version}: {string.Join("; ", problems)}");
+                    throw new InputProblemsException($"the request does not fit model '{model.Name}' version {model.Version}: {string.Join("; ", problems)}", problems);
                 }
 
                 PredictionOutput output;
@@ -297,7 +301,7 @@ public sealed partial class ServingRuntime
 
         if (problems.Count > 0)
         {
-            throw new StrataException(ErrorCodes.SchemaInvalid, "the request cannot be enriched: " + string.Join("; ", problems));
+            throw EnrichmentProblems(problems, references.Select(r => r.Feature));
         }
 
         var online = await store.GetOnlineFeaturesAsync(references, Table.From([.. entityColumns]), fullFeatureNames: false, cancellationToken).ConfigureAwait(false);

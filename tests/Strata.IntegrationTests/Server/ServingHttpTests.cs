@@ -57,6 +57,44 @@ public sealed class ServingHttpTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Bad_entity_keys_and_bad_model_fields_get_one_400_listing_every_error_on_both_apis()
+    {
+        await _server.DeployAsync("fares-both", new { project = "rides", model = "fare/1", feature_service = "pricing" });
+        using var http = _server.Http("root");
+
+        // No driver_id (the feature service's entity key), an unknown field, and a model input sent as text.
+        using var native = await http.PostAsync("/v1/endpoints/fares-both/predict", Json("""{"rows": [{"distance": 9, "bogus": 1, "trips_1h": "many"}]}"""));
+        using var infer = await http.PostAsync("/v2/models/fares-both/infer", Json("""
+            {"inputs": [{"name": "distance", "shape": [1], "datatype": "FP64", "data": [9]},
+                        {"name": "bogus", "shape": [1], "datatype": "FP64", "data": [1]},
+                        {"name": "trips_1h", "shape": [1], "datatype": "BYTES", "data": ["many"]}]}
+            """));
+        using var modelOnly = await http.PostAsync("/v1/endpoints/fares-both/predict", Json("""{"rows": [{"driver_id": 7, "distance": 9, "bogus": 1}]}"""));
+
+        string[] expected = ["missing field 'driver_id'", "field 'trips_1h' is text", "unknown field 'bogus'"];
+        Assert.Equal(HttpStatusCode.BadRequest, native.StatusCode);
+        Assert.Equal("application/problem+json", native.Content.Headers.ContentType?.MediaType);
+        var problem = await ServingServer.JsonAsync(native);
+        Assert.Equal(ErrorCodes.SchemaInvalid, problem.GetProperty("code").GetString());
+        var errors = problem.GetProperty("errors").EnumerateArray().Select(e => e.GetString()!).ToList();
+        Assert.Equal(expected.Length, errors.Count);
+        foreach (var (error, i) in expected.Select((e, i) => (e, i)))
+        {
+            Assert.StartsWith(error, errors[i], StringComparison.Ordinal);
+            Assert.Contains(error, problem.GetProperty("detail").GetString()!, StringComparison.Ordinal);
+        }
+
+        // Open Inference Protocol keeps its error object ({"error": "…"} and nothing else), listing every problem.
+        Assert.Equal(HttpStatusCode.BadRequest, infer.StatusCode);
+        var message = (await ServingServer.JsonAsync(infer)).GetProperty("error").GetString()!;
+        Assert.All(expected, e => Assert.Contains(e, message, StringComparison.Ordinal));
+
+        // Keys that enrich but a field the model does not know: the same errors list, with the model's problem only.
+        Assert.Equal(HttpStatusCode.BadRequest, modelOnly.StatusCode);
+        Assert.Equal(["unknown field 'bogus' (not an input of fare version 1)"], (await ServingServer.JsonAsync(modelOnly)).GetProperty("errors").EnumerateArray().Select(e => e.GetString()));
+    }
+
+    [Fact]
     public async Task Pii_fields_of_http_requests_are_masked_in_the_prediction_log()
     {
         await _server.DeployAsync("masked", new { project = "flights", model = "delay/1", pii = new[] { "origin_code" } });

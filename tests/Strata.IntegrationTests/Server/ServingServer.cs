@@ -56,10 +56,17 @@ public sealed class ServingServer : IAsyncDisposable
 
     /// <summary>Starts a server; with <paramref name="postgres"/> its metadata is there (and <paramref name="home"/> may be shared).</summary>
     public static Task<ServingServer> StartAsync(string? postgres = null, string? home = null, bool seed = true, params string[] extra) =>
-        StartWithClockAsync(null, postgres, home, seed, extra);
+        StartAsync(configure: null, postgres, home, seed, extra);
 
     /// <summary>Starts a server living in <paramref name="clock"/>'s time (prediction times, the monitors' now) when it is given.</summary>
-    public static async Task<ServingServer> StartWithClockAsync(TimeProvider? clock, string? postgres, string? home, bool seed, params string[] extra)
+    public static Task<ServingServer> StartWithClockAsync(TimeProvider? clock, string? postgres, string? home, bool seed, params string[] extra) =>
+        StartAsync(clock is null ? null : builder => builder.Services.AddSingleton(clock), postgres, home, seed, extra);
+
+    /// <summary>Starts a seeded server on a fresh home after <paramref name="configure"/> adjusts its builder (outputs, test hooks).</summary>
+    public static Task<ServingServer> StartWithAsync(Action<WebApplicationBuilder> configure, params string[] extra) =>
+        StartAsync(configure, postgres: null, home: null, seed: true, extra);
+
+    private static async Task<ServingServer> StartAsync(Action<WebApplicationBuilder>? configure, string? postgres, string? home, bool seed, string[] extra)
     {
         var own = home is null ? new TempFolder("strata-serving") : null;
         var server = new ServingServer(home ?? own!.Path, own);
@@ -75,7 +82,7 @@ public sealed class ServingServer : IAsyncDisposable
             await File.WriteAllTextAsync(Path.Combine(server.Home, "strata.yaml"), "# no endpoints declared here\n");
         }
 
-        server._app = StrataServer.Build([.. args], clock is null ? null : builder => builder.Services.AddSingleton(clock));
+        server._app = StrataServer.Build([.. args], configure);
         await server._app.StartAsync();
         var address = server._app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         server.Address = new Uri(address);

@@ -59,11 +59,12 @@ public sealed class EnrichmentTests : IAsyncLifetime, IDisposable
     {
         await using var runtime = await StartAsync();
 
-        var e = await Assert.ThrowsAsync<StrataException>(() => runtime.PredictAsync(Request(("distance", "far"))));
+        var e = await Assert.ThrowsAsync<InputProblemsException>(() => runtime.PredictAsync(Request(("distance", "far"))));
 
         Assert.Equal(ErrorCodes.SchemaInvalid, e.Code);
         Assert.Contains("missing field 'driver_id'", e.Message, StringComparison.Ordinal);
         Assert.Contains("field 'distance' must be a number", e.Message, StringComparison.Ordinal);
+        Assert.Equal(2, e.Problems.Count);
     }
 
     private async Task<ServingRuntime> StartAsync()

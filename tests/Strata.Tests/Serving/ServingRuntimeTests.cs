@@ -126,7 +126,7 @@ public sealed class ServingRuntimeTests : IAsyncLifetime, IDisposable
         var bad = requests[5] with { Input = new PredictionInput(1, new Dictionary<string, InputColumn> { ["distance"] = InputColumn.OfTexts(["far"]) }) };
         requests[5] = bad;
         var answers = requests.Select(r => runtime.PredictAsync(r)).ToList();
-        var error = await Assert.ThrowsAsync<StrataException>(() => answers[5]);
+        var error = await Assert.ThrowsAsync<InputProblemsException>(() => answers[5]);
         Assert.Equal(ErrorCodes.SchemaInvalid, error.Code);
 
         for (var i = 0; i < requests.Count; i++)
