@@ -124,7 +124,7 @@ public sealed class AlertDispatcher : IAsyncDisposable
             var last = series[^1];
             var condition = rule.Comparison switch
             {
-                AlertComparison.Drifted => "drift",
+                AlertComparison.Drifted => rule.Check == MonitorChecks.Skew ? "skew" : "drift",
                 AlertComparison.Below => $"{rule.Check} below {rule.Threshold}",
                 _ => $"{rule.Check} above {rule.Threshold}",
             };
@@ -180,7 +180,7 @@ public sealed class AlertDispatcher : IAsyncDisposable
 
     private static bool Meets(AlertRule rule, MonitorResult r) => rule.Comparison switch
     {
-        AlertComparison.Drifted => r.Status == "drift",
+        AlertComparison.Drifted => r.Status is "drift" or "skewed",
         AlertComparison.Below => r.Score is { } s && s < rule.Threshold,
         _ => r.Score is { } s && s > rule.Threshold,
     };

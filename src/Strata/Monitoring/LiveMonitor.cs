@@ -1,5 +1,6 @@
 using Strata.Monitoring.Drift;
 using Strata.Monitoring.Quality;
+using Strata.Monitoring.Skew;
 using Strata.Stores;
 
 namespace Strata.Monitoring;
@@ -32,16 +33,18 @@ public sealed class LiveMonitor
     private readonly Func<int?, CancellationToken, Task<DriftProfile?>> _references;
     private readonly AlertDispatcher? _alerts;
     private readonly Func<CancellationToken, Task>? _closeOpenSegment;
+    private readonly SkewBaseline? _skew;
 
     /// <summary>
     /// Creates a monitor over the log folder <paramref name="logFolder"/>. <paramref name="references"/> returns the
     /// reference profile stored with a version of the spec's model (null: none), or for a null version the newest one.
     /// <paramref name="closeOpenSegment"/> (the serving runtime's log flush) runs before a due window is read, so its
-    /// records still in the segment being written become readable.
+    /// records still in the segment being written become readable. <paramref name="skew"/> is what a skew check compares
+    /// with (required when the spec checks skew).
     /// </summary>
     public LiveMonitor(
         string project, MonitorSpec spec, string logFolder, IMetadataStore metadata, Func<int?, CancellationToken, Task<DriftProfile?>> references,
-        AlertDispatcher? alerts, Func<CancellationToken, Task>? closeOpenSegment = null)
+        AlertDispatcher? alerts, Func<CancellationToken, Task>? closeOpenSegment = null, SkewBaseline? skew = null)
     {
         ArgumentNullException.ThrowIfNull(spec);
         ArgumentException.ThrowIfNullOrEmpty(logFolder);
@@ -56,6 +59,7 @@ public sealed class LiveMonitor
         _references = references;
         _alerts = alerts;
         _closeOpenSegment = closeOpenSegment;
+        _skew = skew;
     }
 
     /// <summary>The monitor.</summary>
@@ -117,7 +121,7 @@ public sealed class LiveMonitor
                 if (!runners.TryGetValue(version, out var runner))
                 {
                     var reference = await _references(version, cancellationToken).ConfigureAwait(false);
-                    runners[version] = runner = reference is null ? null : new MonitorRunner(_project, _spec, reference, _metadata.Monitoring, _alerts);
+                    runners[version] = runner = reference is null ? null : new MonitorRunner(_project, _spec, reference, _metadata.Monitoring, _alerts, _skew);
                 }
 
                 if (runner is null)
@@ -130,7 +134,12 @@ public sealed class LiveMonitor
             }
         }
 
-        var results = runners.Values.OfType<MonitorRunner>().SelectMany(r => r.Close(until)).ToList();
+        var results = new List<MonitorResult>();
+        foreach (var runner in runners.Values.OfType<MonitorRunner>())
+        {
+            results.AddRange(await runner.CloseAsync(until, cancellationToken).ConfigureAwait(false));
+        }
+
         var position = feed.Position;
         await _metadata.MonitorState.SaveWindowsAsync(
             _project, _spec.Endpoint, _spec.Name, results, new MonitorFeedState(position.Segment, position.Records, until), new Actor("monitor"), cancellationToken)

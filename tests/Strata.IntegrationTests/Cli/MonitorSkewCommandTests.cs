@@ -21,7 +21,7 @@ public sealed class MonitorSkewCommandTests : IDisposable
     }
 
     [Fact]
-    public async Task Skew_of_online_only_features_exits_4_and_names_the_skewed_features()
+    public async Task Skew_of_online_only_trips_exits_4_and_names_the_skewed_features()
     {
         await using (var home = await StrataHome.OpenAsync(_folder.Path))
         {
@@ -45,7 +45,9 @@ public sealed class MonitorSkewCommandTests : IDisposable
         using var json = JsonDocument.Parse(result.Out);
         Assert.Equal("skewed", json.RootElement.GetProperty("status").GetString());
         var byName = json.RootElement.GetProperty("features").EnumerateArray().ToDictionary(f => f.GetProperty("feature").GetString()!);
-        Assert.Equal(1.0, byName["driver_trips:fare_mean_1d"].GetProperty("mismatch_share").GetDouble());
+        Assert.Equal(1.0, byName["driver_trips:trips_1h"].GetProperty("mismatch_share").GetDouble()); // served 3 trips, offline none
+        Assert.Equal("insufficient_data", byName["driver_trips:fare_mean_1d"].GetProperty("status").GetString()); // no offline mean to compare
+        Assert.Equal(1, byName["driver_trips:fare_mean_1d"].GetProperty("unmatched").GetInt32());
         Assert.Equal("fare_ratios:fare_per_mile", json.RootElement.GetProperty("not_compared")[0].GetString());
     }
 }
