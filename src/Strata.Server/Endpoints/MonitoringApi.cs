@@ -117,7 +117,15 @@ internal static class MonitoringApi
         if (spec.Checks.Contains(MonitorChecks.Skew) && (deployed is not null || spec.SkewService is not null))
         {
             // NOTE: an endpoint not deployed yet has no known feature service; the server's run reports a misfit then.
-            SkewBaseline.Create(await api.State.Features.GetAsync(project, api.Aborted).ConfigureAwait(false), spec, deployed?.Deployment.FeatureService);
+            var service = SkewBaseline.ServiceOf(spec, deployed?.Deployment.FeatureService);
+            try
+            {
+                SkewBaseline.Create(await api.State.Features.GetAsync(project, api.Aborted).ConfigureAwait(false), spec, service);
+            }
+            catch (StrataException e) when (e.Code == ErrorCodes.NotFound)
+            {
+                throw new StrataException(ErrorCodes.ArgumentInvalid, $"field 'skew.service': feature service '{service}' cannot be compared in project '{project}' ({e.Message})", e);
+            }
         }
 
         await api.State.Home.Metadata.MonitorState.PutMonitorAsync(project, new StoredMonitor(endpoint, spec.Name, json), api.Caller.Actor, api.Aborted).ConfigureAwait(false);

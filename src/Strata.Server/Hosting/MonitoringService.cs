@@ -179,7 +179,7 @@ internal sealed partial class MonitoringService(
             return null;
         }
 
-        var service = state.Serving.List().Any(e => e.Name == spec.Endpoint) ? state.Serving.GetDeployment(spec.Endpoint).FeatureService : null;
+        var service = SkewBaseline.ServiceOf(spec, state.Serving.List().Any(e => e.Name == spec.Endpoint) ? state.Serving.GetDeployment(spec.Endpoint).FeatureService : null);
         return SkewBaseline.Create(await state.Features.GetAsync(project, cancellationToken).ConfigureAwait(false), spec, service);
     }
 

@@ -120,7 +120,7 @@ public sealed class LiveMonitor
             {
                 if (!runners.TryGetValue(version, out var runner))
                 {
-                    var reference = await _references(version, cancellationToken).ConfigureAwait(false);
+                    var reference = MonitorRunner.ReferenceOrNone(_spec, await _references(version, cancellationToken).ConfigureAwait(false));
                     runners[version] = runner = reference is null ? null : new MonitorRunner(_project, _spec, reference, _metadata.Monitoring, _alerts, _skew);
                 }
 

@@ -89,6 +89,15 @@ public sealed class MonitorRunner
     /// <summary>The monitor.</summary>
     public MonitorSpec Spec => _spec;
 
+    /// <summary>
+    /// <paramref name="reference"/>, or for a monitor whose checks need none (skew, which reads the offline store) an empty
+    /// one; null when a drift check needs a reference that is missing.
+    /// </summary>
+    internal static DriftProfile? ReferenceOrNone(MonitorSpec spec, DriftProfile? reference) =>
+        reference ?? (spec.Checks.All(c => c == MonitorChecks.Skew) && spec.Features.Count == 0 && spec.Drift.Features.Count == 0
+            ? DriftProfile.Empty(new DriftLayout([]))
+            : null);
+
     /// <summary>The features tested for data drift.</summary>
     public IReadOnlyList<string> Features => [.. _reference.Layout.Features.Select(f => f.Name)];
 

@@ -41,10 +41,7 @@ public sealed class SkewBaseline
     public static SkewBaseline Create(FeatureStore store, MonitorSpec spec, string? endpointService)
     {
         ArgumentNullException.ThrowIfNull(store);
-        ArgumentNullException.ThrowIfNull(spec);
-        var service = spec.SkewService ?? endpointService ?? throw new StrataException(
-            ErrorCodes.ArgumentInvalid,
-            $"monitor '{spec.Name}' checks skew, but endpoint '{spec.Endpoint}' has no feature service to compare with: enrich the endpoint from a feature service or set skew.service");
+        var service = ServiceOf(spec, endpointService);
         var (compared, onDemand) = TrainingServingSkew.Split(store, store.Resolve(null, service));
         if (compared.Length == 0)
         {
@@ -63,6 +60,16 @@ public sealed class SkewBaseline
         }
 
         return new SkewBaseline(store, compared, onDemand, service);
+    }
+
+    /// <summary>The feature service a skew check compares: the spec's <c>skew.service</c>, else the endpoint's.</summary>
+    /// <exception cref="StrataException">Neither is set (<see cref="ErrorCodes.ArgumentInvalid"/>).</exception>
+    public static string ServiceOf(MonitorSpec spec, string? endpointService)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        return spec.SkewService ?? endpointService ?? throw new StrataException(
+            ErrorCodes.ArgumentInvalid,
+            $"monitor '{spec.Name}' checks skew, but endpoint '{spec.Endpoint}' has no feature service to compare with: enrich the endpoint from a feature service or set skew.service");
     }
 
     internal SkewSample NewSample(SkewOptions options) => new(Store, Compared, options.MaxRows);
