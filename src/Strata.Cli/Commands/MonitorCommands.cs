@@ -13,8 +13,8 @@ using Strata.Stores;
 
 namespace Strata.Cli.Commands;
 
-/// <summary>`strata monitor check | status | report`: drift between data files, and the results monitors stored per window.</summary>
-internal static class MonitorCommands
+/// <summary>`strata monitor check | status | report | run | skew`: drift between data files, declared monitors run locally, and the results monitors stored per window.</summary>
+internal static partial class MonitorCommands
 {
     public static Command Build(GlobalOptions globals)
     {
@@ -25,6 +25,7 @@ internal static class MonitorCommands
         monitor.Add(Report(globals, backend));
         monitor.Add(Labels(globals, backend));
         monitor.Add(Skew(globals, backend));
+        monitor.Add(Run(globals, backend));
         backend.AddTo(monitor);
         return monitor;
     }
@@ -375,7 +376,7 @@ internal static class MonitorCommands
         }),
     };
 
-    private static object ResultJson(MonitorResult r) => new
+    internal static object ResultJson(MonitorResult r) => new
     {
         monitor = r.Monitor,
         endpoint = r.Endpoint,
