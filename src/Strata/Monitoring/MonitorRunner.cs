@@ -347,22 +347,7 @@ public sealed class MonitorRunner
     }
 
     /// <summary>Reads the JSON written by <see cref="Details"/>.</summary>
-    internal static DriftDetails? ReadDetails(string? json)
-    {
-        if (string.IsNullOrEmpty(json))
-        {
-            return null;
-        }
-
-        try
-        {
-            return JsonSerializer.Deserialize(json, MonitorJson.Default.DriftDetails);
-        }
-        catch (JsonException)
-        {
-            return null;
-        }
-    }
+    internal static DriftDetails? ReadDetails(string? json) => MonitorJson.TryRead(json, MonitorJson.Default.DriftDetails);
 
     /// <summary>
     /// About 20 equal-width bins between the reference's extremes for a numeric feature (each fine bin goes where its
@@ -523,4 +508,24 @@ internal sealed class FeatureDetails
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]
 [JsonSerializable(typeof(DriftDetails))]
 [JsonSerializable(typeof(SkewDetails))]
-internal sealed partial class MonitorJson : JsonSerializerContext;
+internal sealed partial class MonitorJson : JsonSerializerContext
+{
+    /// <summary>Details stored with a result, or null when absent or not of this shape.</summary>
+    public static T? TryRead<T>(string? json, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> type)
+        where T : class
+    {
+        if (string.IsNullOrEmpty(json))
+        {
+            return null;
+        }
+
+        try
+        {
+            return JsonSerializer.Deserialize(json, type);
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+}

@@ -76,17 +76,8 @@ public abstract class TrainingServingSkewEndToEndTests : IAsyncLifetime, IDispos
         await ServeAsync([.. Enumerable.Range(100, Drivers).Select(d => (long)d)]);
         ServeWithBug("fare_mean_1d", v => v + 1); // a transformation bug in serving: the mean is served one too high
         using var hook = new LoopbackWebhook();
-        var spec = Spec(hook.Url);
-        using var http = new HttpClient();
-        var alerts = new AlertDispatcher(http, _home.Metadata.Audit, null);
-        IReadOnlyList<MonitorResult> results;
-        await using (alerts)
-        {
-            var runner = await RunnerAsync(spec, alerts);
-            await new PredictionLogFeed(LogFolder, Endpoint).FeedAsync(runner);
-            results = await runner.EvaluateAsync(WindowEnd(now), Actor.Local);
-            await alerts.FlushAsync();
-        }
+
+        var results = await MonitorAsync(hook, now);
 
         var skew = Assert.Single(results);
         Assert.Equal((MonitorChecks.Skew, "skewed", 1.0), (skew.Check, skew.Status, skew.Score));
@@ -110,16 +101,8 @@ public abstract class TrainingServingSkewEndToEndTests : IAsyncLifetime, IDispos
         var now = await PushTripsAsync();
         await ServeAsync([.. Enumerable.Range(100, Drivers).Select(d => (long)d)]);
         using var hook = new LoopbackWebhook();
-        using var http = new HttpClient();
-        var alerts = new AlertDispatcher(http, null, null);
-        IReadOnlyList<MonitorResult> results;
-        await using (alerts)
-        {
-            var runner = await RunnerAsync(Spec(hook.Url), alerts);
-            await new PredictionLogFeed(LogFolder, Endpoint).FeedAsync(runner);
-            results = await runner.EvaluateAsync(WindowEnd(now), Actor.Local);
-            await alerts.FlushAsync();
-        }
+
+        var results = await MonitorAsync(hook, now);
 
         var skew = Assert.Single(results);
         Assert.Equal(("no_skew", 0.0), (skew.Status, skew.Score));
@@ -133,16 +116,8 @@ public abstract class TrainingServingSkewEndToEndTests : IAsyncLifetime, IDispos
         await ServeAsync(7, 8, 7, 8); // trips of drivers 7 and 8 were pushed online only
         ServeWithBug("fare_mean_1d", v => v + 1);
         using var hook = new LoopbackWebhook();
-        using var http = new HttpClient();
-        var alerts = new AlertDispatcher(http, null, null);
-        IReadOnlyList<MonitorResult> results;
-        await using (alerts)
-        {
-            var runner = await RunnerAsync(Spec(hook.Url), alerts);
-            await new PredictionLogFeed(LogFolder, Endpoint).FeedAsync(runner);
-            results = await runner.EvaluateAsync(WindowEnd(now), Actor.Local);
-            await alerts.FlushAsync();
-        }
+
+        var results = await MonitorAsync(hook, now);
 
         var skew = Assert.Single(results);
         Assert.Equal(("insufficient_data", null, 4L), (skew.Status, skew.Score, skew.Rows));
@@ -206,6 +181,21 @@ public abstract class TrainingServingSkewEndToEndTests : IAsyncLifetime, IDispos
             ("ts", Columns.Timestamp([.. drivers.Select((_, i) => (long?)(now - 2_000_000 - i))])),
             ("fare", Columns.Float64([.. drivers.Select((d, i) => (double?)(d!.Value + (i % 2 * 10)))]))), PushTarget.OnlineAndOffline);
         return now;
+    }
+
+    /// <summary>Runs the skew monitor (alert to <paramref name="hook"/>) over the log and evaluates the window of <paramref name="now"/>.</summary>
+    private async Task<IReadOnlyList<MonitorResult>> MonitorAsync(LoopbackWebhook hook, long now)
+    {
+        using var http = new HttpClient();
+        var alerts = new AlertDispatcher(http, _home.Metadata.Audit, null);
+        await using (alerts)
+        {
+            var runner = await RunnerAsync(Spec(hook.Url), alerts);
+            await new PredictionLogFeed(LogFolder, Endpoint).FeedAsync(runner);
+            var results = await runner.EvaluateAsync(WindowEnd(now), Actor.Local);
+            await alerts.FlushAsync();
+            return results;
+        }
     }
 
     private static long WindowEnd(long now) => ((now / Hour) + 2) * Hour;

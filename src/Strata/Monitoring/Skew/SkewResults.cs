@@ -124,22 +124,7 @@ public static class SkewResults
     }
 
     /// <summary>Reads the JSON written by <see cref="Details"/>; null when absent or not skew details.</summary>
-    internal static SkewDetails? ReadDetails(string? json)
-    {
-        if (string.IsNullOrEmpty(json))
-        {
-            return null;
-        }
-
-        try
-        {
-            return JsonSerializer.Deserialize(json, MonitorJson.Default.SkewDetails);
-        }
-        catch (JsonException)
-        {
-            return null;
-        }
-    }
+    internal static SkewDetails? ReadDetails(string? json) => MonitorJson.TryRead(json, MonitorJson.Default.SkewDetails);
 
     /// <summary>One window's skew result.</summary>
     internal static MonitorResult Result(MonitorSpec spec, int version, long start, SkewResult skew) => new(
