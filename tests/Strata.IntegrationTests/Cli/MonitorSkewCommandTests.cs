@@ -137,3 +137,65 @@ public sealed class MonitorSkewCommandTests : IDisposable
         Assert.Contains("endpoint 'plain' has no feature service", run.Error, StringComparison.Ordinal);
     }
 }
+
+/// <summary>`strata monitor skew --postgres` and `strata monitor run --postgres`: metadata and offline store in PostgreSQL.</summary>
+[RequiresPostgres]
+public sealed class PostgresMonitorSkewCommandTests : IAsyncLifetime, IDisposable
+{
+    private readonly TempFolder _folder = new("monitor-skew-cli-pg");
+    private string _connectionString = "";
+    private Func<Task>? _drop;
+
+    public async Task InitializeAsync() => (_connectionString, _drop) = await RequiresPostgresAttribute.CreateDatabaseAsync();
+
+    public async Task DisposeAsync()
+    {
+        if (_drop is not null)
+        {
+            await _drop();
+        }
+    }
+
+    public void Dispose() => _folder.Dispose();
+
+    [BackendFact]
+    public async Task Skew_and_a_declared_skew_monitor_read_the_postgres_offline_store()
+    {
+        await using (var home = await StrataHome.OpenAsync(_folder.Path, await Strata.Postgres.PostgresMetadataStore.OpenAsync(_connectionString)))
+        {
+            await using var features = new FeatureStores(home.Metadata, new Strata.Postgres.PostgresFeatureBackend(_connectionString));
+            await RidesSeed.SeedAsync(home, features);
+            await using var runtime = new ServingRuntime(home.Metadata, home.Artifacts, features, new MetricRegistry(),
+                new ServingOptions { PredictionLogFolder = Path.Combine(_folder.Path, "predictions") });
+            await runtime.StartAsync([new Deployment { Name = "fares", Project = "rides", Model = "fare/1", FeatureService = "pricing" }], new Actor("test"));
+            await runtime.PredictAsync(new PredictionRequest
+            {
+                Endpoint = "fares",
+                RequestId = "r1",
+                Input = new PredictionInput(1, new Dictionary<string, InputColumn> { ["driver_id"] = InputColumn.OfNumbers([7]), ["distance"] = InputColumn.OfNumbers([4]) }),
+            });
+            await runtime.FlushPredictionLogAsync();
+        }
+
+        var config = Path.Combine(_folder.Path, "strata.yaml");
+        await File.WriteAllTextAsync(config, """
+            endpoints:
+              - { name: fares, project: rides, model: fare/1, feature_service: pricing }
+            monitors:
+              - { name: fares-skew, endpoint: fares, model: fare, window: 1h, checks: [skew], skew: { min_rows: 1 } }
+            """);
+        var until = (Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow) + (2 * 3_600_000_000L)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+        var skew = await Cli.RunAsync("--home", _folder.Path, "monitor", "skew", "fares", "-p", "rides", "--service", "pricing", "--postgres", _connectionString, "--json");
+        var run = await Cli.RunAsync("--home", _folder.Path, "monitor", "run", "--config", config, "--until", until, "--postgres", _connectionString, "--json");
+
+        Assert.True(skew.ExitCode == 4, skew.Error + skew.Out);
+        using var json = JsonDocument.Parse(skew.Out);
+        var byName = json.RootElement.GetProperty("features").EnumerateArray().ToDictionary(f => f.GetProperty("feature").GetString()!);
+        Assert.Equal("skewed", byName["driver_trips:trips_1h"].GetProperty("status").GetString()); // 3 trips online, none offline
+        Assert.Equal(1, byName["driver_trips:fare_mean_1d"].GetProperty("unmatched").GetInt32());
+        Assert.True(run.ExitCode == 4, run.Error + run.Out);
+        using var ran = JsonDocument.Parse(run.Out);
+        Assert.Equal("skewed", Assert.Single(ran.RootElement[0].GetProperty("results").EnumerateArray()).GetProperty("status").GetString());
+    }
+}
