@@ -11,23 +11,26 @@ namespace Strata.IntegrationTests.Server;
 
 /// <summary>
 /// The skew check run by the server itself: a monitor put through the API on an endpoint enriched from the rides
-/// project's "pricing" service, evaluated from the prediction log against the server's offline store.
+/// project's "pricing" service, evaluated from the prediction log against the server's offline store (once per backend).
 /// </summary>
-public sealed class SkewMonitorServerTests : IAsyncLifetime
+public abstract class SkewMonitorServerTests : IAsyncLifetime
 {
     private const int Drivers = 40;
     private ServingServer _server = null!;
 
+    /// <summary>The PostgreSQL connection string the server stores in, or null for the embedded stores.</summary>
+    protected abstract Task<string?> PostgresAsync();
+
     public async Task InitializeAsync()
     {
-        _server = await ServingServer.StartAsync();
+        _server = await ServingServer.StartAsync(postgres: await PostgresAsync());
         await RidesSeed.SeedAsync(_server.State.Home, _server.State.Features);
         await _server.DeployAsync("fares", new { project = "rides", model = "fare/1", feature_service = "pricing" });
     }
 
-    public async Task DisposeAsync() => await _server.DisposeAsync();
+    public virtual async Task DisposeAsync() => await _server.DisposeAsync();
 
-    [Fact]
+    [BackendFact]
     public async Task A_skew_monitor_put_through_the_api_is_run_by_the_server_stores_the_skewed_feature_and_posts_the_webhook()
     {
         using var hook = new LoopbackWebhook();
@@ -67,7 +70,7 @@ public sealed class SkewMonitorServerTests : IAsyncLifetime
         Assert.Contains("\"rule\":\"skewed-serving\"", posted, StringComparison.Ordinal);
     }
 
-    [Theory]
+    [BackendTheory]
     [InlineData("plain", """{"model":"fare","checks":["skew"]}""", HttpStatusCode.BadRequest, "has no feature service")]
     [InlineData("fares", """{"model":"fare","checks":["skew"],"skew":{"features":{"fare_max":0.1}}}""", HttpStatusCode.BadRequest, "skew.features.fare_max")]
     [InlineData("fares", """{"model":"fare","checks":["skew"],"skew":{"threshold":1.5}}""", HttpStatusCode.BadRequest, "skew.threshold")]
@@ -120,5 +123,34 @@ public sealed class SkewMonitorServerTests : IAsyncLifetime
         }
 
         return hook.Bodies.TryPeek(out var body) ? body : throw new Xunit.Sdk.XunitException("no webhook was posted within 10 s");
+    }
+}
+
+/// <summary>Over the embedded stores.</summary>
+public sealed class EmbeddedSkewMonitorServerTests : SkewMonitorServerTests
+{
+    protected override Task<string?> PostgresAsync() => Task.FromResult<string?>(null);
+}
+
+/// <summary>Over PostgreSQL metadata, offline and online stores.</summary>
+[RequiresPostgres]
+public sealed class PostgresSkewMonitorServerTests : SkewMonitorServerTests
+{
+    private Func<Task>? _drop;
+
+    protected override async Task<string?> PostgresAsync()
+    {
+        var (connectionString, drop) = await RequiresPostgresAttribute.CreateDatabaseAsync();
+        _drop = drop;
+        return connectionString;
+    }
+
+    public override async Task DisposeAsync()
+    {
+        await base.DisposeAsync();
+        if (_drop is not null)
+        {
+            await _drop();
+        }
     }
 }
