@@ -57,5 +57,6 @@ internal static partial class PeerOperations
         RegisterServing();
         RegisterPacedLoad();
         RegisterDrift();
+        RegisterSkew();
     }
 }

@@ -13,8 +13,8 @@ using Strata.Stores;
 
 namespace Strata.Cli.Commands;
 
-/// <summary>`strata monitor check | status | report`: drift between data files, and the results monitors stored per window.</summary>
-internal static class MonitorCommands
+/// <summary>`strata monitor check | status | report | run | skew`: drift between data files, declared monitors run locally, and the results monitors stored per window.</summary>
+internal static partial class MonitorCommands
 {
     public static Command Build(GlobalOptions globals)
     {
@@ -25,6 +25,7 @@ internal static class MonitorCommands
         monitor.Add(Report(globals, backend));
         monitor.Add(Labels(globals, backend));
         monitor.Add(Skew(globals, backend));
+        monitor.Add(Run(globals, backend));
         backend.AddTo(monitor);
         return monitor;
     }
@@ -125,7 +126,7 @@ internal static class MonitorCommands
             {
                 table.AddRow(
                     Markup.Escape(r.Monitor), Markup.Escape(r.Check), Time(r.WindowStart), r.ModelVersion.ToString(CultureInfo.InvariantCulture),
-                    r.Rows.ToString("N0", CultureInfo.InvariantCulture), r.Score is { } s ? Number(s) : "", r.Status == "drift" ? "[red]drift[/]" : Markup.Escape(r.Status));
+                    r.Rows.ToString("N0", CultureInfo.InvariantCulture), r.Score is { } s ? Number(s) : "", r.Status is "drift" or "skewed" ? $"[red]{r.Status}[/]" : Markup.Escape(r.Status));
             }
 
             context.Out.Write(table);
@@ -256,9 +257,9 @@ internal static class MonitorCommands
         command.SetAction(async (parse, ct) =>
         {
             var context = CliContext.For(parse, globals);
-            if (!string.IsNullOrEmpty(parse.GetValue(backend.Server)) || !string.IsNullOrEmpty(parse.GetValue(backend.Postgres)))
+            if (!string.IsNullOrEmpty(parse.GetValue(backend.Server)))
             {
-                throw new StrataException(ErrorCodes.ArgumentInvalid, "strata monitor skew reads the local home's prediction log and embedded feature store: drop --server and --postgres");
+                throw new StrataException(ErrorCodes.ArgumentInvalid, "strata monitor skew reads the local home's prediction log: drop --server");
             }
 
             var start = parse.GetValue(from) is { } f ? RegistryCli.ParseTime("--from", f) : 0;
@@ -269,8 +270,12 @@ internal static class MonitorCommands
                 throw new StrataException(ErrorCodes.ArgumentInvalid, $"--threshold must be a share between 0 and 1, not {share}");
             }
 
-            await using var home = await StrataHome.OpenAsync(context.Home, cancellationToken: ct).ConfigureAwait(false);
-            await using var stores = new FeatureStores(home.Metadata, new EmbeddedFeatureBackend(home.Path));
+            // NOTE: with --postgres the metadata and the offline store are PostgreSQL's, as for `strata features`.
+            var postgres = parse.GetValue(backend.Postgres);
+            var metadata = string.IsNullOrEmpty(postgres) ? null : await Postgres.PostgresMetadataStore.OpenAsync(postgres, cancellationToken: ct).ConfigureAwait(false);
+            await using var home = await StrataHome.OpenAsync(context.Home, metadata, cancellationToken: ct).ConfigureAwait(false);
+            await using var stores = new FeatureStores(
+                home.Metadata, string.IsNullOrEmpty(postgres) ? new EmbeddedFeatureBackend(home.Path) : new Postgres.PostgresFeatureBackend(postgres));
             var store = await stores.GetAsync(RegistryCli.Project(parse, project), ct).ConfigureAwait(false);
             var asked = store.Resolve(FeaturesCommands.Split(parse.GetValue(features)), parse.GetValue(service));
             var result = await TrainingServingSkew.CheckAsync(store, asked, Path.Combine(home.Path, "predictions"), parse.GetValue(endpoint)!, start, end,
@@ -279,7 +284,7 @@ internal static class MonitorCommands
             {
                 context.WriteJson(new
                 {
-                    status = SkewName(result.Status),
+                    status = SkewResults.StatusName(result.Status),
                     records = result.Records,
                     rows = result.Rows,
                     rows_without_keys = result.RowsWithoutKeys,
@@ -289,21 +294,22 @@ internal static class MonitorCommands
                         feature = x.Feature,
                         rows_compared = x.RowsCompared,
                         mismatched = x.Mismatched,
+                        unmatched = x.Unmatched,
                         mismatch_share = x.MismatchShare,
                         mean_absolute_difference = x.MeanAbsoluteDifference,
                         threshold = x.Threshold,
-                        status = SkewName(x.Status),
+                        status = SkewResults.StatusName(x.Status),
                     }),
                 });
             }
             else
             {
-                var table = new Spectre.Console.Table().AddColumns("feature", "compared", "mismatched", "share", "mean |diff|", "status");
+                var table = new Spectre.Console.Table().AddColumns("feature", "compared", "mismatched", "unmatched", "share", "mean |diff|", "status");
 
                 foreach (var x in result.Features)
                 {
                     table.AddRow(Markup.Escape(x.Feature), x.RowsCompared.ToString(CultureInfo.InvariantCulture), x.Mismatched.ToString(CultureInfo.InvariantCulture),
-                        Number(x.MismatchShare), x.MeanAbsoluteDifference is { } d ? Number(d) : "–", SkewName(x.Status));
+                        x.Unmatched.ToString(CultureInfo.InvariantCulture), Number(x.MismatchShare), x.MeanAbsoluteDifference is { } d ? Number(d) : "–", SkewResults.StatusName(x.Status));
                 }
 
                 context.Out.Write(table);
@@ -312,20 +318,13 @@ internal static class MonitorCommands
                     context.Out.MarkupLineInterpolated($"Not compared (on-demand, computed from the stored features above): {string.Join(", ", result.NotCompared)}");
                 }
 
-                context.Out.MarkupLineInterpolated($"{result.Records} records, {result.Rows} rows ({result.RowsWithoutKeys} without entity keys): [bold]{SkewName(result.Status)}[/]");
+                context.Out.MarkupLineInterpolated($"{result.Records} records, {result.Rows} rows ({result.RowsWithoutKeys} without entity keys): [bold]{SkewResults.StatusName(result.Status)}[/]");
             }
 
             return result.Status == SkewStatus.Skewed ? ExitCodes.Anomalies : ExitCodes.Ok;
         });
         return command;
     }
-
-    private static string SkewName(SkewStatus status) => status switch
-    {
-        SkewStatus.Skewed => "skewed",
-        SkewStatus.NoSkew => "no_skew",
-        _ => "insufficient_data",
-    };
 
     /// <summary>A client of --server (or $STRATA_SERVER), or null for the local home.</summary>
     private static Client.StrataClient? Client(ParseResult parse, BackendOptions backend)
@@ -377,7 +376,7 @@ internal static class MonitorCommands
         }),
     };
 
-    private static object ResultJson(MonitorResult r) => new
+    internal static object ResultJson(MonitorResult r) => new
     {
         monitor = r.Monitor,
         endpoint = r.Endpoint,

@@ -2,6 +2,7 @@ using System.Text.Json;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Strata.Monitoring;
+using Strata.Monitoring.Skew;
 using Strata.Server.Hosting;
 using Strata.Server.Http;
 using Strata.Stores;
@@ -110,6 +111,21 @@ internal static class MonitoringApi
         {
             // NOTE: a version registered without a signature or reference has no known features; the server's run reports a misfit.
             spec.CheckFeatures(available, source);
+        }
+
+        var deployed = api.State.Serving.List().FirstOrDefault(e => e.Name == endpoint);
+        if (spec.Checks.Contains(MonitorChecks.Skew) && (deployed is not null || spec.SkewService is not null))
+        {
+            // NOTE: an endpoint not deployed yet has no known feature service; the server's run reports a misfit then.
+            var service = SkewBaseline.ServiceOf(spec, deployed?.Deployment.FeatureService);
+            try
+            {
+                SkewBaseline.Create(await api.State.Features.GetAsync(project, api.Aborted).ConfigureAwait(false), spec, service);
+            }
+            catch (StrataException e) when (e.Code == ErrorCodes.NotFound)
+            {
+                throw new StrataException(ErrorCodes.ArgumentInvalid, $"field 'skew.service': feature service '{service}' cannot be compared in project '{project}' ({e.Message})", e);
+            }
         }
 
         await api.State.Home.Metadata.MonitorState.PutMonitorAsync(project, new StoredMonitor(endpoint, spec.Name, json), api.Caller.Actor, api.Aborted).ConfigureAwait(false);

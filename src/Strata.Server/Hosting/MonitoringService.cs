@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using Microsoft.Extensions.Options;
 using Strata.Monitoring;
 using Strata.Monitoring.Drift;
+using Strata.Monitoring.Skew;
 using Strata.Security;
 using Strata.Server.Pipelines;
 using Strata.Stores;
@@ -170,7 +171,7 @@ internal sealed partial class MonitoringService(
             {
                 var monitor = new LiveMonitor(
                     project, spec, folder, state.Home.Metadata, (v, ct) => references.GetAsync(project, spec.Model, v, ct), alerts.Outbox,
-                    state.Serving.FlushPredictionLogAsync);
+                    state.Serving.FlushPredictionLogAsync, await SkewAsync(project, spec, cancellationToken).ConfigureAwait(false));
                 var tick = await monitor.TickAsync(now, grace, cancellationToken).ConfigureAwait(false);
                 if (tick.Late > 0 || tick.Unreferenced > 0)
                 {
@@ -194,6 +195,18 @@ internal sealed partial class MonitoringService(
                 }
             }
         }
+    }
+
+    /// <summary>What a skew check compares with: the project's offline store (embedded or PostgreSQL) and the endpoint's feature service.</summary>
+    private async Task<SkewBaseline?> SkewAsync(string project, MonitorSpec spec, CancellationToken cancellationToken)
+    {
+        if (!spec.Checks.Contains(MonitorChecks.Skew))
+        {
+            return null;
+        }
+
+        var service = SkewBaseline.ServiceOf(spec, state.Serving.List().Any(e => e.Name == spec.Endpoint) ? state.Serving.GetDeployment(spec.Endpoint).FeatureService : null);
+        return SkewBaseline.Create(await state.Features.GetAsync(project, cancellationToken).ConfigureAwait(false), spec, service);
     }
 
     /// <summary>The monitors to run: the configuration file's (project: the endpoint's) and the API's.</summary>

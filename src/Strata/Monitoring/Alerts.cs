@@ -146,7 +146,7 @@ public sealed class AlertDispatcher : IAsyncDisposable
             var last = series[^1];
             var condition = rule.Comparison switch
             {
-                AlertComparison.Drifted => "drift",
+                AlertComparison.Drifted => rule.Check == MonitorChecks.Skew ? "skew" : "drift",
                 AlertComparison.Below => $"{rule.Check} below {rule.Threshold}",
                 _ => $"{rule.Check} above {rule.Threshold}",
             };
@@ -230,7 +230,7 @@ public sealed class AlertDispatcher : IAsyncDisposable
 
     private static bool Meets(AlertRule rule, MonitorResult r) => rule.Comparison switch
     {
-        AlertComparison.Drifted => r.Status == "drift",
+        AlertComparison.Drifted => r.Status is "drift" or "skewed",
         AlertComparison.Below => r.Score is { } s && s < rule.Threshold,
         _ => r.Score is { } s && s > rule.Threshold,
     };

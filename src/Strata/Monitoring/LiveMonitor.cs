@@ -1,5 +1,6 @@
 using Strata.Monitoring.Drift;
 using Strata.Monitoring.Quality;
+using Strata.Monitoring.Skew;
 using Strata.Stores;
 
 namespace Strata.Monitoring;
@@ -48,17 +49,19 @@ public sealed class LiveMonitor
     private readonly Func<int?, CancellationToken, Task<DriftProfile?>> _references;
     private readonly AlertOutbox? _alerts;
     private readonly Func<CancellationToken, Task>? _closeOpenSegment;
+    private readonly SkewBaseline? _skew;
 
     /// <summary>
     /// Creates a monitor over the log folder <paramref name="logFolder"/>. <paramref name="references"/> returns the
     /// reference profile stored with a version of the spec's model (null: none), or for a null version the newest one.
     /// Fired alerts go to the store's outbox; <paramref name="alerts"/> (when given) is woken to deliver them after the
     /// commit. <paramref name="closeOpenSegment"/> (the serving runtime's log flush) runs before a due window is read, so
-    /// its records still in the segment being written become readable.
+    /// its records still in the segment being written become readable. <paramref name="skew"/> is what a skew check
+    /// compares with (required when the spec checks skew).
     /// </summary>
     public LiveMonitor(
         string project, MonitorSpec spec, string logFolder, IMetadataStore metadata, Func<int?, CancellationToken, Task<DriftProfile?>> references,
-        AlertOutbox? alerts, Func<CancellationToken, Task>? closeOpenSegment = null)
+        AlertOutbox? alerts, Func<CancellationToken, Task>? closeOpenSegment = null, SkewBaseline? skew = null)
     {
         ArgumentNullException.ThrowIfNull(spec);
         ArgumentException.ThrowIfNullOrEmpty(logFolder);
@@ -73,6 +76,7 @@ public sealed class LiveMonitor
         _references = references;
         _alerts = alerts;
         _closeOpenSegment = closeOpenSegment;
+        _skew = skew;
     }
 
     /// <summary>The monitor.</summary>
@@ -91,7 +95,8 @@ public sealed class LiveMonitor
         var window = _spec.WindowMicros;
         var state = await _metadata.MonitorState.GetFeedStateAsync(_project, _spec.Endpoint, _spec.Name, cancellationToken).ConfigureAwait(false)
             ?? new MonitorFeedState(null, 0, 0);
-        var drifts = _spec.Checks.Any(c => c is MonitorChecks.DataDrift or MonitorChecks.PredictionDrift);
+        // Drift and skew read the served rows of closed windows (the log pass); quality waits for its labels.
+        var drifts = _spec.Checks.Any(c => c is MonitorChecks.DataDrift or MonitorChecks.PredictionDrift or MonitorChecks.Skew);
         var until = WindowedQuality.FloorDiv(now - (grace.Ticks / 10), window) * window;
         var qualityUntil = WindowedQuality.FloorDiv(now - ((grace + _spec.EffectiveLabelDelay).Ticks / 10), window) * window;
         var driftDue = drifts && until > state.ClosedUntil;
@@ -171,8 +176,8 @@ public sealed class LiveMonitor
             {
                 if (!runners.TryGetValue(version, out var runner))
                 {
-                    var reference = await _references(version, cancellationToken).ConfigureAwait(false);
-                    runners[version] = runner = reference is null ? null : new MonitorRunner(_project, _spec, reference, _metadata.Monitoring);
+                    var reference = MonitorRunner.ReferenceOrNone(_spec, await _references(version, cancellationToken).ConfigureAwait(false));
+                    runners[version] = runner = reference is null ? null : new MonitorRunner(_project, _spec, reference, _metadata.Monitoring, skew: _skew);
                 }
 
                 if (runner is null)
@@ -185,7 +190,11 @@ public sealed class LiveMonitor
             }
         }
 
-        results.AddRange(runners.Values.OfType<MonitorRunner>().SelectMany(r => r.Close(until)));
+        foreach (var runner in runners.Values.OfType<MonitorRunner>())
+        {
+            results.AddRange(await runner.CloseAsync(until, cancellationToken).ConfigureAwait(false));
+        }
+
         return (new DriftPass(rows, late, unreferenced), feed.Position);
     }
 

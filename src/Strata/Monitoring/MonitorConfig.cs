@@ -1,6 +1,7 @@
 using System.Globalization;
 using Strata.Features.Definitions;
 using Strata.Monitoring.Drift;
+using Strata.Monitoring.Skew;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
 
@@ -25,6 +26,13 @@ namespace Strata.Monitoring;
 ///     alerts:
 ///       - { name: sustained-drift, check: data_drift, windows: 2, actions: [{ webhook: "http://127.0.0.1:9000/hook" }, log, { pipeline: retrain }] }
 ///       - { name: low-auc, check: quality.auc, below: 0.7, actions: [log] }
+///   - name: fares-skew
+///     endpoint: fares
+///     model: fare
+///     checks: [skew]
+///     skew: { threshold: 0.01, min_rows: 50, features: { fare_mean_1d: 0.05 } }
+///     alerts:
+///       - { name: skewed, check: skew, actions: [{ webhook: "http://127.0.0.1:9000/hook" }] }
 /// </code>
 /// </example>
 public static class MonitorConfig
@@ -99,7 +107,7 @@ public static class MonitorConfig
 
     private static MonitorSpec Monitor(string source, YamlMappingNode node)
     {
-        OnlyKeys(source, node, "name", "endpoint", "model", "window", "min_samples", "features", "checks", "drift", "alerts", "prediction_column", "label_delay");
+        OnlyKeys(source, node, "name", "endpoint", "model", "window", "min_samples", "features", "checks", "drift", "alerts", "prediction_column", "label_delay", "skew");
         var name = Text(source, node, "name", required: true)!;
         var windowText = Text(source, node, "window", required: false) ?? "1h";
         if (!Durations.TryParse(windowText, out var window) || window <= TimeSpan.Zero)
@@ -126,6 +134,18 @@ public static class MonitorConfig
             drift = Drift(source, Map(source, driftNode, "'drift'"), drift);
         }
 
+        var skew = new MonitorSpec { Name = name, Endpoint = "e", Model = "m" }.Skew;
+        if (Number(source, node, "min_samples") is { } minRows)
+        {
+            skew = skew with { MinRows = (int)Math.Clamp(minRows, 0, SkewOptions.MaxRowsLimit) };
+        }
+
+        string? skewService = null;
+        if (node.Children.TryGetValue(new YamlScalarNode("skew"), out var skewNode))
+        {
+            (skew, skewService) = Skew(source, Map(source, skewNode, "'skew'"), skew);
+        }
+
         var spec = new MonitorSpec
         {
             Name = name,
@@ -137,6 +157,8 @@ public static class MonitorConfig
             Checks = List(source, node, "checks") ?? [MonitorChecks.DataDrift, MonitorChecks.PredictionDrift],
             PredictionColumn = Text(source, node, "prediction_column", required: false) ?? "prediction",
             Drift = drift,
+            Skew = skew,
+            SkewService = skewService,
             Alerts = node.Children.TryGetValue(new YamlScalarNode("alerts"), out var alerts)
                 ? [.. (alerts as YamlSequenceNode ?? throw Error(source, alerts, "'alerts' must be a list")).Select(a => Alert(source, Map(source, a, "an alert")))]
                 : [],
@@ -187,6 +209,38 @@ public static class MonitorConfig
         }
 
         return options with { Features = features };
+    }
+
+    private static (SkewOptions Options, string? Service) Skew(string source, YamlMappingNode node, SkewOptions options)
+    {
+        OnlyKeys(source, node, "threshold", "min_rows", "max_rows", "relative_tolerance", "absolute_tolerance", "features", "service");
+        options = options with
+        {
+            MaxMismatchShare = Number(source, node, "threshold") ?? options.MaxMismatchShare,
+            MinRows = (int)Math.Clamp(Number(source, node, "min_rows") ?? options.MinRows, int.MinValue, int.MaxValue),
+            MaxRows = (int)Math.Clamp(Number(source, node, "max_rows") ?? options.MaxRows, int.MinValue, int.MaxValue),
+            RelativeTolerance = Number(source, node, "relative_tolerance") ?? options.RelativeTolerance,
+            AbsoluteTolerance = Number(source, node, "absolute_tolerance") ?? options.AbsoluteTolerance,
+        };
+        if (node.Children.TryGetValue(new YamlScalarNode("features"), out var featuresNode))
+        {
+            var thresholds = new Dictionary<string, double>(StringComparer.Ordinal);
+            var features = Map(source, featuresNode, "'skew.features'");
+            foreach (var key in features.Children.Keys)
+            {
+                var feature = (key as YamlScalarNode)?.Value;
+                if (string.IsNullOrEmpty(feature))
+                {
+                    throw Error(source, key, "a feature in 'skew.features' must be named");
+                }
+
+                thresholds[feature] = Number(source, features, feature)!.Value;
+            }
+
+            options = options with { Thresholds = thresholds };
+        }
+
+        return (options, Text(source, node, "service", required: false));
     }
 
     private static AlertRule Alert(string source, YamlMappingNode node)

@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using Strata.Monitoring.Drift;
 using Strata.Monitoring.Quality;
+using Strata.Monitoring.Skew;
 using Strata.Stores;
 
 namespace Strata.Monitoring;
@@ -37,14 +38,17 @@ public sealed class MonitorRunner
     private readonly SortedDictionary<(long Start, int Version), DriftProfileBuilder> _windows = [];
     private readonly SortedDictionary<(long Start, int Version), DriftProfileBuilder> _predictionWindows = [];
     private readonly SortedDictionary<long, List<LabeledPrediction>> _labels = [];
+    private readonly SkewBaseline? _skew;
+    private readonly SortedDictionary<(long Start, int Version), SkewSample> _skewWindows = [];
 
     /// <summary>
     /// Creates a runner. <paramref name="reference"/> is the model version's reference drift profile (training data, with
-    /// the prediction column when prediction drift is checked).
+    /// the prediction column when prediction drift is checked). <paramref name="skew"/> is what the skew check compares
+    /// with (see <see cref="SkewBaseline.Create"/>), required when the spec checks skew.
     /// </summary>
-    /// <exception cref="StrataException">A monitored feature the reference lacks (<see cref="ErrorCodes.NotFound"/>), or an
-    /// invalid spec (<see cref="ErrorCodes.ArgumentInvalid"/>).</exception>
-    public MonitorRunner(string project, MonitorSpec spec, DriftProfile reference, IMonitorResultStore store, AlertDispatcher? alerts = null)
+    /// <exception cref="StrataException">A monitored feature the reference lacks (<see cref="ErrorCodes.NotFound"/>), an
+    /// invalid spec, or a skew check without <paramref name="skew"/> (<see cref="ErrorCodes.ArgumentInvalid"/>).</exception>
+    public MonitorRunner(string project, MonitorSpec spec, DriftProfile reference, IMonitorResultStore store, AlertDispatcher? alerts = null, SkewBaseline? skew = null)
     {
         ArgumentNullException.ThrowIfNull(spec);
         ArgumentNullException.ThrowIfNull(reference);
@@ -55,6 +59,12 @@ public sealed class MonitorRunner
         _spec = spec;
         _store = store;
         _alerts = alerts;
+        if (spec.Checks.Contains(MonitorChecks.Skew))
+        {
+            _skew = skew ?? throw new StrataException(
+                ErrorCodes.ArgumentInvalid, $"monitor '{spec.Name}' checks skew, but no feature store and feature service were given to compare served values with");
+        }
+
         var features = spec.Features.Count > 0
             ? spec.Features
             : [.. reference.Layout.Features.Select(f => f.Name).Where(n => n != spec.PredictionColumn)];
@@ -78,6 +88,15 @@ public sealed class MonitorRunner
 
     /// <summary>The monitor.</summary>
     public MonitorSpec Spec => _spec;
+
+    /// <summary>
+    /// <paramref name="reference"/>, or for a monitor whose checks need none (skew, which reads the offline store) an empty
+    /// one; null when a drift check needs a reference that is missing.
+    /// </summary>
+    internal static DriftProfile? ReferenceOrNone(MonitorSpec spec, DriftProfile? reference) =>
+        reference ?? (spec.Checks.All(c => c == MonitorChecks.Skew) && spec.Features.Count == 0 && spec.Drift.Features.Count == 0
+            ? DriftProfile.Empty(new DriftLayout([]))
+            : null);
 
     /// <summary>The features tested for data drift.</summary>
     public IReadOnlyList<string> Features => [.. _reference.Layout.Features.Select(f => f.Name)];
@@ -117,6 +136,15 @@ public sealed class MonitorRunner
         {
             var part = rows.Count == batch.RowCount ? batch : batch.Take(rows.ToArray());
             Builder(_windows, key, _reference.Layout).Add(part);
+            if (_skew is not null)
+            {
+                if (!_skewWindows.TryGetValue(key, out var sample))
+                {
+                    _skewWindows[key] = sample = _skew.NewSample(_spec.Skew);
+                }
+
+                sample.Add(batch, rows, times);
+            }
             if (_predictionReference is not null)
             {
                 Builder(_predictionWindows, key, _predictionReference.Layout).Add(part);
@@ -175,7 +203,7 @@ public sealed class MonitorRunner
     public async Task<IReadOnlyList<MonitorResult>> EvaluateAsync(long until, Actor actor, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(actor);
-        var results = Close(until);
+        var results = await CloseAsync(until, cancellationToken).ConfigureAwait(false);
         if (results.Count == 0)
         {
             return results;
@@ -187,8 +215,26 @@ public sealed class MonitorRunner
     }
 
     /// <summary>
+    /// Like <see cref="Close"/>, and also compares the closed windows' served feature values with the offline store (the
+    /// skew check, one point-in-time join per window and model version).
+    /// </summary>
+    public async Task<IReadOnlyList<MonitorResult>> CloseAsync(long until, CancellationToken cancellationToken = default)
+    {
+        var results = new List<MonitorResult>(Close(until));
+        foreach (var key in _skewWindows.Keys.Where(k => k.Start + _spec.WindowMicros <= until).ToList())
+        {
+            _skewWindows.Remove(key, out var sample);
+            var skew = await TrainingServingSkew.ResultAsync(_skew!.Store, sample!, _skew.OnDemand, _spec.Skew, cancellationToken).ConfigureAwait(false);
+            results.Add(SkewResults.Result(_spec, key.Version, key.Start, skew));
+        }
+
+        return results;
+    }
+
+    /// <summary>
     /// Evaluates the windows that end at or before <paramref name="until"/> and forgets their profiles, without storing
-    /// anything: for callers that store the results together with other state (the server's feed position).
+    /// anything: for callers that store the results together with other state (the server's feed position). The skew
+    /// check needs the offline store, so only <see cref="CloseAsync"/> runs it.
     /// </summary>
     public IReadOnlyList<MonitorResult> Close(long until)
     {
@@ -301,22 +347,7 @@ public sealed class MonitorRunner
     }
 
     /// <summary>Reads the JSON written by <see cref="Details"/>.</summary>
-    internal static DriftDetails? ReadDetails(string? json)
-    {
-        if (string.IsNullOrEmpty(json))
-        {
-            return null;
-        }
-
-        try
-        {
-            return JsonSerializer.Deserialize(json, MonitorJson.Default.DriftDetails);
-        }
-        catch (JsonException)
-        {
-            return null;
-        }
-    }
+    internal static DriftDetails? ReadDetails(string? json) => MonitorJson.TryRead(json, MonitorJson.Default.DriftDetails);
 
     /// <summary>
     /// About 20 equal-width bins between the reference's extremes for a numeric feature (each fine bin goes where its
@@ -476,4 +507,25 @@ internal sealed class FeatureDetails
 /// <summary>JSON of monitoring details.</summary>
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]
 [JsonSerializable(typeof(DriftDetails))]
-internal sealed partial class MonitorJson : JsonSerializerContext;
+[JsonSerializable(typeof(SkewDetails))]
+internal sealed partial class MonitorJson : JsonSerializerContext
+{
+    /// <summary>Details stored with a result, or null when absent or not of this shape.</summary>
+    public static T? TryRead<T>(string? json, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> type)
+        where T : class
+    {
+        if (string.IsNullOrEmpty(json))
+        {
+            return null;
+        }
+
+        try
+        {
+            return JsonSerializer.Deserialize(json, type);
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+}

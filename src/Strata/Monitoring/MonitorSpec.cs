@@ -1,5 +1,6 @@
 using Strata.Stores;
 using Strata.Monitoring.Drift;
+using Strata.Monitoring.Skew;
 
 namespace Strata.Monitoring;
 
@@ -14,6 +15,12 @@ public static class MonitorChecks
 
     /// <summary>Quality metrics from labels; a result per metric, named <c>quality.&lt;metric&gt;</c> (e.g. quality.auc).</summary>
     public const string Quality = "quality";
+
+    /// <summary>
+    /// Training–serving skew: served feature values against the offline store's at the same entities and times (status
+    /// skewed, no_skew or insufficient_data; score: the largest mismatch share of a decided feature).
+    /// </summary>
+    public const string Skew = "skew";
 }
 
 /// <summary>
@@ -59,6 +66,12 @@ public sealed record MonitorSpec
     /// <summary>The label delay in effect (<see cref="LabelDelay"/>, else the window).</summary>
     public TimeSpan EffectiveLabelDelay => LabelDelay ?? Window;
 
+    /// <summary>The skew check's thresholds (default and per feature), tolerances and minimum of matched rows per window.</summary>
+    public SkewOptions Skew { get; init; } = new() { MinRows = 30, MaxRows = 50_000 };
+
+    /// <summary>The feature service whose features the skew check compares; null: the endpoint's own.</summary>
+    public string? SkewService { get; init; }
+
     /// <summary>The window in microseconds.</summary>
     public long WindowMicros => Window.Ticks / 10;
 
@@ -81,9 +94,18 @@ public sealed record MonitorSpec
 
         foreach (var check in Checks)
         {
-            if (check is not (MonitorChecks.DataDrift or MonitorChecks.PredictionDrift or MonitorChecks.Quality))
+            if (check is not (MonitorChecks.DataDrift or MonitorChecks.PredictionDrift or MonitorChecks.Quality or MonitorChecks.Skew))
             {
-                throw new StrataException(ErrorCodes.ArgumentInvalid, $"monitor '{Name}': unknown check '{check}' (data_drift, prediction_drift, quality)");
+                throw new StrataException(ErrorCodes.ArgumentInvalid, $"monitor '{Name}': unknown check '{check}' (data_drift, prediction_drift, quality, skew)");
+            }
+        }
+
+        if (Checks.Contains(MonitorChecks.Skew))
+        {
+            Skew.Validate();
+            if (SkewService is not null)
+            {
+                Names.Check("skew.service", SkewService);
             }
         }
 
@@ -124,7 +146,7 @@ public sealed record MonitorSpec
 /// <summary>How an alert rule compares a result.</summary>
 public enum AlertComparison
 {
-    /// <summary>The result's status is "drift".</summary>
+    /// <summary>The result's status is "drift" (or "skewed", for the skew check).</summary>
     Drifted,
 
     /// <summary>The result's score is below the threshold (e.g. AUC below 0.7).</summary>

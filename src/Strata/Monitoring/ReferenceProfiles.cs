@@ -55,6 +55,45 @@ public static class ReferenceProfiles
         }
     }
 
+    /// <summary>
+    /// The reference stored with a version, or with the newest version that has one when <paramref name="version"/> is
+    /// null; null when there is none (a monitor leaves such versions' rows out).
+    /// </summary>
+    public static async Task<DriftProfile?> FindAsync(RegistryService registry, Caller caller, string project, string model, int? version, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(registry);
+        IEnumerable<int> candidates;
+        if (version is { } v)
+        {
+            candidates = [v];
+        }
+        else
+        {
+            try
+            {
+                candidates = (await registry.ListVersionsAsync(caller, project, model, cancellationToken).ConfigureAwait(false)).Select(x => x.Version).OrderDescending();
+            }
+            catch (StrataException e) when (e.Code == ErrorCodes.NotFound)
+            {
+                return null;
+            }
+        }
+
+        foreach (var candidate in candidates)
+        {
+            try
+            {
+                return await LoadAsync(registry, caller, project, model, candidate, cancellationToken).ConfigureAwait(false);
+            }
+            catch (StrataException e) when (e.Code == ErrorCodes.NotFound)
+            {
+                // no reference stored with this version: try the next older one
+            }
+        }
+
+        return null;
+    }
+
     /// <summary>Exact counts of all batches on a layout.</summary>
     internal static async Task<DriftProfile> CountAsync(DriftLayout layout, IAsyncEnumerable<Table> data, CancellationToken cancellationToken)
     {

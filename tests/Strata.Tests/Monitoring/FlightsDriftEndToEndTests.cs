@@ -1,5 +1,3 @@
-using System.Net;
-using System.Net.Sockets;
 using System.Text;
 using Microsoft.Data.Sqlite;
 using Strata.Data;
@@ -47,7 +45,7 @@ public sealed class FlightsDriftEndToEndTests : IDisposable
         var reference = await ReferenceProfiles.BuildAsync(() => new[] { january }.ToAsyncEnumerable(), ["delay", "distance"]);
         await ReferenceProfiles.SaveAsync(registry, Caller.Local, "flights", "delays", v1.Version, reference);
 
-        using var hook = new HookListener();
+        using var hook = new LoopbackWebhook();
         var trigger = new RetrainToChallenger(registry);
         using var http = new HttpClient();
         await using var alerts = new AlertDispatcher(http, home.Metadata.Audit, trigger);
@@ -132,50 +130,6 @@ public sealed class FlightsDriftEndToEndTests : IDisposable
             await registry.SetAliasAsync(editor, "flights", alert.Model, "challenger", version.Version, alert.Message, cancellationToken);
             await registry.RequestPromotionAsync(editor, "flights", alert.Model, "champion", version.Version, alert.Message, cancellationToken);
             return $"{pipeline}-{version.Version}";
-        }
-    }
-
-    private sealed class HookListener : IDisposable
-    {
-        private readonly HttpListener _listener = new();
-
-        public HookListener()
-        {
-            using var probe = new TcpListener(IPAddress.Loopback, 0);
-            probe.Start();
-            var port = ((IPEndPoint)probe.LocalEndpoint).Port;
-            probe.Stop();
-            Url = $"http://127.0.0.1:{port}/hook/";
-            _listener.Prefixes.Add(Url);
-            _listener.Start();
-            _ = Task.Run(async () =>
-            {
-                while (_listener.IsListening)
-                {
-                    try
-                    {
-                        var context = await _listener.GetContextAsync();
-                        using var reader = new StreamReader(context.Request.InputStream);
-                        Bodies.Enqueue(await reader.ReadToEndAsync());
-                        context.Response.StatusCode = 204;
-                        context.Response.Close();
-                    }
-                    catch (Exception e) when (e is HttpListenerException or ObjectDisposedException or InvalidOperationException)
-                    {
-                        return;
-                    }
-                }
-            });
-        }
-
-        public string Url { get; }
-
-        public System.Collections.Concurrent.ConcurrentQueue<string> Bodies { get; } = new();
-
-        public void Dispose()
-        {
-            _listener.Stop();
-            _listener.Close();
         }
     }
 }

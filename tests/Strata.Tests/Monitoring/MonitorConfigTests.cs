@@ -58,6 +58,58 @@ public sealed class MonitorConfigTests
         Assert.Contains("strata.yaml", e.Message, StringComparison.Ordinal);
     }
 
+    private const string SkewYaml = """
+        monitors:
+          - name: fares-skew
+            endpoint: fares
+            model: fare
+            checks: [skew]
+            skew: { threshold: 0.02, min_rows: 50, max_rows: 1000, relative_tolerance: 0.001, absolute_tolerance: 0.01, service: pricing, features: { fare_mean_1d: 0.1 } }
+            alerts:
+              - { name: skewed, check: skew, actions: [{ webhook: "http://127.0.0.1:9000/hook" }] }
+        """;
+
+    [Fact]
+    public void A_skew_check_declares_its_thresholds_tolerances_minimum_of_matched_rows_and_service()
+    {
+        var spec = Assert.Single(MonitorConfig.Parse(SkewYaml));
+
+        Assert.Equal([MonitorChecks.Skew], spec.Checks);
+        Assert.Equal((0.02, 50, 1000, 0.001, 0.01), (spec.Skew.MaxMismatchShare, spec.Skew.MinRows, spec.Skew.MaxRows, spec.Skew.RelativeTolerance, spec.Skew.AbsoluteTolerance));
+        Assert.Equal(0.1, spec.Skew.Thresholds["fare_mean_1d"]);
+        Assert.Equal("pricing", spec.SkewService);
+        Assert.Equal((MonitorChecks.Skew, AlertComparison.Drifted), (spec.Alerts[0].Check, spec.Alerts[0].Comparison));
+    }
+
+    [Fact]
+    public void A_skew_check_takes_its_minimum_from_min_samples_unless_it_sets_its_own()
+    {
+        var spec = Assert.Single(MonitorConfig.Parse(SkewYaml.Replace("checks: [skew]", "min_samples: 80\n    checks: [skew]", StringComparison.Ordinal)
+            .Replace("min_rows: 50, ", "", StringComparison.Ordinal)));
+        var defaults = Assert.Single(MonitorConfig.Parse(SkewYaml.Replace("min_rows: 50, ", "", StringComparison.Ordinal)));
+
+        Assert.Equal(80, spec.Skew.MinRows);
+        Assert.Equal(30, defaults.Skew.MinRows);
+    }
+
+    [Theory]
+    [InlineData("threshold: 0.02", "threshold: 2", "field 'skew.threshold'")]
+    [InlineData("fare_mean_1d: 0.1", "fare_mean_1d: -0.1", "field 'skew.features.fare_mean_1d'")]
+    [InlineData("fare_mean_1d: 0.1", "fare_mean_1d: lots", "'fare_mean_1d' must be a number")]
+    [InlineData("min_rows: 50", "min_rows: 0", "field 'skew.min_rows'")]
+    [InlineData("max_rows: 1000", "max_rows: 10", "field 'skew.max_rows'")]
+    [InlineData("absolute_tolerance: 0.01", "absolute_tolerance: -1", "field 'skew.tolerance'")]
+    [InlineData("service: pricing", "servise: pricing", "unknown key 'servise'")]
+    [InlineData("checks: [skew]", "checks: [skewness]", "unknown check 'skewness'")]
+    public void A_bad_skew_setting_is_an_error_naming_the_file_and_the_field(string good, string bad, string expected)
+    {
+        var e = Assert.Throws<DataFormatException>(() => MonitorConfig.Parse(SkewYaml.Replace(good, bad, StringComparison.Ordinal), "strata.yaml"));
+
+        Assert.Equal(ErrorCodes.SchemaInvalid, e.Code);
+        Assert.Contains(expected, e.Message, StringComparison.Ordinal);
+        Assert.Contains("strata.yaml", e.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void A_file_without_monitors_declares_none()
     {

@@ -31,7 +31,7 @@ public sealed class MonitorRunnerTests : IAsyncLifetime, IDisposable
     [Fact]
     public async Task Drift_in_two_consecutive_windows_fires_the_webhook_the_log_entry_and_the_retraining_trigger()
     {
-        using var hook = new LoopbackHook();
+        using var hook = new LoopbackWebhook();
         var trigger = new RecordingTrigger();
         using var http = new HttpClient();
         await using var alerts = new AlertDispatcher(http, Store.Audit, trigger);
@@ -167,54 +167,6 @@ public sealed class MonitorRunnerTests : IAsyncLifetime, IDisposable
         {
             Pipelines.Enqueue(pipeline);
             return Task.FromResult($"run-{Pipelines.Count}");
-        }
-    }
-
-    /// <summary>An HTTP listener on a free loopback port that records each POST body and answers 204.</summary>
-    private sealed class LoopbackHook : IDisposable
-    {
-        private readonly HttpListener _listener = new();
-        private readonly Task _loop;
-
-        public LoopbackHook()
-        {
-            using var probe = new TcpListener(IPAddress.Loopback, 0);
-            probe.Start();
-            var port = ((IPEndPoint)probe.LocalEndpoint).Port;
-            probe.Stop();
-            Url = $"http://127.0.0.1:{port}/hook/";
-            _listener.Prefixes.Add(Url);
-            _listener.Start();
-            _loop = Task.Run(async () =>
-            {
-                while (_listener.IsListening)
-                {
-                    HttpListenerContext context;
-                    try
-                    {
-                        context = await _listener.GetContextAsync();
-                    }
-                    catch (Exception e) when (e is HttpListenerException or ObjectDisposedException)
-                    {
-                        return;
-                    }
-
-                    using var reader = new StreamReader(context.Request.InputStream);
-                    Bodies.Enqueue(await reader.ReadToEndAsync());
-                    context.Response.StatusCode = 204;
-                    context.Response.Close();
-                }
-            });
-        }
-
-        public string Url { get; }
-
-        public ConcurrentQueue<string> Bodies { get; } = new();
-
-        public void Dispose()
-        {
-            _listener.Stop();
-            _listener.Close();
         }
     }
 }

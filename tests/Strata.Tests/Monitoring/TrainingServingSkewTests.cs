@@ -155,6 +155,30 @@ public sealed class TrainingServingSkewTests : IAsyncLifetime, IDisposable
     }
 
     [Fact]
+    public async Task Entities_the_offline_store_has_no_rows_for_are_unmatched_and_insufficient_data_not_no_skew()
+    {
+        var store = await Stores.GetAsync(Project);
+        var records = Enumerable.Range(1000, 10).Select(i => Record(T0 + Hour, new Dictionary<string, object?> { ["driver_id"] = (long)i, ["rating"] = 0.5, ["trips"] = 15L })).ToArray();
+
+        var result = await TrainingServingSkew.CheckAsync(store, Features, records);
+
+        Assert.Equal(SkewStatus.InsufficientData, result.Status);
+        Assert.All(result.Features, f => Assert.Equal((0, 10, 0, SkewStatus.InsufficientData), (f.RowsCompared, f.Unmatched, f.Mismatched, f.Status)));
+    }
+
+    [Fact]
+    public async Task Below_the_minimum_of_matched_rows_a_mismatch_is_still_insufficient_data()
+    {
+        var store = await Stores.GetAsync(Project);
+        var records = new[] { Record(T0 + Hour, new Dictionary<string, object?> { ["driver_id"] = 4L, ["rating"] = 9.9, ["trips"] = 12L }) };
+
+        var result = await TrainingServingSkew.CheckAsync(store, Features, records, new SkewOptions { MinRows = 2 });
+
+        Assert.Equal(SkewStatus.InsufficientData, result.Status);
+        Assert.Equal((1, 1), (result.Features[0].RowsCompared, result.Features[0].Mismatched));
+    }
+
+    [Fact]
     public async Task At_most_max_rows_are_read()
     {
         var store = await Stores.GetAsync(Project);

@@ -1,13 +1,14 @@
 using System.Globalization;
 using System.Net;
 using System.Text;
+using Strata.Monitoring.Skew;
 using Strata.Stores;
 
 namespace Strata.Monitoring.Reports;
 
 /// <summary>
-/// A self-contained HTML report of an endpoint's monitor results: drift score over time, quality over time, and each
-/// feature's reference and current histograms. Inline SVG and CSS only — no script, no font, no network — so it opens
+/// A self-contained HTML report of an endpoint's monitor results: drift score over time, quality over time, training–
+/// serving skew per feature over time, and each feature's reference and current histograms. Inline SVG and CSS only — no script, no font, no network — so it opens
 /// anywhere, offline, and can be mailed as one file.
 /// </summary>
 public static class MonitorReport
@@ -58,6 +59,7 @@ public static class MonitorReport
             }
         }
 
+        SkewSection(html, [.. results.Where(r => r.Check == MonitorChecks.Skew)]);
         var window = results.Where(r => r.Check == MonitorChecks.DataDrift && r.Details is not null && (histogramWindow is null || r.WindowStart == histogramWindow))
             .OrderBy(r => r.WindowStart).LastOrDefault();
         if (MonitorRunner.ReadDetails(window?.Details) is { } details)
@@ -101,6 +103,52 @@ public static class MonitorReport
         }
     }
 
+    /// <summary>
+    /// Training–serving skew: each compared feature's mismatch share per window (a chart per feature, its threshold dashed),
+    /// and a table of the features with how many windows found them skewed.
+    /// </summary>
+    private static void SkewSection(StringBuilder html, IReadOnlyList<MonitorResult> skew)
+    {
+        if (skew.Count == 0)
+        {
+            return;
+        }
+
+        var windows = skew.Select(r => (Result: r, Details: SkewResults.ReadDetails(r.Details))).Where(w => w.Details is not null).ToList();
+        var features = windows.SelectMany(w => w.Details!.Features.Select(f => f.Feature)).Distinct().Order(StringComparer.Ordinal).ToList();
+        html.Append("<h2>Training–serving skew (share of served values that differ from the offline store's)</h2>");
+        html.Append("<table><tr><th>feature</th><th>skewed windows</th><th>decided windows</th><th>largest share</th><th>latest share</th><th>latest mean |diff|</th><th>threshold</th><th>latest status</th></tr>");
+        var series = new List<(string Feature, List<MonitorResult> Points, double Threshold)>();
+        foreach (var feature in features)
+        {
+            var points = windows.Select(w => (w.Result, Feature: w.Details!.Features.FirstOrDefault(f => f.Feature == feature))).Where(p => p.Feature is not null).ToList();
+            var decided = points.Where(p => p.Feature!.Status != "insufficient_data").ToList();
+            var latest = points[^1].Feature!;
+            html.Append("<tr><td>").Append(E(feature)).Append("</td><td>").Append(points.Count(p => p.Feature!.Status == "skewed")).Append("</td><td>")
+                .Append(decided.Count).Append("</td><td>").Append(F(decided.Count == 0 ? null : decided.Max(p => p.Feature!.MismatchShare))).Append("</td><td>")
+                .Append(F(latest.Status == "insufficient_data" ? null : latest.MismatchShare)).Append("</td><td>").Append(F(latest.MeanAbsoluteDifference))
+                .Append("</td><td>").Append(F(latest.Threshold)).Append("</td><td class=\"").Append(StatusClass(latest.Status)).Append("\">")
+                .Append(E(latest.Status)).Append("</td></tr>");
+            series.Add((feature, [.. points.Select(p => p.Result with
+            {
+                Score = p.Feature!.Status == "insufficient_data" ? null : p.Feature.MismatchShare,
+                Status = p.Feature.Status,
+            })], latest.Threshold));
+        }
+
+        html.Append("</table>");
+        var notCompared = windows.SelectMany(w => w.Details!.NotCompared).Distinct().Order(StringComparer.Ordinal).ToList();
+        if (notCompared.Count > 0)
+        {
+            html.Append("<p class=\"insufficient\">Not compared (on-demand, computed from the features above): ").Append(E(string.Join(", ", notCompared))).Append("</p>");
+        }
+
+        foreach (var (feature, points, threshold) in series)
+        {
+            html.Append("<h3 style=\"font-size:14px\">").Append(E(feature)).Append("</h3>").Append(LineChart(points, threshold));
+        }
+    }
+
     /// <summary>Score per window as a line with a dot per window (red when drifted, grey and on the axis when there was too little data).</summary>
     private static string LineChart(IReadOnlyList<MonitorResult> series, double? threshold)
     {
@@ -138,7 +186,7 @@ public static class MonitorReport
 
         foreach (var p in points)
         {
-            var color = p.Status == "drift" ? DriftColor : p.Score is null ? "#9ca3af" : CurrentColor;
+            var color = p.Status is "drift" or "skewed" ? DriftColor : p.Score is null ? "#9ca3af" : CurrentColor;
             svg.Append(CultureInfo.InvariantCulture, $"<circle cx=\"{X(p.WindowStart):0.#}\" cy=\"{Y(p.Score ?? yMin):0.#}\" r=\"3.5\" fill=\"{color}\"><title>{E(Time(p.WindowStart))}: {E(p.Status)} {F(p.Score)}</title></circle>");
         }
 
@@ -180,7 +228,7 @@ public static class MonitorReport
 
     private static string StatusClass(string status) => status switch
     {
-        "drift" => "drift",
+        "drift" or "skewed" => "drift",
         "insufficient_data" => "insufficient",
         _ => "ok",
     };

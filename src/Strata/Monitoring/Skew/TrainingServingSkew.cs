@@ -1,6 +1,4 @@
-using System.Globalization;
 using System.Runtime.CompilerServices;
-using System.Text.Json;
 using Strata.Features;
 using Strata.Features.Definitions;
 using Strata.Serving;
@@ -14,7 +12,7 @@ public enum SkewStatus
     NoSkew,
     /// <summary>More served values differ from the offline store's than the threshold allows.</summary>
     Skewed,
-    /// <summary>Too few comparable rows (no entity keys, no served value) to decide: never read as "no skew".</summary>
+    /// <summary>Too few comparable rows (no entity keys, no served value, no offline value) to decide: never read as "no skew".</summary>
     InsufficientData,
 }
 
@@ -33,22 +31,67 @@ public sealed record SkewOptions
     /// <summary>Numbers differing by at most this much are equal.</summary>
     public double AbsoluteTolerance { get; init; } = 1e-9;
 
-    /// <summary>Fewer compared rows than this is "insufficient data".</summary>
+    /// <summary>Fewer compared rows (matched in the offline store) than this is "insufficient data".</summary>
     public int MinRows { get; init; } = 1;
 
     /// <summary>Rows read at most (a bound on memory); later rows are not compared.</summary>
     public int MaxRows { get; init; } = 200_000;
+
+    /// <summary>The mismatch share that makes <paramref name="feature"/> skewed: its own (by name or view:feature), else the default.</summary>
+    public double ThresholdOf(FeatureReference feature) => Thresholds.TryGetValue(feature.Feature, out var own) || Thresholds.TryGetValue(feature.ToString(), out own) ? own : MaxMismatchShare;
+
+    /// <summary>Throws when a setting is out of range.</summary>
+    /// <exception cref="StrataException"><see cref="ErrorCodes.ArgumentInvalid"/>, naming the setting and its value.</exception>
+    public void Validate()
+    {
+        static StrataException Invalid(string field, object value, string rule) =>
+            new(ErrorCodes.ArgumentInvalid, $"field 'skew.{field}': {Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture)} {rule}");
+        if (!(MaxMismatchShare is >= 0 and <= 1))
+        {
+            throw Invalid("threshold", MaxMismatchShare, "must be a share between 0 and 1");
+        }
+
+        foreach (var (name, value) in Thresholds)
+        {
+            if (!(value is >= 0 and <= 1))
+            {
+                throw Invalid($"features.{name}", value, "must be a share between 0 and 1");
+            }
+        }
+
+        if (!(RelativeTolerance is >= 0 and < 1) || !(AbsoluteTolerance >= 0 && double.IsFinite(AbsoluteTolerance)))
+        {
+            throw Invalid("tolerance", $"{RelativeTolerance} / {AbsoluteTolerance}", "must be a relative tolerance in [0, 1) and a finite absolute tolerance ≥ 0");
+        }
+
+        if (MinRows is < 1 or > MaxRowsLimit)
+        {
+            throw Invalid("min_rows", MinRows, $"must be within [1, {MaxRowsLimit}]");
+        }
+
+        if (MaxRows < MinRows || MaxRows > MaxRowsLimit)
+        {
+            throw Invalid("max_rows", MaxRows, $"must be within [min_rows, {MaxRowsLimit}]");
+        }
+    }
+
+    /// <summary>The largest sample a skew check may hold (rows per comparison).</summary>
+    public const int MaxRowsLimit = 1_000_000;
 }
 
 /// <summary>How one feature's served values compare with the offline store's at the same entities and times.</summary>
 /// <param name="Feature">The feature (<c>view:feature</c>).</param>
-/// <param name="RowsCompared">Rows with entity keys and a served value.</param>
+/// <param name="RowsCompared">Rows with entity keys, a served value and an offline value (or null on both sides).</param>
 /// <param name="Mismatched">Rows whose values differ (a null against a value counts).</param>
 /// <param name="MismatchShare">Mismatched / compared (0 when none compared).</param>
 /// <param name="MeanAbsoluteDifference">Mean |served − offline| over rows where both are numbers (null if none).</param>
 /// <param name="Threshold">The mismatch share that decides <see cref="SkewStatus.Skewed"/>.</param>
 /// <param name="Status">The decision.</param>
-public sealed record FeatureSkew(string Feature, int RowsCompared, int Mismatched, double MismatchShare, double? MeanAbsoluteDifference, double Threshold, SkewStatus Status);
+public sealed record FeatureSkew(string Feature, int RowsCompared, int Mismatched, double MismatchShare, double? MeanAbsoluteDifference, double Threshold, SkewStatus Status)
+{
+    /// <summary>Rows whose served value the offline store had no value for at that entity and time (not compared).</summary>
+    public int Unmatched { get; init; }
+}
 
 /// <summary>A training–serving skew check's result, in the shape monitor results and reports store.</summary>
 /// <param name="Records">Prediction-log records read.</param>
@@ -78,13 +121,22 @@ public static class TrainingServingSkew
         long from = 0, long to = long.MaxValue, SkewOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(endpoint);
-        var records = new List<PredictionRecord>();
+        ArgumentNullException.ThrowIfNull(store);
+        ArgumentNullException.ThrowIfNull(features);
+        options ??= new SkewOptions();
+        var (compared, onDemand) = Split(store, features);
+        var sample = new SkewSample(store, compared, options.MaxRows);
         await foreach (var record in ReadAsync(predictionLogFolder, endpoint, from, to, cancellationToken).ConfigureAwait(false))
         {
-            records.Add(record);
+            if (sample.Full)
+            {
+                break;
+            }
+
+            sample.Add(record);
         }
 
-        return await CheckAsync(store, features, records, options, cancellationToken).ConfigureAwait(false);
+        return await ResultAsync(store, sample, onDemand, options, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Checks prediction-log records whose rows hold the entity keys and the served feature values.</summary>
@@ -97,67 +149,37 @@ public static class TrainingServingSkew
         ArgumentNullException.ThrowIfNull(features);
         ArgumentNullException.ThrowIfNull(records);
         options ??= new SkewOptions();
-
-        // On-demand features are computed from stored ones by the same expression online and offline: their inputs are compared.
-        var onDemand = features.Where(f => store.Repository.OnDemandViews.Any(v => v.Name == f.View)).ToArray();
-        features = features.Except(onDemand).ToArray();
-
-        var keys = features.SelectMany(f => store.JoinKeys(f.View)).DistinctBy(k => k.Name).ToArray();
-        var builders = keys.Select(k => ColumnBuilder.Create(k.Type)).ToArray();
-        var times = ColumnBuilder.Create(DataType.Timestamp);
-        var served = new List<IReadOnlyDictionary<string, JsonElement>>();
-        int recordCount = 0, rowCount = 0, withoutKeys = 0;
+        var (compared, onDemand) = Split(store, features);
+        var sample = new SkewSample(store, compared, options.MaxRows);
         foreach (var record in records)
         {
-            if (rowCount == options.MaxRows)
+            if (sample.Full)
             {
                 break;
             }
 
-            recordCount++;
-            foreach (var row in record.Rows)
-            {
-                if (rowCount == options.MaxRows)
-                {
-                    break;
-                }
-
-                rowCount++;
-                var values = new object?[keys.Length];
-                var complete = true;
-                for (var k = 0; k < keys.Length && complete; k++)
-                {
-                    complete = row.Inputs.TryGetValue(keys[k].Name, out var element) && TryKey(element, keys[k].Type, out values[k]);
-                }
-
-                if (!complete)
-                {
-                    withoutKeys++;
-                    continue;
-                }
-
-                for (var k = 0; k < keys.Length; k++)
-                {
-                    builders[k].AppendObject(values[k]);
-                }
-
-                times.AppendObject(record.Time);
-                served.Add(row.Inputs);
-            }
+            sample.Add(record);
         }
 
-        Table? offline = null;
-        if (served.Count > 0)
-        {
-            var entities = Table.From([.. keys.Select((k, i) => (k.Name, builders[i].Build())), (TimestampColumn, times.Build())]);
-            offline = await store.GetHistoricalFeaturesAsync(entities, TimestampColumn, features, fullFeatureNames: true, cancellationToken).ConfigureAwait(false);
-        }
-
-        var results = features.Select(f => Compare(f, served, offline, options)).ToArray();
-        return new SkewResult(recordCount, rowCount, withoutKeys, results) { NotCompared = onDemand.Select(f => f.ToString()).ToArray() };
+        return await ResultAsync(store, sample, onDemand, options, cancellationToken).ConfigureAwait(false);
     }
 
-    private const string TimestampColumn = "__strata_served_at";
+    /// <summary>
+    /// The features a skew check compares and those it leaves out: on-demand features are computed from stored ones by
+    /// the same expression online and offline, so their inputs are compared instead.
+    /// </summary>
+    internal static (FeatureReference[] Compared, FeatureReference[] OnDemand) Split(FeatureStore store, IReadOnlyList<FeatureReference> features)
+    {
+        var onDemand = features.Where(f => store.Repository.OnDemandViews.Any(v => v.Name == f.View)).ToArray();
+        return (features.Except(onDemand).ToArray(), onDemand);
+    }
+
+    /// <summary>The sample's comparison as a result.</summary>
+    internal static async Task<SkewResult> ResultAsync(FeatureStore store, SkewSample sample, IReadOnlyList<FeatureReference> onDemand, SkewOptions options, CancellationToken cancellationToken)
+    {
+        var features = await sample.CompareAsync(store, options, cancellationToken).ConfigureAwait(false);
+        return new SkewResult(sample.Records, sample.Rows, sample.RowsWithoutKeys, features) { NotCompared = onDemand.Select(f => f.ToString()).ToArray() };
+    }
 
     private static async IAsyncEnumerable<PredictionRecord> ReadAsync(string folder, string endpoint, long from, long to, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
@@ -167,82 +189,6 @@ public static class TrainingServingSkew
             {
                 yield return record;
             }
-        }
-    }
-
-    private static FeatureSkew Compare(FeatureReference feature, List<IReadOnlyDictionary<string, JsonElement>> served, Table? offline, SkewOptions options)
-    {
-        var name = feature.ToString();
-        var threshold = options.Thresholds.TryGetValue(feature.Feature, out var own) || options.Thresholds.TryGetValue(name, out own) ? own : options.MaxMismatchShare;
-        int compared = 0, mismatched = 0, numeric = 0;
-        var absolute = 0.0;
-        if (offline is not null)
-        {
-            var column = offline[$"{feature.View}__{feature.Feature}"];
-            for (var r = 0; r < served.Count; r++)
-            {
-                if (!served[r].TryGetValue(feature.Feature, out var value) && !served[r].TryGetValue($"{feature.View}__{feature.Feature}", out value))
-                {
-                    continue; // not served in this row: nothing to compare
-                }
-
-                compared++;
-                var stored = column.GetValue(r);
-                var servedNull = value.ValueKind == JsonValueKind.Null;
-                if (servedNull || stored is null)
-                {
-                    mismatched += servedNull && stored is null ? 0 : 1;
-                    continue;
-                }
-
-                if (value.ValueKind == JsonValueKind.Number && stored is IConvertible convertible && stored is not string and not bool)
-                {
-                    var a = value.GetDouble();
-                    var b = convertible.ToDouble(CultureInfo.InvariantCulture);
-                    var difference = Math.Abs(a - b);
-                    numeric++;
-                    absolute += difference;
-                    if (difference > options.AbsoluteTolerance && difference > options.RelativeTolerance * Math.Max(Math.Abs(a), Math.Abs(b)))
-                    {
-                        mismatched++;
-                    }
-                }
-                else if (!string.Equals(Text(value), Convert.ToString(stored, CultureInfo.InvariantCulture), StringComparison.Ordinal))
-                {
-                    mismatched++;
-                }
-            }
-        }
-
-        var share = compared == 0 ? 0 : mismatched / (double)compared;
-        var status = compared < Math.Max(1, options.MinRows) ? SkewStatus.InsufficientData : share > threshold ? SkewStatus.Skewed : SkewStatus.NoSkew;
-        return new FeatureSkew(name, compared, mismatched, share, numeric == 0 ? null : absolute / numeric, threshold, status);
-    }
-
-    private static string? Text(JsonElement value) => value.ValueKind switch
-    {
-        JsonValueKind.String => value.GetString(),
-        JsonValueKind.True => "True",
-        JsonValueKind.False => "False",
-        _ => value.GetRawText(),
-    };
-
-    private static bool TryKey(JsonElement element, DataType type, out object? value)
-    {
-        value = null;
-        switch (type)
-        {
-            case DataType.Int64 when element.ValueKind == JsonValueKind.Number && element.TryGetInt64(out var l):
-                value = l;
-                return true;
-            case DataType.Int32 when element.ValueKind == JsonValueKind.Number && element.TryGetInt32(out var i):
-                value = i;
-                return true;
-            case DataType.String when element.ValueKind == JsonValueKind.String:
-                value = element.GetString();
-                return value is not null;
-            default:
-                return false;
         }
     }
 }
