@@ -1,10 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
-using Microsoft.Data.Sqlite;
 using Strata.Monitoring;
-using Strata.Storage;
 using Strata.Stores;
-using Strata.Testing;
 using Xunit.Abstractions;
 
 namespace Strata.Tests.Monitoring;
@@ -13,25 +10,10 @@ namespace Strata.Tests.Monitoring;
 /// The live quality pass over many labelled requests on the embedded store: every label is counted once, per window.
 /// STRATA_LIVE_QUALITY_ROWS sets the volume (default 20,000; docs/monitoring.md has the figures for 200,000 and 1,000,000).
 /// </summary>
-public sealed class LiveQualityVolumeTests(ITestOutputHelper output) : IAsyncLifetime, IDisposable
+public sealed class LiveQualityVolumeTests(ITestOutputHelper output) : SqliteStoreTests("live-quality-volume")
 {
     private const long Hour = 3_600_000_000L;
     private const int Windows = 10;
-    private readonly TempFolder _folder = new("live-quality-volume");
-    private IMetadataStore? _store;
-
-    private IMetadataStore Store => _store!;
-
-    public async Task InitializeAsync() => _store = await SqliteMetadataStore.OpenAsync(_folder.File("strata.db"));
-
-    public async Task DisposeAsync()
-    {
-        await Store.DisposeAsync();
-        SqliteConnection.ClearAllPools();
-    }
-
-    public void Dispose() => _folder.Dispose();
-
     [Fact]
     public async Task Every_label_of_many_windows_is_counted_once_in_its_window()
     {
@@ -50,7 +32,7 @@ public sealed class LiveQualityVolumeTests(ITestOutputHelper output) : IAsyncLif
         {
             Name = "q", Endpoint = "delays", Model = "delay", Window = TimeSpan.FromHours(1), LabelDelay = TimeSpan.FromHours(1), Checks = [MonitorChecks.Quality],
         };
-        var monitor = new LiveMonitor("flights", spec, _folder.Path, Store, (_, _) => Task.FromResult<Strata.Monitoring.Drift.DriftProfile?>(null), alerts: null);
+        var monitor = new LiveMonitor("flights", spec, Folder.Path, Store, (_, _) => Task.FromResult<Strata.Monitoring.Drift.DriftProfile?>(null), alerts: null);
 
         var watch = Stopwatch.StartNew();
         var tick = await monitor.TickAsync((Windows + 1) * Hour, TimeSpan.Zero);

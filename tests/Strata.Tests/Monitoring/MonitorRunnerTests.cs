@@ -1,33 +1,16 @@
 using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
-using Microsoft.Data.Sqlite;
 using Strata.Monitoring;
 using Strata.Monitoring.Drift;
-using Strata.Storage;
 using Strata.Stores;
 using Strata.Testing;
 
 namespace Strata.Tests.Monitoring;
 
-public sealed class MonitorRunnerTests : IAsyncLifetime, IDisposable
+public sealed class MonitorRunnerTests() : SqliteStoreTests("monitor-runner")
 {
     private const long Hour = 3_600_000_000L;
-    private readonly TempFolder _folder = new("monitor-runner");
-    private IMetadataStore? _store;
-
-    private IMetadataStore Store => _store!;
-
-    public async Task InitializeAsync() => _store = await SqliteMetadataStore.OpenAsync(_folder.File("strata.db"));
-
-    public async Task DisposeAsync()
-    {
-        await Store.DisposeAsync();
-        SqliteConnection.ClearAllPools();
-    }
-
-    public void Dispose() => _folder.Dispose();
-
     [Fact]
     public async Task Drift_in_two_consecutive_windows_fires_the_webhook_the_log_entry_and_the_retraining_trigger()
     {
