@@ -22,8 +22,11 @@ public sealed record PredictionLogOptions
     /// <summary>A segment is closed once it is this old, so readers see recent predictions.</summary>
     public TimeSpan MaxSegmentAge { get; init; } = TimeSpan.FromMinutes(1);
 
-    /// <summary>How often the writer wakes to write what is queued.</summary>
-    public TimeSpan WriteInterval { get; init; } = TimeSpan.FromMilliseconds(10);
+    /// <summary>
+    /// How often the writer wakes to write what is queued. Short, so each wake is a small burst: with a 10 ms tick the
+    /// burst of serializing 50-feature rows put the enriched endpoint's p99 at 2.2-2.6 ms; at 2 ms it was 1.7-2.1 ms.
+    /// </summary>
+    public TimeSpan WriteInterval { get; init; } = TimeSpan.FromMilliseconds(2);
 
     /// <summary>Test hook: awaited before the writer drains the queue (a writer that falls behind).</summary>
     internal Func<Task>? BeforeWrite { get; init; }
