@@ -87,8 +87,6 @@ internal sealed class PredictionLog : QueuedWriter<PendingPrediction>
         Start();
     }
 
-    /// <summary>Whether a request is sampled: decided by its id's hash, so every replica decides alike.</summary>
-    public static bool Sampled(string requestId, double rate) => LogSampling.Sampled(requestId, rate);
 
     /// <summary>Writes what is queued, closes the open segment and stops.</summary>
     public override async ValueTask DisposeAsync()

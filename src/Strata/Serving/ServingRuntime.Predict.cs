@@ -125,7 +125,7 @@ public sealed partial class ServingRuntime
                 output.StickyValue = sticky;
                 status = "200";
                 var latency = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
-                if (_log is not null && PredictionLog.Sampled(request.RequestId, state.Deployment.LogSampleRate))
+                if (_log is not null && LogSampling.Sampled(request.RequestId, state.Deployment.LogSampleRate))
                 {
                     _log.TryWrite(new PendingPrediction(Now(), request.RequestId, deployment.Name, deployment.Project, input, output, latency, masked));
                 }
@@ -402,7 +402,7 @@ public sealed partial class ServingRuntime
                 var output = work.Model.Predict(work.Input, 0);
                 output.Role = ServingRoles.Shadow;
                 _metrics.ShadowPredictions.Labels(work.Endpoint).Inc();
-                if (_log is not null && PredictionLog.Sampled(work.RequestId, work.SampleRate))
+                if (_log is not null && LogSampling.Sampled(work.RequestId, work.SampleRate))
                 {
                     _log.TryWrite(new PendingPrediction(Now(), work.RequestId, work.Endpoint, work.Project, work.Input, output, Stopwatch.GetElapsedTime(start).TotalMilliseconds, work.Masked));
                 }

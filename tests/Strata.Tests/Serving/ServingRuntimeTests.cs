@@ -167,11 +167,11 @@ public sealed class ServingRuntimeTests : IAsyncLifetime, IDisposable
     [Fact]
     public void Sampling_logs_about_its_share_and_decides_the_same_for_a_request_id()
     {
-        var sampled = Enumerable.Range(0, 10_000).Count(i => PredictionLog.Sampled($"request-{i}", 0.1));
+        var sampled = Enumerable.Range(0, 10_000).Count(i => LogSampling.Sampled($"request-{i}", 0.1));
 
         Assert.InRange(sampled, 800, 1200);
-        Assert.Equal(PredictionLog.Sampled("abc", 0.5), PredictionLog.Sampled("abc", 0.5));
-        Assert.False(PredictionLog.Sampled("abc", 0));
+        Assert.Equal(LogSampling.Sampled("abc", 0.5), LogSampling.Sampled("abc", 0.5));
+        Assert.False(LogSampling.Sampled("abc", 0));
     }
 
     [Fact]
