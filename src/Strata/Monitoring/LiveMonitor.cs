@@ -96,10 +96,10 @@ public sealed class LiveMonitor
         var state = await _metadata.MonitorState.GetFeedStateAsync(_project, _spec.Endpoint, _spec.Name, cancellationToken).ConfigureAwait(false)
             ?? new MonitorFeedState(null, 0, 0);
         // Drift and skew read the served rows of closed windows (the log pass); quality waits for its labels.
-        var drifts = _spec.Checks.Any(c => c is MonitorChecks.DataDrift or MonitorChecks.PredictionDrift or MonitorChecks.Skew);
+        var readsLog = _spec.Checks.Any(c => c is MonitorChecks.DataDrift or MonitorChecks.PredictionDrift or MonitorChecks.Skew);
         var until = WindowedQuality.FloorDiv(now - (grace.Ticks / 10), window) * window;
         var qualityUntil = WindowedQuality.FloorDiv(now - ((grace + _spec.EffectiveLabelDelay).Ticks / 10), window) * window;
-        var driftDue = drifts && until > state.ClosedUntil;
+        var driftDue = readsLog && until > state.ClosedUntil;
         var qualityDue = _spec.Checks.Contains(MonitorChecks.Quality) && qualityUntil > state.QualityUntil;
         if (!driftDue && !qualityDue)
         {
