@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using Strata.Monitoring;
 using Strata.Stores;
+using Strata.Testing;
 using Xunit.Abstractions;
 
 namespace Strata.Tests.Monitoring;

@@ -1,9 +1,9 @@
 using Microsoft.Data.Sqlite;
 using Strata.Storage;
 using Strata.Stores;
-using Strata.Testing;
+using Xunit;
 
-namespace Strata.Tests.Monitoring;
+namespace Strata.Testing;
 
 /// <summary>A test class over a fresh SQLite metadata store in its own temporary folder, opened and closed per test.</summary>
 public abstract class SqliteStoreTests(string folderName) : IAsyncLifetime, IDisposable
