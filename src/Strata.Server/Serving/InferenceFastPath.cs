@@ -248,30 +248,32 @@ internal sealed class InferenceFastPath
     /// </summary>
     private static async ValueTask<Principal> AuthenticateAsync(ServingRuntime serving, HttpContext context)
     {
-        var token = ApiKeys.FromAuthorizationHeader(context.Request.Headers.Authorization);
+        // The header as sent is compared, not the key cut out of it: the same client sends the same header every time.
+        string? header = context.Request.Headers.Authorization;
         var state = context.Features.Get<IPersistentStateFeature>()?.State;
         var generation = serving.KeyGeneration;
-        if (token is { Length: > 0 } && state is not null && state.TryGetValue(typeof(ConnectionKey), out var kept)
-            && kept is ConnectionKey known && known.Generation == generation && known.Matches(token))
+        if (header is { Length: > 0 } && state is not null && state.TryGetValue(typeof(ConnectionKey), out var kept)
+            && kept is ConnectionKey known && known.Generation == generation && known.Matches(header))
         {
             return known.Principal;
         }
 
+        var token = ApiKeys.FromAuthorizationHeader(header);
         var principal = await serving.AuthenticateAsync(token, context.RequestAborted).ConfigureAwait(false);
         if (token is { Length: > 0 } && state is not null)
         {
-            state[typeof(ConnectionKey)] = new ConnectionKey(token, principal, generation);
+            state[typeof(ConnectionKey)] = new ConnectionKey(header!, principal, generation);
         }
 
         return principal;
     }
 
-    /// <summary>The key a connection last authenticated with, and who it was.</summary>
-    private sealed record ConnectionKey(string Token, Principal Principal, int Generation)
+    /// <summary>The authorization header a connection last authenticated with, and who it was.</summary>
+    private sealed record ConnectionKey(string Header, Principal Principal, int Generation)
     {
-        public bool Matches(string token) =>
+        public bool Matches(string header) =>
             System.Security.Cryptography.CryptographicOperations.FixedTimeEquals(
-                System.Runtime.InteropServices.MemoryMarshal.AsBytes(Token.AsSpan()), System.Runtime.InteropServices.MemoryMarshal.AsBytes(token.AsSpan()));
+                System.Runtime.InteropServices.MemoryMarshal.AsBytes(Header.AsSpan()), System.Runtime.InteropServices.MemoryMarshal.AsBytes(header.AsSpan()));
     }
 
     private void CheckLength(HttpRequest request)
