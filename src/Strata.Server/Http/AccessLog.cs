@@ -252,10 +252,9 @@ internal sealed class AccessLog : QueuedWriter<AccessRecord>
         destination[23] = 'Z';
     }
 
-    protected override ValueTask WriteAsync(ReadOnlyMemory<byte> bytes)
+    protected override void Write(ReadOnlySpan<byte> bytes)
     {
-        // Synchronous: this is the writer's own task, and standard output has no asynchronous write to offer.
-        var rest = bytes.Span;
+        var rest = bytes;
         while (rest.Length > 0)
         {
             var n = rest.Length;
@@ -270,7 +269,6 @@ internal sealed class AccessLog : QueuedWriter<AccessRecord>
         }
 
         _output.Flush();
-        return ValueTask.CompletedTask;
     }
 }
 

@@ -237,7 +237,7 @@ internal sealed class PredictionLog : QueuedWriter<PendingPrediction>
         public static readonly JsonEncodedText Mask = JsonEncodedText.Encode(PredictionLog.Mask);
     }
 
-    protected override async ValueTask WriteAsync(ReadOnlyMemory<byte> bytes)
+    protected override void Write(ReadOnlySpan<byte> bytes)
     {
         if (_segment is null)
         {
@@ -245,12 +245,12 @@ internal sealed class PredictionLog : QueuedWriter<PendingPrediction>
             // The process id keeps replicas that share a home (a shared volume) from choosing the same name.
             var name = string.Create(CultureInfo.InvariantCulture, $"{time:D20}-{Environment.ProcessId:D7}-{++_sequence:D6}");
             _segmentPath = Path.Combine(_options.Folder, name + OpenExtension);
-            _segment = new FileStream(_segmentPath, FileMode.CreateNew, FileAccess.Write, FileShare.Read, 1 << 16, FileOptions.Asynchronous);
+            _segment = new FileStream(_segmentPath, FileMode.CreateNew, FileAccess.Write, FileShare.Read, 1 << 16);
             _segmentOpened = Stopwatch.GetTimestamp();
         }
 
-        await _segment.WriteAsync(bytes).ConfigureAwait(false);
-        await _segment.FlushAsync().ConfigureAwait(false);
+        _segment.Write(bytes);
+        _segment.Flush(); // to the OS, so readers see whole lines; CloseSegment makes it durable
     }
 
     /// <summary>Closes the segment when it is full or old, or when a flush asks for whole segments.</summary>

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Runtime.InteropServices;
 using System.Threading.Channels;
 using Strata.Serving.Metrics;
 
@@ -13,8 +14,14 @@ public sealed record QueuedWriterOptions
     /// <summary>How often the writer wakes to write what is queued.</summary>
     public TimeSpan WriteInterval { get; init; } = TimeSpan.FromMilliseconds(10);
 
-    /// <summary>Test hook: awaited before the writer drains the queue (a writer that falls behind).</summary>
+    /// <summary>Test hook: waited for before the writer drains the queue (a writer that falls behind).</summary>
     public Func<Task>? BeforeWrite { get; init; }
+
+    /// <summary>
+    /// How much the writer's thread steps back for requests (a Linux nice value, 0 to 19): its bursts of encoding then
+    /// wait for a free core instead of delaying the requests queued behind them.
+    /// </summary>
+    public int Niceness { get; init; } = 5;
 }
 
 /// <summary>The counters of a <see cref="QueuedWriter{T}"/>: items written, dropped because the queue was full, and write failures.</summary>
@@ -22,19 +29,19 @@ public sealed record QueuedWriterCounters(Counter.Child Written, Counter.Child D
 
 /// <summary>
 /// Writes records off the request path: a request only calls <see cref="TryWrite"/>, which queues the record in a
-/// bounded channel and never blocks (when the channel is full the record is dropped and counted); one background task
-/// encodes what is queued into a byte buffer and hands it to the sink. The prediction log (segment files) and the
-/// server's access log (standard output) both write this way.
+/// bounded channel and never blocks (when the channel is full the record is dropped and counted); one background thread
+/// of lower scheduling priority encodes what is queued into a byte buffer and hands it to the sink. The prediction log
+/// (segment files) and the server's access log (standard output) both write this way.
 /// </summary>
 /// <typeparam name="T">A queued record (a struct queues without allocating).</typeparam>
 public abstract class QueuedWriter<T> : IAsyncDisposable
 {
     private const int MaxBuffered = 256 * 1024;
-    private const int YieldEvery = 32;
     private readonly QueuedWriterOptions _options;
     private readonly QueuedWriterCounters _counters;
     private readonly Channel<T> _channel;
-    private Task _writer = Task.CompletedTask;
+    private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private bool _started;
     private int _flushRequests;
     private int _flushesDone;
 
@@ -60,7 +67,7 @@ public abstract class QueuedWriter<T> : IAsyncDisposable
     /// <summary>Records queued and not yet taken by the writer.</summary>
     public int Queued => _channel.Reader.Count;
 
-    /// <summary>Where <see cref="Append"/> encodes records; the writer hands it to <see cref="WriteAsync"/> and clears it.</summary>
+    /// <summary>Where <see cref="Append"/> encodes records; the writer hands it to <see cref="Write"/> and clears it.</summary>
     protected ArrayBufferWriter<byte> Buffer { get; } = new(64 * 1024);
 
     /// <summary>Queues a record; never blocks. False (and counted) when the queue is full.</summary>
@@ -79,7 +86,11 @@ public abstract class QueuedWriter<T> : IAsyncDisposable
     public virtual async ValueTask DisposeAsync()
     {
         _channel.Writer.TryComplete();
-        await _writer.ConfigureAwait(false);
+        if (_started)
+        {
+            await _stopped.Task.ConfigureAwait(false);
+        }
+
         GC.SuppressFinalize(this);
     }
 
@@ -90,20 +101,24 @@ public abstract class QueuedWriter<T> : IAsyncDisposable
     public async Task FlushAsync(CancellationToken cancellationToken = default)
     {
         var wanted = Interlocked.Increment(ref _flushRequests);
-        while (Volatile.Read(ref _flushesDone) < wanted && !_writer.IsCompleted)
+        while (Volatile.Read(ref _flushesDone) < wanted && !_stopped.Task.IsCompleted)
         {
             await Task.Delay(10, cancellationToken).ConfigureAwait(false);
         }
     }
 
     /// <summary>Starts the background writer (from the subclass's constructor, once its own state is set).</summary>
-    protected void Start() => _writer = Task.Run(WriteLoopAsync);
+    protected void Start()
+    {
+        _started = true;
+        new Thread(WriteLoop) { IsBackground = true, Name = "Strata " + GetType().Name }.Start();
+    }
 
     /// <summary>Encodes one record into <see cref="Buffer"/>.</summary>
     protected abstract void Append(T record);
 
-    /// <summary>Writes encoded records (whole records only) to the sink.</summary>
-    protected abstract ValueTask WriteAsync(ReadOnlyMemory<byte> bytes);
+    /// <summary>Writes encoded records (whole records only) to the sink, synchronously: the writer has its own thread.</summary>
+    protected abstract void Write(ReadOnlySpan<byte> bytes);
 
     /// <summary>After each drain, once the buffer is written: a chance to roll a file, and to make it whole when a flush was asked for.</summary>
     protected virtual void AfterDrain(bool flushRequested)
@@ -120,44 +135,51 @@ public abstract class QueuedWriter<T> : IAsyncDisposable
     {
     }
 
-    private async Task WriteLoopAsync()
+    private void WriteLoop()
+    {
+        try
+        {
+            WriterThread.LowerPriority(_options.Niceness);
+            Drain();
+            _stopped.TrySetResult();
+        }
+#pragma warning disable CA1031 // a fault in the writer's own thread would end the process: it ends the writer instead, and disposing reports it
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            _stopped.TrySetException(e);
+        }
+    }
+
+    private void Drain()
     {
         // NOTE: the writer wakes on a steady tick, never per record: waking (and writing) for each of tens of thousands
         // of records a second cost more CPU than answering the requests. A tick's worth of records waits in the channel,
-        // far below its capacity at any rate the server reaches.
+        // far below its capacity at any rate the server reaches. Its own thread (rather than a timer and the thread pool)
+        // spares a wake-up of the timer thread and of a pool thread per tick, and can run at a lower priority.
         var reader = _channel.Reader;
-        using var tick = new PeriodicTimer(_options.WriteInterval);
         while (true)
         {
             if (_options.BeforeWrite is { } hook)
             {
-                await hook().ConfigureAwait(false);
+                hook().GetAwaiter().GetResult(); // a test hook; waiting blocks only this writer's own thread
             }
 
             // Read before draining: everything queued before a flush request is then written before it is answered.
             var flushes = Volatile.Read(ref _flushRequests);
             try
             {
-                var sinceYield = 0;
                 while (reader.TryRead(out var record))
                 {
                     Append(record);
                     _counters.Written.Inc();
-                    if (++sinceYield == YieldEvery)
-                    {
-                        // A tick's backlog of wide rows is milliseconds of CPU on one of few cores: let queued requests
-                        // run in between rather than wait behind it (this was the enriched endpoint's p99).
-                        sinceYield = 0;
-                        await Task.Yield();
-                    }
-
                     if (Buffer.WrittenCount >= MaxBuffered)
                     {
-                        await FlushBufferAsync().ConfigureAwait(false);
+                        FlushBuffer();
                     }
                 }
 
-                await FlushBufferAsync().ConfigureAwait(false);
+                FlushBuffer();
                 AfterDrain(flushes > _flushesDone);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
@@ -174,12 +196,12 @@ public abstract class QueuedWriter<T> : IAsyncDisposable
                 break;
             }
 
-            await tick.WaitForNextTickAsync().ConfigureAwait(false);
+            Thread.Sleep(_options.WriteInterval);
         }
 
         try
         {
-            await FlushBufferAsync().ConfigureAwait(false);
+            FlushBuffer();
             Complete();
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
@@ -190,16 +212,32 @@ public abstract class QueuedWriter<T> : IAsyncDisposable
         Volatile.Write(ref _flushesDone, int.MaxValue);
     }
 
-    private async Task FlushBufferAsync()
+    private void FlushBuffer()
     {
         if (Buffer.WrittenCount == 0)
         {
             return;
         }
 
-        await WriteAsync(Buffer.WrittenMemory).ConfigureAwait(false);
+        Write(Buffer.WrittenSpan);
         Buffer.Clear();
     }
+}
+
+/// <summary>The writer threads' scheduling priority (P/Invoke cannot live in the generic writer).</summary>
+internal static partial class WriterThread
+{
+    /// <summary>Sets the calling thread's nice value (on Linux a thread's own); elsewhere, or when refused, nothing changes.</summary>
+    public static void LowerPriority(int niceness)
+    {
+        if (niceness > 0 && OperatingSystem.IsLinux())
+        {
+            _ = SetPriority(0, 0, Math.Min(niceness, 19)); // PRIO_PROCESS of "0", which Linux applies to this thread alone
+        }
+    }
+
+    [LibraryImport("libc", EntryPoint = "setpriority")]
+    private static partial int SetPriority(int which, int who, int priority);
 }
 
 /// <summary>Which requests a sampled log keeps.</summary>

@@ -1,0 +1,113 @@
+using System.Buffers;
+using System.Globalization;
+using System.Text;
+using Strata.Serving;
+using Strata.Serving.Metrics;
+
+namespace Strata.Tests.Serving;
+
+public sealed class QueuedWriterTests
+{
+    [Fact]
+    public async Task Records_are_encoded_on_the_writers_own_thread_at_a_lower_priority_than_requests()
+    {
+        await using var writer = new Probe();
+
+        Assert.True(writer.TryWrite(7));
+        await writer.FlushAsync().WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.Equal("7\n", writer.Text);
+        Assert.StartsWith("Strata Probe", writer.AppendThread, StringComparison.Ordinal);
+        if (OperatingSystem.IsLinux())
+        {
+            Assert.Equal(5, writer.AppendNiceness); // the default: requests come first when the cores are busy
+            Assert.Equal(0, ThreadNiceness()); // only the writer's thread steps back, not the process
+        }
+    }
+
+    [Fact]
+    public async Task A_writer_whose_sink_fails_counts_the_failure_and_goes_on_writing()
+    {
+        await using var writer = new Probe { FailNext = true };
+
+        writer.TryWrite(1);
+        await writer.FlushAsync().WaitAsync(TimeSpan.FromSeconds(30));
+        writer.TryWrite(2);
+        await writer.FlushAsync().WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.Equal(1, writer.Failures);
+        Assert.Equal("2\n", writer.Text);
+    }
+
+    /// <summary>This thread's nice value, from /proc (the field after the command name's closing parenthesis + 16).</summary>
+    private static int ThreadNiceness()
+    {
+        var stat = File.ReadAllText("/proc/thread-self/stat");
+        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        return int.Parse(fields[16], CultureInfo.InvariantCulture);
+    }
+
+    private sealed class Probe : QueuedWriter<int>
+    {
+        private static readonly MetricRegistry Metrics = new();
+        private readonly StringBuilder _written = new();
+        private readonly Counter.Child _failures;
+
+        public Probe()
+            : this(Metrics.CreateCounter($"probe_failures_{Guid.NewGuid():N}", "Probe write failures.").Unlabelled)
+        {
+        }
+
+        private Probe(Counter.Child failures)
+            : base(
+                new QueuedWriterOptions { WriteInterval = TimeSpan.FromMilliseconds(1) },
+                new QueuedWriterCounters(
+                    Metrics.CreateCounter($"probe_written_{Guid.NewGuid():N}", "Probe records.").Unlabelled,
+                    Metrics.CreateCounter($"probe_dropped_{Guid.NewGuid():N}", "Probe drops.").Unlabelled,
+                    failures))
+        {
+            _failures = failures;
+            Start();
+        }
+
+        public bool FailNext { get; set; }
+
+        public string? AppendThread { get; private set; }
+
+        public int AppendNiceness { get; private set; }
+
+        public double Failures => _failures.Value;
+
+        public string Text
+        {
+            get
+            {
+                lock (_written)
+                {
+                    return _written.ToString();
+                }
+            }
+        }
+
+        protected override void Append(int record)
+        {
+            AppendThread = Thread.CurrentThread.Name;
+            AppendNiceness = OperatingSystem.IsLinux() ? ThreadNiceness() : 0;
+            Buffer.Write(Encoding.UTF8.GetBytes(record.ToString(CultureInfo.InvariantCulture) + "\n"));
+        }
+
+        protected override void Write(ReadOnlySpan<byte> bytes)
+        {
+            if (FailNext)
+            {
+                FailNext = false;
+                throw new IOException("the disk is full");
+            }
+
+            lock (_written)
+            {
+                _written.Append(Encoding.UTF8.GetString(bytes));
+            }
+        }
+    }
+}
