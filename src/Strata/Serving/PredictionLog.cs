@@ -45,7 +45,7 @@ internal sealed record PendingPrediction(
 
 /// <summary>
 /// The prediction log: every sampled prediction (inputs with PII-tagged fields masked, output, model version, latency,
-/// request id) goes through a bounded channel to one writer task that appends JSON lines to rolling segment files.
+/// request id) goes through a bounded channel to one writer thread that appends JSON lines to rolling segment files.
 /// A request only ever calls <see cref="QueuedWriter{T}.TryWrite"/>, which never blocks: when the channel is full the
 /// prediction is dropped and counted. The format is in docs/serving.md; <see cref="PredictionLogReader"/> reads it back.
 /// </summary>
@@ -197,7 +197,7 @@ internal sealed class PredictionLog : QueuedWriter<PendingPrediction>
 
     /// <summary>
     /// A field name or a repeated value (endpoint, model, class label) escaped once and kept: escaping and transcoding
-    /// them again for every record was a third of the writer's time. Only the writer task calls it; bounded, since
+    /// them again for every record was a third of the writer's time. Only the writer thread calls it; bounded, since
     /// callers choose field names.
     /// </summary>
     private JsonEncodedText Encoded(string text)
