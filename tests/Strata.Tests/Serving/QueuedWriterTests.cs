@@ -11,6 +11,7 @@ public sealed class QueuedWriterTests
     [Fact]
     public async Task Records_are_encoded_on_the_writers_own_thread_at_a_lower_priority_than_requests()
     {
+        var before = OperatingSystem.IsLinux() ? ThreadNiceness() : 0;
         await using var writer = new Probe();
 
         Assert.True(writer.TryWrite(7));
@@ -20,8 +21,9 @@ public sealed class QueuedWriterTests
         Assert.StartsWith("Strata Probe", writer.AppendThread, StringComparison.Ordinal);
         if (OperatingSystem.IsLinux())
         {
-            Assert.Equal(5, writer.AppendNiceness); // the default: requests come first when the cores are busy
-            Assert.Equal(0, ThreadNiceness()); // only the writer's thread steps back, not the process
+            // Nice 5 by default (a test run already niced further may keep its value: going back up needs privileges).
+            Assert.Contains(writer.AppendNiceness, new[] { 5, Math.Max(5, before) });
+            Assert.Equal(before, ThreadNiceness()); // only the writer's thread steps back, not the process
         }
     }
 
