@@ -137,6 +137,9 @@ public abstract class QueuedWriter<T> : IAsyncDisposable
 
     private void WriteLoop()
     {
+        // NOTE: a thread Linux starts inherits its creator's nice value, and the thread pool starts workers on the
+        // thread that queues work when none is idle: so this thread queues no work while it runs (synchronous writes,
+        // a sleep between drains), and no pool worker is born at its lower priority.
         try
         {
             WriterThread.LowerPriority(_options.Niceness);
