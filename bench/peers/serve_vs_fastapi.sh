@@ -3,7 +3,8 @@
 #   1. an empty Kestrel POST endpoint (`peer empty-kestrel`), the ceiling;
 #   2. Strata's POST /v1/endpoints/flights/predict serving the peers' XGBoost flights model, one row per request;
 #   3. ../shared/peers/serve_fastapi.py (FastAPI + uvicorn, 2 workers) serving the same model and row;
-# then, on the same Strata server, p50/p99 at 80% of Strata's peak rate (open-loop `peer paced-load`, and wrk pausing between requests), p99 of an endpoint that enriches each request with 50 features from the embedded
+# then, on the same Strata server, p50/p99 at 80% of Strata's peak rate (open-loop `peer paced-load`, and wrk pausing between requests;
+# the open-loop rate is also sent to the empty endpoint, for the tail the machine itself gives), p99 of an endpoint that enriches each request with 50 features from the embedded
 # online store (-t1 -c4, one random entity of 10,000 per request) and the server's RSS while a 500-tree model is loaded
 # and under load. DURATION (default 10s) per case, after a 3 s warm-up. Prints one JSON line.
 source "$(dirname "$0")/common.sh"
@@ -82,8 +83,8 @@ PORT="$(port)"
 $STRATA_BENCH peer empty-kestrel "http://127.0.0.1:$PORT" > "$WORK/serve.empty.log" 2>&1 &
 EMPTY=$!; PIDS+=("$EMPTY")
 wait_up "http://127.0.0.1:$PORT/" "$EMPTY" "$WORK/serve.empty.log"
-measure empty "http://127.0.0.1:$PORT/" "$WORK/serve.strata.lua" 2 32
-stop "$EMPTY"
+EMPTY_URL="http://127.0.0.1:$PORT/"
+measure empty "$EMPTY_URL" "$WORK/serve.strata.lua" 2 32
 
 # 2. Strata, then enrichment and the 500-tree model on the same server.
 PORT="$(port)"
@@ -99,6 +100,10 @@ PEAK="$(awk '/Requests\/sec/ {print $2}' "$WORK/serve.strata.txt")"
 "$PYTHON" -c "import json,sys; print(json.loads(sys.argv[1])['strata'], end='')" "$ROW" > "$WORK/serve.body.json"
 $STRATA_BENCH peer paced-load "$URL/v1/endpoints/flights/predict" "$WORK/serve.body.json" \
   "$("$PYTHON" -c "print(round(0.8 * $PEAK))")" 32 "${DURATION%s}" "Bearer $KEY" > "$WORK/serve.paced.json"
+# The same open-loop rate against the empty endpoint (idle until now): the tail this machine gives any server at that rate.
+$STRATA_BENCH peer paced-load "$EMPTY_URL" "$WORK/serve.body.json" \
+  "$("$PYTHON" -c "print(round(0.8 * $PEAK))")" 32 "${DURATION%s}" "Bearer $KEY" > "$WORK/serve.emptypaced.json"
+stop "$EMPTY"
 # The same target rate paced by wrk itself: closed loop (each connection waits 32/rate s between requests), so it is
 # blind to coordinated omission and reaches less than the target, but takes far less CPU from the two shared cores than
 # the open-loop generator; both are reported, with the rate each reached.
@@ -145,6 +150,8 @@ out["big"]["rss_mb"] = round(rss_kb / 1024, 1)
 out["sample"] = json.load(open(f"{work}/serve.sample.json"))["probabilities"][0]
 out["strata_paced"] = {k: v for k, v in json.load(open(f"{work}/serve.paced.json")).items() if k not in ("operation", "peak_rss_mb")}
 out["strata_paced"]["load"] = "open loop at 80% of strata's peak req/s, 32 connections, latency from each request's due time"
+out["empty_paced"] = {k: v for k, v in json.load(open(f"{work}/serve.emptypaced.json")).items() if k not in ("operation", "peak_rss_mb")}
+out["empty_paced"]["load"] = "the same open-loop rate against the empty Kestrel endpoint"
 out["wrkpaced"]["load"] = "wrk -t2 -c32 closed loop, each connection pausing 32/(0.8 x peak) s between requests"
 out["strata_vs_empty"] = round(out["strata"]["req_per_s"] / out["empty"]["req_per_s"], 3)
 out["strata_vs_fastapi"] = round(out["strata"]["req_per_s"] / out["fastapi"]["req_per_s"], 2)
