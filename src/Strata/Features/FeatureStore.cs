@@ -57,6 +57,10 @@ public sealed class FeatureStore : IDisposable
     private readonly Dictionary<FeatureReference, Field> _fields = [];
     private readonly Dictionary<string, IReadOnlyList<Field>> _joinKeys = new(StringComparer.Ordinal);
 
+    // Each feature service's online read plan, keyed by the service's own list: regrouping 50 references by view per
+    // request (with a LINQ closure per on-demand lookup) was most of an enriched request's 45 KB of garbage.
+    private readonly Dictionary<IReadOnlyList<FeatureReference>, OnlineReadPlan> _servicePlans = new(ReferenceEqualityComparer.Instance);
+
     /// <summary>Opens the store of a project over its applied definitions; on-demand expressions are compiled here.</summary>
     public FeatureStore(string project, FeatureRepository repository, int version, IOfflineStore offline, IOnlineStore online, IFeatureRegistryStore registry, TimeProvider? clock = null)
     {
@@ -94,6 +98,11 @@ public sealed class FeatureStore : IDisposable
             {
                 _fields[new FeatureReference(view.Name, feature.Field.Name)] = feature.Field;
             }
+        }
+
+        foreach (var service in repository.Services)
+        {
+            _servicePlans.TryAdd(service.Features, OnlineReadPlan.Of(service.Features, repository));
         }
 
         foreach (var view in repository.OnDemandViews)
@@ -307,19 +316,18 @@ public sealed class FeatureStore : IDisposable
         ArgumentNullException.ThrowIfNull(entityRows);
         var now = _clock.GetUtcNow().ToUnixTimeMilliseconds() * 1000;
         var count = entityRows.RowCount;
-        var values = new FeatureValue[features.Count][];
-        var stored = new Dictionary<FeatureReference, FeatureValue[]>();
+        var plan = _servicePlans.TryGetValue(features, out var planned) ? planned : OnlineReadPlan.Of(features, Repository);
+        var stored = new FeatureValue[plan.Needed.Length][];
 
         // Stored features (and on-demand inputs) read view by view, one store call per view.
-        var needed = features.SelectMany(r => OnDemand(r.View) is { } od ? od.Inputs : [r]).Distinct().ToArray();
-        foreach (var group in needed.GroupBy(r => r.View))
+        foreach (var group in plan.Groups)
         {
-            var layout = _online.Views.FirstOrDefault(v => v.Name == group.Key)
-                ?? throw new StrataException(ErrorCodes.NotFound, $"feature view '{group.Key}' is not served online (it is offline-only or not applied yet)");
-            var names = group.Select(r => r.Feature).ToArray();
+            var layout = OnlineLayout(group.View)
+                ?? throw new StrataException(ErrorCodes.NotFound, $"feature view '{group.View}' is not served online (it is offline-only or not applied yet)");
             var keys = EntityKeys(layout, entityRows);
             // Rented: 100 entities × 50 features would otherwise be a large-object allocation per request, and those
             // are only freed by full collections, which show up as the read's p99.
+            var names = group.Names;
             var size = count * names.Length;
             var results = System.Buffers.ArrayPool<FeatureValue>.Shared.Rent(size);
             try
@@ -333,7 +341,7 @@ public sealed class FeatureStore : IDisposable
                         column[e] = results[(e * names.Length) + f];
                     }
 
-                    stored[new FeatureReference(layout.Name, names[f])] = column;
+                    stored[group.Needed[f]] = column;
                 }
             }
             finally
@@ -342,23 +350,35 @@ public sealed class FeatureStore : IDisposable
             }
         }
 
+        var values = new FeatureValue[features.Count][];
         for (var i = 0; i < features.Count; i++)
         {
-            var reference = features[i];
-            if (OnDemand(reference.View) is { } onDemand)
+            if (plan.OnDemand[i] is { } onDemand)
             {
-                var inputs = onDemand.Inputs.ToDictionary(r => r, r => OnlineValues.ToColumn(FieldOf(r).Type, stored[r]));
-                var column = Evaluate(onDemand, reference.Feature, entityRows, inputs);
+                var inputs = onDemand.Inputs.ToDictionary(r => r, r => OnlineValues.ToColumn(FieldOf(r).Type, stored[plan.NeededAt[r]]));
+                var column = Evaluate(onDemand, features[i].Feature, entityRows, inputs);
                 values[i] = OnlineValues.FromColumn(column);
             }
             else
             {
-                values[i] = stored[reference];
+                values[i] = stored[plan.Source[i]];
             }
         }
 
-        var outputNames = features.Select(r => fullFeatureNames ? FullName(r) : r.Feature).ToArray();
-        return new OnlineFeatures(outputNames, features, values);
+        return new OnlineFeatures(fullFeatureNames ? plan.FullNames : plan.Names, features, values);
+    }
+
+    private FeatureViewLayout? OnlineLayout(string view)
+    {
+        foreach (var layout in _online.Views)
+        {
+            if (layout.Name == view)
+            {
+                return layout;
+            }
+        }
+
+        return null;
     }
 
     /// <summary>
@@ -773,7 +793,7 @@ public sealed class FeatureStore : IDisposable
         return keys;
     }
 
-    private static string FullName(FeatureReference reference) => $"{reference.View}__{reference.Feature}";
+    internal static string FullName(FeatureReference reference) => $"{reference.View}__{reference.Feature}";
 
     private static StrataException UnknownFeature(FeatureReference reference, IEnumerable<string> features) =>
         new(ErrorCodes.NotFound, $"feature view '{reference.View}' has no feature '{reference.Feature}' (features: {string.Join(", ", features)})");
