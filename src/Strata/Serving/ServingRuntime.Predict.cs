@@ -280,6 +280,9 @@ public sealed partial class ServingRuntime
 
         var needed = NeededFields(store, service, references);
 
+        // Sized at once (as is the field table below): grown one name at a time to fifty features, these sets were
+        // reallocated five times per request, a large part of an enriched request's garbage.
+        allowed.EnsureCapacity(allowed.Count + needed.Count + references.Count);
         var problems = new List<string>();
         var entityColumns = new List<(string, Column)>();
         foreach (var (name, field) in needed)
@@ -306,7 +309,12 @@ public sealed partial class ServingRuntime
 
         var online = await store.GetOnlineFeaturesAsync(references, Table.From([.. entityColumns]), fullFeatureNames: false, cancellationToken).ConfigureAwait(false);
         _metrics.Enrichments.Labels(state.Deployment.Name).Inc();
-        var columns = new Dictionary<string, InputColumn>(input.Columns, StringComparer.Ordinal);
+        var columns = new Dictionary<string, InputColumn>(input.Fields.Count + online.FeatureNames.Count, StringComparer.Ordinal);
+        foreach (var (name, column) in input.Fields)
+        {
+            columns.Add(name, column);
+        }
+
         HashSet<string>? masked = null;
         for (var f = 0; f < online.FeatureNames.Count; f++)
         {

@@ -67,6 +67,25 @@ public sealed class EnrichmentTests : IAsyncLifetime, IDisposable
         Assert.Equal(2, e.Problems.Count);
     }
 
+    [Fact]
+    public async Task A_feature_service_reads_what_the_same_features_read_as_a_list_give()
+    {
+        var store = await _features.GetAsync("rides");
+        var service = store.Resolve(null, "pricing"); // read through the plan the store made for the service
+        var list = service.ToList(); // an equal list: planned for the read itself
+        var entities = Table.From(("driver_id", Columns.Int64([7, 999])), ("distance", Columns.Float64([9, 1])));
+
+        foreach (var fullNames in new[] { false, true })
+        {
+            var byService = await store.GetOnlineFeaturesAsync(service, entities, fullNames);
+            var byList = await store.GetOnlineFeaturesAsync(list, entities, fullNames);
+
+            Assert.Equal(byList.FeatureNames, byService.FeatureNames);
+            Assert.Equal(byList.Values.Select(v => v.Select(x => x.ToString())), byService.Values.Select(v => v.Select(x => x.ToString())));
+            Assert.Contains(byService.Values, v => v[0].HasValue); // driver 7 has values (the comparison is not of two empty reads)
+        }
+    }
+
     private async Task<ServingRuntime> StartAsync()
     {
         var runtime = new ServingRuntime(_home.Metadata, _home.Artifacts, _features, new MetricRegistry());
