@@ -56,6 +56,7 @@ internal static partial class PeerOperations
         RegisterMaterialize();
         RegisterServing();
         RegisterPacedLoad();
+        RegisterServeAlloc();
         RegisterDrift();
         RegisterSkew();
     }
