@@ -163,4 +163,11 @@ public interface IMonitorStateStore
 
     /// <summary>The alert actions of a project in the outbox (delivered or not), newest first, at most <paramref name="limit"/>.</summary>
     Task<IReadOnlyList<OutboxAlert>> ListAlertsAsync(string project, int limit = 1000, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Deletes alert actions delivered more than <paramref name="keep"/> ago (undelivered ones always stay), so the
+    /// outbox does not grow without end; returns how many went. A window's alert is stored with its results, and a
+    /// stored window is never evaluated again, so a pruned alert cannot fire twice.
+    /// </summary>
+    Task<int> PruneDeliveredAlertsAsync(TimeSpan keep, CancellationToken cancellationToken = default);
 }

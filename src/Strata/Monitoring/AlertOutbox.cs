@@ -15,9 +15,11 @@ namespace Strata.Monitoring;
 public sealed class AlertOutbox : IDisposable
 {
     private const int ClaimBatch = 100;
+    private static readonly TimeSpan PruneEvery = TimeSpan.FromHours(1);
     private readonly IMonitorStateStore _store;
     private readonly AlertDispatcher _dispatcher;
     private readonly SemaphoreSlim _wake = new(0, 1);
+    private long _prunedAt = long.MinValue;
 
     /// <summary>Creates an outbox over <paramref name="store"/> that delivers through <paramref name="dispatcher"/> (and its options).</summary>
     public AlertOutbox(IMonitorStateStore store, AlertDispatcher dispatcher)
@@ -83,9 +85,23 @@ public sealed class AlertOutbox : IDisposable
 
             if (claimed.Count < ClaimBatch)
             {
+                await PruneAsync(cancellationToken).ConfigureAwait(false);
                 return delivered;
             }
         }
+    }
+
+    /// <summary>Deletes entries delivered longer ago than the retention, at most once an hour (and at the first delivery pass).</summary>
+    private async Task PruneAsync(CancellationToken cancellationToken)
+    {
+        var now = Environment.TickCount64;
+        if (_prunedAt != long.MinValue && now - _prunedAt < (long)PruneEvery.TotalMilliseconds)
+        {
+            return;
+        }
+
+        await _store.PruneDeliveredAlertsAsync(_dispatcher.Options.OutboxRetention, cancellationToken).ConfigureAwait(false);
+        _prunedAt = now;
     }
 
     /// <summary>Delivers due entries until cancelled: at once (what a crash left pending), then when woken or every poll interval.</summary>

@@ -62,6 +62,9 @@ public sealed record AlertOptions
 
     /// <summary>How long a claimed action is not handed out again (default 2 min: longer than one delivery's attempts).</summary>
     public TimeSpan OutboxLease { get; init; } = TimeSpan.FromMinutes(2);
+
+    /// <summary>How long delivered actions stay in the outbox, to be listed, before they are deleted (default 30 days).</summary>
+    public TimeSpan OutboxRetention { get; init; } = TimeSpan.FromDays(30);
 }
 
 /// <summary>

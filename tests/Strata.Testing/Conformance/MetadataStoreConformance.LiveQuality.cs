@@ -66,4 +66,22 @@ public abstract partial class MetadataStoreConformance
         Assert.Null(after["a1/1"].DeliveredAt);
         Assert.Empty(await Store.MonitorState.ListAlertsAsync("other"));
     }
+
+    [BackendFact]
+    public async Task Delivered_alerts_older_than_the_retention_are_pruned_and_undelivered_ones_stay()
+    {
+        var result = new MonitorResult("drift", "delays", "delay", 1, 0, Hour, "data_drift", "drift", 0.8, 100, null);
+        OutboxAlert[] actions = [new("a1/0", "a1", "flights", "log", null, "{}"), new("a1/1", "a1", "flights", "log", null, "{}"), new("a2/0", "a2", "flights", "log", null, "{}")];
+        await Store.MonitorState.SaveWindowsAsync("flights", "delays", "drift", [result], new MonitorFeedState("seg-1", 7, Hour), actions, Alice);
+        await Store.MonitorState.CompleteAlertAsync("a1/0", delivered: true, TimeSpan.Zero, null);
+        Clock.Advance(TimeSpan.FromDays(2));
+        await Store.MonitorState.CompleteAlertAsync("a2/0", delivered: true, TimeSpan.Zero, null);
+        Clock.Advance(TimeSpan.FromHours(1));
+
+        var pruned = await Store.MonitorState.PruneDeliveredAlertsAsync(TimeSpan.FromDays(1));
+        var again = await Store.MonitorState.PruneDeliveredAlertsAsync(TimeSpan.FromDays(1));
+
+        Assert.Equal((1, 0), (pruned, again));
+        Assert.Equal(["a1/1", "a2/0"], (await Store.MonitorState.ListAlertsAsync("flights")).Select(a => a.Id).Order(StringComparer.Ordinal));
+    }
 }

@@ -108,6 +108,25 @@ internal sealed partial class SqlMetadataStore
         return [.. rows.Select(r => r.ToAlert())];
     }
 
+    async Task<int> IMonitorStateStore.PruneDeliveredAlertsAsync(TimeSpan keep, CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(keep, TimeSpan.Zero);
+
+        // NOTE: pruning runs with every few deliveries; a read first keeps a prune with nothing to do from taking the write lock.
+        var before = Now() - (keep.Ticks / 10);
+        const string Old = " FROM monitor_alerts WHERE delivered_at IS NOT NULL AND delivered_at < @before";
+        if (await ReadAsync(db => db.Scalar<long>("SELECT COUNT(*)" + Old, new { before }), cancellationToken).ConfigureAwait(false) == 0)
+        {
+            return 0;
+        }
+
+        return await WriteIfChangedAsync(Actor.Local, "monitor.alerts.prune", "", "", async db =>
+        {
+            var deleted = await db.Execute("DELETE" + Old, new { before }).ConfigureAwait(false);
+            return (deleted, (string?)null, deleted > 0);
+        }, cancellationToken, audit: false).ConfigureAwait(false);
+    }
+
     private static void CheckAlerts(IReadOnlyList<OutboxAlert> alerts)
     {
         if (alerts.Count > MaxAlertsPerSave)
