@@ -26,7 +26,9 @@ public sealed class LoopbackWebhook : IDisposable
                 {
                     var context = await _listener.GetContextAsync();
                     using var reader = new StreamReader(context.Request.InputStream);
-                    Bodies.Enqueue(await reader.ReadToEndAsync());
+                    var body = await reader.ReadToEndAsync();
+                    Bodies.Enqueue(body);
+                    Received.TrySetResult(body);
                     context.Response.StatusCode = 204;
                     context.Response.Close();
                 }
@@ -43,6 +45,9 @@ public sealed class LoopbackWebhook : IDisposable
 
     /// <summary>The bodies received, in order.</summary>
     public ConcurrentQueue<string> Bodies { get; } = new();
+
+    /// <summary>The first body received (delivery is queued: wait on it with a bound).</summary>
+    public TaskCompletionSource<string> Received { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public void Dispose()
     {

@@ -24,7 +24,7 @@ public abstract class AlertOutboxServerTests : IAsyncLifetime
     public async Task Alerts_stored_with_their_results_are_delivered_once_after_a_crash_before_delivery()
     {
         using var home = new TempFolder("strata-alert-outbox");
-        using var hook = new MonitoringServiceTests.WebhookListener();
+        using var hook = new LoopbackWebhook();
         var pipelines = Path.Combine(home.Path, "pipelines");
         Directory.CreateDirectory(pipelines);
         await File.WriteAllTextAsync(Path.Combine(pipelines, "retrain.yaml"), MonitoringServiceTests.RetrainYaml);
@@ -64,7 +64,7 @@ public abstract class AlertOutboxServerTests : IAsyncLifetime
 
         Assert.Equal(["log", "pipeline", "webhook"], pending.Select(a => a.Kind).Order(StringComparer.Ordinal));
         Assert.All(pending, a => Assert.Null(a.DeliveredAt));
-        var body = Assert.Single(hook.Bodies);
+        var body = JsonDocument.Parse(Assert.Single(hook.Bodies)).RootElement;
         Assert.Equal(pending[0].AlertId, body.GetProperty("id").GetString());
         var run = Assert.Single(runs);
         Assert.Equal(PipelineRunTrigger.RunId(pending[0].AlertId, "retrain"), run.Id);

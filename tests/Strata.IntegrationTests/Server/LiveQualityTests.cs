@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text;
+using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
 using Strata.Server.Hosting;
 using Strata.Stores;
@@ -25,7 +26,7 @@ public sealed class LiveQualityTests
     public async Task Quality_is_evaluated_after_the_label_delay_fires_its_alert_and_counts_later_labels_as_late()
     {
         using var home = new TempFolder("strata-live-quality");
-        using var hook = new MonitoringServiceTests.WebhookListener();
+        using var hook = new LoopbackWebhook();
         await File.WriteAllTextAsync(Path.Combine(home.Path, "strata.yaml"), MonitorYaml("quality", hook.Url, "log"));
         var clock = new ManualClock(T0, TimeSpan.Zero);
         await using var server = await ServingServer.StartWithClockAsync(clock, null, home.Path, seed: true, Slow);
@@ -44,7 +45,7 @@ public sealed class LiveQualityTests
         await SendLabelsAsync(server, a[50..55]); // within the delay
         clock.Advance(TimeSpan.FromMinutes(31));
         await monitors.TickAsync(TimeSpan.Zero, CancellationToken.None); // T0+3h+1m: A's delay is over, B's is not
-        var alert = await hook.Received.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        var alert = JsonDocument.Parse(await hook.Received.Task.WaitAsync(TimeSpan.FromSeconds(30))).RootElement;
         var afterDelay = await QualityAsync(server);
         await SendLabelsAsync(server, a[55..]); // late: A was evaluated
         clock.Advance(TimeSpan.FromHours(1));
@@ -75,7 +76,7 @@ public sealed class LiveQualityTests
     public async Task A_restart_neither_loses_nor_double_counts_a_quality_window_a_late_label_or_an_alert()
     {
         using var home = new TempFolder("strata-live-quality-restart");
-        using var hook = new MonitoringServiceTests.WebhookListener();
+        using var hook = new LoopbackWebhook();
         await File.WriteAllTextAsync(Path.Combine(home.Path, "strata.yaml"), MonitorYaml("quality", hook.Url, "log"));
         var clock = new ManualClock(T0, TimeSpan.Zero);
         Dictionary<string, string> keys;
@@ -114,7 +115,7 @@ public sealed class LiveQualityTests
         var state = await again.State.Home.Metadata.MonitorState.GetFeedStateAsync("flights", Endpoint, "quality");
         Assert.Equal(4, state!.LateLabels);
         // A fired before the restart (delivered once); B continues the same low-AUC run, which fires once, not per window.
-        var body = Assert.Single(hook.Bodies);
+        var body = JsonDocument.Parse(Assert.Single(hook.Bodies)).RootElement;
         Assert.Equal(auc[0].WindowStart, body.GetProperty("window_start").GetInt64());
     }
 

@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Net;
-using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
@@ -26,7 +25,7 @@ public sealed class MonitoringServiceTests
     public async Task Drifted_traffic_fires_the_webhook_stores_results_and_retrains_a_challenger_awaiting_approval_with_no_manual_check()
     {
         using var home = new TempFolder("strata-live-monitor");
-        using var hook = new WebhookListener();
+        using var hook = new LoopbackWebhook();
         var pipelines = Path.Combine(home.Path, "pipelines");
         Directory.CreateDirectory(pipelines);
         await File.WriteAllTextAsync(Path.Combine(pipelines, "retrain.yaml"), RetrainYaml);
@@ -50,7 +49,7 @@ public sealed class MonitoringServiceTests
 
         // Act: only traffic. Nobody runs a check; the server's monitoring service must notice.
         await SendDriftedStreamAsync(server, TimeSpan.FromSeconds(5));
-        var alert = await hook.Received.Task.WaitAsync(TimeSpan.FromSeconds(60));
+        var alert = JsonDocument.Parse(await hook.Received.Task.WaitAsync(TimeSpan.FromSeconds(60))).RootElement;
 
         Assert.Equal("drift-retrain", alert.GetProperty("rule").GetString());
         Assert.Equal(Endpoint, alert.GetProperty("endpoint").GetString());
@@ -230,57 +229,4 @@ public sealed class MonitoringServiceTests
             type: promote
             inputs: { version: register.version }
         """;
-
-    /// <summary>A loopback HTTP listener that completes with the first JSON body POSTed to it.</summary>
-    internal sealed class WebhookListener : IDisposable
-    {
-        private readonly HttpListener _listener = new();
-
-        public WebhookListener()
-        {
-            var probe = new TcpListener(IPAddress.Loopback, 0);
-            probe.Start();
-            var port = ((IPEndPoint)probe.LocalEndpoint).Port;
-            probe.Stop();
-            Url = $"http://127.0.0.1:{port}/hook/";
-            _listener.Prefixes.Add(Url);
-            _listener.Start();
-            _ = Task.Run(LoopAsync);
-        }
-
-        public string Url { get; }
-
-        public TaskCompletionSource<JsonElement> Received { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
-
-        /// <summary>Every body received, in order.</summary>
-        public System.Collections.Concurrent.ConcurrentQueue<JsonElement> Bodies { get; } = new();
-
-        public void Dispose() => _listener.Close();
-
-        private async Task LoopAsync()
-        {
-            while (_listener.IsListening)
-            {
-                HttpListenerContext context;
-                try
-                {
-                    context = await _listener.GetContextAsync();
-                }
-                catch (Exception e) when (e is HttpListenerException or ObjectDisposedException or InvalidOperationException)
-                {
-                    return;
-                }
-
-                using (var reader = new StreamReader(context.Request.InputStream))
-                {
-                    var body = JsonDocument.Parse(await reader.ReadToEndAsync()).RootElement.Clone();
-                    Bodies.Enqueue(body);
-                    Received.TrySetResult(body);
-                }
-
-                context.Response.StatusCode = 204;
-                context.Response.Close();
-            }
-        }
-    }
 }

@@ -58,7 +58,7 @@ public abstract class SkewMonitorServerTests : IAsyncLifetime
         await WaitPastAsync(Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow) + 1_000_000); // the 1 s window closes
         await _server.Services.GetRequiredService<MonitoringService>().TickAsync(TimeSpan.Zero, CancellationToken.None);
         var results = await http.GetFromJsonAsync<JsonElement>("/api/v1/projects/rides/monitors/fares/results");
-        var posted = await FirstAsync(hook);
+        var posted = await hook.Received.Task.WaitAsync(TimeSpan.FromSeconds(10));
 
         var skew = Assert.Single(results.EnumerateArray(), r => r.GetProperty("check").GetString() == "skew");
         Assert.Equal("skewed", skew.GetProperty("status").GetString());
@@ -112,17 +112,6 @@ public abstract class SkewMonitorServerTests : IAsyncLifetime
         {
             await Task.Delay(50);
         }
-    }
-
-    /// <summary>The first webhook body (delivery is queued; bounded wait).</summary>
-    private static async Task<string> FirstAsync(LoopbackWebhook hook)
-    {
-        for (var i = 0; i < 200 && hook.Bodies.IsEmpty; i++)
-        {
-            await Task.Delay(50);
-        }
-
-        return hook.Bodies.TryPeek(out var body) ? body : throw new Xunit.Sdk.XunitException("no webhook was posted within 10 s");
     }
 }
 
