@@ -107,7 +107,7 @@ public sealed class FeatureStore : IDisposable
 
         foreach (var view in repository.OnDemandViews)
         {
-            var inputs = new Schema(view.RequestFields.Concat(view.Inputs.Select(i => FieldOf(i).WithName(FullName(i)).WithNullable(true))));
+            var inputs = new Schema(view.RequestFields.Concat(view.Inputs.Select(i => FieldOf(i).WithName(i.ToFullName()).WithNullable(true))));
             foreach (var feature in view.Features)
             {
                 _expressions[(view.Name, feature.Field.Name)] = OnDemandExpression.Compile(feature.Expression, inputs, feature.Field.Type);
@@ -260,7 +260,7 @@ public sealed class FeatureStore : IDisposable
             var column = OnDemand(reference.View) is { } onDemand
                 ? Evaluate(onDemand, reference.Feature, entities, fetched)
                 : fetched[reference];
-            var name = fullFeatureNames ? FullName(reference) : reference.Feature;
+            var name = fullFeatureNames ? reference.ToFullName() : reference.Feature;
             if (!owners.Add(name))
             {
                 throw new StrataException(ErrorCodes.SchemaInvalid, $"output column '{name}' appears twice; ask for full feature names or rename a feature");
@@ -693,7 +693,7 @@ public sealed class FeatureStore : IDisposable
 
         foreach (var input in view.Inputs)
         {
-            columns.Add((FieldOf(input).WithName(FullName(input)).WithNullable(true), inputs[input]));
+            columns.Add((FieldOf(input).WithName(input.ToFullName()).WithNullable(true), inputs[input]));
         }
 
         var table = new Table(new Schema(columns.Select(c => c.Item1)), columns.Select(c => c.Item2));
@@ -792,8 +792,6 @@ public sealed class FeatureStore : IDisposable
 
         return keys;
     }
-
-    internal static string FullName(FeatureReference reference) => $"{reference.View}__{reference.Feature}";
 
     private static StrataException UnknownFeature(FeatureReference reference, IEnumerable<string> features) =>
         new(ErrorCodes.NotFound, $"feature view '{reference.View}' has no feature '{reference.Feature}' (features: {string.Join(", ", features)})");

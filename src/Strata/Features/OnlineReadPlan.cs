@@ -83,7 +83,7 @@ internal sealed class OnlineReadPlan
         }
 
         return new OnlineReadPlan(
-            [.. needed], groups, neededAt, onDemand, source, [.. features.Select(r => r.Feature)], [.. features.Select(FeatureStore.FullName)]);
+            [.. needed], groups, neededAt, onDemand, source, [.. features.Select(r => r.Feature)], [.. features.Select(r => r.ToFullName())]);
     }
 }
 

@@ -193,6 +193,9 @@ public readonly record struct FeatureReference(string View, string Feature)
         return new FeatureReference(text[..colon], text[(colon + 1)..]);
     }
 
+    /// <summary>Its column's name where names are full (<c>view__feature</c>): training sets, online reads, on-demand inputs.</summary>
+    public string ToFullName() => $"{View}__{Feature}";
+
     /// <inheritdoc />
     public override string ToString() => $"{View}:{Feature}";
 }

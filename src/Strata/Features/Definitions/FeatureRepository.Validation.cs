@@ -462,7 +462,7 @@ public sealed partial record FeatureRepository
                     return null;
                 }
 
-                fields.Add(new Field($"{input.View}__{input.Feature}", type));
+                fields.Add(new Field(input.ToFullName(), type));
             }
 
             return fields.Select(f => f.Name).Distinct(StringComparer.Ordinal).Count() == fields.Count ? new Schema(fields) : null;

@@ -79,7 +79,7 @@ internal sealed class SkewSample
             var served = new object?[_features.Length];
             for (var f = 0; f < _features.Length; f++)
             {
-                served[f] = row.Inputs.TryGetValue(_features[f].Feature, out var value) || row.Inputs.TryGetValue(FullName(_features[f]), out value)
+                served[f] = row.Inputs.TryGetValue(_features[f].Feature, out var value) || row.Inputs.TryGetValue(_features[f].ToFullName(), out value)
                     ? Value(value)
                     : NotServed;
             }
@@ -95,7 +95,7 @@ internal sealed class SkewSample
     public void Add(Table batch, IReadOnlyList<int> rows, Column<long> times)
     {
         var keyColumns = _keys.Select(k => batch.Schema.Contains(k.Name) ? batch[k.Name] : null).ToArray();
-        var featureColumns = _features.Select(f => batch.Schema.Contains(f.Feature) ? batch[f.Feature] : batch.Schema.Contains(FullName(f)) ? batch[FullName(f)] : null).ToArray();
+        var featureColumns = _features.Select(f => batch.Schema.Contains(f.Feature) ? batch[f.Feature] : batch.Schema.Contains(f.ToFullName()) ? batch[f.ToFullName()] : null).ToArray();
         var requests = batch.Schema.Contains(PredictionLogFeed.RequestIdColumn) && batch[PredictionLogFeed.RequestIdColumn].Type == DataType.String
             ? batch.GetStringColumn(PredictionLogFeed.RequestIdColumn)
             : null;
@@ -176,7 +176,7 @@ internal sealed class SkewSample
         var absolute = 0.0;
         if (offline is not null)
         {
-            var column = offline[FullName(feature)];
+            var column = offline[feature.ToFullName()];
             for (var r = 0; r < _served.Count; r++)
             {
                 var served = _served[r][index];
@@ -227,8 +227,6 @@ internal sealed class SkewSample
         var status = compared < Math.Max(1, options.MinRows) ? SkewStatus.InsufficientData : share > threshold ? SkewStatus.Skewed : SkewStatus.NoSkew;
         return new FeatureSkew(name, compared, mismatched, share, numeric == 0 ? null : absolute / numeric, threshold, status) { Unmatched = unmatched };
     }
-
-    private static string FullName(FeatureReference feature) => $"{feature.View}__{feature.Feature}";
 
     /// <summary>A logged JSON value as a number, text, true/false or null; masked values are not served values.</summary>
     private static object? Value(JsonElement value) => value.ValueKind switch
