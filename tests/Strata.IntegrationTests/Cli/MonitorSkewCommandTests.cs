@@ -27,16 +27,7 @@ public sealed class MonitorSkewCommandTests : IDisposable
         {
             await using var features = new FeatureStores(home.Metadata, new EmbeddedFeatureBackend(home.Path));
             await RidesSeed.SeedAsync(home, features);
-            await using var runtime = new ServingRuntime(home.Metadata, home.Artifacts, features, new MetricRegistry(),
-                new ServingOptions { PredictionLogFolder = Path.Combine(_folder.Path, "predictions") });
-            await runtime.StartAsync([new Deployment { Name = "fares", Project = "rides", Model = "fare/1", FeatureService = "pricing" }], new Actor("test"));
-            await runtime.PredictAsync(new PredictionRequest
-            {
-                Endpoint = "fares",
-                RequestId = "r1",
-                Input = new PredictionInput(1, new Dictionary<string, InputColumn> { ["driver_id"] = InputColumn.OfNumbers([7]), ["distance"] = InputColumn.OfNumbers([4]) }),
-            });
-            await runtime.FlushPredictionLogAsync();
+            await ServeFaresAsync(home, features, _folder.Path, [7]);
         }
 
         var result = await Cli.RunAsync("--home", _folder.Path, "monitor", "skew", "fares", "-p", "rides", "--service", "pricing", "--json");
@@ -69,20 +60,7 @@ public sealed class MonitorSkewCommandTests : IDisposable
             await store.PushAsync("trips", Table.From(
                 ("driver_id", Columns.Int64(drivers)), ("ts", Columns.Timestamp([.. drivers.Select(_ => (long?)(now - 1_000_000))])),
                 ("fare", Columns.Float64([.. drivers.Select(d => (double?)(d + 5))]))), PushTarget.Online);
-            await using var runtime = new ServingRuntime(home.Metadata, home.Artifacts, features, new MetricRegistry(),
-                new ServingOptions { PredictionLogFolder = Path.Combine(_folder.Path, "predictions") });
-            await runtime.StartAsync([new Deployment { Name = "fares", Project = "rides", Model = "fare/1", FeatureService = "pricing" }], new Actor("test"));
-            foreach (var driver in drivers)
-            {
-                await runtime.PredictAsync(new PredictionRequest
-                {
-                    Endpoint = "fares",
-                    RequestId = $"r{driver}",
-                    Input = new PredictionInput(1, new Dictionary<string, InputColumn> { ["driver_id"] = InputColumn.OfNumbers([driver!.Value]), ["distance"] = InputColumn.OfNumbers([4]) }),
-                });
-            }
-
-            await runtime.FlushPredictionLogAsync();
+            await ServeFaresAsync(home, features, _folder.Path, [.. drivers.Select(d => d!.Value)]);
         }
 
         var config = Path.Combine(_folder.Path, "strata.yaml");
@@ -136,6 +114,28 @@ public sealed class MonitorSkewCommandTests : IDisposable
         Assert.Equal(3, run.ExitCode);
         Assert.Contains("endpoint 'plain' has no feature service", run.Error, StringComparison.Ordinal);
     }
+
+    /// <summary>
+    /// Serves one request per driver (distance 4) through the rides seed's "fares" endpoint, which enriches from feature
+    /// service "pricing", and closes the prediction log so the monitors can read it.
+    /// </summary>
+    internal static async Task ServeFaresAsync(StrataHome home, FeatureStores features, string folder, long[] drivers)
+    {
+        await using var runtime = new ServingRuntime(home.Metadata, home.Artifacts, features, new MetricRegistry(),
+            new ServingOptions { PredictionLogFolder = Path.Combine(folder, "predictions") });
+        await runtime.StartAsync([new Deployment { Name = "fares", Project = "rides", Model = "fare/1", FeatureService = "pricing" }], new Actor("test"));
+        foreach (var driver in drivers)
+        {
+            await runtime.PredictAsync(new PredictionRequest
+            {
+                Endpoint = "fares",
+                RequestId = $"r{driver}",
+                Input = new PredictionInput(1, new Dictionary<string, InputColumn> { ["driver_id"] = InputColumn.OfNumbers([driver]), ["distance"] = InputColumn.OfNumbers([4]) }),
+            });
+        }
+
+        await runtime.FlushPredictionLogAsync();
+    }
 }
 
 /// <summary>`strata monitor skew --postgres` and `strata monitor run --postgres`: metadata and offline store in PostgreSQL.</summary>
@@ -165,16 +165,7 @@ public sealed class PostgresMonitorSkewCommandTests : IAsyncLifetime, IDisposabl
         {
             await using var features = new FeatureStores(home.Metadata, new Strata.Postgres.PostgresFeatureBackend(_connectionString));
             await RidesSeed.SeedAsync(home, features);
-            await using var runtime = new ServingRuntime(home.Metadata, home.Artifacts, features, new MetricRegistry(),
-                new ServingOptions { PredictionLogFolder = Path.Combine(_folder.Path, "predictions") });
-            await runtime.StartAsync([new Deployment { Name = "fares", Project = "rides", Model = "fare/1", FeatureService = "pricing" }], new Actor("test"));
-            await runtime.PredictAsync(new PredictionRequest
-            {
-                Endpoint = "fares",
-                RequestId = "r1",
-                Input = new PredictionInput(1, new Dictionary<string, InputColumn> { ["driver_id"] = InputColumn.OfNumbers([7]), ["distance"] = InputColumn.OfNumbers([4]) }),
-            });
-            await runtime.FlushPredictionLogAsync();
+            await MonitorSkewCommandTests.ServeFaresAsync(home, features, _folder.Path, [7]);
         }
 
         var config = Path.Combine(_folder.Path, "strata.yaml");
