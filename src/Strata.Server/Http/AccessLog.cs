@@ -35,7 +35,7 @@ internal sealed class AccessLogOptions
     /// <summary>Records waiting to be written; beyond it new ones are dropped and counted.</summary>
     public int Capacity { get; set; } = 16_384;
 
-    /// <summary>Test hook: awaited before the writer drains the queue (a writer that falls behind).</summary>
+    /// <summary>Test hook: waited for (on the writer's own thread) before it drains the queue (a writer that falls behind).</summary>
     public Func<Task>? BeforeWrite { get; set; }
 }
 

@@ -28,7 +28,7 @@ public sealed record PredictionLogOptions
     /// </summary>
     public TimeSpan WriteInterval { get; init; } = TimeSpan.FromMilliseconds(2);
 
-    /// <summary>Test hook: awaited before the writer drains the queue (a writer that falls behind).</summary>
+    /// <summary>Test hook: waited for (on the writer's own thread) before it drains the queue (a writer that falls behind).</summary>
     internal Func<Task>? BeforeWrite { get; init; }
 }
 
