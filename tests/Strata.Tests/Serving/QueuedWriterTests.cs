@@ -41,6 +41,54 @@ public sealed class QueuedWriterTests
         Assert.Equal("2\n", writer.Text);
     }
 
+    [Fact]
+    public async Task A_full_queue_drops_and_counts_new_records_and_keeps_the_queued_ones()
+    {
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var writer = new Probe(capacity: 3, beforeWrite: () => release.Task);
+
+        var accepted = Enumerable.Range(1, 5).Select(writer.TryWrite).ToList();
+
+        Assert.Equal([true, true, true, false, false], accepted);
+        Assert.Equal(2, writer.Dropped);
+        Assert.Equal(3, writer.Queued);
+        release.SetResult();
+        await writer.FlushAsync().WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal("1\n2\n3\n", writer.Text);
+        Assert.Equal(0, writer.Queued);
+        Assert.True(writer.TryWrite(6)); // room again once written
+    }
+
+    [Fact]
+    public async Task Disposing_while_requests_write_writes_every_accepted_record_and_refuses_the_rest()
+    {
+        var writer = new Probe(capacity: 1_000_000);
+        var accepted = new System.Collections.Concurrent.ConcurrentBag<int>();
+        using var go = new ManualResetEventSlim();
+        var writers = Enumerable.Range(0, 4).Select(t => Task.Run(() =>
+        {
+            go.Wait();
+            for (var i = 0; i < 20_000; i++)
+            {
+                var record = (t * 1_000_000) + i;
+                if (writer.TryWrite(record))
+                {
+                    accepted.Add(record);
+                }
+            }
+        })).ToArray();
+
+        go.Set();
+        await Task.Delay(5);
+        await writer.DisposeAsync();
+        await Task.WhenAll(writers);
+
+        var written = writer.Text.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => int.Parse(l, CultureInfo.InvariantCulture)).Order().ToList();
+        Assert.Equal([.. accepted.Order()], written);
+        Assert.Equal(80_000 - accepted.Count, writer.Dropped);
+        Assert.False(writer.TryWrite(-1));
+    }
+
     /// <summary>This thread's nice value, from /proc (the field after the command name's closing parenthesis + 16).</summary>
     private static int ThreadNiceness()
     {
@@ -55,14 +103,14 @@ public sealed class QueuedWriterTests
         private readonly StringBuilder _written = new();
         private readonly Counter.Child _failures;
 
-        public Probe()
-            : this(Metrics.CreateCounter($"probe_failures_{Guid.NewGuid():N}", "Probe write failures.").Unlabelled)
+        public Probe(int capacity = 16_384, Func<Task>? beforeWrite = null)
+            : this(Metrics.CreateCounter($"probe_failures_{Guid.NewGuid():N}", "Probe write failures.").Unlabelled, capacity, beforeWrite)
         {
         }
 
-        private Probe(Counter.Child failures)
+        private Probe(Counter.Child failures, int capacity, Func<Task>? beforeWrite)
             : base(
-                new QueuedWriterOptions { WriteInterval = TimeSpan.FromMilliseconds(1) },
+                new QueuedWriterOptions { WriteInterval = TimeSpan.FromMilliseconds(1), Capacity = capacity, BeforeWrite = beforeWrite },
                 new QueuedWriterCounters(
                     Metrics.CreateCounter($"probe_written_{Guid.NewGuid():N}", "Probe records.").Unlabelled,
                     Metrics.CreateCounter($"probe_dropped_{Guid.NewGuid():N}", "Probe drops.").Unlabelled,
