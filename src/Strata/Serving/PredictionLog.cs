@@ -1,7 +1,6 @@
 using System.Buffers;
 using System.Diagnostics;
 using System.Globalization;
-using System.Text.Json;
 using Strata.Artifacts;
 using Strata.Serving.Metrics;
 
@@ -63,10 +62,18 @@ internal sealed class PredictionLog : QueuedWriter<PendingPrediction>
     /// <summary>What a masked value reads as.</summary>
     public const string Mask = "***";
 
-    private readonly PredictionLogOptions _options;
-    private readonly Utf8JsonWriter _json;
     private const int MaxEncoded = 4096;
-    private readonly Dictionary<string, JsonEncodedText> _encoded = new(StringComparer.Ordinal);
+
+    // Every record starts so; FormatVersion is part of it.
+    private static readonly byte[] Prefix = System.Text.Encoding.UTF8.GetBytes($"{{\"v\":{FormatVersion},\"time\":");
+    private static readonly byte[] MaskValue = JsonLine.Quoted(Mask);
+    private readonly PredictionLogOptions _options;
+    private readonly JsonLine _line;
+    private readonly Dictionary<string, byte[]> _names = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, byte[]> _quoted = new(StringComparer.Ordinal);
+    private readonly string?[] _lastNames = new string?[64];
+    private readonly byte[]?[] _lastNameBytes = new byte[]?[64];
+    private Heading? _head;
     private FileStream? _segment;
     private string? _segmentPath;
     private long _segmentOpened;
@@ -81,160 +88,184 @@ internal sealed class PredictionLog : QueuedWriter<PendingPrediction>
                 metrics.CreateCounter("strata_serving_prediction_log_failures_total", "Prediction log writes that failed (disk full, permissions).").Unlabelled))
     {
         _options = options;
-        _json = new Utf8JsonWriter(Buffer);
+        _line = new JsonLine(Buffer);
         Directory.CreateDirectory(options.Folder);
         CloseLeftovers();
         Start();
     }
 
 
-    /// <summary>Writes what is queued, closes the open segment and stops.</summary>
-    public override async ValueTask DisposeAsync()
-    {
-        await base.DisposeAsync().ConfigureAwait(false);
-        await _json.DisposeAsync().ConfigureAwait(false);
-    }
-
     protected override void Append(PendingPrediction p)
     {
-        var json = _json;
+        var line = _line;
         var output = p.Output;
-        json.Reset(Buffer);
-        json.WriteStartObject();
-        json.WriteNumber(Names.V, FormatVersion);
-        json.WriteNumber(Names.Time, p.Time);
-        json.WriteString(Names.RequestId, p.RequestId);
-        json.WriteString(Names.Endpoint, Encoded(p.Endpoint));
-        json.WriteString(Names.Project, Encoded(p.Project));
-        json.WriteString(Names.Model, Encoded(output.Model));
-        json.WriteNumber(Names.Version, output.Version);
-        json.WriteString(Names.Role, Encoded(output.Role));
-        json.WriteNumber(Names.LatencyMs, Math.Round(p.LatencyMs, 4));
-        json.WriteStartArray(Names.Rows);
+        var head = Head(p);
+        line.Raw(Prefix);
+        line.Number(p.Time);
+        line.Raw(",\"request_id\":"u8);
+        line.String(p.RequestId);
+        line.Raw(head.Middle);
+        line.Number(Math.Round(p.LatencyMs, 4));
+        line.Raw(",\"rows\":["u8);
         var classes = output.ClassLabels?.Count ?? 0;
+        var anyMasked = p.Masked.Count > 0;
         for (var r = 0; r < output.Rows; r++)
         {
-            json.WriteStartObject();
-            json.WriteStartObject(Names.Inputs);
-            var anyMasked = p.Masked.Count > 0;
+            line.Raw(r == 0 ? "{\"inputs\":{"u8 : ",{\"inputs\":{"u8);
+            var f = 0;
             foreach (var (name, column) in p.Input.Fields)
             {
-                var field = Encoded(name);
+                if (f > 0)
+                {
+                    line.Raw(","u8);
+                }
+
+                line.Raw(FieldName(f++, name));
                 if (anyMasked && p.Masked.Contains(name))
                 {
-                    json.WriteString(field, Names.Mask);
+                    line.Raw(MaskValue);
                     continue;
                 }
 
                 switch (column.Kind)
                 {
                     case InputKind.Number when !double.IsNaN(column.Numbers![r]):
-                        WriteNumber(json, field, column.Numbers[r]);
+                        line.Number(column.Numbers[r]);
                         break;
                     case InputKind.Text when column.Texts![r] is { } text:
-                        json.WriteString(field, text);
+                        line.String(text);
                         break;
                     default:
-                        json.WriteNull(field);
+                        line.Raw("null"u8);
                         break;
                 }
             }
 
-            json.WriteEndObject();
+            line.Raw("}"u8);
             if (output.Labels is { } labels)
             {
-                json.WriteString(Names.Label, Encoded(labels[r]));
-                json.WriteStartArray(Names.Probabilities);
+                line.Raw(",\"label\":"u8);
+                line.Raw(Cached(_quoted, labels[r], JsonLine.Quoted));
+                line.Raw(",\"probabilities\":["u8);
                 for (var c = 0; c < classes; c++)
                 {
-                    json.WriteNumberValue(output.Probabilities![(r * classes) + c]);
+                    if (c > 0)
+                    {
+                        line.Raw(","u8);
+                    }
+
+                    line.Number(output.Probabilities![(r * classes) + c]);
                 }
 
-                json.WriteEndArray();
+                line.Raw("]"u8);
             }
             else if (output.Values is { } values)
             {
-                json.WriteNumber(Names.Value, values[r]);
+                line.Raw(",\"value\":"u8);
+                line.Number(values[r]);
             }
 
-            json.WriteEndObject();
+            line.Raw("}"u8);
         }
 
-        json.WriteEndArray();
-        if (output.ClassLabels is { } labelNames)
+        line.Raw("]"u8);
+        line.Raw(head.Classes);
+        line.Raw("}\n"u8);
+    }
+
+    /// <summary>
+    /// The name of a record's <paramref name="index"/>th input, escaped. A client sends the same fields in the same order
+    /// each time (and the request parser hands out the same string for a name it has seen), so the name at each position
+    /// is first compared by reference with the last record's.
+    /// </summary>
+    private byte[] FieldName(int index, string name)
+    {
+        if (index < _lastNames.Length)
         {
-            json.WriteStartArray(Names.Classes);
-            foreach (var label in labelNames)
+            if (ReferenceEquals(_lastNames[index], name))
             {
-                json.WriteStringValue(Encoded(label));
+                return _lastNameBytes[index]!;
             }
 
-            json.WriteEndArray();
+            var bytes = Cached(_names, name, JsonLine.Name);
+            _lastNames[index] = name;
+            _lastNameBytes[index] = bytes;
+            return bytes;
         }
 
-        json.WriteEndObject();
-        json.Flush();
-
-        Buffer.Write("\n"u8);
+        return Cached(_names, name, JsonLine.Name);
     }
 
     /// <summary>
-    /// Writes a number as <see cref="Utf8JsonWriter.WriteNumber(JsonEncodedText, double)"/> does, whole numbers through
-    /// the integer formatter: most inputs are codes and counts, and the shortest round-trip search was the writer's
-    /// largest cost. Same text either way ("258", never "258.0"); -0 and values from 1e15 up keep the double's form.
+    /// The part of a record that is the same for every prediction of one endpoint, model version and role: written once
+    /// into bytes, and found again by reference (the strings come from the deployment and the loaded model).
     /// </summary>
-    internal static void WriteNumber(Utf8JsonWriter json, JsonEncodedText field, double value)
+    private Heading Head(PendingPrediction p)
     {
-        if (Math.Abs(value) < 1e15 && value == Math.Truncate(value) && !(value == 0 && double.IsNegative(value)))
+        var o = p.Output;
+        var last = _head;
+        if (last is not null && ReferenceEquals(last.Endpoint, p.Endpoint) && ReferenceEquals(last.Project, p.Project)
+            && ReferenceEquals(last.Model, o.Model) && last.Version == o.Version && ReferenceEquals(last.Role, o.Role)
+            && ReferenceEquals(last.ClassLabels, o.ClassLabels))
         {
-            json.WriteNumber(field, (long)value);
+            return last;
         }
-        else
+
+        var middle = new ArrayBufferWriter<byte>(256);
+        var line = new JsonLine(middle);
+        line.Raw(",\"endpoint\":"u8);
+        line.String(p.Endpoint);
+        line.Raw(",\"project\":"u8);
+        line.String(p.Project);
+        line.Raw(",\"model\":"u8);
+        line.String(o.Model);
+        line.Raw(",\"version\":"u8);
+        line.Number(o.Version);
+        line.Raw(",\"role\":"u8);
+        line.String(o.Role);
+        line.Raw(",\"latency_ms\":"u8);
+        var classes = new ArrayBufferWriter<byte>(64);
+        if (o.ClassLabels is { } labels)
         {
-            json.WriteNumber(field, value);
+            var list = new JsonLine(classes);
+            list.Raw(",\"classes\":["u8);
+            for (var c = 0; c < labels.Count; c++)
+            {
+                if (c > 0)
+                {
+                    list.Raw(","u8);
+                }
+
+                list.String(labels[c]);
+            }
+
+            list.Raw("]"u8);
         }
+
+        return _head = new Heading(p.Endpoint, p.Project, o.Model, o.Version, o.Role, o.ClassLabels, middle.WrittenSpan.ToArray(), classes.WrittenSpan.ToArray());
     }
 
+    /// <summary>The bytes of a record's fixed part (<see cref="Head"/>) and the strings they were written from.</summary>
+    private sealed record Heading(string Endpoint, string Project, string Model, int Version, string Role, IReadOnlyList<string>? ClassLabels, byte[] Middle, byte[] Classes);
+
     /// <summary>
-    /// A field name or a repeated value (endpoint, model, class label) escaped once and kept: escaping and transcoding
-    /// them again for every record was a third of the writer's time. Only the writer thread calls it; bounded, since
-    /// callers choose field names.
+    /// A field name or a class label escaped once and kept: escaping them again for every record was a third of the
+    /// writer's time. Only the writer thread calls it; bounded, since callers choose field names.
     /// </summary>
-    private JsonEncodedText Encoded(string text)
+    private static byte[] Cached(Dictionary<string, byte[]> cache, string text, Func<string, byte[]> encode)
     {
-        if (_encoded.TryGetValue(text, out var known))
+        if (cache.TryGetValue(text, out var known))
         {
             return known;
         }
 
-        var encoded = JsonEncodedText.Encode(text);
-        if (_encoded.Count < MaxEncoded)
+        var encoded = encode(text);
+        if (cache.Count < MaxEncoded)
         {
-            _encoded[text] = encoded;
+            cache[text] = encoded;
         }
 
         return encoded;
-    }
-
-    /// <summary>The log's own property names, escaped once.</summary>
-    private static class Names
-    {
-        public static readonly JsonEncodedText V = JsonEncodedText.Encode("v");
-        public static readonly JsonEncodedText Time = JsonEncodedText.Encode("time");
-        public static readonly JsonEncodedText RequestId = JsonEncodedText.Encode("request_id");
-        public static readonly JsonEncodedText Endpoint = JsonEncodedText.Encode("endpoint");
-        public static readonly JsonEncodedText Project = JsonEncodedText.Encode("project");
-        public static readonly JsonEncodedText Model = JsonEncodedText.Encode("model");
-        public static readonly JsonEncodedText Version = JsonEncodedText.Encode("version");
-        public static readonly JsonEncodedText Role = JsonEncodedText.Encode("role");
-        public static readonly JsonEncodedText LatencyMs = JsonEncodedText.Encode("latency_ms");
-        public static readonly JsonEncodedText Rows = JsonEncodedText.Encode("rows");
-        public static readonly JsonEncodedText Inputs = JsonEncodedText.Encode("inputs");
-        public static readonly JsonEncodedText Label = JsonEncodedText.Encode("label");
-        public static readonly JsonEncodedText Probabilities = JsonEncodedText.Encode("probabilities");
-        public static readonly JsonEncodedText Value = JsonEncodedText.Encode("value");
-        public static readonly JsonEncodedText Classes = JsonEncodedText.Encode("classes");
-        public static readonly JsonEncodedText Mask = JsonEncodedText.Encode(PredictionLog.Mask);
     }
 
     protected override void Write(ReadOnlySpan<byte> bytes)

@@ -1,14 +1,17 @@
 using System.Buffers;
 using System.Text;
 using System.Text.Json;
+using Strata.Learning;
 using Strata.Serving;
+using Strata.Serving.Metrics;
+using Strata.Testing;
 
 namespace Strata.Tests.Serving;
 
 public sealed class PredictionLogFormatTests
 {
     [Fact]
-    public void Whole_numbers_are_written_as_the_double_formatter_writes_them()
+    public void Numbers_are_written_as_the_json_writer_writes_them_whole_ones_included()
     {
         var values = new List<double>
         {
@@ -24,8 +27,81 @@ public sealed class PredictionLogFormatTests
         var field = JsonEncodedText.Encode("x");
         foreach (var value in values)
         {
-            Assert.Equal(Write(json => json.WriteNumber(field, value)), Write(json => PredictionLog.WriteNumber(json, field, value)));
+            Assert.Equal(Write(json => json.WriteNumber(field, value)), "{\"x\":" + Line(line => line.Number(value)) + "}");
         }
+    }
+
+    [Fact]
+    public void Text_is_escaped_as_the_json_writer_escapes_it()
+    {
+        string[] texts =
+        [
+            "", "plain", "ORD-JFK 7", "a\"quote", "back\\slash", "tab\there", "line\nbreak", "\u0001", "<b>&'+`", "~!@#$%^*()_=[]{}|;:,./?",
+            "é", "日本", "😀", "\u007f", "\u2028",
+        ];
+        var random = new Random(11);
+        var all = texts.Concat(Enumerable.Range(0, 2_000).Select(_ => new string([.. Enumerable.Range(0, random.Next(0, 12)).Select(_ => (char)random.Next(0, 0x3000))])));
+        foreach (var text in all)
+        {
+            var written = Line(line => line.String(text));
+            Assert.Equal(Write(json => json.WriteString("x", text)), "{\"x\":" + written + "}");
+            Assert.Equal(text, JsonDocument.Parse(written).RootElement.GetString());
+        }
+
+        Assert.Equal("\"x\\u0022\":", Encoding.UTF8.GetString(JsonLine.Name("x\"")));
+        Assert.Equal("\"\\uFFFD\"", Line(line => line.String("\ud800")));
+    }
+
+    [Fact]
+    public async Task A_logged_line_holds_every_input_masked_and_null_ones_included_and_reads_back()
+    {
+        using var folder = new TempFolder();
+        var model = new LoadedModel("fares", "delay", 3, "sha256:0", XGBoostImporter.Load(SharedData.InRepository("tests", "fixtures", "xgboost", "flights_xgb.json")));
+        var input = new PredictionInput(2, new Dictionary<string, InputColumn>
+        {
+            ["distance"] = InputColumn.OfNumbers([258, 1418.5]),
+            ["note \"quoted\""] = InputColumn.OfTexts(["<é>\n", null]),
+            ["email"] = InputColumn.OfTexts(["a@b.example", "c@d.example"]),
+            ["gap"] = InputColumn.OfNulls(),
+            ["ratio"] = InputColumn.OfNumbers([double.NaN, -0.0]),
+        });
+        var classified = new PredictionOutput(model, 2) { Labels = ["1", "0"], Probabilities = [0.25, 0.75, 0.875, 0.125] };
+        var valued = new PredictionOutput(model, 2) { Values = [1e20, -2.5], Role = ServingRoles.Shadow };
+        var masked = new HashSet<string>(["email"], StringComparer.Ordinal);
+        var log = new PredictionLog(new PredictionLogOptions { Folder = folder.Path, WriteInterval = TimeSpan.FromMilliseconds(1) }, new MetricRegistry());
+        await using (log)
+        {
+            Assert.True(log.TryWrite(new PendingPrediction(1_700_000_000_000_001, "req-\"1\"", "fares", "flights", input, classified, 0.123456, masked)));
+            Assert.True(log.TryWrite(new PendingPrediction(1_700_000_000_000_002, "req-2", "fares", "flights", input, valued, 2, masked)));
+        }
+
+        var lines = File.ReadAllLines(Assert.Single(Directory.GetFiles(folder.Path)));
+        Assert.Equal(2, lines.Length);
+        Assert.Equal(
+            "{\"v\":1,\"time\":1700000000000001,\"request_id\":\"req-\\u00221\\u0022\",\"endpoint\":\"fares\",\"project\":\"flights\",\"model\":\"delay\",\"version\":3,\"role\":\"champion\",\"latency_ms\":0.1235,"
+            + "\"rows\":[{\"inputs\":{\"distance\":258,\"note \\u0022quoted\\u0022\":\"\\u003C\\u00E9\\u003E\\n\",\"email\":\"***\",\"gap\":null,\"ratio\":null},\"label\":\"1\",\"probabilities\":[0.25,0.75]},"
+            + "{\"inputs\":{\"distance\":1418.5,\"note \\u0022quoted\\u0022\":null,\"email\":\"***\",\"gap\":null,\"ratio\":-0},\"label\":\"0\",\"probabilities\":[0.875,0.125]}],"
+            + "\"classes\":[\"0\",\"1\"]}",
+            lines[0]);
+
+        var records = new List<PredictionRecord>();
+        await foreach (var record in PredictionLogReader.ReadAsync(folder.Path))
+        {
+            records.Add(record);
+        }
+
+        Assert.Equal(["req-\"1\"", "req-2"], records.Select(r => r.RequestId));
+        Assert.Equal("<é>\n", records[0].Rows[0].Inputs["note \"quoted\""].GetString());
+        Assert.Equal(ServingRoles.Shadow, records[1].Role);
+        Assert.Equal([1e20, -2.5], records[1].Rows.Select(r => r.Value!.Value));
+        Assert.Equal(2, records[1].LatencyMs);
+    }
+
+    private static string Line(Action<JsonLine> write)
+    {
+        var buffer = new ArrayBufferWriter<byte>();
+        write(new JsonLine(buffer));
+        return Encoding.UTF8.GetString(buffer.WrittenSpan);
     }
 
     private static string Write(Action<Utf8JsonWriter> write)
