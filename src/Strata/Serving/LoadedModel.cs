@@ -124,6 +124,7 @@ internal sealed class LoadedModel
     public IReadOnlyList<string> Check(PredictionInput input, ISet<string> allowedExtra)
     {
         List<string>? problems = null;
+        var found = 0;
         foreach (var model in Inputs)
         {
             if (!input.Fields.TryGetValue(model.Name, out var column))
@@ -132,12 +133,19 @@ internal sealed class LoadedModel
                 continue;
             }
 
+            found++;
+
             var usable = column.Kind == InputKind.Null
                 || (model.Kind == FeatureKind.Categorical ? column.Kind == InputKind.Text : column.Kind == InputKind.Number);
             if (!usable)
             {
                 (problems ??= []).Add($"field '{model.Name}' is {KindName(column.Kind)}; the model needs {Describe(model)}");
             }
+        }
+
+        if (found == input.Fields.Count && _inputNames.Count == Inputs.Count)
+        {
+            return problems ?? (IReadOnlyList<string>)[]; // as many fields as (distinct) inputs found: none is unknown
         }
 
         foreach (var name in input.Fields.Keys)
