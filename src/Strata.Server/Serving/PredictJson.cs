@@ -170,7 +170,7 @@ internal static class PredictJson
                     var column = reader.TokenType switch
                     {
                         JsonTokenType.Null => InputColumn.OfNulls(),
-                        JsonTokenType.Number when reader.TryGetDouble(out var number) && double.IsFinite(number) => InputColumn.OfNumbers([number]),
+                        JsonTokenType.Number when reader.TryGetDouble(out var number) && double.IsFinite(number) => InputColumn.OfNumber(number),
                         JsonTokenType.String => InputColumn.OfTexts([reader.GetString()]),
                         _ => null,
                     };

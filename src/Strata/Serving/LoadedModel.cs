@@ -252,7 +252,7 @@ internal sealed class LoadedModel
             return column.Kind == InputKind.Text && column.Texts![row] is { } text && codes.TryGetValue(text, out var code) ? code : float.NaN;
         }
 
-        return column.Kind == InputKind.Number ? (float)column.Numbers![row] : float.NaN;
+        return column.Kind == InputKind.Number ? (float)column.NumberAt(row) : float.NaN;
     }
 
     private PredictionOutput Outputs(ReadOnlySpan<double> margins, int rows)

@@ -16,10 +16,18 @@ public enum InputKind
 /// <summary>One field of a request, for every row: numbers or text, as the caller sent it.</summary>
 public sealed class InputColumn
 {
-    private InputColumn(InputKind kind, double[]? numbers, string?[]? texts)
+    private static readonly InputColumn Nulls = new(InputKind.Null, null, null);
+
+    // A one-row column of a number keeps it here and makes the array only when asked for it: most requests are one row
+    // of numbers, and the arrays were a tenth of a request's garbage.
+    private readonly double _one;
+    private double[]? _numbers;
+
+    private InputColumn(InputKind kind, double[]? numbers, string?[]? texts, double one = double.NaN)
     {
         Kind = kind;
-        Numbers = numbers;
+        _numbers = numbers;
+        _one = one;
         Texts = texts;
     }
 
@@ -27,7 +35,7 @@ public sealed class InputColumn
     public InputKind Kind { get; }
 
     /// <summary>The numbers (NaN = null), when <see cref="Kind"/> is <see cref="InputKind.Number"/>.</summary>
-    public double[]? Numbers { get; }
+    public double[]? Numbers => _numbers ?? (Kind == InputKind.Number ? _numbers = [_one] : null);
 
     /// <summary>The text values, when <see cref="Kind"/> is <see cref="InputKind.Text"/>.</summary>
     public string?[]? Texts { get; }
@@ -35,19 +43,25 @@ public sealed class InputColumn
     /// <summary>A column of numbers (NaN = missing).</summary>
     public static InputColumn OfNumbers(double[] numbers) => new(InputKind.Number, numbers, null);
 
+    /// <summary>A column of one row holding a number (NaN = missing).</summary>
+    public static InputColumn OfNumber(double number) => new(InputKind.Number, null, null, number);
+
     /// <summary>A column of text (null = missing).</summary>
     public static InputColumn OfTexts(string?[] texts) => new(InputKind.Text, null, texts);
 
-    /// <summary>A column with only missing values.</summary>
-    public static InputColumn OfNulls() => new(InputKind.Null, null, null);
+    /// <summary>A column with only missing values (it holds nothing, so one serves every request).</summary>
+    public static InputColumn OfNulls() => Nulls;
 
     /// <summary>A column whose values cannot be used (mixed kinds, booleans, nested values).</summary>
     public static InputColumn OfMixed() => new(InputKind.Mixed, null, null);
 
+    /// <summary>The number at a row (NaN = missing), when <see cref="Kind"/> is <see cref="InputKind.Number"/>; reads a one-row column without making its array.</summary>
+    public double NumberAt(int row) => _numbers is { } numbers ? numbers[row] : row == 0 ? _one : throw new ArgumentOutOfRangeException(nameof(row));
+
     /// <summary>The value at a row as text (for keys and logs).</summary>
     public string? TextAt(int row) => Kind switch
     {
-        InputKind.Number => double.IsNaN(Numbers![row]) ? null : Numbers[row].ToString("R", System.Globalization.CultureInfo.InvariantCulture),
+        InputKind.Number => NumberAt(row) is var number && double.IsNaN(number) ? null : number.ToString("R", System.Globalization.CultureInfo.InvariantCulture),
         InputKind.Text => Texts![row],
         _ => null,
     };

@@ -129,8 +129,8 @@ internal sealed class PredictionLog : QueuedWriter<PendingPrediction>
 
                 switch (column.Kind)
                 {
-                    case InputKind.Number when !double.IsNaN(column.Numbers![r]):
-                        line.Number(column.Numbers[r]);
+                    case InputKind.Number when column.NumberAt(r) is var number && !double.IsNaN(number):
+                        line.Number(number);
                         break;
                     case InputKind.Text when column.Texts![r] is { } text:
                         line.String(text);

@@ -371,23 +371,29 @@ public sealed partial class ServingRuntime
             return InputColumn.OfTexts(values.Select(v => v.HasValue ? v.AsString() : null).ToArray());
         }
 
+        if (values.Length == 1)
+        {
+            return InputColumn.OfNumber(Number(values[0]));
+        }
+
         var numbers = new double[values.Length];
         for (var i = 0; i < values.Length; i++)
         {
-            var v = values[i];
-            numbers[i] = !v.HasValue ? double.NaN : v.Type switch
-            {
-                DataType.Float64 => v.AsFloat64(),
-                DataType.Float32 => v.AsFloat32(),
-                DataType.Int64 or DataType.Timestamp => v.AsInt64(),
-                DataType.Int32 => v.AsInt32(),
-                DataType.Bool => v.AsBool() ? 1 : 0,
-                _ => double.NaN,
-            };
+            numbers[i] = Number(values[i]);
         }
 
         return InputColumn.OfNumbers(numbers);
     }
+
+    private static double Number(FeatureValue v) => !v.HasValue ? double.NaN : v.Type switch
+    {
+        DataType.Float64 => v.AsFloat64(),
+        DataType.Float32 => v.AsFloat32(),
+        DataType.Int64 or DataType.Timestamp => v.AsInt64(),
+        DataType.Int32 => v.AsInt32(),
+        DataType.Bool => v.AsBool() ? 1 : 0,
+        _ => double.NaN,
+    };
 
     private async Task ShadowLoopAsync()
     {
