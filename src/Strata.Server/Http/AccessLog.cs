@@ -71,10 +71,6 @@ internal sealed class AccessLog : QueuedWriter<AccessRecord>
     private readonly Stream _output;
     private readonly bool _json;
     private readonly double _rate;
-    private readonly Utf8JsonWriter _writer;
-    private readonly StringBuilder _line = new(256);
-    private readonly char[] _secondText = new char[19];
-    private long _second = -1;
 
     public AccessLog(IOptions<StrataServerOptions> server, IConfiguration configuration, IOptions<AccessLogOptions> options, ServerMetrics metrics)
         : base(
@@ -87,7 +83,6 @@ internal sealed class AccessLog : QueuedWriter<AccessRecord>
         _rate = ParseRate(server.Value.AccessLog ?? DefaultSetting);
         _json = configuration[StrataServerOptions.Section + ":LogFormat"] == "json";
         _output = options.Value.Output ?? Console.OpenStandardOutput();
-        _writer = new Utf8JsonWriter(Buffer, new JsonWriterOptions { SkipValidation = true }); // the shape is fixed below
         Enabled = _rate > 0;
         if (Enabled)
         {
@@ -149,107 +144,111 @@ internal sealed class AccessLog : QueuedWriter<AccessRecord>
     /// <summary>Notes the model and version that answered a request.</summary>
     public static void Served(HttpContext context, PredictionOutput output) => context.Features.Set(output);
 
-    /// <summary>Writes what is queued and stops.</summary>
-    public override async ValueTask DisposeAsync()
+    protected override RecordEncoder CreateEncoder() => new LineEncoder(_json);
+
+    /// <summary>Encodes access lines (text or JSON) for one request thread; keeps the timestamp's second between lines.</summary>
+    private sealed class LineEncoder(bool json) : RecordEncoder
     {
-        await base.DisposeAsync().ConfigureAwait(false);
-        await _writer.DisposeAsync().ConfigureAwait(false);
-    }
+        private readonly StringBuilder _line = new(256);
+        private readonly char[] _secondText = new char[19];
+        private Utf8JsonWriter? _writer;
+        private long _second = -1;
 
-    protected override void Append(AccessRecord record)
-    {
-        Span<char> timestamp = stackalloc char[24];
-        Timestamp(record.UtcTicks, timestamp);
-        var latency = Math.Round(record.LatencyMs, 3);
-        if (_json)
+        public override void Append(AccessRecord record, ArrayBufferWriter<byte> buffer)
         {
-            // The shape of the server's other JSON lines (Microsoft's JSON console formatter), the fields under State.
-            // NOTE: names are pre-encoded and nothing is allocated: this runs for every request the log keeps.
-            Span<char> message = stackalloc char[160];
-            if (!message.TryWrite(CultureInfo.InvariantCulture, $"{record.Method} {record.Route} {record.Status}", out var written))
+            Span<char> timestamp = stackalloc char[24];
+            Timestamp(record.UtcTicks, timestamp);
+            var latency = Math.Round(record.LatencyMs, 3);
+            if (json)
             {
-                written = 0;
+                // The shape of the server's other JSON lines (Microsoft's JSON console formatter), the fields under State.
+                // NOTE: names are pre-encoded and nothing is allocated: this runs for every request the log keeps.
+                Span<char> message = stackalloc char[160];
+                if (!message.TryWrite(CultureInfo.InvariantCulture, $"{record.Method} {record.Route} {record.Status}", out var written))
+                {
+                    written = 0;
+                }
+
+                var json = _writer ??= new Utf8JsonWriter(buffer, new JsonWriterOptions { SkipValidation = true }); // the shape is fixed below
+                json.Reset(buffer);
+                json.WriteStartObject();
+                json.WriteString(Json.Timestamp, timestamp);
+                json.WriteNumber(Json.EventId, 0);
+                json.WriteString(Json.LogLevel, Json.Information);
+                json.WriteString(Json.Category, Json.CategoryValue);
+                json.WriteString(Json.Message, message[..written]);
+                json.WriteStartObject(Json.State);
+                json.WriteString(Json.RequestId, record.RequestId);
+                json.WriteString(Json.Method, record.Method);
+                json.WriteString(Json.Route, record.Route);
+                if (record.Endpoint is not null)
+                {
+                    json.WriteString(Json.Endpoint, record.Endpoint);
+                }
+
+                json.WriteNumber(Json.Status, record.Status);
+                json.WriteNumber(Json.LatencyMs, latency);
+                if (record.Model is not null)
+                {
+                    json.WriteString(Json.Model, record.Model);
+                    json.WriteNumber(Json.ModelVersion, record.ModelVersion);
+                }
+
+                if (record.KeyId is not null)
+                {
+                    json.WriteString(Json.KeyId, record.KeyId);
+                }
+
+                json.WriteEndObject();
+                json.WriteEndObject();
+                json.Flush();
+            }
+            else
+            {
+                var line = _line.Clear();
+                line.Append(timestamp).Append(CultureInfo.InvariantCulture, $" access {record.RequestId} {record.Method} {record.Route} {record.Status} {latency} ms");
+                if (record.Endpoint is not null)
+                {
+                    line.Append(" endpoint=").Append(record.Endpoint);
+                }
+
+                if (record.Model is not null)
+                {
+                    line.Append(CultureInfo.InvariantCulture, $" model={record.Model} version={record.ModelVersion}");
+                }
+
+                if (record.KeyId is not null)
+                {
+                    line.Append(" key=").Append(record.KeyId);
+                }
+
+                foreach (var chunk in line.GetChunks())
+                {
+                    Encoding.UTF8.GetBytes(chunk.Span, buffer);
+                }
             }
 
-            var json = _writer;
-            json.Reset(Buffer);
-            json.WriteStartObject();
-            json.WriteString(Json.Timestamp, timestamp);
-            json.WriteNumber(Json.EventId, 0);
-            json.WriteString(Json.LogLevel, Json.Information);
-            json.WriteString(Json.Category, Json.CategoryValue);
-            json.WriteString(Json.Message, message[..written]);
-            json.WriteStartObject(Json.State);
-            json.WriteString(Json.RequestId, record.RequestId);
-            json.WriteString(Json.Method, record.Method);
-            json.WriteString(Json.Route, record.Route);
-            if (record.Endpoint is not null)
-            {
-                json.WriteString(Json.Endpoint, record.Endpoint);
-            }
-
-            json.WriteNumber(Json.Status, record.Status);
-            json.WriteNumber(Json.LatencyMs, latency);
-            if (record.Model is not null)
-            {
-                json.WriteString(Json.Model, record.Model);
-                json.WriteNumber(Json.ModelVersion, record.ModelVersion);
-            }
-
-            if (record.KeyId is not null)
-            {
-                json.WriteString(Json.KeyId, record.KeyId);
-            }
-
-            json.WriteEndObject();
-            json.WriteEndObject();
-            json.Flush();
-        }
-        else
-        {
-            var line = _line.Clear();
-            line.Append(timestamp).Append(CultureInfo.InvariantCulture, $" access {record.RequestId} {record.Method} {record.Route} {record.Status} {latency} ms");
-            if (record.Endpoint is not null)
-            {
-                line.Append(" endpoint=").Append(record.Endpoint);
-            }
-
-            if (record.Model is not null)
-            {
-                line.Append(CultureInfo.InvariantCulture, $" model={record.Model} version={record.ModelVersion}");
-            }
-
-            if (record.KeyId is not null)
-            {
-                line.Append(" key=").Append(record.KeyId);
-            }
-
-            foreach (var chunk in line.GetChunks())
-            {
-                Encoding.UTF8.GetBytes(chunk.Span, Buffer);
-            }
-        }
-
-        Buffer.Write("\n"u8);
-    }
-
-    /// <summary>Formats <c>yyyy-MM-ddTHH:mm:ss.fffZ</c> (the console logger's format); the part up to the second is kept between lines.</summary>
-    private void Timestamp(long utcTicks, Span<char> destination)
-    {
-        var second = utcTicks / TimeSpan.TicksPerSecond;
-        if (second != _second)
-        {
-            new DateTime(second * TimeSpan.TicksPerSecond, DateTimeKind.Utc).TryFormat(_secondText, out _, "yyyy-MM-ddTHH:mm:ss", CultureInfo.InvariantCulture);
-            _second = second;
+            buffer.Write("\n"u8);
         }
 
-        _secondText.CopyTo(destination);
-        var millis = (int)(utcTicks % TimeSpan.TicksPerSecond / TimeSpan.TicksPerMillisecond);
-        destination[19] = '.';
-        destination[20] = (char)('0' + (millis / 100));
-        destination[21] = (char)('0' + (millis / 10 % 10));
-        destination[22] = (char)('0' + (millis % 10));
-        destination[23] = 'Z';
+        /// <summary>Formats <c>yyyy-MM-ddTHH:mm:ss.fffZ</c> (the console logger's format); the part up to the second is kept between lines.</summary>
+        private void Timestamp(long utcTicks, Span<char> destination)
+        {
+            var second = utcTicks / TimeSpan.TicksPerSecond;
+            if (second != _second)
+            {
+                new DateTime(second * TimeSpan.TicksPerSecond, DateTimeKind.Utc).TryFormat(_secondText, out _, "yyyy-MM-ddTHH:mm:ss", CultureInfo.InvariantCulture);
+                _second = second;
+            }
+
+            _secondText.CopyTo(destination);
+            var millis = (int)(utcTicks % TimeSpan.TicksPerSecond / TimeSpan.TicksPerMillisecond);
+            destination[19] = '.';
+            destination[20] = (char)('0' + (millis / 100));
+            destination[21] = (char)('0' + (millis / 10 % 10));
+            destination[22] = (char)('0' + (millis % 10));
+            destination[23] = 'Z';
+        }
     }
 
     protected override void Write(ReadOnlySpan<byte> bytes)

@@ -10,7 +10,7 @@ namespace Strata.Serving;
 /// property names (escaped once, see <see cref="Name"/>); values are formatted and escaped here. Utf8JsonWriter's
 /// per-call state checks were half the writer's time, at one record per prediction.
 /// </summary>
-internal sealed class JsonLine(IBufferWriter<byte> buffer)
+internal readonly struct JsonLine(ArrayBufferWriter<byte> buffer)
 {
     // The longest text of a double ("-2.2250738585072014E-308") or a long, with room to spare.
     private const int MaxNumberBytes = 32;

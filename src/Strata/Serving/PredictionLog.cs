@@ -32,7 +32,7 @@ public sealed record PredictionLogOptions
 }
 
 /// <summary>One prediction waiting to be written: the request's inputs, the answer and how long it took.</summary>
-internal sealed record PendingPrediction(
+internal readonly record struct PendingPrediction(
     long Time,
     string RequestId,
     string Endpoint,
@@ -44,9 +44,10 @@ internal sealed record PendingPrediction(
 
 /// <summary>
 /// The prediction log: every sampled prediction (inputs with PII-tagged fields masked, output, model version, latency,
-/// request id) goes through a bounded channel to one writer thread that appends JSON lines to rolling segment files.
-/// A request only ever calls <see cref="QueuedWriter{T}.TryWrite"/>, which never blocks: when the channel is full the
-/// prediction is dropped and counted. The format is in docs/serving.md; <see cref="PredictionLogReader"/> reads it back.
+/// request id) becomes a JSON line, queued (bounded) for one writer thread that appends the lines to rolling segment
+/// files. A request only ever calls <see cref="QueuedWriter{T}.TryWrite"/>, which encodes the line and never waits: when
+/// the queue is full the prediction is dropped and counted. The format is in docs/serving.md;
+/// <see cref="PredictionLogReader"/> reads it back.
 /// </summary>
 internal sealed class PredictionLog : QueuedWriter<PendingPrediction>
 {
@@ -68,12 +69,6 @@ internal sealed class PredictionLog : QueuedWriter<PendingPrediction>
     private static readonly byte[] Prefix = System.Text.Encoding.UTF8.GetBytes($"{{\"v\":{FormatVersion},\"time\":");
     private static readonly byte[] MaskValue = JsonLine.Quoted(Mask);
     private readonly PredictionLogOptions _options;
-    private readonly JsonLine _line;
-    private readonly Dictionary<string, byte[]> _names = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, byte[]> _quoted = new(StringComparer.Ordinal);
-    private readonly string?[] _lastNames = new string?[64];
-    private readonly byte[]?[] _lastNameBytes = new byte[]?[64];
-    private Heading? _head;
     private FileStream? _segment;
     private string? _segmentPath;
     private long _segmentOpened;
@@ -88,169 +83,179 @@ internal sealed class PredictionLog : QueuedWriter<PendingPrediction>
                 metrics.CreateCounter("strata_serving_prediction_log_failures_total", "Prediction log writes that failed (disk full, permissions).").Unlabelled))
     {
         _options = options;
-        _line = new JsonLine(Buffer);
         Directory.CreateDirectory(options.Folder);
         CloseLeftovers();
         Start();
     }
 
+    protected override RecordEncoder CreateEncoder() => new LineEncoder();
 
-    protected override void Append(PendingPrediction p)
+    /// <summary>Encodes predictions as JSON lines, for one request thread; keeps what repeats from one record to the next.</summary>
+    private sealed class LineEncoder : RecordEncoder
     {
-        var line = _line;
-        var output = p.Output;
-        var head = Head(p);
-        line.Raw(Prefix);
-        line.Number(p.Time);
-        line.Raw(",\"request_id\":"u8);
-        line.String(p.RequestId);
-        line.Raw(head.Middle);
-        line.Number(Math.Round(p.LatencyMs, 4));
-        line.Raw(",\"rows\":["u8);
-        var classes = output.ClassLabels?.Count ?? 0;
-        var anyMasked = p.Masked.Count > 0;
-        for (var r = 0; r < output.Rows; r++)
+        private readonly Dictionary<string, byte[]> _names = new(StringComparer.Ordinal);
+        private readonly Dictionary<string, byte[]> _quoted = new(StringComparer.Ordinal);
+        private readonly string?[] _lastNames = new string?[64];
+        private readonly byte[]?[] _lastNameBytes = new byte[]?[64];
+        private Heading? _head;
+
+        public override void Append(PendingPrediction p, ArrayBufferWriter<byte> buffer)
         {
-            line.Raw(r == 0 ? "{\"inputs\":{"u8 : ",{\"inputs\":{"u8);
-            var f = 0;
-            foreach (var (name, column) in p.Input.Fields)
+            var line = new JsonLine(buffer);
+            var output = p.Output;
+            var head = Head(p);
+            line.Raw(Prefix);
+            line.Number(p.Time);
+            line.Raw(",\"request_id\":"u8);
+            line.String(p.RequestId);
+            line.Raw(head.Middle);
+            line.Number(Math.Round(p.LatencyMs, 4));
+            line.Raw(",\"rows\":["u8);
+            var classes = output.ClassLabels?.Count ?? 0;
+            var anyMasked = p.Masked.Count > 0;
+            for (var r = 0; r < output.Rows; r++)
             {
-                if (f > 0)
+                line.Raw(r == 0 ? "{\"inputs\":{"u8 : ",{\"inputs\":{"u8);
+                var f = 0;
+                foreach (var (name, column) in p.Input.Fields)
                 {
-                    line.Raw(","u8);
-                }
-
-                line.Raw(FieldName(f++, name));
-                if (anyMasked && p.Masked.Contains(name))
-                {
-                    line.Raw(MaskValue);
-                    continue;
-                }
-
-                switch (column.Kind)
-                {
-                    case InputKind.Number when column.NumberAt(r) is var number && !double.IsNaN(number):
-                        line.Number(number);
-                        break;
-                    case InputKind.Text when column.Texts![r] is { } text:
-                        line.String(text);
-                        break;
-                    default:
-                        line.Raw("null"u8);
-                        break;
-                }
-            }
-
-            line.Raw("}"u8);
-            if (output.Labels is { } labels)
-            {
-                line.Raw(",\"label\":"u8);
-                line.Raw(Cached(_quoted, labels[r], JsonLine.Quoted));
-                line.Raw(",\"probabilities\":["u8);
-                for (var c = 0; c < classes; c++)
-                {
-                    if (c > 0)
+                    if (f > 0)
                     {
                         line.Raw(","u8);
                     }
 
-                    line.Number(output.Probabilities![(r * classes) + c]);
+                    line.Raw(FieldName(f++, name));
+                    if (anyMasked && p.Masked.Contains(name))
+                    {
+                        line.Raw(MaskValue);
+                        continue;
+                    }
+
+                    switch (column.Kind)
+                    {
+                        case InputKind.Number when column.NumberAt(r) is var number && !double.IsNaN(number):
+                            line.Number(number);
+                            break;
+                        case InputKind.Text when column.Texts![r] is { } text:
+                            line.String(text);
+                            break;
+                        default:
+                            line.Raw("null"u8);
+                            break;
+                    }
                 }
 
-                line.Raw("]"u8);
-            }
-            else if (output.Values is { } values)
-            {
-                line.Raw(",\"value\":"u8);
-                line.Number(values[r]);
-            }
-
-            line.Raw("}"u8);
-        }
-
-        line.Raw("]"u8);
-        line.Raw(head.Classes);
-        line.Raw("}\n"u8);
-    }
-
-    /// <summary>
-    /// The name of a record's <paramref name="index"/>th input, escaped. A client sends the same fields in the same order
-    /// each time (and the request parser hands out the same string for a name it has seen), so the name at each position
-    /// is first compared by reference with the last record's.
-    /// </summary>
-    private byte[] FieldName(int index, string name)
-    {
-        if (index < _lastNames.Length)
-        {
-            if (ReferenceEquals(_lastNames[index], name))
-            {
-                return _lastNameBytes[index]!;
-            }
-
-            var bytes = Cached(_names, name, JsonLine.Name);
-            _lastNames[index] = name;
-            _lastNameBytes[index] = bytes;
-            return bytes;
-        }
-
-        return Cached(_names, name, JsonLine.Name);
-    }
-
-    /// <summary>
-    /// The part of a record that is the same for every prediction of one endpoint, model version and role: written once
-    /// into bytes, and found again by reference (the strings come from the deployment and the loaded model).
-    /// </summary>
-    private Heading Head(PendingPrediction p)
-    {
-        var o = p.Output;
-        var last = _head;
-        if (last is not null && ReferenceEquals(last.Endpoint, p.Endpoint) && ReferenceEquals(last.Project, p.Project)
-            && ReferenceEquals(last.Model, o.Model) && last.Version == o.Version && ReferenceEquals(last.Role, o.Role)
-            && ReferenceEquals(last.ClassLabels, o.ClassLabels))
-        {
-            return last;
-        }
-
-        var middle = new ArrayBufferWriter<byte>(256);
-        var line = new JsonLine(middle);
-        line.Raw(",\"endpoint\":"u8);
-        line.String(p.Endpoint);
-        line.Raw(",\"project\":"u8);
-        line.String(p.Project);
-        line.Raw(",\"model\":"u8);
-        line.String(o.Model);
-        line.Raw(",\"version\":"u8);
-        line.Number(o.Version);
-        line.Raw(",\"role\":"u8);
-        line.String(o.Role);
-        line.Raw(",\"latency_ms\":"u8);
-        var classes = new ArrayBufferWriter<byte>(64);
-        if (o.ClassLabels is { } labels)
-        {
-            var list = new JsonLine(classes);
-            list.Raw(",\"classes\":["u8);
-            for (var c = 0; c < labels.Count; c++)
-            {
-                if (c > 0)
+                line.Raw("}"u8);
+                if (output.Labels is { } labels)
                 {
-                    list.Raw(","u8);
+                    line.Raw(",\"label\":"u8);
+                    line.Raw(Cached(_quoted, labels[r], JsonLine.Quoted));
+                    line.Raw(",\"probabilities\":["u8);
+                    for (var c = 0; c < classes; c++)
+                    {
+                        if (c > 0)
+                        {
+                            line.Raw(","u8);
+                        }
+
+                        line.Number(output.Probabilities![(r * classes) + c]);
+                    }
+
+                    line.Raw("]"u8);
+                }
+                else if (output.Values is { } values)
+                {
+                    line.Raw(",\"value\":"u8);
+                    line.Number(values[r]);
                 }
 
-                list.String(labels[c]);
+                line.Raw("}"u8);
             }
 
-            list.Raw("]"u8);
+            line.Raw("]"u8);
+            line.Raw(head.Classes);
+            line.Raw("}\n"u8);
         }
 
-        return _head = new Heading(p.Endpoint, p.Project, o.Model, o.Version, o.Role, o.ClassLabels, middle.WrittenSpan.ToArray(), classes.WrittenSpan.ToArray());
-    }
+        /// <summary>
+        /// The name of a record's <paramref name="index"/>th input, escaped. A client sends the same fields in the same order
+        /// each time (and the request parser hands out the same string for a name it has seen), so the name at each position
+        /// is first compared by reference with the last record's.
+        /// </summary>
+        private byte[] FieldName(int index, string name)
+        {
+            if (index < _lastNames.Length)
+            {
+                if (ReferenceEquals(_lastNames[index], name))
+                {
+                    return _lastNameBytes[index]!;
+                }
 
-    /// <summary>The bytes of a record's fixed part (<see cref="Head"/>) and the strings they were written from.</summary>
-    private sealed record Heading(string Endpoint, string Project, string Model, int Version, string Role, IReadOnlyList<string>? ClassLabels, byte[] Middle, byte[] Classes);
+                var bytes = Cached(_names, name, JsonLine.Name);
+                _lastNames[index] = name;
+                _lastNameBytes[index] = bytes;
+                return bytes;
+            }
+
+            return Cached(_names, name, JsonLine.Name);
+        }
+
+        /// <summary>
+        /// The part of a record that is the same for every prediction of one endpoint, model version and role: written once
+        /// into bytes, and found again by reference (the strings come from the deployment and the loaded model).
+        /// </summary>
+        private Heading Head(PendingPrediction p)
+        {
+            var o = p.Output;
+            var last = _head;
+            if (last is not null && ReferenceEquals(last.Endpoint, p.Endpoint) && ReferenceEquals(last.Project, p.Project)
+                && ReferenceEquals(last.Model, o.Model) && last.Version == o.Version && ReferenceEquals(last.Role, o.Role)
+                && ReferenceEquals(last.ClassLabels, o.ClassLabels))
+            {
+                return last;
+            }
+
+            var middle = new ArrayBufferWriter<byte>(256);
+            var line = new JsonLine(middle);
+            line.Raw(",\"endpoint\":"u8);
+            line.String(p.Endpoint);
+            line.Raw(",\"project\":"u8);
+            line.String(p.Project);
+            line.Raw(",\"model\":"u8);
+            line.String(o.Model);
+            line.Raw(",\"version\":"u8);
+            line.Number(o.Version);
+            line.Raw(",\"role\":"u8);
+            line.String(o.Role);
+            line.Raw(",\"latency_ms\":"u8);
+            var classes = new ArrayBufferWriter<byte>(64);
+            if (o.ClassLabels is { } labels)
+            {
+                var list = new JsonLine(classes);
+                list.Raw(",\"classes\":["u8);
+                for (var c = 0; c < labels.Count; c++)
+                {
+                    if (c > 0)
+                    {
+                        list.Raw(","u8);
+                    }
+
+                    list.String(labels[c]);
+                }
+
+                list.Raw("]"u8);
+            }
+
+            return _head = new Heading(p.Endpoint, p.Project, o.Model, o.Version, o.Role, o.ClassLabels, middle.WrittenSpan.ToArray(), classes.WrittenSpan.ToArray());
+        }
+
+        /// <summary>The bytes of a record's fixed part (<see cref="Head"/>) and the strings they were written from.</summary>
+        private sealed record Heading(string Endpoint, string Project, string Model, int Version, string Role, IReadOnlyList<string>? ClassLabels, byte[] Middle, byte[] Classes);
+    }
 
     /// <summary>
     /// A field name or a class label escaped once and kept: escaping them again for every record was a third of the
-    /// writer's time. Only the writer thread calls it; bounded, since callers choose field names.
+    /// writer's time. Each encoder (one thread) has its own; bounded, since callers choose field names.
     /// </summary>
     private static byte[] Cached(Dictionary<string, byte[]> cache, string text, Func<string, byte[]> encode)
     {

@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Collections.Concurrent;
 using System.Runtime.InteropServices;
 using Strata.Serving.Metrics;
 
@@ -28,23 +27,24 @@ public sealed record QueuedWriterOptions
 public sealed record QueuedWriterCounters(Counter.Child Written, Counter.Child Dropped, Counter.Child Failures);
 
 /// <summary>
-/// Writes records off the request path: a request only calls <see cref="TryWrite"/>, which queues the record in a
-/// bounded queue and never blocks (when the queue is full the record is dropped and counted); one background thread
-/// of lower scheduling priority encodes what is queued into a byte buffer and hands it to the sink. The prediction log
-/// (segment files) and the server's access log (standard output) both write this way.
+/// Writes records off the request path. A request calls <see cref="TryWrite"/>, which encodes the record on the
+/// request's own thread (its data is still in that core's cache) into that thread's buffer and never waits: beyond the
+/// capacity the record is dropped and counted. One background thread of lower scheduling priority takes the threads'
+/// buffers on a steady tick and hands the bytes to the sink. The prediction log (segment files) and the server's
+/// access log (standard output) both write this way. Lines of different threads may reach the sink out of time order.
 /// </summary>
-/// <typeparam name="T">A queued record (a struct queues without allocating).</typeparam>
+/// <typeparam name="T">A record (a struct passes without allocating).</typeparam>
 public abstract class QueuedWriter<T> : IAsyncDisposable
 {
     private const int MaxBuffered = 256 * 1024;
+
+    // The count holds the records accepted and not yet taken by the writer; disposing adds Closed to it, which refuses
+    // every later write and still tells the writer how many accepted records are yet to come.
+    private const int Closed = 1 << 30;
     private readonly QueuedWriterOptions _options;
     private readonly QueuedWriterCounters _counters;
-    // NOTE: a lock-free queue with a counted bound rather than a bounded channel: the channel takes a lock on every write,
-    // and at tens of thousands of requests a second that lock (shared with the draining writer) was 1% of the server's CPU.
-    // The count holds the records queued (claimed slots); disposing adds Closed to it, which refuses every later write
-    // and still tells the writer how many accepted records are yet to come.
-    private const int Closed = 1 << 30;
-    private readonly ConcurrentQueue<T> _queue = new();
+    private readonly ThreadLocal<Shard> _shards;
+    private readonly List<Shard> _all = [];
     private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _count;
     private int _disposed;
@@ -56,10 +56,11 @@ public abstract class QueuedWriter<T> : IAsyncDisposable
     protected QueuedWriter(QueuedWriterOptions options, QueuedWriterCounters counters)
     {
         ArgumentNullException.ThrowIfNull(options);
-        _options = options;
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(options.Capacity);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(options.Capacity, Closed / 2);
+        _options = options;
         _counters = counters;
+        _shards = new ThreadLocal<Shard>(NewShard);
     }
 
     /// <summary>Records dropped so far because the queue was full.</summary>
@@ -68,25 +69,53 @@ public abstract class QueuedWriter<T> : IAsyncDisposable
     /// <summary>Records written so far.</summary>
     public double Written => _counters.Written.Value;
 
-    /// <summary>Records queued and not yet taken by the writer.</summary>
+    /// <summary>Records accepted and not yet taken by the writer.</summary>
     public int Queued => Volatile.Read(ref _count) % Closed;
 
-    /// <summary>Where <see cref="Append"/> encodes records; the writer hands it to <see cref="Write"/> and clears it.</summary>
-    protected ArrayBufferWriter<byte> Buffer { get; } = new(64 * 1024);
+    /// <summary>Where the writer gathers the threads' records before it hands them to <see cref="Write"/>.</summary>
+    private ArrayBufferWriter<byte> Buffer { get; } = new(64 * 1024);
 
-    /// <summary>Queues a record; never blocks. False (and counted) when the queue is full, or the writer is disposed.</summary>
+    /// <summary>
+    /// Encodes a record on the calling thread and queues its bytes; never waits. False (and counted) when the queue is
+    /// full, or the writer is disposed; false (and counted as a failure) when the record cannot be encoded.
+    /// </summary>
     public bool TryWrite(T record)
     {
         // The slot is claimed before the record is queued, so the queue never holds more than the capacity.
-        if (Interlocked.Increment(ref _count) <= _options.Capacity)
+        if (Interlocked.Increment(ref _count) > _options.Capacity)
         {
-            _queue.Enqueue(record);
-            return true;
+            Interlocked.Decrement(ref _count);
+            _counters.Dropped.Inc();
+            return false;
         }
 
-        Interlocked.Decrement(ref _count);
-        _counters.Dropped.Inc();
-        return false;
+        var shard = _shards.Value!;
+        var scratch = shard.Scratch;
+        scratch.ResetWrittenCount();
+        try
+        {
+            shard.Encoder.Append(record, scratch);
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException or FormatException)
+        {
+            Interlocked.Decrement(ref _count);
+            _counters.Failures.Inc();
+            return false;
+        }
+
+        // NOTE: the writer holds this lock only to swap the buffer for an empty one, so a request never waits on a write.
+        lock (shard)
+        {
+            shard.Pending.Write(scratch.WrittenSpan);
+            shard.Records++;
+        }
+
+        if (scratch.Capacity > MaxKeptScratch)
+        {
+            shard.Scratch = new ArrayBufferWriter<byte>(1024); // one huge record does not pin its buffer to the thread
+        }
+
+        return true;
     }
 
     /// <summary>Writes what is queued, lets the sink finish (<see cref="Complete"/>) and stops.</summary>
@@ -100,6 +129,11 @@ public abstract class QueuedWriter<T> : IAsyncDisposable
         if (_started)
         {
             await _stopped.Task.ConfigureAwait(false);
+        }
+
+        if (Volatile.Read(ref _count) == Closed)
+        {
+            _shards.Dispose(); // no accepted record is still on its way in, and every later one is refused
         }
 
         GC.SuppressFinalize(this);
@@ -125,8 +159,8 @@ public abstract class QueuedWriter<T> : IAsyncDisposable
         new Thread(WriteLoop) { IsBackground = true, Name = "Strata " + GetType().Name }.Start();
     }
 
-    /// <summary>Encodes one record into <see cref="Buffer"/>.</summary>
-    protected abstract void Append(T record);
+    /// <summary>A new encoder, for one thread: it may keep state between that thread's records (and needs no locks).</summary>
+    protected abstract RecordEncoder CreateEncoder();
 
     /// <summary>Writes encoded records (whole records only) to the sink, synchronously: the writer has its own thread.</summary>
     protected abstract void Write(ReadOnlySpan<byte> bytes);
@@ -144,6 +178,26 @@ public abstract class QueuedWriter<T> : IAsyncDisposable
     /// <summary>After the last write, when the writer stops.</summary>
     protected virtual void Complete()
     {
+    }
+
+    /// <summary>Encodes records into bytes; one per writing thread, so it is never called from two threads at once.</summary>
+    protected abstract class RecordEncoder
+    {
+        /// <summary>Encodes one record (a whole line) into <paramref name="buffer"/>.</summary>
+        public abstract void Append(T record, ArrayBufferWriter<byte> buffer);
+    }
+
+    private const int MaxKeptScratch = 1 << 20;
+
+    private Shard NewShard()
+    {
+        var shard = new Shard(CreateEncoder(), Thread.CurrentThread);
+        lock (_all)
+        {
+            _all.Add(shard);
+        }
+
+        return shard;
     }
 
     private void WriteLoop()
@@ -168,9 +222,10 @@ public abstract class QueuedWriter<T> : IAsyncDisposable
     private void Drain()
     {
         // NOTE: the writer wakes on a steady tick, never per record: waking (and writing) for each of tens of thousands
-        // of records a second cost more CPU than answering the requests. A tick's worth of records waits in the queue,
-        // far below its capacity at any rate the server reaches. Its own thread (rather than a timer and the thread pool)
-        // spares a wake-up of the timer thread and of a pool thread per tick, and can run at a lower priority.
+        // of records a second cost more CPU than answering the requests. A tick's worth of records waits in the threads'
+        // buffers, far below the capacity at any rate the server reaches. Its own thread (rather than a timer and the
+        // thread pool) spares a wake-up of the timer thread and of a pool thread per tick, and can run at a lower priority.
+        var shards = new List<Shard>();
         while (true)
         {
             if (_options.BeforeWrite is { } hook)
@@ -181,13 +236,18 @@ public abstract class QueuedWriter<T> : IAsyncDisposable
             // Read before draining: everything queued before a flush request is then written before it is answered.
             var flushes = Volatile.Read(ref _flushRequests);
             var closed = Volatile.Read(ref _count) >= Closed / 2;
+            shards.Clear();
+            lock (_all)
+            {
+                shards.AddRange(_all);
+            }
+
+            var taken = 0;
             try
             {
-                while (_queue.TryDequeue(out var record))
+                foreach (var shard in shards)
                 {
-                    Interlocked.Decrement(ref _count);
-                    Append(record);
-                    _counters.Written.Inc();
+                    taken += Take(shard);
                     if (Buffer.WrittenCount >= MaxBuffered)
                     {
                         FlushBuffer();
@@ -204,7 +264,13 @@ public abstract class QueuedWriter<T> : IAsyncDisposable
                 Buffer.Clear();
                 OnFailure();
             }
+            finally
+            {
+                _counters.Written.Inc(taken);
+                Interlocked.Add(ref _count, -taken);
+            }
 
+            Forget(shards);
             Volatile.Write(ref _flushesDone, flushes);
             if (closed && Volatile.Read(ref _count) == Closed)
             {
@@ -227,6 +293,53 @@ public abstract class QueuedWriter<T> : IAsyncDisposable
         Volatile.Write(ref _flushesDone, int.MaxValue);
     }
 
+    /// <summary>Takes a thread's records into <see cref="Buffer"/>, swapping its buffer for an empty one; returns how many.</summary>
+    private int Take(Shard shard)
+    {
+        ArrayBufferWriter<byte> full;
+        int records;
+        lock (shard)
+        {
+            if (shard.Records == 0)
+            {
+                return 0;
+            }
+
+            full = shard.Pending;
+            records = shard.Records;
+            shard.Pending = shard.Spare ?? new ArrayBufferWriter<byte>(4096);
+            shard.Spare = null;
+            shard.Records = 0;
+        }
+
+        Buffer.Write(full.WrittenSpan);
+        full.ResetWrittenCount();
+        if (full.Capacity <= MaxKeptScratch)
+        {
+            lock (shard)
+            {
+                shard.Spare = full;
+            }
+        }
+
+        return records;
+    }
+
+    /// <summary>Drops the buffers of threads that have ended (the thread pool retires idle threads) once they are written.</summary>
+    private void Forget(List<Shard> shards)
+    {
+        foreach (var shard in shards)
+        {
+            if (!shard.Owner.IsAlive && Volatile.Read(ref shard.Records) == 0)
+            {
+                lock (_all)
+                {
+                    _all.Remove(shard);
+                }
+            }
+        }
+    }
+
     private void FlushBuffer()
     {
         if (Buffer.WrittenCount == 0)
@@ -236,6 +349,17 @@ public abstract class QueuedWriter<T> : IAsyncDisposable
 
         Write(Buffer.WrittenSpan);
         Buffer.Clear();
+    }
+
+    /// <summary>One thread's encoder and buffers: the records it queued since the writer last took them.</summary>
+    private sealed class Shard(RecordEncoder encoder, Thread owner)
+    {
+        public readonly RecordEncoder Encoder = encoder;
+        public readonly Thread Owner = owner;
+        public ArrayBufferWriter<byte> Scratch = new(1024);
+        public ArrayBufferWriter<byte> Pending = new(4096);
+        public ArrayBufferWriter<byte>? Spare;
+        public int Records;
     }
 }
 

@@ -9,22 +9,37 @@ namespace Strata.Tests.Serving;
 public sealed class QueuedWriterTests
 {
     [Fact]
-    public async Task Records_are_encoded_on_the_writers_own_thread_at_a_lower_priority_than_requests()
+    public async Task Records_are_encoded_by_the_caller_and_written_on_the_writers_own_thread_at_a_lower_priority()
     {
         var before = OperatingSystem.IsLinux() ? ThreadNiceness() : 0;
         await using var writer = new Probe();
 
         Assert.True(writer.TryWrite(7));
+        Assert.Equal(Environment.CurrentManagedThreadId, writer.AppendThread); // while the record's data is in this core's cache
         await writer.FlushAsync().WaitAsync(TimeSpan.FromSeconds(30));
 
         Assert.Equal("7\n", writer.Text);
-        Assert.StartsWith("Strata Probe", writer.AppendThread, StringComparison.Ordinal);
+        Assert.StartsWith("Strata Probe", writer.WriteThread, StringComparison.Ordinal);
         if (OperatingSystem.IsLinux())
         {
             // Nice 5 by default (a test run already niced further may keep its value: going back up needs privileges).
-            Assert.Contains(writer.AppendNiceness, new[] { 5, Math.Max(5, before) });
+            Assert.Contains(writer.WriteNiceness, new[] { 5, Math.Max(5, before) });
             Assert.Equal(before, ThreadNiceness()); // only the writer's thread steps back, not the process
         }
+    }
+
+    [Fact]
+    public async Task A_record_that_cannot_be_encoded_is_counted_as_a_failure_and_frees_its_place()
+    {
+        await using var writer = new Probe(capacity: 1);
+
+        Assert.False(writer.TryWrite(-1)); // the probe refuses to encode negatives
+        Assert.True(writer.TryWrite(1));
+        await writer.FlushAsync().WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.Equal(1, writer.Failures);
+        Assert.Equal(0, writer.Dropped);
+        Assert.Equal("1\n", writer.Text);
     }
 
     [Fact]
@@ -86,7 +101,7 @@ public sealed class QueuedWriterTests
         var written = writer.Text.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => int.Parse(l, CultureInfo.InvariantCulture)).Order().ToList();
         Assert.Equal([.. accepted.Order()], written);
         Assert.Equal(80_000 - accepted.Count, writer.Dropped);
-        Assert.False(writer.TryWrite(-1));
+        Assert.False(writer.TryWrite(5));
     }
 
     /// <summary>This thread's nice value, from /proc (the field after the command name's closing parenthesis + 16).</summary>
@@ -122,9 +137,11 @@ public sealed class QueuedWriterTests
 
         public bool FailNext { get; set; }
 
-        public string? AppendThread { get; private set; }
+        public int AppendThread { get; private set; }
 
-        public int AppendNiceness { get; private set; }
+        public string? WriteThread { get; private set; }
+
+        public int WriteNiceness { get; private set; }
 
         public double Failures => _failures.Value;
 
@@ -139,15 +156,12 @@ public sealed class QueuedWriterTests
             }
         }
 
-        protected override void Append(int record)
-        {
-            AppendThread = Thread.CurrentThread.Name;
-            AppendNiceness = OperatingSystem.IsLinux() ? ThreadNiceness() : 0;
-            Buffer.Write(Encoding.UTF8.GetBytes(record.ToString(CultureInfo.InvariantCulture) + "\n"));
-        }
+        protected override RecordEncoder CreateEncoder() => new Encoder(this);
 
         protected override void Write(ReadOnlySpan<byte> bytes)
         {
+            WriteThread = Thread.CurrentThread.Name;
+            WriteNiceness = OperatingSystem.IsLinux() ? ThreadNiceness() : 0;
             if (FailNext)
             {
                 FailNext = false;
@@ -157,6 +171,16 @@ public sealed class QueuedWriterTests
             lock (_written)
             {
                 _written.Append(Encoding.UTF8.GetString(bytes));
+            }
+        }
+
+        private sealed class Encoder(Probe probe) : RecordEncoder
+        {
+            public override void Append(int record, ArrayBufferWriter<byte> buffer)
+            {
+                ArgumentOutOfRangeException.ThrowIfNegative(record);
+                probe.AppendThread = Environment.CurrentManagedThreadId;
+                buffer.Write(Encoding.UTF8.GetBytes(record.ToString(CultureInfo.InvariantCulture) + "\n"));
             }
         }
     }
