@@ -92,13 +92,48 @@ internal readonly struct JsonLine(ArrayBufferWriter<byte> buffer)
 
         var span = buffer.GetSpan(text.Length + 2);
         span[0] = (byte)'"';
-        for (var i = 0; i < text.Length; i++)
-        {
-            span[i + 1] = (byte)text[i];
-        }
-
+        System.Text.Ascii.FromUtf16(text, span[1..], out _);
         span[text.Length + 1] = (byte)'"';
         buffer.Advance(text.Length + 2);
+    }
+
+    /// <summary>
+    /// A number of milliseconds rounded to 4 decimals, as <see cref="Number(double)"/> writes <c>Math.Round(value, 4)</c>
+    /// but without the shortest round-trip search (the rounded value's shortest text is its 4-decimal text).
+    /// </summary>
+    public void Milliseconds(double value)
+    {
+        var rounded = Math.Round(value, 4);
+        if (!(rounded >= 0 && rounded < 1e10) || (rounded == 0 && double.IsNegative(rounded)))
+        {
+            Number(rounded); // negative latencies do not happen; the general path keeps them exact
+            return;
+        }
+
+        var units = (long)Math.Round(rounded * 10_000);
+        Number(units / 10_000);
+        var fraction = (int)(units % 10_000);
+        if (fraction == 0)
+        {
+            return;
+        }
+
+        var length = 4;
+        while (fraction % 10 == 0)
+        {
+            fraction /= 10;
+            length--;
+        }
+
+        var span = buffer.GetSpan(5);
+        span[0] = (byte)'.';
+        for (var i = length; i >= 1; i--)
+        {
+            span[i] = (byte)('0' + (fraction % 10));
+            fraction /= 10;
+        }
+
+        buffer.Advance(length + 1);
     }
 
     /// <summary>
@@ -130,17 +165,9 @@ internal readonly struct JsonLine(ArrayBufferWriter<byte> buffer)
         }
     }
 
-    /// <summary>Whether the default encoder leaves every character as it is (printable ASCII but for HTML's and JSON's specials).</summary>
-    private static bool IsPlain(string text)
-    {
-        foreach (var c in text)
-        {
-            if (c is < ' ' or > '~' or '"' or '\\' or '<' or '>' or '&' or '\'' or '+' or '`')
-            {
-                return false;
-            }
-        }
+    // What the default encoder leaves as it is: printable ASCII but for JSON's and HTML's specials.
+    private static readonly SearchValues<char> Plain = SearchValues.Create(
+        " !#$%()*,-./0123456789:;=?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[]^_abcdefghijklmnopqrstuvwxyz{|}~");
 
-        return true;
-    }
+    private static bool IsPlain(string text) => text.AsSpan().IndexOfAnyExcept(Plain) < 0;
 }

@@ -109,7 +109,7 @@ internal sealed class PredictionLog : QueuedWriter<PendingPrediction>
             line.Raw(",\"request_id\":"u8);
             line.String(p.RequestId);
             line.Raw(head.Middle);
-            line.Number(Math.Round(p.LatencyMs, 4));
+            line.Milliseconds(p.LatencyMs);
             line.Raw(",\"rows\":["u8);
             var classes = output.ClassLabels?.Count ?? 0;
             var anyMasked = p.Masked.Count > 0;

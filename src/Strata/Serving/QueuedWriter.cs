@@ -106,7 +106,9 @@ public abstract class QueuedWriter<T> : IAsyncDisposable
         // NOTE: the writer holds this lock only to swap the buffer for an empty one, so a request never waits on a write.
         lock (shard)
         {
-            shard.Pending.Write(scratch.WrittenSpan);
+            var bytes = scratch.WrittenSpan;
+            bytes.CopyTo(shard.Pending.GetSpan(bytes.Length));
+            shard.Pending.Advance(bytes.Length);
             shard.Records++;
         }
 
@@ -312,7 +314,9 @@ public abstract class QueuedWriter<T> : IAsyncDisposable
             shard.Records = 0;
         }
 
-        Buffer.Write(full.WrittenSpan);
+        var bytes = full.WrittenSpan;
+        bytes.CopyTo(Buffer.GetSpan(bytes.Length));
+        Buffer.Advance(bytes.Length);
         full.ResetWrittenCount();
         if (full.Capacity <= MaxKeptScratch)
         {

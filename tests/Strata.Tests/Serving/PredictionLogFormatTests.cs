@@ -32,6 +32,23 @@ public sealed class PredictionLogFormatTests
     }
 
     [Fact]
+    public void Milliseconds_are_written_as_the_json_writer_writes_them_rounded_to_four_decimals()
+    {
+        var values = new List<double> { 0, -0.0, 0.00004, 0.00005, 0.1, 0.12345, 0.99995, 1, 2.5, 10.0001, 1234.56789, 9_999_999_999.99, 1e10, 1e12, -1.5 };
+        var random = new Random(5);
+        for (var i = 0; i < 20_000; i++)
+        {
+            values.Add(random.NextDouble() * Math.Pow(10, random.Next(-5, 7)));
+        }
+
+        var field = JsonEncodedText.Encode("x");
+        foreach (var value in values)
+        {
+            Assert.Equal(Write(json => json.WriteNumber(field, Math.Round(value, 4))), "{\"x\":" + Line(line => line.Milliseconds(value)) + "}");
+        }
+    }
+
+    [Fact]
     public void Text_is_escaped_as_the_json_writer_escapes_it()
     {
         string[] texts =
@@ -40,7 +57,7 @@ public sealed class PredictionLogFormatTests
             "é", "日本", "😀", "\u007f", "\u2028",
         ];
         var random = new Random(11);
-        var all = texts.Concat(Enumerable.Range(0, 2_000).Select(_ => new string([.. Enumerable.Range(0, random.Next(0, 12)).Select(_ => (char)random.Next(0, 0x3000))])));
+        var all = texts.Concat(Enumerable.Range(0, 128).Select(c => "a" + (char)c + "z")).Concat(Enumerable.Range(0, 2_000).Select(_ => new string([.. Enumerable.Range(0, random.Next(0, 12)).Select(_ => (char)random.Next(0, 0x3000))])));
         foreach (var text in all)
         {
             var written = Line(line => line.String(text));
