@@ -271,8 +271,10 @@ internal sealed class InferenceFastPath
     /// <summary>The authorization header a connection last authenticated with, and who it was.</summary>
     private sealed record ConnectionKey(string Header, Principal Principal, int Generation)
     {
+        // NOTE: Kestrel hands out the same string when a connection's next request sends the same header bytes (its own
+        // comparison of them is the only one that tells), so the same reference needs no comparison of the text.
         public bool Matches(string header) =>
-            System.Security.Cryptography.CryptographicOperations.FixedTimeEquals(
+            ReferenceEquals(Header, header) || System.Security.Cryptography.CryptographicOperations.FixedTimeEquals(
                 System.Runtime.InteropServices.MemoryMarshal.AsBytes(Header.AsSpan()), System.Runtime.InteropServices.MemoryMarshal.AsBytes(header.AsSpan()));
     }
 
