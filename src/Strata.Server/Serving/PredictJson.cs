@@ -304,12 +304,13 @@ internal static class PredictJson
         if (output.Probabilities is { } probabilities && output.ClassLabels is { } classes)
         {
             json.WriteStartArray(Property.Probabilities);
+            var names = ClassNames(classes);
             for (var r = 0; r < output.Rows; r++)
             {
                 json.WriteStartObject();
                 for (var c = 0; c < classes.Count; c++)
                 {
-                    json.WriteNumber(classes[c], probabilities[(r * classes.Count) + c]);
+                    json.WriteNumber(names[c], probabilities[(r * classes.Count) + c]);
                 }
 
                 json.WriteEndObject();
@@ -340,6 +341,25 @@ internal static class PredictJson
 
         json.WriteEndObject();
         json.Flush();
+    }
+
+    // The class labels of this thread's last response, escaped as property names: a model's labels are one list, so
+    // the next response most likely names the same.
+    [ThreadStatic]
+    private static IReadOnlyList<string>? t_classes;
+
+    [ThreadStatic]
+    private static JsonEncodedText[]? t_classNames;
+
+    private static JsonEncodedText[] ClassNames(IReadOnlyList<string> classes)
+    {
+        if (!ReferenceEquals(t_classes, classes) || t_classNames is null)
+        {
+            t_classNames = [.. classes.Select(c => JsonEncodedText.Encode(c))];
+            t_classes = classes;
+        }
+
+        return t_classNames;
     }
 
     /// <summary>The response's property names, escaped once rather than on every response.</summary>
