@@ -97,17 +97,19 @@ internal static class PredictJson
         try
         {
             // Most requests are one row: read as one in a single pass; a body of more rows is counted, then read again.
-            var reader = new Utf8JsonReader(body, new JsonReaderOptions { MaxDepth = MaxDepth });
+            // A body in one segment (nearly all) is read from its span, without the sequence reader's segment checks.
+            var options = new JsonReaderOptions { MaxDepth = MaxDepth };
+            var reader = body.IsSingleSegment ? new Utf8JsonReader(body.FirstSpan, options) : new Utf8JsonReader(body, options);
             var pass = ReadRows(ref reader, 1, out var columns);
             if (pass == Pass.MoreRows)
             {
-                reader = new Utf8JsonReader(body, new JsonReaderOptions { MaxDepth = MaxDepth });
+                reader = new Utf8JsonReader(body, options);
                 if (!TryCountRows(ref reader, out var count))
                 {
                     return false;
                 }
 
-                reader = new Utf8JsonReader(body, new JsonReaderOptions { MaxDepth = MaxDepth });
+                reader = new Utf8JsonReader(body, options);
                 pass = ReadRows(ref reader, count, out columns);
             }
 

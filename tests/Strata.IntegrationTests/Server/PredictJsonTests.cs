@@ -34,11 +34,52 @@ public sealed class PredictJsonTests
     }
 
     [Fact]
+    public void A_body_in_many_segments_reads_as_the_same_body_in_one()
+    {
+        var body = """{"rows": [{"distance": 258.5, "origin": "ORD", "gap": null}, {"distance": 1, "origin": "JFK"}]}"""u8.ToArray();
+        Assert.True(PredictJson.TryParseRows(new ReadOnlySequence<byte>(body), out var whole));
+        for (var size = 1; size < body.Length; size += 7)
+        {
+            Assert.True(PredictJson.TryParseRows(Segments(body, size), out var split));
+            Assert.Equal(Describe(whole), Describe(split));
+        }
+    }
+
+    [Fact]
     public void A_repeated_field_is_left_to_the_document_parser_which_names_it()
     {
         Assert.True(PredictJson.TryParseRows(new ReadOnlySequence<byte>("""{"rows": [{"a": 1, "b": 2}]}"""u8.ToArray()), out _));
 
         Assert.False(PredictJson.TryParseRows(new ReadOnlySequence<byte>("""{"rows": [{"a": 1, "a": 2}]}"""u8.ToArray()), out _));
+    }
+
+    /// <summary>The bytes as a sequence of segments of <paramref name="size"/> bytes, as a socket may deliver them.</summary>
+    private static ReadOnlySequence<byte> Segments(byte[] bytes, int size)
+    {
+        var first = new Segment(bytes.AsMemory(0, Math.Min(size, bytes.Length)), 0);
+        var last = first;
+        for (var at = size; at < bytes.Length; at += size)
+        {
+            last = last.Append(bytes.AsMemory(at, Math.Min(size, bytes.Length - at)));
+        }
+
+        return new ReadOnlySequence<byte>(first, 0, last, last.Memory.Length);
+    }
+
+    private sealed class Segment : ReadOnlySequenceSegment<byte>
+    {
+        public Segment(ReadOnlyMemory<byte> memory, long index)
+        {
+            Memory = memory;
+            RunningIndex = index;
+        }
+
+        public Segment Append(ReadOnlyMemory<byte> memory)
+        {
+            var next = new Segment(memory, RunningIndex + Memory.Length);
+            Next = next;
+            return next;
+        }
     }
 
     private static string Describe(PredictionInput input) =>
