@@ -43,7 +43,8 @@ internal sealed class AccessLogOptions
 /// The per-request access log: one line per answered request (timestamp, request id, method, route pattern, endpoint,
 /// status, latency, the model and version that predicted, the caller key's id), JSON when the server logs JSON. Both
 /// pipelines (the inference fast path and the general one) record each request once, after it is answered; the line is
-/// written off the request path through a <see cref="QueuedWriter{T}"/>, which drops and counts when it is full.
+/// encoded on the request's thread and written off the request path by a <see cref="QueuedWriter{T}"/>, which drops and
+/// counts when it is full.
 /// Setting <c>--Strata:AccessLog</c> (<c>strata serve --access-log</c>): <c>stdout</c> (every request), <c>off</c>, or a
 /// sampling rate in (0, 1] that keeps that share of successful requests (by request id, as the prediction log
 /// samples; default <see cref="DefaultSetting"/>); a request that failed (status 400 and up) is always logged.

@@ -19,7 +19,7 @@ public sealed class InputColumn
     private static readonly InputColumn Nulls = new(InputKind.Null, null, null);
 
     // A one-row column of a number keeps it here and makes the array only when asked for it: most requests are one row
-    // of numbers, and the arrays were a tenth of a request's garbage.
+    // of numbers, and their one-number arrays were a sixth of the bytes a request allocated.
     private readonly double _one;
     private double[]? _numbers;
 

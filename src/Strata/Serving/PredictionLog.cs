@@ -31,7 +31,7 @@ public sealed record PredictionLogOptions
     internal Func<Task>? BeforeWrite { get; init; }
 }
 
-/// <summary>One prediction waiting to be written: the request's inputs, the answer and how long it took.</summary>
+/// <summary>One prediction to log: the request's inputs, the answer and how long it took.</summary>
 internal readonly record struct PendingPrediction(
     long Time,
     string RequestId,

@@ -92,15 +92,23 @@ public abstract class QueuedWriter<T> : IAsyncDisposable
         var shard = _shards.Value!;
         var scratch = shard.Scratch;
         scratch.ResetWrittenCount();
+        var encoded = false;
         try
         {
             shard.Encoder.Append(record, scratch);
+            encoded = true;
         }
         catch (Exception e) when (e is ArgumentException or InvalidOperationException or FormatException)
         {
-            Interlocked.Decrement(ref _count);
             _counters.Failures.Inc();
             return false;
+        }
+        finally
+        {
+            if (!encoded)
+            {
+                Interlocked.Decrement(ref _count); // any failure gives the slot back, or disposing would wait for it forever
+            }
         }
 
         // NOTE: the writer holds this lock only to swap the buffer for an empty one, so a request never waits on a write.

@@ -57,6 +57,18 @@ public sealed class QueuedWriterTests
     }
 
     [Fact]
+    public async Task An_encoder_that_fails_unexpectedly_gives_its_place_back_so_disposing_still_ends()
+    {
+        var writer = new Probe(capacity: 1);
+
+        Assert.Throws<NotSupportedException>(() => writer.TryWrite(-2)); // a bug in an encoder surfaces
+        Assert.True(writer.TryWrite(1));
+        await writer.DisposeAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.Equal("1\n", writer.Text);
+    }
+
+    [Fact]
     public async Task A_full_queue_drops_and_counts_new_records_and_keeps_the_queued_ones()
     {
         var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -178,6 +190,11 @@ public sealed class QueuedWriterTests
         {
             public override void Append(int record, ArrayBufferWriter<byte> buffer)
             {
+                if (record == -2)
+                {
+                    throw new NotSupportedException("a bug in the encoder");
+                }
+
                 ArgumentOutOfRangeException.ThrowIfNegative(record);
                 probe.AppendThread = Environment.CurrentManagedThreadId;
                 buffer.Write(Encoding.UTF8.GetBytes(record.ToString(CultureInfo.InvariantCulture) + "\n"));
