@@ -38,9 +38,6 @@ internal sealed class InferenceFastPath
     [ThreadStatic]
     private static ArrayBufferWriter<byte>? t_buffer;
 
-    [ThreadStatic]
-    private static Utf8JsonWriter? t_json;
-
     private readonly ServerState _state;
     private readonly ServerMetrics _metrics;
     private readonly ProblemExceptionHandler _problems;
@@ -183,8 +180,8 @@ internal sealed class InferenceFastPath
 
         var output = await serving.PredictAsync(Request(name, input, id, principal, null), context.RequestAborted).ConfigureAwait(false);
         AccessLog.Served(context, output);
-        var (buffer, json) = Buffers();
-        PredictJson.WriteResponse(json, id, name, output);
+        var buffer = Buffer();
+        PredictJson.WriteResponse(buffer, id, name, output);
         await SendAsync(context, buffer).ConfigureAwait(false);
     }
 
@@ -216,7 +213,7 @@ internal sealed class InferenceFastPath
             var output = await serving.PredictAsync(Request(match.Name, request.Input, id, principal, number), context.RequestAborted).ConfigureAwait(false);
             AccessLog.Served(context, output);
             var (answered, _) = serving.Describe(match.Name, output.Version);
-            var (buffer, _) = Buffers();
+            var buffer = Buffer();
             InferenceJson.WriteResponse(buffer, match.Name, request.Id ?? id, output, answered.Outputs, request.Outputs);
             await SendAsync(context, buffer).ConfigureAwait(false);
         }
@@ -307,14 +304,12 @@ internal sealed class InferenceFastPath
         }
     }
 
-    /// <summary>This thread's response buffer and JSON writer, emptied; used synchronously, then copied to the response.</summary>
-    private static (ArrayBufferWriter<byte> Buffer, Utf8JsonWriter Json) Buffers()
+    /// <summary>This thread's response buffer, emptied; used synchronously, then copied to the response.</summary>
+    private static ArrayBufferWriter<byte> Buffer()
     {
         var buffer = t_buffer ??= new ArrayBufferWriter<byte>(1024);
         buffer.ResetWrittenCount();
-        var json = t_json ??= new Utf8JsonWriter(buffer);
-        json.Reset(buffer);
-        return (buffer, json);
+        return buffer;
     }
 
     private static Task SendAsync(HttpContext context, ArrayBufferWriter<byte> buffer)

@@ -273,15 +273,79 @@ internal static class PredictJson
             && !reader.Read(); // nothing after the body (a second "rows" included)
     }
 
-    /// <summary>Writes the response: request id, model and version, predictions, class probabilities, explanations.</summary>
-    public static void WriteResponse(IBufferWriter<byte> buffer, string requestId, string endpoint, PredictionOutput output)
+    /// <summary>
+    /// Writes the response: request id, model and version, predictions, class probabilities, explanations. Written by
+    /// hand (<see cref="JsonLine"/>), the same bytes <see cref="WriteResponse(Utf8JsonWriter, string, string, PredictionOutput)"/>
+    /// writes; a response with explanations goes through that writer.
+    /// </summary>
+    public static void WriteResponse(ArrayBufferWriter<byte> buffer, string requestId, string endpoint, PredictionOutput output)
     {
-        using var json = new Utf8JsonWriter(buffer);
-        WriteResponse(json, requestId, endpoint, output);
+        if (output.Explanations is not null)
+        {
+            using var json = new Utf8JsonWriter(buffer);
+            WriteResponse(json, requestId, endpoint, output);
+            return;
+        }
+
+        var line = new JsonLine(buffer);
+        line.Raw("{\"requestId\":"u8);
+        line.String(requestId);
+        line.Raw(",\"endpoint\":"u8);
+        line.String(endpoint);
+        line.Raw(",\"model\":"u8);
+        line.String(output.Model);
+        line.Raw(",\"version\":"u8);
+        line.Number((long)output.Version);
+        line.Raw(",\"role\":"u8);
+        line.String(output.Role);
+        line.Raw(",\"predictions\":["u8);
+        for (var r = 0; r < output.Rows; r++)
+        {
+            if (r > 0)
+            {
+                line.Raw(","u8);
+            }
+
+            if (output.Labels is { } labels)
+            {
+                line.String(labels[r]);
+            }
+            else
+            {
+                line.Number(output.Values![r]);
+            }
+        }
+
+        line.Raw("]"u8);
+        if (output.Probabilities is { } probabilities && output.ClassLabels is { } classes)
+        {
+            var names = ClassNames(classes).Names;
+            line.Raw(",\"probabilities\":["u8);
+            for (var r = 0; r < output.Rows; r++)
+            {
+                line.Raw(r == 0 ? "{"u8 : ",{"u8);
+                for (var c = 0; c < classes.Count; c++)
+                {
+                    if (c > 0)
+                    {
+                        line.Raw(","u8);
+                    }
+
+                    line.Raw(names[c]);
+                    line.Number(probabilities[(r * classes.Count) + c]);
+                }
+
+                line.Raw("}"u8);
+            }
+
+            line.Raw("]"u8);
+        }
+
+        line.Raw("}"u8);
     }
 
-    /// <inheritdoc cref="WriteResponse(IBufferWriter{byte}, string, string, PredictionOutput)"/>
-    public static void WriteResponse(Utf8JsonWriter json, string requestId, string endpoint, PredictionOutput output)
+    /// <summary>Writes the response with a JSON writer: a response with explanations, and what the hand-written one is tested against.</summary>
+    internal static void WriteResponse(Utf8JsonWriter json, string requestId, string endpoint, PredictionOutput output)
     {
         json.WriteStartObject();
         json.WriteString(Property.RequestId, requestId);
@@ -306,7 +370,7 @@ internal static class PredictJson
         if (output.Probabilities is { } probabilities && output.ClassLabels is { } classes)
         {
             json.WriteStartArray(Property.Probabilities);
-            var names = ClassNames(classes);
+            var names = ClassNames(classes).Encoded;
             for (var r = 0; r < output.Rows; r++)
             {
                 json.WriteStartObject();
@@ -348,21 +412,20 @@ internal static class PredictJson
     // The class labels of this thread's last response, escaped as property names: a model's labels are one list, so
     // the next response most likely names the same.
     [ThreadStatic]
-    private static IReadOnlyList<string>? t_classes;
+    private static ClassNamesOf? t_classNames;
 
-    [ThreadStatic]
-    private static JsonEncodedText[]? t_classNames;
-
-    private static JsonEncodedText[] ClassNames(IReadOnlyList<string> classes)
+    private static ClassNamesOf ClassNames(IReadOnlyList<string> classes)
     {
-        if (!ReferenceEquals(t_classes, classes) || t_classNames is null)
+        if (t_classNames is not { } known || !ReferenceEquals(known.Classes, classes))
         {
-            t_classNames = [.. classes.Select(c => JsonEncodedText.Encode(c))];
-            t_classes = classes;
+            t_classNames = known = new ClassNamesOf(classes, [.. classes.Select(c => JsonEncodedText.Encode(c))], [.. classes.Select(JsonLine.Name)]);
         }
 
-        return t_classNames;
+        return known;
     }
+
+    /// <summary>A model's class labels as escaped property names, for either writer.</summary>
+    private sealed record ClassNamesOf(IReadOnlyList<string> Classes, JsonEncodedText[] Encoded, byte[][] Names);
 
     /// <summary>The response's property names, escaped once rather than on every response.</summary>
     private static class Property

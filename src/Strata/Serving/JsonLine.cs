@@ -6,11 +6,12 @@ using System.Text.Json;
 namespace Strata.Serving;
 
 /// <summary>
-/// Writes JSON by hand into a byte buffer, for the prediction log's writer: the caller writes the punctuation and the
-/// property names (escaped once, see <see cref="Name"/>); values are formatted and escaped here. Utf8JsonWriter's
-/// per-call state checks were half the writer's time, at one record per prediction.
+/// Writes JSON by hand into a byte buffer, for the prediction log's lines and the predict response: the caller writes
+/// the punctuation and the property names (escaped once, see <see cref="Name"/>); values are formatted and escaped
+/// here, as <see cref="Utf8JsonWriter"/> would. Its per-call state checks were half the log's encoding time, at one
+/// record per prediction.
 /// </summary>
-internal readonly struct JsonLine(ArrayBufferWriter<byte> buffer)
+public readonly struct JsonLine(ArrayBufferWriter<byte> buffer)
 {
     // The longest text of a double ("-2.2250738585072014E-308") or a long, with room to spare.
     private const int MaxNumberBytes = 32;
@@ -73,9 +74,40 @@ internal readonly struct JsonLine(ArrayBufferWriter<byte> buffer)
             return;
         }
 
+        // The shortest round-trip search is the costly part, and a prediction's probabilities are written twice on
+        // its thread (its log line, then its response): the thread's last few results are kept.
+        var bits = BitConverter.DoubleToInt64Bits(value);
+        var recent = t_recent ??= new Recent();
+        for (var i = 0; i < Recent.Size; i++)
+        {
+            if (recent.Bits[i] == bits && recent.Lengths[i] > 0)
+            {
+                Raw(recent.Texts[i].AsSpan(0, recent.Lengths[i]));
+                return;
+            }
+        }
+
         var span = buffer.GetSpan(MaxNumberBytes);
         value.TryFormat(span, out var written, default, CultureInfo.InvariantCulture);
+        var slot = recent.Next;
+        recent.Next = (slot + 1) % Recent.Size;
+        recent.Bits[slot] = bits;
+        recent.Lengths[slot] = written;
+        span[..written].CopyTo(recent.Texts[slot]);
         buffer.Advance(written);
+    }
+
+    [ThreadStatic]
+    private static Recent? t_recent;
+
+    /// <summary>The last doubles a thread formatted the long way, with their text.</summary>
+    private sealed class Recent
+    {
+        public const int Size = 4;
+        public readonly long[] Bits = new long[Size];
+        public readonly int[] Lengths = new int[Size];
+        public readonly byte[][] Texts = [new byte[MaxNumberBytes], new byte[MaxNumberBytes], new byte[MaxNumberBytes], new byte[MaxNumberBytes]];
+        public int Next;
     }
 
     /// <summary>

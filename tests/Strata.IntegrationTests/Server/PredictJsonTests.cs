@@ -1,8 +1,10 @@
 using System.Buffers;
 using System.Text;
 using System.Text.Json;
+using Strata.Learning;
 using Strata.Server.Serving;
 using Strata.Serving;
+using Strata.Testing;
 
 namespace Strata.IntegrationTests.Server;
 
@@ -42,6 +44,42 @@ public sealed class PredictJsonTests
         {
             Assert.True(PredictJson.TryParseRows(Segments(body, size), out var split));
             Assert.Equal(Describe(whole), Describe(split));
+        }
+    }
+
+    [Fact]
+    public void The_hand_written_response_is_byte_for_byte_what_the_json_writer_writes()
+    {
+        var model = new LoadedModel("fares", "delay", 3, "sha256:0", XGBoostImporter.Load(SharedData.InRepository("tests", "fixtures", "xgboost", "flights_xgb.json")));
+        var random = new Random(3);
+        var outputs = new List<PredictionOutput>
+        {
+            new(model, 1) { Labels = ["1"], Probabilities = [0.32683685697820575, 0.6731631430217943] },
+            new(model, 2) { Labels = ["1", "0"], Probabilities = [0.25, 0.75, 1, 0], Role = ServingRoles.Challenger },
+            new(model, 4) { Values = [1e20, -2.5, 0.1, -0.0] },
+            new(model, 0) { Values = [] },
+        };
+        for (var i = 0; i < 200; i++)
+        {
+            var p = random.NextDouble();
+            outputs.Add(new PredictionOutput(model, 1) { Labels = [p >= 0.5 ? "1" : "0"], Probabilities = [1 - p, p] });
+        }
+
+        // Twice over, so the second pass writes numbers the thread has just formatted.
+        foreach (var output in outputs.Concat(outputs))
+        {
+            foreach (var id in new[] { "0123456789abcdef0123456789abcdef", "caller's \"id\" <é>" })
+            {
+                var byHand = new ArrayBufferWriter<byte>();
+                PredictJson.WriteResponse(byHand, id, "flights", output);
+                var byWriter = new ArrayBufferWriter<byte>();
+                using (var json = new Utf8JsonWriter(byWriter))
+                {
+                    PredictJson.WriteResponse(json, id, "flights", output);
+                }
+
+                Assert.Equal(Encoding.UTF8.GetString(byWriter.WrittenSpan), Encoding.UTF8.GetString(byHand.WrittenSpan));
+            }
         }
     }
 

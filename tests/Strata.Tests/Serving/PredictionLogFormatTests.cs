@@ -25,7 +25,7 @@ public sealed class PredictionLogFormatTests
         }
 
         var field = JsonEncodedText.Encode("x");
-        foreach (var value in values)
+        foreach (var value in values.Concat(values[..50]).Concat(values[^50..]).Concat([0.25, 0.75, 0.25, 0.75, 0.125]))
         {
             Assert.Equal(Write(json => json.WriteNumber(field, value)), "{\"x\":" + Line(line => line.Number(value)) + "}");
         }
