@@ -106,8 +106,9 @@ $STRATA_BENCH peer paced-load "$EMPTY_URL" "$WORK/serve.body.json" \
 stop "$EMPTY"
 # The same target rate paced by wrk itself: closed loop (each connection waits 32/rate s between requests), so it is
 # blind to coordinated omission and reaches less than the target, but takes far less CPU from the two shared cores than
-# the open-loop generator; both are reported, with the rate each reached.
-{ cat "$WORK/serve.strata.lua"; echo "function delay() return $("$PYTHON" -c "print(32 * 1000 / (0.8 * $PEAK))") end"; } > "$WORK/serve.wrkpaced.lua"
+# the open-loop generator; both are reported, with the rate each reached. wrk takes whole milliseconds, so the pause is
+# rounded, and never to 0 (above 40,000 req/s it would be, and the case would run unpaced).
+{ cat "$WORK/serve.strata.lua"; echo "function delay() return $("$PYTHON" -c "print(max(1, round(32 * 1000 / (0.8 * $PEAK))))") end"; } > "$WORK/serve.wrkpaced.lua"
 measure wrkpaced "$URL/v1/endpoints/flights/predict" "$WORK/serve.wrkpaced.lua" 2 32
 measure enriched "$URL" "$WORK/serve.enriched.lua" 1 4
 ( wrk -t2 -c32 -d"$DURATION" --latency -s "$WORK/serve.big.lua" "$URL" > "$WORK/serve.big.txt" ) &
