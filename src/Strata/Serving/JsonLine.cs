@@ -17,25 +17,19 @@ public readonly struct JsonLine(ArrayBufferWriter<byte> buffer)
     private const int MaxNumberBytes = 32;
 
     /// <summary>The bytes of <c>"name":</c>, escaped as <see cref="Utf8JsonWriter"/> escapes a property name.</summary>
-    public static byte[] Name(string name)
-    {
-        var encoded = Encode(name);
-        var bytes = new byte[encoded.Length + 3];
-        bytes[0] = (byte)'"';
-        encoded.CopyTo(bytes.AsSpan(1));
-        bytes[^2] = (byte)'"';
-        bytes[^1] = (byte)':';
-        return bytes;
-    }
+    public static byte[] Name(string name) => Quoted(name, ":"u8);
 
     /// <summary>The bytes of a JSON string holding <paramref name="text"/> (quotes included).</summary>
-    public static byte[] Quoted(string text)
+    public static byte[] Quoted(string text) => Quoted(text, default);
+
+    private static byte[] Quoted(string text, ReadOnlySpan<byte> after)
     {
         var encoded = Encode(text);
-        var bytes = new byte[encoded.Length + 2];
+        var bytes = new byte[encoded.Length + 2 + after.Length];
         bytes[0] = (byte)'"';
         encoded.CopyTo(bytes.AsSpan(1));
-        bytes[^1] = (byte)'"';
+        bytes[encoded.Length + 1] = (byte)'"';
+        after.CopyTo(bytes.AsSpan(encoded.Length + 2));
         return bytes;
     }
 
