@@ -68,8 +68,8 @@ public readonly struct JsonLine(ArrayBufferWriter<byte> buffer)
             return;
         }
 
-        // The shortest round-trip search is the costly part, and a prediction's probabilities are written twice on
-        // its thread (its log line, then its response): the thread's last few results are kept.
+        // A prediction's probabilities are written twice on its thread (its log line, then its response), so the
+        // thread's last few results of the search are kept.
         var bits = BitConverter.DoubleToInt64Bits(value);
         var recent = t_recent ??= new Recent();
         for (var i = 0; i < Recent.Size; i++)
