@@ -275,18 +275,10 @@ internal static class PredictJson
 
     /// <summary>
     /// Writes the response: request id, model and version, predictions, class probabilities, explanations. Written by
-    /// hand (<see cref="JsonLine"/>), the same bytes <see cref="WriteResponse(Utf8JsonWriter, string, string, PredictionOutput)"/>
-    /// writes; a response with explanations goes through that writer.
+    /// hand (<see cref="JsonLine"/>): the same bytes a <see cref="Utf8JsonWriter"/> writes, without its per-call checks.
     /// </summary>
     public static void WriteResponse(ArrayBufferWriter<byte> buffer, string requestId, string endpoint, PredictionOutput output)
     {
-        if (output.Explanations is not null)
-        {
-            using var json = new Utf8JsonWriter(buffer);
-            WriteResponse(json, requestId, endpoint, output);
-            return;
-        }
-
         var line = new JsonLine(buffer);
         line.Raw("{\"requestId\":"u8);
         line.String(requestId);
@@ -319,7 +311,7 @@ internal static class PredictJson
         line.Raw("]"u8);
         if (output.Probabilities is { } probabilities && output.ClassLabels is { } classes)
         {
-            var names = ClassNames(classes).Names;
+            var names = ClassNames(classes);
             line.Raw(",\"probabilities\":["u8);
             for (var r = 0; r < output.Rows; r++)
             {
@@ -341,102 +333,47 @@ internal static class PredictJson
             line.Raw("]"u8);
         }
 
-        line.Raw("}"u8);
-    }
-
-    /// <summary>Writes the response with a JSON writer: a response with explanations, and what the hand-written one is tested against.</summary>
-    internal static void WriteResponse(Utf8JsonWriter json, string requestId, string endpoint, PredictionOutput output)
-    {
-        json.WriteStartObject();
-        json.WriteString(Property.RequestId, requestId);
-        json.WriteString(Property.Endpoint, endpoint);
-        json.WriteString(Property.Model, output.Model);
-        json.WriteNumber(Property.Version, output.Version);
-        json.WriteString(Property.Role, output.Role);
-        json.WriteStartArray(Property.Predictions);
-        for (var r = 0; r < output.Rows; r++)
-        {
-            if (output.Labels is { } labels)
-            {
-                json.WriteStringValue(labels[r]);
-            }
-            else
-            {
-                json.WriteNumberValue(output.Values![r]);
-            }
-        }
-
-        json.WriteEndArray();
-        if (output.Probabilities is { } probabilities && output.ClassLabels is { } classes)
-        {
-            json.WriteStartArray(Property.Probabilities);
-            var names = ClassNames(classes).Encoded;
-            for (var r = 0; r < output.Rows; r++)
-            {
-                json.WriteStartObject();
-                for (var c = 0; c < classes.Count; c++)
-                {
-                    json.WriteNumber(names[c], probabilities[(r * classes.Count) + c]);
-                }
-
-                json.WriteEndObject();
-            }
-
-            json.WriteEndArray();
-        }
-
         if (output.Explanations is { } explanations)
         {
-            json.WriteStartArray("explanations");
-            foreach (var row in explanations)
+            line.Raw(",\"explanations\":["u8);
+            for (var r = 0; r < explanations.Count; r++)
             {
-                json.WriteStartArray();
-                foreach (var c in row)
+                line.Raw(r == 0 ? "["u8 : ",["u8);
+                for (var c = 0; c < explanations[r].Count; c++)
                 {
-                    json.WriteStartObject();
-                    json.WriteString("feature", c.Feature);
-                    json.WriteNumber("contribution", c.Value);
-                    json.WriteEndObject();
+                    line.Raw(c == 0 ? "{\"feature\":"u8 : ",{\"feature\":"u8);
+                    line.String(explanations[r][c].Feature);
+                    line.Raw(",\"contribution\":"u8);
+                    line.Number(explanations[r][c].Value);
+                    line.Raw("}"u8);
                 }
 
-                json.WriteEndArray();
+                line.Raw("]"u8);
             }
 
-            json.WriteEndArray();
+            line.Raw("]"u8);
         }
 
-        json.WriteEndObject();
-        json.Flush();
+        line.Raw("}"u8);
     }
 
     // The class labels of this thread's last response, escaped as property names: a model's labels are one list, so
     // the next response most likely names the same.
     [ThreadStatic]
-    private static ClassNamesOf? t_classNames;
+    private static IReadOnlyList<string>? t_classes;
 
-    private static ClassNamesOf ClassNames(IReadOnlyList<string> classes)
+    [ThreadStatic]
+    private static byte[][]? t_classNames;
+
+    private static byte[][] ClassNames(IReadOnlyList<string> classes)
     {
-        if (t_classNames is not { } known || !ReferenceEquals(known.Classes, classes))
+        if (!ReferenceEquals(t_classes, classes) || t_classNames is null)
         {
-            t_classNames = known = new ClassNamesOf(classes, [.. classes.Select(c => JsonEncodedText.Encode(c))], [.. classes.Select(JsonLine.Name)]);
+            t_classNames = [.. classes.Select(JsonLine.Name)];
+            t_classes = classes;
         }
 
-        return known;
-    }
-
-    /// <summary>A model's class labels as escaped property names, for either writer.</summary>
-    private sealed record ClassNamesOf(IReadOnlyList<string> Classes, JsonEncodedText[] Encoded, byte[][] Names);
-
-    /// <summary>The response's property names, escaped once rather than on every response.</summary>
-    private static class Property
-    {
-        public static readonly JsonEncodedText RequestId = JsonEncodedText.Encode("requestId");
-        public static readonly JsonEncodedText Endpoint = JsonEncodedText.Encode("endpoint");
-        public static readonly JsonEncodedText Model = JsonEncodedText.Encode("model");
-        public static readonly JsonEncodedText Version = JsonEncodedText.Encode("version");
-        public static readonly JsonEncodedText Role = JsonEncodedText.Encode("role");
-        public static readonly JsonEncodedText Predictions = JsonEncodedText.Encode("predictions");
-        public static readonly JsonEncodedText Probabilities = JsonEncodedText.Encode("probabilities");
+        return t_classNames;
     }
 
     internal static string Kind(JsonElement value) => value.ValueKind switch

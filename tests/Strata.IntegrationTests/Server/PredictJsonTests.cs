@@ -58,6 +58,12 @@ public sealed class PredictJsonTests
             new(model, 2) { Labels = ["1", "0"], Probabilities = [0.25, 0.75, 1, 0], Role = ServingRoles.Challenger },
             new(model, 4) { Values = [1e20, -2.5, 0.1, -0.0] },
             new(model, 0) { Values = [] },
+            new(model, 2)
+            {
+                Labels = ["1", "0"],
+                Probabilities = [0.4, 0.6, 0.7, 0.3],
+                Explanations = [[new("distance", 0.125), new("dep \"hour\"", -0.0625)], []],
+            },
         };
         for (var i = 0; i < 200; i++)
         {
@@ -72,13 +78,7 @@ public sealed class PredictJsonTests
             {
                 var byHand = new ArrayBufferWriter<byte>();
                 PredictJson.WriteResponse(byHand, id, "flights", output);
-                var byWriter = new ArrayBufferWriter<byte>();
-                using (var json = new Utf8JsonWriter(byWriter))
-                {
-                    PredictJson.WriteResponse(json, id, "flights", output);
-                }
-
-                Assert.Equal(Encoding.UTF8.GetString(byWriter.WrittenSpan), Encoding.UTF8.GetString(byHand.WrittenSpan));
+                Assert.Equal(ByJsonWriter(id, "flights", output), Encoding.UTF8.GetString(byHand.WrittenSpan));
             }
         }
     }
@@ -89,6 +89,75 @@ public sealed class PredictJsonTests
         Assert.True(PredictJson.TryParseRows(new ReadOnlySequence<byte>("""{"rows": [{"a": 1, "b": 2}]}"""u8.ToArray()), out _));
 
         Assert.False(PredictJson.TryParseRows(new ReadOnlySequence<byte>("""{"rows": [{"a": 1, "a": 2}]}"""u8.ToArray()), out _));
+    }
+
+    /// <summary>The response as <see cref="Utf8JsonWriter"/> writes it: what the hand-written one must match.</summary>
+    private static string ByJsonWriter(string requestId, string endpoint, PredictionOutput output)
+    {
+        var buffer = new ArrayBufferWriter<byte>();
+        using (var json = new Utf8JsonWriter(buffer))
+        {
+            json.WriteStartObject();
+            json.WriteString("requestId", requestId);
+            json.WriteString("endpoint", endpoint);
+            json.WriteString("model", output.Model);
+            json.WriteNumber("version", output.Version);
+            json.WriteString("role", output.Role);
+            json.WriteStartArray("predictions");
+            for (var r = 0; r < output.Rows; r++)
+            {
+                if (output.Labels is { } labels)
+                {
+                    json.WriteStringValue(labels[r]);
+                }
+                else
+                {
+                    json.WriteNumberValue(output.Values![r]);
+                }
+            }
+
+            json.WriteEndArray();
+            if (output.Probabilities is { } probabilities && output.ClassLabels is { } classes)
+            {
+                json.WriteStartArray("probabilities");
+                for (var r = 0; r < output.Rows; r++)
+                {
+                    json.WriteStartObject();
+                    for (var c = 0; c < classes.Count; c++)
+                    {
+                        json.WriteNumber(classes[c], probabilities[(r * classes.Count) + c]);
+                    }
+
+                    json.WriteEndObject();
+                }
+
+                json.WriteEndArray();
+            }
+
+            if (output.Explanations is { } explanations)
+            {
+                json.WriteStartArray("explanations");
+                foreach (var row in explanations)
+                {
+                    json.WriteStartArray();
+                    foreach (var c in row)
+                    {
+                        json.WriteStartObject();
+                        json.WriteString("feature", c.Feature);
+                        json.WriteNumber("contribution", c.Value);
+                        json.WriteEndObject();
+                    }
+
+                    json.WriteEndArray();
+                }
+
+                json.WriteEndArray();
+            }
+
+            json.WriteEndObject();
+        }
+
+        return Encoding.UTF8.GetString(buffer.WrittenSpan);
     }
 
     /// <summary>The bytes as a sequence of segments of <paramref name="size"/> bytes, as a socket may deliver them.</summary>
