@@ -38,6 +38,9 @@ public abstract class QueuedWriter<T> : IAsyncDisposable
 {
     private const int MaxBuffered = 256 * 1024;
 
+    // A thread's buffers larger than this (one huge record) are let go once used rather than kept for the next records.
+    private const int MaxKeptBuffer = 1 << 20;
+
     // The count holds the records accepted and not yet taken by the writer; disposing adds Closed to it, which refuses
     // every later write and still tells the writer how many accepted records are yet to come.
     private const int Closed = 1 << 30;
@@ -120,9 +123,9 @@ public abstract class QueuedWriter<T> : IAsyncDisposable
             shard.Records++;
         }
 
-        if (scratch.Capacity > MaxKeptScratch)
+        if (scratch.Capacity > MaxKeptBuffer)
         {
-            shard.Scratch = new ArrayBufferWriter<byte>(1024); // one huge record does not pin its buffer to the thread
+            shard.Scratch = new ArrayBufferWriter<byte>(1024);
         }
 
         return true;
@@ -196,8 +199,6 @@ public abstract class QueuedWriter<T> : IAsyncDisposable
         /// <summary>Encodes one record (a whole line) into <paramref name="buffer"/>.</summary>
         public abstract void Append(T record, ArrayBufferWriter<byte> buffer);
     }
-
-    private const int MaxKeptScratch = 1 << 20;
 
     private Shard NewShard()
     {
@@ -326,7 +327,7 @@ public abstract class QueuedWriter<T> : IAsyncDisposable
         bytes.CopyTo(Buffer.GetSpan(bytes.Length));
         Buffer.Advance(bytes.Length);
         full.ResetWrittenCount();
-        if (full.Capacity <= MaxKeptScratch)
+        if (full.Capacity <= MaxKeptBuffer)
         {
             lock (shard)
             {
