@@ -76,6 +76,9 @@ internal sealed class LoadedModel
     private readonly Dictionary<string, int>?[] _codes;
     private readonly HashSet<string> _inputNames;
 
+    // Whether no two inputs share a name: then a request with as many fields as inputs found has no unknown field.
+    private readonly bool _distinctInputs;
+
     public LoadedModel(string project, string name, int version, string digest, Model model)
     {
         Project = project;
@@ -86,6 +89,7 @@ internal sealed class LoadedModel
         Tree = model as TreeEnsembleModel;
         var inputs = model.Signature.Inputs;
         _inputNames = new HashSet<string>(inputs.Select(i => i.Name), StringComparer.Ordinal);
+        _distinctInputs = _inputNames.Count == inputs.Count;
         _codes = new Dictionary<string, int>?[inputs.Count];
         for (var i = 0; i < inputs.Count; i++)
         {
@@ -143,7 +147,7 @@ internal sealed class LoadedModel
             }
         }
 
-        if (found == input.Fields.Count && _inputNames.Count == Inputs.Count)
+        if (found == input.Fields.Count && _distinctInputs)
         {
             return problems ?? (IReadOnlyList<string>)[]; // as many fields as (distinct) inputs found: none is unknown
         }
