@@ -10,7 +10,7 @@ namespace Strata.Server.Serving;
 /// The native predict API's JSON: <c>{"rows": [{"field": value, …}, …]}</c> in, predictions out. Parsed with
 /// <see cref="JsonDocument"/> under a depth limit, into columns, with every bad value named by row and field.
 /// </summary>
-internal static class PredictJson
+internal static partial class PredictJson
 {
     /// <summary>Deepest JSON accepted: the body, its rows, a row, a value.</summary>
     public const int MaxDepth = 8;
@@ -20,11 +20,6 @@ internal static class PredictJson
 
     /// <summary>Most rows in one request, whatever the endpoint allows (the body limit bounds it too).</summary>
     public const int MaxRows = 100_000;
-
-    // The field count of this thread's last one-row request: the next one most likely has as many, so its dictionary
-    // is made that size at once instead of growing (and rehashing) three times on the way to eleven fields.
-    [ThreadStatic]
-    private static int t_fieldsHint;
 
     /// <summary>Parses a body. Every row is an object of named fields; a field absent from a row is null there.</summary>
     /// <exception cref="StrataException">The body is not of that shape, or holds too many rows or fields.</exception>
@@ -91,7 +86,11 @@ internal static class PredictJson
     /// number, text or null. False for anything else, malformed JSON included; <see cref="ParseRows"/> then gives the
     /// same answer it always gives (or the error naming what is wrong), so this is only a shortcut.
     /// </summary>
-    public static bool TryParseRows(in ReadOnlySequence<byte> body, [NotNullWhen(true)] out PredictionInput? input)
+    public static bool TryParseRows(in ReadOnlySequence<byte> body, [NotNullWhen(true)] out PredictionInput? input) =>
+        (body.IsSingleSegment && TryReadOneRow(body.FirstSpan, out input)) || TryReadRows(body, out input);
+
+    /// <summary><see cref="TryParseRows"/> with a JSON reader, for any body of rows (one in many segments included).</summary>
+    internal static bool TryReadRows(in ReadOnlySequence<byte> body, [NotNullWhen(true)] out PredictionInput? input)
     {
         input = null;
         try
@@ -100,7 +99,7 @@ internal static class PredictJson
             // A body in one segment (nearly all) is read from its span, without the sequence reader's segment checks.
             var options = new JsonReaderOptions { MaxDepth = MaxDepth };
             var reader = body.IsSingleSegment ? new Utf8JsonReader(body.FirstSpan, options) : new Utf8JsonReader(body, options);
-            var pass = ReadRows(ref reader, 1, out var columns);
+            var pass = ReadRows(ref reader, 1, out input);
             if (pass == Pass.MoreRows)
             {
                 reader = new Utf8JsonReader(body, options);
@@ -110,16 +109,10 @@ internal static class PredictJson
                 }
 
                 reader = new Utf8JsonReader(body, options);
-                pass = ReadRows(ref reader, count, out columns);
+                pass = ReadRows(ref reader, count, out input);
             }
 
-            if (pass != Pass.Read)
-            {
-                return false;
-            }
-
-            input = new PredictionInput(columns!.Rows, columns.Columns);
-            return true;
+            return pass == Pass.Read;
         }
         catch (Exception e) when (e is JsonException or InvalidOperationException)
         {
@@ -134,16 +127,14 @@ internal static class PredictJson
         Refused,
     }
 
-    /// <summary>What one pass read: its rows as named columns.</summary>
-    private sealed record RowsRead(int Rows, Dictionary<string, InputColumn> Columns);
-
     /// <summary>
     /// Reads <c>{"rows": [{…}, …]}</c> expecting at most <paramref name="capacity"/> rows, checking its whole shape (flat
     /// rows of finite numbers, text and nulls; nothing after the body). <see cref="Pass.MoreRows"/> when there are more.
+    /// One row is read into its values in the order sent (see <see cref="FieldLayout"/>), more rows into named columns.
     /// </summary>
-    private static Pass ReadRows(ref Utf8JsonReader reader, int capacity, out RowsRead? read)
+    private static Pass ReadRows(ref Utf8JsonReader reader, int capacity, out PredictionInput? input)
     {
-        read = null;
+        input = null;
         if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject
             || !reader.Read() || reader.TokenType != JsonTokenType.PropertyName || !reader.ValueTextEquals("rows"u8)
             || !reader.Read() || reader.TokenType != JsonTokenType.StartArray)
@@ -151,8 +142,7 @@ internal static class PredictJson
             return Pass.Refused;
         }
 
-        // NOTE: one row needs no builders: each field becomes its column at once (fewer objects per request).
-        var one = capacity == 1 ? new Dictionary<string, InputColumn>(t_fieldsHint, StringComparer.Ordinal) : null;
+        var one = capacity == 1 ? StartRow() : null;
         var builders = one is null ? new Dictionary<string, ColumnBuilder>(StringComparer.Ordinal) : null;
         var r = 0;
         while (reader.Read() && reader.TokenType == JsonTokenType.StartObject)
@@ -169,16 +159,16 @@ internal static class PredictJson
                 reader.Read();
                 if (one is not null)
                 {
-                    var column = reader.TokenType switch
+                    var added = reader.TokenType switch
                     {
-                        JsonTokenType.Null => InputColumn.OfNulls(),
-                        JsonTokenType.Number when reader.TryGetDouble(out var number) && double.IsFinite(number) => InputColumn.OfNumber(number),
-                        JsonTokenType.String => InputColumn.OfTexts([reader.GetString()]),
-                        _ => null,
+                        JsonTokenType.Null => one.Add(name, double.NaN, null),
+                        JsonTokenType.Number when reader.TryGetDouble(out var number) && double.IsFinite(number) => one.Add(name, number, null),
+                        JsonTokenType.String => one.Add(name, double.NaN, reader.GetString()),
+                        _ => false, // booleans, nested values, numbers beyond double: ParseRows says what they are
                     };
-                    if (column is null || one.Count >= MaxFields || !one.TryAdd(name, column))
+                    if (!added)
                     {
-                        return Pass.Refused; // a repeated field included: ParseRows says what the row holds
+                        return Pass.Refused;
                     }
 
                     continue;
@@ -222,22 +212,102 @@ internal static class PredictJson
             return Pass.Refused; // nothing may follow the body (a second "rows" included)
         }
 
-        var columns = one ?? new Dictionary<string, InputColumn>(builders!.Count, StringComparer.Ordinal);
-        if (one is null)
-        {
-            foreach (var (name, builder) in builders!)
-            {
-                columns[name] = builder.Build();
-            }
-        }
-
         if (one is not null)
         {
-            t_fieldsHint = Math.Min(one.Count, 64);
+            if (r == 0)
+            {
+                input = new PredictionInput(0, new Dictionary<string, InputColumn>(StringComparer.Ordinal));
+                return Pass.Read;
+            }
+
+            input = one.Take();
+            return input is null ? Pass.Refused : Pass.Read; // a repeated field: ParseRows says what the row holds
         }
 
-        read = new RowsRead(r, columns);
+        var columns = new Dictionary<string, InputColumn>(builders!.Count, StringComparer.Ordinal);
+        foreach (var (name, builder) in builders)
+        {
+            columns[name] = builder.Build();
+        }
+
+        input = new PredictionInput(r, columns);
         return Pass.Read;
+    }
+
+    /// <summary>This thread's row, emptied: the scratch space a one-row request's fields are read into.</summary>
+    private static RowValues StartRow()
+    {
+        var row = t_row ??= new RowValues();
+        row.Clear();
+        return row;
+    }
+
+    [ThreadStatic]
+    private static RowValues? t_row;
+
+    /// <summary>
+    /// A row's names and values as read, in order, before they are copied out at their final size; grown as needed, and
+    /// not kept by the thread once large.
+    /// </summary>
+    private sealed class RowValues
+    {
+        private const int MaxKept = 1024;
+        private string[] _names = new string[64];
+        private double[] _numbers = new double[64];
+        private string?[] _texts = new string?[64];
+        private bool _anyText;
+
+        /// <summary>Fields read so far.</summary>
+        public int Count { get; private set; }
+
+        public void Clear()
+        {
+            if (_anyText)
+            {
+                Array.Clear(_texts, 0, Count);
+            }
+
+            Count = 0;
+            _anyText = false;
+        }
+
+        /// <summary>Adds a field: its number (NaN for null and text) and its text (null unless text). False past <see cref="MaxFields"/>.</summary>
+        public bool Add(string name, double number, string? text)
+        {
+            if (Count >= MaxFields)
+            {
+                return false;
+            }
+
+            if (Count == _names.Length)
+            {
+                Array.Resize(ref _names, Count * 2);
+                Array.Resize(ref _numbers, Count * 2);
+                Array.Resize(ref _texts, Count * 2);
+            }
+
+            _names[Count] = name;
+            _numbers[Count] = number;
+            _texts[Count] = text;
+            _anyText |= text is not null;
+            Count++;
+            return true;
+        }
+
+        /// <summary>The row as an input in its layout; null when a name is there twice (the document parser names it).</summary>
+        public PredictionInput? Take()
+        {
+            var fields = Count;
+            var layout = FieldLayout.Of(_names.AsSpan(0, fields));
+            var input = layout is null ? null : new PredictionInput(layout, _numbers.AsSpan(0, fields).ToArray(), _anyText ? _texts.AsSpan(0, fields).ToArray() : null);
+            Clear();
+            if (_names.Length > MaxKept)
+            {
+                t_row = null;
+            }
+
+            return input;
+        }
     }
 
     /// <summary>Checks the body's shape (one "rows" array of flat objects, nothing after it) and counts the rows.</summary>
@@ -409,37 +479,50 @@ internal static class PredictJson
         private static string?[]? t_lastNames;
 
         /// <summary>The name of a row's <paramref name="position"/>th field (the reader is on its property name).</summary>
-        public static string Get(ref Utf8JsonReader reader, int position)
-        {
-            if (reader.HasValueSequence || reader.ValueIsEscaped || reader.ValueSpan.Length > MaxLength)
-            {
-                return reader.GetString()!;
-            }
+        public static string Get(ref Utf8JsonReader reader, int position) =>
+            reader.HasValueSequence || reader.ValueIsEscaped || reader.ValueSpan.Length > MaxLength
+                ? reader.GetString()!
+                : Get(reader.ValueSpan, position) ?? reader.GetString()!; // the reader throws for text that is not UTF-8, as ParseRows does
 
-            if (position >= Positions)
+        /// <summary>
+        /// The name of a row's <paramref name="position"/>th field from its bytes (unescaped, as sent); null when they are
+        /// not UTF-8.
+        /// </summary>
+        public static string? Get(ReadOnlySpan<byte> utf8, int position)
+        {
+            if (utf8.Length > MaxLength || position >= Positions)
             {
-                return Get(ref reader);
+                return Get(utf8);
             }
 
             var bytes = t_lastBytes ??= new byte[]?[Positions];
             var names = t_lastNames ??= new string?[Positions];
-            if (bytes[position] is { } last && reader.ValueSpan.SequenceEqual(last))
+            if (bytes[position] is { } last && utf8.SequenceEqual(last))
             {
                 return names[position]!;
             }
 
-            var name = Get(ref reader);
-            bytes[position] = reader.ValueSpan.ToArray();
+            if (Get(utf8) is not { } name)
+            {
+                return null;
+            }
+
+            bytes[position] = utf8.ToArray();
             names[position] = name;
             return name;
         }
 
-        private static string Get(ref Utf8JsonReader reader)
+        private static string? Get(ReadOnlySpan<byte> utf8)
         {
-            Span<char> chars = stackalloc char[MaxLength];
-            if (System.Text.Unicode.Utf8.ToUtf16(reader.ValueSpan, chars, out _, out var written, replaceInvalidSequences: false) != OperationStatus.Done)
+            if (utf8.Length > MaxLength)
             {
-                return reader.GetString()!; // throws for text that is not UTF-8, as ParseRows does
+                return System.Text.Unicode.Utf8.IsValid(utf8) ? System.Text.Encoding.UTF8.GetString(utf8) : null;
+            }
+
+            Span<char> chars = stackalloc char[MaxLength];
+            if (System.Text.Unicode.Utf8.ToUtf16(utf8, chars, out _, out var written, replaceInvalidSequences: false) != OperationStatus.Done)
+            {
+                return null;
             }
 
             if (ByChars.TryGetValue(chars[..written], out var known))

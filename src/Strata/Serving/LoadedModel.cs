@@ -74,10 +74,13 @@ public static class ServingRoles
 internal sealed class LoadedModel
 {
     private readonly Dictionary<string, int>?[] _codes;
-    private readonly HashSet<string> _inputNames;
+    private readonly Dictionary<string, int> _inputIndex;
 
     // Whether no two inputs share a name: then a request with as many fields as inputs found has no unknown field.
     private readonly bool _distinctInputs;
+
+    // How this model reads the last field layout it was sent (see LayoutFit); most traffic to a model sends one layout.
+    private LayoutFit? _lastFit;
 
     public LoadedModel(string project, string name, int version, string digest, Model model)
     {
@@ -88,8 +91,13 @@ internal sealed class LoadedModel
         Model = model;
         Tree = model as TreeEnsembleModel;
         var inputs = model.Signature.Inputs;
-        _inputNames = new HashSet<string>(inputs.Select(i => i.Name), StringComparer.Ordinal);
-        _distinctInputs = _inputNames.Count == inputs.Count;
+        _inputIndex = new Dictionary<string, int>(inputs.Count, StringComparer.Ordinal);
+        for (var i = 0; i < inputs.Count; i++)
+        {
+            _inputIndex.TryAdd(inputs[i].Name, i);
+        }
+
+        _distinctInputs = _inputIndex.Count == inputs.Count;
         _codes = new Dictionary<string, int>?[inputs.Count];
         for (var i = 0; i < inputs.Count; i++)
         {
@@ -127,6 +135,11 @@ internal sealed class LoadedModel
     /// </summary>
     public IReadOnlyList<string> Check(PredictionInput input, ISet<string> allowedExtra)
     {
+        if (input.Layout is { } layout && Fit(layout) is { } positions)
+        {
+            return CheckKinds(input, positions) ?? (IReadOnlyList<string>)[];
+        }
+
         List<string>? problems = null;
         var found = 0;
         foreach (var model in Inputs)
@@ -154,7 +167,7 @@ internal sealed class LoadedModel
 
         foreach (var name in input.Fields.Keys)
         {
-            if (!_inputNames.Contains(name) && !allowedExtra.Contains(name))
+            if (!_inputIndex.ContainsKey(name) && !allowedExtra.Contains(name))
             {
                 (problems ??= []).Add($"unknown field '{name}' (not an input of {Name} version {Version})");
             }
@@ -162,6 +175,66 @@ internal sealed class LoadedModel
 
         return problems ?? (IReadOnlyList<string>)[];
     }
+
+    /// <summary>Checks the kinds of a one-row input whose layout holds every input and nothing else, at the positions given; null when all fit.</summary>
+    private List<string>? CheckKinds(PredictionInput input, int[] positions)
+    {
+        List<string>? problems = null;
+        for (var i = 0; i < positions.Length; i++)
+        {
+            var kind = input.KindAt(positions[i]);
+            var model = Inputs[i];
+            var usable = kind == InputKind.Null || (model.Kind == FeatureKind.Categorical ? kind == InputKind.Text : kind == InputKind.Number);
+            if (!usable)
+            {
+                (problems ??= []).Add($"field '{model.Name}' is {KindName(kind)}; the model needs {Describe(model)}");
+            }
+        }
+
+        return problems;
+    }
+
+    /// <summary>
+    /// The layout position of each input's field, when <paramref name="layout"/> holds every input and no other field;
+    /// null otherwise (the input is then read by name, which names what is missing or unknown). Remembered for the last
+    /// layout, which the next request most likely sends again.
+    /// </summary>
+    private int[]? Fit(FieldLayout layout)
+    {
+        var fit = Volatile.Read(ref _lastFit);
+        if (fit is null || !ReferenceEquals(fit.Layout, layout))
+        {
+            fit = new LayoutFit(layout, Positions(layout));
+            Volatile.Write(ref _lastFit, fit);
+        }
+
+        return fit.Positions;
+    }
+
+    private int[]? Positions(FieldLayout layout)
+    {
+        if (!_distinctInputs || layout.Count != Inputs.Count)
+        {
+            return null;
+        }
+
+        // The layout's names are distinct, as are the inputs': as many names, each an input, is each input once.
+        var positions = new int[Inputs.Count];
+        for (var j = 0; j < layout.Count; j++)
+        {
+            if (!_inputIndex.TryGetValue(layout.Names[j], out var i))
+            {
+                return null;
+            }
+
+            positions[i] = j;
+        }
+
+        return positions;
+    }
+
+    /// <summary>A layout, and where each input is in it (null when the layout does not hold exactly the inputs).</summary>
+    private sealed record LayoutFit(FieldLayout Layout, int[]? Positions);
 
     /// <summary>Predicts every row of a checked input (see <see cref="Check"/>).</summary>
     public PredictionOutput Predict(PredictionInput input, int explain)
@@ -218,6 +291,18 @@ internal sealed class LoadedModel
     {
         var rows = input.Rows;
         var n = Inputs.Count;
+        if (input.Layout is { } layout && Fit(layout) is { } positions)
+        {
+            for (var i = 0; i < n; i++)
+            {
+                features[i] = _codes[i] is { } codes
+                    ? input.TextAt(positions[i]) is { } text && codes.TryGetValue(text, out var code) ? code : float.NaN
+                    : (float)input.NumberAt(positions[i]);
+            }
+
+            return;
+        }
+
         for (var i = 0; i < n; i++)
         {
             var column = input.Fields[Inputs[i].Name];

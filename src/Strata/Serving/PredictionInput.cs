@@ -69,19 +69,45 @@ public sealed class InputColumn
 
 /// <summary>
 /// The rows of a request as named columns (the native API's rows and Open Inference Protocol tensors both arrive this
-/// way), plus what the request asks for besides predictions.
+/// way), plus what the request asks for besides predictions. A one-row request may instead arrive as its values in a
+/// <see cref="FieldLayout"/> (the names in the order sent): most requests are one row in the same layout as the last,
+/// and a model remembers how it reads a layout, so the fields need not be looked up by name; the named columns are then
+/// made only when something asks for them.
 /// </summary>
 public sealed class PredictionInput
 {
+    private readonly double[]? _numbers;
+    private readonly string?[]? _texts;
+    private Dictionary<string, InputColumn>? _fields;
+
     /// <summary>Creates an input of <paramref name="rows"/> rows.</summary>
     public PredictionInput(int rows, IReadOnlyDictionary<string, InputColumn> columns)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(rows);
         ArgumentNullException.ThrowIfNull(columns);
         Rows = rows;
-        Fields = columns as Dictionary<string, InputColumn> is { Comparer: var comparer } own && comparer == StringComparer.Ordinal
+        _fields = columns as Dictionary<string, InputColumn> is { Comparer: var comparer } own && comparer == StringComparer.Ordinal
             ? own
             : new Dictionary<string, InputColumn>(columns, StringComparer.Ordinal);
+    }
+
+    /// <summary>
+    /// Creates a one-row input from its values in <paramref name="layout"/>'s order: field <c>i</c> is
+    /// <paramref name="texts"/>[i] when that is not null, else the number <paramref name="numbers"/>[i] (NaN = null).
+    /// </summary>
+    public PredictionInput(FieldLayout layout, double[] numbers, string?[]? texts)
+    {
+        ArgumentNullException.ThrowIfNull(layout);
+        ArgumentNullException.ThrowIfNull(numbers);
+        if (numbers.Length != layout.Count || (texts is not null && texts.Length != layout.Count))
+        {
+            throw new ArgumentException($"the layout has {layout.Count} fields; the values must be as many", nameof(numbers));
+        }
+
+        Rows = 1;
+        Layout = layout;
+        _numbers = numbers;
+        _texts = texts;
     }
 
     /// <summary>Number of rows.</summary>
@@ -90,8 +116,116 @@ public sealed class PredictionInput
     /// <summary>The fields by name.</summary>
     public IReadOnlyDictionary<string, InputColumn> Columns => Fields;
 
+    /// <summary>The layout of a one-row input made from its values (null for one made from columns).</summary>
+    public FieldLayout? Layout { get; }
+
     /// <summary>The same fields as the concrete type: the request path reads them per field, without interface calls or a boxed enumerator.</summary>
-    internal Dictionary<string, InputColumn> Fields { get; }
+    internal Dictionary<string, InputColumn> Fields
+    {
+        get
+        {
+            // NOTE: a request's input may be read on two threads (its own, and the shadow model's); both would make the
+            // same columns, and the first kept is the one both use.
+            return Volatile.Read(ref _fields) ?? Interlocked.CompareExchange(ref _fields, MakeFields(), null) ?? _fields!;
+        }
+    }
+
+    /// <summary>What field <paramref name="field"/> of the <see cref="Layout"/> holds.</summary>
+    internal InputKind KindAt(int field) =>
+        _texts?[field] is not null ? InputKind.Text : double.IsNaN(_numbers![field]) ? InputKind.Null : InputKind.Number;
+
+    /// <summary>The number of field <paramref name="field"/> of the <see cref="Layout"/> (NaN when it is null or text).</summary>
+    internal double NumberAt(int field) => _numbers![field];
+
+    /// <summary>The text of field <paramref name="field"/> of the <see cref="Layout"/> (null when it is not text).</summary>
+    internal string? TextAt(int field) => _texts?[field];
+
+    private Dictionary<string, InputColumn> MakeFields()
+    {
+        var layout = Layout!;
+        var fields = new Dictionary<string, InputColumn>(layout.Count, StringComparer.Ordinal);
+        for (var i = 0; i < layout.Count; i++)
+        {
+            fields.Add(layout.Names[i], KindAt(i) switch
+            {
+                InputKind.Text => InputColumn.OfTexts([_texts![i]]),
+                InputKind.Number => InputColumn.OfNumber(_numbers![i]),
+                _ => InputColumn.OfNulls(),
+            });
+        }
+
+        return fields;
+    }
+}
+
+/// <summary>
+/// The names of a one-row request's fields, in the order sent, with no name twice. Requests that send the same names in
+/// the same order share one layout (see <see cref="Of"/>), which is what lets a model remember how it reads them.
+/// </summary>
+public sealed class FieldLayout
+{
+    // The layouts made last, for the next request to find: a server's clients send a few layouts, one per endpoint and
+    // client version, so a handful is enough; a layout that falls out is only made again.
+    private const int Kept = 8;
+    private static readonly FieldLayout?[] Recent = new FieldLayout?[Kept];
+    private static int _next;
+
+    private readonly string[] _names;
+
+    private FieldLayout(string[] names) => _names = names;
+
+    /// <summary>The field names, in order.</summary>
+    public IReadOnlyList<string> Names => _names;
+
+    /// <summary>Number of fields.</summary>
+    public int Count => _names.Length;
+
+    /// <summary>
+    /// The layout of <paramref name="names"/>: one seen lately when it has the same names in the same order, else a new
+    /// one. Null when a name is there twice (such a request gets the general parser's error).
+    /// </summary>
+    public static FieldLayout? Of(ReadOnlySpan<string> names)
+    {
+        foreach (var kept in Recent)
+        {
+            if (kept is not null && kept.Matches(names))
+            {
+                return kept;
+            }
+        }
+
+        var seen = new HashSet<string>(names.Length, StringComparer.Ordinal);
+        foreach (var name in names)
+        {
+            if (!seen.Add(name))
+            {
+                return null;
+            }
+        }
+
+        var layout = new FieldLayout(names.ToArray());
+        Volatile.Write(ref Recent[(int)((uint)Interlocked.Increment(ref _next) % Kept)], layout);
+        return layout;
+    }
+
+    private bool Matches(ReadOnlySpan<string> names)
+    {
+        if (names.Length != _names.Length)
+        {
+            return false;
+        }
+
+        for (var i = 0; i < names.Length; i++)
+        {
+            // The request parser hands out the same string for a name it has seen, so this is nearly always a reference check.
+            if (!string.Equals(names[i], _names[i], StringComparison.Ordinal))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
 }
 
 /// <summary>One request to an endpoint.</summary>

@@ -116,32 +116,26 @@ internal sealed class PredictionLog : QueuedWriter<PendingPrediction>
             for (var r = 0; r < output.Rows; r++)
             {
                 line.Raw(r == 0 ? "{\"inputs\":{"u8 : ",{\"inputs\":{"u8);
-                var f = 0;
-                foreach (var (name, column) in p.Input.Fields)
+                if (p.Input.Layout is { } layout)
                 {
-                    if (f > 0)
+                    for (var f = 0; f < layout.Count; f++)
                     {
-                        line.Raw(","u8);
+                        var name = layout.Names[f];
+                        if (Field(line, f, name, anyMasked && p.Masked.Contains(name)))
+                        {
+                            Value(line, p.Input.KindAt(f), p.Input.NumberAt(f), p.Input.TextAt(f));
+                        }
                     }
-
-                    line.Raw(FieldName(f++, name));
-                    if (anyMasked && p.Masked.Contains(name))
+                }
+                else
+                {
+                    var f = 0;
+                    foreach (var (name, column) in p.Input.Fields)
                     {
-                        line.Raw(MaskValue);
-                        continue;
-                    }
-
-                    switch (column.Kind)
-                    {
-                        case InputKind.Number when column.NumberAt(r) is var number && !double.IsNaN(number):
-                            line.Number(number);
-                            break;
-                        case InputKind.Text when column.Texts![r] is { } text:
-                            line.String(text);
-                            break;
-                        default:
-                            line.Raw("null"u8);
-                            break;
+                        if (Field(line, f++, name, anyMasked && p.Masked.Contains(name)))
+                        {
+                            Value(line, column.Kind, column.Kind == InputKind.Number ? column.NumberAt(r) : double.NaN, column.Kind == InputKind.Text ? column.Texts![r] : null);
+                        }
                     }
                 }
 
@@ -175,6 +169,40 @@ internal sealed class PredictionLog : QueuedWriter<PendingPrediction>
             line.Raw("]"u8);
             line.Raw(head.Classes);
             line.Raw("}\n"u8);
+        }
+
+        /// <summary>Writes an input's name (after a comma but for the first); false when its value is masked, and so written too.</summary>
+        private bool Field(JsonLine line, int index, string name, bool masked)
+        {
+            if (index > 0)
+            {
+                line.Raw(","u8);
+            }
+
+            line.Raw(FieldName(index, name));
+            if (masked)
+            {
+                line.Raw(MaskValue);
+            }
+
+            return !masked;
+        }
+
+        /// <summary>An input's value: its number (NaN = null) when a number, its text (null = null) when text.</summary>
+        private static void Value(JsonLine line, InputKind kind, double number, string? text)
+        {
+            switch (kind)
+            {
+                case InputKind.Number when !double.IsNaN(number):
+                    line.Number(number);
+                    break;
+                case InputKind.Text when text is not null:
+                    line.String(text);
+                    break;
+                default:
+                    line.Raw("null"u8);
+                    break;
+            }
         }
 
         /// <summary>

@@ -91,6 +91,93 @@ public sealed class PredictJsonTests
         Assert.False(PredictJson.TryParseRows(new ReadOnlySequence<byte>("""{"rows": [{"a": 1, "a": 2}]}"""u8.ToArray()), out _));
     }
 
+    [Fact]
+    public void The_one_row_reader_reads_what_the_json_reader_reads_or_leaves_the_body_to_it()
+    {
+        // Bodies built from plain and awkward parts, then mutated: whatever the one-row reader takes, the JSON reader must
+        // take too and read to the same names, kinds and bits; the plain ones it must take itself.
+        var random = new Random(20261206);
+        string[] names = ["distance", "dep_hour", "origin", "a", "b c", "x_1", "d\u00e9j\u00e0", "q\"uote", "déjà", "tab\t", ""];
+        string[] values =
+        [
+            "258", "258.0", "-0", "0", "-0.0", "0.5", "2.77270007", "1418.5", "1e3", "1E-3", "-2.5e+10", "123456789012345678901234567890",
+            "0.1000000000000000055511151231257827", "9007199254740993", "4.9e-324", "1e-400", "1.7976931348623157e308", "1e400", "01", "1.",
+            ".5", "+1", "-", "1e", "NaN", "null", "true", "false", "\"ORD\"", "\"\"", "\"a\\\"b\"", "\"é\"", "\"\\u0041\"", "[1]", "{}",
+        ];
+        string[] spaces = ["", " ", "\n", "\t", " \r\n "];
+        var accepted = 0;
+        var plainTaken = 0;
+        var plain = 0;
+        for (var n = 0; n < 20_000; n++)
+        {
+            var sp = () => random.NextDouble() < 0.8 ? "" : spaces[random.Next(spaces.Length)];
+            var count = random.Next(0, 6);
+            var fields = Enumerable.Range(0, count).Select(_ => (Name: names[random.Next(names.Length)], Value: values[random.Next(values.Length)])).ToList();
+            var rows = random.Next(10) == 0 ? 2 : 1;
+            var row = "{" + string.Join(",", fields.Select(f => $"{sp()}\"{f.Name}\"{sp()}:{sp()}{f.Value}{sp()}")) + sp() + "}";
+            var body = $"{sp()}{{{sp()}\"rows\"{sp()}:{sp()}[{sp()}{string.Join(",", Enumerable.Repeat(row, rows))}{sp()}]{sp()}}}{sp()}";
+            var bytes = Encoding.UTF8.GetBytes(body);
+            if (random.Next(4) == 0)
+            {
+                bytes = Mutate(bytes, random);
+            }
+
+            var isPlain = rows == 1 && fields.Select(f => f.Name).Distinct().Count() == count
+                && fields.All(f => f.Name is "distance" or "dep_hour" or "origin" or "a" or "x_1" or "b c" or "")
+                && fields.All(f => f.Value is "258" or "258.0" or "-0" or "0.5" or "2.77270007" or "1e3" or "-2.5e+10" or "null" or "\"ORD\"" or "\"\"" or "123456789012345678901234567890" or "4.9e-324");
+            var one = PredictJson.TryReadOneRow(bytes, out var fast);
+            if (fast is not null)
+            {
+                accepted++;
+                Assert.True(PredictJson.TryReadRows(new ReadOnlySequence<byte>(bytes), out var read), Encoding.UTF8.GetString(bytes));
+                Assert.Equal(Exactly(read), Exactly(fast));
+                Assert.NotNull(fast.Layout);
+            }
+
+            if (isPlain && bytes.AsSpan().SequenceEqual(Encoding.UTF8.GetBytes(body)))
+            {
+                plain++;
+                plainTaken += one ? 1 : 0;
+            }
+        }
+
+        Assert.Equal(plain, plainTaken);
+        Assert.True(accepted > 2_000, $"only {accepted} bodies were read by the one-row reader");
+    }
+
+    [Fact]
+    public void Numbers_read_from_the_bytes_are_the_doubles_the_full_parser_finds()
+    {
+        var random = new Random(53);
+        var texts = new List<string> { "0", "-0", "5e-324", "2.2250738585072014e-308", "9007199254740992", "9007199254740993", "1e22", "1e23", "1.5e-22", "0.3", "8.589973e9" };
+        for (var n = 0; n < 100_000; n++)
+        {
+            var value = random.Next(4) switch
+            {
+                0 => BitConverter.Int64BitsToDouble(random.NextInt64()),
+                1 => Math.Round(random.NextDouble() * Math.Pow(10, random.Next(-8, 16)), random.Next(0, 10)),
+                2 => random.Next(-100_000, 100_000) / Math.Pow(10, random.Next(0, 25)),
+                _ => random.NextDouble() * 1e6,
+            };
+            if (!double.IsFinite(value))
+            {
+                continue;
+            }
+
+            texts.Add(value.ToString(random.Next(5) switch { 0 => "R", 1 => "E16", 2 => "F4", 3 => "G5", _ => "E3" }, System.Globalization.CultureInfo.InvariantCulture));
+            texts.Add(new string([.. Enumerable.Range(0, random.Next(1, 25)).Select(_ => (char)('0' + random.Next(10)))]).TrimStart('0') is { Length: > 0 } digits
+                ? $"{digits}{(random.Next(2) == 0 ? "" : "e" + random.Next(-40, 40))}"
+                : "7");
+        }
+
+        foreach (var text in texts)
+        {
+            var bytes = Encoding.UTF8.GetBytes($$"""{"rows":[{"x":{{text}}}]}""");
+            Assert.True(PredictJson.TryReadOneRow(bytes, out var input), text);
+            Assert.Equal(BitConverter.DoubleToInt64Bits(double.Parse(text, System.Globalization.CultureInfo.InvariantCulture)), BitConverter.DoubleToInt64Bits(input.NumberAt(0)));
+        }
+    }
+
     /// <summary>The response as <see cref="Utf8JsonWriter"/> writes it: what the hand-written one must match.</summary>
     private static string ByJsonWriter(string requestId, string endpoint, PredictionOutput output)
     {
@@ -188,6 +275,34 @@ public sealed class PredictJsonTests
             return next;
         }
     }
+
+    /// <summary>Flips, drops or repeats a byte or cuts the end off.</summary>
+    private static byte[] Mutate(byte[] bytes, Random random)
+    {
+        if (bytes.Length == 0)
+        {
+            return bytes;
+        }
+
+        var at = random.Next(bytes.Length);
+        return random.Next(4) switch
+        {
+            0 => [.. bytes[..at], (byte)random.Next(256), .. bytes[(at + 1)..]],
+            1 => [.. bytes[..at], .. bytes[(at + 1)..]],
+            2 => [.. bytes[..(at + 1)], bytes[at], .. bytes[(at + 1)..]],
+            _ => bytes[..at],
+        };
+    }
+
+    /// <summary>Rows, and per field in name order its kind and values, numbers by their bits.</summary>
+    private static string Exactly(PredictionInput input) =>
+        input.Rows + ": " + string.Join("; ", input.Columns.OrderBy(c => c.Key, StringComparer.Ordinal).Select(c => c.Key + "=" + c.Value.Kind + "["
+            + string.Join(",", Enumerable.Range(0, input.Rows).Select(r => c.Value.Kind switch
+            {
+                InputKind.Number => BitConverter.DoubleToInt64Bits(c.Value.NumberAt(r)).ToString(System.Globalization.CultureInfo.InvariantCulture),
+                InputKind.Text => "'" + c.Value.Texts![r] + "'",
+                _ => "-",
+            })) + "]"));
 
     private static string Describe(PredictionInput input) =>
         input.Rows + ": " + string.Join("; ", input.Columns.OrderBy(c => c.Key, StringComparer.Ordinal).Select(c => c.Key + "=" + c.Value.Kind + "["

@@ -114,6 +114,36 @@ public sealed class PredictionLogFormatTests
         Assert.Equal(2, records[1].LatencyMs);
     }
 
+    [Fact]
+    public async Task A_row_in_a_layout_is_logged_as_the_same_row_in_columns()
+    {
+        using var folder = new TempFolder();
+        var model = new LoadedModel("fares", "delay", 3, "sha256:0", XGBoostImporter.Load(SharedData.InRepository("tests", "fixtures", "xgboost", "flights_xgb.json")));
+        var layout = FieldLayout.Of(["distance", "origin", "email", "gap", "ratio"])!;
+        var dense = new PredictionInput(layout, [1418.5, double.NaN, double.NaN, double.NaN, -0.0], [null, "<ORD>", "a@b.example", null, null]);
+        var named = new PredictionInput(1, new Dictionary<string, InputColumn>
+        {
+            ["distance"] = InputColumn.OfNumber(1418.5),
+            ["origin"] = InputColumn.OfTexts(["<ORD>"]),
+            ["email"] = InputColumn.OfTexts(["a@b.example"]),
+            ["gap"] = InputColumn.OfNulls(),
+            ["ratio"] = InputColumn.OfNumber(-0.0),
+        });
+        var output = new PredictionOutput(model, 1) { Labels = ["1"], Probabilities = [0.25, 0.75] };
+        var masked = new HashSet<string>(["email"], StringComparer.Ordinal);
+        var log = new PredictionLog(new PredictionLogOptions { Folder = folder.Path, WriteInterval = TimeSpan.FromMilliseconds(1) }, new MetricRegistry());
+        await using (log)
+        {
+            Assert.True(log.TryWrite(new PendingPrediction(1, "r", "fares", "flights", dense, output, 1, masked)));
+            Assert.True(log.TryWrite(new PendingPrediction(1, "r", "fares", "flights", named, output, 1, masked)));
+        }
+
+        var lines = File.ReadAllLines(Assert.Single(Directory.GetFiles(folder.Path)));
+        Assert.Equal(2, lines.Length);
+        Assert.Equal(lines[1], lines[0]);
+        Assert.Contains("\"inputs\":{\"distance\":1418.5,\"origin\":\"\\u003CORD\\u003E\",\"email\":\"***\",\"gap\":null,\"ratio\":-0}", lines[0], StringComparison.Ordinal);
+    }
+
     private static string Line(Action<JsonLine> write)
     {
         var buffer = new ArrayBufferWriter<byte>();
