@@ -309,18 +309,20 @@ internal sealed class PredictionLog : QueuedWriter<PendingPrediction>
             // The process id keeps replicas that share a home (a shared volume) from choosing the same name.
             var name = string.Create(CultureInfo.InvariantCulture, $"{time:D20}-{Environment.ProcessId:D7}-{++_sequence:D6}");
             _segmentPath = Path.Combine(_options.Folder, name + OpenExtension);
-            _segment = new FileStream(_segmentPath, FileMode.CreateNew, FileAccess.Write, FileShare.Read, 1 << 16);
+            // Unbuffered: the writer hands over a tick's records at once, so a buffer here would only copy them again.
+            _segment = new FileStream(_segmentPath, FileMode.CreateNew, FileAccess.Write, FileShare.Read, bufferSize: 0);
             _segmentOpened = Stopwatch.GetTimestamp();
         }
 
-        _segment.Write(bytes);
-        _segment.Flush(); // to the OS, so readers see whole lines; CloseSegment makes it durable
+        _segment.Write(bytes); // straight to the OS, so readers see whole lines; CloseSegment makes it durable
     }
 
     /// <summary>Closes the segment when it is full or old, or when a flush asks for whole segments.</summary>
     protected override void AfterDrain(bool flushRequested)
     {
-        if (_segment is not null && (flushRequested || _segment.Length >= _options.MaxSegmentBytes
+        // NOTE: the position is where the next write goes (the segment is only appended to), kept by the stream: its
+        // length would be asked of the OS on every tick.
+        if (_segment is not null && (flushRequested || _segment.Position >= _options.MaxSegmentBytes
             || Stopwatch.GetElapsedTime(_segmentOpened) >= _options.MaxSegmentAge))
         {
             CloseSegment();
