@@ -68,6 +68,11 @@ public readonly struct JsonLine(ArrayBufferWriter<byte> buffer)
             return;
         }
 
+        if (TryShortDecimal(value))
+        {
+            return;
+        }
+
         // A prediction's probabilities are written twice on its thread (its log line, then its response), so the
         // thread's last few results of the search are kept.
         var bits = BitConverter.DoubleToInt64Bits(value);
@@ -93,6 +98,94 @@ public readonly struct JsonLine(ArrayBufferWriter<byte> buffer)
 
     [ThreadStatic]
     private static Recent? t_recent;
+
+    // 10^0 to 10^18, all exact as doubles.
+    private static readonly double[] Powers = [.. Enumerable.Range(0, 19).Select(e => double.Parse($"1e{e}", CultureInfo.InvariantCulture))];
+
+    // 1e-4 to 1e15, the bounds of the first digit's place in TryShortDecimal.
+    private static readonly double[] Decades = [.. Enumerable.Range(-4, 20).Select(e => double.Parse($"1e{e}", CultureInfo.InvariantCulture))];
+
+    /// <summary>
+    /// Writes a number that 15 significant digits hold exactly, between 1e-4 and 1e15 (where the shortest text has no
+    /// exponent), without the shortest round-trip search: most inputs are measurements of a few digits. Its digits are
+    /// the number scaled to 15 digits and rounded; when that decimal reads back as the same double (one exactly rounded
+    /// division) it is the only decimal of at most 15 digits that does, so, less its trailing zeros, it is the shortest.
+    /// False (nothing written) for any other number.
+    /// </summary>
+    private bool TryShortDecimal(double value)
+    {
+        var magnitude = Math.Abs(value);
+        if (!(magnitude >= 1e-4 && magnitude < 1e15))
+        {
+            return false;
+        }
+
+        // The power of ten of the first digit: from the binary exponent (it may come out one low), then checked.
+        var first = (Math.ILogB(magnitude) * 1233) >> 12;
+        if (first < 14 && magnitude >= Decades[first + 1 + 4])
+        {
+            first++;
+        }
+
+        var places = 14 - first;
+        if (places is < 0 or > 18)
+        {
+            return false;
+        }
+
+        // Fifteen digits exactly (else the first digit's place was misjudged), reading back as the same double.
+        var scaled = Math.Round(magnitude * Powers[places]);
+        if (scaled < 1e14 || scaled >= 1e15 || scaled / Powers[places] != magnitude)
+        {
+            return false;
+        }
+
+        var digits = (long)scaled;
+        while (places >= 4 && digits % 10_000 == 0)
+        {
+            digits /= 10_000;
+            places -= 4;
+        }
+
+        while (places > 0 && digits % 10 == 0)
+        {
+            digits /= 10;
+            places--;
+        }
+
+        // The digits, then the point put in place: inside them (1418.5), or before them after zeros (0.0455).
+        var span = buffer.GetSpan(MaxNumberBytes);
+        var at = 0;
+        if (value < 0)
+        {
+            span[at++] = (byte)'-';
+        }
+
+        if (first < 0)
+        {
+            "0."u8.CopyTo(span[at..]);
+            span.Slice(at + 2, -first - 1).Fill((byte)'0');
+            at += 1 - first;
+            Utf8Formatter.TryFormat(digits, span[at..], out var written);
+            at += written;
+        }
+        else
+        {
+            Utf8Formatter.TryFormat(digits, span[at..], out var written);
+            if (places > 0)
+            {
+                var point = at + first + 1;
+                span.Slice(point, places).CopyTo(span[(point + 1)..]);
+                span[point] = (byte)'.';
+                written++;
+            }
+
+            at += written;
+        }
+
+        buffer.Advance(at);
+        return true;
+    }
 
     /// <summary>The last doubles a thread formatted the long way, with their text.</summary>
     private sealed class Recent

@@ -24,6 +24,22 @@ public sealed class PredictionLogFormatTests
             values.Add(Math.Round((random.NextDouble() - 0.5) * Math.Pow(10, random.Next(0, 18)), random.Next(0, 3)));
         }
 
+        // Measurements of a few digits (written without the shortest round-trip search), around every power of ten where
+        // the first digit's place changes, and full-precision values beside them (which it must leave to the search).
+        for (var i = 0; i < 100_000; i++)
+        {
+            var decimals = random.Next(1, 16);
+            var text = $"{(random.Next(2) == 0 ? "-" : "")}{random.NextInt64(1, 1_000_000_000_000_000) % (long)Math.Pow(10, decimals)}e{random.Next(-22, 16)}";
+            values.Add(double.Parse(text, System.Globalization.CultureInfo.InvariantCulture));
+            values.Add(BitConverter.Int64BitsToDouble(random.NextInt64(0x3F00_0000_0000_0000, 0x4330_0000_0000_0000)));
+        }
+
+        for (var e = -6; e <= 16; e++)
+        {
+            var power = Math.Pow(10, e);
+            values.AddRange([power, Math.BitDecrement(power), Math.BitIncrement(power), 9.99 * power, 1.25 * power, 9.999999999999999 * power, 0.1 + power]);
+        }
+
         var field = JsonEncodedText.Encode("x");
         foreach (var value in values.Concat(values[..50]).Concat(values[^50..]).Concat([0.25, 0.75, 0.25, 0.75, 0.125]))
         {
