@@ -27,15 +27,16 @@ internal static partial class PeerOperations
                     new Deployment { Name = "enriched", Project = "bench", Model = "wide@live", FeatureService = "wide_service" },
                 ],
                 new Actor("bench")).ConfigureAwait(false);
-            var flights = new PredictionInput(1, new Dictionary<string, InputColumn>
-            {
-                ["distance"] = InputColumn.OfNumbers([258]), ["dep_hour"] = InputColumn.OfNumbers([0]), ["dow"] = InputColumn.OfNumbers([4]),
-                ["doy"] = InputColumn.OfNumbers([152]), ["origin_code"] = InputColumn.OfNumbers([119]), ["dest_code"] = InputColumn.OfNumbers([187]),
-                ["origin_prev_dep_count"] = InputColumn.OfNumbers([22]), ["origin_prev_mean_delay"] = InputColumn.OfNumbers([2.77270007]),
-                ["origin_prev_frac_late15"] = InputColumn.OfNumbers([0.0454999991]), ["origin_prev_max_delay"] = InputColumn.OfNumbers([18]),
-                ["origin_prev_mean_distance"] = InputColumn.OfNumbers([1418.5]),
-            });
-            var enriched = new PredictionInput(1, new Dictionary<string, InputColumn> { ["entity_id"] = InputColumn.OfNumbers([42]) });
+            // As the server reads the bench's body: one row, its values in the order sent.
+            var flights = new PredictionInput(
+                FieldLayout.Of(
+                [
+                    "distance", "dep_hour", "dow", "doy", "origin_code", "dest_code", "origin_prev_dep_count", "origin_prev_mean_delay",
+                    "origin_prev_frac_late15", "origin_prev_max_delay", "origin_prev_mean_distance",
+                ])!,
+                [258, 0, 4, 152, 119, 187, 22, 2.77270007, 0.0454999991, 18, 1418.5],
+                null);
+            var enriched = new PredictionInput(FieldLayout.Of(["entity_id"])!, [42], null);
 
             var store = await features.GetAsync("bench").ConfigureAwait(false);
             var references = store.Resolve(null, "wide_service");
