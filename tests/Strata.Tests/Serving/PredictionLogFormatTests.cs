@@ -101,15 +101,10 @@ public sealed class PredictionLogFormatTests
         var classified = new PredictionOutput(model, 2) { Labels = ["1", "0"], Probabilities = [0.25, 0.75, 0.875, 0.125] };
         var valued = new PredictionOutput(model, 2) { Values = [1e20, -2.5], Role = ServingRoles.Shadow };
         var masked = new HashSet<string>(["email"], StringComparer.Ordinal);
-        var log = new PredictionLog(new PredictionLogOptions { Folder = folder.Path, WriteInterval = TimeSpan.FromMilliseconds(1) }, new MetricRegistry());
-        await using (log)
-        {
-            Assert.True(log.TryWrite(new PendingPrediction(1_700_000_000_000_001, "req-\"1\"", "fares", "flights", input, classified, 0.123456, masked)));
-            Assert.True(log.TryWrite(new PendingPrediction(1_700_000_000_000_002, "req-2", "fares", "flights", input, valued, 2, masked)));
-        }
-
-        var lines = File.ReadAllLines(Assert.Single(Directory.GetFiles(folder.Path)));
-        Assert.Equal(2, lines.Length);
+        var lines = await LoggedAsync(
+            folder.Path,
+            new PendingPrediction(1_700_000_000_000_001, "req-\"1\"", "fares", "flights", input, classified, 0.123456, masked),
+            new PendingPrediction(1_700_000_000_000_002, "req-2", "fares", "flights", input, valued, 2, masked));
         Assert.Equal(
             "{\"v\":1,\"time\":1700000000000001,\"request_id\":\"req-\\u00221\\u0022\",\"endpoint\":\"fares\",\"project\":\"flights\",\"model\":\"delay\",\"version\":3,\"role\":\"champion\",\"latency_ms\":0.1235,"
             + "\"rows\":[{\"inputs\":{\"distance\":258,\"note \\u0022quoted\\u0022\":\"\\u003C\\u00E9\\u003E\\n\",\"email\":\"***\",\"gap\":null,\"ratio\":null},\"label\":\"1\",\"probabilities\":[0.25,0.75]},"
@@ -147,17 +142,30 @@ public sealed class PredictionLogFormatTests
         });
         var output = new PredictionOutput(model, 1) { Labels = ["1"], Probabilities = [0.25, 0.75] };
         var masked = new HashSet<string>(["email"], StringComparer.Ordinal);
-        var log = new PredictionLog(new PredictionLogOptions { Folder = folder.Path, WriteInterval = TimeSpan.FromMilliseconds(1) }, new MetricRegistry());
-        await using (log)
-        {
-            Assert.True(log.TryWrite(new PendingPrediction(1, "r", "fares", "flights", dense, output, 1, masked)));
-            Assert.True(log.TryWrite(new PendingPrediction(1, "r", "fares", "flights", named, output, 1, masked)));
-        }
+        var lines = await LoggedAsync(
+            folder.Path,
+            new PendingPrediction(1, "r", "fares", "flights", dense, output, 1, masked),
+            new PendingPrediction(1, "r", "fares", "flights", named, output, 1, masked));
 
-        var lines = File.ReadAllLines(Assert.Single(Directory.GetFiles(folder.Path)));
-        Assert.Equal(2, lines.Length);
         Assert.Equal(lines[1], lines[0]);
         Assert.Contains("\"inputs\":{\"distance\":1418.5,\"origin\":\"\\u003CORD\\u003E\",\"email\":\"***\",\"gap\":null,\"ratio\":-0}", lines[0], StringComparison.Ordinal);
+    }
+
+    /// <summary>Logs the records into <paramref name="folder"/> and returns its one segment's lines, one per record.</summary>
+    private static async Task<string[]> LoggedAsync(string folder, params PendingPrediction[] records)
+    {
+        var log = new PredictionLog(new PredictionLogOptions { Folder = folder, WriteInterval = TimeSpan.FromMilliseconds(1) }, new MetricRegistry());
+        await using (log)
+        {
+            foreach (var record in records)
+            {
+                Assert.True(log.TryWrite(record));
+            }
+        }
+
+        var lines = File.ReadAllLines(Assert.Single(Directory.GetFiles(folder)));
+        Assert.Equal(records.Length, lines.Length);
+        return lines;
     }
 
     private static string Line(Action<JsonLine> write)
