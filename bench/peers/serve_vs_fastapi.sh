@@ -1,20 +1,27 @@
 #!/usr/bin/env bash
-# Serving on loopback, measured in one run with wrk -t2 -c32 (wrk shares the machine's cores with the server):
+# Serving on loopback with wrk -t2 -c32 (wrk shares the machine's cores with the servers), in one run:
 #   1. an empty Kestrel POST endpoint (`peer empty-kestrel`), the ceiling;
 #   2. Strata's POST /v1/endpoints/flights/predict serving the peers' XGBoost flights model, one row per request;
-#   3. ../shared/peers/serve_fastapi.py (FastAPI + uvicorn, 2 workers) serving the same model and row;
-# then, on the same Strata server, p50/p99 at 80% of Strata's peak rate (open-loop `peer paced-load`, and wrk pausing between requests;
-# the open-loop rate is also sent to the empty endpoint, for the tail the machine itself gives), p99 of an endpoint that enriches each request with 50 features from the embedded
-# online store (-t1 -c4, one random entity of 10,000 per request) and the server's RSS while a 500-tree model is loaded
-# and under load. DURATION (default 10s) per case, after a 3 s warm-up. Prints one JSON line.
+#   3. ../shared/peers/serve_fastapi.py (FastAPI + uvicorn, 2 workers) serving the same model and row.
+# The three run side by side (each paused, with SIGSTOP, while another is measured) and are measured in ROUNDS rounds
+# (default 3), each round in a rotated order, so a machine whose speed drifts (a shared host) weighs on all three alike;
+# each one's figure is its median round, and the ratios are the medians of the rounds' ratios. Then, on the same Strata server, p50/p99 at 80% of Strata's median rate
+# (open-loop `peer paced-load`, and wrk pausing between requests; the open-loop rate is also sent to the empty endpoint,
+# for the tail the machine itself gives), p99 of an endpoint that enriches each request with 50 features from the
+# embedded online store (-t1 -c4, one random entity of 10,000 per request) and the server's RSS while a 500-tree model
+# is loaded and under load. DURATION (default 10s) per measurement, after a 3 s warm-up of each server. Prints one JSON line.
 source "$(dirname "$0")/common.sh"
 DURATION="${DURATION:-10s}"
+ROUNDS="${ROUNDS:-3}"
 command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install -y wrk)" >&2; exit 1; }
 dotnet build -c Release "$ROOT/src/Strata.Cli" -v quiet -nologo >/dev/null
 STRATA="dotnet $ROOT/src/Strata.Cli/bin/Release/net10.0/Strata.Cli.dll"
 port() { "$PYTHON" -c "import socket; s=socket.socket(); s.bind(('127.0.0.1',0)); print(s.getsockname()[1])"; }
 PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; }
+cleanup() { for p in "${PIDS[@]}"; do resume "$p"; kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; }
+# A server not being measured is paused (with its worker processes), so its timers take nothing from the one that is.
+pause() { kill -STOP "$1" 2>/dev/null || true; pkill -STOP -P "$1" 2>/dev/null || true; }
+resume() { pkill -CONT -P "$1" 2>/dev/null || true; kill -CONT "$1" 2>/dev/null || true; }
 trap cleanup EXIT
 wait_up() { # URL PID LOG
   for _ in $(seq 1 150); do
@@ -77,16 +84,15 @@ measure() { # NAME URL LUA THREADS CONNECTIONS
   wrk -t"$4" -c"$5" -d3s -s "$3" "$2" >/dev/null
   wrk -t"$4" -c"$5" -d"$DURATION" --latency -s "$3" "$2" > "$WORK/serve.$1.txt"
 }
+rps() { awk '/Requests\/sec/ {print $2}' "$1"; }
 
-# 1. The ceiling.
+# 1. The ceiling, Strata and FastAPI, all started before any is measured.
 PORT="$(port)"
 $STRATA_BENCH peer empty-kestrel "http://127.0.0.1:$PORT" > "$WORK/serve.empty.log" 2>&1 &
 EMPTY=$!; PIDS+=("$EMPTY")
 wait_up "http://127.0.0.1:$PORT/" "$EMPTY" "$WORK/serve.empty.log"
 EMPTY_URL="http://127.0.0.1:$PORT/"
-measure empty "$EMPTY_URL" "$WORK/serve.strata.lua" 2 32
 
-# 2. Strata, then enrichment and the 500-tree model on the same server.
 PORT="$(port)"
 URL="http://127.0.0.1:$PORT"
 Logging__LogLevel__Default=Warning $STRATA serve --home "$HOME_DIR" --config "$HOME_DIR/strata.yaml" --urls "$URL" > "$WORK/serve.strata.log" 2>&1 &
@@ -94,13 +100,44 @@ SERVER=$!; PIDS+=("$SERVER")
 wait_up "$URL/health/ready" "$SERVER" "$WORK/serve.strata.log"
 curl -sf -H "Authorization: Bearer $KEY" -H "Content-Type: application/json" \
   -d "$("$PYTHON" -c "import json,sys; print(json.loads(sys.argv[1])['strata'])" "$ROW")" "$URL/v1/endpoints/flights/predict" > "$WORK/serve.sample.json"
-measure strata "$URL/v1/endpoints/flights/predict" "$WORK/serve.strata.lua" 2 32
-# Latency under a steady load: open-loop at 80% of the peak just measured (wrk cannot pace; wrk2 is not packaged).
+
+PORT="$(port)"
+( cd "$PEERS" && exec "$PYTHON" -m uvicorn serve_fastapi:app --host 127.0.0.1 --port "$PORT" --workers 2 --log-level warning --no-access-log ) > "$WORK/serve.fastapi.log" 2>&1 &
+FASTAPI=$!; PIDS+=("$FASTAPI")
+wait_up "http://127.0.0.1:$PORT/health" "$FASTAPI" "$WORK/serve.fastapi.log"
+FASTAPI_URL="http://127.0.0.1:$PORT/predict"
+
+# 2. The rounds: empty, strata, fastapi; then strata, fastapi, empty; then fastapi, empty, strata; and so on.
+CASES=(empty strata fastapi)
+declare -A TARGET=([empty]="$EMPTY_URL" [strata]="$URL/v1/endpoints/flights/predict" [fastapi]="$FASTAPI_URL")
+declare -A SCRIPT=([empty]="$WORK/serve.strata.lua" [strata]="$WORK/serve.strata.lua" [fastapi]="$WORK/serve.fastapi.lua")
+declare -A PROCESS=([empty]="$EMPTY" [strata]="$SERVER" [fastapi]="$FASTAPI")
+for c in "${CASES[@]}"; do wrk -t2 -c32 -d3s -s "${SCRIPT[$c]}" "${TARGET[$c]}" >/dev/null; pause "${PROCESS[$c]}"; done
+for ((r = 0; r < ROUNDS; r++)); do
+  for ((k = 0; k < 3; k++)); do
+    c="${CASES[$(((r + k) % 3))]}"
+    resume "${PROCESS[$c]}"
+    wrk -t2 -c32 -d1s -s "${SCRIPT[$c]}" "${TARGET[$c]}" >/dev/null
+    wrk -t2 -c32 -d"$DURATION" --latency -s "${SCRIPT[$c]}" "${TARGET[$c]}" > "$WORK/serve.$c.$r.txt"
+    pause "${PROCESS[$c]}"
+  done
+done
+resume "$EMPTY"
+resume "$SERVER"
+resume "$FASTAPI"
+stop "$FASTAPI"
+# Each case's median round stands for it.
+for c in "${CASES[@]}"; do
+  MEDIAN="$(for ((r = 0; r < ROUNDS; r++)); do echo "$(rps "$WORK/serve.$c.$r.txt") $r"; done | sort -n | awk -v n="$ROUNDS" 'NR == int((n + 1) / 2) {print $2}')"
+  cp "$WORK/serve.$c.$MEDIAN.txt" "$WORK/serve.$c.txt"
+done
+
+# 3. Latency under a steady load: open-loop at 80% of Strata's median rate (wrk cannot pace; wrk2 is not packaged).
 PEAK="$(awk '/Requests\/sec/ {print $2}' "$WORK/serve.strata.txt")"
 "$PYTHON" -c "import json,sys; print(json.loads(sys.argv[1])['strata'], end='')" "$ROW" > "$WORK/serve.body.json"
 $STRATA_BENCH peer paced-load "$URL/v1/endpoints/flights/predict" "$WORK/serve.body.json" \
   "$("$PYTHON" -c "print(round(0.8 * $PEAK))")" 32 "${DURATION%s}" "Bearer $KEY" > "$WORK/serve.paced.json"
-# The same open-loop rate against the empty endpoint (idle until now): the tail this machine gives any server at that rate.
+# The same open-loop rate against the empty endpoint: the tail this machine gives any server at that rate.
 $STRATA_BENCH peer paced-load "$EMPTY_URL" "$WORK/serve.body.json" \
   "$("$PYTHON" -c "print(round(0.8 * $PEAK))")" 32 "${DURATION%s}" "Bearer $KEY" > "$WORK/serve.emptypaced.json"
 stop "$EMPTY"
@@ -121,18 +158,9 @@ while kill -0 "$LOAD" 2>/dev/null; do
 done
 stop "$SERVER"
 
-# 3. FastAPI + uvicorn, two workers.
-PORT="$(port)"
-( cd "$PEERS" && exec "$PYTHON" -m uvicorn serve_fastapi:app --host 127.0.0.1 --port "$PORT" --workers 2 --log-level warning --no-access-log ) > "$WORK/serve.fastapi.log" 2>&1 &
-FASTAPI=$!; PIDS+=("$FASTAPI")
-wait_up "http://127.0.0.1:$PORT/health" "$FASTAPI" "$WORK/serve.fastapi.log"
-sleep 2
-measure fastapi "http://127.0.0.1:$PORT/predict" "$WORK/serve.fastapi.lua" 2 32
-stop "$FASTAPI"
-
-"$PYTHON" - "$WORK" "$DURATION" "$RSS" <<'EOF'
-import json, re, sys
-work, duration, rss_kb = sys.argv[1], sys.argv[2], int(sys.argv[3])
+"$PYTHON" - "$WORK" "$DURATION" "$RSS" "$ROUNDS" <<'EOF'
+import json, re, statistics, sys
+work, duration, rss_kb, rounds = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 def ms(text):
     value, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()
     return round(float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit], 3)
@@ -146,6 +174,10 @@ out = {"benchmark": "serve_vs_fastapi", "load": f"wrk -t2 -c32 -d{duration}, 1 r
        "load_average_1m": float(open("/proc/loadavg").read().split()[0])}
 for case in ["empty", "strata", "fastapi", "enriched", "big", "wrkpaced"]:
     out[case] = read(case)
+per_round = {case: [read(f"{case}.{r}")["req_per_s"] for r in range(rounds)] for case in ["empty", "strata", "fastapi"]}
+for case, rates in per_round.items():
+    out[case]["rounds_req_per_s"] = rates
+    out[case]["load"] = f"median of {rounds} rounds, the three cases in a rotated order each round"
 out["enriched"]["load"] = "wrk -t1 -c4, 1 random entity of 10000, 50 features from the embedded online store"
 out["big"]["rss_mb"] = round(rss_kb / 1024, 1)
 out["sample"] = json.load(open(f"{work}/serve.sample.json"))["probabilities"][0]
@@ -154,7 +186,12 @@ out["strata_paced"]["load"] = "open loop at 80% of strata's peak req/s, 32 conne
 out["empty_paced"] = {k: v for k, v in json.load(open(f"{work}/serve.emptypaced.json")).items() if k not in ("operation", "peak_rss_mb")}
 out["empty_paced"]["load"] = "the same open-loop rate against the empty Kestrel endpoint"
 out["wrkpaced"]["load"] = "wrk -t2 -c32 closed loop, each connection pausing 32/(0.8 x peak) s between requests"
-out["strata_vs_empty"] = round(out["strata"]["req_per_s"] / out["empty"]["req_per_s"], 3)
-out["strata_vs_fastapi"] = round(out["strata"]["req_per_s"] / out["fastapi"]["req_per_s"], 2)
+# Each round's ratio is of measurements taken a few seconds apart; the median of those is the figure.
+vs_empty = [s / e for s, e in zip(per_round["strata"], per_round["empty"])]
+vs_fastapi = [s / f for s, f in zip(per_round["strata"], per_round["fastapi"])]
+out["strata_vs_empty"] = round(statistics.median(vs_empty), 3)
+out["strata_vs_empty_rounds"] = [round(v, 3) for v in vs_empty]
+out["strata_vs_fastapi"] = round(statistics.median(vs_fastapi), 2)
+out["strata_vs_fastapi_rounds"] = [round(v, 2) for v in vs_fastapi]
 print(json.dumps(out))
 EOF
