@@ -3,7 +3,7 @@
 #   1. an empty Kestrel POST endpoint (`peer empty-kestrel`), the ceiling;
 #   2. Strata's POST /v1/endpoints/flights/predict serving the peers' XGBoost flights model, one row per request;
 #   3. ../shared/peers/serve_fastapi.py (FastAPI + uvicorn, 2 workers) serving the same model and row.
-# The three run side by side (each paused, with SIGSTOP, while another is measured) and are measured in ROUNDS rounds
+# The three run side by side (a .NET one paused, with SIGSTOP, while another is measured) and are measured in ROUNDS rounds
 # (default 3), each round in a rotated order, so a machine whose speed drifts (a shared host) weighs on all three alike;
 # each one's figure is its median round, and the ratios are the medians of the rounds' ratios. Then, on the same Strata server, p50/p99 at 80% of Strata's median rate
 # (open-loop `peer paced-load`, and wrk pausing between requests; the open-loop rate is also sent to the empty endpoint,
@@ -19,9 +19,10 @@ STRATA="dotnet $ROOT/src/Strata.Cli/bin/Release/net10.0/Strata.Cli.dll"
 port() { "$PYTHON" -c "import socket; s=socket.socket(); s.bind(('127.0.0.1',0)); print(s.getsockname()[1])"; }
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do resume "$p"; kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; }
-# A server not being measured is paused (with its worker processes), so its timers take nothing from the one that is.
-pause() { kill -STOP "$1" 2>/dev/null || true; pkill -STOP -P "$1" 2>/dev/null || true; }
-resume() { pkill -CONT -P "$1" 2>/dev/null || true; kill -CONT "$1" 2>/dev/null || true; }
+# A .NET server not being measured is paused, so its timers (the log writers' ticks) take nothing from the one that
+# is; uvicorn's workers idle in epoll and are left running (a paused uvicorn may not stop on SIGTERM).
+pause() { kill -STOP "$1" 2>/dev/null || true; }
+resume() { kill -CONT "$1" 2>/dev/null || true; }
 trap cleanup EXIT
 wait_up() { # URL PID LOG
   for _ in $(seq 1 150); do
@@ -111,20 +112,19 @@ FASTAPI_URL="http://127.0.0.1:$PORT/predict"
 CASES=(empty strata fastapi)
 declare -A TARGET=([empty]="$EMPTY_URL" [strata]="$URL/v1/endpoints/flights/predict" [fastapi]="$FASTAPI_URL")
 declare -A SCRIPT=([empty]="$WORK/serve.strata.lua" [strata]="$WORK/serve.strata.lua" [fastapi]="$WORK/serve.fastapi.lua")
-declare -A PROCESS=([empty]="$EMPTY" [strata]="$SERVER" [fastapi]="$FASTAPI")
-for c in "${CASES[@]}"; do wrk -t2 -c32 -d3s -s "${SCRIPT[$c]}" "${TARGET[$c]}" >/dev/null; pause "${PROCESS[$c]}"; done
+declare -A PROCESS=([empty]="$EMPTY" [strata]="$SERVER" [fastapi]="")
+for c in "${CASES[@]}"; do wrk -t2 -c32 -d3s -s "${SCRIPT[$c]}" "${TARGET[$c]}" >/dev/null; [ -z "${PROCESS[$c]}" ] || pause "${PROCESS[$c]}"; done
 for ((r = 0; r < ROUNDS; r++)); do
   for ((k = 0; k < 3; k++)); do
     c="${CASES[$(((r + k) % 3))]}"
-    resume "${PROCESS[$c]}"
+    [ -z "${PROCESS[$c]}" ] || resume "${PROCESS[$c]}"
     wrk -t2 -c32 -d1s -s "${SCRIPT[$c]}" "${TARGET[$c]}" >/dev/null
     wrk -t2 -c32 -d"$DURATION" --latency -s "${SCRIPT[$c]}" "${TARGET[$c]}" > "$WORK/serve.$c.$r.txt"
-    pause "${PROCESS[$c]}"
+    [ -z "${PROCESS[$c]}" ] || pause "${PROCESS[$c]}"
   done
 done
 resume "$EMPTY"
 resume "$SERVER"
-resume "$FASTAPI"
 stop "$FASTAPI"
 # Each case's median round stands for it.
 for c in "${CASES[@]}"; do
