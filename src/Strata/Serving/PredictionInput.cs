@@ -94,6 +94,7 @@ public sealed class PredictionInput
     /// <summary>
     /// Creates a one-row input from its values in <paramref name="layout"/>'s order: field <c>i</c> is
     /// <paramref name="texts"/>[i] when that is not null, else the number <paramref name="numbers"/>[i] (NaN = null).
+    /// The arrays are kept as given, not copied (the parser hands over arrays of their own).
     /// </summary>
     public PredictionInput(FieldLayout layout, double[] numbers, string?[]? texts)
     {
