@@ -151,12 +151,9 @@ internal sealed class LoadedModel
             }
 
             found++;
-
-            var usable = column.Kind == InputKind.Null
-                || (model.Kind == FeatureKind.Categorical ? column.Kind == InputKind.Text : column.Kind == InputKind.Number);
-            if (!usable)
+            if (KindProblem(model, column.Kind) is { } problem)
             {
-                (problems ??= []).Add($"field '{model.Name}' is {KindName(column.Kind)}; the model needs {Describe(model)}");
+                (problems ??= []).Add(problem);
             }
         }
 
@@ -182,17 +179,20 @@ internal sealed class LoadedModel
         List<string>? problems = null;
         for (var i = 0; i < positions.Length; i++)
         {
-            var kind = input.KindAt(positions[i]);
-            var model = Inputs[i];
-            var usable = kind == InputKind.Null || (model.Kind == FeatureKind.Categorical ? kind == InputKind.Text : kind == InputKind.Number);
-            if (!usable)
+            if (KindProblem(Inputs[i], input.KindAt(positions[i])) is { } problem)
             {
-                (problems ??= []).Add($"field '{model.Name}' is {KindName(kind)}; the model needs {Describe(model)}");
+                (problems ??= []).Add(problem);
             }
         }
 
         return problems;
     }
+
+    /// <summary>The problem with a field of this kind for the input, or null when the input can read it (null reads as missing).</summary>
+    private static string? KindProblem(ModelInput model, InputKind kind) =>
+        kind == InputKind.Null || (model.Kind == FeatureKind.Categorical ? kind == InputKind.Text : kind == InputKind.Number)
+            ? null
+            : $"field '{model.Name}' is {KindName(kind)}; the model needs {Describe(model)}";
 
     /// <summary>
     /// The layout position of each input's field, when <paramref name="layout"/> holds every input and no other field;
@@ -295,9 +295,7 @@ internal sealed class LoadedModel
         {
             for (var i = 0; i < n; i++)
             {
-                features[i] = _codes[i] is { } codes
-                    ? input.TextAt(positions[i]) is { } text && codes.TryGetValue(text, out var code) ? code : float.NaN
-                    : (float)input.NumberAt(positions[i]);
+                features[i] = Value(i, input.NumberAt(positions[i]), input.TextAt(positions[i]));
             }
 
             return;
@@ -308,7 +306,7 @@ internal sealed class LoadedModel
             var column = input.Fields[Inputs[i].Name];
             for (var r = 0; r < rows; r++)
             {
-                features[(r * n) + i] = Value(i, column, r);
+                features[(r * n) + i] = Value(i, column.NumberOrNaN(r), column.TextOrNull(r));
             }
         }
     }
@@ -333,15 +331,16 @@ internal sealed class LoadedModel
         return margins;
     }
 
-    private float Value(int input, InputColumn column, int row)
+    /// <summary>An input's feature value from a field's number (NaN unless a number) and text (null unless text).</summary>
+    private float Value(int input, double number, string? text)
     {
         if (_codes[input] is { } codes)
         {
             // NOTE: an unseen category reads as missing, as FeatureMatrix does for tables (code -1 → NaN).
-            return column.Kind == InputKind.Text && column.Texts![row] is { } text && codes.TryGetValue(text, out var code) ? code : float.NaN;
+            return text is not null && codes.TryGetValue(text, out var code) ? code : float.NaN;
         }
 
-        return column.Kind == InputKind.Number ? (float)column.NumberAt(row) : float.NaN;
+        return (float)number;
     }
 
     private PredictionOutput Outputs(ReadOnlySpan<double> margins, int rows)

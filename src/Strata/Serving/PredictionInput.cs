@@ -58,6 +58,12 @@ public sealed class InputColumn
     /// <summary>The number at a row (NaN = missing), when <see cref="Kind"/> is <see cref="InputKind.Number"/>; reads a one-row column without making its array.</summary>
     public double NumberAt(int row) => _numbers is { } numbers ? numbers[row] : row == 0 ? _one : throw new ArgumentOutOfRangeException(nameof(row));
 
+    /// <summary>The number at a row, NaN when it is null or the column is not numbers.</summary>
+    internal double NumberOrNaN(int row) => Kind == InputKind.Number ? NumberAt(row) : double.NaN;
+
+    /// <summary>The text at a row, null when it is null or the column is not text.</summary>
+    internal string? TextOrNull(int row) => Kind == InputKind.Text ? Texts![row] : null;
+
     /// <summary>The value at a row as text (for keys and logs).</summary>
     public string? TextAt(int row) => Kind switch
     {

@@ -134,7 +134,7 @@ internal sealed class PredictionLog : QueuedWriter<PendingPrediction>
                     {
                         if (Field(line, f++, name, anyMasked && p.Masked.Contains(name)))
                         {
-                            Value(line, column.Kind, column.Kind == InputKind.Number ? column.NumberAt(r) : double.NaN, column.Kind == InputKind.Text ? column.Texts![r] : null);
+                            Value(line, column.Kind, column.NumberOrNaN(r), column.TextOrNull(r));
                         }
                     }
                 }
