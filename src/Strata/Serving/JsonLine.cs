@@ -218,42 +218,9 @@ public readonly struct JsonLine(ArrayBufferWriter<byte> buffer)
 
     /// <summary>
     /// A number of milliseconds rounded to 4 decimals, as <see cref="Number(double)"/> writes <c>Math.Round(value, 4)</c>
-    /// but without the shortest round-trip search (the rounded value's shortest text is its 4-decimal text).
+    /// (below 1e10 its text has at most 14 digits, so it takes the short-decimal way, not the round-trip search).
     /// </summary>
-    public void Milliseconds(double value)
-    {
-        var rounded = Math.Round(value, 4);
-        if (!(rounded >= 0 && rounded < 1e10) || (rounded == 0 && double.IsNegative(rounded)))
-        {
-            Number(rounded); // negative latencies do not happen; the general path keeps them exact
-            return;
-        }
-
-        var units = (long)Math.Round(rounded * 10_000);
-        Number(units / 10_000);
-        var fraction = (int)(units % 10_000);
-        if (fraction == 0)
-        {
-            return;
-        }
-
-        var length = 4;
-        while (fraction % 10 == 0)
-        {
-            fraction /= 10;
-            length--;
-        }
-
-        var span = buffer.GetSpan(5);
-        span[0] = (byte)'.';
-        for (var i = length; i >= 1; i--)
-        {
-            span[i] = (byte)('0' + (fraction % 10));
-            fraction /= 10;
-        }
-
-        buffer.Advance(length + 1);
-    }
+    public void Milliseconds(double value) => Number(Math.Round(value, 4));
 
     /// <summary>
     /// Escapes text as the JSON writer does. A lone surrogate (which JSON's UTF-8 cannot hold, and the encoder refuses) is
