@@ -215,24 +215,8 @@ public sealed class FieldLayout
         return layout;
     }
 
-    private bool Matches(ReadOnlySpan<string> names)
-    {
-        if (names.Length != _names.Length)
-        {
-            return false;
-        }
-
-        for (var i = 0; i < names.Length; i++)
-        {
-            // The request parser hands out the same string for a name it has seen, so this is nearly always a reference check.
-            if (!string.Equals(names[i], _names[i], StringComparison.Ordinal))
-            {
-                return false;
-            }
-        }
-
-        return true;
-    }
+    // The request parser hands out the same string for a name it has seen, so each comparison is nearly always by reference.
+    private bool Matches(ReadOnlySpan<string> names) => names.SequenceEqual(_names);
 }
 
 /// <summary>One request to an endpoint.</summary>
