@@ -7,8 +7,10 @@ using Strata.Serving;
 namespace Strata.Server.Serving;
 
 /// <summary>
-/// The native predict API's JSON: <c>{"rows": [{"field": value, …}, …]}</c> in, predictions out. Parsed with
-/// <see cref="JsonDocument"/> under a depth limit, into columns, with every bad value named by row and field.
+/// The native predict API's JSON: <c>{"rows": [{"field": value, …}, …]}</c> in, predictions out. The usual body (one
+/// plain row) is read straight from its bytes (<see cref="TryReadOneRow"/>), other well-formed bodies with a
+/// <see cref="Utf8JsonReader"/> (<see cref="TryReadRows"/>), and what either leaves with <see cref="JsonDocument"/>
+/// under a depth limit, into columns, with every bad value named by row and field.
 /// </summary>
 internal static partial class PredictJson
 {
