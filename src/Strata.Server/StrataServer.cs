@@ -24,7 +24,10 @@ public static class StrataServer
     /// <summary>Builds the application; <paramref name="configure"/> may adjust the builder first (tests swap in a test server).</summary>
     internal static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure)
     {
-        var builder = WebApplication.CreateBuilder(args);
+        // NOTE: appsettings.json is read but not watched. Watching it puts a recursive file watcher on the content root
+        // (the working folder, which holds the default home ./.strata), and every prediction-log write then woke the
+        // watcher's thread (some 250 times a second under load). A later --hostBuilder:reloadConfigOnChange overrides.
+        var builder = WebApplication.CreateBuilder([$"--{ReloadConfigSetting}=false", .. args]);
         if (string.IsNullOrEmpty(builder.Configuration["urls"]))
         {
             builder.WebHost.UseUrls(StrataServerOptions.DefaultUrl);
@@ -38,6 +41,9 @@ public static class StrataServer
         app.MapStrataApi();
         return app;
     }
+
+    /// <summary>The host setting that makes the JSON settings files reload when they change.</summary>
+    internal const string ReloadConfigSetting = "hostBuilder:reloadConfigOnChange";
 
     /// <summary>Maps every route of the API.</summary>
     public static IEndpointRouteBuilder MapStrataApi(this IEndpointRouteBuilder app) =>
