@@ -219,8 +219,8 @@ public sealed class FieldLayout
     private bool Matches(ReadOnlySpan<string> names) => names.SequenceEqual(_names);
 }
 
-/// <summary>One request to an endpoint.</summary>
-public sealed record PredictionRequest
+/// <summary>One request to an endpoint (a struct: it is made for every request and lives only as long as the call).</summary>
+public readonly record struct PredictionRequest
 {
     /// <summary>The endpoint.</summary>
     public required string Endpoint { get; init; }

@@ -24,9 +24,14 @@ public sealed partial class ServingRuntime
     /// </summary>
     /// <exception cref="StrataException">An unknown endpoint or version (not found); fields that do not fit (schema invalid, listing each); too many rows (limit).</exception>
     /// <exception cref="ServingRefusal">Over the rate (429), the queue full (503), out of time (504), no model ready (503).</exception>
-    public async Task<PredictionOutput> PredictAsync(PredictionRequest request, CancellationToken cancellationToken = default)
+    public async ValueTask<PredictionOutput> PredictAsync(PredictionRequest request, CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(request);
+        // A default struct skips the required members.
+        if (request.Endpoint is null || request.Input is null || request.RequestId is null)
+        {
+            throw new ArgumentException("a prediction request needs its endpoint, input and request id", nameof(request));
+        }
+
         var start = Stopwatch.GetTimestamp();
         var endpoint = Endpoint(request.Endpoint);
         var deployment = endpoint.Deployment;

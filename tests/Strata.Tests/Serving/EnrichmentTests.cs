@@ -59,7 +59,7 @@ public sealed class EnrichmentTests : IAsyncLifetime, IDisposable
     {
         await using var runtime = await StartAsync();
 
-        var e = await Assert.ThrowsAsync<InputProblemsException>(() => runtime.PredictAsync(Request(("distance", "far"))));
+        var e = await Assert.ThrowsAsync<InputProblemsException>(() => runtime.PredictAsync(Request(("distance", "far"))).AsTask());
 
         Assert.Equal(ErrorCodes.SchemaInvalid, e.Code);
         Assert.Contains("missing field 'driver_id'", e.Message, StringComparison.Ordinal);

@@ -103,7 +103,7 @@ public sealed class ServingRuntimeTests : IAsyncLifetime, IDisposable
         // every request still completes (a request that waited for the log would never finish here).
         for (var i = 0; i < 10; i++)
         {
-            var output = await runtime.PredictAsync(Request("flooded-log", $"r{i}")).WaitAsync(TimeSpan.FromSeconds(30));
+            var output = await runtime.PredictAsync(Request("flooded-log", $"r{i}")).AsTask().WaitAsync(TimeSpan.FromSeconds(30));
             Assert.Equal(1, output.Version);
         }
 
@@ -125,7 +125,7 @@ public sealed class ServingRuntimeTests : IAsyncLifetime, IDisposable
         // Sent together, so they share batches; one of them is malformed and fails by itself.
         var bad = requests[5] with { Input = new PredictionInput(1, new Dictionary<string, InputColumn> { ["distance"] = InputColumn.OfTexts(["far"]) }) };
         requests[5] = bad;
-        var answers = requests.Select(r => runtime.PredictAsync(r)).ToList();
+        var answers = requests.Select(r => runtime.PredictAsync(r).AsTask()).ToList();
         var error = await Assert.ThrowsAsync<InputProblemsException>(() => answers[5]);
         Assert.Equal(ErrorCodes.SchemaInvalid, error.Code);
 
@@ -159,9 +159,19 @@ public sealed class ServingRuntimeTests : IAsyncLifetime, IDisposable
             Batching = new DeploymentBatching { MaxBatchSize = 100, MaxDelayMs = 1000 }, // waits far longer than the timeout for company
         });
 
-        var refusal = await Assert.ThrowsAsync<ServingRefusal>(() => runtime.PredictAsync(Request("slow-batch", "late")));
+        var refusal = await Assert.ThrowsAsync<ServingRefusal>(() => runtime.PredictAsync(Request("slow-batch", "late")).AsTask());
 
         Assert.Equal(504, refusal.Status);
+    }
+
+    [Fact]
+    public async Task A_default_request_is_refused_for_its_missing_parts()
+    {
+        await using var runtime = await StartAsync(new Deployment { Name = "plain", Project = "flights", Model = "delay/1" });
+
+        var refusal = await Assert.ThrowsAsync<ArgumentException>(() => runtime.PredictAsync(default).AsTask());
+
+        Assert.Equal("request", refusal.ParamName);
     }
 
     [Fact]
