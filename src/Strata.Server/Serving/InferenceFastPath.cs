@@ -38,6 +38,9 @@ internal sealed class InferenceFastPath
     [ThreadStatic]
     private static ArrayBufferWriter<byte>? t_buffer;
 
+    [ThreadStatic]
+    private static string? t_name;
+
     private readonly ServerState _state;
     private readonly ServerMetrics _metrics;
     private readonly ProblemExceptionHandler _problems;
@@ -84,7 +87,7 @@ internal sealed class InferenceFastPath
         // NOTE: the length checks keep the prefix and suffix from overlapping ("/v1/endpoints/predict").
         if (span.Length > "/v1/endpoints//predict".Length && span.StartsWith("/v1/endpoints/") && span.EndsWith("/predict"))
         {
-            var name = span["/v1/endpoints/".Length..^"/predict".Length].ToString();
+            var name = Name(span["/v1/endpoints/".Length..^"/predict".Length]);
             return Names.IsValid(name) && Set(out match, new Match(false, name, null));
         }
 
@@ -94,11 +97,11 @@ internal sealed class InferenceFastPath
             var slash = rest.IndexOf('/');
             if (slash < 0)
             {
-                var whole = rest.ToString();
+                var whole = Name(rest);
                 return Names.IsValid(whole) && Set(out match, new Match(true, whole, null));
             }
 
-            var name = rest[..slash].ToString();
+            var name = Name(rest[..slash]);
             var tail = rest[slash..];
             if (tail.StartsWith("/versions/") && Names.IsValid(name))
             {
@@ -108,6 +111,13 @@ internal sealed class InferenceFastPath
         }
 
         return false;
+    }
+
+    /// <summary>A name from the path: the thread's last one when it is the same (a client sends to one endpoint), else a new string.</summary>
+    private static string Name(ReadOnlySpan<char> text)
+    {
+        var last = t_name;
+        return last is not null && text.SequenceEqual(last) ? last : t_name = text.ToString();
     }
 
     /// <summary>Answers a matched request completely (the rest of the pipeline never sees it).</summary>
