@@ -233,7 +233,7 @@ internal sealed class LoadedModel
         return positions;
     }
 
-    // The most inputs (and outputs) a one-row prediction keeps on the stack: 1 KB of features at most.
+    // The most inputs (and outputs) a one-row prediction keeps on the stack: at most 1 KB of features and 2 KB of margins.
     private const int MaxStackRow = 256;
 
     /// <summary>A layout, and where each input is in it (null when the layout does not hold exactly the inputs).</summary>

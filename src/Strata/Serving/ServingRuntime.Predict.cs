@@ -24,6 +24,7 @@ public sealed partial class ServingRuntime
     /// </summary>
     /// <exception cref="StrataException">An unknown endpoint or version (not found); fields that do not fit (schema invalid, listing each); too many rows (limit).</exception>
     /// <exception cref="ServingRefusal">Over the rate (429), the queue full (503), out of time (504), no model ready (503).</exception>
+    /// <exception cref="ArgumentException">A request without its endpoint, input or request id (a default struct).</exception>
     public async ValueTask<PredictionOutput> PredictAsync(PredictionRequest request, CancellationToken cancellationToken = default)
     {
         // A default struct skips the required members.
