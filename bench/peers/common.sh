@@ -14,3 +14,19 @@ dotnet build -c Release "$ROOT/bench/Strata.Benchmarks" -v quiet -nologo >/dev/n
 STRATA_BENCH="dotnet $ROOT/bench/Strata.Benchmarks/bin/Release/net10.0/Strata.Benchmarks.dll"
 # Median of the values read from stdin, one per line.
 median() { sort -g | awk '{v[NR]=$1} END {print (NR%2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2)}'; }
+# A free port on the loopback interface.
+port() { "$PYTHON" -c "import socket; s=socket.socket(); s.bind(('127.0.0.1',0)); print(s.getsockname()[1])"; }
+# CPU time (user + system, clock ticks) process $1 has used: per request it is far steadier than req/s on a shared machine.
+cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# A wrk script that posts the flights sample's first row (the peers' XGBoost model's 11 inputs, by name) to Strata's
+# predict endpoint with the API key $1.
+flights_lua() {
+  "$PYTHON" - "$PEERS/models/flights_sample.csv.gz" "$1" <<'EOF'
+import csv, gzip, json, sys
+with gzip.open(sys.argv[1], "rt") as f:
+    reader = csv.reader(f); header = next(reader); row = next(reader)
+body = json.dumps({"rows": [dict(zip(header[:11], [float(v) for v in row[:11]]))]})
+print('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"')
+print(f'wrk.headers["Authorization"] = "Bearer {sys.argv[2]}"\nwrk.body = {json.dumps(body)}')
+EOF
+}

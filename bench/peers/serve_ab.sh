@@ -14,9 +14,6 @@ ROUNDS="${ROUNDS:-12}"
 command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install -y wrk)" >&2; exit 1; }
 dotnet build -c Release "$ROOT/src/Strata.Cli" -v quiet -nologo >/dev/null
 STRATA="dotnet $ROOT/src/Strata.Cli/bin/Release/net10.0/Strata.Cli.dll"
-port() { "$PYTHON" -c "import socket; s=socket.socket(); s.bind(('127.0.0.1',0)); print(s.getsockname()[1])"; }
-# CPU time (user + system, clock ticks) the server has used: per request it is steadier than req/s on a shared machine.
-cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 declare -A PID URL
 cleanup() { for p in "${PID[@]}"; do kill -CONT "$p" 2>/dev/null; kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT
@@ -25,14 +22,7 @@ rm -rf "$WORK/ab-home-A" "$WORK/ab-home-B"
 $STRATA_BENCH peer serve-setup "$WORK/ab-home-A" "$PEERS/models/flights_xgb.json" > "$WORK/ab.setup.json"
 cp -r "$WORK/ab-home-A" "$WORK/ab-home-B"
 KEY="$("$PYTHON" -c "import json,sys; print(json.load(open(sys.argv[1]))['key'])" "$WORK/ab.setup.json")"
-"$PYTHON" - "$PEERS/models/flights_sample.csv.gz" "$KEY" > "$WORK/ab.lua" <<'EOF'
-import csv, gzip, json, sys
-with gzip.open(sys.argv[1], "rt") as f:
-    reader = csv.reader(f); header = next(reader); row = next(reader)
-body = json.dumps({"rows": [dict(zip(header[:11], [float(v) for v in row[:11]]))]})
-print('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"')
-print(f'wrk.headers["Authorization"] = "Bearer {sys.argv[2]}"\nwrk.body = {json.dumps(body)}')
-EOF
+flights_lua "$KEY" > "$WORK/ab.lua"
 
 start() { # NAME ENV ARGS
   local port; port="$(port)"; URL[$1]="http://127.0.0.1:$port"

@@ -13,9 +13,6 @@ FORMAT="${FORMAT:-json}"
 command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install -y wrk)" >&2; exit 1; }
 dotnet build -c Release "$ROOT/src/Strata.Cli" -v quiet -nologo >/dev/null
 STRATA="dotnet $ROOT/src/Strata.Cli/bin/Release/net10.0/Strata.Cli.dll"
-port() { "$PYTHON" -c "import socket; s=socket.socket(); s.bind(('127.0.0.1',0)); print(s.getsockname()[1])"; }
-# CPU time (user + system, clock ticks) the server has used: per request it is far steadier than req/s on a shared machine.
-cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 SERVER=""
 trap '[ -n "$SERVER" ] && kill "$SERVER" 2>/dev/null; true' EXIT
 
@@ -23,14 +20,7 @@ HOME_DIR="$WORK/access-home"
 rm -rf "$HOME_DIR"
 $STRATA_BENCH peer serve-setup "$HOME_DIR" "$PEERS/models/flights_xgb.json" > "$WORK/access.setup.json"
 KEY="$("$PYTHON" -c "import json,sys; print(json.load(open(sys.argv[1]))['key'])" "$WORK/access.setup.json")"
-"$PYTHON" - "$PEERS/models/flights_sample.csv.gz" "$KEY" > "$WORK/access.lua" <<'EOF'
-import csv, gzip, json, sys
-with gzip.open(sys.argv[1], "rt") as f:
-    reader = csv.reader(f); header = next(reader); row = next(reader)
-body = json.dumps({"rows": [dict(zip(header[:11], [float(v) for v in row[:11]]))]})
-print('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"')
-print(f'wrk.headers["Authorization"] = "Bearer {sys.argv[2]}"\nwrk.body = {json.dumps(body)}')
-EOF
+flights_lua "$KEY" > "$WORK/access.lua"
 
 : > "$WORK/access.results"
 for round in $(seq 1 "$ROUNDS"); do

@@ -9,14 +9,15 @@
 # (open-loop `peer paced-load`, and wrk pausing between requests; the open-loop rate is also sent to the empty endpoint,
 # for the tail the machine itself gives), p99 of an endpoint that enriches each request with 50 features from the
 # embedded online store (-t1 -c4, one random entity of 10,000 per request) and the server's RSS while a 500-tree model
-# is loaded and under load. DURATION (default 10s) per measurement, after a 3 s warm-up of each server. Prints one JSON line.
+# is loaded and under load. DURATION (default 10s) per measurement, after a warm-up of each server (WARMUP, default 3s; a runtime
+# setting that compiles more, such as DOTNET_TieredPGO=1, needs about 10s). Prints one JSON line.
 source "$(dirname "$0")/common.sh"
 DURATION="${DURATION:-10s}"
+WARMUP="${WARMUP:-3s}"
 ROUNDS="${ROUNDS:-3}"
 command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install -y wrk)" >&2; exit 1; }
 dotnet build -c Release "$ROOT/src/Strata.Cli" -v quiet -nologo >/dev/null
 STRATA="dotnet $ROOT/src/Strata.Cli/bin/Release/net10.0/Strata.Cli.dll"
-port() { "$PYTHON" -c "import socket; s=socket.socket(); s.bind(('127.0.0.1',0)); print(s.getsockname()[1])"; }
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do resume "$p"; kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; }
 # A .NET server not being measured is paused, so its timers (the log writers' ticks) take nothing from the one that
@@ -82,7 +83,7 @@ end
 EOF
 
 measure() { # NAME URL LUA THREADS CONNECTIONS
-  wrk -t"$4" -c"$5" -d3s -s "$3" "$2" >/dev/null
+  wrk -t"$4" -c"$5" -d"$WARMUP" -s "$3" "$2" >/dev/null
   wrk -t"$4" -c"$5" -d"$DURATION" --latency -s "$3" "$2" > "$WORK/serve.$1.txt"
 }
 rps() { awk '/Requests\/sec/ {print $2}' "$1"; }
@@ -113,7 +114,7 @@ CASES=(empty strata fastapi)
 declare -A TARGET=([empty]="$EMPTY_URL" [strata]="$URL/v1/endpoints/flights/predict" [fastapi]="$FASTAPI_URL")
 declare -A SCRIPT=([empty]="$WORK/serve.strata.lua" [strata]="$WORK/serve.strata.lua" [fastapi]="$WORK/serve.fastapi.lua")
 declare -A PROCESS=([empty]="$EMPTY" [strata]="$SERVER" [fastapi]="")
-for c in "${CASES[@]}"; do wrk -t2 -c32 -d3s -s "${SCRIPT[$c]}" "${TARGET[$c]}" >/dev/null; [ -z "${PROCESS[$c]}" ] || pause "${PROCESS[$c]}"; done
+for c in "${CASES[@]}"; do wrk -t2 -c32 -d"$WARMUP" -s "${SCRIPT[$c]}" "${TARGET[$c]}" >/dev/null; [ -z "${PROCESS[$c]}" ] || pause "${PROCESS[$c]}"; done
 for ((r = 0; r < ROUNDS; r++)); do
   for ((k = 0; k < 3; k++)); do
     c="${CASES[$(((r + k) % 3))]}"
