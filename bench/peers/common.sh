@@ -14,6 +14,13 @@ dotnet build -c Release "$ROOT/bench/Strata.Benchmarks" -v quiet -nologo >/dev/n
 STRATA_BENCH="dotnet $ROOT/bench/Strata.Benchmarks/bin/Release/net10.0/Strata.Benchmarks.dll"
 # Median of the values read from stdin, one per line.
 median() { sort -g | awk '{v[NR]=$1} END {print (NR%2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2)}'; }
+# For the scripts that load a server with wrk: checks wrk is there, builds this checkout's CLI in Release and sets
+# STRATA to run it.
+serving_tools() {
+  command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install -y wrk)" >&2; exit 1; }
+  dotnet build -c Release "$ROOT/src/Strata.Cli" -v quiet -nologo >/dev/null
+  STRATA="dotnet $ROOT/src/Strata.Cli/bin/Release/net10.0/Strata.Cli.dll"
+}
 # A free port on the loopback interface.
 port() { "$PYTHON" -c "import socket; s=socket.socket(); s.bind(('127.0.0.1',0)); print(s.getsockname()[1])"; }
 # CPU time (user + system, clock ticks) process $1 has used: per request it is far steadier than req/s on a shared machine.

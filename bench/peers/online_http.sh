@@ -7,9 +7,7 @@
 source "$(dirname "$0")/common.sh"
 ENTITIES="${ENTITIES:-100000}"
 DURATION="${DURATION:-10s}"
-command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install -y wrk)" >&2; exit 1; }
-dotnet build -c Release "$ROOT/src/Strata.Cli" -v quiet -nologo >/dev/null
-STRATA="dotnet $ROOT/src/Strata.Cli/bin/Release/net10.0/Strata.Cli.dll"
+serving_tools
 
 HOME_DIR="$WORK/online-http-home"
 rm -rf "$HOME_DIR"

@@ -11,9 +11,7 @@ source "$(dirname "$0")/common.sh"
 DURATION="${DURATION:-3s}"
 WARMUP="${WARMUP:-10s}"
 ROUNDS="${ROUNDS:-12}"
-command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install -y wrk)" >&2; exit 1; }
-dotnet build -c Release "$ROOT/src/Strata.Cli" -v quiet -nologo >/dev/null
-STRATA="dotnet $ROOT/src/Strata.Cli/bin/Release/net10.0/Strata.Cli.dll"
+serving_tools
 declare -A PID URL
 cleanup() { for p in "${PID[@]}"; do kill -CONT "$p" 2>/dev/null; kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT

@@ -10,9 +10,7 @@ DURATION="${DURATION:-5s}"
 ROUNDS="${ROUNDS:-3}"
 RATES="${RATES:-0.1}"
 FORMAT="${FORMAT:-json}"
-command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install -y wrk)" >&2; exit 1; }
-dotnet build -c Release "$ROOT/src/Strata.Cli" -v quiet -nologo >/dev/null
-STRATA="dotnet $ROOT/src/Strata.Cli/bin/Release/net10.0/Strata.Cli.dll"
+serving_tools
 SERVER=""
 trap '[ -n "$SERVER" ] && kill "$SERVER" 2>/dev/null; true' EXIT
 

@@ -15,9 +15,7 @@ source "$(dirname "$0")/common.sh"
 DURATION="${DURATION:-10s}"
 WARMUP="${WARMUP:-3s}"
 ROUNDS="${ROUNDS:-3}"
-command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install -y wrk)" >&2; exit 1; }
-dotnet build -c Release "$ROOT/src/Strata.Cli" -v quiet -nologo >/dev/null
-STRATA="dotnet $ROOT/src/Strata.Cli/bin/Release/net10.0/Strata.Cli.dll"
+serving_tools
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do resume "$p"; kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; }
 # A .NET server not being measured is paused, so its timers (the log writers' ticks) take nothing from the one that
