@@ -23,7 +23,7 @@ KEY="$("$PYTHON" -c "import json,sys; print(json.load(open(sys.argv[1]))['key'])
 flights_lua "$KEY" > "$WORK/ab.lua"
 
 start() { # NAME ENV ARGS
-  local port; port="$(port)"; URL[$1]="http://127.0.0.1:$port"
+  URL[$1]="http://127.0.0.1:$(port)"
   # shellcheck disable=SC2086 # the settings are word lists by design
   env $2 Logging__LogLevel__Default=Warning $STRATA serve --home "$WORK/ab-home-$1" --config "$WORK/ab-home-$1/strata.yaml" \
     --urls "${URL[$1]}" $3 > "$WORK/ab.$1.log" 2>&1 &
