@@ -21,6 +21,15 @@ serving_tools() {
   dotnet build -c Release "$ROOT/src/Strata.Cli" -v quiet -nologo >/dev/null
   STRATA="dotnet $ROOT/src/Strata.Cli/bin/Release/net10.0/Strata.Cli.dll"
 }
+# Waits until URL answers; stops the script, with the server's LOG, when process PID ends first or after 30 s.
+wait_up() { # URL PID LOG
+  for _ in $(seq 1 150); do
+    curl -s -o /dev/null "$1" && return 0
+    kill -0 "$2" 2>/dev/null || { cat "$3" >&2; exit 1; }
+    sleep 0.2
+  done
+  echo "server at $1 did not start" >&2; exit 1
+}
 # A free port on the loopback interface.
 port() { "$PYTHON" -c "import socket; s=socket.socket(); s.bind(('127.0.0.1',0)); print(s.getsockname()[1])"; }
 # CPU time (user + system, clock ticks) process $1 has used: per request it is far steadier than req/s on a shared machine.

@@ -28,8 +28,7 @@ start() { # NAME ENV ARGS
   env $2 Logging__LogLevel__Default=Warning $STRATA serve --home "$WORK/ab-home-$1" --config "$WORK/ab-home-$1/strata.yaml" \
     --urls "${URL[$1]}" $3 > "$WORK/ab.$1.log" 2>&1 &
   PID[$1]=$!
-  for _ in $(seq 1 150); do curl -s -o /dev/null "${URL[$1]}/health/ready" && return 0; kill -0 "${PID[$1]}" 2>/dev/null || break; sleep 0.2; done
-  cat "$WORK/ab.$1.log" >&2; echo "server $1 did not start" >&2; exit 1
+  wait_up "${URL[$1]}/health/ready" "${PID[$1]}" "$WORK/ab.$1.log"
 }
 start A "${ENV_A:-}" "${ARGS_A:-}"
 start B "${ENV_B:-}" "${ARGS_B:-}"

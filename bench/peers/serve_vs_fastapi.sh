@@ -23,14 +23,6 @@ cleanup() { for p in "${PIDS[@]}"; do resume "$p"; kill "$p" 2>/dev/null || true
 pause() { kill -STOP "$1" 2>/dev/null || true; }
 resume() { kill -CONT "$1" 2>/dev/null || true; }
 trap cleanup EXIT
-wait_up() { # URL PID LOG
-  for _ in $(seq 1 150); do
-    curl -s -o /dev/null "$1" && return 0
-    kill -0 "$2" 2>/dev/null || { cat "$3" >&2; exit 1; }
-    sleep 0.2
-  done
-  echo "server at $1 did not start" >&2; exit 1
-}
 stop() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
 
 HOME_DIR="$WORK/serve-home"
