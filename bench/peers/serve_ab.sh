@@ -13,7 +13,7 @@ WARMUP="${WARMUP:-10s}"
 ROUNDS="${ROUNDS:-12}"
 serving_tools
 declare -A PID URL
-cleanup() { for p in "${PID[@]}"; do kill -CONT "$p" 2>/dev/null; kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; }
+cleanup() { for p in "${PID[@]}"; do kill -CONT "$p" 2>/dev/null || true; kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT
 
 rm -rf "$WORK/ab-home-A" "$WORK/ab-home-B"
