@@ -305,7 +305,10 @@ internal static class InferenceJson
                 {
                     "BYTES" => v.ValueKind == JsonValueKind.String,
                     "BOOL" => v.ValueKind is JsonValueKind.True or JsonValueKind.False,
-                    "FP16" or "FP32" or "FP64" => v.ValueKind == JsonValueKind.Number && v.TryGetDouble(out var d) && double.IsFinite(d),
+                    // A float narrower than a double must hold the value, as an integer type must (FP16 up to ±65504).
+                    "FP16" => v.ValueKind == JsonValueKind.Number && v.TryGetDouble(out var h) && Half.IsFinite((Half)h),
+                    "FP32" => v.ValueKind == JsonValueKind.Number && v.TryGetDouble(out var f) && float.IsFinite((float)f),
+                    "FP64" => v.ValueKind == JsonValueKind.Number && v.TryGetDouble(out var d) && double.IsFinite(d),
                     _ => v.ValueKind == JsonValueKind.Number && IntegerFits(v),
                 };
                 if (!ok)

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Collections.Concurrent;
 using System.Diagnostics.CodeAnalysis;
+using System.Globalization;
 using System.Text.Json;
 using Strata.Serving;
 
@@ -72,6 +73,12 @@ internal static partial class PredictJson
                     }
 
                     builder = builders[field.Name] = new ColumnBuilder(count);
+                }
+
+                if (field.Value.ValueKind == JsonValueKind.Number && !(field.Value.TryGetDouble(out var number) && double.IsFinite(number)))
+                {
+                    var text = field.Value.GetRawText();
+                    throw new StrataException(ErrorCodes.ArgumentInvalid, $"field '{field.Name}' in rows[{r}] is {(text.Length > 32 ? text[..31] + "…" : text)}, beyond the range of a number (at most ±{double.MaxValue.ToString("R", CultureInfo.InvariantCulture)})");
                 }
 
                 builder.Set(r, field.Value);

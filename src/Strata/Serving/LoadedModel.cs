@@ -1,3 +1,4 @@
+using System.Globalization;
 using Strata.Learning;
 
 namespace Strata.Serving;
@@ -151,7 +152,7 @@ internal sealed class LoadedModel
             }
 
             found++;
-            if (KindProblem(model, column.Kind) is { } problem)
+            if ((KindProblem(model, column.Kind) ?? RangeProblem(model, column, input.Rows)) is { } problem)
             {
                 (problems ??= []).Add(problem);
             }
@@ -179,7 +180,8 @@ internal sealed class LoadedModel
         List<string>? problems = null;
         for (var i = 0; i < positions.Length; i++)
         {
-            if (KindProblem(Inputs[i], input.KindAt(positions[i])) is { } problem)
+            var kind = input.KindAt(positions[i]);
+            if ((KindProblem(Inputs[i], kind) ?? (kind == InputKind.Number ? RangeProblem(Inputs[i], input.NumberAt(positions[i]), 0) : null)) is { } problem)
             {
                 (problems ??= []).Add(problem);
             }
@@ -189,6 +191,33 @@ internal sealed class LoadedModel
     }
 
     /// <summary>The problem with a field of this kind for the input, or null when the input can read it (null reads as missing).</summary>
+    /// <summary>
+    /// A number the model's float32 features cannot hold: it would reach the trees as an infinity, which XGBoost and
+    /// scikit-learn refuse too. The first such row of a field is named.
+    /// </summary>
+    private static string? RangeProblem(ModelInput model, InputColumn column, int rows)
+    {
+        if (column.Kind != InputKind.Number || model.Kind == FeatureKind.Categorical)
+        {
+            return null;
+        }
+
+        for (var r = 0; r < rows; r++)
+        {
+            if (RangeProblem(model, column.NumberAt(r), r) is { } problem)
+            {
+                return problem;
+            }
+        }
+
+        return null;
+    }
+
+    private static string? RangeProblem(ModelInput model, double number, int row) =>
+        model.Kind == FeatureKind.Categorical || !float.IsInfinity((float)number) || !double.IsFinite(number)
+            ? null
+            : $"field '{model.Name}' is {number.ToString("R", CultureInfo.InvariantCulture)} in row {row}, beyond the model's features (float32, at most ±{float.MaxValue.ToString("R", CultureInfo.InvariantCulture)})";
+
     private static string? KindProblem(ModelInput model, InputKind kind) =>
         kind == InputKind.Null || (model.Kind == FeatureKind.Categorical ? kind == InputKind.Text : kind == InputKind.Number)
             ? null

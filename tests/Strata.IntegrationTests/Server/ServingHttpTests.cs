@@ -95,6 +95,22 @@ public sealed class ServingHttpTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Numbers_beyond_a_double_or_the_models_float32_features_get_a_400_naming_the_field_and_row()
+    {
+        await _server.DeployAsync("ranges", new { project = "flights", model = "delay/1" });
+        using var http = _server.Http("root");
+
+        using var huge = await http.PostAsync("/v1/endpoints/ranges/predict", Json("""{"rows": [{"distance": 12}, {"distance": -1e999}]}"""));
+        using var wide = await http.PostAsync("/v1/endpoints/ranges/predict", Json("""{"rows": [{"distance": 12}, {"distance": 1e39}]}"""));
+
+        Assert.Equal(HttpStatusCode.BadRequest, huge.StatusCode);
+        Assert.Equal("field 'distance' in rows[1] is -1e999, beyond the range of a number (at most ±1.7976931348623157E+308)", (await ServingServer.JsonAsync(huge)).GetProperty("detail").GetString());
+        Assert.Equal(HttpStatusCode.BadRequest, wide.StatusCode);
+        var errors = (await ServingServer.JsonAsync(wide)).GetProperty("errors").EnumerateArray().Select(e => e.GetString()).ToList();
+        Assert.Contains("field 'distance' is 1E+39 in row 1, beyond the model's features (float32, at most ±3.4028235E+38)", errors);
+    }
+
+    [Fact]
     public async Task Pii_fields_of_http_requests_are_masked_in_the_prediction_log()
     {
         await _server.DeployAsync("masked", new { project = "flights", model = "delay/1", pii = new[] { "origin_code" } });

@@ -56,7 +56,8 @@ public sealed class LoadedModelTests
                 }
                 else
                 {
-                    numbers[f] = Math.Round((random.NextDouble() * 6) - 3, 2);
+                    // Now and then a number beyond float32, which the model's features cannot hold.
+                    numbers[f] = roll == 2 && random.Next(4) == 0 ? (random.Next(2) == 0 ? 1e39 : -1e300) : Math.Round((random.NextDouble() * 6) - 3, 2);
                     columns[names[f]] = InputColumn.OfNumber(numbers[f]);
                 }
             }
@@ -75,6 +76,24 @@ public sealed class LoadedModelTests
         }
 
         Assert.True(fits > 1_000, $"only {fits} rows fitted");
+    }
+
+    [Fact]
+    public void A_number_beyond_float32_is_refused_naming_the_field_and_its_first_row()
+    {
+        var model = new LoadedModel("p", "m", 1, "sha256:0", RandomTrees.Model(3, new RandomTrees.Shape(Features: 2, Trees: 4, CategoricalShare: 0), LearningTask.Regression));
+        var (a, b) = (model.Inputs[0].Name, model.Inputs[1].Name);
+        var none = new HashSet<string>(StringComparer.Ordinal);
+
+        var row = new PredictionInput(FieldLayout.Of([a, b])!, [1e39, float.MaxValue], null);
+        var rows = new PredictionInput(3, new Dictionary<string, InputColumn>(StringComparer.Ordinal)
+        {
+            [a] = InputColumn.OfNumbers([1, double.NaN, -1e300]),
+            [b] = InputColumn.OfNumbers([3.4e38, -3.4e38, 0]),
+        });
+
+        Assert.Equal([$"field '{a}' is 1E+39 in row 0, beyond the model's features (float32, at most ±3.4028235E+38)"], model.Check(row, none));
+        Assert.Equal([$"field '{a}' is -1E+300 in row 2, beyond the model's features (float32, at most ±3.4028235E+38)"], model.Check(rows, none));
     }
 
     [Fact]
