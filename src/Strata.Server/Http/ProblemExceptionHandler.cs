@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Mvc;
 
@@ -75,7 +76,42 @@ internal sealed partial class ProblemExceptionHandler(IProblemDetailsService pro
 
     // Binding failures say which parameter and, for JSON, where in the body; both are the caller's own input.
     private static string Describe(BadHttpRequestException e) =>
-        e.InnerException is JsonException json ? $"{e.Message} {json.Message}" : e.Message;
+        e.InnerException is JsonException json ? $"{e.Message} {json.Message}" : Parameter(e.Message) ?? e.Message;
+
+    /// <summary>
+    /// A query or route value of the wrong type, in the caller's terms: the framework's message names the .NET type
+    /// (<c>Failed to bind parameter "Nullable&lt;int&gt; explain" from "abc".</c>), this one what the value must be.
+    /// </summary>
+    internal static string? Parameter(string message)
+    {
+        var match = BindFailure().Match(message);
+        if (!match.Success)
+        {
+            return null;
+        }
+
+        var type = match.Groups["type"].Value;
+        type = type.StartsWith("Nullable<", StringComparison.Ordinal) ? type["Nullable<".Length..^1] : type;
+        var expected = type switch
+        {
+            "int" or "long" or "short" or "Int32" or "Int64" or "Int16" => "a whole number",
+            "double" or "float" or "decimal" or "Double" or "Single" or "Decimal" => "a number",
+            "bool" or "Boolean" => "true or false",
+            "DateTime" or "DateTimeOffset" => "a date and time (ISO 8601)",
+            "Guid" => "a GUID",
+            _ => null,
+        };
+        if (expected is null)
+        {
+            return null;
+        }
+
+        var value = match.Groups["value"].Value;
+        return $"parameter '{match.Groups["name"].Value}' must be {expected}, not \"{(value.Length > 64 ? value[..63] + "…" : value)}\"";
+    }
+
+    [GeneratedRegex("^Failed to bind parameter \"(?<type>[^\"]+) (?<name>[^\" ]+)\" from \"(?<value>.*)\"\\.$", RegexOptions.Singleline)]
+    private static partial Regex BindFailure();
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Unexpected failure of request {RequestId}")]
     private static partial void LogUnexpected(ILogger logger, Exception exception, string requestId);

@@ -48,6 +48,11 @@ internal static partial class PredictJson
             throw new StrataException(ErrorCodes.ArgumentInvalid, "the body must be an object with 'rows': an array of objects of named fields, e.g. {\"rows\": [{\"distance\": 258}]}");
         }
 
+        if (root.EnumerateObject().Count(p => p.NameEquals("rows")) > 1)
+        {
+            throw new StrataException(ErrorCodes.ArgumentInvalid, "field 'rows' appears more than once in the body");
+        }
+
         var count = rows.GetArrayLength();
         if (count > MaxRows)
         {
@@ -79,6 +84,12 @@ internal static partial class PredictJson
                 {
                     var text = field.Value.GetRawText();
                     throw new StrataException(ErrorCodes.ArgumentInvalid, $"field '{field.Name}' in rows[{r}] is {(text.Length > 32 ? text[..31] + "…" : text)}, beyond the range of a number (at most ±{double.MaxValue.ToString("R", CultureInfo.InvariantCulture)})");
+                }
+
+                if (!builder.Visit(r))
+                {
+                    // Taking the first or the last would let the log, the checks and the model each read a different one.
+                    throw new StrataException(ErrorCodes.ArgumentInvalid, $"field '{field.Name}' appears more than once in rows[{r}]");
                 }
 
                 builder.Set(r, field.Value);
@@ -191,6 +202,11 @@ internal static partial class PredictJson
                     }
 
                     builder = builders[name] = new ColumnBuilder(capacity);
+                }
+
+                if (!builder.Visit(r))
+                {
+                    return Pass.Refused; // a name twice in a row: ParseRows names it
                 }
 
                 switch (reader.TokenType)
@@ -555,6 +571,19 @@ internal static partial class PredictJson
         private double[]? _numbers;
         private string?[]? _texts;
         private bool _mixed;
+        private int _lastRow = -1;
+
+        /// <summary>False when the field was already set in this row (a name sent twice).</summary>
+        public bool Visit(int row)
+        {
+            if (_lastRow == row)
+            {
+                return false;
+            }
+
+            _lastRow = row;
+            return true;
+        }
 
         public void Set(int row, JsonElement value)
         {

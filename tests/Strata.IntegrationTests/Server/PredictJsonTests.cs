@@ -83,12 +83,17 @@ public sealed class PredictJsonTests
         }
     }
 
-    [Fact]
-    public void A_repeated_field_is_left_to_the_document_parser_which_names_it()
+    [Theory]
+    [InlineData("""{"rows": [{"a": 1, "a": 2}]}""", "field 'a' appears more than once in rows[0]")]
+    [InlineData("""{"rows": [{"a": 1, "b": 2}, {"a": 2, "b": 1, "a": 3}]}""", "field 'a' appears more than once in rows[1]")]
+    [InlineData("""{"rows": [{"a": 1}], "rows": [{"a": 2}]}""", "field 'rows' appears more than once in the body")]
+    public void A_repeated_field_is_left_to_the_document_parser_which_names_it(string body, string message)
     {
-        Assert.True(PredictJson.TryParseRows(new ReadOnlySequence<byte>("""{"rows": [{"a": 1, "b": 2}]}"""u8.ToArray()), out _));
+        Assert.True(PredictJson.TryParseRows(new ReadOnlySequence<byte>("""{"rows": [{"a": 1, "b": 2}, {"b": 2, "a": 1}]}"""u8.ToArray()), out _));
 
-        Assert.False(PredictJson.TryParseRows(new ReadOnlySequence<byte>("""{"rows": [{"a": 1, "a": 2}]}"""u8.ToArray()), out _));
+        Assert.False(PredictJson.TryParseRows(new ReadOnlySequence<byte>(Encoding.UTF8.GetBytes(body)), out _));
+        using var document = JsonDocument.Parse(body);
+        Assert.Equal(message, Assert.Throws<StrataException>(() => PredictJson.ParseRows(document.RootElement)).Message);
     }
 
     [Fact]

@@ -7,6 +7,7 @@ using Microsoft.Extensions.DependencyInjection;
 using OpenTelemetry.Trace;
 using Strata.Learning;
 using Strata.Server.Hosting;
+using Strata.Server.Http;
 using Strata.Serving;
 using Strata.Testing;
 
@@ -108,6 +109,20 @@ public sealed class ServingHttpTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.BadRequest, wide.StatusCode);
         var errors = (await ServingServer.JsonAsync(wide)).GetProperty("errors").EnumerateArray().Select(e => e.GetString()).ToList();
         Assert.Contains("field 'distance' is 1E+39 in row 1, beyond the model's features (float32, at most ±3.4028235E+38)", errors);
+    }
+
+    [Fact]
+    public async Task A_query_value_of_the_wrong_type_gets_a_400_saying_what_it_must_be()
+    {
+        await _server.DeployAsync("explained", new { project = "flights", model = "delay/1" });
+        using var http = _server.Http("root");
+
+        using var response = await http.PostAsync("/v1/endpoints/explained/predict?explain=three", Json("""{"rows": [{"distance": 12}]}"""));
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("parameter 'explain' must be a whole number, not \"three\"", (await ServingServer.JsonAsync(response)).GetProperty("detail").GetString());
+        Assert.Null(ProblemExceptionHandler.Parameter("Failed to bind parameter \"Widget w\" from \"x\"."));
+        Assert.Equal("parameter 'at' must be a date and time (ISO 8601), not \"soon\"", ProblemExceptionHandler.Parameter("Failed to bind parameter \"Nullable<DateTimeOffset> at\" from \"soon\"."));
     }
 
     [Fact]
