@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Strata.Api;
 using Strata.Features;
 using Strata.Features.Definitions;
 using Strata.Server.Features;
@@ -219,7 +220,7 @@ internal static class FeaturesApi
         }
         catch (JsonException e)
         {
-            throw FeastJson.Invalid($"the request body is not valid JSON: {e.Message}");
+            throw FeastJson.Invalid(JsonErrors.Describe(e, "the request body"));
         }
     }
 }

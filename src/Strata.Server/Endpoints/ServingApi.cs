@@ -71,7 +71,7 @@ internal static class ServingApi
         }
 
         body["name"] = name;
-        var deployment = Deployment.FromJson(body.ToJsonString());
+        var deployment = Deployment.FromCallerJson(body.ToJsonString());
         AccessPolicy.Require(api.Caller.Principal, deployment.Project, Role.Deployer);
         if (api.State.Serving.List().FirstOrDefault(e => e.Name == name) is { } existing)
         {

@@ -65,7 +65,7 @@ internal static class VersionsApi
         }
         catch (JsonException e)
         {
-            throw new StrataException(ErrorCodes.ArgumentInvalid, $"field 'metadata' is not valid JSON: {e.Message}");
+            throw new StrataException(ErrorCodes.ArgumentInvalid, $"field 'metadata': {JsonErrors.Describe(e, "the part")}");
         }
 
         if (metadata is null || metadata.ArtifactDigest is not null)

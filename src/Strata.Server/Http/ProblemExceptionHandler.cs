@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Mvc;
+using Strata.Api;
 
 namespace Strata.Server.Http;
 
@@ -58,7 +59,7 @@ internal sealed partial class ProblemExceptionHandler(IProblemDetailsService pro
         StrataException e => (StatusCodes.Status500InternalServerError, e.Code, "the server failed to do this; the request id identifies it in the server's log"),
         BadHttpRequestException e when e.StatusCode == StatusCodes.Status413PayloadTooLarge => (e.StatusCode, ErrorCodes.DataLimit, "the request body is larger than this route accepts"),
         BadHttpRequestException e => (e.StatusCode, ErrorCodes.ArgumentInvalid, Describe(e)),
-        JsonException e => (StatusCodes.Status400BadRequest, ErrorCodes.ArgumentInvalid, $"the request body is not valid JSON: {e.Message}"),
+        JsonException e => (StatusCodes.Status400BadRequest, ErrorCodes.ArgumentInvalid, JsonErrors.Describe(e, "the request body")),
         _ => (StatusCodes.Status500InternalServerError, "internal", "an unexpected error occurred; the request id identifies it in the server's log"),
     };
 
@@ -76,7 +77,7 @@ internal sealed partial class ProblemExceptionHandler(IProblemDetailsService pro
 
     // Binding failures say which parameter and, for JSON, where in the body; both are the caller's own input.
     private static string Describe(BadHttpRequestException e) =>
-        e.InnerException is JsonException json ? $"{e.Message} {json.Message}" : Parameter(e.Message) ?? e.Message;
+        e.InnerException is JsonException json ? JsonErrors.Describe(json, "the request body") : Parameter(e.Message) ?? e.Message;
 
     /// <summary>
     /// A query or route value of the wrong type, in the caller's terms: the framework's message names the .NET type

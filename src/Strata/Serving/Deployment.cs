@@ -1,5 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using System.Text.Json.Serialization.Metadata;
+using Strata.Api;
 using Strata.Stores;
 
 namespace Strata.Serving;
@@ -13,6 +15,9 @@ public sealed record Deployment
 {
     // NOTE: optional properties have setters, not init: the JSON source generator would otherwise construct the record
     // with every missing init property set to its default (null, 0) instead of the initializer's value.
+
+    // What a caller sends is read with unknown fields refused (see FromCallerJson); what the store holds, without.
+    private static readonly ServingJson Strict = new(new JsonSerializerOptions(ServingJson.Default.Options) { UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow });
 
     /// <summary>The endpoint name (the URL segment).</summary>
     public required string Name { get; init; }
@@ -114,17 +119,27 @@ public sealed record Deployment
     /// <summary>The canonical JSON stored in the metadata store.</summary>
     public string ToJson() => JsonSerializer.Serialize(this, ServingJson.Default.Deployment);
 
-    /// <summary>Reads a deployment from its JSON and validates it.</summary>
+    /// <summary>Reads a stored deployment from its JSON and validates it; fields it does not know are skipped (a newer replica may have written them).</summary>
     /// <exception cref="StrataException">Malformed JSON or an invalid deployment.</exception>
-    public static Deployment FromJson(string json)
+    public static Deployment FromJson(string json) => Read(json, ServingJson.Default.Deployment);
+
+    /// <summary>
+    /// Reads a deployment a caller sent (the API's body) and validates it. A field it does not know is refused, naming
+    /// it, as <c>strata.yaml</c> refuses an unknown key: a misspelt <c>challenger_weight</c> would otherwise leave the
+    /// challenger without traffic and say nothing.
+    /// </summary>
+    /// <exception cref="StrataException">Malformed JSON, an unknown field or an invalid deployment.</exception>
+    public static Deployment FromCallerJson(string json) => Read(json, Strict.Deployment);
+
+    private static Deployment Read(string json, JsonTypeInfo<Deployment> type)
     {
         try
         {
-            return (JsonSerializer.Deserialize(json, ServingJson.Default.Deployment) ?? throw Invalid("deployment", "is null")).Validate();
+            return (JsonSerializer.Deserialize(json, type) ?? throw Invalid("deployment", "is null")).Validate();
         }
         catch (JsonException e)
         {
-            throw new StrataException(ErrorCodes.ArgumentInvalid, $"the deployment is not valid JSON: {e.Message}", e);
+            throw new StrataException(ErrorCodes.ArgumentInvalid, JsonErrors.Describe(e, "the deployment", type), e);
         }
     }
 

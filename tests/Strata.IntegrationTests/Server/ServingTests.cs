@@ -225,6 +225,12 @@ public sealed class ServingTests(ServingServerFixture fixture, ITestOutputHelper
         Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
         Assert.Contains("failed verification", (await ServingServer.JsonAsync(refused)).GetProperty("detail").GetString(), StringComparison.Ordinal);
         Assert.Equal(HttpStatusCode.NotFound, (await root.GetAsync("/v1/endpoints/broken")).StatusCode);
+
+        // A misspelt field is named, with the ones a deployment has, rather than skipped (the challenger would get no traffic).
+        using var typo = await root.PutAsJsonAsync("/v1/endpoints/broken", new { project = "flights", model = "delay/1", challenger = "delay/1", challenger_wieght = 0.2 });
+        Assert.Equal(HttpStatusCode.BadRequest, typo.StatusCode);
+        Assert.StartsWith("unknown field 'challenger_wieght' (known: name, project, model, challenger, challenger_weight,", (await ServingServer.JsonAsync(typo)).GetProperty("detail").GetString(), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.NotFound, (await root.GetAsync("/v1/endpoints/broken")).StatusCode);
     }
 
     [Fact]

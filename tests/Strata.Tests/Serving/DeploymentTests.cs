@@ -39,6 +39,24 @@ public sealed class DeploymentTests
     }
 
     [Fact]
+    public void A_caller_s_unknown_field_is_refused_with_the_known_ones_and_a_stored_one_is_skipped()
+    {
+        const string Typo = "{\"name\":\"a\",\"project\":\"p\",\"model\":\"m@live\",\"challenger\":\"m@next\",\"chalenger_weight\":0.2}";
+
+        var refused = Assert.Throws<StrataException>(() => Deployment.FromCallerJson(Typo));
+        var nested = Assert.Throws<StrataException>(() => Deployment.FromCallerJson("{\"name\":\"a\",\"project\":\"p\",\"model\":\"m@live\",\"limits\":{\"max_qeue\":1}}"));
+        var wrong = Assert.Throws<StrataException>(() => Deployment.FromCallerJson("{\"name\":\"a\",\"project\":\"p\",\"model\":\"m@live\",\"limits\":{\"max_queue\":\"many\"}}"));
+        var missing = Assert.Throws<StrataException>(() => Deployment.FromCallerJson("{\"name\":\"a\",\"project\":\"p\"}"));
+
+        Assert.Equal(ErrorCodes.ArgumentInvalid, refused.Code);
+        Assert.Equal("unknown field 'chalenger_weight' (known: name, project, model, challenger, challenger_weight, shadow, feature_service, sticky_key, pii, log_sample_rate, limits, batching)", refused.Message);
+        Assert.Equal("unknown field 'limits.max_qeue' (known: max_concurrency, max_queue, rate_per_second, burst, timeout_ms, max_rows)", nested.Message);
+        Assert.Equal("field 'limits.max_queue' must be a whole number", wrong.Message);
+        Assert.Equal("field 'model' is required", missing.Message);
+        Assert.Equal(0, Deployment.FromJson(Typo).ChallengerWeight); // a newer replica's field, in the store
+    }
+
+    [Fact]
     public void The_endpoints_section_of_strata_yaml_is_read_with_limits()
     {
         const string yaml = """

@@ -1,0 +1,132 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
+using System.Text.RegularExpressions;
+
+namespace Strata.Api;
+
+/// <summary>
+/// Says what is wrong with a JSON document in its own terms, for the caller who sent it: System.Text.Json's messages
+/// name .NET types ("could not be converted to System.Int32", "missing required properties … for type
+/// 'Strata.Serving.Deployment'"), which tell a caller little and show the server's internals.
+/// </summary>
+public static partial class JsonErrors
+{
+    /// <summary>
+    /// The problem, naming the field by its path in the document: <c>field 'limits.max_queue' must be a whole
+    /// number</c>, <c>field 'model' is required</c>, <c>unknown field 'chalenger_weight'</c>; malformed JSON as
+    /// <c><paramref name="what"/> is not valid JSON: … (line 1, byte 12)</c>.
+    /// </summary>
+    /// <param name="e">The serializer's or reader's failure.</param>
+    /// <param name="what">What the document is, for malformed JSON ("the request body", "the deployment").</param>
+    /// <param name="document">The type read, when known: an unknown field's message then lists the fields its object has.</param>
+    public static string Describe(JsonException e, string what, JsonTypeInfo? document = null)
+    {
+        ArgumentNullException.ThrowIfNull(e);
+        var field = Field(e.Path);
+        if (Conversion().Match(e.Message) is { Success: true } conversion)
+        {
+            var expected = Expected(conversion.Groups["type"].Value);
+            return field is null
+                ? $"{what} must be {expected ?? "an object"}"
+                : expected is null ? $"field '{field}' holds a value of the wrong kind" : $"field '{field}' must be {expected}";
+        }
+
+        if (Missing().Match(e.Message) is { Success: true } missing)
+        {
+            var names = Quoted().Matches(missing.Groups["names"].Value).Select(m => Qualified(field, m.Groups[1].Value)).ToList();
+            return names.Count == 1 ? $"field {names[0]} is required" : $"fields {string.Join(", ", names)} are required";
+        }
+
+        if (Unmapped().Match(e.Message) is { Success: true } unmapped)
+        {
+            // The path ends at the unknown field itself.
+            var known = Known(document, field);
+            return $"unknown field '{field ?? unmapped.Groups["name"].Value}'" + (known is null ? "" : $" (known: {string.Join(", ", known)})");
+        }
+
+        // Malformed JSON: the reader's own words (they name characters, not types), with the place counted from 1.
+        var text = Position().Replace(e.Message, "").TrimEnd(' ', '.');
+        return e.LineNumber is { } line && e.BytePositionInLine is { } position
+            ? string.Create(CultureInfo.InvariantCulture, $"{what} is not valid JSON: {text} (line {line + 1}, byte {position + 1})")
+            : $"{what} is not valid JSON: {text}";
+    }
+
+    /// <summary>The fields of the object holding the field at <paramref name="path"/> (dot-separated names), from the document's type.</summary>
+    private static IEnumerable<string>? Known(JsonTypeInfo? document, string? path)
+    {
+        var type = document;
+        var names = path?.Split('.') ?? [];
+        foreach (var name in names.SkipLast(1))
+        {
+            var property = type?.Properties.FirstOrDefault(p => p.Name == name);
+            if (property is null || type is null)
+            {
+                return null;
+            }
+
+            type = type.Options.GetTypeInfo(System.Nullable.GetUnderlyingType(property.PropertyType) ?? property.PropertyType);
+        }
+
+        // NOTE: a property without a setter is one the document cannot give (computed, or ignored on reading).
+        return type is { Kind: JsonTypeInfoKind.Object, Properties.Count: > 0 } ? type.Properties.Where(p => p.Set is not null).Select(p => p.Name) : null;
+    }
+
+    /// <summary>What a value of a .NET type is, in a caller's words; null for a type that says nothing to a caller.</summary>
+    private static string? Expected(string type)
+    {
+        if (Nullable().Match(type) is { Success: true } nullable)
+        {
+            type = nullable.Groups["inner"].Value;
+        }
+
+        return type switch
+        {
+            "System.String" or "System.Char" => "text",
+            "System.Int16" or "System.Int32" or "System.Int64" or "System.Byte" or "System.SByte"
+                or "System.UInt16" or "System.UInt32" or "System.UInt64" => "a whole number",
+            "System.Double" or "System.Single" or "System.Decimal" or "System.Half" => "a number",
+            "System.Boolean" => "true or false",
+            "System.DateTime" or "System.DateTimeOffset" => "a date and time (ISO 8601)",
+            "System.Guid" => "a GUID",
+            _ when type.EndsWith("[]", StringComparison.Ordinal) || Collection().IsMatch(type) => "a list",
+            _ when type.Contains("Dictionary`2", StringComparison.Ordinal) => "an object",
+            _ => null,
+        };
+    }
+
+    /// <summary>A field's path without the root (<c>$.limits.max_queue</c> → <c>limits.max_queue</c>); null for the root.</summary>
+    private static string? Field(string? path)
+    {
+        if (string.IsNullOrEmpty(path) || path == "$")
+        {
+            return null;
+        }
+
+        var field = path.StartsWith("$.", StringComparison.Ordinal) ? path[2..] : path.StartsWith('$') ? path[1..] : path;
+        return field.Length > 200 ? field[..199] + "…" : field;
+    }
+
+    private static string Qualified(string? parent, string name) => parent is null ? $"'{name}'" : $"'{parent}.{name}'";
+
+    [GeneratedRegex(@"^The JSON value could not be converted to (?<type>\S+?)\. Path:", RegexOptions.Singleline)]
+    private static partial Regex Conversion();
+
+    [GeneratedRegex(@"^JSON deserialization for type '[^']+' was missing required properties including: (?<names>.+?)\.?$", RegexOptions.Singleline)]
+    private static partial Regex Missing();
+
+    [GeneratedRegex(@"'([^']*)'")]
+    private static partial Regex Quoted();
+
+    [GeneratedRegex(@"^The JSON property '(?<name>.*)' could not be mapped to any \.NET member contained in type '[^']+'\.?$", RegexOptions.Singleline)]
+    private static partial Regex Unmapped();
+
+    [GeneratedRegex(@"\s*Path: .*$", RegexOptions.Singleline)]
+    private static partial Regex Position();
+
+    [GeneratedRegex(@"^System\.Nullable`1\[\[?(?<inner>[^,\]]+)")]
+    private static partial Regex Nullable();
+
+    [GeneratedRegex(@"^System\.Collections\.Generic\.(I?List|IReadOnlyList|ICollection|IReadOnlyCollection|IEnumerable|HashSet|ISet|IReadOnlySet)`1")]
+    private static partial Regex Collection();
+}

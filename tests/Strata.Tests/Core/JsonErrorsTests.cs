@@ -1,0 +1,67 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using System.Text.Json.Serialization.Metadata;
+using Strata.Api;
+
+namespace Strata.Tests.Core;
+
+/// <summary>The serializer's failures, told in the document's terms: the field's path and what it must be, never a .NET type.</summary>
+public sealed class JsonErrorsTests
+{
+    private static readonly JsonSerializerOptions Options = new()
+    {
+        TypeInfoResolver = new DefaultJsonTypeInfoResolver(),
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
+    };
+
+    [Theory]
+    [InlineData("""{"id": 1, "count": "many"}""", "field 'count' must be a whole number")]
+    [InlineData("""{"id": 1, "score": true}""", "field 'score' must be a number")]
+    [InlineData("""{"id": 1, "label": 5}""", "field 'label' must be text")]
+    [InlineData("""{"id": 1, "tags": "a"}""", "field 'tags' must be a list")]
+    [InlineData("""{"id": 1, "params": [1]}""", "field 'params' must be an object")]
+    [InlineData("""{"id": 1, "params": {"a": [1]}}""", "field 'params.a' must be text")]
+    [InlineData("""{"id": 1, "at": "soon"}""", "field 'at' must be a date and time (ISO 8601)")]
+    [InlineData("""{"id": 1, "on": 1}""", "field 'on' must be true or false")]
+    [InlineData("""{"id": 1, "inner": {"size": 1.5}}""", "field 'inner.size' must be a whole number")]
+    [InlineData("""{"label": "x"}""", "field 'id' is required")]
+    [InlineData("""{"id": 1, "inner": {}}""", "field 'inner.size' is required")]
+    [InlineData("""{"id": 1, "lable": "x"}""", "unknown field 'lable' (known: id, count, score, label, tags, params, at, on, inner)")]
+    [InlineData("""{"id": 1, "inner": {"sise": 2, "size": 1}}""", "unknown field 'inner.sise' (known: size)")]
+    [InlineData("""[1]""", "the document must be an object")]
+    [InlineData("{\"id\": 1,\n  \"count\": }", "the document is not valid JSON: '}' is an invalid start of a value (line 2, byte 12)")]
+    public void A_failure_names_the_field_and_what_it_must_be(string json, string message)
+    {
+        var e = Assert.ThrowsAny<JsonException>(() => JsonSerializer.Deserialize<Document>(json, Options));
+
+        Assert.Equal(message, JsonErrors.Describe(e, "the document", Options.GetTypeInfo(typeof(Document))));
+        Assert.DoesNotContain("System.", JsonErrors.Describe(e, "the document"), StringComparison.Ordinal);
+    }
+
+    private sealed record Document
+    {
+        public required int Id { get; init; }
+
+        public int Count { get; set; }
+
+        public double Score { get; set; }
+
+        public string? Label { get; set; }
+
+        public List<string>? Tags { get; set; }
+
+        public Dictionary<string, string>? Params { get; set; }
+
+        public DateTimeOffset? At { get; set; }
+
+        public bool On { get; set; }
+
+        public Inner? Inner { get; set; }
+    }
+
+    private sealed record Inner
+    {
+        public required int Size { get; init; }
+    }
+}
