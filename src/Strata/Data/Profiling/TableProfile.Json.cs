@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using Strata.Api;
 using Strata.Artifacts;
 
 namespace Strata.Data.Profiling;
@@ -52,7 +53,7 @@ public sealed partial class TableProfile
         }
         catch (JsonException e)
         {
-            throw new StrataException(ErrorCodes.DataMalformed, $"profile JSON is malformed at {e.Path ?? "$"}: {e.Message}", e);
+            throw new StrataException(ErrorCodes.DataMalformed, JsonErrors.Describe(e, "the profile", ProfileJsonContext.Default.ProfileDocument), e);
         }
 
         return ProfileJson.FromDocument(document ?? throw new StrataException(ErrorCodes.DataMalformed, "profile JSON: the document is null"));

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Strata.Api;
 using Strata.Data.Profiling;
 
 namespace Strata.Monitoring.Drift;
@@ -59,7 +60,7 @@ public sealed partial class DriftProfile
         }
         catch (JsonException e)
         {
-            throw new StrataException(ErrorCodes.DataMalformed, $"drift profile JSON is malformed at {e.Path ?? "$"}: {e.Message}", e);
+            throw new StrataException(ErrorCodes.DataMalformed, JsonErrors.Describe(e, "the drift profile", DriftProfileJson.Default.DriftProfileDocument), e);
         }
 
         if (document is null || document.Format != FormatVersion)

@@ -97,8 +97,8 @@ public sealed class ProfileJsonTests
 
     public static TheoryData<string, string> Corruptions => new()
     {
-        { "truncated", "$" },
-        { "not-an-object", "$" },
+        { "truncated", "the profile is not valid JSON" },
+        { "not-an-object", "the profile must be an object" },
         { "format", "format" },
         { "string-count", "count" },
         { "negative-nulls", "nulls" },
