@@ -26,7 +26,7 @@ public static partial class JsonErrors
         var field = Field(e.Path);
         if (Conversion().Match(e.Message) is { Success: true } conversion)
         {
-            var expected = Expected(conversion.Groups["type"].Value);
+            var expected = ValueWords.Of(conversion.Groups["type"].Value);
             return field is null
                 ? $"{what} must be {expected ?? "an object"}"
                 : expected is null ? $"field '{field}' holds a value of the wrong kind" : $"field '{field}' must be {expected}";
@@ -72,29 +72,6 @@ public static partial class JsonErrors
         return type is { Kind: JsonTypeInfoKind.Object, Properties.Count: > 0 } ? type.Properties.Where(p => p.Set is not null).Select(p => p.Name) : null;
     }
 
-    /// <summary>What a value of a .NET type is, in a caller's words; null for a type that says nothing to a caller.</summary>
-    private static string? Expected(string type)
-    {
-        if (Nullable().Match(type) is { Success: true } nullable)
-        {
-            type = nullable.Groups["inner"].Value;
-        }
-
-        return type switch
-        {
-            "System.String" or "System.Char" => "text",
-            "System.Int16" or "System.Int32" or "System.Int64" or "System.Byte" or "System.SByte"
-                or "System.UInt16" or "System.UInt32" or "System.UInt64" => "a whole number",
-            "System.Double" or "System.Single" or "System.Decimal" or "System.Half" => "a number",
-            "System.Boolean" => "true or false",
-            "System.DateTime" or "System.DateTimeOffset" => "a date and time (ISO 8601)",
-            "System.Guid" => "a GUID",
-            _ when type.EndsWith("[]", StringComparison.Ordinal) || Collection().IsMatch(type) => "a list",
-            _ when type.Contains("Dictionary`2", StringComparison.Ordinal) => "an object",
-            _ => null,
-        };
-    }
-
     /// <summary>A field's path without the root (<c>$.limits.max_queue</c> → <c>limits.max_queue</c>); null for the root.</summary>
     private static string? Field(string? path)
     {
@@ -109,7 +86,7 @@ public static partial class JsonErrors
 
     private static string Qualified(string? parent, string name) => parent is null ? $"'{name}'" : $"'{parent}.{name}'";
 
-    [GeneratedRegex(@"^The JSON value could not be converted to (?<type>\S+?)\. Path:", RegexOptions.Singleline)]
+    [GeneratedRegex(@"^The JSON value could not be converted to (?<type>.+?)\. Path:", RegexOptions.Singleline)]
     private static partial Regex Conversion();
 
     [GeneratedRegex(@"^JSON deserialization for type '[^']+' was missing required properties including: (?<names>.+?)\.?$", RegexOptions.Singleline)]
@@ -123,10 +100,4 @@ public static partial class JsonErrors
 
     [GeneratedRegex(@"\s*Path: .*$", RegexOptions.Singleline)]
     private static partial Regex Position();
-
-    [GeneratedRegex(@"^System\.Nullable`1\[\[?(?<inner>[^,\]]+)")]
-    private static partial Regex Nullable();
-
-    [GeneratedRegex(@"^System\.Collections\.Generic\.(I?List|IReadOnlyList|ICollection|IReadOnlyCollection|IEnumerable|HashSet|ISet|IReadOnlySet)`1")]
-    private static partial Regex Collection();
 }

@@ -91,17 +91,7 @@ internal sealed partial class ProblemExceptionHandler(IProblemDetailsService pro
             return null;
         }
 
-        var type = match.Groups["type"].Value;
-        type = type.StartsWith("Nullable<", StringComparison.Ordinal) ? type["Nullable<".Length..^1] : type;
-        var expected = type switch
-        {
-            "int" or "long" or "short" or "Int32" or "Int64" or "Int16" => "a whole number",
-            "double" or "float" or "decimal" or "Double" or "Single" or "Decimal" => "a number",
-            "bool" or "Boolean" => "true or false",
-            "DateTime" or "DateTimeOffset" => "a date and time (ISO 8601)",
-            "Guid" => "a GUID",
-            _ => null,
-        };
+        var expected = ValueWords.Of(match.Groups["type"].Value);
         if (expected is null)
         {
             return null;

@@ -39,6 +39,17 @@ public sealed class JsonErrorsTests
         Assert.DoesNotContain("System.", JsonErrors.Describe(e, "the document"), StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("int", "a whole number")]
+    [InlineData("Nullable<int>", "a whole number")]
+    [InlineData("System.Int64", "a whole number")]
+    [InlineData("System.Nullable`1[System.Double]", "a number")]
+    [InlineData("System.Nullable`1[[System.Boolean, System.Private.CoreLib, Version=10.0.0.0]]", "true or false")]
+    [InlineData("System.Collections.Generic.IReadOnlyList`1[System.String]", "a list")]
+    [InlineData("System.String[]", "a list")]
+    [InlineData("Strata.Api.CreateProjectRequest", null)]
+    public void A_type_is_told_as_what_its_values_are(string type, string? words) => Assert.Equal(words, ValueWords.Of(type));
+
     private sealed record Document
     {
         public required int Id { get; init; }
