@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
@@ -87,7 +88,14 @@ public static class StrataServer
         services.AddHostedService(sp => sp.GetRequiredService<MonitoringService>());
         services.AddProblemDetails(o => o.CustomizeProblemDetails = c => c.ProblemDetails.Extensions["requestId"] = c.HttpContext.TraceIdentifier);
         services.AddExceptionHandler<ProblemExceptionHandler>();
-        services.ConfigureHttpJsonOptions(o => StrataJson.Apply(o.SerializerOptions));
+        services.ConfigureHttpJsonOptions(o =>
+        {
+            StrataJson.Apply(o.SerializerOptions);
+
+            // A request's misspelt field is refused, naming it, as MLflow's API does, rather than read as absent. (The
+            // client keeps reading responses leniently: a newer server may add fields.)
+            o.SerializerOptions.UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow;
+        });
 
         // Binding failures (malformed JSON, a non-numeric version) throw, so they become 400 problems like every other error.
         services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);

@@ -164,6 +164,18 @@ public sealed class HostileInputTests(StrataServerFactory server) : IClassFixtur
     }
 
     [Fact]
+    public async Task A_misspelt_field_is_refused_naming_it_not_read_as_absent()
+    {
+        using var http = server.Http("editor");
+
+        using var response = await http.PostAsync("/api/v1/projects/flights/runs/search", JsonBody("{\"max_results\": 5}"));
+
+        var text = await response.Content.ReadAsStringAsync();
+        await RouteAccessTests.AssertProblemAsync(response, HttpStatusCode.BadRequest, ErrorCodes.ArgumentInvalid, "max_results");
+        Assert.Contains("unknown field 'max_results'", text, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Json_nested_deeper_than_the_limit_is_refused()
     {
         using var http = server.Http("editor");
