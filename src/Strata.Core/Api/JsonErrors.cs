@@ -26,7 +26,9 @@ public static partial class JsonErrors
         var field = Field(e.Path);
         if (Conversion().Match(e.Message) is { Success: true } conversion)
         {
-            var expected = ValueWords.Of(conversion.Groups["type"].Value);
+            // A record read through its constructor names itself, not the field's type: the document's type says it.
+            var expected = ValueWords.Of(conversion.Groups["type"].Value)
+                ?? (field is null ? null : Property(document, field)?.PropertyType is { } type ? ValueWords.Of(type.ToString()) : null);
             return field is null
                 ? $"{what} must be {expected ?? "an object"}"
                 : expected is null ? $"field '{field}' holds a value of the wrong kind" : $"field '{field}' must be {expected}";
@@ -53,14 +55,21 @@ public static partial class JsonErrors
     }
 
     /// <summary>The fields of the object holding the field at <paramref name="path"/> (dot-separated names), from the document's type.</summary>
-    private static IEnumerable<string>? Known(JsonTypeInfo? document, string? path)
+    private static IEnumerable<string>? Known(JsonTypeInfo? document, string? path) =>
+        // NOTE: a property without a setter is one the document cannot give (computed, or ignored on reading).
+        Holder(document, path) is { Properties.Count: > 0 } holder ? holder.Properties.Where(p => p.Set is not null).Select(p => p.Name) : null;
+
+    /// <summary>The property at <paramref name="path"/> in the document's type, if the path leads to one.</summary>
+    private static JsonPropertyInfo? Property(JsonTypeInfo? document, string path) =>
+        Holder(document, path) is { } holder ? Find(holder, path[(path.LastIndexOf('.') + 1)..]) : null;
+
+    /// <summary>The object type holding the field at <paramref name="path"/>: the document's, or a nested object's.</summary>
+    private static JsonTypeInfo? Holder(JsonTypeInfo? document, string? path)
     {
         var type = document;
-        var names = path?.Split('.') ?? [];
-        foreach (var name in names.SkipLast(1))
+        foreach (var name in (path?.Split('.') ?? []).SkipLast(1))
         {
-            var property = type?.Properties.FirstOrDefault(p => p.Name == name);
-            if (property is null || type is null)
+            if (type is null || Find(type, name) is not { } property)
             {
                 return null;
             }
@@ -68,9 +77,11 @@ public static partial class JsonErrors
             type = type.Options.GetTypeInfo(System.Nullable.GetUnderlyingType(property.PropertyType) ?? property.PropertyType);
         }
 
-        // NOTE: a property without a setter is one the document cannot give (computed, or ignored on reading).
-        return type is { Kind: JsonTypeInfoKind.Object, Properties.Count: > 0 } ? type.Properties.Where(p => p.Set is not null).Select(p => p.Name) : null;
+        return type is { Kind: JsonTypeInfoKind.Object } ? type : null;
     }
+
+    private static JsonPropertyInfo? Find(JsonTypeInfo type, string name) =>
+        type.Properties.FirstOrDefault(p => string.Equals(p.Name, name, type.Options.PropertyNameCaseInsensitive ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal));
 
     /// <summary>A field's path without the root (<c>$.limits.max_queue</c> → <c>limits.max_queue</c>); null for the root.</summary>
     private static string? Field(string? path)

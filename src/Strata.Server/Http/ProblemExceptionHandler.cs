@@ -1,7 +1,10 @@
 using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
 using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.Diagnostics;
+using Microsoft.AspNetCore.Http.Metadata;
 using Microsoft.AspNetCore.Mvc;
+using Microsoft.Extensions.Options;
 using Strata.Api;
 
 namespace Strata.Server.Http;
@@ -11,11 +14,15 @@ namespace Strata.Server.Http;
 /// (the caller's mistakes are 4xx), request-reading failures (bad JSON, a wrong content type, a body too large) are
 /// 4xx, and anything unexpected is a 500 that names the request id but nothing of the server's internals.
 /// </summary>
-internal sealed partial class ProblemExceptionHandler(IProblemDetailsService problems, ILogger<ProblemExceptionHandler> logger) : IExceptionHandler
+internal sealed partial class ProblemExceptionHandler(IProblemDetailsService problems, IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions> json, ILogger<ProblemExceptionHandler> logger) : IExceptionHandler
 {
     public async ValueTask<bool> TryHandleAsync(HttpContext httpContext, Exception exception, CancellationToken cancellationToken)
     {
-        var (status, code, detail) = Map(exception);
+        // The route's body type, so a JSON error can say what a field of it must be (the exception handler middleware
+        // has cleared the endpoint from the context by now; its feature keeps it).
+        var endpoint = httpContext.Features.Get<IExceptionHandlerFeature>()?.Endpoint ?? httpContext.GetEndpoint();
+        var body = endpoint?.Metadata.GetMetadata<IAcceptsMetadata>()?.RequestType is { } type ? json.Value.SerializerOptions.GetTypeInfo(type) : null;
+        var (status, code, detail) = Map(exception, body);
         if (status >= 500)
         {
             LogUnexpected(logger, exception, httpContext.TraceIdentifier);
@@ -51,15 +58,15 @@ internal sealed partial class ProblemExceptionHandler(IProblemDetailsService pro
         }).ConfigureAwait(false);
     }
 
-    /// <summary>The status, stable code and message for an exception.</summary>
-    internal static (int Status, string Code, string Detail) Map(Exception exception) => exception switch
+    /// <summary>The status, stable code and message for an exception; <paramref name="body"/> is the type the request's body was read as, when known.</summary>
+    internal static (int Status, string Code, string Detail) Map(Exception exception, JsonTypeInfo? body = null) => exception switch
     {
         Strata.Serving.ServingRefusal e => (e.Status, e.Code, e.Message),
         StrataException e when e.IsCallerError => (StatusOf(e.Code), e.Code, e.Message),
         StrataException e => (StatusCodes.Status500InternalServerError, e.Code, "the server failed to do this; the request id identifies it in the server's log"),
         BadHttpRequestException e when e.StatusCode == StatusCodes.Status413PayloadTooLarge => (e.StatusCode, ErrorCodes.DataLimit, "the request body is larger than this route accepts"),
-        BadHttpRequestException e => (e.StatusCode, ErrorCodes.ArgumentInvalid, Describe(e)),
-        JsonException e => (StatusCodes.Status400BadRequest, ErrorCodes.ArgumentInvalid, JsonErrors.Describe(e, "the request body")),
+        BadHttpRequestException e => (e.StatusCode, ErrorCodes.ArgumentInvalid, Describe(e, body)),
+        JsonException e => (StatusCodes.Status400BadRequest, ErrorCodes.ArgumentInvalid, JsonErrors.Describe(e, "the request body", body)),
         _ => (StatusCodes.Status500InternalServerError, "internal", "an unexpected error occurred; the request id identifies it in the server's log"),
     };
 
@@ -76,8 +83,8 @@ internal sealed partial class ProblemExceptionHandler(IProblemDetailsService pro
     };
 
     // Binding failures say which parameter and, for JSON, where in the body; both are the caller's own input.
-    private static string Describe(BadHttpRequestException e) =>
-        e.InnerException is JsonException json ? JsonErrors.Describe(json, "the request body") : Parameter(e.Message) ?? e.Message;
+    private static string Describe(BadHttpRequestException e, JsonTypeInfo? body) =>
+        e.InnerException is JsonException json ? JsonErrors.Describe(json, "the request body", body) : Parameter(e.Message) ?? e.Message;
 
     /// <summary>
     /// A query or route value of the wrong type, in the caller's terms: the framework's message names the .NET type

@@ -39,6 +39,15 @@ public sealed class JsonErrorsTests
         Assert.DoesNotContain("System.", JsonErrors.Describe(e, "the document"), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void A_record_read_through_its_constructor_is_told_from_the_document_s_type()
+    {
+        var e = Assert.ThrowsAny<JsonException>(() => JsonSerializer.Deserialize<Pair>("""{"name": 5, "size": 1}""", Options));
+
+        Assert.Equal("field 'name' holds a value of the wrong kind", JsonErrors.Describe(e, "the document"));
+        Assert.Equal("field 'name' must be text", JsonErrors.Describe(e, "the document", Options.GetTypeInfo(typeof(Pair))));
+    }
+
     [Theory]
     [InlineData("int", "a whole number")]
     [InlineData("Nullable<int>", "a whole number")]
@@ -70,6 +79,8 @@ public sealed class JsonErrorsTests
 
         public Inner? Inner { get; set; }
     }
+
+    private sealed record Pair(string Name, int Size);
 
     private sealed record Inner
     {
