@@ -19,7 +19,7 @@ public static partial class JsonErrors
     /// </summary>
     /// <param name="e">The serializer's or reader's failure.</param>
     /// <param name="what">What the document is, for malformed JSON ("the request body", "the deployment").</param>
-    /// <param name="document">The type read, when known: an unknown field's message then lists the fields its object has.</param>
+    /// <param name="document">The type read, when known: an unknown field's message then lists the fields its object has, and a wrong value's says what its field must be.</param>
     public static string Describe(JsonException e, string what, JsonTypeInfo? document = null)
     {
         ArgumentNullException.ThrowIfNull(e);
