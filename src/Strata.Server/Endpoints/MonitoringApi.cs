@@ -309,6 +309,7 @@ internal static class MonitoringApi
             throw new StrataException(ErrorCodes.ArgumentInvalid, "field 'labels' must be an array of {\"request_id\": \"…\", \"label\": number}");
         }
 
+        OnlyFields(root, "", "labels");
         var count = array.GetArrayLength();
         if (count == 0)
         {
@@ -329,6 +330,7 @@ internal static class MonitoringApi
                 throw new StrataException(ErrorCodes.ArgumentInvalid, $"field 'labels[{i}]' must be an object with request_id and label");
             }
 
+            OnlyFields(item, $"labels[{i}].", "request_id", "label");
             var id = item.TryGetProperty("request_id", out var r) && r.ValueKind == JsonValueKind.String ? r.GetString()! : null;
             if (string.IsNullOrEmpty(id) || id.Length > MaxRequestId)
             {
@@ -345,5 +347,29 @@ internal static class MonitoringApi
         }
 
         return labels;
+    }
+
+    /// <summary>
+    /// Refuses a field the object may not have, or one it has twice: a misspelt field would be read as absent, and of
+    /// a repeated one the label stored and the one the caller meant could differ.
+    /// </summary>
+    private static void OnlyFields(JsonElement obj, string prefix, params string[] allowed)
+    {
+        var seen = new bool[allowed.Length];
+        foreach (var property in obj.EnumerateObject())
+        {
+            var index = Array.FindIndex(allowed, a => property.NameEquals(a));
+            if (index < 0)
+            {
+                throw new StrataException(ErrorCodes.ArgumentInvalid, $"unknown field '{prefix}{property.Name}' (known: {string.Join(", ", allowed)})");
+            }
+
+            if (seen[index])
+            {
+                throw new StrataException(ErrorCodes.ArgumentInvalid, $"field '{prefix}{property.Name}' appears more than once");
+            }
+
+            seen[index] = true;
+        }
     }
 }

@@ -89,6 +89,9 @@ public sealed class MonitoringServerTests(MonitoringServerFixture fixture) : ICl
     [InlineData("watched", """{"labels":[{"request_id":"r","label":{"yes":1}}]}""", HttpStatusCode.BadRequest, "labels[0].label")]
     [InlineData("watched", """{"labels":[{"label":1}]}""", HttpStatusCode.BadRequest, "labels[0].request_id")]
     [InlineData("watched", """{"labels":[]}""", HttpStatusCode.BadRequest, "labels")]
+    [InlineData("watched", """{"labels":[{"request_id":"r","lable":1}]}""", HttpStatusCode.BadRequest, "unknown field 'labels[0].lable' (known: request_id, label)")]
+    [InlineData("watched", """{"labels":[{"request_id":"r","label":1,"label":0}]}""", HttpStatusCode.BadRequest, "field 'labels[0].label' appears more than once")]
+    [InlineData("watched", """{"labels":[{"request_id":"r","label":1}],"delay":5}""", HttpStatusCode.BadRequest, "unknown field 'delay' (known: labels)")]
     [InlineData("watched", """{"labels":[{"request_id":"r","label":1}""", HttpStatusCode.BadRequest, "JSON")]
     [InlineData("nowhere", """{"labels":[{"request_id":"r","label":1}]}""", HttpStatusCode.NotFound, "nowhere")]
     public async Task Bad_feedback_is_a_client_error_naming_what_is_wrong(string endpoint, string body, HttpStatusCode status, string named)
