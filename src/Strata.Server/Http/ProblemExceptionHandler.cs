@@ -18,11 +18,7 @@ internal sealed partial class ProblemExceptionHandler(IProblemDetailsService pro
 {
     public async ValueTask<bool> TryHandleAsync(HttpContext httpContext, Exception exception, CancellationToken cancellationToken)
     {
-        // The route's body type, so a JSON error can say what a field of it must be (the exception handler middleware
-        // has cleared the endpoint from the context by now; its feature keeps it).
-        var endpoint = httpContext.Features.Get<IExceptionHandlerFeature>()?.Endpoint ?? httpContext.GetEndpoint();
-        var body = endpoint?.Metadata.GetMetadata<IAcceptsMetadata>()?.RequestType is { } type ? json.Value.SerializerOptions.GetTypeInfo(type) : null;
-        var (status, code, detail) = Map(exception, body);
+        var (status, code, detail) = Map(exception, exception is JsonException or BadHttpRequestException { InnerException: JsonException } ? BodyType(httpContext) : null);
         if (status >= 500)
         {
             LogUnexpected(logger, exception, httpContext.TraceIdentifier);
@@ -56,6 +52,17 @@ internal sealed partial class ProblemExceptionHandler(IProblemDetailsService pro
             Exception = exception,
             ProblemDetails = problem,
         }).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The route's body type, so a JSON error can say what a field of it must be: looked up only for those (a refusal
+    /// under overload takes this path too). The exception handler middleware has cleared the endpoint from the context
+    /// by now; its feature keeps it.
+    /// </summary>
+    private JsonTypeInfo? BodyType(HttpContext httpContext)
+    {
+        var endpoint = httpContext.Features.Get<IExceptionHandlerFeature>()?.Endpoint ?? httpContext.GetEndpoint();
+        return endpoint?.Metadata.GetMetadata<IAcceptsMetadata>()?.RequestType is { } type ? json.Value.SerializerOptions.GetTypeInfo(type) : null;
     }
 
     /// <summary>The status, stable code and message for an exception; <paramref name="body"/> is the type the request's body was read as, when known.</summary>

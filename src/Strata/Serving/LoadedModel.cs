@@ -180,8 +180,8 @@ internal sealed class LoadedModel
         List<string>? problems = null;
         for (var i = 0; i < positions.Length; i++)
         {
-            var kind = input.KindAt(positions[i]);
-            if ((KindProblem(Inputs[i], kind) ?? (kind == InputKind.Number ? RangeProblem(Inputs[i], input.NumberAt(positions[i]), 0) : null)) is { } problem)
+            // A field that is not a number holds NaN here, which RangeProblem passes.
+            if ((KindProblem(Inputs[i], input.KindAt(positions[i])) ?? RangeProblem(Inputs[i], input.NumberAt(positions[i]), 0)) is { } problem)
             {
                 (problems ??= []).Add(problem);
             }
@@ -190,7 +190,6 @@ internal sealed class LoadedModel
         return problems;
     }
 
-    /// <summary>The problem with a field of this kind for the input, or null when the input can read it (null reads as missing).</summary>
     /// <summary>
     /// A number the model's float32 features cannot hold: it would reach the trees as an infinity, which XGBoost and
     /// scikit-learn refuse too. The first such row of a field is named.
@@ -218,6 +217,7 @@ internal sealed class LoadedModel
             ? null
             : $"field '{model.Name}' is {number.ToString("R", CultureInfo.InvariantCulture)} in row {row}, beyond the model's features (float32, at most ±{float.MaxValue.ToString("R", CultureInfo.InvariantCulture)})";
 
+    /// <summary>The problem with a field of this kind for the input, or null when the input can read it (null reads as missing).</summary>
     private static string? KindProblem(ModelInput model, InputKind kind) =>
         kind == InputKind.Null || (model.Kind == FeatureKind.Categorical ? kind == InputKind.Text : kind == InputKind.Number)
             ? null
