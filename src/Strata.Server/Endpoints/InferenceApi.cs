@@ -16,7 +16,7 @@ namespace Strata.Server.Endpoints;
 /// </summary>
 internal static class InferenceApi
 {
-    private static readonly string[] Extensions = ["model_repository"];
+    private static readonly string[] Extensions = ["model_repository", InferenceJson.BinaryExtension];
 
     public static IEndpointRouteBuilder MapInferenceApi(this IEndpointRouteBuilder app)
     {
@@ -88,16 +88,24 @@ internal static class InferenceApi
         var number = ParseVersion(version);
         var (signature, _) = api.State.Serving.Describe(name, number);
         InferenceJson.InferRequest request;
-        using (var document = await JsonDocument.ParseAsync(api.Http.Request.Body, new JsonDocumentOptions { MaxDepth = InferenceJson.MaxDepth }, api.Aborted).ConfigureAwait(false))
+        using (var body = new MemoryStream())
         {
-            request = InferenceJson.Parse(document.RootElement, signature.Inputs);
+            await api.Http.Request.Body.CopyToAsync(body, api.Aborted).ConfigureAwait(false);
+            var (json, binary) = InferenceJson.Split(new ReadOnlySequence<byte>(body.GetBuffer(), 0, (int)body.Length), api.Http.Request.Headers[InferenceJson.HeaderLengthHeader]);
+            using var document = JsonDocument.Parse(json, new JsonDocumentOptions { MaxDepth = InferenceJson.MaxDepth });
+            request = InferenceJson.Parse(document.RootElement, signature.Inputs, binary);
         }
 
         var output = await api.State.Serving.PredictAsync(ServingApi.Request(api, name, request.Input, 0, number), api.Aborted).ConfigureAwait(false);
         AccessLog.Served(api.Http, output);
         var (answered, _) = api.State.Serving.Describe(name, output.Version);
         var buffer = new ArrayBufferWriter<byte>(256);
-        InferenceJson.WriteResponse(buffer, name, request.Id ?? api.Http.TraceIdentifier, output, answered.Outputs, request.Outputs);
+        if (InferenceJson.WriteResponse(buffer, name, request.Id ?? api.Http.TraceIdentifier, output, answered.Outputs, request) is { } header)
+        {
+            api.Http.Response.Headers[InferenceJson.HeaderLengthHeader] = header.ToString(CultureInfo.InvariantCulture);
+            return Results.Bytes(buffer.WrittenMemory.ToArray(), "application/octet-stream");
+        }
+
         return Results.Bytes(buffer.WrittenMemory.ToArray(), "application/json");
     }
 

@@ -212,8 +212,9 @@ internal sealed class InferenceFastPath
             InferenceJson.InferRequest request;
             try
             {
-                using var document = JsonDocument.Parse(body.Buffer, new JsonDocumentOptions { MaxDepth = InferenceJson.MaxDepth });
-                request = InferenceJson.Parse(document.RootElement, signature.Inputs);
+                var (json, binary) = InferenceJson.Split(body.Buffer, context.Request.Headers[InferenceJson.HeaderLengthHeader]);
+                using var document = JsonDocument.Parse(json, new JsonDocumentOptions { MaxDepth = InferenceJson.MaxDepth });
+                request = InferenceJson.Parse(document.RootElement, signature.Inputs, binary);
             }
             finally
             {
@@ -224,8 +225,8 @@ internal sealed class InferenceFastPath
             AccessLog.Served(context, output);
             var (answered, _) = serving.Describe(match.Name, output.Version);
             var buffer = Buffer();
-            InferenceJson.WriteResponse(buffer, match.Name, request.Id ?? id, output, answered.Outputs, request.Outputs);
-            await SendAsync(context, buffer).ConfigureAwait(false);
+            var header = InferenceJson.WriteResponse(buffer, match.Name, request.Id ?? id, output, answered.Outputs, request);
+            await SendAsync(context, buffer, header).ConfigureAwait(false);
         }
         catch (Exception e) when (e is StrataException or JsonException or BadHttpRequestException && !context.Response.HasStarted)
         {
@@ -322,11 +323,18 @@ internal sealed class InferenceFastPath
         return buffer;
     }
 
-    private static Task SendAsync(HttpContext context, ArrayBufferWriter<byte> buffer)
+    /// <summary>Sends the buffer as the answer: JSON, or with <paramref name="binaryHeader"/> the JSON's length ahead of binary tensor data.</summary>
+    private static Task SendAsync(HttpContext context, ArrayBufferWriter<byte> buffer, int? binaryHeader = null)
     {
         var response = context.Response;
         response.StatusCode = StatusCodes.Status200OK;
         response.ContentType = "application/json";
+        if (binaryHeader is { } length)
+        {
+            response.ContentType = "application/octet-stream";
+            response.Headers[InferenceJson.HeaderLengthHeader] = length.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+
         response.ContentLength = buffer.WrittenCount;
         response.BodyWriter.Write(buffer.WrittenSpan); // copied into the response's own buffers before anything awaits
         if (buffer.Capacity > MaxKeptBuffer)

@@ -10,8 +10,10 @@ namespace Strata.Server.Serving;
 /// The Open Inference Protocol (KServe V2) JSON: request tensors into named columns (one tensor per input of shape
 /// [N] or [N, 1], or one [N, F] tensor holding every input in signature order) and the model's outputs back as
 /// tensors. Datatypes and shapes are checked exactly as the protocol states them; every mismatch names the tensor.
+/// Tensors may also travel as binary data after the JSON (the binary tensor data extension, in
+/// <c>InferenceJson.Binary.cs</c>), which Triton's clients send by default.
 /// </summary>
-internal static class InferenceJson
+internal static partial class InferenceJson
 {
     /// <summary>Deepest JSON accepted (nested tensor data included).</summary>
     public const int MaxDepth = 16;
@@ -24,8 +26,15 @@ internal static class InferenceJson
         "UINT8", "UINT16", "UINT32", "UINT64", "INT8", "INT16", "INT32", "INT64", "FP16", "FP32", "FP64",
     };
 
-    /// <summary>The request parsed: its id (echoed), the columns, and the outputs asked for (null: all).</summary>
-    public sealed record InferRequest(string? Id, PredictionInput Input, IReadOnlyList<string>? Outputs);
+    /// <summary>
+    /// The request parsed: its id (echoed), the columns, the outputs asked for (null: all), and which outputs go back as
+    /// binary data (an output's own <c>binary_data</c>, else the request's <c>binary_data_output</c>).
+    /// </summary>
+    public sealed record InferRequest(string? Id, PredictionInput Input, IReadOnlyList<string>? Outputs, bool BinaryByDefault, IReadOnlyDictionary<string, bool> BinaryByOutput)
+    {
+        /// <summary>True when <paramref name="output"/> is to be answered as binary data.</summary>
+        public bool Binary(string output) => BinaryByOutput.TryGetValue(output, out var binary) ? binary : BinaryByDefault;
+    }
 
     /// <summary>The protocol's datatype of a model input or output.</summary>
     public static string Datatype(DataType type, FeatureKind kind = FeatureKind.Numeric) => kind == FeatureKind.Categorical ? "BYTES" : type switch
@@ -38,13 +47,16 @@ internal static class InferenceJson
         _ => "BYTES",
     };
 
-    /// <summary>Parses an inference request for a model with the given inputs.</summary>
+    /// <summary>
+    /// Parses an inference request for a model with the given inputs; <paramref name="binary"/> is the body after the
+    /// JSON (see <see cref="Split"/>), which the tensors that declare <c>binary_data_size</c> take in order.
+    /// </summary>
     /// <exception cref="StrataException">Any departure from the protocol (naming the field or tensor).</exception>
-    public static InferRequest Parse(JsonElement root, IReadOnlyList<ModelInput> inputs)
+    public static InferRequest Parse(JsonElement root, IReadOnlyList<ModelInput> inputs, ReadOnlySequence<byte> binary = default)
     {
         try
         {
-            return ParseUnchecked(root, inputs);
+            return ParseUnchecked(root, inputs, binary);
         }
         catch (InvalidOperationException e)
         {
@@ -52,7 +64,7 @@ internal static class InferenceJson
         }
     }
 
-    private static InferRequest ParseUnchecked(JsonElement root, IReadOnlyList<ModelInput> inputs)
+    private static InferRequest ParseUnchecked(JsonElement root, IReadOnlyList<ModelInput> inputs, ReadOnlySequence<byte> binary)
     {
         if (root.ValueKind != JsonValueKind.Object)
         {
@@ -65,9 +77,10 @@ internal static class InferenceJson
             id = idElement.ValueKind == JsonValueKind.String ? idElement.GetString() : throw Invalid("field 'id' must be a string");
         }
 
-        if (root.TryGetProperty("parameters", out var parameters) && parameters.ValueKind != JsonValueKind.Object)
+        var binaryByDefault = false;
+        if (root.TryGetProperty("parameters", out var parameters))
         {
-            throw Invalid("field 'parameters' must be an object");
+            binaryByDefault = BinaryParameter(parameters, "binary_data_output", "field 'parameters'") ?? false;
         }
 
         if (!root.TryGetProperty("inputs", out var tensors) || tensors.ValueKind != JsonValueKind.Array || tensors.GetArrayLength() == 0)
@@ -76,6 +89,7 @@ internal static class InferenceJson
         }
 
         List<string>? outputs = null;
+        var binaryByOutput = new Dictionary<string, bool>(StringComparer.Ordinal);
         if (root.TryGetProperty("outputs", out var requested))
         {
             if (requested.ValueKind != JsonValueKind.Array)
@@ -83,16 +97,26 @@ internal static class InferenceJson
                 throw Invalid("field 'outputs' must be an array of {\"name\": …}");
             }
 
-            outputs = [];
+            // NOTE: an empty list asks for every output, as an absent one does (Triton answers both alike).
+            outputs = requested.GetArrayLength() == 0 ? null : [];
             foreach (var output in requested.EnumerateArray())
             {
-                outputs.Add(output.ValueKind == JsonValueKind.Object && output.TryGetProperty("name", out var n) && n.ValueKind == JsonValueKind.String
+                var name = output.ValueKind == JsonValueKind.Object && output.TryGetProperty("name", out var n) && n.ValueKind == JsonValueKind.String
                     ? n.GetString()!
-                    : throw Invalid("every entry of 'outputs' must be an object with a string 'name'"));
+                    : throw Invalid("every entry of 'outputs' must be an object with a string 'name'");
+                var own = output.TryGetProperty("parameters", out var given) ? BinaryParameter(given, "binary_data", $"output '{name}': field 'parameters'") : null;
+                if (!binaryByOutput.TryAdd(name, own ?? binaryByDefault))
+                {
+                    throw Invalid($"output '{name}' is asked for twice in 'outputs'");
+                }
+
+                outputs!.Add(name);
             }
         }
 
-        var parsed = tensors.EnumerateArray().Select((t, i) => Tensor.Read(t, i)).ToList();
+        var data = new BinaryData(binary);
+        var parsed = tensors.EnumerateArray().Select((t, i) => Tensor.Read(t, i, data)).ToList();
+        data.CheckAllTaken();
         var names = new HashSet<string>(StringComparer.Ordinal);
         foreach (var tensor in parsed)
         {
@@ -117,7 +141,7 @@ internal static class InferenceJson
                 }
             }
 
-            return new InferRequest(id, new PredictionInput(rows, inputs.Select((m, f) => (m.Name, builders[f].Build())).ToDictionary(p => p.Name, p => p.Item2, StringComparer.Ordinal)), outputs);
+            return new InferRequest(id, new PredictionInput(rows, inputs.Select((m, f) => (m.Name, builders[f].Build())).ToDictionary(p => p.Name, p => p.Item2, StringComparer.Ordinal)), outputs, binaryByDefault, binaryByOutput);
         }
 
         var count = -1L;
@@ -145,74 +169,125 @@ internal static class InferenceJson
             columns[tensor.Name] = builder.Build();
         }
 
-        return new InferRequest(id, new PredictionInput((int)count, columns), outputs);
+        return new InferRequest(id, new PredictionInput((int)count, columns), outputs, binaryByDefault, binaryByOutput);
     }
 
-    /// <summary>Writes the inference response: model name and version, the request's id, and the output tensors.</summary>
+    /// <summary>
+    /// Writes the inference response: model name and version, the request's id, and the output tensors asked for, each
+    /// as JSON data or, when the request asks for it, as binary data after the JSON. Returns the JSON's length when
+    /// binary data follows it (the caller sends it as <see cref="HeaderLengthHeader"/>), else null.
+    /// </summary>
     /// <exception cref="StrataException">An output asked for that the model does not have.</exception>
-    public static void WriteResponse(IBufferWriter<byte> buffer, string modelName, string id, PredictionOutput output, IReadOnlyList<ModelOutput> signature, IReadOnlyList<string>? wanted)
+    public static int? WriteResponse(ArrayBufferWriter<byte> buffer, string modelName, string id, PredictionOutput output, IReadOnlyList<ModelOutput> signature, InferRequest request)
     {
+        var wanted = request.Outputs;
         if (wanted?.FirstOrDefault(w => !signature.Any(s => s.Name == w)) is { } unknown)
         {
             throw new StrataException(ErrorCodes.ArgumentInvalid, $"the model has no output '{unknown}' (it has {string.Join(", ", signature.Select(s => s.Name))})");
         }
 
-        using var json = new Utf8JsonWriter(buffer);
-        json.WriteStartObject();
-        json.WriteString("model_name", modelName);
-        json.WriteString("model_version", output.Version.ToString(CultureInfo.InvariantCulture));
-        json.WriteString("id", id);
-        json.WriteStartArray("outputs");
-        var classes = output.ClassLabels?.Count ?? 0;
-        foreach (var o in signature.Where(s => wanted is null || wanted.Contains(s.Name)))
+        var answered = signature.Where(s => wanted is null || wanted.Contains(s.Name)).ToList();
+        var binary = answered.Where(o => request.Binary(o.Name)).ToList();
+        ArrayBufferWriter<byte>? blobs = binary.Count > 0 ? new(256) : null;
+        var sizes = blobs is null ? null : WriteBinaryOutputs(blobs, binary, output);
+        var start = buffer.WrittenCount;
+        using (var json = new Utf8JsonWriter(buffer))
         {
             json.WriteStartObject();
-            json.WriteString("name", o.Name);
-            json.WriteStartArray("shape");
-            json.WriteNumberValue(output.Rows);
-            json.WriteEndArray();
-            json.WriteString("datatype", Datatype(o.Type));
-            json.WriteStartArray("data");
-            for (var r = 0; r < output.Rows; r++)
+            json.WriteString("model_name", modelName);
+            json.WriteString("model_version", output.Version.ToString(CultureInfo.InvariantCulture));
+            json.WriteString("id", id);
+            json.WriteStartArray("outputs");
+            foreach (var o in answered)
             {
-                if (o.Name == "label")
+                json.WriteStartObject();
+                json.WriteString("name", o.Name);
+                json.WriteStartArray("shape");
+                json.WriteNumberValue(output.Rows);
+                json.WriteEndArray();
+                json.WriteString("datatype", Datatype(o.Type));
+                if (sizes is not null && sizes.TryGetValue(o.Name, out var size))
                 {
-                    json.WriteStringValue(output.Labels![r]);
-                }
-                else if (o.Name == "prediction")
-                {
-                    json.WriteNumberValue(output.Values![r]);
-                }
-                else if (o.Name == "probability")
-                {
-                    json.WriteNumberValue(output.Probabilities![(r * classes) + 1]);
+                    json.WriteStartObject("parameters");
+                    json.WriteNumber("binary_data_size", size);
+                    json.WriteEndObject();
                 }
                 else
                 {
-                    var c = output.ClassLabels!.ToList().IndexOf(o.Name["probability_".Length..]);
-                    json.WriteNumberValue(output.Probabilities![(r * classes) + c]);
+                    var values = new OutputValues(o, output);
+                    json.WriteStartArray("data");
+                    for (var r = 0; r < output.Rows; r++)
+                    {
+                        if (values.Text(r) is { } text)
+                        {
+                            json.WriteStringValue(text);
+                        }
+                        else
+                        {
+                            json.WriteNumberValue(values.Number(r));
+                        }
+                    }
+
+                    json.WriteEndArray();
                 }
+
+                json.WriteEndObject();
             }
 
             json.WriteEndArray();
             json.WriteEndObject();
         }
 
-        json.WriteEndArray();
-        json.WriteEndObject();
+        if (blobs is null)
+        {
+            return null;
+        }
+
+        var length = buffer.WrittenCount - start;
+        buffer.Write(blobs.WrittenSpan);
+        return length;
     }
 
     private static StrataException Invalid(string message) => new(ErrorCodes.ArgumentInvalid, message);
 
-    /// <summary>One request tensor: name, shape, datatype and its data flattened in row-major order.</summary>
+    /// <summary>One output's value in each row: the label's text, or a number (prediction or a class's probability).</summary>
+    private readonly struct OutputValues
+    {
+        private readonly PredictionOutput _output;
+        private readonly bool _label;
+        private readonly bool _prediction;
+        private readonly int _classes;
+        private readonly int _class;
+
+        public OutputValues(ModelOutput o, PredictionOutput output)
+        {
+            _output = output;
+            _label = o.Name == "label";
+            _prediction = o.Name == "prediction";
+            _classes = output.ClassLabels?.Count ?? 0;
+            _class = o.Name == "probability" ? 1
+                : o.Name.StartsWith("probability_", StringComparison.Ordinal) ? output.ClassLabels!.ToList().IndexOf(o.Name["probability_".Length..])
+                : -1;
+        }
+
+        public string? Text(int row) => _label ? _output.Labels![row] : null;
+
+        public double Number(int row) => _prediction ? _output.Values![row] : _output.Probabilities![(row * _classes) + _class];
+    }
+
+    /// <summary>
+    /// One request tensor: name, shape, datatype and its data flattened in row-major order, as JSON values or, for a
+    /// tensor sent as binary data, the values decoded from it.
+    /// </summary>
     private sealed class Tensor
     {
-        private Tensor(string name, long[] shape, string datatype, List<JsonElement> data)
+        private Tensor(string name, long[] shape, string datatype, List<JsonElement> data, BinaryValues? binary = null)
         {
             Name = name;
             Shape = shape;
             Datatype = datatype;
             Data = data;
+            Binary = binary;
         }
 
         public string Name { get; }
@@ -223,7 +298,9 @@ internal static class InferenceJson
 
         public List<JsonElement> Data { get; }
 
-        public static Tensor Read(JsonElement t, int index)
+        private BinaryValues? Binary { get; }
+
+        public static Tensor Read(JsonElement t, int index, BinaryData binary)
         {
             if (t.ValueKind != JsonValueKind.Object)
             {
@@ -262,6 +339,13 @@ internal static class InferenceJson
                 throw Invalid($"input tensor '{name}': unknown datatype '{datatype}' (BOOL, UINT8…UINT64, INT8…INT64, FP16, FP32, FP64, BYTES)");
             }
 
+            if (BinaryDataSize(t, name) is { } byteCount)
+            {
+                return t.TryGetProperty("data", out _)
+                    ? throw Invalid($"input tensor '{name}' has both 'data' and a 'binary_data_size'; its values must be in one of them")
+                    : new Tensor(name, shape, datatype, [], BinaryValues.Read(name, datatype, elements, binary.Take(byteCount, name)));
+            }
+
             if (!t.TryGetProperty("data", out var data) || data.ValueKind != JsonValueKind.Array)
             {
                 throw Invalid($"input tensor '{name}' needs 'data', an array (flat, row-major, or nested)");
@@ -281,6 +365,12 @@ internal static class InferenceJson
 
         public void SetInto(PredictJson.ColumnBuilder builder, int element, int row)
         {
+            if (Binary is not null)
+            {
+                Binary.SetInto(builder, element, row);
+                return;
+            }
+
             var value = Data[element];
             switch (Datatype)
             {

@@ -110,16 +110,26 @@ public sealed class ServingLimitsTests(ServingServerFixture fixture, ITestOutput
             Encoding.UTF8.GetBytes("{\"id\":\"x\",\"inputs\":[{\"name\":\"m\",\"shape\":[1,11],\"datatype\":\"FP32\",\"data\":[[" +
                 string.Join(',', rows[0].Take(11).Select(v => double.IsNaN(v) ? "0" : v.ToString("R", System.Globalization.CultureInfo.InvariantCulture))) + "]]}]}"),
         };
+        // A binary tensor data request (the JSON, then 11 FP32 values): its header keeps the JSON's length as mutations move it.
+        var head = Encoding.UTF8.GetBytes("{\"inputs\":[{\"name\":\"m\",\"shape\":[1,11],\"datatype\":\"FP32\",\"parameters\":{\"binary_data_size\":44}}],\"parameters\":{\"binary_data_output\":true}}");
+        var floats = rows[0].Take(11).SelectMany(v => BitConverter.GetBytes((float)v)).ToArray();
+        valid = [.. valid, [.. head, .. floats]];
         string[] fragments = ["null", "true", "-1e400", "1e999", "\"\"", "[]", "{}", "[[[[[[[[[[[[[[[[[[[[", "\"\\ud800\"", "NaN", "\u0000", ",", "{\"rows\":", "\"rows\"", "9223372036854775808", "-0", "\"distance\""];
         string[] paths = ["/v1/endpoints/fuzz/predict", "/v1/endpoints/fuzz/predict?explain=3", "/v2/models/fuzz/infer", "/v2/models/fuzz/versions/2/infer", "/v1/endpoints/nope/predict"];
         using var http = Server.Http();
         var statuses = new Dictionary<int, int>();
         for (var i = 0; i < iterations; i++)
         {
-            var body = Mutate(random, valid[random.Next(valid.Length)], fragments);
-            using var content = new ByteArrayContent(body);
-            content.Headers.ContentType = new("application/json");
-            using var response = await http.PostAsync(paths[random.Next(paths.Length)], content);
+            var which = random.Next(valid.Length);
+            var body = Mutate(random, valid[which], fragments);
+            using var request = new HttpRequestMessage(HttpMethod.Post, paths[random.Next(paths.Length)]) { Content = new ByteArrayContent(body) };
+            request.Content.Headers.ContentType = new("application/json");
+            if (which == valid.Length - 1 ? random.Next(4) > 0 : random.Next(8) == 0)
+            {
+                request.Headers.Add("Inference-Header-Content-Length", random.Next(3) == 0 ? random.Next(-5, body.Length + 5).ToString(System.Globalization.CultureInfo.InvariantCulture) : head.Length.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            }
+
+            using var response = await http.SendAsync(request);
             var status = (int)response.StatusCode;
             statuses[status] = statuses.GetValueOrDefault(status) + 1;
             Assert.True(status < 500 || status == 503, $"seed {seed}, body {i}: {status} for {Encoding.UTF8.GetString(body)}: {await response.Content.ReadAsStringAsync()}");
