@@ -95,6 +95,9 @@ public static class StrataServer
             // A request's misspelt field is refused, naming it, as MLflow's API does, rather than read as absent. (The
             // client keeps reading responses leniently: a newer server may add fields.)
             o.SerializerOptions.UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow;
+
+            // Of a field given twice the server would read the last, and the caller may have meant the first.
+            o.SerializerOptions.AllowDuplicateProperties = false;
         });
 
         // Binding failures (malformed JSON, a non-numeric version) throw, so they become 400 problems like every other error.

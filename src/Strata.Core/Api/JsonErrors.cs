@@ -40,6 +40,12 @@ public static partial class JsonErrors
             return names.Count == 1 ? $"field {names[0]} is required" : $"fields {string.Join(", ", names)} are required";
         }
 
+        if (Repeated().Match(e.Message) is { Success: true } repeated)
+        {
+            // The serializer's path ends at the repeated field; a document's reader names only the field.
+            return $"field '{field ?? repeated.Groups["name"].Value}' appears more than once";
+        }
+
         if (Unmapped().Match(e.Message) is { Success: true } unmapped)
         {
             // The path ends at the unknown field itself.
@@ -52,6 +58,55 @@ public static partial class JsonErrors
         return e.LineNumber is { } line && e.BytePositionInLine is { } position
             ? string.Create(CultureInfo.InvariantCulture, $"{what} is not valid JSON: {text} (line {line + 1}, byte {position + 1})")
             : $"{what} is not valid JSON: {text}";
+    }
+
+    /// <summary>True when the reader refused a document for a field repeated in one object (<c>AllowDuplicateProperties = false</c>).</summary>
+    public static bool IsRepeatedField(JsonException e)
+    {
+        ArgumentNullException.ThrowIfNull(e);
+        return Repeated().IsMatch(e.Message);
+    }
+
+    /// <summary>
+    /// The path of the first field that appears twice in one object (<c>labels[0].label</c>), or null: a document's
+    /// reader says only the field's name, and a caller needs to know where it is.
+    /// </summary>
+    public static string? RepeatedField(JsonElement element) => RepeatedField(element, "");
+
+    private static string? RepeatedField(JsonElement element, string path)
+    {
+        if (element.ValueKind == JsonValueKind.Object)
+        {
+            var seen = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var property in element.EnumerateObject())
+            {
+                var field = path.Length == 0 ? property.Name : $"{path}.{property.Name}";
+                if (!seen.Add(property.Name))
+                {
+                    return field;
+                }
+
+                if (RepeatedField(property.Value, field) is { } inner)
+                {
+                    return inner;
+                }
+            }
+        }
+        else if (element.ValueKind == JsonValueKind.Array)
+        {
+            var index = 0;
+            foreach (var item in element.EnumerateArray())
+            {
+                if (item.ValueKind is JsonValueKind.Object or JsonValueKind.Array && RepeatedField(item, string.Create(CultureInfo.InvariantCulture, $"{path}[{index}]")) is { } inner)
+                {
+                    return inner;
+                }
+
+                index++;
+            }
+        }
+
+        return null;
     }
 
     /// <summary>The fields of the object holding the field at <paramref name="path"/> (dot-separated names), from the document's type.</summary>
@@ -102,6 +157,9 @@ public static partial class JsonErrors
 
     [GeneratedRegex(@"^JSON deserialization for type '[^']+' was missing required properties including: (?<names>.+?)\.?$", RegexOptions.Singleline)]
     private static partial Regex Missing();
+
+    [GeneratedRegex(@"^Duplicate propert(y '(?<name>[^']*)'|ies) ", RegexOptions.Singleline)]
+    private static partial Regex Repeated();
 
     [GeneratedRegex(@"'([^']*)'")]
     private static partial Regex Quoted();

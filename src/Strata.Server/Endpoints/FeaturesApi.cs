@@ -216,7 +216,7 @@ internal static class FeaturesApi
     {
         try
         {
-            return await JsonDocument.ParseAsync(http.Request.Body, new JsonDocumentOptions { MaxDepth = 16 }, http.RequestAborted).ConfigureAwait(false);
+            return await RequestJson.ParseAsync(http.Request.Body, 16, http.RequestAborted).ConfigureAwait(false);
         }
         catch (JsonException e)
         {

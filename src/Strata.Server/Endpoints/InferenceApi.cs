@@ -92,7 +92,7 @@ internal static class InferenceApi
         {
             await api.Http.Request.Body.CopyToAsync(body, api.Aborted).ConfigureAwait(false);
             var (json, binary) = InferenceJson.Split(new ReadOnlySequence<byte>(body.GetBuffer(), 0, (int)body.Length), api.Http.Request.Headers[InferenceJson.HeaderLengthHeader]);
-            using var document = JsonDocument.Parse(json, new JsonDocumentOptions { MaxDepth = InferenceJson.MaxDepth });
+            using var document = RequestJson.Parse(json, InferenceJson.MaxDepth);
             request = InferenceJson.Parse(document.RootElement, signature.Inputs, binary);
         }
 
@@ -115,7 +115,7 @@ internal static class InferenceApi
         bool? onlyReady = null;
         if (api.Http.Request.ContentLength is not 0)
         {
-            using var document = await JsonDocument.ParseAsync(api.Http.Request.Body, new JsonDocumentOptions { MaxDepth = 4 }, api.Aborted).ConfigureAwait(false);
+            using var document = await RequestJson.ParseAsync(api.Http.Request.Body, 4, api.Aborted).ConfigureAwait(false);
             if (document.RootElement.ValueKind != JsonValueKind.Object)
             {
                 throw new StrataException(ErrorCodes.ArgumentInvalid, "the body must be an object, e.g. {\"ready\": true}");

@@ -82,7 +82,7 @@ internal static class MonitoringApi
         Names.Check("endpoint", endpoint);
         EndpointInProject(api, project, endpoint);
         System.Text.Json.Nodes.JsonObject body;
-        using (var document = await JsonDocument.ParseAsync(api.Http.Request.Body, new JsonDocumentOptions { MaxDepth = 16 }, api.Aborted).ConfigureAwait(false))
+        using (var document = await RequestJson.ParseAsync(api.Http.Request.Body, 16, api.Aborted).ConfigureAwait(false))
         {
             body = System.Text.Json.Nodes.JsonNode.Parse(document.RootElement.GetRawText()) as System.Text.Json.Nodes.JsonObject
                 ?? throw new StrataException(ErrorCodes.ArgumentInvalid, "the body must be a JSON object: one monitor, as in strata.yaml's monitors list");
@@ -206,7 +206,7 @@ internal static class MonitoringApi
     {
         var deployment = ServingApi.Authorize(api, name, Role.Editor);
         List<RawLabel> labels;
-        using (var document = await JsonDocument.ParseAsync(api.Http.Request.Body, new JsonDocumentOptions { MaxDepth = 8 }, api.Aborted).ConfigureAwait(false))
+        using (var document = await RequestJson.ParseAsync(api.Http.Request.Body, 8, api.Aborted).ConfigureAwait(false))
         {
             labels = ParseLabels(document.RootElement);
         }
@@ -350,26 +350,17 @@ internal static class MonitoringApi
     }
 
     /// <summary>
-    /// Refuses a field the object may not have, or one it has twice: a misspelt field would be read as absent, and of
-    /// a repeated one the label stored and the one the caller meant could differ.
+    /// Refuses a field the object may not have: a misspelt field would be read as absent (the body's reader refuses a
+    /// repeated one).
     /// </summary>
     private static void OnlyFields(JsonElement obj, string prefix, params string[] allowed)
     {
-        var seen = new bool[allowed.Length];
         foreach (var property in obj.EnumerateObject())
         {
-            var index = Array.FindIndex(allowed, a => property.NameEquals(a));
-            if (index < 0)
+            if (!allowed.Any(a => property.NameEquals(a)))
             {
                 throw new StrataException(ErrorCodes.ArgumentInvalid, $"unknown field '{prefix}{property.Name}' (known: {string.Join(", ", allowed)})");
             }
-
-            if (seen[index])
-            {
-                throw new StrataException(ErrorCodes.ArgumentInvalid, $"field '{prefix}{property.Name}' appears more than once");
-            }
-
-            seen[index] = true;
         }
     }
 }

@@ -49,7 +49,7 @@ internal static class ServingApi
     private static async Task<Ok<EndpointStatus>> PutAsync([AsParameters] ApiContext api, string name)
     {
         Names.Check("name", name);
-        using var document = await JsonDocument.ParseAsync(api.Http.Request.Body, new JsonDocumentOptions { MaxDepth = 8 }, api.Aborted).ConfigureAwait(false);
+        using var document = await RequestJson.ParseAsync(api.Http.Request.Body, 8, api.Aborted).ConfigureAwait(false);
         JsonNode? parsed;
         try
         {

@@ -40,7 +40,7 @@ internal static class VersionsApi
     /// multipart/form-data: a <c>metadata</c> part (JSON, a <see cref="RegisterVersionRequest"/> without the digest)
     /// first, then a <c>package</c> part streamed straight into the artifact store.
     /// </summary>
-    private static async Task<Created<ModelVersion>> UploadAsync([AsParameters] ApiContext api, string project, string model, IOptions<StrataServerOptions> options)
+    private static async Task<Created<ModelVersion>> UploadAsync([AsParameters] ApiContext api, string project, string model, IOptions<StrataServerOptions> options, IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions> json)
     {
         var request = api.Http.Request;
         if (!MediaTypeHeaderValue.TryParse(request.ContentType, out var type)
@@ -61,11 +61,12 @@ internal static class VersionsApi
         try
         {
             var limited = new LimitedStream(metadataSection!.Body, options.Value.MaxRequestBodyBytes);
-            metadata = await JsonSerializer.DeserializeAsync<RegisterVersionRequest>(limited, StrataJson.Options, api.Aborted).ConfigureAwait(false);
+            // The server's options for callers' bodies: an unknown or repeated field is refused, as in a JSON body.
+            metadata = await JsonSerializer.DeserializeAsync<RegisterVersionRequest>(limited, json.Value.SerializerOptions, api.Aborted).ConfigureAwait(false);
         }
         catch (JsonException e)
         {
-            throw new StrataException(ErrorCodes.ArgumentInvalid, $"field 'metadata': {JsonErrors.Describe(e, "the part")}");
+            throw new StrataException(ErrorCodes.ArgumentInvalid, $"field 'metadata': {JsonErrors.Describe(e, "the part", json.Value.SerializerOptions.GetTypeInfo(typeof(RegisterVersionRequest)))}");
         }
 
         if (metadata is null || metadata.ArtifactDigest is not null)

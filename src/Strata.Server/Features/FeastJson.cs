@@ -132,11 +132,6 @@ internal static class FeastJson
                 throw Invalid($"df.{property.Name} has {count} values but other columns have {rows}");
             }
 
-            if (given.ContainsKey(property.Name))
-            {
-                throw Invalid($"df.{property.Name} appears more than once");
-            }
-
             rows = count;
             var index = declared.TryIndexOf(property.Name);
             if (index < 0)

@@ -213,7 +213,7 @@ internal sealed class InferenceFastPath
             try
             {
                 var (json, binary) = InferenceJson.Split(body.Buffer, context.Request.Headers[InferenceJson.HeaderLengthHeader]);
-                using var document = JsonDocument.Parse(json, new JsonDocumentOptions { MaxDepth = InferenceJson.MaxDepth });
+                using var document = RequestJson.Parse(json, InferenceJson.MaxDepth);
                 request = InferenceJson.Parse(document.RootElement, signature.Inputs, binary);
             }
             finally

@@ -177,6 +177,36 @@ public sealed class HostileInputTests(StrataServerFactory server) : IClassFixtur
     }
 
     [Fact]
+    public async Task A_repeated_field_is_refused_naming_it_not_read_as_its_last_value()
+    {
+        using var http = server.Http("editor");
+
+        using var response = await http.PostAsync("/api/v1/projects/flights/experiments", JsonBody("{\"name\": \"first\", \"name\": \"second\"}"));
+
+        await RouteAccessTests.AssertProblemAsync(response, HttpStatusCode.BadRequest, ErrorCodes.ArgumentInvalid, "name");
+        Assert.Contains("field 'name' appears more than once", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("""{"learner": "gbdt", "lerner": "x"}""", "field 'metadata': unknown field 'lerner' (known: ")]
+    [InlineData("""{"learner": "gbdt", "learner": "logistic"}""", "field 'metadata': field 'learner' appears more than once")]
+    public async Task An_upload_s_metadata_part_is_read_as_strictly_as_a_json_body(string metadata, string message)
+    {
+        using var http = server.Http("editor");
+        await http.PostAsync("/api/v1/projects/flights/models", JsonBody("{\"name\": \"strict\"}"));
+        using var form = new MultipartFormDataContent
+        {
+            { new StringContent(metadata, Encoding.UTF8, "application/json"), "metadata" },
+            { new ByteArrayContent("a package"u8.ToArray()), "package", "package.bin" },
+        };
+
+        using var response = await http.PostAsync("/api/v1/projects/flights/models/strict/versions/upload", form);
+
+        await RouteAccessTests.AssertProblemAsync(response, HttpStatusCode.BadRequest, ErrorCodes.ArgumentInvalid, "metadata");
+        Assert.Contains(message, await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Json_nested_deeper_than_the_limit_is_refused()
     {
         using var http = server.Http("editor");

@@ -122,6 +122,7 @@ public sealed class InferenceProtocolTests(ServingServerFixture fixture) : IClas
     [InlineData("""{"inputs": [{"name": "distance", "shape": [1], "datatype": "FP32", "data": [1]}]}""", "missing field 'dep_hour'")]
     [InlineData("""{"inputs": [{"name": "x", "shape": [-1], "datatype": "FP32", "data": [1]}]}""", "whole number")]
     [InlineData("""not json""", "")]
+    [InlineData("""{"inputs": [{"name": "distance", "shape": [1], "datatype": "FP32", "data": [1], "data": [2]}]}""", "field 'inputs[0].data' appears more than once")]
     public async Task Bad_inference_requests_get_400_with_an_error_object(string body, string message)
     {
         await Server.DeployAsync("oip-errors", new { project = "flights", model = "delay/1" });

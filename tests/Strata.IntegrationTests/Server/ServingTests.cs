@@ -231,6 +231,12 @@ public sealed class ServingTests(ServingServerFixture fixture, ITestOutputHelper
         Assert.Equal(HttpStatusCode.BadRequest, typo.StatusCode);
         Assert.StartsWith("unknown field 'challenger_wieght' (known: name, project, model, challenger, challenger_weight,", (await ServingServer.JsonAsync(typo)).GetProperty("detail").GetString(), StringComparison.Ordinal);
         Assert.Equal(HttpStatusCode.NotFound, (await root.GetAsync("/v1/endpoints/broken")).StatusCode);
+
+        // So is a field given twice: which weight the caller meant is not for the server to guess.
+        using var twice = await root.PutAsync("/v1/endpoints/broken", new StringContent("""{"project": "flights", "model": "delay/1", "challenger": "delay/1", "challenger_weight": 0.2, "challenger_weight": 0.9}""", Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.BadRequest, twice.StatusCode);
+        Assert.Equal("field 'challenger_weight' appears more than once", (await ServingServer.JsonAsync(twice)).GetProperty("detail").GetString());
+        Assert.Equal(HttpStatusCode.NotFound, (await root.GetAsync("/v1/endpoints/broken")).StatusCode);
     }
 
     [Fact]

@@ -39,6 +39,34 @@ public sealed class JsonErrorsTests
         Assert.DoesNotContain("System.", JsonErrors.Describe(e, "the document"), StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("""{"id": 1, "label": "a", "label": "b"}""", "field 'label' appears more than once")]
+    [InlineData("""{"id": 1, "inner": {"size": 1, "size": 2}}""", "field 'inner.size' appears more than once")]
+    [InlineData("""{"id": 1, "params": {"a": "x", "a": "y"}}""", "field 'params.a' appears more than once")]
+    public void A_repeated_field_is_named_by_its_path(string json, string message)
+    {
+        var strict = new JsonSerializerOptions(Options) { AllowDuplicateProperties = false };
+
+        var e = Assert.ThrowsAny<JsonException>(() => JsonSerializer.Deserialize<Document>(json, strict));
+
+        Assert.True(JsonErrors.IsRepeatedField(e));
+        Assert.Equal(message, JsonErrors.Describe(e, "the document", strict.GetTypeInfo(typeof(Document))));
+    }
+
+    [Theory]
+    [InlineData("""{"a": 1, "a": 2}""", "a")]
+    [InlineData("""{"labels": [{"x": 1}, {"x": 1, "label": 1, "label": 2}]}""", "labels[1].label")]
+    [InlineData("""[[{"q": {"r": 1, "r": 2}}]]""", "[0][0].q.r")]
+    [InlineData("""{"a": {"b": 1}, "c": {"b": 2}, "d": [{"b": 1}, {"b": 2}]}""", null)]
+    public void A_document_s_repeated_field_is_found_by_its_path(string json, string? path)
+    {
+        using var document = JsonDocument.Parse(json);
+
+        Assert.Equal(path, JsonErrors.RepeatedField(document.RootElement));
+        var e = Record.Exception(() => JsonDocument.Parse(json, new JsonDocumentOptions { AllowDuplicateProperties = false }).Dispose());
+        Assert.Equal(path is not null, e is JsonException refused && JsonErrors.IsRepeatedField(refused));
+    }
+
     [Fact]
     public void A_record_read_through_its_constructor_is_told_from_the_document_s_type()
     {

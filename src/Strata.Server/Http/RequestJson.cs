@@ -1,0 +1,38 @@
+using System.Buffers;
+using System.Text.Json;
+using Strata.Api;
+
+namespace Strata.Server.Http;
+
+/// <summary>
+/// Reads a caller's JSON body into a document, refusing a field repeated in one object: of two values the server
+/// would read one and the caller may have meant the other (typed bodies refuse it through the server's JSON options).
+/// </summary>
+internal static class RequestJson
+{
+    /// <summary>Parses <paramref name="body"/>, which the document may keep using until it is disposed.</summary>
+    /// <exception cref="StrataException">A field appears twice in one object (naming its path).</exception>
+    /// <exception cref="JsonException">Malformed JSON, or deeper than <paramref name="maxDepth"/>.</exception>
+    public static JsonDocument Parse(ReadOnlySequence<byte> body, int maxDepth)
+    {
+        try
+        {
+            return JsonDocument.Parse(body, new JsonDocumentOptions { MaxDepth = maxDepth, AllowDuplicateProperties = false });
+        }
+        catch (JsonException e) when (JsonErrors.IsRepeatedField(e))
+        {
+            // Only a refused body pays for a second read, which finds where the field is.
+            using var lenient = JsonDocument.Parse(body, new JsonDocumentOptions { MaxDepth = maxDepth });
+            var field = JsonErrors.RepeatedField(lenient.RootElement);
+            throw new StrataException(ErrorCodes.ArgumentInvalid, field is null ? JsonErrors.Describe(e, "the request body") : $"field '{field}' appears more than once", e);
+        }
+    }
+
+    /// <summary>Reads the whole body (its route's size limit applies to the stream), then parses it.</summary>
+    public static async Task<JsonDocument> ParseAsync(Stream body, int maxDepth, CancellationToken cancellationToken)
+    {
+        using var copy = new MemoryStream(); // its buffer outlives it: disposing a MemoryStream keeps the array
+        await body.CopyToAsync(copy, cancellationToken).ConfigureAwait(false);
+        return Parse(new ReadOnlySequence<byte>(copy.GetBuffer(), 0, (int)copy.Length), maxDepth);
+    }
+}
