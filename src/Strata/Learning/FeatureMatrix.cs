@@ -90,7 +90,7 @@ public sealed class FeatureMatrix
             }
             else
             {
-                numeric[f] = ToFloats(column);
+                numeric[f] = ToFloats(column, inputs[f].Name);
             }
         }
 
@@ -181,7 +181,7 @@ public sealed class FeatureMatrix
         return codes;
     }
 
-    private static ReadOnlyMemory<float> ToFloats(Column column)
+    private static ReadOnlyMemory<float> ToFloats(Column column, string name)
     {
         if (column is Column<float> floats && !floats.HasNulls)
         {
@@ -196,6 +196,7 @@ public sealed class FeatureMatrix
                 break;
             case Column<double> d:
                 System.Numerics.Tensors.TensorPrimitives.ConvertTruncating<double, float>(d.Values, result);
+                RefuseOverflow(d, result, name);
                 break;
             case Column<int> i:
                 System.Numerics.Tensors.TensorPrimitives.ConvertTruncating<int, float>(i.Values, result);
@@ -235,5 +236,24 @@ public sealed class FeatureMatrix
         }
 
         return result;
+    }
+
+    /// <summary>
+    /// Refuses a finite number beyond float32 (1e300), which the conversion made an infinity: the model would read a
+    /// value the data never held, so it is named, as XGBoost and scikit-learn refuse it and serving does. An infinity
+    /// in the data stays one (trees read it as the largest or smallest value).
+    /// </summary>
+    private static void RefuseOverflow(Column<double> source, float[] converted, string name)
+    {
+        var values = source.Values;
+        for (var r = 0; r < converted.Length; r++)
+        {
+            if (float.IsInfinity(converted[r]) && double.IsFinite(values[r]) && !source.IsNull(r))
+            {
+                throw new StrataException(
+                    ErrorCodes.DataOutOfRange,
+                    $"feature '{name}' is {values[r].ToString("R", System.Globalization.CultureInfo.InvariantCulture)} at row {r + 1}, beyond the model's features (float32, at most ±{float.MaxValue.ToString("R", System.Globalization.CultureInfo.InvariantCulture)})");
+            }
+        }
     }
 }
