@@ -328,10 +328,9 @@ internal sealed class InferenceFastPath
     {
         var response = context.Response;
         response.StatusCode = StatusCodes.Status200OK;
-        response.ContentType = "application/json";
+        response.ContentType = binaryHeader is null ? "application/json" : "application/octet-stream";
         if (binaryHeader is { } length)
         {
-            response.ContentType = "application/octet-stream";
             response.Headers[InferenceJson.HeaderLengthHeader] = length.ToString(System.Globalization.CultureInfo.InvariantCulture);
         }
 

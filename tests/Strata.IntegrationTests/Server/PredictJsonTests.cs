@@ -87,7 +87,9 @@ public sealed class PredictJsonTests
     [InlineData("""{"rows": [{"a": 1, "a": 2}]}""", "field 'a' appears more than once in rows[0]")]
     [InlineData("""{"rows": [{"a": 1, "b": 2}, {"a": 2, "b": 1, "a": 3}]}""", "field 'a' appears more than once in rows[1]")]
     [InlineData("""{"rows": [{"a": 1}], "rows": [{"a": 2}]}""", "field 'rows' appears more than once in the body")]
-    public void A_repeated_field_is_left_to_the_document_parser_which_names_it(string body, string message)
+    [InlineData("""{"rows": [{"a": 1}], "explain": 3}""", "unknown field 'explain' in the body (known: rows; explanations are asked for with ?explain=k)")]
+    [InlineData("""{"instances": [[1]], "rows": [{"a": 1}]}""", "unknown field 'instances' in the body (known: rows)")]
+    public void A_repeated_or_unknown_field_is_left_to_the_document_parser_which_names_it(string body, string message)
     {
         Assert.True(PredictJson.TryParseRows(new ReadOnlySequence<byte>("""{"rows": [{"a": 1, "b": 2}, {"b": 2, "a": 1}]}"""u8.ToArray()), out _));
 
