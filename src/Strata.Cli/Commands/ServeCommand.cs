@@ -21,10 +21,15 @@ internal static class ServeCommand
             "Serve the tracking, registry, lineage, artifact and audit API under /api/v1 (API keys required; see `strata auth create-key`), " +
             "with /health/live and /health/ready; and the serving endpoints of strata.yaml and the store under /v1/endpoints and /v2 (Open Inference Protocol).")
             { urls, postgres, maxArtifact, config, logFormat, accessLog };
+
+        // Server settings beyond these options (docs/serving.md, README) are given as --Strata:Name value: they pass
+        // through to the server's configuration, and anything else left over is still refused.
+        command.TreatUnmatchedTokensAsErrors = false;
         command.SetAction(async (parse, ct) =>
         {
             var context = CliContext.For(parse, globals);
             List<string> args = ["--urls", parse.GetValue(urls)!, "--Strata:Home", context.Home, "--Strata:LogFormat", parse.GetValue(logFormat)!];
+            args.AddRange(Settings(parse.UnmatchedTokens));
             if (parse.GetValue(postgres) is { Length: > 0 } connection)
             {
                 args.AddRange(["--Strata:Postgres", connection]);
@@ -54,5 +59,37 @@ internal static class ServeCommand
             return ExitCodes.Ok;
         });
         return command;
+    }
+
+    /// <summary>The server settings among the tokens no option took: <c>--Strata:Name value</c> or <c>--Strata:Name=value</c>.</summary>
+    /// <exception cref="StrataException">A token that is not such a setting, or a setting without its value.</exception>
+    internal static IEnumerable<string> Settings(IReadOnlyList<string> tokens)
+    {
+        const string Prefix = "--Strata:";
+        var settings = new List<string>();
+        for (var i = 0; i < tokens.Count; i++)
+        {
+            var token = tokens[i];
+            if (!token.StartsWith(Prefix, StringComparison.OrdinalIgnoreCase) || token.Length == Prefix.Length || token[Prefix.Length] == '=')
+            {
+                throw new StrataException(ErrorCodes.ArgumentInvalid, $"unknown argument '{token}': `strata serve` takes the options of `strata serve --help`, and server settings as --Strata:Name value (e.g. --Strata:AnonymousMetrics true)");
+            }
+
+            if (token.Contains('=', StringComparison.Ordinal))
+            {
+                settings.Add(token);
+            }
+            else if (i + 1 < tokens.Count && !tokens[i + 1].StartsWith("--", StringComparison.Ordinal))
+            {
+                settings.Add(token);
+                settings.Add(tokens[++i]);
+            }
+            else
+            {
+                throw new StrataException(ErrorCodes.ArgumentInvalid, $"setting '{token}' needs a value (--Strata:Name value, or --Strata:Name=value)");
+            }
+        }
+
+        return settings;
     }
 }

@@ -17,7 +17,8 @@ public sealed class ServeCommandTests
         var config = Path.Combine(seeded.Home, "served.yaml");
         await File.WriteAllTextAsync(config, "endpoints:\n  - { name: from-file, project: flights, model: delay@live }\n");
 
-        using var process = Cli.Start(seeded.Home, ["serve", "--urls", "http://127.0.0.1:0", "--home", seeded.Home, "--config", config, "--log-format", "json"]);
+        // A server setting (docs/serving.md) passes through as --Strata:Name value.
+        using var process = Cli.Start(seeded.Home, ["serve", "--urls", "http://127.0.0.1:0", "--home", seeded.Home, "--config", config, "--log-format", "json", "--Strata:AnonymousMetrics", "true"]);
         var lines = new List<string>();
         try
         {
@@ -42,12 +43,26 @@ public sealed class ServeCommandTests
             Assert.Equal(1, (await ServingServer.JsonAsync(response)).GetProperty("version").GetInt32());
             Assert.Contains(lines, l => l.Contains("\"Category\":\"Strata.Server.Hosting.ServerLifetime\"", StringComparison.Ordinal)
                 && l.Contains("Serving 1 endpoints", StringComparison.Ordinal));
+            using var anonymous = new HttpClient { BaseAddress = new Uri(url), Timeout = TimeSpan.FromSeconds(30) };
+            Assert.Equal(HttpStatusCode.OK, (await anonymous.GetAsync("/metrics")).StatusCode);
         }
         finally
         {
             process.Kill(entireProcessTree: true);
             await process.WaitForExitAsync();
         }
+    }
+
+    [Theory]
+    [InlineData("--bogus", "unknown argument '--bogus'")]
+    [InlineData("stray", "unknown argument 'stray'")]
+    [InlineData("--Strata:AnonymousMetrics", "setting '--Strata:AnonymousMetrics' needs a value")]
+    public async Task An_argument_that_is_no_option_or_setting_is_refused(string argument, string message)
+    {
+        var result = await Cli.RunAsync("serve", "--urls", "http://127.0.0.1:0", argument);
+
+        Assert.NotEqual(0, result.ExitCode);
+        Assert.Contains(message, result.Error + result.Out, StringComparison.Ordinal);
     }
 
     [Fact]
