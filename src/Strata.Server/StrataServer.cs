@@ -98,6 +98,7 @@ public static class StrataServer
 
             // Of a field given twice the server would read the last, and the caller may have meant the first.
             o.SerializerOptions.AllowDuplicateProperties = false;
+            o.SerializerOptions.Converters.Add(new DeploymentJsonConverter());
         });
 
         // Binding failures (malformed JSON, a non-numeric version) throw, so they become 400 problems like every other error.

@@ -200,9 +200,14 @@ public sealed record DeploymentLimits
             throw Deployment.Invalid("limits.max_queue", "must be between 0 and 1000000");
         }
 
-        if (!(RatePerSecond >= 0 && RatePerSecond <= 1e9) || !(Burst >= 0 && Burst <= 1e9))
+        if (!(RatePerSecond >= 0 && RatePerSecond <= 1e9))
         {
-            throw Deployment.Invalid("limits.rate_per_second", "and limits.burst must be between 0 and 1e9");
+            throw Deployment.Invalid("limits.rate_per_second", "must be between 0 and 1e9");
+        }
+
+        if (!(Burst >= 0 && Burst <= 1e9))
+        {
+            throw Deployment.Invalid("limits.burst", "must be between 0 and 1e9");
         }
 
         if (TimeoutMs is < 1 or > 600_000)

@@ -212,6 +212,22 @@ public sealed class ServingTests(ServingServerFixture fixture, ITestOutputHelper
     }
 
     [Fact]
+    public async Task A_deployment_read_from_the_api_can_be_put_back_as_it_is()
+    {
+        await Server.DeployAsync("round-trip", new { project = "flights", model = "delay/1", challenger = "delay/2", challenger_weight = 0.25, limits = new { max_queue = 7 } });
+        using var deployer = Server.Http("deployer");
+
+        var deployment = (await ServingServer.JsonAsync(await deployer.GetAsync("/v1/endpoints/round-trip"))).GetProperty("deployment");
+        using var put = await deployer.PutAsync("/v1/endpoints/round-trip", new StringContent(deployment.GetRawText(), Encoding.UTF8, "application/json"));
+
+        // The answer speaks strata.yaml's names, as the PUT body does.
+        Assert.Equal(0.25, deployment.GetProperty("challenger_weight").GetDouble());
+        Assert.Equal(7, deployment.GetProperty("limits").GetProperty("max_queue").GetInt32());
+        Assert.Equal(HttpStatusCode.OK, put.StatusCode);
+        Assert.Equal(deployment.GetRawText(), (await ServingServer.JsonAsync(put)).GetProperty("deployment").GetRawText());
+    }
+
+    [Fact]
     public async Task A_deployment_naming_an_unknown_version_or_a_package_that_fails_verification_is_refused()
     {
         using var root = Server.Http("root");
