@@ -328,13 +328,16 @@ internal static class FeastJson
             DataType.String when value.ValueKind == JsonValueKind.String => value.GetString(),
             DataType.Int64 when value.ValueKind == JsonValueKind.Number && value.TryGetInt64(out var l) => l,
             DataType.Int32 when value.ValueKind == JsonValueKind.Number && value.TryGetInt32(out var i) => i,
-            DataType.Float64 when value.ValueKind == JsonValueKind.Number => value.GetDouble(),
-            DataType.Float32 when value.ValueKind == JsonValueKind.Number => (float)value.GetDouble(),
+            // A number beyond the column's range (1e400 for float64, 1e39 for float32) would be stored as an infinity.
+            DataType.Float64 when value.ValueKind == JsonValueKind.Number && value.TryGetDouble(out var d) && double.IsFinite(d) => d,
+            DataType.Float32 when value.ValueKind == JsonValueKind.Number && value.TryGetDouble(out var f) && float.IsFinite((float)f) => (float)f,
             DataType.Bool when value.ValueKind is JsonValueKind.True or JsonValueKind.False => value.GetBoolean(),
             DataType.Timestamp when value.ValueKind == JsonValueKind.String && Timestamp.TryParse(value.GetString(), out var micros) => micros,
             _ => null,
         };
-        return result ?? throw Invalid($"{field}[{row}] is {Show(value)}, but the column is {type.Name()}");
+        return result ?? throw Invalid(type is DataType.Float64 or DataType.Float32 && value.ValueKind == JsonValueKind.Number
+            ? $"{field}[{row}] is {Show(value)}, beyond the range of the column ({type.Name()}, at most ±{(type == DataType.Float32 ? float.MaxValue.ToString("R", CultureInfo.InvariantCulture) : double.MaxValue.ToString("R", CultureInfo.InvariantCulture))})"
+            : $"{field}[{row}] is {Show(value)}, but the column is {type.Name()}");
     }
 
     private static string Show(JsonElement element)
