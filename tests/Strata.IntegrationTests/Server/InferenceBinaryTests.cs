@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Buffers.Binary;
 using System.Globalization;
 using System.Net;
@@ -171,25 +172,18 @@ public sealed class InferenceBinaryTests(ServingServerFixture fixture) : IClassF
         return request;
     }
 
-    private static byte[] Fp32(IEnumerable<float> values)
+    private static byte[] Fp32(IEnumerable<float> values) => Pack(values, 4, (span, v) => BinaryPrimitives.WriteSingleLittleEndian(span, v));
+
+    private static byte[] Fp64(IEnumerable<double> values) => Pack(values, 8, (span, v) => BinaryPrimitives.WriteDoubleLittleEndian(span, v));
+
+    /// <summary>Values of a fixed-size datatype as binary data: little-endian, one after another.</summary>
+    private static byte[] Pack<T>(IEnumerable<T> values, int size, SpanAction<byte, T> write)
     {
         var list = values.ToList();
-        var bytes = new byte[4 * list.Count];
+        var bytes = new byte[size * list.Count];
         for (var i = 0; i < list.Count; i++)
         {
-            BinaryPrimitives.WriteSingleLittleEndian(bytes.AsSpan(4 * i), list[i]);
-        }
-
-        return bytes;
-    }
-
-    private static byte[] Fp64(IEnumerable<double> values)
-    {
-        var list = values.ToList();
-        var bytes = new byte[8 * list.Count];
-        for (var i = 0; i < list.Count; i++)
-        {
-            BinaryPrimitives.WriteDoubleLittleEndian(bytes.AsSpan(8 * i), list[i]);
+            write(bytes.AsSpan(size * i, size), list[i]);
         }
 
         return bytes;
