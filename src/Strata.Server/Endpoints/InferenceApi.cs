@@ -96,6 +96,7 @@ internal static class InferenceApi
             request = InferenceJson.Parse(document.RootElement, signature.Inputs, binary);
         }
 
+        InferenceJson.CheckOutputs(request, signature.Outputs);
         var output = await api.State.Serving.PredictAsync(ServingApi.Request(api, name, request.Input, 0, number), api.Aborted).ConfigureAwait(false);
         AccessLog.Served(api.Http, output);
         var (answered, _) = api.State.Serving.Describe(name, output.Version);

@@ -221,6 +221,7 @@ internal sealed class InferenceFastPath
                 reader.AdvanceTo(body.Buffer.End);
             }
 
+            InferenceJson.CheckOutputs(request, signature.Outputs);
             var output = await serving.PredictAsync(Request(match.Name, request.Input, id, principal, number), context.RequestAborted).ConfigureAwait(false);
             AccessLog.Served(context, output);
             var (answered, _) = serving.Describe(match.Name, output.Version);

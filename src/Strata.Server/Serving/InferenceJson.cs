@@ -180,12 +180,8 @@ internal static partial class InferenceJson
     /// <exception cref="StrataException">An output asked for that the model does not have.</exception>
     public static int? WriteResponse(ArrayBufferWriter<byte> buffer, string modelName, string id, PredictionOutput output, IReadOnlyList<ModelOutput> signature, InferRequest request)
     {
+        CheckOutputs(request, signature);
         var wanted = request.Outputs;
-        if (wanted?.FirstOrDefault(w => !signature.Any(s => s.Name == w)) is { } unknown)
-        {
-            throw new StrataException(ErrorCodes.ArgumentInvalid, $"the model has no output '{unknown}' (it has {string.Join(", ", signature.Select(s => s.Name))})");
-        }
-
         var answered = signature.Where(s => wanted is null || wanted.Contains(s.Name)).ToList();
         var binary = answered.Where(o => request.Binary(o.Name)).ToList();
         ArrayBufferWriter<byte>? blobs = binary.Count > 0 ? new(256) : null;
@@ -246,6 +242,19 @@ internal static partial class InferenceJson
         var length = buffer.WrittenCount - start;
         buffer.Write(blobs.WrittenSpan);
         return length;
+    }
+
+    /// <summary>
+    /// Refuses an output asked for that the model does not have: before predicting (a refused request is then neither
+    /// predicted nor logged), and again for the version that answered.
+    /// </summary>
+    /// <exception cref="StrataException">The first such output, with the ones the model has.</exception>
+    public static void CheckOutputs(InferRequest request, IReadOnlyList<ModelOutput> signature)
+    {
+        if (request.Outputs?.FirstOrDefault(w => !signature.Any(s => s.Name == w)) is { } unknown)
+        {
+            throw new StrataException(ErrorCodes.ArgumentInvalid, $"the model has no output '{unknown}' (it has {string.Join(", ", signature.Select(s => s.Name))})");
+        }
     }
 
     private static StrataException Invalid(string message) => new(ErrorCodes.ArgumentInvalid, message);

@@ -137,6 +137,22 @@ public sealed class InferenceProtocolTests(ServingServerFixture fixture) : IClas
     }
 
     [Fact]
+    public async Task An_output_the_model_does_not_have_is_refused_before_anything_is_predicted()
+    {
+        await Server.DeployAsync("oip-no-output", new { project = "flights", model = "delay/1" });
+        var (header, rows) = ServingServer.Sample(1);
+        var inputs = Enumerable.Range(0, 11).Select(f => new { name = header[f], shape = new[] { 1 }, datatype = "FP64", data = new[] { double.IsNaN(rows[0][f]) ? 0 : rows[0][f] } });
+        using var http = Server.Http();
+
+        using var response = await http.PostAsync("/v2/models/oip-no-output/infer", Json(new { inputs, outputs = new[] { new { name = "score" } } }));
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("the model has no output 'score' (it has probability, label)", (await ServingServer.JsonAsync(response)).GetProperty("error").GetString());
+        // Nothing was predicted (or logged) for it: the serving metrics never saw the endpoint answer.
+        Assert.DoesNotContain("strata_serving_requests_total{endpoint=\"oip-no-output\"", await http.GetStringAsync("/metrics"), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task The_repository_extension_lists_unloads_and_loads_models()
     {
         await Server.DeployAsync("oip-repo", new { project = "flights", model = "delay/1" });
