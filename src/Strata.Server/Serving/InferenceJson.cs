@@ -105,6 +105,12 @@ internal static partial class InferenceJson
                     ? n.GetString()!
                     : throw Invalid("every entry of 'outputs' must be an object with a string 'name'");
                 var own = output.TryGetProperty("parameters", out var given) ? BinaryParameter(given, "binary_data", $"output '{name}': field 'parameters'") : null;
+                // Triton's top-k class names in place of the output: answering the plain output instead would mislead.
+                if (given.ValueKind == JsonValueKind.Object && given.TryGetProperty("classification", out _))
+                {
+                    throw Invalid($"output '{name}': parameter 'classification' (top-k class names) is not supported; ask for the probability outputs");
+                }
+
                 if (!binaryByOutput.TryAdd(name, own ?? binaryByDefault))
                 {
                     throw Invalid($"output '{name}' is asked for twice in 'outputs'");

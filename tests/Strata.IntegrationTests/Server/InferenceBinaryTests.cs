@@ -152,6 +152,7 @@ public sealed class InferenceBinaryTests(ServingServerFixture fixture) : IClassF
     [InlineData("""{"inputs": [{"name": "distance", "shape": [1], "datatype": "FP32", "data": [1]}], "parameters": {"binary_data_output": "yes"}}""", "'binary_data_output' must be true or false, not text")]
     [InlineData("""{"inputs": [{"name": "distance", "shape": [1], "datatype": "FP32", "data": [1]}], "outputs": [{"name": "label", "parameters": {"binary_data": 1}}]}""", "output 'label': field 'parameters': 'binary_data' must be true or false")]
     [InlineData("""{"inputs": [{"name": "distance", "shape": [1], "datatype": "FP32", "data": [1]}], "outputs": [{"name": "label"}, {"name": "label"}]}""", "output 'label' is asked for twice")]
+    [InlineData("""{"inputs": [{"name": "distance", "shape": [1], "datatype": "FP32", "data": [1]}], "outputs": [{"name": "probability", "parameters": {"classification": 2}}]}""", "output 'probability': parameter 'classification' (top-k class names) is not supported")]
     public async Task Bad_binary_parameters_get_400(string body, string message)
     {
         await Server.DeployAsync("oip-binary-bad", new { project = "flights", model = "delay/1" });
