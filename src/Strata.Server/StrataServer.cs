@@ -98,6 +98,8 @@ public static class StrataServer
 
             // Of a field given twice the server would read the last, and the caller may have meant the first.
             o.SerializerOptions.AllowDuplicateProperties = false;
+
+            // A deployment is answered with the names a PUT takes (strata.yaml's), so it can be put back as it is.
             o.SerializerOptions.Converters.Add(new DeploymentJsonConverter());
         });
 

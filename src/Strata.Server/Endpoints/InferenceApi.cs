@@ -88,11 +88,10 @@ internal static class InferenceApi
         var number = ParseVersion(version);
         var (signature, _) = api.State.Serving.Describe(name, number);
         InferenceJson.InferRequest request;
-        using (var body = new MemoryStream())
+        var body = await RequestJson.ReadAllAsync(api.Http.Request.Body, api.Aborted).ConfigureAwait(false);
+        var (json, binary) = InferenceJson.Split(body, api.Http.Request.Headers[InferenceJson.HeaderLengthHeader]);
+        using (var document = RequestJson.Parse(json, InferenceJson.MaxDepth))
         {
-            await api.Http.Request.Body.CopyToAsync(body, api.Aborted).ConfigureAwait(false);
-            var (json, binary) = InferenceJson.Split(new ReadOnlySequence<byte>(body.GetBuffer(), 0, (int)body.Length), api.Http.Request.Headers[InferenceJson.HeaderLengthHeader]);
-            using var document = RequestJson.Parse(json, InferenceJson.MaxDepth);
             request = InferenceJson.Parse(document.RootElement, signature.Inputs, binary);
         }
 

@@ -29,10 +29,14 @@ internal static class RequestJson
     }
 
     /// <summary>Reads the whole body (its route's size limit applies to the stream), then parses it.</summary>
-    public static async Task<JsonDocument> ParseAsync(Stream body, int maxDepth, CancellationToken cancellationToken)
+    public static async Task<JsonDocument> ParseAsync(Stream body, int maxDepth, CancellationToken cancellationToken) =>
+        Parse(await ReadAllAsync(body, cancellationToken).ConfigureAwait(false), maxDepth);
+
+    /// <summary>The whole body in memory (its route's size limit applies to the stream).</summary>
+    public static async Task<ReadOnlySequence<byte>> ReadAllAsync(Stream body, CancellationToken cancellationToken)
     {
         using var copy = new MemoryStream(); // its buffer outlives it: disposing a MemoryStream keeps the array
         await body.CopyToAsync(copy, cancellationToken).ConfigureAwait(false);
-        return Parse(new ReadOnlySequence<byte>(copy.GetBuffer(), 0, (int)copy.Length), maxDepth);
+        return new ReadOnlySequence<byte>(copy.GetBuffer(), 0, (int)copy.Length);
     }
 }
