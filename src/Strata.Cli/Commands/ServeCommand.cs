@@ -19,7 +19,8 @@ internal static class ServeCommand
         var command = new Command(
             "serve",
             "Serve the tracking, registry, lineage, artifact and audit API under /api/v1 (API keys required; see `strata auth create-key`), " +
-            "with /health/live and /health/ready; and the serving endpoints of strata.yaml and the store under /v1/endpoints and /v2 (Open Inference Protocol).")
+            "with /health/live and /health/ready; and the serving endpoints of strata.yaml and the store under /v1/endpoints and /v2 (Open Inference Protocol). " +
+            "Other server settings follow as --Strata:Name value (e.g. --Strata:AnonymousMetrics true, --Strata:Otlp:Endpoint URL).")
             { urls, postgres, maxArtifact, config, logFormat, accessLog };
 
         // Server settings beyond these options (docs/serving.md, README) are given as --Strata:Name value: they pass
