@@ -291,10 +291,18 @@ internal static class MonitoringApi
         string? monitor, string? check, int? limit)
     {
         Names.Check("endpoint", endpoint);
+        long? from = start is null ? null : AliasesApi.ParseTime("from", start);
+        long? to = end is null ? null : AliasesApi.ParseTime("to", end);
+        if (from > to)
+        {
+            // An empty answer would read as "no results yet", not as a reversed range.
+            throw new StrataException(ErrorCodes.ArgumentInvalid, $"field 'from' ({start}) is after field 'to' ({end})");
+        }
+
         var query = new MonitorResultQuery(
             endpoint,
-            start is null ? null : AliasesApi.ParseTime("from", start),
-            end is null ? null : AliasesApi.ParseTime("to", end),
+            from,
+            to,
             monitor,
             check,
             limit ?? 10_000);

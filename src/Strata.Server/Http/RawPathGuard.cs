@@ -52,7 +52,8 @@ internal sealed class RawPathGuard(RequestDelegate next, EndpointDataSource endp
                     // Past any known route: still refuse what no name may hold, so traversal never reaches routing.
                     if (!Names.IsValid(segments[i]))
                     {
-                        Names.Check("url", segments[i]);
+                        var shown = segments[i].Length > 80 ? segments[i][..80] + "…" : segments[i];
+                        throw new StrataException(ErrorCodes.ArgumentInvalid, $"no route has the path segment '{shown}', and no name could be it: names hold only letters, digits, '-', '_' and '.'");
                     }
 
                     break;

@@ -56,6 +56,15 @@ public sealed class HostileInputTests(StrataServerFactory server) : IClassFixtur
         await AssertFieldAsync(await SendRawAsync("POST", $"/api/v1/projects/flights/promotions/{segment}/approve", "admin"), "request", segment);
     }
 
+    [Fact]
+    public async Task A_segment_past_every_route_that_no_name_could_be_is_refused_saying_so()
+    {
+        using var response = await SendRawAsync("GET", "/api/v1/projects/flights/lineage/model:delay@live", "admin");
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Contains("no route has the path segment 'model:delay@live'", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("a/../../etc/passwd")]
     [InlineData("a/%2e%2e/b")]

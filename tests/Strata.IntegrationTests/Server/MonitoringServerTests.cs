@@ -126,10 +126,12 @@ public sealed class MonitoringServerTests(MonitoringServerFixture fixture) : ICl
 
         var json = await http.GetFromJsonAsync<JsonElement>($"/api/v1/projects/flights/monitors/results-only/results?from={Hour}&to=1970-01-01T03:00:00Z");
         using var bad = await http.GetAsync("/api/v1/projects/flights/monitors/results-only/results?from=yesterday");
+        using var reversed = await http.GetAsync($"/api/v1/projects/flights/monitors/results-only/results?from={2 * Hour}&to={Hour}");
 
         Assert.Equal([Hour, 2 * Hour], json.EnumerateArray().Select(r => r.GetProperty("windowStart").GetInt64()));
         Assert.Equal("data_drift", json[0].GetProperty("check").GetString());
         Assert.Contains("'from'", await ProblemAsync(bad, HttpStatusCode.BadRequest), StringComparison.Ordinal);
+        Assert.Contains($"field 'from' ({2 * Hour}) is after field 'to' ({Hour})", await ProblemAsync(reversed, HttpStatusCode.BadRequest), StringComparison.Ordinal);
     }
 
     [Fact]
