@@ -335,8 +335,19 @@ internal static class FeastJson
             DataType.Timestamp when value.ValueKind == JsonValueKind.String && Timestamp.TryParse(value.GetString(), out var micros) => micros,
             _ => null,
         };
-        return result ?? throw Invalid(type is DataType.Float64 or DataType.Float32 && value.ValueKind == JsonValueKind.Number
-            ? $"{field}[{row}] is {Show(value)}, beyond the range of the column ({type.Name()}, at most ±{(type == DataType.Float32 ? float.MaxValue.ToString("R", CultureInfo.InvariantCulture) : double.MaxValue.ToString("R", CultureInfo.InvariantCulture))})"
+        if (result is not null)
+        {
+            return result;
+        }
+
+        var largest = type switch
+        {
+            DataType.Float32 => float.MaxValue.ToString("R", CultureInfo.InvariantCulture),
+            DataType.Float64 => double.MaxValue.ToString("R", CultureInfo.InvariantCulture),
+            _ => null,
+        };
+        throw Invalid(largest is not null && value.ValueKind == JsonValueKind.Number
+            ? $"{field}[{row}] is {Show(value)}, beyond the range of the column ({type.Name()}, at most ±{largest})"
             : $"{field}[{row}] is {Show(value)}, but the column is {type.Name()}");
     }
 

@@ -21,11 +21,6 @@ internal static partial class InferenceJson
     /// <summary>Most values in one request's tensors.</summary>
     public const long MaxElements = 10_000_000;
 
-    private static readonly HashSet<string> NumericTypes = new(StringComparer.Ordinal)
-    {
-        "UINT8", "UINT16", "UINT32", "UINT64", "INT8", "INT16", "INT32", "INT64", "FP16", "FP32", "FP64",
-    };
-
     /// <summary>
     /// The request parsed: its id (echoed), the columns, the outputs asked for (null: all), and which outputs go back as
     /// binary data (an output's own <c>binary_data</c>, else the request's <c>binary_data_output</c>).
@@ -349,7 +344,7 @@ internal static partial class InferenceJson
             }
 
             var datatype = t.TryGetProperty("datatype", out var dt) && dt.ValueKind == JsonValueKind.String ? dt.GetString()! : throw Invalid($"input tensor '{name}' needs a string 'datatype'");
-            if (datatype != "BYTES" && datatype != "BOOL" && !NumericTypes.Contains(datatype))
+            if (datatype != "BYTES" && ElementSize(datatype) == 0) // the fixed-size datatypes are the ones with a size
             {
                 throw Invalid($"input tensor '{name}': unknown datatype '{datatype}' (BOOL, UINT8…UINT64, INT8…INT64, FP16, FP32, FP64, BYTES)");
             }

@@ -48,6 +48,7 @@ internal static partial class PredictJson
             throw new StrataException(ErrorCodes.ArgumentInvalid, "the body must be an object with 'rows': an array of objects of named fields, e.g. {\"rows\": [{\"distance\": 258}]}");
         }
 
+        var seen = false;
         foreach (var property in root.EnumerateObject())
         {
             // A field beside 'rows' would be ignored, and the caller may think it does something ("explain": 3).
@@ -55,11 +56,13 @@ internal static partial class PredictJson
             {
                 throw new StrataException(ErrorCodes.ArgumentInvalid, $"unknown field '{property.Name}' in the body (known: rows{(property.NameEquals("explain") ? "; explanations are asked for with ?explain=k" : "")})");
             }
-        }
 
-        if (root.EnumerateObject().Count(p => p.NameEquals("rows")) > 1)
-        {
-            throw new StrataException(ErrorCodes.ArgumentInvalid, "field 'rows' appears more than once in the body");
+            if (seen)
+            {
+                throw new StrataException(ErrorCodes.ArgumentInvalid, "field 'rows' appears more than once in the body");
+            }
+
+            seen = true;
         }
 
         var count = rows.GetArrayLength();

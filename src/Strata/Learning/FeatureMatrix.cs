@@ -238,6 +238,12 @@ public sealed class FeatureMatrix
         return result;
     }
 
+    /// <summary>How a refusal of a number beyond float32 ends, in training, batch prediction and serving alike.</summary>
+    internal static readonly string BeyondFloat32Text = $"beyond the model's features (float32, at most ±{float.MaxValue.ToString("R", System.Globalization.CultureInfo.InvariantCulture)})";
+
+    /// <summary>True for a finite number that float32 cannot hold: read as a feature, it would become an infinity.</summary>
+    internal static bool BeyondFloat32(double value) => double.IsFinite(value) && float.IsInfinity((float)value);
+
     /// <summary>
     /// Refuses a finite number beyond float32 (1e300), which the conversion made an infinity: the model would read a
     /// value the data never held, so it is named, as XGBoost and scikit-learn refuse it and serving does. An infinity
@@ -250,9 +256,7 @@ public sealed class FeatureMatrix
         {
             if (float.IsInfinity(converted[r]) && double.IsFinite(values[r]) && !source.IsNull(r))
             {
-                throw new StrataException(
-                    ErrorCodes.DataOutOfRange,
-                    $"feature '{name}' is {values[r].ToString("R", System.Globalization.CultureInfo.InvariantCulture)} at row {r + 1}, beyond the model's features (float32, at most ±{float.MaxValue.ToString("R", System.Globalization.CultureInfo.InvariantCulture)})");
+                throw new StrataException(ErrorCodes.DataOutOfRange, $"feature '{name}' is {values[r].ToString("R", System.Globalization.CultureInfo.InvariantCulture)} at row {r + 1}, {BeyondFloat32Text}");
             }
         }
     }

@@ -213,9 +213,9 @@ internal sealed class LoadedModel
     }
 
     private static string? RangeProblem(ModelInput model, double number, int row) =>
-        model.Kind == FeatureKind.Categorical || !float.IsInfinity((float)number) || !double.IsFinite(number)
+        model.Kind == FeatureKind.Categorical || !FeatureMatrix.BeyondFloat32(number)
             ? null
-            : $"field '{model.Name}' is {number.ToString("R", CultureInfo.InvariantCulture)} in row {row}, beyond the model's features (float32, at most ±{float.MaxValue.ToString("R", CultureInfo.InvariantCulture)})";
+            : $"field '{model.Name}' is {number.ToString("R", CultureInfo.InvariantCulture)} in row {row}, {FeatureMatrix.BeyondFloat32Text}";
 
     /// <summary>The problem with a field of this kind for the input, or null when the input can read it (null reads as missing).</summary>
     private static string? KindProblem(ModelInput model, InputKind kind) =>
