@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
 using System.Text.Json;
 using Strata.Monitoring.Drift;
@@ -165,19 +166,28 @@ public sealed class PredictionLogFeed
     /// </summary>
     public async IAsyncEnumerable<PredictionRecord> ReadRecordsAsync(long? until = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        await foreach (var (record, position) in NewRecordsAsync(cancellationToken).ConfigureAwait(false))
+        Resume reached = default;
+        try
         {
-            // NOTE: the log is written in serving order by one writer, so the first record past the bound ends the read.
-            if (record is not null && until is { } bound && record.Time >= bound)
+            await foreach (var (record, position, resume) in NewRecordsAsync(cancellationToken).ConfigureAwait(false))
             {
-                yield break;
-            }
+                // NOTE: the log is written in serving order by one writer, so the first record past the bound ends the read.
+                if (record is not null && until is { } bound && record.Time >= bound)
+                {
+                    yield break;
+                }
 
-            Position = position;
-            if (record is not null)
-            {
-                yield return record;
+                Position = position;
+                reached = resume;
+                if (record is not null)
+                {
+                    yield return record;
+                }
             }
+        }
+        finally
+        {
+            Remember(reached); // where the next pass, made from the stored position, can start reading
         }
     }
 
@@ -188,7 +198,8 @@ public sealed class PredictionLogFeed
         return record.Rows.Count == 0 ? null : Score(record, record.Rows[0]);
     }
 
-    private async IAsyncEnumerable<(PredictionRecord? Record, PredictionLogPosition Position)> NewRecordsAsync([EnumeratorCancellation] CancellationToken cancellationToken)
+    private async IAsyncEnumerable<(PredictionRecord? Record, PredictionLogPosition Position, Resume Resume)> NewRecordsAsync(
+        [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var start = Position;
         foreach (var path in PredictionLogReader.Segments(_folder))
@@ -201,21 +212,54 @@ public sealed class PredictionLogFeed
             }
 
             var skip = order == 0 ? start.Records : 0;
-            long index = 0;
-            await foreach (var record in PredictionLogReader.ReadSegmentAsync(path, cancellationToken).ConfigureAwait(false))
+            var length = new FileInfo(path).Length;
+            long index = 0, offset = 0;
+            if (skip > 0 && Resumes.TryGetValue((path, skip, length), out var known))
+            {
+                (index, offset) = (skip, known);
+            }
+
+            await foreach (var (record, end) in PredictionLogReader.ReadSegmentAsync(path, offset, cancellationToken).ConfigureAwait(false))
             {
                 index++;
                 if (index > skip)
                 {
-                    yield return (record, new PredictionLogPosition(name, index));
+                    yield return (record, new PredictionLogPosition(name, index), new Resume(path, index, length, end));
                 }
             }
 
             if (index <= skip && order > 0)
             {
-                yield return (null, new PredictionLogPosition(name, index)); // an empty segment: remember it was read
+                yield return (null, new PredictionLogPosition(name, index), default); // an empty segment: remember it was read
             }
         }
+    }
+
+    /// <summary>
+    /// Where reading a closed segment stopped: after <paramref name="Records"/> records, at byte <paramref name="Offset"/>
+    /// of a file of <paramref name="Length"/> bytes (which tells a segment replaced under the same name from the one read).
+    /// </summary>
+    private readonly record struct Resume(string Path, long Records, long Length, long Offset);
+
+    // NOTE: a feed is made anew for each pass (a monitor's tick, a feedback request), and its stored position is a record
+    // count; without the offset each pass would parse the segment up to that count again (a 64 MB segment: about a
+    // second). The offsets are process-wide, and only ever save work: a position not remembered is read from the start.
+    private const int MaxResumes = 1024;
+    private static readonly ConcurrentDictionary<(string Path, long Records, long Length), long> Resumes = new();
+
+    private static void Remember(Resume resume)
+    {
+        if (resume.Path is null || resume.Records == 0)
+        {
+            return;
+        }
+
+        if (Resumes.Count >= MaxResumes)
+        {
+            Resumes.Clear();
+        }
+
+        Resumes[(resume.Path, resume.Records, resume.Length)] = resume.Offset;
     }
 
     private Table Batch(List<PredictionRecord> records)

@@ -77,35 +77,63 @@ public static class PredictionLogReader
     /// <summary>The records of one segment file.</summary>
     public static async IAsyncEnumerable<PredictionRecord> ReadSegmentAsync(string path, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        using var reader = new StreamReader(path);
-        while (await reader.ReadLineAsync(cancellationToken).ConfigureAwait(false) is { } line)
+        await foreach (var (record, _) in ReadSegmentAsync(path, 0, cancellationToken).ConfigureAwait(false))
         {
-            if (line.Length == 0 || line.Length > MaxLineBytes)
-            {
-                continue;
-            }
+            yield return record;
+        }
+    }
 
-            PredictionRecord? record;
-            try
+    /// <summary>
+    /// The records of one segment file from byte <paramref name="offset"/> on (0, or an end an earlier read returned),
+    /// each with the offset just past its line: a later read of the same closed segment may start there instead of
+    /// reading the file from its start again.
+    /// </summary>
+    public static async IAsyncEnumerable<(PredictionRecord Record, long End)> ReadSegmentAsync(
+        string path, long offset, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(offset);
+        var lines = new SegmentLines(path, offset);
+        await using (lines.ConfigureAwait(false))
+        {
+            while (await lines.NextAsync(cancellationToken).ConfigureAwait(false))
             {
-                record = Parse(line);
-            }
-            catch (JsonException)
-            {
-                continue; // a torn last line
-            }
+                if (lines.TooLong || lines.Line.IsEmpty)
+                {
+                    continue;
+                }
 
-            if (record is not null)
-            {
-                yield return record;
+                PredictionRecord? record;
+                try
+                {
+                    record = Parse(lines.Line);
+                }
+                catch (JsonException)
+                {
+                    continue; // a torn last line
+                }
+
+                if (record is not null)
+                {
+                    yield return (record, lines.End);
+                }
             }
         }
     }
 
     /// <summary>Parses one line; null when its format version is not one this reader knows.</summary>
-    public static PredictionRecord? Parse(string line)
+    private static PredictionRecord? Parse(ReadOnlyMemory<byte> line) =>
+        System.Text.Unicode.Utf8.IsValid(line.Span)
+            ? Parse(JsonDocument.Parse(line, LineOptions))
+            : Parse(System.Text.Encoding.UTF8.GetString(line.Span)); // damaged bytes read as U+FFFD, as a text reader reads them
+
+    private static readonly JsonDocumentOptions LineOptions = new() { MaxDepth = 16 };
+
+    /// <summary>Parses one line; null when its format version is not one this reader knows.</summary>
+    public static PredictionRecord? Parse(string line) => Parse(JsonDocument.Parse(line, LineOptions));
+
+    private static PredictionRecord? Parse(JsonDocument parsed)
     {
-        using var document = JsonDocument.Parse(line, new JsonDocumentOptions { MaxDepth = 16 });
+        using var document = parsed;
         var root = document.RootElement;
         if (!root.TryGetProperty("v", out var v) || v.GetInt32() != PredictionLog.FormatVersion)
         {
