@@ -25,7 +25,7 @@ public sealed record MonitorResult(
 /// <param name="From">Earliest window start (inclusive), or null.</param>
 /// <param name="To">Latest window start (exclusive), or null.</param>
 /// <param name="Monitor">Only this monitor, or null.</param>
-/// <param name="Check">Only this check, or null.</param>
+/// <param name="Check">Only this check (<c>quality</c>: every quality metric, <c>quality.auc</c> and the rest), or null.</param>
 /// <param name="Limit">At most this many, newest windows kept (1..100,000).</param>
 public sealed record MonitorResultQuery(string Endpoint, long? From = null, long? To = null, string? Monitor = null, string? Check = null, int Limit = 10_000);
 

@@ -283,6 +283,9 @@ internal static class MonitoringApi
         }
     }
 
+    /// <summary>Most results one request returns (the store's own bound).</summary>
+    private const int MaxResults = 100_000;
+
     private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, SemaphoreSlim> IndexGates = new(StringComparer.Ordinal);
 
     /// <summary>The stored results of an endpoint's monitors whose windows start in [from, to) (ISO 8601 or UTC microseconds).</summary>
@@ -291,6 +294,21 @@ internal static class MonitoringApi
         string? monitor, string? check, int? limit)
     {
         Names.Check("endpoint", endpoint);
+        if (monitor is not null)
+        {
+            Names.Check("monitor", monitor);
+        }
+
+        if (check is not null)
+        {
+            MonitorChecks.CheckFilter("check", check);
+        }
+
+        if (limit is < 1 or > MaxResults)
+        {
+            throw new StrataException(ErrorCodes.ArgumentInvalid, $"field 'limit' ({limit}) must be within [1, {MaxResults}]");
+        }
+
         long? from = start is null ? null : AliasesApi.ParseTime("from", start);
         long? to = end is null ? null : AliasesApi.ParseTime("to", end);
         if (from > to)

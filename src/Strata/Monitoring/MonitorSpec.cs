@@ -1,3 +1,4 @@
+using Strata.Learning.Metrics;
 using Strata.Stores;
 using Strata.Monitoring.Drift;
 using Strata.Monitoring.Skew;
@@ -21,6 +22,30 @@ public static class MonitorChecks
     /// skewed, no_skew or insufficient_data; score: the largest mismatch share of a decided feature).
     /// </summary>
     public const string Skew = "skew";
+
+    /// <summary>The metrics a quality check stores, each as the check <c>quality.&lt;metric&gt;</c>.</summary>
+    public static IReadOnlyList<string> QualityMetrics { get; } =
+        [MetricNames.RocAuc, MetricNames.Accuracy, MetricNames.LogLoss, MetricNames.Brier, MetricNames.Rmse, MetricNames.Mae];
+
+    /// <summary>
+    /// Refuses a check name no stored result can have, naming those that can (a misspelt filter would otherwise read
+    /// as "no results").
+    /// </summary>
+    /// <exception cref="StrataException"><see cref="ErrorCodes.ArgumentInvalid"/> naming <paramref name="field"/>.</exception>
+    public static void CheckFilter(string field, string check)
+    {
+        ArgumentNullException.ThrowIfNull(check);
+        string[] kinds = [DataDrift, PredictionDrift, Skew, Quality];
+        if (kinds.Contains(check, StringComparer.Ordinal)
+            || (check.StartsWith(Quality + ".", StringComparison.Ordinal) && QualityMetrics.Contains(check[(Quality.Length + 1)..], StringComparer.Ordinal)))
+        {
+            return;
+        }
+
+        throw new StrataException(
+            ErrorCodes.ArgumentInvalid,
+            $"field '{field}' '{check}' is not a check; known: {string.Join(", ", kinds)} (every quality metric), or {Quality}.<metric> with metric one of {string.Join(", ", QualityMetrics)}");
+    }
 }
 
 /// <summary>

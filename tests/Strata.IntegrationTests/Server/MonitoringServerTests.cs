@@ -120,6 +120,8 @@ public sealed class MonitoringServerTests(MonitoringServerFixture fixture) : ICl
         const long Hour = 3_600_000_000L;
         var results = Enumerable.Range(0, 3)
             .Select(i => new MonitorResult("api-drift", "results-only", "delay", 1, i * Hour, (i + 1) * Hour, MonitorChecks.DataDrift, "no_drift", 0.1 * i, 100, null))
+            .Append(new MonitorResult("api-drift", "results-only", "delay", 0, 0, Hour, "quality.auc", "ok", 0.66, 100, null))
+            .Append(new MonitorResult("api-drift", "results-only", "delay", 0, 0, Hour, "quality.log_loss", "ok", 0.59, 100, null))
             .ToList();
         await Server.State.Home.Metadata.Monitoring.SaveResultsAsync("flights", results, Actor.Local);
         using var http = Server.Http("viewer");
@@ -127,11 +129,23 @@ public sealed class MonitoringServerTests(MonitoringServerFixture fixture) : ICl
         var json = await http.GetFromJsonAsync<JsonElement>($"/api/v1/projects/flights/monitors/results-only/results?from={Hour}&to=1970-01-01T03:00:00Z");
         using var bad = await http.GetAsync("/api/v1/projects/flights/monitors/results-only/results?from=yesterday");
         using var reversed = await http.GetAsync($"/api/v1/projects/flights/monitors/results-only/results?from={2 * Hour}&to={Hour}");
+        var quality = await http.GetFromJsonAsync<JsonElement>("/api/v1/projects/flights/monitors/results-only/results?check=quality");
+        var auc = await http.GetFromJsonAsync<JsonElement>("/api/v1/projects/flights/monitors/results-only/results?check=quality.auc&monitor=api-drift");
+        using var unknownCheck = await http.GetAsync("/api/v1/projects/flights/monitors/results-only/results?check=qualty");
+        using var unknownMetric = await http.GetAsync("/api/v1/projects/flights/monitors/results-only/results?check=quality.f1");
+        using var badMonitor = await http.GetAsync("/api/v1/projects/flights/monitors/results-only/results?monitor=api%20drift");
+        using var badLimit = await http.GetAsync("/api/v1/projects/flights/monitors/results-only/results?limit=0");
 
         Assert.Equal([Hour, 2 * Hour], json.EnumerateArray().Select(r => r.GetProperty("windowStart").GetInt64()));
         Assert.Equal("data_drift", json[0].GetProperty("check").GetString());
         Assert.Contains("'from'", await ProblemAsync(bad, HttpStatusCode.BadRequest), StringComparison.Ordinal);
         Assert.Contains($"field 'from' ({2 * Hour}) is after field 'to' ({Hour})", await ProblemAsync(reversed, HttpStatusCode.BadRequest), StringComparison.Ordinal);
+        Assert.Equal(["quality.auc", "quality.log_loss"], quality.EnumerateArray().Select(r => r.GetProperty("check").GetString()));
+        Assert.Equal(0.66, Assert.Single(auc.EnumerateArray()).GetProperty("score").GetDouble());
+        Assert.Contains("field 'check' 'qualty' is not a check; known: data_drift, prediction_drift, skew, quality", await ProblemAsync(unknownCheck, HttpStatusCode.BadRequest), StringComparison.Ordinal);
+        Assert.Contains("quality.<metric> with metric one of auc, accuracy", await ProblemAsync(unknownMetric, HttpStatusCode.BadRequest), StringComparison.Ordinal);
+        Assert.Contains("'monitor'", await ProblemAsync(badMonitor, HttpStatusCode.BadRequest), StringComparison.Ordinal);
+        Assert.Contains("field 'limit' (0) must be within [1, 100000]", await ProblemAsync(badLimit, HttpStatusCode.BadRequest), StringComparison.Ordinal);
     }
 
     [Fact]

@@ -14,6 +14,8 @@ public abstract partial class MetadataStoreConformance
         var results = Enumerable.Range(0, 4)
             .Select(i => new MonitorResult("drift", "flights", "delays", 2, i * Hour, (i + 1) * Hour, "data_drift", i < 2 ? "no_drift" : "drift", i * 0.25, 100 + i, "{\"i\":" + i + "}"))
             .Append(new MonitorResult("drift", "flights", "delays", 2, 0, Hour, "quality", "ok", 0.81, 50, null))
+            .Append(new MonitorResult("drift", "flights", "delays", 0, Hour, 2 * Hour, "quality.auc", "ok", 0.66, 50, null))
+            .Append(new MonitorResult("drift", "flights", "delays", 0, Hour, 2 * Hour, "quality.accuracy", "ok", 0.7, 50, null))
             .Append(new MonitorResult("drift", "other", "delays", 2, 0, Hour, "data_drift", "insufficient_data", null, 3, null))
             .ToList();
 
@@ -23,8 +25,12 @@ public abstract partial class MetadataStoreConformance
         var all = await Store.Monitoring.ListResultsAsync("flights", new MonitorResultQuery("flights"));
         var drift = await Store.Monitoring.ListResultsAsync("flights", new MonitorResultQuery("flights", From: Hour, To: 3 * Hour, Check: "data_drift"));
         var other = await Store.Monitoring.ListResultsAsync("flights", new MonitorResultQuery("other"));
-        Assert.Equal(5, all.Count);
-        Assert.Equal([0, 0, Hour, 2 * Hour, 3 * Hour], all.Select(r => r.WindowStart));
+        var quality = await Store.Monitoring.ListResultsAsync("flights", new MonitorResultQuery("flights", Check: "quality"));
+        var auc = await Store.Monitoring.ListResultsAsync("flights", new MonitorResultQuery("flights", Check: "quality.auc"));
+        Assert.Equal(7, all.Count);
+        Assert.Equal([0, 0, Hour, Hour, Hour, 2 * Hour, 3 * Hour], all.Select(r => r.WindowStart));
+        Assert.Equal(["quality", "quality.accuracy", "quality.auc"], quality.Select(r => r.Check));
+        Assert.Equal(0.66, Assert.Single(auc).Score);
         Assert.Equal([Hour, 2 * Hour], drift.Select(r => r.WindowStart));
         Assert.Equal(("drift", 0.75), (drift[0].Status, drift[0].Score!.Value));
         Assert.Equal("{\"i\":1}", drift[0].Details);

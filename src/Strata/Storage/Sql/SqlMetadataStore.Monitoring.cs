@@ -79,7 +79,8 @@ internal sealed partial class SqlMetadataStore
             "window_end AS WindowEnd, check_name AS CheckName, status AS Status, score AS Score, row_count AS RowCount, details AS Details, created_at AS CreatedAt " +
             "FROM monitor_results WHERE project = @project AND endpoint = @Endpoint " +
             "AND (@From IS NULL OR window_start >= @From) AND (@To IS NULL OR window_start < @To) " +
-            "AND (@Monitor IS NULL OR monitor = @Monitor) AND (@Check IS NULL OR check_name = @Check) " +
+            "AND (@Monitor IS NULL OR monitor = @Monitor) " +
+            "AND (@Check IS NULL OR check_name = @Check OR (@Check = 'quality' AND check_name LIKE 'quality.%')) " +
             "ORDER BY window_start DESC, monitor, check_name, model_version LIMIT @Limit",
             new { project, query.Endpoint, query.From, query.To, query.Monitor, query.Check, query.Limit }), cancellationToken).ConfigureAwait(false);
         return [.. rows.Select(r => r.ToResult()).OrderBy(r => r.WindowStart).ThenBy(r => r.Monitor, StringComparer.Ordinal)
