@@ -124,9 +124,10 @@ public static class MonitorConfig
         }
 
         var drift = DriftOptions.Default;
-        if (Number(source, node, "min_samples") is { } min)
+        var minSamples = Whole(source, node, "min_samples");
+        if (minSamples is { } min)
         {
-            drift = drift with { MinimumSampleSize = (long)min };
+            drift = drift with { MinimumSampleSize = min };
         }
 
         if (node.Children.TryGetValue(new YamlScalarNode("drift"), out var driftNode))
@@ -135,7 +136,7 @@ public static class MonitorConfig
         }
 
         var skew = new MonitorSpec { Name = name, Endpoint = "e", Model = "m" }.Skew;
-        if (Number(source, node, "min_samples") is { } minRows)
+        if (minSamples is { } minRows)
         {
             skew = skew with { MinRows = (int)Math.Clamp(minRows, 0, SkewOptions.MaxRowsLimit) };
         }
@@ -181,8 +182,8 @@ public static class MonitorConfig
         options = options with
         {
             DriftShare = Number(source, node, "share") ?? options.DriftShare,
-            Bins = (int)(Number(source, node, "bins") ?? options.Bins),
-            LargeReferenceRows = (long)(Number(source, node, "large_reference_rows") ?? options.LargeReferenceRows),
+            Bins = (int)Math.Clamp(Whole(source, node, "bins") ?? options.Bins, int.MinValue, int.MaxValue),
+            LargeReferenceRows = Whole(source, node, "large_reference_rows") ?? options.LargeReferenceRows,
         };
         if (!node.Children.TryGetValue(new YamlScalarNode("features"), out var featuresNode))
         {
@@ -217,8 +218,8 @@ public static class MonitorConfig
         options = options with
         {
             MaxMismatchShare = Number(source, node, "threshold") ?? options.MaxMismatchShare,
-            MinRows = (int)Math.Clamp(Number(source, node, "min_rows") ?? options.MinRows, int.MinValue, int.MaxValue),
-            MaxRows = (int)Math.Clamp(Number(source, node, "max_rows") ?? options.MaxRows, int.MinValue, int.MaxValue),
+            MinRows = (int)Math.Clamp(Whole(source, node, "min_rows") ?? options.MinRows, int.MinValue, int.MaxValue),
+            MaxRows = (int)Math.Clamp(Whole(source, node, "max_rows") ?? options.MaxRows, int.MinValue, int.MaxValue),
             RelativeTolerance = Number(source, node, "relative_tolerance") ?? options.RelativeTolerance,
             AbsoluteTolerance = Number(source, node, "absolute_tolerance") ?? options.AbsoluteTolerance,
         };
@@ -310,6 +311,15 @@ public static class MonitorConfig
         return double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) && double.IsFinite(value)
             ? value
             : throw Error(source, node.Children[new YamlScalarNode(key)], $"'{key}' must be a number, not '{text}'");
+    }
+
+    /// <summary>A count: a number without a fraction (2.5 rows would otherwise be cut to 2 without a word).</summary>
+    private static long? Whole(string source, YamlMappingNode node, string key)
+    {
+        var value = Number(source, node, key);
+        return value is null ? null
+            : value == Math.Floor(value.Value) && Math.Abs(value.Value) < 1e15 ? (long)value.Value
+            : throw Error(source, node.Children[new YamlScalarNode(key)], $"'{key}' must be a whole number, not '{Text(source, node, key, required: false)}'");
     }
 
     private static List<string>? List(string source, YamlMappingNode node, string key)

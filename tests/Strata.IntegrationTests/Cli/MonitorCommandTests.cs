@@ -60,10 +60,16 @@ public sealed class MonitorCommandTests : IDisposable
 
         var unknown = await Cli.RunAsync("monitor", "check", "--reference", reference, "--current", current, "--features", "altitude");
         var missing = await Cli.RunAsync("monitor", "check", "--reference", _folder.File("nope.csv"), "--current", current);
+        var share = await Cli.RunAsync("monitor", "check", "--reference", reference, "--current", current, "--drift-share", "1.5");
+        var samples = await Cli.RunAsync("monitor", "check", "--reference", reference, "--current", current, "--min-samples", "0");
 
         Assert.Equal(3, unknown.ExitCode);
         Assert.Contains("altitude", unknown.Error, StringComparison.Ordinal);
         Assert.Equal(3, missing.ExitCode);
+        Assert.Equal(3, share.ExitCode);
+        Assert.Contains("--drift-share 1.5 must be within (0, 1]", share.Error, StringComparison.Ordinal);
+        Assert.Equal(3, samples.ExitCode);
+        Assert.Contains("--min-samples 0 must be at least 1", samples.Error, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -49,6 +49,14 @@ public sealed class MonitorConfigTests
     [InlineData("method: psi", "method: magic", "drift method 'magic'")]
     [InlineData("windows: 2", "windowz: 2", "unknown key 'windowz'")]
     [InlineData("\"http://127.0.0.1:9000/hook\"", "\"file:///etc/passwd\"", "webhook URL")]
+    [InlineData("min_samples: 200", "min_samples: 0", "field 'min_samples': 0 must be at least 1")]
+    [InlineData("min_samples: 200", "min_samples: 2.5", "'min_samples' must be a whole number, not '2.5'")]
+    [InlineData("min_samples: 200", "min_samples: 1e30", "'min_samples' must be a whole number, not '1e30'")]
+    [InlineData("share: 0.4", "share: 1.5", "field 'drift.share': 1.5 must be within (0, 1]")]
+    [InlineData("share: 0.4", "bins: 1", "field 'drift.bins': 1 must be within [2, 1000]")]
+    [InlineData("share: 0.4", "bins: 1e10", "field 'drift.bins': 2147483647 must be within [2, 1000]")]
+    [InlineData("share: 0.4", "large_reference_rows: -1", "field 'drift.large_reference_rows': -1 must be at least 0")]
+    [InlineData("threshold: 0.2", "threshold: -0.2", "field 'drift.features.dep_delay.threshold': -0.2 must be a finite number")]
     public void A_bad_value_is_an_error_naming_the_file_line_and_value(string good, string bad, string expected)
     {
         var e = Assert.Throws<DataFormatException>(() => MonitorConfig.Parse(Yaml.Replace(good, bad, StringComparison.Ordinal), "strata.yaml"));
@@ -97,6 +105,7 @@ public sealed class MonitorConfigTests
     [InlineData("fare_mean_1d: 0.1", "fare_mean_1d: -0.1", "field 'skew.features.fare_mean_1d'")]
     [InlineData("fare_mean_1d: 0.1", "fare_mean_1d: lots", "'fare_mean_1d' must be a number")]
     [InlineData("min_rows: 50", "min_rows: 0", "field 'skew.min_rows'")]
+    [InlineData("min_rows: 50", "min_rows: 50.5", "'min_rows' must be a whole number, not '50.5'")]
     [InlineData("max_rows: 1000", "max_rows: 10", "field 'skew.max_rows'")]
     [InlineData("absolute_tolerance: 0.01", "absolute_tolerance: -1", "field 'skew.tolerance'")]
     [InlineData("service: pricing", "servise: pricing", "unknown key 'servise'")]

@@ -1,3 +1,4 @@
+using System.Globalization;
 namespace Strata.Monitoring.Drift;
 
 /// <summary>A data-drift test.</summary>
@@ -70,35 +71,40 @@ public sealed record DriftOptions
     };
 
     /// <summary>Throws when a value is out of range.</summary>
-    /// <exception cref="StrataException"><see cref="ErrorCodes.ArgumentInvalid"/>, naming the option.</exception>
+    /// <exception cref="StrataException"><see cref="ErrorCodes.ArgumentInvalid"/>, naming the option as <c>strata.yaml</c> names it.</exception>
     public void Validate()
     {
         if (MinimumSampleSize < 1)
         {
-            throw Invalid("minimum sample size", MinimumSampleSize, "must be at least 1");
+            throw Invalid("min_samples", MinimumSampleSize, "must be at least 1");
         }
 
         if (!(DriftShare is > 0 and <= 1))
         {
-            throw Invalid("drift share", DriftShare, "must be within (0, 1]");
+            throw Invalid("drift.share", DriftShare, "must be within (0, 1]");
         }
 
         if (Bins is < 2 or > 1000)
         {
-            throw Invalid("bins", Bins, "must be within [2, 1000]");
+            throw Invalid("drift.bins", Bins, "must be within [2, 1000]");
+        }
+
+        if (LargeReferenceRows < 0)
+        {
+            throw Invalid("drift.large_reference_rows", LargeReferenceRows, "must be at least 0");
         }
 
         foreach (var (name, feature) in Features)
         {
             if (feature.Threshold is { } t && !(double.IsFinite(t) && t >= 0))
             {
-                throw Invalid($"threshold of feature '{name}'", t, "must be a finite number ≥ 0");
+                throw Invalid($"drift.features.{name}.threshold", t, "must be a finite number ≥ 0");
             }
         }
     }
 
-    private static StrataException Invalid(string what, object value, string rule) =>
-        new(ErrorCodes.ArgumentInvalid, $"drift option {what} = {value} {rule}");
+    private static StrataException Invalid(string field, object value, string rule) =>
+        new(ErrorCodes.ArgumentInvalid, $"field '{field}': {Convert.ToString(value, CultureInfo.InvariantCulture)} {rule}");
 }
 
 /// <summary>One feature's drift verdict.</summary>
