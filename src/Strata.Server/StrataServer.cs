@@ -155,5 +155,6 @@ public static class StrataServer
         app.UseRouteMetrics();
         app.UseAccessControl();
         app.UseBodyLimits();
+        app.UseQueryCheck();
     }
 }
