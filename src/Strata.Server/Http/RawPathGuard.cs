@@ -24,6 +24,9 @@ internal sealed class RawPathGuard(RequestDelegate next, EndpointDataSource endp
 
         var query = raw.IndexOf('?', StringComparison.Ordinal);
         var path = query >= 0 ? raw[..query] : raw;
+
+        // A trailing slash is no segment of its own: routing answers /projects/ as /projects.
+        path = path.EndsWith('/') ? path[..^1] : path;
         if (path.StartsWith("/api/", StringComparison.OrdinalIgnoreCase))
         {
             Check(path[1..].Split('/'));
@@ -50,6 +53,11 @@ internal sealed class RawPathGuard(RequestDelegate next, EndpointDataSource endp
                     break;
                 default:
                     // Past any known route: still refuse what no name may hold, so traversal never reaches routing.
+                    if (segments[i].Length == 0)
+                    {
+                        throw new StrataException(ErrorCodes.ArgumentInvalid, "the path has an empty segment ('//')");
+                    }
+
                     if (!Names.IsValid(segments[i]))
                     {
                         var shown = segments[i].Length > 80 ? segments[i][..80] + "…" : segments[i];

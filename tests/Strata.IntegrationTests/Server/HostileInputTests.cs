@@ -65,6 +65,19 @@ public sealed class HostileInputTests(StrataServerFactory server) : IClassFixtur
         Assert.Contains("no route has the path segment 'model:delay@live'", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task A_trailing_slash_is_answered_as_without_it_and_an_empty_segment_is_refused()
+    {
+        using var plain = await SendRawAsync("GET", "/api/v1/projects/flights/models", "admin");
+        using var trailing = await SendRawAsync("GET", "/api/v1/projects/flights/models/", "admin");
+        using var doubled = await SendRawAsync("GET", "/api/v1/projects/flights/models//delay", "admin");
+
+        Assert.Equal(HttpStatusCode.OK, trailing.StatusCode);
+        Assert.Equal(await plain.Content.ReadAsStringAsync(), await trailing.Content.ReadAsStringAsync());
+        Assert.Equal(HttpStatusCode.BadRequest, doubled.StatusCode);
+        Assert.Contains("field 'model'", await doubled.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("a/../../etc/passwd")]
     [InlineData("a/%2e%2e/b")]
@@ -72,6 +85,7 @@ public sealed class HostileInputTests(StrataServerFactory server) : IClassFixtur
     [InlineData("a/..%5c..%5cb")]
     [InlineData("%2fetc/passwd")]
     [InlineData("a/b%09.png")]
+    [InlineData("plots/")]
     public async Task Hostile_artifact_paths_are_refused_before_a_byte_is_stored(string path)
     {
         var before = await CountBlobsAsync();
