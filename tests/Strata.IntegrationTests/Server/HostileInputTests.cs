@@ -71,11 +71,14 @@ public sealed class HostileInputTests(StrataServerFactory server) : IClassFixtur
         using var plain = await SendRawAsync("GET", "/api/v1/projects/flights/models", "admin");
         using var trailing = await SendRawAsync("GET", "/api/v1/projects/flights/models/", "admin");
         using var doubled = await SendRawAsync("GET", "/api/v1/projects/flights/models//delay", "admin");
+        using var unrouted = await SendRawAsync("GET", "/api/v1/projects/flights/lineage//x", "admin");
 
         Assert.Equal(HttpStatusCode.OK, trailing.StatusCode);
         Assert.Equal(await plain.Content.ReadAsStringAsync(), await trailing.Content.ReadAsStringAsync());
         Assert.Equal(HttpStatusCode.BadRequest, doubled.StatusCode);
         Assert.Contains("field 'model'", await doubled.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.BadRequest, unrouted.StatusCode);
+        Assert.Contains("the path has an empty segment ('//')", await unrouted.Content.ReadAsStringAsync(), StringComparison.Ordinal);
     }
 
     [Theory]
