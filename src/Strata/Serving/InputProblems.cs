@@ -22,6 +22,9 @@ public sealed class InputProblemsException : StrataException
     /// follows counts as present.
     /// </summary>
     internal IReadOnlyList<string>? Supplied { get; init; }
+
+    /// <summary>Set while only the enrichment was checked: the request fields it found missing or mistyped.</summary>
+    internal IReadOnlyList<string>? Reported { get; init; }
 }
 
 // Combining the enrichment's problems with the model's, kept beside the request path rather than in it: only a request
@@ -29,8 +32,12 @@ public sealed class InputProblemsException : StrataException
 public sealed partial class ServingRuntime
 {
     /// <summary>The problems of the fields a feature service reads; <paramref name="supplied"/> are the features it adds.</summary>
-    private static InputProblemsException EnrichmentProblems(List<string> problems, IEnumerable<string> supplied) =>
-        new("the request cannot be enriched: " + string.Join("; ", problems), problems) { Supplied = [.. supplied.Distinct(StringComparer.Ordinal)] };
+    private static InputProblemsException EnrichmentProblems(List<(string Field, string Problem)> problems, IEnumerable<string> supplied) =>
+        new("the request cannot be enriched: " + string.Join("; ", problems.Select(p => p.Problem)), [.. problems.Select(p => p.Problem)])
+        {
+            Supplied = [.. supplied.Distinct(StringComparer.Ordinal)],
+            Reported = [.. problems.Select(p => p.Field)],
+        };
 
     /// <summary>
     /// Adds to the enrichment's problems those the model would find in the same request: the features the service would
@@ -43,6 +50,12 @@ public sealed partial class ServingRuntime
         {
             columns.TryAdd(name, InputColumn.OfNulls()); // a request field wins over the stored value, as in enrichment
             allowed.Add(name);
+        }
+
+        // A field the enrichment reported (an entity key the model also reads) is not reported a second time by the model.
+        foreach (var name in enrichment.Reported ?? [])
+        {
+            columns[name] = InputColumn.OfNulls();
         }
 
         var placeholder = new PredictionInput(input.Rows, columns);

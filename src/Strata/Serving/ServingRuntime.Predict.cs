@@ -289,14 +289,14 @@ public sealed partial class ServingRuntime
         // Sized at once (as is the field table below): grown one name at a time to fifty features, these sets were
         // reallocated five times per request, a large part of an enriched request's garbage.
         allowed.EnsureCapacity(allowed.Count + needed.Count + references.Count);
-        var problems = new List<string>();
+        var problems = new List<(string Field, string Problem)>();
         var entityColumns = new List<(string, Column)>();
         foreach (var (name, field) in needed)
         {
             allowed.Add(name);
             if (!input.Columns.TryGetValue(name, out var column))
             {
-                problems.Add($"missing field '{name}' ({field.Type.Name()}; feature service '{service}' needs it)");
+                problems.Add((name, $"missing field '{name}' ({field.Type.Name()}; feature service '{service}' needs it)"));
             }
             else if (EntityColumn(field, column, input.Rows) is { } built)
             {
@@ -304,7 +304,7 @@ public sealed partial class ServingRuntime
             }
             else
             {
-                problems.Add($"field '{name}' must be {(field.Type == DataType.String ? "text" : "a number")} ({field.Type.Name()}) with no nulls; feature service '{service}' reads it");
+                problems.Add((name, $"field '{name}' must be {(field.Type == DataType.String ? "text" : "a number")} ({field.Type.Name()}) with no nulls; feature service '{service}' reads it"));
             }
         }
 

@@ -1,5 +1,6 @@
 using Strata.Features;
 using Strata.Learning;
+using Strata.Registry;
 using Strata.Serving;
 using Strata.Serving.Metrics;
 using Strata.Storage;
@@ -65,6 +66,38 @@ public sealed class EnrichmentTests : IAsyncLifetime, IDisposable
         Assert.Contains("missing field 'driver_id'", e.Message, StringComparison.Ordinal);
         Assert.Contains("field 'distance' must be a number", e.Message, StringComparison.Ordinal);
         Assert.Equal(2, e.Problems.Count);
+    }
+
+    [Fact]
+    public async Task An_entity_key_the_model_also_reads_is_reported_once_when_missing_or_mistyped()
+    {
+        // A model that reads the entity key itself as well as the service's features.
+        var random = new Random(3);
+        var table = Table.From(
+            ("driver_id", Columns.Float64([.. Enumerable.Range(0, 200).Select(i => (double?)(i % 10))])),
+            ("trips_1h", Columns.Float64([.. Enumerable.Range(0, 200).Select(_ => (double?)random.Next(0, 10))])),
+            ("fare_mean_1d", Columns.Float64([.. Enumerable.Range(0, 200).Select(_ => (double?)random.NextDouble())])),
+            ("fare_per_mile", Columns.Float64([.. Enumerable.Range(0, 200).Select(_ => (double?)random.NextDouble())])),
+            ("y", Columns.Float64([.. Enumerable.Range(0, 200).Select(i => (double?)i)])));
+        var model = await new Strata.Learning.Gbdt.GbdtLearner(new Strata.Learning.Gbdt.GbdtOptions { NumBoostRound = 5 })
+            .FitAsync(TrainingData.FromTable(table, new TrainingSpec { Label = "y", Task = LearningTask.Regression }));
+        var registry = new RegistryService(_home.Metadata, _home.Artifacts);
+        await registry.CreateModelAsync(Strata.Security.Caller.Local, "rides", "by-driver", null, null);
+        using (var package = new MemoryStream())
+        {
+            await ModelPackage.SaveAsync(model, package);
+            package.Position = 0;
+            await registry.UploadVersionAsync(Strata.Security.Caller.Local, "rides", "by-driver", new VersionRegistration(), package);
+        }
+
+        await using var runtime = new ServingRuntime(_home.Metadata, _home.Artifacts, _features, new MetricRegistry());
+        await runtime.StartAsync([new Deployment { Name = "fares", Project = "rides", Model = "by-driver/1", FeatureService = "pricing" }], new Actor("test"));
+
+        var missing = await Assert.ThrowsAsync<InputProblemsException>(() => runtime.PredictAsync(Request(("distance", 9))).AsTask());
+        var text = await Assert.ThrowsAsync<InputProblemsException>(() => runtime.PredictAsync(Request(("driver_id", "seven"), ("distance", 9))).AsTask());
+
+        Assert.StartsWith("missing field 'driver_id' (int64; feature service 'pricing' needs it)", Assert.Single(missing.Problems), StringComparison.Ordinal);
+        Assert.StartsWith("field 'driver_id' must be a number (int64)", Assert.Single(text.Problems), StringComparison.Ordinal);
     }
 
     [Fact]
