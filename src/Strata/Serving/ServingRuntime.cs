@@ -401,7 +401,42 @@ public sealed partial class ServingRuntime : IAsyncDisposable
         var shadow = shadowVersion is { } sv
             ? await _cache.GetAsync(deployment.Project, ModelReference.Parse(deployment.Shadow!).Model, sv, cancellationToken).ConfigureAwait(false)
             : null;
+        await CheckFieldsAsync(deployment, [champion, .. challenger is null ? [] : new[] { challenger }, .. shadow is null ? [] : new[] { shadow }], cancellationToken)
+            .ConfigureAwait(false);
         return new EndpointState(deployment, champion, challenger, shadow);
+    }
+
+    /// <summary>
+    /// Refuses a deployment whose feature service does not exist (every request would fail while the endpoint read as
+    /// ready), or whose <c>pii</c> names a field the endpoint never receives: a misspelt name would leave the real field
+    /// unmasked in the prediction log without a word.
+    /// </summary>
+    private async Task CheckFieldsAsync(Deployment deployment, IReadOnlyList<LoadedModel> models, CancellationToken cancellationToken)
+    {
+        var known = new HashSet<string>(models.SelectMany(m => m.Inputs.Select(i => i.Name)), StringComparer.Ordinal);
+        if (deployment.StickyKey is { } sticky)
+        {
+            known.Add(sticky); // a field the caller sends for routing, which may well be personal
+        }
+
+        if (deployment.FeatureService is { } service)
+        {
+            var features = _features ?? throw new StrataException(
+                ErrorCodes.Conflict, $"endpoint '{deployment.Name}' enriches from feature service '{service}', but this server has no feature store");
+            var store = await features.GetAsync(deployment.Project, cancellationToken).ConfigureAwait(false);
+            var references = store.Resolve(null, service);
+            known.UnionWith(NeededFields(store, service, references).Keys);
+            known.UnionWith(references.Select(r => r.Feature));
+        }
+
+        var unknown = deployment.Pii.Where(p => !known.Contains(p)).ToList();
+        if (unknown.Count > 0)
+        {
+            throw new StrataException(
+                ErrorCodes.ArgumentInvalid,
+                $"field 'pii' names {string.Join(", ", unknown.Select(u => $"'{u}'"))}, which endpoint '{deployment.Name}' never receives " +
+                $"(its fields: {string.Join(", ", known.Order(StringComparer.Ordinal))})");
+        }
     }
 
     private async Task PollLoopAsync()

@@ -253,6 +253,20 @@ public sealed class ServingTests(ServingServerFixture fixture, ITestOutputHelper
         Assert.Equal(HttpStatusCode.BadRequest, twice.StatusCode);
         Assert.Equal("field 'challenger_weight' appears more than once", (await ServingServer.JsonAsync(twice)).GetProperty("detail").GetString());
         Assert.Equal(HttpStatusCode.NotFound, (await root.GetAsync("/v1/endpoints/broken")).StatusCode);
+
+        // A feature service that does not exist: every request would fail while the endpoint read as ready.
+        using var noService = await root.PutAsJsonAsync("/v1/endpoints/broken", new { project = "flights", model = "delay/1", feature_service = "nosuch" });
+        Assert.Equal(HttpStatusCode.NotFound, noService.StatusCode);
+        Assert.Contains("feature service 'nosuch'", (await ServingServer.JsonAsync(noService)).GetProperty("detail").GetString(), StringComparison.Ordinal);
+
+        // A PII field the endpoint never receives: a misspelt name would leave the real field unmasked in the log.
+        using var pii = await root.PutAsJsonAsync("/v1/endpoints/broken", new { project = "flights", model = "delay/1", sticky_key = "customer", pii = new[] { "customer", "orgin_code" } });
+        Assert.Equal(HttpStatusCode.BadRequest, pii.StatusCode);
+        Assert.StartsWith(
+            "field 'pii' names 'orgin_code', which endpoint 'broken' never receives (its fields: customer, dep_hour,",
+            (await ServingServer.JsonAsync(pii)).GetProperty("detail").GetString(),
+            StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.NotFound, (await root.GetAsync("/v1/endpoints/broken")).StatusCode);
     }
 
     [Fact]
