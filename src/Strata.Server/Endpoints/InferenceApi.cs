@@ -113,9 +113,12 @@ internal static class InferenceApi
     private static async Task<IResult> IndexAsync([AsParameters] ApiContext api)
     {
         bool? onlyReady = null;
-        if (api.Http.Request.ContentLength is not 0)
+
+        // NOTE: the body is optional, as on Triton: `curl -X POST …/v2/repository/index` sends none (nor a Content-Length).
+        var body = await RequestJson.ReadAllAsync(api.Http.Request.Body, api.Aborted).ConfigureAwait(false);
+        if (!body.IsEmpty)
         {
-            using var document = await RequestJson.ParseAsync(api.Http.Request.Body, 4, api.Aborted).ConfigureAwait(false);
+            using var document = RequestJson.Parse(body, 4);
             if (document.RootElement.ValueKind != JsonValueKind.Object)
             {
                 throw new StrataException(ErrorCodes.ArgumentInvalid, "the body must be an object, e.g. {\"ready\": true}");

@@ -164,6 +164,18 @@ public sealed class InferenceProtocolTests(ServingServerFixture fixture) : IClas
         Assert.Equal(["name", "reason", "state", "version"], Keys(entry));
         Assert.Equal("READY", entry.GetProperty("state").GetString());
 
+        // The body is optional, as on Triton (curl -X POST sends none, not even a Content-Length).
+        using (var tcp = new System.Net.Sockets.TcpClient())
+        {
+            await tcp.ConnectAsync(Server.Address.Host, Server.Address.Port);
+            await using var stream = tcp.GetStream();
+            await stream.WriteAsync(Encoding.ASCII.GetBytes(
+                $"POST /v2/repository/index HTTP/1.1\r\nHost: {Server.Address.Authority}\r\nAuthorization: {viewer.DefaultRequestHeaders.Authorization}\r\nConnection: close\r\n\r\n"));
+            var bare = await new StreamReader(stream, Encoding.UTF8).ReadToEndAsync();
+            Assert.StartsWith("HTTP/1.1 200", bare, StringComparison.Ordinal);
+            Assert.Contains("\"oip-repo\"", bare, StringComparison.Ordinal);
+        }
+
         Assert.Equal(HttpStatusCode.Forbidden, (await viewer.PostAsync("/v2/repository/models/oip-repo/unload", null)).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await deployer.PostAsync("/v2/repository/models/oip-repo/unload", null)).StatusCode);
         Assert.Equal(HttpStatusCode.BadRequest, (await viewer.GetAsync("/v2/models/oip-repo/ready")).StatusCode);
