@@ -82,15 +82,20 @@ public sealed partial class RegistryService
     public async Task<LineageGraph> GetLineageAsync(Caller caller, string project, string artifactId, bool upstream, int maxDepth = 32, CancellationToken cancellationToken = default)
     {
         Require(caller, project, Role.Viewer);
-        if (maxDepth is < 1 or > 256)
-        {
-            throw new StrataException(ErrorCodes.ArgumentInvalid, $"field 'depth' must be between 1 and 256, not {maxDepth}");
-        }
-
+        CheckDepth(maxDepth);
         await RequireLineageArtifactAsync(project, artifactId, "artifact", cancellationToken).ConfigureAwait(false);
         return upstream
             ? await _metadata.Lineage.GetUpstreamAsync(project, artifactId, maxDepth, cancellationToken).ConfigureAwait(false)
             : await _metadata.Lineage.GetDownstreamAsync(project, artifactId, maxDepth, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>How far a lineage walk may go: a bound on the store's recursive query.</summary>
+    private static void CheckDepth(int maxDepth)
+    {
+        if (maxDepth is < 1 or > 256)
+        {
+            throw new StrataException(ErrorCodes.ArgumentInvalid, $"field 'depth' must be between 1 and 256, not {maxDepth}");
+        }
     }
 
     private async Task<LineageArtifact> RequireLineageArtifactAsync(string project, string id, string field, CancellationToken cancellationToken) =>

@@ -217,6 +217,7 @@ public sealed partial class RegistryService
     /// <summary>Everything a version came from (<paramref name="upstream"/>) or everything made from it.</summary>
     public async Task<LineageGraph> GetVersionLineageAsync(Caller caller, string project, string model, int version, bool upstream, int maxDepth = 32, CancellationToken cancellationToken = default)
     {
+        CheckDepth(maxDepth);
         var v = await GetVersionAsync(caller, project, model, version, cancellationToken).ConfigureAwait(false);
         var found = await _metadata.Lineage.FindArtifactsAsync(project, ModelArtifactType, VersionName(v), v.ArtifactDigest, cancellationToken).ConfigureAwait(false);
         var artifact = found.Count > 0 ? found[0] : throw NotFound($"version {version} of model '{model}' has no lineage recorded");

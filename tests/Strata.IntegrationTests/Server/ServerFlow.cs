@@ -121,6 +121,8 @@ internal static class ServerFlow
         Assert.Contains(lineage.Artifacts, a => a.Type == "model" && a.Digest == blob.Digest);
         Assert.Contains(lineage.Artifacts, a => a.Type == "dataset" && a.Name == "flights.csv" && a.Digest == dataDigest);
         Assert.Contains(lineage.Executions, e => e.Id == best.Id && e.Type == "run");
+        var deep = await Assert.ThrowsAsync<Strata.Client.StrataApiException>(() => viewer.GetVersionLineageAsync(project, "delay", 1, depth: 1000));
+        Assert.Equal((ErrorCodes.ArgumentInvalid, "field 'depth' must be between 1 and 256, not 1000"), (deep.Code, deep.Message));
 
         // Audit: intact, and it names who asked and who approved, each with its request id.
         Assert.True((await root.VerifyAuditAsync()).Intact);
