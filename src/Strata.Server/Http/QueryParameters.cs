@@ -15,15 +15,15 @@ namespace Strata.Server.Http;
 /// </summary>
 internal static class QueryParameters
 {
-    private static readonly ConcurrentDictionary<RouteEndpoint, FrozenSet<string>> Known = new();
-
     /// <summary>Checks the query of every request a route answers (after access control: an unknown caller learns nothing).</summary>
-    public static IApplicationBuilder UseQueryCheck(this IApplicationBuilder app) =>
-        app.Use((context, next) =>
+    public static IApplicationBuilder UseQueryCheck(this IApplicationBuilder app)
+    {
+        var cache = new ConcurrentDictionary<RouteEndpoint, FrozenSet<string>>(); // this application's routes only
+        return app.Use((context, next) =>
         {
             if (context.Request.QueryString.HasValue && context.GetEndpoint() is RouteEndpoint endpoint)
             {
-                var known = Known.GetOrAdd(endpoint, Of);
+                var known = cache.GetOrAdd(endpoint, Of);
                 foreach (var key in context.Request.Query.Keys)
                 {
                     if (!known.Contains(key))
@@ -37,6 +37,7 @@ internal static class QueryParameters
 
             return next(context);
         });
+    }
 
     /// <summary>The query parameters a route reads (compared without case, as minimal APIs bind them).</summary>
     internal static FrozenSet<string> Of(RouteEndpoint endpoint)

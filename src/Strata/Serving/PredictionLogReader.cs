@@ -53,6 +53,8 @@ public static class PredictionLogReader
     /// <summary>Longest line read, in bytes; a longer one is skipped as damaged.</summary>
     public const int MaxLineBytes = 64 << 20;
 
+    private static readonly JsonDocumentOptions LineOptions = new() { MaxDepth = 16 };
+
     /// <summary>The closed segments of a log folder, oldest first.</summary>
     public static IReadOnlyList<string> Segments(string folder) =>
         Directory.Exists(folder)
@@ -120,13 +122,11 @@ public static class PredictionLogReader
         }
     }
 
-    /// <summary>Parses one line; null when its format version is not one this reader knows.</summary>
+    /// <summary>Parses one line from its bytes; null when its format version is not one this reader knows.</summary>
     private static PredictionRecord? Parse(ReadOnlyMemory<byte> line) =>
         System.Text.Unicode.Utf8.IsValid(line.Span)
             ? Parse(JsonDocument.Parse(line, LineOptions))
             : Parse(System.Text.Encoding.UTF8.GetString(line.Span)); // damaged bytes read as U+FFFD, as a text reader reads them
-
-    private static readonly JsonDocumentOptions LineOptions = new() { MaxDepth = 16 };
 
     /// <summary>Parses one line; null when its format version is not one this reader knows.</summary>
     public static PredictionRecord? Parse(string line) => Parse(JsonDocument.Parse(line, LineOptions));
