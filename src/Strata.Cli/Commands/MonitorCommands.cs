@@ -53,13 +53,7 @@ internal static partial class MonitorCommands
             var options = await read.BindAsync(parse, ct).ConfigureAwait(false);
             var names = parse.GetValue(features)?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
             var driftOptions = new DriftOptions { DriftShare = parse.GetValue(share), MinimumSampleSize = parse.GetValue(minimum) };
-            if (!(driftOptions.DriftShare is > 0 and <= 1) || driftOptions.MinimumSampleSize < 1)
-            {
-                // Checked here so the message names the command's options rather than strata.yaml's.
-                throw new StrataException(ErrorCodes.ArgumentInvalid, driftOptions.MinimumSampleSize < 1
-                    ? $"--min-samples {driftOptions.MinimumSampleSize} must be at least 1"
-                    : $"--drift-share {driftOptions.DriftShare.ToString(CultureInfo.InvariantCulture)} must be within (0, 1]");
-            }
+            driftOptions.Validate(field => field switch { "min_samples" => "--min-samples", "drift.share" => "--drift-share", _ => $"field '{field}'" });
 
             var result = await context.WithProgressAsync("Comparing", _ => DriftCheck.RunAsync(
                 () => DataFiles.ReadBatchesAsync(referenceInput.Path, options, null, ct),

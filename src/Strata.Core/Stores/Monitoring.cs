@@ -26,8 +26,12 @@ public sealed record MonitorResult(
 /// <param name="To">Latest window start (exclusive), or null.</param>
 /// <param name="Monitor">Only this monitor, or null.</param>
 /// <param name="Check">Only this check (<c>quality</c>: every quality metric, <c>quality.auc</c> and the rest), or null.</param>
-/// <param name="Limit">At most this many, newest windows kept (1..100,000).</param>
-public sealed record MonitorResultQuery(string Endpoint, long? From = null, long? To = null, string? Monitor = null, string? Check = null, int Limit = 10_000);
+/// <param name="Limit">At most this many, newest windows kept (1 to <see cref="MaxLimit"/>).</param>
+public sealed record MonitorResultQuery(string Endpoint, long? From = null, long? To = null, string? Monitor = null, string? Check = null, int Limit = 10_000)
+{
+    /// <summary>The most results one query returns.</summary>
+    public const int MaxLimit = 100_000;
+}
 
 /// <summary>Ground truth that arrived later for one served request (feedback), joined to the prediction log by request id.</summary>
 /// <param name="RequestId">The served request's id.</param>

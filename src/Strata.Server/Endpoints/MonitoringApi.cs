@@ -283,9 +283,6 @@ internal static class MonitoringApi
         }
     }
 
-    /// <summary>Most results one request returns (the store's own bound).</summary>
-    private const int MaxResults = 100_000;
-
     private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, SemaphoreSlim> IndexGates = new(StringComparer.Ordinal);
 
     /// <summary>The stored results of an endpoint's monitors whose windows start in [from, to) (ISO 8601 or UTC microseconds).</summary>
@@ -302,11 +299,6 @@ internal static class MonitoringApi
         if (check is not null)
         {
             MonitorChecks.CheckFilter("check", check);
-        }
-
-        if (limit is < 1 or > MaxResults)
-        {
-            throw new StrataException(ErrorCodes.ArgumentInvalid, $"field 'limit' ({limit}) must be within [1, {MaxResults}]");
         }
 
         long? from = start is null ? null : AliasesApi.ParseTime("from", start);

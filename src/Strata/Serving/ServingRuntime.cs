@@ -401,8 +401,7 @@ public sealed partial class ServingRuntime : IAsyncDisposable
         var shadow = shadowVersion is { } sv
             ? await _cache.GetAsync(deployment.Project, ModelReference.Parse(deployment.Shadow!).Model, sv, cancellationToken).ConfigureAwait(false)
             : null;
-        await CheckFieldsAsync(deployment, [champion, .. challenger is null ? [] : new[] { challenger }, .. shadow is null ? [] : new[] { shadow }], cancellationToken)
-            .ConfigureAwait(false);
+        await CheckFieldsAsync(deployment, [.. new[] { champion, challenger, shadow }.OfType<LoadedModel>()], cancellationToken).ConfigureAwait(false);
         return new EndpointState(deployment, champion, challenger, shadow);
     }
 

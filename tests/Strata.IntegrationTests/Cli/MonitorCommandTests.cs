@@ -67,9 +67,9 @@ public sealed class MonitorCommandTests : IDisposable
         Assert.Contains("altitude", unknown.Error, StringComparison.Ordinal);
         Assert.Equal(3, missing.ExitCode);
         Assert.Equal(3, share.ExitCode);
-        Assert.Contains("--drift-share 1.5 must be within (0, 1]", share.Error, StringComparison.Ordinal);
+        Assert.Contains("--drift-share: 1.5 must be within (0, 1]", share.Error, StringComparison.Ordinal);
         Assert.Equal(3, samples.ExitCode);
-        Assert.Contains("--min-samples 0 must be at least 1", samples.Error, StringComparison.Ordinal);
+        Assert.Contains("--min-samples: 0 must be at least 1", samples.Error, StringComparison.Ordinal);
     }
 
     [Fact]

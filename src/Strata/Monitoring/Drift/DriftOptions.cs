@@ -1,4 +1,5 @@
 using System.Globalization;
+
 namespace Strata.Monitoring.Drift;
 
 /// <summary>A data-drift test.</summary>
@@ -71,9 +72,13 @@ public sealed record DriftOptions
     };
 
     /// <summary>Throws when a value is out of range.</summary>
-    /// <exception cref="StrataException"><see cref="ErrorCodes.ArgumentInvalid"/>, naming the option as <c>strata.yaml</c> names it.</exception>
-    public void Validate()
+    /// <param name="named">How the caller names an option given its <c>strata.yaml</c> name (a command its own flags); default <c>field 'min_samples'</c>.</param>
+    /// <exception cref="StrataException"><see cref="ErrorCodes.ArgumentInvalid"/>, naming the option.</exception>
+    public void Validate(Func<string, string>? named = null)
     {
+        StrataException Invalid(string field, object value, string rule) =>
+            new(ErrorCodes.ArgumentInvalid, $"{named?.Invoke(field) ?? $"field '{field}'"}: {Convert.ToString(value, CultureInfo.InvariantCulture)} {rule}");
+
         if (MinimumSampleSize < 1)
         {
             throw Invalid("min_samples", MinimumSampleSize, "must be at least 1");
@@ -103,8 +108,6 @@ public sealed record DriftOptions
         }
     }
 
-    private static StrataException Invalid(string field, object value, string rule) =>
-        new(ErrorCodes.ArgumentInvalid, $"field '{field}': {Convert.ToString(value, CultureInfo.InvariantCulture)} {rule}");
 }
 
 /// <summary>One feature's drift verdict.</summary>

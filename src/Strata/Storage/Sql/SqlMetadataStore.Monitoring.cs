@@ -69,9 +69,9 @@ internal sealed partial class SqlMetadataStore
         Names.Check("project", project);
         ArgumentNullException.ThrowIfNull(query);
         Names.Check("endpoint", query.Endpoint);
-        if (query.Limit is < 1 or > 100_000)
+        if (query.Limit is < 1 or > MonitorResultQuery.MaxLimit)
         {
-            throw new StrataException(ErrorCodes.ArgumentInvalid, $"limit {query.Limit} must be within [1, 100000]");
+            throw new StrataException(ErrorCodes.ArgumentInvalid, $"field 'limit' ({query.Limit}) must be within [1, {MonitorResultQuery.MaxLimit}]");
         }
 
         var rows = await ReadAsync(db => db.Query<MonitorRow>(
