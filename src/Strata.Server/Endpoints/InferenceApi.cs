@@ -159,6 +159,7 @@ internal static class InferenceApi
     private static async Task<IResult> LoadAsync([AsParameters] ApiContext api, string name, bool load)
     {
         ServingApi.Authorize(api, name, Role.Deployer);
+        await CheckLoadParametersAsync(api, load).ConfigureAwait(false);
         if (load)
         {
             await api.State.Serving.LoadAsync(name, api.Aborted).ConfigureAwait(false);
@@ -169,6 +170,54 @@ internal static class InferenceApi
         }
 
         return Results.Ok();
+    }
+
+    /// <summary>
+    /// Reads a load or unload body: none, or <c>{"parameters": {…}}</c>. Triton's client sends <c>unload_dependents</c>
+    /// with every unload (an endpoint has no dependents, so either value is met); a <c>config</c> or file override on load
+    /// is refused rather than ignored, since an endpoint loads its stored deployment as it is.
+    /// </summary>
+    private static async Task CheckLoadParametersAsync(ApiContext api, bool load)
+    {
+        var body = await RequestJson.ReadAllAsync(api.Http.Request.Body, api.Aborted).ConfigureAwait(false);
+        if (body.IsEmpty)
+        {
+            return;
+        }
+
+        using var document = RequestJson.Parse(body, 4);
+        var root = document.RootElement;
+        if (root.ValueKind != JsonValueKind.Object)
+        {
+            throw new StrataException(ErrorCodes.ArgumentInvalid, "the body must be an object, e.g. {\"parameters\": {}}");
+        }
+
+        foreach (var field in root.EnumerateObject())
+        {
+            if (field.Name != "parameters" || field.Value.ValueKind != JsonValueKind.Object)
+            {
+                throw new StrataException(ErrorCodes.ArgumentInvalid, field.Name == "parameters"
+                    ? "field 'parameters' must be an object"
+                    : $"unknown field '{field.Name}' (known: parameters)");
+            }
+
+            foreach (var parameter in field.Value.EnumerateObject())
+            {
+                if (load)
+                {
+                    throw new StrataException(
+                        ErrorCodes.ArgumentInvalid,
+                        $"parameter '{parameter.Name}' cannot be applied: an endpoint loads its stored deployment (change it with PUT /v1/endpoints/{{name}})");
+                }
+
+                if (parameter.Name != "unload_dependents" || parameter.Value.ValueKind is not (JsonValueKind.True or JsonValueKind.False))
+                {
+                    throw new StrataException(ErrorCodes.ArgumentInvalid, parameter.Name == "unload_dependents"
+                        ? "parameter 'unload_dependents' must be true or false"
+                        : $"unknown parameter '{parameter.Name}' (unload takes unload_dependents)");
+                }
+            }
+        }
     }
 
     internal static int? ParseVersion(string? version) =>

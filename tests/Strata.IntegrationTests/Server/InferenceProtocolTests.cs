@@ -177,12 +177,21 @@ public sealed class InferenceProtocolTests(ServingServerFixture fixture) : IClas
         }
 
         Assert.Equal(HttpStatusCode.Forbidden, (await viewer.PostAsync("/v2/repository/models/oip-repo/unload", null)).StatusCode);
-        Assert.Equal(HttpStatusCode.OK, (await deployer.PostAsync("/v2/repository/models/oip-repo/unload", null)).StatusCode);
+
+        // Triton's client sends unload_dependents with every unload; a parameter that cannot be met is refused, not ignored.
+        using var bogus = await deployer.PostAsync("/v2/repository/models/oip-repo/unload", Json(new { parameters = new { unload_everything = true } }));
+        Assert.Equal(HttpStatusCode.BadRequest, bogus.StatusCode);
+        Assert.Equal("unknown parameter 'unload_everything' (unload takes unload_dependents)", (await ServingServer.JsonAsync(bogus)).GetProperty("error").GetString());
+        Assert.Equal(HttpStatusCode.OK, (await viewer.GetAsync("/v2/models/oip-repo/ready")).StatusCode); // still loaded
+        Assert.Equal(HttpStatusCode.OK, (await deployer.PostAsync("/v2/repository/models/oip-repo/unload", Json(new { parameters = new { unload_dependents = false } }))).StatusCode);
         Assert.Equal(HttpStatusCode.BadRequest, (await viewer.GetAsync("/v2/models/oip-repo/ready")).StatusCode);
         using var refused = await viewer.PostAsync("/v2/models/oip-repo/infer", Json(new { inputs = new[] { new { name = "distance", shape = new[] { 1 }, datatype = "FP32", data = new[] { 1.0 } } } }));
         Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.StatusCode);
 
-        Assert.Equal(HttpStatusCode.OK, (await deployer.PostAsync("/v2/repository/models/oip-repo/load", null)).StatusCode);
+        using var config = await deployer.PostAsync("/v2/repository/models/oip-repo/load", Json(new { parameters = new { config = "{\"max_batch_size\": 8}" } }));
+        Assert.Equal(HttpStatusCode.BadRequest, config.StatusCode);
+        Assert.StartsWith("parameter 'config' cannot be applied", (await ServingServer.JsonAsync(config)).GetProperty("error").GetString(), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.OK, (await deployer.PostAsync("/v2/repository/models/oip-repo/load", Json(new { }))).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await viewer.GetAsync("/v2/models/oip-repo/ready")).StatusCode);
     }
 
