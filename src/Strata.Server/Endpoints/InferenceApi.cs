@@ -113,17 +113,9 @@ internal static class InferenceApi
     private static async Task<IResult> IndexAsync([AsParameters] ApiContext api)
     {
         bool? onlyReady = null;
-
-        // NOTE: the body is optional, as on Triton: `curl -X POST …/v2/repository/index` sends none (nor a Content-Length).
-        var body = await RequestJson.ReadAllAsync(api.Http.Request.Body, api.Aborted).ConfigureAwait(false);
-        if (!body.IsEmpty)
+        using var document = await RequestJson.ParseOptionalObjectAsync(api.Http.Request.Body, 4, "{\"ready\": true}", api.Aborted).ConfigureAwait(false);
+        if (document is not null) // the body is optional, as on Triton
         {
-            using var document = RequestJson.Parse(body, 4);
-            if (document.RootElement.ValueKind != JsonValueKind.Object)
-            {
-                throw new StrataException(ErrorCodes.ArgumentInvalid, "the body must be an object, e.g. {\"ready\": true}");
-            }
-
             if (document.RootElement.TryGetProperty("ready", out var ready))
             {
                 onlyReady = ready.ValueKind switch
@@ -179,20 +171,13 @@ internal static class InferenceApi
     /// </summary>
     private static async Task CheckLoadParametersAsync(ApiContext api, bool load)
     {
-        var body = await RequestJson.ReadAllAsync(api.Http.Request.Body, api.Aborted).ConfigureAwait(false);
-        if (body.IsEmpty)
+        using var document = await RequestJson.ParseOptionalObjectAsync(api.Http.Request.Body, 4, "{\"parameters\": {}}", api.Aborted).ConfigureAwait(false);
+        if (document is null)
         {
             return;
         }
 
-        using var document = RequestJson.Parse(body, 4);
-        var root = document.RootElement;
-        if (root.ValueKind != JsonValueKind.Object)
-        {
-            throw new StrataException(ErrorCodes.ArgumentInvalid, "the body must be an object, e.g. {\"parameters\": {}}");
-        }
-
-        foreach (var field in root.EnumerateObject())
+        foreach (var field in document.RootElement.EnumerateObject())
         {
             if (field.Name != "parameters" || field.Value.ValueKind != JsonValueKind.Object)
             {

@@ -32,6 +32,28 @@ internal static class RequestJson
     public static async Task<JsonDocument> ParseAsync(Stream body, int maxDepth, CancellationToken cancellationToken) =>
         Parse(await ReadAllAsync(body, cancellationToken).ConfigureAwait(false), maxDepth);
 
+    /// <summary>
+    /// An optional object body: null when the body is empty (a bare <c>curl -X POST</c> sends none, nor a Content-Length);
+    /// a 400 showing <paramref name="example"/> when it is JSON but not an object.
+    /// </summary>
+    public static async Task<JsonDocument?> ParseOptionalObjectAsync(Stream body, int maxDepth, string example, CancellationToken cancellationToken)
+    {
+        var bytes = await ReadAllAsync(body, cancellationToken).ConfigureAwait(false);
+        if (bytes.IsEmpty)
+        {
+            return null;
+        }
+
+        var document = Parse(bytes, maxDepth);
+        if (document.RootElement.ValueKind != JsonValueKind.Object)
+        {
+            document.Dispose();
+            throw new StrataException(ErrorCodes.ArgumentInvalid, $"the body must be an object, e.g. {example}");
+        }
+
+        return document;
+    }
+
     /// <summary>The whole body in memory (its route's size limit applies to the stream).</summary>
     public static async Task<ReadOnlySequence<byte>> ReadAllAsync(Stream body, CancellationToken cancellationToken)
     {
