@@ -196,7 +196,7 @@ public sealed class FeatureMatrix
                 break;
             case Column<double> d:
                 System.Numerics.Tensors.TensorPrimitives.ConvertTruncating<double, float>(d.Values, result);
-                RefuseOverflow(d, result, name);
+                RefuseOverflow(d, name);
                 break;
             case Column<int> i:
                 System.Numerics.Tensors.TensorPrimitives.ConvertTruncating<int, float>(i.Values, result);
@@ -249,12 +249,12 @@ public sealed class FeatureMatrix
     /// value the data never held, so it is named, as XGBoost and scikit-learn refuse it and serving does. An infinity
     /// in the data stays one (trees read it as the largest or smallest value).
     /// </summary>
-    private static void RefuseOverflow(Column<double> source, float[] converted, string name)
+    private static void RefuseOverflow(Column<double> source, string name)
     {
         var values = source.Values;
-        for (var r = 0; r < converted.Length; r++)
+        for (var r = 0; r < values.Length; r++)
         {
-            if (float.IsInfinity(converted[r]) && double.IsFinite(values[r]) && !source.IsNull(r))
+            if (BeyondFloat32(values[r]) && !source.IsNull(r))
             {
                 throw new StrataException(ErrorCodes.DataOutOfRange, $"feature '{name}' is {values[r].ToString("R", System.Globalization.CultureInfo.InvariantCulture)} at row {r + 1}, {BeyondFloat32Text}");
             }

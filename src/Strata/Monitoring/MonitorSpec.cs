@@ -23,6 +23,9 @@ public static class MonitorChecks
     /// </summary>
     public const string Skew = "skew";
 
+    /// <summary>Every check a monitor may run.</summary>
+    public static IReadOnlyList<string> All { get; } = [DataDrift, PredictionDrift, Quality, Skew];
+
     /// <summary>The metrics a quality check stores, each as the check <c>quality.&lt;metric&gt;</c>.</summary>
     public static IReadOnlyList<string> QualityMetrics { get; } =
         [MetricNames.RocAuc, MetricNames.Accuracy, MetricNames.LogLoss, MetricNames.Brier, MetricNames.Rmse, MetricNames.Mae];
@@ -35,8 +38,7 @@ public static class MonitorChecks
     public static void CheckFilter(string field, string check)
     {
         ArgumentNullException.ThrowIfNull(check);
-        string[] kinds = [DataDrift, PredictionDrift, Skew, Quality];
-        if (kinds.Contains(check, StringComparer.Ordinal)
+        if (All.Contains(check, StringComparer.Ordinal)
             || (check.StartsWith(Quality + ".", StringComparison.Ordinal) && QualityMetrics.Contains(check[(Quality.Length + 1)..], StringComparer.Ordinal)))
         {
             return;
@@ -44,7 +46,8 @@ public static class MonitorChecks
 
         throw new StrataException(
             ErrorCodes.ArgumentInvalid,
-            $"field '{field}' '{check}' is not a check; known: {string.Join(", ", kinds)} (every quality metric), or {Quality}.<metric> with metric one of {string.Join(", ", QualityMetrics)}");
+            $"field '{field}' '{check}' is not a check; known: {string.Join(", ", All.Where(c => c != Quality))}, {Quality} (every quality metric), " +
+            $"or {Quality}.<metric> with metric one of {string.Join(", ", QualityMetrics)}");
     }
 }
 
@@ -119,9 +122,9 @@ public sealed record MonitorSpec
 
         foreach (var check in Checks)
         {
-            if (check is not (MonitorChecks.DataDrift or MonitorChecks.PredictionDrift or MonitorChecks.Quality or MonitorChecks.Skew))
+            if (!MonitorChecks.All.Contains(check, StringComparer.Ordinal))
             {
-                throw new StrataException(ErrorCodes.ArgumentInvalid, $"monitor '{Name}': unknown check '{check}' (data_drift, prediction_drift, quality, skew)");
+                throw new StrataException(ErrorCodes.ArgumentInvalid, $"monitor '{Name}': unknown check '{check}' ({string.Join(", ", MonitorChecks.All)})");
             }
         }
 
