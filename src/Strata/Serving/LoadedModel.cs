@@ -174,6 +174,24 @@ internal sealed class LoadedModel
         return problems ?? (IReadOnlyList<string>)[];
     }
 
+    /// <summary>
+    /// Why this model cannot read field <paramref name="name"/> when it holds values of <paramref name="type"/> (as a
+    /// feature service gives them), or null when it can or reads no such field: text only goes to a categorical input,
+    /// and numbers (integers, floats, booleans, timestamps) only to a numeric one.
+    /// </summary>
+    public string? TypeProblem(string name, DataType type, string source)
+    {
+        foreach (var input in Inputs)
+        {
+            if (input.Name == name && (input.Kind == FeatureKind.Categorical) != (type == DataType.String))
+            {
+                return $"field '{name}' is {type.Name()} in {source}; {Name} version {Version} needs {Describe(input)}";
+            }
+        }
+
+        return null;
+    }
+
     /// <summary>Checks the kinds of a one-row input whose layout holds every input and nothing else, at the positions given; null when all fit.</summary>
     private List<string>? CheckKinds(PredictionInput input, int[] positions)
     {

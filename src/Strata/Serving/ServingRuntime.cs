@@ -406,9 +406,9 @@ public sealed partial class ServingRuntime : IAsyncDisposable
     }
 
     /// <summary>
-    /// Refuses a deployment whose feature service does not exist (every request would fail while the endpoint read as
-    /// ready), or whose <c>pii</c> names a field the endpoint never receives: a misspelt name would leave the real field
-    /// unmasked in the prediction log without a word.
+    /// Refuses a deployment whose feature service does not exist or gives a field that a model reads as the other kind
+    /// (every request would fail while the endpoint read as ready), or whose <c>pii</c> names a field the endpoint never
+    /// receives: a misspelt name would leave the real field unmasked in the prediction log without a word.
     /// </summary>
     private async Task CheckFieldsAsync(Deployment deployment, IReadOnlyList<LoadedModel> models, CancellationToken cancellationToken)
     {
@@ -424,8 +424,23 @@ public sealed partial class ServingRuntime : IAsyncDisposable
                 ErrorCodes.Conflict, $"endpoint '{deployment.Name}' enriches from feature service '{service}', but this server has no feature store");
             var store = await features.GetAsync(deployment.Project, cancellationToken).ConfigureAwait(false);
             var references = store.Resolve(null, service);
-            known.UnionWith(NeededFields(store, service, references).Keys);
+            var needed = NeededFields(store, service, references);
+            known.UnionWith(needed.Keys);
             known.UnionWith(references.Select(r => r.Feature));
+
+            // A feature (or a key the service needs as well) that a model reads as the other kind would fail every request.
+            var supplied = needed.Select(n => (n.Key, n.Value.Type)).Concat(references.Select(r => (r.Feature, store.FieldOf(r).Type)));
+            var mismatched = supplied
+                .SelectMany(s => models.Select(m => m.TypeProblem(s.Item1, s.Item2, $"feature service '{service}'")))
+                .OfType<string>()
+                .Distinct(StringComparer.Ordinal)
+                .ToList();
+            if (mismatched.Count > 0)
+            {
+                throw new StrataException(
+                    ErrorCodes.ArgumentInvalid,
+                    $"endpoint '{deployment.Name}' cannot read feature service '{service}': {string.Join("; ", mismatched)}");
+            }
         }
 
         var unknown = deployment.Pii.Where(p => !known.Contains(p)).ToList();

@@ -101,6 +101,41 @@ public sealed class EnrichmentTests : IAsyncLifetime, IDisposable
     }
 
     [Fact]
+    public async Task A_deployment_whose_model_reads_a_service_field_as_the_other_kind_is_refused()
+    {
+        // The model reads the entity key (int64 in the service) and a numeric feature as text: every request would fail.
+        var table = Table.From(
+            ("driver_id", Columns.String([.. Enumerable.Range(0, 200).Select(i => (string?)$"d{i % 10}")])),
+            ("trips_1h", Columns.String([.. Enumerable.Range(0, 200).Select(i => (string?)$"t{i % 3}")])),
+            ("fare_mean_1d", Columns.Float64([.. Enumerable.Range(0, 200).Select(i => (double?)(i % 7))])),
+            ("y", Columns.Float64([.. Enumerable.Range(0, 200).Select(i => (double?)i)])));
+        var model = await new Strata.Learning.Gbdt.GbdtLearner(new Strata.Learning.Gbdt.GbdtOptions { NumBoostRound = 3 })
+            .FitAsync(TrainingData.FromTable(table, new TrainingSpec { Label = "y", Task = LearningTask.Regression }));
+        var registry = new RegistryService(_home.Metadata, _home.Artifacts);
+        await registry.CreateModelAsync(Strata.Security.Caller.Local, "rides", "by-text", null, null);
+        using (var package = new MemoryStream())
+        {
+            await ModelPackage.SaveAsync(model, package);
+            package.Position = 0;
+            await registry.UploadVersionAsync(Strata.Security.Caller.Local, "rides", "by-text", new VersionRegistration(), package);
+        }
+
+        await using var runtime = await StartAsync();
+        var e = await Assert.ThrowsAsync<StrataException>(() =>
+            runtime.PutAsync(new Deployment { Name = "texts", Project = "rides", Model = "by-text/1", FeatureService = "pricing" }, new Actor("test")));
+
+        Assert.Equal(ErrorCodes.ArgumentInvalid, e.Code);
+        Assert.StartsWith("endpoint 'texts' cannot read feature service 'pricing': ", e.Message, StringComparison.Ordinal);
+        Assert.Contains("field 'driver_id' is int64 in feature service 'pricing'; by-text version 1 needs text, string", e.Message, StringComparison.Ordinal);
+        Assert.Contains("field 'trips_1h' is ", e.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("fare_mean_1d", e.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain(runtime.List(), s => s.Name == "texts");
+
+        // The endpoint that reads the same service as numbers is served.
+        Assert.True(double.IsFinite((await runtime.PredictAsync(Request(("driver_id", 7), ("distance", 9)))).Values![0]));
+    }
+
+    [Fact]
     public async Task A_feature_service_reads_what_the_same_features_read_as_a_list_give()
     {
         var store = await _features.GetAsync("rides");
