@@ -19,6 +19,32 @@ internal sealed class EndpointState(Deployment deployment, LoadedModel champion,
     /// <summary>Fields masked in the prediction log (the deployment's list; PII-tagged features are added per request).</summary>
     public IReadOnlySet<string> Masked { get; } = deployment.Pii.ToHashSet(StringComparer.Ordinal);
 
+    /// <summary>
+    /// Fields a request may carry beyond the inputs of the model it is routed to: the sticky key, and the inputs of the
+    /// endpoint's other models. A challenger or shadow trained with a new feature then gets it from the same request,
+    /// and the champion does not refuse it. Empty for a lone model without a sticky key; never written to.
+    /// </summary>
+    public HashSet<string> OtherFields { get; } = OtherFieldsOf(deployment, champion, challenger, shadow);
+
+    private static HashSet<string> OtherFieldsOf(Deployment deployment, LoadedModel champion, LoadedModel? challenger, LoadedModel? shadow)
+    {
+        var fields = new HashSet<string>(StringComparer.Ordinal);
+        if (deployment.StickyKey is { } sticky)
+        {
+            fields.Add(sticky); // the canary's entity key may be a field no model reads
+        }
+
+        if (challenger is not null || shadow is not null)
+        {
+            foreach (var model in new[] { champion, challenger, shadow }.OfType<LoadedModel>())
+            {
+                fields.UnionWith(model.Inputs.Select(i => i.Name));
+            }
+        }
+
+        return fields;
+    }
+
     private PredictionBatcher? _championBatcher;
     private PredictionBatcher? _challengerBatcher;
 

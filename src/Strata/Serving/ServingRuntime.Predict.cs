@@ -13,9 +13,6 @@ internal sealed record ShadowWork(string Endpoint, string Project, LoadedModel M
 // The request path: limits, enrichment, canary routing, prediction, then the log and the shadow copy (neither waited for).
 public sealed partial class ServingRuntime
 {
-    // The extra fields of an endpoint with neither a canary key nor enrichment: none (shared, never written to).
-    private static readonly HashSet<string> NoExtraFields = new(StringComparer.Ordinal);
-
     /// <summary>
     /// Answers a request: checks the key's rate and takes a slot (or refuses), fills in features from the online store,
     /// routes to the champion or the challenger (sticky per entity key), checks the fields against that model's
@@ -72,19 +69,10 @@ public sealed partial class ServingRuntime
                 var state = endpoint.State ?? throw ServingRefusal.Unavailable(deployment.Name, endpoint.LastError ?? "its models are still loading");
                 var input = request.Input;
                 var masked = state.Masked;
-                var allowed = NoExtraFields;
-                if (state.Deployment.StickyKey is not null || state.Deployment.FeatureService is not null)
-                {
-                    allowed = new HashSet<string>(StringComparer.Ordinal);
-                }
-
-                if (state.Deployment.StickyKey is { } stickyKey)
-                {
-                    allowed.Add(stickyKey); // the canary's entity key may be a field the model does not read
-                }
-
+                var allowed = state.OtherFields;
                 if (state.Deployment.FeatureService is { } service)
                 {
+                    allowed = new HashSet<string>(allowed, StringComparer.Ordinal); // enrichment adds the service's fields
                     try
                     {
                         timeout ??= Timeout(deployment, cancellationToken);

@@ -72,6 +72,30 @@ public sealed class ServingRuntimeTests : IAsyncLifetime, IDisposable
     }
 
     [Fact]
+    public async Task A_challenger_or_shadow_reading_a_new_field_gets_it_from_requests_the_champion_also_answers()
+    {
+        await RegisterWithNewFieldAsync("delay-plus", "weather");
+        await using var runtime = await StartAsync(
+            new Deployment { Name = "shadowed", Project = "flights", Model = "delay/1", Shadow = "delay-plus/1" },
+            new Deployment { Name = "held-back", Project = "flights", Model = "delay/1", Challenger = "delay-plus/1", ChallengerWeight = 0 },
+            new Deployment { Name = "all-in", Project = "flights", Model = "delay/1", Challenger = "delay-plus/1", ChallengerWeight = 1 },
+            new Deployment { Name = "alone", Project = "flights", Model = "delay/1" });
+
+        // The champion answers a request that carries the other model's field as well as its own.
+        Assert.Equal(ServingRoles.Champion, (await runtime.PredictAsync(WithWeather("shadowed", "s1"))).Role);
+        Assert.Equal(ServingRoles.Champion, (await runtime.PredictAsync(WithWeather("held-back", "h1"))).Role);
+        var challenger = await runtime.PredictAsync(WithWeather("all-in", "a1"));
+        Assert.Equal(("delay-plus", ServingRoles.Challenger), (challenger.Model, challenger.Role));
+        await WaitUntilAsync(() => runtime.ShadowCounts("shadowed").Answered == 1);
+
+        // The challenger still needs its field, and a field no model of the endpoint reads is still refused.
+        var missing = await Assert.ThrowsAsync<InputProblemsException>(() => runtime.PredictAsync(Request("all-in", "a2")).AsTask());
+        Assert.StartsWith("missing field 'weather'", Assert.Single(missing.Problems), StringComparison.Ordinal);
+        var unknown = await Assert.ThrowsAsync<InputProblemsException>(() => runtime.PredictAsync(WithWeather("alone", "x1")).AsTask());
+        Assert.StartsWith("unknown field 'weather'", Assert.Single(unknown.Problems), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task The_prediction_log_masks_pii_fields_and_reads_back_what_was_predicted()
     {
         await using var runtime = await StartAsync(new Deployment { Name = "logged", Project = "flights", Model = "delay/1", Pii = ["origin_code"] });
@@ -245,6 +269,31 @@ public sealed class ServingRuntimeTests : IAsyncLifetime, IDisposable
     }
 
     private PredictionRequest Request(string endpoint, string id) => FlightsModelSeed.Request(_inputs, endpoint, id);
+
+    private PredictionRequest WithWeather(string endpoint, string id)
+    {
+        var request = Request(endpoint, id);
+        var columns = request.Input.Fields.ToDictionary(f => f.Key, f => f.Value);
+        columns["weather"] = InputColumn.OfNumbers([0.5]);
+        return request with { Input = new PredictionInput(1, columns) };
+    }
+
+    /// <summary>Registers a small model that reads the flights model's inputs and one more field.</summary>
+    private async Task RegisterWithNewFieldAsync(string name, string field)
+    {
+        var random = new Random(5);
+        var columns = _inputs.Append(field)
+            .Select(input => (input, (Column)Columns.Float64([.. Enumerable.Range(0, 100).Select(_ => (double?)random.NextDouble())])))
+            .Append(("late", Columns.Int64([.. Enumerable.Range(0, 100).Select(i => (long?)(i % 2))])));
+        var model = await new Strata.Learning.Gbdt.GbdtLearner(new Strata.Learning.Gbdt.GbdtOptions { NumBoostRound = 3 })
+            .FitAsync(Strata.Learning.TrainingData.FromTable(Table.From([.. columns]), new Strata.Learning.TrainingSpec { Label = "late", Task = Strata.Learning.LearningTask.BinaryClassification }));
+        var registry = new Strata.Registry.RegistryService(_home.Metadata, _home.Artifacts);
+        await registry.CreateModelAsync(Strata.Security.Caller.Local, "flights", name, null, null);
+        using var package = new MemoryStream();
+        await Strata.Learning.ModelPackage.SaveAsync(model, package);
+        package.Position = 0;
+        await registry.UploadVersionAsync(Strata.Security.Caller.Local, "flights", name, new Strata.Registry.VersionRegistration(), package);
+    }
 
     private async Task<List<PredictionRecord>> ReadLogAsync()
     {
