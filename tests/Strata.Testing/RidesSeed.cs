@@ -83,11 +83,7 @@ public static class RidesSeed
             ("fare_per_mile", Columns.Create<double>(DataType.Float64, perMile)), ("y", Columns.Create<double>(DataType.Float64, y)));
         var model = await new Strata.Learning.Gbdt.GbdtLearner(new Strata.Learning.Gbdt.GbdtOptions { NumBoostRound = 20 })
             .FitAsync(TrainingData.FromTable(table, new TrainingSpec { Label = "y", Task = LearningTask.Regression }));
-        await registry.CreateModelAsync(Caller.Local, "rides", "fare", null, null);
-        using var package = new MemoryStream();
-        await ModelPackage.SaveAsync(model, package);
-        package.Position = 0;
-        await registry.UploadVersionAsync(Caller.Local, "rides", "fare", new VersionRegistration(), package);
+        await TestModels.RegisterAsync(home, "rides", "fare", model);
         return model;
     }
 }

@@ -1,6 +1,5 @@
 using Strata.Features;
 using Strata.Learning;
-using Strata.Registry;
 using Strata.Serving;
 using Strata.Serving.Metrics;
 using Strata.Storage;
@@ -81,14 +80,7 @@ public sealed class EnrichmentTests : IAsyncLifetime, IDisposable
             ("y", Columns.Float64([.. Enumerable.Range(0, 200).Select(i => (double?)i)])));
         var model = await new Strata.Learning.Gbdt.GbdtLearner(new Strata.Learning.Gbdt.GbdtOptions { NumBoostRound = 5 })
             .FitAsync(TrainingData.FromTable(table, new TrainingSpec { Label = "y", Task = LearningTask.Regression }));
-        var registry = new RegistryService(_home.Metadata, _home.Artifacts);
-        await registry.CreateModelAsync(Strata.Security.Caller.Local, "rides", "by-driver", null, null);
-        using (var package = new MemoryStream())
-        {
-            await ModelPackage.SaveAsync(model, package);
-            package.Position = 0;
-            await registry.UploadVersionAsync(Strata.Security.Caller.Local, "rides", "by-driver", new VersionRegistration(), package);
-        }
+        await TestModels.RegisterAsync(_home, "rides", "by-driver", model);
 
         await using var runtime = new ServingRuntime(_home.Metadata, _home.Artifacts, _features, new MetricRegistry());
         await runtime.StartAsync([new Deployment { Name = "fares", Project = "rides", Model = "by-driver/1", FeatureService = "pricing" }], new Actor("test"));
@@ -111,14 +103,7 @@ public sealed class EnrichmentTests : IAsyncLifetime, IDisposable
             ("y", Columns.Float64([.. Enumerable.Range(0, 200).Select(i => (double?)i)])));
         var model = await new Strata.Learning.Gbdt.GbdtLearner(new Strata.Learning.Gbdt.GbdtOptions { NumBoostRound = 3 })
             .FitAsync(TrainingData.FromTable(table, new TrainingSpec { Label = "y", Task = LearningTask.Regression }));
-        var registry = new RegistryService(_home.Metadata, _home.Artifacts);
-        await registry.CreateModelAsync(Strata.Security.Caller.Local, "rides", "by-text", null, null);
-        using (var package = new MemoryStream())
-        {
-            await ModelPackage.SaveAsync(model, package);
-            package.Position = 0;
-            await registry.UploadVersionAsync(Strata.Security.Caller.Local, "rides", "by-text", new VersionRegistration(), package);
-        }
+        await TestModels.RegisterAsync(_home, "rides", "by-text", model);
 
         await using var runtime = await StartAsync();
         var e = await Assert.ThrowsAsync<StrataException>(() =>

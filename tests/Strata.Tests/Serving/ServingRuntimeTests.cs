@@ -287,12 +287,7 @@ public sealed class ServingRuntimeTests : IAsyncLifetime, IDisposable
             .Append(("late", Columns.Int64([.. Enumerable.Range(0, 100).Select(i => (long?)(i % 2))])));
         var model = await new Strata.Learning.Gbdt.GbdtLearner(new Strata.Learning.Gbdt.GbdtOptions { NumBoostRound = 3 })
             .FitAsync(Strata.Learning.TrainingData.FromTable(Table.From([.. columns]), new Strata.Learning.TrainingSpec { Label = "late", Task = Strata.Learning.LearningTask.BinaryClassification }));
-        var registry = new Strata.Registry.RegistryService(_home.Metadata, _home.Artifacts);
-        await registry.CreateModelAsync(Strata.Security.Caller.Local, "flights", name, null, null);
-        using var package = new MemoryStream();
-        await Strata.Learning.ModelPackage.SaveAsync(model, package);
-        package.Position = 0;
-        await registry.UploadVersionAsync(Strata.Security.Caller.Local, "flights", name, new Strata.Registry.VersionRegistration(), package);
+        await TestModels.RegisterAsync(_home, "flights", name, model);
     }
 
     private async Task<List<PredictionRecord>> ReadLogAsync()
