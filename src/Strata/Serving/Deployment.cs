@@ -55,6 +55,16 @@ public sealed record Deployment
     /// <summary>Coalescing of concurrent requests into one prediction call; null predicts each request on its own.</summary>
     public DeploymentBatching? Batching { get; set; }
 
+    /// <summary>
+    /// Equal when every setting is, as the stored form shows them. A record would compare the <see cref="Pii"/> list by
+    /// reference, so a deployment read again from the store never equalled the one being served, and every change to
+    /// the metadata store (a run logged, a label posted) rebuilt every endpoint's state for the same models.
+    /// </summary>
+    public bool Equals(Deployment? other) => other is not null && (ReferenceEquals(this, other) || string.Equals(ToJson(), other.ToJson(), StringComparison.Ordinal));
+
+    /// <inheritdoc/>
+    public override int GetHashCode() => HashCode.Combine(Name, Project, Model);
+
     /// <summary>The champion reference, parsed.</summary>
     [JsonIgnore]
     public ModelReference ChampionReference => ModelReference.Parse(Model);

@@ -24,8 +24,11 @@ public sealed class DeploymentTests
         var back = Deployment.FromJson(json);
 
         Assert.Contains("\"challenger_weight\":0.25", json, StringComparison.Ordinal);
-        Assert.Equal(deployment with { Pii = back.Pii }, back);
+        Assert.Equal(deployment, back); // the PII list by its entries, not by reference
+        Assert.Equal(deployment.GetHashCode(), back.GetHashCode());
         Assert.Equal(["passenger"], back.Pii);
+        Assert.NotEqual(deployment, back with { Pii = ["passenger", "email"] });
+        Assert.NotEqual(deployment, back with { Limits = back.Limits with { MaxRows = 51 } });
     }
 
     [Fact]

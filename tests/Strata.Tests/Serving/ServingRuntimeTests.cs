@@ -96,6 +96,20 @@ public sealed class ServingRuntimeTests : IAsyncLifetime, IDisposable
     }
 
     [Fact]
+    public async Task A_refresh_after_an_unrelated_change_keeps_the_endpoints_state()
+    {
+        await using var runtime = await StartAsync(new Deployment { Name = "steady", Project = "flights", Model = "delay/1", Pii = ["origin_code"] });
+        var before = runtime.RuntimeOf("steady").State;
+
+        // Any write moves the store's change sequence, which makes the poller refresh every endpoint.
+        await new Strata.Registry.RegistryService(_home.Metadata, _home.Artifacts).CreateModelAsync(Strata.Security.Caller.Local, "flights", "unrelated", null, null);
+        await runtime.RefreshAsync();
+
+        Assert.NotNull(before);
+        Assert.Same(before, runtime.RuntimeOf("steady").State);
+    }
+
+    [Fact]
     public async Task The_prediction_log_masks_pii_fields_and_reads_back_what_was_predicted()
     {
         await using var runtime = await StartAsync(new Deployment { Name = "logged", Project = "flights", Model = "delay/1", Pii = ["origin_code"] });
