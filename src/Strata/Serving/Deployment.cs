@@ -86,6 +86,17 @@ public sealed record Deployment
             CheckReference("shadow", Shadow);
         }
 
+        // The champion as its own challenger or shadow would only repeat its answers (most likely a slip for another alias).
+        if (Challenger is not null && ModelReference.Parse(Challenger) == ChampionReference)
+        {
+            throw Invalid("challenger", $"names the champion itself ('{Model}')");
+        }
+
+        if (Shadow is not null && ModelReference.Parse(Shadow) == ChampionReference)
+        {
+            throw Invalid("shadow", $"names the champion itself ('{Model}')");
+        }
+
         if (FeatureService is not null)
         {
             Names.Check("feature_service", FeatureService);

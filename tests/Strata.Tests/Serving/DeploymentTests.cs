@@ -84,7 +84,7 @@ public sealed class DeploymentTests
         Assert.Equal(50, d.Limits.RatePerSecond);
         Assert.Equal(1024, d.Limits.MaxQueue);
         Assert.Equal((16, 1.5), (d.Batching!.MaxBatchSize, d.Batching.MaxDelayMs));
-        Assert.Equal(d, Deployment.FromJson(d.ToJson()) with { Pii = d.Pii }); // the API's JSON carries it too
+        Assert.Equal(d, Deployment.FromJson(d.ToJson())); // the API's JSON carries it too
         Assert.Contains("\"batching\":{\"max_batch_size\":16,\"max_delay_ms\":1.5}", d.ToJson(), StringComparison.Ordinal);
     }
 
@@ -95,6 +95,8 @@ public sealed class DeploymentTests
     [InlineData("endpoints:\n  - name: a\n    project: p\n    model: m@x\n    challenger_weight: 0.5\n", 2, "no challenger")]
     [InlineData("endpoints:\n  - name: a\n    project: p\n    model: m@x\n    limits: { max_queue: lots }\n", 5, "'max_queue' must be a whole number")]
     [InlineData("endpoints:\n  - name: a\n    project: p\n    model: m@x\n    batching: { max_batch_size: 0 }\n", 2, "batching.max_batch_size")]
+    [InlineData("endpoints:\n  - name: a\n    project: p\n    model: m@x\n    challenger: m@x\n", 2, "field 'challenger' names the champion itself ('m@x')")]
+    [InlineData("endpoints:\n  - name: a\n    project: p\n    model: m/3\n    shadow: m/3\n", 2, "field 'shadow' names the champion itself ('m/3')")]
     [InlineData("endpoints: [\n", 2, "")]
     public void Mistakes_in_strata_yaml_name_the_file_and_line(string yaml, int line, string message)
     {
