@@ -186,10 +186,22 @@ public static class DeploymentYaml
             ? value
             : throw Error(file, node, $"'{key}' must be a number");
 
-    private static int Int(string file, YamlNode node, string key) =>
-        node is YamlScalarNode { Value: { } text } && int.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var value)
-            ? value
-            : throw Error(file, node, $"'{key}' must be a whole number");
+    /// <summary>
+    /// A whole number. One written as a float (<c>1e3</c>) or beyond an int is taken at its value, clamped, so the
+    /// deployment's range check names the range (<c>timeout_ms: 1e12</c> was "must be a whole number").
+    /// </summary>
+    private static int Int(string file, YamlNode node, string key)
+    {
+        var text = (node as YamlScalarNode)?.Value;
+        if (int.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var value))
+        {
+            return value;
+        }
+
+        return double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var number) && double.IsFinite(number) && number == Math.Floor(number)
+            ? (int)Math.Clamp(number, int.MinValue, int.MaxValue)
+            : throw Error(file, node, text is null ? $"'{key}' must be a whole number" : $"'{key}' must be a whole number, not '{text}'");
+    }
 
     private static List<string> Strings(string file, YamlNode node, string key) =>
         node is YamlSequenceNode list && list.Children.All(c => c is YamlScalarNode { Value.Length: > 0 })
