@@ -429,9 +429,9 @@ public sealed partial class ServingRuntime : IAsyncDisposable
             known.UnionWith(references.Select(r => r.Feature));
 
             // A feature (or a key the service needs as well) that a model reads as the other kind would fail every request.
-            var supplied = needed.Select(n => (n.Key, n.Value.Type)).Concat(references.Select(r => (r.Feature, store.FieldOf(r).Type)));
+            var supplied = needed.Select(n => (Name: n.Key, n.Value.Type)).Concat(references.Select(r => (Name: r.Feature, store.FieldOf(r).Type)));
             var mismatched = supplied
-                .SelectMany(s => models.Select(m => m.TypeProblem(s.Item1, s.Item2, $"feature service '{service}'")))
+                .SelectMany(s => models.Select(m => m.TypeProblem(s.Name, s.Type, $"feature service '{service}'")))
                 .OfType<string>()
                 .Distinct(StringComparer.Ordinal)
                 .ToList();
