@@ -462,7 +462,8 @@ public sealed partial class ServingRuntime : IAsyncDisposable
             {
                 await Task.Delay(_options.PollInterval, _clock, token).ConfigureAwait(false);
                 var sequence = await _metadata.GetChangeSequenceAsync(token).ConfigureAwait(false);
-                if (sequence != Volatile.Read(ref _seenSequence) || _endpoints.Values.Any(e => e.State is null))
+                // An endpoint whose models failed to load is retried on every tick; one unloaded on purpose waits for a load.
+                if (sequence != Volatile.Read(ref _seenSequence) || !Ready)
                 {
                     await RefreshAsync(token).ConfigureAwait(false);
                 }

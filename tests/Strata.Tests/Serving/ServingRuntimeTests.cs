@@ -110,6 +110,24 @@ public sealed class ServingRuntimeTests : IAsyncLifetime, IDisposable
     }
 
     [Fact]
+    public async Task An_unloaded_endpoint_does_not_make_the_poller_refresh_on_every_tick()
+    {
+        await using var runtime = new ServingRuntime(_home.Metadata, _home.Artifacts, null, new MetricRegistry(), new ServingOptions { PollInterval = TimeSpan.FromMilliseconds(20) });
+        await runtime.StartAsync([new Deployment { Name = "parked", Project = "flights", Model = "delay/1" }], new Actor("test"));
+        await runtime.UnloadAsync("parked");
+
+        // A refresh forgets every cached key (its generation moves); with nothing changed in the store there is none.
+        var generation = runtime.KeyGeneration;
+        await Task.Delay(400);
+        Assert.Equal(generation, runtime.KeyGeneration);
+
+        // The poller is alive: a change in the store is still picked up.
+        await new Strata.Registry.RegistryService(_home.Metadata, _home.Artifacts).CreateModelAsync(Strata.Security.Caller.Local, "flights", "unrelated", null, null);
+        await WaitUntilAsync(() => runtime.KeyGeneration > generation);
+        Assert.True(runtime.Ready); // unloaded on purpose is not "not ready"
+    }
+
+    [Fact]
     public async Task The_prediction_log_masks_pii_fields_and_reads_back_what_was_predicted()
     {
         await using var runtime = await StartAsync(new Deployment { Name = "logged", Project = "flights", Model = "delay/1", Pii = ["origin_code"] });
