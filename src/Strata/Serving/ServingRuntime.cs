@@ -265,8 +265,12 @@ public sealed partial class ServingRuntime : IAsyncDisposable
         {
             // The sequence is read first: a change committed during the refresh is then seen by the next poll.
             var sequence = await _metadata.GetChangeSequenceAsync(cancellationToken).ConfigureAwait(false);
-            _keys.Clear(); // a key may have been revoked
-            Interlocked.Increment(ref _keyGeneration);
+            if (sequence != Volatile.Read(ref _seenSequence))
+            {
+                // A key may have been revoked. (A revocation is a write: a retry of a failed load alone keeps the keys.)
+                _keys.Clear();
+                Interlocked.Increment(ref _keyGeneration);
+            }
             var records = await _metadata.Endpoints.ListAsync(cancellationToken).ConfigureAwait(false);
             _keyEndpoints = await _metadata.Endpoints.GetKeyEndpointsAsync(cancellationToken).ConfigureAwait(false);
             var names = records.Select(r => r.Name).ToHashSet(StringComparer.Ordinal);

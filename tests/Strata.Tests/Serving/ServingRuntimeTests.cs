@@ -128,6 +128,24 @@ public sealed class ServingRuntimeTests : IAsyncLifetime, IDisposable
     }
 
     [Fact]
+    public async Task Retrying_a_failed_load_keeps_the_cached_keys_when_nothing_changed()
+    {
+        await using var runtime = new ServingRuntime(_home.Metadata, _home.Artifacts, null, new MetricRegistry(), new ServingOptions { PollInterval = TimeSpan.FromMilliseconds(20) });
+        await runtime.StartAsync([new Deployment { Name = "missing", Project = "flights", Model = "delay/9" }], new Actor("test"));
+        Assert.False(runtime.Ready);
+        var generation = runtime.KeyGeneration;
+
+        // The load is retried on every tick, but no key can have been revoked while the store did not change.
+        await Task.Delay(400);
+        Assert.Equal(generation, runtime.KeyGeneration);
+        Assert.False(runtime.Ready);
+
+        // A change in the store still makes the next refresh forget the cached keys.
+        await new Strata.Registry.RegistryService(_home.Metadata, _home.Artifacts).CreateModelAsync(Strata.Security.Caller.Local, "flights", "unrelated", null, null);
+        await WaitUntilAsync(() => runtime.KeyGeneration > generation);
+    }
+
+    [Fact]
     public async Task The_prediction_log_masks_pii_fields_and_reads_back_what_was_predicted()
     {
         await using var runtime = await StartAsync(new Deployment { Name = "logged", Project = "flights", Model = "delay/1", Pii = ["origin_code"] });
