@@ -101,8 +101,7 @@ public sealed class ServingRuntimeTests : IAsyncLifetime, IDisposable
         await using var runtime = await StartAsync(new Deployment { Name = "steady", Project = "flights", Model = "delay/1", Pii = ["origin_code"] });
         var before = runtime.RuntimeOf("steady").State;
 
-        // Any write moves the store's change sequence, which makes the poller refresh every endpoint.
-        await new Strata.Registry.RegistryService(_home.Metadata, _home.Artifacts).CreateModelAsync(Strata.Security.Caller.Local, "flights", "unrelated", null, null);
+        await ChangeTheStoreAsync();
         await runtime.RefreshAsync();
 
         Assert.NotNull(before);
@@ -122,7 +121,7 @@ public sealed class ServingRuntimeTests : IAsyncLifetime, IDisposable
         Assert.Equal(generation, runtime.KeyGeneration);
 
         // The poller is alive: a change in the store is still picked up.
-        await new Strata.Registry.RegistryService(_home.Metadata, _home.Artifacts).CreateModelAsync(Strata.Security.Caller.Local, "flights", "unrelated", null, null);
+        await ChangeTheStoreAsync();
         await WaitUntilAsync(() => runtime.KeyGeneration > generation);
         Assert.True(runtime.Ready); // unloaded on purpose is not "not ready"
     }
@@ -141,7 +140,7 @@ public sealed class ServingRuntimeTests : IAsyncLifetime, IDisposable
         Assert.False(runtime.Ready);
 
         // A change in the store still makes the next refresh forget the cached keys.
-        await new Strata.Registry.RegistryService(_home.Metadata, _home.Artifacts).CreateModelAsync(Strata.Security.Caller.Local, "flights", "unrelated", null, null);
+        await ChangeTheStoreAsync();
         await WaitUntilAsync(() => runtime.KeyGeneration > generation);
     }
 
@@ -319,6 +318,10 @@ public sealed class ServingRuntimeTests : IAsyncLifetime, IDisposable
     }
 
     private PredictionRequest Request(string endpoint, string id) => FlightsModelSeed.Request(_inputs, endpoint, id);
+
+    /// <summary>A write that moves the store's change sequence (which makes the poller refresh) and changes no endpoint.</summary>
+    private async Task ChangeTheStoreAsync() =>
+        await new Strata.Registry.RegistryService(_home.Metadata, _home.Artifacts).CreateModelAsync(Strata.Security.Caller.Local, "flights", "unrelated", null, null);
 
     private PredictionRequest WithWeather(string endpoint, string id)
     {
