@@ -6,6 +6,8 @@
 # then measured in ROUNDS (default 12) rounds of DURATION (default 3s) under wrk -t2 -c32, one row per POST, the order
 # alternating by round; the one not being measured is paused (SIGSTOP), so its timers take nothing from the other.
 # Prints one JSON line: per round each one's req/s and server CPU per request, and the medians of the rounds' B/A ratios.
+# CONFIG_B (a sed expression) edits B's strata.yaml, e.g. B without the prediction log:
+#   CONFIG_B='s/model: flights@live }/model: flights@live, log_sample_rate: 0 }/' bench/peers/serve_ab.sh
 # Example: ENV_B="DOTNET_TieredPGO=1" bench/peers/serve_ab.sh
 source "$(dirname "$0")/common.sh"
 DURATION="${DURATION:-3s}"
@@ -19,6 +21,7 @@ trap cleanup EXIT
 rm -rf "$WORK/ab-home-A" "$WORK/ab-home-B"
 $STRATA_BENCH peer serve-setup "$WORK/ab-home-A" "$PEERS/models/flights_xgb.json" > "$WORK/ab.setup.json"
 cp -r "$WORK/ab-home-A" "$WORK/ab-home-B"
+if [ -n "${CONFIG_B:-}" ]; then sed -i "$CONFIG_B" "$WORK/ab-home-B/strata.yaml"; fi
 KEY="$("$PYTHON" -c "import json,sys; print(json.load(open(sys.argv[1]))['key'])" "$WORK/ab.setup.json")"
 flights_lua "$KEY" > "$WORK/ab.lua"
 
@@ -50,7 +53,7 @@ for round in $(seq 1 "$ROUNDS"); do
   for name in $order; do echo "$round $name $(measure "$name" "$DURATION")" >> "$WORK/ab.results"; done
 done
 
-"$PYTHON" - "$WORK/ab.results" "$DURATION" "$WARMUP" "${ENV_A:-}" "${ENV_B:-}" "${ARGS_A:-}" "${ARGS_B:-}" <<'EOF'
+"$PYTHON" - "$WORK/ab.results" "$DURATION" "$WARMUP" "${ENV_A:-}" "${ENV_B:-}" "${ARGS_A:-}" "${ARGS_B:-}" "${CONFIG_B:-}" <<'EOF'
 import json, os, statistics, sys
 ticks = os.sysconf("SC_CLK_TCK")
 rounds = {}
@@ -58,7 +61,7 @@ for line in open(sys.argv[1]):
     r, name, rps, cpu, requests = line.split()
     rounds.setdefault(int(r), {})[name] = (float(rps), 1e6 * int(cpu) / ticks / int(requests))
 out = {"benchmark": "serve_ab", "load": f"wrk -t2 -c32 -d{sys.argv[2]} per round after {sys.argv[3]} of warm-up, 1 row per POST, 127.0.0.1",
-       "A": {"env": sys.argv[4], "args": sys.argv[6]}, "B": {"env": sys.argv[5], "args": sys.argv[7]}}
+       "A": {"env": sys.argv[4], "args": sys.argv[6]}, "B": {"env": sys.argv[5], "args": sys.argv[7], "config": sys.argv[8]}}
 for name in ("A", "B"):
     out[name]["req_per_s"] = [round(rounds[r][name][0]) for r in sorted(rounds)]
     out[name]["server_cpu_us_per_request"] = [round(rounds[r][name][1], 1) for r in sorted(rounds)]
