@@ -405,8 +405,9 @@ public sealed partial class ServingRuntime : IAsyncDisposable
         var shadow = shadowVersion is { } sv
             ? await _cache.GetAsync(deployment.Project, ModelReference.Parse(deployment.Shadow!).Model, sv, cancellationToken).ConfigureAwait(false)
             : null;
-        await CheckFieldsAsync(deployment, [.. new[] { champion, challenger, shadow }.OfType<LoadedModel>()], cancellationToken).ConfigureAwait(false);
-        return new EndpointState(deployment, champion, challenger, shadow);
+        var state = new EndpointState(deployment, champion, challenger, shadow);
+        await CheckFieldsAsync(state, cancellationToken).ConfigureAwait(false);
+        return state;
     }
 
     /// <summary>
@@ -414,13 +415,14 @@ public sealed partial class ServingRuntime : IAsyncDisposable
     /// (every request would fail while the endpoint read as ready), or whose <c>pii</c> names a field the endpoint never
     /// receives: a misspelt name would leave the real field unmasked in the prediction log without a word.
     /// </summary>
-    private async Task CheckFieldsAsync(Deployment deployment, IReadOnlyList<LoadedModel> models, CancellationToken cancellationToken)
+    private async Task CheckFieldsAsync(EndpointState state, CancellationToken cancellationToken)
     {
+        var deployment = state.Deployment;
+        var models = state.Models().ToList();
+
+        // Every model's inputs, and the sticky key: a field the caller sends for routing, which may well be personal.
         var known = new HashSet<string>(models.SelectMany(m => m.Inputs.Select(i => i.Name)), StringComparer.Ordinal);
-        if (deployment.StickyKey is { } sticky)
-        {
-            known.Add(sticky); // a field the caller sends for routing, which may well be personal
-        }
+        known.UnionWith(state.OtherFields);
 
         if (deployment.FeatureService is { } service)
         {
