@@ -124,7 +124,8 @@ public sealed partial class ServingRuntime
                     _log.TryWrite(new PendingPrediction(Now(), request.RequestId, deployment.Name, deployment.Project, input, output, latency, masked));
                 }
 
-                if (state.Shadow is { } shadow && !_shadow.Writer.TryWrite(new ShadowWork(deployment.Name, deployment.Project, shadow, input, request.RequestId, masked, state.Deployment.LogSampleRate, allowed)))
+                // A shadow whose alias has come to name the version that just answered (say after a promotion) would only repeat it.
+                if (state.Shadow is { } shadow && !ReferenceEquals(shadow, model) && !_shadow.Writer.TryWrite(new ShadowWork(deployment.Name, deployment.Project, shadow, input, request.RequestId, masked, state.Deployment.LogSampleRate, allowed)))
                 {
                     _metrics.ShadowDropped.Labels(deployment.Name).Inc();
                 }

@@ -53,6 +53,39 @@ public sealed class ServingRuntimeTests : IAsyncLifetime, IDisposable
     }
 
     [Fact]
+    public async Task A_shadow_is_not_run_on_requests_answered_by_the_version_it_names()
+    {
+        // After a promotion both aliases name version 2: the champion and the shadow would give the same answer twice.
+        var registry = new Strata.Registry.RegistryService(_home.Metadata, _home.Artifacts);
+        await registry.SetAliasAsync(Strata.Security.Caller.Local, "flights", "delay", "champion", 2, null);
+        await registry.SetAliasAsync(Strata.Security.Caller.Local, "flights", "delay", "candidate", 2, null);
+        await using var runtime = await StartAsync(
+            new Deployment { Name = "promoted", Project = "flights", Model = "delay@champion", Shadow = "delay@candidate" },
+            new Deployment { Name = "split", Project = "flights", Model = "delay/1", Challenger = "delay/2", ChallengerWeight = 0.5, Shadow = "delay/2" });
+
+        for (var i = 0; i < 40; i++)
+        {
+            await runtime.PredictAsync(Request("promoted", $"p{i}"));
+            await runtime.PredictAsync(Request("split", $"s{i}"));
+        }
+
+        // The split endpoint's shadow evaluates version 2 on the requests version 1 answered, and only on those.
+        await runtime.FlushPredictionLogAsync();
+        var records = await ReadLogAsync();
+        var byChampion = records.Where(r => r.Endpoint == "split" && r.Role == ServingRoles.Champion).Select(r => r.RequestId).Order().ToList();
+        Assert.InRange(byChampion.Count, 1, 39);
+        await WaitUntilAsync(() => runtime.ShadowCounts("split").Answered >= byChampion.Count);
+        await Task.Delay(200); // any further copy would have been answered by now
+        Assert.Equal(byChampion.Count, runtime.ShadowCounts("split").Answered);
+        await runtime.FlushPredictionLogAsync();
+        records = await ReadLogAsync();
+        Assert.Equal(byChampion, records.Where(r => r.Endpoint == "split" && r.Role == ServingRoles.Shadow).Select(r => r.RequestId).Order());
+        Assert.Equal((0, 0), runtime.ShadowCounts("promoted"));
+        Assert.DoesNotContain(records, r => r.Endpoint == "promoted" && r.Role == ServingRoles.Shadow);
+        Assert.Equal(40, records.Count(r => r.Endpoint == "promoted" && r.Role == ServingRoles.Champion && r.Version == 2));
+    }
+
+    [Fact]
     public async Task A_full_shadow_queue_drops_and_counts_copies_instead_of_waiting()
     {
         var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
