@@ -137,6 +137,41 @@ public sealed class InferenceProtocolTests(ServingServerFixture fixture) : IClas
     }
 
     [Fact]
+    public async Task Errors_the_pipeline_answers_before_the_handler_are_error_objects_too()
+    {
+        await Server.DeployAsync("oip-edge", new { project = "flights", model = "delay/1" });
+        using var anonymous = Server.Http(key: null);
+        using var http = Server.Http();
+        var oversized = new StringContent(new string(' ', (int)ServingServer.MaxBody + 10), Encoding.UTF8, "application/json");
+
+        (HttpResponseMessage Response, HttpStatusCode Status, string Message)[] cases =
+        [
+            (await anonymous.PostAsync("/v2/models/oip-edge/infer", new StringContent("{}", Encoding.UTF8, "application/json")), HttpStatusCode.Unauthorized, "key"),
+            (await anonymous.GetAsync("/v2/models/oip-edge"), HttpStatusCode.Unauthorized, "key"),
+            (await http.GetAsync("/v2/models/oip-edge/infer"), HttpStatusCode.MethodNotAllowed, "Method Not Allowed"),
+            (await http.PostAsync("/v2/models/oip-edge/infer?verbose=1", new StringContent("{}", Encoding.UTF8, "application/json")), HttpStatusCode.BadRequest, "verbose"),
+            (await http.PostAsync("/v2/models/oip-edge/infer", oversized), HttpStatusCode.RequestEntityTooLarge, "accepts at most"),
+            (await http.GetAsync("/v2/no-such-route"), HttpStatusCode.NotFound, "Not Found"),
+        ];
+
+        foreach (var (response, status, message) in cases)
+        {
+            using (response)
+            {
+                Assert.Equal(status, response.StatusCode);
+                Assert.Equal("application/json", response.Content.Headers.ContentType?.MediaType);
+                var json = await ServingServer.JsonAsync(response);
+                Assert.Equal(["error"], Keys(json));
+                Assert.Contains(message, json.GetProperty("error").GetString(), StringComparison.Ordinal);
+            }
+        }
+
+        // The native API keeps problem+json.
+        using var native = await anonymous.PostAsync("/v1/endpoints/oip-edge/predict", new StringContent("{}", Encoding.UTF8, "application/json"));
+        Assert.Equal("application/problem+json", native.Content.Headers.ContentType?.MediaType);
+    }
+
+    [Fact]
     public async Task An_output_the_model_does_not_have_is_refused_before_anything_is_predicted()
     {
         await Server.DeployAsync("oip-no-output", new { project = "flights", model = "delay/1" });
