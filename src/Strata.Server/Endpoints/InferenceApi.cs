@@ -208,7 +208,7 @@ internal static class InferenceApi
     internal static int? ParseVersion(string? version) =>
         version is null ? null
         : int.TryParse(version, NumberStyles.None, CultureInfo.InvariantCulture, out var number) && number > 0 ? number
-        : throw new StrataException(ErrorCodes.NotFound, $"no version '{version}' (versions are whole numbers)");
+        : throw new StrataException(ErrorCodes.NotFound, $"no version '{version}' (versions are whole numbers from 1)");
 
     private static IResult Guard(Func<IResult> handler)
     {

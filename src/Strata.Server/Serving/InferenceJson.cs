@@ -362,7 +362,7 @@ internal static partial class InferenceJson
             }
 
             var flat = new List<JsonElement>((int)Math.Min(elements, 1 << 16));
-            Flatten(data, flat, name);
+            Flatten(data, flat, name, shape);
             if (flat.Count != elements)
             {
                 throw Invalid($"input tensor '{name}' has shape [{string.Join(',', shape)}], which holds {elements} values, but its data holds {flat.Count}");
@@ -405,21 +405,63 @@ internal static partial class InferenceJson
                 {
                     "BYTES" => v.ValueKind == JsonValueKind.String,
                     "BOOL" => v.ValueKind is JsonValueKind.True or JsonValueKind.False,
-                    // A float narrower than a double must hold the value, as an integer type must (FP16 up to ±65504).
-                    "FP16" => v.ValueKind == JsonValueKind.Number && v.TryGetDouble(out var h) && Half.IsFinite((Half)h),
+                    // A float narrower than a double must hold the value, as an integer type must.
+                    "FP16" => v.ValueKind == JsonValueKind.Number && v.TryGetDouble(out var h) && Math.Abs(h) <= (double)Half.MaxValue,
                     "FP32" => v.ValueKind == JsonValueKind.Number && v.TryGetDouble(out var f) && float.IsFinite((float)f),
                     "FP64" => v.ValueKind == JsonValueKind.Number && v.TryGetDouble(out var d) && double.IsFinite(d),
                     _ => v.ValueKind == JsonValueKind.Number && IntegerFits(v),
                 };
                 if (!ok)
                 {
-                    throw Invalid($"input tensor '{Name}': data[{i}] is {PredictJson.Kind(v)}{(v.ValueKind == JsonValueKind.Number ? " out of range" : "")}, not a {Datatype} value");
+                    throw Invalid($"input tensor '{Name}': data[{i}] {Problem(v)}");
                 }
             }
         }
 
+        /// <summary>What is wrong with a value that does not fit the datatype, in the caller's terms.</summary>
+        private string Problem(JsonElement v)
+        {
+            if (v.ValueKind != JsonValueKind.Number)
+            {
+                return $"is {PredictJson.Kind(v)}, not {(Datatype == "BYTES" ? "text" : Datatype == "BOOL" ? "true or false" : "a number")} ({Datatype})";
+            }
+
+            var text = v.GetRawText();
+            text = text.Length > 32 ? text[..31] + "…" : text;
+            return Datatype switch
+            {
+                "BYTES" => $"is a number ({text}), not text (BYTES)",
+                "BOOL" => $"is a number ({text}), not true or false (BOOL)",
+                "FP16" => $"is {text}, beyond FP16's range (±65504)",
+                "FP32" => $"is {text}, beyond FP32's range (±3.4E+38)",
+                "FP64" => $"is {text}, beyond FP64's range",
+                _ when !v.TryGetDouble(out var d) || d != Math.Floor(d) => $"is {text}, not a whole number ({Datatype})",
+                _ => $"is {text}, beyond {Datatype}'s range ({IntegerRange().Min} to {IntegerRange().Max})",
+            };
+        }
+
+        /// <summary>An integer datatype's bounds, as text (for messages) and as doubles.</summary>
+        private (string Min, string Max, double Low, double High) IntegerRange() => Datatype switch
+        {
+            "INT8" => ("-128", "127", sbyte.MinValue, sbyte.MaxValue),
+            "INT16" => ("-32768", "32767", short.MinValue, short.MaxValue),
+            "INT32" => ("-2147483648", "2147483647", int.MinValue, int.MaxValue),
+            "INT64" => ("-9223372036854775808", "9223372036854775807", long.MinValue, long.MaxValue),
+            "UINT8" => ("0", "255", 0, byte.MaxValue),
+            "UINT16" => ("0", "65535", 0, ushort.MaxValue),
+            "UINT32" => ("0", "4294967295", 0, uint.MaxValue),
+            _ => ("0", "18446744073709551615", 0, ulong.MaxValue),
+        };
+
         private bool IntegerFits(JsonElement v)
         {
+            // A whole number written as a float (1.0, 1e3: how many clients write every number) is that integer.
+            if (!v.TryGetInt64(out _) && !v.TryGetUInt64(out _))
+            {
+                var (_, _, low, high) = IntegerRange();
+                return v.TryGetDouble(out var d) && d == Math.Floor(d) && d >= low && d < high + 1;
+            }
+
             if (Datatype.StartsWith('U'))
             {
                 if (!v.TryGetUInt64(out var u))
@@ -444,23 +486,67 @@ internal static partial class InferenceJson
             };
         }
 
-        private static void Flatten(JsonElement data, List<JsonElement> into, string name)
+        /// <summary>
+        /// The values of <c>data</c> in row-major order: flat, or nested exactly as the shape is (every array as long as
+        /// its dimension, values only at the last one). Nested data that merely holds the right count would let one row
+        /// lend values to the next, and answer for rows the caller never sent.
+        /// </summary>
+        private static void Flatten(JsonElement data, List<JsonElement> into, string name, long[] shape)
         {
+            var nested = false;
             foreach (var item in data.EnumerateArray())
             {
-                if (item.ValueKind == JsonValueKind.Array)
-                {
-                    Flatten(item, into, name);
-                }
-                else
-                {
-                    into.Add(item);
-                }
+                nested |= item.ValueKind == JsonValueKind.Array;
+            }
 
+            if (nested)
+            {
+                Nested(data, into, name, shape, new int[shape.Length], 0);
+                return;
+            }
+
+            foreach (var item in data.EnumerateArray())
+            {
+                into.Add(item);
                 if (into.Count > MaxElements)
                 {
                     throw new StrataException(ErrorCodes.DataLimit, $"input tensor '{name}' holds more than {MaxElements} values");
                 }
+            }
+        }
+
+        private static void Nested(JsonElement array, List<JsonElement> into, string name, long[] shape, int[] index, int depth)
+        {
+            // The shape has already bounded the count (at most MaxElements), and every array here is checked against it.
+            string At() => "data" + string.Concat(index.Take(depth).Select(i => $"[{i}]"));
+            string Shape() => $"shape [{string.Join(',', shape)}]";
+            if (array.GetArrayLength() != shape[depth])
+            {
+                throw Invalid($"input tensor '{name}': {At()} holds {array.GetArrayLength()} items, but {Shape()} needs {shape[depth]} there");
+            }
+
+            index[depth] = 0;
+            foreach (var item in array.EnumerateArray())
+            {
+                var last = depth == shape.Length - 1;
+                if ((item.ValueKind == JsonValueKind.Array) == last)
+                {
+                    var at = At() + $"[{index[depth]}]";
+                    throw Invalid(last
+                        ? $"input tensor '{name}': {at} is an array, but {Shape()} has {shape.Length} dimensions"
+                        : $"input tensor '{name}': {at} is {PredictJson.Kind(item)}, but {Shape()} needs an array of {shape[depth + 1]} there");
+                }
+
+                if (last)
+                {
+                    into.Add(item);
+                }
+                else
+                {
+                    Nested(item, into, name, shape, index, depth + 1);
+                }
+
+                index[depth]++;
             }
         }
     }
