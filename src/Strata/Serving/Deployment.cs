@@ -75,6 +75,23 @@ public sealed record Deployment
     {
         Names.Check("name", Name);
         Names.Check("project", Project);
+
+        // JSON may give null for any field: each is refused by name here rather than failing further on.
+        if (Model is null)
+        {
+            throw Invalid("model", "is required");
+        }
+
+        if (Pii is null)
+        {
+            throw Invalid("pii", "must be a list of field names, not null");
+        }
+
+        if (Limits is null)
+        {
+            throw Invalid("limits", "must be an object, not null");
+        }
+
         CheckReference("model", Model);
         if (Challenger is not null)
         {

@@ -59,6 +59,27 @@ public sealed class DeploymentTests
         Assert.Equal(0, Deployment.FromJson(Typo).ChallengerWeight); // a newer replica's field, in the store
     }
 
+    [Theory]
+    [InlineData("\"model\":null", "field 'model' is required")]
+    [InlineData("\"model\":\"m@live\",\"pii\":null", "field 'pii' must be a list of field names, not null")]
+    [InlineData("\"model\":\"m@live\",\"pii\":[null]", "field 'pii' is empty")]
+    [InlineData("\"model\":\"m@live\",\"limits\":null", "field 'limits' must be an object, not null")]
+    [InlineData("\"model\":\"m@live\",\"challenger\":null,\"batching\":null,\"shadow\":null", null)]
+    public void A_field_given_as_null_is_refused_by_name_unless_it_is_optional(string fields, string? message)
+    {
+        var json = "{\"name\":\"a\",\"project\":\"p\"," + fields + "}";
+
+        if (message is null)
+        {
+            Assert.Null(Deployment.FromCallerJson(json).Challenger);
+            return;
+        }
+
+        var refused = Assert.Throws<StrataException>(() => Deployment.FromCallerJson(json));
+        Assert.Equal(ErrorCodes.ArgumentInvalid, refused.Code);
+        Assert.Equal(message, refused.Message);
+    }
+
     [Fact]
     public void The_endpoints_section_of_strata_yaml_is_read_with_limits()
     {
