@@ -124,6 +124,13 @@ public static class StrataServer
             builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.None);
         }
 
+        // Routing and results log two or three Information lines for every request of the general pipeline (each
+        // /metrics scrape among them), which the access log already covers; warnings and errors still show.
+        if (builder.Configuration["Logging:LogLevel:Microsoft.AspNetCore"] is null)
+        {
+            builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        }
+
         switch (builder.Configuration[StrataServerOptions.Section + ":LogFormat"] ?? "text")
         {
             case "json":

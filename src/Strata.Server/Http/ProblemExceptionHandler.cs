@@ -19,7 +19,9 @@ internal sealed partial class ProblemExceptionHandler(IProblemDetailsService pro
     public async ValueTask<bool> TryHandleAsync(HttpContext httpContext, Exception exception, CancellationToken cancellationToken)
     {
         var (status, code, detail) = Map(exception, exception is JsonException or BadHttpRequestException { InnerException: JsonException } ? BodyType(httpContext) : null);
-        if (status >= 500)
+        // A refusal under load (503, 504) is counted in the metrics and the access log; a stack trace for each would grow
+        // the log fastest exactly while the server sheds load.
+        if (status >= 500 && exception is not Strata.Serving.ServingRefusal)
         {
             LogUnexpected(logger, exception, httpContext.TraceIdentifier);
         }

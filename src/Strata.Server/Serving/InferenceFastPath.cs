@@ -138,7 +138,11 @@ internal sealed class InferenceFastPath
             }
             catch (Exception e) when (e is OperationCanceledException or IOException && context.RequestAborted.IsCancellationRequested)
             {
-                context.Response.StatusCode = StatusCodes.Status499ClientClosedRequest; // as the exception handler does
+                // The client left: 499 as the exception handler says, unless the answer had started (its status was sent).
+                if (!context.Response.HasStarted)
+                {
+                    context.Response.StatusCode = StatusCodes.Status499ClientClosedRequest;
+                }
             }
             catch (Exception e) when (!context.Response.HasStarted)
             {
