@@ -128,7 +128,7 @@ internal static class InferenceApi
         }
 
         var entries = new List<Dictionary<string, string>>();
-        foreach (var e in api.State.Serving.List().Where(e => api.Caller.Principal.CanSee(e.Deployment.Project) && api.State.Serving.KeyMayCall(api.Caller.Principal.KeyId, e.Name)))
+        foreach (var e in api.State.Serving.List().Where(e => ServingApi.Visible(api, e)))
         {
             if (onlyReady == true && !e.Ready)
             {

@@ -37,7 +37,11 @@ internal static class ServingApi
     }
 
     private static Ok<List<EndpointStatus>> List([AsParameters] ApiContext api) =>
-        TypedResults.Ok(api.State.Serving.List().Where(e => api.Caller.Principal.CanSee(e.Deployment.Project)).ToList());
+        TypedResults.Ok(api.State.Serving.List().Where(e => Visible(api, e)).ToList());
+
+    /// <summary>An endpoint the caller may see: in a project it can read, and one its key may call (as the repository index shows them).</summary>
+    internal static bool Visible(ApiContext api, EndpointStatus endpoint) =>
+        api.Caller.Principal.CanSee(endpoint.Deployment.Project) && api.State.Serving.KeyMayCall(api.Caller.Principal.KeyId, endpoint.Name);
 
     private static Ok<EndpointStatus> Get([AsParameters] ApiContext api, string name)
     {

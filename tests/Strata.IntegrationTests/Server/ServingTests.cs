@@ -209,6 +209,10 @@ public sealed class ServingTests(ServingServerFixture fixture, ITestOutputHelper
         http.DefaultRequestHeaders.Authorization = new("Bearer", limited.Token);
         Assert.Equal(HttpStatusCode.OK, (await http.PostAsync("/v1/endpoints/guarded/predict", Body(header, rows))).StatusCode);
         Assert.Equal(HttpStatusCode.Forbidden, (await http.PostAsync("/v1/endpoints/guarded-too/predict", Body(header, rows))).StatusCode);
+
+        // The list shows the key only what it may call, as the repository index does.
+        var listed = (await ServingServer.JsonAsync(await http.GetAsync("/v1/endpoints"))).EnumerateArray().Select(e => e.GetProperty("name").GetString()).ToList();
+        Assert.Equal(["guarded"], listed);
     }
 
     [Fact]
