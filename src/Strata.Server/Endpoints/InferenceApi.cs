@@ -55,13 +55,13 @@ internal static class InferenceApi
     private static IResult ModelMetadata([AsParameters] ApiContext api, string name, string? version)
     {
         ServingApi.Authorize(api, name, Role.Viewer);
-        var (signature, served) = api.State.Serving.Describe(name, ParseVersion(version));
+        var (signature, _, inputs) = api.State.Serving.Describe(name, ParseVersion(version));
         return Results.Json(new Dictionary<string, object>
         {
             ["name"] = name,
             ["versions"] = api.State.Serving.Versions(name).Select(v => v.ToString(CultureInfo.InvariantCulture)).ToArray(),
             ["platform"] = "strata",
-            ["inputs"] = signature.Inputs.Select(i => Metadata(i.Name, InferenceJson.Datatype(i.Type, i.Kind))).ToArray(),
+            ["inputs"] = inputs.Select(i => Metadata(i.Name, InferenceJson.Datatype(i.Type, i.Kind))).ToArray(),
             ["outputs"] = signature.Outputs.Select(o => Metadata(o.Name, InferenceJson.Datatype(o.Type))).ToArray(),
         });
 
@@ -86,19 +86,19 @@ internal static class InferenceApi
     {
         ServingApi.Authorize(api, name, Role.Viewer);
         var number = ParseVersion(version);
-        var (signature, _) = api.State.Serving.Describe(name, number);
+        var (signature, _, inputs) = api.State.Serving.Describe(name, number);
         InferenceJson.InferRequest request;
         var body = await RequestJson.ReadAllAsync(api.Http.Request.Body, api.Aborted).ConfigureAwait(false);
         var (json, binary) = InferenceJson.Split(body, api.Http.Request.Headers[InferenceJson.HeaderLengthHeader]);
         using (var document = RequestJson.Parse(json, InferenceJson.MaxDepth))
         {
-            request = InferenceJson.Parse(document.RootElement, signature.Inputs, binary);
+            request = InferenceJson.Parse(document.RootElement, inputs, binary);
         }
 
         InferenceJson.CheckOutputs(request, signature.Outputs);
         var output = await api.State.Serving.PredictAsync(ServingApi.Request(api, name, request.Input, 0, number), api.Aborted).ConfigureAwait(false);
         AccessLog.Served(api.Http, output);
-        var (answered, _) = api.State.Serving.Describe(name, output.Version);
+        var (answered, _, _) = api.State.Serving.Describe(name, output.Version);
         var buffer = new ArrayBufferWriter<byte>(256);
         if (InferenceJson.WriteResponse(buffer, name, request.Id ?? api.Http.TraceIdentifier, output, answered.Outputs, request) is { } header)
         {

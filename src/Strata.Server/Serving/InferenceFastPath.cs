@@ -210,7 +210,7 @@ internal sealed class InferenceFastPath
         {
             ServingApi.Authorize(serving, principal, match.Name, Role.Viewer);
             var number = InferenceApi.ParseVersion(match.Version);
-            var (signature, _) = serving.Describe(match.Name, number);
+            var (signature, _, inputs) = serving.Describe(match.Name, number);
             var reader = context.Request.BodyReader;
             var body = await ReadBodyAsync(reader, context.RequestAborted).ConfigureAwait(false);
             InferenceJson.InferRequest request;
@@ -218,7 +218,7 @@ internal sealed class InferenceFastPath
             {
                 var (json, binary) = InferenceJson.Split(body.Buffer, context.Request.Headers[InferenceJson.HeaderLengthHeader]);
                 using var document = RequestJson.Parse(json, InferenceJson.MaxDepth);
-                request = InferenceJson.Parse(document.RootElement, signature.Inputs, binary);
+                request = InferenceJson.Parse(document.RootElement, inputs, binary);
             }
             finally
             {
@@ -228,7 +228,7 @@ internal sealed class InferenceFastPath
             InferenceJson.CheckOutputs(request, signature.Outputs);
             var output = await serving.PredictAsync(Request(match.Name, request.Input, id, principal, number), context.RequestAborted).ConfigureAwait(false);
             AccessLog.Served(context, output);
-            var (answered, _) = serving.Describe(match.Name, output.Version);
+            var (answered, _, _) = serving.Describe(match.Name, output.Version);
             var buffer = Buffer();
             var header = InferenceJson.WriteResponse(buffer, match.Name, request.Id ?? id, output, answered.Outputs, request);
             await SendAsync(context, buffer, header).ConfigureAwait(false);

@@ -45,6 +45,18 @@ internal sealed class EndpointState(Deployment deployment, LoadedModel champion,
         return fields;
     }
 
+    /// <summary>
+    /// With a feature service, what a request gives each model: the model's inputs the service does not supply, then the
+    /// entity keys and request fields the service needs. The protocol's model metadata lists these, and its one
+    /// [N, F] tensor holds them, since a client sending the model's own inputs would be refused. Set while the state is
+    /// built, before it is served; null without a feature service.
+    /// </summary>
+    public IReadOnlyDictionary<LoadedModel, IReadOnlyList<Learning.ModelInput>>? EnrichedInputs { get; set; }
+
+    /// <summary>The inputs a request gives <paramref name="model"/> of this endpoint (its own, without a feature service).</summary>
+    public IReadOnlyList<Learning.ModelInput> RequestInputs(LoadedModel model) =>
+        EnrichedInputs is { } enriched && enriched.TryGetValue(model, out var inputs) ? inputs : model.Inputs;
+
     private PredictionBatcher? _championBatcher;
     private PredictionBatcher? _challengerBatcher;
 

@@ -152,19 +152,19 @@ public sealed partial class ServingRuntime : IAsyncDisposable
     public Deployment GetDeployment(string name) => Endpoint(name).Deployment;
 
     /// <summary>
-    /// The signature and version of what an endpoint serves: the champion, or the champion or challenger with
-    /// <paramref name="version"/>.
+    /// The signature and version of what an endpoint serves (the champion, or the champion or challenger with
+    /// <paramref name="version"/>), and the inputs a request gives it (with a feature service, not the model's own).
     /// </summary>
     /// <exception cref="StrataException">No such endpoint or version (not found).</exception>
     /// <exception cref="ServingRefusal">Nothing loaded yet (503).</exception>
-    public (Learning.ModelSignature Signature, int Version) Describe(string name, int? version = null)
+    public (Learning.ModelSignature Signature, int Version, IReadOnlyList<Learning.ModelInput> Inputs) Describe(string name, int? version = null)
     {
         var endpoint = Endpoint(name);
         var state = endpoint.State ?? throw ServingRefusal.Unavailable(name, endpoint.LastError ?? "its models are still loading");
         var model = version is null || state.Champion.Version == version ? state.Champion
             : state.Challenger is { } c && c.Version == version ? c
             : throw new StrataException(ErrorCodes.NotFound, $"endpoint '{name}' does not serve version {version}");
-        return (model.Model.Signature, model.Version);
+        return (model.Model.Signature, model.Version, state.RequestInputs(model));
     }
 
     /// <summary>The versions an endpoint serves (champion first, then the challenger); empty when none is loaded.</summary>
@@ -433,10 +433,18 @@ public sealed partial class ServingRuntime : IAsyncDisposable
             var needed = NeededFields(store, service, references);
             known.UnionWith(needed.Keys);
             known.UnionWith(references.Select(r => r.Feature));
+            var supplied = references.Select(r => r.Feature).ToHashSet(StringComparer.Ordinal);
+            state.EnrichedInputs = models.Distinct().ToDictionary(m => m, m => (IReadOnlyList<Learning.ModelInput>)
+            [
+                .. m.Inputs.Where(i => !supplied.Contains(i.Name)),
+                .. needed.Values
+                    .Where(f => !m.Inputs.Any(i => i.Name == f.Name && !supplied.Contains(i.Name)))
+                    .Select(f => new Learning.ModelInput(f.Name, f.Type, f.Type == DataType.String ? Learning.FeatureKind.Categorical : Learning.FeatureKind.Numeric)),
+            ]);
 
             // A feature (or a key the service needs as well) that a model reads as the other kind would fail every request.
-            var supplied = needed.Select(n => (Name: n.Key, n.Value.Type)).Concat(references.Select(r => (Name: r.Feature, store.FieldOf(r).Type)));
-            var mismatched = supplied
+            var given = needed.Select(n => (Name: n.Key, n.Value.Type)).Concat(references.Select(r => (Name: r.Feature, store.FieldOf(r).Type)));
+            var mismatched = given
                 .SelectMany(s => models.Select(m => m.TypeProblem(s.Name, s.Type, $"feature service '{service}'")))
                 .OfType<string>()
                 .Distinct(StringComparer.Ordinal)

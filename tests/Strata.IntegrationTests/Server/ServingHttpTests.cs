@@ -58,6 +58,28 @@ public sealed class ServingHttpTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task An_enriching_endpoint_s_protocol_metadata_lists_what_a_request_sends_and_its_row_tensor_holds_that()
+    {
+        await _server.DeployAsync("fares-v2", new { project = "rides", model = "fare/1", feature_service = "pricing" });
+        using var http = _server.Http("root");
+
+        // The model reads three features the service supplies; a request gives the entity key and the request field.
+        var metadata = await ServingServer.JsonAsync(await http.GetAsync("/v2/models/fares-v2"));
+        var inputs = metadata.GetProperty("inputs").EnumerateArray().Select(i => (i.GetProperty("name").GetString()!, i.GetProperty("datatype").GetString())).ToList();
+        Assert.Equal([("distance", "FP64"), ("driver_id", "INT64")], inputs.Order());
+
+        // One [1, 2] tensor in the metadata's order answers as the native API does for the same entity and distance.
+        var data = inputs.Select(i => i.Item1 == "driver_id" ? 7.0 : 9.0).ToArray();
+        using var infer = await http.PostAsync("/v2/models/fares-v2/infer", Json(
+            $$"""{"inputs": [{"name": "row", "shape": [1, 2], "datatype": "FP64", "data": [{{string.Join(", ", data)}}]}]}"""));
+        using var native = await http.PostAsync("/v1/endpoints/fares-v2/predict", Json("""{"rows": [{"driver_id": 7, "distance": 9}]}"""));
+        Assert.Equal(HttpStatusCode.OK, infer.StatusCode);
+        Assert.Equal(
+            (await ServingServer.JsonAsync(native)).GetProperty("predictions")[0].GetDouble(),
+            (await ServingServer.JsonAsync(infer)).GetProperty("outputs")[0].GetProperty("data")[0].GetDouble());
+    }
+
+    [Fact]
     public async Task Bad_entity_keys_and_bad_model_fields_get_one_400_listing_every_error_on_both_apis()
     {
         await _server.DeployAsync("fares-both", new { project = "rides", model = "fare/1", feature_service = "pricing" });
