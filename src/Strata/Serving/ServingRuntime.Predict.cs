@@ -293,7 +293,7 @@ public sealed partial class ServingRuntime
             }
             else
             {
-                problems.Add((name, $"field '{name}' must be {(field.Type == DataType.String ? "text" : "a number")} ({field.Type.Name()}) with no nulls; feature service '{service}' reads it"));
+                problems.Add((name, KeyProblem(name, field, column, service)));
             }
         }
 
@@ -334,6 +334,36 @@ public sealed partial class ServingRuntime
         }
 
         return (new PredictionInput(input.Rows, columns), masked ?? state.Masked);
+    }
+
+    /// <summary>Why a request's value of a field the feature service reads cannot be used, naming the first row at fault.</summary>
+    private static string KeyProblem(string name, Field field, InputColumn column, string service)
+    {
+        if (field.Type is DataType.Int64 or DataType.Int32 && column.Kind == InputKind.Number)
+        {
+            // Whole numbers reach the server as doubles, which hold every integer exactly only up to 2^53 (about 9e15).
+            for (var r = 0; r < column.Numbers!.Length; r++)
+            {
+                var v = column.Numbers[r];
+                var shown = v.ToString("R", System.Globalization.CultureInfo.InvariantCulture);
+                if (double.IsNaN(v))
+                {
+                    break;
+                }
+
+                if (v != Math.Floor(v))
+                {
+                    return $"field '{name}' in rows[{r}] is {shown}, not a whole number ({field.Type.Name()}); feature service '{service}' reads it";
+                }
+
+                if (Math.Abs(v) >= 9e15)
+                {
+                    return $"field '{name}' in rows[{r}] is {shown}, beyond the whole numbers a request carries exactly (±9e15); feature service '{service}' reads it";
+                }
+            }
+        }
+
+        return $"field '{name}' must be {(field.Type == DataType.String ? "text" : "a number")} ({field.Type.Name()}) with no nulls; feature service '{service}' reads it";
     }
 
     private static Column? EntityColumn(Field field, InputColumn column, int rows)
