@@ -40,7 +40,7 @@ public sealed record Deployment
     /// <summary>The feature service whose online values fill in features the request does not carry.</summary>
     public string? FeatureService { get; set; }
 
-    /// <summary>The request field whose hash keeps an entity on one side of a canary (default: the feature service's first join key).</summary>
+    /// <summary>The request field whose hash keeps an entity on one side of a canary (without it, requests are split by request id).</summary>
     public string? StickyKey { get; set; }
 
     /// <summary>Request fields to mask in the prediction log besides features tagged PII.</summary>
