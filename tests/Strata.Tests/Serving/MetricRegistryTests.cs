@@ -119,6 +119,123 @@ public sealed class MetricRegistryTests
         Assert.Equal(1001, counter.Labels(Route, Method).Value);
     }
 
+    [Fact]
+    public void A_removed_label_set_is_no_longer_written_and_comes_back_from_zero()
+    {
+        var registry = new MetricRegistry();
+        var counter = registry.CreateCounter("served_total", "Served.", "endpoint");
+        var gone = counter.Labels("gone");
+        gone.Inc(5);
+        counter.Labels("kept").Inc();
+
+        Assert.True(counter.Remove("gone"));
+
+        Assert.True(gone.IsRemoved);
+        Assert.False(counter.Labels("kept").IsRemoved);
+        Assert.False(counter.Remove("gone"));
+        Assert.Equal("# HELP served_total Served.\n# TYPE served_total counter\nserved_total{endpoint=\"kept\"} 1\n", PrometheusText.ToText(registry));
+
+        // A child kept from before the removal still takes updates, unseen; the label set used again starts afresh.
+        gone.Inc();
+        var again = counter.Labels("gone");
+        again.Inc();
+        Assert.NotSame(gone, again);
+        Assert.EndsWith("served_total{endpoint=\"kept\"} 1\nserved_total{endpoint=\"gone\"} 1\n", PrometheusText.ToText(registry), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Removing_where_a_predicate_matches_takes_out_every_kind_of_child()
+    {
+        var registry = new MetricRegistry();
+        var gauge = registry.CreateGauge("version", "Version.", "endpoint", "role");
+        var histogram = registry.CreateHistogram("size", "Size.", [1], "endpoint");
+        gauge.Labels("a", "champion").Set(1);
+        gauge.Labels("a", "challenger").Set(2);
+        gauge.Labels("b", "champion").Set(3);
+        histogram.Labels("a").Observe(1);
+        histogram.Labels("b").Observe(1);
+
+        Assert.Equal(1, gauge.RemoveWhere(labels => labels[1] == "challenger"));
+        Assert.Equal(1, histogram.RemoveWhere(labels => labels[0] == "a"));
+        Assert.Equal(0, gauge.RemoveWhere(labels => labels[0] == "c"));
+
+        Assert.Equal(
+            "# HELP version Version.\n# TYPE version gauge\n" +
+            "version{endpoint=\"a\",role=\"champion\"} 1\n" +
+            "version{endpoint=\"b\",role=\"champion\"} 3\n" +
+            "# HELP size Size.\n# TYPE size histogram\n" +
+            "size_bucket{endpoint=\"b\",le=\"1\"} 1\nsize_bucket{endpoint=\"b\",le=\"+Inf\"} 1\nsize_sum{endpoint=\"b\"} 1\nsize_count{endpoint=\"b\"} 1\n",
+            PrometheusText.ToText(registry));
+    }
+
+    [Fact]
+    public void Removing_the_only_child_of_a_metric_without_labels_or_with_the_wrong_label_count_is_refused()
+    {
+        var registry = new MetricRegistry();
+        var plain = registry.CreateGauge("plain", "Plain.");
+        var labelled = registry.CreateGauge("labelled", "Labelled.", "a", "b");
+
+        Assert.Throws<InvalidOperationException>(() => plain.Remove());
+        Assert.Throws<ArgumentException>(() => labelled.Remove("x"));
+        Assert.Equal(0, plain.RemoveWhere(_ => true));
+        Assert.Contains("\nplain 0\n", PrometheusText.ToText(registry), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Label_sets_added_and_removed_while_scraping_are_written_once_each_and_as_looked_up()
+    {
+        var registry = new MetricRegistry();
+        var counter = registry.CreateCounter("churn_total", "Churn.", "endpoint");
+        string[] names = ["a", "b", "c", "d"];
+        using var stop = new CancellationTokenSource();
+        var writers = Enumerable.Range(0, 3).Select(t => new Thread(() =>
+        {
+            for (var i = 0; !stop.IsCancellationRequested; i++)
+            {
+                counter.Labels(names[(i + t) % names.Length]).Inc();
+            }
+        })).ToList();
+        var remover = new Thread(() =>
+        {
+            for (var i = 0; !stop.IsCancellationRequested; i++)
+            {
+                counter.Remove(names[i % names.Length]);
+                if (i % 2 == 0)
+                {
+                    counter.RemoveWhere(labels => labels[0] == names[(i + 1) % names.Length]);
+                }
+            }
+        });
+        writers.ForEach(t => t.Start());
+        remover.Start();
+
+        for (var scrape = 0; scrape < 2000; scrape++)
+        {
+            var lines = PrometheusText.ToText(registry).Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(l => !l.StartsWith('#')).ToList();
+            var labelSets = lines.Select(l => l[..l.IndexOf('}', StringComparison.Ordinal)]).ToList();
+            Assert.Equal(labelSets.Count, labelSets.Distinct(StringComparer.Ordinal).Count());
+        }
+
+        stop.Cancel();
+        writers.ForEach(t => t.Join());
+        remover.Join();
+
+        // At rest, what is written is exactly the children Labels(…) finds: no removed child left in the writer's list.
+        var written = PrometheusText.ToText(registry).Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(l => !l.StartsWith('#'))
+            .ToDictionary(l => l.Split('"')[1], l => l, StringComparer.Ordinal);
+        foreach (var name in names)
+        {
+            if (written.TryGetValue(name, out var line))
+            {
+                Assert.Equal($"churn_total{{endpoint=\"{name}\"}} {PrometheusText.Format(counter.Labels(name).Value)}", line);
+            }
+            else
+            {
+                Assert.False(counter.Remove(name), $"{name} is held but not written");
+            }
+        }
+    }
+
     [Theory]
     [InlineData("ok_name")]
     [InlineData("ns:sub_total")]

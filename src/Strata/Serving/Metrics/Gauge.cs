@@ -26,13 +26,14 @@ public sealed class Gauge : Metric<Gauge.Child>
     }
 
     /// <summary>The gauge for one label set.</summary>
-    public sealed class Child
+    public sealed class Child : MetricChild
     {
         private long _bits;
 
-        internal Child(string labels) => RenderedLabels = labels;
-
-        internal string RenderedLabels { get; }
+        internal Child(string labels)
+            : base(labels)
+        {
+        }
 
         /// <summary>The current value.</summary>
         public double Value => AtomicDouble.Read(ref _bits);

@@ -71,20 +71,18 @@ public sealed class Histogram : Metric<Histogram.Child>
     }
 
     /// <summary>The histogram for one label set.</summary>
-    public sealed class Child
+    public sealed class Child : MetricChild
     {
         private readonly double[] _bounds;
         private readonly long[] _counts;
         private long _sumBits;
 
         internal Child(string labels, double[] bounds)
+            : base(labels)
         {
-            RenderedLabels = labels;
             _bounds = bounds;
             _counts = new long[bounds.Length + 1];
         }
-
-        internal string RenderedLabels { get; }
 
         /// <summary>The sum of all observations.</summary>
         public double Sum => AtomicDouble.Read(ref _sumBits);
