@@ -7,7 +7,8 @@ namespace Strata.Serving;
 /// <summary>
 /// The serving metrics: requests and latency by endpoint, model version and status; requests in flight and waiting per
 /// endpoint; model loads (time and failures); shadow predictions and drops. Children are cached per label set, so
-/// recording a request allocates nothing once its labels were seen.
+/// recording a request allocates nothing once its labels were seen. The series of an endpoint that is gone are dropped
+/// (<see cref="DropEndpoints"/>).
 /// </summary>
 internal sealed class ServingMetrics
 {
@@ -15,6 +16,7 @@ internal sealed class ServingMetrics
     private readonly ConcurrentDictionary<(string Endpoint, int Version), Histogram.Child> _latency = new();
     private readonly Counter _requestCounter;
     private readonly Histogram _latencyHistogram;
+    private readonly Metric[] _byEndpoint;
 
     public ServingMetrics(MetricRegistry registry)
     {
@@ -29,7 +31,10 @@ internal sealed class ServingMetrics
         ShadowDropped = registry.CreateCounter("strata_serving_shadow_dropped_total", "Requests not copied to the shadow because its queue was full, by endpoint.", "endpoint");
         Enrichments = registry.CreateCounter("strata_serving_online_lookups_total", "Online store lookups made to enrich prediction requests, by endpoint.", "endpoint");
         BatchSizes = registry.CreateHistogram("strata_serving_batch_size", "Requests predicted together in one batched call, by endpoint.", [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024], "endpoint");
-        Served = registry.CreateGauge("strata_serving_model_version", "The model version each endpoint's role serves.", "endpoint", "role");
+        Served = registry.CreateGauge("strata_serving_model_version", "The model version each endpoint's role (champion, challenger, shadow) serves, while it is loaded.", "endpoint", "role");
+
+        // Every metric whose first label is the endpoint: what DropEndpoints removes.
+        _byEndpoint = [_requestCounter, _latencyHistogram, InFlight, QueueDepth, Swaps, ShadowPredictions, ShadowDropped, Enrichments, BatchSizes, Served];
     }
 
     public Gauge InFlight { get; }
@@ -56,20 +61,73 @@ internal sealed class ServingMetrics
     {
         // The children of this thread's last request, found again by reference: an endpoint's name and a status are the
         // same strings from one request to the next, and hashing them was most of the cost of recording.
+        // A removed child (its endpoint was deleted, then perhaps made again) is looked up afresh, or the endpoint's
+        // requests would be counted where no scrape sees them.
         var last = t_last;
-        if (last is null || !ReferenceEquals(last.Metrics, this) || !ReferenceEquals(last.Endpoint, endpoint) || last.Version != version || !ReferenceEquals(last.Status, status))
+        if (last is null || !ReferenceEquals(last.Metrics, this) || !ReferenceEquals(last.Endpoint, endpoint) || last.Version != version || !ReferenceEquals(last.Status, status)
+            || last.Requests.IsRemoved || last.Latency is { IsRemoved: true })
         {
             last = t_last = new LastLabels(
                 this,
                 endpoint,
                 version,
                 status,
-                _requests.GetOrAdd((endpoint, version, status), static (k, c) => c.Labels(k.Endpoint, Label(k.Version), k.Status), _requestCounter),
-                version > 0 ? _latency.GetOrAdd((endpoint, version), static (k, h) => h.Labels(k.Endpoint, Label(k.Version)), _latencyHistogram) : null);
+                RequestsOf(endpoint, version, status),
+                version > 0 ? LatencyOf(endpoint, version) : null);
         }
 
         last.Requests.Inc();
         last.Latency?.Observe(seconds);
+    }
+
+    /// <summary>
+    /// Drops every series of the endpoints <paramref name="isGone"/> names, counters and histograms as well as gauges.
+    /// </summary>
+    /// <remarks>
+    /// Counters go too, as Prometheus's convention allows for a label set that is gone: keeping them would export a
+    /// deleted endpoint's series until the server restarts, one set for every name ever deployed. An endpoint made again
+    /// under the same name counts from zero, which <c>rate()</c> and <c>increase()</c> read as a counter reset. A request
+    /// that was in flight when its endpoint went may count it again afterwards; the next call drops that too.
+    /// <paramref name="isGone"/> is asked under each metric's lock that adds children, so a child an endpoint made
+    /// after it was asked about is never dropped.
+    /// </remarks>
+    public void DropEndpoints(Func<string, bool> isGone)
+    {
+        foreach (var metric in _byEndpoint)
+        {
+            metric.RemoveWhere(labels => isGone(labels[0]));
+        }
+
+        // The caches' own entries (their children were removed above; a cached removed child is looked up again anyway).
+        foreach (var key in _requests.Keys.Where(k => isGone(k.Endpoint)))
+        {
+            _requests.TryRemove(key, out _);
+        }
+
+        foreach (var key in _latency.Keys.Where(k => isGone(k.Endpoint)))
+        {
+            _latency.TryRemove(key, out _);
+        }
+    }
+
+    private Counter.Child RequestsOf(string endpoint, int version, string status)
+    {
+        if (!_requests.TryGetValue((endpoint, version, status), out var child) || child.IsRemoved)
+        {
+            child = _requests[(endpoint, version, status)] = _requestCounter.Labels(endpoint, Label(version), status);
+        }
+
+        return child;
+    }
+
+    private Histogram.Child LatencyOf(string endpoint, int version)
+    {
+        if (!_latency.TryGetValue((endpoint, version), out var child) || child.IsRemoved)
+        {
+            child = _latency[(endpoint, version)] = _latencyHistogram.Labels(endpoint, Label(version));
+        }
+
+        return child;
     }
 
     [ThreadStatic]

@@ -57,6 +57,7 @@ public sealed partial class ServingRuntime : IAsyncDisposable
     private readonly CancellationTokenSource _stopping = new();
     private readonly Counter.Child _shadowFailures;
     private readonly ConcurrentDictionary<KeyDigest, Security.Principal> _keys = new();
+    private readonly Lock _gaugesLock = new();
     private int _keyGeneration;
 
     // The request fields each feature service needs, per feature store (a new one comes with each definitions version).
@@ -532,20 +533,41 @@ public sealed partial class ServingRuntime : IAsyncDisposable
 
     private static string Ref(LoadedModel m) => $"{m.Name}/{m.Version}";
 
+    /// <summary>
+    /// Sets the per-endpoint gauges before a scrape and drops the series that no longer describe anything: every series
+    /// of an endpoint that was deleted, and the version of a role an endpoint no longer has (a challenger taken out, an
+    /// endpoint unloaded or not loaded yet).
+    /// </summary>
     private void UpdateGauges()
     {
-        foreach (var e in _endpoints.Values)
+        // NOTE: one scrape at a time, so one that read the endpoints earlier cannot set a role a later one has dropped.
+        lock (_gaugesLock)
         {
-            _metrics.InFlight.Labels(e.Deployment.Name).Set(e.Admission.Running);
-            _metrics.QueueDepth.Labels(e.Deployment.Name).Set(e.Admission.Waiting);
-            if (e.State is { } state)
+            var served = new HashSet<(string Endpoint, string Role)>();
+            foreach (var e in _endpoints.Values)
             {
-                _metrics.Served.Labels(e.Deployment.Name, ServingRoles.Champion).Set(state.Champion.Version);
-                if (state.Challenger is { } c)
+                var name = e.Deployment.Name;
+                _metrics.InFlight.Labels(name).Set(e.Admission.Running);
+                _metrics.QueueDepth.Labels(name).Set(e.Admission.Waiting);
+                if (e.State is { } state)
                 {
-                    _metrics.Served.Labels(e.Deployment.Name, ServingRoles.Challenger).Set(c.Version);
+                    SetServed(served, name, ServingRoles.Champion, state.Champion);
+                    SetServed(served, name, ServingRoles.Challenger, state.Challenger);
+                    SetServed(served, name, ServingRoles.Shadow, state.Shadow);
                 }
             }
+
+            _metrics.Served.RemoveWhere(labels => !served.Contains((labels[0], labels[1])));
+            _metrics.DropEndpoints(name => !_endpoints.ContainsKey(name));
+        }
+    }
+
+    private void SetServed(HashSet<(string, string)> served, string endpoint, string role, LoadedModel? model)
+    {
+        if (model is not null)
+        {
+            _metrics.Served.Labels(endpoint, role).Set(model.Version);
+            served.Add((endpoint, role));
         }
     }
 

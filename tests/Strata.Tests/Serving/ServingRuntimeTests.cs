@@ -129,6 +129,71 @@ public sealed class ServingRuntimeTests : IAsyncLifetime, IDisposable
     }
 
     [Fact]
+    public async Task Series_of_a_removed_challenger_an_unloaded_endpoint_and_a_deleted_endpoint_are_no_longer_exported()
+    {
+        var registry = new MetricRegistry();
+        await using var runtime = new ServingRuntime(_home.Metadata, _home.Artifacts, null, registry);
+        var actor = new Actor("test");
+        await runtime.StartAsync(
+            [
+                new Deployment { Name = "canary", Project = "flights", Model = "delay/1", Challenger = "delay/2", ChallengerWeight = 0.5 },
+                new Deployment { Name = "big", Project = "flights", Model = "delay/1", Shadow = "delay/2" },
+                new Deployment { Name = "gone", Project = "flights", Model = "delay/1" },
+            ],
+            actor);
+        for (var i = 0; i < 5; i++)
+        {
+            await runtime.PredictAsync(Request("gone", $"g{i}"));
+        }
+
+        var before = PrometheusText.ToText(registry);
+        Assert.Contains("strata_serving_model_version{endpoint=\"canary\",role=\"challenger\"} 2\n", before, StringComparison.Ordinal);
+        Assert.Contains("strata_serving_model_version{endpoint=\"big\",role=\"champion\"} 1\n", before, StringComparison.Ordinal);
+        Assert.Contains("strata_serving_model_version{endpoint=\"big\",role=\"shadow\"} 2\n", before, StringComparison.Ordinal);
+        Assert.Contains("strata_serving_requests_total{endpoint=\"gone\",version=\"1\",status=\"200\"} 5\n", before, StringComparison.Ordinal);
+        Assert.Contains("strata_serving_model_swaps_total{endpoint=\"gone\"} 1\n", before, StringComparison.Ordinal);
+
+        await runtime.PutAsync(new Deployment { Name = "canary", Project = "flights", Model = "delay/1" }, actor);
+        await runtime.UnloadAsync("big");
+        await runtime.DeleteAsync("gone", actor);
+        var after = PrometheusText.ToText(registry);
+
+        Assert.DoesNotContain("role=\"challenger\"", after, StringComparison.Ordinal);
+        Assert.Contains("strata_serving_model_version{endpoint=\"canary\",role=\"champion\"} 1\n", after, StringComparison.Ordinal);
+        Assert.DoesNotContain("strata_serving_model_version{endpoint=\"big\"", after, StringComparison.Ordinal);
+        Assert.Contains("strata_serving_requests_in_flight{endpoint=\"big\"} 0\n", after, StringComparison.Ordinal); // unloaded, not gone
+        Assert.DoesNotContain("endpoint=\"gone\"", after, StringComparison.Ordinal); // gauges, counters and histograms
+
+        // Loaded again, the versions come back; made again, an endpoint counts from zero.
+        await runtime.LoadAsync("big");
+        await runtime.PutAsync(new Deployment { Name = "gone", Project = "flights", Model = "delay/2" }, actor);
+        await runtime.PredictAsync(Request("gone", "again"));
+        var again = PrometheusText.ToText(registry);
+        Assert.Contains("strata_serving_model_version{endpoint=\"big\",role=\"shadow\"} 2\n", again, StringComparison.Ordinal);
+        Assert.Contains("strata_serving_model_version{endpoint=\"gone\",role=\"champion\"} 2\n", again, StringComparison.Ordinal);
+        Assert.Contains("strata_serving_requests_total{endpoint=\"gone\",version=\"2\",status=\"200\"} 1\n", again, StringComparison.Ordinal);
+        Assert.DoesNotContain("strata_serving_requests_total{endpoint=\"gone\",version=\"1\"", again, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_request_recorded_after_its_endpoint_was_dropped_is_counted_where_a_scrape_sees_it()
+    {
+        // The same thread and the same endpoint string: the cached children of its last request are what is at stake.
+        var registry = new MetricRegistry();
+        var metrics = new ServingMetrics(registry);
+        const string Endpoint = "reborn";
+        metrics.Record(Endpoint, 1, "200", 0.001);
+
+        metrics.DropEndpoints(name => name == Endpoint);
+        Assert.DoesNotContain(Endpoint, PrometheusText.ToText(registry), StringComparison.Ordinal);
+        metrics.Record(Endpoint, 1, "200", 0.001);
+
+        var text = PrometheusText.ToText(registry);
+        Assert.Contains("strata_serving_requests_total{endpoint=\"reborn\",version=\"1\",status=\"200\"} 1\n", text, StringComparison.Ordinal);
+        Assert.Contains("strata_serving_request_duration_seconds_count{endpoint=\"reborn\",version=\"1\"} 1\n", text, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_refresh_after_an_unrelated_change_keeps_the_endpoints_state()
     {
         await using var runtime = await StartAsync(new Deployment { Name = "steady", Project = "flights", Model = "delay/1", Pii = ["origin_code"] });
