@@ -293,6 +293,43 @@ public sealed class ServingTests(ServingServerFixture fixture, ITestOutputHelper
     }
 
     [Fact]
+    public async Task Metrics_drop_a_removed_challengers_an_unloaded_endpoints_and_a_deleted_endpoints_series()
+    {
+        await Server.DeployAsync("stale-canary", new { project = "flights", model = "delay/1", challenger = "delay/2", challenger_weight = 0.5 });
+        await Server.DeployAsync("stale-big", new { project = "flights", model = "delay/1", shadow = "delay/2" });
+        await Server.DeployAsync("stale-gone", new { project = "flights", model = "delay/1" });
+        var (header, rows) = ServingServer.Sample(1);
+        using var http = Server.Http();
+        using var deployer = Server.Http("deployer");
+        Assert.Equal(HttpStatusCode.OK, (await http.PostAsync("/v1/endpoints/stale-gone/predict", Body(header, rows))).StatusCode);
+        var before = await http.GetStringAsync("/metrics");
+        Assert.Contains("strata_serving_model_version{endpoint=\"stale-canary\",role=\"challenger\"} 2\n", before, StringComparison.Ordinal);
+        Assert.Contains("strata_serving_model_version{endpoint=\"stale-big\",role=\"shadow\"} 2\n", before, StringComparison.Ordinal);
+        Assert.Contains("strata_serving_requests_total{endpoint=\"stale-gone\",version=\"1\",status=\"200\"} 1\n", before, StringComparison.Ordinal);
+
+        await Server.DeployAsync("stale-canary", new { project = "flights", model = "delay/1" });
+        Assert.Equal(HttpStatusCode.OK, (await deployer.PostAsync("/v2/repository/models/stale-big/unload", null)).StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, (await http.GetAsync("/v2/models/stale-big/ready")).StatusCode);
+        using (var root = Server.Http("root"))
+        {
+            Assert.True((await root.DeleteAsync("/v1/endpoints/stale-gone")).IsSuccessStatusCode);
+        }
+
+        var after = await http.GetStringAsync("/metrics");
+
+        Assert.DoesNotContain("endpoint=\"stale-canary\",role=\"challenger\"", after, StringComparison.Ordinal);
+        Assert.Contains("strata_serving_model_version{endpoint=\"stale-canary\",role=\"champion\"} 1\n", after, StringComparison.Ordinal);
+        Assert.DoesNotContain("strata_serving_model_version{endpoint=\"stale-big\"", after, StringComparison.Ordinal);
+        Assert.Contains("strata_serving_queue_depth{endpoint=\"stale-big\"} 0\n", after, StringComparison.Ordinal);
+        Assert.DoesNotContain("endpoint=\"stale-gone\"", after, StringComparison.Ordinal);
+        if (Promtool.Path is not null || Promtool.Required)
+        {
+            var (exitCode, lint) = await Promtool.CheckMetricsAsync(after);
+            Assert.True(exitCode == 0, $"promtool check metrics exited with {exitCode}: {lint}");
+        }
+    }
+
+    [Fact]
     public async Task A_revoked_key_stops_predicting_within_the_poll_interval()
     {
         await Server.DeployAsync("revocable", new { project = "flights", model = "delay/1" });
