@@ -30,11 +30,12 @@ internal sealed class ServingMetrics
         ShadowPredictions = registry.CreateCounter("strata_serving_shadow_predictions_total", "Requests a shadow model answered, by endpoint.", "endpoint");
         ShadowDropped = registry.CreateCounter("strata_serving_shadow_dropped_total", "Requests not copied to the shadow because its queue was full, by endpoint.", "endpoint");
         Enrichments = registry.CreateCounter("strata_serving_online_lookups_total", "Online store lookups made to enrich prediction requests, by endpoint.", "endpoint");
+        OnlineMisses = registry.CreateCounter("strata_serving_online_misses_total", "Request rows whose entity the online store holds no value for (every feature missing), by endpoint.", "endpoint");
         BatchSizes = registry.CreateHistogram("strata_serving_batch_size", "Requests predicted together in one batched call, by endpoint.", [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024], "endpoint");
         Served = registry.CreateGauge("strata_serving_model_version", "The model version each endpoint's role (champion, challenger, shadow) serves, while it is loaded.", "endpoint", "role");
 
         // Every metric whose first label is the endpoint: what DropEndpoints removes.
-        _byEndpoint = [_requestCounter, _latencyHistogram, InFlight, QueueDepth, Swaps, ShadowPredictions, ShadowDropped, Enrichments, BatchSizes, Served];
+        _byEndpoint = [_requestCounter, _latencyHistogram, InFlight, QueueDepth, Swaps, ShadowPredictions, ShadowDropped, Enrichments, OnlineMisses, BatchSizes, Served];
     }
 
     public Gauge InFlight { get; }
@@ -52,6 +53,9 @@ internal sealed class ServingMetrics
     public Counter ShadowDropped { get; }
 
     public Counter Enrichments { get; }
+
+    /// <summary>Rows predicted from missing features only: an unknown entity, or one not materialized yet, answers without a word otherwise.</summary>
+    public Counter OnlineMisses { get; }
 
     public Gauge Served { get; }
 

@@ -304,6 +304,11 @@ public sealed partial class ServingRuntime
 
         var online = await store.GetOnlineFeaturesAsync(references, Table.From([.. entityColumns]), fullFeatureNames: false, cancellationToken).ConfigureAwait(false);
         _metrics.Enrichments.Labels(state.Deployment.Name).Inc();
+        if (Misses(online.Values, input.Rows) is > 0 and var misses)
+        {
+            _metrics.OnlineMisses.Labels(state.Deployment.Name).Inc(misses);
+        }
+
         var columns = new Dictionary<string, InputColumn>(input.Fields.Count + online.FeatureNames.Count, StringComparer.Ordinal);
         foreach (var (name, column) in input.Fields)
         {
@@ -334,6 +339,29 @@ public sealed partial class ServingRuntime
         }
 
         return (new PredictionInput(input.Rows, columns), masked ?? state.Masked);
+    }
+
+    /// <summary>Rows for which the online store gave no feature at all (an entity it does not hold).</summary>
+    private static int Misses(IReadOnlyList<FeatureValue[]> values, int rows)
+    {
+        if (values.Count == 0)
+        {
+            return 0;
+        }
+
+        var misses = 0;
+        for (var r = 0; r < rows; r++)
+        {
+            var found = false;
+            for (var f = 0; f < values.Count && !found; f++)
+            {
+                found = values[f][r].HasValue;
+            }
+
+            misses += found ? 0 : 1;
+        }
+
+        return misses;
     }
 
     /// <summary>Why a request's value of a field the feature service reads cannot be used, naming the first row at fault.</summary>

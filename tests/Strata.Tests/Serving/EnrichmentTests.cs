@@ -45,13 +45,17 @@ public sealed class EnrichmentTests : IAsyncLifetime, IDisposable
     }
 
     [Fact]
-    public async Task An_unknown_entity_is_predicted_with_missing_features()
+    public async Task An_unknown_entity_is_predicted_with_missing_features_and_counted_as_a_miss()
     {
-        await using var runtime = await StartAsync();
+        var registry = new MetricRegistry();
+        await using var runtime = await StartAsync(registry);
+        var misses = ((Counter)registry.Metrics.Single(m => m.Name == "strata_serving_online_misses_total")).Labels("fares");
 
         var output = await runtime.PredictAsync(Request(("driver_id", 999), ("distance", 1)));
+        await runtime.PredictAsync(Request(("driver_id", 7), ("distance", 9)));
 
         Assert.True(double.IsFinite(output.Values![0]));
+        Assert.Equal(1, misses.Value);
     }
 
     [Fact]
@@ -145,9 +149,9 @@ public sealed class EnrichmentTests : IAsyncLifetime, IDisposable
         }
     }
 
-    private async Task<ServingRuntime> StartAsync()
+    private async Task<ServingRuntime> StartAsync(MetricRegistry? registry = null)
     {
-        var runtime = new ServingRuntime(_home.Metadata, _home.Artifacts, _features, new MetricRegistry());
+        var runtime = new ServingRuntime(_home.Metadata, _home.Artifacts, _features, registry ?? new MetricRegistry());
         await runtime.StartAsync([new Deployment { Name = "fares", Project = "rides", Model = "fare/1", FeatureService = "pricing" }], new Actor("test"));
         return runtime;
     }
