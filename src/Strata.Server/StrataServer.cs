@@ -87,7 +87,11 @@ public static class StrataServer
         services.AddSingleton<MonitoringService>();
         services.AddHostedService(sp => sp.GetRequiredService<MonitoringService>());
         services.AddSingleton<IProblemDetailsWriter, InferenceProblemWriter>(); // ahead of the default writer: /v2 answers {"error"}
-        services.AddProblemDetails(o => o.CustomizeProblemDetails = c => c.ProblemDetails.Extensions["requestId"] = c.HttpContext.TraceIdentifier);
+        services.AddProblemDetails(o => o.CustomizeProblemDetails = c =>
+        {
+            c.ProblemDetails.Extensions["requestId"] = c.HttpContext.TraceIdentifier;
+            ProblemExceptionHandler.DescribeStatus(c.HttpContext, c.ProblemDetails);
+        });
         services.AddExceptionHandler<ProblemExceptionHandler>();
         services.ConfigureHttpJsonOptions(o =>
         {

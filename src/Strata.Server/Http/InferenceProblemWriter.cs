@@ -18,6 +18,7 @@ internal sealed class InferenceProblemWriter : IProblemDetailsWriter
     {
         var response = context.HttpContext.Response;
         var problem = context.ProblemDetails;
+        ProblemExceptionHandler.DescribeStatus(context.HttpContext, problem);
         var message = problem.Detail ?? problem.Title ?? ReasonPhrases.GetReasonPhrase(response.StatusCode);
         return new ValueTask(response.WriteAsJsonAsync(new Dictionary<string, string> { ["error"] = message }));
     }

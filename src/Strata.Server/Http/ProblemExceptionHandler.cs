@@ -79,6 +79,32 @@ internal sealed partial class ProblemExceptionHandler(IProblemDetailsService pro
         _ => (StatusCodes.Status500InternalServerError, "internal", "an unexpected error occurred; the request id identifies it in the server's log"),
     };
 
+    /// <summary>
+    /// Fills in the code and message of a problem the framework answers on its own (an unknown path, a wrong method or
+    /// content type), which would otherwise carry a bare title, unlike every other error a client gets.
+    /// </summary>
+    internal static void DescribeStatus(HttpContext context, ProblemDetails problem)
+    {
+        if (problem.Extensions.ContainsKey("code"))
+        {
+            return;
+        }
+
+        var allowed = context.Response.Headers.Allow.ToString();
+        (string Code, string Detail)? described = (problem.Status ?? context.Response.StatusCode) switch
+        {
+            StatusCodes.Status404NotFound => (ErrorCodes.NotFound, "no route answers this path"),
+            StatusCodes.Status405MethodNotAllowed => (ErrorCodes.ArgumentInvalid, $"this route does not take {ServerMetrics.Method(context.Request.Method)}{(allowed.Length > 0 ? $" (it takes {allowed})" : "")}"),
+            StatusCodes.Status415UnsupportedMediaType => (ErrorCodes.ArgumentInvalid, "this route takes a JSON body (Content-Type: application/json)"),
+            _ => null,
+        };
+        if (described is { } d)
+        {
+            problem.Extensions["code"] = d.Code;
+            problem.Detail ??= d.Detail;
+        }
+    }
+
     /// <summary>The HTTP status of a stable error code.</summary>
     internal static int StatusOf(string code) => code switch
     {
@@ -93,7 +119,9 @@ internal sealed partial class ProblemExceptionHandler(IProblemDetailsService pro
 
     // Binding failures say which parameter and, for JSON, where in the body; both are the caller's own input.
     private static string Describe(BadHttpRequestException e, JsonTypeInfo? body) =>
-        e.InnerException is JsonException json ? JsonErrors.Describe(json, "the request body", body) : Parameter(e.Message) ?? e.Message;
+        e.InnerException is JsonException json ? JsonErrors.Describe(json, "the request body", body)
+        : e.Message.Contains("no body was provided", StringComparison.Ordinal) ? "the request body is empty; this route takes a JSON object"
+        : Parameter(e.Message) ?? e.Message;
 
     /// <summary>
     /// A query or route value of the wrong type, in the caller's terms: the framework's message names the .NET type

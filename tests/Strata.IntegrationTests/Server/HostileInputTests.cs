@@ -57,6 +57,32 @@ public sealed class HostileInputTests(StrataServerFactory server) : IClassFixtur
     }
 
     [Fact]
+    public async Task What_the_framework_answers_itself_is_a_problem_with_a_code_and_a_message_too()
+    {
+        using var http = server.Http("root");
+
+        using var unknown = await http.GetAsync("/no/such/path");
+        using var method = await http.GetAsync("/v1/endpoints/anything/predict");
+        using var media = await http.PutAsync("/v1/keys/some-key/endpoints", new StringContent("endpoints: [a]", Encoding.UTF8, "text/plain"));
+        using var empty = await http.PutAsync("/v1/keys/some-key/endpoints", new ByteArrayContent([]) { Headers = { ContentType = new MediaTypeHeaderValue("application/json") } });
+
+        foreach (var (response, status, code, detail) in new[]
+        {
+            (unknown, HttpStatusCode.NotFound, "not_found", "no route answers this path"),
+            (method, HttpStatusCode.MethodNotAllowed, "argument.invalid", "this route does not take GET (it takes POST)"),
+            (media, HttpStatusCode.UnsupportedMediaType, "argument.invalid", "this route takes a JSON body (Content-Type: application/json)"),
+            (empty, HttpStatusCode.BadRequest, "argument.invalid", "the request body is empty; this route takes a JSON object"),
+        })
+        {
+            Assert.Equal(status, response.StatusCode);
+            Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+            var problem = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+            Assert.Equal(code, problem.GetProperty("code").GetString());
+            Assert.Equal(detail, problem.GetProperty("detail").GetString());
+        }
+    }
+
+    [Fact]
     public async Task A_segment_past_every_route_that_no_name_could_be_is_refused_saying_so()
     {
         using var response = await SendRawAsync("GET", "/api/v1/projects/flights/lineage/model:delay@live", "admin");

@@ -156,10 +156,10 @@ public sealed class InferenceProtocolTests(ServingServerFixture fixture) : IClas
         [
             (await anonymous.PostAsync("/v2/models/oip-edge/infer", new StringContent("{}", Encoding.UTF8, "application/json")), HttpStatusCode.Unauthorized, "key"),
             (await anonymous.GetAsync("/v2/models/oip-edge"), HttpStatusCode.Unauthorized, "key"),
-            (await http.GetAsync("/v2/models/oip-edge/infer"), HttpStatusCode.MethodNotAllowed, "Method Not Allowed"),
+            (await http.GetAsync("/v2/models/oip-edge/infer"), HttpStatusCode.MethodNotAllowed, "this route does not take GET"),
             (await http.PostAsync("/v2/models/oip-edge/infer?verbose=1", new StringContent("{}", Encoding.UTF8, "application/json")), HttpStatusCode.BadRequest, "verbose"),
             (await http.PostAsync("/v2/models/oip-edge/infer", oversized), HttpStatusCode.RequestEntityTooLarge, "accepts at most"),
-            (await http.GetAsync("/v2/no-such-route"), HttpStatusCode.NotFound, "Not Found"),
+            (await http.GetAsync("/v2/no-such-route"), HttpStatusCode.NotFound, "no route answers this path"),
         ];
 
         foreach (var (response, status, message) in cases)
