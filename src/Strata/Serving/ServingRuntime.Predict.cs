@@ -194,7 +194,8 @@ public sealed partial class ServingRuntime
             throw new StrataException(ErrorCodes.NotFound, $"endpoint '{state.Deployment.Name}' does not serve version {asked} (it serves {state.Champion.Version}{(state.Challenger is { } ch ? " and " + ch.Version : "")})");
         }
 
-        if (state.Challenger is not { } challenger || state.Deployment.ChallengerWeight <= 0)
+        // A challenger whose alias has come to name the champion's version (after a promotion) has nothing left to compare.
+        if (state.Challenger is not { } challenger || state.Deployment.ChallengerWeight <= 0 || ReferenceEquals(challenger, state.Champion))
         {
             return (state.Champion, ServingRoles.Champion, null);
         }

@@ -53,19 +53,21 @@ public sealed class ServingRuntimeTests : IAsyncLifetime, IDisposable
     }
 
     [Fact]
-    public async Task A_shadow_is_not_run_on_requests_answered_by_the_version_it_names()
+    public async Task A_shadow_or_challenger_naming_the_version_that_answers_is_not_run_again()
     {
-        // After a promotion both aliases name version 2: the champion and the shadow would give the same answer twice.
+        // After a promotion both aliases name version 2: a shadow or challenger there would only repeat the champion.
         var registry = new Strata.Registry.RegistryService(_home.Metadata, _home.Artifacts);
         await registry.SetAliasAsync(Strata.Security.Caller.Local, "flights", "delay", "champion", 2, null);
         await registry.SetAliasAsync(Strata.Security.Caller.Local, "flights", "delay", "candidate", 2, null);
         await using var runtime = await StartAsync(
             new Deployment { Name = "promoted", Project = "flights", Model = "delay@champion", Shadow = "delay@candidate" },
-            new Deployment { Name = "split", Project = "flights", Model = "delay/1", Challenger = "delay/2", ChallengerWeight = 0.5, Shadow = "delay/2" });
+            new Deployment { Name = "split", Project = "flights", Model = "delay/1", Challenger = "delay/2", ChallengerWeight = 0.5, Shadow = "delay/2" },
+            new Deployment { Name = "promoted-canary", Project = "flights", Model = "delay@champion", Challenger = "delay@candidate", ChallengerWeight = 1 });
 
         for (var i = 0; i < 40; i++)
         {
             await runtime.PredictAsync(Request("promoted", $"p{i}"));
+            await runtime.PredictAsync(Request("promoted-canary", $"c{i}"));
             await runtime.PredictAsync(Request("split", $"s{i}"));
         }
 
@@ -81,6 +83,7 @@ public sealed class ServingRuntimeTests : IAsyncLifetime, IDisposable
         records = await ReadLogAsync();
         Assert.Equal(byChampion, records.Where(r => r.Endpoint == "split" && r.Role == ServingRoles.Shadow).Select(r => r.RequestId).Order());
         Assert.Equal((0, 0), runtime.ShadowCounts("promoted"));
+        Assert.Equal(40, records.Count(r => r.Endpoint == "promoted-canary" && r.Role == ServingRoles.Champion && r.Version == 2));
         Assert.DoesNotContain(records, r => r.Endpoint == "promoted" && r.Role == ServingRoles.Shadow);
         Assert.Equal(40, records.Count(r => r.Endpoint == "promoted" && r.Role == ServingRoles.Champion && r.Version == 2));
     }
