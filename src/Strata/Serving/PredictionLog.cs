@@ -54,7 +54,10 @@ internal sealed class PredictionLog : QueuedWriter<PendingPrediction>
     /// <summary>The extension of a closed segment.</summary>
     public const string SegmentExtension = ".jsonl";
 
-    /// <summary>The extension of the segment being written (readers skip it; start-up closes one left by a crash).</summary>
+    /// <summary>
+    /// The extension of the segment being written (readers skip it; one left by a crash is closed at start and on the
+    /// writer's later ticks).
+    /// </summary>
     public const string OpenExtension = ".jsonl.open";
 
     /// <summary>The format version written in every line's <c>v</c>.</summary>
@@ -65,6 +68,13 @@ internal sealed class PredictionLog : QueuedWriter<PendingPrediction>
 
     private const int MaxEncoded = 4096;
 
+    // NOTE: .NET takes no file locks when told not to (the System.IO.DisableFileLocking switch); a free lock then proves
+    // nothing, and only a segment idle for five segment ages is taken for a leftover.
+    private static readonly bool LocksDisabled =
+        (AppContext.TryGetSwitch("System.IO.DisableFileLocking", out var disabled) && disabled)
+        || Environment.GetEnvironmentVariable("DOTNET_SYSTEM_IO_DISABLEFILELOCKING") is { } value
+            && (value == "1" || value.Equals("true", StringComparison.OrdinalIgnoreCase));
+
     // Every record starts so; FormatVersion is part of it.
     private static readonly byte[] Prefix = System.Text.Encoding.UTF8.GetBytes($"{{\"v\":{FormatVersion},\"time\":");
     private static readonly byte[] MaskValue = JsonLine.Quoted(Mask);
@@ -73,6 +83,7 @@ internal sealed class PredictionLog : QueuedWriter<PendingPrediction>
     private string? _segmentPath;
     private long _segmentOpened;
     private long _sequence;
+    private long _leftoversChecked;
 
     public PredictionLog(PredictionLogOptions options, MetricRegistry metrics)
         : base(
@@ -85,6 +96,7 @@ internal sealed class PredictionLog : QueuedWriter<PendingPrediction>
         _options = options;
         Directory.CreateDirectory(options.Folder);
         CloseLeftovers();
+        _leftoversChecked = Stopwatch.GetTimestamp();
         Start();
     }
 
@@ -310,7 +322,9 @@ internal sealed class PredictionLog : QueuedWriter<PendingPrediction>
             var name = string.Create(CultureInfo.InvariantCulture, $"{time:D20}-{Environment.ProcessId:D7}-{++_sequence:D6}");
             _segmentPath = Path.Combine(_options.Folder, name + OpenExtension);
             // Unbuffered: the writer hands over a tick's records at once, so a buffer here would only copy them again.
-            _segment = new FileStream(_segmentPath, FileMode.CreateNew, FileAccess.Write, FileShare.Read, bufferSize: 0);
+            // FileShare.None holds an exclusive lock (flock) while the segment is open, which the OS drops when the process
+            // dies: whoever can take it knows the segment was left by a crash (see CloseLeftovers), whatever its pid.
+            _segment = new FileStream(_segmentPath, FileMode.CreateNew, FileAccess.Write, FileShare.None, bufferSize: 0);
             _segmentOpened = Stopwatch.GetTimestamp();
         }
 
@@ -326,6 +340,13 @@ internal sealed class PredictionLog : QueuedWriter<PendingPrediction>
             || Stopwatch.GetElapsedTime(_segmentOpened) >= _options.MaxSegmentAge))
         {
             CloseSegment();
+        }
+
+        // A replica sharing the folder may have crashed since start: its leftovers are looked for once a segment age.
+        if (Stopwatch.GetElapsedTime(_leftoversChecked) >= _options.MaxSegmentAge)
+        {
+            _leftoversChecked = Stopwatch.GetTimestamp();
+            CloseLeftovers();
         }
     }
 
@@ -366,18 +387,56 @@ internal sealed class PredictionLog : QueuedWriter<PendingPrediction>
     }
 
     /// <summary>
-    /// A segment left open by a crash is closed as it is (a reader skips a torn last line). Only segments untouched for
-    /// five times the segment age count as left: a replica sharing the folder closes its own within that age.
+    /// Closes the segments left open by a crash (this process's before it, or a replica's sharing the folder) as they are:
+    /// a reader skips a torn last line. A segment counts as left when its writer's lock can be taken; a live writer's,
+    /// this one's included, cannot. Never throws: a leftover it cannot close now is tried again on a later tick.
     /// </summary>
     private void CloseLeftovers()
     {
-        var abandoned = DateTime.UtcNow - (5 * _options.MaxSegmentAge);
-        foreach (var path in Directory.EnumerateFiles(_options.Folder, "*" + OpenExtension))
+        var closed = false;
+        try
         {
-            if (File.GetLastWriteTimeUtc(path) < abandoned)
+            foreach (var path in Directory.EnumerateFiles(_options.Folder, "*" + OpenExtension))
             {
-                File.Move(path, ClosedName(path), overwrite: false);
+                closed |= path != _segmentPath && TryCloseLeftover(path);
             }
+
+            if (closed)
+            {
+                DurableFile.FsyncDirectory(_options.Folder);
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // The folder could not be listed or synced: the next look tries again.
+        }
+    }
+
+    /// <summary>Closes one segment if its writer is gone; false when it is alive, or another process closed it first.</summary>
+    private bool TryCloseLeftover(string path)
+    {
+        try
+        {
+            if (LocksDisabled)
+            {
+                if (File.GetLastWriteTimeUtc(path) >= DateTime.UtcNow - (5 * _options.MaxSegmentAge))
+                {
+                    return false;
+                }
+            }
+            else
+            {
+                // The lock is let go before the rename, so no reader of the closed name ever finds it locked.
+                using var file = new FileStream(path, FileMode.Open, FileAccess.ReadWrite, FileShare.None, bufferSize: 0);
+                file.Flush(flushToDisk: true); // what the dead writer handed the OS, made durable before the name says closed
+            }
+
+            File.Move(path, ClosedName(path), overwrite: false);
+            return true;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false; // locked by its live writer, or renamed by another process since the listing
         }
     }
 
