@@ -65,7 +65,13 @@ public interface IMonitorResultStore
 /// <param name="QualityUntil">Every window ending at or before this time has its quality (labels) evaluated.</param>
 /// <param name="LabelSequence">Labels up to this sequence (<see cref="LabeledRequest.Sequence"/>) were seen by the quality evaluations so far.</param>
 /// <param name="LateLabels">Labels that arrived after their window's quality was evaluated, counted so far.</param>
-public sealed record MonitorFeedState(string? Segment, long Records, long ClosedUntil, long QualityUntil = 0, long LabelSequence = 0, long LateLabels = 0);
+/// <param name="SegmentFloor">Every segment whose name sorts before it was read; null: <paramref name="Segment"/> stands for it.</param>
+/// <param name="ReadSegments">
+/// Segments at or after the floor read to their end, joined by a newline (one may close after later ones were read); null when none.
+/// </param>
+public sealed record MonitorFeedState(
+    string? Segment, long Records, long ClosedUntil, long QualityUntil = 0, long LabelSequence = 0, long LateLabels = 0,
+    string? SegmentFloor = null, string? ReadSegments = null);
 
 /// <summary>A served request joined with the feedback label that arrived for it (prediction index ⋈ labels), for the quality check.</summary>
 /// <param name="Time">When it was served (UTC microseconds).</param>

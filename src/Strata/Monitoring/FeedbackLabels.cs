@@ -100,7 +100,7 @@ public static class FeedbackLabels
     {
         ArgumentNullException.ThrowIfNull(store);
         var state = await store.GetFeedStateAsync(project, endpoint, IndexFeed, cancellationToken).ConfigureAwait(false) ?? new MonitorFeedState(null, 0, 0);
-        var feed = new PredictionLogFeed(logFolder, endpoint, position: new PredictionLogPosition(state.Segment, state.Records));
+        var feed = new PredictionLogFeed(logFolder, endpoint, position: PredictionLogPosition.Of(state));
         var pending = new List<IndexedPrediction>();
         long added = 0;
         await foreach (var record in feed.ReadRecordsAsync(cancellationToken: cancellationToken).ConfigureAwait(false))
@@ -120,7 +120,7 @@ public static class FeedbackLabels
             }
         }
 
-        if (pending.Count > 0 || feed.Position != new PredictionLogPosition(state.Segment, state.Records))
+        if (pending.Count > 0 || feed.Position != PredictionLogPosition.Of(state))
         {
             await store.IndexPredictionsAsync(project, endpoint, pending, Position(feed), cancellationToken).ConfigureAwait(false);
             added += pending.Count;
@@ -168,7 +168,7 @@ public static class FeedbackLabels
             $"field '{label.Field}.label': {label.Shown} is not a class of the model that answered request '{label.RequestId}' (classes: {string.Join(", ", classes)})");
     }
 
-    private static MonitorFeedState Position(PredictionLogFeed feed) => new(feed.Position.Segment, feed.Position.Records, 0);
+    private static MonitorFeedState Position(PredictionLogFeed feed) => feed.Position.Into(new MonitorFeedState(null, 0, 0));
 
     private static RawLabel CsvLine(string line, int number, string source)
     {

@@ -112,7 +112,7 @@ public sealed class LiveMonitor
         if (driftDue)
         {
             (drift, var position) = await DriftAsync(state, until, results, cancellationToken).ConfigureAwait(false);
-            next = next with { Segment = position.Segment, Records = position.Records, ClosedUntil = until };
+            next = position.Into(next) with { ClosedUntil = until };
         }
 
         var quality = new QualityPass(state.QualityUntil, state.LabelSequence, 0, 0);
@@ -146,7 +146,7 @@ public sealed class LiveMonitor
         }
 
         var newest = await _references(null, cancellationToken).ConfigureAwait(false);
-        var feed = new PredictionLogFeed(_logFolder, _spec.Endpoint, _spec.PredictionColumn, newest?.Layout, new PredictionLogPosition(state.Segment, state.Records));
+        var feed = new PredictionLogFeed(_logFolder, _spec.Endpoint, _spec.PredictionColumn, newest?.Layout, PredictionLogPosition.Of(state));
         var runners = new Dictionary<int, MonitorRunner?>();
         long rows = 0, late = 0, unreferenced = 0;
         await foreach (var batch in feed.ReadAsync(PredictionLogFeed.DefaultBatchRows, until, cancellationToken).ConfigureAwait(false))

@@ -8,13 +8,39 @@ using Strata.Stores;
 
 namespace Strata.Monitoring;
 
-/// <summary>Where a <see cref="PredictionLogFeed"/> stopped: the last segment read and how many records of it were consumed.</summary>
+/// <summary>
+/// Where a <see cref="PredictionLogFeed"/> stopped: the segment of the last record read and how many records of it were
+/// consumed, plus which segments are read to their end (<see cref="Floor"/> and <see cref="Read"/>).
+/// </summary>
 /// <param name="Segment">The segment's file name (no folder); null before the first read.</param>
 /// <param name="Records">Records of that segment already consumed.</param>
 public sealed record PredictionLogPosition(string? Segment, long Records)
 {
     /// <summary>Nothing read yet.</summary>
     public static PredictionLogPosition Start { get; } = new(null, 0);
+
+    /// <summary>
+    /// Every segment whose name sorts before this is read to its end (or can no longer appear). Null: <see cref="Segment"/>
+    /// stands for it, as in a position stored before segments were tracked one by one.
+    /// </summary>
+    public string? Floor { get; init; }
+
+    /// <summary>The segments at or after <see cref="Floor"/> read to their end: names in order, joined by a newline; null when none.</summary>
+    public string? Read { get; init; }
+
+    /// <summary>The position a feed state stores.</summary>
+    public static PredictionLogPosition Of(MonitorFeedState state)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        return new(state.Segment, state.Records) { Floor = state.SegmentFloor, Read = state.ReadSegments };
+    }
+
+    /// <summary><paramref name="state"/> moved to this position.</summary>
+    public MonitorFeedState Into(MonitorFeedState state)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        return state with { Segment = Segment, Records = Records, SegmentFloor = Floor, ReadSegments = Read };
+    }
 }
 
 /// <summary>
@@ -23,9 +49,12 @@ public sealed record PredictionLogPosition(string? Segment, long Records)
 /// where it stopped, so the next read returns only records logged since.
 /// </summary>
 /// <remarks>
-/// Closed segments never change and sort in time order, so the position is a segment name plus a record count. The
-/// prediction of a binary classifier is the probability of its second class; of other classifiers the label (text); of
-/// a regressor the value. Masked inputs (PII) read as null.
+/// Closed segments never change, and a segment is read only once closed. Segments sort in time order, but one may close
+/// after later ones were read (a replica's, or one left open by a crash and closed at the next start), so the position
+/// names the segments read rather than only the last: a floor below which all were read, and those read above it. The
+/// floor never passes a segment still open, nor the time <see cref="LateMargin"/> ago (a writer names a segment by its
+/// clock before the file appears). The prediction of a binary classifier is the probability of its second class; of
+/// other classifiers the label (text); of a regressor the value. Masked inputs (PII) read as null.
 /// </remarks>
 public sealed class PredictionLogFeed
 {
@@ -34,6 +63,13 @@ public sealed class PredictionLogFeed
 
     /// <summary>Most rows per batch by default.</summary>
     public const int DefaultBatchRows = 4096;
+
+    /// <summary>
+    /// How far behind now the floor stays: a segment named (by its writer's clock) that long ago but not yet seen open is
+    /// still read when it appears. Covers the moment between naming a segment and creating it, and clock skew between
+    /// replicas sharing the folder.
+    /// </summary>
+    public static readonly TimeSpan LateMargin = TimeSpan.FromMinutes(5);
 
     private readonly string _folder;
     private readonly string _endpoint;
@@ -202,16 +238,31 @@ public sealed class PredictionLogFeed
         [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var start = Position;
-        foreach (var path in PredictionLogReader.Segments(_folder))
-        {
-            var name = Path.GetFileName(path);
-            var order = start.Segment is null ? 1 : string.CompareOrdinal(name, start.Segment);
-            if (order < 0)
-            {
-                continue;
-            }
+        var floor = start.Floor ?? start.Segment ?? "";
+        var read = new SortedSet<string>(start.Read?.Split('\n') ?? [], StringComparer.Ordinal);
+        var readList = start.Read;
 
-            var skip = order == 0 ? start.Records : 0;
+        // NOTE: open segments are listed before closed ones: a segment renamed between the two listings is then seen
+        // closed, never missed by both.
+        var open = PredictionLogReader.OpenSegments(_folder);
+        var oldestOpen = open.Count > 0 ? Path.GetFileName(open[0])[..^PredictionLog.OpenExtension.Length] : null;
+        var unread = PredictionLogReader.Segments(_folder)
+            .Where(path => Path.GetFileName(path) is var name && string.CompareOrdinal(name, floor) >= 0 && !read.Contains(name))
+            .ToList();
+
+        // The segment a read stopped inside comes first: the position keeps one partly read segment's count at a time.
+        var partial = unread.FindIndex(path => Path.GetFileName(path) == start.Segment);
+        if (partial > 0)
+        {
+            (unread[0], unread[partial]) = (unread[partial], unread[0]);
+            unread.Sort(1, unread.Count - 1, StringComparer.Ordinal);
+        }
+
+        for (var i = 0; i < unread.Count; i++)
+        {
+            var path = unread[i];
+            var name = Path.GetFileName(path);
+            var skip = name == start.Segment ? start.Records : 0;
             var length = new FileInfo(path).Length;
             long index = 0, offset = 0;
             if (skip > 0 && Resumes.TryGetValue((path, skip, length), out var known))
@@ -219,21 +270,34 @@ public sealed class PredictionLogFeed
                 (index, offset) = (skip, known);
             }
 
+            var resume = new Resume(path, index, length, offset);
             await foreach (var (record, end) in PredictionLogReader.ReadSegmentAsync(path, offset, cancellationToken).ConfigureAwait(false))
             {
                 index++;
                 if (index > skip)
                 {
-                    yield return (record, new PredictionLogPosition(name, index), new Resume(path, index, length, end));
+                    resume = new Resume(path, index, length, end);
+                    yield return (record, new PredictionLogPosition(name, index) { Floor = floor, Read = readList }, resume);
                 }
             }
 
-            if (index <= skip && order > 0)
-            {
-                yield return (null, new PredictionLogPosition(name, index), default); // an empty segment: remember it was read
-            }
+            // Read to its end: remember it, and raise the floor to the oldest segment that may still be unread.
+            read.Add(name);
+            var next = i + 1 < unread.Count ? Path.GetFileName(unread[i + 1]) : null;
+            floor = Max(floor, Min(Min(Horizon(), oldestOpen), next));
+            read.RemoveWhere(n => string.CompareOrdinal(n, floor) < 0);
+            readList = read.Count == 0 ? null : string.Join('\n', read);
+            yield return (null, new PredictionLogPosition(name, index) { Floor = floor, Read = readList }, resume);
         }
     }
+
+    /// <summary>The name prefix of segments named <see cref="LateMargin"/> ago (names start with their time in UTC µs, 20 digits).</summary>
+    private static string Horizon() =>
+        ((DateTimeOffset.UtcNow - LateMargin).ToUnixTimeMilliseconds() * 1000).ToString("D20", System.Globalization.CultureInfo.InvariantCulture);
+
+    private static string Min(string a, string? b) => b is null || string.CompareOrdinal(a, b) <= 0 ? a : b;
+
+    private static string Max(string a, string b) => string.CompareOrdinal(a, b) >= 0 ? a : b;
 
     /// <summary>
     /// Where reading a closed segment stopped: after <paramref name="Records"/> records, at byte <paramref name="Offset"/>

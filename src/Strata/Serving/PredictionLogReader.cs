@@ -61,6 +61,12 @@ public static class PredictionLogReader
             ? Directory.EnumerateFiles(folder, "*" + PredictionLog.SegmentExtension).Order(StringComparer.Ordinal).ToList()
             : [];
 
+    /// <summary>The segments of a log folder still being written (or left open by a crash, until closed), oldest first.</summary>
+    public static IReadOnlyList<string> OpenSegments(string folder) =>
+        Directory.Exists(folder)
+            ? Directory.EnumerateFiles(folder, "*" + PredictionLog.OpenExtension).Order(StringComparer.Ordinal).ToList()
+            : [];
+
     /// <summary>Every record of every closed segment, oldest first; <paramref name="since"/> (UTC microseconds) skips older ones.</summary>
     public static async IAsyncEnumerable<PredictionRecord> ReadAsync(string folder, long since = 0, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {

@@ -70,6 +70,23 @@ public abstract partial class MetadataStoreConformance
     }
 
     [BackendFact]
+    public async Task A_feed_position_keeps_its_floor_and_the_segments_read_above_it_with_the_windows_it_closed()
+    {
+        // A segment may close after later ones were read (a crash's leftover closed at the next start): the position
+        // names the segments read, and a restart must resume from all of it, not only the last segment.
+        var indexed = new MonitorFeedState("0002.jsonl", 5, 0, SegmentFloor: "0001", ReadSegments: "0002.jsonl\n0003.jsonl");
+        var monitored = new MonitorFeedState("0003.jsonl", 2, Hour, SegmentFloor: "0002.jsonl", ReadSegments: "0004.jsonl");
+
+        await Store.MonitorState.IndexPredictionsAsync("flights", "delays", [new("r1", 10, 1, null, null)], indexed);
+        await Store.MonitorState.SaveWindowsAsync("flights", "delays", "drift", [], monitored, Alice);
+
+        Assert.Equal(indexed, await Store.MonitorState.GetFeedStateAsync("flights", "delays", Strata.Monitoring.FeedbackLabels.IndexFeed));
+        Assert.Equal(monitored, await Store.MonitorState.GetFeedStateAsync("flights", "delays", "drift"));
+        await Store.MonitorState.SaveWindowsAsync("flights", "delays", "drift", [], monitored with { SegmentFloor = null, ReadSegments = null }, Alice);
+        Assert.Equal(new MonitorFeedState("0003.jsonl", 2, Hour), await Store.MonitorState.GetFeedStateAsync("flights", "delays", "drift"));
+    }
+
+    [BackendFact]
     public async Task Feedback_labels_are_stored_per_endpoint_and_a_label_sent_again_replaces_the_first()
     {
         await Store.Monitoring.SaveLabelsAsync("flights", "delays", [new FeedbackLabel("r1", 1), new FeedbackLabel("r2", 0)], Alice);

@@ -75,7 +75,7 @@ public sealed class PredictionLogReaderTests : IDisposable
             taken.Add(record.RequestId);
         }
 
-        Assert.Equal(new PredictionLogPosition("00001.jsonl", 6), first.Position);
+        Assert.Equal(("00001.jsonl", 6L), (first.Position.Segment, first.Position.Records));
 
         // The first line blanked, the file's length kept: only a read that starts at the remembered offset still finds
         // r7 as the record after the sixth.

@@ -4,7 +4,7 @@ namespace Strata.Storage.Sql;
 /// The metadata schema as numbered migrations, applied in order at start-up inside one transaction each. A migration is
 /// never edited once released: changes come as new numbers. Each number is applied when it is missing, not only when it
 /// is above the highest applied one, so branches that took numbers in parallel (3 serving, 4 pipelines, 5 monitoring, 6 feedback labels,
-/// 7 monitor state, 8 live quality and the alert outbox)
+/// 7 monitor state, 8 live quality and the alert outbox, 9 the prediction-log segments a feed has read)
 /// merge in any order: a store that has 1, 2 and 4 still gets 3 when it arrives.
 /// </summary>
 internal static class Migrations
@@ -153,6 +153,10 @@ internal static class Migrations
                     attempts INTEGER NOT NULL, next_attempt_at BIGINT NOT NULL, delivered_at BIGINT, last_error TEXT, created_at BIGINT NOT NULL);
                 CREATE INDEX monitor_alerts_due ON monitor_alerts (delivered_at, next_attempt_at);
                 CREATE INDEX monitor_alerts_project ON monitor_alerts (project, created_at);
+                """),
+            (9, """
+                ALTER TABLE monitor_feeds ADD COLUMN segment_floor TEXT;
+                ALTER TABLE monitor_feeds ADD COLUMN read_segments TEXT;
                 """),
         ];
     }

@@ -15,9 +15,10 @@ internal sealed partial class SqlMetadataStore
         Names.Check("endpoint", endpoint);
         var row = await ReadAsync(db => db.First<FeedRow>(
             "SELECT segment AS Segment, records AS Records, closed_until AS ClosedUntil, quality_until AS QualityUntil, label_sequence AS LabelSequence, " +
-            "late_labels AS LateLabels FROM monitor_feeds WHERE project = @project AND endpoint = @endpoint AND monitor = @monitor",
+            "late_labels AS LateLabels, segment_floor AS SegmentFloor, read_segments AS ReadSegments FROM monitor_feeds WHERE project = @project AND endpoint = @endpoint AND monitor = @monitor",
             new { project, endpoint, monitor }), cancellationToken).ConfigureAwait(false);
-        return row is null ? null : new MonitorFeedState(row.Segment, row.Records, row.ClosedUntil, row.QualityUntil, row.LabelSequence, row.LateLabels);
+        return row is null ? null : new MonitorFeedState(
+            row.Segment, row.Records, row.ClosedUntil, row.QualityUntil, row.LabelSequence, row.LateLabels, row.SegmentFloor, row.ReadSegments);
     }
 
     Task IMonitorStateStore.SaveWindowsAsync(
@@ -151,11 +152,17 @@ internal sealed partial class SqlMetadataStore
 
     private async Task SaveFeedAsync(Db db, string project, string endpoint, string monitor, MonitorFeedState state) =>
         await db.Execute(
-            "INSERT INTO monitor_feeds (project, endpoint, monitor, segment, records, closed_until, quality_until, label_sequence, late_labels, updated_at) " +
-            "VALUES (@project, @endpoint, @monitor, @Segment, @Records, @ClosedUntil, @QualityUntil, @LabelSequence, @LateLabels, @now) " +
+            "INSERT INTO monitor_feeds (project, endpoint, monitor, segment, records, closed_until, quality_until, label_sequence, late_labels, " +
+            "segment_floor, read_segments, updated_at) " +
+            "VALUES (@project, @endpoint, @monitor, @Segment, @Records, @ClosedUntil, @QualityUntil, @LabelSequence, @LateLabels, @SegmentFloor, @ReadSegments, @now) " +
             "ON CONFLICT (project, endpoint, monitor) DO UPDATE SET segment = @Segment, records = @Records, closed_until = @ClosedUntil, " +
-            "quality_until = @QualityUntil, label_sequence = @LabelSequence, late_labels = @LateLabels, updated_at = @now",
-            new { project, endpoint, monitor, state.Segment, state.Records, state.ClosedUntil, state.QualityUntil, state.LabelSequence, state.LateLabels, now = Now() })
+            "quality_until = @QualityUntil, label_sequence = @LabelSequence, late_labels = @LateLabels, segment_floor = @SegmentFloor, " +
+            "read_segments = @ReadSegments, updated_at = @now",
+            new
+            {
+                project, endpoint, monitor, state.Segment, state.Records, state.ClosedUntil, state.QualityUntil, state.LabelSequence, state.LateLabels,
+                state.SegmentFloor, state.ReadSegments, now = Now(),
+            })
             .ConfigureAwait(false);
 
     private sealed record FeedRow
@@ -171,6 +178,10 @@ internal sealed partial class SqlMetadataStore
         public long LabelSequence { get; init; }
 
         public long LateLabels { get; init; }
+
+        public string? SegmentFloor { get; init; }
+
+        public string? ReadSegments { get; init; }
     }
 
     private sealed record SpecRow
