@@ -1,8 +1,15 @@
 using Strata.Storage;
 using Strata.Stores;
 
-// Usage: Strata.CrashWriter HOME SEED, Strata.CrashWriter online FOLDER SEED (see OnlineStoreWriter), or
-// Strata.CrashWriter offline FOLDER SEED (see OfflineStoreWriter).
+// Usage: Strata.CrashWriter HOME SEED, Strata.CrashWriter online FOLDER SEED (see OnlineStoreWriter),
+// Strata.CrashWriter offline FOLDER SEED (see OfflineStoreWriter), or Strata.CrashWriter predictions FOLDER SEED MODEL
+// (see PredictionLogWriter).
+if (args is ["predictions", ..])
+{
+    await Strata.CrashWriter.PredictionLogWriter.RunAsync(args[1..]);
+    return;
+}
+
 if (args is ["online", ..])
 {
     await Strata.CrashWriter.OnlineStoreWriter.RunAsync(args[1..]);

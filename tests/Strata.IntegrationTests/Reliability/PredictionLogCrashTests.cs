@@ -1,20 +1,68 @@
+using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Text;
 using Strata.IntegrationTests.Server;
 using Strata.Security;
 using Strata.Serving;
+using Strata.Serving.Metrics;
 using Strata.Stores;
 using Strata.Testing;
 
 namespace Strata.IntegrationTests.Reliability;
 
 /// <summary>
-/// A prediction-log segment left open by a crash reaches feedback after the restart: it is closed at start, however
-/// recent, and read although the feedback index had already read a later segment.
+/// A prediction-log segment left open by a crash: a writer sharing the folder leaves it alone while its writer lives and
+/// closes it once that writer is SIGKILLed; it reaches feedback after the restart, closed at start however recent and
+/// read although the feedback index had already read a later segment.
 /// </summary>
 public sealed class PredictionLogCrashTests
 {
+    [Fact(Timeout = 120_000)]
+    public async Task A_writer_sharing_the_folder_closes_a_killed_writers_segment_and_never_a_live_ones()
+    {
+        using var folder = new TempFolder("strata-plog-kill");
+        await using var replica = new PredictionLog(
+            new PredictionLogOptions { Folder = folder.Path, MaxSegmentAge = TimeSpan.FromMilliseconds(20) }, new MetricRegistry());
+        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var arg in new[] { CrashWriterProcess.Writer, "predictions", folder.Path, "0", ServingServer.FlightsModel })
+        {
+            info.ArgumentList.Add(arg);
+        }
+
+        using var child = Process.Start(info)!;
+        var errors = child.StandardError.ReadToEndAsync();
+        try
+        {
+            var line = await child.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(30));
+            Assert.True(line == "OPEN", $"the writer said '{line}': {(child.HasExited ? await errors : "")}");
+            await Task.Delay(500); // 25 looks for leftovers by the replica
+
+            Assert.Single(Directory.GetFiles(folder.Path, "*" + PredictionLog.OpenExtension)); // its lock is held
+            Assert.False(child.HasExited);
+        }
+        finally
+        {
+            child.Kill(); // SIGKILL: the segment stays open, its lock goes with the process
+            await child.WaitForExitAsync();
+        }
+
+        for (var i = 0; i < 500 && Directory.GetFiles(folder.Path, "*" + PredictionLog.OpenExtension).Length > 0; i++)
+        {
+            await Task.Delay(10);
+        }
+
+        Assert.Empty(Directory.GetFiles(folder.Path, "*" + PredictionLog.OpenExtension));
+        var ids = new List<string>();
+        await foreach (var record in PredictionLogReader.ReadAsync(folder.Path))
+        {
+            ids.Add(record.RequestId);
+        }
+
+        Assert.True(ids.Count > 0);
+        Assert.Equal(Enumerable.Range(0, ids.Count).Select(i => $"kill-0-{i}"), ids); // every line written, in order, but a torn last one
+    }
+
     [Fact]
     public async Task Feedback_finds_a_request_of_a_segment_left_open_by_a_crash_after_a_later_segment_was_indexed()
     {
