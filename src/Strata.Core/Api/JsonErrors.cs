@@ -71,7 +71,17 @@ public static partial class JsonErrors
     /// The path of the first field that appears twice in one object (<c>labels[0].label</c>), or null: a document's
     /// reader says only the field's name, and a caller needs to know where it is.
     /// </summary>
-    public static string? RepeatedField(JsonElement element) => RepeatedField(element, "");
+    public static string? RepeatedField(JsonElement element)
+    {
+        try
+        {
+            return RepeatedField(element, "");
+        }
+        catch (InvalidOperationException)
+        {
+            return null; // a field name that is not UTF-8 cannot be named; the caller falls back to the reader's message
+        }
+    }
 
     private static string? RepeatedField(JsonElement element, string path)
     {

@@ -180,6 +180,19 @@ public sealed class InferenceProtocolTests(ServingServerFixture fixture) : IClas
     }
 
     [Fact]
+    public async Task A_repeated_field_whose_name_is_not_utf8_is_a_400()
+    {
+        await Server.DeployAsync("oip-bytes", new { project = "flights", model = "delay/1" });
+        using var http = Server.Http();
+        byte[] body = [.. "{\"inputs\":[],\"a"u8, 0xB0, .. "\":1,\"a"u8, 0xB0, .. "\":2}"u8];
+
+        using var response = await http.PostAsync("/v2/models/oip-bytes/infer", new ByteArrayContent(body) { Headers = { ContentType = new("application/json") } });
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal(["error"], Keys(await ServingServer.JsonAsync(response)));
+    }
+
+    [Fact]
     public async Task An_output_the_model_does_not_have_is_refused_before_anything_is_predicted()
     {
         await Server.DeployAsync("oip-no-output", new { project = "flights", model = "delay/1" });
