@@ -100,7 +100,8 @@ public sealed class ServingLimitsTests(ServingServerFixture fixture, ITestOutput
     {
         await Server.DeployAsync("fuzz", new { project = "flights", model = "delay/1", challenger = "delay/2", challenger_weight = 0.5, sticky_key = "origin" });
         var iterations = int.TryParse(Environment.GetEnvironmentVariable("STRATA_FUZZ_ITERATIONS"), out var n) ? n : 400;
-        var seed = Environment.TickCount;
+        // STRATA_FUZZ_SEED replays a run that failed (its seed is in the failure's message).
+        var seed = int.TryParse(Environment.GetEnvironmentVariable("STRATA_FUZZ_SEED"), out var given) ? given : Environment.TickCount;
         output.WriteLine($"seed {seed}, {iterations} bodies");
         var random = new Random(seed);
         var (header, rows) = ServingServer.Sample(3);
