@@ -428,6 +428,7 @@ internal static partial class InferenceJson
 
             var text = v.GetRawText();
             text = text.Length > 32 ? text[..31] + "…" : text;
+            var (min, max, _, _) = IntegerRange(); // read by the last case only: an integer datatype
             return Datatype switch
             {
                 "BYTES" => $"is a number ({text}), not text (BYTES)",
@@ -436,7 +437,7 @@ internal static partial class InferenceJson
                 "FP32" => $"is {text}, beyond FP32's range (±3.4E+38)",
                 "FP64" => $"is {text}, beyond FP64's range",
                 _ when !v.TryGetDouble(out var d) || d != Math.Floor(d) => $"is {text}, not a whole number ({Datatype})",
-                _ => $"is {text}, beyond {Datatype}'s range ({IntegerRange().Min} to {IntegerRange().Max})",
+                _ => $"is {text}, beyond {Datatype}'s range ({min} to {max})",
             };
         }
 
@@ -526,9 +527,9 @@ internal static partial class InferenceJson
             }
 
             index[depth] = 0;
+            var last = depth == shape.Length - 1;
             foreach (var item in array.EnumerateArray())
             {
-                var last = depth == shape.Length - 1;
                 if ((item.ValueKind == JsonValueKind.Array) == last)
                 {
                     var at = At() + $"[{index[depth]}]";

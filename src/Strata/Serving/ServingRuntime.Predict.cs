@@ -374,20 +374,17 @@ public sealed partial class ServingRuntime
             for (var r = 0; r < column.Numbers!.Length; r++)
             {
                 var v = column.Numbers[r];
-                var shown = v.ToString("R", System.Globalization.CultureInfo.InvariantCulture);
                 if (double.IsNaN(v))
                 {
                     break;
                 }
 
-                if (v != Math.Floor(v))
+                var problem = v != Math.Floor(v) ? $"not a whole number ({field.Type.Name()})"
+                    : Math.Abs(v) >= 9e15 ? "beyond the whole numbers a request carries exactly (±9e15)"
+                    : null;
+                if (problem is not null)
                 {
-                    return $"field '{name}' in rows[{r}] is {shown}, not a whole number ({field.Type.Name()}); feature service '{service}' reads it";
-                }
-
-                if (Math.Abs(v) >= 9e15)
-                {
-                    return $"field '{name}' in rows[{r}] is {shown}, beyond the whole numbers a request carries exactly (±9e15); feature service '{service}' reads it";
+                    return $"field '{name}' in rows[{r}] is {v.ToString("R", System.Globalization.CultureInfo.InvariantCulture)}, {problem}; feature service '{service}' reads it";
                 }
             }
         }
