@@ -50,15 +50,7 @@ public static class MonitorConfig
             throw new DataFormatException(ErrorCodes.DataLimit, $"a configuration file may hold at most {MaxLength} characters", new DataLocation(source));
         }
 
-        var stream = new YamlStream();
-        try
-        {
-            stream.Load(new StringReader(yaml));
-        }
-        catch (YamlException e)
-        {
-            throw new DataFormatException(ErrorCodes.SchemaInvalid, $"invalid YAML ({e.Message})", new DataLocation(source, e.Start.Line));
-        }
+        var stream = Strata.Data.Yaml.YamlText.Load(yaml, (e, line) => new DataFormatException(ErrorCodes.SchemaInvalid, $"invalid YAML ({e.Message})", new DataLocation(source, line)));
 
         if (stream.Documents.Count == 0 || stream.Documents[0].RootNode is not YamlMappingNode root
             || !root.Children.TryGetValue(new YamlScalarNode("monitors"), out var section))

@@ -47,16 +47,8 @@ public static class DeploymentYaml
     /// <exception cref="StrataException">Any mistake, as <c>name:line: message</c>.</exception>
     public static IReadOnlyList<Deployment> Parse(string name, string text)
     {
-        ArgumentNullException.ThrowIfNull(text);
-        var stream = new YamlStream();
-        try
-        {
-            stream.Load(new StringReader(text));
-        }
-        catch (YamlException e)
-        {
-            throw new DataFormatException(ErrorCodes.DataMalformed, e.InnerException?.Message ?? e.Message, new DataLocation(name, e.Start.Line));
-        }
+        var stream = Strata.Data.Yaml.YamlText.Load(text, (e, line) => new DataFormatException(
+            ErrorCodes.DataMalformed, e is YamlException ? e.InnerException?.Message ?? e.Message : $"invalid YAML ({e.Message})", new DataLocation(name, line)));
 
         if (stream.Documents.Count == 0 || stream.Documents[0].RootNode is YamlScalarNode { Value: null or "" })
         {

@@ -129,4 +129,16 @@ public sealed class DeploymentTests
         Assert.StartsWith($"strata.yaml:{line}", e.Message, StringComparison.Ordinal);
         Assert.Contains(message, e.Message, StringComparison.Ordinal);
     }
+
+    [Theory]
+    [InlineData("endpoints:\n  - { name: flights, project: bench, model: flights@live\n  - name: x\n")]
+    [InlineData("endpoints: []\nendpoints: []\n")]
+    public void Yaml_the_parser_refuses_without_a_line_is_still_an_error_naming_the_file(string yaml)
+    {
+        // YamlDotNet's scanner throws InvalidOperationException on the first, and its mapping ArgumentException on the second.
+        var e = Assert.ThrowsAny<StrataException>(() => DeploymentYaml.Parse("strata.yaml", yaml));
+
+        Assert.StartsWith("strata.yaml", e.Message, StringComparison.Ordinal);
+        Assert.Equal(ErrorCodes.DataMalformed, e.Code);
+    }
 }

@@ -23,23 +23,10 @@ internal class YamlFileReader(string file)
     /// <summary>The root nodes of the text's documents (none for an empty text); invalid YAML is an error at its line.</summary>
     public IReadOnlyList<YamlNode> Load(string text)
     {
-        ArgumentNullException.ThrowIfNull(text);
-        var stream = new YamlStream();
-        try
-        {
-            stream.Load(new StringReader(text));
-        }
-        catch (YamlException e)
-        {
-            var detail = e.InnerException is { } inner ? $"{e.Message}: {inner.Message}" : e.Message;
-            throw new DataFormatException(ErrorCodes.SchemaInvalid, $"invalid YAML ({detail})", new DataLocation(File, e.Start.Line));
-        }
-        catch (ArgumentException e)
-        {
-            // YamlMappingNode refuses a repeated key with a plain ArgumentException, which has no line.
-            throw new DataFormatException(ErrorCodes.SchemaInvalid, $"invalid YAML ({e.Message})", new DataLocation(File));
-        }
-
+        var stream = YamlText.Load(text, (e, line) => new DataFormatException(
+            ErrorCodes.SchemaInvalid,
+            $"invalid YAML ({(e is YamlException && e.InnerException is { } inner ? $"{e.Message}: {inner.Message}" : e.Message)})",
+            new DataLocation(File, line)));
         return stream.Documents.Select(d => d.RootNode).ToList();
     }
 
