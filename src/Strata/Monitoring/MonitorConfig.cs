@@ -2,7 +2,6 @@ using System.Globalization;
 using Strata.Features.Definitions;
 using Strata.Monitoring.Drift;
 using Strata.Monitoring.Skew;
-using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
 
 namespace Strata.Monitoring;
