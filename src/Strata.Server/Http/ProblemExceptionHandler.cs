@@ -1,3 +1,4 @@
+using System.Data.Common;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 using System.Text.RegularExpressions;
@@ -16,12 +17,20 @@ namespace Strata.Server.Http;
 /// </summary>
 internal sealed partial class ProblemExceptionHandler(IProblemDetailsService problems, IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions> json, ILogger<ProblemExceptionHandler> logger) : IExceptionHandler
 {
+    /// <summary>The code of a 503 while the metadata store does not answer (PostgreSQL down, a connection refused).</summary>
+    internal const string Unavailable = "unavailable";
+
     public async ValueTask<bool> TryHandleAsync(HttpContext httpContext, Exception exception, CancellationToken cancellationToken)
     {
         var (status, code, detail) = Map(exception, exception is JsonException or BadHttpRequestException { InnerException: JsonException } ? BodyType(httpContext) : null);
         // A refusal under load (503, 504) is counted in the metrics and the access log; a stack trace for each would grow
-        // the log fastest exactly while the server sheds load.
-        if (status >= 500 && exception is not Strata.Serving.ServingRefusal)
+        // the log fastest exactly while the server sheds load. So would one per request while the metadata store is down.
+        if (exception is DbException { IsTransient: true })
+        {
+            LogStoreUnavailable(logger, httpContext.TraceIdentifier, exception.Message);
+            httpContext.Response.Headers.RetryAfter = "1";
+        }
+        else if (status >= 500 && exception is not Strata.Serving.ServingRefusal)
         {
             LogUnexpected(logger, exception, httpContext.TraceIdentifier);
         }
@@ -73,6 +82,7 @@ internal sealed partial class ProblemExceptionHandler(IProblemDetailsService pro
         Strata.Serving.ServingRefusal e => (e.Status, e.Code, e.Message),
         StrataException e when e.IsCallerError => (StatusOf(e.Code), e.Code, e.Message),
         StrataException e => (StatusCodes.Status500InternalServerError, e.Code, "the server failed to do this; the request id identifies it in the server's log"),
+        DbException { IsTransient: true } => (StatusCodes.Status503ServiceUnavailable, Unavailable, "the metadata store does not answer; retry shortly"),
         BadHttpRequestException e when e.StatusCode == StatusCodes.Status413PayloadTooLarge => (e.StatusCode, ErrorCodes.DataLimit, "the request body is larger than this route accepts"),
         BadHttpRequestException e => (e.StatusCode, ErrorCodes.ArgumentInvalid, Describe(e, body)),
         JsonException e => (StatusCodes.Status400BadRequest, ErrorCodes.ArgumentInvalid, JsonErrors.Describe(e, "the request body", body)),
@@ -150,4 +160,7 @@ internal sealed partial class ProblemExceptionHandler(IProblemDetailsService pro
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Unexpected failure of request {RequestId}")]
     private static partial void LogUnexpected(ILogger logger, Exception exception, string requestId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Request {RequestId} refused: the metadata store does not answer ({Reason})")]
+    private static partial void LogStoreUnavailable(ILogger logger, string requestId, string reason);
 }

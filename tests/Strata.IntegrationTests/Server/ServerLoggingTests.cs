@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
 namespace Strata.IntegrationTests.Server;
@@ -81,6 +82,42 @@ public sealed class ServerLoggingTests
         Assert.NotEmpty(recorded);
         Assert.DoesNotContain(recorded, l => l.Contains("status=\"500\"", StringComparison.Ordinal));
         Assert.DoesNotContain(logs.Entries, e => e.Level >= LogLevel.Error);
+    }
+
+    [Fact]
+    public async Task A_metadata_store_that_does_not_answer_is_a_503_to_retry_and_a_warning_not_a_500_with_a_stack_trace()
+    {
+        var logs = new CapturedLogs();
+        using var factory = LoggerFactory.Create(b => b.AddProvider(logs));
+        await using var services = new ServiceCollection().AddLogging().AddProblemDetails().BuildServiceProvider();
+        var handler = new Strata.Server.Http.ProblemExceptionHandler(
+            services.GetRequiredService<Microsoft.AspNetCore.Http.IProblemDetailsService>(),
+            Microsoft.Extensions.Options.Options.Create(new Microsoft.AspNetCore.Http.Json.JsonOptions()),
+            factory.CreateLogger<Strata.Server.Http.ProblemExceptionHandler>());
+        var context = new Microsoft.AspNetCore.Http.DefaultHttpContext { RequestServices = services };
+        context.Response.Body = new MemoryStream();
+
+        // What Npgsql throws when PostgreSQL refuses the connection: a DbException that says it is transient.
+        Assert.True(await handler.TryHandleAsync(context, new StoreDown(), CancellationToken.None));
+
+        Assert.Equal(503, context.Response.StatusCode);
+        Assert.Equal("1", context.Response.Headers.RetryAfter.ToString());
+        context.Response.Body.Position = 0;
+        var problem = System.Text.Json.JsonDocument.Parse(context.Response.Body).RootElement;
+        Assert.Equal("unavailable", problem.GetProperty("code").GetString());
+        Assert.Equal("the metadata store does not answer; retry shortly", problem.GetProperty("detail").GetString());
+        var entry = Assert.Single(logs.Entries);
+        Assert.Equal(LogLevel.Warning, entry.Level);
+    }
+
+    private sealed class StoreDown : System.Data.Common.DbException
+    {
+        public StoreDown()
+            : base("Failed to connect to 127.0.0.1:5432")
+        {
+        }
+
+        public override bool IsTransient => true;
     }
 
     /// <summary>Every entry the server logs, at any level its filters let through.</summary>
