@@ -90,7 +90,9 @@ public sealed partial class ServingRuntime : IAsyncDisposable
 
     /// <summary>
     /// Stores the deployments of <c>strata.yaml</c> (a changed one replaces the stored one; endpoints made through the API
-    /// stay), loads every endpoint's models, and starts polling the store.
+    /// stay), loads every endpoint's models, and starts polling the store. A changed declaration whose models cannot be
+    /// loaded does not replace a stored deployment, as a <c>PUT</c> would not: one replica started with a mistake in its
+    /// file would otherwise take the endpoint from every replica at their next start.
     /// </summary>
     public async Task StartAsync(IReadOnlyList<Deployment> configured, Actor actor, CancellationToken cancellationToken = default)
     {
@@ -98,6 +100,25 @@ public sealed partial class ServingRuntime : IAsyncDisposable
         foreach (var deployment in configured)
         {
             deployment.Validate();
+            var stored = await _metadata.Endpoints.GetAsync(deployment.Name, cancellationToken).ConfigureAwait(false);
+            if (stored?.Definition == deployment.ToJson())
+            {
+                continue;
+            }
+
+            if (stored is not null)
+            {
+                try
+                {
+                    await LoadStateAsync(deployment, cancellationToken).ConfigureAwait(false);
+                }
+                catch (StrataException e) when (e.IsCallerError)
+                {
+                    _options.Warn?.Invoke($"strata.yaml: endpoint '{deployment.Name}' keeps its stored deployment ({stored.Definition}); the declared one cannot serve: {e.Message}");
+                    continue;
+                }
+            }
+
             await _metadata.Endpoints.PutAsync(deployment.Name, deployment.Project, deployment.ToJson(), actor, cancellationToken).ConfigureAwait(false);
         }
 

@@ -89,6 +89,25 @@ public sealed class ServingRuntimeTests : IAsyncLifetime, IDisposable
     }
 
     [Fact]
+    public async Task A_declaration_that_cannot_serve_does_not_replace_a_stored_deployment_at_start()
+    {
+        await (await StartAsync(new Deployment { Name = "kept", Project = "flights", Model = "delay/1" })).DisposeAsync();
+
+        // A replica starts with a mistake in its strata.yaml: a version that does not exist.
+        var warnings = new List<string>();
+        await using var runtime = new ServingRuntime(_home.Metadata, _home.Artifacts, null, new MetricRegistry(), new ServingOptions { Warn = warnings.Add });
+        await runtime.StartAsync(
+            [new Deployment { Name = "kept", Project = "flights", Model = "delay/99" }, new Deployment { Name = "fresh", Project = "flights", Model = "delay/98" }],
+            new Actor("test"));
+
+        // The stored endpoint keeps serving version 1 (here and on every replica's next start); a new one is stored, not ready.
+        Assert.Equal(1, (await runtime.PredictAsync(Request("kept", "k1"))).Version);
+        Assert.Equal("delay/1", Deployment.FromJson((await _home.Metadata.Endpoints.GetAsync("kept"))!.Definition).Model);
+        Assert.Contains(warnings, w => w.StartsWith("strata.yaml: endpoint 'kept' keeps its stored deployment", StringComparison.Ordinal));
+        Assert.False(runtime.Get("fresh").Ready);
+    }
+
+    [Fact]
     public async Task A_full_shadow_queue_drops_and_counts_copies_instead_of_waiting()
     {
         var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
