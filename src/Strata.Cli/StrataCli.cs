@@ -47,6 +47,12 @@ internal static class StrataCli
             await stderr.WriteLineAsync($"error: {e.Message}").ConfigureAwait(false);
             return ExitCodes.BadInput;
         }
+        catch (System.Data.Common.DbException e) when (e.IsTransient)
+        {
+            // PostgreSQL down or refusing connections: a message to act on, not a crash with a stack trace.
+            await stderr.WriteLineAsync($"error: the metadata store does not answer: {e.Message}").ConfigureAwait(false);
+            return ExitCodes.BadInput;
+        }
         catch (UnauthorizedAccessException e)
         {
             await stderr.WriteLineAsync($"error: {e.Message}").ConfigureAwait(false);

@@ -220,6 +220,16 @@ public sealed class RegistryCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task Serve_says_so_when_its_postgresql_metadata_store_does_not_answer()
+    {
+        // Nothing listens on port 1: the store refuses the connection at start, as a stopped PostgreSQL does.
+        var result = await RunAsync("serve", "--urls", "http://127.0.0.1:0", "--postgres", "Host=127.0.0.1;Port=1;Username=postgres;Password=x;Timeout=2");
+
+        Assert.Equal(ExitCode.BadInput, result.ExitCode);
+        Assert.Contains("error: the metadata store does not answer", result.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Serve_answers_health_on_loopback_until_stopped()
     {
         using var process = Cli.Start(_folder.Path, ["serve", "--urls", "http://127.0.0.1:0", "--home", Home]);
