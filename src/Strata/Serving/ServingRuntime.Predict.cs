@@ -365,12 +365,14 @@ public sealed partial class ServingRuntime
         return misses;
     }
 
+    // Whole numbers reach the server as doubles, which hold every integer exactly only up to 2^53 (about 9e15).
+    private const double MaxExactKey = 9e15;
+
     /// <summary>Why a request's value of a field the feature service reads cannot be used, naming the first row at fault.</summary>
     private static string KeyProblem(string name, Field field, InputColumn column, string service)
     {
         if (field.Type is DataType.Int64 or DataType.Int32 && column.Kind == InputKind.Number)
         {
-            // Whole numbers reach the server as doubles, which hold every integer exactly only up to 2^53 (about 9e15).
             for (var r = 0; r < column.Numbers!.Length; r++)
             {
                 var v = column.Numbers[r];
@@ -380,7 +382,7 @@ public sealed partial class ServingRuntime
                 }
 
                 var problem = v != Math.Floor(v) ? $"not a whole number ({field.Type.Name()})"
-                    : Math.Abs(v) >= 9e15 ? "beyond the whole numbers a request carries exactly (±9e15)"
+                    : Math.Abs(v) >= MaxExactKey ? "beyond the whole numbers a request carries exactly (±9e15)"
                     : null;
                 if (problem is not null)
                 {
@@ -398,7 +400,7 @@ public sealed partial class ServingRuntime
         {
             case DataType.String when column.Kind == InputKind.Text && column.Texts!.All(t => t is not null):
                 return Columns.String(column.Texts!);
-            case DataType.Int64 or DataType.Int32 when column.Kind == InputKind.Number && column.Numbers!.All(v => v == Math.Floor(v) && Math.Abs(v) < 9e15):
+            case DataType.Int64 or DataType.Int32 when column.Kind == InputKind.Number && column.Numbers!.All(v => v == Math.Floor(v) && Math.Abs(v) < MaxExactKey):
                 var longs = new long[rows];
                 for (var r = 0; r < rows; r++)
                 {

@@ -453,16 +453,18 @@ public sealed partial class ServingRuntime : IAsyncDisposable
             var store = await features.GetAsync(deployment.Project, cancellationToken).ConfigureAwait(false);
             var references = store.Resolve(null, service);
             var needed = NeededFields(store, service, references);
-            known.UnionWith(needed.Keys);
-            known.UnionWith(references.Select(r => r.Feature));
             var supplied = references.Select(r => r.Feature).ToHashSet(StringComparer.Ordinal);
-            state.EnrichedInputs = models.Distinct().ToDictionary(m => m, m => (IReadOnlyList<Learning.ModelInput>)
-            [
-                .. m.Inputs.Where(i => !supplied.Contains(i.Name)),
-                .. needed.Values
-                    .Where(f => !m.Inputs.Any(i => i.Name == f.Name && !supplied.Contains(i.Name)))
-                    .Select(f => new Learning.ModelInput(f.Name, f.Type, f.Type == DataType.String ? Learning.FeatureKind.Categorical : Learning.FeatureKind.Numeric)),
-            ]);
+            known.UnionWith(needed.Keys);
+            known.UnionWith(supplied);
+            state.EnrichedInputs = models.Distinct().ToDictionary(m => m, m =>
+            {
+                // What the service does not supply, then what it needs that the model does not already ask for.
+                var inputs = m.Inputs.Where(i => !supplied.Contains(i.Name)).ToList();
+                inputs.AddRange(needed.Values
+                    .Where(f => !inputs.Exists(i => i.Name == f.Name))
+                    .Select(f => new Learning.ModelInput(f.Name, f.Type, f.Type == DataType.String ? Learning.FeatureKind.Categorical : Learning.FeatureKind.Numeric)));
+                return (IReadOnlyList<Learning.ModelInput>)inputs;
+            });
 
             // A feature (or a key the service needs as well) that a model reads as the other kind would fail every request.
             var given = needed.Select(n => (Name: n.Key, n.Value.Type)).Concat(references.Select(r => (Name: r.Feature, store.FieldOf(r).Type)));
