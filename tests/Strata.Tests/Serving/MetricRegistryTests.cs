@@ -70,6 +70,8 @@ public sealed class MetricRegistryTests
 
         var text = PrometheusText.ToText(registry);
 
+        Assert.Contains("d_bucket{le=\"0.00001\"} 0\n", text, StringComparison.Ordinal);
+        Assert.Contains("d_bucket{le=\"0.000025\"} 0\n", text, StringComparison.Ordinal);
         Assert.Contains("d_bucket{le=\"0.0001\"} 0\n", text, StringComparison.Ordinal);
         Assert.Contains("d_bucket{le=\"10\"} 0\n", text, StringComparison.Ordinal);
         Assert.Contains("d_bucket{le=\"+Inf\"} 0\nd_sum 0\nd_count 0\n", text, StringComparison.Ordinal);

@@ -5,9 +5,9 @@ namespace Strata.Serving.Metrics;
 /// <summary>Counts observations (latencies, sizes) in fixed buckets, so quantiles can be estimated across servers.</summary>
 public sealed class Histogram : Metric<Histogram.Child>
 {
-    /// <summary>Request latency buckets in seconds, 100 µs to 10 s.</summary>
+    /// <summary>Request latency buckets in seconds, 10 µs to 10 s: a one-row prediction takes tens of microseconds in process.</summary>
     public static readonly IReadOnlyList<double> LatencyBuckets =
-        [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+        [0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
     private readonly double[] _bounds;
     private readonly string[] _le;
@@ -17,7 +17,7 @@ public sealed class Histogram : Metric<Histogram.Child>
     {
         // +Inf is implicit: every histogram has it, so a caller's +Inf is dropped rather than doubled.
         _bounds = buckets.Where(b => !double.IsPositiveInfinity(b)).ToArray();
-        _le = [.. _bounds.Select(PrometheusText.Format), "+Inf"];
+        _le = [.. _bounds.Select(Bound), "+Inf"];
     }
 
     /// <inheritdoc/>
@@ -51,6 +51,10 @@ public sealed class Histogram : Metric<Histogram.Child>
             PrometheusText.WriteSample(writer, Name, "_count", child.RenderedLabels, cumulative);
         }
     }
+
+    // A bound as a plain decimal (0.00001, not the round-trip format's 1E-05), as dashboards and other clients write it.
+    private static string Bound(double bound) =>
+        Math.Abs(bound) is > 1e-20 and < 1e20 ? ((decimal)bound).ToString(CultureInfo.InvariantCulture) : PrometheusText.Format(bound);
 
     private static string[] Check(string name, IReadOnlyList<double> buckets, string[] labelNames)
     {
