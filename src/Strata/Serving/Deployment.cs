@@ -288,6 +288,38 @@ public sealed record DeploymentBatching
 }
 
 /// <summary>JSON of the serving records (snake_case, the same names as <c>strata.yaml</c>).</summary>
-[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull, MaxDepth = 16)]
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull, MaxDepth = 16, Converters = [typeof(WholeNumberConverter)])]
 [JsonSerializable(typeof(Deployment))]
 internal sealed partial class ServingJson : JsonSerializerContext;
+
+/// <summary>
+/// A deployment's whole numbers as <c>strata.yaml</c> reads them: one written as a float (<c>1e3</c>) or beyond an int
+/// is taken at its value, clamped, so the deployment's range check names the range (<c>"timeout_ms": 1e12</c> was
+/// "must be a whole number"); a fraction or anything but a number is still refused as not a whole number.
+/// </summary>
+internal sealed class WholeNumberConverter : JsonConverter<int>
+{
+    public override int Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
+    {
+        if (reader.TokenType == JsonTokenType.Number)
+        {
+            if (reader.TryGetInt32(out var value))
+            {
+                return value;
+            }
+
+            if (reader.TryGetDouble(out var number) && double.IsFinite(number) && number == Math.Floor(number))
+            {
+                return (int)Math.Clamp(number, int.MinValue, int.MaxValue);
+            }
+        }
+
+        throw new JsonException(); // the serializer words it ("could not be converted to System.Int32", with the path)
+    }
+
+    public override void Write(Utf8JsonWriter writer, int value, JsonSerializerOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(writer);
+        writer.WriteNumberValue(value);
+    }
+}

@@ -60,6 +60,19 @@ public sealed class DeploymentTests
     }
 
     [Theory]
+    [InlineData("1e12", "field 'limits.timeout_ms' must be between 1 and 600000")]
+    [InlineData("-1e12", "field 'limits.timeout_ms' must be between 1 and 600000")]
+    [InlineData("2.5", "field 'limits.timeout_ms' must be a whole number")]
+    [InlineData("\"5\"", "field 'limits.timeout_ms' must be a whole number")]
+    public void A_caller_s_whole_number_beyond_an_int_is_refused_for_its_range_as_strata_yaml_does(string value, string message)
+    {
+        var refused = Assert.Throws<StrataException>(() => Deployment.FromCallerJson($"{{\"name\":\"a\",\"project\":\"p\",\"model\":\"m@live\",\"limits\":{{\"timeout_ms\":{value}}}}}"));
+
+        Assert.Equal(message, refused.Message);
+        Assert.Equal(1000, Deployment.FromCallerJson("{\"name\":\"a\",\"project\":\"p\",\"model\":\"m@live\",\"limits\":{\"timeout_ms\":1e3}}").Limits.TimeoutMs);
+    }
+
+    [Theory]
     [InlineData("\"model\":null", "field 'model' is required")]
     [InlineData("\"model\":\"m@live\",\"pii\":null", "field 'pii' must be a list of field names, not null")]
     [InlineData("\"model\":\"m@live\",\"pii\":[null]", "field 'pii' is empty")]
