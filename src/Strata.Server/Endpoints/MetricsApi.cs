@@ -4,12 +4,16 @@ using Strata.Server.Http;
 
 namespace Strata.Server.Endpoints;
 
-/// <summary><c>GET /metrics</c> in the Prometheus text format, for any valid key (or anonymously on loopback when configured).</summary>
+/// <summary>
+/// <c>GET /metrics</c> in the Prometheus text format, for any valid key (or anonymously on loopback when configured).
+/// The key is checked through the serving runtime's cache, as the predict routes check it: a scrape must answer while
+/// the metadata store does not, since the server keeps serving then and its counters matter most.
+/// </summary>
 internal static class MetricsApi
 {
     public static IEndpointRouteBuilder MapMetricsApi(this IEndpointRouteBuilder app)
     {
-        var route = app.MapGet("/metrics", ScrapeAsync).RequireAnyKey().WithTags("metrics");
+        var route = app.MapGet("/metrics", ScrapeAsync).RequireAnyKey().WithCachedKeyCheck().WithTags("metrics");
         if (app.ServiceProvider.GetRequiredService<IOptions<StrataServerOptions>>().Value.AnonymousMetrics)
         {
             route.AllowAnonymousOnLoopback();

@@ -56,6 +56,46 @@ public sealed class ServingReplicaTests(ITestOutputHelper output) : IAsyncLifeti
         Assert.True(moved.Elapsed < TimeSpan.FromSeconds(5), $"the replica took {moved.Elapsed.TotalSeconds:F1} s");
     }
 
+    [BackendFact]
+    public async Task Metrics_are_scraped_while_the_metadata_store_does_not_answer()
+    {
+        await using var server = await ServingServer.StartAsync(_postgres, _home.Path);
+        await server.DeployAsync("outage", new { project = "flights", model = "delay@live" });
+        var (header, rows) = ServingServer.Sample(1);
+        using var http = server.Http();
+        using (var first = await http.GetAsync("/metrics"))
+        {
+            Assert.Equal(HttpStatusCode.OK, first.StatusCode); // the key is now known to the server
+        }
+
+        var database = new Npgsql.NpgsqlConnectionStringBuilder(_postgres).Database!;
+        await AdminAsync($"ALTER DATABASE {database} ALLOW_CONNECTIONS false");
+        try
+        {
+            await AdminAsync($"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{database}'");
+            Npgsql.NpgsqlConnection.ClearAllPools();
+
+            using var predicted = await http.PostAsync("/v1/endpoints/outage/predict", ServingTests.Body(header, rows));
+            using var scraped = await http.GetAsync("/metrics");
+
+            Assert.Equal(HttpStatusCode.OK, predicted.StatusCode); // served from the loaded model, as before
+            Assert.Equal(HttpStatusCode.OK, scraped.StatusCode); // it was a 503: the scrape checked the key in the store
+            Assert.Contains("strata_serving_requests_total{endpoint=\"outage\"", await scraped.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+        finally
+        {
+            await AdminAsync($"ALTER DATABASE {database} ALLOW_CONNECTIONS true");
+        }
+    }
+
+    private static async Task AdminAsync(string sql)
+    {
+        await using var admin = new Npgsql.NpgsqlConnection(RequiresPostgresAttribute.ConnectionString);
+        await admin.OpenAsync();
+        await using var command = new Npgsql.NpgsqlCommand(sql, admin);
+        await command.ExecuteNonQueryAsync();
+    }
+
     /// <summary>Predicts on the replica until it answers with the version (or 10 s pass); returns the last version seen.</summary>
     private static async Task<int> WaitForVersionAsync(HttpClient http, string[] header, List<double[]> rows, int version)
     {
