@@ -53,6 +53,12 @@ internal static class StrataCli
             await stderr.WriteLineAsync($"error: the metadata store does not answer: {e.Message}").ConfigureAwait(false);
             return ExitCodes.BadInput;
         }
+        catch (System.Data.Common.DbException e) when (e.SqlState is { } state && (state.StartsWith("28", StringComparison.Ordinal) || state == "3D000"))
+        {
+            // A wrong password or user (class 28) or a database that does not exist (3D000): the connection string's fault.
+            await stderr.WriteLineAsync($"error: the metadata store refuses the connection: {e.Message}").ConfigureAwait(false);
+            return ExitCodes.BadInput;
+        }
         catch (UnauthorizedAccessException e)
         {
             await stderr.WriteLineAsync($"error: {e.Message}").ConfigureAwait(false);

@@ -12,7 +12,8 @@ internal static class ServeCommand
         var urls = new Option<string>("--urls") { Description = $"Where to listen, ';'-separated (default {StrataServerOptions.DefaultUrl}; other than loopback only once an API key exists)", DefaultValueFactory = _ => StrataServerOptions.DefaultUrl };
         var postgres = new Option<string?>("--postgres") { Description = "Keep metadata in PostgreSQL (a connection string) instead of the home's SQLite file; artifacts stay in the home" };
         var maxArtifact = new Option<long?>("--max-artifact-bytes") { Description = "Largest upload accepted (default 1 GiB)" };
-        var logFormat = new Option<string>("--log-format") { Description = "Console log format: text, or json (one object per line, with request ids)", DefaultValueFactory = _ => "text" };
+        // No default here: an unset option leaves the server's setting (Strata__LogFormat in the environment, or text).
+        var logFormat = new Option<string?>("--log-format") { Description = "Console log format: text (default), or json (one object per line, with request ids)" };
         logFormat.AcceptOnlyFromAmong("text", "json");
         var accessLog = new Option<string?>("--access-log") { Description = "Per-request access log on standard output: a sampling rate of successful requests (default 0.1: one in ten; failed requests are always logged), stdout (every request) or off" };
         var config = new Option<string?>("--config") { Description = "The project configuration whose endpoints: section declares serving endpoints (default ./strata.yaml when it exists)" };
@@ -29,8 +30,13 @@ internal static class ServeCommand
         command.SetAction(async (parse, ct) =>
         {
             var context = CliContext.For(parse, globals);
-            List<string> args = ["--urls", parse.GetValue(urls)!, "--Strata:Home", context.Home, "--Strata:LogFormat", parse.GetValue(logFormat)!];
+            List<string> args = ["--urls", parse.GetValue(urls)!, "--Strata:Home", context.Home];
             args.AddRange(Settings(parse.UnmatchedTokens));
+            if (parse.GetValue(logFormat) is { Length: > 0 } format)
+            {
+                args.AddRange(["--Strata:LogFormat", format]);
+            }
+
             if (parse.GetValue(postgres) is { Length: > 0 } connection)
             {
                 args.AddRange(["--Strata:Postgres", connection]);
@@ -62,18 +68,20 @@ internal static class ServeCommand
         return command;
     }
 
-    /// <summary>The server settings among the tokens no option took: <c>--Strata:Name value</c> or <c>--Strata:Name=value</c>.</summary>
+    /// <summary>The server settings among the tokens no option took: <c>--Strata:Name value</c> or <c>--Strata:Name=value</c>, and <c>--Logging:…</c> alike.</summary>
     /// <exception cref="StrataException">A token that is not such a setting, or a setting without its value.</exception>
     internal static IEnumerable<string> Settings(IReadOnlyList<string> tokens)
     {
-        const string Prefix = "--Strata:";
+        // Log levels (--Logging:LogLevel:Microsoft.AspNetCore Information) are server settings as well.
+        string[] prefixes = ["--Strata:", "--Logging:"];
         var settings = new List<string>();
         for (var i = 0; i < tokens.Count; i++)
         {
             var token = tokens[i];
-            if (!token.StartsWith(Prefix, StringComparison.OrdinalIgnoreCase) || token.Length == Prefix.Length || token[Prefix.Length] == '=')
+            var prefix = prefixes.FirstOrDefault(p => token.StartsWith(p, StringComparison.OrdinalIgnoreCase));
+            if (prefix is null || token.Length == prefix.Length || token[prefix.Length] == '=')
             {
-                throw new StrataException(ErrorCodes.ArgumentInvalid, $"unknown argument '{token}': `strata serve` takes the options of `strata serve --help`, and server settings as --Strata:Name value (e.g. --Strata:AnonymousMetrics true)");
+                throw new StrataException(ErrorCodes.ArgumentInvalid, $"unknown argument '{token}': `strata serve` takes the options of `strata serve --help`, and server settings as --Strata:Name value (e.g. --Strata:AnonymousMetrics true) or --Logging:LogLevel:Category level");
             }
 
             if (token.Contains('=', StringComparison.Ordinal))

@@ -132,9 +132,14 @@ internal sealed partial class ServerLifetime(
         return urls;
     }
 
-    /// <summary>Refuses non-loopback addresses while no unrevoked API key exists.</summary>
+    /// <summary>Refuses an address that is not one (Kestrel would crash on it later, saying only "Invalid url"), and non-loopback addresses while no unrevoked API key exists.</summary>
     internal static async Task CheckBindAsync(IEnumerable<string> urls, IApiKeyStore keys, CancellationToken cancellationToken)
     {
+        foreach (var url in urls)
+        {
+            CheckAddress(url);
+        }
+
         var exposed = urls.Where(u => !IsLoopback(u)).ToList();
         if (exposed.Count > 0 && !await keys.AnyAsync(cancellationToken).ConfigureAwait(false))
         {
@@ -142,6 +147,25 @@ internal sealed partial class ServerLifetime(
                 ErrorCodes.Forbidden,
                 $"refusing to listen on {string.Join(", ", exposed)}: that is reachable from other machines and no API key exists yet. " +
                 "Create one first (strata auth create-key --project '*' --role admin), or listen on 127.0.0.1.");
+        }
+    }
+
+    private static void CheckAddress(string url)
+    {
+        string? problem;
+        try
+        {
+            var address = BindingAddress.Parse(url);
+            problem = address.IsUnixPipe || address.IsNamedPipe || address.Port is >= 0 and <= 65535 ? null : $"port {address.Port} is beyond 65535";
+        }
+        catch (FormatException e)
+        {
+            problem = e.Message;
+        }
+
+        if (problem is not null)
+        {
+            throw new StrataException(ErrorCodes.ArgumentInvalid, $"'{url}' is not an address to listen on, such as http://127.0.0.1:5000 ({problem})");
         }
     }
 

@@ -19,7 +19,7 @@ internal static class Cli
     }
 
     /// <summary>The built CLI assembly, run with `dotnet` as a child process.</summary>
-    public static Process Start(string workingDirectory, IEnumerable<string> args, bool redirectInput = false)
+    public static Process Start(string workingDirectory, IEnumerable<string> args, bool redirectInput = false, IReadOnlyDictionary<string, string>? environment = null)
     {
         var dll = Path.Combine(AppContext.BaseDirectory, "Strata.Cli.dll");
         var info = new ProcessStartInfo("dotnet")
@@ -32,6 +32,11 @@ internal static class Cli
             StandardOutputEncoding = Encoding.UTF8,
             StandardErrorEncoding = Encoding.UTF8,
         };
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+        {
+            info.Environment[name] = value;
+        }
+
         info.ArgumentList.Add(dll);
         foreach (var a in args)
         {

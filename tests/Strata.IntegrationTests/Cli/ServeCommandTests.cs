@@ -66,11 +66,66 @@ public sealed class ServeCommandTests
     }
 
     [Fact]
+    public async Task The_log_format_and_log_levels_may_come_from_the_environment_and_settings()
+    {
+        using var home = new Strata.Testing.TempFolder("strata-serve-env");
+
+        // Strata__LogFormat in the environment was overridden by the command's own default (text).
+        using var process = Cli.Start(home.Path, ["serve", "--urls", "http://127.0.0.1:0", "--home", home.Path, "--Logging:LogLevel:Default", "Information"],
+            environment: new Dictionary<string, string> { ["Strata__LogFormat"] = "json" });
+        try
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(90));
+            var first = await process.StandardOutput.ReadLineAsync(timeout.Token);
+
+            Assert.NotNull(first);
+            using var entry = JsonDocument.Parse(first); // a JSON line, not text
+            Assert.True(entry.RootElement.TryGetProperty("Message", out _), first);
+        }
+        finally
+        {
+            process.Kill(entireProcessTree: true);
+            await process.WaitForExitAsync();
+        }
+    }
+
+    [Theory]
+    [InlineData("notaurl")]
+    [InlineData("http://127.0.0.1:99999")]
+    public async Task An_address_that_is_not_one_is_an_error_naming_it_not_a_crash(string urls)
+    {
+        using var home = new Strata.Testing.TempFolder("strata-serve-urls");
+
+        var result = await Cli.RunAsync("serve", "--home", home.Path, "--urls", urls);
+
+        Assert.Equal(3, result.ExitCode);
+        Assert.Contains($"error: '{urls}' is not an address to listen on", result.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task An_unknown_log_format_is_refused()
     {
         var result = await Cli.RunAsync("serve", "--log-format", "xml", "--urls", "http://127.0.0.1:0");
 
         Assert.NotEqual(0, result.ExitCode);
         Assert.Contains("xml", result.Error + result.Out, StringComparison.Ordinal);
+    }
+}
+
+/// <summary>`strata serve --postgres` with a connection string the server refuses.</summary>
+[Strata.Testing.RequiresPostgres]
+public sealed class PostgresServeCommandTests
+{
+    [Strata.Testing.BackendFact]
+    public async Task A_wrong_password_is_an_error_naming_the_refusal_not_a_crash()
+    {
+        // It crashed with an unhandled PostgresException (28P01) and a stack trace; only a server that did not answer was handled.
+        var wrong = new Npgsql.NpgsqlConnectionStringBuilder(Strata.Testing.RequiresPostgresAttribute.ConnectionString) { Password = "not-the-password" };
+        using var home = new Strata.Testing.TempFolder("strata-serve-password");
+
+        var result = await Cli.RunAsync("serve", "--home", home.Path, "--urls", "http://127.0.0.1:0", "--postgres", wrong.ToString());
+
+        Assert.Equal(3, result.ExitCode);
+        Assert.Contains("error: the metadata store refuses the connection: 28P01", result.Error, StringComparison.Ordinal);
     }
 }
