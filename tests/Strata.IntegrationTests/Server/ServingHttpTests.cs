@@ -224,5 +224,36 @@ public sealed class ServingHttpTests : IAsyncLifetime
         Assert.Throws<StrataException>(() => Provider("--Strata:Otlp:Endpoint", "file:///etc/passwd"));
     }
 
+    [Fact]
+    public async Task Otlp_over_http_posts_spans_at_the_traces_path_under_the_service_name_asked_for()
+    {
+        var received = new ConcurrentQueue<(string Path, byte[] Body)>();
+        await using var app = WebApplication.CreateSlimBuilder(["--urls", "http://127.0.0.1:0"]).Build();
+        app.Run(async context =>
+        {
+            using var body = new MemoryStream();
+            await context.Request.Body.CopyToAsync(body);
+            received.Enqueue((context.Request.Path.Value!, body.ToArray()));
+        });
+        await app.StartAsync();
+        var url = app.Services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>().Features
+            .Get<Microsoft.AspNetCore.Hosting.Server.Features.IServerAddressesFeature>()!.Addresses.Single();
+
+        var builder = WebApplication.CreateBuilder(["--Strata:Otlp:Endpoint", url, "--OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf", "--OTEL_SERVICE_NAME", "strata-canary"]);
+        Telemetry.AddTracing(builder);
+        using var server = builder.Build();
+        var provider = server.Services.GetRequiredService<TracerProvider>();
+        using (ServingTelemetry.Source.StartActivity("strata.predict"))
+        {
+        }
+
+        Assert.True(provider.ForceFlush(30_000));
+
+        // Spans went to "/" (refused by a collector) under service.name "strata", whatever OTEL_SERVICE_NAME said.
+        Assert.NotEmpty(received);
+        Assert.All(received, r => Assert.Equal("/v1/traces", r.Path));
+        Assert.Contains(received, r => Encoding.UTF8.GetString(r.Body).Contains("strata-canary", StringComparison.Ordinal));
+    }
+
     private static StringContent Json(string body) => new(body, Encoding.UTF8, "application/json");
 }
