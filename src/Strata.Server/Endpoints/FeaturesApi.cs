@@ -60,42 +60,7 @@ internal static class FeaturesApi
     {
         var store = await state.Features.GetAsync(FeatureProject.Of(http), http.RequestAborted).ConfigureAwait(false);
         using var body = await ReadBodyAsync(http).ConfigureAwait(false);
-        var root = body.RootElement;
-        FeastJson.RequireObject(root, "the request body");
-        string? source = null;
-        JsonElement? frame = null;
-        var to = PushTarget.Online;
-        foreach (var property in root.EnumerateObject())
-        {
-            switch (property.Name)
-            {
-                case "push_source_name":
-                    source = FeastJson.String(property.Value, "push_source_name");
-                    break;
-                case "df":
-                    frame = property.Value;
-                    break;
-                case "to":
-                    to = FeastJson.String(property.Value, "to") switch
-                    {
-                        "online" => PushTarget.Online,
-                        "offline" => PushTarget.Offline,
-                        "online_and_offline" => PushTarget.OnlineAndOffline,
-                        var other => throw FeastJson.Invalid($"to must be online, offline or online_and_offline, not '{other}'"),
-                    };
-                    break;
-                case "allow_registry_cache" or "transform_on_write":
-                    break; // Feast client options with no meaning here
-                default:
-                    throw FeastJson.Invalid($"unknown field '{property.Name}' (expected push_source_name, df, to)");
-            }
-        }
-
-        if (source is null || frame is null)
-        {
-            throw FeastJson.Invalid("push needs push_source_name and df");
-        }
-
+        var (source, frame, to) = FeastJson.ReadPush(body.RootElement);
         var definition = store.Repository.Sources.FirstOrDefault(s => s.Name == source)
             ?? throw new StrataException(ErrorCodes.NotFound, $"push source '{source}' is not defined in project '{store.Project}'");
         if (definition.Kind != SourceKind.Push || definition.Schema is null)
@@ -103,7 +68,7 @@ internal static class FeaturesApi
             throw FeastJson.Invalid($"source '{source}' is not a push source");
         }
 
-        var rows = FeastJson.Frame(frame.Value, definition.Schema, source);
+        var rows = FeastJson.Frame(frame, definition.Schema, source);
         var views = await store.PushAsync(source, rows, to, http.RequestAborted).ConfigureAwait(false);
         await state.Home.Metadata.Audit.RecordAsync(store.Project, "features.push", source, FeatureAudit.Push(rows.RowCount, to, views), http.GetCaller().Actor, http.RequestAborted).ConfigureAwait(false);
         return Results.Ok(new { rows = rows.RowCount, views });
@@ -113,7 +78,7 @@ internal static class FeaturesApi
     {
         var store = await state.Features.GetAsync(FeatureProject.Of(http), http.RequestAborted).ConfigureAwait(false);
         using var body = await ReadBodyAsync(http).ConfigureAwait(false);
-        var (start, end, views) = ReadMaterialize(body.RootElement, needStart: true);
+        var (start, end, views) = FeastJson.ReadMaterialize(body.RootElement, incremental: false);
         var done = await store.MaterializeAsync(start!.Value, end, views, http.RequestAborted).ConfigureAwait(false);
         await state.Home.Metadata.Audit.RecordAsync(store.Project, "features.materialize", "online", FeatureAudit.Materialized(done), http.GetCaller().Actor, http.RequestAborted).ConfigureAwait(false);
         return Results.Ok(Summary(done));
@@ -123,7 +88,7 @@ internal static class FeaturesApi
     {
         var store = await state.Features.GetAsync(FeatureProject.Of(http), http.RequestAborted).ConfigureAwait(false);
         using var body = await ReadBodyAsync(http).ConfigureAwait(false);
-        var (_, end, views) = ReadMaterialize(body.RootElement, needStart: false);
+        var (_, end, views) = FeastJson.ReadMaterialize(body.RootElement, incremental: true);
         var actor = http.GetCaller().Actor;
         var done = await store.MaterializeIncrementalAsync(end, actor, views, http.RequestAborted).ConfigureAwait(false);
         await state.Home.Metadata.Audit.RecordAsync(store.Project, "features.materialize-incremental", "online", FeatureAudit.Materialized(done), actor, http.RequestAborted).ConfigureAwait(false);
@@ -140,39 +105,6 @@ internal static class FeaturesApi
     {
         var versions = await state.Home.Metadata.Features.ListVersionsAsync(project, http.RequestAborted).ConfigureAwait(false);
         return Results.Ok(versions.Select(v => new { v.Version, v.Digest, createdAt = Timestamp.Format(v.CreatedAt), v.CreatedBy }));
-    }
-
-    private static (long? Start, long End, IReadOnlyList<string>? Views) ReadMaterialize(JsonElement root, bool needStart)
-    {
-        FeastJson.RequireObject(root, "the request body");
-        long? start = null, end = null;
-        List<string>? views = null;
-        foreach (var property in root.EnumerateObject())
-        {
-            switch (property.Name)
-            {
-                case "start_ts" when needStart:
-                    start = FeastJson.ReadTimestamp(property.Value, "start_ts");
-                    break;
-                case "end_ts":
-                    end = FeastJson.ReadTimestamp(property.Value, "end_ts");
-                    break;
-                case "feature_views":
-                    views = FeastJson.Strings(property.Value, "feature_views");
-                    break;
-                case "disable_event_timestamp":
-                    break;
-                default:
-                    throw FeastJson.Invalid($"unknown field '{property.Name}' (expected {(needStart ? "start_ts, " : "")}end_ts, feature_views)");
-            }
-        }
-
-        if ((needStart && start is null) || end is null)
-        {
-            throw FeastJson.Invalid(needStart ? "materialize needs start_ts and end_ts" : "materialize-incremental needs end_ts");
-        }
-
-        return (start, end.Value, views);
     }
 
     private static object Summary(IReadOnlyList<MaterializedView> done) =>

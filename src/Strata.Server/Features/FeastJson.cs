@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text.Json;
 using Strata.Features;
 using Strata.Features.OnlineStore;
+using Strata.Server.Http;
 
 namespace Strata.Server.Features;
 
@@ -25,8 +26,26 @@ internal static class FeastJson
     /// <summary>A get-online-features request.</summary>
     public sealed record OnlineRequest(IReadOnlyList<string>? Features, string? FeatureService, IReadOnlyList<(string Name, JsonElement Values)> Entities, bool FullFeatureNames);
 
+    /// <summary>A push body: the source, its rows as Feast's <c>df</c> (read against the source's schema later), the target.</summary>
+    public sealed record PushRequest(string Source, JsonElement Frame, PushTarget To);
+
+    /// <summary>A materialize body; <see cref="Start"/> is null for an incremental one, <see cref="Views"/> when every view is meant.</summary>
+    public sealed record MaterializeRequest(long? Start, long End, IReadOnlyList<string>? Views);
+
     /// <summary>Parses a get-online-features body.</summary>
-    public static OnlineRequest ReadOnlineRequest(JsonElement body)
+    /// <exception cref="StrataException">A body not of Feast's shape (400), or text that is not UTF-8 (400, <c>data.encoding</c>).</exception>
+    public static OnlineRequest ReadOnlineRequest(JsonElement body) => Utf8(body, ReadOnlineRequestUnchecked);
+
+    /// <summary>Parses a push body.</summary>
+    /// <exception cref="StrataException">A body not of Feast's shape (400), or text that is not UTF-8 (400, <c>data.encoding</c>).</exception>
+    public static PushRequest ReadPush(JsonElement body) => Utf8(body, ReadPushUnchecked);
+
+    /// <summary>Parses a materialize (<paramref name="incremental"/>: materialize-incremental) body.</summary>
+    /// <exception cref="StrataException">A body not of Feast's shape (400), or text that is not UTF-8 (400, <c>data.encoding</c>).</exception>
+    public static MaterializeRequest ReadMaterialize(JsonElement body, bool incremental) =>
+        Utf8<MaterializeRequest>(body, incremental ? ReadIncrementalUnchecked : ReadMaterializeUnchecked);
+
+    private static OnlineRequest ReadOnlineRequestUnchecked(JsonElement body)
     {
         RequireObject(body, "the request body");
         List<string>? features = null;
@@ -77,11 +96,96 @@ internal static class FeastJson
         return new OnlineRequest(features, service, entities, full);
     }
 
+    private static PushRequest ReadPushUnchecked(JsonElement body)
+    {
+        RequireObject(body, "the request body");
+        string? source = null;
+        JsonElement? frame = null;
+        var to = PushTarget.Online;
+        foreach (var property in body.EnumerateObject())
+        {
+            switch (property.Name)
+            {
+                case "push_source_name":
+                    source = String(property.Value, "push_source_name");
+                    break;
+                case "df":
+                    frame = property.Value;
+                    break;
+                case "to":
+                    to = String(property.Value, "to") switch
+                    {
+                        "online" => PushTarget.Online,
+                        "offline" => PushTarget.Offline,
+                        "online_and_offline" => PushTarget.OnlineAndOffline,
+                        var other => throw Invalid($"to must be online, offline or online_and_offline, not '{other}'"),
+                    };
+                    break;
+                case "allow_registry_cache" or "transform_on_write":
+                    break; // Feast client options with no meaning here
+                default:
+                    throw Invalid($"unknown field '{property.Name}' (expected push_source_name, df, to)");
+            }
+        }
+
+        return source is null || frame is null ? throw Invalid("push needs push_source_name and df") : new PushRequest(source, frame.Value, to);
+    }
+
+    private static MaterializeRequest ReadMaterializeUnchecked(JsonElement body) => ReadMaterializeBody(body, needStart: true);
+
+    private static MaterializeRequest ReadIncrementalUnchecked(JsonElement body) => ReadMaterializeBody(body, needStart: false);
+
+    private static MaterializeRequest ReadMaterializeBody(JsonElement body, bool needStart)
+    {
+        RequireObject(body, "the request body");
+        long? start = null, end = null;
+        List<string>? views = null;
+        foreach (var property in body.EnumerateObject())
+        {
+            switch (property.Name)
+            {
+                case "start_ts" when needStart:
+                    start = ReadTimestamp(property.Value, "start_ts");
+                    break;
+                case "end_ts":
+                    end = ReadTimestamp(property.Value, "end_ts");
+                    break;
+                case "feature_views":
+                    views = Strings(property.Value, "feature_views");
+                    break;
+                case "disable_event_timestamp":
+                    break;
+                default:
+                    throw Invalid($"unknown field '{property.Name}' (expected {(needStart ? "start_ts, " : "")}end_ts, feature_views)");
+            }
+        }
+
+        if ((needStart && start is null) || end is null)
+        {
+            throw Invalid(needStart ? "materialize needs start_ts and end_ts" : "materialize-incremental needs end_ts");
+        }
+
+        return new MaterializeRequest(start, end.Value, views);
+    }
+
     /// <summary>
     /// Builds the entity rows of a request: join keys and request fields take the types the definitions declare (a
     /// value of another type is refused), anything else its JSON type.
     /// </summary>
+    /// <exception cref="StrataException">A value of the wrong type (400), or text that is not UTF-8 (400, <c>data.encoding</c>).</exception>
     public static Table EntityRows(OnlineRequest request, IReadOnlyDictionary<string, DataType> declared)
+    {
+        try
+        {
+            return EntityRowsUnchecked(request, declared);
+        }
+        catch (InvalidOperationException e)
+        {
+            throw RequestJson.NotUtf8(e);
+        }
+    }
+
+    private static Table EntityRowsUnchecked(OnlineRequest request, IReadOnlyDictionary<string, DataType> declared)
     {
         var rows = -1;
         var fields = new List<Field>();
@@ -109,7 +213,20 @@ internal static class FeastJson
     }
 
     /// <summary>Builds pushed rows (Feast's <c>df</c>: column name → values) with the source's declared types.</summary>
+    /// <exception cref="StrataException">Columns or values that do not fit the schema (400), or text that is not UTF-8 (400, <c>data.encoding</c>).</exception>
     public static Table Frame(JsonElement frame, Schema declared, string source)
+    {
+        try
+        {
+            return FrameUnchecked(frame, declared, source);
+        }
+        catch (InvalidOperationException e)
+        {
+            throw RequestJson.NotUtf8(e);
+        }
+    }
+
+    private static Table FrameUnchecked(JsonElement frame, Schema declared, string source)
     {
         RequireObject(frame, "df");
         var rows = -1;
@@ -284,6 +401,22 @@ internal static class FeastJson
 
     /// <summary>A 400 with a message.</summary>
     public static StrataException Invalid(string message) => new(ErrorCodes.ArgumentInvalid, message);
+
+    /// <summary>
+    /// Runs a parser over the body: the JSON reader finds text that is not UTF-8 (a raw 0xFF, an escaped lone surrogate)
+    /// only when a string or a field name is read, anywhere in the parser, as an <see cref="InvalidOperationException"/>.
+    /// </summary>
+    private static T Utf8<T>(JsonElement body, Func<JsonElement, T> read)
+    {
+        try
+        {
+            return read(body);
+        }
+        catch (InvalidOperationException e)
+        {
+            throw RequestJson.NotUtf8(e);
+        }
+    }
 
     private static DataType Infer(JsonElement values)
     {

@@ -11,7 +11,7 @@ namespace Strata.Server.Http;
 internal static class RequestJson
 {
     /// <summary>Parses <paramref name="body"/>, which the document may keep using until it is disposed.</summary>
-    /// <exception cref="StrataException">A field appears twice in one object (naming its path).</exception>
+    /// <exception cref="StrataException">A field appears twice in one object (naming its path); a field name that is not UTF-8.</exception>
     /// <exception cref="JsonException">Malformed JSON, or deeper than <paramref name="maxDepth"/>.</exception>
     public static JsonDocument Parse(ReadOnlySequence<byte> body, int maxDepth)
     {
@@ -26,7 +26,18 @@ internal static class RequestJson
             var field = JsonErrors.RepeatedField(lenient.RootElement);
             throw new StrataException(ErrorCodes.ArgumentInvalid, field is null ? JsonErrors.Describe(e, "the request body") : $"field '{field}' appears more than once", e);
         }
+        catch (InvalidOperationException e)
+        {
+            // The repeated-field check unescapes names as it parses, so a name with a lone surrogate escape fails here.
+            throw NotUtf8(e);
+        }
     }
+
+    /// <summary>
+    /// The 400 (<c>data.encoding</c>) for text that is not UTF-8: a raw byte such as 0xFF, or an escaped lone surrogate
+    /// (<c>"\ud800"</c>). The JSON reader finds either only when a string is read, as an <see cref="InvalidOperationException"/>.
+    /// </summary>
+    public static StrataException NotUtf8(Exception e) => new(ErrorCodes.DataEncoding, "the body holds text that is not valid UTF-8", e);
 
     /// <summary>Reads the whole body (its route's size limit applies to the stream), then parses it.</summary>
     public static async Task<JsonDocument> ParseAsync(Stream body, int maxDepth, CancellationToken cancellationToken) =>

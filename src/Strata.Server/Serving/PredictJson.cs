@@ -3,6 +3,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using System.Text.Json;
+using Strata.Server.Http;
 using Strata.Serving;
 
 namespace Strata.Server.Serving;
@@ -39,7 +40,7 @@ internal static partial class PredictJson
     }
 
     /// <summary>The error for text that is not UTF-8 (the JSON reader finds it only when a string is read).</summary>
-    internal static StrataException NotUtf8(Exception e) => new(ErrorCodes.DataEncoding, "the body holds text that is not valid UTF-8", e);
+    internal static StrataException NotUtf8(Exception e) => RequestJson.NotUtf8(e);
 
     private static PredictionInput ParseRowsUnchecked(JsonElement root)
     {

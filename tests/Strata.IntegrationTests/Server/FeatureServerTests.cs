@@ -312,6 +312,40 @@ public sealed class FeatureServerTests(StrataServerFactory server) : IClassFixtu
         Assert.DoesNotContain(id, await OfflineRouteIdsAsync());
     }
 
+    public static TheoryData<string, string, string> NotUtf8Bodies => new()
+    {
+        { "a lone surrogate as the service", "/get-online-features", """{"feature_service": "\ud800", "entities": {"route_id": [1]}}""" },
+        { "a lone surrogate as an entity key", "/get-online-features", """{"features": ["origin_windows:n_1h"], "entities": {"origin": ["\ud800"]}}""" },
+        { "a lone surrogate in a reference", "/get-online-features", """{"features": ["route_stats:\ud800"], "entities": {"route_id": [1]}}""" },
+        { "a lone surrogate as an entity name", "/get-online-features", """{"features": ["route_stats:flights"], "entities": {"\udc00": [1]}}""" },
+        { "a lone surrogate as the source", "/push", """{"push_source_name": "\udc00", "df": {"route_id": [1]}}""" },
+        { "a lone surrogate as a pushed value", "/push", """{"push_source_name": "origin_events", "df": {"origin": ["\ud800"], "ts": ["2026-01-01T00:00:00Z"], "delay": [1]}}""" },
+        { "a lone surrogate as the target", "/push", """{"push_source_name": "origin_events", "df": {"origin": ["a"], "ts": ["2026-01-01T00:00:00Z"], "delay": [1]}, "to": "\ud800"}""" },
+        { "a lone surrogate as a start", "/materialize", """{"start_ts": "\ud800", "end_ts": "2026-01-01T00:00:00Z"}""" },
+        { "a lone surrogate as a view", "/materialize-incremental", """{"end_ts": "2026-01-01T00:00:00Z", "feature_views": ["\ud800"]}""" },
+        { "a raw 0xFF byte as an entity key", "/get-online-features", "{\"features\": [\"origin_windows:n_1h\"], \"entities\": {\"origin\": [\"a\xFF\"]}}" },
+        { "a raw 0xFF byte as a pushed value", "/push", "{\"push_source_name\": \"origin_events\", \"df\": {\"origin\": [\"\xFF\"], \"ts\": [\"2026-01-01T00:00:00Z\"], \"delay\": [1]}}" },
+        { "a raw 0xFF byte in a field name", "/materialize", "{\"\xFF\": 1}" },
+    };
+
+    [Theory]
+    [MemberData(nameof(NotUtf8Bodies))]
+    public async Task Text_that_is_not_utf8_is_a_400_on_every_feature_route(string why, string route, string json)
+    {
+        // Chars below 0x100 stand for raw bytes, so "\xFF" reaches the server as the byte 0xFF, which is never UTF-8.
+        using var content = new ByteArrayContent(json.Select(c => (byte)c).ToArray());
+        content.Headers.ContentType = new("application/json");
+        using var http = server.Http("editor");
+
+        using var response = await http.PostAsync($"{route}?project={Project}", content);
+
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.BadRequest, $"{why}: {(int)response.StatusCode} {body}");
+        using var problem = JsonDocument.Parse(body);
+        Assert.Equal("data.encoding", problem.RootElement.GetProperty("code").GetString());
+        Assert.Contains("UTF-8", problem.RootElement.GetProperty("detail").GetString(), StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Bad_materialize_requests_are_refused()
     {
