@@ -292,9 +292,27 @@ internal static class FeastJson
             var column = entityRows[c];
             writer.WriteStartObject();
             writer.WriteStartArray("values");
-            for (var r = 0; r < column.Length; r++)
+            if (column is Column<long> { Type: DataType.Timestamp } timestamps)
             {
-                WriteObject(writer, column.GetValue(r));
+                // As stored values are written (ISO 8601 UTC, microseconds when there are any), not as a DateTime prints.
+                for (var r = 0; r < column.Length; r++)
+                {
+                    if (timestamps.IsValid(r))
+                    {
+                        writer.WriteStringValue(Timestamp.Format(timestamps[r]));
+                    }
+                    else
+                    {
+                        writer.WriteNullValue();
+                    }
+                }
+            }
+            else
+            {
+                for (var r = 0; r < column.Length; r++)
+                {
+                    WriteObject(writer, column.GetValue(r));
+                }
             }
 
             writer.WriteEndArray();

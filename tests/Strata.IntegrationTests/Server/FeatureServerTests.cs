@@ -73,6 +73,11 @@ public sealed class FeatureServerTests(StrataServerFactory server) : IClassFixtu
             inputs: [origin_windows:mean_delay_1d]
             features:
               - { name: delay_per_mile, type: float64, expression: "origin_windows__mean_delay_1d / (distance + 1)" }
+          - name: booking
+            request_fields: [{ name: booked_at, type: timestamp }]
+            inputs: [origin_windows:n_1h]
+            features:
+              - { name: booked_hours, type: float64, expression: "booked_at / 3600000000" }
         feature_services:
           - name: svc
             features: [route_stats:*, origin_windows:n_1h, ratio:delay_per_mile]
@@ -161,6 +166,22 @@ public sealed class FeatureServerTests(StrataServerFactory server) : IClassFixtu
         Assert.Equal("[2]", Compact(results[8].GetProperty("values")));
         Assert.Equal(0.5, results[9].GetProperty("values")[0].GetDouble(), 9);
         Assert.All(results, r => Assert.Equal(["PRESENT"], Statuses(r)));
+    }
+
+    [Fact]
+    public async Task Timestamp_request_fields_are_echoed_as_iso_8601_utc_with_their_microseconds()
+    {
+        using var http = server.Http("viewer");
+
+        var body = await PostOkAsync(http, $"/get-online-features?project={Project}", """
+            {"features": ["booking:booked_hours"],
+             "entities": {"origin": ["a", "b", "c"], "booked_at": ["2026-01-01T00:00:00.123456Z", "2026-01-01T01:30:00+01:00", null]}}
+            """);
+
+        Assert.Equal(["origin", "booked_at", "booked_hours"], Names(body));
+        var results = body.GetProperty("results").EnumerateArray().ToArray();
+        Assert.Equal("""["2026-01-01T00:00:00.123456Z","2026-01-01T00:30:00Z",null]""", Compact(results[1].GetProperty("values")));
+        Assert.Equal(Timestamp.FromDateTime(new DateTime(2026, 1, 1, 0, 30, 0, DateTimeKind.Utc)) / 3_600_000_000.0, results[2].GetProperty("values")[1].GetDouble(), 9);
     }
 
     [Fact]
