@@ -305,7 +305,10 @@ public sealed class FeatureStore : IDisposable
     /// <param name="entityRows">One row per entity: the join keys of every view asked for, and the request fields of on-demand views.</param>
     /// <param name="fullFeatureNames">Name outputs <c>view__feature</c>.</param>
     /// <param name="cancellationToken">Cancels the read.</param>
-    /// <exception cref="StrataException">Unknown features (not found); a missing key or request column, or a key of the wrong type (invalid argument).</exception>
+    /// <exception cref="StrataException">
+    /// Unknown features (not found); a missing key or request column, a key of the wrong type, or features whose output
+    /// names collide (a feature asked for twice, or two of one name without <paramref name="fullFeatureNames"/>) (invalid argument).
+    /// </exception>
     public async ValueTask<OnlineFeatures> GetOnlineFeaturesAsync(
         IReadOnlyList<FeatureReference> features,
         Table entityRows,
@@ -317,6 +320,11 @@ public sealed class FeatureStore : IDisposable
         var now = _clock.GetUtcNow().ToUnixTimeMilliseconds() * 1000;
         var count = entityRows.RowCount;
         var plan = _servicePlans.TryGetValue(features, out var planned) ? planned : OnlineReadPlan.Of(features, Repository);
+        if ((fullFeatureNames ? plan.FullCollision : plan.Collision) is { } collision)
+        {
+            throw new StrataException(ErrorCodes.ArgumentInvalid, collision);
+        }
+
         var stored = new FeatureValue[plan.Needed.Length][];
 
         // Stored features (and on-demand inputs) read view by view, one store call per view.

@@ -10,8 +10,10 @@ namespace Strata.Features;
 internal sealed class OnlineReadPlan
 {
     private OnlineReadPlan(
-        FeatureReference[] needed, OnlineReadGroup[] groups, Dictionary<FeatureReference, int> neededAt, OnDemandViewDefinition?[] onDemand, int[] source, string[] names, string[] fullNames)
+        FeatureReference[] needed, OnlineReadGroup[] groups, Dictionary<FeatureReference, int> neededAt, OnDemandViewDefinition?[] onDemand, int[] source, string[] names, string[] fullNames, string? collision, string? fullCollision)
     {
+        Collision = collision;
+        FullCollision = fullCollision;
         Needed = needed;
         Groups = groups;
         NeededAt = neededAt;
@@ -41,6 +43,12 @@ internal sealed class OnlineReadPlan
 
     /// <summary>The outputs' names as <c>view__feature</c>.</summary>
     public string[] FullNames { get; }
+
+    /// <summary>Why the outputs cannot be named by feature alone (two share a name), or null when they can.</summary>
+    public string? Collision { get; }
+
+    /// <summary>Why the outputs cannot be named <c>view__feature</c> (a feature asked for twice), or null when they can.</summary>
+    public string? FullCollision { get; }
 
     /// <summary>Plans a read of <paramref name="features"/> under <paramref name="repository"/>'s definitions.</summary>
     public static OnlineReadPlan Of(IReadOnlyList<FeatureReference> features, FeatureRepository repository)
@@ -83,7 +91,30 @@ internal sealed class OnlineReadPlan
         }
 
         return new OnlineReadPlan(
-            [.. needed], groups, neededAt, onDemand, source, [.. features.Select(r => r.Feature)], [.. features.Select(r => r.ToFullName())]);
+            [.. needed], groups, neededAt, onDemand, source, [.. features.Select(r => r.Feature)], [.. features.Select(r => r.ToFullName())],
+            Collide(features, full: false), Collide(features, full: true));
+    }
+
+    /// <summary>
+    /// Feast's FeatureNameCollisionError: the same feature asked for twice, or (without full names) two features of
+    /// different views with one name, would give two outputs of one name, and a reader by name would lose one.
+    /// </summary>
+    private static string? Collide(IReadOnlyList<FeatureReference> features, bool full)
+    {
+        var seen = new Dictionary<string, FeatureReference>(StringComparer.Ordinal);
+        foreach (var reference in features)
+        {
+            var name = full ? reference.ToFullName() : reference.Feature;
+            if (!seen.TryAdd(name, reference))
+            {
+                var first = seen[name];
+                return first == reference
+                    ? $"feature '{reference}' is asked for twice; ask for each feature once"
+                    : $"features '{first}' and '{reference}' are both named '{reference.Feature}'; ask for full feature names (view__feature) or leave one out";
+            }
+        }
+
+        return null;
     }
 }
 

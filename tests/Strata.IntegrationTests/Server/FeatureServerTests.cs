@@ -78,6 +78,7 @@ public sealed class FeatureServerTests(StrataServerFactory server) : IClassFixtu
             inputs: [origin_windows:n_1h]
             features:
               - { name: booked_hours, type: float64, expression: "booked_at / 3600000000" }
+              - { name: load, type: float64, expression: "booked_at / 1000000" }
         feature_services:
           - name: svc
             features: [route_stats:*, origin_windows:n_1h, ratio:delay_per_mile]
@@ -185,6 +186,19 @@ public sealed class FeatureServerTests(StrataServerFactory server) : IClassFixtu
     }
 
     [Fact]
+    public async Task Features_of_one_name_from_two_views_are_read_under_full_names()
+    {
+        using var http = server.Http("viewer");
+
+        var body = await PostOkAsync(http, $"/get-online-features?project={Project}", """
+            {"features": ["route_stats:load", "booking:load"], "entities": {"route_id": [1], "origin": ["a"], "booked_at": ["1970-01-01T00:00:02Z"]}, "full_feature_names": true}
+            """);
+
+        Assert.Equal(["route_id", "origin", "booked_at", "route_stats__load", "booking__load"], Names(body));
+        Assert.Equal(2.0, body.GetProperty("results")[4].GetProperty("values")[0].GetDouble());
+    }
+
+    [Fact]
     public async Task Many_entities_come_back_in_request_order()
     {
         var ids = Enumerable.Range(0, 300).Select(_ => NextId()).ToArray();
@@ -286,6 +300,9 @@ public sealed class FeatureServerTests(StrataServerFactory server) : IClassFixtu
         { "no features", """{"entities": {"route_id": [1]}}""", HttpStatusCode.BadRequest, "feature" },
         { "features as a string", """{"features": "route_stats:flights", "entities": {"route_id": [1]}}""", HttpStatusCode.BadRequest, "features" },
         { "bad reference", """{"features": ["flights"], "entities": {"route_id": [1]}}""", HttpStatusCode.BadRequest, "flights" },
+        { "a feature twice", """{"features": ["route_stats:flights", "route_stats:flights"], "entities": {"route_id": [1]}}""", HttpStatusCode.BadRequest, "feature 'route_stats:flights' is asked for twice" },
+        { "a feature twice, full names", """{"features": ["route_stats:flights", "route_stats:flights"], "entities": {"route_id": [1]}, "full_feature_names": true}""", HttpStatusCode.BadRequest, "feature 'route_stats:flights' is asked for twice" },
+        { "two features of one name", """{"features": ["route_stats:load", "booking:load"], "entities": {"route_id": [1], "origin": ["a"], "booked_at": [null]}}""", HttpStatusCode.BadRequest, "features 'route_stats:load' and 'booking:load' are both named 'load'" },
     };
 
     [Theory]

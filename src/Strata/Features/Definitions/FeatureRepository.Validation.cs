@@ -477,6 +477,7 @@ public sealed partial record FeatureRepository
             }
 
             var seen = new HashSet<FeatureReference>();
+            var named = new Dictionary<string, FeatureReference>(StringComparer.Ordinal);
             foreach (var reference in s.Features)
             {
                 if (repo.FeatureNames(reference.View) is not { } features)
@@ -490,6 +491,11 @@ public sealed partial record FeatureRepository
                 else if (!seen.Add(reference))
                 {
                     Add($"features.{reference}", $"{Who} lists '{reference}' twice");
+                }
+                else if (!named.TryAdd(reference.Feature, reference))
+                {
+                    // Serving and Feast's reads name a service's features by feature name alone: one of the two would be lost.
+                    Add($"features.{reference}", $"{Who}: features '{named[reference.Feature]}' and '{reference}' are both named '{reference.Feature}' (Feast's FeatureNameCollisionError); rename one or leave one out");
                 }
             }
         }

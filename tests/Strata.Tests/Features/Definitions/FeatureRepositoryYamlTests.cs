@@ -161,6 +161,20 @@ public sealed class FeatureRepositoryYamlTests : IDisposable
     }
 
     [Fact]
+    public void A_service_whose_features_share_a_name_is_refused_naming_both()
+    {
+        var body = View("  - name: v_a\n    entities: [origin]\n    source: hourly\n    features: [{ name: x, type: int64 }, { name: y, type: int64 }]\n"
+            + "  - name: v_b\n    entities: [origin]\n    source: hourly\n    features: [{ name: x, type: int64 }]\n");
+
+        var pair = Error(body + "feature_services:\n  - name: s\n    features:\n      - v_a:x\n      - v_b:x\n");
+        var star = Error(body + "feature_services:\n  - name: s\n    features: [v_b:x, v_a:*]\n");
+
+        Assert.StartsWith("features.yaml:31: feature service 's': features 'v_a:x' and 'v_b:x' are both named 'x'", pair, StringComparison.Ordinal);
+        Assert.StartsWith("features.yaml:29: feature service 's': features 'v_b:x' and 'v_a:x' are both named 'x'", star, StringComparison.Ordinal);
+        Assert.Single(Parse(body + "feature_services:\n  - name: s\n    features: [v_a:y, v_b:x]\n").Services);
+    }
+
+    [Fact]
     public void Aggregations_need_declared_numeric_inputs_and_positive_windows()
     {
         var message = Error(Base + """
