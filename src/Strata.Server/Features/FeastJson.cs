@@ -152,6 +152,12 @@ internal static class FeastJson
                     break;
                 case "feature_views":
                     views = Strings(property.Value, "feature_views");
+                    if (views is { Count: 0 })
+                    {
+                        // Only an absent (or null) list means every view; an empty one names none, and was likely built from a filter that matched nothing.
+                        throw Invalid("feature_views is empty, so it names no view to materialize; leave it out to materialize every online view");
+                    }
+
                     break;
                 case "disable_event_timestamp":
                     break;

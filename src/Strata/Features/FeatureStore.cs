@@ -394,6 +394,10 @@ public sealed class FeatureStore : IDisposable
     /// view in batches (bounded memory; reads keep being served). Windowed views get their aggregates as of each
     /// entity's newest event in the range.
     /// </summary>
+    /// <exception cref="StrataException">
+    /// An end not after the start, an empty list of views (null means every online view), an on-demand or offline-only
+    /// view (invalid), an unknown view (not found).
+    /// </exception>
     public async Task<IReadOnlyList<MaterializedView>> MaterializeAsync(long startMicros, long endMicros, IReadOnlyList<string>? views = null, CancellationToken cancellationToken = default)
     {
         if (endMicros <= startMicros)
@@ -414,6 +418,7 @@ public sealed class FeatureStore : IDisposable
     /// Materializes each view from its watermark (the end of its last materialization; the start of its history the
     /// first time) to <paramref name="endMicros"/>, then moves the watermark.
     /// </summary>
+    /// <exception cref="StrataException">An empty list of views (null means every online view), an on-demand or offline-only view, an unknown view.</exception>
     public async Task<IReadOnlyList<MaterializedView>> MaterializeIncrementalAsync(long endMicros, Actor actor, IReadOnlyList<string>? views = null, CancellationToken cancellationToken = default)
     {
         var done = new List<MaterializedView>();
@@ -582,13 +587,24 @@ public sealed class FeatureStore : IDisposable
         var online = Repository.FeatureViews.Where(v => v.Online).Select(v => v.Name)
             .Concat(Repository.AggregationViews.Where(v => v.Online).Select(v => v.Name))
             .ToArray();
-        if (views is not { Count: > 0 })
+        if (views is null)
         {
             return online;
         }
 
+        if (views.Count == 0)
+        {
+            // Only no list means every view: an empty one names none (a filter that matched nothing, say).
+            throw new StrataException(ErrorCodes.ArgumentInvalid, "the list of views to materialize is empty; give none to materialize every online view");
+        }
+
         foreach (var view in views)
         {
+            if (OnDemand(view) is not null)
+            {
+                throw new StrataException(ErrorCodes.ArgumentInvalid, $"feature view '{view}' is an on-demand view: it is computed when read, so it has nothing to materialize");
+            }
+
             if (!Repository.IsStoredView(view))
             {
                 throw new StrataException(ErrorCodes.NotFound, $"feature view '{view}' is not defined in project '{Project}'");

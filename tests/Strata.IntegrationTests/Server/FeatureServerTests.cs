@@ -393,6 +393,25 @@ public sealed class FeatureServerTests(StrataServerFactory server) : IClassFixtu
         await AssertProblemAsync(await http.PostAsync($"/materialize?project={Project}", Json("""{"start_ts": "then", "end_ts": "2024-01-01T00:00:00Z"}""")), HttpStatusCode.BadRequest, "start_ts", "bad start");
         await AssertProblemAsync(await http.PostAsync($"/materialize?project={Project}", Json("""{"start_ts": "2024-01-01T00:00:00Z", "end_ts": "2024-01-02T00:00:00Z", "feature_views": ["nope"]}""")), HttpStatusCode.NotFound, "nope", "unknown view");
         await AssertProblemAsync(await http.PostAsync($"/materialize-incremental?project={Project}", Json("""{"end_ts": "2024-01-01T00:00:00Z", "start_ts": "2024-01-01T00:00:00Z"}""")), HttpStatusCode.BadRequest, "start_ts", "start on incremental");
+        await AssertProblemAsync(await http.PostAsync($"/materialize?project={Project}", Json("""{"start_ts": "2024-01-01T00:00:00Z", "end_ts": "2024-01-02T00:00:00Z", "feature_views": ["ratio"]}""")), HttpStatusCode.BadRequest, "'ratio' is an on-demand view", "an on-demand view");
+        await AssertProblemAsync(await http.PostAsync($"/materialize-incremental?project={Project}", Json("""{"end_ts": "2024-01-01T00:00:00Z", "feature_views": ["ratio"]}""")), HttpStatusCode.BadRequest, "'ratio' is an on-demand view", "an on-demand view, incremental");
+    }
+
+    [Fact]
+    public async Task An_empty_list_of_views_materializes_nothing_and_is_a_400()
+    {
+        var id = NextId();
+        await PushRoutesAsync("offline", (id, DateTimeOffset.UtcNow.AddMinutes(-3), 9, 9.5, "WN", false, 0.3));
+        using var http = server.Http("editor");
+        var range = $"\"start_ts\": \"{Iso(DateTimeOffset.UtcNow.AddMinutes(-10))}\", \"end_ts\": \"{Iso(DateTimeOffset.UtcNow.AddMinutes(1))}\"";
+
+        await AssertProblemAsync(await http.PostAsync($"/materialize?project={Project}", Json("{" + range + ", \"feature_views\": []}")), HttpStatusCode.BadRequest, "feature_views is empty", "empty list");
+        await AssertProblemAsync(await http.PostAsync($"/materialize-incremental?project={Project}", Json("""{"end_ts": "2024-01-01T00:00:00Z", "feature_views": []}""")), HttpStatusCode.BadRequest, "feature_views is empty", "empty list, incremental");
+
+        Assert.Equal(["NOT_FOUND"], await FlightStatusesAsync(id));
+        var all = await PostOkAsync(http, $"/materialize?project={Project}", "{" + range + ", \"feature_views\": null}");
+        Assert.Contains("route_stats", all.GetProperty("views").EnumerateArray().Select(v => v.GetProperty("view").GetString()));
+        Assert.Equal(["PRESENT"], await FlightStatusesAsync(id));
     }
 
     [Fact]
