@@ -73,6 +73,7 @@ public sealed class FeatureServerTests(StrataServerFactory server) : IClassFixtu
             inputs: [origin_windows:mean_delay_1d]
             features:
               - { name: delay_per_mile, type: float64, expression: "origin_windows__mean_delay_1d / (distance + 1)" }
+              - { name: distance_squared, type: float64, expression: "distance * distance" }
           - name: booking
             request_fields: [{ name: booked_at, type: timestamp }]
             inputs: [origin_windows:n_1h]
@@ -196,6 +197,20 @@ public sealed class FeatureServerTests(StrataServerFactory server) : IClassFixtu
 
         Assert.Equal(["route_id", "origin", "booked_at", "route_stats__load", "booking__load"], Names(body));
         Assert.Equal(2.0, body.GetProperty("results")[4].GetProperty("values")[0].GetDouble());
+    }
+
+    [Fact]
+    public async Task An_on_demand_result_beyond_a_double_is_a_null_value_not_a_present_null()
+    {
+        using var http = server.Http("viewer");
+
+        var body = await PostOkAsync(http, $"/get-online-features?project={Project}", """
+            {"features": ["ratio:distance_squared"], "entities": {"origin": ["a", "a"], "distance": [1e200, 3]}}
+            """);
+
+        var result = body.GetProperty("results")[2];
+        Assert.Equal("[null,9]", Compact(result.GetProperty("values")));
+        Assert.Equal(["NULL_VALUE", "PRESENT"], Statuses(result));
     }
 
     [Fact]

@@ -418,6 +418,39 @@ public abstract class FeatureStoreConformance : IAsyncLifetime
         Assert.Equal(ErrorCodes.NotFound, (await Assert.ThrowsAsync<StrataException>(() => store.PushAsync("nope", DailyStats(1), PushTarget.Online))).Code);
     }
 
+    [BackendFact]
+    public async Task An_on_demand_result_that_is_not_finite_is_null_in_training_sets_and_online_reads_alike()
+    {
+        const string Overflow = """
+            on_demand_views:
+              - name: overflow
+                request_fields: [{ name: amount, type: float64 }]
+                inputs: [driver_trips:fare_max_1d]
+                features:
+                  - { name: per_fare, type: float64, expression: "amount / driver_trips__fare_max_1d" }
+                  - { name: per_fare_32, type: float32, expression: "amount / driver_trips__fare_max_1d" }
+            """;
+        await new FeatureRegistry(Metadata).ApplyAsync(Project, FeatureRepositoryYaml.Parse([("drivers.yaml", DefinitionsV1), ("overflow.yaml", Overflow)]), force: false, Tester);
+        Clock.Advance(TimeSpan.FromSeconds(2));
+        var store = await StoreAsync();
+        var at = Clock.Peek().ToUnixTimeMilliseconds() * 1000 - Minute;
+        await store.PushAsync("trips", Table.From(("driver_id", Columns.Int64(1, 2)), ("ts", Columns.Timestamp(at, at)), ("fare", Columns.Float64(1e-320, 2.0))), PushTarget.OnlineAndOffline);
+        FeatureReference[] asked = [new("overflow", "per_fare"), new("overflow", "per_fare_32")];
+        var ids = Columns.Int64(1, 2, 2);
+        var amounts = Columns.Float64(1e10, 1e300, 4); // 1e330 overflows a double; 5e299 a float32 only
+
+        var training = await store.GetHistoricalFeaturesAsync(
+            Table.From(("driver_id", ids), ("event_timestamp", Columns.Timestamp(at, at, at)), ("amount", amounts)), "event_timestamp", asked);
+        var online = await store.GetOnlineFeaturesAsync(asked, Table.From(("driver_id", ids), ("amount", amounts)));
+
+        Assert.Equal([null, 5e299, 2.0], Enumerable.Range(0, 3).Select(training["per_fare"].GetValue));
+        Assert.Equal([null, null, 2f], Enumerable.Range(0, 3).Select(training["per_fare_32"].GetValue));
+        Assert.Equal([FeatureStatus.NullValue, FeatureStatus.Present, FeatureStatus.Present], online.Values[0].Select(v => v.Status));
+        Assert.Equal([FeatureStatus.NullValue, FeatureStatus.NullValue, FeatureStatus.Present], online.Values[1].Select(v => v.Status));
+        Assert.Equal(5e299, online.Values[0][1].AsFloat64());
+        Assert.Equal(2f, online.Values[1][2].AsFloat32());
+    }
+
     // ---- materialization --------------------------------------------------------------------------------------------
 
     [BackendFact]

@@ -129,7 +129,10 @@ internal sealed class ConstantNode : Node
     }
 }
 
-/// <summary>Arithmetic on numbers: null in, null out; a NaN result (0/0, sqrt(-1)) and division by zero give null.</summary>
+/// <summary>
+/// Arithmetic on numbers: null in, null out; division by zero and a result that is not a finite number (NaN from
+/// sqrt(-1), an infinity from exp(1000) or an overflow) give null, so no infinity reaches a model or a training set.
+/// </summary>
 internal sealed class NumberNode(Node[] operands, Func<double, double, double> op, bool nullOnZeroDivisor) : Node(ValueType.Number)
 {
     public override Vector Evaluate(Frame frame)
@@ -151,7 +154,7 @@ internal sealed class NumberNode(Node[] operands, Func<double, double, double> o
             }
 
             var value = op(a.Numbers[i], y);
-            if (!double.IsNaN(value))
+            if (double.IsFinite(value))
             {
                 result.Numbers[i] = value;
                 result.Valid[i] = true;

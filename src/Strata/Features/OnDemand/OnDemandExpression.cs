@@ -15,11 +15,13 @@ namespace Strata.Features.OnDemand;
 /// <para>
 /// Nulls: any null operand gives null, except <c>coalesce</c>, <c>is_null</c> and <c>if</c> (whose unselected branch
 /// is not looked at; a null condition gives null). Division or modulo by zero gives null, as does any operation whose
-/// result is NaN (sqrt(-1), log(-1), inf - inf); infinities (exp(1000), log(0)) stay.
+/// result is not a finite number: NaN (sqrt(-1), log(-1)) or an infinity (exp(1000), log(0), 1e300 * 1e300).
 /// </para>
 /// <para>
-/// Result types: float64 or float32 (rounded) from numbers; int64 or int32 from numbers truncated toward zero, null when
-/// the value is infinite or out of range; bool from booleans; string from strings. Limits: 4096 characters, nesting
+/// Result types: float64 or float32 (rounded) from numbers, null when the value is not finite in that type (an infinite
+/// input passed through, a float32 beyond ±3.4e38); int64 or int32 from numbers truncated toward zero, null when
+/// the value is infinite or out of range; bool from booleans; string from strings. So a result is a finite value or
+/// null, the same in training sets, online reads (status NULL_VALUE) and serving (a missing value). Limits: 4096 characters, nesting
 /// depth 64.
 /// </para>
 /// </remarks>
@@ -86,9 +88,28 @@ public sealed class OnDemandExpression
         switch (ResultType)
         {
             case DataType.Float64:
-                return Columns.Create(DataType.Float64, result.Numbers, result.Valid);
+            {
+                var finite = new bool[result.Rows];
+                for (var i = 0; i < finite.Length; i++)
+                {
+                    finite[i] = result.Valid[i] && double.IsFinite(result.Numbers[i]);
+                }
+
+                return Columns.Create(DataType.Float64, result.Numbers, finite);
+            }
+
             case DataType.Float32:
-                return Columns.Create(DataType.Float32, result.Numbers.Select(v => (float)v).ToArray(), result.Valid);
+            {
+                var narrowed = result.Numbers.Select(v => (float)v).ToArray();
+                var finite = new bool[result.Rows];
+                for (var i = 0; i < finite.Length; i++)
+                {
+                    finite[i] = result.Valid[i] && float.IsFinite(narrowed[i]);
+                }
+
+                return Columns.Create(DataType.Float32, narrowed, finite);
+            }
+
             case DataType.Int64:
             case DataType.Int32:
                 var (min, max) = ResultType == DataType.Int64 ? (-9223372036854775808.0, 9223372036854775808.0) : (int.MinValue, int.MaxValue + 1.0);

@@ -57,6 +57,24 @@ public sealed class OnDemandExpressionTests
     }
 
     [Fact]
+    public void A_result_that_is_not_a_finite_number_is_null()
+    {
+        Assert.Equal([null, null, null, null], Values(OnDemandExpression.Compile("exp(1000)", Inputs, DataType.Float64).Evaluate(Rows)));
+        Assert.Equal([null, null, null, null], Values(OnDemandExpression.Compile("log(0) + 1", Inputs, DataType.Float64).Evaluate(Rows)));
+        Assert.Equal([null, null, null, 0.0], Values(OnDemandExpression.Compile("mean_delay * 1e307 * 100", Inputs, DataType.Float64).Evaluate(Rows)));
+        Assert.Equal([7.0, 7.0, 7.0, 7.0], Values(OnDemandExpression.Compile("coalesce(exp(1000), 7)", Inputs, DataType.Float64).Evaluate(Rows)));
+
+        // Finite as a double, beyond float32: null rather than an infinity.
+        Assert.Equal([null, null, null, 0f], Values(OnDemandExpression.Compile("mean_delay * 1e38", Inputs, DataType.Float32).Evaluate(Rows)));
+
+        // An infinite input passed through untouched is caught at the result.
+        var infinite = Table.From(("mean_delay", Columns.Float64(double.PositiveInfinity, double.NegativeInfinity, 1.5)), ("hub", Columns.Bool(true, true, true)));
+        var schema = new Schema(new Field("mean_delay", DataType.Float64), new Field("hub", DataType.Bool));
+        Assert.Equal([null, null, 1.5], Values(OnDemandExpression.Compile("if(hub, mean_delay, 0)", schema, DataType.Float64).Evaluate(infinite)));
+        Assert.Equal([null, null, 1.5f], Values(OnDemandExpression.Compile("mean_delay", schema, DataType.Float32).Evaluate(infinite)));
+    }
+
+    [Fact]
     public void Coalesce_is_null_and_if_see_through_nulls()
     {
         Assert.Equal([10.0, -1.0, -4.0, 0.0], Values(OnDemandExpression.Compile("coalesce(mean_delay, -1)", Inputs, DataType.Float64).Evaluate(Rows)));
