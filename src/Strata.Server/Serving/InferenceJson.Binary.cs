@@ -170,16 +170,18 @@ internal static partial class InferenceJson
         }
     }
 
-    /// <summary>A tensor's values read from binary data: numbers (NaN = missing) or, for BYTES, UTF-8 text.</summary>
+    /// <summary>A tensor's values read from binary data: numbers (NaN = missing), booleans as 1 and 0, or, for BYTES, UTF-8 text.</summary>
     private sealed class BinaryValues
     {
         private readonly double[]? _numbers;
         private readonly string[]? _texts;
+        private readonly bool _booleans;
 
-        private BinaryValues(double[]? numbers, string[]? texts)
+        private BinaryValues(double[]? numbers, string[]? texts, bool booleans = false)
         {
             _numbers = numbers;
             _texts = texts;
+            _booleans = booleans;
         }
 
         /// <summary>Decodes <paramref name="bytes"/> as <paramref name="elements"/> values of <paramref name="datatype"/>, checking each.</summary>
@@ -228,7 +230,7 @@ internal static partial class InferenceJson
                 }
             }
 
-            return new BinaryValues(numbers, null);
+            return new BinaryValues(numbers, null, booleans: datatype == "BOOL");
         }
 
         public void SetInto(PredictJson.ColumnBuilder builder, int element, int row)
@@ -236,6 +238,10 @@ internal static partial class InferenceJson
             if (_texts is not null)
             {
                 builder.SetText(row, _texts[element]);
+            }
+            else if (_booleans)
+            {
+                builder.SetBoolean(row, _numbers![element] != 0);
             }
             else if (!double.IsNaN(_numbers![element]))
             {

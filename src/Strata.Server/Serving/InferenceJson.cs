@@ -388,7 +388,7 @@ internal static partial class InferenceJson
                     builder.SetText(row, value.GetString());
                     break;
                 case "BOOL":
-                    builder.SetNumber(row, value.ValueKind == JsonValueKind.True ? 1 : 0);
+                    builder.SetBoolean(row, value.ValueKind == JsonValueKind.True);
                     break;
                 default:
                     builder.SetNumber(row, value.GetDouble());

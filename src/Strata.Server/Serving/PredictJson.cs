@@ -197,7 +197,7 @@ internal static partial class PredictJson
                         JsonTokenType.Null => one.Add(name, double.NaN, null),
                         JsonTokenType.Number when reader.TryGetDouble(out var number) && double.IsFinite(number) => one.Add(name, number, null),
                         JsonTokenType.String => one.Add(name, double.NaN, reader.GetString()),
-                        _ => false, // booleans, nested values, numbers beyond double: ParseRows says what they are
+                        _ => false, // booleans, nested values, numbers beyond double: ParseRows reads them or says what they are
                     };
                     if (!added)
                     {
@@ -233,7 +233,7 @@ internal static partial class PredictJson
                         builder.SetText(r, reader.GetString());
                         break;
                     default:
-                        return Pass.Refused; // booleans, nested values, numbers beyond double: ParseRows says what they are
+                        return Pass.Refused; // booleans, nested values, numbers beyond double: ParseRows reads them or says what they are
                 }
             }
 
@@ -578,12 +578,16 @@ internal static partial class PredictJson
         }
     }
 
-    /// <summary>Collects one field's values over the rows; the first non-null value decides numbers or text.</summary>
+    /// <summary>
+    /// Collects one field's values over the rows; the first non-null value decides numbers, booleans (kept as 1 and 0)
+    /// or text, and a value of another kind makes the column mixed.
+    /// </summary>
     internal sealed class ColumnBuilder(int rows)
     {
         private double[]? _numbers;
         private string?[]? _texts;
         private bool _mixed;
+        private bool? _booleans; // null until the first number or boolean
         private int _lastRow = -1;
 
         /// <summary>False when the field was already set in this row (a name sent twice).</summary>
@@ -604,9 +608,11 @@ internal static partial class PredictJson
             {
                 case JsonValueKind.Null:
                     return;
-                case JsonValueKind.Number when _texts is null && value.TryGetDouble(out var number) && double.IsFinite(number):
-                    _numbers ??= Filled(rows);
-                    _numbers[row] = number;
+                case JsonValueKind.Number when value.TryGetDouble(out var number) && double.IsFinite(number):
+                    SetNumber(row, number);
+                    return;
+                case JsonValueKind.True or JsonValueKind.False:
+                    SetBoolean(row, value.ValueKind == JsonValueKind.True);
                     return;
                 case JsonValueKind.String when _numbers is null:
                     _texts ??= new string?[rows];
@@ -620,14 +626,28 @@ internal static partial class PredictJson
 
         public void SetNumber(int row, double value)
         {
-            if (_texts is not null || !double.IsFinite(value))
+            if (_texts is not null || _booleans == true || !double.IsFinite(value))
             {
                 _mixed = true;
                 return;
             }
 
+            _booleans = false;
             _numbers ??= Filled(rows);
             _numbers[row] = value;
+        }
+
+        public void SetBoolean(int row, bool value)
+        {
+            if (_texts is not null || _booleans == false)
+            {
+                _mixed = true;
+                return;
+            }
+
+            _booleans = true;
+            _numbers ??= Filled(rows);
+            _numbers[row] = value ? 1 : 0;
         }
 
         public void SetText(int row, string? value)
@@ -646,7 +666,7 @@ internal static partial class PredictJson
 
         public InputColumn Build() =>
             _mixed ? InputColumn.OfMixed()
-            : _numbers is not null ? InputColumn.OfNumbers(_numbers)
+            : _numbers is not null ? _booleans == true ? InputColumn.OfBooleans(_numbers) : InputColumn.OfNumbers(_numbers)
             : _texts is not null ? InputColumn.OfTexts(_texts)
             : InputColumn.OfNulls();
 

@@ -531,7 +531,7 @@ internal sealed class LoadedModel
     {
         InputKind.Number => "a number",
         InputKind.Text => "text",
-        InputKind.Mixed => "of mixed or unsupported kinds (booleans, nested values, numbers with text)",
+        InputKind.Mixed => "of mixed or unsupported kinds (nested values, or numbers with text or booleans)",
         _ => "null",
     };
 }

@@ -9,7 +9,7 @@ public enum InputKind
     Text,
     /// <summary>Every value is null.</summary>
     Null,
-    /// <summary>Values of different kinds (numbers and text), or booleans: never usable.</summary>
+    /// <summary>Values of different kinds (numbers, text, booleans) or nested values: never usable.</summary>
     Mixed,
 }
 
@@ -23,16 +23,24 @@ public sealed class InputColumn
     private readonly double _one;
     private double[]? _numbers;
 
-    private InputColumn(InputKind kind, double[]? numbers, string?[]? texts, double one = double.NaN)
+    private InputColumn(InputKind kind, double[]? numbers, string?[]? texts, double one = double.NaN, bool booleans = false)
     {
         Kind = kind;
         _numbers = numbers;
         _one = one;
         Texts = texts;
+        IsBoolean = booleans;
     }
 
     /// <summary>What the column holds.</summary>
     public InputKind Kind { get; }
+
+    /// <summary>
+    /// True for numbers sent as booleans (JSON true and false, a BOOL tensor), held as 1 and 0: a model reads them as
+    /// numbers, as training reads a bool column, but a feature service's field of another type refuses them, and its
+    /// bool field takes only them.
+    /// </summary>
+    public bool IsBoolean { get; }
 
     /// <summary>The numbers (NaN = null), when <see cref="Kind"/> is <see cref="InputKind.Number"/>.</summary>
     public double[]? Numbers => _numbers ?? (Kind == InputKind.Number ? _numbers = [_one] : null);
@@ -42,6 +50,9 @@ public sealed class InputColumn
 
     /// <summary>A column of numbers (NaN = missing).</summary>
     public static InputColumn OfNumbers(double[] numbers) => new(InputKind.Number, numbers, null);
+
+    /// <summary>A column of booleans held as 1 and 0 (NaN = missing).</summary>
+    public static InputColumn OfBooleans(double[] values) => new(InputKind.Number, values, null, booleans: true);
 
     /// <summary>A column of one row holding a number (NaN = missing).</summary>
     public static InputColumn OfNumber(double number) => new(InputKind.Number, null, null, number);

@@ -7,6 +7,12 @@ using Strata.Features.OnlineStore;
 
 namespace Strata.Serving;
 
+/// <summary>
+/// What a feature service needs from a request: the fields by name, and which of them are entity keys (never null,
+/// where a request field may be).
+/// </summary>
+internal sealed record ServiceNeeds(IReadOnlyDictionary<string, Field> Fields, IReadOnlySet<string> Keys);
+
 /// <summary>A request copied to an endpoint's shadow model.</summary>
 internal sealed record ShadowWork(string Endpoint, string Project, LoadedModel Model, PredictionInput Input, string RequestId, IReadOnlySet<string> Masked, double SampleRate, HashSet<string> AllowedExtra);
 
@@ -224,14 +230,25 @@ public sealed partial class ServingRuntime
     }
 
     /// <summary>
-    /// Every join key and request field a feature service needs from the request. It depends only on the applied
-    /// definitions, so it is worked out once per feature store (one per definitions version) and service, not per request.
+    /// What enriching from a feature service takes from a request: the join keys and request fields it needs. It depends
+    /// only on the applied definitions, so it is worked out once per feature store (one per definitions version) and
+    /// service, not per request.
     /// </summary>
-    private static IReadOnlyDictionary<string, Field> NeededFields(FeatureStore store, string service, IReadOnlyList<FeatureReference> references) =>
-        NeededByStore.GetValue(store, _ => new ConcurrentDictionary<string, IReadOnlyDictionary<string, Field>>(StringComparer.Ordinal))
+    private static ServiceNeeds Needs(FeatureStore store, string service, IReadOnlyList<FeatureReference> references) =>
+        NeedsByStore.GetValue(store, _ => new ConcurrentDictionary<string, ServiceNeeds>(StringComparer.Ordinal))
             .GetOrAdd(service, _ =>
             {
                 var needed = new Dictionary<string, Field>(StringComparer.Ordinal);
+                var keys = new HashSet<string>(StringComparer.Ordinal);
+                void Keys(string view)
+                {
+                    foreach (var key in store.JoinKeys(view))
+                    {
+                        needed.TryAdd(key.Name, key);
+                        keys.Add(key.Name);
+                    }
+                }
+
                 foreach (var view in references.Select(r => r.View).Distinct(StringComparer.Ordinal))
                 {
                     if (store.Repository.OnDemandViews.FirstOrDefault(v => v.Name == view) is { } onDemand)
@@ -243,22 +260,16 @@ public sealed partial class ServingRuntime
 
                         foreach (var inputView in onDemand.Inputs.Select(i => i.View).Distinct(StringComparer.Ordinal))
                         {
-                            foreach (var key in store.JoinKeys(inputView))
-                            {
-                                needed.TryAdd(key.Name, key);
-                            }
+                            Keys(inputView);
                         }
                     }
                     else
                     {
-                        foreach (var key in store.JoinKeys(view))
-                        {
-                            needed.TryAdd(key.Name, key);
-                        }
+                        Keys(view);
                     }
                 }
 
-                return needed;
+                return new ServiceNeeds(needed, keys);
             });
 
     /// <summary>
@@ -274,27 +285,30 @@ public sealed partial class ServingRuntime
         var store = await features.GetAsync(state.Deployment.Project, cancellationToken).ConfigureAwait(false);
         var references = store.Resolve(null, service);
 
-        var needed = NeededFields(store, service, references);
+        var needs = Needs(store, service, references);
+        var needed = needs.Fields;
 
         // Sized at once (as is the field table below): grown one name at a time to fifty features, these sets were
         // reallocated five times per request, a large part of an enriched request's garbage.
         allowed.EnsureCapacity(allowed.Count + needed.Count + references.Count);
         var problems = new List<(string Field, string Problem)>();
-        var entityColumns = new List<(string, Column)>();
+        var entityColumns = new List<(string, Column)>(needed.Count);
         foreach (var (name, field) in needed)
         {
             allowed.Add(name);
-            if (!input.Columns.TryGetValue(name, out var column))
+            if (!input.Fields.TryGetValue(name, out var column))
             {
                 problems.Add((name, $"missing field '{name}' ({field.Type.Name()}; feature service '{service}' needs it)"));
             }
-            else if (EntityColumn(field, column, input.Rows) is { } built)
+            // Read as the feature routes read the same field: an entity key must name an entity, while a request field
+            // may be null in some rows and reaches the on-demand features as a null (as in a training set).
+            else if (RequestColumns.Read(column, field.Type, input.Rows, nullable: !needs.Keys.Contains(name), out var problem) is { } built)
             {
                 entityColumns.Add((name, built));
             }
             else
             {
-                problems.Add((name, KeyProblem(name, field, column, service)));
+                problems.Add((name, FieldProblem(name, field.Type, problem!, service)));
             }
         }
 
@@ -314,6 +328,15 @@ public sealed partial class ServingRuntime
         foreach (var (name, column) in input.Fields)
         {
             columns.Add(name, column);
+        }
+
+        // A timestamp request field arrives as ISO 8601 text; a model reads a timestamp as training did, a number.
+        foreach (var (name, column) in entityColumns)
+        {
+            if (column.Type == DataType.Timestamp)
+            {
+                columns[name] = Seconds((Column<long>)column);
+            }
         }
 
         HashSet<string>? masked = null;
@@ -365,56 +388,20 @@ public sealed partial class ServingRuntime
         return misses;
     }
 
-    // Whole numbers reach the server as doubles, which hold every integer exactly only up to 2^53 (about 9e15).
-    private const double MaxExactKey = 9e15;
+    /// <summary>Why a request's field cannot be read as the feature service declares it, naming the row and the value.</summary>
+    private static string FieldProblem(string name, DataType type, string problem, string service) =>
+        $"field '{name}' {problem}; feature service '{service}' reads it ({type.Name()})";
 
-    /// <summary>Why a request's value of a field the feature service reads cannot be used, naming the first row at fault.</summary>
-    private static string KeyProblem(string name, Field field, InputColumn column, string service)
+    /// <summary>Timestamps as a model reads them: seconds since 1970, as training sets give them (NaN for a null).</summary>
+    private static InputColumn Seconds(Column<long> micros)
     {
-        if (field.Type is DataType.Int64 or DataType.Int32 && column.Kind == InputKind.Number)
+        var seconds = new double[micros.Length];
+        for (var r = 0; r < seconds.Length; r++)
         {
-            for (var r = 0; r < column.Numbers!.Length; r++)
-            {
-                var v = column.Numbers[r];
-                if (double.IsNaN(v))
-                {
-                    break;
-                }
-
-                var problem = v != Math.Floor(v) ? $"not a whole number ({field.Type.Name()})"
-                    : Math.Abs(v) >= MaxExactKey ? "beyond the whole numbers a request carries exactly (±9e15)"
-                    : null;
-                if (problem is not null)
-                {
-                    return $"field '{name}' in rows[{r}] is {v.ToString("R", System.Globalization.CultureInfo.InvariantCulture)}, {problem}; feature service '{service}' reads it";
-                }
-            }
+            seconds[r] = micros.IsNull(r) ? double.NaN : micros[r] / (double)Timestamp.MicrosPerSecond;
         }
 
-        return $"field '{name}' must be {(field.Type == DataType.String ? "text" : "a number")} ({field.Type.Name()}) with no nulls; feature service '{service}' reads it";
-    }
-
-    private static Column? EntityColumn(Field field, InputColumn column, int rows)
-    {
-        switch (field.Type)
-        {
-            case DataType.String when column.Kind == InputKind.Text && column.Texts!.All(t => t is not null):
-                return Columns.String(column.Texts!);
-            case DataType.Int64 or DataType.Int32 when column.Kind == InputKind.Number && column.Numbers!.All(v => v == Math.Floor(v) && Math.Abs(v) < MaxExactKey):
-                var longs = new long[rows];
-                for (var r = 0; r < rows; r++)
-                {
-                    longs[r] = (long)column.Numbers![r];
-                }
-
-                return field.Type == DataType.Int64 ? Columns.Create<long>(DataType.Int64, longs) : Columns.Create<int>(DataType.Int32, longs.Select(l => (int)l).ToArray());
-            case DataType.Float64 or DataType.Float32 when column.Kind == InputKind.Number:
-                return field.Type == DataType.Float64
-                    ? Columns.Create<double>(DataType.Float64, column.Numbers!)
-                    : Columns.Create<float>(DataType.Float32, column.Numbers!.Select(v => (float)v).ToArray());
-            default:
-                return null;
-        }
+        return InputColumn.OfNumbers(seconds);
     }
 
     private static InputColumn FromOnline(FeatureValue[] values)

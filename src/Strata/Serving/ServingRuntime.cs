@@ -61,7 +61,7 @@ public sealed partial class ServingRuntime : IAsyncDisposable
     private int _keyGeneration;
 
     // The request fields each feature service needs, per feature store (a new one comes with each definitions version).
-    private static readonly ConditionalWeakTable<FeatureStore, ConcurrentDictionary<string, IReadOnlyDictionary<string, Field>>> NeededByStore = new();
+    private static readonly ConditionalWeakTable<FeatureStore, ConcurrentDictionary<string, ServiceNeeds>> NeedsByStore = new();
     private IReadOnlyDictionary<string, IReadOnlyList<string>> _keyEndpoints = new Dictionary<string, IReadOnlyList<string>>();
     private Task? _poller;
     private Task? _shadowWorker;
@@ -452,17 +452,17 @@ public sealed partial class ServingRuntime : IAsyncDisposable
                 ErrorCodes.Conflict, $"endpoint '{deployment.Name}' enriches from feature service '{service}', but this server has no feature store");
             var store = await features.GetAsync(deployment.Project, cancellationToken).ConfigureAwait(false);
             var references = store.Resolve(null, service);
-            var needed = NeededFields(store, service, references);
+            var needed = Needs(store, service, references).Fields;
             var supplied = references.Select(r => r.Feature).ToHashSet(StringComparer.Ordinal);
             known.UnionWith(needed.Keys);
             known.UnionWith(supplied);
             state.EnrichedInputs = models.Distinct().ToDictionary(m => m, m =>
             {
-                // What the service does not supply, then what it needs that the model does not already ask for.
-                var inputs = m.Inputs.Where(i => !supplied.Contains(i.Name)).ToList();
-                inputs.AddRange(needed.Values
-                    .Where(f => !inputs.Exists(i => i.Name == f.Name))
-                    .Select(f => new Learning.ModelInput(f.Name, f.Type, f.Type == DataType.String ? Learning.FeatureKind.Categorical : Learning.FeatureKind.Numeric)));
+                // What the service does not supply, then what it needs that the model does not already ask for. A field
+                // the service needs is described as the service reads it, even when the model reads it too: a request
+                // the service refuses never reaches the model.
+                var inputs = m.Inputs.Where(i => !supplied.Contains(i.Name)).Select(i => needed.TryGetValue(i.Name, out var f) ? RequestInput(f) : i).ToList();
+                inputs.AddRange(needed.Values.Where(f => !inputs.Exists(i => i.Name == f.Name)).Select(RequestInput));
                 return (IReadOnlyList<Learning.ModelInput>)inputs;
             });
 
@@ -490,6 +490,13 @@ public sealed partial class ServingRuntime : IAsyncDisposable
                 $"(its fields: {string.Join(", ", known.Order(StringComparer.Ordinal))})");
         }
     }
+
+    /// <summary>
+    /// A field a feature service needs, as a request sends it: text for a string or a timestamp (ISO 8601, as the feature
+    /// routes read one), a number or a boolean otherwise. The protocol's metadata lists it so (BYTES, BOOL, INT64…).
+    /// </summary>
+    private static Learning.ModelInput RequestInput(Field field) =>
+        new(field.Name, field.Type, field.Type is DataType.String or DataType.Timestamp ? Learning.FeatureKind.Categorical : Learning.FeatureKind.Numeric);
 
     private async Task PollLoopAsync()
     {

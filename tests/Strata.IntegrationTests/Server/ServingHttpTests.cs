@@ -49,7 +49,7 @@ public sealed class ServingHttpTests : IAsyncLifetime
         Assert.Equal("application/problem+json", missing.Content.Headers.ContentType?.MediaType);
         var detail = (await ServingServer.JsonAsync(missing)).GetProperty("detail").GetString()!;
         Assert.Contains("missing field 'driver_id'", detail, StringComparison.Ordinal);
-        Assert.Contains("field 'distance' must be a number", detail, StringComparison.Ordinal);
+        Assert.Contains("field 'distance' in rows[0] is \"far\", not a number; feature service 'pricing' reads it (float64)", detail, StringComparison.Ordinal);
 
         Assert.Equal(HttpStatusCode.BadRequest, extra.StatusCode);
         detail = (await ServingServer.JsonAsync(extra)).GetProperty("detail").GetString()!;
