@@ -102,7 +102,7 @@ public static class ShopSeed
           - name: sized_s
             features: [sized:heavy, sized:qty2]
           - name: ratio_s
-            features: [basket:ratio]
+            features: [basket:ratio, basket:filled]
           - name: users_s
             features: [user_stats:tier, item_stats:listed]
         """;

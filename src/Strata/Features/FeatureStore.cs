@@ -33,7 +33,15 @@ public sealed record MaterializedView(string View, long StartMicros, long EndMic
 /// <param name="FeatureNames">Output names (<c>feature</c> or <c>view__feature</c>).</param>
 /// <param name="References">The features, in the same order.</param>
 /// <param name="Values">Per feature, one value per entity row.</param>
-public sealed record OnlineFeatures(IReadOnlyList<string> FeatureNames, IReadOnlyList<FeatureReference> References, IReadOnlyList<FeatureValue[]> Values);
+public sealed record OnlineFeatures(IReadOnlyList<string> FeatureNames, IReadOnlyList<FeatureReference> References, IReadOnlyList<FeatureValue[]> Values)
+{
+    /// <summary>
+    /// Every stored feature the read took from the online store (on-demand views' inputs included), one value per entity
+    /// row: serving counts a row none of them was found for as a miss, which the outputs alone cannot tell when some are
+    /// on-demand features (computed, so present, for any entity).
+    /// </summary>
+    internal IReadOnlyList<FeatureValue[]> Stored { get; init; } = [];
+}
 
 /// <summary>
 /// One project's feature store: its applied definitions over an offline and an online store. Training sets, online
@@ -373,7 +381,7 @@ public sealed class FeatureStore : IDisposable
             }
         }
 
-        return new OnlineFeatures(fullFeatureNames ? plan.FullNames : plan.Names, features, values);
+        return new OnlineFeatures(fullFeatureNames ? plan.FullNames : plan.Names, features, values) { Stored = stored };
     }
 
     private FeatureViewLayout? OnlineLayout(string view)

@@ -319,7 +319,7 @@ public sealed partial class ServingRuntime
 
         var online = await store.GetOnlineFeaturesAsync(references, Table.From([.. entityColumns]), fullFeatureNames: false, cancellationToken).ConfigureAwait(false);
         _metrics.Enrichments.Labels(state.Deployment.Name).Inc();
-        if (Misses(online.Values, input.Rows) is > 0 and var misses)
+        if (Misses(online.Stored, input.Rows) is > 0 and var misses)
         {
             _metrics.OnlineMisses.Labels(state.Deployment.Name).Inc(misses);
         }
@@ -365,10 +365,13 @@ public sealed partial class ServingRuntime
         return (new PredictionInput(input.Rows, columns), masked ?? state.Masked);
     }
 
-    /// <summary>Rows for which the online store gave no feature at all (an entity it does not hold).</summary>
-    private static int Misses(IReadOnlyList<FeatureValue[]> values, int rows)
+    /// <summary>
+    /// Rows for which the online store gave none of the stored features read (an entity it does not hold). On-demand
+    /// features do not count: computed from the request, they are present for any entity.
+    /// </summary>
+    private static int Misses(IReadOnlyList<FeatureValue[]> stored, int rows)
     {
-        if (values.Count == 0)
+        if (stored.Count == 0)
         {
             return 0;
         }
@@ -377,9 +380,9 @@ public sealed partial class ServingRuntime
         for (var r = 0; r < rows; r++)
         {
             var found = false;
-            for (var f = 0; f < values.Count && !found; f++)
+            for (var f = 0; f < stored.Count && !found; f++)
             {
-                found = values[f][r].HasValue;
+                found = stored[f][r].HasValue;
             }
 
             misses += found ? 0 : 1;

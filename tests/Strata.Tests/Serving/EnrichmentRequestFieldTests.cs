@@ -122,6 +122,22 @@ public sealed class EnrichmentRequestFieldTests : IAsyncLifetime, IDisposable
             Assert.Single(bad.Problems));
     }
 
+    [Fact]
+    public async Task An_entity_none_of_whose_stored_features_is_found_is_a_miss_though_on_demand_features_are_computed()
+    {
+        var registry = new MetricRegistry();
+        await using var runtime = await StartAsync(registry);
+        var misses = (Counter)registry.Metrics.Single(m => m.Name == "strata_serving_online_misses_total");
+
+        // coalesce(amount, -1) is present for any entity. Service ratio_s stores nothing of its own (its on-demand
+        // features read item_stats:price); service s also gives the price and the shop's rating.
+        await runtime.PredictAsync(Request("ratio", 2, ("item_id", Numbers(999, 1)), ("amount", Numbers(5, 5))));
+        await runtime.PredictAsync(Request("basket", 2, ("item_id", Numbers(999, 999)), ("shop_id", Numbers(999, 2)), ("amount", Numbers(5, 5))));
+
+        Assert.Equal(1, misses.Labels("ratio").Value);
+        Assert.Equal(1, misses.Labels("basket").Value);
+    }
+
     private async Task<ServingRuntime> StartAsync(MetricRegistry? registry = null)
     {
         var runtime = new ServingRuntime(_home.Metadata, _home.Artifacts, _features, registry ?? new MetricRegistry(), new ServingOptions { PredictionLogFolder = LogFolder });
