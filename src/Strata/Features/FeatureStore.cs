@@ -317,11 +317,24 @@ public sealed class FeatureStore : IDisposable
     /// Unknown features (not found); a missing key or request column, a key of the wrong type, or features whose output
     /// names collide (a feature asked for twice, or two of one name without <paramref name="fullFeatureNames"/>) (invalid argument).
     /// </exception>
-    public async ValueTask<OnlineFeatures> GetOnlineFeaturesAsync(
+    public ValueTask<OnlineFeatures> GetOnlineFeaturesAsync(
         IReadOnlyList<FeatureReference> features,
         Table entityRows,
         bool fullFeatureNames = false,
-        CancellationToken cancellationToken = default)
+        CancellationToken cancellationToken = default) =>
+        GetOnlineFeaturesAsync(features, entityRows, replaced: null, fullFeatureNames, cancellationToken);
+
+    /// <summary>
+    /// The online read, with stored features whose values on-demand features read from <paramref name="replaced"/> (one
+    /// value per entity row, of the feature's type) instead of the store: serving's request fields win over stored
+    /// values, and the on-demand features must be computed from the values the model receives.
+    /// </summary>
+    internal async ValueTask<OnlineFeatures> GetOnlineFeaturesAsync(
+        IReadOnlyList<FeatureReference> features,
+        Table entityRows,
+        IReadOnlyDictionary<FeatureReference, Column>? replaced,
+        bool fullFeatureNames,
+        CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(features);
         ArgumentNullException.ThrowIfNull(entityRows);
@@ -371,7 +384,8 @@ public sealed class FeatureStore : IDisposable
         {
             if (plan.OnDemand[i] is { } onDemand)
             {
-                var inputs = onDemand.Inputs.ToDictionary(r => r, r => OnlineValues.ToColumn(FieldOf(r).Type, stored[plan.NeededAt[r]]));
+                var inputs = onDemand.Inputs.ToDictionary(
+                    r => r, r => replaced is not null && replaced.TryGetValue(r, out var given) ? given : OnlineValues.ToColumn(FieldOf(r).Type, stored[plan.NeededAt[r]]));
                 var column = Evaluate(onDemand, features[i].Feature, entityRows, inputs);
                 values[i] = OnlineValues.FromColumn(column);
             }

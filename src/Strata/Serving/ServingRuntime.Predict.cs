@@ -9,9 +9,11 @@ namespace Strata.Serving;
 
 /// <summary>
 /// What a feature service needs from a request: the fields by name, and which of them are entity keys (never null,
-/// where a request field may be).
+/// where a request field may be); and the stored features it gives, under the names a request may carry in their place,
+/// that its on-demand features read.
 /// </summary>
-internal sealed record ServiceNeeds(IReadOnlyDictionary<string, Field> Fields, IReadOnlySet<string> Keys);
+internal sealed record ServiceNeeds(
+    IReadOnlyDictionary<string, Field> Fields, IReadOnlySet<string> Keys, IReadOnlyList<(string Name, FeatureReference Reference, DataType Type)> Replaceable);
 
 /// <summary>A request copied to an endpoint's shadow model.</summary>
 internal sealed record ShadowWork(string Endpoint, string Project, LoadedModel Model, PredictionInput Input, string RequestId, IReadOnlySet<string> Masked, double SampleRate, HashSet<string> AllowedExtra);
@@ -230,9 +232,9 @@ public sealed partial class ServingRuntime
     }
 
     /// <summary>
-    /// What enriching from a feature service takes from a request: the join keys and request fields it needs. It depends
-    /// only on the applied definitions, so it is worked out once per feature store (one per definitions version) and
-    /// service, not per request.
+    /// What enriching from a feature service takes from a request: the join keys and request fields it needs, and the
+    /// stored features a request field may replace for its on-demand features too. It depends only on the applied
+    /// definitions, so it is worked out once per feature store (one per definitions version) and service, not per request.
     /// </summary>
     private static ServiceNeeds Needs(FeatureStore store, string service, IReadOnlyList<FeatureReference> references) =>
         NeedsByStore.GetValue(store, _ => new ConcurrentDictionary<string, ServiceNeeds>(StringComparer.Ordinal))
@@ -240,6 +242,7 @@ public sealed partial class ServingRuntime
             {
                 var needed = new Dictionary<string, Field>(StringComparer.Ordinal);
                 var keys = new HashSet<string>(StringComparer.Ordinal);
+                var inputs = new HashSet<FeatureReference>();
                 void Keys(string view)
                 {
                     foreach (var key in store.JoinKeys(view))
@@ -258,6 +261,8 @@ public sealed partial class ServingRuntime
                             needed.TryAdd(field.Name, field);
                         }
 
+                        inputs.UnionWith(onDemand.Inputs);
+
                         foreach (var inputView in onDemand.Inputs.Select(i => i.View).Distinct(StringComparer.Ordinal))
                         {
                             Keys(inputView);
@@ -269,7 +274,9 @@ public sealed partial class ServingRuntime
                     }
                 }
 
-                return new ServiceNeeds(needed, keys);
+                // A feature the service gives is named by its feature name (enrichment reads without view prefixes).
+                var replaceable = references.Where(inputs.Contains).Distinct().Select(r => (r.Feature, r, store.FieldOf(r).Type)).ToArray();
+                return new ServiceNeeds(needed, keys, replaceable);
             });
 
     /// <summary>
@@ -312,12 +319,32 @@ public sealed partial class ServingRuntime
             }
         }
 
+        // Fields the request carries win over stored values: a stored feature it replaces is replaced for the on-demand
+        // features that read it as well, so they are computed from the values the model receives.
+        Dictionary<FeatureReference, Column>? replaced = null;
+        foreach (var (name, reference, type) in needs.Replaceable)
+        {
+            if (!input.Fields.TryGetValue(name, out var column))
+            {
+                continue;
+            }
+
+            if (RequestColumns.Read(column, type, input.Rows, nullable: true, out var problem) is { } built)
+            {
+                (replaced ??= [])[reference] = built;
+            }
+            else if (!problems.Exists(p => p.Field == name)) // two views' features of one name are one field
+            {
+                problems.Add((name, FieldProblem(name, type, problem!, service)));
+            }
+        }
+
         if (problems.Count > 0)
         {
             throw EnrichmentProblems(problems, references.Select(r => r.Feature));
         }
 
-        var online = await store.GetOnlineFeaturesAsync(references, Table.From([.. entityColumns]), fullFeatureNames: false, cancellationToken).ConfigureAwait(false);
+        var online = await store.GetOnlineFeaturesAsync(references, Table.From([.. entityColumns]), replaced, fullFeatureNames: false, cancellationToken).ConfigureAwait(false);
         _metrics.Enrichments.Labels(state.Deployment.Name).Inc();
         if (Misses(online.Stored, input.Rows) is > 0 and var misses)
         {

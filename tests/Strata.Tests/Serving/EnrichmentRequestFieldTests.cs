@@ -138,6 +138,23 @@ public sealed class EnrichmentRequestFieldTests : IAsyncLifetime, IDisposable
         Assert.Equal(1, misses.Labels("basket").Value);
     }
 
+    [Fact]
+    public async Task A_request_field_that_replaces_a_stored_feature_is_what_the_on_demand_features_read()
+    {
+        await using var runtime = await StartAsync();
+
+        // Item 1's stored price is 10; the request says 40 (and, in its second row, null), which is what the model reads.
+        await runtime.PredictAsync(Request("basket", 2,
+            ("item_id", Numbers(1, 1)), ("shop_id", Numbers(2, 2)), ("amount", Numbers(20, 20)), ("price", Numbers(40, double.NaN))));
+        var text = await Assert.ThrowsAsync<InputProblemsException>(() => runtime.PredictAsync(Request("basket", 1,
+            ("item_id", Numbers(1)), ("shop_id", Numbers(2)), ("amount", Numbers(20)), ("price", InputColumn.OfTexts(["cheap"])))).AsTask());
+
+        var rows = Assert.Single(await LoggedAsync(runtime)).Rows;
+        Assert.Equal((40.0, 0.5), (rows[0].Inputs["price"].GetDouble(), rows[0].Inputs["ratio"].GetDouble()));
+        Assert.Equal((JsonValueKind.Null, JsonValueKind.Null), (rows[1].Inputs["price"].ValueKind, rows[1].Inputs["ratio"].ValueKind));
+        Assert.Equal("field 'price' in rows[0] is \"cheap\", not a number; feature service 's' reads it (float64)", Assert.Single(text.Problems));
+    }
+
     private async Task<ServingRuntime> StartAsync(MetricRegistry? registry = null)
     {
         var runtime = new ServingRuntime(_home.Metadata, _home.Artifacts, _features, registry ?? new MetricRegistry(), new ServingOptions { PredictionLogFolder = LogFolder });
