@@ -129,6 +129,7 @@ internal static class ServingApi
         KeyId = api.Caller.Principal.KeyId,
         Explain = explain,
         Version = version,
+        TraceParent = TraceParents.Of(api.Http.Request),
     };
 
     /// <summary>Checks the caller's role in the endpoint's project and the key's endpoint limit.</summary>

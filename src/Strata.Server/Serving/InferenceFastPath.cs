@@ -192,7 +192,7 @@ internal sealed class InferenceFastPath
             reader.AdvanceTo(body.Buffer.End);
         }
 
-        var output = await serving.PredictAsync(Request(name, input, id, principal, null), context.RequestAborted).ConfigureAwait(false);
+        var output = await serving.PredictAsync(Request(context, name, input, id, principal, null), context.RequestAborted).ConfigureAwait(false);
         AccessLog.Served(context, output);
         var buffer = Buffer();
         PredictJson.WriteResponse(buffer, id, name, output);
@@ -226,7 +226,7 @@ internal sealed class InferenceFastPath
             }
 
             InferenceJson.CheckOutputs(request, signature.Outputs);
-            var output = await serving.PredictAsync(Request(match.Name, request.Input, id, principal, number), context.RequestAborted).ConfigureAwait(false);
+            var output = await serving.PredictAsync(Request(context, match.Name, request.Input, id, principal, number), context.RequestAborted).ConfigureAwait(false);
             AccessLog.Served(context, output);
             var (answered, _, _) = serving.Describe(match.Name, output.Version);
             var buffer = Buffer();
@@ -244,13 +244,14 @@ internal sealed class InferenceFastPath
         }
     }
 
-    private static PredictionRequest Request(string name, PredictionInput input, string id, Principal principal, int? version) => new()
+    private static PredictionRequest Request(HttpContext context, string name, PredictionInput input, string id, Principal principal, int? version) => new()
     {
         Endpoint = name,
         Input = input,
         RequestId = id,
         KeyId = principal.KeyId,
         Version = version,
+        TraceParent = TraceParents.Of(context.Request),
     };
 
     /// <summary>

@@ -250,4 +250,10 @@ public readonly record struct PredictionRequest
 
     /// <summary>A version the caller asks for (Open Inference Protocol's <c>/versions/{v}</c>): served only when loaded.</summary>
     public int? Version { get; init; }
+
+    /// <summary>
+    /// The caller's trace context (a W3C <c>traceparent</c>), the parent of the request's <c>strata.predict</c> span;
+    /// default: none, and the span's parent is the current Activity, if any.
+    /// </summary>
+    public System.Diagnostics.ActivityContext TraceParent { get; init; }
 }

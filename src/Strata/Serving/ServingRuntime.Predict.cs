@@ -45,8 +45,12 @@ public sealed partial class ServingRuntime
         var status = "500";
         CancellationTokenSource? timeout = null;
 
-        // One span per prediction, from either API (the native predict route and Open Inference Protocol's infer).
-        using var activity = ServingTelemetry.Source.StartActivity("strata.predict");
+        // One span per prediction, from either API (the native predict route and Open Inference Protocol's infer): the
+        // server side of the caller's trace when it sent one (the sampler sees its sampled flag), else of its own.
+        using var activity = ServingTelemetry.Source.HasListeners()
+            ? ServingTelemetry.Source.StartActivity(
+                "strata.predict", request.TraceParent != default || Activity.Current is null ? ActivityKind.Server : ActivityKind.Internal, request.TraceParent)
+            : null;
         activity?.SetTag("strata.endpoint", deployment.Name).SetTag("strata.request_id", request.RequestId).SetTag("strata.rows", request.Input.Rows);
         try
         {
@@ -155,7 +159,8 @@ public sealed partial class ServingRuntime
         {
             if (activity is not null)
             {
-                activity.SetTag("strata.model.version", version).SetTag("http.response.status_code", status);
+                // The semantic conventions' status code is an int; the label string is what the metrics need.
+                activity.SetTag("strata.model.version", version).SetTag("http.response.status_code", int.Parse(status, System.Globalization.CultureInfo.InvariantCulture));
                 if (status != "200")
                 {
                     activity.SetStatus(ActivityStatusCode.Error);

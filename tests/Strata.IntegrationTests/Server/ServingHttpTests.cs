@@ -203,7 +203,7 @@ public sealed class ServingHttpTests : IAsyncLifetime
         Assert.Contains(stopped, a => a.OperationName == "strata.model.load" && (string?)a.GetTagItem("strata.project") == "rides"
             && (string?)a.GetTagItem("strata.model") == "fare");
         var predict = Assert.Single(stopped, a => a.OperationName == "strata.predict" && (string?)a.GetTagItem("strata.request_id") == id);
-        Assert.Equal(("traced", 1, "200"), ((string?)predict.GetTagItem("strata.endpoint"), (int?)predict.GetTagItem("strata.model.version"), (string?)predict.GetTagItem("http.response.status_code")));
+        Assert.Equal(("traced", 1, 200), ((string?)predict.GetTagItem("strata.endpoint"), (int?)predict.GetTagItem("strata.model.version"), (int?)predict.GetTagItem("http.response.status_code")));
         var enrich = Assert.Single(stopped, a => a.OperationName == "strata.enrich" && a.ParentSpanId == predict.SpanId);
         Assert.Equal("pricing", enrich.GetTagItem("strata.feature_service"));
     }
