@@ -24,10 +24,14 @@ internal sealed partial class ServerLifetime(
     IServer server,
     ServerMetrics metrics,
     TimeProvider clock,
+    IServiceProvider services,
     ILogger<ServerLifetime> logger) : IHostedLifecycleService
 {
     public async Task StartingAsync(CancellationToken cancellationToken)
     {
+        // NOTE: OpenTelemetry builds its tracer provider (which subscribes to the serving spans) in its hosted service's
+        // StartAsync, after every StartingAsync; the models loaded below would go untraced. Resolving it builds it now.
+        _ = services.GetService<OpenTelemetry.Trace.TracerProvider>();
         var settings = options.Value;
         var homePath = settings.ResolveHome();
         IMetadataStore? metadata = null;

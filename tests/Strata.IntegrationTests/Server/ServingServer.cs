@@ -66,6 +66,10 @@ public sealed class ServingServer : IAsyncDisposable
     public static Task<ServingServer> StartWithAsync(Action<WebApplicationBuilder> configure, params string[] extra) =>
         StartAsync(configure, postgres: null, home: null, seed: true, extra);
 
+    /// <summary>Starts a server on <paramref name="home"/> after <paramref name="configure"/> adjusts its builder.</summary>
+    public static Task<ServingServer> StartWithAsync(Action<WebApplicationBuilder> configure, string home, bool seed, params string[] extra) =>
+        StartAsync(configure, postgres: null, home, seed, extra);
+
     private static async Task<ServingServer> StartAsync(Action<WebApplicationBuilder>? configure, string? postgres, string? home, bool seed, string[] extra)
     {
         var own = home is null ? new TempFolder("strata-serving") : null;

@@ -4,6 +4,7 @@ using System.Globalization;
 using System.Net;
 using System.Text;
 using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
 using OpenTelemetry;
 using OpenTelemetry.Trace;
 using Strata.Serving;
@@ -13,7 +14,7 @@ namespace Strata.IntegrationTests.Server;
 
 /// <summary>
 /// The prediction spans as a tracing backend sees them: children of the caller's W3C trace context on every inference
-/// route, sampled as the caller's flag says. Sequential: an ActivityListener is
+/// route, sampled as the caller's flag says, and model loads at start traced too. Sequential: an ActivityListener is
 /// process-wide, and another test's listener recording every span would hide what the sampler decides.
 /// </summary>
 [Collection(Sequential.Name)]
@@ -96,6 +97,27 @@ public sealed class ServingTracingTests
         Assert.Contains(exported, a => a.OperationName == "strata.predict" && a.TraceId == traces["/v1/endpoints/sampled/predict 01"]);
         Assert.Contains(exported, a => a.OperationName == "strata.predict" && a.TraceId == traces["/v2/models/sampled/infer 01"]);
         Assert.DoesNotContain(exported, a => a.TraceId == traces["/v1/endpoints/sampled/predict 00"] || a.TraceId == traces["/v2/models/sampled/infer 00"]);
+    }
+
+    [Fact]
+    public async Task Models_loaded_when_the_server_starts_are_traced()
+    {
+        using var home = new TempFolder("strata-traced-start");
+        await using (var first = await ServingServer.StartAsync(home: home.Path))
+        {
+            await first.DeployAsync("booted", new { project = "flights", model = "delay/2" });
+        }
+
+        // Tracing on as Telemetry.AddTracing turns it on (the OpenTelemetry hosting services), exporting to a collector here.
+        var exported = new ConcurrentBag<Activity>();
+        await using var second = await ServingServer.StartWithAsync(
+            builder => builder.Services.AddOpenTelemetry().WithTracing(t => t.AddSource(ServingTelemetry.SourceName).AddProcessor(new Collector(exported))),
+            home.Path,
+            seed: false);
+
+        Assert.True(second.Serving.Ready);
+        Assert.Contains(exported, a => a.OperationName == "strata.model.load" && (string?)a.GetTagItem("strata.project") == "flights"
+            && (string?)a.GetTagItem("strata.model") == "delay" && (int?)a.GetTagItem("strata.model.version") == 2);
     }
 
     private static string RequestId(HttpResponseMessage response) => response.Headers.GetValues("X-Request-Id").Single();
