@@ -29,6 +29,8 @@ public sealed partial class PostgresOfflineStore
             OfflineRows.CheckRequest(request);
         }
 
+        OfflineRows.CheckEntityKeys(entities, views);
+
         // Plan first: the in-memory join on no rows makes every check (columns, key types, output names) with the same
         // messages as the embedded store, and gives the output schema, before any data moves.
         var planned = PointInTimeJoin.Join(

@@ -15,7 +15,8 @@ namespace Strata.Postgres;
 /// <summary>
 /// The offline store of one project on PostgreSQL, so feature history can outgrow one machine and the point-in-time join
 /// runs next to the data: one typed table per view in schema <c>strata_offline</c>, appends by binary COPY in one
-/// transaction, and the join pushed into SQL with the same rule and results as the embedded store.
+/// transaction (one for every view a push writes), and the join pushed into SQL with the same rule and results as the
+/// embedded store.
 /// </summary>
 /// <remarks>
 /// Ties between rows with the same key and event time go to the larger created time, then to the row appended later;
@@ -77,29 +78,45 @@ public sealed partial class PostgresOfflineStore : IOfflineStore
     }
 
     /// <inheritdoc />
-    public async Task AppendAsync(FeatureViewLayout view, Table rows, CancellationToken cancellationToken = default)
-    {
-        var name = OfflineRows.CheckName(view);
-        CheckColumnNames(view);
-        var checkedRows = OfflineRows.Check(view, rows);
-        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-        await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+    public Task AppendAsync(FeatureViewLayout view, Table rows, CancellationToken cancellationToken = default) =>
+        AppendAsync([new OfflineAppend(view, rows)], cancellationToken);
 
-        // One writer per view at a time: the sequence then orders rows exactly as they were appended.
-        await using (var lockCommand = new NpgsqlCommand("SELECT pg_advisory_xact_lock(hashtextextended(@key, 0))", connection, transaction))
+    /// <inheritdoc />
+    /// <remarks>One transaction for every view: a push to a source that feeds several views is appended to all or to none.</remarks>
+    public async Task AppendAsync(IReadOnlyList<OfflineAppend> appends, CancellationToken cancellationToken = default)
+    {
+        var work = OfflineRows.CheckAll(appends);
+        foreach (var append in work)
         {
-            lockCommand.Parameters.AddWithValue("key", AppendLockKey(name));
-            await lockCommand.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            CheckColumnNames(append.View);
         }
 
-        var table = await FindTableAsync(connection, transaction, view, cancellationToken).ConfigureAwait(false)
-            ?? await CreateTableAsync(connection, transaction, view, cancellationToken).ConfigureAwait(false);
-        var columns = string.Join(", ", view.Schema.Select(f => Quote(f.Name)));
-        var importer = await connection.BeginBinaryImportAsync($"COPY {table} ({columns}) FROM STDIN (FORMAT BINARY)", cancellationToken).ConfigureAwait(false);
-        await using (importer.ConfigureAwait(false))
+        if (work.Length == 0)
         {
-            await PgCopy.WriteRowsAsync(importer, checkedRows.Columns, cancellationToken).ConfigureAwait(false);
-            await importer.CompleteAsync(cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        foreach (var (view, rows) in work)
+        {
+            // One writer per view at a time: the sequence then orders rows exactly as they were appended. The views come
+            // in name order, as in every append, so two appends never wait for each other's locks in a cycle.
+            await using (var lockCommand = new NpgsqlCommand("SELECT pg_advisory_xact_lock(hashtextextended(@key, 0))", connection, transaction))
+            {
+                lockCommand.Parameters.AddWithValue("key", AppendLockKey(view.Name));
+                await lockCommand.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            }
+
+            var table = await FindTableAsync(connection, transaction, view, cancellationToken).ConfigureAwait(false)
+                ?? await CreateTableAsync(connection, transaction, view, cancellationToken).ConfigureAwait(false);
+            var columns = string.Join(", ", view.Schema.Select(f => Quote(f.Name)));
+            var importer = await connection.BeginBinaryImportAsync($"COPY {table} ({columns}) FROM STDIN (FORMAT BINARY)", cancellationToken).ConfigureAwait(false);
+            await using (importer.ConfigureAwait(false))
+            {
+                await PgCopy.WriteRowsAsync(importer, rows.Columns, cancellationToken).ConfigureAwait(false);
+                await importer.CompleteAsync(cancellationToken).ConfigureAwait(false);
+            }
         }
 
         await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);

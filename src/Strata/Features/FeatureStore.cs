@@ -228,6 +228,15 @@ public sealed class FeatureStore : IDisposable
         // Every stored feature the output or an on-demand input needs, fetched under full names.
         var needed = StoredFeatures(features);
 
+        // Refused for windowed views too, though they join in memory: a key the stores cannot hold is the same mistake there.
+        foreach (var key in needed.Select(r => r.View).Distinct(StringComparer.Ordinal).SelectMany(JoinKeys).Select(k => k.Name).Distinct(StringComparer.Ordinal))
+        {
+            if (entities.Schema.TryIndexOf(key) is var index and >= 0 && FeatureText.FirstNul(entities[index]) is var row and >= 0)
+            {
+                throw FeatureText.Refused($"entity row {row}: join key '{key}'");
+            }
+        }
+
         var fetched = new Dictionary<FeatureReference, Column>();
         var plainRequests = needed.Where(r => Repository.FeatureViews.Any(v => v.Name == r.View)).Distinct()
             .GroupBy(r => r.View)
@@ -462,8 +471,9 @@ public sealed class FeatureStore : IDisposable
     }
 
     /// <summary>
-    /// Pushes rows of a push source to the views it feeds: checked against the source's declared schema first, so a bad
-    /// push writes nothing; windowed views update their aggregates incrementally.
+    /// Pushes rows of a push source to the views it feeds: checked against the source's declared schema (and for NUL
+    /// characters, which no store holds) for every view first, so a bad push writes nothing; the offline rows of every
+    /// view are one append; windowed views update their aggregates incrementally.
     /// </summary>
     /// <returns>The views written.</returns>
     /// <exception cref="StrataException">Unknown source (not found); not a push source, or columns that do not match (invalid).</exception>
@@ -478,6 +488,7 @@ public sealed class FeatureStore : IDisposable
         }
 
         rows = PushSchema.Conform(definition, rows);
+        FeatureText.Check(rows, $"rows pushed to '{source}'");
         var offline = to != PushTarget.Online;
         var online = to != PushTarget.Offline;
         if (online)
@@ -511,6 +522,12 @@ public sealed class FeatureStore : IDisposable
             offlineWrites.Add((Repository.OfflineLayout(view.Name), events));
         }
 
+        // A view the online store does not serve (definitions applied since it opened) would fail after the offline append.
+        foreach (var view in onlineWrites.Select(w => w.View).Concat(windowEvents.Where(w => online && w.View.Online).Select(w => w.View.Name)))
+        {
+            _ = OnlineLayout(view) ?? throw new StrataException(ErrorCodes.Conflict, $"feature view '{view}' is not served by the online store yet; nothing was written (retry once the definitions are applied)");
+        }
+
         await _pushLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
@@ -522,9 +539,11 @@ public sealed class FeatureStore : IDisposable
                 aggregators.Add((view, await AggregatorAsync(view, cancellationToken).ConfigureAwait(false), events));
             }
 
-            foreach (var (layout, projected) in offlineWrites)
+            // One append for every view: on PostgreSQL one transaction, so a failure leaves no view with the rows and a
+            // retry does not duplicate them.
+            if (offlineWrites.Count > 0)
             {
-                await _offline.AppendAsync(layout, projected, cancellationToken).ConfigureAwait(false);
+                await _offline.AppendAsync(offlineWrites.Select(w => new OfflineAppend(w.Layout, w.Rows)).ToArray(), cancellationToken).ConfigureAwait(false);
             }
 
             foreach (var (view, aggregator, events) in aggregators)
@@ -565,9 +584,9 @@ public sealed class FeatureStore : IDisposable
             appends.Add((layout, PushSchema.Project(rows, layout, definition.Name)));
         }
 
-        foreach (var (layout, projected) in appends)
+        if (appends.Count > 0)
         {
-            await _offline.AppendAsync(layout, projected, cancellationToken).ConfigureAwait(false);
+            await _offline.AppendAsync(appends.Select(a => new OfflineAppend(a.Item1, a.Item2)).ToArray(), cancellationToken).ConfigureAwait(false);
         }
 
         return rows.RowCount;
@@ -824,6 +843,11 @@ public sealed class FeatureStore : IDisposable
                 if (column.IsNull(e))
                 {
                     throw new StrataException(ErrorCodes.ArgumentInvalid, $"entity row {e}: join key '{key.Name}' is null");
+                }
+
+                if (column is StringColumn text && FeatureText.HasNul(text[e]))
+                {
+                    throw FeatureText.Refused($"entity row {e}: join key '{key.Name}'");
                 }
 
                 keys[(e * arity) + k] = column switch

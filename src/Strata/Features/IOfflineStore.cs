@@ -19,6 +19,15 @@ public interface IOfflineStore : IAsyncDisposable
     Task AppendAsync(FeatureViewLayout view, Table rows, CancellationToken cancellationToken = default);
 
     /// <summary>
+    /// Appends rows to several views as one write, as a push or an ingest to a source that feeds them needs: every view's
+    /// rows and stored layout are checked before anything is written, so a bad table or a changed view writes nothing.
+    /// PostgreSQL commits them in one transaction; the embedded store writes each view's manifest in turn, so only a
+    /// crash or an I/O failure between two of them can leave the first appended without the rest.
+    /// </summary>
+    /// <exception cref="ArgumentException">A view appears twice.</exception>
+    Task AppendAsync(IReadOnlyList<OfflineAppend> appends, CancellationToken cancellationToken = default);
+
+    /// <summary>
     /// Streams the rows whose event time is in [<paramref name="startMicros"/>, <paramref name="endMicros"/>), in
     /// batches of at most <paramref name="batchRows"/> rows, so materialization runs in bounded memory. Order within
     /// the range is unspecified. An unknown view yields nothing.
@@ -47,6 +56,11 @@ public interface IOfflineStore : IAsyncDisposable
         PointInTimeJoinOptions? options = null,
         CancellationToken cancellationToken = default);
 }
+
+/// <summary>Rows for one view of a many-view append.</summary>
+/// <param name="View">The view's layout.</param>
+/// <param name="Rows">The rows, in the layout's schema.</param>
+public sealed record OfflineAppend(FeatureViewLayout View, Table Rows);
 
 /// <summary>Which features of one stored view a point-in-time join takes.</summary>
 /// <param name="View">The view's layout.</param>

@@ -409,6 +409,118 @@ public abstract class FeatureStoreConformance : IAsyncLifetime
         Assert.Equal(0, await store.Online.CountAsync("driver_trips"));
     }
 
+    /// <summary>A string-keyed push source feeding two feature views, for pushes that must reach both or neither.</summary>
+    private const string Rides = """
+        entities:
+          - name: rider
+            join_keys: [{ name: rider_id, type: string }]
+        sources:
+          - name: rides
+            kind: push
+            timestamp_field: ts
+            schema:
+              - { name: rider_id, type: string }
+              - { name: ts, type: timestamp }
+              - { name: city, type: string }
+              - { name: fare, type: float64 }
+        feature_views:
+          - name: rider_cities
+            entities: [rider]
+            source: rides
+            ttl: 1d
+            features: [{ name: city, type: string }]
+          - name: rider_fares
+            entities: [rider]
+            source: rides
+            ttl: 1d
+            features: [{ name: fare, type: float64 }]
+        """;
+
+    private async Task<FeatureStore> RidesStoreAsync()
+    {
+        await new FeatureRegistry(Metadata).ApplyAsync(Project, FeatureRepositoryYaml.Parse([("drivers.yaml", DefinitionsV1), ("rides.yaml", Rides)]), force: false, Tester);
+        Clock.Advance(TimeSpan.FromSeconds(2));
+        var store = await StoreAsync();
+        Assert.Equal(2, store.Version);
+        return store;
+    }
+
+    private static Table RideRows(long at, params (string Rider, string City)[] rides) => Table.From(
+        ("rider_id", Columns.String(rides.Select(r => (string?)r.Rider).ToArray())),
+        ("ts", Columns.Timestamp(rides.Select(_ => (long?)at).ToArray())),
+        ("city", Columns.String(rides.Select(r => (string?)r.City).ToArray())),
+        ("fare", Columns.Float64(rides.Select(_ => (double?)12.5).ToArray())));
+
+    [BackendFact]
+    public async Task A_nul_in_pushed_text_or_in_an_entity_key_is_refused_naming_it_and_nothing_is_written()
+    {
+        // PostgreSQL's text cannot hold U+0000, so both backends refuse it, on every path, with the same 400.
+        var store = await RidesStoreAsync();
+        var at = T0 + (3 * Day) - Minute;
+
+        var value = await Assert.ThrowsAsync<StrataException>(() => store.PushAsync("rides", RideRows(at, ("u1", "Paris"), ("u2", "Lyon\0")), PushTarget.OnlineAndOffline));
+        var key = await Assert.ThrowsAsync<StrataException>(() => store.PushAsync("rides", RideRows(at, ("u1\0", "Paris")), PushTarget.OnlineAndOffline));
+        var read = await Assert.ThrowsAsync<StrataException>(async () => await store.GetOnlineFeaturesAsync([new("rider_fares", "fare")], Table.From(("rider_id", Columns.String("u1", "u1\0")))));
+        var training = await Assert.ThrowsAsync<StrataException>(() => store.GetHistoricalFeaturesAsync(
+            Table.From(("rider_id", Columns.String("u1\0")), ("event_timestamp", Columns.Timestamp(at))), "event_timestamp", [new("rider_fares", "fare")]));
+
+        Assert.All([value, key, read, training], e => Assert.Equal(ErrorCodes.ArgumentInvalid, e.Code));
+        Assert.All([value, key, read, training], e => Assert.Contains("NUL character", e.Message, StringComparison.Ordinal));
+        Assert.Contains("column 'city' row 1", value.Message, StringComparison.Ordinal);
+        Assert.Contains("column 'rider_id' row 0", key.Message, StringComparison.Ordinal);
+        Assert.Contains("entity row 1: join key 'rider_id'", read.Message, StringComparison.Ordinal);
+        Assert.Contains("entity row 0: join key 'rider_id'", training.Message, StringComparison.Ordinal);
+        foreach (var view in new[] { "rider_cities", "rider_fares" })
+        {
+            Assert.Null(await store.Offline.GetEventTimeRangeAsync(store.Repository.OfflineLayout(view)));
+            Assert.Equal(0, await store.Online.CountAsync(view));
+        }
+
+        // The stores themselves refuse it too, whoever calls them.
+        var layout = store.Repository.OfflineLayout("rider_cities");
+        var stored = RideRows(at, ("u3", "Nice\0")).Select(layout.Schema.Names);
+        Assert.Equal(ErrorCodes.ArgumentInvalid, (await Assert.ThrowsAsync<StrataException>(() => store.Offline.AppendAsync(layout, stored))).Code);
+        Assert.Equal(ErrorCodes.ArgumentInvalid, (await Assert.ThrowsAsync<StrataException>(() => store.Online.WriteAsync("rider_cities", stored))).Code);
+        var results = new FeatureValue[1];
+        Assert.Equal(ErrorCodes.ArgumentInvalid, (await Assert.ThrowsAsync<StrataException>(async () => await store.Online.ReadAsync("rider_cities", ["city"], new EntityKeyPart[] { "u3\0" }, at, results))).Code);
+    }
+
+    [BackendFact]
+    public async Task A_push_to_two_views_that_fails_on_the_second_writes_neither()
+    {
+        var store = await RidesStoreAsync();
+        var at = T0 + (3 * Day) - Minute;
+
+        // rider_fares is already stored with another layout (fare as int64), so its append is refused; rider_cities,
+        // first in name order, must not keep the rows it was given, or a retry would store them twice.
+        var other = new FeatureViewLayout("rider_fares", [new Field("rider_id", DataType.String)], "ts", [new Field("fare", DataType.Int64)]);
+        await store.Offline.AppendAsync(other, Table.From(("rider_id", Columns.String("old")), ("ts", Columns.Timestamp(T0)), ("fare", Columns.Int64(1))));
+
+        var e = await Assert.ThrowsAsync<StrataException>(() => store.PushAsync("rides", RideRows(at, ("u1", "Paris")), PushTarget.OnlineAndOffline));
+
+        Assert.Equal(ErrorCodes.Conflict, e.Code);
+        Assert.Null(await store.Offline.GetEventTimeRangeAsync(store.Repository.OfflineLayout("rider_cities")));
+        Assert.Equal((T0, T0), await store.Offline.GetEventTimeRangeAsync(other));
+        Assert.Equal(0, await store.Online.CountAsync("rider_cities"));
+        Assert.Equal(0, await store.Online.CountAsync("rider_fares"));
+    }
+
+    [BackendFact]
+    public async Task A_push_to_two_views_appends_to_both()
+    {
+        var store = await RidesStoreAsync();
+        var at = T0 + (3 * Day) - Minute;
+
+        var views = await store.PushAsync("rides", RideRows(at, ("u1", "Paris"), ("u2", "Lyon")), PushTarget.OnlineAndOffline);
+
+        Assert.Equal(["rider_cities", "rider_fares"], views.Order(StringComparer.Ordinal));
+        var entities = Table.From(("rider_id", Columns.String("u1", "u2")), ("event_timestamp", Columns.Timestamp(at, at)));
+        var training = await store.GetHistoricalFeaturesAsync(entities, "event_timestamp", [new("rider_cities", "city"), new("rider_fares", "fare")]);
+        Assert.Equal(["Paris", "Lyon"], Enumerable.Range(0, 2).Select(training["city"].GetValue));
+        Assert.Equal([12.5, 12.5], Enumerable.Range(0, 2).Select(training["fare"].GetValue));
+        Assert.Equal(2, await store.Online.CountAsync("rider_cities"));
+    }
+
     [BackendFact]
     public async Task Pushing_to_a_file_source_or_an_unknown_source_is_refused()
     {

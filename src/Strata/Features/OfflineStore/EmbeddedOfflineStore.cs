@@ -81,73 +81,108 @@ public sealed class EmbeddedOfflineStore : IOfflineStore
     }
 
     /// <inheritdoc />
-    public async Task AppendAsync(FeatureViewLayout view, Table rows, CancellationToken cancellationToken = default)
+    public Task AppendAsync(FeatureViewLayout view, Table rows, CancellationToken cancellationToken = default) =>
+        AppendAsync([new OfflineAppend(view, rows)], cancellationToken);
+
+    /// <inheritdoc />
+    /// <remarks>
+    /// Every view is locked (in name order) and its manifest read and checked before the first segment is written; the
+    /// segments of every view are written next, and the manifests last, one view after another.
+    /// </remarks>
+    public async Task AppendAsync(IReadOnlyList<OfflineAppend> appends, CancellationToken cancellationToken = default)
     {
         ThrowIfDisposed();
-        var state = State(view);
-        var checkedRows = OfflineRows.Check(view, rows);
-        await state.Lock.WaitAsync(cancellationToken).ConfigureAwait(false);
-        var written = new List<string>();
-        FileStream? processLock = null;
+        var work = OfflineRows.CheckAll(appends).Select(a => new PendingAppend(a.View, a.Rows, State(a.View))).ToArray();
+        var locked = new List<PendingAppend>();
         try
         {
-            // Appends from other processes are serialized by the view's lock file and seen by re-reading the manifest.
-            CreateFolderDurably(state.Folder);
-            processLock = await FileLock.AcquireAsync(Path.Combine(state.Folder, LockFile), LockWait, $"offline view '{view.Name}'", cancellationToken).ConfigureAwait(false);
-            state.Current = await LoadAsync(state.Folder, cancellationToken).ConfigureAwait(false);
-            var current = state.Current;
-            if (current is not null)
+            foreach (var append in work)
             {
-                OfflineRows.CheckSignature(view, current.Signature);
-            }
+                var state = append.State;
+                await state.Lock.WaitAsync(cancellationToken).ConfigureAwait(false);
+                locked.Add(append);
 
-            current ??= new OfflineManifest(OfflineRows.Signature(view), 1, []);
-            CreateFolderDurably(state.Folder);
-            var sequence = current.NextSequence;
-            var added = new List<OfflineSegment>();
-            foreach (var (partition, indices) in SplitByPartition(checkedRows.GetColumn<long>(view.EventTimestampColumn)))
-            {
-                var part = indices.Length == checkedRows.RowCount ? checkedRows : checkedRows.Take(indices);
-                var ts = part.GetColumn<long>(view.EventTimestampColumn);
-                var file = OfflineManifest.SegmentFile(sequence, partition);
-                var path = Path.Combine(state.Folder, file);
-                written.Add(path);
-                await DurableFile.WriteAsync(path, (stream, ct) => WriteSegmentAsync(stream, part, ct), cancellationToken).ConfigureAwait(false);
-                added.Add(new OfflineSegment(file, partition, sequence++, part.RowCount, Min(ts), Max(ts)));
-            }
-
-            var next = current.With(added, sequence);
-            try
-            {
-                await DurableFile.WriteAllBytesAsync(Path.Combine(state.Folder, OfflineManifest.FileName), next.Serialize(), cancellationToken).ConfigureAwait(false);
-            }
-            catch
-            {
-                // The rename may have happened before the failure (e.g. the folder fsync failed): what is on disk decides.
-                // Segments the manifest on disk names are committed and stay; the rest go below.
-                var onDisk = await LoadAsync(state.Folder, CancellationToken.None).ConfigureAwait(false);
-                state.Current = onDisk;
-                if (onDisk is not null)
+                // Appends from other processes are serialized by the view's lock file and seen by re-reading the manifest.
+                CreateFolderDurably(state.Folder);
+                append.ProcessLock = await FileLock.AcquireAsync(Path.Combine(state.Folder, LockFile), LockWait, $"offline view '{append.View.Name}'", cancellationToken).ConfigureAwait(false);
+                state.Current = await LoadAsync(state.Folder, cancellationToken).ConfigureAwait(false);
+                if (state.Current is not null)
                 {
-                    written.RemoveAll(path => onDisk.Segments.Any(s => s.File == Path.GetFileName(path)));
+                    OfflineRows.CheckSignature(append.View, state.Current.Signature);
                 }
-
-                throw;
             }
 
-            written.Clear(); // committed
-            state.Current = next;
+            foreach (var append in work)
+            {
+                append.Next = await WriteSegmentsAsync(append, cancellationToken).ConfigureAwait(false);
+            }
+
+            foreach (var append in work)
+            {
+                await CommitAsync(append, cancellationToken).ConfigureAwait(false);
+            }
         }
         finally
         {
-            foreach (var path in written)
+            foreach (var append in locked)
             {
-                TryDelete(path); // never committed; the next open would delete them anyway
+                foreach (var path in append.Written)
+                {
+                    TryDelete(path); // never committed; the next open would delete them anyway
+                }
+
+                append.ProcessLock?.Dispose();
+                append.State.Lock.Release();
+            }
+        }
+    }
+
+    /// <summary>Writes a view's segments (one per UTC day of event time) and gives the manifest that would commit them.</summary>
+    private static async Task<OfflineManifest> WriteSegmentsAsync(PendingAppend append, CancellationToken cancellationToken)
+    {
+        var (view, rows, state) = (append.View, append.Rows, append.State);
+        var current = state.Current ?? new OfflineManifest(OfflineRows.Signature(view), 1, []);
+        CreateFolderDurably(state.Folder);
+        var sequence = current.NextSequence;
+        var added = new List<OfflineSegment>();
+        foreach (var (partition, indices) in SplitByPartition(rows.GetColumn<long>(view.EventTimestampColumn)))
+        {
+            var part = indices.Length == rows.RowCount ? rows : rows.Take(indices);
+            var ts = part.GetColumn<long>(view.EventTimestampColumn);
+            var file = OfflineManifest.SegmentFile(sequence, partition);
+            var path = Path.Combine(state.Folder, file);
+            append.Written.Add(path);
+            await DurableFile.WriteAsync(path, (stream, ct) => WriteSegmentAsync(stream, part, ct), cancellationToken).ConfigureAwait(false);
+            added.Add(new OfflineSegment(file, partition, sequence++, part.RowCount, Min(ts), Max(ts)));
+        }
+
+        return current.With(added, sequence);
+    }
+
+    /// <summary>Writes a view's new manifest durably: its segments are then committed.</summary>
+    private static async Task CommitAsync(PendingAppend append, CancellationToken cancellationToken)
+    {
+        var state = append.State;
+        try
+        {
+            await DurableFile.WriteAllBytesAsync(Path.Combine(state.Folder, OfflineManifest.FileName), append.Next!.Serialize(), cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            // The rename may have happened before the failure (e.g. the folder fsync failed): what is on disk decides.
+            // Segments the manifest on disk names are committed and stay; the rest go when the append ends.
+            var onDisk = await LoadAsync(state.Folder, CancellationToken.None).ConfigureAwait(false);
+            state.Current = onDisk;
+            if (onDisk is not null)
+            {
+                append.Written.RemoveAll(path => onDisk.Segments.Any(s => s.File == Path.GetFileName(path)));
             }
 
-            processLock?.Dispose();
-            state.Lock.Release();
+            throw;
         }
+
+        append.Written.Clear(); // committed
+        state.Current = append.Next;
     }
 
     /// <inheritdoc />
@@ -255,6 +290,8 @@ public sealed class EmbeddedOfflineStore : IOfflineStore
         {
             OfflineRows.CheckRequest(request);
         }
+
+        OfflineRows.CheckEntityKeys(entities, views);
 
         var range = OfflineRows.EntityRange(entities, entityTimestamp);
         var sources = new FeatureViewSource[views.Count];
@@ -470,6 +507,22 @@ public sealed class EmbeddedOfflineStore : IOfflineStore
     }
 
     private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(_disposed, this);
+
+    /// <summary>One view's part of an append while it runs: its locks, the segment files written so far, the manifest to commit.</summary>
+    private sealed class PendingAppend(FeatureViewLayout view, Table rows, ViewState state)
+    {
+        public FeatureViewLayout View { get; } = view;
+
+        public Table Rows { get; } = rows;
+
+        public ViewState State { get; } = state;
+
+        public FileStream? ProcessLock { get; set; }
+
+        public List<string> Written { get; } = [];
+
+        public OfflineManifest? Next { get; set; }
+    }
 
     private sealed class ViewState(string folder)
     {

@@ -34,7 +34,7 @@ internal static class OfflineRows
         }
     }
 
-    /// <summary>Checks rows against the layout (names, types, no null keys or event times) and gives them the layout's schema.</summary>
+    /// <summary>Checks rows against the layout (names, types, no null keys or event times, no NUL in text) and gives them the layout's schema.</summary>
     public static Table Check(FeatureViewLayout view, Table rows)
     {
         ArgumentNullException.ThrowIfNull(rows);
@@ -53,9 +53,39 @@ internal static class OfflineRows
                     ErrorCodes.DataNull,
                     $"column '{view.Schema[c].Name}' of rows for feature view '{view.Name}' holds {rows[c].NullCount} null(s); keys and timestamps must not be null");
             }
+
+            if (FeatureText.FirstNul(rows[c]) is var nul and >= 0)
+            {
+                throw FeatureText.Refused($"rows for feature view '{view.Name}': column '{view.Schema[c].Name}' row {nul}");
+            }
         }
 
         return rows.WithSchema(view.Schema);
+    }
+
+    /// <summary>
+    /// Checks every part of a many-view append (<see cref="CheckName"/>, <see cref="Check"/>) and orders them by view
+    /// name, the one order in which appends take views' locks, so two of them never wait on each other in a cycle.
+    /// </summary>
+    /// <exception cref="ArgumentException">A view appears twice.</exception>
+    public static OfflineAppend[] CheckAll(IReadOnlyList<OfflineAppend> appends)
+    {
+        ArgumentNullException.ThrowIfNull(appends);
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        var result = new OfflineAppend[appends.Count];
+        for (var i = 0; i < result.Length; i++)
+        {
+            var append = appends[i] ?? throw new ArgumentException("an append is null", nameof(appends));
+            if (!names.Add(CheckName(append.View)))
+            {
+                throw new ArgumentException($"feature view '{append.View.Name}' appears twice in one append", nameof(appends));
+            }
+
+            result[i] = append with { Rows = Check(append.View, append.Rows) };
+        }
+
+        Array.Sort(result, (a, b) => string.CompareOrdinal(a.View.Name, b.View.Name));
+        return result;
     }
 
     /// <summary>Checks that the requested features exist.</summary>
@@ -67,6 +97,22 @@ internal static class OfflineRows
         foreach (var feature in request.Features)
         {
             request.View.FeatureIndex(feature);
+        }
+    }
+
+    /// <summary>
+    /// Refuses an entity key with a NUL: no stored row can hold one, and PostgreSQL could not take it in the entity rows it
+    /// joins on, so both backends refuse it rather than one answering nulls and the other failing.
+    /// </summary>
+    public static void CheckEntityKeys(Table entities, IReadOnlyList<HistoricalFeatureRequest> views)
+    {
+        ArgumentNullException.ThrowIfNull(entities);
+        foreach (var name in views.SelectMany(r => r.EntityKeys ?? r.View.JoinKeys.Select(k => k.Name).ToArray()).Distinct(StringComparer.Ordinal))
+        {
+            if (entities.Schema.TryIndexOf(name) is var index and >= 0 && FeatureText.FirstNul(entities[index]) is var row and >= 0)
+            {
+                throw FeatureText.Refused($"entity row {row}: join key '{name}'");
+            }
         }
     }
 

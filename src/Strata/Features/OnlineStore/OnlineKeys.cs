@@ -5,7 +5,7 @@ namespace Strata.Features.OnlineStore;
 /// </summary>
 internal static class OnlineKeys
 {
-    /// <summary>Refuses a key part of the wrong kind (string for an integer key or vice versa) or a partial entity.</summary>
+    /// <summary>Refuses a key part of the wrong kind (string for an integer key or vice versa), text with a NUL, or a partial entity.</summary>
     public static void Check(FeatureViewLayout view, ReadOnlySpan<EntityKeyPart> keys)
     {
         var joinKeys = view.JoinKeys;
@@ -25,6 +25,11 @@ internal static class OnlineKeys
                 throw new StrataException(
                     ErrorCodes.ArgumentInvalid,
                     $"feature view '{view.Name}': join key '{field.Name}' is {field.Type.Name()} but entity {i / arity} gives {(keys[i].IsText ? "a string" : "an integer")} ({keys[i]})");
+            }
+
+            if (FeatureText.HasNul(keys[i].Text))
+            {
+                throw FeatureText.Refused($"feature view '{view.Name}': join key '{field.Name}' of entity {i / arity}");
             }
         }
     }

@@ -23,7 +23,7 @@ internal sealed class WriteBatch
 
     public EntityRow Row(int i, long sequence) => new(EventTimestamps[i], CreatedTimestamps[i], sequence, Cells[i]);
 
-    /// <summary>Checks a table against the view (every column present with its type, no extra column, no null key or time).</summary>
+    /// <summary>Checks a table against the view (every column present with its type, no extra column, no null key or time, no NUL in text).</summary>
     public static WriteBatch From(FeatureViewLayout view, Table rows)
     {
         ArgumentNullException.ThrowIfNull(rows);
@@ -52,6 +52,11 @@ internal sealed class WriteBatch
             if (!field.Nullable && column.HasNulls)
             {
                 throw new StrataException(ErrorCodes.DataNull, $"write to feature view '{view.Name}': column '{field.Name}' holds {column.NullCount} null(s)");
+            }
+
+            if (FeatureText.FirstNul(column) is var nul and >= 0)
+            {
+                throw FeatureText.Refused($"write to feature view '{view.Name}': column '{field.Name}' row {nul}");
             }
         }
 
