@@ -39,6 +39,7 @@ internal static class FeaturesApi
         var store = await state.Features.GetAsync(FeatureProject.Of(http), http.RequestAborted).ConfigureAwait(false);
         using var body = await ReadBodyAsync(http).ConfigureAwait(false);
         var request = FeastJson.ReadOnlineRequest(body.RootElement);
+        RequireServiceOfKeyEndpoints(http, state, store.Project, request.FeatureService);
         var features = store.Resolve(request.Features, request.FeatureService);
         var rows = FeastJson.EntityRows(request, DeclaredTypes(store, features));
         var values = await store.GetOnlineFeaturesAsync(features, rows, request.FullFeatureNames, http.RequestAborted).ConfigureAwait(false);
@@ -58,6 +59,7 @@ internal static class FeaturesApi
 
     private static async Task<IResult> PushAsync(HttpContext http, ServerState state)
     {
+        RequireKeyNotLimitedToEndpoints(http, state, "push feature data");
         var store = await state.Features.GetAsync(FeatureProject.Of(http), http.RequestAborted).ConfigureAwait(false);
         using var body = await ReadBodyAsync(http).ConfigureAwait(false);
         var (source, frame, to) = FeastJson.ReadPush(body.RootElement);
@@ -76,6 +78,7 @@ internal static class FeaturesApi
 
     private static async Task<IResult> MaterializeAsync(HttpContext http, ServerState state)
     {
+        RequireKeyNotLimitedToEndpoints(http, state, "materialize features");
         var store = await state.Features.GetAsync(FeatureProject.Of(http), http.RequestAborted).ConfigureAwait(false);
         using var body = await ReadBodyAsync(http).ConfigureAwait(false);
         var (start, end, views) = FeastJson.ReadMaterialize(body.RootElement, incremental: false);
@@ -86,6 +89,7 @@ internal static class FeaturesApi
 
     private static async Task<IResult> MaterializeIncrementalAsync(HttpContext http, ServerState state)
     {
+        RequireKeyNotLimitedToEndpoints(http, state, "materialize features");
         var store = await state.Features.GetAsync(FeatureProject.Of(http), http.RequestAborted).ConfigureAwait(false);
         using var body = await ReadBodyAsync(http).ConfigureAwait(false);
         var (_, end, views) = FeastJson.ReadMaterialize(body.RootElement, incremental: true);
@@ -141,6 +145,47 @@ internal static class FeaturesApi
         foreach (var key in store.JoinKeys(view))
         {
             types[key.Name] = key.Type;
+        }
+    }
+
+    /// <summary>
+    /// A key limited to some endpoints (<c>PUT /v1/keys/{key}/endpoints</c>) stands for a client of those endpoints: it
+    /// reads only the feature services they enrich from (in the read's project), by name, never a list of features, or
+    /// its limit would not hold for the features of every other endpoint.
+    /// </summary>
+    private static void RequireServiceOfKeyEndpoints(HttpContext http, ServerState state, string project, string? service)
+    {
+        if (state.Serving.KeyEndpoints(http.GetCaller().Principal.KeyId) is not { } endpoints)
+        {
+            return;
+        }
+
+        var services = state.Serving.List()
+            .Where(e => endpoints.Contains(e.Name, StringComparer.Ordinal) && e.Deployment.Project == project && e.Deployment.FeatureService is not null)
+            .Select(e => e.Deployment.FeatureService!)
+            .Distinct(StringComparer.Ordinal)
+            .Order(StringComparer.Ordinal)
+            .ToList();
+        if (service is not null && services.Contains(service, StringComparer.Ordinal))
+        {
+            return;
+        }
+
+        var may = services.Count == 0
+            ? $"none of them enriches from a feature service of project '{project}'"
+            : $"it may read {string.Join(", ", services.Select(s => $"feature service '{s}'"))}";
+        throw new StrataException(
+            ErrorCodes.Forbidden,
+            $"this key is limited to endpoints {string.Join(", ", endpoints.Select(e => $"'{e}'"))}, so it reads only the feature services they use, "
+            + $"named by feature_service{(service is null ? ", not a list of features" : $", not '{service}'")}; {may}");
+    }
+
+    /// <summary>Feature writes are refused to a key limited to endpoints: it may call those endpoints, not change what every endpoint reads.</summary>
+    private static void RequireKeyNotLimitedToEndpoints(HttpContext http, ServerState state, string what)
+    {
+        if (state.Serving.KeyEndpoints(http.GetCaller().Principal.KeyId) is { } endpoints)
+        {
+            throw new StrataException(ErrorCodes.Forbidden, $"this key is limited to endpoints {string.Join(", ", endpoints.Select(e => $"'{e}'"))}, so it may not {what}");
         }
     }
 

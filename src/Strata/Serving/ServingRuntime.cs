@@ -232,6 +232,10 @@ public sealed partial class ServingRuntime : IAsyncDisposable
     /// <summary>Changes whenever the keys may have changed (one revoked, say): an answer of <see cref="AuthenticateAsync"/> kept elsewhere holds only while this stays the same.</summary>
     public int KeyGeneration => Volatile.Read(ref _keyGeneration);
 
+    /// <summary>The endpoints a key is limited to, or null when it may call every endpoint (as <see cref="KeyMayCall"/> reads the list).</summary>
+    public IReadOnlyList<string>? KeyEndpoints(string? keyId) =>
+        keyId is not null && _keyEndpoints.TryGetValue(keyId, out var allowed) ? allowed : null;
+
     /// <summary>True when the key may call the endpoint (keys without a list may call every endpoint).</summary>
     public bool KeyMayCall(string? keyId, string endpoint) =>
         keyId is null || !_keyEndpoints.TryGetValue(keyId, out var allowed) || allowed.Contains(endpoint, StringComparer.Ordinal);
