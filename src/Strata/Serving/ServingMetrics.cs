@@ -21,7 +21,7 @@ internal sealed class ServingMetrics
     public ServingMetrics(MetricRegistry registry)
     {
         _requestCounter = registry.CreateCounter("strata_serving_requests_total", "Prediction requests answered, by endpoint, model version and status.", "endpoint", "version", "status");
-        _latencyHistogram = registry.CreateHistogram("strata_serving_request_duration_seconds", "Prediction latency in seconds (queue, enrichment and prediction), by endpoint and model version.", Histogram.LatencyBuckets, "endpoint", "version");
+        _latencyHistogram = registry.CreateHistogram("strata_serving_request_duration_seconds", "Prediction latency in seconds (queue, enrichment and prediction), by endpoint and model version; a request refused before a model was chosen (429, 503, 504, 413) has version none, as in strata_serving_requests_total.", Histogram.LatencyBuckets, "endpoint", "version");
         InFlight = registry.CreateGauge("strata_serving_requests_in_flight", "Prediction requests being answered, by endpoint.", "endpoint");
         QueueDepth = registry.CreateGauge("strata_serving_queue_depth", "Prediction requests waiting for a slot, by endpoint.", "endpoint");
         LoadSeconds = registry.CreateHistogram("strata_serving_model_load_duration_seconds", "Time to load and verify a model version, by model.", Histogram.LatencyBuckets, "model");
@@ -69,7 +69,7 @@ internal sealed class ServingMetrics
         // requests would be counted where no scrape sees them.
         var last = t_last;
         if (last is null || !ReferenceEquals(last.Metrics, this) || !ReferenceEquals(last.Endpoint, endpoint) || last.Version != version || !ReferenceEquals(last.Status, status)
-            || last.Requests.IsRemoved || last.Latency is { IsRemoved: true })
+            || last.Requests.IsRemoved || last.Latency.IsRemoved)
         {
             last = t_last = new LastLabels(
                 this,
@@ -77,11 +77,13 @@ internal sealed class ServingMetrics
                 version,
                 status,
                 RequestsOf(endpoint, version, status),
-                version > 0 ? LatencyOf(endpoint, version) : null);
+                LatencyOf(endpoint, version));
         }
 
+        // Every request counted is timed too, refusals included (version "none"): the histogram's count then equals the
+        // requests counter by endpoint and version, and a queue timeout's wait shows in the latency quantiles.
         last.Requests.Inc();
-        last.Latency?.Observe(seconds);
+        last.Latency.Observe(seconds);
     }
 
     /// <summary>
@@ -137,7 +139,7 @@ internal sealed class ServingMetrics
     [ThreadStatic]
     private static LastLabels? t_last;
 
-    private sealed record LastLabels(ServingMetrics Metrics, string Endpoint, int Version, string Status, Counter.Child Requests, Histogram.Child? Latency);
+    private sealed record LastLabels(ServingMetrics Metrics, string Endpoint, int Version, string Status, Counter.Child Requests, Histogram.Child Latency);
 
     private static string Label(int version) => version > 0 ? version.ToString(CultureInfo.InvariantCulture) : "none";
 }
