@@ -8,11 +8,21 @@ namespace Strata.Serving;
 /// <summary>
 /// Registry versions loaded for serving, shared by every endpoint that serves them. A load reads the package through the
 /// artifact store (which verifies its digest) and the package reader (which checks every index and length); a version
-/// that fails is not cached, so a later attempt tries again, and the failure is counted.
+/// that fails is not cached, so a later attempt tries again. A failure is counted once per version and reason (again
+/// when the reason changes, or after the version loaded), and a version refused by the registry or its package checks
+/// is not read again for a while (doubling up to <see cref="MaxRetryDelay"/>): an endpoint left with nothing to serve
+/// is retried at every poll, and a corrupt package would otherwise be read and counted every second for ever.
 /// </summary>
-internal sealed class ModelCache(IMetadataStore metadata, IArtifactStore artifacts, ServingMetrics metrics)
+internal sealed class ModelCache(IMetadataStore metadata, IArtifactStore artifacts, ServingMetrics metrics, TimeProvider clock)
 {
+    /// <summary>The first wait before a version that failed is tried again.</summary>
+    internal static readonly TimeSpan FirstRetryDelay = TimeSpan.FromSeconds(1);
+
+    /// <summary>The longest wait before a version that keeps failing is tried again.</summary>
+    internal static readonly TimeSpan MaxRetryDelay = TimeSpan.FromMinutes(1);
+
     private readonly ConcurrentDictionary<(string Project, string Model, int Version), Lazy<Task<LoadedModel>>> _models = new();
+    private readonly ConcurrentDictionary<(string Project, string Model, int Version), Failure> _failures = new();
 
     /// <summary>Versions loaded or loading.</summary>
     public IReadOnlyCollection<(string Project, string Model, int Version)> Keys => [.. _models.Keys];
@@ -36,15 +46,39 @@ internal sealed class ModelCache(IMetadataStore metadata, IArtifactStore artifac
     public async Task<LoadedModel> GetAsync(string project, string model, int version, CancellationToken cancellationToken)
     {
         var key = (project, model, version);
+        if (_failures.TryGetValue(key, out var failed) && failed.Error is { } error && clock.GetUtcNow() < failed.RetryAt)
+        {
+            throw new StrataException(error.Code, error.Message); // the same answer, without reading the package again yet
+        }
+
         var lazy = _models.GetOrAdd(key, k => new Lazy<Task<LoadedModel>>(() => LoadAsync(k.Project, k.Model, k.Version)));
         try
         {
-            return await lazy.Value.WaitAsync(cancellationToken).ConfigureAwait(false);
+            var loaded = await lazy.Value.WaitAsync(cancellationToken).ConfigureAwait(false);
+            _failures.TryRemove(key, out _);
+            return loaded;
         }
-        catch (Exception) when (lazy.Value.IsFaulted)
+        catch (Exception e) when (lazy.Value.IsFaulted)
         {
-            _models.TryRemove(new KeyValuePair<(string, string, int), Lazy<Task<LoadedModel>>>(key, lazy));
+            // Callers waiting on the same load see the same failure: the one that removes the load records it.
+            if (_models.TryRemove(new KeyValuePair<(string, string, int), Lazy<Task<LoadedModel>>>(key, lazy)))
+            {
+                Failed(key, e);
+            }
+
             throw;
+        }
+    }
+
+    /// <summary>
+    /// Lets every version that failed be tried again at once: an operator asking for a load (a deployment put, a
+    /// repository load) may just have repaired what failed.
+    /// </summary>
+    public void RetryNow()
+    {
+        foreach (var (key, failure) in _failures)
+        {
+            _failures.TryUpdate(key, failure with { RetryAt = DateTimeOffset.MinValue }, failure);
         }
     }
 
@@ -95,8 +129,28 @@ internal sealed class ModelCache(IMetadataStore metadata, IArtifactStore artifac
         catch (Exception e)
         {
             activity?.SetStatus(ActivityStatusCode.Error, e.Message);
-            metrics.LoadFailures.Labels(model).Inc();
             throw;
         }
     }
+
+    /// <summary>
+    /// Counts a failed load unless the version failed for the same reason last time, and sets when it may be read again:
+    /// a refusal (a missing or deleted version, a package that fails verification) waits twice as long as the last one,
+    /// up to <see cref="MaxRetryDelay"/>; anything else (a store that did not answer) may pass, so it is not delayed.
+    /// </summary>
+    private void Failed((string Project, string Model, int Version) key, Exception e)
+    {
+        var known = e as StrataException;
+        var previous = _failures.TryGetValue(key, out var last) ? last : null;
+        var same = previous is not null && previous.Reason == e.Message;
+        var delay = same ? TimeSpan.FromTicks(Math.Min(previous!.Delay.Ticks * 2, MaxRetryDelay.Ticks)) : FirstRetryDelay;
+        _failures[key] = new Failure(e.Message, known, known is null ? DateTimeOffset.MinValue : clock.GetUtcNow() + delay, delay);
+        if (!same)
+        {
+            metrics.LoadFailures.Labels(key.Model).Inc();
+        }
+    }
+
+    /// <summary>Why a version last failed to load, the error to answer with until it may be tried again (a refusal only), and when.</summary>
+    private sealed record Failure(string Reason, StrataException? Error, DateTimeOffset RetryAt, TimeSpan Delay);
 }

@@ -25,7 +25,7 @@ internal sealed class ServingMetrics
         InFlight = registry.CreateGauge("strata_serving_requests_in_flight", "Prediction requests being answered, by endpoint.", "endpoint");
         QueueDepth = registry.CreateGauge("strata_serving_queue_depth", "Prediction requests waiting for a slot, by endpoint.", "endpoint");
         LoadSeconds = registry.CreateHistogram("strata_serving_model_load_duration_seconds", "Time to load and verify a model version, by model.", Histogram.LatencyBuckets, "model");
-        LoadFailures = registry.CreateCounter("strata_serving_model_load_failures_total", "Model versions that failed to load or verify, by model.", "model");
+        LoadFailures = registry.CreateCounter("strata_serving_model_load_failures_total", "Model versions that failed to load or verify, by model: once per version and reason (again when the reason changes or after the version loaded), however often it is retried.", "model");
         Swaps = registry.CreateCounter("strata_serving_model_swaps_total", "Model versions switched in on an endpoint, by endpoint.", "endpoint");
         ShadowPredictions = registry.CreateCounter("strata_serving_shadow_predictions_total", "Requests a shadow model answered, by endpoint.", "endpoint");
         ShadowDropped = registry.CreateCounter("strata_serving_shadow_dropped_total", "Requests not copied to the shadow because its queue was full, by endpoint.", "endpoint");

@@ -60,6 +60,10 @@ public sealed partial class ServingRuntime : IAsyncDisposable
     private readonly Lock _gaugesLock = new();
     private int _keyGeneration;
 
+    // The failure last warned about, per endpoint (StoreFailure: the refresh as a whole), until it is fixed or changes.
+    private readonly ConcurrentDictionary<string, string> _reported = new(StringComparer.Ordinal);
+    private const string StoreFailure = "*";
+
     // The request fields each feature service needs, per feature store (a new one comes with each definitions version).
     private static readonly ConditionalWeakTable<FeatureStore, ConcurrentDictionary<string, ServiceNeeds>> NeedsByStore = new();
     private IReadOnlyDictionary<string, IReadOnlyList<string>> _keyEndpoints = new Dictionary<string, IReadOnlyList<string>>();
@@ -78,7 +82,7 @@ public sealed partial class ServingRuntime : IAsyncDisposable
         _options = options ?? new ServingOptions();
         _clock = clock ?? TimeProvider.System;
         _metrics = new ServingMetrics(metrics);
-        _cache = new ModelCache(metadata, artifacts, _metrics);
+        _cache = new ModelCache(metadata, artifacts, _metrics, _clock);
         _log = _options.PredictionLogFolder is { } folder ? new PredictionLog(new PredictionLogOptions { Folder = folder, Capacity = _options.PredictionLogCapacity, BeforeWrite = _options.BeforeLogWrite }, metrics) : null;
         _shadowFailures = metrics.CreateCounter("strata_serving_shadow_failures_total", "Shadow predictions that failed (a mismatched signature, a model error).").Unlabelled;
         _shadow = Channel.CreateBounded<ShadowWork>(new BoundedChannelOptions(_options.ShadowCapacity) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
@@ -135,6 +139,7 @@ public sealed partial class ServingRuntime : IAsyncDisposable
     public async Task LoadAsync(string name, CancellationToken cancellationToken = default)
     {
         Endpoint(name).Unloaded = false;
+        _cache.RetryNow(); // asked for, so tried now even while a failing version waits for its next retry
         await RefreshAsync(cancellationToken).ConfigureAwait(false);
         var endpoint = Endpoint(name);
         if (endpoint.State is null)
@@ -254,6 +259,7 @@ public sealed partial class ServingRuntime : IAsyncDisposable
             throw new StrataException(ErrorCodes.NotFound, $"no project '{deployment.Project}'");
         }
 
+        _cache.RetryNow(); // asked for, so tried now even while a failing version waits for its next retry
         await LoadStateAsync(deployment, cancellationToken).ConfigureAwait(false);
         await _metadata.Endpoints.PutAsync(deployment.Name, deployment.Project, deployment.ToJson(), actor, cancellationToken).ConfigureAwait(false);
         await RefreshAsync(cancellationToken).ConfigureAwait(false);
@@ -302,6 +308,7 @@ public sealed partial class ServingRuntime : IAsyncDisposable
             var names = records.Select(r => r.Name).ToHashSet(StringComparer.Ordinal);
             foreach (var name in _endpoints.Keys.Where(n => !names.Contains(n)).ToList())
             {
+                _reported.TryRemove(name, out _);
                 if (_endpoints.TryRemove(name, out var gone))
                 {
                     // NOTE: not disposed: requests in flight may still hold its admission lease. Its batchers close;
@@ -317,6 +324,7 @@ public sealed partial class ServingRuntime : IAsyncDisposable
 
             _cache.Retain(_endpoints.Values.SelectMany(e => e.State?.Models() ?? []).Select(m => (m.Project, m.Name, m.Version)).ToHashSet());
             Volatile.Write(ref _seenSequence, sequence);
+            _reported.TryRemove(StoreFailure, out _); // the store answered
         }
         finally
         {
@@ -393,12 +401,14 @@ public sealed partial class ServingRuntime : IAsyncDisposable
             var current = runtime.State;
             if (current is not null && current.Deployment == deployment && Same(current, versions))
             {
+                _reported.TryRemove(record.Name, out _);
                 return;
             }
 
             var state = await LoadStateAsync(deployment, cancellationToken).ConfigureAwait(false);
             runtime.Swap(state);
             runtime.LastError = null;
+            _reported.TryRemove(record.Name, out _);
             _metrics.Swaps.Labels(deployment.Name).Inc();
         }
         catch (StrataException e)
@@ -516,6 +526,8 @@ public sealed partial class ServingRuntime : IAsyncDisposable
                 {
                     await RefreshAsync(token).ConfigureAwait(false);
                 }
+
+                _reported.TryRemove(StoreFailure, out _); // the store answered: its next outage is warned about
             }
             catch (OperationCanceledException) when (token.IsCancellationRequested)
             {
@@ -525,7 +537,7 @@ public sealed partial class ServingRuntime : IAsyncDisposable
             catch (Exception e)
 #pragma warning restore CA1031
             {
-                LogRefreshFailure("*", e.Message);
+                LogRefreshFailure(StoreFailure, e.Message);
             }
         }
     }
@@ -605,8 +617,21 @@ public sealed partial class ServingRuntime : IAsyncDisposable
         }
     }
 
-    private void LogRefreshFailure(string endpoint, string message) =>
-        _options.Warn?.Invoke($"endpoint '{endpoint}' could not be refreshed: {message}");
+    /// <summary>
+    /// Warns that an endpoint (or, as <see cref="StoreFailure"/>, the whole refresh) failed, once per reason: a failing
+    /// endpoint is retried at every poll, and a warning each time would fill the log with one line a second for as long
+    /// as it lasts. It is written again when the reason changes, or when it fails again after a refresh succeeded.
+    /// </summary>
+    private void LogRefreshFailure(string endpoint, string message)
+    {
+        if (_reported.TryGetValue(endpoint, out var last) && last == message)
+        {
+            return;
+        }
+
+        _reported[endpoint] = message;
+        _options.Warn?.Invoke($"endpoint '{endpoint}' could not be refreshed: {message} (retried in the background; warned again only if the reason changes)");
+    }
 }
 
 /// <summary>A key's SHA-256, as the authentication cache's key (two halves, so looking it up allocates nothing).</summary>
