@@ -28,11 +28,11 @@ internal static class InferenceApi
         v2.MapGet("/models/{name}/versions/{version}", ([AsParameters] ApiContext api, string name, string version) => Guard(() => ModelMetadata(api, name, version))).RequireAnyKey();
         v2.MapGet("/models/{name}/ready", ([AsParameters] ApiContext api, string name) => Guard(() => ModelReady(api, name, null))).RequireAnyKey();
         v2.MapGet("/models/{name}/versions/{version}/ready", ([AsParameters] ApiContext api, string name, string version) => Guard(() => ModelReady(api, name, version))).RequireAnyKey();
-        v2.MapPost("/models/{name}/infer", ([AsParameters] ApiContext api, string name) => GuardAsync(() => InferAsync(api, name, null))).RequireAnyKey().WithCachedKeyCheck();
-        v2.MapPost("/models/{name}/versions/{version}/infer", ([AsParameters] ApiContext api, string name, string version) => GuardAsync(() => InferAsync(api, name, version))).RequireAnyKey().WithCachedKeyCheck();
-        v2.MapPost("/repository/index", ([AsParameters] ApiContext api) => GuardAsync(() => IndexAsync(api))).RequireAnyKey();
-        v2.MapPost("/repository/models/{name}/load", ([AsParameters] ApiContext api, string name) => GuardAsync(() => LoadAsync(api, name, load: true))).RequireAnyKey();
-        v2.MapPost("/repository/models/{name}/unload", ([AsParameters] ApiContext api, string name) => GuardAsync(() => LoadAsync(api, name, load: false))).RequireAnyKey();
+        v2.MapPost("/models/{name}/infer", ([AsParameters] ApiContext api, string name) => GuardAsync(api.Http, () => InferAsync(api, name, null))).RequireAnyKey().WithCachedKeyCheck();
+        v2.MapPost("/models/{name}/versions/{version}/infer", ([AsParameters] ApiContext api, string name, string version) => GuardAsync(api.Http, () => InferAsync(api, name, version))).RequireAnyKey().WithCachedKeyCheck();
+        v2.MapPost("/repository/index", ([AsParameters] ApiContext api) => GuardAsync(api.Http, () => IndexAsync(api))).RequireAnyKey();
+        v2.MapPost("/repository/models/{name}/load", ([AsParameters] ApiContext api, string name) => GuardAsync(api.Http, () => LoadAsync(api, name, load: true))).RequireAnyKey();
+        v2.MapPost("/repository/models/{name}/unload", ([AsParameters] ApiContext api, string name) => GuardAsync(api.Http, () => LoadAsync(api, name, load: false))).RequireAnyKey();
         return app;
     }
 
@@ -222,13 +222,14 @@ internal static class InferenceApi
         }
     }
 
-    private static async Task<IResult> GuardAsync(Func<Task<IResult>> handler)
+    /// <summary>Answers a handler's caller error with the protocol's error object; a client that left is the exception handler's (499).</summary>
+    private static async Task<IResult> GuardAsync(HttpContext context, Func<Task<IResult>> handler)
     {
         try
         {
             return await handler().ConfigureAwait(false);
         }
-        catch (Exception e) when (e is StrataException or JsonException or BadHttpRequestException)
+        catch (Exception e) when (e is StrataException or JsonException or BadHttpRequestException && !ProblemExceptionHandler.ClientLeft(context, e))
         {
             return Error(e);
         }

@@ -20,8 +20,22 @@ internal sealed partial class ProblemExceptionHandler(IProblemDetailsService pro
     /// <summary>The code of a 503 while the metadata store does not answer (PostgreSQL down, a connection refused).</summary>
     internal const string Unavailable = "unavailable";
 
+    /// <summary>
+    /// Kestrel's message for a request body that ended before its declared length (Content-Length, or a chunked body
+    /// without its last chunk): the client closed the connection mid-body. Its reason code is internal, and a malformed
+    /// chunk is a 400 of the same type, so the message is what tells them apart (ASP.NET Core ships it in English only).
+    /// </summary>
+    internal const string BodyEndedEarly = "Unexpected end of request content.";
+
     public async ValueTask<bool> TryHandleAsync(HttpContext httpContext, Exception exception, CancellationToken cancellationToken)
     {
+        if (ClientLeft(httpContext, exception))
+        {
+            // Nobody is left to read an answer: recorded as 499 (client closed request), as an abort is, not as a 400.
+            httpContext.Response.StatusCode = StatusCodes.Status499ClientClosedRequest;
+            return true;
+        }
+
         var (status, code, detail) = Map(exception, exception is JsonException or BadHttpRequestException { InnerException: JsonException } ? BodyType(httpContext) : null);
         // A refusal under load (503, 504) is counted in the metrics and the access log; a stack trace for each would grow
         // the log fastest exactly while the server sheds load. So would one per request while the metadata store is down.
@@ -75,6 +89,20 @@ internal sealed partial class ProblemExceptionHandler(IProblemDetailsService pro
         var endpoint = httpContext.Features.Get<IExceptionHandlerFeature>()?.Endpoint ?? httpContext.GetEndpoint();
         return endpoint?.Metadata.GetMetadata<IAcceptsMetadata>()?.RequestType is { } type ? json.Value.SerializerOptions.GetTypeInfo(type) : null;
     }
+
+    /// <summary>
+    /// True when the exception means the client went away: the request was aborted, the connection was reset, or the
+    /// body ended before its declared length. Kestrel reports that last one as a 400 <see cref="BadHttpRequestException"/>
+    /// when the connection's input ends, usually before it cancels <see cref="HttpContext.RequestAborted"/>.
+    /// </summary>
+    internal static bool ClientLeft(HttpContext context, Exception exception) =>
+        exception is OperationCanceledException or IOException && context.RequestAborted.IsCancellationRequested
+        || exception is Microsoft.AspNetCore.Connections.ConnectionResetException
+        || exception is BadHttpRequestException { StatusCode: StatusCodes.Status400BadRequest, Message: BodyEndedEarly };
+
+    /// <summary>The status a failed request is answered (or, when the client left, recorded) with.</summary>
+    internal static int StatusFor(HttpContext context, Exception exception) =>
+        ClientLeft(context, exception) ? StatusCodes.Status499ClientClosedRequest : Map(exception).Status;
 
     /// <summary>The status, stable code and message for an exception; <paramref name="body"/> is the type the request's body was read as, when known.</summary>
     internal static (int Status, string Code, string Detail) Map(Exception exception, JsonTypeInfo? body = null) => exception switch

@@ -136,9 +136,10 @@ internal sealed class InferenceFastPath
             {
                 await (match.Infer ? InferAsync(context, id, match) : PredictAsync(context, id, match.Name)).ConfigureAwait(false);
             }
-            catch (Exception e) when (e is OperationCanceledException or IOException && context.RequestAborted.IsCancellationRequested)
+            catch (Exception e) when (ProblemExceptionHandler.ClientLeft(context, e))
             {
-                // The client left: 499 as the exception handler says, unless the answer had started (its status was sent).
+                // The client left (an abort, or a body cut short): 499 as the exception handler says, unless the answer
+                // had started (its status was sent).
                 if (!context.Response.HasStarted)
                 {
                     context.Response.StatusCode = StatusCodes.Status499ClientClosedRequest;
@@ -233,7 +234,7 @@ internal sealed class InferenceFastPath
             var header = InferenceJson.WriteResponse(buffer, match.Name, request.Id ?? id, output, answered.Outputs, request);
             await SendAsync(context, buffer, header).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is StrataException or JsonException or BadHttpRequestException && !context.Response.HasStarted)
+        catch (Exception e) when (e is StrataException or JsonException or BadHttpRequestException && !context.Response.HasStarted && !ProblemExceptionHandler.ClientLeft(context, e))
         {
             error = InferenceApi.Error(e); // the protocol's error object; a server fault is rethrown and becomes a problem
         }

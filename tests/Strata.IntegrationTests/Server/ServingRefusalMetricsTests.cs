@@ -1,0 +1,128 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using System.Text.RegularExpressions;
+
+namespace Strata.IntegrationTests.Server;
+
+/// <summary>
+/// Requests that fail before a model answers, as the metrics record them: a client that closes the connection mid-body
+/// is a 499 (client closed request), not a 400, on the lean branch and the general pipeline of both APIs. Its own
+/// server, so its route counts are its own.
+/// </summary>
+public sealed class ServingRefusalMetricsTests : IAsyncLifetime
+{
+    private const string PredictRoute = "/v1/endpoints/{name}/predict";
+    private const string InferRoute = "/v2/models/{name}/infer";
+
+    private ServingServer _server = null!;
+
+    public async Task InitializeAsync() => _server = await ServingServer.StartAsync();
+
+    public async Task DisposeAsync() => await _server.DisposeAsync();
+
+    [Fact]
+    public async Task A_body_the_client_cuts_short_is_a_499_on_both_pipelines_of_both_apis()
+    {
+        await _server.DeployAsync("cut", new { project = "flights", model = "delay/1" });
+        string[] paths = ["/v1/endpoints/cut/predict", "/v1/endpoints/cut/predict?explain=1", "/v2/models/cut/infer", "/v2/models/cut/infer/"];
+        const int Each = 5; // Kestrel cancels RequestAborted a moment after it reports the body's end: repeated, both orders show
+
+        foreach (var path in paths)
+        {
+            for (var i = 0; i < Each; i++)
+            {
+                await SendCutShortAsync(path);
+            }
+        }
+
+        // Every such request is recorded once it is over, as 499; none as a 400 (a malformed request).
+        using var http = _server.Http("root");
+        var text = await WaitForMetricsAsync(http, t => Requests(t, PredictRoute).Values.Sum() == 2 * Each && Requests(t, InferRoute).Values.Sum() == 2 * Each);
+        Assert.Equal(new Dictionary<string, double> { ["499"] = 2 * Each }, Requests(text, PredictRoute));
+        Assert.Equal(new Dictionary<string, double> { ["499"] = 2 * Each }, Requests(text, InferRoute));
+    }
+
+    [Fact]
+    public async Task A_malformed_request_body_is_still_a_400()
+    {
+        await _server.DeployAsync("broken", new { project = "flights", model = "delay/1" });
+        using var http = _server.Http();
+        foreach (var path in new[] { "/v1/endpoints/broken/predict", "/v1/endpoints/broken/predict?explain=1" })
+        {
+            // A whole body that is not JSON, and a chunked body whose chunk size is not hexadecimal.
+            using var garbled = await http.PostAsync(path, new StringContent("{\"rows\": [", Encoding.UTF8, "application/json"));
+            Assert.Equal(HttpStatusCode.BadRequest, garbled.StatusCode);
+            Assert.StartsWith("HTTP/1.1 400", await SendBadChunkAsync(path), StringComparison.Ordinal);
+        }
+    }
+
+    /// <summary>Sends a request whose headers promise 1000 bytes of body, sends 8 and closes, then waits for the server to close too.</summary>
+    private async Task SendCutShortAsync(string path)
+    {
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await socket.ConnectAsync(_server.Address.Host, _server.Address.Port);
+        var request = $"POST {path} HTTP/1.1\r\nHost: {_server.Address.Authority}\r\nAuthorization: Bearer {_server.Keys["viewer"]}\r\n" +
+            "Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"rows\":";
+        await socket.SendAsync(Encoding.ASCII.GetBytes(request));
+        socket.Shutdown(SocketShutdown.Send);
+        await ReadToEndAsync(socket);
+    }
+
+    /// <summary>Sends a chunked body whose chunk size is not hexadecimal; returns what the server answers.</summary>
+    private async Task<string> SendBadChunkAsync(string path)
+    {
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await socket.ConnectAsync(_server.Address.Host, _server.Address.Port);
+        var request = $"POST {path} HTTP/1.1\r\nHost: {_server.Address.Authority}\r\nAuthorization: Bearer {_server.Keys["viewer"]}\r\n" +
+            "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\nzz\r\n{\"rows\": []}\r\n0\r\n\r\n";
+        await socket.SendAsync(Encoding.ASCII.GetBytes(request));
+        return await ReadToEndAsync(socket);
+    }
+
+    private static async Task<string> ReadToEndAsync(Socket socket)
+    {
+        var answer = new StringBuilder();
+        var buffer = new byte[4096];
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(30)); // a server that never closes fails the test, not hangs it
+        try
+        {
+            while (await socket.ReceiveAsync(buffer, SocketFlags.None, stop.Token) is > 0 and var read)
+            {
+                answer.Append(Encoding.ASCII.GetString(buffer, 0, read));
+            }
+        }
+        catch (SocketException)
+        {
+            // The server may reset the connection it gave up on.
+        }
+
+        return answer.ToString();
+    }
+
+    /// <summary>Scrapes until <paramref name="done"/> holds (each request is recorded just after its connection closes).</summary>
+    private static async Task<string> WaitForMetricsAsync(HttpClient http, Func<string, bool> done)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (true)
+        {
+            var text = await http.GetStringAsync("/metrics");
+            if (done(text))
+            {
+                return text;
+            }
+
+            Assert.True(DateTime.UtcNow < deadline, $"timed out waiting for the requests to be recorded:\n{text}");
+            await Task.Delay(20);
+        }
+    }
+
+    /// <summary>A route's POST requests by status.</summary>
+    private static Dictionary<string, double> Requests(string text, string route) =>
+        Values(text, "^strata_http_requests_total\\{route=\"" + Regex.Escape(route) + "\",method=\"POST\",status=\"(?<k>\\d+)\"\\} (?<n>\\S+)$");
+
+    private static Dictionary<string, double> Values(string text, string pattern) =>
+        Regex.Matches(text, pattern, RegexOptions.Multiline)
+            .ToDictionary(m => m.Groups["k"].Value, m => double.Parse(m.Groups["n"].Value, CultureInfo.InvariantCulture));
+}
