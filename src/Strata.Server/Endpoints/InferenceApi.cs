@@ -84,18 +84,29 @@ internal static class InferenceApi
 
     private static async Task<IResult> InferAsync([AsParameters] ApiContext api, string name, string? version)
     {
+        var start = System.Diagnostics.Stopwatch.GetTimestamp();
         ServingApi.Authorize(api, name, Role.Viewer);
-        var number = ParseVersion(version);
-        var (signature, _, inputs) = api.State.Serving.Describe(name, number);
+        int? number;
         InferenceJson.InferRequest request;
-        var body = await RequestJson.ReadAllAsync(api.Http.Request.Body, api.Aborted).ConfigureAwait(false);
-        var (json, binary) = InferenceJson.Split(body, api.Http.Request.Headers[InferenceJson.HeaderLengthHeader]);
-        using (var document = RequestJson.Parse(json, InferenceJson.MaxDepth))
+        try
         {
-            request = InferenceJson.Parse(document.RootElement, inputs, binary);
+            number = ParseVersion(version);
+            var (signature, _, inputs) = api.State.Serving.Describe(name, number);
+            var body = await RequestJson.ReadAllAsync(api.Http.Request.Body, api.Aborted).ConfigureAwait(false);
+            var (json, binary) = InferenceJson.Split(body, api.Http.Request.Headers[InferenceJson.HeaderLengthHeader]);
+            using (var document = RequestJson.Parse(json, InferenceJson.MaxDepth))
+            {
+                request = InferenceJson.Parse(document.RootElement, inputs, binary);
+            }
+
+            InferenceJson.CheckOutputs(request, signature.Outputs);
+        }
+        catch (Exception e)
+        {
+            ServingApi.CountRefused(api.State.Serving, api.Http, name, e, start);
+            throw;
         }
 
-        InferenceJson.CheckOutputs(request, signature.Outputs);
         var output = await api.State.Serving.PredictAsync(ServingApi.Request(api, name, request.Input, 0, number), api.Aborted).ConfigureAwait(false);
         AccessLog.Served(api.Http, output);
         var (answered, _, _) = api.State.Serving.Describe(name, output.Version);

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -106,11 +107,18 @@ internal static class ServingApi
             throw new StrataException(ErrorCodes.ArgumentInvalid, $"parameter 'explain' must be between 0 and {MaxExplain}");
         }
 
+        var start = Stopwatch.GetTimestamp();
         Authorize(api, name, Role.Viewer);
         PredictionInput input;
-        using (var document = await JsonDocument.ParseAsync(api.Http.Request.Body, new JsonDocumentOptions { MaxDepth = PredictJson.MaxDepth }, api.Aborted).ConfigureAwait(false))
+        try
         {
+            using var document = await JsonDocument.ParseAsync(api.Http.Request.Body, new JsonDocumentOptions { MaxDepth = PredictJson.MaxDepth }, api.Aborted).ConfigureAwait(false);
             input = PredictJson.ParseRows(document.RootElement);
+        }
+        catch (Exception e)
+        {
+            CountRefused(api.State.Serving, api.Http, name, e, start);
+            throw;
         }
 
         var output = await api.State.Serving.PredictAsync(Request(api, name, input, explain ?? 0, null), api.Aborted).ConfigureAwait(false);
@@ -131,6 +139,14 @@ internal static class ServingApi
         Version = version,
         TraceParent = TraceParents.Of(api.Http.Request),
     };
+
+    /// <summary>
+    /// Counts in the serving metrics a request to an endpoint its caller may call that failed before it reached the
+    /// runtime (a body it could not read or parse, an unknown output or version), with the status it is answered (or,
+    /// when the client left, recorded) with: the runtime counts the rest, so every such request is counted once.
+    /// </summary>
+    internal static void CountRefused(ServingRuntime serving, HttpContext context, string name, Exception e, long start) =>
+        serving.CountRefused(name, ProblemExceptionHandler.StatusFor(context, e), Stopwatch.GetElapsedTime(start));
 
     /// <summary>Checks the caller's role in the endpoint's project and the key's endpoint limit.</summary>
     /// <exception cref="StrataException">No such endpoint (not found), or not allowed (forbidden).</exception>

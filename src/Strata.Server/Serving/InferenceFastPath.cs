@@ -134,7 +134,7 @@ internal sealed class InferenceFastPath
             context.Response.Headers[RequestIds.Header] = id;
             try
             {
-                await (match.Infer ? InferAsync(context, id, match) : PredictAsync(context, id, match.Name)).ConfigureAwait(false);
+                await (match.Infer ? InferAsync(context, id, match, start) : PredictAsync(context, id, match.Name, start)).ConfigureAwait(false);
             }
             catch (Exception e) when (ProblemExceptionHandler.ClientLeft(context, e))
             {
@@ -168,7 +168,7 @@ internal sealed class InferenceFastPath
         }
     }
 
-    private async Task PredictAsync(HttpContext context, string id, string name)
+    private async Task PredictAsync(HttpContext context, string id, string name, long start)
     {
         var serving = _state.Serving;
         var principal = await AuthenticateAsync(serving, context).ConfigureAwait(false);
@@ -176,21 +176,29 @@ internal sealed class InferenceFastPath
         CheckLength(context.Request);
         ServingApi.Authorize(serving, principal, name, Role.Viewer);
         var reader = context.Request.BodyReader;
-        var body = await ReadBodyAsync(reader, context.RequestAborted).ConfigureAwait(false);
         PredictionInput input;
         try
         {
-            if (!PredictJson.TryParseRows(body.Buffer, out var parsed))
+            var body = await ReadBodyAsync(reader, context.RequestAborted).ConfigureAwait(false);
+            try
             {
-                using var document = JsonDocument.Parse(body.Buffer, new JsonDocumentOptions { MaxDepth = PredictJson.MaxDepth });
-                parsed = PredictJson.ParseRows(document.RootElement);
-            }
+                if (!PredictJson.TryParseRows(body.Buffer, out var parsed))
+                {
+                    using var document = JsonDocument.Parse(body.Buffer, new JsonDocumentOptions { MaxDepth = PredictJson.MaxDepth });
+                    parsed = PredictJson.ParseRows(document.RootElement);
+                }
 
-            input = parsed;
+                input = parsed;
+            }
+            finally
+            {
+                reader.AdvanceTo(body.Buffer.End);
+            }
         }
-        finally
+        catch (Exception e)
         {
-            reader.AdvanceTo(body.Buffer.End);
+            ServingApi.CountRefused(serving, context, name, e, start);
+            throw;
         }
 
         var output = await serving.PredictAsync(Request(context, name, input, id, principal, null), context.RequestAborted).ConfigureAwait(false);
@@ -200,7 +208,7 @@ internal sealed class InferenceFastPath
         await SendAsync(context, buffer).ConfigureAwait(false);
     }
 
-    private async Task InferAsync(HttpContext context, string id, Match match)
+    private async Task InferAsync(HttpContext context, string id, Match match, long start)
     {
         var serving = _state.Serving;
         var principal = await AuthenticateAsync(serving, context).ConfigureAwait(false);
@@ -210,23 +218,33 @@ internal sealed class InferenceFastPath
         try
         {
             ServingApi.Authorize(serving, principal, match.Name, Role.Viewer);
-            var number = InferenceApi.ParseVersion(match.Version);
-            var (signature, _, inputs) = serving.Describe(match.Name, number);
-            var reader = context.Request.BodyReader;
-            var body = await ReadBodyAsync(reader, context.RequestAborted).ConfigureAwait(false);
+            int? number;
             InferenceJson.InferRequest request;
             try
             {
-                var (json, binary) = InferenceJson.Split(body.Buffer, context.Request.Headers[InferenceJson.HeaderLengthHeader]);
-                using var document = RequestJson.Parse(json, InferenceJson.MaxDepth);
-                request = InferenceJson.Parse(document.RootElement, inputs, binary);
+                number = InferenceApi.ParseVersion(match.Version);
+                var (signature, _, inputs) = serving.Describe(match.Name, number);
+                var reader = context.Request.BodyReader;
+                var body = await ReadBodyAsync(reader, context.RequestAborted).ConfigureAwait(false);
+                try
+                {
+                    var (json, binary) = InferenceJson.Split(body.Buffer, context.Request.Headers[InferenceJson.HeaderLengthHeader]);
+                    using var document = RequestJson.Parse(json, InferenceJson.MaxDepth);
+                    request = InferenceJson.Parse(document.RootElement, inputs, binary);
+                }
+                finally
+                {
+                    reader.AdvanceTo(body.Buffer.End);
+                }
+
+                InferenceJson.CheckOutputs(request, signature.Outputs);
             }
-            finally
+            catch (Exception e)
             {
-                reader.AdvanceTo(body.Buffer.End);
+                ServingApi.CountRefused(serving, context, match.Name, e, start);
+                throw;
             }
 
-            InferenceJson.CheckOutputs(request, signature.Outputs);
             var output = await serving.PredictAsync(Request(context, match.Name, request.Input, id, principal, number), context.RequestAborted).ConfigureAwait(false);
             AccessLog.Served(context, output);
             var (answered, _, _) = serving.Describe(match.Name, output.Version);

@@ -134,6 +134,20 @@ public sealed partial class ServingRuntime : IAsyncDisposable
     /// <summary>True when every endpoint that is not unloaded has a model ready.</summary>
     public bool Ready => _endpoints.Values.All(e => e.Unloaded || e.State is not null);
 
+    /// <summary>
+    /// Counts a request to an endpoint that the server refused before it reached <see cref="PredictAsync"/> (a body it
+    /// could not read or parse, an unknown output or version, a client that left mid-body), under version <c>none</c>
+    /// and its status, so the serving metrics count every request to an endpoint once, as they count the runtime's own
+    /// refusals. A name that is no endpoint is not counted: a client could otherwise add a series per name it sends.
+    /// </summary>
+    public void CountRefused(string endpoint, int status, TimeSpan elapsed)
+    {
+        if (_endpoints.TryGetValue(endpoint, out var runtime))
+        {
+            _metrics.Record(runtime.Deployment.Name, 0, status.ToString(System.Globalization.CultureInfo.InvariantCulture), elapsed.TotalSeconds);
+        }
+    }
+
     /// <summary>Loads an endpoint's models again after an unload (or retries a failed load); waits until they are in.</summary>
     /// <exception cref="StrataException">No such endpoint, or its models fail to load (the reason).</exception>
     public async Task LoadAsync(string name, CancellationToken cancellationToken = default)

@@ -204,8 +204,10 @@ public sealed class InferenceProtocolTests(ServingServerFixture fixture) : IClas
 
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         Assert.Equal("the model has no output 'score' (it has probability, label)", (await ServingServer.JsonAsync(response)).GetProperty("error").GetString());
-        // Nothing was predicted (or logged) for it: the serving metrics never saw the endpoint answer.
-        Assert.DoesNotContain("strata_serving_requests_total{endpoint=\"oip-no-output\"", await http.GetStringAsync("/metrics"), StringComparison.Ordinal);
+        // Nothing was predicted for it: the endpoint counts a request refused before any model version answered.
+        var metrics = await http.GetStringAsync("/metrics");
+        Assert.Contains("strata_serving_requests_total{endpoint=\"oip-no-output\",version=\"none\",status=\"400\"} 1\n", metrics, StringComparison.Ordinal);
+        Assert.DoesNotContain("strata_serving_requests_total{endpoint=\"oip-no-output\",version=\"1\"", metrics, StringComparison.Ordinal);
     }
 
     [Fact]

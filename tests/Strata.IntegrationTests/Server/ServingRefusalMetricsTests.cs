@@ -2,14 +2,15 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
+using System.Text.Json;
 using System.Text.RegularExpressions;
 
 namespace Strata.IntegrationTests.Server;
 
 /// <summary>
 /// Requests that fail before a model answers, as the metrics record them: a client that closes the connection mid-body
-/// is a 499 (client closed request), not a 400, on the lean branch and the general pipeline of both APIs. Its own
-/// server, so its route counts are its own.
+/// is a 499 (client closed request), not a 400, and every request to an endpoint counts in the serving metrics, on the
+/// lean branch and the general pipeline of both APIs. Its own server, so its route counts are its own.
 /// </summary>
 public sealed class ServingRefusalMetricsTests : IAsyncLifetime
 {
@@ -42,6 +43,8 @@ public sealed class ServingRefusalMetricsTests : IAsyncLifetime
         var text = await WaitForMetricsAsync(http, t => Requests(t, PredictRoute).Values.Sum() == 2 * Each && Requests(t, InferRoute).Values.Sum() == 2 * Each);
         Assert.Equal(new Dictionary<string, double> { ["499"] = 2 * Each }, Requests(text, PredictRoute));
         Assert.Equal(new Dictionary<string, double> { ["499"] = 2 * Each }, Requests(text, InferRoute));
+        // The endpoint counts those that got past its access checks before the connection was seen to be gone, also as 499.
+        Assert.Equal(["none 499"], Serving(text, "cut").Keys);
     }
 
     [Fact]
@@ -56,6 +59,41 @@ public sealed class ServingRefusalMetricsTests : IAsyncLifetime
             Assert.Equal(HttpStatusCode.BadRequest, garbled.StatusCode);
             Assert.StartsWith("HTTP/1.1 400", await SendBadChunkAsync(path), StringComparison.Ordinal);
         }
+    }
+
+    [Fact]
+    public async Task Every_inference_request_to_an_endpoint_is_counted_for_it_whatever_refused_it()
+    {
+        await _server.DeployAsync("counted", new { project = "flights", model = "delay/1" });
+        using var http = _server.Http();
+        var (header, rows) = ServingServer.Sample(1);
+        var inputs = Enumerable.Range(0, 11).Select(f => new { name = header[f], shape = new[] { 1 }, datatype = "FP32", data = new[] { double.IsNaN(rows[0][f]) ? 0 : rows[0][f] } }).ToArray();
+        var good = JsonSerializer.Serialize(new { inputs });
+        var badOutput = JsonSerializer.Serialize(new { inputs, outputs = new[] { new { name = "no_such_output" } } });
+
+        // Each on the lean branch and on the general pipeline (a trailing slash, a query string).
+        (string Path, string Body, HttpStatusCode Status)[] requests =
+        [
+            ("/v2/models/counted/infer", good, HttpStatusCode.OK),
+            ("/v2/models/counted/infer", badOutput, HttpStatusCode.BadRequest), ("/v2/models/counted/infer/", badOutput, HttpStatusCode.BadRequest),
+            ("/v2/models/counted/versions/7/infer", good, HttpStatusCode.NotFound), ("/v2/models/counted/versions/7/infer/", good, HttpStatusCode.NotFound),
+            ("/v1/endpoints/counted/predict", "{\"rows\": [", HttpStatusCode.BadRequest), ("/v1/endpoints/counted/predict?explain=1", "{\"rows\": [", HttpStatusCode.BadRequest),
+            ("/v2/models/no-such-endpoint/infer", good, HttpStatusCode.NotFound),
+        ];
+        foreach (var (path, body, status) in requests)
+        {
+            using var response = await http.PostAsync(path, new StringContent(body, Encoding.UTF8, "application/json"));
+            Assert.True(response.StatusCode == status, $"{path}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+        }
+
+        // Refused before a model was chosen: version none, under the status answered; the histogram counts the same.
+        using var root = _server.Http("root");
+        var text = await root.GetStringAsync("/metrics");
+        Assert.Equal(new Dictionary<string, double> { ["1 200"] = 1, ["none 400"] = 4, ["none 404"] = 2 }, Serving(text, "counted"));
+        Assert.Equal(
+            Serving(text, "counted").GroupBy(p => p.Key.Split(' ')[0]).ToDictionary(g => g.Key, g => g.Sum(p => p.Value)),
+            Timed(text, "counted"));
+        Assert.DoesNotContain("endpoint=\"no-such-endpoint\"", text, StringComparison.Ordinal); // no series for a name sent
     }
 
     /// <summary>Sends a request whose headers promise 1000 bytes of body, sends 8 and closes, then waits for the server to close too.</summary>
@@ -122,7 +160,15 @@ public sealed class ServingRefusalMetricsTests : IAsyncLifetime
     private static Dictionary<string, double> Requests(string text, string route) =>
         Values(text, "^strata_http_requests_total\\{route=\"" + Regex.Escape(route) + "\",method=\"POST\",status=\"(?<k>\\d+)\"\\} (?<n>\\S+)$");
 
-    private static Dictionary<string, double> Values(string text, string pattern) =>
+    /// <summary>An endpoint's serving requests by "version status".</summary>
+    private static Dictionary<string, double> Serving(string text, string endpoint) =>
+        Values(text, "^strata_serving_requests_total\\{endpoint=\"" + endpoint + "\",version=\"(?<v>[^\"]+)\",status=\"(?<s>\\d+)\"\\} (?<n>\\S+)$", m => $"{m.Groups["v"].Value} {m.Groups["s"].Value}");
+
+    /// <summary>An endpoint's latency observations by version.</summary>
+    private static Dictionary<string, double> Timed(string text, string endpoint) =>
+        Values(text, "^strata_serving_request_duration_seconds_count\\{endpoint=\"" + endpoint + "\",version=\"(?<k>[^\"]+)\"\\} (?<n>\\S+)$");
+
+    private static Dictionary<string, double> Values(string text, string pattern, Func<Match, string>? key = null) =>
         Regex.Matches(text, pattern, RegexOptions.Multiline)
-            .ToDictionary(m => m.Groups["k"].Value, m => double.Parse(m.Groups["n"].Value, CultureInfo.InvariantCulture));
+            .ToDictionary(m => key?.Invoke(m) ?? m.Groups["k"].Value, m => double.Parse(m.Groups["n"].Value, CultureInfo.InvariantCulture));
 }
