@@ -94,9 +94,10 @@ public sealed partial class ServingRuntime : IAsyncDisposable
 
     /// <summary>
     /// Stores the deployments of <c>strata.yaml</c> (a changed one replaces the stored one; endpoints made through the API
-    /// stay), loads every endpoint's models, and starts polling the store. A changed declaration whose models cannot be
-    /// loaded does not replace a stored deployment, as a <c>PUT</c> would not: one replica started with a mistake in its
-    /// file would otherwise take the endpoint from every replica at their next start.
+    /// stay), loads every endpoint's models, and starts polling the store. A new or changed declaration is checked as a
+    /// <c>PUT</c> is; one that cannot serve is not stored (a changed one leaves the stored deployment, a new one is not
+    /// created) and the server starts without it, logging why: one replica started with a mistake in its file would
+    /// otherwise write it to the store every replica serves from.
     /// </summary>
     public async Task StartAsync(IReadOnlyList<Deployment> configured, Actor actor, CancellationToken cancellationToken = default)
     {
@@ -110,17 +111,16 @@ public sealed partial class ServingRuntime : IAsyncDisposable
                 continue;
             }
 
-            if (stored is not null)
+            try
             {
-                try
-                {
-                    await LoadStateAsync(deployment, cancellationToken).ConfigureAwait(false);
-                }
-                catch (StrataException e) when (e.IsCallerError)
-                {
-                    _options.Warn?.Invoke($"strata.yaml: endpoint '{deployment.Name}' keeps its stored deployment ({stored.Definition}); the declared one cannot serve: {e.Message}");
-                    continue;
-                }
+                await CheckAsync(deployment, cancellationToken).ConfigureAwait(false);
+            }
+            catch (StrataException e) when (e.IsCallerError)
+            {
+                _options.Warn?.Invoke(stored is null
+                    ? $"strata.yaml: endpoint '{deployment.Name}' is not created: {e.Message}"
+                    : $"strata.yaml: endpoint '{deployment.Name}' keeps its stored deployment ({stored.Definition}); the declared one cannot serve: {e.Message}");
+                continue;
             }
 
             await _metadata.Endpoints.PutAsync(deployment.Name, deployment.Project, deployment.ToJson(), actor, cancellationToken).ConfigureAwait(false);
@@ -268,13 +268,8 @@ public sealed partial class ServingRuntime : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(deployment);
         deployment.Validate();
-        if (await _metadata.Projects.GetAsync(deployment.Project, cancellationToken).ConfigureAwait(false) is null)
-        {
-            throw new StrataException(ErrorCodes.NotFound, $"no project '{deployment.Project}'");
-        }
-
         _cache.RetryNow(); // asked for, so tried now even while a failing version waits for its next retry
-        await LoadStateAsync(deployment, cancellationToken).ConfigureAwait(false);
+        await CheckAsync(deployment, cancellationToken).ConfigureAwait(false);
         await _metadata.Endpoints.PutAsync(deployment.Name, deployment.Project, deployment.ToJson(), actor, cancellationToken).ConfigureAwait(false);
         await RefreshAsync(cancellationToken).ConfigureAwait(false);
         return Get(deployment.Name);
@@ -443,6 +438,18 @@ public sealed partial class ServingRuntime : IAsyncDisposable
         int? challenger = deployment.Challenger is { } c ? await _cache.ResolveAsync(deployment.Project, ModelReference.Parse(c), cancellationToken).ConfigureAwait(false) : null;
         int? shadow = deployment.Shadow is { } s ? await _cache.ResolveAsync(deployment.Project, ModelReference.Parse(s), cancellationToken).ConfigureAwait(false) : null;
         return (champion, challenger, shadow);
+    }
+
+    /// <summary>Checks a deployment as a <c>PUT</c> does: its project exists, and every model it names loads and fits with the others.</summary>
+    /// <exception cref="StrataException">What is wrong, as a caller error.</exception>
+    private async Task CheckAsync(Deployment deployment, CancellationToken cancellationToken)
+    {
+        if (await _metadata.Projects.GetAsync(deployment.Project, cancellationToken).ConfigureAwait(false) is null)
+        {
+            throw new StrataException(ErrorCodes.NotFound, $"no project '{deployment.Project}'");
+        }
+
+        await LoadStateAsync(deployment, cancellationToken).ConfigureAwait(false);
     }
 
     private async Task<EndpointState> LoadStateAsync(Deployment deployment, CancellationToken cancellationToken)

@@ -100,11 +100,12 @@ public sealed class ServingRuntimeTests : IAsyncLifetime, IDisposable
             [new Deployment { Name = "kept", Project = "flights", Model = "delay/99" }, new Deployment { Name = "fresh", Project = "flights", Model = "delay/98" }],
             new Actor("test"));
 
-        // The stored endpoint keeps serving version 1 (here and on every replica's next start); a new one is stored, not ready.
+        // The stored endpoint keeps serving version 1 (here and on every replica's next start); a new one is not created.
         Assert.Equal(1, (await runtime.PredictAsync(Request("kept", "k1"))).Version);
         Assert.Equal("delay/1", Deployment.FromJson((await _home.Metadata.Endpoints.GetAsync("kept"))!.Definition).Model);
         Assert.Contains(warnings, w => w.StartsWith("strata.yaml: endpoint 'kept' keeps its stored deployment", StringComparison.Ordinal));
-        Assert.False(runtime.Get("fresh").Ready);
+        Assert.Contains(warnings, w => w.StartsWith("strata.yaml: endpoint 'fresh' is not created", StringComparison.Ordinal));
+        Assert.Null(await _home.Metadata.Endpoints.GetAsync("fresh"));
     }
 
     [Fact]
@@ -249,8 +250,13 @@ public sealed class ServingRuntimeTests : IAsyncLifetime, IDisposable
     [Fact]
     public async Task Retrying_a_failed_load_keeps_the_cached_keys_when_nothing_changed()
     {
+        // A stored endpoint whose version fails verification (a declaration of it would not be stored).
+        var registry = new Strata.Registry.RegistryService(_home.Metadata, _home.Artifacts);
+        var blob = await registry.PutBlobAsync(Strata.Security.Caller.Local, "flights", new MemoryStream("not a model package"u8.ToArray()));
+        var broken = await registry.RegisterVersionAsync(Strata.Security.Caller.Local, "flights", "delay", new Strata.Registry.VersionRegistration { ArtifactDigest = blob.Digest });
+        await _home.Metadata.Endpoints.PutAsync("broken", "flights", new Deployment { Name = "broken", Project = "flights", Model = $"delay/{broken.Version}" }.ToJson(), new Actor("test"));
         await using var runtime = new ServingRuntime(_home.Metadata, _home.Artifacts, null, new MetricRegistry(), new ServingOptions { PollInterval = TimeSpan.FromMilliseconds(20) });
-        await runtime.StartAsync([new Deployment { Name = "missing", Project = "flights", Model = "delay/9" }], new Actor("test"));
+        await runtime.StartAsync([], new Actor("test"));
         Assert.False(runtime.Ready);
         var generation = runtime.KeyGeneration;
 
