@@ -17,7 +17,10 @@ public sealed record EndpointRecord(string Name, string Project, string Definiti
 /// </summary>
 public interface IEndpointStore
 {
-    /// <summary>Creates or replaces an endpoint.</summary>
+    /// <summary>
+    /// Creates or replaces an endpoint. The models its definition names (<c>model</c>, <c>challenger</c>, <c>shadow</c>)
+    /// must exist: a version that is missing or deleted, or an alias that is missing, is refused (not found, conflict).
+    /// </summary>
     Task<EndpointRecord> PutAsync(string name, string project, string definition, Actor actor, CancellationToken cancellationToken = default);
 
     /// <summary>An endpoint, or null.</summary>

@@ -137,7 +137,10 @@ public interface IModelRegistryStore
     /// <summary>A model's versions, newest first.</summary>
     Task<IReadOnlyList<ModelVersion>> ListVersionsAsync(string project, string model, CancellationToken cancellationToken = default);
 
-    /// <summary>Archives or deletes a version (an alias may not point at it afterwards).</summary>
+    /// <summary>
+    /// Archives or deletes a version (an alias may not point at it afterwards). A version an alias points at, or one a
+    /// stored deployment names by number, is refused (conflict).
+    /// </summary>
     Task<ModelVersion> SetVersionStatusAsync(string project, string model, int version, VersionStatus status, Actor actor, CancellationToken cancellationToken = default);
 
     /// <summary>Sets which aliases of a model need an approved promotion to move.</summary>
@@ -145,7 +148,8 @@ public interface IModelRegistryStore
 
     /// <summary>
     /// Points an unprotected alias at a version (null removes it), recording the move. A protected alias refuses
-    /// (<see cref="ErrorCodes.ArgumentInvalid"/>, "needs an approved promotion").
+    /// (<see cref="ErrorCodes.ArgumentInvalid"/>, "needs an approved promotion"); removing an alias a stored deployment
+    /// names is a conflict.
     /// </summary>
     Task<ModelAlias?> MoveAliasAsync(string project, string model, string aliasName, int? version, string? reason, Actor actor, CancellationToken cancellationToken = default);
 

@@ -47,7 +47,10 @@ public sealed partial class RegistryService
         return new AliasChange(AliasChangeOutcome.Approved, current, decided);
     }
 
-    /// <summary>Removes an unprotected alias; a protected one cannot be removed until an admin unprotects it.</summary>
+    /// <summary>
+    /// Removes an unprotected alias; a protected one cannot be removed until an admin unprotects it, and one a stored
+    /// deployment names (<c>model@alias</c>) is refused (conflict, naming the endpoint) until the deployment changes.
+    /// </summary>
     public async Task RemoveAliasAsync(Caller caller, string project, string model, string alias, string? reason, CancellationToken cancellationToken = default)
     {
         Require(caller, project, Role.Editor);

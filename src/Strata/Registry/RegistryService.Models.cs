@@ -184,7 +184,10 @@ public sealed partial class RegistryService
         return (v, await _artifacts.OpenReadAsync(v.ArtifactDigest, cancellationToken).ConfigureAwait(false));
     }
 
-    /// <summary>Archives or restores a version (editors), or deletes it (admins).</summary>
+    /// <summary>
+    /// Archives or restores a version (editors), or deletes it (admins). One an alias points at, or one a stored
+    /// deployment names by number, is refused (conflict, naming the alias or endpoint): move or change that first.
+    /// </summary>
     public Task<ModelVersion> SetVersionStatusAsync(Caller caller, string project, string model, int version, VersionStatus status, CancellationToken cancellationToken = default)
     {
         Require(caller, project, status == VersionStatus.Deleted ? Role.Admin : Role.Editor);

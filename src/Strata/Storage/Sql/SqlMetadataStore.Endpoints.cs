@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Strata.Stores;
 
 namespace Strata.Storage.Sql;
@@ -5,6 +6,9 @@ namespace Strata.Storage.Sql;
 // Serving endpoints (their deployments as JSON) and the endpoints an API key is limited to.
 internal sealed partial class SqlMetadataStore
 {
+    // The fields of a stored deployment that name a model (the engine's canonical JSON), and the role each gives it.
+    private static readonly (string Field, string Role)[] DeploymentRoles = [("model", "champion"), ("challenger", "challenger"), ("shadow", "shadow")];
+
     /// <summary>Largest stored deployment definition, in characters.</summary>
     private const int MaxEndpointDefinition = 64 << 10;
 
@@ -25,6 +29,7 @@ internal sealed partial class SqlMetadataStore
                 return (current.ToRecord(), null, false);
             }
 
+            await RequireServableAsync(db, name, project, definition).ConfigureAwait(false);
             var record = new EndpointRecord(name, project, definition, Now(), actor.Principal);
             await db.Execute(
                 "INSERT INTO serving_endpoints (name, project, definition, updated_at, updated_by) VALUES (@Name, @Project, @Definition, @UpdatedAt, @UpdatedBy) " +
@@ -94,6 +99,84 @@ internal sealed partial class SqlMetadataStore
             return (IReadOnlyDictionary<string, IReadOnlyList<string>>)rows.GroupBy(r => r.KeyId, StringComparer.Ordinal)
                 .ToDictionary(g => g.Key, g => (IReadOnlyList<string>)g.Select(r => r.Endpoint).ToList(), StringComparer.Ordinal);
         }, cancellationToken);
+
+    /// <summary>
+    /// The model references a stored deployment names (<c>model</c>, <c>challenger</c>, <c>shadow</c>), with their roles.
+    /// A definition that is not the engine's JSON names nothing.
+    /// </summary>
+    internal static List<(string Role, ModelReference Reference)> ReferencesOf(string definition)
+    {
+        var found = new List<(string Role, ModelReference Reference)>();
+        try
+        {
+            using var document = JsonDocument.Parse(definition);
+            if (document.RootElement.ValueKind != JsonValueKind.Object)
+            {
+                return found;
+            }
+
+            foreach (var (field, role) in DeploymentRoles)
+            {
+                if (document.RootElement.TryGetProperty(field, out var value) && value.ValueKind == JsonValueKind.String)
+                {
+                    found.Add((role, ModelReference.Parse(value.GetString()!)));
+                }
+            }
+        }
+        catch (Exception e) when (e is JsonException or StrataException)
+        {
+            // Not a deployment the engine wrote: the registry has nothing of it to protect.
+        }
+
+        return found;
+    }
+
+    /// <summary>
+    /// The first endpoint of a project whose stored deployment names a reference to <paramref name="model"/> that
+    /// <paramref name="names"/> accepts, and the role it has there; null when none does. The registry asks before it
+    /// deletes a version or an alias: a deployment naming one that is gone would serve nothing after a restart.
+    /// </summary>
+    private static async Task<(string Endpoint, string Role, ModelReference Reference)?> EndpointNamingAsync(Db db, string project, string model, Func<ModelReference, bool> names)
+    {
+        foreach (var row in await db.Query<EndpointRow>(EndpointSelect + " WHERE project = @project ORDER BY name", new { project }).ConfigureAwait(false))
+        {
+            foreach (var (role, reference) in ReferencesOf(row.Definition))
+            {
+                if (reference.Model == model && names(reference))
+                {
+                    return (row.Name, role, reference);
+                }
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>
+    /// Refuses a deployment that names a version that does not exist or is deleted, or an alias that does not exist, in
+    /// the same transaction that stores it: the registry checks the other way round (it keeps what a deployment names),
+    /// so between them a stored deployment always names something that can be loaded.
+    /// </summary>
+    private static async Task RequireServableAsync(Db db, string endpoint, string project, string definition)
+    {
+        foreach (var (role, reference) in ReferencesOf(definition))
+        {
+            if (reference.Version is { } version)
+            {
+                var row = await db.First<VersionRow?>(VersionSelect + " WHERE project = @project AND model = @model AND version = @version", new { project, model = reference.Model, version }).ConfigureAwait(false)
+                    ?? throw NotFound($"endpoint '{endpoint}': its {role} names version {version} of model '{reference.Model}', which project '{project}' does not have");
+                if (row.ToVersion().Status == VersionStatus.Deleted)
+                {
+                    throw Conflict($"endpoint '{endpoint}': its {role} names version {version} of '{reference.Model}', which is deleted");
+                }
+            }
+            else if (reference.Alias is { } alias
+                && await db.Scalar<string?>("SELECT alias FROM model_aliases WHERE project = @project AND model = @model AND alias = @alias", new { project, model = reference.Model, alias }).ConfigureAwait(false) is null)
+            {
+                throw NotFound($"endpoint '{endpoint}': its {role} names alias '{alias}' of model '{reference.Model}', which project '{project}' does not have");
+            }
+        }
+    }
 
     private const string EndpointSelect =
         "SELECT name AS Name, project AS Project, definition AS Definition, updated_at AS UpdatedAt, updated_by AS UpdatedBy FROM serving_endpoints";

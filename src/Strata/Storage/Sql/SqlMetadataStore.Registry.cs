@@ -110,6 +110,11 @@ internal sealed partial class SqlMetadataStore
                 {
                     throw Conflict($"alias '{alias}' points at version {version} of '{model}'; move it first");
                 }
+
+                if (await EndpointNamingAsync(db, project, model, r => r.Version == version).ConfigureAwait(false) is { } named)
+                {
+                    throw Conflict($"endpoint '{named.Endpoint}' serves version {version} of '{model}' (its {named.Role}, {Text(named.Reference)}); change its deployment first");
+                }
             }
 
             await db.Execute(
@@ -262,6 +267,10 @@ internal sealed partial class SqlMetadataStore
                 throw Conflict($"version {v} of '{model}' is {target.Status.ToString().ToLowerInvariant()}; an alias cannot point at it");
             }
         }
+        else if (await EndpointNamingAsync(db, project, model, r => r.Alias == aliasName).ConfigureAwait(false) is { } named)
+        {
+            throw Conflict($"endpoint '{named.Endpoint}' serves alias '{aliasName}' of '{model}' (its {named.Role}, {Text(named.Reference)}); change its deployment first");
+        }
 
         var now = Now();
         var from = await db.Scalar<long?>("SELECT version FROM model_aliases WHERE project = @project AND model = @model AND alias = @aliasName", new { project, model, aliasName }).ConfigureAwait(false);
@@ -282,6 +291,9 @@ internal sealed partial class SqlMetadataStore
             new { project, model, aliasName, version, now, principal = actor.Principal }).ConfigureAwait(false);
         return new ModelAlias(project, model, aliasName, version.Value, m.ProtectedAliases.Contains(aliasName), now, actor.Principal);
     }
+
+    private static string Text(ModelReference reference) =>
+        reference.Alias is { } alias ? $"{reference.Model}@{alias}" : $"{reference.Model}/{reference.Version?.ToString(System.Globalization.CultureInfo.InvariantCulture)}";
 
     private static async Task<RegisteredModel> RequireModelAsync(Db db, string project, string model)
     {
