@@ -29,10 +29,10 @@ public interface IEndpointStore
     /// <summary>Every endpoint by name.</summary>
     Task<IReadOnlyList<EndpointRecord>> ListAsync(CancellationToken cancellationToken = default);
 
-    /// <summary>Removes an endpoint; false when there was none.</summary>
+    /// <summary>Removes an endpoint; false when there was none. An endpoint an unrevoked key is limited to is refused (conflict).</summary>
     Task<bool> DeleteAsync(string name, Actor actor, CancellationToken cancellationToken = default);
 
-    /// <summary>Limits an API key to a set of endpoints (null or empty: no limit).</summary>
+    /// <summary>Limits an API key to a set of endpoints (null or empty: no limit); an endpoint that does not exist is refused (not found).</summary>
     Task SetKeyEndpointsAsync(string keyId, IReadOnlyList<string>? endpoints, Actor actor, CancellationToken cancellationToken = default);
 
     /// <summary>Every key limited to endpoints: key id → the endpoints it may call.</summary>

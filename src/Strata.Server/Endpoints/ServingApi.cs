@@ -12,8 +12,8 @@ using Strata.Stores;
 namespace Strata.Server.Endpoints;
 
 /// <summary>The key-to-endpoints limit's request body.</summary>
-/// <param name="Endpoints">The endpoints the key may call; empty lifts the limit.</param>
-public sealed record KeyEndpointsRequest(IReadOnlyList<string> Endpoints);
+/// <param name="Endpoints">The endpoints the key may call (each must exist); empty lifts the limit; required.</param>
+public sealed record KeyEndpointsRequest(IReadOnlyList<string>? Endpoints);
 
 /// <summary>
 /// Serving endpoints: the native predict route, and the routes that declare, show and remove deployments. An endpoint
@@ -95,7 +95,10 @@ internal static class ServingApi
 
     private static async Task<NoContent> SetKeyEndpointsAsync([AsParameters] ApiContext api, string key, KeyEndpointsRequest body)
     {
-        await api.State.Serving.SetKeyEndpointsAsync(key, body.Endpoints ?? [], api.Caller.Actor, api.Aborted).ConfigureAwait(false);
+        // Only an explicit [] lifts the limit: a missing or misspelt field read as "no limit" would open every endpoint to the key.
+        var endpoints = body.Endpoints ?? throw new StrataException(
+            ErrorCodes.ArgumentInvalid, "field 'endpoints' is required: the endpoints the key may call, or [] to lift its limit");
+        await api.State.Serving.SetKeyEndpointsAsync(key, endpoints, api.Caller.Actor, api.Aborted).ConfigureAwait(false);
         return TypedResults.NoContent();
     }
 

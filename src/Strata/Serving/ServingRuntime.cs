@@ -289,6 +289,7 @@ public sealed partial class ServingRuntime : IAsyncDisposable
     }
 
     /// <summary>Limits an API key to a set of endpoints (empty: no limit).</summary>
+    /// <exception cref="StrataException">No such key, or an endpoint that does not exist (not found, naming it).</exception>
     public async Task SetKeyEndpointsAsync(string keyId, IReadOnlyList<string> endpoints, Actor actor, CancellationToken cancellationToken = default)
     {
         await _metadata.Endpoints.SetKeyEndpointsAsync(keyId, endpoints, actor, cancellationToken).ConfigureAwait(false);

@@ -1,6 +1,8 @@
 using System.Net;
 using System.Net.Http.Json;
+using System.Text;
 using Strata.Security;
+using Strata.Stores;
 
 namespace Strata.IntegrationTests.Server;
 
@@ -27,6 +29,35 @@ public sealed class DeploymentLifecycleServerTests(ServingServerFixture fixture)
         using var removed = await root.DeleteAsync("/api/v1/projects/flights/models/delay/aliases/life-canary");
         Assert.Equal(HttpStatusCode.Conflict, removed.StatusCode);
         Assert.Contains("endpoint 'life-canaried'", (await ServingServer.JsonAsync(removed)).GetProperty("detail").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_key_limit_needs_its_list_and_endpoints_that_exist_and_holds_its_endpoints()
+    {
+        await Server.DeployAsync("life-limited", new { project = "flights", model = "delay/1" });
+        var key = await Server.Registry.CreateKeyAsync(Caller.Local, "flights", "life-limited-bot", Role.Viewer, null);
+        using var root = Server.Http("root");
+        var route = $"/v1/keys/{key.Key.Id}/endpoints";
+
+        // Only [] lifts a limit: a missing or null list is not read as one.
+        foreach (var body in new[] { "{}", """{"endpoints": null}""" })
+        {
+            using var missing = await root.PutAsync(route, new StringContent(body, Encoding.UTF8, "application/json"));
+            Assert.Equal(HttpStatusCode.BadRequest, missing.StatusCode);
+            Assert.Contains("field 'endpoints'", (await ServingServer.JsonAsync(missing)).GetProperty("detail").GetString(), StringComparison.Ordinal);
+        }
+
+        using var unknown = await root.PutAsJsonAsync(route, new { endpoints = new[] { "life-limited", "no-such-endpoint" } });
+        Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
+        Assert.Contains("'no-such-endpoint'", (await ServingServer.JsonAsync(unknown)).GetProperty("detail").GetString(), StringComparison.Ordinal);
+
+        Assert.Equal(HttpStatusCode.NoContent, (await root.PutAsJsonAsync(route, new { endpoints = new[] { "life-limited" } })).StatusCode);
+        using var held = await root.DeleteAsync("/v1/endpoints/life-limited");
+        Assert.Equal(HttpStatusCode.Conflict, held.StatusCode);
+        Assert.Contains($"'{key.Key.Id}'", (await ServingServer.JsonAsync(held)).GetProperty("detail").GetString(), StringComparison.Ordinal);
+
+        Assert.Equal(HttpStatusCode.NoContent, (await root.PutAsJsonAsync(route, new { endpoints = Array.Empty<string>() })).StatusCode);
+        Assert.Equal(HttpStatusCode.NoContent, (await root.DeleteAsync("/v1/endpoints/life-limited")).StatusCode);
     }
 
 }

@@ -3,7 +3,7 @@ using Xunit;
 
 namespace Strata.Testing.Conformance;
 
-// Serving endpoints against the registry: what a stored deployment names stays servable.
+// Serving endpoints against the registry: what a stored deployment names stays servable; keys limited to endpoints.
 public abstract partial class MetadataStoreConformance
 {
     [BackendFact]
@@ -59,6 +59,36 @@ public abstract partial class MetadataStoreConformance
         }
 
         Assert.Null(await Store.Endpoints.GetAsync("bad"));
+    }
+
+    [BackendFact]
+    public async Task A_key_is_limited_only_to_endpoints_that_exist_and_one_it_is_limited_to_is_not_deleted_under_it()
+    {
+        await ServingRegistryAsync();
+        await Store.Endpoints.PutAsync("pinned", "flights", """{"name":"pinned","project":"flights","model":"delay/1"}""", Alice);
+        await Store.Endpoints.PutAsync("spare", "flights", """{"name":"spare","project":"flights","model":"delay/2"}""", Alice);
+        await Store.Keys.CreateAsync(new ApiKey("k1", "bot", "flights", Role.Viewer, new string('f', 64), 0, "", false, null), Alice);
+        await Store.Keys.CreateAsync(new ApiKey("k2", "old-bot", "flights", Role.Viewer, new string('e', 64), 0, "", false, null), Alice);
+
+        // A misspelt name would lock the key out of everything without a word.
+        var unknown = await Assert.ThrowsAsync<StrataException>(() => Store.Endpoints.SetKeyEndpointsAsync("k1", ["pinned", "pined"], Alice));
+        Assert.Equal(ErrorCodes.NotFound, unknown.Code);
+        Assert.Contains("'pined'", unknown.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("'pinned'", unknown.Message, StringComparison.Ordinal);
+        Assert.Empty(await Store.Endpoints.GetKeyEndpointsAsync());
+
+        await Store.Endpoints.SetKeyEndpointsAsync("k1", ["pinned"], Alice);
+        var deleted = await Assert.ThrowsAsync<StrataException>(() => Store.Endpoints.DeleteAsync("pinned", Alice));
+        Assert.Equal(ErrorCodes.Conflict, deleted.Code);
+        Assert.Contains("'k1'", deleted.Message, StringComparison.Ordinal);
+        Assert.NotNull(await Store.Endpoints.GetAsync("pinned"));
+
+        // A revoked key's limit does not hold an endpoint; a lifted one neither.
+        await Store.Endpoints.SetKeyEndpointsAsync("k2", ["spare"], Alice);
+        await Store.Keys.RevokeAsync("k2", Alice);
+        Assert.True(await Store.Endpoints.DeleteAsync("spare", Alice));
+        await Store.Endpoints.SetKeyEndpointsAsync("k1", [], Alice);
+        Assert.True(await Store.Endpoints.DeleteAsync("pinned", Alice));
     }
 
     /// <summary>Project flights, model delay with versions 1-4, alias live on 1 and canary on 2.</summary>

@@ -56,6 +56,16 @@ internal sealed partial class SqlMetadataStore
 
         return await WriteIfChangedAsync<bool>(actor, "endpoints.delete", project, name, async db =>
         {
+            // A key limited to the endpoint would keep its name silently (and reach an endpoint made again under it);
+            // taking the name out of its list could leave the list empty, which lifts the limit altogether.
+            var keys = await db.Query<string>(
+                "SELECT e.key_id FROM api_key_endpoints e JOIN api_keys k ON k.id = e.key_id WHERE e.endpoint = @name AND k.revoked = 0 ORDER BY e.key_id",
+                new { name }).ConfigureAwait(false);
+            if (keys.Count > 0)
+            {
+                throw Conflict($"endpoint '{name}' is in the endpoint limit of API key {string.Join(", ", keys.Select(k => $"'{k}'"))}; change {(keys.Count == 1 ? "that limit" : "those limits")} first");
+            }
+
             var removed = await db.Execute("DELETE FROM serving_endpoints WHERE name = @name", new { name }).ConfigureAwait(false);
             return (removed > 0, null, removed > 0);
         }, cancellationToken).ConfigureAwait(false);
@@ -80,6 +90,14 @@ internal sealed partial class SqlMetadataStore
             if (await db.Scalar<string?>("SELECT id FROM api_keys WHERE id = @keyId", new { keyId }).ConfigureAwait(false) is null)
             {
                 throw NotFound($"no API key '{keyId}'");
+            }
+
+            // A misspelt name would lock the key out of every endpoint without a word.
+            var existing = (await db.Query<string>("SELECT name FROM serving_endpoints").ConfigureAwait(false)).ToHashSet(StringComparer.Ordinal);
+            var unknown = list.Where(e => !existing.Contains(e)).ToList();
+            if (unknown.Count > 0)
+            {
+                throw NotFound($"field 'endpoints' names {string.Join(", ", unknown.Select(u => $"'{u}'"))}: no such endpoint (a key can be limited only to endpoints that exist)");
             }
 
             await db.Execute("DELETE FROM api_key_endpoints WHERE key_id = @keyId", new { keyId }).ConfigureAwait(false);
