@@ -42,7 +42,10 @@ internal sealed class ModelCache(IMetadataStore metadata, IArtifactStore artifac
     }
 
     /// <summary>A loaded version, loading it first when needed.</summary>
-    /// <exception cref="StrataException">No such version, a deleted one, or a package that fails verification.</exception>
+    /// <exception cref="StrataException">
+    /// No such version, a deleted one, or a package that fails verification or cannot be read (each a caller error: the
+    /// version cannot be served, whoever asks).
+    /// </exception>
     public async Task<LoadedModel> GetAsync(string project, string model, int version, CancellationToken cancellationToken)
     {
         var key = (project, model, version);
@@ -51,12 +54,17 @@ internal sealed class ModelCache(IMetadataStore metadata, IArtifactStore artifac
             throw new StrataException(error.Code, error.Message); // the same answer, without reading the package again yet
         }
 
-        var lazy = _models.GetOrAdd(key, k => new Lazy<Task<LoadedModel>>(() => LoadAsync(k.Project, k.Model, k.Version)));
+        var added = false;
+        var lazy = _models.GetOrAdd(key, k =>
+        {
+            added = true;
+            return new Lazy<Task<LoadedModel>>(() => LoadAsync(k.Project, k.Model, k.Version));
+        });
+        LoadedModel loaded;
         try
         {
-            var loaded = await lazy.Value.WaitAsync(cancellationToken).ConfigureAwait(false);
+            loaded = await lazy.Value.WaitAsync(cancellationToken).ConfigureAwait(false);
             _failures.TryRemove(key, out _);
-            return loaded;
         }
         catch (Exception e) when (lazy.Value.IsFaulted)
         {
@@ -68,6 +76,15 @@ internal sealed class ModelCache(IMetadataStore metadata, IArtifactStore artifac
 
             throw;
         }
+
+        // A version loaded earlier may have been deleted since: the load checked its status then, not now.
+        if (!added)
+        {
+            var record = await metadata.Registry.GetVersionAsync(project, model, version, cancellationToken).ConfigureAwait(false);
+            RequireServable(record, project, model, version);
+        }
+
+        return loaded;
     }
 
     /// <summary>
@@ -94,6 +111,18 @@ internal sealed class ModelCache(IMetadataStore metadata, IArtifactStore artifac
         }
     }
 
+    private static ModelVersion RequireServable(ModelVersion? record, string project, string model, int version)
+    {
+        if (record is null)
+        {
+            throw new StrataException(ErrorCodes.NotFound, $"no version {version} of model '{model}' in project '{project}'");
+        }
+
+        return record.Status == VersionStatus.Deleted
+            ? throw new StrataException(ErrorCodes.Conflict, $"version {version} of model '{model}' is deleted; it cannot be served")
+            : record;
+    }
+
     private async Task<LoadedModel> LoadAsync(string project, string model, int version)
     {
         // Loads are not tied to one request: a request that gives up must not fail the load others wait for.
@@ -102,12 +131,7 @@ internal sealed class ModelCache(IMetadataStore metadata, IArtifactStore artifac
         activity?.SetTag("strata.project", project).SetTag("strata.model", model).SetTag("strata.model.version", version);
         try
         {
-            var record = await metadata.Registry.GetVersionAsync(project, model, version, CancellationToken.None).ConfigureAwait(false)
-                ?? throw new StrataException(ErrorCodes.NotFound, $"no version {version} of model '{model}' in project '{project}'");
-            if (record.Status == VersionStatus.Deleted)
-            {
-                throw new StrataException(ErrorCodes.Conflict, $"version {version} of model '{model}' is deleted; it cannot be served");
-            }
+            var record = RequireServable(await metadata.Registry.GetVersionAsync(project, model, version, CancellationToken.None).ConfigureAwait(false), project, model, version);
 
             Model loaded;
             try
@@ -121,6 +145,16 @@ internal sealed class ModelCache(IMetadataStore metadata, IArtifactStore artifac
             catch (StrataException e) when (e.Code != ErrorCodes.NotFound)
             {
                 throw new StrataException(ErrorCodes.DataMalformed, $"version {version} of model '{model}' failed verification and is not served: {e.Message}", e);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // A file the server cannot read (its permissions, a directory in its place, a failing disk) makes the
+                // version unservable as a corrupt one does: a caller error naming the version, so the endpoints serving
+                // other versions are refreshed and the server starts. The digest names the file, the path stays inside.
+                throw new StrataException(
+                    ErrorCodes.Conflict,
+                    $"version {version} of model '{model}' cannot be read from the artifact store (artifact {record.ArtifactDigest}: {(e is UnauthorizedAccessException ? "access denied" : "I/O error")}); it is not served until its file is readable",
+                    e);
             }
 
             metrics.LoadSeconds.Labels(model).Observe(Stopwatch.GetElapsedTime(start).TotalSeconds);

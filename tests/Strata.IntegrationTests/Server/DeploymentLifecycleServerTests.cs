@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text;
+using Strata.Registry;
 using Strata.Security;
 using Strata.Stores;
 
@@ -29,6 +30,22 @@ public sealed class DeploymentLifecycleServerTests(ServingServerFixture fixture)
         using var removed = await root.DeleteAsync("/api/v1/projects/flights/models/delay/aliases/life-canary");
         Assert.Equal(HttpStatusCode.Conflict, removed.StatusCode);
         Assert.Contains("endpoint 'life-canaried'", (await ServingServer.JsonAsync(removed)).GetProperty("detail").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_deployment_naming_a_package_the_server_cannot_read_is_a_409_naming_the_version()
+    {
+        var blob = await Server.Registry.PutBlobAsync(Caller.Local, "flights", new MemoryStream(Encoding.UTF8.GetBytes("a package the server cannot read")));
+        var version = await Server.Registry.RegisterVersionAsync(Caller.Local, "flights", "delay", new VersionRegistration { ArtifactDigest = blob.Digest });
+        var path = Path.Combine(Server.Home, "objects", "sha256", blob.Digest[..2], blob.Digest[2..]);
+        File.Delete(path);
+        Directory.CreateDirectory(path); // opening it for reading is refused, as a file without read permission is
+
+        using var root = Server.Http("root");
+        using var refused = await root.PutAsJsonAsync("/v1/endpoints/life-unreadable", new { project = "flights", model = $"delay/{version.Version}" });
+
+        Assert.Equal(HttpStatusCode.Conflict, refused.StatusCode);
+        Assert.Contains($"version {version.Version} of model 'delay' cannot be read", (await ServingServer.JsonAsync(refused)).GetProperty("detail").GetString(), StringComparison.Ordinal);
     }
 
     [Fact]

@@ -1,3 +1,4 @@
+using System.Text;
 using Strata.Registry;
 using Strata.Security;
 using Strata.Serving;
@@ -31,6 +32,56 @@ public sealed class DeploymentLifecycleTests : IAsyncLifetime, IDisposable
     public async Task DisposeAsync() => await _home.DisposeAsync();
 
     public void Dispose() => _folder.Dispose();
+
+    [Fact]
+    public async Task An_unreadable_package_fails_only_the_endpoint_serving_it_and_the_server_still_starts()
+    {
+        await _registry.SetAliasAsync(Caller.Local, "flights", "delay", "other", 1, null);
+        var unreadable = await RegisterBlobAsync("a package whose file the server cannot read");
+        MakeUnreadable(unreadable);
+        await using (var runtime = await StartAsync(
+            new Deployment { Name = "a-broken", Project = "flights", Model = "delay@live" },
+            new Deployment { Name = "b-other", Project = "flights", Model = "delay@other" }))
+        {
+            // The first endpoint's alias moves to the unreadable version, then the other's moves too.
+            await _registry.SetAliasAsync(Caller.Local, "flights", "delay", "live", unreadable.Version, null);
+            await _registry.SetAliasAsync(Caller.Local, "flights", "delay", "other", 2, null);
+            await runtime.RefreshAsync();
+
+            Assert.Equal("delay/2", runtime.Get("b-other").Champion);
+            var broken = runtime.Get("a-broken");
+            Assert.Equal("delay/1", broken.Champion);
+            Assert.Contains($"version {unreadable.Version} of model 'delay' cannot be read", broken.Error, StringComparison.Ordinal);
+
+            // A deployment naming it is the caller's to fix (a 409 naming the version), not a server failure.
+            var refused = await Assert.ThrowsAsync<StrataException>(() => runtime.PutAsync(
+                new Deployment { Name = "c-new", Project = "flights", Model = $"delay/{unreadable.Version}" }, new Actor("test")));
+            Assert.Equal(ErrorCodes.Conflict, refused.Code);
+            Assert.Contains($"version {unreadable.Version}", refused.Message, StringComparison.Ordinal);
+        }
+
+        // A server starting over this home serves what it can.
+        await using var restarted = await StartAsync();
+        Assert.False(restarted.Get("a-broken").Ready);
+        Assert.Contains("cannot be read", restarted.Get("a-broken").Error, StringComparison.Ordinal);
+        Assert.Equal(2, (await restarted.PredictAsync(Request("b-other", "r1"))).Version);
+    }
+
+    [Fact]
+    public async Task A_deleted_version_still_in_the_model_cache_is_refused_by_a_new_deployment()
+    {
+        await _registry.SetAliasAsync(Caller.Local, "flights", "delay", "canary", 2, null);
+        await using var runtime = await StartAsync(new Deployment { Name = "canaried", Project = "flights", Model = "delay/1", Challenger = "delay@canary" });
+
+        // The alias moves on and version 2 is deleted before any refresh: the cache still holds it.
+        await _registry.SetAliasAsync(Caller.Local, "flights", "delay", "canary", 1, null);
+        await _registry.SetVersionStatusAsync(Caller.Local, "flights", "delay", 2, VersionStatus.Deleted);
+        var refused = await Assert.ThrowsAsync<StrataException>(() => runtime.PutAsync(
+            new Deployment { Name = "late", Project = "flights", Model = "delay/1", Challenger = "delay/2" }, new Actor("test")));
+
+        Assert.Equal(ErrorCodes.Conflict, refused.Code);
+        Assert.Contains("version 2 of model 'delay' is deleted", refused.Message, StringComparison.Ordinal);
+    }
 
     [Fact]
     public async Task A_new_declaration_that_cannot_serve_is_not_stored_and_the_server_starts_without_it()
@@ -73,4 +124,20 @@ public sealed class DeploymentLifecycleTests : IAsyncLifetime, IDisposable
     }
 
     private PredictionRequest Request(string endpoint, string id) => FlightsModelSeed.Request(_inputs, endpoint, id);
+
+    /// <summary>Registers bytes as the next version of model delay (a distinct blob, not a model package).</summary>
+    private async Task<ModelVersion> RegisterBlobAsync(string content)
+    {
+        var blob = await _registry.PutBlobAsync(Caller.Local, "flights", new MemoryStream(Encoding.UTF8.GetBytes(content)));
+        return await _registry.RegisterVersionAsync(Caller.Local, "flights", "delay", new VersionRegistration { ArtifactDigest = blob.Digest });
+    }
+
+    /// <summary>Puts a folder where a version's package file is: opening it for reading is refused, as a file without read permission is (even for root).</summary>
+    private void MakeUnreadable(ModelVersion version)
+    {
+        var path = Path.Combine(_folder.Path, "objects", "sha256", version.ArtifactDigest[..2], version.ArtifactDigest[2..]);
+        Assert.True(File.Exists(path), path);
+        File.Delete(path);
+        Directory.CreateDirectory(path);
+    }
 }
