@@ -120,7 +120,10 @@ internal static class InferenceApi
         return Results.Bytes(buffer.WrittenMemory.ToArray(), "application/json");
     }
 
-    /// <summary>The repository index: every endpoint the key can see, with its state (READY or UNAVAILABLE and why).</summary>
+    /// <summary>
+    /// The repository index: every endpoint the key can see, with its state (READY or UNAVAILABLE) and the reason of its
+    /// last failed load, if any (an endpoint still serving an older version is READY with the reason).
+    /// </summary>
     private static async Task<IResult> IndexAsync([AsParameters] ApiContext api)
     {
         bool? onlyReady = null;
@@ -152,7 +155,8 @@ internal static class InferenceApi
                 entry["version"] = champion[(champion.LastIndexOf('/') + 1)..];
             }
 
-            entry["reason"] = e.Ready ? "" : e.Error ?? "loading";
+            // A READY endpoint may still carry a reason: a failed swap it survives on its old version, a challenger left out.
+            entry["reason"] = e.Error ?? (e.Ready ? "" : "loading");
             entries.Add(entry);
         }
 
@@ -165,7 +169,15 @@ internal static class InferenceApi
         await CheckLoadParametersAsync(api, load).ConfigureAwait(false);
         if (load)
         {
-            await api.State.Serving.LoadAsync(name, api.Aborted).ConfigureAwait(false);
+            try
+            {
+                await api.State.Serving.LoadAsync(name, api.Aborted).ConfigureAwait(false);
+            }
+            catch (StrataException e) when (e.Code == ErrorCodes.Conflict)
+            {
+                // Triton answers a model that failed to load with 400 and the reason; its clients look for that.
+                throw new StrataException(ErrorCodes.ArgumentInvalid, e.Message, e);
+            }
         }
         else
         {

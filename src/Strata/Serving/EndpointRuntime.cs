@@ -16,6 +16,15 @@ internal sealed class EndpointState(Deployment deployment, LoadedModel champion,
 
     public LoadedModel? Shadow { get; } = shadow;
 
+    /// <summary>
+    /// The versions the deployment named when this state was built (null for a role it has not, or whose alias did not
+    /// resolve), including a challenger's or shadow's that failed to load: a refresh that finds the same keeps this state.
+    /// </summary>
+    public (int Champion, int? Challenger, int? Shadow) Wanted { get; init; }
+
+    /// <summary>Why a challenger or shadow the deployment names is not served (it could not be loaded or checked), or null.</summary>
+    public string? LeftOut { get; init; }
+
     /// <summary>Fields masked in the prediction log (the deployment's list; PII-tagged features are added per request).</summary>
     public IReadOnlySet<string> Masked { get; } = deployment.Pii.ToHashSet(StringComparer.Ordinal);
 
@@ -130,11 +139,17 @@ internal sealed class EndpointRuntime : IDisposable
     /// <summary>What is served now; null until the first load succeeds.</summary>
     public EndpointState? State => _state;
 
-    /// <summary>Why the last load failed, if it did (shown in the endpoint's status).</summary>
+    /// <summary>
+    /// Why the last load failed, or which challenger or shadow is left out and why; null when everything declared serves
+    /// (shown in the endpoint's status).
+    /// </summary>
     public string? LastError { get; set; }
 
     /// <summary>True after an unload (Open Inference Protocol's repository extension) until the next load.</summary>
     public bool Unloaded { get; set; }
+
+    /// <summary>Set by a repository load: the next refresh loads the models again even when nothing changed (a retry).</summary>
+    public bool Reload { get; set; }
 
     /// <summary>Switches to a new state in one write (null: nothing served); requests in flight keep the one they read.</summary>
     public void Swap(EndpointState? state)
@@ -157,7 +172,7 @@ internal sealed class EndpointRuntime : IDisposable
 /// <param name="Champion">The champion's model and version (<c>model/3</c>), when loaded.</param>
 /// <param name="Challenger">The challenger's, when there is one.</param>
 /// <param name="Shadow">The shadow's, when there is one.</param>
-/// <param name="Error">Why the last load failed, if it did.</param>
+/// <param name="Error">Why the last load failed (the endpoint may still serve an older version), or why a challenger or shadow is not served; null when everything declared serves.</param>
 /// <param name="InFlight">Requests being answered.</param>
 /// <param name="Queued">Requests waiting.</param>
 public sealed record EndpointStatus(string Name, Deployment Deployment, bool Ready, string? Champion, string? Challenger, string? Shadow, string? Error, int InFlight, int Queued);

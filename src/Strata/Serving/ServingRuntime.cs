@@ -149,16 +149,27 @@ public sealed partial class ServingRuntime : IAsyncDisposable
     }
 
     /// <summary>Loads an endpoint's models again after an unload (or retries a failed load); waits until they are in.</summary>
-    /// <exception cref="StrataException">No such endpoint, or its models fail to load (the reason).</exception>
+    /// <exception cref="StrataException">
+    /// No such endpoint, or a model it declares fails to load (the reason; what it served before, if anything, keeps serving).
+    /// </exception>
     public async Task LoadAsync(string name, CancellationToken cancellationToken = default)
     {
-        Endpoint(name).Unloaded = false;
+        var target = Endpoint(name);
+        target.Unloaded = false;
+        target.Reload = true;
         _cache.RetryNow(); // asked for, so tried now even while a failing version waits for its next retry
         await RefreshAsync(cancellationToken).ConfigureAwait(false);
         var endpoint = Endpoint(name);
         if (endpoint.State is null)
         {
             throw new StrataException(ErrorCodes.Conflict, $"endpoint '{name}' could not load its models: {endpoint.LastError}");
+        }
+
+        // An older version (or the champion alone) still serving is not the load that was asked for: saying so is the
+        // only way a caller of the load learns that it failed.
+        if (endpoint.LastError is { } error)
+        {
+            throw new StrataException(ErrorCodes.Conflict, $"endpoint '{name}' keeps serving {Ref(endpoint.State.Champion)}: {error}");
         }
     }
 
@@ -327,14 +338,20 @@ public sealed partial class ServingRuntime : IAsyncDisposable
                 }
             }
 
+            var complete = true;
             foreach (var record in records)
             {
-                await RefreshEndpointAsync(record, cancellationToken).ConfigureAwait(false);
+                complete &= await RefreshEndpointAsync(record, cancellationToken).ConfigureAwait(false);
             }
 
             _cache.Retain(_endpoints.Values.SelectMany(e => e.State?.Models() ?? []).Select(m => (m.Project, m.Name, m.Version)).ToHashSet());
-            Volatile.Write(ref _seenSequence, sequence);
             _reported.TryRemove(StoreFailure, out _); // the store answered
+
+            // An endpoint that failed for a reason that may pass (the store, not its versions) is tried again at the next poll.
+            if (complete)
+            {
+                Volatile.Write(ref _seenSequence, sequence);
+            }
         }
         finally
         {
@@ -374,12 +391,17 @@ public sealed partial class ServingRuntime : IAsyncDisposable
         _refreshLock.Dispose();
     }
 
-    private async Task RefreshEndpointAsync(EndpointRecord record, CancellationToken cancellationToken)
+    /// <summary>
+    /// Brings one endpoint up to date with its stored deployment and the versions it names. Any failure stays with this
+    /// endpoint (its status shows it) and the others are still refreshed; false when the failure may pass (the store did
+    /// not answer, not a version that cannot be served), so the next poll tries again.
+    /// </summary>
+    private async Task<bool> RefreshEndpointAsync(EndpointRecord record, CancellationToken cancellationToken)
     {
         _endpoints.TryGetValue(record.Name, out var runtime);
         if (runtime is { Unloaded: true } && runtime.Record.Definition == record.Definition)
         {
-            return;
+            return true;
         }
 
         Deployment deployment;
@@ -390,7 +412,7 @@ public sealed partial class ServingRuntime : IAsyncDisposable
         catch (StrataException e)
         {
             LogRefreshFailure(record.Name, e.Message);
-            return;
+            return true;
         }
 
         if (runtime is null || runtime.Record.Definition != record.Definition || runtime.Record.Project != record.Project)
@@ -407,38 +429,66 @@ public sealed partial class ServingRuntime : IAsyncDisposable
 
         try
         {
-            var versions = await ResolveAsync(deployment, cancellationToken).ConfigureAwait(false);
+            var wanted = await ResolveAsync(deployment, cancellationToken).ConfigureAwait(false);
             var current = runtime.State;
-            if (current is not null && current.Deployment == deployment && Same(current, versions))
+            if (runtime.Reload || current is null || current.Deployment != deployment || current.Wanted != wanted)
             {
-                _reported.TryRemove(record.Name, out _);
-                return;
+                runtime.Reload = false;
+                current = await LoadStateAsync(deployment, partial: true, cancellationToken).ConfigureAwait(false);
+                runtime.Swap(current);
+                _metrics.Swaps.Labels(deployment.Name).Inc();
             }
 
-            var state = await LoadStateAsync(deployment, cancellationToken).ConfigureAwait(false);
-            runtime.Swap(state);
-            runtime.LastError = null;
-            _reported.TryRemove(record.Name, out _);
-            _metrics.Swaps.Labels(deployment.Name).Inc();
+            // Set whether or not anything was loaded now: the error of an earlier attempt (an alias since moved back) is gone.
+            runtime.LastError = current.LeftOut;
+            if (current.LeftOut is { } leftOut)
+            {
+                LogRefreshFailure(record.Name, leftOut);
+            }
+            else
+            {
+                _reported.TryRemove(record.Name, out _);
+            }
+
+            return true;
         }
-        catch (StrataException e)
+        catch (StrataException e) when (e.IsCallerError)
         {
             runtime.LastError = e.Message;
             LogRefreshFailure(record.Name, e.Message);
+            return true;
+        }
+#pragma warning disable CA1031 // one endpoint's failure must not stop the others' refresh (nor the server's start)
+        catch (Exception e) when (e is not OperationCanceledException)
+#pragma warning restore CA1031
+        {
+            runtime.LastError = e.Message;
+            LogRefreshFailure(record.Name, e.Message);
+            return false;
         }
     }
 
-    private static bool Same(EndpointState state, (int Champion, int? Challenger, int? Shadow) versions) =>
-        state.Champion.Version == versions.Champion
-        && state.Challenger?.Version == versions.Challenger
-        && state.Shadow?.Version == versions.Shadow;
-
+    /// <summary>
+    /// The versions a deployment names now. The champion's must resolve (the deployment serves nothing without it); a
+    /// challenger's or shadow's alias that does not is null, and loading the state says why.
+    /// </summary>
     private async Task<(int Champion, int? Challenger, int? Shadow)> ResolveAsync(Deployment deployment, CancellationToken cancellationToken)
     {
         var champion = await _cache.ResolveAsync(deployment.Project, deployment.ChampionReference, cancellationToken).ConfigureAwait(false);
-        int? challenger = deployment.Challenger is { } c ? await _cache.ResolveAsync(deployment.Project, ModelReference.Parse(c), cancellationToken).ConfigureAwait(false) : null;
-        int? shadow = deployment.Shadow is { } s ? await _cache.ResolveAsync(deployment.Project, ModelReference.Parse(s), cancellationToken).ConfigureAwait(false) : null;
-        return (champion, challenger, shadow);
+        return (champion, await TryResolveAsync(deployment.Project, deployment.Challenger, cancellationToken).ConfigureAwait(false),
+            await TryResolveAsync(deployment.Project, deployment.Shadow, cancellationToken).ConfigureAwait(false));
+    }
+
+    private async Task<int?> TryResolveAsync(string project, string? reference, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return reference is null ? null : await _cache.ResolveAsync(project, ModelReference.Parse(reference), cancellationToken).ConfigureAwait(false);
+        }
+        catch (StrataException e) when (e.IsCallerError)
+        {
+            return null;
+        }
     }
 
     /// <summary>Checks a deployment as a <c>PUT</c> does: its project exists, and every model it names loads and fits with the others.</summary>
@@ -450,23 +500,63 @@ public sealed partial class ServingRuntime : IAsyncDisposable
             throw new StrataException(ErrorCodes.NotFound, $"no project '{deployment.Project}'");
         }
 
-        await LoadStateAsync(deployment, cancellationToken).ConfigureAwait(false);
+        await LoadStateAsync(deployment, partial: false, cancellationToken).ConfigureAwait(false);
     }
 
-    private async Task<EndpointState> LoadStateAsync(Deployment deployment, CancellationToken cancellationToken)
+    /// <summary>
+    /// Loads a deployment's models and checks that they fit together. For a new deployment (<paramref name="partial"/>
+    /// false: a <c>PUT</c>, a declaration) any failure refuses it. For a stored one being refreshed only the champion's
+    /// does: a challenger or shadow that cannot be loaded or checked is left out, the reason in
+    /// <see cref="EndpointState.LeftOut"/>, so it never takes the champion's traffic down with it.
+    /// </summary>
+    private async Task<EndpointState> LoadStateAsync(Deployment deployment, bool partial, CancellationToken cancellationToken)
     {
-        var (championVersion, challengerVersion, shadowVersion) = await ResolveAsync(deployment, cancellationToken).ConfigureAwait(false);
+        var championVersion = await _cache.ResolveAsync(deployment.Project, deployment.ChampionReference, cancellationToken).ConfigureAwait(false);
         var champion = await _cache.GetAsync(deployment.Project, deployment.ChampionReference.Model, championVersion, cancellationToken).ConfigureAwait(false);
-        var challenger = challengerVersion is { } cv
-            ? await _cache.GetAsync(deployment.Project, ModelReference.Parse(deployment.Challenger!).Model, cv, cancellationToken).ConfigureAwait(false)
-            : null;
-        var shadow = shadowVersion is { } sv
-            ? await _cache.GetAsync(deployment.Project, ModelReference.Parse(deployment.Shadow!).Model, sv, cancellationToken).ConfigureAwait(false)
-            : null;
-        var state = new EndpointState(deployment, champion, challenger, shadow);
-        await CheckFieldsAsync(state, cancellationToken).ConfigureAwait(false);
+        var problems = new List<string>();
+        var (challenger, challengerVersion) = await LoadRoleAsync(deployment, ServingRoles.Challenger, deployment.Challenger, partial, problems, cancellationToken).ConfigureAwait(false);
+        var (shadow, shadowVersion) = await LoadRoleAsync(deployment, ServingRoles.Shadow, deployment.Shadow, partial, problems, cancellationToken).ConfigureAwait(false);
+        var wanted = (championVersion, challengerVersion, shadowVersion);
+        var state = new EndpointState(deployment, champion, challenger, shadow) { Wanted = wanted, LeftOut = Joined(problems) };
+        try
+        {
+            await CheckFieldsAsync(state, cancellationToken).ConfigureAwait(false);
+        }
+        catch (StrataException e) when (partial && e.IsCallerError && (challenger ?? shadow) is not null)
+        {
+            // The champion alone, if it passes on its own: then the challenger's or shadow's fields are what did not.
+            problems.Add($"the challenger and shadow are not served: {e.Message}");
+            state = new EndpointState(deployment, champion, null, null) { Wanted = wanted, LeftOut = Joined(problems) };
+            await CheckFieldsAsync(state, cancellationToken).ConfigureAwait(false);
+        }
+
         return state;
     }
+
+    /// <summary>Resolves and loads a challenger or shadow; with <paramref name="partial"/>, a failure is added to <paramref name="problems"/> instead of thrown.</summary>
+    private async Task<(LoadedModel? Model, int? Version)> LoadRoleAsync(
+        Deployment deployment, string role, string? reference, bool partial, List<string> problems, CancellationToken cancellationToken)
+    {
+        if (reference is null)
+        {
+            return (null, null);
+        }
+
+        var parsed = ModelReference.Parse(reference);
+        int? version = null;
+        try
+        {
+            version = await _cache.ResolveAsync(deployment.Project, parsed, cancellationToken).ConfigureAwait(false);
+            return (await _cache.GetAsync(deployment.Project, parsed.Model, version.Value, cancellationToken).ConfigureAwait(false), version);
+        }
+        catch (StrataException e) when (partial && e.IsCallerError)
+        {
+            problems.Add($"{role} '{reference}' is not served: {e.Message}");
+            return (null, version);
+        }
+    }
+
+    private static string? Joined(List<string> problems) => problems.Count == 0 ? null : string.Join("; ", problems);
 
     /// <summary>
     /// Refuses a deployment whose feature service does not exist or gives a field that a model reads as the other kind
@@ -517,7 +607,8 @@ public sealed partial class ServingRuntime : IAsyncDisposable
             }
         }
 
-        var unknown = deployment.Pii.Where(p => !known.Contains(p)).ToList();
+        // A field only a left-out challenger or shadow reads cannot be told from a misspelling: the check waits for it.
+        var unknown = state.LeftOut is null ? deployment.Pii.Where(p => !known.Contains(p)).ToList() : [];
         if (unknown.Count > 0)
         {
             throw new StrataException(

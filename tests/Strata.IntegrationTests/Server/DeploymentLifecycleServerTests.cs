@@ -77,4 +77,25 @@ public sealed class DeploymentLifecycleServerTests(ServingServerFixture fixture)
         Assert.Equal(HttpStatusCode.NoContent, (await root.DeleteAsync("/v1/endpoints/life-limited")).StatusCode);
     }
 
+    [Fact]
+    public async Task A_repository_load_that_fails_says_why_while_the_old_version_keeps_serving()
+    {
+        await Server.Registry.SetAliasAsync(Caller.Local, "flights", "delay", "life-oip", 1, null);
+        await Server.DeployAsync("life-oip", new { project = "flights", model = "delay@life-oip" });
+        var blob = await Server.Registry.PutBlobAsync(Caller.Local, "flights", new MemoryStream(Encoding.UTF8.GetBytes("not a model package")));
+        var corrupt = await Server.Registry.RegisterVersionAsync(Caller.Local, "flights", "delay", new VersionRegistration { ArtifactDigest = blob.Digest });
+        await Server.Registry.SetAliasAsync(Caller.Local, "flights", "delay", "life-oip", corrupt.Version, null);
+        using var deployer = Server.Http("deployer");
+
+        // The load retries the swap at once; it fails as Triton's does, with the reason.
+        using var load = await deployer.PostAsync("/v2/repository/models/life-oip/load", null);
+        Assert.Equal(HttpStatusCode.BadRequest, load.StatusCode);
+        Assert.Contains($"version {corrupt.Version} of model 'delay' failed verification", (await ServingServer.JsonAsync(load)).GetProperty("error").GetString(), StringComparison.Ordinal);
+
+        // The index shows the old version serving, and why the new one is not.
+        var index = await ServingServer.JsonAsync(await deployer.PostAsync("/v2/repository/index", null));
+        var entry = index.EnumerateArray().Single(e => e.GetProperty("name").GetString() == "life-oip");
+        Assert.Equal(("READY", "1"), (entry.GetProperty("state").GetString(), entry.GetProperty("version").GetString()));
+        Assert.Contains("failed verification", entry.GetProperty("reason").GetString(), StringComparison.Ordinal);
+    }
 }

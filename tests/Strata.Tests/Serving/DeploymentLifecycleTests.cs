@@ -84,6 +84,41 @@ public sealed class DeploymentLifecycleTests : IAsyncLifetime, IDisposable
     }
 
     [Fact]
+    public async Task A_challenger_that_cannot_load_leaves_the_champion_serving_alone_with_the_reason_shown()
+    {
+        var corrupt = await RegisterBlobAsync("not a model package");
+        await _home.Metadata.Endpoints.PutAsync(
+            "canaried", "flights", new Deployment { Name = "canaried", Project = "flights", Model = "delay/1", Challenger = $"delay/{corrupt.Version}", ChallengerWeight = 1 }.ToJson(), new Actor("test"));
+
+        await using var runtime = await StartAsync();
+
+        var status = runtime.Get("canaried");
+        Assert.True(status.Ready);
+        Assert.Equal("delay/1", status.Champion);
+        Assert.Null(status.Challenger);
+        Assert.Contains($"challenger 'delay/{corrupt.Version}' is not served", status.Error, StringComparison.Ordinal);
+        var output = await runtime.PredictAsync(Request("canaried", "r1"));
+        Assert.Equal((1, ServingRoles.Champion), (output.Version, output.Role));
+    }
+
+    [Fact]
+    public async Task The_error_of_a_failed_swap_is_gone_once_the_alias_moves_back()
+    {
+        var corrupt = await RegisterBlobAsync("not a model package");
+        await using var runtime = await StartAsync(new Deployment { Name = "swapped", Project = "flights", Model = "delay@live" });
+
+        await _registry.SetAliasAsync(Caller.Local, "flights", "delay", "live", corrupt.Version, null);
+        await runtime.RefreshAsync();
+        Assert.Contains($"version {corrupt.Version} of model 'delay' failed verification", runtime.Get("swapped").Error, StringComparison.Ordinal);
+
+        await _registry.SetAliasAsync(Caller.Local, "flights", "delay", "live", 1, null);
+        await runtime.RefreshAsync();
+
+        Assert.Equal("delay/1", runtime.Get("swapped").Champion);
+        Assert.Null(runtime.Get("swapped").Error);
+    }
+
+    [Fact]
     public async Task A_new_declaration_that_cannot_serve_is_not_stored_and_the_server_starts_without_it()
     {
         await using var runtime = await StartAsync(
