@@ -29,13 +29,14 @@ internal sealed class ServingMetrics
         Swaps = registry.CreateCounter("strata_serving_model_swaps_total", "Model versions switched in on an endpoint, by endpoint.", "endpoint");
         ShadowPredictions = registry.CreateCounter("strata_serving_shadow_predictions_total", "Requests a shadow model answered, by endpoint.", "endpoint");
         ShadowDropped = registry.CreateCounter("strata_serving_shadow_dropped_total", "Requests not copied to the shadow because its queue was full, by endpoint.", "endpoint");
+        ShadowFailures = registry.CreateCounter("strata_serving_shadow_failures_total", "Shadow predictions that failed (a request the shadow cannot read, a model error), by endpoint.", "endpoint");
         Enrichments = registry.CreateCounter("strata_serving_online_lookups_total", "Online store lookups made to enrich prediction requests, by endpoint.", "endpoint");
         OnlineMisses = registry.CreateCounter("strata_serving_online_misses_total", "Request rows whose entity the online store holds no value for (every feature missing), by endpoint.", "endpoint");
         BatchSizes = registry.CreateHistogram("strata_serving_batch_size", "Requests predicted together in one batched call, by endpoint.", [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024], "endpoint");
         Served = registry.CreateGauge("strata_serving_model_version", "The model version each endpoint's role (champion, challenger, shadow) serves, while it is loaded.", "endpoint", "role");
 
         // Every metric whose first label is the endpoint: what DropEndpoints removes.
-        _byEndpoint = [_requestCounter, _latencyHistogram, InFlight, QueueDepth, Swaps, ShadowPredictions, ShadowDropped, Enrichments, OnlineMisses, BatchSizes, Served];
+        _byEndpoint = [_requestCounter, _latencyHistogram, InFlight, QueueDepth, Swaps, ShadowPredictions, ShadowDropped, ShadowFailures, Enrichments, OnlineMisses, BatchSizes, Served];
     }
 
     public Gauge InFlight { get; }
@@ -51,6 +52,9 @@ internal sealed class ServingMetrics
     public Counter ShadowPredictions { get; }
 
     public Counter ShadowDropped { get; }
+
+    /// <summary>By endpoint, so a shadow that fails every copy is told from one whose endpoint sees no traffic.</summary>
+    public Counter ShadowFailures { get; }
 
     public Counter Enrichments { get; }
 

@@ -482,9 +482,9 @@ public sealed partial class ServingRuntime
                 }
 
                 var start = Stopwatch.GetTimestamp();
-                if (work.Model.Check(work.Input, work.AllowedExtra).Count > 0)
+                if (work.Model.Check(work.Input, work.AllowedExtra) is { Count: > 0 } problems)
                 {
-                    _shadowFailures.Inc();
+                    ShadowFailed(work, string.Join("; ", problems));
                     continue;
                 }
 
@@ -501,12 +501,34 @@ public sealed partial class ServingRuntime
                 return;
             }
 #pragma warning disable CA1031 // a failing shadow must never affect serving: it is counted and the next copy is tried
-            catch (Exception)
+            catch (Exception e)
 #pragma warning restore CA1031
             {
-                _shadowFailures.Inc();
+                ShadowFailed(work, e.Message);
             }
         }
+    }
+
+    /// <summary>Most distinct reasons a shadow's failures are logged for, per endpoint (a reason may name a request's value).</summary>
+    private const int MaxShadowReasons = 16;
+
+    /// <summary>
+    /// Counts a shadow's failure by endpoint and logs its reason the first time it is seen, never once per request: a
+    /// shadow that cannot read what the endpoint is sent fails every copy, and nobody looks at an unlabelled counter.
+    /// </summary>
+    private void ShadowFailed(ShadowWork work, string reason)
+    {
+        _metrics.ShadowFailures.Labels(work.Endpoint).Inc();
+        var logged = _shadowReasons.GetOrAdd(work.Endpoint, _ => new HashSet<string>(StringComparer.Ordinal));
+        var shadow = $"{work.Model.Name}/{work.Model.Version}";
+        if (logged.Count > MaxShadowReasons || !logged.Add($"{shadow}: {reason}"))
+        {
+            return;
+        }
+
+        _options.Warn?.Invoke(logged.Count > MaxShadowReasons
+            ? $"endpoint '{work.Endpoint}': shadow {shadow} fails for further reasons; they are counted (strata_serving_shadow_failures_total), not logged"
+            : $"endpoint '{work.Endpoint}': shadow {shadow} failed a request (counted in strata_serving_shadow_failures_total; logged once per reason): {reason}");
     }
 
     private long Now() => _clock.GetUtcNow().ToUnixTimeMilliseconds() * 1000;

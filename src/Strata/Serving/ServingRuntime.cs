@@ -55,7 +55,9 @@ public sealed partial class ServingRuntime : IAsyncDisposable
     private readonly SemaphoreSlim _refreshLock = new(1, 1);
     private readonly Channel<ShadowWork> _shadow;
     private readonly CancellationTokenSource _stopping = new();
-    private readonly Counter.Child _shadowFailures;
+
+    // The shadow failures already logged, per endpoint: each reason once (the shadow worker alone adds to a set).
+    private readonly ConcurrentDictionary<string, HashSet<string>> _shadowReasons = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<KeyDigest, Security.Principal> _keys = new();
     private readonly Lock _gaugesLock = new();
     private int _keyGeneration;
@@ -84,7 +86,6 @@ public sealed partial class ServingRuntime : IAsyncDisposable
         _metrics = new ServingMetrics(metrics);
         _cache = new ModelCache(metadata, artifacts, _metrics, _clock);
         _log = _options.PredictionLogFolder is { } folder ? new PredictionLog(new PredictionLogOptions { Folder = folder, Capacity = _options.PredictionLogCapacity, BeforeWrite = _options.BeforeLogWrite }, metrics) : null;
-        _shadowFailures = metrics.CreateCounter("strata_serving_shadow_failures_total", "Shadow predictions that failed (a mismatched signature, a model error).").Unlabelled;
         _shadow = Channel.CreateBounded<ShadowWork>(new BoundedChannelOptions(_options.ShadowCapacity) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
         metrics.OnCollect(UpdateGauges);
     }
@@ -336,6 +337,8 @@ public sealed partial class ServingRuntime : IAsyncDisposable
                     // what they hold is still answered.
                     gone.State?.CloseBatchers();
                 }
+
+                _shadowReasons.TryRemove(name, out _);
             }
 
             var complete = true;
@@ -559,9 +562,10 @@ public sealed partial class ServingRuntime : IAsyncDisposable
     private static string? Joined(List<string> problems) => problems.Count == 0 ? null : string.Join("; ", problems);
 
     /// <summary>
-    /// Refuses a deployment whose feature service does not exist or gives a field that a model reads as the other kind
-    /// (every request would fail while the endpoint read as ready), or whose <c>pii</c> names a field the endpoint never
-    /// receives: a misspelt name would leave the real field unmasked in the prediction log without a word.
+    /// Refuses a deployment whose models read one field as different kinds, whose feature service does not exist or gives
+    /// a field that a model reads as the other kind (every request would fail while the endpoint read as ready), or whose
+    /// <c>pii</c> names a field the endpoint never receives: a misspelt name would leave the real field unmasked in the
+    /// prediction log without a word.
     /// </summary>
     private async Task CheckFieldsAsync(EndpointState state, CancellationToken cancellationToken)
     {
@@ -571,6 +575,19 @@ public sealed partial class ServingRuntime : IAsyncDisposable
         // Every model's inputs, and the sticky key: a field the caller sends for routing, which may well be personal.
         var known = new HashSet<string>(models.SelectMany(m => m.Inputs.Select(i => i.Name)), StringComparer.Ordinal);
         known.UnionWith(state.OtherFields);
+
+        // A field two models read as different kinds (text for one, a number for the other) cannot be sent to both: every
+        // request one of them answers would fail the other, a shadow's without a word to the caller.
+        var conflicts = models.Distinct()
+            .SelectMany(m => m.Inputs.Select(i => (Model: m, Text: i.Kind == Learning.FeatureKind.Categorical, i.Name)))
+            .GroupBy(p => p.Name, StringComparer.Ordinal)
+            .Where(g => g.Any(p => p.Text) && g.Any(p => !p.Text))
+            .Select(g => $"field '{g.Key}' is {string.Join(" but ", g.DistinctBy(p => p.Text).Select(p => $"{(p.Text ? "text" : "a number")} for {p.Model.Name} version {p.Model.Version}"))}")
+            .ToList();
+        if (conflicts.Count > 0)
+        {
+            throw new StrataException(ErrorCodes.ArgumentInvalid, $"endpoint '{deployment.Name}' cannot send one request to all its models: {string.Join("; ", conflicts)}");
+        }
 
         if (deployment.FeatureService is { } service)
         {

@@ -138,6 +138,50 @@ public sealed class DeploymentLifecycleTests : IAsyncLifetime, IDisposable
         Assert.Equal(1, (await runtime.PredictAsync(Request("good", "r1"))).Version);
     }
 
+    [Fact]
+    public async Task A_shadow_reading_a_field_as_another_kind_than_the_champion_is_refused()
+    {
+        // The same inputs as the flights model, the first one read as text: no request can feed both.
+        var random = new Random(3);
+        var columns = _inputs.Select((input, i) => (input, i == 0
+                ? (Column)Columns.String([.. Enumerable.Range(0, 100).Select(r => r % 3 == 0 ? "a" : "b")])
+                : Columns.Float64([.. Enumerable.Range(0, 100).Select(_ => (double?)random.NextDouble())])))
+            .Append(("late", Columns.Int64([.. Enumerable.Range(0, 100).Select(i => (long?)(i % 2))])));
+        await RegisterAsync("delay-text", columns);
+        await using var runtime = await StartAsync();
+
+        var refused = await Assert.ThrowsAsync<StrataException>(() => runtime.PutAsync(
+            new Deployment { Name = "mismatched", Project = "flights", Model = "delay/1", Shadow = "delay-text/1" }, new Actor("test")));
+
+        Assert.Equal(ErrorCodes.ArgumentInvalid, refused.Code);
+        Assert.Contains($"field '{_inputs[0]}' is a number for delay version 1 but text for delay-text version 1", refused.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Shadow_failures_are_counted_by_endpoint_and_each_reason_is_logged_once()
+    {
+        // A shadow reading a field the champion does not: requests without it fail the shadow (and only it).
+        var random = new Random(5);
+        var columns = _inputs.Append("weather")
+            .Select(input => (input, (Column)Columns.Float64([.. Enumerable.Range(0, 100).Select(_ => (double?)random.NextDouble())])))
+            .Append(("late", Columns.Int64([.. Enumerable.Range(0, 100).Select(i => (long?)(i % 2))])));
+        await RegisterAsync("delay-plus", columns);
+        var metrics = new MetricRegistry();
+        await using var runtime = await StartAsync(metrics, new Deployment { Name = "shadowed", Project = "flights", Model = "delay/1", Shadow = "delay-plus/1" });
+
+        for (var i = 0; i < 5; i++)
+        {
+            Assert.Equal(ServingRoles.Champion, (await runtime.PredictAsync(Request("shadowed", $"r{i}"))).Role);
+        }
+
+        var failures = ((Counter)metrics.Metrics.Single(m => m.Name == "strata_serving_shadow_failures_total")).Labels("shadowed");
+        await WaitUntilAsync(() => failures.Value >= 5);
+        Assert.Equal(5, failures.Value);
+        var logged = _warnings.Where(w => w.Contains("shadow delay-plus/1", StringComparison.Ordinal)).ToList();
+        Assert.Single(logged);
+        Assert.Contains("missing field 'weather'", logged[0], StringComparison.Ordinal);
+    }
+
     private Task<ServingRuntime> StartAsync(params Deployment[] deployments) => StartAsync(new MetricRegistry(), deployments);
 
     private async Task<ServingRuntime> StartAsync(MetricRegistry metrics, params Deployment[] deployments)
@@ -174,5 +218,22 @@ public sealed class DeploymentLifecycleTests : IAsyncLifetime, IDisposable
         Assert.True(File.Exists(path), path);
         File.Delete(path);
         Directory.CreateDirectory(path);
+    }
+
+    private async Task RegisterAsync(string name, IEnumerable<(string Name, Column Column)> columns)
+    {
+        var model = await new Strata.Learning.Gbdt.GbdtLearner(new Strata.Learning.Gbdt.GbdtOptions { NumBoostRound = 3 })
+            .FitAsync(Strata.Learning.TrainingData.FromTable(Table.From([.. columns]), new Strata.Learning.TrainingSpec { Label = "late", Task = Strata.Learning.LearningTask.BinaryClassification }));
+        await TestModels.RegisterAsync(_home, "flights", name, model);
+    }
+
+    private static async Task WaitUntilAsync(Func<bool> condition)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while (!condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, "timed out waiting");
+            await Task.Delay(10);
+        }
     }
 }
