@@ -66,7 +66,7 @@ public sealed class ServingFailureMetricsTests : IAsyncLifetime, IDisposable
         var registry = new MetricRegistry();
         await using var runtime = new ServingRuntime(
             _home.Metadata, artifacts, null, registry, new ServingOptions { PollInterval = TimeSpan.FromHours(1), Warn = warnings.Enqueue }, clock);
-        await runtime.StartAsync([new Deployment { Name = "fragile", Project = "flights", Model = "fragile/1" }], new Actor("test"));
+        await StartStoredAsync(runtime, new Deployment { Name = "fragile", Project = "flights", Model = "fragile/1" });
         Assert.False(runtime.Ready);
         Assert.Equal(1, artifacts.Reads);
 
@@ -125,7 +125,7 @@ public sealed class ServingFailureMetricsTests : IAsyncLifetime, IDisposable
         var clock = new ManualClock(DateTimeOffset.UnixEpoch, TimeSpan.Zero); // never moved: no retry wait ever passes
         await using var runtime = new ServingRuntime(
             _home.Metadata, _home.Artifacts, null, registry, new ServingOptions { PollInterval = TimeSpan.FromHours(1), Warn = warnings.Enqueue }, clock);
-        await runtime.StartAsync([new Deployment { Name = "wobbly", Project = "flights", Model = "wobbly@live" }], new Actor("test"));
+        await StartStoredAsync(runtime, new Deployment { Name = "wobbly", Project = "flights", Model = "wobbly@live" });
         Assert.False(runtime.Ready);
 
         // The fix (the alias moved to a good version) is not held back by the failing version's retry wait.
@@ -140,6 +140,16 @@ public sealed class ServingFailureMetricsTests : IAsyncLifetime, IDisposable
         Assert.Equal(2, (await runtime.PredictAsync(Request("kept", "wobbly"))).Version);
         Assert.Equal(2, warnings.Count(w => w.Contains("endpoint 'wobbly'", StringComparison.Ordinal)));
         Assert.Contains("strata_serving_model_load_failures_total{model=\"wobbly\"} 1\n", PrometheusText.ToText(registry), StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// Starts serving a deployment stored before its version went bad (a declaration or a PUT naming a version that
+    /// cannot load is refused, so the store is written directly).
+    /// </summary>
+    private async Task StartStoredAsync(ServingRuntime runtime, Deployment deployment)
+    {
+        await _home.Metadata.Endpoints.PutAsync(deployment.Name, deployment.Project, deployment.ToJson(), new Actor("test"));
+        await runtime.StartAsync([], new Actor("test"));
     }
 
     private Strata.Registry.RegistryService Registry => new(_home.Metadata, _home.Artifacts);
