@@ -57,7 +57,7 @@ internal static partial class PeerOperations
             var backend = new EmbeddedFeatureBackend(folder);
             await using var offline = await backend.OpenOfflineAsync("bench").ConfigureAwait(false);
             await using var online = await backend.OpenOnlineAsync("bench", [repository.OnlineLayout("stats")]).ConfigureAwait(false);
-            using var store = new FeatureStore("bench", repository, 1, offline, online, metadata.Features);
+            var store = new FeatureStore("bench", repository, 1, offline, online, metadata.Features);
 
             // Event time e of every entity, batch by batch: rows are generated per batch and dropped after the append.
             var t0 = Timestamp.FromDateTime(new DateTime(2026, 1, 1, 0, 0, 0, DateTimeKind.Utc));

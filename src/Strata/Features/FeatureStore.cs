@@ -1,5 +1,5 @@
-using System.Collections.Concurrent;
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using System.Text;
 using Strata.Features.Aggregation;
 using Strata.Features.Definitions;
@@ -48,17 +48,23 @@ public sealed record OnlineFeatures(IReadOnlyList<string> FeatureNames, IReadOnl
 /// reads, materialization and push all go through here, so both paths use the same definitions and the same code for
 /// windows and on-demand features.
 /// </summary>
-public sealed class FeatureStore : IDisposable
+public sealed class FeatureStore
 {
     private const int BatchRows = 65_536;
+
+    // Stores check a TTL as event_ts < now − ttl: from this instant no row is beyond it, and no subtraction overflows.
+    private const long IgnoringTtl = long.MinValue / 2;
+
+    // A push reads, merges and writes the windows of the entities it touches, so pushes into one online store take turns,
+    // whichever definitions version (store instance) they go through.
+    private static readonly ConditionalWeakTable<IOnlineStore, SemaphoreSlim> PushLocks = [];
 
     private readonly IOfflineStore _offline;
     private readonly IOnlineStore _online;
     private readonly IFeatureRegistryStore _registry;
     private readonly TimeProvider _clock;
     private readonly Dictionary<(string View, string Feature), OnDemandExpression> _expressions = [];
-    private readonly ConcurrentDictionary<string, Lazy<Task<StreamingAggregator>>> _aggregators = new(StringComparer.Ordinal);
-    private readonly SemaphoreSlim _pushLock = new(1, 1);
+    private readonly Dictionary<string, StreamingAggregator> _windows = new(StringComparer.Ordinal);
 
     // Resolved once per definitions version, so a request's checks are dictionary lookups (the serving path's budget is
     // microseconds; building layouts per request cost more than the read itself).
@@ -98,6 +104,8 @@ public sealed class FeatureStore : IDisposable
             {
                 _fields[new FeatureReference(view.Name, aggregation.Name)] = new Field(aggregation.Name, FeatureRepository.AggregateType(aggregation, repository.Source(view.Source)), nullable: true);
             }
+
+            _windows[view.Name] = new StreamingAggregator(repository.OfflineLayout(view.Name), view.Aggregations);
         }
 
         foreach (var view in repository.OnDemandViews)
@@ -347,7 +355,7 @@ public sealed class FeatureStore : IDisposable
     {
         ArgumentNullException.ThrowIfNull(features);
         ArgumentNullException.ThrowIfNull(entityRows);
-        var now = _clock.GetUtcNow().ToUnixTimeMilliseconds() * 1000;
+        var now = NowMicros();
         var count = entityRows.RowCount;
         var plan = _servicePlans.TryGetValue(features, out var planned) ? planned : OnlineReadPlan.Of(features, Repository);
         if ((fullFeatureNames ? plan.FullCollision : plan.Collision) is { } collision)
@@ -370,7 +378,15 @@ public sealed class FeatureStore : IDisposable
             var results = System.Buffers.ArrayPool<FeatureValue>.Shared.Rent(size);
             try
             {
-                await _online.ReadAsync(layout.Name, names, keys, now, results.AsMemory(0, size), cancellationToken).ConfigureAwait(false);
+                if (group.Aggregations is { } aggregations)
+                {
+                    await ReadWindowsAsync(_windows[group.View], aggregations, keys, now, count, results.AsMemory(0, size), cancellationToken).ConfigureAwait(false);
+                }
+                else
+                {
+                    await _online.ReadAsync(layout.Name, names, keys, now, results.AsMemory(0, size), cancellationToken).ConfigureAwait(false);
+                }
+
                 for (var f = 0; f < names.Length; f++)
                 {
                     var column = new FeatureValue[count];
@@ -406,6 +422,30 @@ public sealed class FeatureStore : IDisposable
 
         return new OnlineFeatures(fullFeatureNames ? plan.FullNames : plan.Names, features, values) { Stored = stored };
     }
+
+    /// <summary>
+    /// Windowed aggregates of many entities as of <paramref name="now"/>: their stored windows read in one store call, each
+    /// aggregate computed over the window ending now, into <paramref name="results"/> entity after entity.
+    /// </summary>
+    private async ValueTask ReadWindowsAsync(
+        StreamingAggregator aggregator, int[] aggregations, ReadOnlyMemory<EntityKeyPart> keys, long now, int count, Memory<FeatureValue> results, CancellationToken cancellationToken)
+    {
+        var windows = System.Buffers.ArrayPool<FeatureValue>.Shared.Rent(count);
+        try
+        {
+            await _online.ReadAsync(aggregator.OnlineLayout.Name, aggregator.WindowColumns, keys, now, windows.AsMemory(0, count), cancellationToken).ConfigureAwait(false);
+            for (var e = 0; e < count; e++)
+            {
+                aggregator.Evaluate(windows[e], now, aggregations, results.Span.Slice(e * aggregations.Length, aggregations.Length));
+            }
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<FeatureValue>.Shared.Return(windows, clearArray: true); // values hold strings
+        }
+    }
+
+    private long NowMicros() => _clock.GetUtcNow().ToUnixTimeMilliseconds() * 1000;
 
     private FeatureViewLayout? OnlineLayout(string view)
     {
@@ -473,7 +513,8 @@ public sealed class FeatureStore : IDisposable
     /// <summary>
     /// Pushes rows of a push source to the views it feeds: checked against the source's declared schema (and for NUL
     /// characters, which no store holds) for every view first, so a bad push writes nothing; the offline rows of every
-    /// view are one append; windowed views update their aggregates incrementally.
+    /// view are one append. Online, an aggregation view's events are merged into the touched entities' windows in the
+    /// online store, so they outlive a restart whether or not they also go to the offline store.
     /// </summary>
     /// <returns>The views written.</returns>
     /// <exception cref="StrataException">Unknown source (not found); not a push source, or columns that do not match (invalid).</exception>
@@ -516,27 +557,39 @@ public sealed class FeatureStore : IDisposable
             }
         }
 
-        var windowEvents = windows.Select(v => (View: v, Events: PushSchema.Project(rows, Repository.OfflineLayout(v.Name), source))).ToArray();
-        foreach (var (view, events) in windowEvents.Where(w => offline && w.View.Offline))
+        var merges = new List<(string View, StreamingAggregator Aggregator, WindowBatch Batch)>();
+        foreach (var view in windows)
         {
-            offlineWrites.Add((Repository.OfflineLayout(view.Name), events));
+            var events = PushSchema.Project(rows, Repository.OfflineLayout(view.Name), source);
+            if (offline && view.Offline)
+            {
+                offlineWrites.Add((Repository.OfflineLayout(view.Name), events));
+            }
+
+            if (online && view.Online)
+            {
+                merges.Add((view.Name, _windows[view.Name], _windows[view.Name].Prepare(events)));
+            }
         }
 
         // A view the online store does not serve (definitions applied since it opened) would fail after the offline append.
-        foreach (var view in onlineWrites.Select(w => w.View).Concat(windowEvents.Where(w => online && w.View.Online).Select(w => w.View.Name)))
+        foreach (var view in onlineWrites.Select(w => w.View).Concat(merges.Select(m => m.View)))
         {
             _ = OnlineLayout(view) ?? throw new StrataException(ErrorCodes.Conflict, $"feature view '{view}' is not served by the online store yet; nothing was written (retry once the definitions are applied)");
         }
 
-        await _pushLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        var pushLock = PushLocks.GetValue(_online, _ => new SemaphoreSlim(1, 1));
+        await pushLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            // Aggregators are restored from the offline store before this push is appended to it, or the first push
-            // after opening would be counted twice (once restored, once applied).
-            var aggregators = new List<(AggregationViewDefinition View, StreamingAggregator Aggregator, Table Events)>();
-            foreach (var (view, events) in windowEvents.Where(w => online && w.View.Online))
+            // Merged before the first write, so a window that cannot be read leaves both stores untouched.
+            var now = NowMicros();
+            foreach (var (view, aggregator, batch) in merges)
             {
-                aggregators.Add((view, await AggregatorAsync(view, cancellationToken).ConfigureAwait(false), events));
+                // The stored windows whatever their age: one beyond the TTL still holds events a newer event's windows need.
+                var stored = new FeatureValue[batch.EntityCount];
+                await _online.ReadAsync(view, aggregator.WindowColumns, batch.Keys, IgnoringTtl, stored, cancellationToken).ConfigureAwait(false);
+                onlineWrites.Add((view, aggregator.Merge(batch, stored, now)));
             }
 
             // One append for every view: on PostgreSQL one transaction, so a failure leaves no view with the rows and a
@@ -546,11 +599,6 @@ public sealed class FeatureStore : IDisposable
                 await _offline.AppendAsync(offlineWrites.Select(w => new OfflineAppend(w.Layout, w.Rows)).ToArray(), cancellationToken).ConfigureAwait(false);
             }
 
-            foreach (var (view, aggregator, events) in aggregators)
-            {
-                onlineWrites.Add((view.Name, aggregator.Apply(events)));
-            }
-
             foreach (var (view, projected) in onlineWrites)
             {
                 await _online.WriteAsync(view, projected, cancellationToken).ConfigureAwait(false);
@@ -558,7 +606,7 @@ public sealed class FeatureStore : IDisposable
         }
         finally
         {
-            _pushLock.Release();
+            pushLock.Release();
         }
 
         return offlineWrites.Select(w => w.Layout.Name).Concat(onlineWrites.Select(w => w.View)).Distinct().ToArray();
@@ -598,20 +646,16 @@ public sealed class FeatureStore : IDisposable
         long rows = 0;
         if (Repository.AggregationViews.FirstOrDefault(v => v.Name == view) is { } windows)
         {
-            // Aggregates as of each entity's newest event in the range, computed over the events of the widest window before it.
+            // Each entity's window up to its newest event in the range, from the events of the widest window before it.
             var widest = windows.Aggregations.Max(a => a.Window).Ticks / TimeSpan.TicksPerMicrosecond;
             var events = await ReadAsync(layout, start - widest, end, cancellationToken).ConfigureAwait(false);
-            var latest = LatestPerEntity(events, layout, start);
-            if (latest.RowCount > 0)
+            var built = _windows[view].Build(events, start, NowMicros());
+            if (built.RowCount > 0)
             {
-                var aggregates = WindowedAggregation.AsOf(events, layout, windows.Aggregations, latest, layout.EventTimestampColumn);
-                var online = Repository.OnlineLayout(view);
-                var columns = online.Schema.Select(f => latest.Schema.Contains(f.Name) ? latest[f.Name] : aggregates[f.Name]);
-                await _online.WriteAsync(view, new Table(online.Schema, columns), cancellationToken).ConfigureAwait(false);
-                rows = latest.RowCount;
+                await _online.WriteAsync(view, built, cancellationToken).ConfigureAwait(false);
             }
 
-            return new MaterializedView(view, start, end, rows);
+            return new MaterializedView(view, start, end, built.RowCount);
         }
 
         await foreach (var batch in _offline.ReadAsync(layout, start, end, BatchRows, cancellationToken).ConfigureAwait(false))
@@ -660,24 +704,6 @@ public sealed class FeatureStore : IDisposable
         return views;
     }
 
-    private async Task<StreamingAggregator> AggregatorAsync(AggregationViewDefinition view, CancellationToken cancellationToken)
-    {
-        var lazy = _aggregators.GetOrAdd(view.Name, _ => new Lazy<Task<StreamingAggregator>>(async () =>
-        {
-            // Rebuilt from the stored events of the widest window before the newest one, so a restart loses no state.
-            var layout = Repository.OfflineLayout(view.Name);
-            var aggregator = new StreamingAggregator(layout, view.Aggregations, Repository.OnlineLayout(view.Name));
-            if (await _offline.GetEventTimeRangeAsync(layout, CancellationToken.None).ConfigureAwait(false) is { } range)
-            {
-                var widest = view.Aggregations.Max(a => a.Window).Ticks / TimeSpan.TicksPerMicrosecond;
-                aggregator.Restore([await ReadAsync(layout, range.Max - widest, range.Max + 1, CancellationToken.None).ConfigureAwait(false)]);
-            }
-
-            return aggregator;
-        }));
-        return await lazy.Value.WaitAsync(cancellationToken).ConfigureAwait(false);
-    }
-
     private async Task<Table> ReadEventsForAsync(FeatureViewLayout layout, IReadOnlyList<AggregationDefinition> aggregations, Column<long> timestamps, CancellationToken cancellationToken)
     {
         long min = long.MaxValue, max = long.MinValue;
@@ -710,38 +736,6 @@ public sealed class FeatureStore : IDisposable
         return parts.Count == 0 ? Table.Empty(layout.Schema) : parts.Count == 1 ? parts[0] : Table.Concat(parts);
     }
 
-    private static Table LatestPerEntity(Table events, FeatureViewLayout layout, long start)
-    {
-        // One row per key: the key columns and the newest event time at or after start.
-        var keys = layout.JoinKeys.Select(k => k.Name).ToArray();
-        var ts = events.GetColumn<long>(layout.EventTimestampColumn);
-        var newest = new Dictionary<string, int>(StringComparer.Ordinal);
-        var keyColumns = keys.Select(k => events[k]).ToArray();
-        for (var i = 0; i < events.RowCount; i++)
-        {
-            if (ts[i] < start || keyColumns.Any(c => c.IsNull(i)))
-            {
-                continue;
-            }
-
-            var key = string.Join('\u0001', keyColumns.Select(c => c.GetValue(i)));
-            if (!newest.TryGetValue(key, out var best) || ts[i] > ts[best])
-            {
-                newest[key] = best = i;
-            }
-        }
-
-        var rows = newest.Values.Order().ToArray();
-        var selected = events.Select(keys.Append(layout.EventTimestampColumn)).Take(rows);
-        if (layout.CreatedTimestampColumn is { } created)
-        {
-            var createdColumn = Columns.Create<long>(DataType.Timestamp, rows.Select(r => events.GetColumn<long>(created).IsValid(r) ? events.GetColumn<long>(created)[r] : 0L).ToArray());
-            return new Table(new Schema(selected.Schema.Append(new Field(created, DataType.Timestamp, nullable: false))), selected.Columns.Append(createdColumn));
-        }
-
-        return selected;
-    }
-
     private Column Evaluate(OnDemandViewDefinition view, string feature, Table requestRows, Dictionary<FeatureReference, Column> inputs)
     {
         var columns = new List<(Field, Column)>();
@@ -764,9 +758,6 @@ public sealed class FeatureStore : IDisposable
         var table = new Table(new Schema(columns.Select(c => c.Item1)), columns.Select(c => c.Item2));
         return _expressions[(view.Name, feature)].Evaluate(table);
     }
-
-    /// <summary>Releases the push lock.</summary>
-    public void Dispose() => _pushLock.Dispose();
 
     private static Column AsType(Column column, Field field, string view)
     {

@@ -131,7 +131,6 @@ public sealed class FeatureStores : IAsyncDisposable
     {
         foreach (var entry in _open.Values)
         {
-            entry.Store?.Dispose();
             if (entry.Online is not null)
             {
                 await entry.Online.DisposeAsync().ConfigureAwait(false);

@@ -81,8 +81,13 @@ internal sealed class OnlineReadPlan
             }
         }
 
+        var windows = repository.AggregationViews.ToDictionary(v => v.Name, StringComparer.Ordinal);
         var groups = needed.Select((reference, at) => (reference, at)).GroupBy(n => n.reference.View, StringComparer.Ordinal)
-            .Select(g => new OnlineReadGroup(g.Key, [.. g.Select(n => n.reference.Feature)], [.. g.Select(n => n.at)]))
+            .Select(g => new OnlineReadGroup(
+                g.Key,
+                [.. g.Select(n => n.reference.Feature)],
+                [.. g.Select(n => n.at)],
+                windows.TryGetValue(g.Key, out var view) ? [.. g.Select(n => AggregationIndex(view, n.reference.Feature))] : null))
             .ToArray();
         var source = new int[features.Count];
         for (var i = 0; i < features.Count; i++)
@@ -116,7 +121,23 @@ internal sealed class OnlineReadPlan
 
         return null;
     }
+
+    private static int AggregationIndex(AggregationViewDefinition view, string feature)
+    {
+        for (var a = 0; a < view.Aggregations.Count; a++)
+        {
+            if (view.Aggregations[a].Name == feature)
+            {
+                return a;
+            }
+        }
+
+        throw new StrataException(ErrorCodes.NotFound, $"feature view '{view.Name}' has no feature '{feature}' (features: {string.Join(", ", view.Aggregations.Select(a => a.Name))})");
+    }
 }
 
-/// <summary>One view's part of an online read: the feature names asked of the store, and where each goes in the plan's needed list.</summary>
-internal sealed record OnlineReadGroup(string View, string[] Names, int[] Needed);
+/// <summary>
+/// One view's part of an online read: the feature names asked of the store, where each goes in the plan's needed list,
+/// and for an aggregation view (read as its stored windows) each name's position among the view's aggregations.
+/// </summary>
+internal sealed record OnlineReadGroup(string View, string[] Names, int[] Needed, int[]? Aggregations);

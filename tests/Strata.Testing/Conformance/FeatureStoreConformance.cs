@@ -120,6 +120,13 @@ public abstract class FeatureStoreConformance : IAsyncLifetime
         }
     }
 
+    /// <summary>Closes every store and opens them again over the same files or database, as a server restart does.</summary>
+    protected async Task RestartAsync()
+    {
+        await Stores.DisposeAsync();
+        _stores = new FeatureStores(Metadata, _backend ?? throw new InvalidOperationException("not open"), Clock);
+    }
+
     /// <summary>Creates the project (when missing) and applies definitions to it.</summary>
     public static async Task<FeatureRepositoryVersion> ApplyAsync(IMetadataStore metadata, string yaml)
     {
@@ -340,7 +347,7 @@ public abstract class FeatureStoreConformance : IAsyncLifetime
     [InlineData(11)]
     [InlineData(12)]
     [InlineData(13)]
-    public async Task Online_aggregates_equal_the_training_set_at_each_entity_s_last_event_bit_for_bit(int seed)
+    public async Task Online_aggregates_equal_the_training_set_as_of_the_read_time_bit_for_bit(int seed)
     {
         var store = await StoreAsync();
         var random = new Random(seed);
@@ -352,35 +359,83 @@ public abstract class FeatureStoreConformance : IAsyncLifetime
             offset += size;
         }
 
-        // Each driver's last event time (the newest, not the last pushed), with a request distance.
-        var ids = trips.GetColumn<long>("driver_id");
-        var ts = trips.GetColumn<long>("ts");
-        var last = Enumerable.Range(0, trips.RowCount).GroupBy(i => ids[i]).OrderBy(g => g.Key).Select(g => (Id: g.Key, Ts: g.Max(i => ts[i]))).ToArray();
-        var entities = Table.From(
-            ("driver_id", Columns.Int64(last.Select(l => (long?)l.Id).ToArray())),
-            ("event_timestamp", Columns.Timestamp(last.Select(l => (long?)l.Ts).ToArray())),
-            ("distance", Columns.Float64(last.Select(l => (double?)Math.Round(random.NextDouble() * 20, 1)).ToArray())));
-        FeatureReference[] asked = [.. WindowFeatures, .. OnDemandFeatures];
-
-        var offline = await store.GetHistoricalFeaturesAsync(entities, "event_timestamp", asked);
-        SetNow(last.Max(l => l.Ts) + Minute); // within every driver's TTL
-        var online = await store.GetOnlineFeaturesAsync(asked, entities.Select("driver_id", "distance"));
-
-        for (var f = 0; f < asked.Length; f++)
+        // From the newest event on, as windows empty out and rows pass the TTL (1 d).
+        var newest = NewestPerDriver(trips);
+        var last = newest.Values.Max();
+        foreach (var t in new[] { last, last + Minute, last + (30 * Minute), last + Hour, last + (5 * Hour), last + (20 * Hour) })
         {
-            for (var e = 0; e < entities.RowCount; e++)
-            {
-                var value = online.Values[f][e];
-                var expected = offline[asked[f].Feature].GetValue(e);
-                var where = $"seed {seed}, driver {last[e].Id}, {asked[f]}";
-                Assert.True(value.Status is FeatureStatus.Present or FeatureStatus.NullValue, $"{where}: status {value.Status}");
-                if (f < WindowFeatures.Length)
-                {
-                    Assert.True(last[e].Ts == value.EventTimestamp, $"{where}: event time {value.EventTimestamp}, expected {last[e].Ts}");
-                }
+            await AssertServedAsOfAsync(store, newest, t, $"seed {seed}");
+        }
+    }
 
-                Assert.True(SameBits(expected, value.Value), $"{where}: online {Show(value.Value)}, training set {Show(expected)}");
-            }
+    // ---- windows: durable, and as of the read time ------------------------------------------------------------------
+
+    public static TheoryData<PushTarget> OnlineTargets() => [PushTarget.Online, PushTarget.OnlineAndOffline];
+
+    [BackendTheory]
+    [MemberData(nameof(OnlineTargets))]
+    public async Task Windows_pushed_online_survive_a_restart(PushTarget to)
+    {
+        var store = await StoreAsync();
+        var t = T0 + Day;
+        await store.PushAsync("trips", Fares((1, t, 1.0), (1, t + Minute, 1.0)), to);
+        await store.PushAsync("trips", Fares((1, t + (2 * Minute), 1.0)), to);
+        SetNow(t + (3 * Minute));
+        Assert.Equal(3L, (await ReadWindowsAsync(store, 1))[0].Value);
+
+        await RestartAsync();
+        store = await StoreAsync();
+        await store.PushAsync("trips", Fares((1, t + (4 * Minute), 4.0)), to);
+        SetNow(t + (5 * Minute));
+        var values = await ReadWindowsAsync(store, 1);
+
+        Assert.Equal(new object?[] { 4L, 7.0, 1.75, 4.0, 4.0 }, values.Select(v => v.Value)); // trips, sum, mean, max, last
+        Assert.All(values, v => Assert.Equal(t + (4 * Minute), v.EventTimestamp));
+    }
+
+    [BackendFact]
+    public async Task Windows_pushed_online_survive_a_new_definitions_version()
+    {
+        var store = await StoreAsync();
+        var t = T0 + Day;
+        await store.PushAsync("trips", Fares((1, t, 2.0), (1, t + Minute, 3.0)), PushTarget.Online);
+
+        await ApplyAsync(Metadata, DefinitionsV1 + """
+
+                  - name: fare_doubled
+                    type: float64
+                    expression: driver_trips__fare_max_1d * 2
+            """);
+        Clock.Advance(TimeSpan.FromSeconds(2));
+        store = await StoreAsync();
+        Assert.Equal(2, store.Version);
+        await store.PushAsync("trips", Fares((1, t + (2 * Minute), 5.0)), PushTarget.Online);
+        SetNow(t + (3 * Minute));
+
+        Assert.Equal(new object?[] { 3L, 10.0 }, (await ReadWindowsAsync(store, 1)).Take(2).Select(v => v.Value));
+    }
+
+    [BackendTheory]
+    [MemberData(nameof(OnlineTargets))]
+    public async Task Online_windows_end_at_the_read_time(PushTarget to)
+    {
+        var store = await StoreAsync();
+        var now = T0 + (2 * Day);
+        await store.PushAsync("trips", Fares((2, now - (3 * Hour), 5.0), (3, now - (30 * Minute), 7.0)), to);
+        SetNow(now);
+
+        var values = await ReadWindowsAsync(store, 2, 3);
+        SetNow(now + (31 * Minute));
+        var later = await ReadWindowsAsync(store, 3);
+
+        // Driver 2's event left its 1 h windows long ago, but not its 1 d ones; driver 3's leaves them 31 minutes later.
+        Assert.Equal(new object?[] { 0L, 0.0, 5.0, 5.0, 5.0 }, values.Take(5).Select(v => v.Value));
+        Assert.Equal(new object?[] { 1L, 7.0, 7.0, 7.0, 7.0 }, values.Skip(5).Select(v => v.Value));
+        Assert.Equal(new object?[] { 0L, 0.0, 7.0, 7.0, 7.0 }, later.Select(v => v.Value));
+        Assert.All(values.Concat(later), v => Assert.Equal(FeatureStatus.Present, v.Status));
+        if (to == PushTarget.OnlineAndOffline)
+        {
+            await AssertServedAsOfAsync(store, new Dictionary<long, long> { [2] = now - (3 * Hour), [3] = now - (30 * Minute) }, now + Hour, "pushed");
         }
     }
 
@@ -650,7 +705,7 @@ public abstract class FeatureStoreConformance : IAsyncLifetime
     }
 
     [BackendFact]
-    public async Task Materializing_a_window_view_serves_what_the_training_set_computes_at_each_entity_s_newest_event()
+    public async Task Materializing_a_window_view_serves_what_the_training_set_computes_as_of_the_read_time()
     {
         var store = await StoreAsync();
         var trips = Trips(21, drivers: 5, events: 200, ties: false);
@@ -659,19 +714,11 @@ public abstract class FeatureStoreConformance : IAsyncLifetime
 
         await store.MaterializeAsync(T0, end, ["driver_trips"]);
 
-        var ids = trips.GetColumn<long>("driver_id");
-        var ts = trips.GetColumn<long>("ts");
-        var last = Enumerable.Range(0, trips.RowCount).GroupBy(i => ids[i]).OrderBy(g => g.Key).Select(g => (Id: g.Key, Ts: g.Max(i => ts[i]))).ToArray();
-        var entities = Table.From(("driver_id", Columns.Int64(last.Select(l => (long?)l.Id).ToArray())), ("event_timestamp", Columns.Timestamp(last.Select(l => (long?)l.Ts).ToArray())));
-        var offline = await store.GetHistoricalFeaturesAsync(entities, "event_timestamp", WindowFeatures);
-        SetNow(last.Max(l => l.Ts) + Minute);
-        var online = await store.GetOnlineFeaturesAsync(WindowFeatures, entities.Select("driver_id"));
-        for (var f = 0; f < WindowFeatures.Length; f++)
+        var newest = NewestPerDriver(trips);
+        var latest = newest.Values.Max();
+        foreach (var t in new[] { latest, latest + (30 * Minute), latest + (3 * Hour) })
         {
-            for (var e = 0; e < entities.RowCount; e++)
-            {
-                Assert.True(SameBits(offline[Windows[f]].GetValue(e), online.Values[f][e].Value), $"driver {last[e].Id} {Windows[f]}");
-            }
+            await AssertServedAsOfAsync(store, newest, t, "materialized");
         }
     }
 
@@ -717,6 +764,65 @@ public abstract class FeatureStoreConformance : IAsyncLifetime
     // ---- helpers ----------------------------------------------------------------------------------------------------
 
     private void SetNow(long micros) => Clock.Advance(TimeSpan.FromTicks((micros - (Clock.Peek().ToUnixTimeMilliseconds() * 1000)) * 10));
+
+    private static Table Fares(params (long Id, long Ts, double Fare)[] rows) => Table.From(
+        ("driver_id", Columns.Int64([.. rows.Select(r => (long?)r.Id)])),
+        ("ts", Columns.Timestamp([.. rows.Select(r => (long?)r.Ts)])),
+        ("fare", Columns.Float64([.. rows.Select(r => (double?)r.Fare)])));
+
+    /// <summary>The window features of drivers, read online now: per driver, its features in <see cref="Windows"/> order.</summary>
+    private static async Task<FeatureValue[]> ReadWindowsAsync(FeatureStore store, params long[] ids)
+    {
+        var online = await store.GetOnlineFeaturesAsync(WindowFeatures, Table.From(("driver_id", Columns.Int64([.. ids.Select(i => (long?)i)]))));
+        return [.. Enumerable.Range(0, ids.Length).SelectMany(e => online.Values.Select(column => column[e]))];
+    }
+
+    /// <summary>Each driver's newest event time.</summary>
+    private static Dictionary<long, long> NewestPerDriver(Table trips)
+    {
+        var ids = trips.GetColumn<long>("driver_id");
+        var ts = trips.GetColumn<long>("ts");
+        return Enumerable.Range(0, trips.RowCount).GroupBy(i => ids[i]).ToDictionary(g => g.Key, g => g.Max(i => ts[i]));
+    }
+
+    /// <summary>
+    /// Reads the drivers' window and on-demand features online at <paramref name="t"/> and checks them against the training
+    /// set as of <paramref name="t"/>, bit for bit: a driver whose newest event is older than the TTL (1 d) is outside max age.
+    /// </summary>
+    private async Task AssertServedAsOfAsync(FeatureStore store, IReadOnlyDictionary<long, long> newest, long t, string why)
+    {
+        var ids = newest.Keys.Order().ToArray();
+        var random = new Random((int)(t % 1000));
+        var entities = Table.From(
+            ("driver_id", Columns.Int64([.. ids.Select(i => (long?)i)])),
+            ("event_timestamp", Columns.Timestamp([.. ids.Select(_ => (long?)t)])),
+            ("distance", Columns.Float64([.. ids.Select(_ => (double?)Math.Round(random.NextDouble() * 20, 1))])));
+        FeatureReference[] asked = [.. WindowFeatures, .. OnDemandFeatures];
+        var offline = await store.GetHistoricalFeaturesAsync(entities, "event_timestamp", asked);
+        SetNow(t);
+        var online = await store.GetOnlineFeaturesAsync(asked, entities.Select("driver_id", "distance"));
+
+        for (var f = 0; f < asked.Length; f++)
+        {
+            for (var e = 0; e < ids.Length; e++)
+            {
+                var value = online.Values[f][e];
+                var where = $"{why}, t {Timestamp.Format(t)}, driver {ids[e]}, {asked[f]}";
+                var expired = newest[ids[e]] < t - Day;
+                if (f < WindowFeatures.Length)
+                {
+                    Assert.True(value.Status == (expired ? FeatureStatus.OutsideMaxAge : offline[asked[f].Feature].IsNull(e) ? FeatureStatus.NullValue : FeatureStatus.Present), $"{where}: status {value.Status}");
+                    Assert.True(newest[ids[e]] == value.EventTimestamp, $"{where}: event time {value.EventTimestamp}, expected {newest[ids[e]]}");
+                }
+
+                if (!expired)
+                {
+                    var expected = offline[asked[f].Feature].GetValue(e);
+                    Assert.True(SameBits(expected, value.Value), $"{where}: online {Show(value.Value)}, training set {Show(expected)}");
+                }
+            }
+        }
+    }
 
     private static Task<OnlineFeatures> ReadDailyAsync(FeatureStore store, long[] ids) =>
         store.GetOnlineFeaturesAsync(

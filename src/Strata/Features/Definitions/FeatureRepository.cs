@@ -40,7 +40,8 @@ public sealed partial record FeatureRepository(
 
     /// <summary>
     /// How the online store keeps a view: its join keys, the source's event (and created) time, and its features — for an
-    /// aggregation view, the aggregates.
+    /// aggregation view, each entity's window of events, from which reads compute the aggregates as of the read time
+    /// (see <see cref="Streaming.StreamingAggregator"/>).
     /// </summary>
     /// <exception cref="StrataException">No such stored view.</exception>
     public FeatureViewLayout OnlineLayout(string view)
@@ -51,9 +52,7 @@ public sealed partial record FeatureRepository(
         }
 
         var aggregation = AggregationViews.FirstOrDefault(v => v.Name == view) ?? throw NotFound("feature view", view);
-        var source = Source(aggregation.Source);
-        var features = aggregation.Aggregations.Select(a => new Field(a.Name, AggregateType(a, source), nullable: true)).ToArray();
-        return new FeatureViewLayout(view, JoinKeys(aggregation.Entities), source.TimestampField, features, source.CreatedTimestampField, aggregation.Ttl);
+        return new Streaming.StreamingAggregator(OfflineLayout(view), aggregation.Aggregations).OnlineLayout;
     }
 
     /// <summary>

@@ -1,6 +1,7 @@
 using Strata.Features;
 using Strata.Features.Aggregation;
 using Strata.Features.Definitions;
+using Strata.Features.OnlineStore;
 using Strata.Features.Streaming;
 
 namespace Strata.Tests.Features.Aggregation;
@@ -26,117 +27,215 @@ public sealed class StreamingAggregatorTests
         new("sum_qty", AggregationFunction.Sum, "qty", WindowedAggregationTests.Micros(60)),
     ];
 
-    private static readonly FeatureViewLayout Online = new(
-        "clicks",
-        Events.JoinKeys,
-        "ts",
-        All.Select(a => new Field(a.Name, a.Function switch
-        {
-            AggregationFunction.Count => DataType.Int64,
-            AggregationFunction.Last => Events.Features[Events.FeatureIndex(a.Column!)].Type,
-            _ => DataType.Float64,
-        })).ToArray(),
-        "created");
+    private static readonly int[] Everything = [.. Enumerable.Range(0, All.Length)];
 
     [Fact]
-    public void Streaming_values_equal_batch_values_bit_for_bit_after_every_push()
+    public void Reads_equal_batch_values_as_of_the_read_time_bit_for_bit_after_every_push()
     {
         for (var seed = 0; seed < 30; seed++)
         {
             var random = new Random(seed);
-            var aggregator = new StreamingAggregator(Events, All, Online);
+            var aggregator = new StreamingAggregator(Events, All);
+            var store = new FakeStore(aggregator);
             var pushed = new List<Table>();
             var all = WindowedAggregationTests.RandomEvents(random, 400, exactSums: false);
             // Time mostly moves forward, with late events: sort by a jittered time.
             var order = Enumerable.Range(0, all.RowCount).OrderBy(r => ((Column<long>)all["ts"]).Values[r] + random.Next(-25, 25)).ToArray();
             all = all.Take(order);
+            long now = 0;
             for (var at = 0; at < all.RowCount;)
             {
                 var size = Math.Min(random.Next(1, 30), all.RowCount - at);
                 var batch = all.Slice(at, size);
                 at += size;
                 pushed.Add(batch);
+                now = Math.Max(now, ((Column<long>)batch["ts"]).Values.ToArray().Max() + random.Next(-5, 5)); // the push's clock
 
-                var served = aggregator.Apply(batch);
+                var written = store.Push(batch, now);
 
-                var expected = WindowedAggregation.AsOf(Table.Concat(pushed), Events, All, served.Select("user", "shard", "ts"), "ts");
-                for (var a = 0; a < All.Length; a++)
+                // Every entity, read at the push time and at random instants after it (windows empty out as they go by).
+                foreach (var t in new[] { now, now + random.Next(1, 10), now + random.Next(10, 70) })
                 {
-                    for (var i = 0; i < served.RowCount; i++)
+                    var entities = Table.From(
+                        ("user", Columns.String([.. store.Keys.Select(k => k.User)])),
+                        ("shard", Columns.Int64([.. store.Keys.Select(k => (long?)k.Shard)])),
+                        ("ts", Columns.Timestamp([.. store.Keys.Select(_ => (long?)t)])));
+                    var expected = WindowedAggregation.AsOf(Table.Concat(pushed), Events, All, entities, "ts");
+                    for (var e = 0; e < entities.RowCount; e++)
                     {
-                        var want = expected[a].GetValue(i);
-                        var got = served[All[a].Name].GetValue(i);
-                        Assert.True(WindowedAggregationTests.Same(want, got), $"seed {seed}, push {pushed.Count}, {All[a].Name}, row {i}: batch {want}, streaming {got}");
+                        var served = store.Read(store.Keys[e], t, Everything);
+                        for (var a = 0; a < All.Length; a++)
+                        {
+                            var want = expected[a].GetValue(e);
+                            Assert.True(served[a].Status == (want is null ? FeatureStatus.NullValue : FeatureStatus.Present), $"seed {seed}, push {pushed.Count}, t {t}, {All[a].Name}, {store.Keys[e]}: status {served[a].Status}, batch {want}");
+                            Assert.True(WindowedAggregationTests.Same(want, served[a].Value), $"seed {seed}, push {pushed.Count}, t {t}, {All[a].Name}, {store.Keys[e]}: batch {want}, streaming {served[a].Value}");
+                        }
                     }
                 }
+
+                var touched = Enumerable.Range(0, batch.RowCount).Select(r => (batch["user"].GetValue(r), batch["shard"].GetValue(r))).Distinct().Count();
+                Assert.Equal(touched, written.RowCount); // one row per entity the push touched
             }
         }
     }
 
     [Fact]
-    public void Restore_rebuilds_the_state_from_history()
+    public void Windows_merged_push_by_push_equal_the_windows_built_from_all_events()
     {
         var random = new Random(7);
-        var history = WindowedAggregationTests.RandomEvents(random, 200, exactSums: false);
-        var next = WindowedAggregationTests.RandomEvents(random, 50, exactSums: false);
-        var live = new StreamingAggregator(Events, All, Online);
-        live.Apply(history.Slice(0, 120));
-        live.Apply(history.Slice(120, 80));
-        var restored = new StreamingAggregator(Events, All, Online);
-        restored.Restore([history.Slice(0, 120), history.Slice(120, 80)]);
+        var history = WindowedAggregationTests.RandomEvents(random, 300, exactSums: false);
+        var aggregator = new StreamingAggregator(Events, All);
+        var store = new FakeStore(aggregator);
+        store.Push(history.Slice(0, 120), 100);
+        store.Push(history.Slice(120, 80), 100);
+        store.Push(history.Slice(200, 100), 100);
 
-        var a = live.Apply(next);
-        var b = restored.Apply(next);
+        var built = aggregator.Build(history, long.MinValue, 100);
 
-        Assert.Equal(live.EntityCount, restored.EntityCount);
-        for (var c = 0; c < a.ColumnCount; c++)
+        Assert.Equal(store.Keys.Count, built.RowCount);
+        for (var r = 0; r < built.RowCount; r++)
         {
-            for (var r = 0; r < a.RowCount; r++)
-            {
-                Assert.True(WindowedAggregationTests.Same(a[c].GetValue(r), b[c].GetValue(r)));
-            }
+            var key = (((StringColumn)built["user"])[r]!, built.GetColumn<long>("shard")[r]);
+            Assert.Equal(store.Row(key), (built.GetColumn<long>("ts")[r], built.GetColumn<long>("created")[r], ((StringColumn)built[aggregator.WindowColumn])[r]));
         }
     }
 
     [Fact]
-    public void One_row_per_touched_entity_as_of_its_newest_event()
+    public void A_window_counts_an_event_until_the_window_has_passed_it()
     {
-        var aggregator = new StreamingAggregator(Events, All, Online);
-        var batch = Table.From(
-            ("user", Columns.String("a", "b", "a")),
-            ("shard", Columns.Int64(1, 1, 1)),
-            ("ts", Columns.Timestamp(10, 3, 8)),
-            ("created", Columns.Timestamp(0, 0, 0)),
-            ("amount", Columns.Float64(1.5, 2, 4)),
-            ("qty", Columns.Int32(1, 2, 3)),
-            ("tag", Columns.String("p", "q", "r")));
+        var aggregator = new StreamingAggregator(Events, All);
+        var store = new FakeStore(aggregator);
+        store.Push(Clicks(("a", 100, 2.5)), 100);
+        int[] asked = [aggregator.IndexOf("n_10"), aggregator.IndexOf("sum_10"), aggregator.IndexOf("mean_30")];
 
-        var served = aggregator.Apply(batch);
+        var inside = store.Read(("a", 1), 109, asked);
+        var after = store.Read(("a", 1), 110, asked);
+        var mean = store.Read(("a", 1), 129, asked);
 
-        Assert.Equal(Online.Schema, served.Schema);
-        Assert.Equal(["a", "b"], [served["user"].GetValue(0), served["user"].GetValue(1)]);
-        Assert.Equal([10L, 3L], ((Column<long>)served["ts"]).Values.ToArray());
-        Assert.Equal(5.5, served["sum_10"].GetValue(0));
-        Assert.Equal("p", served["last_tag"].GetValue(0));
+        Assert.Equal(new object?[] { 1L, 2.5, 2.5 }, inside.Select(v => v.Value));
+        Assert.Equal(new object?[] { 0L, 0.0, 2.5 }, after.Select(v => v.Value)); // (t − 10, t] no longer holds 100
+        Assert.Equal([FeatureStatus.Present, FeatureStatus.Present, FeatureStatus.Present], after.Select(v => v.Status));
+        Assert.Equal(FeatureStatus.NullValue, store.Read(("a", 1), 130, asked)[2].Status);
+        Assert.Equal(2.5, mean[2].Value);
+        Assert.All(after, v => Assert.Equal(100, v.EventTimestamp)); // the row's newest event
     }
 
     [Fact]
-    public void Concurrent_pushes_lose_no_events()
+    public void An_entity_keeps_only_the_events_of_its_widest_window_before_the_push()
     {
-        var aggregator = new StreamingAggregator(Events, [new("n", AggregationFunction.Count, null, TimeSpan.FromDays(1))], new FeatureViewLayout("clicks", Events.JoinKeys, "ts", [new Field("n", DataType.Int64)], "created"));
-        Parallel.For(0, 200, i => aggregator.Apply(Table.From(
-            ("user", Columns.String("a")),
-            ("shard", Columns.Int64(1)),
-            ("ts", Columns.Timestamp(i)),
-            ("created", Columns.Timestamp(0)),
-            ("amount", Columns.Float64(1)),
-            ("qty", Columns.Int32(1)),
-            ("tag", Columns.String("x")))));
+        var aggregator = new StreamingAggregator(Events, All);
+        var store = new FakeStore(aggregator);
+        for (var t = 0L; t < 2_000; t++)
+        {
+            store.Push(Clicks(("a", t, 1)), t);
+        }
 
-        var last = aggregator.Apply(Table.From(
-            ("user", Columns.String("a")), ("shard", Columns.Int64(1)), ("ts", Columns.Timestamp(0)), ("created", Columns.Timestamp(0)),
-            ("amount", Columns.Float64(1)), ("qty", Columns.Int32(1)), ("tag", Columns.String("x"))));
+        var kept = store.Row(("a", 1)).Window.Length;
+        store.Push(Clicks(("a", 2_000, 1), ("a", 1_900, 1)), 2_000); // a late event beyond the widest window (60 µs)
 
-        Assert.Equal(201L, last["n"].GetValue(0));
+        Assert.Equal(kept, store.Row(("a", 1)).Window.Length);
+        Assert.Equal(60.0, store.Read(("a", 1), 2_000, [aggregator.IndexOf("sum_qty")])[0].Value);
+        Assert.InRange(kept, 1, 10_000); // 60 events and their suffix tables; 2,000 events would take over 100 KB
+    }
+
+    [Fact]
+    public void Missing_and_expired_windows_give_their_status_to_every_aggregation_with_its_type()
+    {
+        var aggregator = new StreamingAggregator(Events, All);
+        var missing = new FeatureValue[All.Length];
+        var expired = new FeatureValue[All.Length];
+
+        aggregator.Evaluate(default, 0, Everything, missing);
+        aggregator.Evaluate(new FeatureValue(FeatureStatus.OutsideMaxAge, DataType.String, 42, 0, null), 0, Everything, expired);
+
+        Assert.All(missing, v => Assert.Equal(FeatureStatus.NotFound, v.Status));
+        Assert.All(expired, v => Assert.Equal((FeatureStatus.OutsideMaxAge, 42L), (v.Status, v.EventTimestamp)));
+        Assert.Equal([DataType.Int64, DataType.Float64, DataType.Float64, DataType.Float64, DataType.Float64, DataType.String, DataType.Float64, DataType.Float64], expired.Select(v => v.Type));
+    }
+
+    [Fact]
+    public void A_malformed_window_is_refused()
+    {
+        var aggregator = new StreamingAggregator(Events, All);
+        var results = new FeatureValue[1];
+
+        var e = Assert.Throws<StrataException>(() => aggregator.Evaluate(new FeatureValue(FeatureStatus.Present, DataType.String, 1, 0, "AQAAAA=="), 1, [0], results));
+
+        Assert.Equal(ErrorCodes.DataMalformed, e.Code);
+    }
+
+    [Fact]
+    public void The_window_column_changes_with_what_its_encoding_depends_on()
+    {
+        var same = new StreamingAggregator(Events, [.. All.Reverse()]);
+        var narrower = new StreamingAggregator(Events, [.. All.Where(a => a.Name != "sum_qty")]);
+        var fewerInputs = new StreamingAggregator(Events, [.. All.Where(a => a.Column != "tag")]);
+        var online = new StreamingAggregator(Events, All).OnlineLayout;
+
+        Assert.Equal(["user", "shard", "ts", "created", online.Features[0].Name], online.Schema.Names);
+        Assert.Equal(DataType.String, Assert.Single(online.Features).Type);
+        Assert.Equal(online.Features[0].Name, same.WindowColumn);
+        Assert.NotEqual(online.Features[0].Name, narrower.WindowColumn);
+        Assert.NotEqual(online.Features[0].Name, fewerInputs.WindowColumn);
+    }
+
+    private static Table Clicks(params (string User, long Ts, double Amount)[] rows) => Table.From(
+        ("user", Columns.String([.. rows.Select(r => r.User)])),
+        ("shard", Columns.Int64([.. rows.Select(_ => (long?)1)])),
+        ("ts", Columns.Timestamp([.. rows.Select(r => (long?)r.Ts)])),
+        ("created", Columns.Timestamp([.. rows.Select(_ => (long?)0)])),
+        ("amount", Columns.Float64([.. rows.Select(r => (double?)r.Amount)])),
+        ("qty", Columns.Int32([.. rows.Select(_ => (int?)1)])),
+        ("tag", Columns.String([.. rows.Select(_ => "x")])));
+
+    /// <summary>
+    /// The online store's part, the simple way: the latest row per key (a merge always writes a row at least as new as the
+    /// one it read, so it always wins), read with its status and event time.
+    /// </summary>
+    private sealed class FakeStore(StreamingAggregator aggregator)
+    {
+        private readonly Dictionary<(string User, long Shard), (long Ts, long Created, string Window)> _rows = [];
+
+        public List<(string User, long Shard)> Keys { get; } = [];
+
+        public Table Push(Table events, long now)
+        {
+            var batch = aggregator.Prepare(events);
+            var keys = batch.Keys.ToArray();
+            var stored = new FeatureValue[batch.EntityCount];
+            for (var e = 0; e < stored.Length; e++)
+            {
+                var key = (keys[2 * e].Text!, keys[(2 * e) + 1].Number);
+                stored[e] = _rows.TryGetValue(key, out var row) ? new FeatureValue(FeatureStatus.Present, DataType.String, row.Ts, 0, row.Window) : default;
+            }
+
+            var written = aggregator.Merge(batch, stored, now);
+            for (var r = 0; r < written.RowCount; r++)
+            {
+                var key = (((StringColumn)written["user"])[r]!, written.GetColumn<long>("shard")[r]);
+                if (_rows.TryGetValue(key, out var old))
+                {
+                    Assert.True(written.GetColumn<long>("ts")[r] >= old.Ts, "a merge wrote an older row than it read");
+                }
+                else
+                {
+                    Keys.Add(key);
+                }
+
+                _rows[key] = (written.GetColumn<long>("ts")[r], written.GetColumn<long>("created")[r], ((StringColumn)written[aggregator.WindowColumn])[r]!);
+            }
+
+            return written;
+        }
+
+        public (long Ts, long Created, string Window) Row((string User, long Shard) key) => _rows[key];
+
+        public FeatureValue[] Read((string User, long Shard) key, long now, int[] aggregations)
+        {
+            var row = _rows[key];
+            var results = new FeatureValue[aggregations.Length];
+            aggregator.Evaluate(new FeatureValue(FeatureStatus.Present, DataType.String, row.Ts, 0, row.Window), now, aggregations, results);
+            return results;
+        }
     }
 }

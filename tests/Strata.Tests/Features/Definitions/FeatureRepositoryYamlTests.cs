@@ -82,7 +82,7 @@ public sealed class FeatureRepositoryYamlTests : IDisposable
         Assert.Equal(DataType.Int64, view.Features[0].Type);
         Assert.Equal(SourceKind.Push, repo.Source("events").Kind);
         Assert.Equal(TimeSpan.FromSeconds(90), repo.AggregationViews[0].Aggregations[2].Window);
-        Assert.Equal(DataType.String, repo.OnlineLayout("windows").Features[2].Type);
+        Assert.Equal(DataType.String, FeatureRepository.AggregateType(repo.AggregationViews[0].Aggregations[2], repo.Source("events")));
         Assert.Equal(
             ["origin_hourly:dep_count", "origin_hourly:mean_delay", "windows:n_1h", "ratio:r"],
             repo.Service("svc").Features.Select(f => f.ToString()));

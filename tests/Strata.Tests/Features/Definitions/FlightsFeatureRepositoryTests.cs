@@ -22,7 +22,8 @@ public sealed class FlightsFeatureRepositoryTests
         Assert.Equal(TimeSpan.FromHours(3), repo.FeatureViews.Single().Ttl);
         Assert.Equal(["delay"], repo.OfflineLayout("origin_delay_windows").Features.Select(f => f.Name));
         Assert.Equal(10, repo.Service("flight_delay_v1").Features.Count);
-        Assert.Equal(DataType.Int64, repo.OnlineLayout("origin_delay_windows").Features.Single(f => f.Name == "last_delay").Type);
+        var windows = repo.AggregationViews.Single();
+        Assert.Equal(DataType.Int64, FeatureRepository.AggregateType(windows.Aggregations.Single(a => a.Name == "last_delay"), repo.Source(windows.Source)));
     }
 
     [Fact]
