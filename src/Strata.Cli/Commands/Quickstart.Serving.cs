@@ -35,7 +35,7 @@ internal sealed partial class Quickstart
         ApiKey = key.Token;
         _hook = new LoopbackHook();
         var config = Path.Combine(_options.Home, "strata.yaml");
-        await Artifacts.DurableFile.WriteAllTextAsync(config, QuickstartFiles.Config(_hook.Url, MonitorWindow, MonitorMinSamples, AlertWindows, DelayDriftThreshold), cancellationToken).ConfigureAwait(false);
+        await Artifacts.DurableFile.WriteAllTextAsync(config, QuickstartFiles.Config(_hook.Url, MonitorWindow, MonitorMinSamples, AlertWindows, DelayDriftThreshold, MaxDelayDriftThreshold), cancellationToken).ConfigureAwait(false);
 
         var port = _options.Port > 0 ? _options.Port : LoopbackHook.FreePort();
         ServerUrl = $"http://127.0.0.1:{port}";

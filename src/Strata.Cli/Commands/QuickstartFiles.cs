@@ -113,7 +113,7 @@ internal static class QuickstartFiles
         """);
 
     /// <summary>strata.yaml: the endpoint (model@champion, enriched by the feature service) and its drift monitor.</summary>
-    public static string Config(string webhook, string window, long minSamples, int windows, double delayThreshold) => string.Create(CultureInfo.InvariantCulture, $$"""
+    public static string Config(string webhook, string window, long minSamples, int windows, double delayThreshold, double maxDelayThreshold) => string.Create(CultureInfo.InvariantCulture, $$"""
         # Written by `strata quickstart`: `strata serve --config strata.yaml --home HOME` serves the endpoint again.
         endpoints:
           - name: {{Quickstart.Endpoint}}
@@ -132,13 +132,14 @@ internal static class QuickstartFiles
             features: [{{string.Join(", ", MonitoredFeatures)}}]
             checks: [data_drift, quality]
             # A window drifts when half the features move; a delay feature moves when its Wasserstein distance to the
-            # training set exceeds {{delayThreshold}} standard deviations (spring's milder delays stay below, a shifted stream does not).
+            # training set exceeds {{delayThreshold}} standard deviations ({{maxDelayThreshold}} for the widely spread maximum): spring's
+            # milder delays stay below, a shifted stream does not.
             drift:
               share: 0.5
               features:
                 mean_delay_1h: { method: wasserstein, threshold: {{delayThreshold}} }
                 mean_delay_1d: { method: wasserstein, threshold: {{delayThreshold}} }
-                max_delay_1d: { method: wasserstein, threshold: {{delayThreshold}} }
+                max_delay_1d: { method: wasserstein, threshold: {{maxDelayThreshold}} }
             alerts:
               - name: sustained-drift
                 check: data_drift
