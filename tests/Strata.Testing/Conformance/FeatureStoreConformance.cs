@@ -415,6 +415,38 @@ public abstract class FeatureStoreConformance : IAsyncLifetime
         Assert.Equal(new object?[] { 3L, 10.0 }, (await ReadWindowsAsync(store, 1)).Take(2).Select(v => v.Value));
     }
 
+    [BackendFact]
+    public async Task Concurrent_pushes_into_one_window_lose_no_events()
+    {
+        var store = await StoreAsync();
+        var t = T0 + Day;
+
+        await Task.WhenAll(Enumerable.Range(0, 40).Select(i => store.PushAsync("trips", Fares((1, t + (i * Second), 1.0)), PushTarget.Online)));
+        SetNow(t + Minute);
+
+        Assert.Equal(new object?[] { 40L, 40.0 }, (await ReadWindowsAsync(store, 1)).Take(2).Select(v => v.Value));
+    }
+
+    [BackendFact]
+    public async Task A_window_past_its_ttl_still_counts_in_a_newer_push()
+    {
+        // A TTL (1 h) shorter than the widest window (1 d): the stored row is outside max age when the next event comes,
+        // but its events are still in that event's day.
+        await ApplyAsync(Metadata, DefinitionsV1.Replace("ttl: 1d", "ttl: 1h", StringComparison.Ordinal));
+        Clock.Advance(TimeSpan.FromSeconds(2));
+        var store = await StoreAsync();
+        var t = T0 + Day;
+        SetNow(t);
+        await store.PushAsync("trips", Fares((1, t, 2.0)), PushTarget.Online);
+        SetNow(t + (2 * Hour));
+        Assert.Equal(FeatureStatus.OutsideMaxAge, (await ReadWindowsAsync(store, 1))[0].Status);
+
+        await store.PushAsync("trips", Fares((1, t + (2 * Hour), 4.0)), PushTarget.Online);
+        SetNow(t + (2 * Hour));
+
+        Assert.Equal(new object?[] { 1L, 4.0, 3.0, 4.0, 4.0 }, (await ReadWindowsAsync(store, 1)).Select(v => v.Value));
+    }
+
     [BackendTheory]
     [MemberData(nameof(OnlineTargets))]
     public async Task Online_windows_end_at_the_read_time(PushTarget to)
