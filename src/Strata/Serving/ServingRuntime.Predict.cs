@@ -464,7 +464,8 @@ public sealed partial class ServingRuntime
     {
         DataType.Float64 => v.AsFloat64(),
         DataType.Float32 => v.AsFloat32(),
-        DataType.Int64 or DataType.Timestamp => v.AsInt64(),
+        DataType.Int64 => v.AsInt64(),
+        DataType.Timestamp => v.AsInt64() / (double)Timestamp.MicrosPerSecond, // seconds since 1970, as training sets give it
         DataType.Int32 => v.AsInt32(),
         DataType.Bool => v.AsBool() ? 1 : 0,
         _ => double.NaN,

@@ -123,6 +123,19 @@ public sealed class EnrichmentRequestFieldTests : IAsyncLifetime, IDisposable
     }
 
     [Fact]
+    public async Task A_stored_timestamp_feature_reaches_the_model_in_seconds_as_training_gave_it()
+    {
+        await using var runtime = await StartAsync();
+
+        // The users model was trained on listed in seconds since 1970 (as a training set gives a timestamp feature).
+        await runtime.PredictAsync(Request("users", 2, ("user_id", InputColumn.OfTexts(["u1", "u1"])), ("item_id", Numbers(1, 999))));
+
+        var rows = Assert.Single(await LoggedAsync(runtime)).Rows;
+        Assert.Equal(ShopSeed.Listed / 1e6, rows[0].Inputs["listed"].GetDouble());
+        Assert.Equal(JsonValueKind.Null, rows[1].Inputs["listed"].ValueKind);
+    }
+
+    [Fact]
     public async Task An_entity_none_of_whose_stored_features_is_found_is_a_miss_though_on_demand_features_are_computed()
     {
         var registry = new MetricRegistry();
