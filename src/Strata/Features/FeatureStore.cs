@@ -781,17 +781,36 @@ public sealed class FeatureStore
                 continue;
             }
 
-            var value = Convert.ToDouble(column.GetValue(i), System.Globalization.CultureInfo.InvariantCulture);
-            builder.AppendObject(field.Type switch
-            {
-                DataType.Float64 => value,
-                DataType.Float32 => (float)value,
-                DataType.Int64 => (object)checked((long)value),
-                _ => checked((int)value),
-            });
+            var value = column.GetValue(i)!;
+            builder.AppendObject(Narrowed(value, field.Type) ?? throw new StrataException(
+                ErrorCodes.DataOutOfRange,
+                $"request field '{field.Name}' of on-demand view '{view}' is {Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture)} at row {i + 1}, which {field.Type.Name()} cannot hold"));
         }
 
         return builder.Build();
+    }
+
+    /// <summary>
+    /// A number as another numeric type, or null when that type cannot hold it (beyond its range, or a fraction for an
+    /// integer): a value that wrapped or was cut would give a training set features the online path never computes.
+    /// </summary>
+    private static object? Narrowed(object value, DataType type)
+    {
+        var number = Convert.ToDouble(value, System.Globalization.CultureInfo.InvariantCulture);
+        long? whole = value switch
+        {
+            long l => l,
+            int n => n,
+            _ when double.IsFinite(number) && number == Math.Floor(number) && number >= long.MinValue && number < 9.2233720368547758E18 => (long)number,
+            _ => null,
+        };
+        return type switch
+        {
+            DataType.Float64 => number,
+            DataType.Float32 => double.IsFinite(number) && Math.Abs(number) > float.MaxValue ? null : (float)number,
+            DataType.Int64 => whole,
+            _ => whole is >= int.MinValue and <= int.MaxValue ? (int)whole.Value : null,
+        };
     }
 
     /// <summary>The stored features (of feature and aggregation views) asked features read: on-demand ones stand for their inputs.</summary>

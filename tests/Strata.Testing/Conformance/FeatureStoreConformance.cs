@@ -650,6 +650,43 @@ public abstract class FeatureStoreConformance : IAsyncLifetime
         Assert.Equal(2f, online.Values[1][2].AsFloat32());
     }
 
+    [BackendFact]
+    public async Task A_training_set_request_column_its_declared_type_cannot_hold_is_refused_naming_the_field_row_and_value()
+    {
+        const string Narrow = """
+            on_demand_views:
+              - name: narrow
+                request_fields: [{ name: qty, type: int32 }, { name: weight, type: float32 }]
+                features:
+                  - { name: qty2, type: int64, expression: "qty * 2" }
+                  - { name: heavy, type: float64, expression: "weight * 2" }
+            """;
+        await new FeatureRegistry(Metadata).ApplyAsync(Project, FeatureRepositoryYaml.Parse([("drivers.yaml", DefinitionsV1), ("narrow.yaml", Narrow)]), force: false, Tester);
+        Clock.Advance(TimeSpan.FromSeconds(2));
+        var store = await StoreAsync();
+        var at = T0 + Day;
+        FeatureReference[] asked = [new("narrow", "qty2"), new("narrow", "heavy")];
+        Task<Table> TrainingAsync(Column qty, Column weight) => store.GetHistoricalFeaturesAsync(
+            Table.From(("driver_id", Columns.Int64(1, 2)), ("event_timestamp", Columns.Timestamp(at, at)), ("qty", qty), ("weight", weight)), "event_timestamp", asked);
+
+        // Widened where the type holds the value: int64 3 and float64 2.0 as int32, float64 0.5 as float32.
+        var fitting = await TrainingAsync(Columns.Int64(3, null), Columns.Float64(0.5, 1));
+        Assert.Equal([6L, null], Enumerable.Range(0, 2).Select(fitting["qty2"].GetValue));
+        Assert.Equal([1.0, 2.0], Enumerable.Range(0, 2).Select(fitting["heavy"].GetValue));
+        var whole = await TrainingAsync(Columns.Float64(2.0, 1), Columns.Float64(0.5, 1));
+        Assert.Equal([4L, 2L], Enumerable.Range(0, 2).Select(whole["qty2"].GetValue));
+
+        // Neither wrapped, cut nor made infinite.
+        var wrapped = await Assert.ThrowsAsync<StrataException>(() => TrainingAsync(Columns.Int64(1, 4294967298), Columns.Float64(0.5, 1)));
+        var cut = await Assert.ThrowsAsync<StrataException>(() => TrainingAsync(Columns.Float64(2.5, 1), Columns.Float64(0.5, 1)));
+        var infinite = await Assert.ThrowsAsync<StrataException>(() => TrainingAsync(Columns.Int64(1, 1), Columns.Float64(0.5, 1e39)));
+
+        Assert.Equal(ErrorCodes.DataOutOfRange, wrapped.Code);
+        Assert.Equal("request field 'qty' of on-demand view 'narrow' is 4294967298 at row 2, which int32 cannot hold", wrapped.Message);
+        Assert.Equal("request field 'qty' of on-demand view 'narrow' is 2.5 at row 1, which int32 cannot hold", cut.Message);
+        Assert.Equal("request field 'weight' of on-demand view 'narrow' is 1E+39 at row 2, which float32 cannot hold", infinite.Message);
+    }
+
     // ---- materialization --------------------------------------------------------------------------------------------
 
     [BackendFact]
