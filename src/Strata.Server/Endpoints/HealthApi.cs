@@ -7,11 +7,14 @@ namespace Strata.Server.Endpoints;
 /// <summary>Liveness and readiness probes: the only routes open without a key.</summary>
 internal static class HealthApi
 {
+    /// <summary>GET, and HEAD for probes and load balancers that check the status alone (a HEAD route of its own, or it would need a key).</summary>
+    internal static readonly string[] Probes = [HttpMethods.Get, HttpMethods.Head];
+
     public static IEndpointRouteBuilder MapHealthApi(this IEndpointRouteBuilder app)
     {
         var health = app.MapGroup("/health").AllowAnonymous().WithTags("health");
-        health.MapGet("/live", Live);
-        health.MapGet("/ready", ReadyAsync);
+        health.MapMethods("/live", Probes, Live);
+        health.MapMethods("/ready", Probes, ReadyAsync);
         return app;
     }
 

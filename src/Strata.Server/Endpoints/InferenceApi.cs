@@ -22,8 +22,8 @@ internal static class InferenceApi
     {
         var v2 = app.MapGroup("/v2").WithTags("inference");
         v2.MapGet("/", ServerMetadata).RequireAnyKey();
-        v2.MapGet("/health/live", Live).AllowAnonymous();
-        v2.MapGet("/health/ready", Ready).AllowAnonymous();
+        v2.MapMethods("/health/live", HealthApi.Probes, Live).AllowAnonymous();
+        v2.MapMethods("/health/ready", HealthApi.Probes, Ready).AllowAnonymous();
         v2.MapGet("/models/{name}", ([AsParameters] ApiContext api, string name) => Guard(() => ModelMetadata(api, name, null))).RequireAnyKey();
         v2.MapGet("/models/{name}/versions/{version}", ([AsParameters] ApiContext api, string name, string version) => Guard(() => ModelMetadata(api, name, version))).RequireAnyKey();
         v2.MapGet("/models/{name}/ready", ([AsParameters] ApiContext api, string name) => Guard(() => ModelReady(api, name, null))).RequireAnyKey();

@@ -25,6 +25,8 @@ public sealed class RouteAccessTests(StrataServerFactory server) : IClassFixture
     {
         ["GET /health/live"] = "anonymous",
         ["GET /health/ready"] = "anonymous",
+        ["HEAD /health/live"] = "anonymous",
+        ["HEAD /health/ready"] = "anonymous",
         ["GET /metrics"] = "any key",
         ["GET /api/v1/whoami"] = "any key",
         ["GET /api/v1/projects"] = "any key",
@@ -114,6 +116,8 @@ public sealed class RouteAccessTests(StrataServerFactory server) : IClassFixture
         ["PUT /v1/keys/{key}/endpoints"] = "global admin",
         ["GET /v2"] = "any key",
         ["GET /v2/health/live"] = "anonymous",
+        ["HEAD /v2/health/live"] = "anonymous",
+        ["HEAD /v2/health/ready"] = "anonymous",
         ["GET /v2/health/ready"] = "anonymous",
         ["GET /v2/models/{name}"] = "any key",
         ["GET /v2/models/{name}/versions/{version}"] = "any key",
@@ -217,6 +221,13 @@ public sealed class RouteAccessTests(StrataServerFactory server) : IClassFixture
         Assert.Equal("ok", ready.GetProperty("status").GetString());
         Assert.Equal("sqlite", ready.GetProperty("backend").GetString());
         Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("/health/live")).StatusCode);
+
+        // A probe that sends HEAD (a load balancer checking the status alone) is answered too (Kestrel sends no body).
+        foreach (var path in new[] { "/health/live", "/health/ready", "/v2/health/live", "/v2/health/ready" })
+        {
+            using var head = await http.SendAsync(new HttpRequestMessage(HttpMethod.Head, path));
+            Assert.True(head.StatusCode == HttpStatusCode.OK, $"HEAD {path}: {head.StatusCode}");
+        }
     }
 
     [Fact]
