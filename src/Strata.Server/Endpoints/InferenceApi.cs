@@ -55,14 +55,14 @@ internal static class InferenceApi
     private static IResult ModelMetadata([AsParameters] ApiContext api, string name, string? version)
     {
         ServingApi.Authorize(api, name, Role.Viewer);
-        var (signature, _, inputs) = api.State.Serving.Describe(name, ParseVersion(version));
+        var (inputs, outputs) = api.State.Serving.Describe(name, ParseVersion(version));
         return Results.Json(new Dictionary<string, object>
         {
             ["name"] = name,
             ["versions"] = api.State.Serving.Versions(name).Select(v => v.ToString(CultureInfo.InvariantCulture)).ToArray(),
             ["platform"] = "strata",
             ["inputs"] = inputs.Select(i => Metadata(i.Name, InferenceJson.Datatype(i.Type, i.Kind))).ToArray(),
-            ["outputs"] = signature.Outputs.Select(o => Metadata(o.Name, InferenceJson.Datatype(o.Type))).ToArray(),
+            ["outputs"] = outputs.Select(o => Metadata(o.Name, InferenceJson.Datatype(o.Type))).ToArray(),
         });
 
         static Dictionary<string, object> Metadata(string name, string datatype) => new()
@@ -91,7 +91,7 @@ internal static class InferenceApi
         try
         {
             number = ParseVersion(version);
-            var (signature, _, inputs) = api.State.Serving.Describe(name, number);
+            var (inputs, outputs) = api.State.Serving.Describe(name, number);
             var body = await RequestJson.ReadAllAsync(api.Http.Request.Body, api.Aborted).ConfigureAwait(false);
             var (json, binary) = InferenceJson.Split(body, api.Http.Request.Headers[InferenceJson.HeaderLengthHeader]);
             using (var document = RequestJson.Parse(json, InferenceJson.MaxDepth))
@@ -99,7 +99,7 @@ internal static class InferenceApi
                 request = InferenceJson.Parse(document.RootElement, inputs, binary);
             }
 
-            InferenceJson.CheckOutputs(request, signature.Outputs);
+            InferenceJson.CheckOutputs(request, outputs);
         }
         catch (Exception e)
         {
@@ -109,9 +109,8 @@ internal static class InferenceApi
 
         var output = await api.State.Serving.PredictAsync(ServingApi.Request(api, name, request.Input, 0, number), api.Aborted).ConfigureAwait(false);
         AccessLog.Served(api.Http, output);
-        var (answered, _, _) = api.State.Serving.Describe(name, output.Version);
         var buffer = new ArrayBufferWriter<byte>(256);
-        if (InferenceJson.WriteResponse(buffer, name, request.Id ?? api.Http.TraceIdentifier, output, answered.Outputs, request) is { } header)
+        if (InferenceJson.WriteResponse(buffer, name, request.Id ?? api.Http.TraceIdentifier, output, output.Outputs, request) is { } header)
         {
             api.Http.Response.Headers[InferenceJson.HeaderLengthHeader] = header.ToString(CultureInfo.InvariantCulture);
             return Results.Bytes(buffer.WrittenMemory.ToArray(), "application/octet-stream");
@@ -230,7 +229,7 @@ internal static class InferenceApi
 
     internal static int? ParseVersion(string? version) =>
         version is null ? null
-        : int.TryParse(version, NumberStyles.None, CultureInfo.InvariantCulture, out var number) && number > 0 ? number
+        : !version.StartsWith('0') && int.TryParse(version, NumberStyles.None, CultureInfo.InvariantCulture, out var number) && number > 0 ? number // "01" is no version name, as Triton reads it
         : throw new StrataException(ErrorCodes.NotFound, $"no version '{version}' (versions are whole numbers from 1)");
 
     private static IResult Guard(Func<IResult> handler)

@@ -9,8 +9,8 @@ namespace Strata.Server.Http;
 /// </summary>
 internal sealed class InferenceProblemWriter : IProblemDetailsWriter
 {
-    /// <summary>True for the protocol's paths: <c>/v2</c> and below.</summary>
-    public static bool IsProtocolPath(PathString path) => path.StartsWithSegments("/v2", StringComparison.Ordinal);
+    /// <summary>True for the protocol's paths: <c>/v2</c> and below, in any case, as routing matches them (<c>/V2/…</c> is served too).</summary>
+    public static bool IsProtocolPath(PathString path) => path.StartsWithSegments("/v2", StringComparison.OrdinalIgnoreCase);
 
     public bool CanWrite(ProblemDetailsContext context) => IsProtocolPath(context.HttpContext.Request.Path);
 

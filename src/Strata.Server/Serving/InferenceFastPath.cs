@@ -223,7 +223,7 @@ internal sealed class InferenceFastPath
             try
             {
                 number = InferenceApi.ParseVersion(match.Version);
-                var (signature, _, inputs) = serving.Describe(match.Name, number);
+                var (inputs, outputs) = serving.Describe(match.Name, number);
                 var reader = context.Request.BodyReader;
                 var body = await ReadBodyAsync(reader, context.RequestAborted).ConfigureAwait(false);
                 try
@@ -237,7 +237,7 @@ internal sealed class InferenceFastPath
                     reader.AdvanceTo(body.Buffer.End);
                 }
 
-                InferenceJson.CheckOutputs(request, signature.Outputs);
+                InferenceJson.CheckOutputs(request, outputs);
             }
             catch (Exception e)
             {
@@ -247,9 +247,8 @@ internal sealed class InferenceFastPath
 
             var output = await serving.PredictAsync(Request(context, match.Name, request.Input, id, principal, number), context.RequestAborted).ConfigureAwait(false);
             AccessLog.Served(context, output);
-            var (answered, _, _) = serving.Describe(match.Name, output.Version);
             var buffer = Buffer();
-            var header = InferenceJson.WriteResponse(buffer, match.Name, request.Id ?? id, output, answered.Outputs, request);
+            var header = InferenceJson.WriteResponse(buffer, match.Name, request.Id ?? id, output, output.Outputs, request);
             await SendAsync(context, buffer, header).ConfigureAwait(false);
         }
         catch (Exception e) when (e is StrataException or JsonException or BadHttpRequestException && !context.Response.HasStarted && !ProblemExceptionHandler.ClientLeft(context, e))

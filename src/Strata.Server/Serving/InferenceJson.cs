@@ -254,7 +254,9 @@ internal static partial class InferenceJson
     {
         if (request.Outputs?.FirstOrDefault(w => !signature.Any(s => s.Name == w)) is { } unknown)
         {
-            throw new StrataException(ErrorCodes.ArgumentInvalid, $"the model has no output '{unknown}' (it has {string.Join(", ", signature.Select(s => s.Name))})");
+            throw new StrataException(ErrorCodes.ArgumentInvalid, signature.Count == 0
+                ? $"the model has no output '{unknown}' (the endpoint's models have no output in common)"
+                : $"the model has no output '{unknown}' (it has {string.Join(", ", signature.Select(s => s.Name))})");
         }
     }
 
@@ -441,8 +443,8 @@ internal static partial class InferenceJson
             };
         }
 
-        /// <summary>An integer datatype's bounds, as text (for messages) and as doubles.</summary>
-        private (string Min, string Max, double Low, double High) IntegerRange() => Datatype switch
+        /// <summary>An integer datatype's bounds, as text (for messages) and as decimals (exact, where a double rounds 2^63 + 1 to 2^63).</summary>
+        private (string Min, string Max, decimal Low, decimal High) IntegerRange() => Datatype switch
         {
             "INT8" => ("-128", "127", sbyte.MinValue, sbyte.MaxValue),
             "INT16" => ("-32768", "32767", short.MinValue, short.MaxValue),
@@ -460,14 +462,14 @@ internal static partial class InferenceJson
             if (!v.TryGetInt64(out _) && !v.TryGetUInt64(out _))
             {
                 var (_, _, low, high) = IntegerRange();
-                return v.TryGetDouble(out var d) && d == Math.Floor(d) && d >= low && d < high + 1;
+                return v.TryGetDouble(out var d) && d == Math.Floor(d) && v.TryGetDecimal(out var exact) && exact >= low && exact <= high;
             }
 
             if (Datatype.StartsWith('U'))
             {
                 if (!v.TryGetUInt64(out var u))
                 {
-                    return false;
+                    return v.TryGetInt64(out var signed) && signed == 0; // -0, as -0.0 is
                 }
 
                 return Datatype switch { "UINT8" => u <= byte.MaxValue, "UINT16" => u <= ushort.MaxValue, "UINT32" => u <= uint.MaxValue, _ => true };

@@ -18,6 +18,7 @@ public sealed class PredictionOutput
         Version = model.Version;
         Task = model.Model.Task;
         ClassLabels = model.Model.ClassLabels;
+        Outputs = model.Model.Signature.Outputs;
         Rows = rows;
     }
 
@@ -35,6 +36,9 @@ public sealed class PredictionOutput
 
     /// <summary>Class labels in index order (classification).</summary>
     public IReadOnlyList<string>? ClassLabels { get; }
+
+    /// <summary>The outputs of the model that answered (not looked up again by version: a challenger may be another model with the same number).</summary>
+    public IReadOnlyList<ModelOutput> Outputs { get; }
 
     /// <summary>Rows answered.</summary>
     public int Rows { get; }

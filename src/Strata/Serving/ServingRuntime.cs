@@ -205,25 +205,36 @@ public sealed partial class ServingRuntime : IAsyncDisposable
     public Deployment GetDeployment(string name) => Endpoint(name).Deployment;
 
     /// <summary>
-    /// The signature and version of what an endpoint serves (the champion, or the champion or challenger with
-    /// <paramref name="version"/>), and the inputs a request gives it (with a feature service, not the model's own).
+    /// What a request to an endpoint sends and may ask for: the inputs of what it serves (the champion, or the champion or
+    /// challenger with <paramref name="version"/>) as a request gives them (with a feature service, not the model's own), and the
+    /// outputs a request may ask for: without a version, those every model that may answer it has (a challenger may be
+    /// another model, a regression beside a classifier), so an output is refused before anything is predicted.
     /// </summary>
     /// <exception cref="StrataException">No such endpoint or version (not found).</exception>
     /// <exception cref="ServingRefusal">Nothing loaded yet (503).</exception>
-    public (Learning.ModelSignature Signature, int Version, IReadOnlyList<Learning.ModelInput> Inputs) Describe(string name, int? version = null)
+    public (IReadOnlyList<Learning.ModelInput> Inputs, IReadOnlyList<Learning.ModelOutput> Outputs) Describe(string name, int? version = null)
     {
         var endpoint = Endpoint(name);
         var state = endpoint.State ?? throw ServingRefusal.Unavailable(name, endpoint.LastError ?? "its models are still loading");
         var model = version is null || state.Champion.Version == version ? state.Champion
             : state.Challenger is { } c && c.Version == version ? c
             : throw new StrataException(ErrorCodes.NotFound, $"endpoint '{name}' does not serve version {version}");
-        return (model.Model.Signature, model.Version, state.RequestInputs(model));
+        var outputs = model.Model.Signature.Outputs;
+        if (version is null && state.Challenger is { } challenger && !challenger.Model.Signature.Outputs.SequenceEqual(outputs))
+        {
+            outputs = [.. outputs.Where(challenger.Model.Signature.Outputs.Contains)];
+        }
+
+        return (state.RequestInputs(model), outputs);
     }
 
-    /// <summary>The versions an endpoint serves (champion first, then the challenger); empty when none is loaded.</summary>
+    /// <summary>
+    /// The versions an endpoint serves (champion first, then the challenger, once each: a challenger that is another
+    /// model may have the champion's number, and a request naming it reaches the champion); empty when none is loaded.
+    /// </summary>
     /// <exception cref="StrataException">No such endpoint (not found).</exception>
     public IReadOnlyList<int> Versions(string name) =>
-        Endpoint(name).State is { } state ? state.Challenger is { } c ? [state.Champion.Version, c.Version] : [state.Champion.Version] : [];
+        Endpoint(name).State is { } state ? state.Challenger is { } c && c.Version != state.Champion.Version ? [state.Champion.Version, c.Version] : [state.Champion.Version] : [];
 
     /// <summary>
     /// Authenticates a bearer token for the inference routes, remembering keys that passed until the metadata store's

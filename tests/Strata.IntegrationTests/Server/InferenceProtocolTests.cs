@@ -119,6 +119,8 @@ public sealed class InferenceProtocolTests(ServingServerFixture fixture) : IClas
     [InlineData("""{"inputs": [{"name": "x", "shape": [2], "datatype": "FP16", "data": [1, -70000]}]}""", "data[1] is -70000, beyond FP16's range (±65504)")]
     [InlineData("""{"inputs": [{"name": "x", "shape": [1], "datatype": "FP16", "data": [65519]}]}""", "data[0] is 65519, beyond FP16's range (±65504)")]
     [InlineData("""{"inputs": [{"name": "x", "shape": [1], "datatype": "INT64", "data": [1.5]}]}""", "data[0] is 1.5, not a whole number (INT64)")]
+    [InlineData("""{"inputs": [{"name": "x", "shape": [1], "datatype": "INT64", "data": [-9223372036854775809]}]}""", "data[0] is -9223372036854775809, beyond INT64's range (-9223372036854775808 to 9223372036854775807)")]
+    [InlineData("""{"inputs": [{"name": "x", "shape": [1], "datatype": "INT64", "data": [-9223372036854775809.0]}]}""", "data[0] is -9223372036854775809.0, beyond INT64's range")]
     [InlineData("""{"inputs": [{"name": "x", "shape": [1], "datatype": "BOOL", "data": [1]}]}""", "data[0] is a number (1), not true or false (BOOL)")]
     [InlineData("""{"inputs": [{"name": "x", "shape": [1], "datatype": "INT32", "data": ["1"]}]}""", "data[0] is text, not a number (INT32)")]
     [InlineData("""{"inputs": [{"name": "distance", "shape": [1], "datatype": "FP64", "data": [1e300]}]}""", "field 'distance' is 1E+300 in row 0, beyond the model's features (float32")]
@@ -160,6 +162,8 @@ public sealed class InferenceProtocolTests(ServingServerFixture fixture) : IClas
             (await http.PostAsync("/v2/models/oip-edge/infer?verbose=1", new StringContent("{}", Encoding.UTF8, "application/json")), HttpStatusCode.BadRequest, "verbose"),
             (await http.PostAsync("/v2/models/oip-edge/infer", oversized), HttpStatusCode.RequestEntityTooLarge, "accepts at most"),
             (await http.GetAsync("/v2/no-such-route"), HttpStatusCode.NotFound, "no route answers this path"),
+            (await http.PostAsync("/v2/models/oip-edge/versions/01/infer", new StringContent("{}", Encoding.UTF8, "application/json")), HttpStatusCode.NotFound, "no version '01'"),
+            (await anonymous.PostAsync("/V2/models/oip-edge/infer", new StringContent("{}", Encoding.UTF8, "application/json")), HttpStatusCode.Unauthorized, "key"),
         ];
 
         foreach (var (response, status, message) in cases)
@@ -208,6 +212,45 @@ public sealed class InferenceProtocolTests(ServingServerFixture fixture) : IClas
         var metrics = await http.GetStringAsync("/metrics");
         Assert.Contains("strata_serving_requests_total{endpoint=\"oip-no-output\",version=\"none\",status=\"400\"} 1\n", metrics, StringComparison.Ordinal);
         Assert.DoesNotContain("strata_serving_requests_total{endpoint=\"oip-no-output\",version=\"1\"", metrics, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_challenger_that_is_another_model_with_the_champions_version_number_answers_with_its_own_outputs()
+    {
+        // A regression model on the flights inputs, version 1 like the champion: every request goes to it (weight 1).
+        var (header, rows) = ServingServer.Sample(1);
+        var random = new Random(7);
+        var columns = header.Take(11)
+            .Select(name => (name, (Column)Columns.Float64([.. Enumerable.Range(0, 60).Select(_ => (double?)random.NextDouble())])))
+            .Append(("minutes", Columns.Float64([.. Enumerable.Range(0, 60).Select(i => (double?)(i % 7))])));
+        var model = await new Strata.Learning.Gbdt.GbdtLearner(new Strata.Learning.Gbdt.GbdtOptions { NumBoostRound = 3 }).FitAsync(
+            Strata.Learning.TrainingData.FromTable(Table.From([.. columns]), new Strata.Learning.TrainingSpec { Label = "minutes", Task = Strata.Learning.LearningTask.Regression }));
+        await Server.Registry.CreateModelAsync(Strata.Security.Caller.Local, "flights", "delay-minutes", null, null);
+        using (var package = new MemoryStream())
+        {
+            await Strata.Learning.ModelPackage.SaveAsync(model, package);
+            package.Position = 0;
+            await Server.Registry.UploadVersionAsync(Strata.Security.Caller.Local, "flights", "delay-minutes", new Strata.Registry.VersionRegistration(), package);
+        }
+
+        await Server.DeployAsync("oip-mixed", new { project = "flights", model = "delay/1", challenger = "delay-minutes/1", challenger_weight = 1.0 });
+        var inputs = Enumerable.Range(0, 11).Select(f => new { name = header[f], shape = new[] { 1 }, datatype = "FP64", data = new[] { double.IsNaN(rows[0][f]) ? 0 : rows[0][f] } });
+        using var http = Server.Http();
+
+        using var answered = await http.PostAsync("/v2/models/oip-mixed/infer", Json(new { inputs }));
+        using var label = await http.PostAsync("/v2/models/oip-mixed/infer", Json(new { inputs, outputs = new[] { new { name = "label" } } }));
+        var metadata = await ServingServer.JsonAsync(await http.GetAsync("/v2/models/oip-mixed"));
+
+        // The challenger's own output, not the champion's written from a regression's answer (a 500).
+        Assert.Equal(HttpStatusCode.OK, answered.StatusCode);
+        var output = Assert.Single((await ServingServer.JsonAsync(answered)).GetProperty("outputs").EnumerateArray());
+        Assert.Equal(("prediction", "FP64"), (output.GetProperty("name").GetString(), output.GetProperty("datatype").GetString()));
+        // An output one of the models lacks is refused before anything is predicted, whichever model the split picks.
+        Assert.Equal(HttpStatusCode.BadRequest, label.StatusCode);
+        Assert.Equal("the model has no output 'label' (the endpoint's models have no output in common)", (await ServingServer.JsonAsync(label)).GetProperty("error").GetString());
+        // One version number, listed once; no output every model gives.
+        Assert.Equal(["1"], metadata.GetProperty("versions").EnumerateArray().Select(v => v.GetString()));
+        Assert.Equal(0, metadata.GetProperty("outputs").GetArrayLength());
     }
 
     [Fact]
