@@ -93,10 +93,37 @@ public sealed class SqliteMetadataStoreTests : MetadataStoreConformance, IDispos
         await TamperAsync("DROP TABLE pipeline_steps");
         await TamperAsync("DROP TABLE pipeline_runs");
         await TamperAsync("DELETE FROM schema_version WHERE version = 4");
-        await TamperAsync("INSERT INTO schema_version (version) VALUES (99)");
 
         await using var reopened = await SqliteMetadataStore.OpenAsync(DatabasePath, Clock);
 
+        Assert.Empty(await reopened.Pipelines.ListRunsAsync("nothing", null, 10));
+    }
+
+    [Fact]
+    public async Task A_store_a_newer_strata_migrated_is_refused_before_anything_is_applied()
+    {
+        await Store.DisposeAsync();
+        SqliteConnection.ClearAllPools();
+        await TamperAsync("DROP TABLE pipeline_steps");
+        await TamperAsync("DROP TABLE pipeline_runs");
+        await TamperAsync("DELETE FROM schema_version WHERE version = 4");
+        await TamperAsync("INSERT INTO schema_version (version) VALUES (99)");
+
+        var refused = await Assert.ThrowsAsync<StrataException>(() => SqliteMetadataStore.OpenAsync(DatabasePath, Clock));
+
+        Assert.Equal(ErrorCodes.Conflict, refused.Code);
+        Assert.Equal("the metadata store has schema migrations this Strata does not know (99): a newer Strata wrote it; open it with that version or a later one", refused.Message);
+        SqliteConnection.ClearAllPools();
+        await using (var connection = new SqliteConnection($"Data Source={DatabasePath}"))
+        {
+            await connection.OpenAsync();
+            await using var command = connection.CreateCommand();
+            command.CommandText = "SELECT COUNT(*) FROM sqlite_master WHERE name = 'pipeline_runs'";
+            Assert.Equal(0L, await command.ExecuteScalarAsync()); // migration 4 was not applied
+        }
+
+        await TamperAsync("DELETE FROM schema_version WHERE version = 99");
+        await using var reopened = await SqliteMetadataStore.OpenAsync(DatabasePath, Clock);
         Assert.Empty(await reopened.Pipelines.ListRunsAsync("nothing", null, 10));
     }
 

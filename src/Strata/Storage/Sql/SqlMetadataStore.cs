@@ -83,7 +83,19 @@ internal sealed partial class SqlMetadataStore : IMetadataStore, IProjectStore, 
         {
             await _dialect.PrepareAsync(connection, cancellationToken).ConfigureAwait(false);
             await connection.ExecuteAsync(new CommandDefinition("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)", cancellationToken: cancellationToken)).ConfigureAwait(false);
-            foreach (var (version, sql) in Migrations.For(_dialect))
+            var migrations = Migrations.For(_dialect);
+
+            // A store a newer Strata migrated may hold tables and rules this one would write past: refused before anything is applied.
+            var unknown = (await connection.QueryAsync<int>(new CommandDefinition("SELECT version FROM schema_version", cancellationToken: cancellationToken)).ConfigureAwait(false))
+                .Except(migrations.Select(m => m.Version)).Order().ToList();
+            if (unknown.Count > 0)
+            {
+                throw new StrataException(
+                    ErrorCodes.Conflict,
+                    $"the metadata store has schema migrations this Strata does not know ({string.Join(", ", unknown)}): a newer Strata wrote it; open it with that version or a later one");
+            }
+
+            foreach (var (version, sql) in migrations)
             {
                 var transaction = await _dialect.BeginWriteAsync(connection, cancellationToken).ConfigureAwait(false);
                 await using (transaction.ConfigureAwait(false))
