@@ -105,16 +105,16 @@ internal static class ServingApi
     /// <summary>Predicts the rows of <c>{"rows": [{…}, …]}</c>; <c>?explain=k</c> adds each row's top k TreeSHAP contributions.</summary>
     private static async Task<IResult> PredictAsync([AsParameters] ApiContext api, string name, int? explain)
     {
-        if (explain is < 0 or > MaxExplain)
-        {
-            throw new StrataException(ErrorCodes.ArgumentInvalid, $"parameter 'explain' must be between 0 and {MaxExplain}");
-        }
-
         var start = Stopwatch.GetTimestamp();
         Authorize(api, name, Role.Viewer);
         PredictionInput input;
         try
         {
+            if (explain is < 0 or > MaxExplain)
+            {
+                throw new StrataException(ErrorCodes.ArgumentInvalid, $"parameter 'explain' must be between 0 and {MaxExplain}");
+            }
+
             using var document = await JsonDocument.ParseAsync(api.Http.Request.Body, new JsonDocumentOptions { MaxDepth = PredictJson.MaxDepth }, api.Aborted).ConfigureAwait(false);
             input = PredictJson.ParseRows(document.RootElement);
         }

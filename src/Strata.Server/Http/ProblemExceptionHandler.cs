@@ -65,6 +65,9 @@ internal sealed partial class ProblemExceptionHandler(IProblemDetailsService pro
             Status = status,
             Detail = detail,
             Extensions = { ["code"] = code },
+
+            // ASP.NET gives every status a client error maps to a type but 429: RFC 6585 defines it.
+            Type = status == StatusCodes.Status429TooManyRequests ? "https://tools.ietf.org/html/rfc6585#section-4" : null,
         };
         if (exception is Strata.Serving.InputProblemsException { Problems: var list })
         {

@@ -40,7 +40,7 @@ internal sealed class Admission(string endpoint, int maxConcurrency, int maxQueu
             if (Interlocked.Increment(ref _waiting) > maxQueue)
             {
                 Interlocked.Decrement(ref _waiting);
-                throw ServingRefusal.Overloaded(endpoint);
+                throw ServingRefusal.Overloaded(endpoint, maxConcurrency, maxQueue);
             }
 
             try
@@ -79,7 +79,11 @@ internal sealed class Admission(string endpoint, int maxConcurrency, int maxQueu
 internal sealed class RateLimiter(double rate, double burst, TimeProvider clock)
 {
     private const int MaxKeys = 100_000;
-    private readonly double _burst = burst > 0 ? burst : Math.Max(1, rate);
+    // At least one token: a bucket smaller than one request would refuse every request forever (a stored burst of 0.5).
+    private readonly double _burst = burst > 0 ? Math.Max(1, burst) : Math.Max(1, rate);
+
+    /// <summary>The bucket's size, as it applies (for the refusal's message).</summary>
+    public double Burst => _burst;
     private readonly Dictionary<string, Bucket> _buckets = new(StringComparer.Ordinal);
     private readonly Lock _lock = new();
 

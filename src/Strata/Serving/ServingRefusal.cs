@@ -35,11 +35,12 @@ public sealed class ServingRefusal : StrataException
     /// <inheritdoc />
     public override bool IsCallerError => false;
 
-    internal static ServingRefusal Overloaded(string endpoint) =>
-        new(OverloadedCode, 503, 1, $"endpoint '{endpoint}' is at its limit of requests in progress and waiting; retry shortly");
+    internal static ServingRefusal Overloaded(string endpoint, int maxConcurrency, int maxQueue) =>
+        new(OverloadedCode, 503, 1, $"endpoint '{endpoint}' is at its limit of requests in progress and waiting (limits.max_concurrency {maxConcurrency}, limits.max_queue {maxQueue}); retry shortly");
 
-    internal static ServingRefusal RateLimited(string endpoint, int retryAfter) =>
-        new(RateLimitedCode, 429, retryAfter, $"this key is over its rate limit on endpoint '{endpoint}'");
+    internal static ServingRefusal RateLimited(string endpoint, double rate, double burst, int retryAfter) =>
+        new(RateLimitedCode, 429, retryAfter, FormattableString.Invariant(
+            $"this key is over its rate limit on endpoint '{endpoint}' (limits.rate_per_second {rate}, burst {burst}); retry in {retryAfter} s"));
 
     internal static ServingRefusal Timeout(string endpoint, int milliseconds) =>
         new(TimeoutCode, 504, 0, $"endpoint '{endpoint}' did not answer within its limit of {milliseconds} ms");

@@ -56,7 +56,7 @@ public sealed partial class ServingRuntime
         {
             if (!endpoint.Rates.TryTake(request.KeyId ?? "local", out var retryAfter))
             {
-                throw ServingRefusal.RateLimited(deployment.Name, retryAfter);
+                throw ServingRefusal.RateLimited(deployment.Name, deployment.Limits.RatePerSecond, endpoint.Rates.Burst, retryAfter);
             }
 
             CheckRows(request.Input, deployment);
@@ -98,6 +98,14 @@ public sealed partial class ServingRuntime
                     {
                         throw WithModelProblems(e, state, input, allowed, request); // one 400 for both kinds of problem
                     }
+                }
+
+                // TreeSHAP needs trees; refused whichever side the split picks, so the answer does not depend on the key.
+                if (request.Explain > 0 && (state.Champion.Tree is null ? state.Champion : state.Challenger is { Tree: null } c ? c : null) is { } unexplained)
+                {
+                    throw new StrataException(
+                        ErrorCodes.ArgumentInvalid,
+                        $"parameter 'explain' needs a tree model (TreeSHAP); model '{unexplained.Name}' version {unexplained.Version}, which endpoint '{deployment.Name}' answers with, is not one");
                 }
 
                 var (model, role, sticky) = Route(state, input, request);

@@ -505,10 +505,29 @@ public sealed partial class ServingRuntime : IAsyncDisposable
         }
     }
 
-    /// <summary>Checks a deployment as a <c>PUT</c> does: its project exists, and every model it names loads and fits with the others.</summary>
+    /// <summary>
+    /// Checks a deployment as a <c>PUT</c> does: its batching delay is below its timeout, its burst holds a request, its
+    /// project exists, and every
+    /// model it names loads and fits with the others. (Not part of <see cref="Deployment.Validate"/>, which stored
+    /// deployments pass when read: one stored before this check keeps loading.)
+    /// </summary>
     /// <exception cref="StrataException">What is wrong, as a caller error.</exception>
     private async Task CheckAsync(Deployment deployment, CancellationToken cancellationToken)
     {
+        // A lone request waits the whole delay for company: at or beyond the timeout, every request at a quiet hour is a 504.
+        if (deployment.Batching is { } batching && batching.MaxDelayMs >= deployment.Limits.TimeoutMs)
+        {
+            throw Deployment.Invalid("batching.max_delay_ms", FormattableString.Invariant(
+                $"is {batching.MaxDelayMs}, not below limits.timeout_ms ({deployment.Limits.TimeoutMs}): a request arriving alone would wait for company until it timed out"));
+        }
+
+        // A request takes a whole token: a bucket smaller than one would refuse every request (read as 1 when stored).
+        if (deployment.Limits.Burst is > 0 and < 1)
+        {
+            throw Deployment.Invalid("limits.burst", FormattableString.Invariant(
+                $"is {deployment.Limits.Burst}: a request takes a whole token, so it must be 0 (the rate's size) or at least 1"));
+        }
+
         if (await _metadata.Projects.GetAsync(deployment.Project, cancellationToken).ConfigureAwait(false) is null)
         {
             throw new StrataException(ErrorCodes.NotFound, $"no project '{deployment.Project}'");

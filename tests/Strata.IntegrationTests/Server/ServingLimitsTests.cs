@@ -1,5 +1,7 @@
 using System.Net;
+using System.Net.Http.Json;
 using System.Text;
+using Strata.Serving;
 using Xunit.Abstractions;
 
 namespace Strata.IntegrationTests.Server;
@@ -58,8 +60,61 @@ public sealed class ServingLimitsTests(ServingServerFixture fixture, ITestOutput
 
         Assert.Equal([HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.TooManyRequests], statuses);
         Assert.True(limited!.Headers.RetryAfter?.Delta > TimeSpan.Zero);
+        var problem = await ServingServer.JsonAsync(limited);
+        Assert.Equal("https://tools.ietf.org/html/rfc6585#section-4", problem.GetProperty("type").GetString());
+        Assert.StartsWith("this key is over its rate limit on endpoint 'limit-rate' (limits.rate_per_second 0.01, burst 2); retry in ", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
         using var otherKey = Server.Http("deployer");
         Assert.Equal(HttpStatusCode.OK, (await otherKey.PostAsync("/v1/endpoints/limit-rate/predict", ServingTests.Body(header, rows))).StatusCode);
+    }
+
+    [Fact]
+    public async Task A_burst_below_one_request_is_refused_and_a_stored_one_holds_one_request()
+    {
+        using var http = Server.Http("root");
+        using var refused = await http.PutAsync("/v1/endpoints/limit-half", JsonContent.Create(new { project = "flights", model = "delay/1", limits = new { rate_per_second = 10, burst = 0.5 } }));
+        Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+        Assert.Equal(
+            "field 'limits.burst' is 0.5: a request takes a whole token, so it must be 0 (the rate's size) or at least 1",
+            (await ServingServer.JsonAsync(refused)).GetProperty("detail").GetString());
+
+        // Stored before this check (read as written): its bucket holds one request, so a fresh key is answered.
+        var limiter = new RateLimiter(rate: 10, burst: 0.5, TimeProvider.System);
+        Assert.True(limiter.TryTake("fresh", out _));
+        Assert.Equal(1, limiter.Burst);
+    }
+
+    [Fact]
+    public async Task Explain_on_an_endpoint_that_may_answer_with_a_model_without_trees_is_refused_naming_it()
+    {
+        // A logistic model on the flights inputs as the challenger, at weight 0.01: refused whichever side a request reaches.
+        var (header, rows) = ServingServer.Sample(1);
+        var random = new Random(11);
+        var columns = header.Take(11)
+            .Select(name => (name, (Column)Columns.Float64([.. Enumerable.Range(0, 60).Select(_ => (double?)random.NextDouble())])))
+            .Append(("late", Columns.Int64([.. Enumerable.Range(0, 60).Select(i => (long?)(i % 2))])));
+        var model = await new Strata.Learning.Linear.LogisticRegressionLearner().FitAsync(
+            Strata.Learning.TrainingData.FromTable(Table.From([.. columns]), new Strata.Learning.TrainingSpec { Label = "late", Task = Strata.Learning.LearningTask.BinaryClassification }));
+        await Server.Registry.CreateModelAsync(Strata.Security.Caller.Local, "flights", "delay-linear", null, null);
+        using (var package = new MemoryStream())
+        {
+            await Strata.Learning.ModelPackage.SaveAsync(model, package);
+            package.Position = 0;
+            await Server.Registry.UploadVersionAsync(Strata.Security.Caller.Local, "flights", "delay-linear", new Strata.Registry.VersionRegistration(), package);
+        }
+
+        await Server.DeployAsync("limit-explain", new { project = "flights", model = "delay/1", challenger = "delay-linear/1", challenger_weight = 0.01 });
+        using var http = Server.Http();
+
+        using var explained = await http.PostAsync("/v1/endpoints/limit-explain/predict?explain=3", ServingTests.Body(header, rows));
+        using var plain = await http.PostAsync("/v1/endpoints/limit-explain/predict", ServingTests.Body(header, rows));
+        using var unknown = await http.PostAsync("/v1/endpoints/no-such-endpoint/predict?explain=101", ServingTests.Body(header, rows));
+
+        Assert.Equal(HttpStatusCode.BadRequest, explained.StatusCode);
+        Assert.Equal(
+            "parameter 'explain' needs a tree model (TreeSHAP); model 'delay-linear' version 1, which endpoint 'limit-explain' answers with, is not one",
+            (await ServingServer.JsonAsync(explained)).GetProperty("detail").GetString());
+        Assert.Equal(HttpStatusCode.OK, plain.StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode); // the endpoint is checked before the parameter
     }
 
     [Fact]
@@ -76,6 +131,9 @@ public sealed class ServingLimitsTests(ServingServerFixture fixture, ITestOutput
             Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.StatusCode);
             Assert.Equal(TimeSpan.FromSeconds(1), refused.Headers.RetryAfter?.Delta);
             Assert.Equal("application/problem+json", refused.Content.Headers.ContentType?.MediaType);
+            Assert.Equal(
+                "endpoint 'limit-queue' is at its limit of requests in progress and waiting (limits.max_concurrency 1, limits.max_queue 0); retry shortly",
+                (await ServingServer.JsonAsync(refused)).GetProperty("detail").GetString());
         }
 
         Assert.Equal(HttpStatusCode.OK, (await http.PostAsync("/v1/endpoints/limit-queue/predict", ServingTests.Body(header, rows))).StatusCode);

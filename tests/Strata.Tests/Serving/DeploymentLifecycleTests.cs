@@ -139,6 +139,23 @@ public sealed class DeploymentLifecycleTests : IAsyncLifetime, IDisposable
     }
 
     [Fact]
+    public async Task A_batching_delay_not_below_the_timeout_is_refused_on_put()
+    {
+        await using var runtime = await StartAsync();
+
+        var refused = await Assert.ThrowsAsync<StrataException>(() => runtime.PutAsync(
+            new Deployment { Name = "waits", Project = "flights", Model = "delay/1", Limits = new DeploymentLimits { TimeoutMs = 10 }, Batching = new DeploymentBatching { MaxDelayMs = 10 } },
+            new Actor("test")));
+        var accepted = await runtime.PutAsync(
+            new Deployment { Name = "waits", Project = "flights", Model = "delay/1", Limits = new DeploymentLimits { TimeoutMs = 11 }, Batching = new DeploymentBatching { MaxDelayMs = 10 } },
+            new Actor("test"));
+
+        Assert.Equal(ErrorCodes.ArgumentInvalid, refused.Code);
+        Assert.Equal("field 'batching.max_delay_ms' is 10, not below limits.timeout_ms (10): a request arriving alone would wait for company until it timed out", refused.Message);
+        Assert.Equal("waits", accepted.Name);
+    }
+
+    [Fact]
     public async Task A_shadow_reading_a_field_as_another_kind_than_the_champion_is_refused()
     {
         // The same inputs as the flights model, the first one read as text: no request can feed both.

@@ -349,14 +349,17 @@ public sealed class ServingRuntimeTests : IAsyncLifetime, IDisposable
     [Fact]
     public async Task A_batched_request_that_runs_out_of_time_gets_a_timeout_refusal()
     {
-        await using var runtime = await StartAsync(new Deployment
+        // Stored as written (a PUT now refuses a delay not below the timeout, but one stored before still loads).
+        var deployment = new Deployment
         {
             Name = "slow-batch",
             Project = "flights",
             Model = "delay/1",
             Limits = new DeploymentLimits { TimeoutMs = 20 },
             Batching = new DeploymentBatching { MaxBatchSize = 100, MaxDelayMs = 1000 }, // waits far longer than the timeout for company
-        });
+        };
+        await _home.Metadata.Endpoints.PutAsync(deployment.Name, deployment.Project, deployment.ToJson(), new Actor("test"));
+        await using var runtime = await StartAsync();
 
         var refusal = await Assert.ThrowsAsync<ServingRefusal>(() => runtime.PredictAsync(Request("slow-batch", "late")).AsTask());
 
