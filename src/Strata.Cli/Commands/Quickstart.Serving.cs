@@ -44,6 +44,10 @@ internal sealed partial class Quickstart
             "--urls", ServerUrl, "--Strata:Home", _options.Home, "--Strata:Config", config,
             "--Strata:Pipelines:Folder", Path.Combine(_options.Home, "pipelines"), "--Strata:ServingPollMilliseconds", "200",
             "--Strata:AccessLog", "off", // like the host's console log below: it would interleave with the quickstart's output
+
+            // The quickstart runs the declared monitor itself once the replay is over. The server's own tick (every 30 s)
+            // would also evaluate it mid-replay on a slow machine, and its alert would start a second retraining.
+            "--Strata:Monitoring:Enabled", "false",
         ];
         _server = StrataServer.Build(args, builder =>
         {

@@ -73,7 +73,7 @@ public sealed class QuickstartTests : IDisposable
         Assert.True(monitoring.GetProperty("drifted_windows").GetInt32() >= 3);
         Assert.True(monitoring.GetProperty("labels_joined").GetInt32() > 1000);
         Assert.True(monitoring.GetProperty("webhook_deliveries").GetInt32() >= 1);
-        Assert.True(monitoring.GetProperty("alerts_audited").GetInt32() >= 1);
+        Assert.Equal(1, monitoring.GetProperty("alerts_audited").GetInt32()); // one drift episode, one alert (the server's own monitor tick is off)
         Assert.Contains("sustained-drift", monitoring.GetProperty("alert").GetString(), StringComparison.Ordinal);
         Assert.Equal("succeeded", monitoring.GetProperty("retrain_state").GetString());
         Assert.Equal(1, monitoring.GetProperty("champion_version").GetInt32());
