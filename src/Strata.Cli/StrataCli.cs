@@ -6,6 +6,9 @@ namespace Strata.Cli;
 /// <summary>Builds the `strata` command tree and turns every outcome into a documented exit code.</summary>
 internal static class StrataCli
 {
+    /// <summary>How long a command other than `strata serve` has to stop after SIGTERM or Ctrl-C (System.CommandLine's default).</summary>
+    internal static readonly TimeSpan DefaultTerminationTimeout = TimeSpan.FromSeconds(2);
+
     public static async Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr)
     {
         var globals = new GlobalOptions();
@@ -22,7 +25,18 @@ internal static class StrataCli
             return ExitCodes.Usage;
         }
 
-        var config = new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false };
+        // NOTE: on SIGTERM or Ctrl-C, System.CommandLine cancels the command and ends the process once this timeout has
+        // passed (2 s unless set). `strata serve` gets the host's whole shutdown window and a margin: cut at 2 s, it lost
+        // requests in flight, the prediction log's last records and its open segment's close.
+        var config = new InvocationConfiguration
+        {
+            Output = stdout,
+            Error = stderr,
+            EnableDefaultExceptionHandler = false,
+            ProcessTerminationTimeout = parse.CommandResult.Command.Name == ServeCommand.Name
+                ? ServeCommand.TerminationTimeout
+                : DefaultTerminationTimeout,
+        };
         try
         {
             return await parse.InvokeAsync(config).ConfigureAwait(false);

@@ -43,6 +43,12 @@ public static class StrataServer
         return app;
     }
 
+    /// <summary>
+    /// How long the host waits, once told to stop, for requests in flight and then for the stores, the serving runtime
+    /// and the prediction log to close (.NET's default, set here so the CLI can give the process longer).
+    /// </summary>
+    public static readonly TimeSpan ShutdownTimeout = TimeSpan.FromSeconds(30);
+
     /// <summary>The host setting that makes the JSON settings files reload when they change.</summary>
     internal const string ReloadConfigSetting = "hostBuilder:reloadConfigOnChange";
 
@@ -71,6 +77,7 @@ public static class StrataServer
     {
         services.AddOptions<StrataServerOptions>().Bind(configuration.GetSection(StrataServerOptions.Section)).Validate(
             o => o.MaxRequestBodyBytes > 0 && o.MaxArtifactBytes > 0, "body limits must be positive");
+        services.Configure<HostOptions>(o => o.ShutdownTimeout = ShutdownTimeout);
         services.AddSingleton<ServerState>();
         services.AddSingleton<ServerMetrics>();
         services.AddAccessLog();

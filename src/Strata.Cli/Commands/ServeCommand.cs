@@ -7,6 +7,16 @@ namespace Strata.Cli.Commands;
 /// <summary>`strata serve`: the HTTP API over the home folder (or PostgreSQL metadata), until Ctrl-C.</summary>
 internal static class ServeCommand
 {
+    /// <summary>The command's name.</summary>
+    public const string Name = "serve";
+
+    /// <summary>
+    /// How long the process may take to stop after SIGTERM or Ctrl-C before System.CommandLine ends it: the host's
+    /// shutdown window (requests in flight, then the serving runtime and the prediction log) and a margin, so the host's
+    /// own timeout always comes first.
+    /// </summary>
+    public static readonly TimeSpan TerminationTimeout = StrataServer.ShutdownTimeout + TimeSpan.FromSeconds(5);
+
     public static Command Build(GlobalOptions globals)
     {
         var urls = new Option<string>("--urls") { Description = $"Where to listen, ';'-separated (default {StrataServerOptions.DefaultUrl}; other than loopback only once an API key exists)", DefaultValueFactory = _ => StrataServerOptions.DefaultUrl };
@@ -18,7 +28,7 @@ internal static class ServeCommand
         var accessLog = new Option<string?>("--access-log") { Description = "Per-request access log on standard output: a sampling rate of successful requests (default 0.1: one in ten; failed requests are always logged), stdout (every request) or off" };
         var config = new Option<string?>("--config") { Description = "The project configuration whose endpoints: section declares serving endpoints (default ./strata.yaml when it exists)" };
         var command = new Command(
-            "serve",
+            Name,
             "Serve the tracking, registry, lineage, artifact and audit API under /api/v1 (API keys required; see `strata auth create-key`), " +
             "with /health/live and /health/ready; and the serving endpoints of strata.yaml and the store under /v1/endpoints and /v2 (Open Inference Protocol). " +
             "Other server settings follow as --Strata:Name value (e.g. --Strata:AnonymousMetrics true, --Strata:Otlp:Endpoint URL).")

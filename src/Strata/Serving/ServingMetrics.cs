@@ -28,7 +28,7 @@ internal sealed class ServingMetrics
         LoadFailures = registry.CreateCounter("strata_serving_model_load_failures_total", "Model versions that failed to load or verify, by model: once per version and reason (again when the reason changes or after the version loaded), however often it is retried.", "model");
         Swaps = registry.CreateCounter("strata_serving_model_swaps_total", "Model versions switched in on an endpoint, by endpoint.", "endpoint");
         ShadowPredictions = registry.CreateCounter("strata_serving_shadow_predictions_total", "Requests a shadow model answered, by endpoint.", "endpoint");
-        ShadowDropped = registry.CreateCounter("strata_serving_shadow_dropped_total", "Requests not copied to the shadow because its queue was full, by endpoint.", "endpoint");
+        ShadowDropped = registry.CreateCounter("strata_serving_shadow_dropped_total", "Requests the shadow did not answer because its queue was full or the server stopped first, by endpoint.", "endpoint");
         ShadowFailures = registry.CreateCounter("strata_serving_shadow_failures_total", "Shadow predictions that failed (a request the shadow cannot read, a model error), by endpoint.", "endpoint");
         Enrichments = registry.CreateCounter("strata_serving_online_lookups_total", "Online store lookups made to enrich prediction requests, by endpoint.", "endpoint");
         OnlineMisses = registry.CreateCounter("strata_serving_online_misses_total", "Request rows whose entity the online store holds no value for (every feature missing), by endpoint.", "endpoint");

@@ -479,42 +479,67 @@ public sealed partial class ServingRuntime
         _ => double.NaN,
     };
 
+    /// <summary>
+    /// Answers the queued shadow copies one at a time until the runtime stops. On stopping it ends after the copy in hand
+    /// (a shutdown must fit in the host's window, and a backlog of a slow shadow would not): <see cref="DisposeAsync"/>
+    /// counts what is still queued as dropped.
+    /// </summary>
     private async Task ShadowLoopAsync()
     {
-        await foreach (var work in _shadow.Reader.ReadAllAsync(CancellationToken.None).ConfigureAwait(false))
+        var token = _stopping.Token;
+        var reader = _shadow.Reader;
+        try
         {
-            try
+            while (await reader.WaitToReadAsync(token).ConfigureAwait(false))
             {
-                if (_options.BeforeShadow is { } hook)
+                // NOTE: checked per copy, since a queue that is never empty would otherwise be drained to its end.
+                while (!token.IsCancellationRequested && reader.TryRead(out var work))
                 {
-                    await hook(_stopping.Token).ConfigureAwait(false);
+                    await AnswerShadowAsync(work, token).ConfigureAwait(false);
                 }
 
-                var start = Stopwatch.GetTimestamp();
-                if (work.Model.Check(work.Input, work.AllowedExtra) is { Count: > 0 } problems)
-                {
-                    ShadowFailed(work, string.Join("; ", problems));
-                    continue;
-                }
-
-                var output = work.Model.Predict(work.Input, 0);
-                output.Role = ServingRoles.Shadow;
-                _metrics.ShadowPredictions.Labels(work.Endpoint).Inc();
-                if (_log is not null && LogSampling.Sampled(work.RequestId, work.SampleRate))
-                {
-                    _log.TryWrite(new PendingPrediction(Now(), work.RequestId, work.Endpoint, work.Project, work.Input, output, Stopwatch.GetElapsedTime(start).TotalMilliseconds, work.Masked));
-                }
+                token.ThrowIfCancellationRequested();
             }
-            catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
+        }
+        catch (OperationCanceledException) when (token.IsCancellationRequested)
+        {
+        }
+    }
+
+    /// <summary>Predicts one shadow copy and logs its answer; a failure is counted, and a copy cut short by stopping is counted as dropped.</summary>
+    private async Task AnswerShadowAsync(ShadowWork work, CancellationToken token)
+    {
+        try
+        {
+            if (_options.BeforeShadow is { } hook)
             {
+                await hook(token).ConfigureAwait(false);
+            }
+
+            var start = Stopwatch.GetTimestamp();
+            if (work.Model.Check(work.Input, work.AllowedExtra) is { Count: > 0 } problems)
+            {
+                ShadowFailed(work, string.Join("; ", problems));
                 return;
             }
-#pragma warning disable CA1031 // a failing shadow must never affect serving: it is counted and the next copy is tried
-            catch (Exception e)
-#pragma warning restore CA1031
+
+            var output = work.Model.Predict(work.Input, 0);
+            output.Role = ServingRoles.Shadow;
+            _metrics.ShadowPredictions.Labels(work.Endpoint).Inc();
+            if (_log is not null && LogSampling.Sampled(work.RequestId, work.SampleRate))
             {
-                ShadowFailed(work, e.Message);
+                _log.TryWrite(new PendingPrediction(Now(), work.RequestId, work.Endpoint, work.Project, work.Input, output, Stopwatch.GetElapsedTime(start).TotalMilliseconds, work.Masked));
             }
+        }
+        catch (OperationCanceledException) when (token.IsCancellationRequested)
+        {
+            _metrics.ShadowDropped.Labels(work.Endpoint).Inc();
+        }
+#pragma warning disable CA1031 // a failing shadow must never affect serving: it is counted and the next copy is tried
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            ShadowFailed(work, e.Message);
         }
     }
 

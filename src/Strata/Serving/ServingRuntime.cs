@@ -377,11 +377,17 @@ public sealed partial class ServingRuntime : IAsyncDisposable
     public Task FlushPredictionLogAsync(CancellationToken cancellationToken = default) =>
         _log?.FlushAsync(cancellationToken) ?? Task.CompletedTask;
 
-    /// <summary>Stops polling, lets the shadow queue drain and closes the prediction log.</summary>
+    /// <summary>
+    /// Stops polling and the shadow worker (copies it has not answered are counted as dropped), then writes what the
+    /// prediction log holds and closes its open segment.
+    /// </summary>
     public async ValueTask DisposeAsync()
     {
-        await _stopping.CancelAsync().ConfigureAwait(false);
+        // No copy is queued from here on (a request still answering counts its copy as dropped), and the shadow worker
+        // stops after the copy in hand: it does not work through its backlog, which would hold the log open beyond the
+        // host's shutdown window.
         _shadow.Writer.TryComplete();
+        await _stopping.CancelAsync().ConfigureAwait(false);
         foreach (var task in new[] { _poller, _shadowWorker })
         {
             if (task is not null)
@@ -396,6 +402,14 @@ public sealed partial class ServingRuntime : IAsyncDisposable
             }
         }
 
+        // The copies the shadow never answered are counted as dropped, per endpoint, so answered, failed and dropped
+        // still add up to the copies made.
+        while (_shadow.Reader.TryRead(out var left))
+        {
+            _metrics.ShadowDropped.Labels(left.Endpoint).Inc();
+        }
+
+        // Last, so the shadow answers given before stopping are written too; the open segment is then closed.
         if (_log is not null)
         {
             await _log.DisposeAsync().ConfigureAwait(false);

@@ -53,6 +53,80 @@ public sealed class ServeCommandTests
         }
     }
 
+    [Fact]
+    public async Task Sigterm_lets_a_request_in_flight_finish_then_closes_the_prediction_log_and_exits_0()
+    {
+        // System.CommandLine ended the process 2 s after SIGTERM (its default), with the request unanswered and the log's
+        // segment still open; the host's own shutdown window is 30 s.
+        await using var seeded = await ServingServer.StartAsync();
+        await seeded.StopAsync();
+        var config = Path.Combine(seeded.Home, "served.yaml");
+        await File.WriteAllTextAsync(config, "endpoints:\n  - { name: from-file, project: flights, model: delay@live }\n");
+        using var process = Cli.Start(seeded.Home, ["serve", "--urls", "http://127.0.0.1:0", "--home", seeded.Home, "--config", config, "--log-format", "json"]);
+        try
+        {
+            var url = await ListeningUrlAsync(process);
+            _ = process.StandardOutput.ReadToEndAsync(); // the rest of the log, so the process never waits on a full pipe
+            var (header, rows) = ServingServer.Sample(1);
+            var body = await ServingTests.Body(header, rows).ReadAsByteArrayAsync();
+            var uri = new Uri(url);
+            using var client = new System.Net.Sockets.TcpClient();
+            await client.ConnectAsync(uri.Host, uri.Port);
+            var stream = client.GetStream();
+            var head = $"POST /v1/endpoints/from-file/predict HTTP/1.1\r\nHost: {uri.Authority}\r\nAuthorization: Bearer {seeded.Keys["viewer"]}\r\n" +
+                $"Content-Type: application/json\r\nContent-Length: {body.Length}\r\n\r\n";
+            await stream.WriteAsync(System.Text.Encoding.ASCII.GetBytes(head));
+            await stream.WriteAsync(body.AsMemory(0, body.Length / 2));
+            await Task.Delay(500); // the server is reading the body: the request is in flight
+
+            using (var kill = System.Diagnostics.Process.Start("kill", ["-TERM", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+            {
+                await kill.WaitForExitAsync();
+            }
+
+            await Task.Delay(TimeSpan.FromSeconds(3)); // past System.CommandLine's default 2 s
+            await stream.WriteAsync(body.AsMemory(body.Length / 2));
+            using var reader = new StreamReader(stream);
+            var answer = await reader.ReadToEndAsync().WaitAsync(TimeSpan.FromSeconds(30));
+
+            Assert.StartsWith("HTTP/1.1 200", answer, StringComparison.Ordinal);
+            using var exit = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+            await process.WaitForExitAsync(exit.Token);
+            Assert.Equal(0, process.ExitCode);
+            var predictions = Path.Combine(seeded.Home, "predictions");
+            Assert.Empty(Directory.GetFiles(predictions, "*.open"));
+            var requestId = JsonDocument.Parse(answer[(answer.IndexOf("\r\n\r\n", StringComparison.Ordinal) + 4)..]).RootElement.GetProperty("requestId").GetString()!;
+            Assert.Contains(Directory.GetFiles(predictions, "*.jsonl"), f => File.ReadAllText(f).Contains(requestId, StringComparison.Ordinal));
+        }
+        finally
+        {
+            if (!process.HasExited)
+            {
+                process.Kill(entireProcessTree: true);
+            }
+
+            await process.WaitForExitAsync();
+        }
+    }
+
+    /// <summary>The address a `strata serve --log-format json` process listens on, from its log.</summary>
+    private static async Task<string> ListeningUrlAsync(System.Diagnostics.Process process)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(90));
+        while (await process.StandardOutput.ReadLineAsync(timeout.Token) is { } line)
+        {
+            using var entry = JsonDocument.Parse(line);
+            var message = entry.RootElement.GetProperty("Message").GetString()!;
+            const string Listening = "Now listening on: ";
+            if (message.StartsWith(Listening, StringComparison.Ordinal))
+            {
+                return message[Listening.Length..].Trim();
+            }
+        }
+
+        throw new InvalidOperationException("the server ended before it listened");
+    }
+
     [Theory]
     [InlineData("--bogus", "unknown argument '--bogus'")]
     [InlineData("stray", "unknown argument 'stray'")]

@@ -128,6 +128,35 @@ public sealed class ServingRuntimeTests : IAsyncLifetime, IDisposable
     }
 
     [Fact]
+    public async Task Stopping_with_a_shadow_backlog_ends_promptly_counts_the_copies_left_as_dropped_and_closes_the_log()
+    {
+        // A slow shadow that does not look at the token (a model taking 20 ms a copy): the worker used to answer its whole
+        // backlog before the log was closed, 400 copies for 8 s or more, past the 2 s the CLI then gave the process.
+        const int Copies = 400;
+        var runtime = await StartAsync(
+            new Deployment { Name = "backlog", Project = "flights", Model = "delay/1", Shadow = "delay/2" },
+            _ => Task.Delay(20, CancellationToken.None));
+        for (var i = 0; i < Copies; i++)
+        {
+            await runtime.PredictAsync(Request("backlog", $"r{i}"));
+        }
+
+        var stopping = System.Diagnostics.Stopwatch.StartNew();
+        await runtime.DisposeAsync();
+        stopping.Stop();
+
+        Assert.True(stopping.Elapsed < TimeSpan.FromSeconds(2), $"stopping took {stopping.Elapsed}");
+        var (answered, dropped) = runtime.ShadowCounts("backlog");
+        Assert.Equal(Copies, answered + dropped);
+        Assert.True(dropped > Copies / 2, $"answered {answered}, dropped {dropped}");
+        var folder = Path.Combine(_folder.Path, "predictions");
+        Assert.Empty(Directory.GetFiles(folder, "*" + PredictionLog.OpenExtension));
+        var records = await ReadLogAsync();
+        Assert.Equal(Copies, records.Count(r => r.Role == ServingRoles.Champion));
+        Assert.Equal(answered, records.Count(r => r.Role == ServingRoles.Shadow));
+    }
+
+    [Fact]
     public async Task A_challenger_or_shadow_reading_a_new_field_gets_it_from_requests_the_champion_also_answers()
     {
         await RegisterWithNewFieldAsync("delay-plus", "weather");
