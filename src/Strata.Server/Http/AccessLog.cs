@@ -79,7 +79,7 @@ internal sealed class AccessLog : QueuedWriter<AccessRecord>
             new QueuedWriterCounters(
                 metrics.Registry.CreateCounter("strata_http_access_log_written_total", "Requests written to the access log.").Unlabelled,
                 metrics.Registry.CreateCounter("strata_http_access_log_dropped_total", "Requests not written to the access log because its queue was full.").Unlabelled,
-                metrics.Registry.CreateCounter("strata_http_access_log_failures_total", "Access log writes that failed (a closed output).").Unlabelled))
+                metrics.Registry.CreateCounter("strata_http_access_log_failures_total", "Requests not written to the access log because writing them failed (a closed output) or they could not be encoded.").Unlabelled))
     {
         _rate = ParseRate(server.Value.AccessLog ?? DefaultSetting);
         _json = configuration[StrataServerOptions.Section + ":LogFormat"] == "json";

@@ -67,6 +67,29 @@ public static partial class DurableFile
     public static Task WriteAllTextAsync(string path, string text, CancellationToken cancellationToken = default) =>
         WriteAllBytesAsync(path, System.Text.Encoding.UTF8.GetBytes(text), cancellationToken);
 
+    /// <summary>
+    /// Creates a folder and any missing parents, and flushes each new one's entry in its parent to disk, so a crash
+    /// cannot lose the folder under files already made durable in it. An existing folder is left as it is.
+    /// </summary>
+    public static void CreateDirectory(string folder)
+    {
+        var full = Path.GetFullPath(folder);
+        var missing = new Stack<string>();
+        for (var path = full; path is not null && !Directory.Exists(path); path = Path.GetDirectoryName(path))
+        {
+            missing.Push(path);
+        }
+
+        Directory.CreateDirectory(full);
+        while (missing.TryPop(out var created))
+        {
+            if (Path.GetDirectoryName(created) is { } parent)
+            {
+                FsyncDirectory(parent);
+            }
+        }
+    }
+
     /// <summary>Flushes a folder's entries (the rename) to disk; a no-op where the OS cannot open folders (Windows).</summary>
     public static void FsyncDirectory(string folder)
     {

@@ -91,10 +91,10 @@ internal sealed class PredictionLog : QueuedWriter<PendingPrediction>
             new QueuedWriterCounters(
                 metrics.CreateCounter("strata_serving_predictions_logged_total", "Predictions written to the prediction log.").Unlabelled,
                 metrics.CreateCounter("strata_serving_predictions_log_dropped_total", "Predictions not logged because the log's queue was full.").Unlabelled,
-                metrics.CreateCounter("strata_serving_prediction_log_failures_total", "Prediction log writes that failed (disk full, permissions).").Unlabelled))
+                metrics.CreateCounter("strata_serving_prediction_log_failures_total", "Predictions not logged because writing them failed (disk full, permissions) or they could not be encoded.").Unlabelled))
     {
         _options = options;
-        Directory.CreateDirectory(options.Folder);
+        DurableFile.CreateDirectory(options.Folder);
         CloseLeftovers();
         _leftoversChecked = Stopwatch.GetTimestamp();
         Start();
@@ -321,6 +321,14 @@ internal sealed class PredictionLog : QueuedWriter<PendingPrediction>
             // The process id keeps replicas that share a home (a shared volume) from choosing the same name.
             var name = string.Create(CultureInfo.InvariantCulture, $"{time:D20}-{Environment.ProcessId:D7}-{++_sequence:D6}");
             _segmentPath = Path.Combine(_options.Folder, name + OpenExtension);
+
+            // The folder may have been moved or deleted while serving (the failure that brought us here, if any, was
+            // counted): it is made again, durably, as at start, rather than failing every write until an operator does.
+            if (!Directory.Exists(_options.Folder))
+            {
+                DurableFile.CreateDirectory(_options.Folder);
+            }
+
             // Unbuffered: the writer hands over a tick's records at once, so a buffer here would only copy them again.
             // FileShare.None holds an exclusive lock (flock) while the segment is open, which the OS drops when the process
             // dies: whoever can take it knows the segment was left by a crash (see CloseLeftovers), whatever its pid.
@@ -372,18 +380,30 @@ internal sealed class PredictionLog : QueuedWriter<PendingPrediction>
         _segmentPath = null;
     }
 
+    /// <summary>Closes the segment if it can, else lets go of it (its lock too, so it is closed later as a leftover); never throws.</summary>
     private void TryAbandonSegment()
     {
         try
         {
             CloseSegment();
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+#pragma warning disable CA1031 // called from the writer's failure path, which must not throw: the next write opens a new segment
+        catch (Exception)
+#pragma warning restore CA1031
         {
-            _segment?.Dispose();
-            _segment = null;
-            _segmentPath = null;
+            try
+            {
+                _segment?.Dispose();
+            }
+#pragma warning disable CA1031 // the handle is let go either way
+            catch (Exception)
+#pragma warning restore CA1031
+            {
+            }
         }
+
+        _segment = null;
+        _segmentPath = null;
     }
 
     /// <summary>

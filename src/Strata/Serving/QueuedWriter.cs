@@ -23,7 +23,10 @@ public sealed record QueuedWriterOptions
     public int Niceness { get; init; } = 5;
 }
 
-/// <summary>The counters of a <see cref="QueuedWriter{T}"/>: items written, dropped because the queue was full, and write failures.</summary>
+/// <summary>
+/// The counters of a <see cref="QueuedWriter{T}"/>, each in records, so together they count every record offered: written,
+/// dropped because the queue was full, and lost to a failure (one that could not be encoded, or whose write failed).
+/// </summary>
 public sealed record QueuedWriterCounters(Counter.Child Written, Counter.Child Dropped, Counter.Child Failures);
 
 /// <summary>
@@ -183,7 +186,7 @@ public abstract class QueuedWriter<T> : IAsyncDisposable
     {
     }
 
-    /// <summary>A write failed (it was counted and its buffered records dropped): e.g. abandon the open file.</summary>
+    /// <summary>A write failed (its records were counted and dropped): e.g. abandon the open file. Must not throw.</summary>
     protected virtual void OnFailure()
     {
     }
@@ -253,7 +256,10 @@ public abstract class QueuedWriter<T> : IAsyncDisposable
                 shards.AddRange(_all);
             }
 
+            // Records taken from the threads, and those of them the sink has accepted: a record counts as written only
+            // once its bytes are handed over, and every other one taken as a failure.
             var taken = 0;
+            var written = 0;
             try
             {
                 foreach (var shard in shards)
@@ -262,22 +268,29 @@ public abstract class QueuedWriter<T> : IAsyncDisposable
                     if (Buffer.WrittenCount >= MaxBuffered)
                     {
                         FlushBuffer();
+                        written = taken;
                     }
                 }
 
                 FlushBuffer();
+                written = taken;
                 AfterDrain(flushes > _flushesDone);
             }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+#pragma warning disable CA1031 // a full disk, a folder gone or a closed output must not end the writer (nor serving): any failure drops this tick's unwritten records
+            catch (Exception)
+#pragma warning restore CA1031
             {
-                // A full disk (or a closed output) must not stop serving: count it, drop the buffered records, go on.
-                _counters.Failures.Inc();
                 Buffer.Clear();
                 OnFailure();
             }
             finally
             {
-                _counters.Written.Inc(taken);
+                _counters.Written.Inc(written);
+                if (taken > written)
+                {
+                    _counters.Failures.Inc(taken - written);
+                }
+
                 Interlocked.Add(ref _count, -taken);
             }
 
@@ -291,14 +304,17 @@ public abstract class QueuedWriter<T> : IAsyncDisposable
             Thread.Sleep(closed ? TimeSpan.FromMilliseconds(1) : _options.WriteInterval);
         }
 
+        // Every record was handed to the sink in the loop; what is left is to finish (close the file), which may fail
+        // alone: the sink then lets go of what it holds.
         try
         {
-            FlushBuffer();
             Complete();
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+#pragma warning disable CA1031 // the writer ends either way; disposing must not fail for a file that could not be closed
+        catch (Exception)
+#pragma warning restore CA1031
         {
-            _counters.Failures.Inc();
+            OnFailure();
         }
 
         Volatile.Write(ref _flushesDone, int.MaxValue);

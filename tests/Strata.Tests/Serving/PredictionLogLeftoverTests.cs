@@ -80,6 +80,32 @@ public sealed class PredictionLogLeftoverTests : IDisposable
         Assert.Equal(["r1"], await ReadAsync());
     }
 
+    [Fact]
+    public async Task A_folder_moved_away_while_serving_is_made_again_and_logging_goes_on()
+    {
+        // Its new segments were opened in the missing folder: every write failed until an operator put it back.
+        var metrics = new MetricRegistry();
+        await using var log = new PredictionLog(new PredictionLogOptions { Folder = _folder.Path, WriteInterval = TimeSpan.FromMilliseconds(1) }, metrics);
+        log.TryWrite(Prediction("r1"));
+        await log.FlushAsync().WaitAsync(TimeSpan.FromSeconds(30));
+        var moved = _folder.Path + "-moved";
+        Directory.Move(_folder.Path, moved);
+        try
+        {
+            log.TryWrite(Prediction("r2"));
+            await log.FlushAsync().WaitAsync(TimeSpan.FromSeconds(30));
+
+            Assert.Equal(["r2"], await ReadAsync());
+            var text = PrometheusText.ToText(metrics);
+            Assert.Contains("strata_serving_predictions_logged_total 2\n", text, StringComparison.Ordinal);
+            Assert.Contains("strata_serving_prediction_log_failures_total 0\n", text, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(moved, recursive: true);
+        }
+    }
+
     private PredictionLog Log(TimeSpan? age = null) =>
         new(new PredictionLogOptions { Folder = _folder.Path, MaxSegmentAge = age ?? TimeSpan.FromMinutes(1), WriteInterval = TimeSpan.FromMilliseconds(1) }, new MetricRegistry());
 

@@ -57,6 +57,41 @@ public sealed class QueuedWriterTests
     }
 
     [Fact]
+    public async Task Records_a_failed_write_loses_are_each_counted_as_failures_never_as_written()
+    {
+        // They were counted as written, and the failure once per tick: 500 lost predictions read as 500 logged.
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var writer = new Probe(beforeWrite: () => gate.Task) { FailNext = true };
+
+        for (var i = 1; i <= 3; i++)
+        {
+            Assert.True(writer.TryWrite(i)); // queued while the writer waits, so one write takes all three
+        }
+
+        gate.SetResult();
+        await writer.FlushAsync().WaitAsync(TimeSpan.FromSeconds(30));
+        writer.TryWrite(4);
+        await writer.FlushAsync().WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.Equal((1d, 3d), (writer.Written, writer.Failures));
+        Assert.Equal("4\n", writer.Text);
+    }
+
+    [Fact]
+    public async Task A_sink_failing_in_an_unexpected_way_is_counted_and_never_ends_the_writer()
+    {
+        await using var writer = new Probe { FailWith = new InvalidOperationException("a sink in a state it did not expect") };
+
+        writer.TryWrite(1);
+        await writer.FlushAsync().WaitAsync(TimeSpan.FromSeconds(30));
+        writer.TryWrite(2);
+        await writer.FlushAsync().WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.Equal((1d, 1d), (writer.Written, writer.Failures));
+        Assert.Equal("2\n", writer.Text);
+    }
+
+    [Fact]
     public async Task An_encoder_that_fails_unexpectedly_gives_its_place_back_so_disposing_still_ends()
     {
         var writer = new Probe(capacity: 1);
@@ -149,6 +184,9 @@ public sealed class QueuedWriterTests
 
         public bool FailNext { get; set; }
 
+        /// <summary>Thrown by the next write, once (an I/O failure when null and <see cref="FailNext"/> is set).</summary>
+        public Exception? FailWith { get; set; }
+
         public int AppendThread { get; private set; }
 
         public string? WriteThread { get; private set; }
@@ -178,6 +216,12 @@ public sealed class QueuedWriterTests
             {
                 FailNext = false;
                 throw new IOException("the disk is full");
+            }
+
+            if (FailWith is { } failure)
+            {
+                FailWith = null;
+                throw failure;
             }
 
             lock (_written)
