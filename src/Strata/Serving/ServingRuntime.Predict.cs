@@ -519,7 +519,7 @@ public sealed partial class ServingRuntime
             var start = Stopwatch.GetTimestamp();
             if (work.Model.Check(work.Input, work.AllowedExtra) is { Count: > 0 } problems)
             {
-                ShadowFailed(work, string.Join("; ", problems));
+                ShadowFailed(work, string.Join("; ", problems.Select(p => WithoutPii(p, work.Masked))));
                 return;
             }
 
@@ -539,8 +539,26 @@ public sealed partial class ServingRuntime
         catch (Exception e)
 #pragma warning restore CA1031
         {
-            ShadowFailed(work, e.Message);
+            ShadowFailed(work, WithoutPii(e.Message, work.Masked));
         }
+    }
+
+    /// <summary>
+    /// A shadow failure's reason as the server log may show it: one that names a field the endpoint masks (its <c>pii</c>
+    /// and PII-tagged features) is replaced by the names alone, since the reason may quote the request's value (the caller's
+    /// answer and the prediction log mask it; this warning is the one place it would otherwise appear).
+    /// </summary>
+    private static string WithoutPii(string reason, IReadOnlySet<string> masked)
+    {
+        if (masked.Count == 0)
+        {
+            return reason;
+        }
+
+        var named = masked.Where(field => reason.Contains($"'{field}'", StringComparison.Ordinal)).Order(StringComparer.Ordinal).ToList();
+        return named.Count == 0 ? reason
+            : named.Count == 1 ? $"field '{named[0]}' (PII): reason withheld, as it may hold the value"
+            : $"fields {string.Join(", ", named.Select(f => $"'{f}'"))} (PII): reason withheld, as it may hold their values";
     }
 
     /// <summary>Most distinct reasons a shadow's failures are logged for, per endpoint (a reason may name a request's value).</summary>

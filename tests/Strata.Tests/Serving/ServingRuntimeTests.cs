@@ -181,6 +181,27 @@ public sealed class ServingRuntimeTests : IAsyncLifetime, IDisposable
     }
 
     [Fact]
+    public async Task A_shadow_failure_naming_a_pii_field_is_logged_without_its_value()
+    {
+        // The warning quoted the value ("field 'weather' is 1E+39 in row 0, beyond the model's features"), which the
+        // caller's answer and the prediction log mask.
+        await RegisterWithNewFieldAsync("delay-plus", "weather");
+        var warnings = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        await using var runtime = new ServingRuntime(_home.Metadata, _home.Artifacts, null, new MetricRegistry(), new ServingOptions { Warn = warnings.Enqueue });
+        await runtime.StartAsync([new Deployment { Name = "masked", Project = "flights", Model = "delay/1", Shadow = "delay-plus/1", Pii = ["weather"] }], new Actor("test"));
+        var request = Request("masked", "p1");
+        var columns = request.Input.Fields.ToDictionary(f => f.Key, f => f.Value);
+        columns["weather"] = InputColumn.OfNumbers([1e39]);
+
+        Assert.Equal(ServingRoles.Champion, (await runtime.PredictAsync(request with { Input = new PredictionInput(1, columns) })).Role);
+        await WaitUntilAsync(() => warnings.Any(w => w.Contains("shadow delay-plus/1 failed", StringComparison.Ordinal)));
+
+        var warning = Assert.Single(warnings, w => w.Contains("shadow delay-plus/1 failed", StringComparison.Ordinal));
+        Assert.EndsWith("field 'weather' (PII): reason withheld, as it may hold the value", warning, StringComparison.Ordinal);
+        Assert.DoesNotContain("E+39", warning, StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
     public async Task Series_of_a_removed_challenger_an_unloaded_endpoint_and_a_deleted_endpoint_are_no_longer_exported()
     {
         var registry = new MetricRegistry();
