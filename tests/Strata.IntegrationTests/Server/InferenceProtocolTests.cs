@@ -219,19 +219,8 @@ public sealed class InferenceProtocolTests(ServingServerFixture fixture) : IClas
     {
         // A regression model on the flights inputs, version 1 like the champion: every request goes to it (weight 1).
         var (header, rows) = ServingServer.Sample(1);
-        var random = new Random(7);
-        var columns = header.Take(11)
-            .Select(name => (name, (Column)Columns.Float64([.. Enumerable.Range(0, 60).Select(_ => (double?)random.NextDouble())])))
-            .Append(("minutes", Columns.Float64([.. Enumerable.Range(0, 60).Select(i => (double?)(i % 7))])));
-        var model = await new Strata.Learning.Gbdt.GbdtLearner(new Strata.Learning.Gbdt.GbdtOptions { NumBoostRound = 3 }).FitAsync(
-            Strata.Learning.TrainingData.FromTable(Table.From([.. columns]), new Strata.Learning.TrainingSpec { Label = "minutes", Task = Strata.Learning.LearningTask.Regression }));
-        await Server.Registry.CreateModelAsync(Strata.Security.Caller.Local, "flights", "delay-minutes", null, null);
-        using (var package = new MemoryStream())
-        {
-            await Strata.Learning.ModelPackage.SaveAsync(model, package);
-            package.Position = 0;
-            await Server.Registry.UploadVersionAsync(Strata.Security.Caller.Local, "flights", "delay-minutes", new Strata.Registry.VersionRegistration(), package);
-        }
+        await Server.RegisterOtherModelAsync(
+            "delay-minutes", new Strata.Learning.Gbdt.GbdtLearner(new Strata.Learning.Gbdt.GbdtOptions { NumBoostRound = 3 }), Strata.Learning.LearningTask.Regression);
 
         await Server.DeployAsync("oip-mixed", new { project = "flights", model = "delay/1", challenger = "delay-minutes/1", challenger_weight = 1.0 });
         var inputs = Enumerable.Range(0, 11).Select(f => new { name = header[f], shape = new[] { 1 }, datatype = "FP64", data = new[] { double.IsNaN(rows[0][f]) ? 0 : rows[0][f] } });

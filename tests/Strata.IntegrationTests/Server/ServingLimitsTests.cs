@@ -88,19 +88,7 @@ public sealed class ServingLimitsTests(ServingServerFixture fixture, ITestOutput
     {
         // A logistic model on the flights inputs as the challenger, at weight 0.01: refused whichever side a request reaches.
         var (header, rows) = ServingServer.Sample(1);
-        var random = new Random(11);
-        var columns = header.Take(11)
-            .Select(name => (name, (Column)Columns.Float64([.. Enumerable.Range(0, 60).Select(_ => (double?)random.NextDouble())])))
-            .Append(("late", Columns.Int64([.. Enumerable.Range(0, 60).Select(i => (long?)(i % 2))])));
-        var model = await new Strata.Learning.Linear.LogisticRegressionLearner().FitAsync(
-            Strata.Learning.TrainingData.FromTable(Table.From([.. columns]), new Strata.Learning.TrainingSpec { Label = "late", Task = Strata.Learning.LearningTask.BinaryClassification }));
-        await Server.Registry.CreateModelAsync(Strata.Security.Caller.Local, "flights", "delay-linear", null, null);
-        using (var package = new MemoryStream())
-        {
-            await Strata.Learning.ModelPackage.SaveAsync(model, package);
-            package.Position = 0;
-            await Server.Registry.UploadVersionAsync(Strata.Security.Caller.Local, "flights", "delay-linear", new Strata.Registry.VersionRegistration(), package);
-        }
+        await Server.RegisterOtherModelAsync("delay-linear", new Strata.Learning.Linear.LogisticRegressionLearner(), Strata.Learning.LearningTask.BinaryClassification);
 
         await Server.DeployAsync("limit-explain", new { project = "flights", model = "delay/1", challenger = "delay-linear/1", challenger_weight = 0.01 });
         using var http = Server.Http();

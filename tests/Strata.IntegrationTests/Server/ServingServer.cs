@@ -116,6 +116,24 @@ public sealed class ServingServer : IAsyncDisposable
         return version.Version;
     }
 
+    /// <summary>
+    /// Registers, as version 1 of a new model in project flights, a small model another learner trains on random values
+    /// of the flights model's inputs: a challenger that is another kind of model than the champion.
+    /// </summary>
+    public async Task RegisterOtherModelAsync(string name, ILearner learner, LearningTask task)
+    {
+        var random = new Random(7);
+        var columns = Sample(1).Header.Take(11)
+            .Select(input => (input, (Column)Columns.Float64([.. Enumerable.Range(0, 60).Select(_ => (double?)random.NextDouble())])))
+            .Append(("y", Columns.Int64([.. Enumerable.Range(0, 60).Select(i => (long?)(i % 2))])));
+        var model = await learner.FitAsync(TrainingData.FromTable(Table.From([.. columns]), new TrainingSpec { Label = "y", Task = task }));
+        await Registry.CreateModelAsync(Caller.Local, "flights", name, null, null);
+        using var package = new MemoryStream();
+        await ModelPackage.SaveAsync(model, package);
+        package.Position = 0;
+        await Registry.UploadVersionAsync(Caller.Local, "flights", name, new VersionRegistration(), package);
+    }
+
     public async Task SeedAsync()
     {
         await Registry.CreateProjectAsync(Caller.Local, "flights", null);

@@ -2,18 +2,17 @@ using System.Globalization;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Strata.Features.Definitions;
-using Strata.IntegrationTests.Server;
 using Strata.Stores;
 using Strata.Testing;
 
-namespace Strata.IntegrationTests.Bugs;
+namespace Strata.IntegrationTests.Server;
 
 /// <summary>
-/// The auditor's reproduction over HTTP: windowed aggregates of events pushed with the default `to: online` went back to
-/// the last event alone after a restart (cnt_1h 3 → 1), and an online read gave the window as of the entity's newest event
-/// rather than as of the read, so an event 3 hours old still counted in a 1 hour window.
+/// Windowed aggregates over HTTP on a restarted server: events pushed with the default `to: online` keep counting after
+/// the restart (they went back to the last event alone, cnt_1h 3 → 1), and an online read answers the window ending at
+/// the read (an event 3 hours old counted in a 1 hour window, as of the entity's newest event).
 /// </summary>
-public abstract class Windowed_pushes_online_are_lost_on_restart : IAsyncLifetime
+public abstract class OnlineWindowRestartTests : IAsyncLifetime
 {
     private const string Definitions = """
         entities:
@@ -115,11 +114,11 @@ public abstract class Windowed_pushes_online_are_lost_on_restart : IAsyncLifetim
 }
 
 /// <summary>The embedded home: SQLite metadata, Arrow offline store, log-and-snapshot online store.</summary>
-public sealed class Windowed_pushes_online_are_lost_on_restart_embedded : Windowed_pushes_online_are_lost_on_restart;
+public sealed class EmbeddedOnlineWindowRestartTests : OnlineWindowRestartTests;
 
 /// <summary>Everything on PostgreSQL.</summary>
 [RequiresPostgres]
-public sealed class Windowed_pushes_online_are_lost_on_restart_postgres : Windowed_pushes_online_are_lost_on_restart
+public sealed class PostgresOnlineWindowRestartTests : OnlineWindowRestartTests
 {
     private Func<Task>? _drop;
 
