@@ -80,6 +80,7 @@ public static class StrataServer
         services.Configure<HostOptions>(o => o.ShutdownTimeout = ShutdownTimeout);
         services.AddSingleton<ServerState>();
         services.AddSingleton<ServerMetrics>();
+        services.AddHostedService<ConnectionErrors>();
         services.AddAccessLog();
         services.AddHostedService<ServerLifetime>();
         services.AddOptions<Pipelines.PipelineServerOptions>().Bind(configuration.GetSection(Pipelines.PipelineServerOptions.Section));

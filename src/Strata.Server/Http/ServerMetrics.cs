@@ -29,6 +29,10 @@ internal sealed class ServerMetrics
         Requests = Registry.CreateCounter("strata_http_requests_total", "HTTP requests answered, by route pattern, method and status.", "route", "method", "status");
         Duration = Registry.CreateHistogram("strata_http_request_duration_seconds", "HTTP request duration in seconds, by route pattern and method.", Histogram.LatencyBuckets, "route", "method");
         InFlight = Registry.CreateGauge("strata_http_requests_in_flight", "HTTP requests being answered.");
+        ConnectionErrors = Registry.CreateCounter(
+            "strata_http_connection_errors_total",
+            "Connections the server ended for an error, by Kestrel's reason (a malformed request line or headers, headers over the limit, a client too slow or gone mid-body); a request refused before any route is counted only here.",
+            "reason");
         FeatureLookups = Registry.CreateCounter("strata_feature_online_lookups_total", "Online feature lookups answered, by project.", "project");
         FeatureEntities = Registry.CreateCounter("strata_feature_online_entities_total", "Entity rows looked up in online feature lookups, by project.", "project");
         ProcessMetrics.Register(Registry);
@@ -42,6 +46,8 @@ internal sealed class ServerMetrics
     public Histogram Duration { get; }
 
     public Gauge InFlight { get; }
+
+    public Counter ConnectionErrors { get; }
 
     public Counter FeatureLookups { get; }
 

@@ -106,6 +106,30 @@ public sealed class ServingLimitsTests(ServingServerFixture fixture, ITestOutput
     }
 
     [Fact]
+    public async Task A_request_kestrel_refuses_before_any_route_is_counted_by_reason()
+    {
+        // A malformed request line never reaches the middleware (no request metric, no access log line).
+        using (var client = new System.Net.Sockets.TcpClient())
+        {
+            await client.ConnectAsync(Server.Address.Host, Server.Address.Port);
+            var stream = client.GetStream();
+            await stream.WriteAsync("NOT AN HTTP REQUEST\r\n\r\n"u8.ToArray());
+            var answer = new byte[256];
+            var read = await stream.ReadAsync(answer);
+            Assert.StartsWith("HTTP/1.1 400", Encoding.ASCII.GetString(answer, 0, read), StringComparison.Ordinal);
+        }
+
+        using var http = Server.Http("root");
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        string metrics;
+        while (!(metrics = await http.GetStringAsync("/metrics")).Contains("strata_http_connection_errors_total{reason=\"invalid_request_line\"} ", StringComparison.Ordinal))
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the refused connection was not counted: " + string.Join('\n', metrics.Split('\n').Where(l => l.Contains("connection_errors", StringComparison.Ordinal))));
+            await Task.Delay(50);
+        }
+    }
+
+    [Fact]
     public async Task Beyond_the_queue_requests_get_503_with_retry_after()
     {
         await Server.DeployAsync("limit-queue", new { project = "flights", model = "delay/1", limits = new { max_concurrency = 1, max_queue = 0 } });
