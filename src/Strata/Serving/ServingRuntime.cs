@@ -55,6 +55,7 @@ public sealed partial class ServingRuntime : IAsyncDisposable
     private readonly SemaphoreSlim _refreshLock = new(1, 1);
     private readonly Channel<ShadowWork> _shadow;
     private readonly CancellationTokenSource _stopping = new();
+    private int _disposed;
 
     // The shadow failures already logged, per endpoint: each reason once (the shadow worker alone adds to a set).
     private readonly ConcurrentDictionary<string, HashSet<string>> _shadowReasons = new(StringComparer.Ordinal);
@@ -383,6 +384,12 @@ public sealed partial class ServingRuntime : IAsyncDisposable
     /// </summary>
     public async ValueTask DisposeAsync()
     {
+        // Once: a host and a test (or two owners) may both dispose it, and a second pass would cancel a disposed source.
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
         // No copy is queued from here on (a request still answering counts its copy as dropped), and the shadow worker
         // stops after the copy in hand: it does not work through its backlog, which would hold the log open beyond the
         // host's shutdown window.

