@@ -445,6 +445,9 @@ public sealed class FeatureStore
         }
     }
 
+    /// <summary>The lock under which windows are read, merged and written back: one per online store, shared by its feature stores.</summary>
+    private SemaphoreSlim PushLock => PushLocks.GetValue(_online, _ => new SemaphoreSlim(1, 1));
+
     private long NowMicros() => _clock.GetUtcNow().ToUnixTimeMilliseconds() * 1000;
 
     private FeatureViewLayout? OnlineLayout(string view)
@@ -578,7 +581,7 @@ public sealed class FeatureStore
             _ = OnlineLayout(view) ?? throw new StrataException(ErrorCodes.Conflict, $"feature view '{view}' is not served by the online store yet; nothing was written (retry once the definitions are applied)");
         }
 
-        var pushLock = PushLocks.GetValue(_online, _ => new SemaphoreSlim(1, 1));
+        var pushLock = PushLock;
         await pushLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
@@ -646,16 +649,27 @@ public sealed class FeatureStore
         long rows = 0;
         if (Repository.AggregationViews.FirstOrDefault(v => v.Name == view) is { } windows)
         {
-            // Each entity's window up to its newest event in the range, from the events of the widest window before it.
+            // Each entity's window up to its newest event in the range, from the events of the widest window before it. Under
+            // the pushes' lock: a push merged between the read and the write would be replaced by the rebuilt window (the
+            // same newest event), and its event lost online.
             var widest = windows.Aggregations.Max(a => a.Window).Ticks / TimeSpan.TicksPerMicrosecond;
-            var events = await ReadAsync(layout, start - widest, end, cancellationToken).ConfigureAwait(false);
-            var built = _windows[view].Build(events, start, NowMicros());
-            if (built.RowCount > 0)
+            var pushLock = PushLock;
+            await pushLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+            try
             {
-                await _online.WriteAsync(view, built, cancellationToken).ConfigureAwait(false);
-            }
+                var events = await ReadAsync(layout, start - widest, end, cancellationToken).ConfigureAwait(false);
+                var built = _windows[view].Build(events, start, NowMicros());
+                if (built.RowCount > 0)
+                {
+                    await _online.WriteAsync(view, built, cancellationToken).ConfigureAwait(false);
+                }
 
-            return new MaterializedView(view, start, end, built.RowCount);
+                return new MaterializedView(view, start, end, built.RowCount);
+            }
+            finally
+            {
+                pushLock.Release();
+            }
         }
 
         await foreach (var batch in _offline.ReadAsync(layout, start, end, BatchRows, cancellationToken).ConfigureAwait(false))

@@ -428,6 +428,36 @@ public abstract class FeatureStoreConformance : IAsyncLifetime
     }
 
     [BackendFact]
+    public async Task Pushes_while_a_materialization_rebuilds_the_windows_lose_no_events()
+    {
+        // A materialization reads the offline events and writes the windows it builds: a push merged between the two
+        // used to be replaced by the rebuilt window (the same newest event), so its event vanished online.
+        var store = await StoreAsync();
+        var t = T0 + Day;
+        await store.PushAsync("trips", Fares((1, t + Hour, 1.0)), PushTarget.OnlineAndOffline);
+        using var stop = new CancellationTokenSource();
+        var materializing = Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                await store.MaterializeAsync(T0, T0 + (3 * Day), ["driver_trips"]);
+            }
+        });
+
+        // Each older than the newest event, as late events are.
+        for (var i = 0; i < 150; i++)
+        {
+            await store.PushAsync("trips", Fares((1, t + Hour - ((i + 1) * Second), 1.0)), PushTarget.OnlineAndOffline);
+        }
+
+        await stop.CancelAsync();
+        await materializing;
+        SetNow(t + Hour + Minute);
+
+        Assert.Equal(new object?[] { 151L, 151.0 }, (await ReadWindowsAsync(store, 1)).Take(2).Select(v => v.Value));
+    }
+
+    [BackendFact]
     public async Task A_window_past_its_ttl_still_counts_in_a_newer_push()
     {
         // A TTL (1 h) shorter than the widest window (1 d): the stored row is outside max age when the next event comes,
