@@ -243,11 +243,22 @@ public sealed class ServingHttpTests : IAsyncLifetime
         Telemetry.AddTracing(builder);
         using var server = builder.Build();
         var provider = server.Services.GetRequiredService<TracerProvider>();
-        using (ServingTelemetry.Source.StartActivity("strata.predict"))
-        {
-        }
 
-        Assert.True(provider.ForceFlush(30_000));
+        // Until a span arrives: in a full run other tests' tracer providers come and go on the same static source, and
+        // a span was seen to go missing once; what is asserted is where and under which name spans are posted.
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (received.IsEmpty && DateTime.UtcNow < deadline)
+        {
+            using (ServingTelemetry.Source.StartActivity("strata.predict"))
+            {
+            }
+
+            Assert.True(provider.ForceFlush(30_000));
+            if (received.IsEmpty)
+            {
+                await Task.Delay(100);
+            }
+        }
 
         // Spans went to "/" (refused by a collector) under service.name "strata", whatever OTEL_SERVICE_NAME said.
         Assert.NotEmpty(received);
