@@ -160,9 +160,10 @@ internal static class FeaturesApi
             return;
         }
 
-        var services = state.Serving.List()
-            .Where(e => endpoints.Contains(e.Name, StringComparer.Ordinal) && e.Deployment.Project == project && e.Deployment.FeatureService is not null)
-            .Select(e => e.Deployment.FeatureService!)
+        // The key's own endpoints only (a read answers per request: not every endpoint's status, sorted).
+        var services = endpoints.Select(state.Serving.FindDeployment)
+            .Where(d => d is not null && d.Project == project && d.FeatureService is not null)
+            .Select(d => d!.FeatureService!)
             .Distinct(StringComparer.Ordinal)
             .Order(StringComparer.Ordinal)
             .ToList();

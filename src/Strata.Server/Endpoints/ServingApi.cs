@@ -62,7 +62,7 @@ internal static class ServingApi
         }
         catch (InvalidOperationException e)
         {
-            throw PredictJson.NotUtf8(e);
+            throw RequestJson.NotUtf8(e);
         }
 
         if (parsed is not JsonObject body)

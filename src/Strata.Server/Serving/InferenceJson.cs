@@ -55,7 +55,7 @@ internal static partial class InferenceJson
         }
         catch (InvalidOperationException e)
         {
-            throw PredictJson.NotUtf8(e);
+            throw Http.RequestJson.NotUtf8(e);
         }
     }
 

@@ -35,12 +35,11 @@ internal static partial class PredictJson
         }
         catch (InvalidOperationException e)
         {
-            throw NotUtf8(e);
+            throw RequestJson.NotUtf8(e);
         }
     }
 
     /// <summary>The error for text that is not UTF-8 (the JSON reader finds it only when a string is read).</summary>
-    internal static StrataException NotUtf8(Exception e) => RequestJson.NotUtf8(e);
 
     private static PredictionInput ParseRowsUnchecked(JsonElement root)
     {
@@ -232,8 +231,11 @@ internal static partial class PredictJson
                     case JsonTokenType.String:
                         builder.SetText(r, reader.GetString());
                         break;
+                    case JsonTokenType.True or JsonTokenType.False:
+                        builder.SetBoolean(r, reader.TokenType == JsonTokenType.True);
+                        break;
                     default:
-                        return Pass.Refused; // booleans, nested values, numbers beyond double: ParseRows reads them or says what they are
+                        return Pass.Refused; // nested values, numbers beyond double: ParseRows reads them or says what they are
                 }
             }
 

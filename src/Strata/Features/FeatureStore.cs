@@ -563,15 +563,17 @@ public sealed class FeatureStore
         var merges = new List<(string View, StreamingAggregator Aggregator, WindowBatch Batch)>();
         foreach (var view in windows)
         {
-            var events = PushSchema.Project(rows, Repository.OfflineLayout(view.Name), source);
+            var layout = Repository.OfflineLayout(view.Name);
+            var events = PushSchema.Project(rows, layout, source);
             if (offline && view.Offline)
             {
-                offlineWrites.Add((Repository.OfflineLayout(view.Name), events));
+                offlineWrites.Add((layout, events));
             }
 
             if (online && view.Online)
             {
-                merges.Add((view.Name, _windows[view.Name], _windows[view.Name].Prepare(events)));
+                var aggregator = _windows[view.Name];
+                merges.Add((view.Name, aggregator, aggregator.Prepare(events)));
             }
         }
 

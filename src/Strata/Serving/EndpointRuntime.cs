@@ -22,6 +22,15 @@ internal sealed class EndpointState(Deployment deployment, LoadedModel champion,
     /// </summary>
     public (int Champion, int? Challenger, int? Shadow) Wanted { get; init; }
 
+    /// <summary>
+    /// The outputs every model a request may reach has (the champion's, and the challenger's when it is another model with
+    /// other outputs): what a request without a version may ask for. Worked out once per state, not per request.
+    /// </summary>
+    public IReadOnlyList<Learning.ModelOutput> SharedOutputs { get; } =
+        challenger is null || challenger.Model.Signature.Outputs.SequenceEqual(champion.Model.Signature.Outputs)
+            ? champion.Model.Signature.Outputs
+            : [.. champion.Model.Signature.Outputs.Where(challenger.Model.Signature.Outputs.Contains)];
+
     /// <summary>Why a challenger or shadow the deployment names is not served (it could not be loaded or checked), or null.</summary>
     public string? LeftOut { get; init; }
 

@@ -205,6 +205,9 @@ public sealed partial class ServingRuntime : IAsyncDisposable
     /// <exception cref="StrataException">No such endpoint (not found).</exception>
     public Deployment GetDeployment(string name) => Endpoint(name).Deployment;
 
+    /// <summary>The deployment of an endpoint, or null when there is none of that name.</summary>
+    public Deployment? FindDeployment(string name) => _endpoints.TryGetValue(name, out var endpoint) ? endpoint.Deployment : null;
+
     /// <summary>
     /// What a request to an endpoint sends and may ask for: the inputs of what it serves (the champion, or the champion or
     /// challenger with <paramref name="version"/>) as a request gives them (with a feature service, not the model's own), and the
@@ -220,13 +223,7 @@ public sealed partial class ServingRuntime : IAsyncDisposable
         var model = version is null || state.Champion.Version == version ? state.Champion
             : state.Challenger is { } c && c.Version == version ? c
             : throw new StrataException(ErrorCodes.NotFound, $"endpoint '{name}' does not serve version {version}");
-        var outputs = model.Model.Signature.Outputs;
-        if (version is null && state.Challenger is { } challenger && !challenger.Model.Signature.Outputs.SequenceEqual(outputs))
-        {
-            outputs = [.. outputs.Where(challenger.Model.Signature.Outputs.Contains)];
-        }
-
-        return (state.RequestInputs(model), outputs);
+        return (state.RequestInputs(model), version is null ? state.SharedOutputs : model.Model.Signature.Outputs);
     }
 
     /// <summary>
@@ -281,7 +278,7 @@ public sealed partial class ServingRuntime : IAsyncDisposable
 
     /// <summary>True when the key may call the endpoint (keys without a list may call every endpoint).</summary>
     public bool KeyMayCall(string? keyId, string endpoint) =>
-        keyId is null || !_keyEndpoints.TryGetValue(keyId, out var allowed) || allowed.Contains(endpoint, StringComparer.Ordinal);
+        KeyEndpoints(keyId) is not { } allowed || allowed.Contains(endpoint, StringComparer.Ordinal);
 
     /// <summary>
     /// Creates or replaces an endpoint: its models are loaded and verified first, so a deployment that cannot serve is
