@@ -9,11 +9,11 @@
 # (open-loop `peer paced-load`, and wrk pausing between requests; the open-loop rate is also sent to the empty endpoint,
 # for the tail the machine itself gives), p99 of an endpoint that enriches each request with 50 features from the
 # embedded online store (-t1 -c4, one random entity of 10,000 per request) and the server's RSS while a 500-tree model
-# is loaded and under load. DURATION (default 10s) per measurement, after a warm-up of each server (WARMUP, default 3s; a runtime
-# setting that compiles more, such as DOTNET_TieredPGO=1, needs about 10s). Prints one JSON line.
+# is loaded and under load. DURATION (default 10s) per measurement, after a warm-up of each server (WARMUP, default 10s: `strata
+# serve` runs under dynamic PGO, which compiles hot code twice). Prints one JSON line.
 source "$(dirname "$0")/common.sh"
 DURATION="${DURATION:-10s}"
-WARMUP="${WARMUP:-3s}"
+WARMUP="${WARMUP:-10s}"
 ROUNDS="${ROUNDS:-3}"
 serving_tools
 PIDS=()

@@ -80,6 +80,13 @@ internal static class StrataCli
         }
     }
 
+    /// <summary>True when the arguments run `strata serve`, parsed as <see cref="RunAsync"/> parses them.</summary>
+    public static bool IsServe(string[] args)
+    {
+        var parse = Build(new GlobalOptions()).Parse(args);
+        return parse.Errors.Count == 0 && parse.CommandResult.Command.Name == ServeCommand.Name;
+    }
+
     public static RootCommand Build(GlobalOptions globals)
     {
         var root = new RootCommand(

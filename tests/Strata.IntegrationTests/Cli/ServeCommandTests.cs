@@ -164,6 +164,50 @@ public sealed class ServeCommandTests
     }
 
     [Theory]
+    [InlineData(null, "1")]
+    [InlineData("0", "0")]
+    public async Task Serve_runs_under_dynamic_pgo_as_the_same_process_unless_the_environment_says_otherwise(string? given, string expected)
+    {
+        using var home = new Strata.Testing.TempFolder("strata-serve-pgo");
+        var environment = new Dictionary<string, string> { ["STRATA_SERVE_PGO_TEST"] = "kept" };
+        if (given is not null)
+        {
+            environment["DOTNET_TieredPGO"] = given;
+        }
+
+        using var process = Cli.Start(home.Path, ["serve", "--urls", "http://127.0.0.1:0", "--home", home.Path, "--log-format", "json"], environment: environment);
+        try
+        {
+            var url = await ListeningUrlAsync(process);
+
+            // The process that listens is the one started (its id, its output), now with the runtime's setting and the
+            // rest of its environment as given.
+            var variables = (await File.ReadAllTextAsync($"/proc/{process.Id}/environ")).Split('\0');
+            Assert.Contains("DOTNET_TieredPGO=" + expected, variables);
+            Assert.Single(variables, v => v.StartsWith("DOTNET_TieredPGO=", StringComparison.Ordinal));
+            Assert.Contains("STRATA_SERVE_PGO_TEST=kept", variables);
+            using var http = new HttpClient { BaseAddress = new Uri(url), Timeout = TimeSpan.FromSeconds(30) };
+            Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("/health/live")).StatusCode);
+
+            // The first runtime's diagnostics socket is not left behind: the one started again makes its own and removes it at exit.
+            using (var term = System.Diagnostics.Process.Start("kill", ["-TERM", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+            {
+                await term.WaitForExitAsync();
+            }
+
+            using var exit = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+            await process.WaitForExitAsync(exit.Token);
+            Assert.Equal(0, process.ExitCode);
+            Assert.Empty(Directory.GetFiles(Path.GetTempPath(), $"dotnet-diagnostic-{process.Id}-*-socket"));
+        }
+        finally
+        {
+            process.Kill(entireProcessTree: true);
+            await process.WaitForExitAsync();
+        }
+    }
+
+    [Theory]
     [InlineData("notaurl")]
     [InlineData("http://127.0.0.1:99999")]
     public async Task An_address_that_is_not_one_is_an_error_naming_it_not_a_crash(string urls)
