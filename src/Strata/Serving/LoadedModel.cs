@@ -290,8 +290,12 @@ internal sealed class LoadedModel
     /// <summary>A layout, and where each input is in it (null when the layout does not hold exactly the inputs).</summary>
     private sealed record LayoutFit(FieldLayout Layout, int[]? Positions);
 
-    /// <summary>Predicts every row of a checked input (see <see cref="Check"/>).</summary>
-    public PredictionOutput Predict(PredictionInput input, int explain)
+    /// <summary>
+    /// Predicts every row of a checked input (see <see cref="Check"/>). <paramref name="cancellationToken"/> is checked
+    /// between the rows of an explanation, the one part long enough to outlive a request's time (TreeSHAP of many rows).
+    /// </summary>
+    /// <exception cref="OperationCanceledException">Cancelled while explaining.</exception>
+    public PredictionOutput Predict(PredictionInput input, int explain, CancellationToken cancellationToken = default)
     {
         var rows = input.Rows;
         if (rows == 1 && explain == 0 && Tree is { } tree && Inputs.Count <= MaxStackRow && Model.OutputCount <= MaxStackRow)
@@ -310,7 +314,7 @@ internal sealed class LoadedModel
         var output = Outputs(Margins(features, rows), rows);
         if (explain > 0 && Tree is not null)
         {
-            output.Explanations = Explain(features, rows, output, explain);
+            output.Explanations = Explain(features, rows, output, explain, cancellationToken);
         }
 
         return output;
@@ -469,12 +473,13 @@ internal sealed class LoadedModel
         return output;
     }
 
-    private List<IReadOnlyList<Contribution>> Explain(float[] features, int rows, PredictionOutput output, int top)
+    private List<IReadOnlyList<Contribution>> Explain(float[] features, int rows, PredictionOutput output, int top, CancellationToken cancellationToken)
     {
         var n = Inputs.Count;
         var explanations = new List<IReadOnlyList<Contribution>>(rows);
         for (var r = 0; r < rows; r++)
         {
+            cancellationToken.ThrowIfCancellationRequested();
             var contributions = Learning.TreeShap.Contributions(Tree!, features.AsSpan(r * n, n));
 
             // Binary and regression explain their one margin; multiclass explains the predicted class's.

@@ -32,7 +32,7 @@ internal sealed class PredictionBatcher
         var pending = new Pending(input);
         if (!_queue.Writer.TryWrite(pending))
         {
-            return _model.Predict(input, 0); // closed by a swap, or full: answer it alone rather than refuse it
+            return _model.Predict(input, 0, CancellationToken.None); // closed by a swap, or full: answer it alone rather than refuse it
         }
 
         using (cancellationToken.UnsafeRegister(static p => ((Pending)p!).Result.TrySetCanceled(), pending))

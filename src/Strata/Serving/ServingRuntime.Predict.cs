@@ -130,9 +130,22 @@ public sealed partial class ServingRuntime
                         throw ServingRefusal.Timeout(deployment.Name, deployment.Limits.TimeoutMs);
                     }
                 }
+                else if (request.Explain > 0)
+                {
+                    // TreeSHAP of many rows can take longer than the request may: it stops at the timeout, or when the caller goes.
+                    try
+                    {
+                        timeout ??= Timeout(deployment, cancellationToken);
+                        output = model.Predict(input, Math.Min(request.Explain, _options.MaxExplain), timeout.Token);
+                    }
+                    catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+                    {
+                        throw ServingRefusal.Timeout(deployment.Name, deployment.Limits.TimeoutMs);
+                    }
+                }
                 else
                 {
-                    output = model.Predict(input, Math.Min(request.Explain, _options.MaxExplain));
+                    output = model.Predict(input, 0, CancellationToken.None);
                 }
 
                 output.Role = role;
@@ -523,7 +536,7 @@ public sealed partial class ServingRuntime
                 return;
             }
 
-            var output = work.Model.Predict(work.Input, 0);
+            var output = work.Model.Predict(work.Input, 0, CancellationToken.None); // nothing to explain, so nothing to stop
             output.Role = ServingRoles.Shadow;
             _metrics.ShadowPredictions.Labels(work.Endpoint).Inc();
             if (_log is not null && LogSampling.Sampled(work.RequestId, work.SampleRate))
