@@ -164,6 +164,18 @@ public sealed class ServeCommandTests
     }
 
     [Theory]
+    [InlineData("dotnet\0Strata.Cli.dll\0serve\0", new[] { "dotnet", "Strata.Cli.dll", "serve" })]
+    [InlineData("strata\0serve\0--urls\0\0--home\0h\0", new[] { "strata", "serve", "--urls", "", "--home", "h" })]
+    [InlineData("strata\0serve\0\0", new[] { "strata", "serve", "" })]
+    [InlineData("strata", new[] { "strata" })]
+    public void The_command_line_is_started_again_argument_for_argument_empty_ones_included(string commandLine, string[] expected)
+    {
+        var arguments = Strata.Cli.ServeProcess.Split(System.Text.Encoding.UTF8.GetBytes(commandLine));
+
+        Assert.Equal(expected, arguments.Select(a => System.Text.Encoding.UTF8.GetString(a)));
+    }
+
+    [Theory]
     [InlineData(null, "1")]
     [InlineData("0", "0")]
     public async Task Serve_runs_under_dynamic_pgo_as_the_same_process_unless_the_environment_says_otherwise(string? given, string expected)
