@@ -18,6 +18,8 @@ namespace Strata.Postgres;
 /// layout fails to find the table (and reloads) instead of misreading columns. Writes check the stored fingerprint
 /// under a share lock on the view's row, which <see cref="ApplyViewsAsync"/> updates, so no write lands in a layout
 /// that is being replaced. Timestamps travel as UTC microseconds and are converted in SQL, exactly, both ways.
+/// A merge (<see cref="BeginMergeAsync"/>, an aggregation view's read-merge-write of windows) is one transaction holding an
+/// advisory lock per view, so the merges of all replicas into one view take turns.
 /// </remarks>
 public sealed class PostgresOnlineStore : IOnlineStore
 {
@@ -183,16 +185,38 @@ public sealed class PostgresOnlineStore : IOnlineStore
     public async Task WriteAsync(string view, Table rows, CancellationToken cancellationToken = default)
     {
         var stored = await ViewAsync(view, cancellationToken).ConfigureAwait(false);
-        var layout = stored.Layout;
-        var batch = WriteBatch.From(layout, rows); // the embedded store's checks and messages: a bad table is refused here
+        var batch = WriteBatch.From(stored.Layout, rows); // the embedded store's checks and messages: a bad table is refused here
         if (batch.Count == 0)
         {
             return;
         }
 
-        var winners = Winners(batch);
         await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        await WriteRowsAsync(connection, transaction, view, stored, rows, batch, cancellationToken).ConfigureAwait(false);
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>A merge's write: in its transaction, durable when it commits.</summary>
+    private async Task WriteAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string view, Table rows, CancellationToken cancellationToken)
+    {
+        var stored = await ViewAsync(view, cancellationToken).ConfigureAwait(false);
+        var batch = WriteBatch.From(stored.Layout, rows);
+        if (batch.Count > 0)
+        {
+            await WriteRowsAsync(connection, transaction, view, stored, rows, batch, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Upserts a checked batch in a transaction, once the view's stored fingerprint is found to be the one this instance
+    /// writes (under a share lock on its row, held to the commit).
+    /// </summary>
+    private async Task WriteRowsAsync(
+        NpgsqlConnection connection, NpgsqlTransaction transaction, string view, StoredView stored, Table rows, WriteBatch batch, CancellationToken cancellationToken)
+    {
+        var layout = stored.Layout;
+        var winners = Winners(batch);
         long sequence;
         await using (var check = new NpgsqlCommand(
             $"SELECT fingerprint, table_name, nextval('{Schema}.write_seq') FROM {Schema}.views WHERE project = @p AND name = @n FOR SHARE",
@@ -231,13 +255,12 @@ public sealed class PostgresOnlineStore : IOnlineStore
             await importer.CompleteAsync(cancellationToken).ConfigureAwait(false);
         }
 
-        await using (var upsert = new NpgsqlCommand(UpsertSql(layout, stored.Table), connection, transaction))
+        // The staging table is dropped at once, not at the commit: a merge's transaction writes several views.
+        await using (var upsert = new NpgsqlCommand(UpsertSql(layout, stored.Table) + ";\nDROP TABLE strata_batch", connection, transaction))
         {
             upsert.Parameters.AddWithValue("seq", sequence);
             await upsert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         }
-
-        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Per key, the row that supersedes the others of the batch (newer event, then created time, then later position).</summary>
@@ -300,8 +323,20 @@ public sealed class PostgresOnlineStore : IOnlineStore
     }
 
     /// <inheritdoc />
-    public async ValueTask ReadAsync(
-        string view, IReadOnlyList<string> features, ReadOnlyMemory<EntityKeyPart> keys, long nowMicros, Memory<FeatureValue> results, CancellationToken cancellationToken = default)
+    public ValueTask ReadAsync(
+        string view, IReadOnlyList<string> features, ReadOnlyMemory<EntityKeyPart> keys, long nowMicros, Memory<FeatureValue> results, CancellationToken cancellationToken = default) =>
+        ReadAsync(null, null, view, features, keys, nowMicros, results, cancellationToken);
+
+    /// <summary>A read on its own connection, or (given one) in a merge's transaction.</summary>
+    private async ValueTask ReadAsync(
+        NpgsqlConnection? connection,
+        NpgsqlTransaction? transaction,
+        string view,
+        IReadOnlyList<string> features,
+        ReadOnlyMemory<EntityKeyPart> keys,
+        long nowMicros,
+        Memory<FeatureValue> results,
+        CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(features);
         var stored = await ViewAsync(view, cancellationToken).ConfigureAwait(false);
@@ -332,23 +367,45 @@ public sealed class PostgresOnlineStore : IOnlineStore
 
         try
         {
-            await ReadRowsAsync(stored, positions, keys, entities, nowMicros, results, cancellationToken).ConfigureAwait(false);
+            if (connection is null)
+            {
+                await using var own = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+                await ReadRowsAsync(own, null, stored, positions, keys, entities, nowMicros, results, cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                await ReadRowsAsync(connection, transaction, stored, positions, keys, entities, nowMicros, results, cancellationToken).ConfigureAwait(false);
+            }
         }
         catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UndefinedTable)
         {
-            // Another instance changed or dropped the view: take its layouts and answer as it would.
+            // Another instance changed or dropped the view: take its layouts and answer as it would. A merge's transaction
+            // is aborted by the error, so a merge stops there, as its write would.
             await ReloadAsync(cancellationToken).ConfigureAwait(false);
-            await ReadAsync(view, features, keys, nowMicros, results, cancellationToken).ConfigureAwait(false);
+            if (transaction is not null)
+            {
+                throw new StrataException(ErrorCodes.Conflict, $"feature view '{view}' was changed or dropped by another instance; nothing was written");
+            }
+
+            await ReadAsync(null, null, view, features, keys, nowMicros, results, cancellationToken).ConfigureAwait(false);
         }
     }
 
-    private async Task ReadRowsAsync(StoredView stored, int[] positions, ReadOnlyMemory<EntityKeyPart> keys, int entities, long now, Memory<FeatureValue> results, CancellationToken cancellationToken)
+    private async Task ReadRowsAsync(
+        NpgsqlConnection connection,
+        NpgsqlTransaction? transaction,
+        StoredView stored,
+        int[] positions,
+        ReadOnlyMemory<EntityKeyPart> keys,
+        int entities,
+        long now,
+        Memory<FeatureValue> results,
+        CancellationToken cancellationToken)
     {
         var layout = stored.Layout;
         var arity = layout.JoinKeys.Count;
         var sql = _readSql.GetOrAdd((layout, string.Join('\u0001', positions)), _ => ReadSql(stored, positions));
-        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-        await using var command = new NpgsqlCommand(sql, connection);
+        await using var command = new NpgsqlCommand(sql, connection, transaction);
         for (var k = 0; k < arity; k++)
         {
             if (layout.JoinKeys[k].Type == DataType.String)
@@ -427,6 +484,50 @@ public sealed class PostgresOnlineStore : IOnlineStore
     }
 
     /// <inheritdoc />
+    /// <remarks>
+    /// One transaction: it takes the setup lock shared (so no view is changed meanwhile, and <see cref="ApplyViewsAsync"/>,
+    /// which locks every view row, never waits in a cycle with a merge that writes several), then an advisory lock per
+    /// view, in name order so two merges never wait for each other's locks in a cycle. The locks are released by the
+    /// commit or the rollback, a connection lost included, so a crashed replica holds none.
+    /// </remarks>
+    public async Task<IOnlineMerge> BeginMergeAsync(IReadOnlyList<string> views, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(views);
+        var names = views.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToArray();
+        foreach (var view in names)
+        {
+            _ = await ViewAsync(view, cancellationToken).ConfigureAwait(false);
+        }
+
+        var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+            var sql = string.Join(";\n", [$"SELECT pg_advisory_xact_lock_shared({SetupLock})", .. names.Select((_, i) => $"SELECT pg_advisory_xact_lock(hashtextextended(@v{i}, 0))")]);
+            // No timeout: a merge waits for the one before it as long as a merge in the same process would (a
+            // materialization of a long history holds its view a while); the caller's token still stops the wait.
+            await using (var command = new NpgsqlCommand(sql, connection, transaction) { CommandTimeout = 0 })
+            {
+                for (var i = 0; i < names.Length; i++)
+                {
+                    command.Parameters.AddWithValue($"v{i}", MergeLockKey(names[i]));
+                }
+
+                await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            }
+
+            return new Merge(this, connection, transaction);
+        }
+        catch
+        {
+            await connection.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    private string MergeLockKey(string view) => $"strata_online/{_project}/{view}";
+
+    /// <inheritdoc />
     public ValueTask DisposeAsync() => _dataSource.DisposeAsync();
 
     /// <summary>A view as this instance knows it; an unknown name is looked up again, in case another instance added it.</summary>
@@ -501,4 +602,23 @@ public sealed class PostgresOnlineStore : IOnlineStore
     }
 
     private sealed record StoredView(FeatureViewLayout Layout, string Table);
+
+    /// <summary>A merge: reads and writes in one transaction, which holds the views' locks until it ends.</summary>
+    private sealed class Merge(PostgresOnlineStore store, NpgsqlConnection connection, NpgsqlTransaction transaction) : IOnlineMerge
+    {
+        public ValueTask ReadAsync(
+            string view, IReadOnlyList<string> features, ReadOnlyMemory<EntityKeyPart> keys, long nowMicros, Memory<FeatureValue> results, CancellationToken cancellationToken = default) =>
+            store.ReadAsync(connection, transaction, view, features, keys, nowMicros, results, cancellationToken);
+
+        public Task WriteAsync(string view, Table rows, CancellationToken cancellationToken = default) =>
+            store.WriteAsync(connection, transaction, view, rows, cancellationToken);
+
+        public Task CommitAsync(CancellationToken cancellationToken = default) => transaction.CommitAsync(cancellationToken);
+
+        public async ValueTask DisposeAsync()
+        {
+            await transaction.DisposeAsync().ConfigureAwait(false); // a rollback, unless committed
+            await connection.DisposeAsync().ConfigureAwait(false);
+        }
+    }
 }

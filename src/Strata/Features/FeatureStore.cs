@@ -56,7 +56,8 @@ public sealed class FeatureStore
     private const long IgnoringTtl = long.MinValue / 2;
 
     // A push reads, merges and writes the windows of the entities it touches, so pushes into one online store take turns,
-    // whichever definitions version (store instance) they go through.
+    // whichever definitions version (store instance) they go through. Other processes sharing the store (PostgreSQL
+    // replicas) are kept out by the store's merge, which this lock keeps to one per process.
     private static readonly ConditionalWeakTable<IOnlineStore, SemaphoreSlim> PushLocks = [];
 
     private readonly IOfflineStore _offline;
@@ -587,26 +588,45 @@ public sealed class FeatureStore
         await pushLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            // Merged before the first write, so a window that cannot be read leaves both stores untouched.
-            var now = NowMicros();
-            foreach (var (view, aggregator, batch) in merges)
+            // The windows' views stay locked from their read to their write against other processes too (replicas over one
+            // PostgreSQL database): otherwise two replicas read the same windows, each merges its own events, and whichever
+            // writes second drops the other's. On PostgreSQL the push's online writes are then one transaction.
+            var merge = merges.Count == 0 ? null : await _online.BeginMergeAsync(merges.ConvertAll(m => m.View), cancellationToken).ConfigureAwait(false);
+            try
             {
-                // The stored windows whatever their age: one beyond the TTL still holds events a newer event's windows need.
-                var stored = new FeatureValue[batch.EntityCount];
-                await _online.ReadAsync(view, aggregator.WindowColumns, batch.Keys, IgnoringTtl, stored, cancellationToken).ConfigureAwait(false);
-                onlineWrites.Add((view, aggregator.Merge(batch, stored, now)));
-            }
+                // Merged before the first write, so a window that cannot be read leaves both stores untouched.
+                var now = NowMicros();
+                foreach (var (view, aggregator, batch) in merges)
+                {
+                    // The stored windows whatever their age: one beyond the TTL still holds events a newer event's windows need.
+                    var stored = new FeatureValue[batch.EntityCount];
+                    await merge!.ReadAsync(view, aggregator.WindowColumns, batch.Keys, IgnoringTtl, stored, cancellationToken).ConfigureAwait(false);
+                    onlineWrites.Add((view, aggregator.Merge(batch, stored, now)));
+                }
 
-            // One append for every view: on PostgreSQL one transaction, so a failure leaves no view with the rows and a
-            // retry does not duplicate them.
-            if (offlineWrites.Count > 0)
-            {
-                await _offline.AppendAsync(offlineWrites.Select(w => new OfflineAppend(w.Layout, w.Rows)).ToArray(), cancellationToken).ConfigureAwait(false);
-            }
+                // One append for every view: on PostgreSQL one transaction, so a failure leaves no view with the rows and a
+                // retry does not duplicate them.
+                if (offlineWrites.Count > 0)
+                {
+                    await _offline.AppendAsync(offlineWrites.Select(w => new OfflineAppend(w.Layout, w.Rows)).ToArray(), cancellationToken).ConfigureAwait(false);
+                }
 
-            foreach (var (view, projected) in onlineWrites)
+                foreach (var (view, projected) in onlineWrites)
+                {
+                    await (merge is null ? _online.WriteAsync(view, projected, cancellationToken) : merge.WriteAsync(view, projected, cancellationToken)).ConfigureAwait(false);
+                }
+
+                if (merge is not null)
+                {
+                    await merge.CommitAsync(cancellationToken).ConfigureAwait(false);
+                }
+            }
+            finally
             {
-                await _online.WriteAsync(view, projected, cancellationToken).ConfigureAwait(false);
+                if (merge is not null)
+                {
+                    await merge.DisposeAsync().ConfigureAwait(false);
+                }
             }
         }
         finally
@@ -652,21 +672,26 @@ public sealed class FeatureStore
         if (Repository.AggregationViews.FirstOrDefault(v => v.Name == view) is { } windows)
         {
             // Each entity's window up to its newest event in the range, from the events of the widest window before it. Under
-            // the pushes' lock: a push merged between the read and the write would be replaced by the rebuilt window (the
-            // same newest event), and its event lost online.
+            // the pushes' lock and as a merge (which locks the view against other replicas' pushes): a push merged between
+            // the read and the write would be replaced by the rebuilt window (the same newest event), and its event lost online.
             var widest = windows.Aggregations.Max(a => a.Window).Ticks / TimeSpan.TicksPerMicrosecond;
             var pushLock = PushLock;
             await pushLock.WaitAsync(cancellationToken).ConfigureAwait(false);
             try
             {
-                var events = await ReadAsync(layout, start - widest, end, cancellationToken).ConfigureAwait(false);
-                var built = _windows[view].Build(events, start, NowMicros());
-                if (built.RowCount > 0)
+                var merge = await _online.BeginMergeAsync([view], cancellationToken).ConfigureAwait(false);
+                await using (merge.ConfigureAwait(false))
                 {
-                    await _online.WriteAsync(view, built, cancellationToken).ConfigureAwait(false);
-                }
+                    var events = await ReadAsync(layout, start - widest, end, cancellationToken).ConfigureAwait(false);
+                    var built = _windows[view].Build(events, start, NowMicros());
+                    if (built.RowCount > 0)
+                    {
+                        await merge.WriteAsync(view, built, cancellationToken).ConfigureAwait(false);
+                    }
 
-                return new MaterializedView(view, start, end, built.RowCount);
+                    await merge.CommitAsync(cancellationToken).ConfigureAwait(false);
+                    return new MaterializedView(view, start, end, built.RowCount);
+                }
             }
             finally
             {

@@ -183,6 +183,9 @@ internal sealed class UnavailableOnlineStore(string reason) : IOnlineStore
     public Task<long> CountAsync(string view, CancellationToken cancellationToken = default) => throw Refused();
 
     /// <inheritdoc />
+    public Task<IOnlineMerge> BeginMergeAsync(IReadOnlyList<string> views, CancellationToken cancellationToken = default) => throw Refused();
+
+    /// <inheritdoc />
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;
 
     private StrataException Refused() => new(ErrorCodes.Conflict, reason);

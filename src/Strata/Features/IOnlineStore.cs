@@ -38,4 +38,30 @@ public interface IOnlineStore : IAsyncDisposable
 
     /// <summary>Number of entities with a row in a view.</summary>
     Task<long> CountAsync(string view, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Begins a read-merge-write of rows of <paramref name="views"/> (an aggregation view's windows): until it is committed
+    /// or disposed, no other merge over any of those views, in any process sharing the store, begins, so a row read
+    /// through it and written back through it loses no write of another merge. PostgreSQL locks the views for the merge's
+    /// transaction, one lock per view; the embedded store has one process, whose callers serialize merges themselves.
+    /// </summary>
+    /// <exception cref="StrataException">An unknown view (not found).</exception>
+    Task<IOnlineMerge> BeginMergeAsync(IReadOnlyList<string> views, CancellationToken cancellationToken = default);
+}
+
+/// <summary>
+/// A read-merge-write begun by <see cref="IOnlineStore.BeginMergeAsync"/>: reads and writes as the store's own, with the
+/// views locked against other merges until <see cref="CommitAsync"/> or disposal. On PostgreSQL its writes are one
+/// transaction, which disposal without a commit rolls back; the embedded store's writes are durable as each returns.
+/// </summary>
+public interface IOnlineMerge : IAsyncDisposable
+{
+    /// <summary>As <see cref="IOnlineStore.ReadAsync"/>.</summary>
+    ValueTask ReadAsync(string view, IReadOnlyList<string> features, ReadOnlyMemory<EntityKeyPart> keys, long nowMicros, Memory<FeatureValue> results, CancellationToken cancellationToken = default);
+
+    /// <summary>As <see cref="IOnlineStore.WriteAsync"/>; on PostgreSQL durable once committed.</summary>
+    Task WriteAsync(string view, Table rows, CancellationToken cancellationToken = default);
+
+    /// <summary>Makes the writes durable and lets the next merge over these views begin.</summary>
+    Task CommitAsync(CancellationToken cancellationToken = default);
 }

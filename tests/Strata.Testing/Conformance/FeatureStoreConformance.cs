@@ -140,7 +140,7 @@ public abstract class FeatureStoreConformance : IAsyncLifetime
         return await new FeatureRegistry(metadata).ApplyAsync(Project, repository, force: false, Tester);
     }
 
-    private Task<FeatureStore> StoreAsync() => Stores.GetAsync(Project).AsTask();
+    protected Task<FeatureStore> StoreAsync() => Stores.GetAsync(Project).AsTask();
 
     // ---- data -------------------------------------------------------------------------------------------------------
 
@@ -862,15 +862,15 @@ public abstract class FeatureStoreConformance : IAsyncLifetime
 
     // ---- helpers ----------------------------------------------------------------------------------------------------
 
-    private void SetNow(long micros) => Clock.Advance(TimeSpan.FromTicks((micros - (Clock.Peek().ToUnixTimeMilliseconds() * 1000)) * 10));
+    protected void SetNow(long micros) => Clock.Advance(TimeSpan.FromTicks((micros - (Clock.Peek().ToUnixTimeMilliseconds() * 1000)) * 10));
 
-    private static Table Fares(params (long Id, long Ts, double Fare)[] rows) => Table.From(
+    protected static Table Fares(params (long Id, long Ts, double Fare)[] rows) => Table.From(
         ("driver_id", Columns.Int64([.. rows.Select(r => (long?)r.Id)])),
         ("ts", Columns.Timestamp([.. rows.Select(r => (long?)r.Ts)])),
         ("fare", Columns.Float64([.. rows.Select(r => (double?)r.Fare)])));
 
     /// <summary>The window features of drivers, read online now: per driver, its features in <see cref="Windows"/> order.</summary>
-    private static async Task<FeatureValue[]> ReadWindowsAsync(FeatureStore store, params long[] ids)
+    protected static async Task<FeatureValue[]> ReadWindowsAsync(FeatureStore store, params long[] ids)
     {
         var online = await store.GetOnlineFeaturesAsync(WindowFeatures, Table.From(("driver_id", Columns.Int64([.. ids.Select(i => (long?)i)]))));
         return [.. Enumerable.Range(0, ids.Length).SelectMany(e => online.Values.Select(column => column[e]))];

@@ -152,6 +152,22 @@ public sealed partial class EmbeddedOnlineStore : IOnlineStore, IDisposable
     public Task<long> CountAsync(string view, CancellationToken cancellationToken = default) => Task.FromResult((long)Index(view).Count);
 
     /// <inheritdoc />
+    /// <remarks>
+    /// Takes no lock: one process owns the store (the LOCK file), and its feature stores serialize their merges under the
+    /// pushes' lock. Reads and writes go straight to the store.
+    /// </remarks>
+    public Task<IOnlineMerge> BeginMergeAsync(IReadOnlyList<string> views, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(views);
+        foreach (var view in views)
+        {
+            _ = Index(view);
+        }
+
+        return Task.FromResult<IOnlineMerge>(new DirectMerge(this));
+    }
+
+    /// <inheritdoc />
     public ValueTask ReadAsync(
         string view, IReadOnlyList<string> features, ReadOnlyMemory<EntityKeyPart> keys, long nowMicros, Memory<FeatureValue> results, CancellationToken cancellationToken = default)
     {
@@ -332,6 +348,20 @@ public sealed partial class EmbeddedOnlineStore : IOnlineStore, IDisposable
             _log.Dispose();
             _processLock?.Dispose();
         }
+    }
+
+    /// <summary>A merge on the embedded store: its reads and writes are the store's own.</summary>
+    private sealed class DirectMerge(EmbeddedOnlineStore store) : IOnlineMerge
+    {
+        public ValueTask ReadAsync(
+            string view, IReadOnlyList<string> features, ReadOnlyMemory<EntityKeyPart> keys, long nowMicros, Memory<FeatureValue> results, CancellationToken cancellationToken = default) =>
+            store.ReadAsync(view, features, keys, nowMicros, results, cancellationToken);
+
+        public Task WriteAsync(string view, Table rows, CancellationToken cancellationToken = default) => store.WriteAsync(view, rows, cancellationToken);
+
+        public Task CommitAsync(CancellationToken cancellationToken = default) => Task.CompletedTask;
+
+        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
     }
 
     private ViewIndex Index(string view)
