@@ -1,4 +1,3 @@
-using System.Collections;
 using System.Runtime.InteropServices;
 using System.Text;
 
@@ -28,11 +27,13 @@ internal static partial class ServeProcess
             return;
         }
 
-        byte[] commandLine;
+        byte[] commandLine, environ;
         try
         {
-            // The arguments exactly as the process got them: `dotnet Strata.Cli.dll serve …` or the app host's `strata serve …`.
+            // The arguments and the environment exactly as the process got them, byte for byte (a value that is not UTF-8
+            // included): `dotnet Strata.Cli.dll serve …` or the app host's `strata serve …`.
             commandLine = File.ReadAllBytes("/proc/self/cmdline");
+            environ = File.ReadAllBytes("/proc/self/environ");
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -40,12 +41,7 @@ internal static partial class ServeProcess
         }
 
         var arguments = Split(commandLine);
-        var environment = new List<byte[]>();
-        foreach (DictionaryEntry entry in Environment.GetEnvironmentVariables())
-        {
-            environment.Add(Encoding.UTF8.GetBytes($"{entry.Key}={entry.Value}"));
-        }
-
+        var environment = Split(environ);
         environment.Add(Encoding.UTF8.GetBytes(PgoVariable + "=1"));
         ForgetDiagnosticsSocket();
         var argv = Native(arguments);
@@ -83,7 +79,7 @@ internal static partial class ServeProcess
         }
     }
 
-    /// <summary>The NUL-separated arguments of /proc/self/cmdline.</summary>
+    /// <summary>The NUL-separated strings of /proc/self/cmdline or /proc/self/environ.</summary>
     internal static List<byte[]> Split(ReadOnlySpan<byte> commandLine)
     {
         var arguments = new List<byte[]>();

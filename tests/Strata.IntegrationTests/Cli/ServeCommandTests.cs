@@ -163,6 +163,36 @@ public sealed class ServeCommandTests
         }
     }
 
+    [Fact]
+    public async Task Serve_started_again_keeps_an_environment_value_that_is_not_utf8_byte_for_byte()
+    {
+        // The environment was rebuilt from .NET's strings, which replace a byte that is not UTF-8 (0xFF here) with U+FFFD.
+        using var home = new Strata.Testing.TempFolder("strata-serve-raw");
+        var dll = Path.Combine(AppContext.BaseDirectory, "Strata.Cli.dll");
+        var info = new System.Diagnostics.ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        info.ArgumentList.Add("-c");
+        info.ArgumentList.Add("export STRATA_RAW=\"x$(printf '\\377')y\"; exec dotnet \"$0\" serve --urls http://127.0.0.1:0 --home \"$1\" --log-format json");
+        info.ArgumentList.Add(dll);
+        info.ArgumentList.Add(home.Path);
+        info.Environment.Remove("DOTNET_TieredPGO");
+        using var process = System.Diagnostics.Process.Start(info)!;
+        try
+        {
+            await ListeningUrlAsync(process);
+            var environ = await File.ReadAllBytesAsync($"/proc/{process.Id}/environ");
+
+            var variables = Strata.Cli.ServeProcess.Split(environ);
+            Assert.Contains(variables, v => v.AsSpan().SequenceEqual("DOTNET_TieredPGO=1"u8)); // started again under PGO
+            byte[] raw = [.. "STRATA_RAW=x"u8, 0xFF, .. "y"u8];
+            Assert.Contains(variables, v => v.AsSpan().SequenceEqual(raw)); // the byte 0xFF kept as it was
+        }
+        finally
+        {
+            process.Kill(entireProcessTree: true);
+            await process.WaitForExitAsync();
+        }
+    }
+
     [Theory]
     [InlineData("dotnet\0Strata.Cli.dll\0serve\0", new[] { "dotnet", "Strata.Cli.dll", "serve" })]
     [InlineData("strata\0serve\0--urls\0\0--home\0h\0", new[] { "strata", "serve", "--urls", "", "--home", "h" })]
