@@ -7,7 +7,7 @@ namespace Strata.Cli;
 /// Runs <c>strata serve</c> under the runtime's dynamic PGO, which every other command runs without (see
 /// Strata.Cli.csproj): the setting is read once, when the runtime starts, so the process starts itself again, as the
 /// same process (the same id, standard streams and signals), with <c>DOTNET_TieredPGO=1</c>. Measured side by side
-/// (docs/serving.md), a warm server then spends about a quarter less CPU per prediction.
+/// (docs/serving.md), a warm server then spent a fifth to a third less CPU per prediction.
 /// </summary>
 internal static partial class ServeProcess
 {
