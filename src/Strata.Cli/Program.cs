@@ -1,9 +1,4 @@
 using Strata.Cli;
 
-// `strata serve` starts itself again under dynamic PGO, before anything else runs (a long-running server's setting).
-if (StrataCli.IsServe(args))
-{
-    ServeProcess.UseDynamicPgo();
-}
-
-return await StrataCli.RunAsync(args, Console.Out, Console.Error).ConfigureAwait(false);
+// `strata serve` starts itself again under dynamic PGO before it runs (a long-running server's setting).
+return await StrataCli.RunAsync(args, Console.Out, Console.Error, beforeServe: ServeProcess.UseDynamicPgo).ConfigureAwait(false);

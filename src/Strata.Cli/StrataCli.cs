@@ -9,7 +9,11 @@ internal static class StrataCli
     /// <summary>How long a command other than `strata serve` has to stop after SIGTERM or Ctrl-C (System.CommandLine's default).</summary>
     internal static readonly TimeSpan DefaultTerminationTimeout = TimeSpan.FromSeconds(2);
 
-    public static async Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr)
+    /// <summary>
+    /// Parses and runs a command. <paramref name="beforeServe"/> runs first when the command is `strata serve` (the
+    /// process's own entry point starts the server again under dynamic PGO there; tests running commands in-process pass none).
+    /// </summary>
+    public static async Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr, Action? beforeServe = null)
     {
         var globals = new GlobalOptions();
         var root = Build(globals);
@@ -25,6 +29,12 @@ internal static class StrataCli
             return ExitCodes.Usage;
         }
 
+        var serve = parse.CommandResult.Command.Name == ServeCommand.Name;
+        if (serve)
+        {
+            beforeServe?.Invoke();
+        }
+
         // NOTE: on SIGTERM or Ctrl-C, System.CommandLine cancels the command and ends the process once this timeout has
         // passed (2 s unless set). `strata serve` gets the host's whole shutdown window and a margin: cut at 2 s, it lost
         // requests in flight, the prediction log's last records and its open segment's close.
@@ -33,9 +43,7 @@ internal static class StrataCli
             Output = stdout,
             Error = stderr,
             EnableDefaultExceptionHandler = false,
-            ProcessTerminationTimeout = parse.CommandResult.Command.Name == ServeCommand.Name
-                ? ServeCommand.TerminationTimeout
-                : DefaultTerminationTimeout,
+            ProcessTerminationTimeout = serve ? ServeCommand.TerminationTimeout : DefaultTerminationTimeout,
         };
         try
         {
@@ -78,13 +86,6 @@ internal static class StrataCli
             await stderr.WriteLineAsync($"error: {e.Message}").ConfigureAwait(false);
             return ExitCodes.BadInput;
         }
-    }
-
-    /// <summary>True when the arguments run `strata serve`, parsed as <see cref="RunAsync"/> parses them.</summary>
-    public static bool IsServe(string[] args)
-    {
-        var parse = Build(new GlobalOptions()).Parse(args);
-        return parse.Errors.Count == 0 && parse.CommandResult.Command.Name == ServeCommand.Name;
     }
 
     public static RootCommand Build(GlobalOptions globals)

@@ -39,8 +39,6 @@ internal static partial class PredictJson
         }
     }
 
-    /// <summary>The error for text that is not UTF-8 (the JSON reader finds it only when a string is read).</summary>
-
     private static PredictionInput ParseRowsUnchecked(JsonElement root)
     {
         if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("rows", out var rows) || rows.ValueKind != JsonValueKind.Array)

@@ -525,8 +525,7 @@ public sealed partial class ServingRuntime : IAsyncDisposable
 
     /// <summary>
     /// Checks a deployment as a <c>PUT</c> does: its batching delay is below its timeout, its burst holds a request, its
-    /// project exists, and every
-    /// model it names loads and fits with the others. (Not part of <see cref="Deployment.Validate"/>, which stored
+    /// project exists, and every model it names loads and fits with the others. (Not part of <see cref="Deployment.Validate"/>, which stored
     /// deployments pass when read: one stored before this check keeps loading.)
     /// </summary>
     /// <exception cref="StrataException">What is wrong, as a caller error.</exception>
