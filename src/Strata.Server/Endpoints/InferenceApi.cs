@@ -107,7 +107,8 @@ internal static class InferenceApi
             throw;
         }
 
-        var output = await api.State.Serving.PredictAsync(ServingApi.Request(api, name, request.Input, 0, number), api.Aborted).ConfigureAwait(false);
+        var predict = ServingApi.Request(api, name, request.Input, 0, number) with { Naming = request.Naming };
+        var output = await api.State.Serving.PredictAsync(predict, api.Aborted).ConfigureAwait(false);
         AccessLog.Served(api.Http, output);
         var buffer = new ArrayBufferWriter<byte>(256);
         if (InferenceJson.WriteResponse(buffer, name, request.Id ?? api.Http.TraceIdentifier, output, output.Outputs, request) is { } header)

@@ -201,7 +201,7 @@ internal sealed class InferenceFastPath
             throw;
         }
 
-        var output = await serving.PredictAsync(Request(context, name, input, id, principal, null), context.RequestAborted).ConfigureAwait(false);
+        var output = await serving.PredictAsync(Request(context, name, input, id, principal, null, null), context.RequestAborted).ConfigureAwait(false);
         AccessLog.Served(context, output);
         var buffer = Buffer();
         PredictJson.WriteResponse(buffer, id, name, output);
@@ -245,7 +245,7 @@ internal sealed class InferenceFastPath
                 throw;
             }
 
-            var output = await serving.PredictAsync(Request(context, match.Name, request.Input, id, principal, number), context.RequestAborted).ConfigureAwait(false);
+            var output = await serving.PredictAsync(Request(context, match.Name, request.Input, id, principal, number, request.Naming), context.RequestAborted).ConfigureAwait(false);
             AccessLog.Served(context, output);
             var buffer = Buffer();
             var header = InferenceJson.WriteResponse(buffer, match.Name, request.Id ?? id, output, output.Outputs, request);
@@ -262,13 +262,15 @@ internal sealed class InferenceFastPath
         }
     }
 
-    private static PredictionRequest Request(HttpContext context, string name, PredictionInput input, string id, Principal principal, int? version) => new()
+    private static PredictionRequest Request(
+        HttpContext context, string name, PredictionInput input, string id, Principal principal, int? version, ValueNaming? naming) => new()
     {
         Endpoint = name,
         Input = input,
         RequestId = id,
         KeyId = principal.KeyId,
         Version = version,
+        Naming = naming,
         TraceParent = TraceParents.Of(context.Request),
     };
 

@@ -41,7 +41,9 @@ internal static class FeatureText
     /// <summary>True when a key or value holds a NUL.</summary>
     public static bool HasNul(string? text) => text is not null && text.Contains('\0', StringComparison.Ordinal);
 
+    /// <summary>What is wrong with such text, after what holds it.</summary>
+    public const string NulText = "holds a NUL character (U+0000), which feature text cannot hold (PostgreSQL's text type cannot store it)";
+
     /// <summary>The 400 for a NUL at <paramref name="where"/>.</summary>
-    public static StrataException Refused(string where) =>
-        new(ErrorCodes.ArgumentInvalid, $"{where} holds a NUL character (U+0000), which feature text cannot hold (PostgreSQL's text type cannot store it)");
+    public static StrataException Refused(string where) => new(ErrorCodes.ArgumentInvalid, $"{where} {NulText}");
 }

@@ -69,7 +69,7 @@ public sealed partial class ServingRuntime
             return enrichment; // a version the endpoint does not serve: nothing to check the fields against
         }
 
-        var problems = enrichment.Problems.Concat(model.Check(placeholder, allowed)).ToList();
+        var problems = enrichment.Problems.Concat(model.Check(placeholder, allowed, request.Naming)).ToList();
         return new InputProblemsException(
             $"the request does not fit endpoint '{state.Deployment.Name}' (model '{model.Name}' version {model.Version}): {string.Join("; ", problems)}", problems);
     }

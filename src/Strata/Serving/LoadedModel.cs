@@ -136,13 +136,14 @@ internal sealed class LoadedModel
 
     /// <summary>
     /// Checks the request's fields against the signature: every input present (or filled in) with a usable kind.
-    /// Returns the problems, one per field; an empty list means the input fits.
+    /// Returns the problems, one per field, a value named as <paramref name="naming"/> names it (default: by its row); an
+    /// empty list means the input fits.
     /// </summary>
-    public IReadOnlyList<string> Check(PredictionInput input, ISet<string> allowedExtra)
+    public IReadOnlyList<string> Check(PredictionInput input, ISet<string> allowedExtra, ValueNaming? naming = null)
     {
         if (input.Layout is { } layout && Fit(layout) is { } positions)
         {
-            return CheckKinds(input, positions) ?? (IReadOnlyList<string>)[];
+            return CheckKinds(input, positions, naming) ?? (IReadOnlyList<string>)[];
         }
 
         List<string>? problems = null;
@@ -156,7 +157,7 @@ internal sealed class LoadedModel
             }
 
             found++;
-            if ((KindProblem(model, column.Kind) ?? RangeProblem(model, column, input.Rows)) is { } problem)
+            if ((KindProblem(model, column.Kind) ?? RangeProblem(model, column, input.Rows, naming)) is { } problem)
             {
                 (problems ??= []).Add(problem);
             }
@@ -197,13 +198,13 @@ internal sealed class LoadedModel
     }
 
     /// <summary>Checks the kinds of a one-row input whose layout holds every input and nothing else, at the positions given; null when all fit.</summary>
-    private List<string>? CheckKinds(PredictionInput input, int[] positions)
+    private List<string>? CheckKinds(PredictionInput input, int[] positions, ValueNaming? naming)
     {
         List<string>? problems = null;
         for (var i = 0; i < positions.Length; i++)
         {
             // A field that is not a number holds NaN here, which RangeProblem passes.
-            if ((KindProblem(Inputs[i], input.KindAt(positions[i])) ?? RangeProblem(Inputs[i], input.NumberAt(positions[i]), 0)) is { } problem)
+            if ((KindProblem(Inputs[i], input.KindAt(positions[i])) ?? RangeProblem(Inputs[i], input.NumberAt(positions[i]), 0, naming)) is { } problem)
             {
                 (problems ??= []).Add(problem);
             }
@@ -216,7 +217,7 @@ internal sealed class LoadedModel
     /// A number the model's float32 features cannot hold: it would reach the trees as an infinity, which XGBoost and
     /// scikit-learn refuse too. The first such row of a field is named.
     /// </summary>
-    private static string? RangeProblem(ModelInput model, InputColumn column, int rows)
+    private static string? RangeProblem(ModelInput model, InputColumn column, int rows, ValueNaming? naming)
     {
         if (column.Kind != InputKind.Number || model.Kind == FeatureKind.Categorical)
         {
@@ -225,7 +226,7 @@ internal sealed class LoadedModel
 
         for (var r = 0; r < rows; r++)
         {
-            if (RangeProblem(model, column.NumberAt(r), r) is { } problem)
+            if (RangeProblem(model, column.NumberAt(r), r, naming) is { } problem)
             {
                 return problem;
             }
@@ -234,10 +235,11 @@ internal sealed class LoadedModel
         return null;
     }
 
-    private static string? RangeProblem(ModelInput model, double number, int row) =>
-        model.Kind == FeatureKind.Categorical || !FeatureMatrix.BeyondFloat32(number)
-            ? null
-            : $"field '{model.Name}' is {number.ToString("R", CultureInfo.InvariantCulture)} in row {row}, {FeatureMatrix.BeyondFloat32Text}";
+    // Without a naming, the native API's words as its clients have always read them ("in row 1").
+    private static string? RangeProblem(ModelInput model, double number, int row, ValueNaming? naming) =>
+        model.Kind == FeatureKind.Categorical || !FeatureMatrix.BeyondFloat32(number) ? null
+        : naming is null ? $"field '{model.Name}' is {number.ToString("R", CultureInfo.InvariantCulture)} in row {row}, {FeatureMatrix.BeyondFloat32Text}"
+        : $"{naming(model.Name, row)} is {number.ToString("R", CultureInfo.InvariantCulture)}, {FeatureMatrix.BeyondFloat32Text}";
 
     /// <summary>The problem with a field of this kind for the input, or null when the input can read it (null reads as missing).</summary>
     private static string? KindProblem(ModelInput model, InputKind kind) =>

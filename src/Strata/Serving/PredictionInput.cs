@@ -230,6 +230,13 @@ public sealed class FieldLayout
     private bool Matches(ReadOnlySpan<string> names) => names.SequenceEqual(_names);
 }
 
+/// <summary>
+/// Names, for an error, the value of field <paramref name="field"/> in row <paramref name="row"/> as the caller sent it:
+/// the subject of a sentence such as <c>… is null</c>. The server supplies one for an API whose requests are not rows
+/// (Open Inference Protocol's tensors); without one, errors name rows as the native API sends them.
+/// </summary>
+public delegate string ValueNaming(string field, int row);
+
 /// <summary>One request to an endpoint (a struct: it is made for every request and lives only as long as the call).</summary>
 public readonly record struct PredictionRequest
 {
@@ -250,6 +257,12 @@ public readonly record struct PredictionRequest
 
     /// <summary>A version the caller asks for (Open Inference Protocol's <c>/versions/{v}</c>): served only when loaded.</summary>
     public int? Version { get; init; }
+
+    /// <summary>
+    /// How errors name a value the request carries (<c>input tensor 'x': element 1</c>); default: the native API's rows
+    /// (<c>field 'x' in rows[1]</c>).
+    /// </summary>
+    public ValueNaming? Naming { get; init; }
 
     /// <summary>
     /// The caller's trace context (a W3C <c>traceparent</c>), the parent of the request's <c>strata.predict</c> span;

@@ -1,12 +1,13 @@
 using System.Globalization;
+using Strata.Features;
 
 namespace Strata.Serving;
 
 /// <summary>
 /// Reads a request's field as the column a feature service declares it to be (an entity key, an on-demand view's request
 /// field, or a stored feature the request replaces), accepting what the feature routes accept for that type: a value
-/// that does not fit is named with its row, never wrapped into the type's range, rounded to an infinity or read as
-/// another kind.
+/// that does not fit is named with its row (or as the request's API names it), never wrapped into the type's range,
+/// rounded to an infinity or read as another kind.
 /// </summary>
 internal static class RequestColumns
 {
@@ -16,16 +17,18 @@ internal static class RequestColumns
     private const string TimestampExample = "\"2001-06-01T00:00:00Z\"";
 
     /// <summary>
-    /// The <paramref name="rows"/> values of <paramref name="column"/> as a column of <paramref name="type"/>, or null with
-    /// <paramref name="problem"/> naming the first value that does not fit (<c>in rows[1] is 1E+39, beyond …</c>). A
-    /// null (a field left out of a row included) is a null value when <paramref name="nullable"/>, else a problem.
+    /// The <paramref name="rows"/> values of <paramref name="column"/>, field <paramref name="name"/>, as a column of
+    /// <paramref name="type"/>, or null with <paramref name="problem"/> naming the first value that does not fit, as
+    /// <paramref name="naming"/> names it (by default <c>field 'x' in rows[1] is 1E+39, beyond …</c>). A null (a field left
+    /// out of a row included) is a null value, except in an entity <paramref name="key"/>, which must name an entity: a
+    /// key is never null, nor text the stores cannot hold.
     /// </summary>
-    public static Column? Read(InputColumn column, DataType type, int rows, bool nullable, out string? problem)
+    public static Column? Read(InputColumn column, string name, DataType type, int rows, bool key, ValueNaming? naming, out string? problem)
     {
         problem = null;
         if (column.Kind == InputKind.Mixed)
         {
-            problem = "holds values of mixed or unsupported kinds (nested values, or numbers with text or booleans)";
+            problem = $"field '{name}' holds values of mixed or unsupported kinds (nested values, or numbers with text or booleans)";
             return null;
         }
 
@@ -36,9 +39,9 @@ internal static class RequestColumns
             var text = column.TextOrNull(r);
             if (double.IsNaN(number) && text is null)
             {
-                if (!nullable)
+                if (key)
                 {
-                    problem = $"in rows[{r}] is null";
+                    problem = $"{Value(naming, name, r)} is null";
                     return null;
                 }
 
@@ -46,15 +49,26 @@ internal static class RequestColumns
                 continue;
             }
 
+            // Refused here, where the value is named as the caller sent it, rather than by the online read, which knows
+            // only its entity row.
+            if (key && type == DataType.String && FeatureText.HasNul(text))
+            {
+                problem = $"{Value(naming, name, r)} {FeatureText.NulText}";
+                return null;
+            }
+
             if (Append(builder, type, column.IsBoolean, number, text) is { } why)
             {
-                problem = $"in rows[{r}] is {Show(column.IsBoolean, number, text)}, {why}";
+                problem = $"{Value(naming, name, r)} is {Show(column.IsBoolean, number, text)}, {why}";
                 return null;
             }
         }
 
         return builder.Build();
     }
+
+    /// <summary>The value of a field in a row, as <paramref name="naming"/> names it, else as the native API's rows.</summary>
+    private static string Value(ValueNaming? naming, string name, int row) => naming?.Invoke(name, row) ?? $"field '{name}' in rows[{row}]";
 
     /// <summary>Appends one value; null when it fits the type, else why not.</summary>
     private static string? Append(ColumnBuilder builder, DataType type, bool boolean, double number, string? text)

@@ -88,7 +88,7 @@ public sealed partial class ServingRuntime
                     try
                     {
                         timeout ??= Timeout(deployment, cancellationToken);
-                        (input, masked) = await EnrichAsync(state, service, input, allowed, timeout.Token).ConfigureAwait(false);
+                        (input, masked) = await EnrichAsync(state, service, input, allowed, request.Naming, timeout.Token).ConfigureAwait(false);
                     }
                     catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
                     {
@@ -110,7 +110,7 @@ public sealed partial class ServingRuntime
 
                 var (model, role, sticky) = Route(state, input, request);
                 version = model.Version;
-                var problems = model.Check(input, allowed);
+                var problems = model.Check(input, allowed, request.Naming);
                 if (problems.Count > 0)
                 {
                     throw new InputProblemsException($"the request does not fit model '{model.Name}' version {model.Version}: {string.Join("; ", problems)}", problems);
@@ -307,10 +307,11 @@ public sealed partial class ServingRuntime
 
     /// <summary>
     /// Adds the feature service's online values (and on-demand features computed from them and the request) to the
-    /// request's fields. Fields the request carries win over stored values (request-time features).
+    /// request's fields. Fields the request carries win over stored values (request-time features). A value that does not
+    /// fit is named as <paramref name="naming"/> names it.
     /// </summary>
     private async Task<(PredictionInput Input, IReadOnlySet<string> Masked)> EnrichAsync(
-        EndpointState state, string service, PredictionInput input, HashSet<string> allowed, CancellationToken cancellationToken)
+        EndpointState state, string service, PredictionInput input, HashSet<string> allowed, ValueNaming? naming, CancellationToken cancellationToken)
     {
         var features = _features ?? throw new StrataException(ErrorCodes.Conflict, $"endpoint '{state.Deployment.Name}' enriches from feature service '{service}', but this server has no feature store");
         using var activity = ServingTelemetry.Source.StartActivity("strata.enrich");
@@ -335,13 +336,13 @@ public sealed partial class ServingRuntime
             }
             // Read as the feature routes read the same field: an entity key must name an entity, while a request field
             // may be null in some rows and reaches the on-demand features as a null (as in a training set).
-            else if (RequestColumns.Read(column, field.Type, input.Rows, nullable: !needs.Keys.Contains(name), out var problem) is { } built)
+            else if (RequestColumns.Read(column, name, field.Type, input.Rows, key: needs.Keys.Contains(name), naming, out var problem) is { } built)
             {
                 entityColumns.Add((name, built));
             }
             else
             {
-                problems.Add((name, FieldProblem(name, field.Type, problem!, service)));
+                problems.Add((name, FieldProblem(field.Type, problem!, service)));
             }
         }
 
@@ -355,13 +356,13 @@ public sealed partial class ServingRuntime
                 continue;
             }
 
-            if (RequestColumns.Read(column, type, input.Rows, nullable: true, out var problem) is { } built)
+            if (RequestColumns.Read(column, name, type, input.Rows, key: false, naming, out var problem) is { } built)
             {
                 (replaced ??= [])[reference] = built;
             }
             else if (!problems.Exists(p => p.Field == name)) // two views' features of one name are one field
             {
-                problems.Add((name, FieldProblem(name, type, problem!, service)));
+                problems.Add((name, FieldProblem(type, problem!, service)));
             }
         }
 
@@ -444,9 +445,9 @@ public sealed partial class ServingRuntime
         return misses;
     }
 
-    /// <summary>Why a request's field cannot be read as the feature service declares it, naming the row and the value.</summary>
-    private static string FieldProblem(string name, DataType type, string problem, string service) =>
-        $"field '{name}' {problem}; feature service '{service}' reads it ({type.Name()})";
+    /// <summary>Why a request's field cannot be read as the feature service declares it: <paramref name="problem"/> names the field, row and value.</summary>
+    private static string FieldProblem(DataType type, string problem, string service) =>
+        $"{problem}; feature service '{service}' reads it ({type.Name()})";
 
     /// <summary>Timestamps as a model reads them: seconds since 1970, as training sets give them (NaN for a null).</summary>
     private static InputColumn Seconds(Column<long> micros)

@@ -70,13 +70,14 @@ public sealed class EnrichmentRequestFieldHttpTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.BadRequest, boolKey.StatusCode);
         var error = await ServingServer.JsonAsync(boolKey);
         Assert.Equal(["error"], error.EnumerateObject().Select(p => p.Name));
-        Assert.Contains("field 'item_id' in rows[0] is true, not a number; feature service 's' reads it (int64)", error.GetProperty("error").GetString(), StringComparison.Ordinal);
+        Assert.Contains("input tensor 'item_id': element 0 is true, not a number; feature service 's' reads it (int64)", error.GetProperty("error").GetString(), StringComparison.Ordinal);
 
-        const string Beyond = "field 'shop_id' in rows[0] is 4294967298, beyond the range of int32 (-2147483648 to 2147483647); feature service 's' reads it (int32)";
+        // The same value, named by its tensor's element on /v2 and by its row on /v1.
+        const string Beyond = "is 4294967298, beyond the range of int32 (-2147483648 to 2147483647); feature service 's' reads it (int32)";
         Assert.Equal(HttpStatusCode.BadRequest, wideTensor.StatusCode);
-        Assert.Contains(Beyond, (await ServingServer.JsonAsync(wideTensor)).GetProperty("error").GetString(), StringComparison.Ordinal);
+        Assert.Contains("input tensor 'shop_id': element 0 " + Beyond, (await ServingServer.JsonAsync(wideTensor)).GetProperty("error").GetString(), StringComparison.Ordinal);
         Assert.Equal(HttpStatusCode.BadRequest, wideRow.StatusCode);
-        Assert.Equal([Beyond], (await ServingServer.JsonAsync(wideRow)).GetProperty("errors").EnumerateArray().Select(e => e.GetString()));
+        Assert.Equal(["field 'shop_id' in rows[0] " + Beyond], (await ServingServer.JsonAsync(wideRow)).GetProperty("errors").EnumerateArray().Select(e => e.GetString()));
     }
 
     [Fact]
