@@ -19,6 +19,12 @@ public class StrataException : Exception
     /// <summary>A stable, dotted error code from <see cref="ErrorCodes"/>.</summary>
     public string Code { get; }
 
+    /// <summary>
+    /// Seconds after which the same request may well succeed (something another process holds for a while is expected
+    /// to be free by then); 0 gives no such advice. The server answers it as <c>Retry-After</c>.
+    /// </summary>
+    public int RetryAfterSeconds { get; init; }
+
     /// <summary>True when the caller's input caused the error (a 4xx at the HTTP edge), false for Strata's own failures.</summary>
     public virtual bool IsCallerError => ErrorCodes.IsCallerError(Code);
 }

@@ -267,7 +267,7 @@ internal static class InferenceApi
             throw e is StrataException strata ? strata : new InvalidOperationException("unexpected inference failure", e);
         }
 
-        var headers = e is ServingRefusal { RetryAfterSeconds: > 0 } refusal ? refusal.RetryAfterSeconds : 0;
+        var headers = e is StrataException { RetryAfterSeconds: > 0 } retry ? retry.RetryAfterSeconds : 0;
         return new ErrorResult(status, detail, headers);
     }
 

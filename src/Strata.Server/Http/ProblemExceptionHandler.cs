@@ -54,9 +54,10 @@ internal sealed partial class ProblemExceptionHandler(IProblemDetailsService pro
             httpContext.Response.Headers.WWWAuthenticate = "Bearer";
         }
 
-        if (exception is Strata.Serving.ServingRefusal { RetryAfterSeconds: > 0 } refusal)
+        // A refusal under load, or a conflict that passes (a feature view another replica holds for its merge).
+        if (exception is StrataException { RetryAfterSeconds: > 0 } retry)
         {
-            httpContext.Response.Headers.RetryAfter = refusal.RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            httpContext.Response.Headers.RetryAfter = retry.RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
         }
 
         httpContext.Response.StatusCode = status;

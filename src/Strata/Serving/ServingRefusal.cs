@@ -29,9 +29,6 @@ public sealed class ServingRefusal : StrataException
     /// <summary>The HTTP status that says it: 429, 503 or 504.</summary>
     public int Status { get; }
 
-    /// <summary>Seconds to wait before retrying (0: no advice).</summary>
-    public int RetryAfterSeconds { get; }
-
     /// <inheritdoc />
     public override bool IsCallerError => false;
 
