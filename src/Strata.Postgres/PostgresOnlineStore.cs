@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using Npgsql;
@@ -19,7 +20,8 @@ namespace Strata.Postgres;
 /// under a share lock on the view's row, which <see cref="ApplyViewsAsync"/> updates, so no write lands in a layout
 /// that is being replaced. Timestamps travel as UTC microseconds and are converted in SQL, exactly, both ways.
 /// A merge (<see cref="BeginMergeAsync"/>, an aggregation view's read-merge-write of windows) is one transaction holding an
-/// advisory lock per view, so the merges of all replicas into one view take turns.
+/// advisory lock per view, so the merges of all replicas into one view take turns; one that waits too long for its turn
+/// is refused as a conflict to retry.
 /// </remarks>
 public sealed class PostgresOnlineStore : IOnlineStore
 {
@@ -27,7 +29,17 @@ public sealed class PostgresOnlineStore : IOnlineStore
     private const string SequenceColumn = "strata_write_seq";
 
     // Any constant works; it names the lock that serializes setup and view changes of all replicas.
-    private const long SetupLock = 0x5354524154410002;
+    internal const long SetupLock = 0x5354524154410002;
+
+    // What a caller refused for a view another process holds is told to wait before it tries again.
+    private const int BusyRetryAfterSeconds = 5;
+
+    /// <summary>
+    /// How long a merge waits for each of its locks when the session sets no <c>lock_timeout</c> of its own. A push holds
+    /// a view for milliseconds, so a wait this long is behind a materialization (minutes, for a long history), and the
+    /// caller hears why before the 30 to 60 s after which HTTP clients and proxies commonly give up.
+    /// </summary>
+    internal static readonly TimeSpan DefaultMergeLockWait = TimeSpan.FromSeconds(15);
 
     private readonly NpgsqlDataSource _dataSource;
     private readonly string _project;
@@ -42,6 +54,9 @@ public sealed class PostgresOnlineStore : IOnlineStore
 
     /// <inheritdoc />
     public string Backend => "postgres";
+
+    /// <summary>How long a merge waits for each of its locks when the session sets no <c>lock_timeout</c> (tests shorten it).</summary>
+    internal TimeSpan MergeLockWait { get; set; } = DefaultMergeLockWait;
 
     /// <inheritdoc />
     public IReadOnlyCollection<FeatureViewLayout> Views => _views.Values.Select(v => v.Layout).ToArray();
@@ -488,8 +503,10 @@ public sealed class PostgresOnlineStore : IOnlineStore
     /// One transaction: it takes the setup lock shared (so no view is changed meanwhile, and <see cref="ApplyViewsAsync"/>,
     /// which locks every view row, never waits in a cycle with a merge that writes several), then an advisory lock per
     /// view, in name order so two merges never wait for each other's locks in a cycle. The locks are released by the
-    /// commit or the rollback, a connection lost included, so a crashed replica holds none.
+    /// commit or the rollback, a connection lost included, so a crashed replica holds none. Each lock is waited for at
+    /// most the session's <c>lock_timeout</c> or, when it has none (PostgreSQL's default), <see cref="MergeLockWait"/>.
     /// </remarks>
+    /// <exception cref="StrataException">A lock still held by another process after that wait (a conflict, with a Retry-After).</exception>
     public async Task<IOnlineMerge> BeginMergeAsync(IReadOnlyList<string> views, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(views);
@@ -503,17 +520,37 @@ public sealed class PostgresOnlineStore : IOnlineStore
         try
         {
             var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
-            var sql = string.Join(";\n", [$"SELECT pg_advisory_xact_lock_shared({SetupLock})", .. names.Select((_, i) => $"SELECT pg_advisory_xact_lock(hashtextextended(@v{i}, 0))")]);
-            // No timeout: a merge waits for the one before it as long as a merge in the same process would (a
-            // materialization of a long history holds its view a while); the caller's token still stops the wait.
-            await using (var command = new NpgsqlCommand(sql, connection, transaction) { CommandTimeout = 0 })
+            // A merge waits for the one before it, a push's for milliseconds, but a materialization's for as long as it
+            // rebuilds the view: unbounded, a push behind one hung until its client gave up, told nothing. SET LOCAL ends
+            // with the transaction, so the pooled connection is left as it was; the wait's bound is lifted again once the
+            // locks are held (TO DEFAULT: the session's own value), so the merge's statements wait as any other.
+            await using var batch = new NpgsqlBatch(connection, transaction) { Timeout = 0 }; // lock_timeout is the bound
+            batch.BatchCommands.Add(new NpgsqlBatchCommand(string.Create(
+                CultureInfo.InvariantCulture,
+                $"SELECT set_config('lock_timeout', '{Math.Max(1, (long)MergeLockWait.TotalMilliseconds)}ms', true) WHERE current_setting('lock_timeout') = '0'")));
+            batch.BatchCommands.Add(new NpgsqlBatchCommand($"SELECT pg_advisory_xact_lock_shared({SetupLock})"));
+            foreach (var view in names)
             {
-                for (var i = 0; i < names.Length; i++)
-                {
-                    command.Parameters.AddWithValue($"v{i}", MergeLockKey(names[i]));
-                }
+                batch.BatchCommands.Add(new NpgsqlBatchCommand("SELECT pg_advisory_xact_lock(hashtextextended(@v, 0))") { Parameters = { new NpgsqlParameter("v", MergeLockKey(view)) } });
+            }
 
-                await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            batch.BatchCommands.Add(new NpgsqlBatchCommand("SET LOCAL lock_timeout TO DEFAULT"));
+            var started = Stopwatch.GetTimestamp();
+            var done = 0; // the batch's commands: the bound, the setup lock, then the views' locks in name order
+            try
+            {
+                // Read result by result, so a refusal knows whose lock it waited for (an error names its command only
+                // when the connection string says so).
+                await using var reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+                done = 1;
+                while (await reader.NextResultAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    done++;
+                }
+            }
+            catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.LockNotAvailable)
+            {
+                throw Busy(done >= 2 && done - 2 < names.Length ? names[done - 2] : null, Stopwatch.GetElapsedTime(started), e);
             }
 
             return new Merge(this, connection, transaction);
@@ -523,6 +560,19 @@ public sealed class PostgresOnlineStore : IOnlineStore
             await connection.DisposeAsync().ConfigureAwait(false);
             throw;
         }
+    }
+
+    /// <summary>
+    /// The merge's refusal once its wait is over: a conflict that passes (the lock's holder commits in the end), so a
+    /// 409 with a Retry-After at the HTTP edge; the merge began nothing, and its callers write nothing before it.
+    /// </summary>
+    private static StrataException Busy(string? view, TimeSpan waited, Exception inner)
+    {
+        var seconds = waited.TotalSeconds.ToString("0.#", CultureInfo.InvariantCulture);
+        var what = view is null
+            ? "the online store's feature views are being changed by another server replica or process (definitions applied, which wait for the merges in progress)"
+            : $"feature view '{view}' is locked by a merge in another server replica or process (a push into the view, or a materialization of it, which can take minutes)";
+        return new StrataException(ErrorCodes.Conflict, $"{what}; waited {seconds} s, nothing was written; retry shortly", inner) { RetryAfterSeconds = BusyRetryAfterSeconds };
     }
 
     private string MergeLockKey(string view) => $"strata_online/{_project}/{view}";

@@ -590,7 +590,8 @@ public sealed class FeatureStore
         {
             // The windows' views stay locked from their read to their write against other processes too (replicas over one
             // PostgreSQL database): otherwise two replicas read the same windows, each merges its own events, and whichever
-            // writes second drops the other's. On PostgreSQL the push's online writes are then one transaction.
+            // writes second drops the other's. On PostgreSQL the push's online writes are then one transaction. A merge
+            // refused after a bounded wait (another replica materializing the view) is refused before any write here.
             var merge = merges.Count == 0 ? null : await _online.BeginMergeAsync(merges.ConvertAll(m => m.View), cancellationToken).ConfigureAwait(false);
             try
             {

@@ -43,9 +43,13 @@ public interface IOnlineStore : IAsyncDisposable
     /// Begins a read-merge-write of rows of <paramref name="views"/> (an aggregation view's windows): until it is committed
     /// or disposed, no other merge over any of those views, in any process sharing the store, begins, so a row read
     /// through it and written back through it loses no write of another merge. PostgreSQL locks the views for the merge's
-    /// transaction, one lock per view; the embedded store has one process, whose callers serialize merges themselves.
+    /// transaction, one lock per view, waiting a bounded time for each; the embedded store has one process, whose callers
+    /// serialize merges themselves.
     /// </summary>
-    /// <exception cref="StrataException">An unknown view (not found).</exception>
+    /// <exception cref="StrataException">
+    /// An unknown view (not found); a view another process's merge still holds once the wait is over (a conflict with a
+    /// <see cref="StrataException.RetryAfterSeconds"/>: nothing was begun).
+    /// </exception>
     Task<IOnlineMerge> BeginMergeAsync(IReadOnlyList<string> views, CancellationToken cancellationToken = default);
 }
 

@@ -1,4 +1,5 @@
 using Microsoft.Data.Sqlite;
+using Npgsql;
 using Strata.Features;
 using Strata.Postgres;
 using Strata.Storage;
@@ -111,6 +112,42 @@ public sealed class PostgresFeatureStoreTests : FeatureStoreConformance
         // After round i the driver has i + 2 events; a round that lost its pushed event online reads one fewer.
         var misses = counts.Where((count, i) => count != i + 2).Count();
         Assert.True(misses == 0, $"{misses} of {Rounds} rounds read a window short of the events pushed (counts: {string.Join(", ", counts)})");
+    }
+
+    [BackendFact]
+    public async Task A_push_behind_another_replicas_merge_is_refused_in_time_and_stores_none_of_its_events()
+    {
+        // A merge waited for its view's lock without a bound: a push on one replica while another materialized the view
+        // (a rebuild inside a merge, minutes for a long history) hung until its client gave up, and nothing told it why.
+        // Here the pushing replica's connections bound lock waits themselves (lock_timeout, which the merge keeps).
+        var bounded = new NpgsqlConnectionStringBuilder(_connectionString) { Options = "-c lock_timeout=500" }.ToString();
+        await using var other = await Replica.OpenAsync(bounded, Clock);
+        var pusher = await other.StoreAsync();
+        var layout = pusher.Repository.OfflineLayout("driver_trips");
+        var t = T0 + Day;
+        await pusher.PushAsync("trips", Fares((1, t, 1.0)), PushTarget.OnlineAndOffline);
+        var trips = Fares((1, t + Minute, 2.0), (2, t + Minute, 3.0));
+
+        // A merge of the view held open, as a materialization on a third replica holds it while it rebuilds the windows.
+        await using var materializer = await PostgresOnlineStore.OpenAsync(_connectionString!, Project);
+        StrataException refused;
+        await using (await materializer.BeginMergeAsync(["driver_trips"]))
+        {
+            refused = await Assert.ThrowsAsync<StrataException>(() => pusher.PushAsync("trips", trips, PushTarget.OnlineAndOffline).WaitAsync(TimeSpan.FromSeconds(10)));
+        }
+
+        Assert.Equal(ErrorCodes.Conflict, refused.Code);
+        Assert.Equal(5, refused.RetryAfterSeconds);
+        Assert.StartsWith("feature view 'driver_trips' is locked by a merge in another server replica or process", refused.Message, StringComparison.Ordinal);
+        SetNow(t + (2 * Minute));
+        Assert.Equal((t, t), await pusher.Offline.GetEventTimeRangeAsync(layout));
+        Assert.Equal(1, await pusher.Online.CountAsync("driver_trips"));
+        Assert.Equal(new object?[] { 1L, 1.0 }, (await ReadWindowsAsync(pusher, 1)).Take(2).Select(v => v.Value));
+
+        // Once the merge is over, the same push goes through, whole.
+        await pusher.PushAsync("trips", trips, PushTarget.OnlineAndOffline);
+        Assert.Equal((t, t + Minute), await pusher.Offline.GetEventTimeRangeAsync(layout));
+        Assert.Equal(new object?[] { 2L, 3.0, 1L, 3.0 }, (await ReadWindowsAsync(pusher, 1, 2)).Where((_, i) => i % 5 < 2).Select(v => v.Value));
     }
 
     /// <summary>Another server replica over the same database: its own metadata store, feature stores and connection pools.</summary>

@@ -1,3 +1,5 @@
+using System.Diagnostics;
+using Npgsql;
 using Strata.Features;
 using Strata.Features.OnlineStore;
 using Strata.Postgres;
@@ -43,6 +45,77 @@ public sealed class PostgresOnlineStoreTests : OnlineStoreConformance
         Assert.Equal(DataType.Float64, values[0].Type);
         Assert.Equal(ErrorCodes.NotFound, (await Assert.ThrowsAsync<StrataException>(() => replica.CountAsync("all types"))).Code);
         Assert.Equal(0, await Store.CountAsync("pairs"));
+    }
+
+    [BackendFact]
+    public async Task A_merge_behind_another_instances_merge_is_refused_in_time_and_names_the_view()
+    {
+        // A merge waited for a view's lock without a bound: behind a materialization on another replica (a rebuild inside
+        // a merge, minutes for a long history) a push hung until its client gave up, and nothing told it why.
+        var onePooledConnection = new NpgsqlConnectionStringBuilder(_connectionString) { MaxPoolSize = 1 }.ToString();
+        await using var replica = await PostgresOnlineStore.OpenAsync(onePooledConnection, "flights");
+        replica.MergeLockWait = TimeSpan.FromMilliseconds(300);
+        StrataException refused;
+        var waited = Stopwatch.StartNew();
+        await using (var held = await Store.BeginMergeAsync(["pairs"]))
+        {
+            refused = await Assert.ThrowsAsync<StrataException>(() => replica.BeginMergeAsync(["drivers", "pairs"]).WaitAsync(Bound));
+            waited.Stop();
+        }
+
+        Assert.Equal(ErrorCodes.Conflict, refused.Code);
+        Assert.Equal(5, refused.RetryAfterSeconds);
+        Assert.StartsWith("feature view 'pairs' is locked by a merge in another server replica or process", refused.Message, StringComparison.Ordinal);
+        Assert.EndsWith("nothing was written; retry shortly", refused.Message, StringComparison.Ordinal);
+        Assert.InRange(waited.Elapsed, TimeSpan.FromMilliseconds(250), TimeSpan.FromSeconds(5));
+
+        // Behind a change of the views (definitions applied on another replica, which waits for the merges in progress).
+        await using (var connection = new NpgsqlConnection(_connectionString))
+        {
+            await connection.OpenAsync();
+            await using var transaction = await connection.BeginTransactionAsync();
+            await using (var setup = new NpgsqlCommand($"SELECT pg_advisory_xact_lock({PostgresOnlineStore.SetupLock})", connection, transaction))
+            {
+                await setup.ExecuteNonQueryAsync();
+            }
+
+            var changing = await Assert.ThrowsAsync<StrataException>(() => replica.BeginMergeAsync(["pairs"]).WaitAsync(Bound));
+            Assert.Equal((ErrorCodes.Conflict, 5), (changing.Code, changing.RetryAfterSeconds));
+            Assert.StartsWith("the online store's feature views are being changed by another server replica or process", changing.Message, StringComparison.Ordinal);
+        }
+
+        // Released, the merge begins. The bound was on its locks alone: its own writes, and whoever has the pooled
+        // connection after it, wait for a row lock held longer than that as they always did.
+        await using (var merge = await replica.BeginMergeAsync(["drivers", "pairs"]).WaitAsync(Bound))
+        {
+            await WhileViewRowLockedAsync("pairs", () => merge.WriteAsync("pairs", PairRows(["a"], [1], [10], [0.5f], [true])));
+            await merge.CommitAsync();
+        }
+
+        await WhileViewRowLockedAsync("drivers", () => replica.WriteAsync("drivers", DriverRows([1], [10], null, [1.5])));
+        Assert.Equal(0.5f, (await ReadPairAsync(replica))[0].AsFloat32());
+        Assert.Equal(1, await Store.CountAsync("drivers"));
+    }
+
+    private static TimeSpan Bound => TimeSpan.FromSeconds(10);
+
+    /// <summary>Runs a write while another connection holds the view's row for a second (longer than the merge's wait), and checks it waited for it.</summary>
+    private async Task WhileViewRowLockedAsync(string view, Func<Task> write)
+    {
+        await using var connection = new NpgsqlConnection(_connectionString);
+        await connection.OpenAsync();
+        await using var transaction = await connection.BeginTransactionAsync();
+        await using (var command = new NpgsqlCommand("SELECT 1 FROM strata_online.views WHERE project = 'flights' AND name = @n FOR UPDATE", connection, transaction))
+        {
+            command.Parameters.AddWithValue("n", view);
+            Assert.Equal(1, await command.ExecuteScalarAsync());
+        }
+
+        var writing = write();
+        await Task.Delay(TimeSpan.FromSeconds(1));
+        Assert.False(writing.IsCompleted, $"the write to '{view}' did not wait for the row lock ({writing.Exception?.GetBaseException().Message})");
+        await transaction.RollbackAsync();
+        await writing.WaitAsync(Bound);
     }
 
     private static async Task<FeatureValue[]> ReadPairAsync(PostgresOnlineStore store)
