@@ -18,7 +18,8 @@ public static class StrataServer
     /// <see cref="StrataServerOptions.DefaultUrl"/>, loopback only), <c>--Strata:Home</c>, <c>--Strata:Postgres</c>,
     /// <c>--Strata:MaxRequestBodyBytes</c>, <c>--Strata:MaxArtifactBytes</c>, <c>--Strata:LogFormat</c> (json or text),
     /// <c>--Strata:AccessLog</c> (stdout, off or a sampling rate),
-    /// <c>--Strata:Otlp:Endpoint</c> (or the same as environment variables).
+    /// <c>--Strata:Otlp:Endpoint</c>, <c>--shutdownTimeoutSeconds</c> (default 30) or <c>--HostOptions:ShutdownTimeout</c>
+    /// (or the same as environment variables).
     /// </summary>
     public static WebApplication Build(string[] args) => Build(args, configure: null);
 
@@ -42,12 +43,6 @@ public static class StrataServer
         app.MapStrataApi();
         return app;
     }
-
-    /// <summary>
-    /// How long the host waits, once told to stop, for requests in flight and then for the stores, the serving runtime
-    /// and the prediction log to close (.NET's default, set here so the CLI can give the process longer).
-    /// </summary>
-    public static readonly TimeSpan ShutdownTimeout = TimeSpan.FromSeconds(30);
 
     /// <summary>The host setting that makes the JSON settings files reload when they change.</summary>
     internal const string ReloadConfigSetting = "hostBuilder:reloadConfigOnChange";
@@ -77,7 +72,11 @@ public static class StrataServer
     {
         services.AddOptions<StrataServerOptions>().Bind(configuration.GetSection(StrataServerOptions.Section)).Validate(
             o => o.MaxRequestBodyBytes > 0 && o.MaxArtifactBytes > 0, "body limits must be positive");
-        services.Configure<HostOptions>(o => o.ShutdownTimeout = ShutdownTimeout);
+
+        // The operator's shutdown window, checked here so a value that is not one stops the start, naming the setting.
+        var shutdown = ShutdownWindow.From(configuration);
+        services.Configure<HostOptions>(o => o.ShutdownTimeout = shutdown);
+
         services.AddSingleton<ServerState>();
         services.AddSingleton<ServerMetrics>();
         services.AddHostedService<ConnectionErrors>();

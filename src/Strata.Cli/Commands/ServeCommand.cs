@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Microsoft.Extensions.Hosting;
 using Strata.Server;
+using Strata.Server.Hosting;
 
 namespace Strata.Cli.Commands;
 
@@ -12,10 +13,9 @@ internal static class ServeCommand
 
     /// <summary>
     /// How long the process may take to stop after SIGTERM or Ctrl-C before System.CommandLine ends it: the host's
-    /// shutdown window (requests in flight, then the serving runtime and the prediction log) and a margin, so the host's
-    /// own timeout always comes first.
+    /// default shutdown window (requests in flight, then the serving runtime and the prediction log) and a margin.
     /// </summary>
-    public static readonly TimeSpan TerminationTimeout = StrataServer.ShutdownTimeout + TimeSpan.FromSeconds(5);
+    public static readonly TimeSpan TerminationTimeout = ShutdownWindow.Default + TimeSpan.FromSeconds(5);
 
     public static Command Build(GlobalOptions globals)
     {
@@ -31,7 +31,8 @@ internal static class ServeCommand
             Name,
             "Serve the tracking, registry, lineage, artifact and audit API under /api/v1 (API keys required; see `strata auth create-key`), " +
             "with /health/live and /health/ready; and the serving endpoints of strata.yaml and the store under /v1/endpoints and /v2 (Open Inference Protocol). " +
-            "Other server settings follow as --Strata:Name value (e.g. --Strata:AnonymousMetrics true, --Strata:Otlp:Endpoint URL).")
+            "Other server settings follow as --Strata:Name value (e.g. --Strata:AnonymousMetrics true, --Strata:Otlp:Endpoint URL); " +
+            "--shutdownTimeoutSeconds N gives requests in flight N seconds to finish after SIGTERM or Ctrl-C (default 30).")
             { urls, postgres, maxArtifact, config, logFormat, accessLog };
 
         // Server settings beyond these options (docs/serving.md, README) are given as --Strata:Name value: they pass
@@ -78,20 +79,27 @@ internal static class ServeCommand
         return command;
     }
 
-    /// <summary>The server settings among the tokens no option took: <c>--Strata:Name value</c> or <c>--Strata:Name=value</c>, and <c>--Logging:…</c> alike.</summary>
+    /// <summary>
+    /// The server settings among the tokens no option took: <c>--Strata:Name value</c> or <c>--Strata:Name=value</c>, and
+    /// <c>--Logging:…</c>, <c>--shutdownTimeoutSeconds</c> and <c>--HostOptions:ShutdownTimeout</c> alike.
+    /// </summary>
     /// <exception cref="StrataException">A token that is not such a setting, or a setting without its value.</exception>
     internal static IEnumerable<string> Settings(IReadOnlyList<string> tokens)
     {
-        // Log levels (--Logging:LogLevel:Microsoft.AspNetCore Information) are server settings as well.
+        // Log levels (--Logging:LogLevel:Microsoft.AspNetCore Information) are server settings as well, and so is the
+        // host's shutdown window (--shutdownTimeoutSeconds 60).
         string[] prefixes = ["--Strata:", "--Logging:"];
+        string[] hostSettings = ["--" + ShutdownWindow.SecondsSetting, "--" + ShutdownWindow.TimeSpanSetting];
         var settings = new List<string>();
         for (var i = 0; i < tokens.Count; i++)
         {
             var token = tokens[i];
+            var name = token.Split('=', 2)[0];
             var prefix = prefixes.FirstOrDefault(p => token.StartsWith(p, StringComparison.OrdinalIgnoreCase));
-            if (prefix is null || token.Length == prefix.Length || token[prefix.Length] == '=')
+            if (!hostSettings.Contains(name, StringComparer.OrdinalIgnoreCase)
+                && (prefix is null || token.Length == prefix.Length || token[prefix.Length] == '='))
             {
-                throw new StrataException(ErrorCodes.ArgumentInvalid, $"unknown argument '{token}': `strata serve` takes the options of `strata serve --help`, and server settings as --Strata:Name value (e.g. --Strata:AnonymousMetrics true) or --Logging:LogLevel:Category level");
+                throw new StrataException(ErrorCodes.ArgumentInvalid, $"unknown argument '{token}': `strata serve` takes the options of `strata serve --help`, and server settings as --Strata:Name value (e.g. --Strata:AnonymousMetrics true), --Logging:LogLevel:Category level or --shutdownTimeoutSeconds seconds");
             }
 
             if (token.Contains('=', StringComparison.Ordinal))

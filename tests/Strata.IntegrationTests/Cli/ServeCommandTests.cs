@@ -263,6 +263,47 @@ public sealed class ServeCommandTests
     }
 
     [Fact]
+    public async Task A_shutdown_timeout_setting_passes_through_and_one_that_is_not_one_is_an_error_naming_it()
+    {
+        // --shutdownTimeoutSeconds was refused as an unknown argument; the host itself ignored a value it could not parse.
+        using var home = new Strata.Testing.TempFolder("strata-serve-shutdown");
+
+        var result = await Cli.RunAsync("serve", "--home", home.Path, "--urls", "http://127.0.0.1:0", "--shutdownTimeoutSeconds", "soon");
+
+        Assert.Equal(3, result.ExitCode);
+        Assert.Contains("error: setting shutdownTimeoutSeconds is 'soon', not a whole number of seconds", result.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_shutdown_timeout_in_the_environment_that_is_not_one_stops_the_start_with_an_error_naming_it()
+    {
+        // The host ignored DOTNET_SHUTDOWNTIMEOUTSECONDS=30s without a word and served with 30 s.
+        using var home = new Strata.Testing.TempFolder("strata-serve-shutdown-env");
+        using var process = Cli.Start(home.Path, ["serve", "--urls", "http://127.0.0.1:0", "--home", home.Path],
+            environment: new Dictionary<string, string> { ["DOTNET_SHUTDOWNTIMEOUTSECONDS"] = "30s" });
+        try
+        {
+            var error = process.StandardError.ReadToEndAsync();
+            _ = process.StandardOutput.ReadToEndAsync();
+            using var exit = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+            await process.WaitForExitAsync(exit.Token);
+
+            Assert.Equal(3, process.ExitCode);
+            Assert.Equal("error: setting shutdownTimeoutSeconds is '30s', not a whole number of seconds from 0 to 86400: " +
+                "how long requests in flight may take to finish once the server is told to stop", (await error).Trim());
+        }
+        finally
+        {
+            if (!process.HasExited)
+            {
+                process.Kill(entireProcessTree: true);
+            }
+
+            await process.WaitForExitAsync();
+        }
+    }
+
+    [Fact]
     public async Task An_unknown_log_format_is_refused()
     {
         var result = await Cli.RunAsync("serve", "--log-format", "xml", "--urls", "http://127.0.0.1:0");
