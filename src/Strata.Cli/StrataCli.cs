@@ -6,9 +6,6 @@ namespace Strata.Cli;
 /// <summary>Builds the `strata` command tree and turns every outcome into a documented exit code.</summary>
 internal static class StrataCli
 {
-    /// <summary>How long a command other than `strata serve` has to stop after SIGTERM or Ctrl-C (System.CommandLine's default).</summary>
-    internal static readonly TimeSpan DefaultTerminationTimeout = TimeSpan.FromSeconds(2);
-
     /// <summary>
     /// Parses and runs a command. <paramref name="beforeServe"/> runs first when the command is `strata serve` (the
     /// process's own entry point starts the server again under dynamic PGO there; tests running commands in-process pass none).
@@ -16,7 +13,8 @@ internal static class StrataCli
     public static async Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr, Action? beforeServe = null)
     {
         var globals = new GlobalOptions();
-        var root = Build(globals);
+        using var termination = new Termination();
+        var root = Build(globals, termination);
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
         {
@@ -35,19 +33,21 @@ internal static class StrataCli
             beforeServe?.Invoke();
         }
 
-        // NOTE: on SIGTERM or Ctrl-C, System.CommandLine cancels the command and ends the process once this timeout has
-        // passed (2 s unless set). `strata serve` gets the host's whole shutdown window and a margin: cut at 2 s, it lost
+        // NOTE: SIGTERM and Ctrl-C are Termination's rather than System.CommandLine's, whose grace is fixed before the
+        // command runs (2 s unless set): a command that runs a server (strata serve) only learns its host's configured
+        // shutdown window once it has built the host. Cut at 2 s (or at 35 s, whatever was configured), a server lost its
         // requests in flight, the prediction log's last records and its open segment's close.
         var config = new InvocationConfiguration
         {
             Output = stdout,
             Error = stderr,
             EnableDefaultExceptionHandler = false,
-            ProcessTerminationTimeout = serve ? ServeCommand.TerminationTimeout : DefaultTerminationTimeout,
+            ProcessTerminationTimeout = null,
         };
         try
         {
-            return await parse.InvokeAsync(config).ConfigureAwait(false);
+            var invocation = parse.InvokeAsync(config, termination.Token);
+            return await await Task.WhenAny(invocation, termination.GraceOver).ConfigureAwait(false);
         }
         catch (OperationCanceledException)
         {
@@ -88,7 +88,7 @@ internal static class StrataCli
         }
     }
 
-    public static RootCommand Build(GlobalOptions globals)
+    public static RootCommand Build(GlobalOptions globals, Termination termination)
     {
         var root = new RootCommand(
             "Strata: a self-hosted machine-learning platform for .NET.\n" +
@@ -112,7 +112,7 @@ internal static class StrataCli
         root.Add(ArtifactsCommands.Build(globals));
         root.Add(AuditCommands.Build(globals));
         root.Add(AuthCommands.Build(globals));
-        root.Add(ServeCommand.Build(globals));
+        root.Add(ServeCommand.Build(globals, termination));
         root.Add(FeaturesCommands.Build(globals));
         root.Add(PipelinesCommands.Build(globals));
         root.Add(MonitorCommands.Build(globals));

@@ -1,5 +1,7 @@
 using System.CommandLine;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
 using Strata.Server;
 using Strata.Server.Hosting;
 
@@ -11,13 +13,7 @@ internal static class ServeCommand
     /// <summary>The command's name.</summary>
     public const string Name = "serve";
 
-    /// <summary>
-    /// How long the process may take to stop after SIGTERM or Ctrl-C before System.CommandLine ends it: the host's
-    /// default shutdown window (requests in flight, then the serving runtime and the prediction log) and a margin.
-    /// </summary>
-    public static readonly TimeSpan TerminationTimeout = ShutdownWindow.Default + TimeSpan.FromSeconds(5);
-
-    public static Command Build(GlobalOptions globals)
+    public static Command Build(GlobalOptions globals, Termination termination)
     {
         var urls = new Option<string>("--urls") { Description = $"Where to listen, ';'-separated (default {StrataServerOptions.DefaultUrl}; other than loopback only once an API key exists)", DefaultValueFactory = _ => StrataServerOptions.DefaultUrl };
         var postgres = new Option<string?>("--postgres") { Description = "Keep metadata in PostgreSQL (a connection string) instead of the home's SQLite file; artifacts stay in the home" };
@@ -71,6 +67,9 @@ internal static class ServeCommand
             var app = StrataServer.Build([.. args]);
             await using (app.ConfigureAwait(false))
             {
+                // After SIGTERM or Ctrl-C the process waits for the host's shutdown window as configured (requests in
+                // flight, then the serving runtime and the prediction log), and a margin.
+                termination.AllowServerShutdown(app.Services.GetRequiredService<IOptions<HostOptions>>().Value.ShutdownTimeout);
                 await ((IHost)app).RunAsync(ct).ConfigureAwait(false);
             }
 

@@ -110,7 +110,7 @@ public sealed class ServeCommandTests
     }
 
     /// <summary>The address a `strata serve --log-format json` process listens on, from its log.</summary>
-    private static async Task<string> ListeningUrlAsync(System.Diagnostics.Process process)
+    internal static async Task<string> ListeningUrlAsync(System.Diagnostics.Process process)
     {
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(90));
         while (await process.StandardOutput.ReadLineAsync(timeout.Token) is { } line)
@@ -310,6 +310,56 @@ public sealed class ServeCommandTests
 
         Assert.NotEqual(0, result.ExitCode);
         Assert.Contains("xml", result.Error + result.Out, StringComparison.Ordinal);
+    }
+}
+
+/// <summary>
+/// `strata serve` with a shutdown timeout longer than the default: a test class of its own, as it waits 40 s for the
+/// request it holds and the rest need not wait with it.
+/// </summary>
+public sealed class ServeShutdownTimeoutTests
+{
+    [Fact]
+    public async Task Sigterm_gives_a_request_in_flight_the_configured_shutdown_timeout_beyond_the_default_30_s()
+    {
+        // The server set 30 s in code over the operator's DOTNET_SHUTDOWNTIMEOUTSECONDS, and the CLI ended the process
+        // 35 s after the signal whatever the host's window: a request still running at 38 s was cut either way.
+        await using var seeded = await ServingServer.StartAsync();
+        await seeded.StopAsync();
+        var config = Path.Combine(seeded.Home, "served.yaml");
+        await File.WriteAllTextAsync(config, "endpoints:\n  - { name: from-file, project: flights, model: delay@live }\n");
+        using var process = Cli.Start(seeded.Home, ["serve", "--urls", "http://127.0.0.1:0", "--home", seeded.Home, "--config", config, "--log-format", "json"],
+            environment: new Dictionary<string, string> { ["DOTNET_SHUTDOWNTIMEOUTSECONDS"] = "90" });
+        try
+        {
+            var url = await ServeCommandTests.ListeningUrlAsync(process);
+            _ = process.StandardOutput.ReadToEndAsync(); // the rest of the log, so the process never waits on a full pipe
+            var (header, rows) = ServingServer.Sample(1);
+            using var request = await HeldRequest.StartAsync(
+                new Uri(url), "/v1/endpoints/from-file/predict", seeded.Keys["viewer"], await ServingTests.Body(header, rows).ReadAsByteArrayAsync());
+
+            using (var kill = System.Diagnostics.Process.Start("kill", ["-TERM", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+            {
+                await kill.WaitForExitAsync();
+            }
+
+            await Task.Delay(TimeSpan.FromSeconds(38)); // past the default window (30 s) and the CLI's old end (35 s), well within 90 s
+            var answer = await request.FinishAsync();
+
+            Assert.StartsWith("HTTP/1.1 200", answer, StringComparison.Ordinal);
+            using var exit = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+            await process.WaitForExitAsync(exit.Token);
+            Assert.Equal(0, process.ExitCode);
+        }
+        finally
+        {
+            if (!process.HasExited)
+            {
+                process.Kill(entireProcessTree: true);
+            }
+
+            await process.WaitForExitAsync();
+        }
     }
 }
 
