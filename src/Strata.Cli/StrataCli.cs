@@ -34,7 +34,7 @@ internal static class StrataCli
         }
 
         // NOTE: SIGTERM and Ctrl-C are Termination's rather than System.CommandLine's, whose grace is fixed before the
-        // command runs (2 s unless set): a command that runs a server (strata serve) only learns its host's configured
+        // command runs (2 s unless set): a command that runs a server (serve, quickstart) only learns its host's configured
         // shutdown window once it has built the host. Cut at 2 s (or at 35 s, whatever was configured), a server lost its
         // requests in flight, the prediction log's last records and its open segment's close.
         var config = new InvocationConfiguration
@@ -116,7 +116,7 @@ internal static class StrataCli
         root.Add(FeaturesCommands.Build(globals));
         root.Add(PipelinesCommands.Build(globals));
         root.Add(MonitorCommands.Build(globals));
-        root.Add(QuickstartCommand.Build(globals));
+        root.Add(QuickstartCommand.Build(globals, termination));
         return root;
     }
 }

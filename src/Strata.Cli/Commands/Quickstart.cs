@@ -85,15 +85,20 @@ internal sealed partial class Quickstart : IAsyncDisposable
 
     private readonly QuickstartOptions _options;
     private readonly IQuickstartProgress _progress;
+    private readonly Termination? _termination;
     private readonly List<QuickstartStage> _stages = [];
     private StrataHome? _home;
     private FeatureStores? _features;
     private Table? _flights;
 
-    public Quickstart(QuickstartOptions options, IQuickstartProgress progress)
+    /// <param name="options">What to run.</param>
+    /// <param name="progress">Where each stage's progress goes.</param>
+    /// <param name="termination">The process's Ctrl-C handling, whose grace the server's shutdown lengthens.</param>
+    public Quickstart(QuickstartOptions options, IQuickstartProgress progress, Termination? termination = null)
     {
         _options = options;
         _progress = progress;
+        _termination = termination;
         Registry = null!;
     }
 

@@ -8,7 +8,7 @@ namespace Strata.Cli.Commands;
 /// <summary>`strata quickstart`: the whole lifecycle on the bundled flights sample, in a fresh home folder.</summary>
 internal static class QuickstartCommand
 {
-    public static Command Build(GlobalOptions globals)
+    public static Command Build(GlobalOptions globals, Termination termination)
     {
         var small = new Option<bool>("--small") { Description = "Less data and a smaller tuning budget (for CI); every stage still runs" };
         var keep = new Option<bool>("--keep-serving") { Description = "Leave the server up when done, until Ctrl-C" };
@@ -31,7 +31,7 @@ internal static class QuickstartCommand
             var home = FreshHome(parse.GetValue(globals.Home));
             var options = new QuickstartOptions(home, sample, parse.GetValue(small), parse.GetValue(port));
             var watch = Stopwatch.StartNew();
-            var quickstart = new Quickstart(options, context.Json ? new Quiet() : new Lines(context.Out));
+            var quickstart = new Quickstart(options, context.Json ? new Quiet() : new Lines(context.Out), termination);
             await using (quickstart.ConfigureAwait(false))
             {
                 if (!context.Json)

@@ -102,6 +102,63 @@ public sealed class QuickstartTests : IDisposable
         Assert.Equal(["keep.txt"], Directory.EnumerateFileSystemEntries(home).Select(Path.GetFileName));
     }
 
+    [Fact]
+    public async Task Ctrl_c_lets_a_request_in_flight_to_the_quickstarts_server_finish_then_closes_the_prediction_log()
+    {
+        // The CLI ended the process 2 s after Ctrl-C (System.CommandLine's default), cutting the request and the server's stop.
+        var home = _folder.File("signalled");
+        using var process = Cli.Start(_folder.Path, ["quickstart", "--small", "--json", "--keep-serving", "--home", home]);
+        try
+        {
+            // With --json, the document is printed before the server is left up, and ends with a line "}".
+            var document = new System.Text.StringBuilder();
+            using (var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(5)))
+            {
+                while (await process.StandardOutput.ReadLineAsync(timeout.Token) is { } line)
+                {
+                    document.AppendLine(line);
+                    if (line == "}")
+                    {
+                        break;
+                    }
+                }
+            }
+
+            _ = process.StandardError.ReadToEndAsync();
+            using var json = JsonDocument.Parse(document.ToString());
+            var server = json.RootElement.GetProperty("server");
+            using var request = await Server.HeldRequest.StartAsync(
+                new Uri(server.GetProperty("url").GetString()!), "/v1/endpoints/flights/predict", server.GetProperty("api_key").GetString()!,
+                """{"rows":[{"origin":"ORD","distance":733}]}"""u8.ToArray());
+
+            using (var interrupt = System.Diagnostics.Process.Start("kill", ["-INT", process.Id.ToString(CultureInfo.InvariantCulture)]))
+            {
+                await interrupt.WaitForExitAsync();
+            }
+
+            await Task.Delay(TimeSpan.FromSeconds(5)); // past the CLI's old 2 s, well within the server's 30 s
+            var answer = await request.FinishAsync();
+
+            Assert.StartsWith("HTTP/1.1 200", answer, StringComparison.Ordinal);
+            using var exit = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+            await process.WaitForExitAsync(exit.Token);
+            Assert.Equal(130, process.ExitCode);
+            var predictions = Path.Combine(home, "predictions");
+            Assert.Empty(Directory.GetFiles(predictions, "*.open"));
+            var requestId = JsonDocument.Parse(answer[(answer.IndexOf("\r\n\r\n", StringComparison.Ordinal) + 4)..]).RootElement.GetProperty("requestId").GetString()!;
+            Assert.Contains(Directory.GetFiles(predictions, "*.jsonl"), f => File.ReadAllText(f).Contains(requestId, StringComparison.Ordinal));
+        }
+        finally
+        {
+            if (!process.HasExited)
+            {
+                process.Kill(entireProcessTree: true);
+            }
+
+            await process.WaitForExitAsync();
+        }
+    }
+
     /// <summary>January-April flights among every <paramref name="stride"/>-th row of the sample, counted independently of the quickstart.</summary>
     private static async Task<int> TrainingFlightsAsync(int stride)
     {
