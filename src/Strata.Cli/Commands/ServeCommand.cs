@@ -70,7 +70,15 @@ internal static class ServeCommand
                 // After SIGTERM or Ctrl-C the process waits for the host's shutdown window as configured (requests in
                 // flight, then the serving runtime and the prediction log), and a margin.
                 termination.AllowServerShutdown(app.Services.GetRequiredService<IOptions<HostOptions>>().Value.ShutdownTimeout);
-                await ((IHost)app).RunAsync(ct).ConfigureAwait(false);
+                try
+                {
+                    await ((IHost)app).RunAsync(ct).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (ct.IsCancellationRequested)
+                {
+                    // A signal while the host was still starting (its listener may already be up) cancels the start; the
+                    // operator asked it to stop, as one after the start does, and it has: a stop, not a failure.
+                }
             }
 
             return ExitCodes.Ok;
