@@ -1,5 +1,8 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
 
 namespace Strata.Cli;
 
@@ -52,6 +55,10 @@ internal sealed class Termination : IDisposable
     /// <summary>Gives the command a server's shutdown: the grace becomes the host's window and <see cref="ServerMargin"/>.</summary>
     public void AllowServerShutdown(TimeSpan shutdownTimeout) =>
         Interlocked.Exchange(ref _graceTicks, (shutdownTimeout + ServerMargin).Ticks);
+
+    /// <summary>As <see cref="AllowServerShutdown(TimeSpan)"/>, with the window the server's host was configured with.</summary>
+    public void AllowServerShutdown(IServiceProvider server) =>
+        AllowServerShutdown(server.GetRequiredService<IOptions<HostOptions>>().Value.ShutdownTimeout);
 
     public void Dispose()
     {

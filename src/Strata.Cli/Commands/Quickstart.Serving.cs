@@ -4,9 +4,7 @@ using System.Net.Http.Headers;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Options;
 using Strata.Security;
 using Strata.Stores;
 using Strata.Server;
@@ -59,7 +57,7 @@ internal sealed partial class Quickstart
         });
 
         // Ctrl-C now stops the server as `strata serve` stops: requests in flight get its shutdown window, then the log closes.
-        _termination?.AllowServerShutdown(_server.Services.GetRequiredService<IOptions<HostOptions>>().Value.ShutdownTimeout);
+        _termination?.AllowServerShutdown(_server.Services);
         await _server.StartAsync(cancellationToken).ConfigureAwait(false);
         _client = new HttpClient { BaseAddress = new Uri(ServerUrl) };
         _client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", ApiKey);

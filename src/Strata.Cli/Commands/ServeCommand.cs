@@ -1,7 +1,5 @@
 using System.CommandLine;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Options;
 using Strata.Server;
 using Strata.Server.Hosting;
 
@@ -69,7 +67,7 @@ internal static class ServeCommand
             {
                 // After SIGTERM or Ctrl-C the process waits for the host's shutdown window as configured (requests in
                 // flight, then the serving runtime and the prediction log), and a margin.
-                termination.AllowServerShutdown(app.Services.GetRequiredService<IOptions<HostOptions>>().Value.ShutdownTimeout);
+                termination.AllowServerShutdown(app.Services);
                 try
                 {
                     await ((IHost)app).RunAsync(ct).ConfigureAwait(false);

@@ -146,10 +146,7 @@ public sealed class QuickstartTests : IDisposable
             using var exit = new CancellationTokenSource(TimeSpan.FromSeconds(60));
             await process.WaitForExitAsync(exit.Token);
             Assert.Equal(130, process.ExitCode); // a command stopped by either signal ends as cancelled
-            var predictions = Path.Combine(home, "predictions");
-            Assert.Empty(Directory.GetFiles(predictions, "*.open"));
-            var requestId = JsonDocument.Parse(answer[(answer.IndexOf("\r\n\r\n", StringComparison.Ordinal) + 4)..]).RootElement.GetProperty("requestId").GetString()!;
-            Assert.Contains(Directory.GetFiles(predictions, "*.jsonl"), f => File.ReadAllText(f).Contains(requestId, StringComparison.Ordinal));
+            Server.HeldRequest.AssertLogged(home, answer);
         }
         finally
         {

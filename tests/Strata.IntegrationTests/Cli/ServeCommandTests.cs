@@ -93,10 +93,7 @@ public sealed class ServeCommandTests
             using var exit = new CancellationTokenSource(TimeSpan.FromSeconds(60));
             await process.WaitForExitAsync(exit.Token);
             Assert.Equal(0, process.ExitCode);
-            var predictions = Path.Combine(seeded.Home, "predictions");
-            Assert.Empty(Directory.GetFiles(predictions, "*.open"));
-            var requestId = JsonDocument.Parse(answer[(answer.IndexOf("\r\n\r\n", StringComparison.Ordinal) + 4)..]).RootElement.GetProperty("requestId").GetString()!;
-            Assert.Contains(Directory.GetFiles(predictions, "*.jsonl"), f => File.ReadAllText(f).Contains(requestId, StringComparison.Ordinal));
+            HeldRequest.AssertLogged(seeded.Home, answer);
         }
         finally
         {

@@ -58,4 +58,17 @@ internal sealed class HeldRequest : IDisposable
     }
 
     public void Dispose() => _client.Dispose();
+
+    /// <summary>
+    /// Asserts that the server stopped with the prediction log whole: no segment left open, and the prediction of
+    /// <paramref name="answer"/> (a raw HTTP response) logged under its request id.
+    /// </summary>
+    public static void AssertLogged(string home, string answer)
+    {
+        var predictions = Path.Combine(home, "predictions");
+        Assert.Empty(Directory.GetFiles(predictions, "*.open"));
+        var requestId = System.Text.Json.JsonDocument.Parse(answer[(answer.IndexOf("\r\n\r\n", StringComparison.Ordinal) + 4)..]).RootElement.GetProperty("requestId").GetString()!;
+        Assert.Contains(Directory.GetFiles(predictions, "*.jsonl"), f => File.ReadAllText(f).Contains(requestId, StringComparison.Ordinal));
+    }
+
 }
