@@ -44,8 +44,10 @@ internal static partial class PeerOperations
                 + (args.Length > 5 ? $"Authorization: {args[5]}\r\n" : "") + $"Content-Length: {body.Length}\r\n\r\n";
             var request = Encoding.ASCII.GetBytes(head).Concat(body).ToArray();
             var cpu = Process.GetCurrentProcess().TotalProcessorTime;
+            var steal = StealMilliseconds();
             var result = PacedLoad.Run(url, request, rate, connections, seconds, threads, tickMicroseconds * 1000L);
             cpu = Process.GetCurrentProcess().TotalProcessorTime - cpu;
+            steal = StealMilliseconds() - steal;
             var latencies = result.Latencies;
             latencies.Sort();
             double Percentile(double p) => latencies.Count == 0 ? double.NaN : Math.Round(latencies[Math.Min(latencies.Count - 1, (int)(p * latencies.Count))] * 1000, 3);
@@ -64,8 +66,18 @@ internal static partial class PeerOperations
                 ["unanswered"] = result.Unanswered,
                 ["generator_cpu_us_per_request"] = result.Answered == 0 ? double.NaN : Math.Round(cpu.TotalMicroseconds / result.Answered, 2),
                 ["generator_gen0_collections"] = GC.CollectionCount(0),
+                ["machine_steal_ms"] = steal,
             });
         });
+
+    // Time the hypervisor ran something else while this machine's CPUs wanted to run (all CPUs, /proc/stat's eighth
+    // column, in USER_HZ = 1/100 s): a virtual machine's pauses show here, and land on the latency of whatever was due.
+    private static long StealMilliseconds()
+    {
+        var cpu = File.ReadLines("/proc/stat").FirstOrDefault(l => l.StartsWith("cpu ", StringComparison.Ordinal));
+        var fields = cpu?.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        return fields is { Length: > 8 } && long.TryParse(fields[8], System.Globalization.CultureInfo.InvariantCulture, out var ticks) ? ticks * 10 : -1;
+    }
 
     /// <summary>The open-loop generator's threads: each drives its own connections from its own epoll set.</summary>
     private static class PacedLoad
@@ -114,6 +126,13 @@ internal static partial class PeerOperations
                     throw new IOException("a paced-load thread failed: " + failed.Error!.Message, failed.Error);
                 }
 
+                // STRATA_PACED_TRACE names a file for each measured request's due time and latency (ms since the start):
+                // slow requests that come in bunches, on any server, are the machine pausing, not the server queueing.
+                if (Environment.GetEnvironmentVariable("STRATA_PACED_TRACE") is { Length: > 0 } trace)
+                {
+                    File.WriteAllLines(trace, workers.SelectMany(w => w.Dues.Zip(w.Latencies, (d, l) => $"{d / 1e6:F3} {l * 1000:F3}")));
+                }
+
                 var latencies = new List<double>(workers.Sum(w => w.Latencies.Count));
                 foreach (var w in workers)
                 {
@@ -135,6 +154,8 @@ internal static partial class PeerOperations
         private sealed class Worker(Socket[] sockets, byte[] request, double rate, long start, int first, int stride, long warmUp, long total, long tick)
         {
             public List<double> Latencies { get; } = new((int)Math.Min(int.MaxValue / 2, (total / stride) + 16));
+
+            public List<long> Dues { get; } = [];
 
             public int Failures { get; private set; }
 
@@ -199,6 +220,7 @@ internal static partial class PeerOperations
                             if (due >= measuredFrom)
                             {
                                 Latencies.Add((now - due) / 1e9);
+                                Dues.Add(due - start);
                                 Failures += ok ? 0 : 1;
                             }
 
