@@ -8,6 +8,7 @@ using Microsoft.Extensions.Logging;
 using Strata.Security;
 using Strata.Stores;
 using Strata.Server;
+using Strata.Server.Hosting;
 
 namespace Strata.Cli.Commands;
 
@@ -119,6 +120,20 @@ internal sealed partial class Quickstart
         stage.Figures["v2_p99_ms"] = Math.Round(QuickstartHttp.Percentile(infer, 99), 3);
         stage.Headline = string.Create(CultureInfo.InvariantCulture,
             $"{native.Count:N0} native + {infer.Count:N0} OIP v2 predictions by origin; native p50 {QuickstartHttp.Percentile(native, 50):0.00} ms, p95 {QuickstartHttp.Percentile(native, 95):0.00} ms, p99 {QuickstartHttp.Percentile(native, 99):0.00} ms");
+    }
+
+    /// <summary>
+    /// Checks, before any stage runs, the settings of stage 4's server that the quickstart does not give itself: its
+    /// shutdown window (shutdownTimeoutSeconds, DOTNET_SHUTDOWNTIMEOUTSECONDS, HostOptions:ShutdownTimeout), read from
+    /// the same sources the server reads (the environment, appsettings.json) and checked as `strata serve` checks it.
+    /// </summary>
+    /// <exception cref="StrataException">A setting that is not a shutdown window, with the message `strata serve` gives.</exception>
+    public static void CheckServerSettings()
+    {
+        // NOTE: the server refused such a value only as it started, at stage 4, after the first three stages' work.
+        var builder = WebApplication.CreateBuilder([$"--{StrataServer.ReloadConfigSetting}=false"]);
+        using var configuration = builder.Configuration;
+        ShutdownWindow.From(configuration);
     }
 
     /// <summary>Stops the server (the quickstart's end, Ctrl-C, or after --keep-serving).</summary>

@@ -28,6 +28,7 @@ internal static class QuickstartCommand
                 throw new StrataException(ErrorCodes.ArgumentInvalid, $"--port must be 0 to 65535, not {parse.GetValue(port)}");
             }
 
+            Quickstart.CheckServerSettings();
             var home = FreshHome(parse.GetValue(globals.Home));
             var options = new QuickstartOptions(home, sample, parse.GetValue(small), parse.GetValue(port));
             var watch = Stopwatch.StartNew();

@@ -102,6 +102,40 @@ public sealed class QuickstartTests : IDisposable
         Assert.Equal(["keep.txt"], Directory.EnumerateFileSystemEntries(home).Select(Path.GetFileName));
     }
 
+    [Theory]
+    [InlineData("DOTNET_SHUTDOWNTIMEOUTSECONDS", "30s", "setting shutdownTimeoutSeconds is '30s', not a whole number of seconds from 0 to 86400")]
+    [InlineData("shutdownTimeoutSeconds", "-1", "setting shutdownTimeoutSeconds is '-1', not a whole number of seconds from 0 to 86400")]
+    [InlineData("HostOptions__ShutdownTimeout", "soon", "setting HostOptions:ShutdownTimeout is 'soon', not a time span from 00:00:00 to 1.00:00:00 (such as 00:01:30)")]
+    public async Task A_shutdown_timeout_that_is_not_one_stops_the_quickstart_before_its_first_stage(string variable, string value, string message)
+    {
+        // Only stage 4's server refused it as it started, after the data, features and training stages had run.
+        var home = _folder.File("shutdown");
+        var started = System.Diagnostics.Stopwatch.StartNew();
+        using var process = Cli.Start(_folder.Path, ["quickstart", "--small", "--home", home], environment: new Dictionary<string, string> { [variable] = value });
+        try
+        {
+            var output = process.StandardOutput.ReadToEndAsync();
+            var error = process.StandardError.ReadToEndAsync();
+            using var exit = new CancellationTokenSource(TimeSpan.FromSeconds(120));
+            await process.WaitForExitAsync(exit.Token);
+
+            Assert.Equal(3, process.ExitCode);
+            Assert.Equal($"error: {message}: how long requests in flight may take to finish once the server is told to stop", (await error).Trim());
+            Assert.DoesNotContain("[1/5]", await output, StringComparison.Ordinal);
+            Assert.False(Directory.Exists(home) && Directory.EnumerateFileSystemEntries(home).Any(), "the home was filled");
+            Assert.True(started.Elapsed < TimeSpan.FromSeconds(15), $"it took {started.Elapsed.TotalSeconds:0.0} s");
+        }
+        finally
+        {
+            if (!process.HasExited)
+            {
+                process.Kill(entireProcessTree: true);
+            }
+
+            await process.WaitForExitAsync();
+        }
+    }
+
     [Fact]
     public async Task Ctrl_c_lets_a_request_in_flight_to_the_quickstarts_server_finish_then_closes_the_prediction_log()
     {
