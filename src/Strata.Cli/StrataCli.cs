@@ -51,7 +51,8 @@ internal static class StrataCli
         }
         catch (OperationCanceledException)
         {
-            await stderr.WriteLineAsync("stopped (Ctrl-C)").ConfigureAwait(false);
+            // Named after the signal that stopped it: a service manager's SIGTERM was reported as Ctrl-C.
+            await stderr.WriteLineAsync(termination.StoppedBy is { } signal ? $"stopped ({signal})" : "stopped").ConfigureAwait(false);
             return ExitCodes.Cancelled;
         }
         catch (StrataException e) when (e.IsCallerError)

@@ -36,6 +36,7 @@ internal sealed class Termination : IDisposable
     private readonly PosixSignalRegistration _sigTerm;
     private long _graceTicks = DefaultGrace.Ticks;
     private int _signals;
+    private volatile string? _stoppedBy;
 
     public Termination()
     {
@@ -48,6 +49,12 @@ internal sealed class Termination : IDisposable
 
     /// <summary>Completes with the signal's exit code (130 or 143) once the grace after it has passed, or at a second signal.</summary>
     public Task<int> GraceOver => _graceOver.Task;
+
+    /// <summary>
+    /// The first signal as an operator names it: "Ctrl-C" for SIGINT, "SIGTERM" (a service manager's or `kill`'s stop);
+    /// null before any signal. Set before <see cref="Token"/> is cancelled.
+    /// </summary>
+    public string? StoppedBy => _stoppedBy;
 
     /// <summary>The grace now (a signal's grace is measured against the latest).</summary>
     public TimeSpan Grace => TimeSpan.FromTicks(Interlocked.Read(ref _graceTicks));
@@ -77,6 +84,7 @@ internal sealed class Termination : IDisposable
             return;
         }
 
+        _stoppedBy = context.Signal == PosixSignal.SIGINT ? "Ctrl-C" : "SIGTERM";
         _ = EndGraceAsync(code);
         _cancel.Cancel();
     }

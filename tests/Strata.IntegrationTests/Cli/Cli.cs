@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Text;
 using Strata.Cli;
 using Strata.Testing;
@@ -44,6 +45,16 @@ internal static class Cli
         }
 
         return Process.Start(info) ?? throw new InvalidOperationException("could not start the CLI");
+    }
+
+    /// <summary>
+    /// True when the process ignores the signal (its <c>SigIgn</c> mask in <c>/proc/PID/status</c>): one started in the
+    /// background by a non-interactive shell (a CI script's <c>cmd &amp;</c>) inherits SIGINT ignored, and so do its children.
+    /// </summary>
+    public static bool SignalIgnored(int pid, int signal)
+    {
+        var mask = File.ReadLines($"/proc/{pid}/status").First(l => l.StartsWith("SigIgn:", StringComparison.Ordinal))["SigIgn:".Length..].Trim();
+        return (ulong.Parse(mask, NumberStyles.HexNumber, CultureInfo.InvariantCulture) & (1UL << (signal - 1))) != 0;
     }
 
     public static string Sample => SharedData.InRepository("samples", "flights", "flights-2001-sample.csv.gz");

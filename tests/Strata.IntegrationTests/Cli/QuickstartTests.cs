@@ -158,7 +158,7 @@ public sealed class QuickstartTests : IDisposable
                 }
             }
 
-            _ = process.StandardError.ReadToEndAsync();
+            var error = process.StandardError.ReadToEndAsync();
             using var json = JsonDocument.Parse(document.ToString());
             var server = json.RootElement.GetProperty("server");
             using var request = await Server.HeldRequest.StartAsync(
@@ -167,7 +167,7 @@ public sealed class QuickstartTests : IDisposable
 
             // A process started in the background by a non-interactive shell (a CI script's `cmd &`) inherits SIGINT
             // ignored, and so does every process it starts: then SIGTERM, which the CLI handles alike, stands in for it.
-            var interrupted = !SignalIgnored(process.Id, 2);
+            var interrupted = !Cli.SignalIgnored(process.Id, 2);
             using (var interrupt = System.Diagnostics.Process.Start("kill", [interrupted ? "-INT" : "-TERM", process.Id.ToString(CultureInfo.InvariantCulture)]))
             {
                 await interrupt.WaitForExitAsync();
@@ -180,6 +180,7 @@ public sealed class QuickstartTests : IDisposable
             using var exit = new CancellationTokenSource(TimeSpan.FromSeconds(60));
             await process.WaitForExitAsync(exit.Token);
             Assert.Equal(130, process.ExitCode); // a command stopped by either signal ends as cancelled
+            Assert.EndsWith(interrupted ? "stopped (Ctrl-C)" : "stopped (SIGTERM)", (await error).TrimEnd(), StringComparison.Ordinal);
             Server.HeldRequest.AssertLogged(home, answer);
         }
         finally
@@ -191,13 +192,6 @@ public sealed class QuickstartTests : IDisposable
 
             await process.WaitForExitAsync();
         }
-    }
-
-    /// <summary>True when the process ignores the signal (its <c>SigIgn</c> mask in <c>/proc/PID/status</c>).</summary>
-    private static bool SignalIgnored(int pid, int signal)
-    {
-        var mask = File.ReadLines($"/proc/{pid}/status").First(l => l.StartsWith("SigIgn:", StringComparison.Ordinal))["SigIgn:".Length..].Trim();
-        return (ulong.Parse(mask, NumberStyles.HexNumber, CultureInfo.InvariantCulture) & (1UL << (signal - 1))) != 0;
     }
 
     /// <summary>January-April flights among every <paramref name="stride"/>-th row of the sample, counted independently of the quickstart.</summary>
