@@ -3,9 +3,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Npgsql;
-using Strata.Features.Definitions;
 using Strata.Postgres;
-using Strata.Stores;
 using Strata.Testing;
 
 namespace Strata.IntegrationTests.Server;
@@ -17,42 +15,15 @@ namespace Strata.IntegrationTests.Server;
 [RequiresPostgres]
 public sealed class FeaturePushReplicaTests : IAsyncLifetime
 {
-    private const string Definitions = """
-        entities:
-          - name: user
-            join_keys: [{ name: user, type: string }]
-        sources:
-          - name: ev
-            kind: push
-            timestamp_field: ts
-            schema:
-              - { name: user, type: string }
-              - { name: ts, type: timestamp }
-              - { name: amount, type: float64 }
-        aggregation_views:
-          - name: user_windows
-            entities: [user]
-            source: ev
-            aggregations:
-              - { name: cnt_1h, function: count, window: 1h }
-        """;
+    private PostgresTestDatabase? _database;
 
-    private string? _postgres;
-    private Func<Task>? _drop;
-
-    public async Task InitializeAsync()
-    {
-        if (new RequiresPostgresAttribute().SkipReason is null)
-        {
-            (_postgres, _drop) = await RequiresPostgresAttribute.CreateDatabaseAsync();
-        }
-    }
+    public async Task InitializeAsync() => _database = await PostgresTestDatabase.CreateUnlessSkippedAsync();
 
     public async Task DisposeAsync()
     {
-        if (_drop is not null)
+        if (_database is not null)
         {
-            await _drop();
+            await _database.DisposeAsync();
         }
     }
 
@@ -62,9 +33,10 @@ public sealed class FeaturePushReplicaTests : IAsyncLifetime
         // The push's merge waited for the view's lock without a bound: the request hung until the client gave up, and
         // nothing told it why. This server's connections bound lock waits at half a second (lock_timeout).
         using var home = new TempFolder("strata-push-replica");
-        var bounded = new NpgsqlConnectionStringBuilder(_postgres) { Options = "-c lock_timeout=500" }.ToString();
+        var postgres = _database!.ConnectionString;
+        var bounded = new NpgsqlConnectionStringBuilder(postgres) { Options = "-c lock_timeout=500" }.ToString();
         await using var server = await ServingServer.StartAsync(bounded, home.Path);
-        await new FeatureRegistry(server.State.Home.Metadata).ApplyAsync("flights", FeatureRepositoryYaml.Parse([("features.yaml", Definitions)]), force: false, new Actor("test"));
+        await UserWindowsSeed.ApplyAsync(server.State.Home.Metadata, "flights", UserWindowsSeed.Count);
         using var http = server.Http("root");
         var now = DateTimeOffset.UtcNow;
         using (var first = await PushAsync(http, "/push?project=flights", now.AddMinutes(-2)))
@@ -73,7 +45,7 @@ public sealed class FeaturePushReplicaTests : IAsyncLifetime
         }
 
         // The other replica's merge of the view, held open as a materialization holds it while it rebuilds the windows.
-        await using var replica = await PostgresOnlineStore.OpenAsync(_postgres!, "flights");
+        await using var replica = await PostgresOnlineStore.OpenAsync(postgres, "flights");
         await using (await replica.BeginMergeAsync(["user_windows"]))
         {
             foreach (var route in new[] { "/push?project=flights", "/api/v1/projects/flights/features/push" })

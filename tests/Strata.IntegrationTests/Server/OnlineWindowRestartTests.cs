@@ -1,8 +1,6 @@
 using System.Globalization;
 using System.Net.Http.Json;
 using System.Text.Json;
-using Strata.Features.Definitions;
-using Strata.Stores;
 using Strata.Testing;
 
 namespace Strata.IntegrationTests.Server;
@@ -14,28 +12,6 @@ namespace Strata.IntegrationTests.Server;
 /// </summary>
 public abstract class OnlineWindowRestartTests : IAsyncLifetime
 {
-    private const string Definitions = """
-        entities:
-          - name: user
-            join_keys: [{ name: user, type: string }]
-        sources:
-          - name: ev
-            kind: push
-            timestamp_field: ts
-            schema:
-              - { name: user, type: string }
-              - { name: ts, type: timestamp }
-              - { name: amount, type: float64 }
-        aggregation_views:
-          - name: user_windows
-            entities: [user]
-            source: ev
-            aggregations:
-              - { name: cnt_1h, function: count, window: 1h }
-              - { name: sum_1h, function: sum, column: amount, window: 1h }
-              - { name: mean_1h, function: mean, column: amount, window: 1h }
-        """;
-
     /// <summary>The PostgreSQL connection string (metadata, offline and online stores), or null for the embedded home.</summary>
     protected string? Postgres { get; set; }
 
@@ -52,7 +28,7 @@ public abstract class OnlineWindowRestartTests : IAsyncLifetime
         await using (var server = await ServingServer.StartAsync(Postgres, home.Path))
         {
             keys = new Dictionary<string, string>(server.Keys);
-            await new FeatureRegistry(server.State.Home.Metadata).ApplyAsync("flights", FeatureRepositoryYaml.Parse([("features.yaml", Definitions)]), force: false, new Actor("test"));
+            await UserWindowsSeed.ApplyAsync(server.State.Home.Metadata, "flights", UserWindowsSeed.Count, UserWindowsSeed.Sum, UserWindowsSeed.Mean);
             using var http = server.Http("root");
             await PushAsync(http, ("c", now.AddMinutes(-10), 1), ("c", now.AddMinutes(-9), 1));
             Assert.Equal(2, (await ReadAsync(http, "c"))["cnt_1h"].Value.GetInt64());
@@ -120,22 +96,19 @@ public sealed class EmbeddedOnlineWindowRestartTests : OnlineWindowRestartTests;
 [RequiresPostgres]
 public sealed class PostgresOnlineWindowRestartTests : OnlineWindowRestartTests
 {
-    private Func<Task>? _drop;
+    private PostgresTestDatabase? _database;
 
     public override async Task InitializeAsync()
     {
-        if (new RequiresPostgresAttribute().SkipReason is null)
-        {
-            (var connectionString, _drop) = await RequiresPostgresAttribute.CreateDatabaseAsync();
-            Postgres = connectionString;
-        }
+        _database = await PostgresTestDatabase.CreateUnlessSkippedAsync();
+        Postgres = _database?.ConnectionString;
     }
 
     public override async Task DisposeAsync()
     {
-        if (_drop is not null)
+        if (_database is not null)
         {
-            await _drop();
+            await _database.DisposeAsync();
         }
     }
 }

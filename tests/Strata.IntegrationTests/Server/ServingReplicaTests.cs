@@ -11,32 +11,27 @@ namespace Strata.IntegrationTests.Server;
 public sealed class ServingReplicaTests(ITestOutputHelper output) : IAsyncLifetime, IDisposable
 {
     private readonly TempFolder _home = new("strata-replicas");
-    private string? _postgres;
-    private Func<Task>? _drop;
+    private PostgresTestDatabase? _database;
 
-    public async Task InitializeAsync()
-    {
-        if (new RequiresPostgresAttribute().SkipReason is null)
-        {
-            (_postgres, _drop) = await RequiresPostgresAttribute.CreateDatabaseAsync();
-        }
-    }
+    public async Task InitializeAsync() => _database = await PostgresTestDatabase.CreateUnlessSkippedAsync();
 
     public async Task DisposeAsync()
     {
-        if (_drop is not null)
+        if (_database is not null)
         {
-            await _drop();
+            await _database.DisposeAsync();
         }
     }
 
     public void Dispose() => _home.Dispose();
 
+    private string Postgres => _database!.ConnectionString;
+
     [BackendFact]
     public async Task A_replica_picks_up_an_alias_move_within_five_seconds_without_a_restart()
     {
-        await using var a = await ServingServer.StartAsync(_postgres, _home.Path);
-        await using var b = await ServingServer.StartAsync(_postgres, _home.Path, seed: false, "--Strata:ServingPollMilliseconds", "1000");
+        await using var a = await ServingServer.StartAsync(Postgres, _home.Path);
+        await using var b = await ServingServer.StartAsync(Postgres, _home.Path, seed: false, "--Strata:ServingPollMilliseconds", "1000");
         foreach (var (name, token) in a.Keys)
         {
             b.Keys[name] = token;
@@ -59,7 +54,7 @@ public sealed class ServingReplicaTests(ITestOutputHelper output) : IAsyncLifeti
     [BackendFact]
     public async Task Metrics_are_scraped_while_the_metadata_store_does_not_answer()
     {
-        await using var server = await ServingServer.StartAsync(_postgres, _home.Path);
+        await using var server = await ServingServer.StartAsync(Postgres, _home.Path);
         await server.DeployAsync("outage", new { project = "flights", model = "delay@live" });
         var (header, rows) = ServingServer.Sample(1);
         using var http = server.Http();
@@ -68,7 +63,7 @@ public sealed class ServingReplicaTests(ITestOutputHelper output) : IAsyncLifeti
             Assert.Equal(HttpStatusCode.OK, first.StatusCode); // the key is now known to the server
         }
 
-        var database = new Npgsql.NpgsqlConnectionStringBuilder(_postgres).Database!;
+        var database = _database!.Name;
         await AdminAsync($"ALTER DATABASE {database} ALLOW_CONNECTIONS false");
         try
         {
