@@ -32,25 +32,13 @@ public sealed class RequiresPostgresAttribute : BackendAttribute
         }
     }
 
-    /// <summary>Creates an empty database for one test and returns its connection string.</summary>
+    /// <summary>
+    /// Creates an empty database for one test and returns its connection string, and how to drop it: as
+    /// <see cref="PostgresTestDatabase"/>, which the suites here use (kept for tests written against it).
+    /// </summary>
     public static async Task<(string ConnectionString, Func<Task> Drop)> CreateDatabaseAsync()
     {
-        var name = $"strata_test_{Guid.NewGuid():N}";
-        await using (var admin = new NpgsqlConnection(ConnectionString))
-        {
-            await admin.OpenAsync();
-            await using var create = new NpgsqlCommand($"CREATE DATABASE {name}", admin);
-            await create.ExecuteNonQueryAsync();
-        }
-
-        var builder = new NpgsqlConnectionStringBuilder(ConnectionString) { Database = name };
-        return (builder.ToString(), async () =>
-        {
-            NpgsqlConnection.ClearAllPools();
-            await using var admin = new NpgsqlConnection(ConnectionString);
-            await admin.OpenAsync();
-            await using var drop = new NpgsqlCommand($"DROP DATABASE IF EXISTS {name} WITH (FORCE)", admin);
-            await drop.ExecuteNonQueryAsync();
-        });
+        var database = await PostgresTestDatabase.CreateAsync();
+        return (database.ConnectionString, async () => await database.DisposeAsync());
     }
 }

@@ -144,15 +144,19 @@ public sealed class PostgresMonitorSkewCommandTests : IAsyncLifetime, IDisposabl
 {
     private readonly TempFolder _folder = new("monitor-skew-cli-pg");
     private string _connectionString = "";
-    private Func<Task>? _drop;
+    private PostgresTestDatabase? _database;
 
-    public async Task InitializeAsync() => (_connectionString, _drop) = await RequiresPostgresAttribute.CreateDatabaseAsync();
+    public async Task InitializeAsync()
+    {
+        _database = await PostgresTestDatabase.CreateAsync();
+        _connectionString = _database.ConnectionString;
+    }
 
     public async Task DisposeAsync()
     {
-        if (_drop is not null)
+        if (_database is not null)
         {
-            await _drop();
+            await _database.DisposeAsync();
         }
     }
 

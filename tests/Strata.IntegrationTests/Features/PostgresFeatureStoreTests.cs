@@ -14,20 +14,21 @@ namespace Strata.IntegrationTests.Features;
 public sealed class PostgresFeatureStoreTests : FeatureStoreConformance
 {
     private string? _connectionString;
-    private Func<Task>? _drop;
+    private PostgresTestDatabase? _database;
 
     protected override async Task<(IMetadataStore Metadata, IFeatureBackend Backend)> OpenAsync()
     {
-        (_connectionString, _drop) = await RequiresPostgresAttribute.CreateDatabaseAsync();
+        _database = await PostgresTestDatabase.CreateAsync();
+        _connectionString = _database.ConnectionString;
         return (await PostgresMetadataStore.OpenAsync(_connectionString, Clock), new PostgresFeatureBackend(_connectionString));
     }
 
     public override async Task DisposeAsync()
     {
         await base.DisposeAsync();
-        if (_drop is not null)
+        if (_database is not null)
         {
-            await _drop();
+            await _database.DisposeAsync();
         }
     }
 

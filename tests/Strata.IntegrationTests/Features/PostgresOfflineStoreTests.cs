@@ -9,13 +9,13 @@ namespace Strata.IntegrationTests.Features;
 public sealed class PostgresOfflineStoreTests : OfflineStoreConformance
 {
     private string? _connectionString;
-    private Func<Task>? _drop;
+    private PostgresTestDatabase? _database;
 
     protected override async Task<IOfflineStore> OpenStoreAsync()
     {
-        var (connectionString, drop) = await RequiresPostgresAttribute.CreateDatabaseAsync();
-        (_connectionString, _drop) = (connectionString, drop);
-        return await PostgresOfflineStore.OpenAsync(connectionString, "demo");
+        _database = await PostgresTestDatabase.CreateAsync();
+        _connectionString = _database.ConnectionString;
+        return await PostgresOfflineStore.OpenAsync(_connectionString, "demo");
     }
 
     protected override async Task<IOfflineStore> ReopenStoreAsync(IOfflineStore store)
@@ -27,9 +27,9 @@ public sealed class PostgresOfflineStoreTests : OfflineStoreConformance
     public override async Task DisposeAsync()
     {
         await base.DisposeAsync();
-        if (_drop is not null)
+        if (_database is not null)
         {
-            await _drop();
+            await _database.DisposeAsync();
         }
     }
 

@@ -12,7 +12,7 @@ namespace Strata.IntegrationTests.Features;
 public sealed class PostgresOnlineStoreTests : OnlineStoreConformance
 {
     private string? _connectionString;
-    private Func<Task>? _drop;
+    private PostgresTestDatabase? _database;
 
     protected override bool SharedByInstances => true;
 
@@ -20,7 +20,8 @@ public sealed class PostgresOnlineStoreTests : OnlineStoreConformance
     {
         if (_connectionString is null)
         {
-            (_connectionString, _drop) = await RequiresPostgresAttribute.CreateDatabaseAsync();
+            _database = await PostgresTestDatabase.CreateAsync();
+            _connectionString = _database.ConnectionString;
         }
 
         var store = await PostgresOnlineStore.OpenAsync(_connectionString, "flights");
@@ -128,9 +129,9 @@ public sealed class PostgresOnlineStoreTests : OnlineStoreConformance
     public override async Task DisposeAsync()
     {
         await base.DisposeAsync();
-        if (_drop is not null)
+        if (_database is not null)
         {
-            await _drop();
+            await _database.DisposeAsync();
         }
     }
 }

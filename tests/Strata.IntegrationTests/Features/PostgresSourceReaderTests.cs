@@ -9,7 +9,7 @@ namespace Strata.IntegrationTests.Features;
 public sealed class PostgresSourceReaderTests : IAsyncLifetime
 {
     private string _connectionString = "";
-    private Func<Task>? _drop;
+    private PostgresTestDatabase? _database;
 
     private static readonly Schema Declared = new(
         new Field("origin", DataType.String, nullable: false),
@@ -19,7 +19,8 @@ public sealed class PostgresSourceReaderTests : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        (_connectionString, _drop) = await RequiresPostgresAttribute.CreateDatabaseAsync();
+        _database = await PostgresTestDatabase.CreateAsync();
+        _connectionString = _database.ConnectionString;
         await ExecuteAsync("""
             CREATE TABLE hourly (origin text, feature_ts timestamp, dep_count integer, mean_delay numeric, extra text);
             INSERT INTO hourly SELECT CASE WHEN i % 2 = 0 THEN 'SFO' ELSE 'LAX' END, timestamp '2001-01-01' + i * interval '1 hour',
@@ -29,9 +30,9 @@ public sealed class PostgresSourceReaderTests : IAsyncLifetime
 
     public async Task DisposeAsync()
     {
-        if (_drop is not null)
+        if (_database is not null)
         {
-            await _drop();
+            await _database.DisposeAsync();
         }
     }
 

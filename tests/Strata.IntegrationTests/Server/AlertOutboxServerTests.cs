@@ -81,22 +81,19 @@ public sealed class SqliteAlertOutboxServerTests : AlertOutboxServerTests;
 [RequiresPostgres]
 public sealed class PostgresAlertOutboxServerTests : AlertOutboxServerTests
 {
-    private Func<Task>? _drop;
+    private PostgresTestDatabase? _database;
 
     public override async Task InitializeAsync()
     {
-        if (new RequiresPostgresAttribute().SkipReason is null)
-        {
-            (var connectionString, _drop) = await RequiresPostgresAttribute.CreateDatabaseAsync();
-            Postgres = connectionString;
-        }
+        _database = await PostgresTestDatabase.CreateUnlessSkippedAsync();
+        Postgres = _database?.ConnectionString;
     }
 
     public override async Task DisposeAsync()
     {
-        if (_drop is not null)
+        if (_database is not null)
         {
-            await _drop();
+            await _database.DisposeAsync();
         }
     }
 }

@@ -101,7 +101,7 @@ public sealed class PostgresServerTests : IAsyncLifetime, IDisposable
 {
     private readonly TempFolder _home = new("strata-kestrel-pg");
     private KestrelHost? _host;
-    private Func<Task>? _drop;
+    private PostgresTestDatabase? _database;
 
     public async Task InitializeAsync()
     {
@@ -110,9 +110,8 @@ public sealed class PostgresServerTests : IAsyncLifetime, IDisposable
             return;
         }
 
-        var (connectionString, drop) = await RequiresPostgresAttribute.CreateDatabaseAsync();
-        _drop = drop;
-        _host = await KestrelHost.StartAsync(_home.Path, connectionString);
+        _database = await PostgresTestDatabase.CreateAsync();
+        _host = await KestrelHost.StartAsync(_home.Path, _database.ConnectionString);
     }
 
     public async Task DisposeAsync()
@@ -122,9 +121,9 @@ public sealed class PostgresServerTests : IAsyncLifetime, IDisposable
             await _host.DisposeAsync();
         }
 
-        if (_drop is not null)
+        if (_database is not null)
         {
-            await _drop();
+            await _database.DisposeAsync();
         }
     }
 

@@ -125,21 +125,20 @@ public sealed class EmbeddedSkewMonitorServerTests : SkewMonitorServerTests
 [RequiresPostgres]
 public sealed class PostgresSkewMonitorServerTests : SkewMonitorServerTests
 {
-    private Func<Task>? _drop;
+    private PostgresTestDatabase? _database;
 
     protected override async Task<string?> PostgresAsync()
     {
-        var (connectionString, drop) = await RequiresPostgresAttribute.CreateDatabaseAsync();
-        _drop = drop;
-        return connectionString;
+        _database = await PostgresTestDatabase.CreateAsync();
+        return _database.ConnectionString;
     }
 
     public override async Task DisposeAsync()
     {
         await base.DisposeAsync();
-        if (_drop is not null)
+        if (_database is not null)
         {
-            await _drop();
+            await _database.DisposeAsync();
         }
     }
 }

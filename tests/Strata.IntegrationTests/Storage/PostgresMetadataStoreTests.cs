@@ -8,21 +8,20 @@ namespace Strata.IntegrationTests.Storage;
 [RequiresPostgres]
 public sealed class PostgresMetadataStoreTests : MetadataStoreConformance
 {
-    private Func<Task>? _drop;
+    private PostgresTestDatabase? _database;
 
     protected override async Task<IMetadataStore> OpenStoreAsync(TimeProvider clock)
     {
-        var (connectionString, drop) = await RequiresPostgresAttribute.CreateDatabaseAsync();
-        _drop = drop;
-        return await PostgresMetadataStore.OpenAsync(connectionString, clock);
+        _database = await PostgresTestDatabase.CreateAsync();
+        return await PostgresMetadataStore.OpenAsync(_database.ConnectionString, clock);
     }
 
     public override async Task DisposeAsync()
     {
         await base.DisposeAsync();
-        if (_drop is not null)
+        if (_database is not null)
         {
-            await _drop();
+            await _database.DisposeAsync();
         }
     }
 }

@@ -283,22 +283,21 @@ public sealed class EmbeddedTrainingServingSkewEndToEndTests : TrainingServingSk
 [RequiresPostgres]
 public sealed class PostgresTrainingServingSkewEndToEndTests : TrainingServingSkewEndToEndTests
 {
-    private Func<Task>? _drop;
+    private PostgresTestDatabase? _database;
 
     protected override async Task<(StrataHome Home, FeatureStores Features)> OpenAsync(string folder)
     {
-        var (connectionString, drop) = await RequiresPostgresAttribute.CreateDatabaseAsync();
-        _drop = drop;
-        var home = await StrataHome.OpenAsync(folder, await PostgresMetadataStore.OpenAsync(connectionString));
-        return (home, new FeatureStores(home.Metadata, new PostgresFeatureBackend(connectionString)));
+        _database = await PostgresTestDatabase.CreateAsync();
+        var home = await StrataHome.OpenAsync(folder, await PostgresMetadataStore.OpenAsync(_database.ConnectionString));
+        return (home, new FeatureStores(home.Metadata, new PostgresFeatureBackend(_database.ConnectionString)));
     }
 
     public override async Task DisposeAsync()
     {
         await base.DisposeAsync();
-        if (_drop is not null)
+        if (_database is not null)
         {
-            await _drop();
+            await _database.DisposeAsync();
         }
     }
 }

@@ -167,21 +167,20 @@ public sealed class EmbeddedTrainingSetCacheTests : TrainingSetCacheConformance
 [RequiresPostgres]
 public sealed class PostgresTrainingSetCacheTests : TrainingSetCacheConformance
 {
-    private Func<Task>? _drop;
+    private PostgresTestDatabase? _database;
 
     protected override async Task<(IMetadataStore Metadata, IFeatureBackend Backend)> OpenAsync(string folder)
     {
-        var (connectionString, drop) = await RequiresPostgresAttribute.CreateDatabaseAsync();
-        _drop = drop;
-        return (await PostgresMetadataStore.OpenAsync(connectionString), new PostgresFeatureBackend(connectionString));
+        _database = await PostgresTestDatabase.CreateAsync();
+        return (await PostgresMetadataStore.OpenAsync(_database.ConnectionString), new PostgresFeatureBackend(_database.ConnectionString));
     }
 
     public override async Task DisposeAsync()
     {
         await base.DisposeAsync();
-        if (_drop is not null)
+        if (_database is not null)
         {
-            await _drop();
+            await _database.DisposeAsync();
         }
     }
 }
