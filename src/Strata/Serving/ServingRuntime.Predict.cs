@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Text;
+using System.Threading.Channels;
 using Strata.Features;
 using Strata.Features.Definitions;
 using Strata.Features.OnlineStore;
@@ -17,6 +18,19 @@ internal sealed record ServiceNeeds(
 
 /// <summary>A request copied to an endpoint's shadow model.</summary>
 internal sealed record ShadowWork(string Endpoint, string Project, LoadedModel Model, PredictionInput Input, string RequestId, IReadOnlySet<string> Masked, double SampleRate, HashSet<string> AllowedExtra);
+
+/// <summary>One endpoint's shadow copies (bounded) and the async worker that answers them, one at a time.</summary>
+internal sealed class ShadowQueue(string endpoint, int capacity)
+{
+    public string Endpoint { get; } = endpoint;
+
+    /// <summary>Full: the copy is dropped (and counted); completed: the endpoint is retired or the server stopping.</summary>
+    public Channel<ShadowWork> Copies { get; } = Channel.CreateBounded<ShadowWork>(
+        new BoundedChannelOptions(capacity) { SingleReader = true, SingleWriter = false, FullMode = BoundedChannelFullMode.Wait });
+
+    /// <summary>The worker; set once, before the queue is handed out.</summary>
+    public Task Worker { get; set; } = Task.CompletedTask;
+}
 
 // The request path: limits, enrichment, canary routing, prediction, then the log and the shadow copy (neither waited for).
 public sealed partial class ServingRuntime
@@ -158,9 +172,14 @@ public sealed partial class ServingRuntime
                 }
 
                 // A shadow whose alias has come to name the version that just answered (say after a promotion) would only repeat it.
-                if (state.Shadow is { } shadow && !ReferenceEquals(shadow, model) && !_shadow.Writer.TryWrite(new ShadowWork(deployment.Name, deployment.Project, shadow, input, request.RequestId, masked, state.Deployment.LogSampleRate, allowed)))
+                if (state.Shadow is { } shadow && !ReferenceEquals(shadow, model))
                 {
-                    _metrics.ShadowDropped.Labels(deployment.Name).Inc();
+                    // The endpoint's own queue: a full one drops only this endpoint's copies.
+                    var queue = _shadowQueues.TryGetValue(deployment.Name, out var known) ? known : AddShadowQueue(deployment.Name);
+                    if (queue is null || !queue.Copies.Writer.TryWrite(new ShadowWork(deployment.Name, deployment.Project, shadow, input, request.RequestId, masked, state.Deployment.LogSampleRate, allowed)))
+                    {
+                        _metrics.ShadowDropped.Labels(deployment.Name).Inc();
+                    }
                 }
 
                 return output;
@@ -494,14 +513,57 @@ public sealed partial class ServingRuntime
     };
 
     /// <summary>
-    /// Answers the queued shadow copies one at a time until the runtime stops. On stopping it ends after the copy in hand
-    /// (a shutdown must fit in the host's window, and a backlog of a slow shadow would not): <see cref="DisposeAsync"/>
-    /// counts what is still queued as dropped.
+    /// The queue of an endpoint's shadow copies, made with its first copy, its worker started; null when the endpoint is
+    /// gone, unloaded or without a shadow by now (a request still in flight: its copy is dropped), or the runtime is
+    /// stopping. Made under the lock that retires queues, and only while the endpoint still has a shadow: a queue
+    /// retired once its endpoint lost the shadow is not made again behind its back.
     /// </summary>
-    private async Task ShadowLoopAsync()
+    private ShadowQueue? AddShadowQueue(string endpoint)
+    {
+        lock (_shadowLock)
+        {
+            if (_shadowQueues.TryGetValue(endpoint, out var queue))
+            {
+                return queue;
+            }
+
+            if (_shadowClosed || !_endpoints.TryGetValue(endpoint, out var runtime) || runtime.State?.Shadow is null)
+            {
+                return null;
+            }
+
+            queue = new ShadowQueue(endpoint, _options.ShadowCapacity);
+            _shadowWorking.Add(queue);
+            queue.Worker = Task.Run(() => ShadowLoopAsync(queue), CancellationToken.None);
+            _shadowQueues[endpoint] = queue;
+            return queue;
+        }
+    }
+
+    /// <summary>
+    /// Takes no more copies for an endpoint that was deleted, unloaded or has no shadow now: its worker answers the copies
+    /// already queued (a bounded number) and ends. A later copy makes a new queue.
+    /// </summary>
+    private void RetireShadow(string endpoint)
+    {
+        lock (_shadowLock)
+        {
+            if (_shadowQueues.TryRemove(endpoint, out var queue))
+            {
+                queue.Copies.Writer.TryComplete();
+            }
+        }
+    }
+
+    /// <summary>
+    /// Answers one endpoint's queued shadow copies one at a time until its queue is retired and empty, or the runtime
+    /// stops. On stopping it ends after the copy in hand (a shutdown must fit in the host's window, and a backlog of a
+    /// slow shadow would not): <see cref="DisposeAsync"/> counts what is still queued as dropped.
+    /// </summary>
+    private async Task ShadowLoopAsync(ShadowQueue queue)
     {
         var token = _stopping.Token;
-        var reader = _shadow.Reader;
+        var reader = queue.Copies.Reader;
         try
         {
             while (await reader.WaitToReadAsync(token).ConfigureAwait(false))
@@ -517,6 +579,17 @@ public sealed partial class ServingRuntime
         }
         catch (OperationCanceledException) when (token.IsCancellationRequested)
         {
+        }
+        finally
+        {
+            lock (_shadowLock)
+            {
+                // Stopping: DisposeAsync holds the list and counts what is left; otherwise the queue is retired and empty.
+                if (!_shadowClosed)
+                {
+                    _shadowWorking.Remove(queue);
+                }
+            }
         }
     }
 
@@ -587,12 +660,18 @@ public sealed partial class ServingRuntime
         _metrics.ShadowFailures.Labels(work.Endpoint).Inc();
         var logged = _shadowReasons.GetOrAdd(work.Endpoint, _ => new HashSet<string>(StringComparer.Ordinal));
         var shadow = $"{work.Model.Name}/{work.Model.Version}";
-        if (logged.Count > MaxShadowReasons || !logged.Add($"{shadow}: {reason}"))
+        int count;
+        lock (logged)
         {
-            return;
+            if (logged.Count > MaxShadowReasons || !logged.Add($"{shadow}: {reason}"))
+            {
+                return;
+            }
+
+            count = logged.Count;
         }
 
-        _options.Warn?.Invoke(logged.Count > MaxShadowReasons
+        _options.Warn?.Invoke(count > MaxShadowReasons
             ? $"endpoint '{work.Endpoint}': shadow {shadow} fails for further reasons; they are counted (strata_serving_shadow_failures_total), not logged"
             : $"endpoint '{work.Endpoint}': shadow {shadow} failed a request (counted in strata_serving_shadow_failures_total; logged once per reason): {reason}");
     }

@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
-using System.Threading.Channels;
 using Strata.Features;
 using Strata.Serving.Metrics;
 using Strata.Stores;
@@ -16,7 +15,7 @@ public sealed record ServingOptions
     /// <summary>How often the metadata store's change sequence is polled for alias moves and endpoint changes.</summary>
     public TimeSpan PollInterval { get; init; } = TimeSpan.FromSeconds(1);
 
-    /// <summary>Requests waiting for the shadow models; beyond it copies are dropped and counted.</summary>
+    /// <summary>Copies waiting for one endpoint's shadow model (each endpoint has its own queue); beyond it that endpoint's copies are dropped and counted.</summary>
     public int ShadowCapacity { get; init; } = 1024;
 
     /// <summary>Most TreeSHAP contributions a request may ask for per row.</summary>
@@ -53,11 +52,19 @@ public sealed partial class ServingRuntime : IAsyncDisposable
     private readonly PredictionLog? _log;
     private readonly ConcurrentDictionary<string, EndpointRuntime> _endpoints = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim _refreshLock = new(1, 1);
-    private readonly Channel<ShadowWork> _shadow;
+
+    // Each endpoint's shadow copies wait in its own queue for its own worker, so a slow shadow drops only its endpoint's
+    // copies. A queue is made with an endpoint's first copy and retired when the endpoint is deleted, unloaded or left
+    // without a shadow. Changed under _shadowLock; read without it on the request path.
+    private readonly ConcurrentDictionary<string, ShadowQueue> _shadowQueues = new(StringComparer.Ordinal);
+    private readonly HashSet<ShadowQueue> _shadowWorking = []; // queues whose worker runs, retired ones too (shutdown awaits them)
+    private readonly Lock _shadowLock = new();
+    private bool _shadowClosed;
     private readonly CancellationTokenSource _stopping = new();
     private int _disposed;
 
-    // The shadow failures already logged, per endpoint: each reason once (the shadow worker alone adds to a set).
+    // The shadow failures already logged, per endpoint: each reason once (a set is locked: a retired queue's worker may
+    // still be answering while the endpoint's next queue's worker starts).
     private readonly ConcurrentDictionary<string, HashSet<string>> _shadowReasons = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<KeyDigest, Security.Principal> _keys = new();
     private readonly Lock _gaugesLock = new();
@@ -71,7 +78,6 @@ public sealed partial class ServingRuntime : IAsyncDisposable
     private static readonly ConditionalWeakTable<FeatureStore, ConcurrentDictionary<string, ServiceNeeds>> NeedsByStore = new();
     private IReadOnlyDictionary<string, IReadOnlyList<string>> _keyEndpoints = new Dictionary<string, IReadOnlyList<string>>();
     private Task? _poller;
-    private Task? _shadowWorker;
     private long _seenSequence = -1;
 
     /// <summary>Creates the runtime; <see cref="StartAsync"/> loads the endpoints and starts watching the store.</summary>
@@ -87,7 +93,6 @@ public sealed partial class ServingRuntime : IAsyncDisposable
         _metrics = new ServingMetrics(metrics);
         _cache = new ModelCache(metadata, artifacts, _metrics, _clock);
         _log = _options.PredictionLogFolder is { } folder ? new PredictionLog(new PredictionLogOptions { Folder = folder, Capacity = _options.PredictionLogCapacity, BeforeWrite = _options.BeforeLogWrite }, metrics) : null;
-        _shadow = Channel.CreateBounded<ShadowWork>(new BoundedChannelOptions(_options.ShadowCapacity) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
         metrics.OnCollect(UpdateGauges);
     }
 
@@ -129,7 +134,6 @@ public sealed partial class ServingRuntime : IAsyncDisposable
         }
 
         await RefreshAsync(cancellationToken).ConfigureAwait(false);
-        _shadowWorker = Task.Run(ShadowLoopAsync, CancellationToken.None);
         _poller = Task.Run(PollLoopAsync, CancellationToken.None);
     }
 
@@ -186,6 +190,7 @@ public sealed partial class ServingRuntime : IAsyncDisposable
             endpoint.Unloaded = true;
             endpoint.Swap(null);
             endpoint.LastError = "unloaded";
+            RetireShadow(name);
         }
         finally
         {
@@ -347,6 +352,7 @@ public sealed partial class ServingRuntime : IAsyncDisposable
                     gone.State?.CloseBatchers();
                 }
 
+                RetireShadow(name);
                 _shadowReasons.TryRemove(name, out _);
             }
 
@@ -376,7 +382,7 @@ public sealed partial class ServingRuntime : IAsyncDisposable
         _log?.FlushAsync(cancellationToken) ?? Task.CompletedTask;
 
     /// <summary>
-    /// Stops polling and the shadow worker (copies it has not answered are counted as dropped), then writes what the
+    /// Stops polling and the shadow workers (copies they have not answered are counted as dropped), then writes what the
     /// prediction log holds and closes its open segment.
     /// </summary>
     public async ValueTask DisposeAsync()
@@ -387,12 +393,23 @@ public sealed partial class ServingRuntime : IAsyncDisposable
             return;
         }
 
-        // No copy is queued from here on (a request still answering counts its copy as dropped), and the shadow worker
+        // No copy is queued from here on (a request still answering counts its copy as dropped), and each shadow worker
         // stops after the copy in hand: it does not work through its backlog, which would hold the log open beyond the
         // host's shutdown window.
-        _shadow.Writer.TryComplete();
+        List<ShadowQueue> queues;
+        lock (_shadowLock)
+        {
+            _shadowClosed = true;
+            queues = [.. _shadowWorking];
+        }
+
+        foreach (var queue in queues)
+        {
+            queue.Copies.Writer.TryComplete();
+        }
+
         await _stopping.CancelAsync().ConfigureAwait(false);
-        foreach (var task in new[] { _poller, _shadowWorker })
+        foreach (var task in queues.Select(q => (Task?)q.Worker).Prepend(_poller))
         {
             if (task is not null)
             {
@@ -406,11 +423,14 @@ public sealed partial class ServingRuntime : IAsyncDisposable
             }
         }
 
-        // The copies the shadow never answered are counted as dropped, per endpoint, so answered, failed and dropped
+        // The copies the shadows never answered are counted as dropped, per endpoint, so answered, failed and dropped
         // still add up to the copies made.
-        while (_shadow.Reader.TryRead(out var left))
+        foreach (var queue in queues)
         {
-            _metrics.ShadowDropped.Labels(left.Endpoint).Inc();
+            while (queue.Copies.Reader.TryRead(out var left))
+            {
+                _metrics.ShadowDropped.Labels(left.Endpoint).Inc();
+            }
         }
 
         // Last, so the shadow answers given before stopping are written too; the open segment is then closed.
@@ -469,6 +489,11 @@ public sealed partial class ServingRuntime : IAsyncDisposable
                 current = await LoadStateAsync(deployment, partial: true, cancellationToken).ConfigureAwait(false);
                 runtime.Swap(current);
                 _metrics.Swaps.Labels(deployment.Name).Inc();
+            }
+
+            if (current.Shadow is null)
+            {
+                RetireShadow(record.Name); // a shadow taken out (or left out): its worker answers what is queued and ends
             }
 
             // Set whether or not anything was loaded now: the error of an earlier attempt (an alias since moved back) is gone.
@@ -722,6 +747,18 @@ public sealed partial class ServingRuntime : IAsyncDisposable
     /// <summary>Requests an endpoint's shadow has answered, and copies it dropped (tests).</summary>
     internal (double Answered, double Dropped) ShadowCounts(string endpoint) =>
         (_metrics.ShadowPredictions.Labels(endpoint).Value, _metrics.ShadowDropped.Labels(endpoint).Value);
+
+    /// <summary>Shadow workers running, those of retired queues still answering included (tests).</summary>
+    internal int ShadowWorkers
+    {
+        get
+        {
+            lock (_shadowLock)
+            {
+                return _shadowWorking.Count;
+            }
+        }
+    }
 
     /// <summary>Batched calls of an endpoint and the requests they answered (tests).</summary>
     internal (double Count, double Sum) BatchSizes(string endpoint)

@@ -128,6 +128,91 @@ public sealed class ServingRuntimeTests : IAsyncLifetime, IDisposable
     }
 
     [Fact]
+    public async Task A_slow_shadow_drops_only_its_own_endpoints_copies()
+    {
+        // The first shadow copy hangs until the gate opens, and it is the slow endpoint's: its shadow is stuck. Every
+        // other copy is answered at once. Each endpoint's queue holds two copies.
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var calls = 0;
+        await using var runtime = await StartAsync(
+            [
+                new Deployment { Name = "slow-shadowed", Project = "flights", Model = "delay/1", Shadow = "delay/2" },
+                new Deployment { Name = "quick-shadowed", Project = "flights", Model = "delay/1", Shadow = "delay/2" },
+            ],
+            ct => Interlocked.Increment(ref calls) == 1 ? gate.Task.WaitAsync(ct) : Task.CompletedTask,
+            shadowCapacity: 2);
+
+        // The slow endpoint is flooded beyond its queue: its worker holds one copy, its queue two, the rest are dropped.
+        for (var i = 0; i < 10; i++)
+        {
+            await runtime.PredictAsync(Request("slow-shadowed", $"s{i}"));
+        }
+
+        await WaitUntilAsync(() => Volatile.Read(ref calls) == 1);
+
+        var slow = runtime.ShadowCounts("slow-shadowed");
+        Assert.Equal(0, slow.Answered);
+        Assert.InRange(slow.Dropped, 7, 8);
+
+        // Meanwhile every copy of the other endpoint is answered: none waits behind the slow one's, none is dropped.
+        for (var i = 0; i < 10; i++)
+        {
+            await runtime.PredictAsync(Request("quick-shadowed", $"q{i}"));
+            Assert.Equal(0, runtime.ShadowCounts("quick-shadowed").Dropped);
+            var answered = i + 1;
+            await WaitUntilAsync(() => runtime.ShadowCounts("quick-shadowed").Answered == answered);
+        }
+
+        Assert.Equal((10, 0), runtime.ShadowCounts("quick-shadowed"));
+        Assert.Equal(slow, runtime.ShadowCounts("slow-shadowed"));
+
+        // Let go, the slow shadow answers what its queue held: every copy is answered or counted as dropped, under its label.
+        gate.SetResult();
+        await WaitUntilAsync(() => runtime.ShadowCounts("slow-shadowed") is var (slowAnswered, slowDropped) && slowAnswered + slowDropped == 10);
+        await runtime.FlushPredictionLogAsync();
+        var records = await ReadLogAsync();
+        Assert.Equal(10, records.Count(r => r.Endpoint == "quick-shadowed" && r.Role == ServingRoles.Shadow));
+        Assert.Equal(runtime.ShadowCounts("slow-shadowed").Answered, records.Count(r => r.Endpoint == "slow-shadowed" && r.Role == ServingRoles.Shadow));
+    }
+
+    [Fact]
+    public async Task A_deleted_or_unloaded_endpoints_shadow_worker_ends_and_stopping_counts_each_endpoints_backlog()
+    {
+        // The first shadow copy, the held endpoint's, hangs until the runtime stops; every other copy is answered at once.
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var calls = 0;
+        var runtime = await StartAsync(
+            [
+                new Deployment { Name = "parked-shadow", Project = "flights", Model = "delay/1", Shadow = "delay/2" },
+                new Deployment { Name = "deleted-shadow", Project = "flights", Model = "delay/1", Shadow = "delay/2" },
+                new Deployment { Name = "held-shadow", Project = "flights", Model = "delay/1", Shadow = "delay/2" },
+            ],
+            ct => Interlocked.Increment(ref calls) == 1 ? gate.Task.WaitAsync(ct) : Task.CompletedTask);
+        Assert.Equal(0, runtime.ShadowWorkers); // a worker is started by an endpoint's first copy
+        foreach (var endpoint in new[] { "held-shadow", "parked-shadow", "deleted-shadow" })
+        {
+            for (var i = 0; i < 5; i++)
+            {
+                await runtime.PredictAsync(Request(endpoint, $"{endpoint}-{i}"));
+            }
+
+            await WaitUntilAsync(() => Volatile.Read(ref calls) >= 1);
+        }
+
+        Assert.Equal(3, runtime.ShadowWorkers);
+        await runtime.UnloadAsync("parked-shadow");
+        await runtime.DeleteAsync("deleted-shadow", new Actor("test"));
+
+        // Their workers answer what was queued and end; the held one's keeps waiting.
+        await WaitUntilAsync(() => runtime.ShadowWorkers == 1);
+        Assert.Equal((5, 0), runtime.ShadowCounts("parked-shadow"));
+
+        // Stopping ends the held worker after the copy in hand; the four queued behind it are counted as its drops.
+        await runtime.DisposeAsync();
+        Assert.Equal((0, 5), runtime.ShadowCounts("held-shadow"));
+    }
+
+    [Fact]
     public async Task Stopping_with_a_shadow_backlog_ends_promptly_counts_the_copies_left_as_dropped_and_closes_the_log()
     {
         // A slow shadow that does not look at the token (a model taking 20 ms a copy): the worker used to answer its whole
@@ -501,8 +586,12 @@ public sealed class ServingRuntimeTests : IAsyncLifetime, IDisposable
         return runtime;
     }
 
+    private Task<ServingRuntime> StartAsync(
+        Deployment deployment, Func<CancellationToken, Task>? beforeShadow = null, int shadowCapacity = 1024, int logCapacity = 16_384, Func<Task>? beforeLogWrite = null) =>
+        StartAsync([deployment], beforeShadow, shadowCapacity, logCapacity, beforeLogWrite);
+
     private async Task<ServingRuntime> StartAsync(
-        Deployment deployment, Func<CancellationToken, Task>? beforeShadow = null, int shadowCapacity = 1024, int logCapacity = 16_384, Func<Task>? beforeLogWrite = null)
+        Deployment[] deployments, Func<CancellationToken, Task>? beforeShadow, int shadowCapacity = 1024, int logCapacity = 16_384, Func<Task>? beforeLogWrite = null)
     {
         var runtime = new ServingRuntime(_home.Metadata, _home.Artifacts, null, new MetricRegistry(), new ServingOptions
         {
@@ -512,7 +601,7 @@ public sealed class ServingRuntimeTests : IAsyncLifetime, IDisposable
             PredictionLogCapacity = logCapacity,
             BeforeLogWrite = beforeLogWrite,
         });
-        await runtime.StartAsync([deployment], new Actor("test"));
+        await runtime.StartAsync(deployments, new Actor("test"));
         return runtime;
     }
 
