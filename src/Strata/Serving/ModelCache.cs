@@ -42,13 +42,28 @@ internal sealed class ModelCache(IMetadataStore metadata, IArtifactStore artifac
     }
 
     /// <summary>A loaded version, loading it first when needed.</summary>
+    /// <param name="project">The version's project.</param>
+    /// <param name="model">The model.</param>
+    /// <param name="version">The version.</param>
+    /// <param name="reread">
+    /// With an explicit load (a repository <c>load</c>): the versions already read again for it. A version not yet in the
+    /// set is read from the artifact store and verified again even when it is cached, then added, so a load naming one
+    /// version twice (a shadow equal to the champion) reads it once. Null otherwise: a cached version is used as it is.
+    /// </param>
+    /// <param name="cancellationToken">Stops waiting (a load others wait for goes on).</param>
     /// <exception cref="StrataException">
     /// No such version, a deleted one, or a package that fails verification or cannot be read (each a caller error: the
     /// version cannot be served, whoever asks).
     /// </exception>
-    public async Task<LoadedModel> GetAsync(string project, string model, int version, CancellationToken cancellationToken)
+    public async Task<LoadedModel> GetAsync(
+        string project, string model, int version, ISet<(string Project, string Model, int Version)>? reread, CancellationToken cancellationToken)
     {
         var key = (project, model, version);
+        if (reread is not null && reread.Add(key))
+        {
+            return await RereadAsync(key, cancellationToken).ConfigureAwait(false);
+        }
+
         if (_failures.TryGetValue(key, out var failed) && failed.Error is { } error && clock.GetUtcNow() < failed.RetryAt)
         {
             throw new StrataException(error.Code, error.Message); // the same answer, without reading the package again yet
@@ -85,6 +100,34 @@ internal sealed class ModelCache(IMetadataStore metadata, IArtifactStore artifac
         }
 
         return loaded;
+    }
+
+    /// <summary>
+    /// Reads and verifies a version's package again, as its first load did, whether or not it is cached: an operator's
+    /// load must not be answered from memory when the package on disk has changed since. One that no longer loads is
+    /// dropped from the cache and counted as a failed load (endpoints already serving it keep their state until they
+    /// swap); one that does keeps the instance already cached, if any: the digest is the same and was checked again,
+    /// and endpoints sharing one version share one copy (a shadow is told from the champion by reference).
+    /// </summary>
+    private async Task<LoadedModel> RereadAsync((string Project, string Model, int Version) key, CancellationToken cancellationToken)
+    {
+        var load = LoadAsync(key.Project, key.Model, key.Version);
+        LoadedModel verified;
+        try
+        {
+            verified = await load.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (load.IsFaulted)
+        {
+            _models.TryRemove(key, out _);
+            Failed(key, e);
+            throw;
+        }
+
+        _failures.TryRemove(key, out _);
+        var fresh = new Lazy<Task<LoadedModel>>(Task.FromResult(verified));
+        var kept = _models.AddOrUpdate(key, fresh, (_, cached) => cached.IsValueCreated && cached.Value.IsCompletedSuccessfully ? cached : fresh);
+        return await kept.Value.ConfigureAwait(false);
     }
 
     /// <summary>

@@ -469,7 +469,7 @@ public sealed partial class ServingRuntime : IAsyncDisposable
 
         if (runtime is null || runtime.Record.Definition != record.Definition || runtime.Record.Project != record.Project)
         {
-            var fresh = new EndpointRuntime(record, deployment, _clock);
+            var fresh = new EndpointRuntime(record, deployment, _clock) { Reload = runtime?.Reload ?? false }; // a load asked for still re-reads
             if (runtime?.State is { } previous && previous.Deployment.Project == deployment.Project)
             {
                 fresh.Swap(previous); // keeps serving what it served until the new models are in
@@ -485,8 +485,11 @@ public sealed partial class ServingRuntime : IAsyncDisposable
             var current = runtime.State;
             if (runtime.Reload || current is null || current.Deployment != deployment || current.Wanted != wanted)
             {
+                // A repository load reads and verifies every package again, cached or not (a package changed on disk since
+                // it was first read is refused, not served from memory); a swap or a retry takes what the cache holds.
+                var reread = runtime.Reload ? new HashSet<(string, string, int)>() : null;
                 runtime.Reload = false;
-                current = await LoadStateAsync(deployment, partial: true, cancellationToken).ConfigureAwait(false);
+                current = await LoadStateAsync(deployment, partial: true, reread, cancellationToken).ConfigureAwait(false);
                 runtime.Swap(current);
                 _metrics.Swaps.Labels(deployment.Name).Inc();
             }
@@ -575,7 +578,7 @@ public sealed partial class ServingRuntime : IAsyncDisposable
             throw new StrataException(ErrorCodes.NotFound, $"no project '{deployment.Project}'");
         }
 
-        await LoadStateAsync(deployment, partial: false, cancellationToken).ConfigureAwait(false);
+        await LoadStateAsync(deployment, partial: false, reread: null, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -584,13 +587,14 @@ public sealed partial class ServingRuntime : IAsyncDisposable
     /// does: a challenger or shadow that cannot be loaded or checked is left out, the reason in
     /// <see cref="EndpointState.LeftOut"/>, so it never takes the champion's traffic down with it.
     /// </summary>
-    private async Task<EndpointState> LoadStateAsync(Deployment deployment, bool partial, CancellationToken cancellationToken)
+    private async Task<EndpointState> LoadStateAsync(
+        Deployment deployment, bool partial, HashSet<(string, string, int)>? reread, CancellationToken cancellationToken)
     {
         var championVersion = await _cache.ResolveAsync(deployment.Project, deployment.ChampionReference, cancellationToken).ConfigureAwait(false);
-        var champion = await _cache.GetAsync(deployment.Project, deployment.ChampionReference.Model, championVersion, cancellationToken).ConfigureAwait(false);
+        var champion = await _cache.GetAsync(deployment.Project, deployment.ChampionReference.Model, championVersion, reread, cancellationToken).ConfigureAwait(false);
         var problems = new List<string>();
-        var (challenger, challengerVersion) = await LoadRoleAsync(deployment, ServingRoles.Challenger, deployment.Challenger, partial, problems, cancellationToken).ConfigureAwait(false);
-        var (shadow, shadowVersion) = await LoadRoleAsync(deployment, ServingRoles.Shadow, deployment.Shadow, partial, problems, cancellationToken).ConfigureAwait(false);
+        var (challenger, challengerVersion) = await LoadRoleAsync(deployment, ServingRoles.Challenger, deployment.Challenger, partial, problems, reread, cancellationToken).ConfigureAwait(false);
+        var (shadow, shadowVersion) = await LoadRoleAsync(deployment, ServingRoles.Shadow, deployment.Shadow, partial, problems, reread, cancellationToken).ConfigureAwait(false);
         var wanted = (championVersion, challengerVersion, shadowVersion);
         var state = new EndpointState(deployment, champion, challenger, shadow) { Wanted = wanted, LeftOut = Joined(problems) };
         try
@@ -610,7 +614,7 @@ public sealed partial class ServingRuntime : IAsyncDisposable
 
     /// <summary>Resolves and loads a challenger or shadow; with <paramref name="partial"/>, a failure is added to <paramref name="problems"/> instead of thrown.</summary>
     private async Task<(LoadedModel? Model, int? Version)> LoadRoleAsync(
-        Deployment deployment, string role, string? reference, bool partial, List<string> problems, CancellationToken cancellationToken)
+        Deployment deployment, string role, string? reference, bool partial, List<string> problems, HashSet<(string, string, int)>? reread, CancellationToken cancellationToken)
     {
         if (reference is null)
         {
@@ -622,7 +626,7 @@ public sealed partial class ServingRuntime : IAsyncDisposable
         try
         {
             version = await _cache.ResolveAsync(deployment.Project, parsed, cancellationToken).ConfigureAwait(false);
-            return (await _cache.GetAsync(deployment.Project, parsed.Model, version.Value, cancellationToken).ConfigureAwait(false), version);
+            return (await _cache.GetAsync(deployment.Project, parsed.Model, version.Value, reread, cancellationToken).ConfigureAwait(false), version);
         }
         catch (StrataException e) when (partial && e.IsCallerError)
         {

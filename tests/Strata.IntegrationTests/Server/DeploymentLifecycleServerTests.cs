@@ -98,4 +98,33 @@ public sealed class DeploymentLifecycleServerTests(ServingServerFixture fixture)
         Assert.Equal(("READY", "1"), (entry.GetProperty("state").GetString(), entry.GetProperty("version").GetString()));
         Assert.Contains("failed verification", entry.GetProperty("reason").GetString(), StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task A_repository_load_after_an_unload_reads_the_package_again_and_refuses_one_changed_on_disk()
+    {
+        // A model of its own, so its package file is no other endpoint's.
+        await Server.RegisterOtherModelAsync("life-reread", new Strata.Learning.Linear.LogisticRegressionLearner(), Strata.Learning.LearningTask.BinaryClassification);
+        await Server.DeployAsync("life-reread", new { project = "flights", model = "life-reread/1" });
+        var digest = (await Server.Registry.GetVersionAsync(Caller.Local, "flights", "life-reread", 1)).ArtifactDigest;
+        var file = Path.Combine(Server.Home, "objects", "sha256", digest[..2], digest[2..]);
+        var package = await File.ReadAllBytesAsync(file);
+        using var deployer = Server.Http("deployer");
+        using var http = Server.Http();
+        Assert.Equal(HttpStatusCode.OK, (await deployer.PostAsync("/v2/repository/models/life-reread/unload", null)).StatusCode);
+
+        // The package changes on disk while the endpoint is unloaded: the load reads it again, as a first load does.
+        await File.WriteAllBytesAsync(file, [.. package.Take(package.Length / 2)]);
+        using var refused = await deployer.PostAsync("/v2/repository/models/life-reread/load", null);
+        Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+        Assert.Contains("version 1 of model 'life-reread' failed verification", (await ServingServer.JsonAsync(refused)).GetProperty("error").GetString(), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.BadRequest, (await http.GetAsync("/v2/models/life-reread/ready")).StatusCode);
+        var index = await ServingServer.JsonAsync(await deployer.PostAsync("/v2/repository/index", null));
+        Assert.Equal("UNAVAILABLE", index.EnumerateArray().Single(e => e.GetProperty("name").GetString() == "life-reread").GetProperty("state").GetString());
+        Assert.Contains("strata_serving_model_load_failures_total{model=\"life-reread\"} 1\n", await http.GetStringAsync("/metrics"), StringComparison.Ordinal);
+
+        // Put back as it was, the package loads again.
+        await File.WriteAllBytesAsync(file, package);
+        Assert.Equal(HttpStatusCode.OK, (await deployer.PostAsync("/v2/repository/models/life-reread/load", null)).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("/v2/models/life-reread/ready")).StatusCode);
+    }
 }
