@@ -154,9 +154,13 @@ public sealed partial class ServingRuntime : IAsyncDisposable
         }
     }
 
-    /// <summary>Loads an endpoint's models again after an unload (or retries a failed load); waits until they are in.</summary>
+    /// <summary>
+    /// Loads an endpoint's models again after an unload (or retries a failed load), reading and verifying each package
+    /// again even when the version is still in memory; waits until they are in.
+    /// </summary>
     /// <exception cref="StrataException">
-    /// No such endpoint, or a model it declares fails to load (the reason; what it served before, if anything, keeps serving).
+    /// No such endpoint, or a model it declares fails to load, a package changed on disk since it was first read among them
+    /// (the reason; what it served before, if anything, keeps serving).
     /// </exception>
     public async Task LoadAsync(string name, CancellationToken cancellationToken = default)
     {
