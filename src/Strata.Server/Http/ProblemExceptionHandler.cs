@@ -27,6 +27,13 @@ internal sealed partial class ProblemExceptionHandler(IProblemDetailsService pro
     /// </summary>
     internal const string BodyEndedEarly = "Unexpected end of request content.";
 
+    // SQLSTATE lock_not_available: a statement waited for a lock longer than the session's lock_timeout allows.
+    private const string LockNotAvailable = "55P03";
+
+    // What a caller refused behind a database lock is told to wait before it tries again (as a push refused behind
+    // another replica's merge of its view).
+    private const int LockRetryAfterSeconds = 5;
+
     public async ValueTask<bool> TryHandleAsync(HttpContext httpContext, Exception exception, CancellationToken cancellationToken)
     {
         if (ClientLeft(httpContext, exception))
@@ -36,10 +43,14 @@ internal sealed partial class ProblemExceptionHandler(IProblemDetailsService pro
             return true;
         }
 
-        var (status, code, detail) = Map(exception, exception is JsonException or BadHttpRequestException { InnerException: JsonException } ? BodyType(httpContext) : null);
+        var (status, code, detail) = Map(exception, exception is JsonException or BadHttpRequestException { InnerException: JsonException } ? BodyType(httpContext) : null, Operation(httpContext));
         // A refusal under load (503, 504) is counted in the metrics and the access log; a stack trace for each would grow
         // the log fastest exactly while the server sheds load. So would one per request while the metadata store is down.
-        if (exception is DbException { IsTransient: true })
+        if (IsLockTimeout(exception))
+        {
+            httpContext.Response.Headers.RetryAfter = LockRetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+        else if (exception is DbException { IsTransient: true })
         {
             LogStoreUnavailable(logger, httpContext.TraceIdentifier, exception.Message);
             httpContext.Response.Headers.RetryAfter = "1";
@@ -108,18 +119,35 @@ internal sealed partial class ProblemExceptionHandler(IProblemDetailsService pro
     internal static int StatusFor(HttpContext context, Exception exception) =>
         ClientLeft(context, exception) ? StatusCodes.Status499ClientClosedRequest : Map(exception).Status;
 
-    /// <summary>The status, stable code and message for an exception; <paramref name="body"/> is the type the request's body was read as, when known.</summary>
-    internal static (int Status, string Code, string Detail) Map(Exception exception, JsonTypeInfo? body = null) => exception switch
+    /// <summary>
+    /// The status, stable code and message for an exception; <paramref name="body"/> is the type the request's body was
+    /// read as, when known, and <paramref name="operation"/> names the request (method and path) where a message needs it.
+    /// </summary>
+    internal static (int Status, string Code, string Detail) Map(Exception exception, JsonTypeInfo? body = null, string? operation = null) => exception switch
     {
         Strata.Serving.ServingRefusal e => (e.Status, e.Code, e.Message),
         StrataException e when e.IsCallerError => (StatusOf(e.Code), e.Code, e.Message),
         StrataException e => (StatusCodes.Status500InternalServerError, e.Code, "the server failed to do this; the request id identifies it in the server's log"),
+
+        // A lock wait cut short by the database's lock_timeout (set on the connection string, role or database) outside
+        // the stores' own bounded waits: another replica or process holds the lock while its work goes on, so it passes.
+        // Npgsql counts it transient, which answered it as a 503 saying the metadata store did not answer.
+        DbException e when IsLockTimeout(e) => (
+            StatusCodes.Status409Conflict,
+            ErrorCodes.Conflict,
+            $"{operation ?? "the request"} waited for a lock that another server replica or process holds longer than the database's lock_timeout allows, and was stopped; retry shortly"),
         DbException { IsTransient: true } => (StatusCodes.Status503ServiceUnavailable, Unavailable, "the metadata store does not answer; retry shortly"),
         BadHttpRequestException e when e.StatusCode == StatusCodes.Status413PayloadTooLarge => (e.StatusCode, ErrorCodes.DataLimit, "the request body is larger than this route accepts"),
         BadHttpRequestException e => (e.StatusCode, ErrorCodes.ArgumentInvalid, Describe(e, body)),
         JsonException e => (StatusCodes.Status400BadRequest, ErrorCodes.ArgumentInvalid, JsonErrors.Describe(e, "the request body", body)),
         _ => (StatusCodes.Status500InternalServerError, "internal", "an unexpected error occurred; the request id identifies it in the server's log"),
     };
+
+    /// <summary>A database statement stopped by <c>lock_timeout</c> (SQLSTATE 55P03).</summary>
+    private static bool IsLockTimeout(Exception exception) => exception is DbException { SqlState: LockNotAvailable };
+
+    /// <summary>The request as its method and path (no query: it may carry what the access log leaves out).</summary>
+    private static string Operation(HttpContext context) => $"{ServerMetrics.Method(context.Request.Method)} {context.Request.Path}";
 
     /// <summary>
     /// Fills in the code and message of a problem the framework answers on its own (an unknown path, a wrong method or
