@@ -58,7 +58,19 @@ public sealed class FeatureStore
     // A push reads, merges and writes the windows of the entities it touches, so pushes into one online store take turns,
     // whichever definitions version (store instance) they go through. Other processes sharing the store (PostgreSQL
     // replicas) are kept out by the store's merge, which this lock keeps to one per process.
-    private static readonly ConditionalWeakTable<IOnlineStore, SemaphoreSlim> PushLocks = [];
+    private static readonly ConditionalWeakTable<IOnlineStore, PushTurn> PushTurns = [];
+
+    // What a push refused behind the push lock is told to wait before it tries again (as one refused behind another
+    // replica's merge of the view).
+    private const int BusyRetryAfterSeconds = 5;
+
+    /// <summary>
+    /// How long a push waits for the push lock of its online store. A push holds it for milliseconds, so a wait this long
+    /// is behind a materialization of an aggregation view in this process (minutes, for a long history), and the caller
+    /// hears why before the 30 to 60 s after which HTTP clients and proxies commonly give up: the same bound as a merge's
+    /// wait for another replica's lock on PostgreSQL.
+    /// </summary>
+    internal static readonly TimeSpan DefaultPushLockWait = TimeSpan.FromSeconds(15);
 
     private readonly IOfflineStore _offline;
     private readonly IOnlineStore _online;
@@ -146,6 +158,9 @@ public sealed class FeatureStore
 
     /// <summary>The online store.</summary>
     public IOnlineStore Online => _online;
+
+    /// <summary>How long a push waits for the push lock before it is refused as a conflict (tests shorten it).</summary>
+    internal TimeSpan PushLockWait { get; set; } = DefaultPushLockWait;
 
     /// <summary>
     /// The features a request names: a feature service, or <c>view:feature</c> references; each checked to exist.
@@ -447,7 +462,7 @@ public sealed class FeatureStore
     }
 
     /// <summary>The lock under which windows are read, merged and written back: one per online store, shared by its feature stores.</summary>
-    private SemaphoreSlim PushLock => PushLocks.GetValue(_online, _ => new SemaphoreSlim(1, 1));
+    private PushTurn PushLock => PushTurns.GetValue(_online, _ => new PushTurn());
 
     private long NowMicros() => _clock.GetUtcNow().ToUnixTimeMilliseconds() * 1000;
 
@@ -585,7 +600,7 @@ public sealed class FeatureStore
         }
 
         var pushLock = PushLock;
-        await pushLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        await pushLock.EnterAsync($"a push to source '{source}'", PushLockWait, cancellationToken).ConfigureAwait(false);
         try
         {
             // The windows' views stay locked from their read to their write against other processes too (replicas over one
@@ -676,8 +691,10 @@ public sealed class FeatureStore
             // the pushes' lock and as a merge (which locks the view against other replicas' pushes): a push merged between
             // the read and the write would be replaced by the rebuilt window (the same newest event), and its event lost online.
             var widest = windows.Aggregations.Max(a => a.Window).Ticks / TimeSpan.TicksPerMicrosecond;
+            // The materialization waits for its turn without a bound: it is an operator's batch job, which may wait behind
+            // pushes (milliseconds each) or another materialization rather than fail; the pushes behind it are refused in time.
             var pushLock = PushLock;
-            await pushLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+            await pushLock.EnterAsync($"a materialization of feature view '{view}'", Timeout.InfiniteTimeSpan, cancellationToken).ConfigureAwait(false);
             try
             {
                 var merge = await _online.BeginMergeAsync([view], cancellationToken).ConfigureAwait(false);
@@ -917,6 +934,44 @@ public sealed class FeatureStore
 
     private static StrataException UnknownFeature(FeatureReference reference, IEnumerable<string> features) =>
         new(ErrorCodes.NotFound, $"feature view '{reference.View}' has no feature '{reference.Feature}' (features: {string.Join(", ", features)})");
+
+    /// <summary>
+    /// The push lock of one online store, and what holds it: a push waits a bounded time for it, then is refused naming
+    /// the holder (a materialization, usually), as a conflict to retry.
+    /// </summary>
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "Lives as long as its online store; a SemaphoreSlim whose wait handle is never asked for holds nothing to dispose.")]
+    private sealed class PushTurn
+    {
+        private readonly SemaphoreSlim _lock = new(1, 1);
+        private volatile string? _holder;
+
+        /// <summary>Takes the lock for <paramref name="what"/>, waiting at most <paramref name="wait"/> (infinite: no bound).</summary>
+        /// <exception cref="StrataException">Still held once the wait is over (a conflict with a Retry-After; nothing was done).</exception>
+        public async Task EnterAsync(string what, TimeSpan wait, CancellationToken cancellationToken)
+        {
+            // Free (the common case) costs no timer.
+            if (!_lock.Wait(0, CancellationToken.None))
+            {
+                var holder = _holder;
+                if (!await _lock.WaitAsync(wait, cancellationToken).ConfigureAwait(false))
+                {
+                    var seconds = wait.TotalSeconds.ToString("0.#", CultureInfo.InvariantCulture);
+                    throw new StrataException(
+                        ErrorCodes.Conflict,
+                        $"the project's online store is held by {_holder ?? holder ?? "another push"} in this server process; waited {seconds} s, nothing was written; retry shortly")
+                    { RetryAfterSeconds = BusyRetryAfterSeconds };
+                }
+            }
+
+            _holder = what;
+        }
+
+        public void Release()
+        {
+            _holder = null;
+            _lock.Release();
+        }
+    }
 }
 
 /// <summary>The audit details of feature data changes, one wording for the server and the CLI.</summary>

@@ -14,7 +14,7 @@ namespace Strata.Testing.Conformance;
 /// Training sets are checked against naive scans, online values against training sets, so backends agree with each other.
 /// </summary>
 [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "The stores are disposed in DisposeAsync (IAsyncLifetime).")]
-public abstract class FeatureStoreConformance : IAsyncLifetime
+public abstract partial class FeatureStoreConformance : IAsyncLifetime
 {
     protected const string Project = "drivers";
     protected const long Second = 1_000_000;
