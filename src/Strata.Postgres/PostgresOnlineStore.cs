@@ -28,8 +28,10 @@ public sealed class PostgresOnlineStore : IOnlineStore
     private const string Schema = "strata_online";
     private const string SequenceColumn = "strata_write_seq";
 
-    // Any constant works; it names the lock that serializes setup and view changes of all replicas.
-    internal const long SetupLock = 0x5354524154410002;
+    // Any constant works; it names the lock under which replicas create the schema all projects share (CREATE ... IF NOT
+    // EXISTS is not safe against itself in two sessions). It is global, but held only while the schema is made, and no
+    // merge or view change takes it, so opening one project's store never waits for another project's work.
+    private const long SchemaLock = 0x5354524154410002;
 
     // What a caller refused for a view another process holds is told to wait before it tries again.
     private const int BusyRetryAfterSeconds = 5;
@@ -86,7 +88,7 @@ public sealed class PostgresOnlineStore : IOnlineStore
         await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
         await ExecuteAsync(connection, transaction, $"""
-            SELECT pg_advisory_xact_lock({SetupLock});
+            SELECT pg_advisory_xact_lock({SchemaLock});
             CREATE SCHEMA IF NOT EXISTS {Schema};
             CREATE SEQUENCE IF NOT EXISTS {Schema}.write_seq;
             CREATE TABLE IF NOT EXISTS {Schema}.views (
@@ -133,7 +135,12 @@ public sealed class PostgresOnlineStore : IOnlineStore
 
         await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
-        await ExecuteAsync(connection, transaction, $"SELECT pg_advisory_xact_lock({SetupLock})", cancellationToken).ConfigureAwait(false);
+        await using (var setup = new NpgsqlCommand("SELECT pg_advisory_xact_lock(hashtextextended(@k, 0))", connection, transaction))
+        {
+            setup.Parameters.AddWithValue("k", SetupLockKey);
+            await setup.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
         var current = await LoadAsync(connection, transaction, lockRows: true, cancellationToken).ConfigureAwait(false);
         var next = new Dictionary<string, StoredView>(StringComparer.Ordinal);
         var sql = new StringBuilder();
@@ -500,7 +507,7 @@ public sealed class PostgresOnlineStore : IOnlineStore
 
     /// <inheritdoc />
     /// <remarks>
-    /// One transaction: it takes the setup lock shared (so no view is changed meanwhile, and <see cref="ApplyViewsAsync"/>,
+    /// One transaction: it takes the project's setup lock shared (so no view is changed meanwhile, and <see cref="ApplyViewsAsync"/>,
     /// which locks every view row, never waits in a cycle with a merge that writes several), then an advisory lock per
     /// view, in name order so two merges never wait for each other's locks in a cycle. The locks are released by the
     /// commit or the rollback, a connection lost included, so a crashed replica holds none. Each lock is waited for at
@@ -528,7 +535,7 @@ public sealed class PostgresOnlineStore : IOnlineStore
             batch.BatchCommands.Add(new NpgsqlBatchCommand(string.Create(
                 CultureInfo.InvariantCulture,
                 $"SELECT set_config('lock_timeout', '{Math.Max(1, (long)MergeLockWait.TotalMilliseconds)}ms', true) WHERE current_setting('lock_timeout') = '0'")));
-            batch.BatchCommands.Add(new NpgsqlBatchCommand($"SELECT pg_advisory_xact_lock_shared({SetupLock})"));
+            batch.BatchCommands.Add(new NpgsqlBatchCommand("SELECT pg_advisory_xact_lock_shared(hashtextextended(@k, 0))") { Parameters = { new NpgsqlParameter("k", SetupLockKey) } });
             foreach (var view in names)
             {
                 batch.BatchCommands.Add(new NpgsqlBatchCommand("SELECT pg_advisory_xact_lock(hashtextextended(@v, 0))") { Parameters = { new NpgsqlParameter("v", MergeLockKey(view)) } });
@@ -576,6 +583,13 @@ public sealed class PostgresOnlineStore : IOnlineStore
     }
 
     private string MergeLockKey(string view) => $"strata_online/{_project}/{view}";
+
+    /// <summary>
+    /// The key of the project's setup lock: a view change (<see cref="ApplyViewsAsync"/>) takes it exclusive, a merge or
+    /// a write of several views shared. Per project, as the views, their tables and their rows are: a materialization in
+    /// one project held every other project's definitions (and, with them, its pushes' merges) back when it was global.
+    /// </summary>
+    internal string SetupLockKey => $"strata_online_setup/{_project}";
 
     /// <inheritdoc />
     public ValueTask DisposeAsync() => _dataSource.DisposeAsync();

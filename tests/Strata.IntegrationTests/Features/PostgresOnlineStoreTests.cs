@@ -75,8 +75,9 @@ public sealed class PostgresOnlineStoreTests : OnlineStoreConformance
         {
             await connection.OpenAsync();
             await using var transaction = await connection.BeginTransactionAsync();
-            await using (var setup = new NpgsqlCommand($"SELECT pg_advisory_xact_lock({PostgresOnlineStore.SetupLock})", connection, transaction))
+            await using (var setup = new NpgsqlCommand("SELECT pg_advisory_xact_lock(hashtextextended(@k, 0))", connection, transaction))
             {
+                setup.Parameters.AddWithValue("k", replica.SetupLockKey);
                 await setup.ExecuteNonQueryAsync();
             }
 
@@ -96,6 +97,53 @@ public sealed class PostgresOnlineStoreTests : OnlineStoreConformance
         await WhileViewRowLockedAsync("drivers", () => replica.WriteAsync("drivers", DriverRows([1], [10], null, [1.5])));
         Assert.Equal(0.5f, (await ReadPairAsync(replica))[0].AsFloat32());
         Assert.Equal(1, await Store.CountAsync("drivers"));
+    }
+
+    [BackendFact]
+    public async Task A_merge_in_one_project_holds_back_no_other_projects_setup_view_changes_or_writes()
+    {
+        // The setup lock was one constant for every project: a merge anywhere (a materialization, minutes for a long
+        // history) held back every other project's store from opening and its definitions from being applied.
+        await using (var held = await Store.BeginMergeAsync(["pairs"]))
+        {
+            await using var other = await PostgresOnlineStore.OpenAsync(_connectionString!, "trains").WaitAsync(Bound);
+            await other.ApplyViewsAsync([Drivers, Pairs]).WaitAsync(Bound);
+            await other.WriteAsync("pairs", PairRows(["a"], [1], [10], [0.5f], [true])).WaitAsync(Bound);
+            await using (var merge = await other.BeginMergeAsync(["pairs"]).WaitAsync(Bound))
+            {
+                await merge.CommitAsync();
+            }
+
+            Assert.Equal(1, await other.CountAsync("pairs"));
+
+            // Within the project, a change of the views still waits for the merge in progress.
+            var applying = Store.ApplyViewsAsync([Drivers, Pairs, AllTypes]);
+            await WaitForAdvisoryLockWaiterAsync();
+            Assert.False(applying.IsCompleted);
+            await held.CommitAsync();
+            await applying.WaitAsync(Bound);
+        }
+
+        Assert.Equal(0, await Store.CountAsync("pairs"));
+    }
+
+    /// <summary>Returns once some session waits for an advisory lock (polls pg_locks; a gate, not a timing).</summary>
+    private async Task WaitForAdvisoryLockWaiterAsync()
+    {
+        await using var connection = new NpgsqlConnection(_connectionString);
+        await connection.OpenAsync();
+        var until = Stopwatch.StartNew();
+        while (true)
+        {
+            await using var command = new NpgsqlCommand("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())", connection);
+            if ((long)(await command.ExecuteScalarAsync())! > 0)
+            {
+                return;
+            }
+
+            Assert.True(until.Elapsed < Bound, "no session waited for an advisory lock");
+            await Task.Delay(20);
+        }
     }
 
     private static TimeSpan Bound => TimeSpan.FromSeconds(10);
