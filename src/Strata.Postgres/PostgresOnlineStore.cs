@@ -219,6 +219,52 @@ public sealed class PostgresOnlineStore : IOnlineStore
         await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
     }
 
+    /// <inheritdoc />
+    /// <remarks>
+    /// One transaction. It takes the project's setup lock shared first, as a merge does, so a view change (which locks
+    /// every view row) never waits in a cycle with it.
+    /// </remarks>
+    public async Task WriteAsync(IReadOnlyList<OnlineWrite> writes, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(writes);
+        if (writes.Count == 1)
+        {
+            await WriteAsync(writes[0].View, writes[0].Rows, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
+        var work = new List<(string View, StoredView Stored, Table Rows, WriteBatch Batch)>(writes.Count);
+        foreach (var write in writes)
+        {
+            var stored = await ViewAsync(write.View, cancellationToken).ConfigureAwait(false);
+            var batch = WriteBatch.From(stored.Layout, write.Rows); // every table checked before anything is written
+            if (batch.Count > 0)
+            {
+                work.Add((write.View, stored, write.Rows, batch));
+            }
+        }
+
+        if (work.Count == 0)
+        {
+            return;
+        }
+
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        await using (var setup = new NpgsqlCommand("SELECT pg_advisory_xact_lock_shared(hashtextextended(@k, 0))", connection, transaction))
+        {
+            setup.Parameters.AddWithValue("k", SetupLockKey);
+            await setup.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        foreach (var (view, stored, rows, batch) in work)
+        {
+            await WriteRowsAsync(connection, transaction, view, stored, rows, batch, cancellationToken).ConfigureAwait(false);
+        }
+
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
     /// <summary>A merge's write: in its transaction, durable when it commits.</summary>
     private async Task WriteAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string view, Table rows, CancellationToken cancellationToken)
     {
@@ -676,6 +722,15 @@ public sealed class PostgresOnlineStore : IOnlineStore
 
         public Task WriteAsync(string view, Table rows, CancellationToken cancellationToken = default) =>
             store.WriteAsync(connection, transaction, view, rows, cancellationToken);
+
+        public async Task WriteAsync(IReadOnlyList<OnlineWrite> writes, CancellationToken cancellationToken = default)
+        {
+            ArgumentNullException.ThrowIfNull(writes);
+            foreach (var write in writes) // one transaction: a failure leaves the merge to be rolled back whole
+            {
+                await store.WriteAsync(connection, transaction, write.View, write.Rows, cancellationToken).ConfigureAwait(false);
+            }
+        }
 
         public Task CommitAsync(CancellationToken cancellationToken = default) => transaction.CommitAsync(cancellationToken);
 

@@ -627,9 +627,12 @@ public sealed class FeatureStore
                     await _offline.AppendAsync(offlineWrites.Select(w => new OfflineAppend(w.Layout, w.Rows)).ToArray(), cancellationToken).ConfigureAwait(false);
                 }
 
-                foreach (var (view, projected) in onlineWrites)
+                // Every view's rows as one write: on either store a failure (or, embedded, a crash) leaves no view with the
+                // rows, where the views written before it kept theirs.
+                if (onlineWrites.Count > 0)
                 {
-                    await (merge is null ? _online.WriteAsync(view, projected, cancellationToken) : merge.WriteAsync(view, projected, cancellationToken)).ConfigureAwait(false);
+                    var writes = onlineWrites.ConvertAll(w => new OnlineWrite(w.View, w.Rows));
+                    await (merge is null ? _online.WriteAsync(writes, cancellationToken) : merge.WriteAsync(writes, cancellationToken)).ConfigureAwait(false);
                 }
 
                 if (merge is not null)

@@ -177,6 +177,9 @@ internal sealed class UnavailableOnlineStore(string reason) : IOnlineStore
     public Task WriteAsync(string view, Table rows, CancellationToken cancellationToken = default) => throw Refused();
 
     /// <inheritdoc />
+    public Task WriteAsync(IReadOnlyList<OnlineWrite> writes, CancellationToken cancellationToken = default) => throw Refused();
+
+    /// <inheritdoc />
     public ValueTask ReadAsync(string view, IReadOnlyList<string> features, ReadOnlyMemory<OnlineStore.EntityKeyPart> keys, long nowMicros, Memory<OnlineStore.FeatureValue> results, CancellationToken cancellationToken = default) => throw Refused();
 
     /// <inheritdoc />

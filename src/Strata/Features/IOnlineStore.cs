@@ -28,6 +28,13 @@ public interface IOnlineStore : IAsyncDisposable
     Task WriteAsync(string view, Table rows, CancellationToken cancellationToken = default);
 
     /// <summary>
+    /// Writes rows of several views (a push feeding them) as one: durable all together or, on a failure or a crash, not
+    /// at all, so no view is left with rows the others lack. Each as <see cref="WriteAsync(string, Table, CancellationToken)"/>;
+    /// a bad table among them is refused before anything is written.
+    /// </summary>
+    Task WriteAsync(IReadOnlyList<OnlineWrite> writes, CancellationToken cancellationToken = default);
+
+    /// <summary>
     /// Reads features of many entities: <paramref name="keys"/> holds the key parts of entity after entity (one per join
     /// key, in key order), and the values of entity i land at [i × features, (i + 1) × features) of
     /// <paramref name="results"/>, each with a status, the row's event time and the value.
@@ -63,9 +70,17 @@ public interface IOnlineMerge : IAsyncDisposable
     /// <summary>As <see cref="IOnlineStore.ReadAsync"/>.</summary>
     ValueTask ReadAsync(string view, IReadOnlyList<string> features, ReadOnlyMemory<EntityKeyPart> keys, long nowMicros, Memory<FeatureValue> results, CancellationToken cancellationToken = default);
 
-    /// <summary>As <see cref="IOnlineStore.WriteAsync"/>; on PostgreSQL durable once committed.</summary>
+    /// <summary>As <see cref="IOnlineStore.WriteAsync(string, Table, CancellationToken)"/>; on PostgreSQL durable once committed.</summary>
     Task WriteAsync(string view, Table rows, CancellationToken cancellationToken = default);
+
+    /// <summary>As <see cref="IOnlineStore.WriteAsync(IReadOnlyList{OnlineWrite}, CancellationToken)"/>: all of them or none; on PostgreSQL durable once committed.</summary>
+    Task WriteAsync(IReadOnlyList<OnlineWrite> writes, CancellationToken cancellationToken = default);
 
     /// <summary>Makes the writes durable and lets the next merge over these views begin.</summary>
     Task CommitAsync(CancellationToken cancellationToken = default);
 }
+
+/// <summary>Rows of one view in a write of several (<see cref="IOnlineStore.WriteAsync(IReadOnlyList{OnlineWrite}, CancellationToken)"/>).</summary>
+/// <param name="View">The view.</param>
+/// <param name="Rows">Rows in the view's layout.</param>
+public sealed record OnlineWrite(string View, Table Rows);

@@ -98,7 +98,7 @@ public sealed partial class EmbeddedOnlineStore : IOnlineStore, IDisposable
                 {
                     var reader = new PayloadReader(payload.Span, path);
                     var kind = (RecordKind)reader.ReadByte();
-                    if (kind != RecordKind.Batch)
+                    if (kind is not (RecordKind.Batch or RecordKind.Group))
                     {
                         throw LogRecords.Corrupt(path, 0, $"unexpected record kind {(byte)kind} in a log");
                     }
@@ -109,7 +109,12 @@ public sealed partial class EmbeddedOnlineStore : IOnlineStore, IDisposable
                         continue; // already in the snapshot
                     }
 
-                    RowCodec.ReadRows(ref reader, kind, path, indexes, sequence, static (index, key, row) => index.Apply(key, row));
+                    var viewCount = kind == RecordKind.Group ? reader.ReadInt32() : 1;
+                    for (var v = 0; v < viewCount; v++)
+                    {
+                        RowCodec.ReadRows(ref reader, RecordKind.Batch, path, indexes, sequence, static (index, key, row) => index.Apply(key, row));
+                    }
+
                     lastSequence = Math.Max(lastSequence, sequence);
                 }
 
@@ -190,16 +195,43 @@ public sealed partial class EmbeddedOnlineStore : IOnlineStore, IDisposable
     {
         var index = Index(view);
         var batch = WriteBatch.From(index.View, rows);
-        if (batch.Count == 0)
+        if (batch.Count > 0)
         {
-            return;
+            await CommitAsync([new Part(index, batch)], cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Writes rows of several views as one log record (one sequence): a crash or a failure leaves all of them or none,
+    /// as a single view's write. Every table is checked before anything is written.
+    /// </summary>
+    public async Task WriteAsync(IReadOnlyList<OnlineWrite> writes, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(writes);
+        var parts = new List<Part>(writes.Count);
+        foreach (var write in writes)
+        {
+            var index = Index(write.View);
+            var batch = WriteBatch.From(index.View, write.Rows);
+            if (batch.Count > 0)
+            {
+                parts.Add(new Part(index, batch));
+            }
         }
 
+        if (parts.Count > 0)
+        {
+            await CommitAsync([.. parts], cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private async Task CommitAsync(Part[] parts, CancellationToken cancellationToken)
+    {
         // Group commit: the batch joins a queue; whoever holds the lock next appends every queued batch and fsyncs once,
         // so concurrent writers share an fsync. Sequences follow queue order, which is what "the later write" means.
         // Once queued, the batch is committed whether or not its caller still waits, so cancellation stops only before that.
         cancellationToken.ThrowIfCancellationRequested();
-        var pending = new PendingWrite(index, batch);
+        var pending = new PendingWrite(parts);
         _queue.Enqueue(pending);
         await _writeLock.WaitAsync(CancellationToken.None).ConfigureAwait(false);
         try
@@ -239,11 +271,13 @@ public sealed partial class EmbeddedOnlineStore : IOnlineStore, IDisposable
 
         // A write validated against a view that ApplyViewsAsync has since replaced or dropped must not land in the log
         // with the old layout's fingerprint (replay would refuse it) nor be acknowledged into an index nobody reads.
+        // A write of several views is refused whole when one of them is.
         var served = _served.Indexes;
-        var stale = group.FindAll(p => !served.TryGetValue(p.Index.View.Name, out var current) || !ReferenceEquals(current, p.Index));
+        var stale = group.FindAll(p => p.Parts.Any(part => !served.TryGetValue(part.Index.View.Name, out var current) || !ReferenceEquals(current, part.Index)));
         foreach (var p in stale)
         {
-            p.Done.TrySetException(new StrataException(ErrorCodes.Conflict, $"feature view '{p.Index.View.Name}' was changed or dropped while the write waited; nothing was written"));
+            var view = p.Parts.First(part => !served.TryGetValue(part.Index.View.Name, out var current) || !ReferenceEquals(current, part.Index)).Index.View.Name;
+            p.Done.TrySetException(new StrataException(ErrorCodes.Conflict, $"feature view '{view}' was changed or dropped while the write waited; nothing was written"));
         }
 
         if (stale.Count > 0)
@@ -259,10 +293,21 @@ public sealed partial class EmbeddedOnlineStore : IOnlineStore, IDisposable
             {
                 p.Sequence = ++sequence;
                 _writer.Reset();
-                RowCodec.WriteRowsHeader(_writer, RecordKind.Batch, p.Sequence, p.Index.View, p.Batch.Count);
-                for (var i = 0; i < p.Batch.Count; i++)
+                if (p.Parts.Length == 1)
                 {
-                    RowCodec.WriteRow(_writer, RecordKind.Batch, p.Index.View, p.Batch.Keys[i], p.Batch.Row(i, p.Sequence));
+                    var (index, batch) = p.Parts[0];
+                    RowCodec.WriteRowsHeader(_writer, RecordKind.Batch, p.Sequence, index.View, batch.Count);
+                    WriteRows(index, batch, p.Sequence);
+                }
+                else
+                {
+                    // Several views in one record: its checksum makes them land, or be dropped as a torn tail, together.
+                    RowCodec.WriteGroupHeader(_writer, p.Sequence, p.Parts.Length);
+                    foreach (var (index, batch) in p.Parts)
+                    {
+                        RowCodec.WriteViewHeader(_writer, index.View, batch.Count);
+                        WriteRows(index, batch, p.Sequence);
+                    }
                 }
 
                 _writer.Seal();
@@ -290,9 +335,12 @@ public sealed partial class EmbeddedOnlineStore : IOnlineStore, IDisposable
 
         foreach (var p in group)
         {
-            for (var i = 0; i < p.Batch.Count; i++)
+            foreach (var (index, batch) in p.Parts)
             {
-                p.Index.Apply(p.Batch.Keys[i], p.Batch.Row(i, p.Sequence));
+                for (var i = 0; i < batch.Count; i++)
+                {
+                    index.Apply(batch.Keys[i], batch.Row(i, p.Sequence));
+                }
             }
         }
 
@@ -301,11 +349,21 @@ public sealed partial class EmbeddedOnlineStore : IOnlineStore, IDisposable
         group.ForEach(p => p.Done.TrySetResult());
     }
 
-    private sealed class PendingWrite(ViewIndex index, WriteBatch batch)
+    private void WriteRows(ViewIndex index, WriteBatch batch, long sequence)
     {
-        public ViewIndex Index { get; } = index;
+        for (var i = 0; i < batch.Count; i++)
+        {
+            RowCodec.WriteRow(_writer, RecordKind.Batch, index.View, batch.Keys[i], batch.Row(i, sequence));
+        }
+    }
 
-        public WriteBatch Batch { get; } = batch;
+    /// <summary>One view's checked rows in a write.</summary>
+    private readonly record struct Part(ViewIndex Index, WriteBatch Batch);
+
+    /// <summary>A queued write: one view's rows, or several views' written as one record.</summary>
+    private sealed class PendingWrite(Part[] parts)
+    {
+        public Part[] Parts { get; } = parts;
 
         public long Sequence { get; set; }
 
@@ -358,6 +416,8 @@ public sealed partial class EmbeddedOnlineStore : IOnlineStore, IDisposable
             store.ReadAsync(view, features, keys, nowMicros, results, cancellationToken);
 
         public Task WriteAsync(string view, Table rows, CancellationToken cancellationToken = default) => store.WriteAsync(view, rows, cancellationToken);
+
+        public Task WriteAsync(IReadOnlyList<OnlineWrite> writes, CancellationToken cancellationToken = default) => store.WriteAsync(writes, cancellationToken);
 
         public Task CommitAsync(CancellationToken cancellationToken = default) => Task.CompletedTask;
 

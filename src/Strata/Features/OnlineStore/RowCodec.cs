@@ -11,12 +11,15 @@ internal enum RecordKind : byte
     SnapshotRows = 3,
     /// <summary>Last record of a snapshot: the row count, so a truncated snapshot is never taken for a whole one.</summary>
     SnapshotEnd = 4,
+    /// <summary>One acknowledged write of several views (log): a view count, then each view's rows as in a batch.</summary>
+    Group = 5,
 }
 
 /// <summary>
 /// Payload layout: kind, sequence, view name, view fingerprint, row count, then per row [row sequence (snapshot only)],
 /// key bytes, event time, created time and one cell per feature (strings length-prefixed, −1 for null; other types a
-/// validity byte and 8 bytes).
+/// validity byte and 8 bytes). A group record has a view count after the sequence, then per view its name, fingerprint,
+/// row count and rows, as a batch's.
 /// </summary>
 internal static class RowCodec
 {
@@ -24,6 +27,18 @@ internal static class RowCodec
     {
         writer.WriteByte((byte)kind);
         writer.WriteInt64(sequence);
+        WriteViewHeader(writer, view, count);
+    }
+
+    public static void WriteGroupHeader(PayloadWriter writer, long sequence, int views)
+    {
+        writer.WriteByte((byte)RecordKind.Group);
+        writer.WriteInt64(sequence);
+        writer.WriteInt32(views);
+    }
+
+    public static void WriteViewHeader(PayloadWriter writer, FeatureViewLayout view, int count)
+    {
         writer.WriteString(view.Name);
         writer.WriteUInt32(view.Fingerprint);
         writer.WriteInt32(count);
