@@ -263,7 +263,7 @@ internal sealed class InferenceFastPath
     }
 
     private static PredictionRequest Request(
-        HttpContext context, string name, PredictionInput input, string id, Principal principal, int? version, ValueNaming? naming) => new()
+        HttpContext context, string name, PredictionInput input, string id, Principal principal, int? version, RequestNaming? naming) => new()
     {
         Endpoint = name,
         Input = input,

@@ -24,10 +24,10 @@ internal static partial class InferenceJson
     /// <summary>
     /// The request parsed: its id (echoed), the columns, the outputs asked for (null: all), which outputs go back as
     /// binary data (an output's own <c>binary_data</c>, else the request's <c>binary_data_output</c>), and how the
-    /// runtime's errors name a value: by its tensor and element, since the request has no rows.
+    /// runtime's errors word what it carries: tensors and their elements, since the request has no rows.
     /// </summary>
     public sealed record InferRequest(
-        string? Id, PredictionInput Input, IReadOnlyList<string>? Outputs, bool BinaryByDefault, IReadOnlyDictionary<string, bool> BinaryByOutput, ValueNaming Naming)
+        string? Id, PredictionInput Input, IReadOnlyList<string>? Outputs, bool BinaryByDefault, IReadOnlyDictionary<string, bool> BinaryByOutput, RequestNaming Naming)
     {
         /// <summary>True when <paramref name="output"/> is to be answered as binary data.</summary>
         public bool Binary(string output) => BinaryByOutput.TryGetValue(output, out var binary) ? binary : BinaryByDefault;
@@ -144,13 +144,9 @@ internal static partial class InferenceJson
                 }
             }
 
-            var columnOf = inputs.Select((m, f) => (m.Name, f)).ToDictionary(p => p.Name, p => p.f, StringComparer.Ordinal);
-            ValueNaming inRow = (field, row) => columnOf.TryGetValue(field, out var f)
-                ? $"input tensor '{tensor.Name}': element [{row},{f}] (input '{field}')"
-                : Added(field, row);
             return new InferRequest(
                 id, new PredictionInput(rows, inputs.Select((m, f) => (m.Name, builders[f].Build())).ToDictionary(p => p.Name, p => p.Item2, StringComparer.Ordinal)),
-                outputs, binaryByDefault, binaryByOutput, inRow);
+                outputs, binaryByDefault, binaryByOutput, TensorNaming.OneOfAll(tensor, inputs));
         }
 
         var count = -1L;
@@ -178,13 +174,8 @@ internal static partial class InferenceJson
             columns[tensor.Name] = builder.Build();
         }
 
-        // A tensor of shape [N] or [N,1] holds row r's value as its element r.
-        ValueNaming naming = (field, row) => columns.ContainsKey(field) ? $"input tensor '{field}': element {row}" : Added(field, row);
-        return new InferRequest(id, new PredictionInput((int)count, columns), outputs, binaryByDefault, binaryByOutput, naming);
+        return new InferRequest(id, new PredictionInput((int)count, columns), outputs, binaryByDefault, binaryByOutput, TensorNaming.OnePerInput(columns));
     }
-
-    /// <summary>A value no tensor holds: a feature that enrichment added for an element of the inputs.</summary>
-    private static string Added(string field, int row) => $"feature '{field}' added for element {row}";
 
     /// <summary>
     /// Writes the inference response: model name and version, the request's id, and the output tensors asked for, each

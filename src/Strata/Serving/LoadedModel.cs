@@ -1,4 +1,3 @@
-using System.Globalization;
 using Strata.Learning;
 
 namespace Strata.Serving;
@@ -136,11 +135,12 @@ internal sealed class LoadedModel
 
     /// <summary>
     /// Checks the request's fields against the signature: every input present (or filled in) with a usable kind.
-    /// Returns the problems, one per field, a value named as <paramref name="naming"/> names it (default: by its row); an
-    /// empty list means the input fits.
+    /// Returns the problems, one per field, each worded as <paramref name="naming"/> words it (default: the native API's
+    /// rows of fields); an empty list means the input fits.
     /// </summary>
-    public IReadOnlyList<string> Check(PredictionInput input, ISet<string> allowedExtra, ValueNaming? naming = null)
+    public IReadOnlyList<string> Check(PredictionInput input, ISet<string> allowedExtra, RequestNaming? naming = null)
     {
+        naming ??= RequestNaming.Rows;
         if (input.Layout is { } layout && Fit(layout) is { } positions)
         {
             return CheckKinds(input, positions, naming) ?? (IReadOnlyList<string>)[];
@@ -152,12 +152,12 @@ internal sealed class LoadedModel
         {
             if (!input.Fields.TryGetValue(model.Name, out var column))
             {
-                (problems ??= []).Add($"missing field '{model.Name}' ({Describe(model)})");
+                (problems ??= []).Add(naming.Missing(model, service: null));
                 continue;
             }
 
             found++;
-            if ((KindProblem(model, column.Kind) ?? RangeProblem(model, column, input.Rows, naming)) is { } problem)
+            if ((KindProblem(model, column.Kind, naming) ?? RangeProblem(model, column, input.Rows, naming)) is { } problem)
             {
                 (problems ??= []).Add(problem);
             }
@@ -172,7 +172,7 @@ internal sealed class LoadedModel
         {
             if (!_inputIndex.ContainsKey(name) && !allowedExtra.Contains(name))
             {
-                (problems ??= []).Add($"unknown field '{name}' (not an input of {Name} version {Version})");
+                (problems ??= []).Add(naming.Unknown(name, Name, Version));
             }
         }
 
@@ -198,13 +198,13 @@ internal sealed class LoadedModel
     }
 
     /// <summary>Checks the kinds of a one-row input whose layout holds every input and nothing else, at the positions given; null when all fit.</summary>
-    private List<string>? CheckKinds(PredictionInput input, int[] positions, ValueNaming? naming)
+    private List<string>? CheckKinds(PredictionInput input, int[] positions, RequestNaming naming)
     {
         List<string>? problems = null;
         for (var i = 0; i < positions.Length; i++)
         {
             // A field that is not a number holds NaN here, which RangeProblem passes.
-            if ((KindProblem(Inputs[i], input.KindAt(positions[i])) ?? RangeProblem(Inputs[i], input.NumberAt(positions[i]), 0, naming)) is { } problem)
+            if ((KindProblem(Inputs[i], input.KindAt(positions[i]), naming) ?? RangeProblem(Inputs[i], input.NumberAt(positions[i]), 0, naming)) is { } problem)
             {
                 (problems ??= []).Add(problem);
             }
@@ -217,7 +217,7 @@ internal sealed class LoadedModel
     /// A number the model's float32 features cannot hold: it would reach the trees as an infinity, which XGBoost and
     /// scikit-learn refuse too. The first such row of a field is named.
     /// </summary>
-    private static string? RangeProblem(ModelInput model, InputColumn column, int rows, ValueNaming? naming)
+    private static string? RangeProblem(ModelInput model, InputColumn column, int rows, RequestNaming naming)
     {
         if (column.Kind != InputKind.Number || model.Kind == FeatureKind.Categorical)
         {
@@ -235,17 +235,14 @@ internal sealed class LoadedModel
         return null;
     }
 
-    // Without a naming, the native API's words as its clients have always read them ("in row 1").
-    private static string? RangeProblem(ModelInput model, double number, int row, ValueNaming? naming) =>
-        model.Kind == FeatureKind.Categorical || !FeatureMatrix.BeyondFloat32(number) ? null
-        : naming is null ? $"field '{model.Name}' is {number.ToString("R", CultureInfo.InvariantCulture)} in row {row}, {FeatureMatrix.BeyondFloat32Text}"
-        : $"{naming(model.Name, row)} is {number.ToString("R", CultureInfo.InvariantCulture)}, {FeatureMatrix.BeyondFloat32Text}";
+    private static string? RangeProblem(ModelInput model, double number, int row, RequestNaming naming) =>
+        model.Kind == FeatureKind.Categorical || !FeatureMatrix.BeyondFloat32(number) ? null : naming.Beyond(model.Name, row, number, FeatureMatrix.BeyondFloat32Text);
 
     /// <summary>The problem with a field of this kind for the input, or null when the input can read it (null reads as missing).</summary>
-    private static string? KindProblem(ModelInput model, InputKind kind) =>
+    private static string? KindProblem(ModelInput model, InputKind kind, RequestNaming naming) =>
         kind == InputKind.Null || (model.Kind == FeatureKind.Categorical ? kind == InputKind.Text : kind == InputKind.Number)
             ? null
-            : $"field '{model.Name}' is {KindName(kind)}; the model needs {Describe(model)}";
+            : naming.WrongKind(model, kind);
 
     /// <summary>
     /// The layout position of each input's field, when <paramref name="layout"/> holds every input and no other field;
@@ -535,10 +532,12 @@ internal sealed class LoadedModel
         return FeatureMatrix.FromTable(Table.From([.. columns]), Inputs);
     }
 
-    private static string Describe(ModelInput input) =>
+    /// <summary>What an input reads, in the native API's words (<c>a number, float32</c>).</summary>
+    internal static string Describe(ModelInput input) =>
         input.Kind == FeatureKind.Categorical ? $"text, {input.Type.Name()}" : $"a number, {input.Type.Name()}";
 
-    private static string KindName(InputKind kind) => kind switch
+    /// <summary>What a field holds, in the native API's words (<c>text</c>).</summary>
+    internal static string KindName(InputKind kind) => kind switch
     {
         InputKind.Number => "a number",
         InputKind.Text => "text",

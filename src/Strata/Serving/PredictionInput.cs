@@ -230,13 +230,6 @@ public sealed class FieldLayout
     private bool Matches(ReadOnlySpan<string> names) => names.SequenceEqual(_names);
 }
 
-/// <summary>
-/// Names, for an error, the value of field <paramref name="field"/> in row <paramref name="row"/> as the caller sent it:
-/// the subject of a sentence such as <c>… is null</c>. The server supplies one for an API whose requests are not rows
-/// (Open Inference Protocol's tensors); without one, errors name rows as the native API sends them.
-/// </summary>
-public delegate string ValueNaming(string field, int row);
-
 /// <summary>One request to an endpoint (a struct: it is made for every request and lives only as long as the call).</summary>
 public readonly record struct PredictionRequest
 {
@@ -259,10 +252,10 @@ public readonly record struct PredictionRequest
     public int? Version { get; init; }
 
     /// <summary>
-    /// How errors name a value the request carries (<c>input tensor 'x': element 1</c>); default: the native API's rows
-    /// (<c>field 'x' in rows[1]</c>).
+    /// How errors word what the request carries (<c>missing input tensor 'x'</c>, <c>input tensor 'x': element 1</c>);
+    /// default: the native API's rows of fields (<c>missing field 'x'</c>, <c>field 'x' in rows[1]</c>).
     /// </summary>
-    public ValueNaming? Naming { get; init; }
+    public RequestNaming? Naming { get; init; }
 
     /// <summary>
     /// The caller's trace context (a W3C <c>traceparent</c>), the parent of the request's <c>strata.predict</c> span;

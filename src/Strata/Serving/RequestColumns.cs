@@ -19,16 +19,16 @@ internal static class RequestColumns
     /// <summary>
     /// The <paramref name="rows"/> values of <paramref name="column"/>, field <paramref name="name"/>, as a column of
     /// <paramref name="type"/>, or null with <paramref name="problem"/> naming the first value that does not fit, as
-    /// <paramref name="naming"/> names it (by default <c>field 'x' in rows[1] is 1E+39, beyond …</c>). A null (a field left
+    /// <paramref name="naming"/> names it (the native API's <c>field 'x' in rows[1] is 1E+39, beyond …</c>). A null (a field left
     /// out of a row included) is a null value, except in an entity <paramref name="key"/>, which must name an entity: a
     /// key is never null, nor text the stores cannot hold.
     /// </summary>
-    public static Column? Read(InputColumn column, string name, DataType type, int rows, bool key, ValueNaming? naming, out string? problem)
+    public static Column? Read(InputColumn column, string name, DataType type, int rows, bool key, RequestNaming naming, out string? problem)
     {
         problem = null;
         if (column.Kind == InputKind.Mixed)
         {
-            problem = $"field '{name}' holds values of mixed or unsupported kinds (nested values, or numbers with text or booleans)";
+            problem = $"{naming.Field(name)} holds values of mixed or unsupported kinds (nested values, or numbers with text or booleans)";
             return null;
         }
 
@@ -41,7 +41,7 @@ internal static class RequestColumns
             {
                 if (key)
                 {
-                    problem = $"{Value(naming, name, r)} is null";
+                    problem = $"{naming.Value(name, r)} is null";
                     return null;
                 }
 
@@ -53,22 +53,19 @@ internal static class RequestColumns
             // only its entity row.
             if (key && type == DataType.String && FeatureText.HasNul(text))
             {
-                problem = $"{Value(naming, name, r)} {FeatureText.NulText}";
+                problem = $"{naming.Value(name, r)} {FeatureText.NulText}";
                 return null;
             }
 
             if (Append(builder, type, column.IsBoolean, number, text) is { } why)
             {
-                problem = $"{Value(naming, name, r)} is {Show(column.IsBoolean, number, text)}, {why}";
+                problem = $"{naming.Value(name, r)} is {Show(column.IsBoolean, number, text)}, {why}";
                 return null;
             }
         }
 
         return builder.Build();
     }
-
-    /// <summary>The value of a field in a row, as <paramref name="naming"/> names it, else as the native API's rows.</summary>
-    private static string Value(ValueNaming? naming, string name, int row) => naming?.Invoke(name, row) ?? $"field '{name}' in rows[{row}]";
 
     /// <summary>Appends one value; null when it fits the type, else why not.</summary>
     private static string? Append(ColumnBuilder builder, DataType type, bool boolean, double number, string? text)

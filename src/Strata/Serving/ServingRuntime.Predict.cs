@@ -102,7 +102,7 @@ public sealed partial class ServingRuntime
                     try
                     {
                         timeout ??= Timeout(deployment, cancellationToken);
-                        (input, masked) = await EnrichAsync(state, service, input, allowed, request.Naming, timeout.Token).ConfigureAwait(false);
+                        (input, masked) = await EnrichAsync(state, service, input, allowed, request.Naming ?? RequestNaming.Rows, timeout.Token).ConfigureAwait(false);
                     }
                     catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
                     {
@@ -327,10 +327,10 @@ public sealed partial class ServingRuntime
     /// <summary>
     /// Adds the feature service's online values (and on-demand features computed from them and the request) to the
     /// request's fields. Fields the request carries win over stored values (request-time features). A value that does not
-    /// fit is named as <paramref name="naming"/> names it.
+    /// fit, or a field that is missing, is worded as <paramref name="naming"/> words it.
     /// </summary>
     private async Task<(PredictionInput Input, IReadOnlySet<string> Masked)> EnrichAsync(
-        EndpointState state, string service, PredictionInput input, HashSet<string> allowed, ValueNaming? naming, CancellationToken cancellationToken)
+        EndpointState state, string service, PredictionInput input, HashSet<string> allowed, RequestNaming naming, CancellationToken cancellationToken)
     {
         var features = _features ?? throw new StrataException(ErrorCodes.Conflict, $"endpoint '{state.Deployment.Name}' enriches from feature service '{service}', but this server has no feature store");
         using var activity = ServingTelemetry.Source.StartActivity("strata.enrich");
@@ -351,7 +351,7 @@ public sealed partial class ServingRuntime
             allowed.Add(name);
             if (!input.Fields.TryGetValue(name, out var column))
             {
-                problems.Add((name, $"missing field '{name}' ({field.Type.Name()}; feature service '{service}' needs it)"));
+                problems.Add((name, naming.Missing(RequestInput(field), service)));
             }
             // Read as the feature routes read the same field: an entity key must name an entity, while a request field
             // may be null in some rows and reaches the on-demand features as a null (as in a training set).

@@ -129,7 +129,7 @@ public sealed class InferenceProtocolTests(ServingServerFixture fixture) : IClas
     [InlineData("""{"inputs": [{"name": "x", "shape": [2,2], "datatype": "FP32", "data": [[1,2],3]}]}""", "input tensor 'x': data[1] is a number, but shape [2,2] needs an array of 2 there")]
     [InlineData("""{"inputs": [{"name": "x", "shape": [1,2], "datatype": "FP32", "data": [[1,[2]]]}]}""", "input tensor 'x': data[0][1] is an array, but shape [1,2] has 2 dimensions")]
     [InlineData("""{"inputs": [{"name": "x", "shape": [3,2], "datatype": "FP32", "data": [[1,2],[3,4]]}]}""", "input tensor 'x': data holds 2 items, but shape [3,2] needs 3 there")]
-    [InlineData("""{"inputs": [{"name": "distance", "shape": [1], "datatype": "FP32", "data": [1]}]}""", "missing field 'dep_hour'")]
+    [InlineData("""{"inputs": [{"name": "distance", "shape": [1], "datatype": "FP32", "data": [1]}]}""", "missing input tensor 'dep_hour' (FP32; the model needs it)")]
     [InlineData("""{"inputs": [{"name": "x", "shape": [-1], "datatype": "FP32", "data": [1]}]}""", "whole number")]
     [InlineData("""not json""", "")]
     [InlineData("""{"inputs": [{"name": "distance", "shape": [1], "datatype": "FP32", "data": [1], "data": [2]}]}""", "field 'inputs[0].data' appears more than once")]

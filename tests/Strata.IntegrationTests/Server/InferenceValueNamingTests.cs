@@ -9,8 +9,9 @@ using Strata.Testing;
 namespace Strata.IntegrationTests.Server;
 
 /// <summary>
-/// An error about one value of a request names it as the request's API sent it: on <c>/v2/models/{name}/infer</c> by its
-/// tensor and element (the client sent named tensors and no rows), on <c>/v1</c> by its row (<c>rows[i]</c>).
+/// An error about a request names what it carries as the request's API sent it: on <c>/v2/models/{name}/infer</c> a value
+/// by its tensor and element and a whole field as an input tensor (the client sent named tensors and no rows); on
+/// <c>/v1</c> a value by its row (<c>rows[i]</c>), a field as a field.
 /// </summary>
 public sealed class InferenceValueNamingTests(InferenceValueNamingTests.Fixture fixture)
     : IClassFixture<InferenceValueNamingTests.Fixture>
@@ -47,7 +48,7 @@ public sealed class InferenceValueNamingTests(InferenceValueNamingTests.Fixture 
 
         Assert.Equal(
             Basket + "input tensor 'item_id': element 1 is 7.5, not a whole number; feature service 's' reads it (int64); "
-            + "missing field 'shop_id' (int32; feature service 's' needs it)",
+            + "missing input tensor 'shop_id' (INT32; feature service 's' needs it)",
             await ErrorAsync(fraction));
         Assert.Equal(
             Basket + "input tensor 'item_id': element 0 is \"1\", not a number; feature service 's' reads it (int64)",
@@ -196,6 +197,74 @@ public sealed class InferenceValueNamingTests(InferenceValueNamingTests.Fixture 
         Assert.Contains($"field 'distance' is 1E+39 in row 1, {Float32}", await ErrorsAsync(wide));
     }
 
+    [Fact]
+    public async Task Missing_mistyped_and_unknown_inputs_are_input_tensors_on_v2_and_fields_on_v1()
+    {
+        var names = ServingServer.Sample(1).Header[..11];
+        using var http = Server.Http("root");
+
+        // distance left out, dow sent as text, bogus no input of the model.
+        var sent = names.Where(n => n != "distance").Append("bogus").ToList();
+        using var infer = await http.PostAsync("/v2/models/ranges/infer", Json($$"""
+            {"inputs": [{{string.Join(", ", sent.Select(n => n == "dow" ? Tensor(n, "BYTES", "[1]", "[\"monday\"]") : Tensor(n, "FP64", "[1]", "[1]")))}}]}
+            """));
+        using var native = await http.PostAsync("/v1/endpoints/ranges/predict", Json($$"""
+            {"rows": [{{{string.Join(", ", sent.Select(n => n == "dow" ? $"\"{n}\": \"monday\"" : $"\"{n}\": 1"))}}}]}
+            """));
+
+        Assert.Equal(
+            "the request does not fit model 'delay' version 1: missing input tensor 'distance' (FP32; the model needs it); "
+            + "input tensor 'dow' is BYTES; the model reads it as a number (FP32); input tensor 'bogus' is not an input of model 'delay' version 1",
+            await ErrorAsync(infer));
+        Assert.Equal(
+            ["missing field 'distance' (a number, float32)", "field 'dow' is text; the model needs a number, float32", "unknown field 'bogus' (not an input of delay version 1)"],
+            await ErrorsAsync(native));
+    }
+
+    [Fact]
+    public async Task Fields_a_feature_service_needs_are_missing_input_tensors_of_the_datatype_the_metadata_lists_on_v2()
+    {
+        using var http = Server.Http("root");
+
+        using var basket = await http.PostAsync("/v2/models/basket/infer", Json("""
+            {"inputs": [{"name": "item_id", "shape": [1], "datatype": "INT64", "data": [1]},
+                        {"name": "bogus", "shape": [1], "datatype": "FP64", "data": [1]}]}
+            """));
+        using var typed = await http.PostAsync("/v2/models/typed/infer", Json("""{"inputs": [{"name": "flag", "shape": [1], "datatype": "BOOL", "data": [true]}]}"""));
+        using var nativeBasket = await http.PostAsync("/v1/endpoints/basket/predict", Json("""{"rows": [{"item_id": 1, "bogus": 1}]}"""));
+        using var nativeTyped = await http.PostAsync("/v1/endpoints/typed/predict", Json("""{"rows": [{"flag": true}]}"""));
+
+        Assert.Equal(
+            Basket + "missing input tensor 'shop_id' (INT32; feature service 's' needs it); missing input tensor 'amount' (FP64; feature service 's' needs it); "
+            + "input tensor 'bogus' is not an input of model 'basket' version 1",
+            await ErrorAsync(basket));
+        Assert.Equal(
+            "the request does not fit endpoint 'typed' (model 'typed' version 1): missing input tensor 'when' (BYTES; feature service 'typed_s' needs it)",
+            await ErrorAsync(typed));
+        Assert.Equal(
+            ["missing field 'shop_id' (int32; feature service 's' needs it)", "missing field 'amount' (float64; feature service 's' needs it)", "unknown field 'bogus' (not an input of basket version 1)"],
+            await ErrorsAsync(nativeBasket));
+        Assert.Equal(["missing field 'when' (timestamp; feature service 'typed_s' needs it)"], await ErrorsAsync(nativeTyped));
+    }
+
+    [Fact]
+    public async Task An_input_of_the_one_tensor_of_every_input_is_named_by_its_column()
+    {
+        var names = ServingServer.Sample(1).Header[..11];
+        using var http = Server.Http("root");
+
+        using var response = await http.PostAsync("/v2/models/ranges/infer", Json(
+            $$"""{"inputs": [{"name": "row", "shape": [1, 11], "datatype": "BYTES", "data": [{{string.Join(", ", names.Select(_ => "\"a\""))}}]}]}"""));
+
+        Assert.Equal(
+            "the request does not fit model 'delay' version 1: "
+            + string.Join("; ", names.Select((n, f) => $"input '{n}' (elements [*,{f}] of input tensor 'row') is BYTES; the model reads it as a number (FP32)")),
+            await ErrorAsync(response));
+    }
+
+    private static string Tensor(string name, string datatype, string shape, string data) =>
+        $$"""{"name": "{{name}}", "shape": {{shape}}, "datatype": "{{datatype}}", "data": {{data}}}""";
+
     /// <summary>The protocol's error: a 400 whose body is <c>{"error": "…"}</c> and nothing else.</summary>
     private static async Task<string> ErrorAsync(HttpResponseMessage response)
     {
@@ -226,6 +295,7 @@ public sealed class InferenceValueNamingTests(InferenceValueNamingTests.Fixture 
             await Server.DeployAsync("basket", new { project = "shop", model = "basket/1", feature_service = "s" });
             await Server.DeployAsync("users", new { project = "shop", model = "users/1", feature_service = "users_s" });
             await Server.DeployAsync("ranges", new { project = "flights", model = "delay/1" });
+            await Server.DeployAsync("typed", new { project = "shop", model = "typed/1", feature_service = "typed_s" });
         }
 
         public async Task DisposeAsync() => await Server.DisposeAsync();

@@ -1,0 +1,89 @@
+using Strata.Learning;
+using Strata.Serving;
+
+namespace Strata.Server.Serving;
+
+// How the runtime's errors word what an inference request carries: its tensors, their elements and the batch they hold,
+// never the native API's rows and fields.
+internal static partial class InferenceJson
+{
+    /// <summary>
+    /// The protocol's words for a request's problems: a field is an input tensor (in the one [N,F] tensor of every input,
+    /// a column of it), and row r is element r of the batch. Made once per request from references the parser holds
+    /// anyway; nothing is worded unless the request has a problem.
+    /// </summary>
+    private sealed class TensorNaming : RequestNaming
+    {
+        /// <summary>The tensors by input name, when each input is a tensor of shape [N] or [N,1]; else null.</summary>
+        private readonly IReadOnlyDictionary<string, InputColumn>? _tensors;
+
+        /// <summary>The inputs in the order of the one [N,F] tensor's columns, when the request is that tensor; else null.</summary>
+        private readonly IReadOnlyList<ModelInput>? _columns;
+
+        /// <summary>The one [N,F] tensor, when the request is that tensor.</summary>
+        private readonly string? _first;
+
+        private TensorNaming(IReadOnlyDictionary<string, InputColumn>? tensors, IReadOnlyList<ModelInput>? columns, string? first)
+        {
+            _tensors = tensors;
+            _columns = columns;
+            _first = first;
+        }
+
+        /// <summary>The words for tensors of shape [N] or [N,1], one per input.</summary>
+        public static TensorNaming OnePerInput(IReadOnlyDictionary<string, InputColumn> tensors) => new(tensors, null, null);
+
+        /// <summary>The words for the one [N,F] tensor holding every input, the columns in the order of <paramref name="inputs"/>.</summary>
+        public static TensorNaming OneOfAll(Tensor tensor, IReadOnlyList<ModelInput> inputs) => new(null, inputs, tensor.Name);
+
+        // A tensor of shape [N] or [N,1] holds row r's value as its element r; the [N,F] tensor as its element [r,f].
+        public override string Value(string field, int row) =>
+            Column(field) is var f and >= 0 ? $"input tensor '{_first}': element [{row},{f}] (input '{field}')"
+            : IsTensor(field) ? $"input tensor '{field}': element {row}"
+            : $"feature '{field}' added for element {row}";
+
+        public override string Beyond(string field, int row, double number, string why) => $"{Value(field, row)} is {Show(number)}, {why}";
+
+        public override string Field(string field) =>
+            Column(field) is var f and >= 0 ? $"input '{field}' (elements [*,{f}] of input tensor '{_first}')"
+            : IsTensor(field) ? $"input tensor '{field}'"
+            : $"feature '{field}' added by enrichment";
+
+        public override string Missing(ModelInput input, string? service)
+        {
+            ArgumentNullException.ThrowIfNull(input);
+            return $"missing input tensor '{input.Name}' ({Datatype(input.Type, input.Kind)}; {(service is null ? "the model" : $"feature service '{service}'")} needs it)";
+        }
+
+        public override string Unknown(string field, string model, int version) => $"{Field(field)} is not an input of model '{model}' version {version}";
+
+        // NOTE: only a BYTES tensor gives text, and every other datatype numbers (BOOL too), so the kind names the datatype.
+        public override string WrongKind(ModelInput input, InputKind kind)
+        {
+            ArgumentNullException.ThrowIfNull(input);
+            var reads = input.Kind == FeatureKind.Categorical ? "text (BYTES)" : $"a number ({Datatype(input.Type, input.Kind)})";
+            return kind switch
+            {
+                InputKind.Text => $"{Field(input.Name)} is BYTES; the model reads it as {reads}",
+                InputKind.Number => $"{Field(input.Name)} is not BYTES; the model reads it as {reads}",
+                _ => $"{Field(input.Name)} holds values of mixed kinds; the model reads it as {reads}",
+            };
+        }
+
+        private bool IsTensor(string field) => _tensors?.ContainsKey(field) == true;
+
+        /// <summary>The column of the [N,F] tensor holding <paramref name="field"/>, or -1.</summary>
+        private int Column(string field)
+        {
+            for (var f = 0; _columns is not null && f < _columns.Count; f++)
+            {
+                if (_columns[f].Name == field)
+                {
+                    return f;
+                }
+            }
+
+            return -1;
+        }
+    }
+}

@@ -1,0 +1,62 @@
+using System.Globalization;
+using Strata.Learning;
+
+namespace Strata.Serving;
+
+/// <summary>
+/// How the runtime words a request's problems for the API that sent it. These are the native API's words: its request is
+/// rows of named fields (<c>missing field 'x'</c>, <c>field 'x' in rows[1]</c>). The
+/// server derives other words for an API whose requests are not rows (Open Inference Protocol's named tensors, which hold
+/// a batch of elements), so the runtime stays free of HTTP. Only a request that has a problem is worded: nothing here
+/// runs on the way to an answer.
+/// </summary>
+public class RequestNaming
+{
+    /// <summary>Creates the native API's words; a subclass words some or all problems its own way.</summary>
+    protected RequestNaming()
+    {
+    }
+
+    /// <summary>The native API's words, for a request that brings none of its own.</summary>
+    public static RequestNaming Rows { get; } = new();
+
+    /// <summary>
+    /// The value of <paramref name="field"/> in row <paramref name="row"/>, as the caller sent it: the subject of a sentence
+    /// such as <c>… is null</c>.
+    /// </summary>
+    public virtual string Value(string field, int row) => $"field '{field}' in rows[{row}]";
+
+    /// <summary>
+    /// A number of <paramref name="field"/> in row <paramref name="row"/> that the model cannot read, and why
+    /// (<paramref name="why"/>: <c>beyond the model's features …</c>).
+    /// </summary>
+    public virtual string Beyond(string field, int row, double number, string why) => $"field '{field}' is {Show(number)} in row {row}, {why}";
+
+    /// <summary>A whole field, as the caller sent it: the subject of a sentence such as <c>… holds values of mixed kinds</c>.</summary>
+    public virtual string Field(string field) => $"field '{field}'";
+
+    /// <summary>
+    /// A field the request lacks: an input of the model, or, when <paramref name="service"/> is given, a field that feature
+    /// service needs (<paramref name="input"/> then describes it as a request sends it).
+    /// </summary>
+    public virtual string Missing(ModelInput input, string? service)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        return service is null
+            ? $"missing field '{input.Name}' ({LoadedModel.Describe(input)})"
+            : $"missing field '{input.Name}' ({input.Type.Name()}; feature service '{service}' needs it)";
+    }
+
+    /// <summary>A field that is no input of model <paramref name="model"/> version <paramref name="version"/>, nor read by the endpoint otherwise.</summary>
+    public virtual string Unknown(string field, string model, int version) => $"unknown field '{field}' (not an input of {model} version {version})";
+
+    /// <summary>A field whose values are of <paramref name="kind"/>, which the model's <paramref name="input"/> cannot read.</summary>
+    public virtual string WrongKind(ModelInput input, InputKind kind)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        return $"field '{input.Name}' is {LoadedModel.KindName(kind)}; the model needs {LoadedModel.Describe(input)}";
+    }
+
+    /// <summary>A number as the messages show it: the shortest text that reads back as the same double.</summary>
+    protected static string Show(double number) => number.ToString("R", CultureInfo.InvariantCulture);
+}
