@@ -9,8 +9,8 @@ internal static partial class InferenceJson
 {
     /// <summary>
     /// The protocol's words for a request's problems: a field is an input tensor (in the one [N,F] tensor of every input,
-    /// a column of it), and row r is element r of the batch. Made once per request from references the parser holds
-    /// anyway; nothing is worded unless the request has a problem.
+    /// a column of it), row r is element r of the batch, and the batch is the first dimension of the tensors' shape. Made
+    /// once per request from references the parser holds anyway; nothing is worded unless the request has a problem.
     /// </summary>
     private sealed class TensorNaming : RequestNaming
     {
@@ -20,21 +20,24 @@ internal static partial class InferenceJson
         /// <summary>The inputs in the order of the one [N,F] tensor's columns, when the request is that tensor; else null.</summary>
         private readonly IReadOnlyList<ModelInput>? _columns;
 
-        /// <summary>The one [N,F] tensor, when the request is that tensor.</summary>
-        private readonly string? _first;
+        /// <summary>The first tensor (the only one when it holds every input), whose first dimension is the batch.</summary>
+        private readonly string _first;
 
-        private TensorNaming(IReadOnlyDictionary<string, InputColumn>? tensors, IReadOnlyList<ModelInput>? columns, string? first)
+        private readonly long[] _shape;
+
+        private TensorNaming(IReadOnlyDictionary<string, InputColumn>? tensors, IReadOnlyList<ModelInput>? columns, string first, long[] shape)
         {
             _tensors = tensors;
             _columns = columns;
             _first = first;
+            _shape = shape;
         }
 
-        /// <summary>The words for tensors of shape [N] or [N,1], one per input.</summary>
-        public static TensorNaming OnePerInput(IReadOnlyDictionary<string, InputColumn> tensors) => new(tensors, null, null);
+        /// <summary>The words for tensors of shape [N] or [N,1], one per input; <paramref name="first"/> is the first of them.</summary>
+        public static TensorNaming OnePerInput(IReadOnlyDictionary<string, InputColumn> tensors, Tensor first) => new(tensors, null, first.Name, first.Shape);
 
         /// <summary>The words for the one [N,F] tensor holding every input, the columns in the order of <paramref name="inputs"/>.</summary>
-        public static TensorNaming OneOfAll(Tensor tensor, IReadOnlyList<ModelInput> inputs) => new(null, inputs, tensor.Name);
+        public static TensorNaming OneOfAll(Tensor tensor, IReadOnlyList<ModelInput> inputs) => new(null, inputs, tensor.Name, tensor.Shape);
 
         // A tensor of shape [N] or [N,1] holds row r's value as its element r; the [N,F] tensor as its element [r,f].
         public override string Value(string field, int row) =>
@@ -69,6 +72,11 @@ internal static partial class InferenceJson
                 _ => $"{Field(input.Name)} holds values of mixed kinds; the model reads it as {reads}",
             };
         }
+
+        public override string Empty() => $"input tensor '{_first}' has shape [{string.Join(',', _shape)}]: a batch needs at least one element";
+
+        public override string TooMany(int rows, string endpoint, int limit) =>
+            $"input tensor '{_first}' has shape [{string.Join(',', _shape)}]: a batch of {rows} elements is over this endpoint's limit of {limit}";
 
         private bool IsTensor(string field) => _tensors?.ContainsKey(field) == true;
 

@@ -24,7 +24,7 @@ internal static partial class InferenceJson
     /// <summary>
     /// The request parsed: its id (echoed), the columns, the outputs asked for (null: all), which outputs go back as
     /// binary data (an output's own <c>binary_data</c>, else the request's <c>binary_data_output</c>), and how the
-    /// runtime's errors word what it carries: tensors and their elements, since the request has no rows.
+    /// runtime's errors word what it carries: tensors, their elements and the batch, since the request has no rows.
     /// </summary>
     public sealed record InferRequest(
         string? Id, PredictionInput Input, IReadOnlyList<string>? Outputs, bool BinaryByDefault, IReadOnlyDictionary<string, bool> BinaryByOutput, RequestNaming Naming)
@@ -151,6 +151,7 @@ internal static partial class InferenceJson
 
         var count = -1L;
         var columns = new Dictionary<string, InputColumn>(StringComparer.Ordinal);
+        var first = parsed[0];
         foreach (var tensor in parsed)
         {
             var n = tensor.Shape.Length switch
@@ -161,7 +162,9 @@ internal static partial class InferenceJson
             };
             if (count >= 0 && n != count)
             {
-                throw Invalid($"input tensor '{tensor.Name}' has {n} rows; the other inputs have {count}");
+                throw Invalid(
+                    $"input tensor '{tensor.Name}' has shape [{string.Join(',', tensor.Shape)}] and input tensor '{first.Name}' shape [{string.Join(',', first.Shape)}]; "
+                    + "the input tensors need the same batch size, their first dimension");
             }
 
             count = n;
@@ -174,7 +177,7 @@ internal static partial class InferenceJson
             columns[tensor.Name] = builder.Build();
         }
 
-        return new InferRequest(id, new PredictionInput((int)count, columns), outputs, binaryByDefault, binaryByOutput, TensorNaming.OnePerInput(columns));
+        return new InferRequest(id, new PredictionInput((int)count, columns), outputs, binaryByDefault, binaryByOutput, TensorNaming.OnePerInput(columns, first));
     }
 
     /// <summary>

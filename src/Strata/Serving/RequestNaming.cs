@@ -5,7 +5,7 @@ namespace Strata.Serving;
 
 /// <summary>
 /// How the runtime words a request's problems for the API that sent it. These are the native API's words: its request is
-/// rows of named fields (<c>missing field 'x'</c>, <c>field 'x' in rows[1]</c>). The
+/// rows of named fields (<c>missing field 'x'</c>, <c>field 'x' in rows[1]</c>, <c>the request has no rows</c>). The
 /// server derives other words for an API whose requests are not rows (Open Inference Protocol's named tensors, which hold
 /// a batch of elements), so the runtime stays free of HTTP. Only a request that has a problem is worded: nothing here
 /// runs on the way to an answer.
@@ -56,6 +56,12 @@ public class RequestNaming
         ArgumentNullException.ThrowIfNull(input);
         return $"field '{input.Name}' is {LoadedModel.KindName(kind)}; the model needs {LoadedModel.Describe(input)}";
     }
+
+    /// <summary>A request that holds nothing to predict.</summary>
+    public virtual string Empty() => "the request has no rows";
+
+    /// <summary>A request of <paramref name="rows"/> rows, more than endpoint <paramref name="endpoint"/> takes at once (<paramref name="limit"/>).</summary>
+    public virtual string TooMany(int rows, string endpoint, int limit) => $"the request has {rows} rows; endpoint '{endpoint}' accepts at most {limit}";
 
     /// <summary>A number as the messages show it: the shortest text that reads back as the same double.</summary>
     protected static string Show(double number) => number.ToString("R", CultureInfo.InvariantCulture);

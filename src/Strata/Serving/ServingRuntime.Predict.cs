@@ -73,7 +73,7 @@ public sealed partial class ServingRuntime
                 throw ServingRefusal.RateLimited(deployment.Name, deployment.Limits.RatePerSecond, endpoint.Rates.Burst, retryAfter);
             }
 
-            CheckRows(request.Input, deployment);
+            CheckRows(request.Input, deployment, request.Naming);
 
             // NOTE: the timeout only matters while the request waits (for a slot, for the online store): a request that
             // gets a slot at once and needs no enrichment predicts synchronously, so it never pays for a timer.
@@ -263,16 +263,16 @@ public sealed partial class ServingRuntime
             : (state.Champion, ServingRoles.Champion, sticky);
     }
 
-    private static void CheckRows(PredictionInput input, Deployment deployment)
+    private static void CheckRows(PredictionInput input, Deployment deployment, RequestNaming? naming)
     {
         if (input.Rows == 0)
         {
-            throw new StrataException(ErrorCodes.ArgumentInvalid, "the request has no rows");
+            throw new StrataException(ErrorCodes.ArgumentInvalid, (naming ?? RequestNaming.Rows).Empty());
         }
 
         if (input.Rows > deployment.Limits.MaxRows)
         {
-            throw new StrataException(ErrorCodes.DataLimit, $"the request has {input.Rows} rows; endpoint '{deployment.Name}' accepts at most {deployment.Limits.MaxRows}");
+            throw new StrataException(ErrorCodes.DataLimit, (naming ?? RequestNaming.Rows).TooMany(input.Rows, deployment.Name, deployment.Limits.MaxRows));
         }
     }
 

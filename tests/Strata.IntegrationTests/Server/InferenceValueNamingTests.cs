@@ -10,8 +10,8 @@ namespace Strata.IntegrationTests.Server;
 
 /// <summary>
 /// An error about a request names what it carries as the request's API sent it: on <c>/v2/models/{name}/infer</c> a value
-/// by its tensor and element and a whole field as an input tensor (the client sent named tensors and no rows); on
-/// <c>/v1</c> a value by its row (<c>rows[i]</c>), a field as a field.
+/// by its tensor and element, a whole field as an input tensor and the rows as the batch of the tensors' shape (the client
+/// sent named tensors and no rows); on <c>/v1</c> a value by its row (<c>rows[i]</c>), a field as a field.
 /// </summary>
 public sealed class InferenceValueNamingTests(InferenceValueNamingTests.Fixture fixture)
     : IClassFixture<InferenceValueNamingTests.Fixture>
@@ -262,14 +262,69 @@ public sealed class InferenceValueNamingTests(InferenceValueNamingTests.Fixture 
             await ErrorAsync(response));
     }
 
+    [Fact]
+    public async Task An_empty_batch_is_told_by_its_tensor_shape_on_v2_and_as_no_rows_on_v1()
+    {
+        var names = ServingServer.Sample(1).Header[..11];
+        using var http = Server.Http("root");
+
+        using var tensors = await http.PostAsync("/v2/models/ranges/infer", Json(
+            $$"""{"inputs": [{{string.Join(", ", names.Select(n => Tensor(n, "FP64", "[0]", "[]")))}}]}"""));
+        using var matrix = await http.PostAsync("/v2/models/ranges/infer", Json("""{"inputs": [{"name": "row", "shape": [0, 11], "datatype": "FP64", "data": []}]}"""));
+        using var native = await http.PostAsync("/v1/endpoints/ranges/predict", Json("""{"rows": []}"""));
+
+        Assert.Equal("input tensor 'distance' has shape [0]: a batch needs at least one element", await ErrorAsync(tensors));
+        Assert.Equal("input tensor 'row' has shape [0,11]: a batch needs at least one element", await ErrorAsync(matrix));
+        Assert.Equal("the request has no rows", await DetailAsync(native, HttpStatusCode.BadRequest));
+    }
+
+    [Fact]
+    public async Task A_batch_over_the_endpoints_limit_is_told_by_its_tensor_shape_on_v2_and_as_rows_on_v1()
+    {
+        var names = ServingServer.Sample(1).Header[..11];
+        using var http = Server.Http("root");
+
+        using var infer = await http.PostAsync("/v2/models/small/infer", Json(
+            $$"""{"inputs": [{{string.Join(", ", names.Select(n => Tensor(n, "FP64", "[3, 1]", "[1, 2, 3]")))}}]}"""));
+        using var native = await http.PostAsync("/v1/endpoints/small/predict", Json(
+            $$"""{"rows": [{{string.Join(", ", Enumerable.Repeat("{" + string.Join(", ", names.Select(n => $"\"{n}\": 1")) + "}", 3))}}]}"""));
+
+        Assert.Equal(
+            "input tensor 'distance' has shape [3,1]: a batch of 3 elements is over this endpoint's limit of 2", await ErrorAsync(infer, HttpStatusCode.RequestEntityTooLarge));
+        Assert.Equal("the request has 3 rows; endpoint 'small' accepts at most 2", await DetailAsync(native, HttpStatusCode.RequestEntityTooLarge));
+    }
+
+    [Fact]
+    public async Task Tensors_of_different_batch_sizes_are_told_by_their_shapes()
+    {
+        using var http = Server.Http("root");
+
+        using var response = await http.PostAsync("/v2/models/ranges/infer", Json("""
+            {"inputs": [{"name": "distance", "shape": [2], "datatype": "FP64", "data": [1, 2]},
+                        {"name": "dep_hour", "shape": [3, 1], "datatype": "FP64", "data": [1, 2, 3]}]}
+            """));
+
+        Assert.Equal(
+            "input tensor 'dep_hour' has shape [3,1] and input tensor 'distance' shape [2]; the input tensors need the same batch size, their first dimension",
+            await ErrorAsync(response));
+    }
+
     private static string Tensor(string name, string datatype, string shape, string data) =>
         $$"""{"name": "{{name}}", "shape": {{shape}}, "datatype": "{{datatype}}", "data": {{data}}}""";
 
-    /// <summary>The protocol's error: a 400 whose body is <c>{"error": "…"}</c> and nothing else.</summary>
-    private static async Task<string> ErrorAsync(HttpResponseMessage response)
+    /// <summary>The native API's problem: its status and detail.</summary>
+    private static async Task<string> DetailAsync(HttpResponseMessage response, HttpStatusCode status)
     {
         var body = await ServingServer.JsonAsync(response);
-        Assert.True(response.StatusCode == HttpStatusCode.BadRequest, $"{response.StatusCode}: {body}");
+        Assert.True(response.StatusCode == status, $"{response.StatusCode}: {body}");
+        return body.GetProperty("detail").GetString()!;
+    }
+
+    /// <summary>The protocol's error: a 400 (or <paramref name="status"/>) whose body is <c>{"error": "…"}</c> and nothing else.</summary>
+    private static async Task<string> ErrorAsync(HttpResponseMessage response, HttpStatusCode status = HttpStatusCode.BadRequest)
+    {
+        var body = await ServingServer.JsonAsync(response);
+        Assert.True(response.StatusCode == status, $"{response.StatusCode}: {body}");
         Assert.Equal(["error"], body.EnumerateObject().Select(p => p.Name));
         return body.GetProperty("error").GetString()!;
     }
@@ -296,6 +351,7 @@ public sealed class InferenceValueNamingTests(InferenceValueNamingTests.Fixture 
             await Server.DeployAsync("users", new { project = "shop", model = "users/1", feature_service = "users_s" });
             await Server.DeployAsync("ranges", new { project = "flights", model = "delay/1" });
             await Server.DeployAsync("typed", new { project = "shop", model = "typed/1", feature_service = "typed_s" });
+            await Server.DeployAsync("small", new { project = "flights", model = "delay/1", limits = new { max_rows = 2 } });
         }
 
         public async Task DisposeAsync() => await Server.DisposeAsync();
