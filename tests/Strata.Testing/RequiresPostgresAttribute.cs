@@ -31,14 +31,4 @@ public sealed class RequiresPostgresAttribute : BackendAttribute
             return $"no PostgreSQL server reachable ({e.Message}); set STRATA_TEST_POSTGRES to a connection string, or STRATA_REQUIRE_POSTGRES=1 to fail instead";
         }
     }
-
-    /// <summary>
-    /// Creates an empty database for one test and returns its connection string, and how to drop it: as
-    /// <see cref="PostgresTestDatabase"/>, which the suites here use (kept for tests written against it).
-    /// </summary>
-    public static async Task<(string ConnectionString, Func<Task> Drop)> CreateDatabaseAsync()
-    {
-        var database = await PostgresTestDatabase.CreateAsync();
-        return (database.ConnectionString, async () => await database.DisposeAsync());
-    }
 }

@@ -36,24 +36,19 @@ public sealed class LockTimeoutTests : IAsyncLifetime
               - { name: amount, type: float64 }
         """;
 
-    private string? _postgres;
-    private Func<Task>? _drop;
+    private PostgresTestDatabase? _database;
 
-    public async Task InitializeAsync()
-    {
-        if (new RequiresPostgresAttribute().SkipReason is null)
-        {
-            (_postgres, _drop) = await RequiresPostgresAttribute.CreateDatabaseAsync();
-        }
-    }
+    public async Task InitializeAsync() => _database = await PostgresTestDatabase.CreateUnlessSkippedAsync();
 
     public async Task DisposeAsync()
     {
-        if (_drop is not null)
+        if (_database is not null)
         {
-            await _drop();
+            await _database.DisposeAsync();
         }
     }
+
+    private string Postgres => _database!.ConnectionString;
 
     [BackendFact]
     public async Task A_lock_wait_cut_short_by_lock_timeout_is_answered_409_with_Retry_After_naming_the_request()
@@ -61,7 +56,7 @@ public sealed class LockTimeoutTests : IAsyncLifetime
         // Npgsql counts lock_not_available (55P03) transient, so a push whose write waited out the connection's
         // lock_timeout was answered 503, "the metadata store does not answer", while the database answered at once.
         using var home = new TempFolder("strata-lock-timeout");
-        var bounded = new NpgsqlConnectionStringBuilder(_postgres) { Options = "-c lock_timeout=300" }.ToString();
+        var bounded = new NpgsqlConnectionStringBuilder(Postgres) { Options = "-c lock_timeout=300" }.ToString();
         await using var server = await ServingServer.StartAsync(bounded, home.Path);
         await new FeatureRegistry(server.State.Home.Metadata).ApplyAsync("flights", FeatureRepositoryYaml.Parse([("features.yaml", Definitions)]), force: false, new Actor("test"));
         using var http = server.Http("root");
@@ -73,7 +68,7 @@ public sealed class LockTimeoutTests : IAsyncLifetime
 
         // Another session holds the view's row, as a change of the definitions on another replica does while it runs:
         // the push's write waits for its share lock on that row, and the connection's lock_timeout stops the wait.
-        await using (var connection = new NpgsqlConnection(_postgres))
+        await using (var connection = new NpgsqlConnection(Postgres))
         {
             await connection.OpenAsync();
             await using var transaction = await connection.BeginTransactionAsync();
