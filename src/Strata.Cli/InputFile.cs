@@ -35,7 +35,10 @@ internal sealed class InputFile : IAsyncDisposable
                 var file = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous);
                 await using (file.ConfigureAwait(false))
                 {
-                    await stdin.CopyToAsync(file, cancellationToken).ConfigureAwait(false);
+                    // NOTE: a read of the console's standard input cannot be cancelled (the token is only checked between
+                    // reads), so the wait is: a signal stops the command at once, where it ended only when the grace ran out
+                    // (exit 143 after SIGTERM, no "stopped" line). The abandoned read ends with the process.
+                    await stdin.CopyToAsync(file, cancellationToken).WaitAsync(cancellationToken).ConfigureAwait(false);
                 }
             }
         }

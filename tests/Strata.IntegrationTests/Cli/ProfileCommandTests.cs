@@ -87,19 +87,31 @@ public sealed class ProfileCommandTests : IDisposable
         Assert.Contains("pii", table.Out, StringComparison.Ordinal);
     }
 
-    [Fact(Timeout = 60_000)]
-    public async Task Ctrl_c_stops_the_command_with_exit_code_130_and_leaves_no_temporary_file()
+    [Theory(Timeout = 60_000)]
+    [InlineData(2, "Ctrl-C")]
+    [InlineData(15, "SIGTERM")]
+    public async Task A_signal_stops_the_command_waiting_on_standard_input_with_exit_code_130_and_leaves_no_temporary_file(int signal, string named)
     {
+        // A read of standard input cannot be cancelled: SIGTERM ended the command only when the grace ran out, exit 143.
         var before = Directory.GetFiles(Path.GetTempPath(), "strata-stdin-*").Length;
         using var process = Cli.Start(_folder.Path, ["data", "profile", "-"], redirectInput: true);
         using var stop = new ProcessGuard(process);
+        var error = process.StandardError.ReadToEndAsync();
+        _ = process.StandardOutput.ReadToEndAsync();
         await process.StandardInput.WriteAsync("a,b\n1,2\n");
         await process.StandardInput.FlushAsync();
 
         // Standard input stays open: the command waits for more until it is interrupted.
         await Task.Delay(1500);
         Assert.False(process.HasExited, "the command ended before it was interrupted");
-        using (var kill = Process.Start("kill", ["-INT", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+
+        // A process started in the background by a non-interactive shell inherits SIGINT ignored: SIGTERM stands in.
+        if (signal == 2 && Cli.SignalIgnored(process.Id, 2))
+        {
+            (signal, named) = (15, "SIGTERM");
+        }
+
+        using (var kill = Process.Start("kill", [$"-{signal}", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
         {
             await kill.WaitForExitAsync();
         }
@@ -108,6 +120,7 @@ public sealed class ProfileCommandTests : IDisposable
         await process.WaitForExitAsync(timeout.Token);
 
         Assert.Equal(130, process.ExitCode);
+        Assert.Equal($"stopped ({named})", (await error).Trim());
         Assert.Equal(before, Directory.GetFiles(Path.GetTempPath(), "strata-stdin-*").Length);
     }
 
