@@ -33,15 +33,12 @@ public sealed class PostgresOnlineStore : IOnlineStore
     // merge or view change takes it, so opening one project's store never waits for another project's work.
     private const long SchemaLock = 0x5354524154410002;
 
-    // What a caller refused for a view another process holds is told to wait before it tries again.
-    private const int BusyRetryAfterSeconds = 5;
-
     /// <summary>
-    /// How long a merge waits for each of its locks when the session sets no <c>lock_timeout</c> of its own. A push holds
-    /// a view for milliseconds, so a wait this long is behind a materialization (minutes, for a long history), and the
-    /// caller hears why before the 30 to 60 s after which HTTP clients and proxies commonly give up.
+    /// How long a merge waits for each of its locks when the session sets no <c>lock_timeout</c> of its own: as long as a
+    /// push waits for its turn in its own process (a push holds a view for milliseconds, so a wait this long is behind a
+    /// materialization, and the caller hears why before HTTP clients and proxies commonly give up).
     /// </summary>
-    internal static readonly TimeSpan DefaultMergeLockWait = TimeSpan.FromSeconds(15);
+    internal static readonly TimeSpan DefaultMergeLockWait = FeatureStore.DefaultPushLockWait;
 
     private readonly NpgsqlDataSource _dataSource;
     private readonly string _project;
@@ -135,12 +132,7 @@ public sealed class PostgresOnlineStore : IOnlineStore
 
         await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
-        await using (var setup = new NpgsqlCommand("SELECT pg_advisory_xact_lock(hashtextextended(@k, 0))", connection, transaction))
-        {
-            setup.Parameters.AddWithValue("k", SetupLockKey);
-            await setup.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-        }
-
+        await LockSetupAsync(connection, transaction, shared: false, cancellationToken).ConfigureAwait(false);
         var current = await LoadAsync(connection, transaction, lockRows: true, cancellationToken).ConfigureAwait(false);
         var next = new Dictionary<string, StoredView>(StringComparer.Ordinal);
         var sql = new StringBuilder();
@@ -251,12 +243,7 @@ public sealed class PostgresOnlineStore : IOnlineStore
 
         await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
-        await using (var setup = new NpgsqlCommand("SELECT pg_advisory_xact_lock_shared(hashtextextended(@k, 0))", connection, transaction))
-        {
-            setup.Parameters.AddWithValue("k", SetupLockKey);
-            await setup.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-        }
-
+        await LockSetupAsync(connection, transaction, shared: true, cancellationToken).ConfigureAwait(false);
         foreach (var (view, stored, rows, batch) in work)
         {
             await WriteRowsAsync(connection, transaction, view, stored, rows, batch, cancellationToken).ConfigureAwait(false);
@@ -581,7 +568,7 @@ public sealed class PostgresOnlineStore : IOnlineStore
             batch.BatchCommands.Add(new NpgsqlBatchCommand(string.Create(
                 CultureInfo.InvariantCulture,
                 $"SELECT set_config('lock_timeout', '{Math.Max(1, (long)MergeLockWait.TotalMilliseconds)}ms', true) WHERE current_setting('lock_timeout') = '0'")));
-            batch.BatchCommands.Add(new NpgsqlBatchCommand("SELECT pg_advisory_xact_lock_shared(hashtextextended(@k, 0))") { Parameters = { new NpgsqlParameter("k", SetupLockKey) } });
+            batch.BatchCommands.Add(new NpgsqlBatchCommand(SetupLockSql(shared: true)) { Parameters = { new NpgsqlParameter("k", SetupLockKey) } });
             foreach (var view in names)
             {
                 batch.BatchCommands.Add(new NpgsqlBatchCommand("SELECT pg_advisory_xact_lock(hashtextextended(@v, 0))") { Parameters = { new NpgsqlParameter("v", MergeLockKey(view)) } });
@@ -619,14 +606,12 @@ public sealed class PostgresOnlineStore : IOnlineStore
     /// The merge's refusal once its wait is over: a conflict that passes (the lock's holder commits in the end), so a
     /// 409 with a Retry-After at the HTTP edge; the merge began nothing, and its callers write nothing before it.
     /// </summary>
-    private static StrataException Busy(string? view, TimeSpan waited, Exception inner)
-    {
-        var seconds = waited.TotalSeconds.ToString("0.#", CultureInfo.InvariantCulture);
-        var what = view is null
+    private static StrataException Busy(string? view, TimeSpan waited, Exception inner) => StrataException.LockBusy(
+        view is null
             ? "the online store's feature views are being changed by another server replica or process (definitions applied, which wait for the merges in progress)"
-            : $"feature view '{view}' is locked by a merge in another server replica or process (a push into the view, or a materialization of it, which can take minutes)";
-        return new StrataException(ErrorCodes.Conflict, $"{what}; waited {seconds} s, nothing was written; retry shortly", inner) { RetryAfterSeconds = BusyRetryAfterSeconds };
-    }
+            : $"feature view '{view}' is locked by a merge in another server replica or process (a push into the view, or a materialization of it, which can take minutes)",
+        waited,
+        inner);
 
     private string MergeLockKey(string view) => $"strata_online/{_project}/{view}";
 
@@ -636,6 +621,17 @@ public sealed class PostgresOnlineStore : IOnlineStore
     /// one project held every other project's definitions (and, with them, its pushes' merges) back when it was global.
     /// </summary>
     internal string SetupLockKey => $"strata_online_setup/{_project}";
+
+    /// <summary>Takes the project's setup lock for the transaction: exclusive to change views, shared to write them.</summary>
+    private async Task LockSetupAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, bool shared, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand(SetupLockSql(shared), connection, transaction);
+        command.Parameters.AddWithValue("k", SetupLockKey);
+        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private static string SetupLockSql(bool shared) =>
+        shared ? "SELECT pg_advisory_xact_lock_shared(hashtextextended(@k, 0))" : "SELECT pg_advisory_xact_lock(hashtextextended(@k, 0))";
 
     /// <inheritdoc />
     public ValueTask DisposeAsync() => _dataSource.DisposeAsync();

@@ -130,7 +130,7 @@ internal static partial class PeerOperations
                 // slow requests that come in bunches, on any server, are the machine pausing, not the server queueing.
                 if (Environment.GetEnvironmentVariable("STRATA_PACED_TRACE") is { Length: > 0 } trace)
                 {
-                    File.WriteAllLines(trace, workers.SelectMany(w => w.Dues.Zip(w.Latencies, (d, l) => $"{d / 1e6:F3} {l * 1000:F3}")));
+                    File.WriteAllLines(trace, workers.SelectMany(w => w.Dues!.Zip(w.Latencies, (d, l) => $"{d / 1e6:F3} {l * 1000:F3}")));
                 }
 
                 var latencies = new List<double>(workers.Sum(w => w.Latencies.Count));
@@ -155,7 +155,8 @@ internal static partial class PeerOperations
         {
             public List<double> Latencies { get; } = new((int)Math.Min(int.MaxValue / 2, (total / stride) + 16));
 
-            public List<long> Dues { get; } = [];
+            /// <summary>Each measured request's due time, when STRATA_PACED_TRACE asks for them; else null.</summary>
+            public List<long>? Dues { get; } = Environment.GetEnvironmentVariable("STRATA_PACED_TRACE") is { Length: > 0 } ? [] : null;
 
             public int Failures { get; private set; }
 
@@ -220,7 +221,7 @@ internal static partial class PeerOperations
                             if (due >= measuredFrom)
                             {
                                 Latencies.Add((now - due) / 1e9);
-                                Dues.Add(due - start);
+                                Dues?.Add(due - start);
                                 Failures += ok ? 0 : 1;
                             }
 

@@ -25,6 +25,20 @@ public class StrataException : Exception
     /// </summary>
     public int RetryAfterSeconds { get; init; }
 
+    /// <summary>What a caller refused behind a lock that other work holds is told to wait before it tries again.</summary>
+    public const int LockBusyRetryAfterSeconds = 5;
+
+    /// <summary>
+    /// The refusal of work that waited its bound for a lock other work still holds (a materialization, another replica's
+    /// merge): a conflict that passes, so a 409 with a Retry-After at the HTTP edge. <paramref name="held"/> says what
+    /// holds what; nothing was written.
+    /// </summary>
+    public static StrataException LockBusy(string held, TimeSpan waited, Exception? innerException = null) => new(
+        ErrorCodes.Conflict,
+        $"{held}; waited {waited.TotalSeconds.ToString("0.#", CultureInfo.InvariantCulture)} s, nothing was written; retry shortly",
+        innerException)
+    { RetryAfterSeconds = LockBusyRetryAfterSeconds };
+
     /// <summary>True when the caller's input caused the error (a 4xx at the HTTP edge), false for Strata's own failures.</summary>
     public virtual bool IsCallerError => ErrorCodes.IsCallerError(Code);
 }

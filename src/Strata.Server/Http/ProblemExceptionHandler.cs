@@ -30,10 +30,6 @@ internal sealed partial class ProblemExceptionHandler(IProblemDetailsService pro
     // SQLSTATE lock_not_available: a statement waited for a lock longer than the session's lock_timeout allows.
     private const string LockNotAvailable = "55P03";
 
-    // What a caller refused behind a database lock is told to wait before it tries again (as a push refused behind
-    // another replica's merge of its view).
-    private const int LockRetryAfterSeconds = 5;
-
     public async ValueTask<bool> TryHandleAsync(HttpContext httpContext, Exception exception, CancellationToken cancellationToken)
     {
         if (ClientLeft(httpContext, exception))
@@ -48,7 +44,7 @@ internal sealed partial class ProblemExceptionHandler(IProblemDetailsService pro
         // the log fastest exactly while the server sheds load. So would one per request while the metadata store is down.
         if (IsLockTimeout(exception))
         {
-            httpContext.Response.Headers.RetryAfter = LockRetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            httpContext.Response.Headers.RetryAfter = StrataException.LockBusyRetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
         }
         else if (exception is DbException { IsTransient: true })
         {

@@ -21,6 +21,9 @@ internal static partial class InferenceJson
     /// <summary>Most values in one request's tensors.</summary>
     public const long MaxElements = 10_000_000;
 
+    /// <summary>A tensor's shape as errors show it: <c>[3,11]</c>.</summary>
+    private static string ShapeText(long[] shape) => $"[{string.Join(',', shape)}]";
+
     /// <summary>
     /// The request parsed: its id (echoed), the columns, the outputs asked for (null: all), which outputs go back as
     /// binary data (an output's own <c>binary_data</c>, else the request's <c>binary_data_output</c>), and how the
@@ -158,12 +161,12 @@ internal static partial class InferenceJson
             {
                 1 => tensor.Shape[0],
                 2 when tensor.Shape[1] == 1 => tensor.Shape[0],
-                _ => throw Invalid($"input tensor '{tensor.Name}' has shape [{string.Join(',', tensor.Shape)}]; each input must be [N] or [N,1] (or send one [N,{inputs.Count}] tensor of every input in order)"),
+                _ => throw Invalid($"input tensor '{tensor.Name}' has shape {ShapeText(tensor.Shape)}; each input must be [N] or [N,1] (or send one [N,{inputs.Count}] tensor of every input in order)"),
             };
             if (count >= 0 && n != count)
             {
                 throw Invalid(
-                    $"input tensor '{tensor.Name}' has shape [{string.Join(',', tensor.Shape)}] and input tensor '{first.Name}' shape [{string.Join(',', first.Shape)}]; "
+                    $"input tensor '{tensor.Name}' has shape {ShapeText(tensor.Shape)} and input tensor '{first.Name}' shape {ShapeText(first.Shape)}; "
                     + "the input tensors need the same batch size, their first dimension");
             }
 
@@ -374,7 +377,7 @@ internal static partial class InferenceJson
             Flatten(data, flat, name, shape);
             if (flat.Count != elements)
             {
-                throw Invalid($"input tensor '{name}' has shape [{string.Join(',', shape)}], which holds {elements} values, but its data holds {flat.Count}");
+                throw Invalid($"input tensor '{name}' has shape {ShapeText(shape)}, which holds {elements} values, but its data holds {flat.Count}");
             }
 
             var tensor = new Tensor(name, shape, datatype, flat);
@@ -529,7 +532,7 @@ internal static partial class InferenceJson
         {
             // The shape has already bounded the count (at most MaxElements), and every array here is checked against it.
             string At() => "data" + string.Concat(index.Take(depth).Select(i => $"[{i}]"));
-            string Shape() => $"shape [{string.Join(',', shape)}]";
+            string Shape() => $"shape {ShapeText(shape)}";
             if (array.GetArrayLength() != shape[depth])
             {
                 throw Invalid($"input tensor '{name}': {At()} holds {array.GetArrayLength()} items, but {Shape()} needs {shape[depth]} there");

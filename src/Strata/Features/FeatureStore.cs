@@ -60,10 +60,6 @@ public sealed class FeatureStore
     // replicas) are kept out by the store's merge, which this lock keeps to one per process.
     private static readonly ConditionalWeakTable<IOnlineStore, PushTurn> PushTurns = [];
 
-    // What a push refused behind the push lock is told to wait before it tries again (as one refused behind another
-    // replica's merge of the view).
-    private const int BusyRetryAfterSeconds = 5;
-
     /// <summary>
     /// How long a push waits for the push lock of its online store. A push holds it for milliseconds, so a wait this long
     /// is behind a materialization of an aggregation view in this process (minutes, for a long history), and the caller
@@ -958,11 +954,7 @@ public sealed class FeatureStore
                 var holder = _holder;
                 if (!await _lock.WaitAsync(wait, cancellationToken).ConfigureAwait(false))
                 {
-                    var seconds = wait.TotalSeconds.ToString("0.#", CultureInfo.InvariantCulture);
-                    throw new StrataException(
-                        ErrorCodes.Conflict,
-                        $"the project's online store is held by {_holder ?? holder ?? "another push"} in this server process; waited {seconds} s, nothing was written; retry shortly")
-                    { RetryAfterSeconds = BusyRetryAfterSeconds };
+                    throw StrataException.LockBusy($"the project's online store is held by {_holder ?? holder ?? "another push"} in this server process", wait);
                 }
             }
 

@@ -1,3 +1,5 @@
+using System.Diagnostics.CodeAnalysis;
+
 namespace Strata.Serving;
 
 /// <summary>What a request's field holds: numbers, text, or only nulls (missing values).</summary>
@@ -253,9 +255,16 @@ public readonly record struct PredictionRequest
 
     /// <summary>
     /// How errors word what the request carries (<c>missing input tensor 'x'</c>, <c>input tensor 'x': element 1</c>);
-    /// default: the native API's rows of fields (<c>missing field 'x'</c>, <c>field 'x' in rows[1]</c>).
+    /// default (also when set to null): the native API's rows of fields (<c>missing field 'x'</c>, <c>field 'x' in rows[1]</c>).
     /// </summary>
-    public RequestNaming? Naming { get; init; }
+    [AllowNull]
+    public RequestNaming Naming
+    {
+        get => _naming ?? RequestNaming.Rows;
+        init => _naming = value;
+    }
+
+    private readonly RequestNaming? _naming;
 
     /// <summary>
     /// The caller's trace context (a W3C <c>traceparent</c>), the parent of the request's <c>strata.predict</c> span;

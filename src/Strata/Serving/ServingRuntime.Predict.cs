@@ -102,7 +102,7 @@ public sealed partial class ServingRuntime
                     try
                     {
                         timeout ??= Timeout(deployment, cancellationToken);
-                        (input, masked) = await EnrichAsync(state, service, input, allowed, request.Naming ?? RequestNaming.Rows, timeout.Token).ConfigureAwait(false);
+                        (input, masked) = await EnrichAsync(state, service, input, allowed, request.Naming, timeout.Token).ConfigureAwait(false);
                     }
                     catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
                     {
@@ -263,16 +263,16 @@ public sealed partial class ServingRuntime
             : (state.Champion, ServingRoles.Champion, sticky);
     }
 
-    private static void CheckRows(PredictionInput input, Deployment deployment, RequestNaming? naming)
+    private static void CheckRows(PredictionInput input, Deployment deployment, RequestNaming naming)
     {
         if (input.Rows == 0)
         {
-            throw new StrataException(ErrorCodes.ArgumentInvalid, (naming ?? RequestNaming.Rows).Empty());
+            throw new StrataException(ErrorCodes.ArgumentInvalid, naming.Empty());
         }
 
         if (input.Rows > deployment.Limits.MaxRows)
         {
-            throw new StrataException(ErrorCodes.DataLimit, (naming ?? RequestNaming.Rows).TooMany(input.Rows, deployment.Name, deployment.Limits.MaxRows));
+            throw new StrataException(ErrorCodes.DataLimit, naming.TooMany(input.Rows, deployment.Name, deployment.Limits.MaxRows));
         }
     }
 

@@ -273,17 +273,17 @@ public sealed partial class EmbeddedOnlineStore : IOnlineStore, IDisposable
         // with the old layout's fingerprint (replay would refuse it) nor be acknowledged into an index nobody reads.
         // A write of several views is refused whole when one of them is.
         var served = _served.Indexes;
-        var stale = group.FindAll(p => p.Parts.Any(part => !served.TryGetValue(part.Index.View.Name, out var current) || !ReferenceEquals(current, part.Index)));
-        foreach (var p in stale)
+        group.RemoveAll(p =>
         {
-            var view = p.Parts.First(part => !served.TryGetValue(part.Index.View.Name, out var current) || !ReferenceEquals(current, part.Index)).Index.View.Name;
-            p.Done.TrySetException(new StrataException(ErrorCodes.Conflict, $"feature view '{view}' was changed or dropped while the write waited; nothing was written"));
-        }
+            var stale = p.Parts.FirstOrDefault(part => !served.TryGetValue(part.Index.View.Name, out var current) || !ReferenceEquals(current, part.Index));
+            if (stale.Index is null)
+            {
+                return false;
+            }
 
-        if (stale.Count > 0)
-        {
-            group.RemoveAll(stale.Contains);
-        }
+            p.Done.TrySetException(new StrataException(ErrorCodes.Conflict, $"feature view '{stale.Index.View.Name}' was changed or dropped while the write waited; nothing was written"));
+            return true;
+        });
 
         var start = _log.Position;
         var sequence = _lastSequence;
