@@ -6,8 +6,8 @@
 # The three run side by side (a .NET one paused, with SIGSTOP, while another is measured) and are measured in ROUNDS rounds
 # (default 3), each round in a rotated order, so a machine whose speed drifts (a shared host) weighs on all three alike;
 # each one's figure is its median round, and the ratios are the medians of the rounds' ratios. Then, on the same Strata server, p50/p99 at 80% of Strata's median rate
-# (open-loop `peer paced-load`, and wrk pausing between requests; the open-loop rate is also sent to the empty endpoint,
-# for the tail the machine itself gives), p99 of an endpoint that enriches each request with 50 features from the
+# (open-loop `peer paced-load`, and wrk pausing 1 ms between requests on as many connections as reach that rate; each
+# is also sent to the empty endpoint at the same rate, for the tail the machine itself gives), p99 of an endpoint that enriches each request with 50 features from the
 # embedded online store (-t1 -c4, one random entity of 10,000 per request) and the server's RSS while a 500-tree model
 # is loaded and under load. DURATION (default 10s) per measurement, after a warm-up of each server (WARMUP, default 10s: `strata
 # serve` runs under dynamic PGO, which compiles hot code twice). Prints one JSON line.
@@ -131,13 +131,27 @@ $STRATA_BENCH peer paced-load "$URL/v1/endpoints/flights/predict" "$WORK/serve.b
 # The same open-loop rate against the empty endpoint: the tail this machine gives any server at that rate.
 $STRATA_BENCH peer paced-load "$EMPTY_URL" "$WORK/serve.body.json" \
   "$("$PYTHON" -c "print(round(0.8 * $PEAK))")" 32 "${DURATION%s}" "Bearer $KEY" > "$WORK/serve.emptypaced.json"
+# The same target rate paced by wrk itself: closed loop (each connection pauses 1 ms, wrk's shortest pause, after each
+# answer), so it is blind to coordinated omission, but takes far less CPU from the two shared cores than the open-loop
+# generator. A closed loop's rate is connections / (pause + latency), so the connections are found that reach the
+# target: three 3 s calibration runs, each scaling the count by target / rate reached. The empty endpoint is measured
+# the same way at the same target (its own connection count): the tail the machine gives a server at that rate.
+{ cat "$WORK/serve.strata.lua"; echo "function delay() return 1 end"; } > "$WORK/serve.wrkpaced.lua"
+TARGET="$("$PYTHON" -c "print(round(0.8 * $PEAK))")"
+calibrate() { # URL -> connections reaching $TARGET req/s
+  local c rate
+  c="$("$PYTHON" -c "print(max(8, round($TARGET * 0.002)))")"
+  for _ in 1 2 3; do
+    rate="$(wrk -t2 -c"$c" -d3s -s "$WORK/serve.wrkpaced.lua" "$1" | awk '/Requests\/sec/ {print $2}')"
+    c="$("$PYTHON" -c "print(min(1024, max(2, round($c * $TARGET / max($rate, 1.0)))))")"
+  done
+  echo "$c"
+}
+EMPTY_CONNECTIONS="$(calibrate "$EMPTY_URL")"
+measure emptywrkpaced "$EMPTY_URL" "$WORK/serve.wrkpaced.lua" 2 "$EMPTY_CONNECTIONS"
 stop "$EMPTY"
-# The same target rate paced by wrk itself: closed loop (each connection waits 32/rate s between requests), so it is
-# blind to coordinated omission and reaches less than the target, but takes far less CPU from the two shared cores than
-# the open-loop generator; both are reported, with the rate each reached. wrk takes whole milliseconds, so the pause is
-# rounded, and never to 0 (above 40,000 req/s it would be, and the case would run unpaced).
-{ cat "$WORK/serve.strata.lua"; echo "function delay() return $("$PYTHON" -c "print(max(1, round(32 * 1000 / (0.8 * $PEAK))))") end"; } > "$WORK/serve.wrkpaced.lua"
-measure wrkpaced "$URL/v1/endpoints/flights/predict" "$WORK/serve.wrkpaced.lua" 2 32
+CONNECTIONS="$(calibrate "$URL/v1/endpoints/flights/predict")"
+measure wrkpaced "$URL/v1/endpoints/flights/predict" "$WORK/serve.wrkpaced.lua" 2 "$CONNECTIONS"
 measure enriched "$URL" "$WORK/serve.enriched.lua" 1 4
 ( wrk -t2 -c32 -d"$DURATION" --latency -s "$WORK/serve.big.lua" "$URL" > "$WORK/serve.big.txt" ) &
 LOAD=$!
@@ -149,9 +163,10 @@ while kill -0 "$LOAD" 2>/dev/null; do
 done
 stop "$SERVER"
 
-"$PYTHON" - "$WORK" "$DURATION" "$RSS" "$ROUNDS" <<'EOF'
+"$PYTHON" - "$WORK" "$DURATION" "$RSS" "$ROUNDS" "$TARGET" "$CONNECTIONS" "$EMPTY_CONNECTIONS" <<'EOF'
 import json, re, statistics, sys
 work, duration, rss_kb, rounds = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+target, connections, empty_connections = int(sys.argv[5]), int(sys.argv[6]), int(sys.argv[7])
 def ms(text):
     value, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()
     return round(float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit], 3)
@@ -163,7 +178,7 @@ def read(case):
             "p99_ms": ms(latency["99"]), "non_2xx": int(errors.group(1)) if errors else 0}
 out = {"benchmark": "serve_vs_fastapi", "load": f"wrk -t2 -c32 -d{duration}, 1 row per POST, 127.0.0.1",
        "load_average_1m": float(open("/proc/loadavg").read().split()[0])}
-for case in ["empty", "strata", "fastapi", "enriched", "big", "wrkpaced"]:
+for case in ["empty", "strata", "fastapi", "enriched", "big", "wrkpaced", "emptywrkpaced"]:
     out[case] = read(case)
 per_round = {case: [read(f"{case}.{r}")["req_per_s"] for r in range(rounds)] for case in ["empty", "strata", "fastapi"]}
 for case, rates in per_round.items():
@@ -176,7 +191,10 @@ out["strata_paced"] = {k: v for k, v in json.load(open(f"{work}/serve.paced.json
 out["strata_paced"]["load"] = "open loop at 80% of strata's peak req/s, 32 connections, latency from each request's due time"
 out["empty_paced"] = {k: v for k, v in json.load(open(f"{work}/serve.emptypaced.json")).items() if k not in ("operation", "peak_rss_mb")}
 out["empty_paced"]["load"] = "the same open-loop rate against the empty Kestrel endpoint"
-out["wrkpaced"]["load"] = "wrk -t2 -c32 closed loop, each connection pausing 32/(0.8 x peak) s between requests"
+for case, count in (("wrkpaced", connections), ("emptywrkpaced", empty_connections)):
+    out[case].update(target_req_per_s=target, connections=count, share_of_strata_peak=round(out[case]["req_per_s"] / out["strata"]["req_per_s"], 3))
+out["wrkpaced"]["load"] = "wrk -t2 closed loop at 80% of strata's peak req/s: each connection pausing 1 ms, connections calibrated to reach the rate"
+out["emptywrkpaced"]["load"] = "the same wrk-paced target rate against the empty Kestrel endpoint (its own calibrated connections)"
 # Each round's ratio is of measurements taken a few seconds apart; the median of those is the figure.
 vs_empty = [s / e for s, e in zip(per_round["strata"], per_round["empty"])]
 vs_fastapi = [s / f for s, f in zip(per_round["strata"], per_round["fastapi"])]
