@@ -96,7 +96,7 @@ internal static class InferenceApi
             var (json, binary) = InferenceJson.Split(body, api.Http.Request.Headers[InferenceJson.HeaderLengthHeader]);
             using (var document = RequestJson.Parse(json, InferenceJson.MaxDepth))
             {
-                request = InferenceJson.Parse(document.RootElement, inputs, binary);
+                request = InferenceJson.Parse(document.RootElement, name, inputs, binary);
             }
 
             InferenceJson.CheckOutputs(request, outputs);

@@ -230,7 +230,7 @@ internal sealed class InferenceFastPath
                 {
                     var (json, binary) = InferenceJson.Split(body.Buffer, context.Request.Headers[InferenceJson.HeaderLengthHeader]);
                     using var document = RequestJson.Parse(json, InferenceJson.MaxDepth);
-                    request = InferenceJson.Parse(document.RootElement, inputs, binary);
+                    request = InferenceJson.Parse(document.RootElement, match.Name, inputs, binary);
                 }
                 finally
                 {

@@ -9,8 +9,10 @@ internal static partial class InferenceJson
 {
     /// <summary>
     /// The protocol's words for a request's problems: a field is an input tensor (in the one [N,F] tensor of every input,
-    /// a column of it), row r is element r of the batch, and the batch is the first dimension of the tensors' shape. Made
-    /// once per request from references the parser holds anyway; nothing is worded unless the request has a problem.
+    /// a column of it), row r is element r of the batch, and the batch is the first dimension of the tensors' shape. The
+    /// model is the one the client named in the path, which is the endpoint (never the registry model behind it, a name
+    /// the protocol's client never sees), with the version the endpoint answered with.
+    /// Made once per request from references the parser holds anyway; nothing is worded unless the request has a problem.
     /// </summary>
     private sealed class TensorNaming : RequestNaming
     {
@@ -25,8 +27,12 @@ internal static partial class InferenceJson
 
         private readonly long[] _shape;
 
-        private TensorNaming(IReadOnlyDictionary<string, InputColumn>? tensors, IReadOnlyList<ModelInput>? columns, string first, long[] shape)
+        /// <summary>The model as the path names it: the endpoint.</summary>
+        private readonly string _model;
+
+        private TensorNaming(string model, IReadOnlyDictionary<string, InputColumn>? tensors, IReadOnlyList<ModelInput>? columns, string first, long[] shape)
         {
+            _model = model;
             _tensors = tensors;
             _columns = columns;
             _first = first;
@@ -34,10 +40,10 @@ internal static partial class InferenceJson
         }
 
         /// <summary>The words for tensors of shape [N] or [N,1], one per input; <paramref name="first"/> is the first of them.</summary>
-        public static TensorNaming OnePerInput(IReadOnlyDictionary<string, InputColumn> tensors, Tensor first) => new(tensors, null, first.Name, first.Shape);
+        public static TensorNaming OnePerInput(string model, IReadOnlyDictionary<string, InputColumn> tensors, Tensor first) => new(model, tensors, null, first.Name, first.Shape);
 
         /// <summary>The words for the one [N,F] tensor holding every input, the columns in the order of <paramref name="inputs"/>.</summary>
-        public static TensorNaming OneOfAll(Tensor tensor, IReadOnlyList<ModelInput> inputs) => new(null, inputs, tensor.Name, tensor.Shape);
+        public static TensorNaming OneOfAll(string model, Tensor tensor, IReadOnlyList<ModelInput> inputs) => new(model, null, inputs, tensor.Name, tensor.Shape);
 
         // A tensor of shape [N] or [N,1] holds row r's value as its element r; the [N,F] tensor as its element [r,f].
         public override string Value(string field, int row) =>
@@ -58,7 +64,12 @@ internal static partial class InferenceJson
             return $"missing input tensor '{input.Name}' ({Datatype(input.Type, input.Kind)}; {(service is null ? "the model" : $"feature service '{service}'")} needs it)";
         }
 
-        public override string Unknown(string field, string model, int version) => $"{Field(field)} is not an input of model '{model}' version {version}";
+        public override string Unknown(string field, string model, int version) => $"{Field(field)} is not an input of {Model(model, version)}";
+
+        // The registry model is left out: on /v2 the endpoint is the model, and its versions are the ones it serves.
+        public override string Model(string model, int version) => $"model '{_model}' version {version}";
+
+        public override string Endpoint(string endpoint, string model, int version) => Model(model, version);
 
         // NOTE: only a BYTES tensor gives text, and every other datatype numbers (BOOL too), so the kind names the datatype.
         public override string WrongKind(ModelInput input, InputKind kind)

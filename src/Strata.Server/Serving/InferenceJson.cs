@@ -48,15 +48,16 @@ internal static partial class InferenceJson
     };
 
     /// <summary>
-    /// Parses an inference request for a model with the given inputs; <paramref name="binary"/> is the body after the
-    /// JSON (see <see cref="Split"/>), which the tensors that declare <c>binary_data_size</c> take in order.
+    /// Parses an inference request for <paramref name="model"/> (the endpoint, as the path names it) with the given inputs;
+    /// <paramref name="binary"/> is the body after the JSON (see <see cref="Split"/>), which the tensors that declare
+    /// <c>binary_data_size</c> take in order.
     /// </summary>
     /// <exception cref="StrataException">Any departure from the protocol (naming the field or tensor).</exception>
-    public static InferRequest Parse(JsonElement root, IReadOnlyList<ModelInput> inputs, ReadOnlySequence<byte> binary = default)
+    public static InferRequest Parse(JsonElement root, string model, IReadOnlyList<ModelInput> inputs, ReadOnlySequence<byte> binary = default)
     {
         try
         {
-            return ParseUnchecked(root, inputs, binary);
+            return ParseUnchecked(root, model, inputs, binary);
         }
         catch (InvalidOperationException e)
         {
@@ -64,7 +65,7 @@ internal static partial class InferenceJson
         }
     }
 
-    private static InferRequest ParseUnchecked(JsonElement root, IReadOnlyList<ModelInput> inputs, ReadOnlySequence<byte> binary)
+    private static InferRequest ParseUnchecked(JsonElement root, string model, IReadOnlyList<ModelInput> inputs, ReadOnlySequence<byte> binary)
     {
         if (root.ValueKind != JsonValueKind.Object)
         {
@@ -149,7 +150,7 @@ internal static partial class InferenceJson
 
             return new InferRequest(
                 id, new PredictionInput(rows, inputs.Select((m, f) => (m.Name, builders[f].Build())).ToDictionary(p => p.Name, p => p.Item2, StringComparer.Ordinal)),
-                outputs, binaryByDefault, binaryByOutput, TensorNaming.OneOfAll(tensor, inputs));
+                outputs, binaryByDefault, binaryByOutput, TensorNaming.OneOfAll(model, tensor, inputs));
         }
 
         var count = -1L;
@@ -180,7 +181,7 @@ internal static partial class InferenceJson
             columns[tensor.Name] = builder.Build();
         }
 
-        return new InferRequest(id, new PredictionInput((int)count, columns), outputs, binaryByDefault, binaryByOutput, TensorNaming.OnePerInput(columns, first));
+        return new InferRequest(id, new PredictionInput((int)count, columns), outputs, binaryByDefault, binaryByOutput, TensorNaming.OnePerInput(model, columns, first));
     }
 
     /// <summary>

@@ -71,6 +71,6 @@ public sealed partial class ServingRuntime
 
         var problems = enrichment.Problems.Concat(model.Check(placeholder, allowed, request.Naming)).ToList();
         return new InputProblemsException(
-            $"the request does not fit endpoint '{state.Deployment.Name}' (model '{model.Name}' version {model.Version}): {string.Join("; ", problems)}", problems);
+            $"the request does not fit {request.Naming.Endpoint(state.Deployment.Name, model.Name, model.Version)}: {string.Join("; ", problems)}", problems);
     }
 }

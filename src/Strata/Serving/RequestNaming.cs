@@ -50,6 +50,18 @@ public class RequestNaming
     /// <summary>A field that is no input of model <paramref name="model"/> version <paramref name="version"/>, nor read by the endpoint otherwise.</summary>
     public virtual string Unknown(string field, string model, int version) => $"unknown field '{field}' (not an input of {model} version {version})";
 
+    /// <summary>
+    /// The model version that found a request's problems, as the object of <c>the request does not fit …</c>: the registry
+    /// model and its version, as the native API names what an endpoint serves.
+    /// </summary>
+    public virtual string Model(string model, int version) => $"model '{model}' version {version}";
+
+    /// <summary>
+    /// Endpoint <paramref name="endpoint"/> and the model version it sent the request to, as the object of <c>the request
+    /// does not fit …</c> when the endpoint's feature service found problems too.
+    /// </summary>
+    public virtual string Endpoint(string endpoint, string model, int version) => $"endpoint '{endpoint}' ({Model(model, version)})";
+
     /// <summary>A field whose values are of <paramref name="kind"/>, which the model's <paramref name="input"/> cannot read.</summary>
     public virtual string WrongKind(ModelInput input, InputKind kind)
     {

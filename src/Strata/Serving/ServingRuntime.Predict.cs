@@ -127,7 +127,7 @@ public sealed partial class ServingRuntime
                 var problems = model.Check(input, allowed, request.Naming);
                 if (problems.Count > 0)
                 {
-                    throw new InputProblemsException($"the request does not fit model '{model.Name}' version {model.Version}: {string.Join("; ", problems)}", problems);
+                    throw new InputProblemsException($"the request does not fit {request.Naming.Model(model.Name, model.Version)}: {string.Join("; ", problems)}", problems);
                 }
 
                 PredictionOutput output;

@@ -19,7 +19,7 @@ public sealed class InferenceValueNamingTests(InferenceValueNamingTests.Fixture 
     private const string Float32 = "beyond the model's features (float32, at most ±3.4028235E+38)";
 
     /// <summary>How the enriching endpoint's 400 begins: its problems follow, the enrichment's and the model's.</summary>
-    private const string Basket = "the request does not fit endpoint 'basket' (model 'basket' version 1): ";
+    private const string Basket = "the request does not fit model 'basket' version 1: ";
 
     private ServingServer Server => fixture.Server;
 
@@ -121,7 +121,7 @@ public sealed class InferenceValueNamingTests(InferenceValueNamingTests.Fixture 
         using var native = await http.PostAsync("/v1/endpoints/users/predict", Json("""{"rows": [{"user_id": "u1", "item_id": 1}, {"user_id": "u\u0000x", "item_id": 1}]}"""));
 
         const string Nul = "holds a NUL character (U+0000), which feature text cannot hold (PostgreSQL's text type cannot store it); feature service 'users_s' reads it (string)";
-        Assert.Equal($"the request does not fit endpoint 'users' (model 'users' version 1): input tensor 'user_id': element 1 {Nul}", await ErrorAsync(infer));
+        Assert.Equal($"the request does not fit model 'users' version 1: input tensor 'user_id': element 1 {Nul}", await ErrorAsync(infer));
         Assert.Equal(HttpStatusCode.BadRequest, native.StatusCode);
         Assert.Equal([$"field 'user_id' in rows[1] {Nul}"], (await ServingServer.JsonAsync(native)).GetProperty("errors").EnumerateArray().Select(e => e.GetString()));
     }
@@ -156,7 +156,7 @@ public sealed class InferenceValueNamingTests(InferenceValueNamingTests.Fixture 
 
         using var response = await http.PostAsync("/v2/models/ranges/infer", Json(JsonSerializer.Serialize(new { inputs })));
 
-        Assert.Equal($"the request does not fit model 'delay' version 1: input tensor 'distance': element 1 is 1E+39, {Float32}", await ErrorAsync(response));
+        Assert.Equal($"the request does not fit model 'ranges' version 1: input tensor 'distance': element 1 is 1E+39, {Float32}", await ErrorAsync(response));
     }
 
     [Fact]
@@ -213,12 +213,40 @@ public sealed class InferenceValueNamingTests(InferenceValueNamingTests.Fixture 
             """));
 
         Assert.Equal(
-            "the request does not fit model 'delay' version 1: missing input tensor 'distance' (FP32; the model needs it); "
-            + "input tensor 'dow' is BYTES; the model reads it as a number (FP32); input tensor 'bogus' is not an input of model 'delay' version 1",
+            "the request does not fit model 'ranges' version 1: missing input tensor 'distance' (FP32; the model needs it); "
+            + "input tensor 'dow' is BYTES; the model reads it as a number (FP32); input tensor 'bogus' is not an input of model 'ranges' version 1",
             await ErrorAsync(infer));
         Assert.Equal(
             ["missing field 'distance' (a number, float32)", "field 'dow' is text; the model needs a number, float32", "unknown field 'bogus' (not an input of delay version 1)"],
             await ErrorsAsync(native));
+    }
+
+    [Theory]
+    [InlineData("/v2/models/ranges/infer")]
+    [InlineData("/v2/models/r%61nges/infer")] // an escaped path goes the general pipeline's way
+    [InlineData("/v2/models/ranges/versions/1/infer")]
+    public async Task On_v2_the_model_is_the_endpoint_the_path_names_never_the_registry_model_behind_it(string path)
+    {
+        // Endpoint ranges serves version 1 of registry model delay, a name the protocol's client never sees.
+        using var http = Server.Http("root");
+        var metadata = await ServingServer.JsonAsync(await http.GetAsync("/v2/models/ranges"));
+        Assert.Equal(("ranges", "1"), (metadata.GetProperty("name").GetString(), metadata.GetProperty("versions")[0].GetString()));
+        var names = ServingServer.Sample(1).Header[..11];
+
+        using var infer = await http.PostAsync(path, Json($$"""
+            {"inputs": [{{string.Join(", ", names.Append("bogus").Select(n => Tensor(n, "FP64", "[1]", "[1]")))}}]}
+            """));
+        using var native = await http.PostAsync("/v1/endpoints/ranges/predict", Json($$"""
+            {"rows": [{{{string.Join(", ", names.Append("bogus").Select(n => $"\"{n}\": 1"))}}}]}
+            """));
+
+        Assert.Equal(
+            "the request does not fit model 'ranges' version 1: input tensor 'bogus' is not an input of model 'ranges' version 1",
+            await ErrorAsync(infer));
+        // The native API names the registry model, as its endpoint routes do.
+        Assert.Equal(
+            "the request does not fit model 'delay' version 1: unknown field 'bogus' (not an input of delay version 1)",
+            await DetailAsync(native, HttpStatusCode.BadRequest));
     }
 
     [Fact]
@@ -239,7 +267,7 @@ public sealed class InferenceValueNamingTests(InferenceValueNamingTests.Fixture 
             + "input tensor 'bogus' is not an input of model 'basket' version 1",
             await ErrorAsync(basket));
         Assert.Equal(
-            "the request does not fit endpoint 'typed' (model 'typed' version 1): missing input tensor 'when' (BYTES; feature service 'typed_s' needs it)",
+            "the request does not fit model 'typed' version 1: missing input tensor 'when' (BYTES; feature service 'typed_s' needs it)",
             await ErrorAsync(typed));
         Assert.Equal(
             ["missing field 'shop_id' (int32; feature service 's' needs it)", "missing field 'amount' (float64; feature service 's' needs it)", "unknown field 'bogus' (not an input of basket version 1)"],
@@ -257,7 +285,7 @@ public sealed class InferenceValueNamingTests(InferenceValueNamingTests.Fixture 
             $$"""{"inputs": [{"name": "row", "shape": [1, 11], "datatype": "BYTES", "data": [{{string.Join(", ", names.Select(_ => "\"a\""))}}]}]}"""));
 
         Assert.Equal(
-            "the request does not fit model 'delay' version 1: "
+            "the request does not fit model 'ranges' version 1: "
             + string.Join("; ", names.Select((n, f) => $"input '{n}' (elements [*,{f}] of input tensor 'row') is BYTES; the model reads it as a number (FP32)")),
             await ErrorAsync(response));
     }

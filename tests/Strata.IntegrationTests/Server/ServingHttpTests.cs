@@ -113,8 +113,8 @@ public sealed class ServingHttpTests : IAsyncLifetime
         var answer = await ServingServer.JsonAsync(infer);
         Assert.Equal(["error"], answer.EnumerateObject().Select(p => p.Name));
         Assert.Equal(
-            "the request does not fit endpoint 'fares-both' (model 'fare' version 1): missing input tensor 'driver_id' (INT64; feature service 'pricing' needs it); "
-            + "input tensor 'trips_1h' is BYTES; the model reads it as a number (FP64); input tensor 'bogus' is not an input of model 'fare' version 1",
+            "the request does not fit model 'fares-both' version 1: missing input tensor 'driver_id' (INT64; feature service 'pricing' needs it); "
+            + "input tensor 'trips_1h' is BYTES; the model reads it as a number (FP64); input tensor 'bogus' is not an input of model 'fares-both' version 1",
             answer.GetProperty("error").GetString());
 
         // Keys that enrich but a field the model does not know: the same errors list, with the model's problem only.
