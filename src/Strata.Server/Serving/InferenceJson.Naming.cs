@@ -11,7 +11,7 @@ internal static partial class InferenceJson
     /// The protocol's words for a request's problems: a field is an input tensor (in the one [N,F] tensor of every input,
     /// a column of it), row r is element r of the batch, and the batch is the first dimension of the tensors' shape. The
     /// model is the one the client named in the path, which is the endpoint (never the registry model behind it, a name
-    /// the protocol's client never sees), with the version the endpoint answered with.
+    /// the protocol's client never sees), with the version the endpoint answered with; a type is a protocol datatype.
     /// Made once per request from references the parser holds anyway; nothing is worded unless the request has a problem.
     /// </summary>
     private sealed class TensorNaming : RequestNaming
@@ -70,6 +70,9 @@ internal static partial class InferenceJson
         public override string Model(string model, int version) => $"model '{_model}' version {version}";
 
         public override string Endpoint(string endpoint, string model, int version) => Model(model, version);
+
+        // As the model metadata lists a request field the service reads: a timestamp is sent as ISO 8601 text.
+        public override string Type(DataType type) => type == DataType.Timestamp ? "BYTES" : Datatype(type);
 
         // NOTE: only a BYTES tensor gives text, and every other datatype numbers (BOOL too), so the kind names the datatype.
         public override string WrongKind(ModelInput input, InputKind kind)

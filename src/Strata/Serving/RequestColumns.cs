@@ -57,7 +57,7 @@ internal static class RequestColumns
                 return null;
             }
 
-            if (Append(builder, type, column.IsBoolean, number, text) is { } why)
+            if (Append(builder, type, column.IsBoolean, number, text, naming) is { } why)
             {
                 problem = $"{naming.Value(name, r)} is {Show(column.IsBoolean, number, text)}, {why}";
                 return null;
@@ -67,8 +67,8 @@ internal static class RequestColumns
         return builder.Build();
     }
 
-    /// <summary>Appends one value; null when it fits the type, else why not.</summary>
-    private static string? Append(ColumnBuilder builder, DataType type, bool boolean, double number, string? text)
+    /// <summary>Appends one value; null when it fits the type, else why not (naming a type as <paramref name="naming"/> does).</summary>
+    private static string? Append(ColumnBuilder builder, DataType type, bool boolean, double number, string? text, RequestNaming naming)
     {
         switch (type)
         {
@@ -97,7 +97,7 @@ internal static class RequestColumns
                 ((PrimitiveColumnBuilder<float>)builder).Append((float)number);
                 return null;
             case DataType.Float32:
-                return $"beyond the range of float32 (at most ±{float.MaxValue.ToString("R", CultureInfo.InvariantCulture)})";
+                return $"beyond the range of {naming.Type(DataType.Float32)} (at most ±{float.MaxValue.ToString("R", CultureInfo.InvariantCulture)})";
             case DataType.Int64 or DataType.Int32 when number != Math.Floor(number):
                 return "not a whole number";
             case DataType.Int64 or DataType.Int32 when Math.Abs(number) >= MaxExactKey:
@@ -109,9 +109,9 @@ internal static class RequestColumns
                 ((PrimitiveColumnBuilder<int>)builder).Append((int)number);
                 return null;
             case DataType.Int32:
-                return "beyond the range of int32 (-2147483648 to 2147483647)";
+                return $"beyond the range of {naming.Type(DataType.Int32)} (-2147483648 to 2147483647)";
             default:
-                return $"not readable as {type.Name()}";
+                return $"not readable as {naming.Type(type)}";
         }
     }
 

@@ -62,6 +62,12 @@ public class RequestNaming
     /// </summary>
     public virtual string Endpoint(string endpoint, string model, int version) => $"endpoint '{endpoint}' ({Model(model, version)})";
 
+    /// <summary>
+    /// A feature service's type of a field it reads from the request (<c>int64</c>, <c>string</c>…), as the value that
+    /// does not fit is told it.
+    /// </summary>
+    public virtual string Type(DataType type) => type.Name();
+
     /// <summary>A field whose values are of <paramref name="kind"/>, which the model's <paramref name="input"/> cannot read.</summary>
     public virtual string WrongKind(ModelInput input, InputKind kind)
     {

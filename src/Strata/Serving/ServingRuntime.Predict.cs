@@ -361,7 +361,7 @@ public sealed partial class ServingRuntime
             }
             else
             {
-                problems.Add((name, FieldProblem(field.Type, problem!, service)));
+                problems.Add((name, FieldProblem(field.Type, problem!, service, naming)));
             }
         }
 
@@ -381,7 +381,7 @@ public sealed partial class ServingRuntime
             }
             else if (!problems.Exists(p => p.Field == name)) // two views' features of one name are one field
             {
-                problems.Add((name, FieldProblem(type, problem!, service)));
+                problems.Add((name, FieldProblem(type, problem!, service, naming)));
             }
         }
 
@@ -464,9 +464,12 @@ public sealed partial class ServingRuntime
         return misses;
     }
 
-    /// <summary>Why a request's field cannot be read as the feature service declares it: <paramref name="problem"/> names the field, row and value.</summary>
-    private static string FieldProblem(DataType type, string problem, string service) =>
-        $"{problem}; feature service '{service}' reads it ({type.Name()})";
+    /// <summary>
+    /// Why a request's field cannot be read as the feature service declares it: <paramref name="problem"/> names the field,
+    /// row and value, and the type is told in the request's API's words (Open Inference Protocol's datatypes on /v2).
+    /// </summary>
+    private static string FieldProblem(DataType type, string problem, string service, RequestNaming naming) =>
+        $"{problem}; feature service '{service}' reads it ({naming.Type(type)})";
 
     /// <summary>Timestamps as a model reads them: seconds since 1970, as training sets give them (NaN for a null).</summary>
     private static InputColumn Seconds(Column<long> micros)

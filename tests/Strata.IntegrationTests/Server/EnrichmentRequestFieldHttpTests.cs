@@ -50,6 +50,38 @@ public sealed class EnrichmentRequestFieldHttpTests : IAsyncLifetime
             (await ServingServer.JsonAsync(number)).GetProperty("detail").GetString(), StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("/v2/models/typed/infer")]
+    [InlineData("/v2/models/typ%65d/infer")] // an escaped path goes the general pipeline's way
+    public async Task A_request_field_that_does_not_fit_is_told_by_the_datatype_the_protocol_metadata_lists(string path)
+    {
+        using var http = _server.Http("root");
+
+        // flag is BOOL and when is BYTES (ISO 8601 text) in the model metadata; the feature store calls them bool and timestamp.
+        using var infer = await http.PostAsync(path, Json("""
+            {"inputs": [{"name": "flag", "shape": [1], "datatype": "INT64", "data": [1]},
+                        {"name": "when", "shape": [1], "datatype": "FP64", "data": [5]}]}
+            """));
+        using var native = await http.PostAsync("/v1/endpoints/typed/predict", Json("""{"rows": [{"flag": 1, "when": 5}]}"""));
+
+        Assert.Equal(HttpStatusCode.BadRequest, infer.StatusCode);
+        var error = await ServingServer.JsonAsync(infer);
+        Assert.Equal(["error"], error.EnumerateObject().Select(p => p.Name));
+        Assert.Equal(
+            "the request does not fit model 'typed' version 1: input tensor 'flag': element 0 is 1, not true or false; feature service 'typed_s' reads it (BOOL); "
+            + "input tensor 'when': element 0 is 5, not an ISO 8601 timestamp such as \"2001-06-01T00:00:00Z\"; feature service 'typed_s' reads it (BYTES)",
+            error.GetProperty("error").GetString());
+
+        // The native API keeps the feature store's type names.
+        Assert.Equal(HttpStatusCode.BadRequest, native.StatusCode);
+        Assert.Equal(
+            [
+                "field 'flag' in rows[0] is 1, not true or false; feature service 'typed_s' reads it (bool)",
+                "field 'when' in rows[0] is 5, not an ISO 8601 timestamp such as \"2001-06-01T00:00:00Z\"; feature service 'typed_s' reads it (timestamp)",
+            ],
+            (await ServingServer.JsonAsync(native)).GetProperty("errors").EnumerateArray().Select(e => e.GetString()));
+    }
+
     [Fact]
     public async Task A_bool_tensor_or_a_number_beyond_int32_is_refused_as_an_entity_key_with_each_apis_error()
     {
@@ -70,14 +102,17 @@ public sealed class EnrichmentRequestFieldHttpTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.BadRequest, boolKey.StatusCode);
         var error = await ServingServer.JsonAsync(boolKey);
         Assert.Equal(["error"], error.EnumerateObject().Select(p => p.Name));
-        Assert.Contains("input tensor 'item_id': element 0 is true, not a number; feature service 's' reads it (int64)", error.GetProperty("error").GetString(), StringComparison.Ordinal);
+        Assert.Equal("the request does not fit model 'basket' version 1: input tensor 'item_id': element 0 is true, not a number; feature service 's' reads it (INT64)", error.GetProperty("error").GetString());
 
-        // The same value, named by its tensor's element on /v2 and by its row on /v1.
-        const string Beyond = "is 4294967298, beyond the range of int32 (-2147483648 to 2147483647); feature service 's' reads it (int32)";
+        // The same value, named by its tensor's element and the protocol's datatype on /v2, by its row and the feature
+        // store's type on /v1.
         Assert.Equal(HttpStatusCode.BadRequest, wideTensor.StatusCode);
-        Assert.Contains("input tensor 'shop_id': element 0 " + Beyond, (await ServingServer.JsonAsync(wideTensor)).GetProperty("error").GetString(), StringComparison.Ordinal);
+        Assert.Equal(
+            "the request does not fit model 'basket' version 1: input tensor 'shop_id': element 0 is 4294967298, beyond the range of INT32 (-2147483648 to 2147483647); "
+            + "feature service 's' reads it (INT32)",
+            (await ServingServer.JsonAsync(wideTensor)).GetProperty("error").GetString());
         Assert.Equal(HttpStatusCode.BadRequest, wideRow.StatusCode);
-        Assert.Equal(["field 'shop_id' in rows[0] " + Beyond], (await ServingServer.JsonAsync(wideRow)).GetProperty("errors").EnumerateArray().Select(e => e.GetString()));
+        Assert.Equal(["field 'shop_id' in rows[0] is 4294967298, beyond the range of int32 (-2147483648 to 2147483647); feature service 's' reads it (int32)"], (await ServingServer.JsonAsync(wideRow)).GetProperty("errors").EnumerateArray().Select(e => e.GetString()));
     }
 
     [Fact]

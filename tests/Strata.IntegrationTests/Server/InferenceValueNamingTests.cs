@@ -47,14 +47,14 @@ public sealed class InferenceValueNamingTests(InferenceValueNamingTests.Fixture 
             """));
 
         Assert.Equal(
-            Basket + "input tensor 'item_id': element 1 is 7.5, not a whole number; feature service 's' reads it (int64); "
+            Basket + "input tensor 'item_id': element 1 is 7.5, not a whole number; feature service 's' reads it (INT64); "
             + "missing input tensor 'shop_id' (INT32; feature service 's' needs it)",
             await ErrorAsync(fraction));
         Assert.Equal(
-            Basket + "input tensor 'item_id': element 0 is \"1\", not a number; feature service 's' reads it (int64)",
+            Basket + "input tensor 'item_id': element 0 is \"1\", not a number; feature service 's' reads it (INT64)",
             await ErrorAsync(text));
         Assert.Equal(
-            Basket + "input tensor 'item_id': element 0 is true, not a number; feature service 's' reads it (int64)",
+            Basket + "input tensor 'item_id': element 0 is true, not a number; feature service 's' reads it (INT64)",
             await ErrorAsync(boolean));
     }
 
@@ -81,7 +81,7 @@ public sealed class InferenceValueNamingTests(InferenceValueNamingTests.Fixture 
         using var response = await http.SendAsync(request);
 
         Assert.Equal(
-            Basket + "input tensor 'item_id': element 1 is null; feature service 's' reads it (int64)",
+            Basket + "input tensor 'item_id': element 1 is null; feature service 's' reads it (INT64)",
             await ErrorAsync(response));
     }
 
@@ -105,7 +105,7 @@ public sealed class InferenceValueNamingTests(InferenceValueNamingTests.Fixture 
             $$"""{"inputs": [{"name": "row", "shape": [2, {{names.Count}}], "datatype": "FP64", "data": [{{string.Join(", ", data.Select(d => d.ToString(CultureInfo.InvariantCulture)))}}]}]}"""));
 
         Assert.Equal(
-            Basket + $"input tensor 'row': element [1,{item}] (input 'item_id') is 7.5, not a whole number; feature service 's' reads it (int64)",
+            Basket + $"input tensor 'row': element [1,{item}] (input 'item_id') is 7.5, not a whole number; feature service 's' reads it (INT64)",
             await ErrorAsync(response));
     }
 
@@ -120,10 +120,10 @@ public sealed class InferenceValueNamingTests(InferenceValueNamingTests.Fixture 
             """));
         using var native = await http.PostAsync("/v1/endpoints/users/predict", Json("""{"rows": [{"user_id": "u1", "item_id": 1}, {"user_id": "u\u0000x", "item_id": 1}]}"""));
 
-        const string Nul = "holds a NUL character (U+0000), which feature text cannot hold (PostgreSQL's text type cannot store it); feature service 'users_s' reads it (string)";
-        Assert.Equal($"the request does not fit model 'users' version 1: input tensor 'user_id': element 1 {Nul}", await ErrorAsync(infer));
+        const string Nul = "holds a NUL character (U+0000), which feature text cannot hold (PostgreSQL's text type cannot store it); feature service 'users_s' reads it";
+        Assert.Equal($"the request does not fit model 'users' version 1: input tensor 'user_id': element 1 {Nul} (BYTES)", await ErrorAsync(infer));
         Assert.Equal(HttpStatusCode.BadRequest, native.StatusCode);
-        Assert.Equal([$"field 'user_id' in rows[1] {Nul}"], (await ServingServer.JsonAsync(native)).GetProperty("errors").EnumerateArray().Select(e => e.GetString()));
+        Assert.Equal([$"field 'user_id' in rows[1] {Nul} (string)"], (await ServingServer.JsonAsync(native)).GetProperty("errors").EnumerateArray().Select(e => e.GetString()));
     }
 
     [Fact]
