@@ -17,7 +17,8 @@ public static class StrataServer
     /// Builds the application from command-line style arguments: <c>--urls</c> (default
     /// <see cref="StrataServerOptions.DefaultUrl"/>, loopback only), <c>--Strata:Home</c>, <c>--Strata:Postgres</c>,
     /// <c>--Strata:MaxRequestBodyBytes</c>, <c>--Strata:MaxArtifactBytes</c>, <c>--Strata:LogFormat</c> (json or text),
-    /// <c>--Strata:AccessLog</c> (stdout, off or a sampling rate),
+    /// <c>--Strata:AccessLog</c> (stdout, off or a sampling rate), <c>--Strata:PredictionLog:RetentionBytes</c> and
+    /// <c>--Strata:PredictionLog:RetentionAge</c>,
     /// <c>--Strata:Otlp:Endpoint</c>, <c>--shutdownTimeoutSeconds</c> (default 30) or <c>--HostOptions:ShutdownTimeout</c>
     /// (or the same as environment variables).
     /// </summary>
@@ -76,6 +77,9 @@ public static class StrataServer
         // The operator's shutdown window, checked here so a value that is not one stops the start, naming the setting.
         var shutdown = ShutdownWindow.From(configuration);
         services.Configure<HostOptions>(o => o.ShutdownTimeout = shutdown);
+
+        // The prediction log's retention, checked here for the same reason: a size or an age that is not one stops the start.
+        PredictionLogServerOptions.From(configuration);
 
         services.AddSingleton<ServerState>();
         services.AddSingleton<ServerMetrics>();

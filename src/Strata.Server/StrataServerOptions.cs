@@ -49,6 +49,9 @@ public sealed class StrataServerOptions
     /// </summary>
     public string? AccessLog { get; set; }
 
+    /// <summary>The prediction log's retention (<c>Strata:PredictionLog:RetentionBytes</c>, <c>:RetentionAge</c>).</summary>
+    public PredictionLogServerOptions PredictionLog { get; set; } = new();
+
     /// <summary>The home folder to use: the option, else $STRATA_HOME, else ./.strata.</summary>
     public string ResolveHome() => Path.GetFullPath(Home ?? Environment.GetEnvironmentVariable("STRATA_HOME") ?? ".strata");
 }

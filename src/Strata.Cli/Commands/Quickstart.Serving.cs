@@ -124,8 +124,9 @@ internal sealed partial class Quickstart
 
     /// <summary>
     /// Checks, before any stage runs, the settings of stage 4's server that the quickstart does not give itself: its
-    /// shutdown window (shutdownTimeoutSeconds, DOTNET_SHUTDOWNTIMEOUTSECONDS, HostOptions:ShutdownTimeout), read from
-    /// the same sources the server reads (the environment, appsettings.json) and checked as `strata serve` checks it.
+    /// shutdown window (shutdownTimeoutSeconds, DOTNET_SHUTDOWNTIMEOUTSECONDS, HostOptions:ShutdownTimeout) and its
+    /// prediction log's retention (Strata:PredictionLog:…), read from the same sources the server reads (the
+    /// environment, appsettings.json) and checked as `strata serve` checks them.
     /// </summary>
     /// <exception cref="StrataException">A setting that is not a shutdown window, with the message `strata serve` gives.</exception>
     public static void CheckServerSettings()
@@ -134,6 +135,7 @@ internal sealed partial class Quickstart
         var builder = WebApplication.CreateBuilder([$"--{StrataServer.ReloadConfigSetting}=false"]);
         using var configuration = builder.Configuration;
         ShutdownWindow.From(configuration);
+        PredictionLogServerOptions.From(configuration);
     }
 
     /// <summary>Stops the server (the quickstart's end, Ctrl-C, or after --keep-serving).</summary>

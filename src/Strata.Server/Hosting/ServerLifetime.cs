@@ -105,6 +105,7 @@ internal sealed partial class ServerLifetime(
     {
         var config = settings.Config ?? (File.Exists("strata.yaml") ? "strata.yaml" : null);
         var declared = config is null ? [] : await DeploymentYaml.LoadAsync(config, cancellationToken).ConfigureAwait(false);
+        var retention = settings.PredictionLog.Retention();
         var serving = new ServingRuntime(
             home.Metadata,
             home.Artifacts,
@@ -113,6 +114,7 @@ internal sealed partial class ServerLifetime(
             new ServingOptions
             {
                 PredictionLogFolder = Path.Combine(home.Path, "predictions"),
+                PredictionLogRetention = retention,
                 PollInterval = TimeSpan.FromMilliseconds(Math.Clamp(settings.ServingPollMilliseconds, 50, 5000)),
                 Warn = message => LogServing(logger, message),
             },
@@ -121,6 +123,7 @@ internal sealed partial class ServerLifetime(
         await serving.StartAsync(declared, new Actor("config", null), cancellationToken).ConfigureAwait(false);
         var count = serving.List().Count;
         LogEndpoints(logger, count, config ?? "(none)");
+        LogPredictionLog(logger, serving.PredictionLogFolder, retention);
     }
 
     /// <summary>The URLs the host will bind, from configuration (<c>urls</c>, <c>ASPNETCORE_URLS</c>, <c>--urls</c>, Kestrel endpoints).</summary>
@@ -210,6 +213,9 @@ internal sealed partial class ServerLifetime(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Serving {Count} endpoints (configuration: {Config})")]
     private static partial void LogEndpoints(ILogger logger, int count, string config);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Prediction log {Folder}: retention {Retention}")]
+    private static partial void LogPredictionLog(ILogger logger, string? folder, PredictionLogRetention retention);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Strata server listening on {Address}")]
     private static partial void LogListening(ILogger logger, string address);

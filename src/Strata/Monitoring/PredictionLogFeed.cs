@@ -263,7 +263,13 @@ public sealed class PredictionLogFeed
             var path = unread[i];
             var name = Path.GetFileName(path);
             var skip = name == start.Segment ? start.Records : 0;
-            var length = new FileInfo(path).Length;
+            var file = new FileInfo(path);
+            if (!file.Exists)
+            {
+                continue; // deleted by the log's retention since the listing: its records are gone, never read
+            }
+
+            var length = file.Length;
             long index = 0, offset = 0;
             if (skip > 0 && Resumes.TryGetValue((path, skip, length), out var known))
             {
@@ -271,7 +277,7 @@ public sealed class PredictionLogFeed
             }
 
             var resume = new Resume(path, index, length, offset);
-            await foreach (var (record, end) in PredictionLogReader.ReadSegmentAsync(path, offset, cancellationToken).ConfigureAwait(false))
+            await foreach (var (record, end) in PredictionLogReader.ReadListedSegmentAsync(path, offset, cancellationToken).ConfigureAwait(false))
             {
                 index++;
                 if (index > skip)

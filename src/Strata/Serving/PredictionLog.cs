@@ -27,8 +27,20 @@ public sealed record PredictionLogOptions
     /// </summary>
     public TimeSpan WriteInterval { get; init; } = TimeSpan.FromMilliseconds(2);
 
+    /// <summary>How much of the closed segments is kept (default: 10 GiB, no age limit); see <see cref="PredictionLogRetention"/>.</summary>
+    public PredictionLogRetention Retention { get; init; } = PredictionLogRetention.Default;
+
+    /// <summary>Where problems the log cannot report otherwise go (a segment retention cannot delete); the server passes its logger.</summary>
+    public Action<string>? Warn { get; init; }
+
     /// <summary>Test hook: waited for (on the writer's own thread) before it drains the queue (a writer that falls behind).</summary>
     internal Func<Task>? BeforeWrite { get; init; }
+
+    /// <summary>
+    /// Test hook: the clock segment ages are measured on. The wall clock otherwise, whatever clock the server runs on
+    /// (the quickstart's replays 2001), since a segment's modification time is the OS's.
+    /// </summary>
+    internal TimeProvider RetentionClock { get; init; } = TimeProvider.System;
 }
 
 /// <summary>One prediction to log: the request's inputs, the answer and how long it took.</summary>
@@ -46,8 +58,9 @@ internal readonly record struct PendingPrediction(
 /// The prediction log: every sampled prediction (inputs with PII-tagged fields masked, output, model version, latency,
 /// request id) becomes a JSON line, queued (bounded) for one writer thread that appends the lines to rolling segment
 /// files. A request only ever calls <see cref="QueuedWriter{T}.TryWrite"/>, which encodes the line and never waits: when
-/// the queue is full the prediction is dropped and counted. The format is in docs/serving.md;
-/// <see cref="PredictionLogReader"/> reads it back.
+/// the queue is full the prediction is dropped and counted. Closed segments beyond the retention (a size cap, an
+/// optional age) are deleted, oldest first, by a <see cref="PredictionLogCleaner"/> on its own thread. The format is in
+/// docs/serving.md; <see cref="PredictionLogReader"/> reads it back.
 /// </summary>
 internal sealed class PredictionLog : QueuedWriter<PendingPrediction>
 {
@@ -79,6 +92,7 @@ internal sealed class PredictionLog : QueuedWriter<PendingPrediction>
     private static readonly byte[] Prefix = System.Text.Encoding.UTF8.GetBytes($"{{\"v\":{FormatVersion},\"time\":");
     private static readonly byte[] MaskValue = JsonLine.Quoted(Mask);
     private readonly PredictionLogOptions _options;
+    private readonly PredictionLogCleaner _cleaner;
     private FileStream? _segment;
     private string? _segmentPath;
     private long _segmentOpened;
@@ -94,10 +108,33 @@ internal sealed class PredictionLog : QueuedWriter<PendingPrediction>
                 metrics.CreateCounter("strata_serving_prediction_log_failures_total", "Predictions not logged because writing them failed (disk full, permissions) or they could not be encoded.").Unlabelled))
     {
         _options = options;
+        var interval = options.MaxSegmentAge < TimeSpan.FromMinutes(1) ? options.MaxSegmentAge : TimeSpan.FromMinutes(1);
+        _cleaner = new PredictionLogCleaner(options.Folder, options.Retention, metrics, options.RetentionClock, interval, options.Warn);
         DurableFile.CreateDirectory(options.Folder);
         CloseLeftovers();
         _leftoversChecked = Stopwatch.GetTimestamp();
+
+        // Retention runs on a thread of its own, started here (not from the writer's thread, whose lower priority a
+        // thread it started would inherit): its first pass now, then after each closed segment and at least once a
+        // segment age (at most a minute).
+        _cleaner.Start();
         Start();
+    }
+
+    /// <summary>Runs a retention pass that starts after this call and waits for it (tests; the folder is then within the retention).</summary>
+    internal Task EnforceRetentionAsync(CancellationToken cancellationToken = default) => _cleaner.PassAsync(cancellationToken);
+
+    /// <summary>Writes what is queued, closes the open segment and stops the writer and the retention thread.</summary>
+    public override async ValueTask DisposeAsync()
+    {
+        try
+        {
+            await base.DisposeAsync().ConfigureAwait(false);
+        }
+        finally
+        {
+            await _cleaner.StopAsync().ConfigureAwait(false);
+        }
     }
 
     protected override RecordEncoder CreateEncoder() => new LineEncoder();
@@ -378,6 +415,7 @@ internal sealed class PredictionLog : QueuedWriter<PendingPrediction>
         File.Move(_segmentPath, ClosedName(_segmentPath));
         DurableFile.FsyncDirectory(_options.Folder);
         _segmentPath = null;
+        _cleaner.Signal(); // one more closed segment: the folder may be over its cap
     }
 
     /// <summary>Closes the segment if it can, else lets go of it (its lock too, so it is closed later as a leftover); never throws.</summary>
@@ -424,6 +462,7 @@ internal sealed class PredictionLog : QueuedWriter<PendingPrediction>
             if (closed)
             {
                 DurableFile.FsyncDirectory(_options.Folder);
+                _cleaner.Signal(); // more closed segments: the folder may be over its cap
             }
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)

@@ -67,12 +67,15 @@ public static class PredictionLogReader
             ? Directory.EnumerateFiles(folder, "*" + PredictionLog.OpenExtension).Order(StringComparer.Ordinal).ToList()
             : [];
 
-    /// <summary>Every record of every closed segment, oldest first; <paramref name="since"/> (UTC microseconds) skips older ones.</summary>
+    /// <summary>
+    /// Every record of every closed segment, oldest first; <paramref name="since"/> (UTC microseconds) skips older ones.
+    /// A segment deleted by the log's retention after it was listed is passed over.
+    /// </summary>
     public static async IAsyncEnumerable<PredictionRecord> ReadAsync(string folder, long since = 0, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         foreach (var segment in Segments(folder))
         {
-            await foreach (var record in ReadSegmentAsync(segment, cancellationToken).ConfigureAwait(false))
+            await foreach (var (record, _) in ReadListedSegmentAsync(segment, 0, cancellationToken).ConfigureAwait(false))
             {
                 if (record.Time >= since)
                 {
@@ -96,11 +99,36 @@ public static class PredictionLogReader
     /// each with the offset just past its line: a later read of the same closed segment may start there instead of
     /// reading the file from its start again.
     /// </summary>
-    public static async IAsyncEnumerable<(PredictionRecord Record, long End)> ReadSegmentAsync(
-        string path, long offset, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    public static IAsyncEnumerable<(PredictionRecord Record, long End)> ReadSegmentAsync(string path, long offset, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(offset);
-        var lines = new SegmentLines(path, offset);
+        return ReadLinesAsync(path, offset, missingIsEmpty: false, cancellationToken);
+    }
+
+    /// <summary>
+    /// Like <see cref="ReadSegmentAsync(string, long, CancellationToken)"/> for a segment a listing returned: one that the
+    /// log's retention deleted since (gone before it could be opened) has no records. One opened before it was deleted
+    /// is read to its end: the OS keeps the file until it is closed.
+    /// </summary>
+    internal static IAsyncEnumerable<(PredictionRecord Record, long End)> ReadListedSegmentAsync(string path, long offset, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(offset);
+        return ReadLinesAsync(path, offset, missingIsEmpty: true, cancellationToken);
+    }
+
+    private static async IAsyncEnumerable<(PredictionRecord Record, long End)> ReadLinesAsync(
+        string path, long offset, bool missingIsEmpty, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        SegmentLines lines;
+        try
+        {
+            lines = new SegmentLines(path, offset);
+        }
+        catch (Exception e) when (missingIsEmpty && e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            yield break;
+        }
+
         await using (lines.ConfigureAwait(false))
         {
             while (await lines.NextAsync(cancellationToken).ConfigureAwait(false))

@@ -12,6 +12,9 @@ public sealed record ServingOptions
     /// <summary>The prediction log's folder (the home's <c>predictions/</c>); null turns the log off.</summary>
     public string? PredictionLogFolder { get; init; }
 
+    /// <summary>How much of the prediction log's closed segments is kept (default: 10 GiB, no age limit).</summary>
+    public PredictionLogRetention PredictionLogRetention { get; init; } = PredictionLogRetention.Default;
+
     /// <summary>How often the metadata store's change sequence is polled for alias moves and endpoint changes.</summary>
     public TimeSpan PollInterval { get; init; } = TimeSpan.FromSeconds(1);
 
@@ -92,7 +95,18 @@ public sealed partial class ServingRuntime : IAsyncDisposable
         _clock = clock ?? TimeProvider.System;
         _metrics = new ServingMetrics(metrics);
         _cache = new ModelCache(metadata, artifacts, _metrics, _clock);
-        _log = _options.PredictionLogFolder is { } folder ? new PredictionLog(new PredictionLogOptions { Folder = folder, Capacity = _options.PredictionLogCapacity, BeforeWrite = _options.BeforeLogWrite }, metrics) : null;
+        _log = _options.PredictionLogFolder is { } folder
+            ? new PredictionLog(
+                new PredictionLogOptions
+                {
+                    Folder = folder,
+                    Capacity = _options.PredictionLogCapacity,
+                    Retention = _options.PredictionLogRetention,
+                    Warn = _options.Warn,
+                    BeforeWrite = _options.BeforeLogWrite,
+                },
+                metrics)
+            : null;
         metrics.OnCollect(UpdateGauges);
     }
 
