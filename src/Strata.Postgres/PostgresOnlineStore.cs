@@ -350,9 +350,13 @@ public sealed class PostgresOnlineStore : IOnlineStore
         }
 
         order.Add(SequenceColumn);
+
+        // Rows upserted in key order: two writes of the same keys (pushes into a plain view take no turn, and a plain view's
+        // materialization none either) lock them in one order, so they wait for each other instead of deadlocking.
+        var keyOrder = string.Join(", ", layout.JoinKeys.Select(k => "b." + Quote(k.Name)));
         return $"""
             INSERT INTO {target} ({string.Join(", ", columns)}, {SequenceColumn})
-            SELECT {string.Join(", ", values)}, @seq FROM strata_batch
+            SELECT {string.Join(", ", values)}, @seq FROM strata_batch AS b ORDER BY {keyOrder}
             ON CONFLICT ({keys}) DO UPDATE SET {string.Join(", ", updates)}
             WHERE ({string.Join(", ", order.Select(c => "EXCLUDED." + c))}) > ({string.Join(", ", order.Select(c => "t." + c))})
             """.Replace($"INSERT INTO {target} (", $"INSERT INTO {target} AS t (", StringComparison.Ordinal);

@@ -1,3 +1,5 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Text;
@@ -55,16 +57,23 @@ public sealed class FeatureStore
     // Stores check a TTL as event_ts < now − ttl: from this instant no row is beyond it, and no subtraction overflows.
     private const long IgnoringTtl = long.MinValue / 2;
 
-    // A push reads, merges and writes the windows of the entities it touches, so pushes into one online store take turns,
-    // whichever definitions version (store instance) they go through. Other processes sharing the store (PostgreSQL
-    // replicas) are kept out by the store's merge, which this lock keeps to one per process.
-    private static readonly ConditionalWeakTable<IOnlineStore, PushTurn> PushTurns = [];
+    // A push reads, merges and writes the windows of the aggregation views it feeds, and a materialization of one rebuilds
+    // its windows: for one view the two must not interleave, or the later write drops the other's events. So each view of
+    // an online store has a turn in this process, shared by the store's feature stores (one per definitions version): a
+    // push takes the turns of the aggregation views it merges, in name order (two pushes taking the same views never wait
+    // for each other in a cycle, whatever order their definitions list them in), and none when it merges none; a
+    // materialization takes its view's alone. So a push waits only behind work on a view it merges, never behind a
+    // materialization of another. Plain views need no turn: both stores keep the newest row per key whatever order writes
+    // come in (PostgreSQL upserts them in key order, so two writes of the same keys wait for each other rather than
+    // deadlock), and a push's write of several views is one write on either. Other processes sharing the store
+    // (PostgreSQL replicas) are kept out by the store's merge, which locks the same views, one lock per view.
+    private static readonly ConditionalWeakTable<IOnlineStore, ConcurrentDictionary<string, ViewTurn>> ViewTurns = [];
 
     /// <summary>
-    /// How long a push waits for the push lock of its online store. A push holds it for milliseconds, so a wait this long
-    /// is behind a materialization of an aggregation view in this process (minutes, for a long history), and the caller
-    /// hears why before the 30 to 60 s after which HTTP clients and proxies commonly give up: the same bound as a merge's
-    /// wait for another replica's lock on PostgreSQL.
+    /// How long a push waits for the turns of the aggregation views it merges, all of them together. A push holds a turn
+    /// for milliseconds, so a wait this long is behind a materialization of one of those views in this process (minutes,
+    /// for a long history), and the caller hears why before the 30 to 60 s after which HTTP clients and proxies commonly
+    /// give up: the same bound as a merge's wait for another replica's lock on PostgreSQL.
     /// </summary>
     internal static readonly TimeSpan DefaultPushLockWait = TimeSpan.FromSeconds(15);
 
@@ -72,6 +81,7 @@ public sealed class FeatureStore
     private readonly IOnlineStore _online;
     private readonly IFeatureRegistryStore _registry;
     private readonly TimeProvider _clock;
+    private readonly ConcurrentDictionary<string, ViewTurn> _turns;
     private readonly Dictionary<(string View, string Feature), OnDemandExpression> _expressions = [];
     private readonly Dictionary<string, StreamingAggregator> _windows = new(StringComparer.Ordinal);
 
@@ -94,6 +104,7 @@ public sealed class FeatureStore
         _online = online;
         _registry = registry;
         _clock = clock ?? TimeProvider.System;
+        _turns = ViewTurns.GetValue(online, static _ => new ConcurrentDictionary<string, ViewTurn>(StringComparer.Ordinal));
         foreach (var view in repository.FeatureViews.Select(v => (v.Name, v.Entities)).Concat(repository.AggregationViews.Select(v => (v.Name, v.Entities))))
         {
             _joinKeys[view.Name] = repository.JoinKeys(view.Entities);
@@ -155,8 +166,11 @@ public sealed class FeatureStore
     /// <summary>The online store.</summary>
     public IOnlineStore Online => _online;
 
-    /// <summary>How long a push waits for the push lock before it is refused as a conflict (tests shorten it).</summary>
+    /// <summary>How long a push waits for the turns of the views it merges before it is refused as a conflict (tests shorten it).</summary>
     internal TimeSpan PushLockWait { get; set; } = DefaultPushLockWait;
+
+    /// <summary>Told a view's name when a push or materialization through this store finds the view's turn taken and waits (tests).</summary>
+    internal Action<string>? WaitingForTurn { get; set; }
 
     /// <summary>
     /// The features a request names: a feature service, or <c>view:feature</c> references; each checked to exist.
@@ -457,9 +471,6 @@ public sealed class FeatureStore
         }
     }
 
-    /// <summary>The lock under which windows are read, merged and written back: one per online store, shared by its feature stores.</summary>
-    private PushTurn PushLock => PushTurns.GetValue(_online, _ => new PushTurn());
-
     private long NowMicros() => _clock.GetUtcNow().ToUnixTimeMilliseconds() * 1000;
 
     private FeatureViewLayout? OnlineLayout(string view)
@@ -595,8 +606,9 @@ public sealed class FeatureStore
             _ = OnlineLayout(view) ?? throw new StrataException(ErrorCodes.Conflict, $"feature view '{view}' is not served by the online store yet; nothing was written (retry once the definitions are applied)");
         }
 
-        var pushLock = PushLock;
-        await pushLock.EnterAsync($"a push to source '{source}'", PushLockWait, cancellationToken).ConfigureAwait(false);
+        // The turns of the views merged (none for plain views alone), so no materialization of them rebuilds their windows
+        // between the read and the write below; refused, after a bounded wait, before anything is written.
+        var turns = await EnterTurnsAsync(merges.ConvertAll(m => m.View), $"a push to source '{source}'", PushLockWait, cancellationToken).ConfigureAwait(false);
         try
         {
             // The windows' views stay locked from their read to their write against other processes too (replicas over one
@@ -646,7 +658,7 @@ public sealed class FeatureStore
         }
         finally
         {
-            pushLock.Release();
+            ReleaseTurns(turns);
         }
 
         return offlineWrites.Select(w => w.Layout.Name).Concat(onlineWrites.Select(w => w.View)).Distinct().ToArray();
@@ -686,14 +698,14 @@ public sealed class FeatureStore
         long rows = 0;
         if (Repository.AggregationViews.FirstOrDefault(v => v.Name == view) is { } windows)
         {
-            // Each entity's window up to its newest event in the range, from the events of the widest window before it. Under
-            // the pushes' lock and as a merge (which locks the view against other replicas' pushes): a push merged between
-            // the read and the write would be replaced by the rebuilt window (the same newest event), and its event lost online.
+            // Each entity's window up to its newest event in the range, from the events of the widest window before it. In the
+            // view's turn and as a merge (which locks the view against other replicas' pushes): a push merged between the read
+            // and the write would be replaced by the rebuilt window (the same newest event), and its event lost online.
             var widest = windows.Aggregations.Max(a => a.Window).Ticks / TimeSpan.TicksPerMicrosecond;
             // The materialization waits for its turn without a bound: it is an operator's batch job, which may wait behind
             // pushes (milliseconds each) or another materialization rather than fail; the pushes behind it are refused in time.
-            var pushLock = PushLock;
-            await pushLock.EnterAsync($"a materialization of feature view '{view}'", Timeout.InfiniteTimeSpan, cancellationToken).ConfigureAwait(false);
+            // Only this view's turn: pushes into other views, and materializations of them, go on meanwhile.
+            var turns = await EnterTurnsAsync([view], "a materialization of it", Timeout.InfiniteTimeSpan, cancellationToken).ConfigureAwait(false);
             try
             {
                 var merge = await _online.BeginMergeAsync([view], cancellationToken).ConfigureAwait(false);
@@ -712,10 +724,12 @@ public sealed class FeatureStore
             }
             finally
             {
-                pushLock.Release();
+                ReleaseTurns(turns);
             }
         }
 
+        // A plain view's rows are copied in no turn, as pushes write them: whichever write lands last, the store keeps per
+        // key the row with the newest event time, so a push racing the copy keeps every row that is newer than the copy's.
         await foreach (var batch in _offline.ReadAsync(layout, start, end, BatchRows, cancellationToken).ConfigureAwait(false))
         {
             await _online.WriteAsync(view, batch, cancellationToken).ConfigureAwait(false);
@@ -935,26 +949,74 @@ public sealed class FeatureStore
         new(ErrorCodes.NotFound, $"feature view '{reference.View}' has no feature '{reference.Feature}' (features: {string.Join(", ", features)})");
 
     /// <summary>
-    /// The push lock of one online store, and what holds it: a push waits a bounded time for it, then is refused naming
-    /// the holder (a materialization, usually), as a conflict to retry.
+    /// Takes the turns of <paramref name="views"/> for <paramref name="what"/>, in name order, waiting at most
+    /// <paramref name="wait"/> for all of them together (infinite: no bound).
+    /// </summary>
+    /// <returns>The turns taken, for <see cref="ReleaseTurns"/>; none for no views.</returns>
+    /// <exception cref="StrataException">A turn still taken once the wait is over (a conflict with a Retry-After, naming its holder); none is held then.</exception>
+    private async Task<ViewTurn[]> EnterTurnsAsync(List<string> views, string what, TimeSpan wait, CancellationToken cancellationToken)
+    {
+        if (views.Count == 0)
+        {
+            return [];
+        }
+
+        var names = views.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToArray();
+        var turns = new ViewTurn[names.Length];
+        var started = Stopwatch.GetTimestamp();
+        var entered = 0;
+        try
+        {
+            for (; entered < names.Length; entered++)
+            {
+                var left = wait == Timeout.InfiniteTimeSpan ? wait : TimeSpan.FromTicks(Math.Max(0, (wait - Stopwatch.GetElapsedTime(started)).Ticks));
+                turns[entered] = _turns.GetOrAdd(names[entered], static _ => new ViewTurn());
+                await turns[entered].EnterAsync(names[entered], what, left, wait, WaitingForTurn, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        catch
+        {
+            ReleaseTurns(turns.AsSpan(0, entered));
+            throw;
+        }
+
+        return turns;
+    }
+
+    private static void ReleaseTurns(ReadOnlySpan<ViewTurn> turns)
+    {
+        for (var i = turns.Length - 1; i >= 0; i--)
+        {
+            turns[i].Release();
+        }
+    }
+
+    /// <summary>
+    /// The turn of one view of an online store in this process, and what holds it: a push waits a bounded time for it,
+    /// then is refused naming the holder (a materialization of the view, usually), as a conflict to retry.
     /// </summary>
     [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "Lives as long as its online store; a SemaphoreSlim whose wait handle is never asked for holds nothing to dispose.")]
-    private sealed class PushTurn
+    private sealed class ViewTurn
     {
         private readonly SemaphoreSlim _lock = new(1, 1);
         private volatile string? _holder;
 
-        /// <summary>Takes the lock for <paramref name="what"/>, waiting at most <paramref name="wait"/> (infinite: no bound).</summary>
-        /// <exception cref="StrataException">Still held once the wait is over (a conflict with a Retry-After; nothing was done).</exception>
-        public async Task EnterAsync(string what, TimeSpan wait, CancellationToken cancellationToken)
+        /// <summary>
+        /// Takes the turn of <paramref name="view"/> for <paramref name="what"/>, waiting at most <paramref name="wait"/>
+        /// (infinite: no bound); a refusal tells the caller's whole bound, <paramref name="bound"/>.
+        /// </summary>
+        /// <exception cref="StrataException">Still taken once the wait is over (a conflict with a Retry-After; nothing was done).</exception>
+        public async Task EnterAsync(string view, string what, TimeSpan wait, TimeSpan bound, Action<string>? waiting, CancellationToken cancellationToken)
         {
             // Free (the common case) costs no timer.
             if (!_lock.Wait(0, CancellationToken.None))
             {
                 var holder = _holder;
-                if (!await _lock.WaitAsync(wait, cancellationToken).ConfigureAwait(false))
+                var turn = _lock.WaitAsync(wait, cancellationToken); // in the queue before the caller hears it waits
+                waiting?.Invoke(view);
+                if (!await turn.ConfigureAwait(false))
                 {
-                    throw StrataException.LockBusy($"the project's online store is held by {_holder ?? holder ?? "another push"} in this server process", wait);
+                    throw StrataException.LockBusy($"feature view '{view}' is held by {_holder ?? holder ?? "another push"} in this server process", bound);
                 }
             }
 

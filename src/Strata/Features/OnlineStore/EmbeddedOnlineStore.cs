@@ -158,8 +158,8 @@ public sealed partial class EmbeddedOnlineStore : IOnlineStore, IDisposable
 
     /// <inheritdoc />
     /// <remarks>
-    /// Takes no lock: one process owns the store (the LOCK file), and its feature stores serialize their merges under the
-    /// pushes' lock. Reads and writes go straight to the store.
+    /// Takes no lock: one process owns the store (the LOCK file), and its feature stores serialize the merges of each view
+    /// in that view's turn. Reads and writes go straight to the store.
     /// </remarks>
     public Task<IOnlineMerge> BeginMergeAsync(IReadOnlyList<string> views, CancellationToken cancellationToken = default)
     {
