@@ -151,6 +151,47 @@ public sealed class PredictionLogFormatTests
         Assert.Contains("\"inputs\":{\"distance\":1418.5,\"origin\":\"\\u003CORD\\u003E\",\"email\":\"***\",\"gap\":null,\"ratio\":-0}", lines[0], StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task A_segment_is_handed_to_the_disk_a_MiB_at_a_time_as_it_is_written()
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return; // sync_file_range is Linux's; elsewhere the log leaves writeback to the OS
+        }
+
+        using var folder = new TempFolder();
+        var model = new LoadedModel("fares", "delay", 3, "sha256:0", XGBoostImporter.Load(SharedData.InRepository("tests", "fixtures", "xgboost", "flights_xgb.json")));
+        var input = new PredictionInput(1, new Dictionary<string, InputColumn> { ["note"] = InputColumn.OfTexts([new string('x', 2000)]) });
+        var output = new PredictionOutput(model, 1) { Labels = ["1"], Probabilities = [0.25, 0.75] };
+        var ranges = new System.Collections.Concurrent.ConcurrentQueue<(long Offset, long Count, int Result)>();
+        var log = new PredictionLog(
+            new PredictionLogOptions { Folder = folder.Path, WriteInterval = TimeSpan.FromMilliseconds(1), WritebackStarted = (o, c, r) => ranges.Enqueue((o, c, r)) },
+            new MetricRegistry());
+        await using (log)
+        {
+            for (var i = 0; i < 1600; i++) // about 3.3 MB
+            {
+                while (!log.TryWrite(new PendingPrediction(i, "r" + i, "fares", "flights", input, output, 1, new HashSet<string>())))
+                {
+                    await Task.Delay(1); // the queue is full: the writer catches up
+                }
+            }
+        }
+
+        var length = new FileInfo(Assert.Single(Directory.GetFiles(folder.Path))).Length;
+        var started = ranges.ToArray();
+        Assert.InRange(started.Length, 3, 4);
+        Assert.All(started, r => Assert.Equal(0, r.Result)); // the OS took each request (0, not an error number)
+        Assert.All(started, r => Assert.InRange(r.Count, PredictionLog.WritebackBytes, length));
+        Assert.Equal(0, started[0].Offset);
+        for (var i = 1; i < started.Length; i++)
+        {
+            Assert.Equal(started[i - 1].Offset + started[i - 1].Count, started[i].Offset); // each range follows the last
+        }
+
+        Assert.True(length - (started[^1].Offset + started[^1].Count) < PredictionLog.WritebackBytes, "only the last part under a MiB is left to the close's fsync");
+    }
+
     /// <summary>Logs the records into <paramref name="folder"/> and returns its one segment's lines, one per record.</summary>
     private static async Task<string[]> LoggedAsync(string folder, params PendingPrediction[] records)
     {
