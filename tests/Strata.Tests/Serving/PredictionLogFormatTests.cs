@@ -180,7 +180,7 @@ public sealed class PredictionLogFormatTests
 
         var length = new FileInfo(Assert.Single(Directory.GetFiles(folder.Path))).Length;
         var started = ranges.ToArray();
-        Assert.InRange(started.Length, 3, 4);
+        Assert.NotEmpty(started); // as many ranges as the writer's ticks make: one write may hold several MiB
         Assert.All(started, r => Assert.Equal(0, r.Result)); // the OS took each request (0, not an error number)
         Assert.All(started, r => Assert.InRange(r.Count, PredictionLog.WritebackBytes, length));
         Assert.Equal(0, started[0].Offset);
