@@ -1,9 +1,9 @@
 using System.Globalization;
-using Strata.Learning;
 using Strata.Monitoring;
 using Strata.Serving;
 using Strata.Serving.Metrics;
 using Strata.Testing;
+using static Strata.Tests.Serving.PredictionLogSamples;
 
 namespace Strata.Tests.Serving;
 
@@ -276,37 +276,7 @@ public sealed class PredictionLogRetentionTests : IDisposable
 
     private long ClosedBytes() => PredictionLogReader.Segments(_folder.Path).Sum(p => new FileInfo(p).Length);
 
-    private async Task<List<string>> ReadAsync()
-    {
-        var ids = new List<string>();
-        await foreach (var record in PredictionLogReader.ReadAsync(_folder.Path))
-        {
-            ids.Add(record.RequestId);
-        }
-
-        return ids;
-    }
-
-    private static async Task WaitAsync(Func<bool> condition)
-    {
-        for (var i = 0; i < 500 && !condition(); i++)
-        {
-            await Task.Delay(10);
-        }
-
-        Assert.True(condition(), "waited 5 s");
-    }
-
-    private static PendingPrediction Prediction(string id)
-    {
-        var model = new LoadedModel("e", "m", 1, "sha256:0", XGBoostImporter.Load(SharedData.InRepository("tests", "fixtures", "xgboost", "flights_xgb.json")));
-        var input = new PredictionInput(1, new Dictionary<string, InputColumn> { ["distance"] = InputColumn.OfNumbers([258]) });
-        return new PendingPrediction(1, id, "e", "p", input, new PredictionOutput(model, 1) { Values = [2.5] }, 0.25, new HashSet<string>());
-    }
-
-    private static string Line(string id, long time) =>
-        $"{{\"v\":1,\"time\":{time},\"request_id\":\"{id}\",\"endpoint\":\"e\",\"project\":\"p\",\"model\":\"m\",\"version\":1," +
-        "\"role\":\"champion\",\"latency_ms\":0.25,\"rows\":[{\"inputs\":{\"name\":\"a\"},\"value\":2.5}]}";
+    private Task<List<string>> ReadAsync() => RequestIdsAsync(_folder.Path);
 
     /// <summary>A wall clock stopped at one instant.</summary>
     private sealed class FixedClock(DateTimeOffset now) : TimeProvider
