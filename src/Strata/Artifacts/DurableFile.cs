@@ -117,6 +117,76 @@ public static partial class DurableFile
         }
     }
 
+    /// <summary>What <see cref="Delete"/> found.</summary>
+    internal enum Deletion
+    {
+        /// <summary>This call removed the file.</summary>
+        Deleted,
+
+        /// <summary>It was already gone (another process removed it first).</summary>
+        Gone,
+
+        /// <summary>It could not be removed; the error says why.</summary>
+        Failed,
+    }
+
+    /// <summary>
+    /// Deletes a file, telling whether this call removed it or it was already gone: on POSIX systems unlink's answer, which
+    /// <see cref="File.Delete"/> hides, so processes deleting the same files count each deletion once. Never throws.
+    /// </summary>
+    internal static Deletion Delete(string path, out string? error)
+    {
+        error = null;
+        if (OperatingSystem.IsLinux() || OperatingSystem.IsMacOS() || OperatingSystem.IsFreeBSD())
+        {
+            if (Native.Unlink(path) == 0)
+            {
+                return Deletion.Deleted;
+            }
+
+            var errno = Marshal.GetLastPInvokeError();
+            if (errno == Native.ENoEnt)
+            {
+                return Deletion.Gone;
+            }
+
+            error = string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{Marshal.GetPInvokeErrorMessage(errno)} (errno {errno})");
+            return Deletion.Failed;
+        }
+
+        try
+        {
+            if (!File.Exists(path))
+            {
+                return Deletion.Gone;
+            }
+
+            File.Delete(path);
+            return Deletion.Deleted;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            error = e.Message;
+            return Deletion.Failed;
+        }
+    }
+
+    /// <summary>
+    /// Starts writing a range of an open file to disk without waiting for it (Linux's <c>sync_file_range</c> with
+    /// <c>SYNC_FILE_RANGE_WRITE</c>, as PostgreSQL's <c>*_flush_after</c> settings do), so a file written steadily goes to
+    /// disk steadily rather than in the kernel's bursts. A hint only: durability still comes from an fsync.
+    /// </summary>
+    /// <returns>0, or the OS's error number; null where the OS has no such call (nothing was done).</returns>
+    internal static int? StartWriteback(Microsoft.Win32.SafeHandles.SafeFileHandle file, long offset, long count)
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return null;
+        }
+
+        return Native.SyncFileRange(file, offset, count, Native.SyncFileRangeWrite) == 0 ? 0 : Marshal.GetLastPInvokeError();
+    }
+
     private static void TryDelete(string path)
     {
         try
@@ -145,5 +215,15 @@ public static partial class DurableFile
 
         [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
         public static partial int Close(int fd);
+
+        public const int ENoEnt = 2;
+
+        [LibraryImport("libc", EntryPoint = "unlink", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+        public static partial int Unlink(string path);
+
+        public const uint SyncFileRangeWrite = 2;
+
+        [LibraryImport("libc", EntryPoint = "sync_file_range", SetLastError = true)]
+        public static partial int SyncFileRange(Microsoft.Win32.SafeHandles.SafeFileHandle file, long offset, long count, uint flags);
     }
 }

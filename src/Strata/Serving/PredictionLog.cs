@@ -1,8 +1,6 @@
 using System.Buffers;
 using System.Diagnostics;
 using System.Globalization;
-using System.Runtime.InteropServices;
-using Microsoft.Win32.SafeHandles;
 using Strata.Artifacts;
 using Strata.Serving.Metrics;
 
@@ -67,7 +65,7 @@ internal readonly record struct PendingPrediction(
 /// optional age) are deleted, oldest first, by a <see cref="PredictionLogCleaner"/> on its own thread. The format is in
 /// docs/serving.md; <see cref="PredictionLogReader"/> reads it back.
 /// </summary>
-internal sealed partial class PredictionLog : QueuedWriter<PendingPrediction>
+internal sealed class PredictionLog : QueuedWriter<PendingPrediction>
 {
     /// <summary>
     /// Bytes written to a segment after which the writer asks the OS to start writing them to disk. Left to itself, the
@@ -396,24 +394,14 @@ internal sealed partial class PredictionLog : QueuedWriter<PendingPrediction>
         }
     }
 
-    /// <summary>
-    /// Starts writing a range of the segment to disk without waiting for it (Linux's <c>sync_file_range</c> with
-    /// <c>SYNC_FILE_RANGE_WRITE</c>, as PostgreSQL's <c>*_flush_after</c> settings do); elsewhere nothing. A hint only:
-    /// durability still comes from the fsync when the segment is closed, and a failure here shows there.
-    /// </summary>
+    /// <summary>Starts writing a range of the segment to disk (a hint: the fsync at close makes it durable).</summary>
     private void StartWriteback(long offset, long count)
     {
-        if (OperatingSystem.IsLinux())
+        if (DurableFile.StartWriteback(_segment!.SafeFileHandle, offset, count) is { } result)
         {
-            var result = SyncFileRange(_segment!.SafeFileHandle, offset, count, SyncFileRangeWrite) == 0 ? 0 : Marshal.GetLastPInvokeError();
             _options.WritebackStarted?.Invoke(offset, count, result);
         }
     }
-
-    private const uint SyncFileRangeWrite = 2;
-
-    [LibraryImport("libc", EntryPoint = "sync_file_range", SetLastError = true)]
-    private static partial int SyncFileRange(SafeFileHandle file, long offset, long count, uint flags);
 
     /// <summary>Closes the segment when it is full or old, or when a flush asks for whole segments.</summary>
     protected override void AfterDrain(bool flushRequested)

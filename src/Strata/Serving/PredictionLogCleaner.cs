@@ -1,5 +1,3 @@
-using System.Globalization;
-using System.Runtime.InteropServices;
 using Strata.Artifacts;
 using Strata.Serving.Metrics;
 
@@ -25,7 +23,7 @@ internal readonly record struct RetentionPass(int Deleted, long DeletedBytes, in
 /// once: a segment another one deleted first is simply gone (and counted by whoever deleted it). A reader that opened a
 /// segment before it was deleted reads it to its end (the OS keeps the file until it is closed).
 /// </remarks>
-internal sealed partial class PredictionLogCleaner
+internal sealed class PredictionLogCleaner
 {
     private const string SizeReason = "size";
     private const string AgeReason = "age";
@@ -172,16 +170,16 @@ internal sealed partial class PredictionLogCleaner
                     continue;
                 }
 
-                switch (Delete(segment.Path, out var error))
+                switch (DurableFile.Delete(segment.Path, out var error))
                 {
-                    case Outcome.Deleted:
+                    case DurableFile.Deletion.Deleted:
                         deleted++;
                         deletedBytes += segment.Length;
                         total -= segment.Length;
                         _deletedSegments.Labels(reason).Inc();
                         _deletedBytes.Labels(reason).Inc(segment.Length);
                         break;
-                    case Outcome.Gone:
+                    case DurableFile.Deletion.Gone:
                         total -= segment.Length; // another replica's pass deleted it first
                         break;
                     default:
@@ -300,59 +298,5 @@ internal sealed partial class PredictionLogCleaner
         }
     }
 
-    private static Outcome Delete(string path, out string? error)
-    {
-        error = null;
-        if (OperatingSystem.IsLinux() || OperatingSystem.IsMacOS() || OperatingSystem.IsFreeBSD())
-        {
-            // unlink says whether this call removed the file or it was already gone (another replica's pass), which
-            // File.Delete does not: each deletion is then counted once across replicas.
-            if (Native.Unlink(path) == 0)
-            {
-                return Outcome.Deleted;
-            }
-
-            var errno = Marshal.GetLastPInvokeError();
-            if (errno == Native.ENoEnt)
-            {
-                return Outcome.Gone;
-            }
-
-            error = string.Create(CultureInfo.InvariantCulture, $"{Marshal.GetPInvokeErrorMessage(errno)} (errno {errno})");
-            return Outcome.Failed;
-        }
-
-        try
-        {
-            if (!File.Exists(path))
-            {
-                return Outcome.Gone;
-            }
-
-            File.Delete(path);
-            return Outcome.Deleted;
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            error = e.Message;
-            return Outcome.Failed;
-        }
-    }
-
-    private enum Outcome
-    {
-        Deleted,
-        Gone,
-        Failed,
-    }
-
     private readonly record struct Segment(string Path, long Length, DateTime Written);
-
-    private static partial class Native
-    {
-        public const int ENoEnt = 2;
-
-        [LibraryImport("libc", EntryPoint = "unlink", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-        public static partial int Unlink(string path);
-    }
 }
