@@ -8,18 +8,7 @@ namespace Strata.Testing.Conformance;
 public abstract partial class FeatureStoreConformance
 {
     /// <summary>Two more views over the trips (a plain one) and over a tips source feeding two plain views alone.</summary>
-    private static readonly string DefinitionsWithPlainViews = DefinitionsV1
-        .Replace("sources:\n", """
-            sources:
-              - name: tips
-                kind: push
-                timestamp_field: ts
-                schema:
-                  - { name: driver_id, type: int64 }
-                  - { name: ts, type: timestamp }
-                  - { name: tip, type: float64 }
-
-            """, StringComparison.Ordinal)
+    private static readonly string DefinitionsWithPlainViews = WithTipsSource(DefinitionsV1)
         .Replace("feature_views:\n", """
             feature_views:
               - name: trip_fares

@@ -17,18 +17,7 @@ public abstract partial class FeatureStoreConformance
     /// Beside the first definitions: a second aggregation view over the trips, an aggregation view over the daily stats
     /// file, and a tips source feeding a plain view alone.
     /// </summary>
-    private static readonly string DefinitionsWithTurns = DefinitionsV1
-        .Replace("sources:\n", """
-            sources:
-              - name: tips
-                kind: push
-                timestamp_field: ts
-                schema:
-                  - { name: driver_id, type: int64 }
-                  - { name: ts, type: timestamp }
-                  - { name: tip, type: float64 }
-
-            """, StringComparison.Ordinal)
+    private static readonly string DefinitionsWithTurns = WithTipsSource(DefinitionsV1)
         .Replace("feature_views:\n", """
             feature_views:
               - name: tip_last

@@ -83,6 +83,19 @@ public abstract partial class FeatureStoreConformance : IAsyncLifetime
                 expression: driver_trips__fare_mean_1d / (driver_trips__fare_max_1d + 1)
         """;
 
+    /// <summary><paramref name="definitions"/> with a tips source (driver_id, ts, tip) pushed to, for views of its own.</summary>
+    private static string WithTipsSource(string definitions) => definitions.Replace("sources:\n", """
+        sources:
+          - name: tips
+            kind: push
+            timestamp_field: ts
+            schema:
+              - { name: driver_id, type: int64 }
+              - { name: ts, type: timestamp }
+              - { name: tip, type: float64 }
+
+        """, StringComparison.Ordinal);
+
     private static readonly string[] Windows = ["trips_1h", "fare_sum_1h", "fare_mean_1d", "fare_max_1d", "last_fare"];
     private static readonly FeatureReference[] WindowFeatures = Windows.Select(w => new FeatureReference("driver_trips", w)).ToArray();
     private static readonly FeatureReference[] OnDemandFeatures = [new("fare_ratios", "fare_per_mile"), new("fare_ratios", "mean_to_max")];
