@@ -19,6 +19,32 @@ internal static class Cli
         return new Result(code, stdout.ToString(), stderr.ToString());
     }
 
+    /// <summary>
+    /// Runs the built CLI as a child process to its end (at most <paramref name="timeout"/>, else it is killed and the wait
+    /// fails) and returns what it printed.
+    /// </summary>
+    public static async Task<Result> RunProcessAsync(string workingDirectory, IEnumerable<string> args, IReadOnlyDictionary<string, string> environment, TimeSpan timeout)
+    {
+        using var process = Start(workingDirectory, args, environment: environment);
+        try
+        {
+            var output = process.StandardOutput.ReadToEndAsync();
+            var error = process.StandardError.ReadToEndAsync();
+            using var exit = new CancellationTokenSource(timeout);
+            await process.WaitForExitAsync(exit.Token);
+            return new Result(process.ExitCode, await output, await error);
+        }
+        finally
+        {
+            if (!process.HasExited)
+            {
+                process.Kill(entireProcessTree: true);
+            }
+
+            await process.WaitForExitAsync();
+        }
+    }
+
     /// <summary>The built CLI assembly, run with `dotnet` as a child process.</summary>
     public static Process Start(string workingDirectory, IEnumerable<string> args, bool redirectInput = false, IReadOnlyDictionary<string, string>? environment = null)
     {

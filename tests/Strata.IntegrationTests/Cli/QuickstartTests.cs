@@ -111,29 +111,13 @@ public sealed class QuickstartTests : IDisposable
         // Only stage 4's server refused it as it started, after the data, features and training stages had run.
         var home = _folder.File("shutdown");
         var started = System.Diagnostics.Stopwatch.StartNew();
-        using var process = Cli.Start(_folder.Path, ["quickstart", "--small", "--home", home], environment: new Dictionary<string, string> { [variable] = value });
-        try
-        {
-            var output = process.StandardOutput.ReadToEndAsync();
-            var error = process.StandardError.ReadToEndAsync();
-            using var exit = new CancellationTokenSource(TimeSpan.FromSeconds(120));
-            await process.WaitForExitAsync(exit.Token);
+        var result = await Cli.RunProcessAsync(_folder.Path, ["quickstart", "--small", "--home", home], new Dictionary<string, string> { [variable] = value }, TimeSpan.FromSeconds(120));
 
-            Assert.Equal(3, process.ExitCode);
-            Assert.Equal($"error: {message}: how long requests in flight may take to finish once the server is told to stop", (await error).Trim());
-            Assert.DoesNotContain("[1/5]", await output, StringComparison.Ordinal);
-            Assert.False(Directory.Exists(home) && Directory.EnumerateFileSystemEntries(home).Any(), "the home was filled");
-            Assert.True(started.Elapsed < TimeSpan.FromSeconds(15), $"it took {started.Elapsed.TotalSeconds:0.0} s");
-        }
-        finally
-        {
-            if (!process.HasExited)
-            {
-                process.Kill(entireProcessTree: true);
-            }
-
-            await process.WaitForExitAsync();
-        }
+        Assert.Equal(3, result.ExitCode);
+        Assert.Equal($"error: {message}: how long requests in flight may take to finish once the server is told to stop", result.Error.Trim());
+        Assert.DoesNotContain("[1/5]", result.Out, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(home) && Directory.EnumerateFileSystemEntries(home).Any(), "the home was filled");
+        Assert.True(started.Elapsed < TimeSpan.FromSeconds(15), $"it took {started.Elapsed.TotalSeconds:0.0} s");
     }
 
     [Fact]

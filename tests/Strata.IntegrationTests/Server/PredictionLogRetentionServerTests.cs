@@ -60,28 +60,12 @@ public sealed class PredictionLogRetentionServerTests
     {
         using var folder = new TempFolder("strata-quickstart-retention");
         var home = folder.File("home");
-        using var process = Strata.IntegrationTests.Cli.Cli.Start(folder.Path, ["quickstart", "--small", "--home", home],
-            environment: new Dictionary<string, string> { ["Strata__PredictionLog__RetentionAge"] = "soon" });
-        try
-        {
-            var output = process.StandardOutput.ReadToEndAsync();
-            var error = process.StandardError.ReadToEndAsync();
-            using var exit = new CancellationTokenSource(TimeSpan.FromSeconds(120));
-            await process.WaitForExitAsync(exit.Token);
+        var result = await Strata.IntegrationTests.Cli.Cli.RunProcessAsync(
+            folder.Path, ["quickstart", "--small", "--home", home], new Dictionary<string, string> { ["Strata__PredictionLog__RetentionAge"] = "soon" }, TimeSpan.FromSeconds(120));
 
-            Assert.Equal(3, process.ExitCode);
-            Assert.StartsWith("error: setting Strata:PredictionLog:RetentionAge is 'soon', not an age such as 90m", (await error).Trim(), StringComparison.Ordinal);
-            Assert.DoesNotContain("[1/5]", await output, StringComparison.Ordinal);
-        }
-        finally
-        {
-            if (!process.HasExited)
-            {
-                process.Kill(entireProcessTree: true);
-            }
-
-            await process.WaitForExitAsync();
-        }
+        Assert.Equal(3, result.ExitCode);
+        Assert.StartsWith("error: setting Strata:PredictionLog:RetentionAge is 'soon', not an age such as 90m", result.Error.Trim(), StringComparison.Ordinal);
+        Assert.DoesNotContain("[1/5]", result.Out, StringComparison.Ordinal);
     }
 
     [Fact]
