@@ -8,19 +8,9 @@ namespace Strata.Tests.Features.OnlineStore;
 /// <summary>A write of several views (a push feeding them) on the embedded store: one log record, so all of them or none.</summary>
 public sealed class OnlineStoreGroupWriteTests : IDisposable
 {
-    private static readonly FeatureViewLayout Drivers = new(
-        "drivers",
-        [new Field("driver_id", DataType.Int64)],
-        "event_ts",
-        [new Field("rate", DataType.Float64), new Field("trips", DataType.Int32), new Field("city", DataType.String)],
-        createdTimestampColumn: "created_ts",
-        ttl: TimeSpan.FromSeconds(10));
+    private static readonly FeatureViewLayout Drivers = OnlineStoreTests.Drivers;
 
-    private static readonly FeatureViewLayout Pairs = new(
-        "pairs",
-        [new Field("user", DataType.String), new Field("item", DataType.Int32)],
-        "event_ts",
-        [new Field("score", DataType.Float32), new Field("seen", DataType.Bool)]);
+    private static readonly FeatureViewLayout Pairs = OnlineStoreTests.Pairs;
 
     private readonly TempFolder _folder = new("online-group");
 

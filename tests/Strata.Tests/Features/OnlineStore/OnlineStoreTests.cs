@@ -6,7 +6,8 @@ namespace Strata.Tests.Features.OnlineStore;
 
 public sealed class OnlineStoreTests : IDisposable
 {
-    private static readonly FeatureViewLayout Drivers = new(
+    /// <summary>A view keyed by one int64, with a created-timestamp column and a TTL (shared with the group-write tests).</summary>
+    internal static readonly FeatureViewLayout Drivers = new(
         "drivers",
         [new Field("driver_id", DataType.Int64)],
         "event_ts",
@@ -14,7 +15,8 @@ public sealed class OnlineStoreTests : IDisposable
         createdTimestampColumn: "created_ts",
         ttl: TimeSpan.FromSeconds(10));
 
-    private static readonly FeatureViewLayout Pairs = new(
+    /// <summary>A view keyed by two columns (string, int32).</summary>
+    internal static readonly FeatureViewLayout Pairs = new(
         "pairs",
         [new Field("user", DataType.String), new Field("item", DataType.Int32)],
         "event_ts",
