@@ -88,6 +88,8 @@ internal static partial class MonitorCommands
                     rows = t.Tick.Rows,
                     late = t.Tick.Late,
                     unreferenced = t.Tick.Unreferenced,
+                    missed_segments = t.Tick.Missed.Segments,
+                    missed_bytes = t.Tick.Missed.Bytes,
                     results = t.Tick.Results.Select(ResultJson),
                 }));
             }
@@ -102,6 +104,11 @@ internal static partial class MonitorCommands
                 }
 
                 context.Out.Write(table);
+                foreach (var (_, spec, tick) in ticks.Where(t => !t.Tick.Missed.IsNone))
+                {
+                    context.Out.MarkupLineInterpolated($"[yellow]monitor {spec.Name} ({spec.Endpoint}): {tick.Missed.ToString()}[/]");
+                }
+
                 context.Out.MarkupLineInterpolated(
                     $"{ticks.Count} monitors, {ticks.Sum(t => t.Tick.Rows):N0} served rows read, {results.Count} results stored; alerts delivered {alerts.Delivered}, failed {alerts.Failed}.");
             }

@@ -4,6 +4,7 @@ using Strata.Monitoring;
 using Strata.Monitoring.Drift;
 using Strata.Monitoring.Skew;
 using Strata.Security;
+using Strata.Server.Http;
 using Strata.Server.Pipelines;
 using Strata.Stores;
 
@@ -101,9 +102,11 @@ internal sealed partial class MonitoringService(
     IOptions<MonitoringServerOptions> options,
     IOptions<StrataServerOptions> server,
     TimeProvider clock,
+    ServerMetrics metrics,
     ILogger<MonitoringService> logger) : BackgroundService
 {
     private readonly Dictionary<string, string> _lastErrors = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, int> _unreadableLedgerLines = new(StringComparer.Ordinal);
 
     /// <summary>Ticks completed (tests wait on it).</summary>
     public long Ticks => Interlocked.Read(ref _ticks);
@@ -183,6 +186,20 @@ internal sealed partial class MonitoringService(
                     LogLateLabels(logger, key, tick.LateLabels, spec.EffectiveLabelDelay);
                 }
 
+                if (tick.Missed.Segments > 0)
+                {
+                    metrics.MonitorMissedSegments.Labels(project, spec.Endpoint, spec.Name).Inc(tick.Missed.Segments);
+                    metrics.MonitorMissedBytes.Labels(project, spec.Endpoint, spec.Name).Inc(tick.Missed.Bytes);
+                    LogMissed(logger, key, tick.Missed.Segments, tick.Missed.Bytes, tick.Results.Count);
+                }
+
+                // NOTE: damaged ledger lines stay until the ledger is pruned: logged when their count changes, not every interval.
+                if (tick.Missed.UnreadableLedgerLines is > 0 and var unreadable && unreadable != _unreadableLedgerLines.GetValueOrDefault(key))
+                {
+                    _unreadableLedgerLines[key] = unreadable;
+                    LogUnreadableLedger(logger, key, unreadable, folder);
+                }
+
                 _lastErrors.Remove(key);
             }
             catch (StrataException e)
@@ -258,6 +275,12 @@ internal sealed partial class MonitoringService(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Monitor {Monitor}: {Count} labels arrived after their window's quality was evaluated (label delay {Delay}); counted as late, not evaluated")]
     private static partial void LogLateLabels(ILogger logger, string monitor, long count, TimeSpan delay);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Monitor {Monitor}: {Segments} segments ({Bytes} bytes) of the prediction log were deleted by its retention before the monitor read them; the {Results} results of this pass may miss their records (said in their details). Raise Strata:PredictionLog:RetentionBytes or RetentionAge, or find why the monitor lags")]
+    private static partial void LogMissed(ILogger logger, string monitor, int segments, long bytes, int results);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Monitor {Monitor}: {Lines} lines of the prediction log's retention ledger (retention-*.ledger in {Folder}) cannot be read and were skipped; segments they name, if deleted before the monitor read them, are not counted as missed")]
+    private static partial void LogUnreadableLedger(ILogger logger, string monitor, int lines, string folder);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Alert delivery failed; the alerts stay in the outbox and are tried again")]
     private static partial void LogDeliveryFailed(ILogger logger, Exception exception);

@@ -35,6 +35,14 @@ internal sealed class ServerMetrics
             "reason");
         FeatureLookups = Registry.CreateCounter("strata_feature_online_lookups_total", "Online feature lookups answered, by project.", "project");
         FeatureEntities = Registry.CreateCounter("strata_feature_online_entities_total", "Entity rows looked up in online feature lookups, by project.", "project");
+        MonitorMissedSegments = Registry.CreateCounter(
+            "strata_monitor_prediction_log_missed_segments_total",
+            "Prediction-log segments the log's retention deleted before a monitor run by the server read them (their records never reached it), by project, endpoint and monitor.",
+            "project", "endpoint", "monitor");
+        MonitorMissedBytes = Registry.CreateCounter(
+            "strata_monitor_prediction_log_missed_bytes_total",
+            "Bytes of the prediction-log segments the log's retention deleted before a monitor run by the server read them, by project, endpoint and monitor.",
+            "project", "endpoint", "monitor");
         ProcessMetrics.Register(Registry);
         Unmatched = new RouteMetrics(this, UnmatchedRoute);
     }
@@ -52,6 +60,12 @@ internal sealed class ServerMetrics
     public Counter FeatureLookups { get; }
 
     public Counter FeatureEntities { get; }
+
+    /// <summary>Segments deleted by the prediction log's retention before a monitor read them (the monitoring service's).</summary>
+    public Counter MonitorMissedSegments { get; }
+
+    /// <summary>Their bytes.</summary>
+    public Counter MonitorMissedBytes { get; }
 
     public RouteMetrics Unmatched { get; }
 

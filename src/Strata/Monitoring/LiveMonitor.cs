@@ -24,6 +24,12 @@ public sealed record LiveMonitorTick(long ClosedUntil, long Rows, long Late, lon
 
     /// <summary>The alerts the results fired (written to the outbox with them).</summary>
     public IReadOnlyList<AlertEvent> Alerts { get; init; } = [];
+
+    /// <summary>
+    /// Segments of the log this tick found deleted by the log's retention before the monitor read them (counted once:
+    /// the stored position moves past them); the results of the windows it evaluated say so in their details.
+    /// </summary>
+    public PredictionLogMissed Missed { get; init; } = PredictionLogMissed.None;
 }
 
 /// <summary>
@@ -38,7 +44,10 @@ public sealed record LiveMonitorTick(long ClosedUntil, long Rows, long Late, lon
 /// between ticks but the positions. A record that turns up after its window was evaluated (logged out of order) is late
 /// and counted, never folded into a second, partial result for that window. Likewise a label that arrives after its
 /// window's quality was evaluated: labels carry a commit-ordered sequence, the evaluation remembers the newest it saw,
-/// and later ones for evaluated windows are counted as late exactly once.
+/// and later ones for evaluated windows are counted as late exactly once. Segments the log's retention deleted before
+/// the monitor read them (it lagged, or was down) are counted once (<see cref="LiveMonitorTick.Missed"/>) and named in
+/// the details of every result the tick's read evaluated (<see cref="MissedKey"/>): a segment's name does not tell
+/// which windows its records were in, so none of those windows can be trusted to be whole.
 /// </remarks>
 public sealed class LiveMonitor
 {
@@ -79,6 +88,12 @@ public sealed class LiveMonitor
         _skew = skew;
     }
 
+    /// <summary>
+    /// The member of a result's details (a JSON object) that says what its read found deleted unread:
+    /// <c>{"segments": 3, "bytes": 1536, "message": "3 segments (1,536 bytes) of predictions were deleted by retention before this monitor read them"}</c>.
+    /// </summary>
+    public const string MissedKey = "missed_predictions";
+
     /// <summary>The monitor.</summary>
     public MonitorSpec Spec => _spec;
 
@@ -108,7 +123,7 @@ public sealed class LiveMonitor
 
         var results = new List<MonitorResult>();
         var next = state;
-        var drift = new DriftPass(0, 0, 0);
+        var drift = new DriftPass(0, 0, 0, PredictionLogMissed.None);
         if (driftDue)
         {
             (drift, var position) = await DriftAsync(state, until, results, cancellationToken).ConfigureAwait(false);
@@ -133,7 +148,7 @@ public sealed class LiveMonitor
 
         return new LiveMonitorTick(next.ClosedUntil, drift.Rows, drift.Late, drift.Unreferenced, results)
         {
-            QualityUntil = next.QualityUntil, Labels = quality.Labels, LateLabels = quality.Late, Alerts = fired,
+            QualityUntil = next.QualityUntil, Labels = quality.Labels, LateLabels = quality.Late, Alerts = fired, Missed = drift.Missed,
         };
     }
 
@@ -192,10 +207,33 @@ public sealed class LiveMonitor
 
         foreach (var runner in runners.Values.OfType<MonitorRunner>())
         {
-            results.AddRange(await runner.CloseAsync(until, cancellationToken).ConfigureAwait(false));
+            var closed = await runner.CloseAsync(until, cancellationToken).ConfigureAwait(false);
+            results.AddRange(feed.Missed.Segments > 0 ? closed.Select(r => WithMissed(r, feed.Missed)) : closed);
         }
 
-        return (new DriftPass(rows, late, unreferenced), feed.Position);
+        return (new DriftPass(rows, late, unreferenced, feed.Missed), feed.Position);
+    }
+
+    /// <summary><paramref name="result"/> with <see cref="MissedKey"/> in its details (kept as they are when they are not a JSON object).</summary>
+    internal static MonitorResult WithMissed(MonitorResult result, PredictionLogMissed missed)
+    {
+        System.Text.Json.Nodes.JsonObject details;
+        try
+        {
+            details = result.Details is null ? [] : System.Text.Json.Nodes.JsonNode.Parse(result.Details) as System.Text.Json.Nodes.JsonObject ?? throw new FormatException();
+        }
+        catch (Exception e) when (e is System.Text.Json.JsonException or FormatException)
+        {
+            return result;
+        }
+
+        details[MissedKey] = new System.Text.Json.Nodes.JsonObject
+        {
+            ["segments"] = missed.Segments,
+            ["bytes"] = missed.Bytes,
+            ["message"] = missed.ToString(),
+        };
+        return result with { Details = details.ToJsonString() };
     }
 
     /// <summary>
@@ -274,7 +312,7 @@ public sealed class LiveMonitor
     /// <summary>Results stored per tick at most (the store takes 10,000 per save); the remaining windows wait for the next tick.</summary>
     private const int MaxResultsPerTick = 5000;
 
-    private readonly record struct DriftPass(long Rows, long Late, long Unreferenced);
+    private readonly record struct DriftPass(long Rows, long Late, long Unreferenced, PredictionLogMissed Missed);
 
     private readonly record struct QualityPass(long Until, long Sequence, long Labels, long Late);
 }

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Text.Json;
 using Strata.Monitoring.Drift;
@@ -44,6 +45,59 @@ public sealed record PredictionLogPosition(string? Segment, long Records)
 }
 
 /// <summary>
+/// Segments of the prediction log that its retention deleted before a feed read them (see the retention ledger,
+/// <c>retention-*.ledger</c> in the log's folder): their records never reached the monitor. Segments hold every
+/// endpoint's records, so some of those bytes may not have been the monitored endpoint's.
+/// </summary>
+/// <param name="Segments">Segments deleted unread (one a read had stopped inside counts, though its first records were read).</param>
+/// <param name="Bytes">Their bytes, as the ledger recorded them.</param>
+public sealed record PredictionLogMissed(int Segments, long Bytes)
+{
+    /// <summary>Nothing missed.</summary>
+    public static PredictionLogMissed None { get; } = new(0, 0);
+
+    /// <summary>
+    /// Lines of the retention ledger that could not be read (damaged) when the feed last read: the segments they name,
+    /// if deleted unread, cannot be counted. Reported each read they are found (not a total).
+    /// </summary>
+    public int UnreadableLedgerLines { get; init; }
+
+    /// <summary>True when nothing was missed and the ledger read whole.</summary>
+    public bool IsNone => Segments == 0 && UnreadableLedgerLines == 0;
+
+    /// <summary>Both counts together (the unreadable lines: <paramref name="later"/>'s).</summary>
+    public PredictionLogMissed Plus(PredictionLogMissed later)
+    {
+        ArgumentNullException.ThrowIfNull(later);
+        return new(Segments + later.Segments, Bytes + later.Bytes) { UnreadableLedgerLines = later.UnreadableLedgerLines };
+    }
+
+    /// <summary>
+    /// The loss in words, for a result or a log: <c>3 segments (1,536 bytes) of predictions were deleted by retention
+    /// before this monitor read them</c>; empty when none.
+    /// </summary>
+    public override string ToString()
+    {
+        var parts = new List<string>();
+        if (Segments > 0)
+        {
+            parts.Add(string.Create(
+                CultureInfo.InvariantCulture,
+                $"{Segments} segment{(Segments == 1 ? "" : "s")} ({Bytes:N0} bytes) of predictions {(Segments == 1 ? "was" : "were")} deleted by retention before this monitor read {(Segments == 1 ? "it" : "them")}"));
+        }
+
+        if (UnreadableLedgerLines > 0)
+        {
+            parts.Add(string.Create(
+                CultureInfo.InvariantCulture,
+                $"{UnreadableLedgerLines} line{(UnreadableLedgerLines == 1 ? "" : "s")} of the prediction log's retention ledger could not be read (segments deleted unread may go uncounted)"));
+        }
+
+        return string.Join("; ", parts);
+    }
+}
+
+/// <summary>
 /// Feeds a monitor from the serving stratum's prediction log: reads the closed segments of one endpoint's records as
 /// served-record batches (timestamp, endpoint, model_version, request_id, the input fields, the prediction) and remembers
 /// where it stopped, so the next read returns only records logged since.
@@ -55,6 +109,12 @@ public sealed record PredictionLogPosition(string? Segment, long Records)
 /// floor never passes a segment still open, nor the time <see cref="LateMargin"/> ago (a writer names a segment by its
 /// clock before the file appears). The prediction of a binary classifier is the probability of its second class; of
 /// other classifiers the label (text); of a regressor the value. Masked inputs (PII) read as null.
+/// <para>
+/// A segment the log's retention deleted before this feed read it (named in the retention ledger, at or after the
+/// floor, not read, no longer in the folder) is counted in <see cref="Missed"/> and then treated as read, so it is
+/// counted once and never holds the floor back. A feed that has never read (<see cref="PredictionLogPosition.Start"/>)
+/// counts nothing: what was deleted before it began is not its loss.
+/// </para>
 /// </remarks>
 public sealed class PredictionLogFeed
 {
@@ -95,6 +155,12 @@ public sealed class PredictionLogFeed
 
     /// <summary>Where the next read starts (store it to resume after a restart).</summary>
     public PredictionLogPosition Position { get; private set; }
+
+    /// <summary>
+    /// What this feed's reads found deleted by the log's retention before they read it, up to <see cref="Position"/>
+    /// (each such segment counted once: the position moves past it).
+    /// </summary>
+    public PredictionLogMissed Missed { get; private set; } = PredictionLogMissed.None;
 
     /// <summary>
     /// The endpoint's records logged since the last read, as batches of at most <paramref name="batchRows"/> rows (one row
@@ -205,7 +271,7 @@ public sealed class PredictionLogFeed
         Resume reached = default;
         try
         {
-            await foreach (var (record, position, resume) in NewRecordsAsync(cancellationToken).ConfigureAwait(false))
+            await foreach (var (record, position, resume, missed) in NewRecordsAsync(cancellationToken).ConfigureAwait(false))
             {
                 // NOTE: the log is written in serving order by one writer, so the first record past the bound ends the read.
                 if (record is not null && until is { } bound && record.Time >= bound)
@@ -215,6 +281,11 @@ public sealed class PredictionLogFeed
 
                 Position = position;
                 reached = resume;
+                if (missed is not null)
+                {
+                    Missed = Missed.Plus(missed);
+                }
+
                 if (record is not null)
                 {
                     yield return record;
@@ -234,21 +305,48 @@ public sealed class PredictionLogFeed
         return record.Rows.Count == 0 ? null : Score(record, record.Rows[0]);
     }
 
-    private async IAsyncEnumerable<(PredictionRecord? Record, PredictionLogPosition Position, Resume Resume)> NewRecordsAsync(
+    /// <summary>
+    /// The records to read, each with the position past it, and after each segment (read, or found deleted unread) a
+    /// null record with the position past that segment and what it adds to <see cref="Missed"/>.
+    /// </summary>
+    private async IAsyncEnumerable<(PredictionRecord? Record, PredictionLogPosition Position, Resume Resume, PredictionLogMissed? Missed)> NewRecordsAsync(
         [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var start = Position;
         var floor = start.Floor ?? start.Segment ?? "";
         var read = new SortedSet<string>(start.Read?.Split('\n') ?? [], StringComparer.Ordinal);
         var readList = start.Read;
+        var counts = start.Segment is not null || start.Floor is not null; // see the remarks: a feed that never read counts nothing
 
         // NOTE: open segments are listed before closed ones: a segment renamed between the two listings is then seen
-        // closed, never missed by both.
+        // closed, never missed by both. The ledger is read after the listing: a segment deleted in between is in both, and
+        // found gone when opened.
         var open = PredictionLogReader.OpenSegments(_folder);
         var oldestOpen = open.Count > 0 ? Path.GetFileName(open[0])[..^PredictionLog.OpenExtension.Length] : null;
-        var unread = PredictionLogReader.Segments(_folder)
+        var listed = PredictionLogReader.Segments(_folder);
+        var ledger = PredictionLogLedger.Read(_folder);
+        var unread = listed
             .Where(path => Path.GetFileName(path) is var name && string.CompareOrdinal(name, floor) >= 0 && !read.Contains(name))
             .ToList();
+
+        // Deleted by the retention before this feed read them: counted, then read as far as the position goes.
+        var present = listed.Select(Path.GetFileName).ToHashSet(StringComparer.Ordinal);
+        var gone = ledger.Entries.Values
+            .Where(e => string.CompareOrdinal(e.Segment, floor) >= 0 && !read.Contains(e.Segment) && !present.Contains(e.Segment))
+            .ToList();
+        if (gone.Count > 0)
+        {
+            read.UnionWith(gone.Select(e => e.Segment));
+            floor = Max(floor, Min(Min(Horizon(), oldestOpen), unread.Count > 0 ? Path.GetFileName(unread[0]) : null));
+            read.RemoveWhere(n => string.CompareOrdinal(n, floor) < 0);
+            readList = read.Count == 0 ? null : string.Join('\n', read);
+            var missed = counts ? new PredictionLogMissed(gone.Count, gone.Sum(e => e.Bytes)) : PredictionLogMissed.None;
+            yield return (null, start with { Floor = floor, Read = readList }, default, missed with { UnreadableLedgerLines = ledger.Unreadable });
+        }
+        else if (ledger.Unreadable > 0)
+        {
+            yield return (null, start, default, PredictionLogMissed.None with { UnreadableLedgerLines = ledger.Unreadable });
+        }
 
         // The segment a read stopped inside comes first: the position keeps one partly read segment's count at a time.
         var partial = unread.FindIndex(path => Path.GetFileName(path) == start.Segment);
@@ -264,26 +362,37 @@ public sealed class PredictionLogFeed
             var name = Path.GetFileName(path);
             var skip = name == start.Segment ? start.Records : 0;
             var file = new FileInfo(path);
+            long index = 0;
+            Resume resume = default;
+            PredictionLogMissed? lost = null;
             if (!file.Exists)
             {
-                continue; // deleted by the log's retention since the listing: its records are gone, never read
-            }
-
-            var length = file.Length;
-            long index = 0, offset = 0;
-            if (skip > 0 && Resumes.TryGetValue((path, skip, length), out var known))
-            {
-                (index, offset) = (skip, known);
-            }
-
-            var resume = new Resume(path, index, length, offset);
-            await foreach (var (record, end) in PredictionLogReader.ReadListedSegmentAsync(path, offset, cancellationToken).ConfigureAwait(false))
-            {
-                index++;
-                if (index > skip)
+                // Deleted by the log's retention since the listing: its records are gone, never read (its bytes are the
+                // ledger's; 0 when it has no line for it: deleted by hand).
+                if (counts)
                 {
-                    resume = new Resume(path, index, length, end);
-                    yield return (record, new PredictionLogPosition(name, index) { Floor = floor, Read = readList }, resume);
+                    var entry = ledger.Entries.TryGetValue(name, out var e) || PredictionLogLedger.Read(_folder).Entries.TryGetValue(name, out e) ? e : default;
+                    lost = new PredictionLogMissed(1, entry.Bytes);
+                }
+            }
+            else
+            {
+                var length = file.Length;
+                long offset = 0;
+                if (skip > 0 && Resumes.TryGetValue((path, skip, length), out var known))
+                {
+                    (index, offset) = (skip, known);
+                }
+
+                resume = new Resume(path, index, length, offset);
+                await foreach (var (record, end) in PredictionLogReader.ReadListedSegmentAsync(path, offset, cancellationToken).ConfigureAwait(false))
+                {
+                    index++;
+                    if (index > skip)
+                    {
+                        resume = new Resume(path, index, length, end);
+                        yield return (record, new PredictionLogPosition(name, index) { Floor = floor, Read = readList }, resume, null);
+                    }
                 }
             }
 
@@ -293,7 +402,7 @@ public sealed class PredictionLogFeed
             floor = Max(floor, Min(Min(Horizon(), oldestOpen), next));
             read.RemoveWhere(n => string.CompareOrdinal(n, floor) < 0);
             readList = read.Count == 0 ? null : string.Join('\n', read);
-            yield return (null, new PredictionLogPosition(name, index) { Floor = floor, Read = readList }, resume);
+            yield return (null, new PredictionLogPosition(name, index) { Floor = floor, Read = readList }, resume, lost);
         }
     }
 

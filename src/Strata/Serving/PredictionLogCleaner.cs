@@ -22,6 +22,12 @@ internal readonly record struct RetentionPass(int Deleted, long DeletedBytes, in
 /// flushes the folder, so a crash cannot bring a deleted entry back. Replicas sharing the folder may run passes at
 /// once: a segment another one deleted first is simply gone (and counted by whoever deleted it). A reader that opened a
 /// segment before it was deleted reads it to its end (the OS keeps the file until it is closed).
+/// <para>
+/// Each deletion is first recorded in the folder's retention ledger (<see cref="PredictionLogLedger"/>: a file of this
+/// cleaner's own, the line flushed to disk before the unlink), so a monitor that had not read the segment yet is told
+/// its records are gone. A deletion the ledger cannot record (a full disk) is made all the same — the cap comes first —
+/// and reported through the warning.
+/// </para>
 /// </remarks>
 internal sealed class PredictionLogCleaner
 {
@@ -32,6 +38,7 @@ internal sealed class PredictionLogCleaner
     private readonly TimeProvider _clock;
     private readonly TimeSpan _interval;
     private readonly Action<string>? _warn;
+    private readonly PredictionLogLedger _ledger;
     private readonly Counter _deletedSegments;
     private readonly Counter _deletedBytes;
     private readonly Gauge.Child _bytes;
@@ -66,6 +73,7 @@ internal sealed class PredictionLogCleaner
         _clock = clock;
         _interval = interval > TimeSpan.Zero ? interval : TimeSpan.FromMinutes(1);
         _warn = warn;
+        _ledger = new PredictionLogLedger(folder, clock);
         _deletedSegments = metrics.CreateCounter(
             "strata_serving_prediction_log_retention_deleted_segments_total",
             "Closed prediction-log segments deleted by retention, by reason: size (the folder's closed segments were over the cap) or age (last written longer ago than the age limit).",
@@ -87,6 +95,9 @@ internal sealed class PredictionLogCleaner
             "strata_serving_prediction_log_oldest_segment_timestamp_seconds",
             "When the oldest closed segment in the prediction log's folder was last written (Unix seconds), as of the last retention pass: how far back the log reaches; 0 when it holds none.").Unlabelled;
     }
+
+    /// <summary>The ledger file this cleaner appends to now (null before its first deletion).</summary>
+    internal string? LedgerFile => _ledger.CurrentFile;
 
     /// <summary>Starts the cleaner's thread, which makes its first pass at once.</summary>
     public void Start()
@@ -158,6 +169,7 @@ internal sealed class PredictionLogCleaner
             long deletedBytes = 0;
             DateTime? oldest = null;
             string? problem = null;
+            var recorded = false;
             foreach (var segment in segments)
             {
                 var reason = maxAge > TimeSpan.Zero && now - segment.Written > maxAge ? AgeReason
@@ -170,6 +182,12 @@ internal sealed class PredictionLogCleaner
                     continue;
                 }
 
+                if (!_ledger.TryAppend(Path.GetFileName(segment.Path), segment.Length, reason, out var unrecorded))
+                {
+                    problem ??= $"prediction log retention cannot record the deletion of '{segment.Path}' in its ledger, and deletes it all the same (a monitor that had not read it is not told): {unrecorded}";
+                }
+
+                recorded = true;
                 switch (DurableFile.Delete(segment.Path, out var error))
                 {
                     case DurableFile.Deletion.Deleted:
@@ -201,6 +219,11 @@ internal sealed class PredictionLogCleaner
                 {
                     problem ??= $"prediction log retention cannot flush '{_folder}' after deleting segments: {e.Message}";
                 }
+            }
+
+            if (recorded)
+            {
+                problem ??= _ledger.Prune();
             }
 
             _bytes.Set(total);

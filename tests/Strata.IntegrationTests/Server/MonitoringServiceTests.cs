@@ -3,11 +3,14 @@ using System.Net;
 using System.Text;
 using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Strata.Monitoring;
 using Strata.Monitoring.Drift;
 using Strata.Security;
 using Strata.Server.Hosting;
 using Strata.Server.Pipelines;
+using Strata.Serving;
+using Strata.Serving.Metrics;
 using Strata.Stores;
 using Strata.Testing;
 
@@ -103,6 +106,56 @@ public sealed class MonitoringServiceTests
         var results = await again.State.Home.Metadata.Monitoring.ListResultsAsync("flights", new MonitorResultQuery(Endpoint, Monitor: "restart-drift"));
         Assert.Equal(sent.Count * 40L, results.Sum(r => r.Rows));
         Assert.Equal(results.Count, results.Select(r => r.WindowStart).Distinct().Count());
+    }
+
+    [Fact]
+    public async Task A_monitor_that_fell_behind_the_retention_is_told_what_it_missed_in_the_log_the_metrics_and_its_results()
+    {
+        using var home = new TempFolder("strata-live-monitor-missed");
+        await File.WriteAllTextAsync(Path.Combine(home.Path, "strata.yaml"), $$"""
+            monitors:
+              - { name: missed-drift, endpoint: {{Endpoint}}, model: delay, window: 1s, min_samples: 1, features: [distance], checks: [data_drift] }
+            """);
+        var logs = new ServerLoggingTests.CapturedLogs();
+        await using var server = await ServingServer.StartWithAsync(
+            b => b.Logging.AddProvider(logs), home.Path, true, "--Strata:Monitoring:Interval", "00:10:00", "--Strata:Monitoring:Grace", "00:00:00");
+        await ReferenceProfiles.SaveAsync(server.Registry, Caller.Local, "flights", "delay", 1, Reference());
+        await server.DeployAsync(Endpoint, new { project = "flights", model = "delay/1" });
+        var monitors = server.Services.GetRequiredService<MonitoringService>();
+        await SendDriftedStreamAsync(server, TimeSpan.FromSeconds(2));
+        await Task.Delay(1100);
+        await monitors.TickAsync(TimeSpan.Zero, CancellationToken.None);
+        var before = await server.State.Home.Metadata.Monitoring.ListResultsAsync("flights", new MonitorResultQuery(Endpoint, Monitor: "missed-drift"));
+
+        // The monitor falls behind: what is logged next is deleted by the retention (as a small cap would) before it reads it.
+        await SendDriftedStreamAsync(server, TimeSpan.FromSeconds(2));
+        await server.Serving.FlushPredictionLogAsync();
+        var folder = server.Serving.PredictionLogFolder!;
+        var deleted = new PredictionLogCleaner(folder, new PredictionLogRetention { MaxBytes = 1 }, new MetricRegistry(), TimeProvider.System, TimeSpan.FromMinutes(1), warn: null)
+            .Enforce();
+        await SendDriftedStreamAsync(server, TimeSpan.FromSeconds(2));
+        await Task.Delay(1100);
+        await monitors.TickAsync(TimeSpan.Zero, CancellationToken.None);
+
+        Assert.True(deleted.Deleted > 0);
+        Assert.NotEmpty(before);
+        Assert.All(before, r => Assert.DoesNotContain(LiveMonitor.MissedKey, r.Details, StringComparison.Ordinal));
+        var warning = Assert.Single(logs.Entries, e => e.Level == LogLevel.Warning && e.Message.Contains("deleted by its retention before the monitor read them", StringComparison.Ordinal));
+        Assert.StartsWith($"Monitor flights/{Endpoint}/missed-drift: ", warning.Message, StringComparison.Ordinal);
+        using var http = server.Http("viewer");
+        var metrics = await http.GetStringAsync("/metrics");
+        var counted = System.Text.RegularExpressions.Regex.Match(
+            metrics, "^" + System.Text.RegularExpressions.Regex.Escape($"strata_monitor_prediction_log_missed_segments_total{{project=\"flights\",endpoint=\"{Endpoint}\",monitor=\"missed-drift\"}}") + " (\\d+)$",
+            System.Text.RegularExpressions.RegexOptions.Multiline);
+        Assert.True(counted.Success, metrics);
+        Assert.InRange(int.Parse(counted.Groups[1].Value, CultureInfo.InvariantCulture), 1, deleted.Deleted);
+        var results = await ServingServer.JsonAsync(await http.GetAsync($"/api/v1/projects/flights/monitors/{Endpoint}/results?monitor=missed-drift"));
+        var told = results.EnumerateArray()
+            .Where(r => r.GetProperty("details").ValueKind == JsonValueKind.String && r.GetProperty("details").GetString()!.Contains(LiveMonitor.MissedKey, StringComparison.Ordinal))
+            .ToList();
+        Assert.NotEmpty(told);
+        using var details = JsonDocument.Parse(told[0].GetProperty("details").GetString()!);
+        Assert.Matches("^[0-9]+ segments? \\([0-9,]+ bytes\\) of predictions (was|were) deleted by retention before this monitor read (it|them)$", details.RootElement.GetProperty(LiveMonitor.MissedKey).GetProperty("message").GetString());
     }
 
     /// <summary>The training spread of the watched inputs and the model's scores: the first 2,000 rows of the flights sample.</summary>

@@ -120,8 +120,8 @@ public sealed class ServerLoggingTests
         public override bool IsTransient => true;
     }
 
-    /// <summary>Every entry the server logs, at any level its filters let through.</summary>
-    private sealed class CapturedLogs : ILoggerProvider
+    /// <summary>Every entry the server logs, at any level its filters let through (other server tests' too).</summary>
+    internal sealed class CapturedLogs : ILoggerProvider
     {
         public ConcurrentQueue<(string Category, LogLevel Level, string Message)> Entries { get; } = new();
 
