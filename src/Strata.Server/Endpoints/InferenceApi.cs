@@ -54,12 +54,12 @@ internal static class InferenceApi
 
     private static IResult ModelMetadata([AsParameters] ApiContext api, string name, string? version)
     {
-        ServingApi.Authorize(api, name, Role.Viewer);
-        var (inputs, outputs) = api.State.Serving.Describe(name, ParseVersion(version));
+        ServingApi.Authorize(api, name, Role.Viewer, InferenceJson.Naming);
+        var (inputs, outputs) = api.State.Serving.Describe(name, ParseVersion(version), InferenceJson.Naming);
         return Results.Json(new Dictionary<string, object>
         {
             ["name"] = name,
-            ["versions"] = api.State.Serving.Versions(name).Select(v => v.ToString(CultureInfo.InvariantCulture)).ToArray(),
+            ["versions"] = api.State.Serving.Versions(name, InferenceJson.Naming).Select(v => v.ToString(CultureInfo.InvariantCulture)).ToArray(),
             ["platform"] = "strata",
             ["inputs"] = inputs.Select(i => Metadata(i.Name, InferenceJson.Datatype(i.Type, i.Kind))).ToArray(),
             ["outputs"] = outputs.Select(o => Metadata(o.Name, InferenceJson.Datatype(o.Type))).ToArray(),
@@ -75,9 +75,9 @@ internal static class InferenceApi
 
     private static IResult ModelReady([AsParameters] ApiContext api, string name, string? version)
     {
-        ServingApi.Authorize(api, name, Role.Viewer);
+        ServingApi.Authorize(api, name, Role.Viewer, InferenceJson.Naming);
         var number = ParseVersion(version);
-        var versions = api.State.Serving.Versions(name);
+        var versions = api.State.Serving.Versions(name, InferenceJson.Naming);
         var ready = number is null ? versions.Count > 0 : versions.Contains(number.Value);
         return Results.Json(new Dictionary<string, object> { ["name"] = name, ["ready"] = ready }, statusCode: ready ? StatusCodes.Status200OK : StatusCodes.Status400BadRequest);
     }
@@ -85,13 +85,13 @@ internal static class InferenceApi
     private static async Task<IResult> InferAsync([AsParameters] ApiContext api, string name, string? version)
     {
         var start = System.Diagnostics.Stopwatch.GetTimestamp();
-        ServingApi.Authorize(api, name, Role.Viewer);
+        ServingApi.Authorize(api, name, Role.Viewer, InferenceJson.Naming);
         int? number;
         InferenceJson.InferRequest request;
         try
         {
             number = ParseVersion(version);
-            var (inputs, outputs) = api.State.Serving.Describe(name, number);
+            var (inputs, outputs) = api.State.Serving.Describe(name, number, InferenceJson.Naming);
             var body = await RequestJson.ReadAllAsync(api.Http.Request.Body, api.Aborted).ConfigureAwait(false);
             var (json, binary) = InferenceJson.Split(body, api.Http.Request.Headers[InferenceJson.HeaderLengthHeader]);
             using (var document = RequestJson.Parse(json, InferenceJson.MaxDepth))
@@ -165,13 +165,13 @@ internal static class InferenceApi
 
     private static async Task<IResult> LoadAsync([AsParameters] ApiContext api, string name, bool load)
     {
-        ServingApi.Authorize(api, name, Role.Deployer);
+        ServingApi.Authorize(api, name, Role.Deployer, InferenceJson.Naming);
         await CheckLoadParametersAsync(api, load).ConfigureAwait(false);
         if (load)
         {
             try
             {
-                await api.State.Serving.LoadAsync(name, api.Aborted).ConfigureAwait(false);
+                await api.State.Serving.LoadAsync(name, InferenceJson.Naming, api.Aborted).ConfigureAwait(false);
             }
             catch (StrataException e) when (e.Code == ErrorCodes.Conflict)
             {
@@ -181,7 +181,7 @@ internal static class InferenceApi
         }
         else
         {
-            await api.State.Serving.UnloadAsync(name, api.Aborted).ConfigureAwait(false);
+            await api.State.Serving.UnloadAsync(name, InferenceJson.Naming, api.Aborted).ConfigureAwait(false);
         }
 
         return Results.Ok();

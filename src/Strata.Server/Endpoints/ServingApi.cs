@@ -151,20 +151,24 @@ internal static class ServingApi
     internal static void CountRefused(ServingRuntime serving, HttpContext context, string name, Exception e, long start) =>
         serving.CountRefused(name, ProblemExceptionHandler.StatusFor(context, e), Stopwatch.GetElapsedTime(start));
 
-    /// <summary>Checks the caller's role in the endpoint's project and the key's endpoint limit.</summary>
+    /// <summary>
+    /// Checks the caller's role in the endpoint's project and the key's endpoint limit; the errors name the endpoint as
+    /// <paramref name="naming"/> does (the native API's words when null; /v2 calls it a model).
+    /// </summary>
     /// <exception cref="StrataException">No such endpoint (not found), or not allowed (forbidden).</exception>
-    internal static Deployment Authorize(ApiContext api, string name, Role minimum) =>
-        Authorize(api.State.Serving, api.Caller.Principal, name, minimum);
+    internal static Deployment Authorize(ApiContext api, string name, Role minimum, RequestNaming? naming = null) =>
+        Authorize(api.State.Serving, api.Caller.Principal, name, minimum, naming);
 
-    /// <inheritdoc cref="Authorize(ApiContext, string, Role)"/>
-    internal static Deployment Authorize(ServingRuntime serving, Principal principal, string name, Role minimum)
+    /// <inheritdoc cref="Authorize(ApiContext, string, Role, RequestNaming?)"/>
+    internal static Deployment Authorize(ServingRuntime serving, Principal principal, string name, Role minimum, RequestNaming? naming = null)
     {
         Names.Check("name", name);
-        var deployment = serving.GetDeployment(name);
+        naming ??= RequestNaming.Rows;
+        var deployment = serving.GetDeployment(name, naming);
         AccessPolicy.Require(principal, deployment.Project, minimum);
         if (!serving.KeyMayCall(principal.KeyId, name))
         {
-            throw new StrataException(ErrorCodes.Forbidden, $"this key may not call endpoint '{name}' (it is limited to other endpoints)");
+            throw new StrataException(ErrorCodes.Forbidden, $"this key may not call {naming.Named(name)} (it is limited to other {naming.EndpointNoun}s)");
         }
 
         return deployment;

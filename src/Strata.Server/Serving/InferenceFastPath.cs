@@ -217,13 +217,13 @@ internal sealed class InferenceFastPath
         IResult? error = null;
         try
         {
-            ServingApi.Authorize(serving, principal, match.Name, Role.Viewer);
+            ServingApi.Authorize(serving, principal, match.Name, Role.Viewer, InferenceJson.Naming);
             int? number;
             InferenceJson.InferRequest request;
             try
             {
                 number = InferenceApi.ParseVersion(match.Version);
-                var (inputs, outputs) = serving.Describe(match.Name, number);
+                var (inputs, outputs) = serving.Describe(match.Name, number, InferenceJson.Naming);
                 var reader = context.Request.BodyReader;
                 var body = await ReadBodyAsync(reader, context.RequestAborted).ConfigureAwait(false);
                 try

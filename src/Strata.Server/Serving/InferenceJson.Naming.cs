@@ -7,14 +7,41 @@ namespace Strata.Server.Serving;
 // never the native API's rows and fields.
 internal static partial class InferenceJson
 {
+    /// <summary>The protocol's words for what a request names, before its tensors are read (or for a request that has none).</summary>
+    public static RequestNaming Naming => ModelNaming.Instance;
+
+    /// <summary>
+    /// The protocol's words for what a /v2 path names: the endpoint is a model (<c>no model 'x'</c>), and what it serves
+    /// are its versions (<c>model 'x' has no version ready</c>), told by number, never by the registry model behind them;
+    /// a type is a protocol datatype.
+    /// </summary>
+    private class ModelNaming : RequestNaming
+    {
+        protected ModelNaming()
+        {
+        }
+
+        public static ModelNaming Instance { get; } = new();
+
+        public override string EndpointNoun => "model";
+
+        public override string ServedNoun => "version";
+
+        public override string Serving(string model, int version) => $"version {version}";
+
+        // As the model metadata lists a request field the service reads: a timestamp is sent as ISO 8601 text.
+        public override string Type(DataType type) => type == DataType.Timestamp ? "BYTES" : Datatype(type);
+    }
+
     /// <summary>
     /// The protocol's words for a request's problems: a field is an input tensor (in the one [N,F] tensor of every input,
     /// a column of it), row r is element r of the batch, and the batch is the first dimension of the tensors' shape. The
     /// model is the one the client named in the path, which is the endpoint (never the registry model behind it, a name
-    /// the protocol's client never sees), with the version the endpoint answered with; a type is a protocol datatype.
-    /// Made once per request from references the parser holds anyway; nothing is worded unless the request has a problem.
+    /// the protocol's client never sees), with the version the endpoint answered with; a type is a protocol datatype (as
+    /// <see cref="ModelNaming"/> words it). Made once per request from references the parser holds anyway; nothing is
+    /// worded unless the request has a problem.
     /// </summary>
-    private sealed class TensorNaming : RequestNaming
+    private sealed class TensorNaming : ModelNaming
     {
         /// <summary>The tensors by input name, when each input is a tensor of shape [N] or [N,1]; else null.</summary>
         private readonly IReadOnlyDictionary<string, InputColumn>? _tensors;
@@ -70,9 +97,6 @@ internal static partial class InferenceJson
         public override string Model(string model, int version) => $"model '{_model}' version {version}";
 
         public override string Endpoint(string endpoint, string model, int version) => Model(model, version);
-
-        // As the model metadata lists a request field the service reads: a timestamp is sent as ISO 8601 text.
-        public override string Type(DataType type) => type == DataType.Timestamp ? "BYTES" : Datatype(type);
 
         // NOTE: only a BYTES tensor gives text, and every other datatype numbers (BOOL too), so the kind names the datatype.
         public override string WrongKind(ModelInput input, InputKind kind)

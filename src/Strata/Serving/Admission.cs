@@ -16,7 +16,7 @@ internal sealed class Admission(string endpoint, int maxConcurrency, int maxQueu
     /// <summary>Requests holding a slot.</summary>
     public int Running => Volatile.Read(ref _running);
 
-    /// <summary>Takes a free slot without waiting; false when every slot is taken (then wait with <see cref="EnterAsync"/>).</summary>
+    /// <summary>Takes a free slot without waiting; false when every slot is taken (then wait with <see cref="EnterAsync(CancellationToken)"/>).</summary>
     public bool TryEnter(out Lease lease)
     {
         if (!_slots.Wait(0, CancellationToken.None))
@@ -33,14 +33,17 @@ internal sealed class Admission(string endpoint, int maxConcurrency, int maxQueu
     /// <summary>Takes a slot, waiting in the queue when there is room; dispose the lease to give it back.</summary>
     /// <exception cref="ServingRefusal">The queue is full.</exception>
     /// <exception cref="OperationCanceledException">The request's time ran out or it was abandoned while waiting.</exception>
-    public async ValueTask<Lease> EnterAsync(CancellationToken cancellationToken)
+    public ValueTask<Lease> EnterAsync(CancellationToken cancellationToken) => EnterAsync(RequestNaming.Rows, cancellationToken);
+
+    /// <summary>Takes a slot as <see cref="EnterAsync(CancellationToken)"/> does; a refusal names the endpoint as <paramref name="naming"/> does.</summary>
+    public async ValueTask<Lease> EnterAsync(RequestNaming naming, CancellationToken cancellationToken)
     {
         if (!_slots.Wait(0, CancellationToken.None))
         {
             if (Interlocked.Increment(ref _waiting) > maxQueue)
             {
                 Interlocked.Decrement(ref _waiting);
-                throw ServingRefusal.Overloaded(endpoint, maxConcurrency, maxQueue);
+                throw ServingRefusal.Overloaded(endpoint, maxConcurrency, maxQueue, naming);
             }
 
             try

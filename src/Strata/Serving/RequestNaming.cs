@@ -7,8 +7,9 @@ namespace Strata.Serving;
 /// How the runtime words a request's problems for the API that sent it. These are the native API's words: its request is
 /// rows of named fields (<c>missing field 'x'</c>, <c>field 'x' in rows[1]</c>, <c>the request has no rows</c>). The
 /// server derives other words for an API whose requests are not rows (Open Inference Protocol's named tensors, which hold
-/// a batch of elements), so the runtime stays free of HTTP. Only a request that has a problem is worded: nothing here
-/// runs on the way to an answer.
+/// a batch of elements), so the runtime stays free of HTTP. The endpoint a request names is worded here too: an API may
+/// call it something else (Open Inference Protocol's "model", whose versions are the ones the endpoint serves). Only a
+/// request that has a problem is worded: nothing here runs on the way to an answer.
 /// </summary>
 public class RequestNaming
 {
@@ -61,6 +62,21 @@ public class RequestNaming
     /// does not fit …</c> when the endpoint's feature service found problems too.
     /// </summary>
     public virtual string Endpoint(string endpoint, string model, int version) => $"endpoint '{endpoint}' ({Model(model, version)})";
+
+    /// <summary>
+    /// What the API calls an endpoint, the thing its path names (<c>endpoint</c>): <c>no endpoint 'x'</c>, <c>this key may
+    /// not call endpoint 'x' (it is limited to other endpoints)</c>.
+    /// </summary>
+    public virtual string EndpointNoun => "endpoint";
+
+    /// <summary>What the API calls the things an endpoint serves (<c>model</c>): <c>endpoint 'x' has no model ready</c>.</summary>
+    public virtual string ServedNoun => "model";
+
+    /// <summary>Endpoint <paramref name="endpoint"/> as the API calls it, the subject or object of a sentence (<c>endpoint 'x'</c>).</summary>
+    public string Named(string endpoint) => $"{EndpointNoun} '{endpoint}'";
+
+    /// <summary>Version <paramref name="version"/> of registry model <paramref name="model"/>, as an endpoint serves it (<c>delay/1</c>).</summary>
+    public virtual string Serving(string model, int version) => $"{model}/{version}";
 
     /// <summary>
     /// A feature service's type of a field it reads from the request (<c>int64</c>, <c>string</c>…), as the value that

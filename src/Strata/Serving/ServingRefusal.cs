@@ -32,16 +32,17 @@ public sealed class ServingRefusal : StrataException
     /// <inheritdoc />
     public override bool IsCallerError => false;
 
-    internal static ServingRefusal Overloaded(string endpoint, int maxConcurrency, int maxQueue) =>
-        new(OverloadedCode, 503, 1, $"endpoint '{endpoint}' is at its limit of requests in progress and waiting (limits.max_concurrency {maxConcurrency}, limits.max_queue {maxQueue}); retry shortly");
+    // Each names the endpoint as the request's API calls it (naming).
+    internal static ServingRefusal Overloaded(string endpoint, int maxConcurrency, int maxQueue, RequestNaming naming) =>
+        new(OverloadedCode, 503, 1, $"{naming.Named(endpoint)} is at its limit of requests in progress and waiting (limits.max_concurrency {maxConcurrency}, limits.max_queue {maxQueue}); retry shortly");
 
-    internal static ServingRefusal RateLimited(string endpoint, double rate, double burst, int retryAfter) =>
+    internal static ServingRefusal RateLimited(string endpoint, double rate, double burst, int retryAfter, RequestNaming naming) =>
         new(RateLimitedCode, 429, retryAfter, FormattableString.Invariant(
-            $"this key is over its rate limit on endpoint '{endpoint}' (limits.rate_per_second {rate}, burst {burst}); retry in {retryAfter} s"));
+            $"this key is over its rate limit on {naming.Named(endpoint)} (limits.rate_per_second {rate}, burst {burst}); retry in {retryAfter} s"));
 
-    internal static ServingRefusal Timeout(string endpoint, int milliseconds) =>
-        new(TimeoutCode, 504, 0, $"endpoint '{endpoint}' did not answer within its limit of {milliseconds} ms");
+    internal static ServingRefusal Timeout(string endpoint, int milliseconds, RequestNaming naming) =>
+        new(TimeoutCode, 504, 0, $"{naming.Named(endpoint)} did not answer within its limit of {milliseconds} ms");
 
-    internal static ServingRefusal Unavailable(string endpoint, string why) =>
-        new(UnavailableCode, 503, 5, $"endpoint '{endpoint}' has no model ready: {why}");
+    internal static ServingRefusal Unavailable(string endpoint, string why, RequestNaming naming) =>
+        new(UnavailableCode, 503, 5, $"{naming.Named(endpoint)} has no {naming.ServedNoun} ready: {why}");
 }

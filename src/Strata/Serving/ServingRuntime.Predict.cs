@@ -53,7 +53,7 @@ public sealed partial class ServingRuntime
         }
 
         var start = Stopwatch.GetTimestamp();
-        var endpoint = Endpoint(request.Endpoint);
+        var endpoint = Endpoint(request.Endpoint, request.Naming);
         var deployment = endpoint.Deployment;
         var version = 0;
         var status = "500";
@@ -70,7 +70,7 @@ public sealed partial class ServingRuntime
         {
             if (!endpoint.Rates.TryTake(request.KeyId ?? "local", out var retryAfter))
             {
-                throw ServingRefusal.RateLimited(deployment.Name, deployment.Limits.RatePerSecond, endpoint.Rates.Burst, retryAfter);
+                throw ServingRefusal.RateLimited(deployment.Name, deployment.Limits.RatePerSecond, endpoint.Rates.Burst, retryAfter, request.Naming);
             }
 
             CheckRows(request.Input, deployment, request.Naming);
@@ -82,17 +82,17 @@ public sealed partial class ServingRuntime
                 timeout = Timeout(deployment, cancellationToken);
                 try
                 {
-                    lease = await endpoint.Admission.EnterAsync(timeout.Token).ConfigureAwait(false);
+                    lease = await endpoint.Admission.EnterAsync(request.Naming, timeout.Token).ConfigureAwait(false);
                 }
                 catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
                 {
-                    throw ServingRefusal.Timeout(deployment.Name, deployment.Limits.TimeoutMs);
+                    throw ServingRefusal.Timeout(deployment.Name, deployment.Limits.TimeoutMs, request.Naming);
                 }
             }
 
             using (lease)
             {
-                var state = endpoint.State ?? throw ServingRefusal.Unavailable(deployment.Name, endpoint.LastError ?? "its models are still loading");
+                var state = endpoint.State ?? throw ServingRefusal.Unavailable(deployment.Name, endpoint.LastError ?? "its models are still loading", request.Naming);
                 var input = request.Input;
                 var masked = state.Masked;
                 var allowed = state.OtherFields;
@@ -106,7 +106,7 @@ public sealed partial class ServingRuntime
                     }
                     catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
                     {
-                        throw ServingRefusal.Timeout(deployment.Name, deployment.Limits.TimeoutMs);
+                        throw ServingRefusal.Timeout(deployment.Name, deployment.Limits.TimeoutMs, request.Naming);
                     }
                     catch (InputProblemsException e) when (e.Supplied is not null)
                     {
@@ -141,7 +141,7 @@ public sealed partial class ServingRuntime
                     }
                     catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
                     {
-                        throw ServingRefusal.Timeout(deployment.Name, deployment.Limits.TimeoutMs);
+                        throw ServingRefusal.Timeout(deployment.Name, deployment.Limits.TimeoutMs, request.Naming);
                     }
                 }
                 else if (request.Explain > 0)
@@ -154,7 +154,7 @@ public sealed partial class ServingRuntime
                     }
                     catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
                     {
-                        throw ServingRefusal.Timeout(deployment.Name, deployment.Limits.TimeoutMs);
+                        throw ServingRefusal.Timeout(deployment.Name, deployment.Limits.TimeoutMs, request.Naming);
                     }
                 }
                 else
@@ -244,7 +244,7 @@ public sealed partial class ServingRuntime
                 return (c, ServingRoles.Challenger, null);
             }
 
-            throw new StrataException(ErrorCodes.NotFound, $"endpoint '{state.Deployment.Name}' does not serve version {asked} (it serves {state.Champion.Version}{(state.Challenger is { } ch ? " and " + ch.Version : "")})");
+            throw new StrataException(ErrorCodes.NotFound, $"{request.Naming.Named(state.Deployment.Name)} does not serve version {asked} (it serves {state.Champion.Version}{(state.Challenger is { } ch ? " and " + ch.Version : "")})");
         }
 
         // A challenger whose alias has come to name the champion's version (after a promotion) has nothing left to compare.
@@ -332,7 +332,7 @@ public sealed partial class ServingRuntime
     private async Task<(PredictionInput Input, IReadOnlySet<string> Masked)> EnrichAsync(
         EndpointState state, string service, PredictionInput input, HashSet<string> allowed, RequestNaming naming, CancellationToken cancellationToken)
     {
-        var features = _features ?? throw new StrataException(ErrorCodes.Conflict, $"endpoint '{state.Deployment.Name}' enriches from feature service '{service}', but this server has no feature store");
+        var features = _features ?? throw new StrataException(ErrorCodes.Conflict, $"{naming.Named(state.Deployment.Name)} enriches from feature service '{service}', but this server has no feature store");
         using var activity = ServingTelemetry.Source.StartActivity("strata.enrich");
         activity?.SetTag("strata.endpoint", state.Deployment.Name).SetTag("strata.feature_service", service).SetTag("strata.rows", input.Rows);
         var store = await features.GetAsync(state.Deployment.Project, cancellationToken).ConfigureAwait(false);

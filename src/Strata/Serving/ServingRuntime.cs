@@ -176,35 +176,45 @@ public sealed partial class ServingRuntime : IAsyncDisposable
     /// No such endpoint, or a model it declares fails to load, a package changed on disk since it was first read among them
     /// (the reason; what it served before, if anything, keeps serving).
     /// </exception>
-    public async Task LoadAsync(string name, CancellationToken cancellationToken = default)
+    public Task LoadAsync(string name, CancellationToken cancellationToken = default) => LoadAsync(name, RequestNaming.Rows, cancellationToken);
+
+    /// <summary>Loads an endpoint's models again as <see cref="LoadAsync(string, CancellationToken)"/> does; errors name it as <paramref name="naming"/> does.</summary>
+    /// <exception cref="StrataException">As <see cref="LoadAsync(string, CancellationToken)"/>.</exception>
+    public async Task LoadAsync(string name, RequestNaming naming, CancellationToken cancellationToken = default)
     {
-        var target = Endpoint(name);
+        ArgumentNullException.ThrowIfNull(naming);
+        var target = Endpoint(name, naming);
         target.Unloaded = false;
         target.Reload = true;
         _cache.RetryNow(); // asked for, so tried now even while a failing version waits for its next retry
         await RefreshAsync(cancellationToken).ConfigureAwait(false);
-        var endpoint = Endpoint(name);
+        var endpoint = Endpoint(name, naming);
         if (endpoint.State is null)
         {
-            throw new StrataException(ErrorCodes.Conflict, $"endpoint '{name}' could not load its models: {endpoint.LastError}");
+            throw new StrataException(ErrorCodes.Conflict, $"{naming.Named(name)} could not load its {naming.ServedNoun}s: {endpoint.LastError}");
         }
 
         // An older version (or the champion alone) still serving is not the load that was asked for: saying so is the
         // only way a caller of the load learns that it failed.
         if (endpoint.LastError is { } error)
         {
-            throw new StrataException(ErrorCodes.Conflict, $"endpoint '{name}' keeps serving {Ref(endpoint.State.Champion)}: {error}");
+            throw new StrataException(ErrorCodes.Conflict, $"{naming.Named(name)} keeps serving {naming.Serving(endpoint.State.Champion.Name, endpoint.State.Champion.Version)}: {error}");
         }
     }
 
     /// <summary>Stops serving an endpoint until it is loaded again (requests get 503); requests in flight finish.</summary>
     /// <exception cref="StrataException">No such endpoint.</exception>
-    public async Task UnloadAsync(string name, CancellationToken cancellationToken = default)
+    public Task UnloadAsync(string name, CancellationToken cancellationToken = default) => UnloadAsync(name, RequestNaming.Rows, cancellationToken);
+
+    /// <summary>Stops serving an endpoint as <see cref="UnloadAsync(string, CancellationToken)"/> does; an unknown name is told as <paramref name="naming"/> words it.</summary>
+    /// <exception cref="StrataException">No such endpoint.</exception>
+    public async Task UnloadAsync(string name, RequestNaming naming, CancellationToken cancellationToken = default)
     {
+        ArgumentNullException.ThrowIfNull(naming);
         await _refreshLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            var endpoint = Endpoint(name);
+            var endpoint = Endpoint(name, naming);
             endpoint.Unloaded = true;
             endpoint.Swap(null);
             endpoint.LastError = "unloaded";
@@ -225,8 +235,8 @@ public sealed partial class ServingRuntime : IAsyncDisposable
     public EndpointStatus Get(string name) => Status(Endpoint(name));
 
     /// <summary>The deployment of an endpoint (for access checks before anything else).</summary>
-    /// <exception cref="StrataException">No such endpoint (not found).</exception>
-    public Deployment GetDeployment(string name) => Endpoint(name).Deployment;
+    /// <exception cref="StrataException">No such endpoint (not found, named as <paramref name="naming"/> words it).</exception>
+    public Deployment GetDeployment(string name, RequestNaming? naming = null) => Endpoint(name, naming).Deployment;
 
     /// <summary>The deployment of an endpoint, or null when there is none of that name.</summary>
     public Deployment? FindDeployment(string name) => _endpoints.TryGetValue(name, out var endpoint) ? endpoint.Deployment : null;
@@ -237,15 +247,16 @@ public sealed partial class ServingRuntime : IAsyncDisposable
     /// outputs a request may ask for: without a version, those every model that may answer it has (a challenger may be
     /// another model, a regression beside a classifier), so an output is refused before anything is predicted.
     /// </summary>
-    /// <exception cref="StrataException">No such endpoint or version (not found).</exception>
+    /// <exception cref="StrataException">No such endpoint or version (not found, named as <paramref name="naming"/> words them).</exception>
     /// <exception cref="ServingRefusal">Nothing loaded yet (503).</exception>
-    public (IReadOnlyList<Learning.ModelInput> Inputs, IReadOnlyList<Learning.ModelOutput> Outputs) Describe(string name, int? version = null)
+    public (IReadOnlyList<Learning.ModelInput> Inputs, IReadOnlyList<Learning.ModelOutput> Outputs) Describe(string name, int? version = null, RequestNaming? naming = null)
     {
-        var endpoint = Endpoint(name);
-        var state = endpoint.State ?? throw ServingRefusal.Unavailable(name, endpoint.LastError ?? "its models are still loading");
+        naming ??= RequestNaming.Rows;
+        var endpoint = Endpoint(name, naming);
+        var state = endpoint.State ?? throw ServingRefusal.Unavailable(name, endpoint.LastError ?? "its models are still loading", naming);
         var model = version is null || state.Champion.Version == version ? state.Champion
             : state.Challenger is { } c && c.Version == version ? c
-            : throw new StrataException(ErrorCodes.NotFound, $"endpoint '{name}' does not serve version {version}");
+            : throw new StrataException(ErrorCodes.NotFound, $"{naming.Named(name)} does not serve version {version}");
         return (state.RequestInputs(model), version is null ? state.SharedOutputs : model.Model.Signature.Outputs);
     }
 
@@ -253,9 +264,9 @@ public sealed partial class ServingRuntime : IAsyncDisposable
     /// The versions an endpoint serves (champion first, then the challenger, once each: a challenger that is another
     /// model may have the champion's number, and a request naming it reaches the champion); empty when none is loaded.
     /// </summary>
-    /// <exception cref="StrataException">No such endpoint (not found).</exception>
-    public IReadOnlyList<int> Versions(string name) =>
-        Endpoint(name).State is { } state ? state.Challenger is { } c && c.Version != state.Champion.Version ? [state.Champion.Version, c.Version] : [state.Champion.Version] : [];
+    /// <exception cref="StrataException">No such endpoint (not found, named as <paramref name="naming"/> words it).</exception>
+    public IReadOnlyList<int> Versions(string name, RequestNaming? naming = null) =>
+        Endpoint(name, naming).State is { } state ? state.Challenger is { } c && c.Version != state.Champion.Version ? [state.Champion.Version, c.Version] : [state.Champion.Version] : [];
 
     /// <summary>
     /// Authenticates a bearer token for the inference routes, remembering keys that passed until the metadata store's
@@ -795,8 +806,9 @@ public sealed partial class ServingRuntime : IAsyncDisposable
     /// <summary>An endpoint's runtime (tests reach its admission control).</summary>
     internal EndpointRuntime RuntimeOf(string name) => Endpoint(name);
 
-    private EndpointRuntime Endpoint(string name) =>
-        _endpoints.TryGetValue(name, out var endpoint) ? endpoint : throw new StrataException(ErrorCodes.NotFound, $"no endpoint '{name}'");
+    /// <summary>An endpoint's runtime; an unknown name is told as <paramref name="naming"/> words it (the native API's words when null).</summary>
+    private EndpointRuntime Endpoint(string name, RequestNaming? naming = null) =>
+        _endpoints.TryGetValue(name, out var endpoint) ? endpoint : throw new StrataException(ErrorCodes.NotFound, $"no {(naming ?? RequestNaming.Rows).Named(name)}");
 
     private EndpointStatus Status(EndpointRuntime e)
     {

@@ -90,7 +90,9 @@ public sealed class DeploymentLifecycleServerTests(ServingServerFixture fixture)
         // The load retries the swap at once; it fails as Triton's does, with the reason.
         using var load = await deployer.PostAsync("/v2/repository/models/life-oip/load", null);
         Assert.Equal(HttpStatusCode.BadRequest, load.StatusCode);
-        Assert.Contains($"version {corrupt.Version} of model 'delay' failed verification", (await ServingServer.JsonAsync(load)).GetProperty("error").GetString(), StringComparison.Ordinal);
+        var error = (await ServingServer.JsonAsync(load)).GetProperty("error").GetString();
+        Assert.StartsWith("model 'life-oip' keeps serving version 1: ", error, StringComparison.Ordinal); // the endpoint, as /v2 names it
+        Assert.Contains($"version {corrupt.Version} of model 'delay' failed verification", error, StringComparison.Ordinal);
 
         // The index shows the old version serving, and why the new one is not.
         var index = await ServingServer.JsonAsync(await deployer.PostAsync("/v2/repository/index", null));
@@ -116,7 +118,9 @@ public sealed class DeploymentLifecycleServerTests(ServingServerFixture fixture)
         await File.WriteAllBytesAsync(file, [.. package.Take(package.Length / 2)]);
         using var refused = await deployer.PostAsync("/v2/repository/models/life-reread/load", null);
         Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
-        Assert.Contains("version 1 of model 'life-reread' failed verification", (await ServingServer.JsonAsync(refused)).GetProperty("error").GetString(), StringComparison.Ordinal);
+        var error = (await ServingServer.JsonAsync(refused)).GetProperty("error").GetString();
+        Assert.StartsWith("model 'life-reread' could not load its versions: ", error, StringComparison.Ordinal); // the endpoint, as /v2 names it
+        Assert.Contains("version 1 of model 'life-reread' failed verification", error, StringComparison.Ordinal);
         Assert.Equal(HttpStatusCode.BadRequest, (await http.GetAsync("/v2/models/life-reread/ready")).StatusCode);
         var index = await ServingServer.JsonAsync(await deployer.PostAsync("/v2/repository/index", null));
         Assert.Equal("UNAVAILABLE", index.EnumerateArray().Single(e => e.GetProperty("name").GetString() == "life-reread").GetProperty("state").GetString());
