@@ -239,7 +239,14 @@ public sealed class FeatureMatrix
     }
 
     /// <summary>How a refusal of a number beyond float32 ends, in training, batch prediction and serving alike.</summary>
-    internal static readonly string BeyondFloat32Text = $"beyond the model's features (float32, at most ±{float.MaxValue.ToString("R", System.Globalization.CultureInfo.InvariantCulture)})";
+    internal static readonly string BeyondFloat32Text = BeyondFloat32Why("float32");
+
+    /// <summary>
+    /// The same ending, with float32 named <paramref name="type"/>: serving tells it in the words of the request's API
+    /// (Open Inference Protocol's FP32).
+    /// </summary>
+    internal static string BeyondFloat32Why(string type) =>
+        $"beyond the model's features ({type}, at most ±{float.MaxValue.ToString("R", System.Globalization.CultureInfo.InvariantCulture)})";
 
     /// <summary>True for a finite number that float32 cannot hold: read as a feature, it would become an infinity.</summary>
     internal static bool BeyondFloat32(double value) => double.IsFinite(value) && float.IsInfinity((float)value);

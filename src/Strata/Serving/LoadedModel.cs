@@ -236,7 +236,7 @@ internal sealed class LoadedModel
     }
 
     private static string? RangeProblem(ModelInput model, double number, int row, RequestNaming naming) =>
-        model.Kind == FeatureKind.Categorical || !FeatureMatrix.BeyondFloat32(number) ? null : naming.Beyond(model.Name, row, number, FeatureMatrix.BeyondFloat32Text);
+        model.Kind == FeatureKind.Categorical || !FeatureMatrix.BeyondFloat32(number) ? null : naming.Beyond(model.Name, row, number, FeatureMatrix.BeyondFloat32Why(naming.Type(DataType.Float32)));
 
     /// <summary>The problem with a field of this kind for the input, or null when the input can read it (null reads as missing).</summary>
     private static string? KindProblem(ModelInput model, InputKind kind, RequestNaming naming) =>

@@ -79,8 +79,8 @@ public class RequestNaming
     public virtual string Serving(string model, int version) => $"{model}/{version}";
 
     /// <summary>
-    /// A feature service's type of a field it reads from the request (<c>int64</c>, <c>string</c>…), as the value that
-    /// does not fit is told it.
+    /// A type as a value that does not fit it is told it (<c>int64</c>, <c>string</c>…): a feature service's type of a field
+    /// it reads from the request, or the model's features' float32.
     /// </summary>
     public virtual string Type(DataType type) => type.Name();
 

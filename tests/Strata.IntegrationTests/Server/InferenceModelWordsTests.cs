@@ -9,8 +9,8 @@ namespace Strata.IntegrationTests.Server;
 
 /// <summary>
 /// On <c>/v2</c> the path's model is a Strata endpoint, so every error calls it a model (<c>no model 'x'</c>), what it
-/// serves its versions (by number, not the registry model behind them); the native API keeps its own words
-/// (<c>no endpoint 'x'</c>, <c>has no model ready</c>).
+/// serves its versions (by number, not the registry model behind them), and a type by the protocol's datatype (FP32);
+/// the native API keeps its own words (<c>no endpoint 'x'</c>, <c>has no model ready</c>, float32).
 /// </summary>
 public sealed class InferenceModelWordsTests(ServingServerFixture fixture) : IClassFixture<ServingServerFixture>
 {
@@ -154,8 +154,29 @@ public sealed class InferenceModelWordsTests(ServingServerFixture fixture) : ICl
         Assert.StartsWith("this key is over its rate limit on model 'words-rate' (limits.rate_per_second 0.01, burst 1); retry in ", await ErrorAsync(limited), StringComparison.Ordinal);
     }
 
-    /// <summary>A one-element tensor of each of the flights model's inputs.</summary>
-    private static StringContent Inputs()
+    [Theory]
+    [InlineData("/v2/models/words-range/infer")]
+    [InlineData("/v2/models/w%6Frds-range/infer")]
+    public async Task A_number_beyond_float32_is_told_by_the_protocols_datatype_on_v2_and_as_float32_on_v1(string path)
+    {
+        await Server.DeployAsync("words-range", new { project = "flights", model = "delay/1" });
+        using var http = Server.Http();
+
+        using var infer = await http.PostAsync(path, Inputs(distance: 1e300));
+        using var native = await http.PostAsync("/v1/endpoints/words-range/predict", Json("""{"rows": [{"distance": 1e39}]}"""));
+
+        Assert.Equal(HttpStatusCode.BadRequest, infer.StatusCode);
+        Assert.Equal(
+            "the request does not fit model 'words-range' version 1: input tensor 'distance': element 0 is 1E+300, beyond the model's features (FP32, at most ±3.4028235E+38)",
+            await ErrorAsync(infer));
+        Assert.Equal(HttpStatusCode.BadRequest, native.StatusCode);
+        Assert.Contains(
+            "field 'distance' is 1E+39 in row 0, beyond the model's features (float32, at most ±3.4028235E+38)",
+            (await ServingServer.JsonAsync(native)).GetProperty("errors").EnumerateArray().Select(e => e.GetString()));
+    }
+
+    /// <summary>A one-element tensor of each of the flights model's inputs (distance as given, when it is).</summary>
+    private static StringContent Inputs(double? distance = null)
     {
         var (header, rows) = ServingServer.Sample(1);
         var inputs = Enumerable.Range(0, 11).Select(f => new
@@ -163,7 +184,7 @@ public sealed class InferenceModelWordsTests(ServingServerFixture fixture) : ICl
             name = header[f],
             shape = new[] { 1 },
             datatype = "FP64",
-            data = new[] { double.IsNaN(rows[0][f]) ? 0 : rows[0][f] },
+            data = new[] { header[f] == "distance" && distance is { } d ? d : double.IsNaN(rows[0][f]) ? 0 : rows[0][f] },
         });
         return Json(JsonSerializer.Serialize(new { inputs }));
     }

@@ -123,7 +123,7 @@ public sealed class InferenceProtocolTests(ServingServerFixture fixture) : IClas
     [InlineData("""{"inputs": [{"name": "x", "shape": [1], "datatype": "INT64", "data": [-9223372036854775809.0]}]}""", "data[0] is -9223372036854775809.0, beyond INT64's range")]
     [InlineData("""{"inputs": [{"name": "x", "shape": [1], "datatype": "BOOL", "data": [1]}]}""", "data[0] is a number (1), not true or false (BOOL)")]
     [InlineData("""{"inputs": [{"name": "x", "shape": [1], "datatype": "INT32", "data": ["1"]}]}""", "data[0] is text, not a number (INT32)")]
-    [InlineData("""{"inputs": [{"name": "distance", "shape": [1], "datatype": "FP64", "data": [1e300]}]}""", "input tensor 'distance': element 0 is 1E+300, beyond the model's features (float32")]
+    [InlineData("""{"inputs": [{"name": "distance", "shape": [1], "datatype": "FP64", "data": [1e300]}]}""", "input tensor 'distance': element 0 is 1E+300, beyond the model's features (FP32, at most ±3.4028235E+38)")]
     [InlineData("""{"inputs": []}""", "non-empty array")]
     [InlineData("""{"inputs": [{"name": "x", "shape": [2,2], "datatype": "FP32", "data": [[1,2,3],[4]]}]}""", "input tensor 'x': data[0] holds 3 items, but shape [2,2] needs 2 there")]
     [InlineData("""{"inputs": [{"name": "x", "shape": [2,2], "datatype": "FP32", "data": [[1,2],3]}]}""", "input tensor 'x': data[1] is a number, but shape [2,2] needs an array of 2 there")]

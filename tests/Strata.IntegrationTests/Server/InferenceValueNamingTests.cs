@@ -18,6 +18,9 @@ public sealed class InferenceValueNamingTests(InferenceValueNamingTests.Fixture 
 {
     private const string Float32 = "beyond the model's features (float32, at most ±3.4028235E+38)";
 
+    /// <summary>The same on /v2, which tells float32 by the protocol's datatype.</summary>
+    private const string Fp32 = "beyond the model's features (FP32, at most ±3.4028235E+38)";
+
     /// <summary>How the enriching endpoint's 400 begins: its problems follow, the enrichment's and the model's.</summary>
     private const string Basket = "the request does not fit model 'basket' version 1: ";
 
@@ -156,7 +159,7 @@ public sealed class InferenceValueNamingTests(InferenceValueNamingTests.Fixture 
 
         using var response = await http.PostAsync("/v2/models/ranges/infer", Json(JsonSerializer.Serialize(new { inputs })));
 
-        Assert.Equal($"the request does not fit model 'ranges' version 1: input tensor 'distance': element 1 is 1E+39, {Float32}", await ErrorAsync(response));
+        Assert.Equal($"the request does not fit model 'ranges' version 1: input tensor 'distance': element 1 is 1E+39, {Fp32}", await ErrorAsync(response));
     }
 
     [Fact]
@@ -176,7 +179,7 @@ public sealed class InferenceValueNamingTests(InferenceValueNamingTests.Fixture 
             """));
         using var native = await http.PostAsync("/v1/endpoints/basket/predict", Json("""{"rows": [{"item_id": 1, "shop_id": 2, "amount": 5}, {"item_id": 5, "shop_id": 2, "amount": 6}]}"""));
 
-        Assert.Equal($"the request does not fit model 'basket' version 1: feature 'price' added for element 1 is 1E+39, {Float32}", await ErrorAsync(infer));
+        Assert.Equal($"the request does not fit model 'basket' version 1: feature 'price' added for element 1 is 1E+39, {Fp32}", await ErrorAsync(infer));
         Assert.Equal(HttpStatusCode.BadRequest, native.StatusCode);
         Assert.Equal([$"field 'price' is 1E+39 in row 1, {Float32}"], (await ServingServer.JsonAsync(native)).GetProperty("errors").EnumerateArray().Select(e => e.GetString()));
     }
