@@ -215,7 +215,7 @@ internal static class InferenceApi
                 {
                     throw new StrataException(
                         ErrorCodes.ArgumentInvalid,
-                        $"parameter '{parameter.Name}' cannot be applied: an endpoint loads its stored deployment (change it with PUT /v1/endpoints/{{name}})");
+                        $"parameter '{parameter.Name}' cannot be applied: the model is a Strata endpoint, which loads its stored deployment (change it with PUT /v1/endpoints/{{name}})");
                 }
 
                 if (parameter.Name != "unload_dependents" || parameter.Value.ValueKind is not (JsonValueKind.True or JsonValueKind.False))

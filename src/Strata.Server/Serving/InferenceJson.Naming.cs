@@ -114,7 +114,7 @@ internal static partial class InferenceJson
         public override string Empty() => $"input tensor '{_first}' has shape {ShapeText(_shape)}: a batch needs at least one element";
 
         public override string TooMany(int rows, string endpoint, int limit) =>
-            $"input tensor '{_first}' has shape {ShapeText(_shape)}: a batch of {rows} elements is over this endpoint's limit of {limit}";
+            $"input tensor '{_first}' has shape {ShapeText(_shape)}: a batch of {rows} elements is over this model's limit of {limit}";
 
         private bool IsTensor(string field) => _tensors?.ContainsKey(field) == true;
 

@@ -266,7 +266,7 @@ internal static partial class InferenceJson
         if (request.Outputs?.FirstOrDefault(w => !signature.Any(s => s.Name == w)) is { } unknown)
         {
             throw new StrataException(ErrorCodes.ArgumentInvalid, signature.Count == 0
-                ? $"the model has no output '{unknown}' (the endpoint's models have no output in common)"
+                ? $"the model has no output '{unknown}' (its versions have no output in common)"
                 : $"the model has no output '{unknown}' (it has {string.Join(", ", signature.Select(s => s.Name))})");
         }
     }

@@ -236,7 +236,7 @@ public sealed class InferenceProtocolTests(ServingServerFixture fixture) : IClas
         Assert.Equal(("prediction", "FP64"), (output.GetProperty("name").GetString(), output.GetProperty("datatype").GetString()));
         // An output one of the models lacks is refused before anything is predicted, whichever model the split picks.
         Assert.Equal(HttpStatusCode.BadRequest, label.StatusCode);
-        Assert.Equal("the model has no output 'label' (the endpoint's models have no output in common)", (await ServingServer.JsonAsync(label)).GetProperty("error").GetString());
+        Assert.Equal("the model has no output 'label' (its versions have no output in common)", (await ServingServer.JsonAsync(label)).GetProperty("error").GetString());
         // One version number, listed once; no output every model gives.
         Assert.Equal(["1"], metadata.GetProperty("versions").EnumerateArray().Select(v => v.GetString()));
         Assert.Equal(0, metadata.GetProperty("outputs").GetArrayLength());
@@ -280,7 +280,9 @@ public sealed class InferenceProtocolTests(ServingServerFixture fixture) : IClas
 
         using var config = await deployer.PostAsync("/v2/repository/models/oip-repo/load", Json(new { parameters = new { config = "{\"max_batch_size\": 8}" } }));
         Assert.Equal(HttpStatusCode.BadRequest, config.StatusCode);
-        Assert.StartsWith("parameter 'config' cannot be applied", (await ServingServer.JsonAsync(config)).GetProperty("error").GetString(), StringComparison.Ordinal);
+        Assert.Equal(
+            "parameter 'config' cannot be applied: the model is a Strata endpoint, which loads its stored deployment (change it with PUT /v1/endpoints/{name})",
+            (await ServingServer.JsonAsync(config)).GetProperty("error").GetString());
         Assert.Equal(HttpStatusCode.OK, (await deployer.PostAsync("/v2/repository/models/oip-repo/load", Json(new { }))).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await viewer.GetAsync("/v2/models/oip-repo/ready")).StatusCode);
     }

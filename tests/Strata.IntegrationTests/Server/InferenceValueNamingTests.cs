@@ -321,7 +321,7 @@ public sealed class InferenceValueNamingTests(InferenceValueNamingTests.Fixture 
             $$"""{"rows": [{{string.Join(", ", Enumerable.Repeat("{" + string.Join(", ", names.Select(n => $"\"{n}\": 1")) + "}", 3))}}]}"""));
 
         Assert.Equal(
-            "input tensor 'distance' has shape [3,1]: a batch of 3 elements is over this endpoint's limit of 2", await ErrorAsync(infer, HttpStatusCode.RequestEntityTooLarge));
+            "input tensor 'distance' has shape [3,1]: a batch of 3 elements is over this model's limit of 2", await ErrorAsync(infer, HttpStatusCode.RequestEntityTooLarge));
         Assert.Equal("the request has 3 rows; endpoint 'small' accepts at most 2", await DetailAsync(native, HttpStatusCode.RequestEntityTooLarge));
     }
 
