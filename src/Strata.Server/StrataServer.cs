@@ -18,7 +18,7 @@ public static class StrataServer
     /// <see cref="StrataServerOptions.DefaultUrl"/>, loopback only), <c>--Strata:Home</c>, <c>--Strata:Postgres</c>,
     /// <c>--Strata:MaxRequestBodyBytes</c>, <c>--Strata:MaxArtifactBytes</c>, <c>--Strata:LogFormat</c> (json or text),
     /// <c>--Strata:AccessLog</c> (stdout, off or a sampling rate), <c>--Strata:PredictionLog:RetentionBytes</c> and
-    /// <c>--Strata:PredictionLog:RetentionAge</c>,
+    /// <c>--Strata:PredictionLog:RetentionAge</c>, <c>--Strata:ShadowQueueCapacity</c>,
     /// <c>--Strata:Otlp:Endpoint</c>, <c>--shutdownTimeoutSeconds</c> (default 30) or <c>--HostOptions:ShutdownTimeout</c>
     /// (or the same as environment variables).
     /// </summary>
@@ -80,6 +80,9 @@ public static class StrataServer
 
         // The prediction log's retention, checked here for the same reason: a size or an age that is not one stops the start.
         PredictionLogServerOptions.From(configuration);
+
+        // And the shadow queue capacity: zero, a negative or a word stops the start, naming the setting.
+        StrataServerOptions.ShadowQueueCapacityFrom(configuration);
 
         services.AddSingleton<ServerState>();
         services.AddSingleton<ServerMetrics>();

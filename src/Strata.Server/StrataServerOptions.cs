@@ -1,3 +1,6 @@
+using System.Globalization;
+using Strata.Serving;
+
 namespace Strata.Server;
 
 /// <summary>The server's settings, from the <c>Strata</c> configuration section (<c>--Strata:Home</c>, <c>Strata__Postgres</c>…).</summary>
@@ -49,8 +52,36 @@ public sealed class StrataServerOptions
     /// </summary>
     public string? AccessLog { get; set; }
 
+    /// <summary>The shadow queue capacity's setting.</summary>
+    public const string ShadowQueueCapacitySetting = Section + ":" + nameof(ShadowQueueCapacity);
+
+    /// <summary>The largest shadow queue capacity taken: each waiting copy holds its request's input.</summary>
+    public const int MaxShadowQueueCapacity = 1 << 20;
+
+    /// <summary>
+    /// Most copies of requests that may wait for one endpoint's shadow model (default 1024; each endpoint has its own
+    /// queue): beyond it the endpoint's copies are dropped and counted (<c>strata_serving_shadow_dropped_total</c>).
+    /// </summary>
+    public int ShadowQueueCapacity { get; set; } = ServingOptions.DefaultShadowCapacity;
+
     /// <summary>The prediction log's retention (<c>Strata:PredictionLog:RetentionBytes</c>, <c>:RetentionAge</c>).</summary>
     public PredictionLogServerOptions PredictionLog { get; set; } = new();
+
+    /// <summary>
+    /// The configured shadow queue capacity, else the default; checked at start-up, so a value that is not one stops the
+    /// start naming the setting (the configuration binder would otherwise fail later with a message naming neither).
+    /// </summary>
+    /// <exception cref="StrataException">A value that is not a whole number from 1 to <see cref="MaxShadowQueueCapacity"/>.</exception>
+    public static int ShadowQueueCapacityFrom(IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        var text = configuration[ShadowQueueCapacitySetting];
+        return string.IsNullOrEmpty(text) ? ServingOptions.DefaultShadowCapacity
+            : int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var capacity) && capacity is > 0 and <= MaxShadowQueueCapacity ? capacity
+            : throw new StrataException(
+                ErrorCodes.ArgumentInvalid,
+                $"setting {ShadowQueueCapacitySetting} is '{text}', not a whole number from 1 to {MaxShadowQueueCapacity}: how many copies of requests may wait for one endpoint's shadow model");
+    }
 
     /// <summary>The home folder to use: the option, else $STRATA_HOME, else ./.strata.</summary>
     public string ResolveHome() => Path.GetFullPath(Home ?? Environment.GetEnvironmentVariable("STRATA_HOME") ?? ".strata");

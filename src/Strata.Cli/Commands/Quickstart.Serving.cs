@@ -124,11 +124,12 @@ internal sealed partial class Quickstart
 
     /// <summary>
     /// Checks, before any stage runs, the settings of stage 4's server that the quickstart does not give itself: its
-    /// shutdown window (shutdownTimeoutSeconds, DOTNET_SHUTDOWNTIMEOUTSECONDS, HostOptions:ShutdownTimeout) and its
-    /// prediction log's retention (Strata:PredictionLog:…), read from the same sources the server reads (the
-    /// environment, appsettings.json) and checked as `strata serve` checks them.
+    /// shutdown window (shutdownTimeoutSeconds, DOTNET_SHUTDOWNTIMEOUTSECONDS, HostOptions:ShutdownTimeout), its
+    /// prediction log's retention (Strata:PredictionLog:…) and its shadow queue capacity (Strata:ShadowQueueCapacity),
+    /// read from the same sources the server reads (the environment, appsettings.json) and checked as `strata serve`
+    /// checks them.
     /// </summary>
-    /// <exception cref="StrataException">A setting that is not a shutdown window, with the message `strata serve` gives.</exception>
+    /// <exception cref="StrataException">A setting that is not one of its kind, with the message `strata serve` gives.</exception>
     public static void CheckServerSettings()
     {
         // NOTE: the server refused such a value only as it started, at stage 4, after the first three stages' work.
@@ -136,6 +137,7 @@ internal sealed partial class Quickstart
         using var configuration = builder.Configuration;
         ShutdownWindow.From(configuration);
         PredictionLogServerOptions.From(configuration);
+        StrataServerOptions.ShadowQueueCapacityFrom(configuration);
     }
 
     /// <summary>Stops the server (the quickstart's end, Ctrl-C, or after --keep-serving).</summary>

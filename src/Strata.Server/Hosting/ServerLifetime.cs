@@ -106,16 +106,21 @@ internal sealed partial class ServerLifetime(
         var config = settings.Config ?? (File.Exists("strata.yaml") ? "strata.yaml" : null);
         var declared = config is null ? [] : await DeploymentYaml.LoadAsync(config, cancellationToken).ConfigureAwait(false);
         var retention = settings.PredictionLog.Retention();
+
+        // A ServingOptions the host registered is the base (tests register one with the runtime's test hooks, a slow
+        // shadow); the server's settings are set over it.
+        var defaults = services.GetService<ServingOptions>() ?? new ServingOptions();
         var serving = new ServingRuntime(
             home.Metadata,
             home.Artifacts,
             features,
             metrics.Registry,
-            new ServingOptions
+            defaults with
             {
                 PredictionLogFolder = Path.Combine(home.Path, "predictions"),
                 PredictionLogRetention = retention,
                 PollInterval = TimeSpan.FromMilliseconds(Math.Clamp(settings.ServingPollMilliseconds, 50, 5000)),
+                ShadowCapacity = settings.ShadowQueueCapacity,
                 Warn = message => LogServing(logger, message),
             },
             clock);

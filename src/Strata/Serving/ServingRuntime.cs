@@ -18,8 +18,11 @@ public sealed record ServingOptions
     /// <summary>How often the metadata store's change sequence is polled for alias moves and endpoint changes.</summary>
     public TimeSpan PollInterval { get; init; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>The default of <see cref="ShadowCapacity"/>.</summary>
+    public const int DefaultShadowCapacity = 1024;
+
     /// <summary>Copies waiting for one endpoint's shadow model (each endpoint has its own queue); beyond it that endpoint's copies are dropped and counted.</summary>
-    public int ShadowCapacity { get; init; } = 1024;
+    public int ShadowCapacity { get; init; } = DefaultShadowCapacity;
 
     /// <summary>Most TreeSHAP contributions a request may ask for per row.</summary>
     public int MaxExplain { get; init; } = 100;
