@@ -41,8 +41,16 @@ public abstract class QueuedWriter<T> : IAsyncDisposable
 {
     private const int MaxBuffered = 256 * 1024;
 
-    // A thread's buffers larger than this (one huge record) are let go once used rather than kept for the next records.
+    // A thread's scratch buffer larger than this (one huge record) is let go once used rather than kept for the next records.
     private const int MaxKeptBuffer = 1 << 20;
+
+    // NOTE: queued bytes live in chunks of this size, under the 85,000 bytes from which the runtime puts an array in the
+    // large object heap: a thread's buffer that grew by doubling (and was dropped once over a MiB, when the writer fell
+    // behind) allocated 6 MB a second there at full load, and each such megabyte set off a full (gen-2) collection.
+    internal const int ChunkBytes = 64 * 1024;
+
+    // Chunks kept for reuse once written (4 MiB); beyond it a written chunk is left to the collector.
+    private const int MaxPooledChunks = 64;
 
     // The count holds the records accepted and not yet taken by the writer; disposing adds Closed to it, which refuses
     // every later write and still tells the writer how many accepted records are yet to come.
@@ -78,8 +86,17 @@ public abstract class QueuedWriter<T> : IAsyncDisposable
     /// <summary>Records accepted and not yet taken by the writer.</summary>
     public int Queued => Volatile.Read(ref _count) % Closed;
 
-    /// <summary>Where the writer gathers the threads' records before it hands them to <see cref="Write"/>.</summary>
-    private ArrayBufferWriter<byte> Buffer { get; } = new(64 * 1024);
+    /// <summary>Where the writer gathers the threads' records before it hands them to <see cref="Write"/>; never grows.</summary>
+    private readonly byte[] _gather = new byte[MaxBuffered];
+    private int _gathered;
+    private int _gatheredRecords;
+
+    // Records of the current drain handed to the sink.
+    private int _written;
+
+    // Written chunks, for the requests' threads to fill again (at most MaxPooledChunks of them).
+    private readonly System.Collections.Concurrent.ConcurrentQueue<byte[]> _pool = new();
+    private int _pooled;
 
     /// <summary>
     /// Encodes a record on the calling thread and queues its bytes; never waits. False (and counted) when the queue is
@@ -121,8 +138,17 @@ public abstract class QueuedWriter<T> : IAsyncDisposable
         lock (shard)
         {
             var bytes = scratch.WrittenSpan;
-            bytes.CopyTo(shard.Pending.GetSpan(bytes.Length));
-            shard.Pending.Advance(bytes.Length);
+            var chunks = CollectionsMarshal.AsSpan(shard.Chunks);
+            if (chunks.Length == 0 || chunks[^1].Bytes.Length - chunks[^1].Length < bytes.Length)
+            {
+                shard.Chunks.Add(new Chunk(bytes.Length <= ChunkBytes ? Rent() : new byte[bytes.Length]));
+                chunks = CollectionsMarshal.AsSpan(shard.Chunks);
+            }
+
+            ref var last = ref chunks[^1];
+            bytes.CopyTo(last.Bytes.AsSpan(last.Length));
+            last.Length += bytes.Length;
+            last.Records++;
             shard.Records++;
         }
 
@@ -259,32 +285,28 @@ public abstract class QueuedWriter<T> : IAsyncDisposable
             // Records taken from the threads, and those of them the sink has accepted: a record counts as written only
             // once its bytes are handed over, and every other one taken as a failure.
             var taken = 0;
-            var written = 0;
+            _written = 0;
             try
             {
                 foreach (var shard in shards)
                 {
-                    taken += Take(shard);
-                    if (Buffer.WrittenCount >= MaxBuffered)
-                    {
-                        FlushBuffer();
-                        written = taken;
-                    }
+                    Take(shard, ref taken);
                 }
 
-                FlushBuffer();
-                written = taken;
+                FlushGathered();
                 AfterDrain(flushes > _flushesDone);
             }
 #pragma warning disable CA1031 // a full disk, a folder gone or a closed output must not end the writer (nor serving): any failure drops this tick's unwritten records
             catch (Exception)
 #pragma warning restore CA1031
             {
-                Buffer.Clear();
+                _gathered = 0;
+                _gatheredRecords = 0;
                 OnFailure();
             }
             finally
             {
+                var written = _written;
                 _counters.Written.Inc(written);
                 if (taken > written)
                 {
@@ -320,38 +342,91 @@ public abstract class QueuedWriter<T> : IAsyncDisposable
         Volatile.Write(ref _flushesDone, int.MaxValue);
     }
 
-    /// <summary>Takes a thread's records into <see cref="Buffer"/>, swapping its buffer for an empty one; returns how many.</summary>
-    private int Take(Shard shard)
+    /// <summary>
+    /// Takes a thread's records, swapping its chunks for none, and gathers them for the sink (writing whenever the
+    /// gathering buffer is full); the chunks go back to the pool, written or not. Adds the records taken to
+    /// <paramref name="taken"/> before any is written, so a failed write counts them all.
+    /// </summary>
+    private void Take(Shard shard, ref int taken)
     {
-        ArrayBufferWriter<byte> full;
-        int records;
+        List<Chunk> full;
         lock (shard)
         {
             if (shard.Records == 0)
             {
-                return 0;
+                return;
             }
 
-            full = shard.Pending;
-            records = shard.Records;
-            shard.Pending = shard.Spare ?? new ArrayBufferWriter<byte>(4096);
+            full = shard.Chunks;
+            taken += shard.Records;
+            shard.Chunks = shard.Spare ?? [];
             shard.Spare = null;
             shard.Records = 0;
         }
 
-        var bytes = full.WrittenSpan;
-        bytes.CopyTo(Buffer.GetSpan(bytes.Length));
-        Buffer.Advance(bytes.Length);
-        full.ResetWrittenCount();
-        if (full.Capacity <= MaxKeptBuffer)
+        try
         {
+            foreach (var chunk in full)
+            {
+                Gather(chunk);
+            }
+        }
+        finally
+        {
+            foreach (var chunk in full)
+            {
+                Return(chunk.Bytes);
+            }
+
+            full.Clear();
             lock (shard)
             {
                 shard.Spare = full;
             }
         }
+    }
 
-        return records;
+    /// <summary>Copies a chunk's records into the gathering buffer, writing what it holds first when they do not fit.</summary>
+    private void Gather(Chunk chunk)
+    {
+        if (_gathered + chunk.Length > _gather.Length)
+        {
+            FlushGathered();
+        }
+
+        if (chunk.Length > _gather.Length)
+        {
+            Write(chunk.Bytes.AsSpan(0, chunk.Length)); // one record larger than the buffer, on its own
+            _written += chunk.Records;
+            return;
+        }
+
+        chunk.Bytes.AsSpan(0, chunk.Length).CopyTo(_gather.AsSpan(_gathered));
+        _gathered += chunk.Length;
+        _gatheredRecords += chunk.Records;
+    }
+
+    private byte[] Rent()
+    {
+        if (_pool.TryDequeue(out var chunk))
+        {
+            Interlocked.Decrement(ref _pooled);
+            return chunk;
+        }
+
+        return new byte[ChunkBytes];
+    }
+
+    private void Return(byte[] chunk)
+    {
+        if (chunk.Length == ChunkBytes && Interlocked.Increment(ref _pooled) <= MaxPooledChunks)
+        {
+            _pool.Enqueue(chunk);
+        }
+        else if (chunk.Length == ChunkBytes)
+        {
+            Interlocked.Decrement(ref _pooled);
+        }
     }
 
     /// <summary>Drops the buffers of threads that have ended (the thread pool retires idle threads) once they are written.</summary>
@@ -369,15 +444,17 @@ public abstract class QueuedWriter<T> : IAsyncDisposable
         }
     }
 
-    private void FlushBuffer()
+    private void FlushGathered()
     {
-        if (Buffer.WrittenCount == 0)
+        if (_gathered == 0)
         {
             return;
         }
 
-        Write(Buffer.WrittenSpan);
-        Buffer.Clear();
+        Write(_gather.AsSpan(0, _gathered));
+        _written += _gatheredRecords;
+        _gathered = 0;
+        _gatheredRecords = 0;
     }
 
     /// <summary>One thread's encoder and buffers: the records it queued since the writer last took them.</summary>
@@ -386,8 +463,16 @@ public abstract class QueuedWriter<T> : IAsyncDisposable
         public readonly RecordEncoder Encoder = encoder;
         public readonly Thread Owner = owner;
         public ArrayBufferWriter<byte> Scratch = new(1024);
-        public ArrayBufferWriter<byte> Pending = new(4096);
-        public ArrayBufferWriter<byte>? Spare;
+        public List<Chunk> Chunks = [];
+        public List<Chunk>? Spare;
+        public int Records;
+    }
+
+    /// <summary>Whole records in a pooled chunk (or, for one record larger than a chunk, an array of its own).</summary>
+    private struct Chunk(byte[] bytes)
+    {
+        public readonly byte[] Bytes = bytes;
+        public int Length;
         public int Records;
     }
 }

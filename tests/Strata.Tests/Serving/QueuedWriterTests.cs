@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using Strata.Serving;
@@ -104,6 +105,60 @@ public sealed class QueuedWriterTests
     }
 
     [Fact]
+    public async Task A_writer_that_falls_behind_leaves_the_requests_buffers_to_be_reused_not_grown_again()
+    {
+        // NOTE: a thread's records were kept in one buffer that grew by doubling and, once over a MiB (a writer a fraction
+        // of a second behind at full load), was dropped after the write and grown again from 4 KiB: megabytes a second
+        // of large arrays at full load, each few of them setting off a full (gen-2) collection that paused requests.
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var writer = new Probe(beforeWrite: () => Volatile.Read(ref gate).Task);
+        const int Records = 6000, Width = 500; // 3 MB, queued while the writer waits
+        try
+        {
+            await QueueTwiceAsync();
+        }
+        finally
+        {
+            Volatile.Read(ref gate).TrySetResult(); // the writer goes on, so disposing ends whatever failed
+        }
+
+        await writer.FlushAsync().WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(2d * Records, writer.Written);
+        Assert.Equal(2 * Records * (Width + 1), writer.Text.Length);
+        Assert.Equal(new string('a', Width) + "\n", writer.Text[..(Width + 1)]);
+
+        async Task QueueTwiceAsync()
+        {
+            for (var round = 0; round < 2; round++)
+            {
+                var before = GC.GetAllocatedBytesForCurrentThread();
+                for (var i = 0; i < Records; i++)
+                {
+                    Assert.True(writer.TryWrite(Probe.Wide + Width));
+                }
+
+                var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+                if (round == 1)
+                {
+                    // The second time the bytes go into the chunks the first round's write gave back.
+                    Assert.True(allocated < Records * Width / 10, $"queuing {Records * Width} bytes again allocated {allocated} bytes");
+                }
+
+                var held = gate;
+                Volatile.Write(ref gate, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+                held.SetResult(); // one pass takes everything queued, then the writer waits again
+                var waited = Stopwatch.StartNew();
+                while (writer.Queued > 0 && waited.Elapsed < TimeSpan.FromSeconds(30))
+                {
+                    await Task.Delay(5);
+                }
+
+                Assert.Equal(0, writer.Queued);
+            }
+        }
+    }
+
+    [Fact]
     public async Task A_full_queue_drops_and_counts_new_records_and_keeps_the_queued_ones()
     {
         var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -182,6 +237,9 @@ public sealed class QueuedWriterTests
             Start();
         }
 
+        /// <summary>A record of this plus n is a line of n letters.</summary>
+        public const int Wide = 1_000_000_000;
+
         public bool FailNext { get; set; }
 
         /// <summary>Thrown by the next write, once (an I/O failure when null and <see cref="FailNext"/> is set).</summary>
@@ -239,8 +297,20 @@ public sealed class QueuedWriterTests
                     throw new NotSupportedException("a bug in the encoder");
                 }
 
+                if (record >= Wide)
+                {
+                    // A line of that many letters, encoded without allocating.
+                    var width = record - Wide;
+                    var span = buffer.GetSpan(width + 1);
+                    span[..width].Fill((byte)'a');
+                    span[width] = (byte)'\n';
+                    buffer.Advance(width + 1);
+                    return;
+                }
+
                 ArgumentOutOfRangeException.ThrowIfNegative(record);
                 probe.AppendThread = Environment.CurrentManagedThreadId;
+
                 buffer.Write(Encoding.UTF8.GetBytes(record.ToString(CultureInfo.InvariantCulture) + "\n"));
             }
         }
