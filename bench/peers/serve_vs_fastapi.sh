@@ -72,9 +72,19 @@ request = function()
 end
 EOF
 
+# CPU time (ms) the hypervisor gave this machine's CPUs to others (steal in /proc/stat): wrk corrects its percentiles
+# for coordinated omission, so one stall of the whole machine (e.g. 100 ms) adds samples up to its length, and a few
+# of them make a p99 of tens of ms; a case's steal during its run tells such a run from a slow server.
+steal() { awk -v hz="$(getconf CLK_TCK)" '/^cpu / {print int($9 * 1000 / hz)}' /proc/stat; }
+measured() { # OUT, then the wrk command: runs it into OUT and the steal during it into OUT.steal
+  local out="$1" before; shift
+  before="$(steal)"
+  "$@" > "$out"
+  echo "$(( $(steal) - before ))" > "$out.steal"
+}
 measure() { # NAME URL LUA THREADS CONNECTIONS
   wrk -t"$4" -c"$5" -d"$WARMUP" -s "$3" "$2" >/dev/null
-  wrk -t"$4" -c"$5" -d"$DURATION" --latency -s "$3" "$2" > "$WORK/serve.$1.txt"
+  measured "$WORK/serve.$1.txt" wrk -t"$4" -c"$5" -d"$DURATION" --latency -s "$3" "$2"
 }
 rps() { awk '/Requests\/sec/ {print $2}' "$1"; }
 
@@ -110,7 +120,7 @@ for ((r = 0; r < ROUNDS; r++)); do
     c="${CASES[$(((r + k) % 3))]}"
     [ -z "${PROCESS[$c]}" ] || resume "${PROCESS[$c]}"
     wrk -t2 -c32 -d1s -s "${SCRIPT[$c]}" "${TARGET[$c]}" >/dev/null
-    wrk -t2 -c32 -d"$DURATION" --latency -s "${SCRIPT[$c]}" "${TARGET[$c]}" > "$WORK/serve.$c.$r.txt"
+    measured "$WORK/serve.$c.$r.txt" wrk -t2 -c32 -d"$DURATION" --latency -s "${SCRIPT[$c]}" "${TARGET[$c]}"
     [ -z "${PROCESS[$c]}" ] || pause "${PROCESS[$c]}"
   done
 done
@@ -121,6 +131,7 @@ stop "$FASTAPI"
 for c in "${CASES[@]}"; do
   MEDIAN="$(for ((r = 0; r < ROUNDS; r++)); do echo "$(rps "$WORK/serve.$c.$r.txt") $r"; done | sort -n | awk -v n="$ROUNDS" 'NR == int((n + 1) / 2) {print $2}')"
   cp "$WORK/serve.$c.$MEDIAN.txt" "$WORK/serve.$c.txt"
+  cp "$WORK/serve.$c.$MEDIAN.txt.steal" "$WORK/serve.$c.txt.steal"
 done
 
 # 3. Latency under a steady load: open-loop at 80% of Strata's median rate (wrk cannot pace; wrk2 is not packaged).
@@ -153,7 +164,7 @@ stop "$EMPTY"
 CONNECTIONS="$(calibrate "$URL/v1/endpoints/flights/predict")"
 measure wrkpaced "$URL/v1/endpoints/flights/predict" "$WORK/serve.wrkpaced.lua" 2 "$CONNECTIONS"
 measure enriched "$URL" "$WORK/serve.enriched.lua" 1 4
-( wrk -t2 -c32 -d"$DURATION" --latency -s "$WORK/serve.big.lua" "$URL" > "$WORK/serve.big.txt" ) &
+( measured "$WORK/serve.big.txt" wrk -t2 -c32 -d"$DURATION" --latency -s "$WORK/serve.big.lua" "$URL" ) &
 LOAD=$!
 RSS=0
 while kill -0 "$LOAD" 2>/dev/null; do
@@ -175,7 +186,9 @@ def read(case):
     latency = dict(re.findall(r"^\s+(50|75|90|99)%\s+(\S+)$", text, re.M))
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
     return {"req_per_s": float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1)), "p50_ms": ms(latency["50"]),
-            "p99_ms": ms(latency["99"]), "non_2xx": int(errors.group(1)) if errors else 0}
+            "p99_ms": ms(latency["99"]), "max_ms": ms(re.search(r"Latency\s+\S+\s+\S+\s+(\S+)", text).group(1)),
+            "non_2xx": int(errors.group(1)) if errors else 0,
+            "machine_steal_ms": int(open(f"{work}/serve.{case}.txt.steal").read())}
 out = {"benchmark": "serve_vs_fastapi", "load": f"wrk -t2 -c32 -d{duration}, 1 row per POST, 127.0.0.1",
        "load_average_1m": float(open("/proc/loadavg").read().split()[0])}
 for case in ["empty", "strata", "fastapi", "enriched", "big", "wrkpaced", "emptywrkpaced"]:
