@@ -419,11 +419,16 @@ public abstract class QueuedWriter<T> : IAsyncDisposable
 
     private void Return(byte[] chunk)
     {
-        if (chunk.Length == ChunkBytes && Interlocked.Increment(ref _pooled) <= MaxPooledChunks)
+        if (chunk.Length != ChunkBytes)
+        {
+            return; // a record's own array, larger than a chunk
+        }
+
+        if (Interlocked.Increment(ref _pooled) <= MaxPooledChunks)
         {
             _pool.Enqueue(chunk);
         }
-        else if (chunk.Length == ChunkBytes)
+        else
         {
             Interlocked.Decrement(ref _pooled);
         }
