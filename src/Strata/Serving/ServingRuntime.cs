@@ -828,7 +828,7 @@ public sealed partial class ServingRuntime : IAsyncDisposable
             e.Admission.Waiting);
     }
 
-    private static string Ref(LoadedModel m) => $"{m.Name}/{m.Version}";
+    private static string Ref(LoadedModel m) => RequestNaming.Rows.Serving(m.Name, m.Version);
 
     /// <summary>
     /// Sets the per-endpoint gauges before a scrape and drops the series that no longer describe anything: every series
