@@ -13,27 +13,15 @@ namespace Strata.IntegrationTests.Server;
 /// a push, or a materialization rebuilding the view): the caller is told so in time, as a conflict to retry.
 /// </summary>
 [RequiresPostgres]
-public sealed class FeaturePushReplicaTests : IAsyncLifetime
+public sealed class FeaturePushReplicaTests : PostgresDatabaseTests
 {
-    private PostgresTestDatabase? _database;
-
-    public async Task InitializeAsync() => _database = await PostgresTestDatabase.CreateUnlessSkippedAsync();
-
-    public async Task DisposeAsync()
-    {
-        if (_database is not null)
-        {
-            await _database.DisposeAsync();
-        }
-    }
-
     [BackendFact]
     public async Task A_push_into_a_view_another_replica_holds_is_answered_409_with_Retry_After_in_time_and_writes_nothing()
     {
         // The push's merge waited for the view's lock without a bound: the request hung until the client gave up, and
         // nothing told it why. This server's connections bound lock waits at half a second (lock_timeout).
         using var home = new TempFolder("strata-push-replica");
-        var postgres = _database!.ConnectionString;
+        var postgres = Database!.ConnectionString;
         var bounded = new NpgsqlConnectionStringBuilder(postgres) { Options = "-c lock_timeout=500" }.ToString();
         await using var server = await ServingServer.StartAsync(bounded, home.Path);
         await UserWindowsSeed.ApplyAsync(server.State.Home.Metadata, "flights", UserWindowsSeed.Count);

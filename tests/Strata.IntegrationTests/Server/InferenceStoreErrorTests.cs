@@ -15,23 +15,9 @@ namespace Strata.IntegrationTests.Server;
 /// carries a key the server has not seen, so even the inference routes (which keep the keys they checked) ask the store.
 /// </summary>
 [RequiresPostgres]
-public sealed class InferenceStoreErrorTests : IAsyncLifetime
+public sealed class InferenceStoreErrorTests : PostgresDatabaseTests
 {
     private const string LockWait = "waited for a lock that another server replica or process holds longer than the database's lock_timeout allows, and was stopped; retry shortly";
-
-    private PostgresTestDatabase? _database;
-
-    public async Task InitializeAsync() => _database = await PostgresTestDatabase.CreateUnlessSkippedAsync();
-
-    public async Task DisposeAsync()
-    {
-        if (_database is not null)
-        {
-            await _database.DisposeAsync();
-        }
-    }
-
-    private string Postgres => _database!.ConnectionString;
 
     /// <summary>The requests checked: metadata (general pipeline), infer (lean path), and infer by an escaped path (general pipeline).</summary>
     private static readonly (HttpMethod Method, string Path, string Operation)[] Requests =
@@ -86,7 +72,7 @@ public sealed class InferenceStoreErrorTests : IAsyncLifetime
             tokens.Add((await server.Registry.CreateKeyAsync(Caller.Local, "flights", "fresh", Role.Viewer, null)).Token);
         }
 
-        var database = _database!.Name;
+        var database = Database!.Name;
         await AdminAsync($"ALTER DATABASE {database} ALLOW_CONNECTIONS false");
         try
         {

@@ -14,7 +14,7 @@ namespace Strata.IntegrationTests.Server;
 /// wait that runs out outside the stores' own bounded waits is a conflict to retry, not the metadata store being down.
 /// </summary>
 [RequiresPostgres]
-public sealed class LockTimeoutTests : IAsyncLifetime
+public sealed class LockTimeoutTests : PostgresDatabaseTests
 {
     private const string Definitions = """
         entities:
@@ -35,20 +35,6 @@ public sealed class LockTimeoutTests : IAsyncLifetime
             features:
               - { name: amount, type: float64 }
         """;
-
-    private PostgresTestDatabase? _database;
-
-    public async Task InitializeAsync() => _database = await PostgresTestDatabase.CreateUnlessSkippedAsync();
-
-    public async Task DisposeAsync()
-    {
-        if (_database is not null)
-        {
-            await _database.DisposeAsync();
-        }
-    }
-
-    private string Postgres => _database!.ConnectionString;
 
     [BackendFact]
     public async Task A_lock_wait_cut_short_by_lock_timeout_is_answered_409_with_Retry_After_naming_the_request()

@@ -8,24 +8,11 @@ namespace Strata.IntegrationTests.Server;
 
 /// <summary>Two servers on one PostgreSQL metadata store (and one shared home for artifacts), as replicas run.</summary>
 [RequiresPostgres]
-public sealed class ServingReplicaTests(ITestOutputHelper output) : IAsyncLifetime, IDisposable
+public sealed class ServingReplicaTests(ITestOutputHelper output) : PostgresDatabaseTests, IDisposable
 {
     private readonly TempFolder _home = new("strata-replicas");
-    private PostgresTestDatabase? _database;
-
-    public async Task InitializeAsync() => _database = await PostgresTestDatabase.CreateUnlessSkippedAsync();
-
-    public async Task DisposeAsync()
-    {
-        if (_database is not null)
-        {
-            await _database.DisposeAsync();
-        }
-    }
 
     public void Dispose() => _home.Dispose();
-
-    private string Postgres => _database!.ConnectionString;
 
     [BackendFact]
     public async Task A_replica_picks_up_an_alias_move_within_five_seconds_without_a_restart()
@@ -63,7 +50,7 @@ public sealed class ServingReplicaTests(ITestOutputHelper output) : IAsyncLifeti
             Assert.Equal(HttpStatusCode.OK, first.StatusCode); // the key is now known to the server
         }
 
-        var database = _database!.Name;
+        var database = Database!.Name;
         await AdminAsync($"ALTER DATABASE {database} ALLOW_CONNECTIONS false");
         try
         {
